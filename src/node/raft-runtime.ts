@@ -1,0 +1,561 @@
+// raft-runtime.ts — drives the pure Raft core in a real process.
+//
+// The one place where the ready loop runs (STYLE.md): persist, then send, then apply, then
+// advance. Everything that reaches the core (ticks, received messages, proposals, reads) is fed
+// to it only between two Readys, so the core never sees input while a Ready is being handled;
+// input that arrives meanwhile waits in bounded queues and is fed in one go after advance(), which
+// makes the next Ready one larger batch (group commit: one fsync for many proposals).
+//
+// Leader-stamped time: every Normal entry carries a LogEnvelope. The leader stamps its time when
+// it appends; a follower forwards an unstamped envelope which the leader's runtime intercepts
+// (MsgProp never reaches the leader's core from the network), stamps and proposes itself.
+import { EventEmitter } from 'node:events';
+import {
+  ConfChangeType,
+  EntryType,
+  MessageType,
+  ProposalDroppedError,
+  RawNode,
+  decodeConfChange,
+} from '../raft/index.js';
+import type { ConfChange, ConfState, Entry, Message, NodeId, RaftLogger, RandomSource, Ready, Status } from '../raft/index.js';
+import { LogEnvelopeError, decodeLogEnvelope, encodeLogEnvelope } from './log-envelope.js';
+import { MemberDirectory, decodeMemberContext, encodeMemberContext } from './member-directory.js';
+import type { MemberContext, MemberDirectoryState } from './member-directory.js';
+import type { Clock, PeerAddress, RaftLogStore, RaftTransportPort, RuntimeApplier } from './ports.js';
+import { decodeRuntimeSnapshot, encodeRuntimeSnapshot } from './runtime-snapshot.js';
+import { RuntimeError } from './runtime-errors.js';
+
+/** RaftRuntimeInit holds the runtime's limits and timings; defaults in RUNTIME_DEFAULTS. */
+export interface RaftRuntimeInit {
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  /** snapshotEveryEntries: take a snapshot once this many entries were applied since the last one. */
+  readonly snapshotEveryEntries: number;
+  /** snapshotKeepEntries: entries kept behind a snapshot so slightly lagging followers avoid InstallSnapshot. */
+  readonly snapshotKeepEntries: number;
+  readonly proposalTimeoutMs: number;
+  readonly readTimeoutMs: number;
+  readonly maxPendingProposals: number;
+  readonly maxQueuedMessages: number;
+  /** promoteLagEntries: a learner within this many entries of the leader's last index is promoted. */
+  readonly promoteLagEntries: number;
+}
+
+/** RUNTIME_DEFAULTS are the documented defaults of RaftRuntimeInit. */
+export const RUNTIME_DEFAULTS: RaftRuntimeInit = {
+  tickMs: 100,
+  electionTicks: 10,
+  heartbeatTicks: 1,
+  snapshotEveryEntries: 10_000,
+  snapshotKeepEntries: 1_000,
+  proposalTimeoutMs: 10_000,
+  readTimeoutMs: 5_000,
+  maxPendingProposals: 10_000,
+  maxQueuedMessages: 10_000,
+  promoteLagEntries: 100,
+};
+
+/** RaftRuntimeComponents are the adapters the runtime drives. */
+export interface RaftRuntimeComponents<Result> {
+  readonly id: NodeId;
+  readonly store: RaftLogStore;
+  readonly transport: RaftTransportPort;
+  readonly applier: RuntimeApplier<Result>;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly logger: RaftLogger;
+  /** founders: the first members and their addresses (used only when the log has no snapshot yet). */
+  readonly founders: ReadonlyMap<NodeId, PeerAddress>;
+}
+
+/** Committed is the outcome of a proposal: where it landed and what applying it returned. */
+export interface Committed<Result> {
+  readonly index: number;
+  readonly term: number;
+  readonly timeMs: number;
+  readonly result: Result;
+}
+
+/** RuntimeStatus reports a node's view for the API and the cluster tools. */
+export interface RuntimeStatus {
+  readonly id: NodeId;
+  readonly role: string;
+  readonly leader: NodeId;
+  readonly term: number;
+  readonly commit: number;
+  readonly applied: number;
+  readonly snapshotIndex: number;
+  readonly lastIndex: number;
+  readonly voters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+  readonly removed: boolean;
+}
+
+interface PendingProposal<Result> {
+  resolve(committed: Committed<Result>): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+interface PendingRead {
+  resolve(index: number): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+  index?: number;
+}
+
+/** RaftRuntime runs one node: core + durable log + transport + state machine. */
+export class RaftRuntime<Result> extends EventEmitter {
+  private readonly components: RaftRuntimeComponents<Result>;
+  private readonly init: RaftRuntimeInit;
+  private readonly node: RawNode;
+  private directory: MemberDirectory;
+  private applied: number;
+  private snapshotIndex: number;
+  private lastTimeMs = 0;
+  private leader = 0;
+  private removed = false;
+  private stopped = false;
+  /** busy: a Ready is being handled; input waits in the queues below. */
+  private busy = false;
+  private scheduled = false;
+  private queuedTicks = 0;
+  /** queuedInput: input that arrived while a Ready was handled, fed to the core after advance(). Bounded. */
+  private readonly queuedInput: Array<() => void> = [];
+  private readonly proposals = new Map<string, PendingProposal<Result>>();
+  private readonly reads = new Map<string, PendingRead>();
+  private readonly bootId: string;
+  private sequence = 0;
+  private ticker: NodeJS.Timeout | undefined;
+  private droppedMessages = 0;
+
+  constructor(components: RaftRuntimeComponents<Result>, init: Partial<RaftRuntimeInit> = {}) {
+    super();
+    this.components = components;
+    this.init = { ...RUNTIME_DEFAULTS, ...init };
+    const snapshot = components.store.storage.snapshot();
+    this.snapshotIndex = snapshot.metadata.index;
+    this.directory = new MemberDirectory();
+    if (snapshot.metadata.index > 0) {
+      const decoded = decodeRuntimeSnapshot(snapshot.data);
+      this.directory = MemberDirectory.fromState(decoded.members);
+      components.applier.restore(decoded.application);
+      this.lastTimeMs = decoded.lastTimeMs;
+    } else {
+      this.directory.seed(components.founders);
+    }
+    this.applied = snapshot.metadata.index;
+    this.bootId = randomToken(components.random);
+    this.node = new RawNode({
+      id: components.id,
+      storage: components.store.storage,
+      random: components.random,
+      applied: this.applied,
+      electionTicks: this.init.electionTicks,
+      heartbeatTicks: this.init.heartbeatTicks,
+      logger: components.logger,
+    });
+    components.transport.setPeers(this.directory.peers(components.id));
+  }
+
+  /** start begins ticking. */
+  start(): void {
+    if (this.ticker) return;
+    this.ticker = setInterval(() => this.onTick(), this.init.tickMs);
+    this.schedule();
+  }
+
+  /** stop ends ticking and fails every pending request; the store is closed by its owner. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = undefined;
+    const stoppedError = new RuntimeError('RUNTIME_STOPPED', 'the node is stopping');
+    for (const [id, pending] of this.proposals) this.settleProposal(id, pending, stoppedError);
+    for (const [id, pending] of this.reads) this.settleRead(id, pending, stoppedError);
+    while (this.busy) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  /** receive feeds a message from the transport. */
+  receive(message: Message): void {
+    if (this.stopped) return;
+    if (message.type === MessageType.Prop) {
+      this.receiveForwardedProposal(message);
+      return;
+    }
+    if (!this.feed(() => this.stepSafely(message))) this.droppedMessages += 1;
+  }
+
+  /** reportUnreachable tells the core a peer could not be reached. */
+  reportUnreachable(id: NodeId): void {
+    if (!this.stopped) this.feed(() => this.node.reportUnreachable(id));
+  }
+
+  /** propose replicates `payload` and resolves once this node has applied it. */
+  propose(payload: Uint8Array): Promise<Committed<Result>> {
+    if (this.stopped) return Promise.reject(new RuntimeError('RUNTIME_STOPPED', 'the node is stopping'));
+    if (this.proposals.size >= this.init.maxPendingProposals) {
+      return Promise.reject(new RuntimeError('RUNTIME_OVERLOADED',
+        `too many proposals in flight (${this.proposals.size}, limit ${this.init.maxPendingProposals})`));
+    }
+    const requestId = `${this.components.id}.${this.bootId}.${++this.sequence}`;
+    return new Promise<Committed<Result>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const pending = this.proposals.get(requestId);
+        if (pending) {
+          this.settleProposal(requestId, pending, new RuntimeError('RUNTIME_PROPOSAL_TIMEOUT',
+            `no outcome within ${this.init.proposalTimeoutMs} ms: the proposal may or may not be committed`));
+        }
+      }, this.init.proposalTimeoutMs);
+      this.proposals.set(requestId, { resolve, reject, timer });
+      if (!this.feed(() => this.forwardOrPropose(requestId, payload))) {
+        this.settleProposal(requestId, this.proposals.get(requestId)!, new RuntimeError('RUNTIME_OVERLOADED',
+          `the input queue is full (${this.init.maxQueuedMessages} items)`));
+      }
+    });
+  }
+
+  /** readIndex resolves with an index such that a read of state applied up to it is linearizable. */
+  readIndex(): Promise<number> {
+    if (this.stopped) return Promise.reject(new RuntimeError('RUNTIME_STOPPED', 'the node is stopping'));
+    const context = `${this.components.id}.${this.bootId}.r${++this.sequence}`;
+    return new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const pending = this.reads.get(context);
+        if (pending) {
+          this.settleRead(context, pending, new RuntimeError('RUNTIME_READ_TIMEOUT',
+            `no read index within ${this.init.readTimeoutMs} ms (no leader, or the leader is partitioned)`));
+        }
+      }, this.init.readTimeoutMs);
+      this.reads.set(context, { resolve, reject, timer });
+      if (!this.feed(() => this.node.readIndex(Buffer.from(context, 'utf8')))) {
+        this.settleRead(context, this.reads.get(context)!, new RuntimeError('RUNTIME_OVERLOADED',
+          `the input queue is full (${this.init.maxQueuedMessages} items)`));
+      }
+    });
+  }
+
+  /** addMember proposes a new member as a learner (promoted once caught up when `asVoter`). */
+  addMember(id: NodeId, address: PeerAddress, asVoter: boolean): void {
+    if (this.directory.wasEverUsed(id)) {
+      throw new RuntimeError('RUNTIME_NODE_ID_REUSED', `node id ${id} was already used by this cluster; ids are never reused`);
+    }
+    const context: MemberContext = { nodeId: id, address, promote: asVoter };
+    this.proposeConfChange({ transition: 'auto', changes: [{ type: ConfChangeType.AddLearner, nodeId: id }], context: encodeMemberContext(context) });
+  }
+
+  /** removeMember proposes removing a member. */
+  removeMember(id: NodeId): void {
+    const context: MemberContext = { nodeId: id };
+    this.proposeConfChange({ transition: 'auto', changes: [{ type: ConfChangeType.RemoveNode, nodeId: id }], context: encodeMemberContext(context) });
+  }
+
+  /** transferLeadership asks the leader to hand over to `to`. */
+  transferLeadership(to: NodeId): void {
+    this.feed(() => this.node.transferLeadership(to));
+  }
+
+  /** campaign makes this node start an election now (used by tests and by tools). */
+  campaign(): void {
+    this.feed(() => this.node.campaign());
+  }
+
+  status(): RuntimeStatus {
+    const status: Status = this.node.status();
+    return {
+      id: this.components.id,
+      role: status.softState.role,
+      leader: status.softState.leader,
+      term: status.hardState.term,
+      commit: status.hardState.commit,
+      applied: this.applied,
+      snapshotIndex: this.snapshotIndex,
+      lastIndex: this.components.store.storage.lastIndex(),
+      voters: [...status.confState.voters],
+      learners: [...status.confState.learners],
+      removed: this.removed,
+    };
+  }
+
+  /** raftStatus exposes the core's status (progress of peers on the leader). */
+  raftStatus(): Status {
+    return this.node.status();
+  }
+
+  /** peerAddress returns the address of a member, as learned from the log. */
+  peerAddress(id: NodeId): PeerAddress | undefined {
+    return this.directory.address(id);
+  }
+
+  /** counters for metrics. */
+  counters(): { droppedMessages: number; pendingProposals: number; pendingReads: number } {
+    return { droppedMessages: this.droppedMessages, pendingProposals: this.proposals.size, pendingReads: this.reads.size };
+  }
+
+  private proposeConfChange(change: ConfChange): void {
+    this.feed(() => {
+      try {
+        this.node.proposeConfChange(change);
+      } catch (error) {
+        if (!(error instanceof ProposalDroppedError)) throw error;
+        this.components.logger.warn(`membership change dropped: ${error.message}`);
+      }
+    });
+  }
+
+  /**
+   * feed runs `input` against the core now, or after the Ready being handled is advanced.
+   * Returns false when the queue is full and the input was dropped.
+   */
+  private feed(input: () => void): boolean {
+    if (this.busy) {
+      if (this.queuedInput.length >= this.init.maxQueuedMessages) return false;
+      this.queuedInput.push(input);
+      return true;
+    }
+    input();
+    this.schedule();
+    return true;
+  }
+
+  private onTick(): void {
+    if (this.busy) {
+      this.queuedTicks = Math.min(this.queuedTicks + 1, this.init.electionTicks);
+      return;
+    }
+    this.node.tick();
+    this.maybePromoteLearners();
+    this.schedule();
+  }
+
+  /** receiveForwardedProposal stamps a follower's proposal on the leader and proposes it here. */
+  private receiveForwardedProposal(message: Message): void {
+    for (const entry of message.entries) {
+      let envelope;
+      try {
+        envelope = decodeLogEnvelope(entry.data);
+      } catch (error) {
+        if (error instanceof LogEnvelopeError) {
+          this.components.logger.warn(`dropping forwarded proposal from node ${message.from}: ${error.message}`);
+          continue;
+        }
+        throw error;
+      }
+      const { requestId, payload } = envelope;
+      if (!this.feed(() => this.forwardOrPropose(requestId, payload))) this.droppedMessages += 1;
+    }
+  }
+
+  private forwardOrPropose(requestId: string, payload: Uint8Array): void {
+    const isLeader = this.node.status().softState.role === 'leader';
+    try {
+      this.node.propose(encodeLogEnvelope({ requestId, timeMs: isLeader ? this.stampTime() : 0, payload }));
+    } catch (error) {
+      if (!(error instanceof ProposalDroppedError)) throw error;
+      const pending = this.proposals.get(requestId);
+      if (pending) this.settleProposal(requestId, pending, new RuntimeError('RUNTIME_PROPOSAL_DROPPED', error.message, error));
+      // A proposal forwarded by another node is dropped; its origin times out and retries.
+    }
+  }
+
+  private stampTime(): number {
+    this.lastTimeMs = Math.max(this.lastTimeMs, this.components.clock.nowMs());
+    return this.lastTimeMs;
+  }
+
+  private stepSafely(message: Message): void {
+    try {
+      this.node.step(message);
+    } catch (error) {
+      // A message from a node no longer in the configuration, or of a local-only type, is refused.
+      if (error instanceof Error && 'code' in error) {
+        this.components.logger.debug(`step refused message type ${message.type} from ${message.from}: ${error.message}`);
+        return;
+      }
+      throw error;
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.busy || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.runReadyLoop();
+    });
+  }
+
+  private async runReadyLoop(): Promise<void> {
+    if (this.busy || this.stopped) return;
+    this.busy = true;
+    try {
+      for (let round = 0; round < 64 && this.node.hasReady(); round++) {
+        await this.handleReady(this.node.ready());
+        this.node.advance();
+        this.drainQueues();
+      }
+    } catch (error) {
+      this.components.logger.warn(`ready loop failed: ${(error as Error).stack ?? String(error)}`);
+      this.emit('fatal', error);
+      this.stopped = true;
+      if (this.ticker) clearInterval(this.ticker);
+    } finally {
+      this.busy = false;
+    }
+    if (!this.stopped && this.node.hasReady()) this.schedule();
+  }
+
+  /** handleReady: persist, then send, then apply (the caller advances). */
+  private async handleReady(ready: Ready): Promise<void> {
+    if (ready.softState && ready.softState.leader !== this.leader) {
+      this.leader = ready.softState.leader;
+      this.emit('leader', this.leader);
+    }
+    const early = (ready as { earlyMessages?: readonly Message[] }).earlyMessages ?? [];
+    if (early.length > 0) throw new RuntimeError('RUNTIME_PLANTED_BUG', 'the core emitted early messages: planted bugs are refused at runtime');
+    if (ready.hardState || ready.entries.length > 0 || ready.snapshot) {
+      await this.components.store.save({
+        ...(ready.hardState ? { hardState: ready.hardState } : {}),
+        entries: ready.entries,
+        ...(ready.snapshot ? { snapshot: ready.snapshot } : {}),
+      });
+    }
+    this.components.transport.send(ready.messages);
+    if (ready.snapshot && ready.snapshot.metadata.index > this.applied) this.applySnapshot(ready.snapshot.data, ready.snapshot.metadata.index);
+    for (const entry of ready.committedEntries) this.applyEntry(entry);
+    for (const readState of ready.readStates) this.onReadState(Buffer.from(readState.requestContext).toString('utf8'), readState.index);
+    this.settleReads();
+    await this.maybeSnapshot();
+  }
+
+  private applySnapshot(data: Uint8Array, index: number): void {
+    const decoded = decodeRuntimeSnapshot(data);
+    this.components.applier.restore(decoded.application);
+    this.directory = MemberDirectory.fromState(decoded.members);
+    this.lastTimeMs = Math.max(this.lastTimeMs, decoded.lastTimeMs);
+    this.applied = index;
+    this.snapshotIndex = index;
+    this.components.transport.setPeers(this.directory.peers(this.components.id));
+    this.emit('snapshot', index);
+  }
+
+  private applyEntry(entry: Entry): void {
+    if (entry.index <= this.applied) return;
+    if (entry.type === EntryType.ConfChange) this.applyConfChange(entry);
+    else if (entry.data.length > 0) this.applyNormal(entry);
+    this.applied = entry.index;
+    this.emit('applied', entry.index);
+  }
+
+  private applyNormal(entry: Entry): void {
+    let envelope;
+    try {
+      envelope = decodeLogEnvelope(entry.data);
+    } catch (error) {
+      // Deterministic on every node: the same bytes fail the same way. Nothing is applied.
+      this.components.logger.warn(`entry ${entry.index} is not a valid envelope and is skipped: ${(error as Error).message}`);
+      return;
+    }
+    this.lastTimeMs = Math.max(this.lastTimeMs, envelope.timeMs);
+    const result = this.components.applier.apply({ index: entry.index, term: entry.term, timeMs: envelope.timeMs, payload: envelope.payload });
+    const pending = this.proposals.get(envelope.requestId);
+    if (pending) {
+      clearTimeout(pending.timer);
+      this.proposals.delete(envelope.requestId);
+      pending.resolve({ index: entry.index, term: entry.term, timeMs: envelope.timeMs, result });
+    }
+  }
+
+  private applyConfChange(entry: Entry): void {
+    const change = decodeConfChange(entry.data);
+    const confState = this.node.applyConfChange(change);
+    if (change.context.length > 0) {
+      const context = decodeMemberContext(change.context);
+      for (const single of change.changes) {
+        if (single.type === ConfChangeType.RemoveNode) this.directory.recordRemove(single.nodeId);
+        else this.directory.recordAdd(context, single.type === ConfChangeType.AddNode);
+      }
+    }
+    this.components.transport.setPeers(this.directory.peers(this.components.id));
+    this.removed = !confState.voters.includes(this.components.id) && !confState.learners.includes(this.components.id)
+      && !confState.votersOutgoing.includes(this.components.id);
+    this.emit('conf', confState);
+    if (this.removed) this.emit('removed');
+  }
+
+  private onReadState(context: string, index: number): void {
+    const pending = this.reads.get(context);
+    if (pending) pending.index = index;
+  }
+
+  private settleReads(): void {
+    for (const [context, pending] of this.reads) {
+      if (pending.index !== undefined && pending.index <= this.applied) {
+        clearTimeout(pending.timer);
+        this.reads.delete(context);
+        pending.resolve(pending.index);
+      }
+    }
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    if (this.applied - this.snapshotIndex < this.init.snapshotEveryEntries) return;
+    const confState: ConfState = this.node.status().confState;
+    const data = encodeRuntimeSnapshot({
+      members: this.directory.toState() as MemberDirectoryState,
+      lastTimeMs: this.lastTimeMs,
+      application: this.components.applier.snapshot(),
+    });
+    const compactIndex = Math.max(this.snapshotIndex, this.applied - this.init.snapshotKeepEntries);
+    await this.components.store.snapshot(this.applied, confState, data, compactIndex);
+    this.snapshotIndex = this.applied;
+    this.emit('snapshot', this.applied);
+  }
+
+  private drainQueues(): void {
+    for (; this.queuedTicks > 0; this.queuedTicks--) this.node.tick();
+    for (const input of this.queuedInput.splice(0)) input();
+  }
+
+  private maybePromoteLearners(): void {
+    const status = this.node.status();
+    if (status.softState.role !== 'leader') return;
+    const lastIndex = this.components.store.storage.lastIndex();
+    for (const learner of status.confState.learners) {
+      if (!this.directory.wantsPromotion(learner)) continue;
+      const progress = status.progress.get(learner);
+      if (!progress || progress.match + this.init.promoteLagEntries < lastIndex) continue;
+      try {
+        this.node.proposeConfChange({
+          transition: 'auto',
+          changes: [{ type: ConfChangeType.AddNode, nodeId: learner }],
+          context: encodeMemberContext({ nodeId: learner }),
+        });
+      } catch (error) {
+        if (!(error instanceof ProposalDroppedError)) throw error;
+      }
+      return; // one change at a time
+    }
+  }
+
+  private settleProposal(id: string, pending: PendingProposal<Result>, error: Error): void {
+    clearTimeout(pending.timer);
+    this.proposals.delete(id);
+    pending.reject(error);
+  }
+
+  private settleRead(id: string, pending: PendingRead, error: Error): void {
+    clearTimeout(pending.timer);
+    this.reads.delete(id);
+    pending.reject(error);
+  }
+}
+
+function randomToken(random: RandomSource): string {
+  let token = '';
+  for (let i = 0; i < 8; i++) token += random.nextInt(36).toString(36);
+  return token;
+}
+

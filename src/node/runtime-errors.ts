@@ -1,0 +1,27 @@
+// runtime-errors.ts — expected operating errors of the node runtime, each with a stable code.
+
+/** RuntimeErrorCode lists the runtime's stable error codes. */
+export type RuntimeErrorCode =
+  | 'RUNTIME_STOPPED'
+  | 'RUNTIME_OVERLOADED'
+  | 'RUNTIME_PROPOSAL_TIMEOUT'
+  | 'RUNTIME_PROPOSAL_DROPPED'
+  | 'RUNTIME_READ_TIMEOUT'
+  | 'RUNTIME_NODE_ID_REUSED'
+  | 'RUNTIME_PLANTED_BUG'
+  | 'RUNTIME_SNAPSHOT_INVALID';
+
+/** RuntimeError is an expected failure of the runtime; `code` is stable. */
+export class RuntimeError extends Error {
+  readonly code: RuntimeErrorCode;
+  constructor(code: RuntimeErrorCode, message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.code = code;
+    this.name = 'RuntimeError';
+  }
+
+  /** indeterminate: the operation may or may not have taken effect (retry with the same envelope). */
+  get indeterminate(): boolean {
+    return this.code === 'RUNTIME_PROPOSAL_TIMEOUT' || this.code === 'RUNTIME_STOPPED';
+  }
+}
