@@ -1,0 +1,116 @@
+// crypto.ts — Ed25519 keys, key ids, signing (tweetnacl or native) and verification (native only).
+//
+// Every node verifies with Node's native Ed25519 (OpenSSL), which enforces S < L and so rejects the
+// malleated signatures (S + L) that tweetnacl's verify accepts (DESIGN.md "Ed25519"). Mixing verifiers
+// would let nodes disagree about the same entry, so tweetnacl is used to sign only.
+import assert from 'node:assert/strict';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import nacl from 'tweetnacl';
+import { KEY_ID_BYTES, MAX_KEY_CACHE_ENTRIES, PUBLIC_KEY_BYTES, SEED_BYTES, SIGNATURE_BYTES } from './constants.js';
+
+/** KeyPair is a raw Ed25519 key pair: the 32-byte seed (the private key of RFC 8032) and public key. */
+export interface KeyPair {
+  publicKey: Uint8Array;
+  seed: Uint8Array;
+}
+
+/** Signer names the Ed25519 implementation that produces a signature; both give identical bytes. */
+export type SignerImplementation = 'native' | 'tweetnacl';
+
+// DER prefixes that wrap a raw Ed25519 key as SPKI (public) and PKCS#8 (private), RFC 8410.
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/** generateKeyPair makes a fresh key pair from the operating system's random source. */
+export function generateKeyPair(): KeyPair {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const spki = publicKey.export({ format: 'der', type: 'spki' });
+  const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
+  const pair = {
+    publicKey: new Uint8Array(spki.subarray(SPKI_PREFIX.length)),
+    seed: new Uint8Array(pkcs8.subarray(PKCS8_PREFIX.length)),
+  };
+  assert.equal(pair.publicKey.length, PUBLIC_KEY_BYTES);
+  assert.equal(pair.seed.length, SEED_BYTES);
+  return pair;
+}
+
+/** keyPairFromSeed derives the public key of a 32-byte seed (deterministic; used by tests and key files). */
+export function keyPairFromSeed(seed: Uint8Array): KeyPair {
+  assert.equal(seed.length, SEED_BYTES, `an Ed25519 seed is ${SEED_BYTES} bytes`);
+  const pair = nacl.sign.keyPair.fromSeed(seed);
+  return { publicKey: pair.publicKey, seed: Uint8Array.from(seed) };
+}
+
+/** keyId is the first KEY_ID_BYTES bytes of sha256(public key). */
+export function keyId(publicKey: Uint8Array): Uint8Array {
+  assert.equal(publicKey.length, PUBLIC_KEY_BYTES);
+  return new Uint8Array(createHash('sha256').update(publicKey).digest().subarray(0, KEY_ID_BYTES));
+}
+
+/** keyIdHex is keyId() as lowercase hex: the signer name of admin and node keys. */
+export function keyIdHex(publicKey: Uint8Array): string {
+  return Buffer.from(keyId(publicKey)).toString('hex');
+}
+
+/** signMessage makes an Ed25519 signature over message with the chosen implementation. */
+export function signMessage(pair: KeyPair, message: Uint8Array, implementation: SignerImplementation = 'native'): Uint8Array {
+  if (implementation === 'tweetnacl') {
+    const secretKey = new Uint8Array(64);
+    secretKey.set(pair.seed, 0);
+    secretKey.set(pair.publicKey, 32);
+    return nacl.sign.detached(message, secretKey);
+  }
+  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, pair.seed]), format: 'der', type: 'pkcs8' });
+  return new Uint8Array(sign(null, message, privateKey));
+}
+
+// A bounded cache of parsed public keys: parsing SPKI costs more than the verification itself.
+const keyCache = new Map<string, KeyObject>();
+
+function publicKeyObject(publicKey: Uint8Array): KeyObject {
+  const cacheKey = Buffer.from(publicKey).toString('hex');
+  const hit = keyCache.get(cacheKey);
+  if (hit !== undefined) return hit;
+  const object = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
+  if (keyCache.size >= MAX_KEY_CACHE_ENTRIES) {
+    const oldest = keyCache.keys().next().value;
+    if (oldest !== undefined) keyCache.delete(oldest);
+  }
+  keyCache.set(cacheKey, object);
+  return object;
+}
+
+/**
+ * verifySignature checks an Ed25519 signature with Node's native verifier (the only verifier nodes use).
+ * It returns false for any malformed input instead of throwing.
+ */
+export function verifySignature(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  if (publicKey.length !== PUBLIC_KEY_BYTES || signature.length !== SIGNATURE_BYTES) return false;
+  let key: KeyObject;
+  try {
+    key = publicKeyObject(publicKey);
+  } catch {
+    // Not a valid curve point encoding: no signature can verify under it.
+    return false;
+  }
+  return verify(null, message, key, signature);
+}
+
+/** sha256 hashes bytes. */
+export function sha256(...parts: Uint8Array[]): Uint8Array {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part);
+  return new Uint8Array(hash.digest());
+}
+
+/** toHex renders bytes as lowercase hex. */
+export function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+/** fromHex parses lowercase or uppercase hex of an exact byte length, or returns undefined. */
+export function fromHex(hex: string, bytes: number): Uint8Array | undefined {
+  if (hex.length !== bytes * 2 || !/^[0-9a-fA-F]*$/.test(hex)) return undefined;
+  return new Uint8Array(Buffer.from(hex, 'hex'));
+}

@@ -1,0 +1,17 @@
+// index.ts — the public surface of src/commands: the signed envelope, keys, genesis and verification.
+export * from './constants.js';
+export { CommandError, type CommandErrorCode } from './errors.js';
+export type * from './types.js';
+export { encodeBody, decodeBody, encodeSignedCommand, decodeSignedCommand } from './codec.js';
+export {
+  generateKeyPair, keyPairFromSeed, keyId, keyIdHex, signMessage, verifySignature, sha256, toHex, fromHex,
+  type KeyPair, type SignerImplementation,
+} from './crypto.js';
+export { signBody, signCommand } from './envelope.js';
+export { verifyCommand, rolesFor, type Role, type KeyRecord, type RootSet, type TrustView, type VerifiedCommand } from './verify.js';
+export { canonicalJson } from './canonical-json.js';
+export {
+  createGenesis, parseGenesis, loadGenesis, validateGenesis, genesisBytes, clusterIdOf, GenesisError,
+  type Genesis, type GenesisMember, type GenesisErrorCode,
+} from './genesis.js';
+export { packageRoot, packagePath } from './repo-root.js';

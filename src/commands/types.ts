@@ -1,0 +1,76 @@
+// types.ts — plain TypeScript shapes of the signed envelope and its payloads; codecs convert to and from
+// protobuf (codec.ts). 64-bit values are JavaScript safe integers, checked on decode.
+
+/** Signature is one Ed25519 signature over the exact body bytes, by the key with this id. */
+export interface Signature {
+  /** keyId is KEY_ID_BYTES bytes: sha256(public key)[0..16). */
+  keyId: Uint8Array;
+  /** sig is the 64-byte Ed25519 signature. */
+  sig: Uint8Array;
+}
+
+/** SignedCommand is the envelope: the body bytes as signed, and the signatures over them. */
+export interface SignedCommand {
+  body: Uint8Array;
+  signatures: Signature[];
+}
+
+/** DeviceRecord is a device as a PutDevice command declares it (its domain is the command's domain). */
+export interface DeviceSpec {
+  id: string;
+  type: string;
+  /** group is '' when the device belongs to no group. */
+  group: string;
+  tags: string[];
+  /** nodeId is the member node that serves the device (its switch port is on that node). */
+  nodeId: string;
+  port: string;
+  addresses: string[];
+}
+
+/** SensorValue is a typed sensor sample. */
+export type SensorValue = number | boolean | string;
+
+/** TelemetryEvent is one alert or sensor reading inside a telemetry batch. */
+export type TelemetryEvent =
+  | { kind: 'alert'; deviceId: string; alertType: string; source: string }
+  | { kind: 'reading'; deviceId: string; sensor: string; value: SensorValue };
+
+/** MembershipAction is what a membership intent asks the runtime to do. */
+export type MembershipAction = 'addLearner' | 'promote' | 'remove';
+
+/** Payload is the command itself; `kind` names the CommandBody oneof case in camelCase. */
+export type Payload =
+  | { kind: 'rotateRoot'; version: number; rootKeys: Uint8Array[]; threshold: number }
+  | { kind: 'addAdminKey'; publicKey: Uint8Array; name: string }
+  | { kind: 'revokeAdminKey'; keyId: Uint8Array }
+  | { kind: 'setNodeKey'; nodeId: string; publicKey: Uint8Array }
+  | { kind: 'createDomain'; description: string }
+  | { kind: 'removeDomain' }
+  | { kind: 'setPolicy'; documentJson: string }
+  | { kind: 'putDevice'; device: DeviceSpec }
+  | { kind: 'removeDevice'; id: string }
+  | { kind: 'putImage'; name: string; digest: string }
+  | { kind: 'removeImage'; name: string }
+  | { kind: 'setDeviceState'; deviceId: string; state: string; reason: string }
+  | { kind: 'telemetry'; events: TelemetryEvent[] }
+  | { kind: 'membership'; action: MembershipAction; nodeId: string; nodeKey?: Uint8Array; address?: string }
+  | { kind: 'deviceCommandsDone'; ids: number[] };
+
+/** PayloadKind is the name of one payload case. */
+export type PayloadKind = Payload['kind'];
+
+/** CommandBody is the signed content: which cluster, which scope, who, freshness, and what. */
+export interface CommandBody {
+  /** clusterId is sha256 of the canonical genesis document (32 bytes). */
+  clusterId: Uint8Array;
+  /** domain is the security domain acted on; '' for cluster-wide commands. */
+  domain: string;
+  /** signer is "root" or the hex key id of an admin or node key. */
+  signer: string;
+  /** seq is strictly greater than the signer's last applied seq (>= 1). */
+  seq: number;
+  /** notAfterMs is the last entry time (Unix ms) at which the command may be applied. */
+  notAfterMs: number;
+  payload: Payload;
+}
