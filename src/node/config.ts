@@ -1,0 +1,116 @@
+// config.ts — the gateway node's configuration file: schema, defaults, and precise errors.
+//
+// The file is YAML (JSON is valid YAML). Every field is checked against the schema below; an
+// unknown key is an error, not ignored, so a typo never silently falls back to a default.
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { Type } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { parse as parseYaml } from 'yaml';
+
+const Endpoint = Type.Object(
+  {
+    host: Type.String({ minLength: 1, maxLength: 253 }),
+    port: Type.Integer({ minimum: 0, maximum: 65535 }),
+  },
+  { additionalProperties: false },
+);
+
+const Member = Type.Object(
+  {
+    nodeId: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+    host: Type.String({ minLength: 1, maxLength: 253 }),
+    port: Type.Integer({ minimum: 1, maximum: 65535 }),
+    publicKey: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  },
+  { additionalProperties: false },
+);
+
+const Timing = Type.Object(
+  {
+    tickMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+    electionTicks: Type.Optional(Type.Integer({ minimum: 2, maximum: 1_000 })),
+    heartbeatTicks: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    snapshotEveryEntries: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000_000 })),
+    snapshotKeepEntries: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000_000 })),
+    proposalTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_600_000 })),
+    readTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_600_000 })),
+  },
+  { additionalProperties: false },
+);
+
+/** NodeConfigSchema is the schema of a node's configuration file. */
+export const NodeConfigSchema = Type.Object(
+  {
+    nodeId: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+    /** dataDir: the node's own directory (Raft log, keys it generated, sockets). */
+    dataDir: Type.String({ minLength: 1 }),
+    /** clusterId: hex of the genesis hash; names the cluster in the transport handshake. */
+    clusterId: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    /** identityKeyFile: the node's Ed25519 key file (see keys/README.md). */
+    identityKeyFile: Type.String({ minLength: 1 }),
+    raft: Endpoint,
+    api: Endpoint,
+    /** members: the founding members; used only when the data directory is new. */
+    members: Type.Array(Member, { minItems: 1, maxItems: 1024 }),
+    /** join: this node joins an existing cluster (it is added with `members add`), not a founder. */
+    join: Type.Optional(Type.Boolean()),
+    /** application: 'quorumgate' (the gateway) or 'log' (the bare Raft log, for tests and benchmarks). */
+    application: Type.Optional(Type.Union([Type.Literal('quorumgate'), Type.Literal('log')])),
+    timing: Type.Optional(Timing),
+    logLevel: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))),
+  },
+  { additionalProperties: false },
+);
+
+/** NodeConfig is a validated configuration, with paths made absolute. */
+export type NodeConfig = Static<typeof NodeConfigSchema>;
+
+/** ConfigError says what is wrong in a configuration file and how to fix it. */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(file: string, detail: string) {
+    super(`config ${file}: ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** parseNodeConfig validates a parsed document; `file` names it in errors and anchors relative paths. */
+export function parseNodeConfig(value: unknown, file: string): NodeConfig {
+  if (!Value.Check(NodeConfigSchema, value)) {
+    const first = [...Value.Errors(NodeConfigSchema, value)][0];
+    const where = first?.path ? first.path.replace(/^\//, '').replace(/\//g, '.') : '(root)';
+    const found = first ? JSON.stringify(first.value) : 'nothing';
+    throw new ConfigError(file, `at ${where}: ${first?.message ?? 'invalid'} (found ${found})`);
+  }
+  const config = value;
+  const ids = new Set<number>();
+  for (const [i, member] of config.members.entries()) {
+    if (ids.has(member.nodeId)) throw new ConfigError(file, `at members.${i}.nodeId: node id ${member.nodeId} appears twice`);
+    ids.add(member.nodeId);
+  }
+  if (!config.join && !ids.has(config.nodeId)) {
+    throw new ConfigError(file, `at nodeId: ${config.nodeId} is not one of members (${[...ids].join(', ')}); set join: true for a node that joins later`);
+  }
+  const base = dirname(resolve(file));
+  const absolute = (path: string): string => (isAbsolute(path) ? path : resolve(base, path));
+  return { ...config, dataDir: absolute(config.dataDir), identityKeyFile: absolute(config.identityKeyFile) };
+}
+
+/** loadNodeConfig reads and validates a configuration file. */
+export function loadNodeConfig(file: string): NodeConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(file, `cannot read the file: ${(error as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(file, `not valid YAML: ${(error as Error).message}`);
+  }
+  return parseNodeConfig(value, file);
+}
