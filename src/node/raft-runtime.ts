@@ -397,7 +397,7 @@ export class RaftRuntime<Result> extends EventEmitter {
         this.drainQueues();
       }
     } catch (error) {
-      this.components.logger.warn(`ready loop failed: ${(error as Error).stack ?? String(error)}`);
+      this.components.logger.warn(`ready loop failed: ${error instanceof Error ? error.stack : String(error)}`);
       this.emit('fatal', error);
       this.stopped = true;
       if (this.ticker) clearInterval(this.ticker);

@@ -1,0 +1,326 @@
+// local-cluster.ts — a cluster of real node processes on loopback, each with its own data
+// directory, identity key and config file. Used by `npm run cluster`, the cluster tests,
+// bench:raft and the chaos harness.
+//
+// State lives in the cluster directory, so separate commands (start, stop, restart, status) act
+// on the same cluster: cluster.json (ports, keys, ids) and one directory per node holding
+// config.yaml, node.key, node.log, node.pid and the Raft data.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify as toYaml } from 'yaml';
+import { toHex } from '../src/commands/index.js';
+import { writeIdentityKey } from '../src/node/identity.js';
+
+/** ClusterNodeInfo is what cluster.json records per node. */
+export interface ClusterNodeInfo {
+  readonly nodeId: number;
+  readonly raftPort: number;
+  readonly apiPort: number;
+  readonly publicKey: string;
+  /** founder: part of the first configuration (otherwise it joined later). */
+  readonly founder: boolean;
+}
+
+/** ClusterFile is cluster.json. */
+export interface ClusterFile {
+  readonly clusterId: string;
+  readonly application: 'log' | 'quorumgate';
+  readonly timing: Record<string, number>;
+  nodes: ClusterNodeInfo[];
+  nextNodeId: number;
+}
+
+/** LocalClusterInit configures create(). */
+export interface LocalClusterInit {
+  readonly dir: string;
+  readonly nodes: number;
+  readonly application?: 'log' | 'quorumgate';
+  /** timing overrides for every node (tickMs, electionTicks, snapshotEveryEntries, ...). */
+  readonly timing?: Record<string, number>;
+  readonly host?: string;
+}
+
+/** NodeStatus is the JSON of GET /v1/status. */
+export interface NodeStatus {
+  id: number;
+  role: string;
+  leader: number;
+  term: number;
+  commit: number;
+  applied: number;
+  snapshotIndex: number;
+  lastIndex: number;
+  voters: number[];
+  learners: number[];
+  removed: boolean;
+}
+
+const HOST = '127.0.0.1';
+
+/** nodeEntryPoint is the compiled node program (npm run build produces it). */
+export function nodeEntryPoint(): string {
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  // From cluster/ (tsx) or dist/cluster/ (compiled), the node program is dist/src/node/main.js.
+  const candidates = [resolve(here, '../dist/src/node/main.js'), resolve(here, '../src/node/main.js')];
+  for (const candidate of candidates) if (existsSync(candidate)) return candidate;
+  throw new Error(`node program not found (looked at ${candidates.join(', ')}); run "npm run build" first`);
+}
+
+/** freePort asks the OS for a free loopback port. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, HOST, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** LocalCluster manages the processes of one cluster directory. */
+export class LocalCluster {
+  readonly dir: string;
+  private file: ClusterFile;
+
+  private constructor(dir: string, file: ClusterFile) {
+    this.dir = dir;
+    this.file = file;
+  }
+
+  /** create makes a new cluster directory (it must not exist yet, or be empty). */
+  static async create(init: LocalClusterInit): Promise<LocalCluster> {
+    const dir = resolve(init.dir);
+    if (existsSync(join(dir, 'cluster.json'))) throw new Error(`${dir} already holds a cluster; destroy it first or choose another directory`);
+    mkdirSync(dir, { recursive: true });
+    // In the bare-log mode there is no genesis: the cluster id is random. The gateway mode uses the genesis hash.
+    const clusterId = toHex(randomBytes(32));
+    const file: ClusterFile = { clusterId, application: init.application ?? 'log', timing: init.timing ?? {}, nodes: [], nextNodeId: 1 };
+    const cluster = new LocalCluster(dir, file);
+    for (let i = 0; i < init.nodes; i++) await cluster.allocateNode(true);
+    for (const node of cluster.file.nodes) cluster.writeConfig(node);
+    cluster.save();
+    return cluster;
+  }
+
+  /** open loads an existing cluster directory. */
+  static open(dir: string): LocalCluster {
+    const path = join(resolve(dir), 'cluster.json');
+    if (!existsSync(path)) throw new Error(`${resolve(dir)} holds no cluster (no cluster.json); create one with "npm run cluster -- start"`);
+    return new LocalCluster(resolve(dir), JSON.parse(readFileSync(path, 'utf8')) as ClusterFile);
+  }
+
+  get nodes(): readonly ClusterNodeInfo[] {
+    return this.file.nodes;
+  }
+
+  get clusterId(): string {
+    return this.file.clusterId;
+  }
+
+  nodeDir(nodeId: number): string {
+    return join(this.dir, `n${nodeId}`);
+  }
+
+  apiUrl(nodeId: number): string {
+    return `http://${HOST}:${this.info(nodeId).apiPort}`;
+  }
+
+  info(nodeId: number): ClusterNodeInfo {
+    const node = this.file.nodes.find((n) => n.nodeId === nodeId);
+    if (!node) throw new Error(`no node ${nodeId} in this cluster (nodes: ${this.file.nodes.map((n) => n.nodeId).join(', ')})`);
+    return node;
+  }
+
+  /** pid returns the running process id of a node, or undefined. */
+  pid(nodeId: number): number | undefined {
+    const path = join(this.nodeDir(nodeId), 'node.pid');
+    if (!existsSync(path)) return undefined;
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    if (!Number.isInteger(pid) || pid <= 0) return undefined;
+    try {
+      process.kill(pid, 0);
+      return pid;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** start launches a node process (detached, logging to node.log) unless it runs already. */
+  start(nodeId: number, extraEnv: Record<string, string> = {}): number {
+    const running = this.pid(nodeId);
+    if (running) return running;
+    const dir = this.nodeDir(nodeId);
+    const log = openSync(join(dir, 'node.log'), 'a');
+    const child = spawn(process.execPath, ['--enable-source-maps', nodeEntryPoint(), '--config', join(dir, 'config.yaml')], {
+      detached: true,
+      stdio: ['ignore', log, log],
+      env: { ...process.env, ...extraEnv },
+    });
+    closeSync(log);
+    child.unref();
+    if (!child.pid) throw new Error(`could not start node ${nodeId}`);
+    writeFileSync(join(dir, 'node.pid'), `${child.pid}\n`);
+    return child.pid;
+  }
+
+  startAll(): void {
+    for (const node of this.file.nodes) this.start(node.nodeId);
+  }
+
+  /** signal sends a signal to a node (SIGKILL for a crash, SIGSTOP/SIGCONT to pause). */
+  signal(nodeId: number, signal: NodeJS.Signals): boolean {
+    const pid = this.pid(nodeId);
+    if (!pid) return false;
+    process.kill(pid, signal);
+    return true;
+  }
+
+  /** kill crashes a node with SIGKILL and waits until the process is gone. */
+  async kill(nodeId: number): Promise<void> {
+    const pid = this.pid(nodeId);
+    if (!pid) return;
+    process.kill(pid, 'SIGKILL');
+    await waitUntil(() => !isAlive(pid), 5_000, `node ${nodeId} (pid ${pid}) to exit after SIGKILL`);
+  }
+
+  /** stop asks a node to shut down (SIGTERM) and waits, escalating to SIGKILL after `graceMs`. */
+  async stop(nodeId: number, graceMs = 5_000): Promise<void> {
+    const pid = this.pid(nodeId);
+    if (!pid) return;
+    process.kill(pid, 'SIGCONT');
+    process.kill(pid, 'SIGTERM');
+    try {
+      await waitUntil(() => !isAlive(pid), graceMs, `node ${nodeId} to stop`);
+    } catch {
+      if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+      await waitUntil(() => !isAlive(pid), 5_000, `node ${nodeId} to exit after SIGKILL`);
+    }
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.file.nodes.map((n) => this.stop(n.nodeId)));
+  }
+
+  /** status asks a node for its status; undefined when it does not answer. */
+  async status(nodeId: number, timeoutMs = 1_000): Promise<NodeStatus | undefined> {
+    try {
+      const response = await fetch(`${this.apiUrl(nodeId)}/v1/status`, { signal: AbortSignal.timeout(timeoutMs) });
+      if (!response.ok) return undefined;
+      return (await response.json()) as NodeStatus;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** statusAll reports every node (undefined for a node that does not answer). */
+  async statusAll(): Promise<Map<number, NodeStatus | undefined>> {
+    const out = new Map<number, NodeStatus | undefined>();
+    await Promise.all(this.file.nodes.map(async (n) => out.set(n.nodeId, await this.status(n.nodeId))));
+    return out;
+  }
+
+  /** waitForLeader waits until the answering nodes among `among` agree on one leader in one term. */
+  async waitForLeader(timeoutMs = 15_000, among: readonly number[] = this.file.nodes.map((n) => n.nodeId)): Promise<number> {
+    let leader = 0;
+    await waitUntilAsync(async () => {
+      const statuses = (await Promise.all(among.map((id) => this.status(id)))).filter((s): s is NodeStatus => s !== undefined);
+      const leaders = statuses.filter((s) => s.role === 'leader' && among.includes(s.id));
+      if (leaders.length !== 1) return false;
+      const candidate = leaders[0]!;
+      const agree = statuses.filter((s) => s.leader === candidate.id && s.term === candidate.term).length;
+      if (agree * 2 <= among.length) return false;
+      leader = candidate.id;
+      return true;
+    }, timeoutMs, 'a leader to be elected');
+    return leader;
+  }
+
+  /** allocateNode adds a node to cluster.json (ports, key) without starting it; returns its id. */
+  async allocateNode(founder: boolean): Promise<ClusterNodeInfo> {
+    const nodeId = this.file.nextNodeId;
+    this.file.nextNodeId += 1;
+    const dir = this.nodeDir(nodeId);
+    mkdirSync(dir, { recursive: true });
+    const pair = writeIdentityKey(join(dir, 'node.key'));
+    const info: ClusterNodeInfo = { nodeId, raftPort: await freePort(), apiPort: await freePort(), publicKey: toHex(pair.publicKey), founder };
+    this.file.nodes.push(info);
+    return info;
+  }
+
+  /** prepareJoiner allocates a node that will join the running cluster and writes its config. */
+  async prepareJoiner(): Promise<ClusterNodeInfo> {
+    const info = await this.allocateNode(false);
+    this.writeConfig(info);
+    this.save();
+    return info;
+  }
+
+  /** forget removes a node from cluster.json (after it was removed from the cluster). */
+  forget(nodeId: number): void {
+    this.file.nodes = this.file.nodes.filter((n) => n.nodeId !== nodeId);
+    this.save();
+  }
+
+  /** destroy stops every node and deletes the cluster directory. */
+  async destroy(): Promise<void> {
+    await this.stopAll();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private writeConfig(node: ClusterNodeInfo): void {
+    const founders = this.file.nodes.filter((n) => n.founder);
+    const config = {
+      nodeId: node.nodeId,
+      dataDir: './data',
+      clusterId: this.file.clusterId,
+      identityKeyFile: './node.key',
+      raft: { host: HOST, port: node.raftPort },
+      api: { host: HOST, port: node.apiPort },
+      members: (node.founder ? founders : this.file.nodes).map((n) => ({ nodeId: n.nodeId, host: HOST, port: n.raftPort, publicKey: n.publicKey })),
+      ...(node.founder ? {} : { join: true }),
+      application: this.file.application,
+      ...(Object.keys(this.file.timing).length > 0 ? { timing: this.file.timing } : {}),
+    };
+    writeFileSync(join(this.nodeDir(node.nodeId), 'config.yaml'), toYaml(config));
+  }
+
+  private save(): void {
+    writeFileSync(join(this.dir, 'cluster.json'), `${JSON.stringify(this.file, null, 2)}\n`);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A killed child of ours may linger as a zombie until reaped; /proc tells.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+/** waitUntil polls a condition every 20 ms until it holds or `timeoutMs` passes. */
+export async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  await waitUntilAsync(async () => condition(), timeoutMs, what);
+}
+
+/** waitUntilAsync polls an async condition every 50 ms until it holds or `timeoutMs` passes. */
+export async function waitUntilAsync(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await condition()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,49 @@
+// app.ts — buildApp(deps): the node's HTTP API as a Fastify app that does not listen.
+//
+// Tests call app.inject(); the node calls app.listen(). Every route declares JSON schemas for its
+// input and output (TypeBox), so bad input is a 400 with a precise message before any handler
+// runs. Errors come from one catalogue (errors.ts).
+import Fastify from 'fastify';
+import type { FastifyInstance, FastifyError } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Logger } from 'pino';
+import { ApiError } from './errors.js';
+import type { ErrorBody } from './errors.js';
+import { healthRoutes } from './routes-health.js';
+import { raftLogRoutes } from './routes-raft-log.js';
+import type { ApiDeps } from './deps.js';
+
+/** MAX_BODY_BYTES bounds every request body (a signed command is at most 1 MiB). */
+export const MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+/** buildApp assembles the API for one node. */
+/** ApiApp is the type of the app buildApp returns. */
+export type ApiApp = FastifyInstance;
+
+export async function buildApp(deps: ApiDeps, logger?: Logger): Promise<ApiApp> {
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: MAX_BODY_BYTES,
+    ajv: { customOptions: { allErrors: false, removeAdditional: false, coerceTypes: 'array' } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setErrorHandler((error: FastifyError | ApiError | Error, request, reply) => {
+    if (error instanceof ApiError) {
+      const body: ErrorBody = { error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } };
+      return reply.status(error.statusCode).send(body);
+    }
+    const fastifyError = error as FastifyError;
+    if (fastifyError.validation) {
+      const where = fastifyError.validationContext ?? 'request';
+      return reply.status(400).send({ error: { code: 'BAD_REQUEST', message: `${where}: ${fastifyError.message}` } });
+    }
+    if (fastifyError.statusCode && fastifyError.statusCode < 500) {
+      const code = fastifyError.statusCode === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST';
+      return reply.status(fastifyError.statusCode).send({ error: { code, message: fastifyError.message } });
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal error' } });
+  });
+  await app.register(healthRoutes, { deps });
+  if (deps.logApplier) await app.register(raftLogRoutes, { deps });
+  return app as unknown as ApiApp;
+}

@@ -1,0 +1,22 @@
+// deps.ts — what the API needs from the node: narrow interfaces, so tests can build the app
+// around a real runtime or a small in-memory one.
+import type { Committed, RuntimeStatus } from '../node/raft-runtime.js';
+import type { LogApplier, LogApplyResult } from '../node/log-applier.js';
+import type { PeerAddress } from '../node/ports.js';
+
+/** RuntimeApi is the part of the Raft runtime the API drives. */
+export interface RuntimeApi<Result> {
+  status(): RuntimeStatus;
+  propose(payload: Uint8Array): Promise<Committed<Result>>;
+  readIndex(): Promise<number>;
+  addMember(id: number, address: PeerAddress, asVoter: boolean): void;
+  removeMember(id: number): void;
+  transferLeadership(to: number): void;
+}
+
+/** ApiDeps are the API's dependencies. `logApplier` is set only in the bare-log application mode. */
+export interface ApiDeps {
+  readonly runtime: RuntimeApi<unknown>;
+  readonly logApplier?: LogApplier;
+  readonly logRuntime?: RuntimeApi<LogApplyResult>;
+}

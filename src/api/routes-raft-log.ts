@@ -1,0 +1,118 @@
+// routes-raft-log.ts — the bare Raft log (application mode `log`), for cluster tests and
+// bench:raft. These routes exist only in that mode: in the gateway mode every change to the
+// cluster, membership included, is a signed command.
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { RuntimeError } from '../node/runtime-errors.js';
+import { ApiError } from './errors.js';
+import type { ApiDeps } from './deps.js';
+
+const MAX_PAYLOAD_CHARS = 64 * 1024;
+
+/** runtimeToApiError maps the runtime's expected errors to the API catalogue. */
+export function runtimeToApiError(error: unknown): unknown {
+  if (!(error instanceof RuntimeError)) return error;
+  switch (error.code) {
+    case 'RUNTIME_OVERLOADED':
+      return new ApiError('OVERLOADED', error.message);
+    case 'RUNTIME_PROPOSAL_TIMEOUT':
+      return new ApiError('TIMEOUT', error.message, { indeterminate: true });
+    case 'RUNTIME_READ_TIMEOUT':
+      return new ApiError('TIMEOUT', error.message, { indeterminate: false });
+    case 'RUNTIME_PROPOSAL_DROPPED':
+      return new ApiError('UNAVAILABLE', error.message, { indeterminate: false });
+    case 'RUNTIME_STOPPED':
+      return new ApiError('UNAVAILABLE', error.message, { indeterminate: true });
+    case 'RUNTIME_NODE_ID_REUSED':
+      return new ApiError('CONFLICT', error.message);
+    default:
+      return new ApiError('INTERNAL', error.message);
+  }
+}
+
+/** raftLogRoutes: propose a payload, list what was applied, read linearizably, change membership. */
+export const raftLogRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
+  const runtime = deps.logRuntime;
+  const applier = deps.logApplier;
+  if (!runtime || !applier) throw new Error('raftLogRoutes needs logRuntime and logApplier');
+
+  app.post('/v1/raft/propose', {
+    schema: {
+      body: Type.Object({ payload: Type.String({ minLength: 1, maxLength: MAX_PAYLOAD_CHARS }) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ index: Type.Integer(), term: Type.Integer(), position: Type.Integer(), hash: Type.String() }) },
+    },
+  }, async (request) => {
+    const { payload } = request.body as { payload: string };
+    try {
+      const committed = await runtime.propose(Buffer.from(payload, 'utf8'));
+      return { index: committed.index, term: committed.term, position: committed.result.position, hash: committed.result.hash };
+    } catch (error) {
+      throw runtimeToApiError(error);
+    }
+  });
+
+  app.get('/v1/raft/applied', {
+    schema: {
+      querystring: Type.Object({
+        from: Type.Integer({ minimum: 0, default: 0 }),
+        limit: Type.Integer({ minimum: 1, maximum: 100_000, default: 10_000 }),
+      }, { additionalProperties: false }),
+      response: { 200: Type.Object({ ids: Type.Array(Type.String()), indexes: Type.Array(Type.Integer()), total: Type.Integer(), hash: Type.String() }) },
+    },
+  }, async (request) => {
+    const { from, limit } = request.query as { from: number; limit: number };
+    return applier.applied(from, limit);
+  });
+
+  app.get('/v1/raft/read', {
+    schema: {
+      querystring: Type.Object({ stale: Type.Boolean({ default: false }) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ index: Type.Integer(), total: Type.Integer(), hash: Type.String() }) },
+    },
+  }, async (request) => {
+    const { stale } = request.query as { stale: boolean };
+    try {
+      const index = stale ? runtime.status().applied : await runtime.readIndex();
+      const { total, hash } = applier.applied(0, 1);
+      return { index, total, hash };
+    } catch (error) {
+      throw runtimeToApiError(error);
+    }
+  });
+
+  app.post('/v1/raft/members', {
+    schema: {
+      body: Type.Union([
+        Type.Object({
+          action: Type.Literal('add'),
+          nodeId: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+          host: Type.String({ minLength: 1, maxLength: 253 }),
+          port: Type.Integer({ minimum: 1, maximum: 65535 }),
+          publicKey: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+          voter: Type.Boolean({ default: true }),
+        }, { additionalProperties: false }),
+        Type.Object({ action: Type.Literal('remove'), nodeId: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) }, { additionalProperties: false }),
+      ]),
+      response: { 202: Type.Object({ accepted: Type.Boolean() }) },
+    },
+  }, async (request, reply) => {
+    const body = request.body as { action: 'add'; nodeId: number; host: string; port: number; publicKey: string; voter: boolean } | { action: 'remove'; nodeId: number };
+    try {
+      if (body.action === 'add') runtime.addMember(body.nodeId, { host: body.host, port: body.port, publicKey: body.publicKey }, body.voter);
+      else runtime.removeMember(body.nodeId);
+    } catch (error) {
+      throw runtimeToApiError(error);
+    }
+    return reply.status(202).send({ accepted: true });
+  });
+
+  app.post('/v1/raft/transfer', {
+    schema: {
+      body: Type.Object({ to: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) }, { additionalProperties: false }),
+      response: { 202: Type.Object({ accepted: Type.Boolean() }) },
+    },
+  }, async (request, reply) => {
+    runtime.transferLeadership((request.body as { to: number }).to);
+    return reply.status(202).send({ accepted: true });
+  });
+};
