@@ -1,23 +1,17 @@
 // ports.ts — the interfaces the Raft runtime drives. Adapters (src/storage, src/transport) and the
 // state machine implement them; tests may supply in-memory ones.
-import type { ConfState, Entry, HardState, Message, NodeId, Snapshot, Storage } from '../raft/index.js';
-
-/** SaveBatch is what one Ready asks to make durable, in one synced write. */
-export interface SaveBatch {
-  readonly hardState?: HardState;
-  readonly entries: readonly Entry[];
-  readonly snapshot?: Snapshot;
-}
+import type { ConfState, Message, NodeId, Storage } from '../raft/index.js';
+import type { SaveBatch } from '../storage/index.js';
 
 /**
- * RaftLogStore is the durable Raft log. `storage` is the core's synchronous view of what has been
- * made durable; `save` makes a Ready's output durable (fsync) and only then updates that view.
+ * RaftLogStore is the durable Raft log as the runtime drives it (src/storage's DurableStorage):
+ * the core's synchronous Storage view of what is durable, plus the two writes the runtime makes.
  */
-export interface RaftLogStore {
-  readonly storage: Storage;
+export interface RaftLogStore extends Storage {
+  /** save makes a Ready's snapshot, entries and hard state durable (one synced write), then shows them to the core. */
   save(batch: SaveBatch): Promise<void>;
-  /** snapshot records the application's snapshot at `index` and discards entries up to `compactIndex`. */
-  snapshot(index: number, confState: ConfState, data: Uint8Array, compactIndex: number): Promise<void>;
+  /** createSnapshot records the application's snapshot at applied index `index` and compacts the log up to it. */
+  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<unknown>;
 }
 
 /** PeerAddress locates and identifies a member for the transport. */

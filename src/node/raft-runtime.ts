@@ -33,8 +33,6 @@ export interface RaftRuntimeInit {
   readonly heartbeatTicks: number;
   /** snapshotEveryEntries: take a snapshot once this many entries were applied since the last one. */
   readonly snapshotEveryEntries: number;
-  /** snapshotKeepEntries: entries kept behind a snapshot so slightly lagging followers avoid InstallSnapshot. */
-  readonly snapshotKeepEntries: number;
   readonly proposalTimeoutMs: number;
   readonly readTimeoutMs: number;
   readonly maxPendingProposals: number;
@@ -49,7 +47,6 @@ export const RUNTIME_DEFAULTS: RaftRuntimeInit = {
   electionTicks: 10,
   heartbeatTicks: 1,
   snapshotEveryEntries: 10_000,
-  snapshotKeepEntries: 1_000,
   proposalTimeoutMs: 10_000,
   readTimeoutMs: 5_000,
   maxPendingProposals: 10_000,
@@ -135,7 +132,7 @@ export class RaftRuntime<Result> extends EventEmitter {
     super();
     this.components = components;
     this.init = { ...RUNTIME_DEFAULTS, ...init };
-    const snapshot = components.store.storage.snapshot();
+    const snapshot = components.store.snapshot();
     this.snapshotIndex = snapshot.metadata.index;
     this.directory = new MemberDirectory();
     if (snapshot.metadata.index > 0) {
@@ -150,7 +147,7 @@ export class RaftRuntime<Result> extends EventEmitter {
     this.bootId = randomToken(components.random);
     this.node = new RawNode({
       id: components.id,
-      storage: components.store.storage,
+      storage: components.store,
       random: components.random,
       applied: this.applied,
       electionTicks: this.init.electionTicks,
@@ -272,7 +269,7 @@ export class RaftRuntime<Result> extends EventEmitter {
       commit: status.hardState.commit,
       applied: this.applied,
       snapshotIndex: this.snapshotIndex,
-      lastIndex: this.components.store.storage.lastIndex(),
+      lastIndex: this.components.store.lastIndex(),
       voters: [...status.confState.voters],
       learners: [...status.confState.learners],
       removed: this.removed,
@@ -508,8 +505,7 @@ export class RaftRuntime<Result> extends EventEmitter {
       lastTimeMs: this.lastTimeMs,
       application: this.components.applier.snapshot(),
     });
-    const compactIndex = Math.max(this.snapshotIndex, this.applied - this.init.snapshotKeepEntries);
-    await this.components.store.snapshot(this.applied, confState, data, compactIndex);
+    await this.components.store.createSnapshot(this.applied, confState, data);
     this.snapshotIndex = this.applied;
     this.emit('snapshot', this.applied);
   }
@@ -522,7 +518,7 @@ export class RaftRuntime<Result> extends EventEmitter {
   private maybePromoteLearners(): void {
     const status = this.node.status();
     if (status.softState.role !== 'leader') return;
-    const lastIndex = this.components.store.storage.lastIndex();
+    const lastIndex = this.components.store.lastIndex();
     for (const learner of status.confState.learners) {
       if (!this.directory.wantsPromotion(learner)) continue;
       const progress = status.progress.get(learner);

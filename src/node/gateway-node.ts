@@ -1,0 +1,134 @@
+// gateway-node.ts — the composition root: the only place that creates adapters (STYLE.md).
+//
+// startNode(config) opens the durable log, the transport, the Raft runtime and the API, in that
+// order, and stop() closes them in reverse. In the bare-log application mode the state machine
+// is the LogApplier (for Raft tests and bench:raft); the gateway mode adds the signed-command
+// state machine and the data plane.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { SeededRandom } from '../raft/index.js';
+import type { ConfState, NodeId, RaftLogger } from '../raft/index.js';
+import { DurableStorage, LevelLogStore } from '../storage/index.js';
+import { Transport } from '../transport/index.js';
+import { buildApp } from '../api/app.js';
+import type { ApiApp } from '../api/app.js';
+import type { NodeConfig } from './config.js';
+import { readIdentityKey } from './identity.js';
+import { LogApplier } from './log-applier.js';
+import type { PeerAddress } from './ports.js';
+import { RaftRuntime } from './raft-runtime.js';
+import { StartupError } from './startup-error.js';
+
+/** RunningNode is a started node. */
+export interface RunningNode {
+  readonly logger: Logger;
+  readonly runtime: RaftRuntime<unknown>;
+  readonly apiUrl: string;
+  stop(): Promise<void>;
+}
+
+/** REDACTED_LOG_PATHS keeps keys and signatures out of logs. */
+export const REDACTED_LOG_PATHS = ['seed', 'privateKey', '*.seed', '*.privateKey', 'signature', '*.signature', 'signatures', 'req.headers.authorization'];
+
+function raftLogger(logger: Logger): RaftLogger {
+  const child = logger.child({ module: 'raft' });
+  return {
+    debug: (message) => child.debug(message),
+    info: (message) => child.info(message),
+    warn: (message) => child.warn(message),
+  };
+}
+
+/** startNode starts every part of a node; on failure it closes what it opened and throws. */
+export async function startNode(config: NodeConfig, overrides: { logLevel?: string | undefined } = {}): Promise<RunningNode> {
+  if ((config.application ?? 'log') !== 'log') {
+    throw new StartupError('APPLICATION', `application "${config.application}" is not available in this build yet; use application: log`);
+  }
+  const logger = pino({ level: overrides.logLevel ?? config.logLevel ?? 'info', redact: REDACTED_LOG_PATHS, base: { node: config.nodeId } });
+  const identity = readIdentityKey(config.identityKeyFile);
+  const founders = new Map<NodeId, PeerAddress>(config.members.map((m) => [m.nodeId, { host: m.host, port: m.port, publicKey: m.publicKey }]));
+  const self = founders.get(config.nodeId);
+  if (self && self.publicKey !== Buffer.from(identity.publicKey).toString('hex')) {
+    throw new StartupError('KEY_MISMATCH', `the key in ${config.identityKeyFile} is not the key members lists for node ${config.nodeId}; use that node's key file`);
+  }
+  const raftDir = join(config.dataDir, 'raft');
+  try {
+    mkdirSync(raftDir, { recursive: true });
+  } catch (error) {
+    throw new StartupError('DATA_DIR', `cannot create data directory ${raftDir}: ${(error as Error).message}`, error);
+  }
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.reverse()) await close().catch((error: unknown) => logger.warn({ err: error }, 'close failed'));
+  };
+  try {
+    const logStore = await LevelLogStore.open(raftDir).catch((error: unknown) => {
+      throw new StartupError('STORAGE', `cannot open the Raft log in ${raftDir}: ${(error as Error).message}`, error);
+    });
+    const storage = await DurableStorage.open(logStore);
+    closers.push(() => storage.close());
+    if (storage.isEmpty() && !config.join) {
+      const confState: ConfState = { voters: [...founders.keys()].sort((a, b) => a - b), learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+      await storage.bootstrap(confState);
+      logger.info({ voters: confState.voters }, 'bootstrapped a new cluster member');
+    }
+    const seed = Buffer.from(identity.seed).readUInt32BE(0) ^ config.nodeId ^ (Date.now() & 0xffffffff);
+    let runtime: RaftRuntime<unknown> | undefined;
+    const transport = new Transport({
+      logger: logger.child({ module: 'transport' }),
+      identity: { nodeId: config.nodeId, seed: identity.seed, publicKey: identity.publicKey },
+      clusterId: Buffer.from(config.clusterId, 'hex'),
+      isMember: (nodeId: NodeId, publicKey: Uint8Array) => {
+        const address = runtime?.peerAddress(nodeId) ?? founders.get(nodeId);
+        return address !== undefined && address.publicKey === Buffer.from(publicKey).toString('hex');
+      },
+      onMessage: (message) => runtime?.receive(message),
+      onUnreachable: (nodeId: NodeId) => runtime?.reportUnreachable(nodeId),
+    }, { listenHost: config.raft.host, listenPort: config.raft.port });
+    await transport.start().catch((error: unknown) => {
+      throw portError('raft', config.raft.host, config.raft.port, error);
+    });
+    closers.push(() => transport.stop());
+    const applier = new LogApplier();
+    runtime = new RaftRuntime<unknown>({
+      id: config.nodeId,
+      store: storage,
+      transport,
+      applier,
+      clock: { nowMs: () => Date.now(), monotonicMs: () => performance.now() },
+      random: new SeededRandom(seed),
+      logger: raftLogger(logger),
+      founders,
+    }, config.timing ?? {});
+    const started = runtime;
+    started.on('leader', (leader: number) => logger.info({ leader }, 'leader changed'));
+    started.on('fatal', (error: unknown) => {
+      logger.fatal({ err: error }, 'the Raft runtime stopped on an unrecoverable error; exiting');
+      process.exit(70);
+    });
+    closers.push(() => started.stop());
+    const app: ApiApp = await buildApp({ runtime: started, logApplier: applier, logRuntime: started as RaftRuntime<never> }, logger.child({ module: 'api' }));
+    closers.push(() => app.close());
+    await app.listen({ host: config.api.host, port: config.api.port }).catch((error: unknown) => {
+      throw portError('api', config.api.host, config.api.port, error);
+    });
+    started.start();
+    const apiUrl = `http://${config.api.host}:${config.api.port}`;
+    logger.info({ api: apiUrl, raft: `${config.raft.host}:${config.raft.port}`, application: config.application ?? 'log' }, 'node started');
+    return { logger, runtime: started, apiUrl, stop: closeAll };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+function portError(what: string, host: string, port: number, error: unknown): StartupError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') {
+    return new StartupError('PORT_IN_USE', `the ${what} port ${host}:${port} is already in use (another node running?); choose another port in the config`, error);
+  }
+  return new StartupError('LISTEN', `cannot listen on ${host}:${port} for ${what}: ${(error as Error).message}`, error);
+}
+
