@@ -124,8 +124,8 @@ export interface ConfChangeSingle {
 
 /**
  * ConfChangeTransition says how a change is carried out (thesis 4.3, etcd's ConfChangeV2):
- * `auto` uses a one-at-a-time change when only one voter changes, else joint consensus left
- * automatically; `implicit` is joint consensus left automatically; `explicit` is joint
+ * `auto` uses a one-at-a-time change when the ConfChange holds at most one change (which may
+ * then alter at most one voter), else joint consensus left automatically; `implicit` is joint consensus left automatically; `explicit` is joint
  * consensus left only by an empty ConfChange proposed by the application.
  */
 export type ConfChangeTransition = 'auto' | 'implicit' | 'explicit';
@@ -168,6 +168,12 @@ export interface Ready {
   readonly snapshot?: Snapshot;
   readonly committedEntries: readonly Entry[];
   readonly messages: readonly Message[];
+  /**
+   * earlyMessages: messages that may be sent before persisting (step 0, before step 1); always
+   * empty unless a planted bug is on ('ack-before-persist' puts a follower's AppResp here, so the
+   * leader may count an entry the follower then loses in a crash).
+   */
+  readonly earlyMessages: readonly Message[];
   /** mustSync: the write of step 1 must be fsynced before step 2. */
   readonly mustSync: boolean;
 }
@@ -306,7 +312,11 @@ export interface RaftNode {
   reportSnapshot(id: NodeId, ok: boolean): void;
   /** hasReady says whether ready() has anything to hand out. */
   hasReady(): boolean;
-  /** ready returns the pending output; call advance() after handling it. */
+  /**
+   * ready returns the pending output; call advance() after handling it, before the next
+   * ready(). While a Ready is outstanding, hasReady() is false. step/tick/propose may be called
+   * in between; their output goes into the next Ready.
+   */
   ready(): Ready;
   /** advance acknowledges the last Ready as handled. */
   advance(): void;

@@ -1,0 +1,201 @@
+// network.ts — an in-test network of RawNodes for the Raft core's unit tests.
+//
+// Each TestNode owns a MemoryStorage and handles its Ready exactly as the contract in
+// src/raft/types.ts says (persist, send, apply, advance). The Network delivers messages
+// synchronously, in FIFO order, and can isolate nodes, cut links one way, or drop messages by a
+// predicate. Nothing here is random: tests are deterministic given their seeds.
+import {
+  EntryType, MemoryStorage, MessageType, PeerNotFoundError, RawNode, SeededRandom, decodeConfChange,
+} from '../../../src/raft/index.js';
+import type { ConfState, Config, Entry, Message, NodeId, ReadState } from '../../../src/raft/index.js';
+
+/** confState builds a ConfState from voters (and optionally learners). */
+export function confState(voters: readonly NodeId[], learners: readonly NodeId[] = []): ConfState {
+  return { voters: [...voters], learners: [...learners], votersOutgoing: [], learnersNext: [], autoLeave: false };
+}
+
+/** bytes encodes a string as UTF-8. */
+export function bytes(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}
+
+/** text decodes UTF-8 bytes. */
+export function text(data: Uint8Array): string {
+  return new TextDecoder().decode(data);
+}
+
+/** TestNode is one RawNode with its storage and what it applied. */
+export class TestNode {
+  readonly storage: MemoryStorage;
+  node: RawNode;
+  /** applied: every committed entry handed to the application, in order. */
+  readonly applied: Entry[] = [];
+  readonly readStates: ReadState[] = [];
+  readonly config: Omit<Config, 'storage'>;
+
+  constructor(config: Omit<Config, 'storage'>, storage: MemoryStorage) {
+    this.storage = storage;
+    this.config = config;
+    this.node = new RawNode({ ...config, storage });
+  }
+
+  get id(): NodeId {
+    return this.node.id;
+  }
+
+  /**
+   * flush handles every pending Ready: persists entries, hard state and snapshot, applies
+   * committed entries (conf changes included) and returns the messages to send.
+   */
+  flush(): Message[] {
+    const out: Message[] = [];
+    for (let round = 0; round < 1000 && this.node.hasReady(); round++) {
+      const ready = this.node.ready();
+      out.push(...ready.earlyMessages);
+      if (ready.snapshot !== undefined) this.storage.applySnapshot(ready.snapshot);
+      this.storage.append(ready.entries);
+      if (ready.hardState !== undefined) this.storage.setHardState(ready.hardState);
+      out.push(...ready.messages);
+      for (const entry of ready.committedEntries) {
+        this.applied.push(entry);
+        if (entry.type === EntryType.ConfChange) this.node.applyConfChange(decodeConfChange(entry.data));
+      }
+      this.readStates.push(...ready.readStates);
+      this.node.advance();
+    }
+    return out;
+  }
+
+  /** restart rebuilds the RawNode from its storage (a crash after the last flush). */
+  restart(overrides: Partial<Omit<Config, 'storage'>> = {}): void {
+    this.node = new RawNode({ ...this.config, ...overrides, storage: this.storage });
+  }
+
+  /** appliedData returns the data of applied normal entries that are not empty, as strings. */
+  appliedData(): string[] {
+    return this.applied.filter((e) => e.type === EntryType.Normal && e.data.byteLength > 0).map((e) => text(e.data));
+  }
+}
+
+/** NetworkOptions configures every node of a Network. */
+export interface NetworkOptions {
+  /** seed for the nodes' random sources (each node gets seed + id). */
+  readonly seed?: number;
+  /** config returns per-node Config overrides. */
+  readonly config?: (id: NodeId) => Partial<Omit<Config, 'storage' | 'id' | 'random'>>;
+  /** learners among the ids. */
+  readonly learners?: readonly NodeId[];
+}
+
+/** Network connects TestNodes and delivers their messages synchronously. */
+export class Network {
+  readonly nodes = new Map<NodeId, TestNode>();
+  private readonly cut = new Set<string>();
+  private readonly isolated = new Set<NodeId>();
+  /** filter: return false to drop a message (in addition to cuts and isolation). */
+  filter: (message: Message) => boolean = () => true;
+  /** delivered: every message delivered, in order (for traces). */
+  readonly delivered: Message[] = [];
+
+  constructor(ids: readonly NodeId[], options: NetworkOptions = {}) {
+    const learners = options.learners ?? [];
+    const voters = ids.filter((id) => !learners.includes(id));
+    for (const id of ids) {
+      const storage = MemoryStorage.withConfState(confState(voters, learners));
+      this.add(id, storage, options);
+    }
+  }
+
+  /** add puts a node with the given storage into the network (e.g. a node joining later). */
+  add(id: NodeId, storage: MemoryStorage, options: NetworkOptions = {}): TestNode {
+    const seed = (options.seed ?? 1) + id;
+    const node = new TestNode({ id, random: new SeededRandom(seed), ...(options.config?.(id) ?? {}) }, storage);
+    this.nodes.set(id, node);
+    return node;
+  }
+
+  get(id: NodeId): TestNode {
+    const node = this.nodes.get(id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  raw(id: NodeId): RawNode {
+    return this.get(id).node;
+  }
+
+  /** isolate cuts a node off from every other (both directions). */
+  isolate(id: NodeId): void {
+    this.isolated.add(id);
+  }
+
+  /** cutLink drops messages from `from` to `to` (one way). */
+  cutLink(from: NodeId, to: NodeId): void {
+    this.cut.add(`${from}->${to}`);
+  }
+
+  /** heal removes every isolation, cut and filter. */
+  heal(): void {
+    this.cut.clear();
+    this.isolated.clear();
+    this.filter = () => true;
+  }
+
+  private passes(message: Message): boolean {
+    if (this.isolated.has(message.from) || this.isolated.has(message.to)) return false;
+    if (this.cut.has(`${message.from}->${message.to}`)) return false;
+    return this.filter(message);
+  }
+
+  /** stabilize flushes every node and delivers messages until nothing is left (bounded). */
+  stabilize(maxSteps = 100_000): void {
+    const queue: Message[] = [];
+    for (let step = 0; step < maxSteps; step++) {
+      if (queue.length === 0) {
+        for (const node of this.nodes.values()) queue.push(...node.flush());
+        if (queue.length === 0) return;
+      }
+      const message = queue.shift()!;
+      const target = this.nodes.get(message.to);
+      if (target === undefined || !this.passes(message)) continue;
+      this.delivered.push(message);
+      try {
+        target.node.step(message);
+      } catch (error) {
+        if (!(error instanceof PeerNotFoundError)) throw error;
+      }
+      queue.push(...target.flush());
+    }
+    throw new Error(`network did not stabilize within ${maxSteps} steps`);
+  }
+
+  /** tick ticks the given nodes (all by default) `count` times, stabilizing after each tick. */
+  tick(count = 1, ids: readonly NodeId[] = [...this.nodes.keys()]): void {
+    for (let i = 0; i < count; i++) {
+      for (const id of ids) this.get(id).node.tick();
+      this.stabilize();
+    }
+  }
+
+  /** campaign makes `id` campaign now and runs the election to its end. */
+  campaign(id: NodeId): void {
+    this.get(id).node.campaign();
+    this.stabilize();
+  }
+
+  /** propose proposes data on `id` and delivers the resulting messages. */
+  propose(id: NodeId, data: string): void {
+    this.get(id).node.propose(bytes(data));
+    this.stabilize();
+  }
+
+  /** leaderIds returns every node that believes it is leader. */
+  leaderIds(): NodeId[] {
+    return [...this.nodes.values()].filter((n) => n.node.raft.state === 'leader').map((n) => n.id);
+  }
+
+  /** countType counts delivered messages of a type. */
+  countType(type: MessageType): number {
+    return this.delivered.filter((m) => m.type === type).length;
+  }
+}
