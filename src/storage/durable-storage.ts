@@ -1,0 +1,123 @@
+// durable-storage.ts — DurableStorage: the Raft core's Storage backed by a LogStore.
+//
+// The core reads its stable log synchronously, so DurableStorage keeps it in a MemoryStorage (as
+// etcd keeps a MemoryStorage behind its WAL) and writes through: save() first makes the Ready
+// durable with one synced LogStore write, and only then updates the in-memory view. A failed
+// write leaves the view untouched (the caller must then stop: a node that cannot persist must not
+// send the messages that depend on it).
+import { MemoryStorage } from '../raft/memory-storage.js';
+import type { ConfState, Entry, HardState, Snapshot, Storage } from '../raft/types.js';
+import { StorageError, assert } from './errors.js';
+import type { LogStore, SaveBatch } from './log-store.js';
+
+/** DurableStorage implements the core's Storage over a LogStore; build it with DurableStorage.open(store). */
+export class DurableStorage implements Storage {
+  /** view is the in-memory log the core reads; it only ever reflects durable state. */
+  private view: MemoryStorage;
+  private readonly store: LogStore;
+  /** busy: a write is in flight. Invariant: writes never overlap (the ready loop is sequential). */
+  private busy = false;
+
+  private constructor(store: LogStore, memory: MemoryStorage) {
+    this.store = store;
+    this.view = memory;
+  }
+
+  /**
+   * memory is the in-memory view (read-only use). Give the core the DurableStorage itself, not
+   * this object: bootstrap() replaces the view.
+   */
+  get memory(): MemoryStorage {
+    return this.view;
+  }
+
+  /** open loads and validates the store (throws StorageCorruptionError on damage) and builds the view. */
+  static async open(store: LogStore): Promise<DurableStorage> {
+    const state = await store.load();
+    const snapshot = state.snapshot;
+    const memory = MemoryStorage.withConfState(snapshot.metadata.confState);
+    if (snapshot.metadata.index > 0) memory.applySnapshot(snapshot);
+    memory.append(state.entries);
+    memory.setHardState(state.hardState);
+    assert(memory.lastIndex() === snapshot.metadata.index + state.entries.length, 'open: view disagrees with the stored log');
+    return new DurableStorage(store, memory);
+  }
+
+  /** isEmpty says whether nothing was ever stored: no log, no snapshot, no configuration, no hard state. */
+  isEmpty(): boolean {
+    const { hardState, confState } = this.view.initialState();
+    return this.view.lastIndex() === 0 && hardState.term === 0 && hardState.commit === 0
+      && confState.voters.length === 0 && confState.learners.length === 0;
+  }
+
+  /**
+   * bootstrap stores the founding configuration of a new cluster as the index-0 snapshot (no
+   * bootstrap entries needed: every founding member starts from the same ConfState).
+   */
+  async bootstrap(confState: ConfState): Promise<void> {
+    if (!this.isEmpty()) throw new StorageError('STORAGE_NOT_EMPTY', 'storage: bootstrap refused: the store already holds state');
+    const snapshot: Snapshot = { metadata: { index: 0, term: 0, confState }, data: new Uint8Array(0) };
+    await this.exclusive(() => this.store.save({ entries: [], snapshot }));
+    this.view = MemoryStorage.withConfState(confState);
+  }
+
+  /** save makes a Ready's snapshot, entries and hard state durable in one synced write, then shows them to the core. */
+  async save(batch: SaveBatch): Promise<void> {
+    if (batch.entries.length === 0 && batch.hardState === undefined && batch.snapshot === undefined) return;
+    await this.exclusive(() => this.store.save(batch));
+    if (batch.snapshot !== undefined) this.view.applySnapshot(batch.snapshot);
+    this.view.append(batch.entries);
+    if (batch.hardState !== undefined) this.view.setHardState(batch.hardState);
+  }
+
+  /**
+   * createSnapshot records the application's state `data` at applied index `index` durably and
+   * compacts the log up to it (the entries it covers are deleted in the same write).
+   */
+  async createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
+    const snapshot: Snapshot = { metadata: { index, term: this.view.term(index), confState }, data };
+    await this.exclusive(() => this.store.compact(snapshot));
+    this.view.createSnapshot(index, confState, data);
+    this.view.compact(index);
+    return snapshot;
+  }
+
+  /** close closes the underlying store. */
+  async close(): Promise<void> {
+    await this.store.close();
+  }
+
+  initialState(): { hardState: HardState; confState: ConfState } {
+    return this.view.initialState();
+  }
+
+  entries(lo: number, hi: number, maxBytes: number): Entry[] {
+    return this.view.entries(lo, hi, maxBytes);
+  }
+
+  term(i: number): number {
+    return this.view.term(i);
+  }
+
+  lastIndex(): number {
+    return this.view.lastIndex();
+  }
+
+  firstIndex(): number {
+    return this.view.firstIndex();
+  }
+
+  snapshot(): Snapshot {
+    return this.view.snapshot();
+  }
+
+  private async exclusive(write: () => Promise<void>): Promise<void> {
+    assert(!this.busy, 'DurableStorage: overlapping writes (the caller must await each write before the next)');
+    this.busy = true;
+    try {
+      await write();
+    } finally {
+      this.busy = false;
+    }
+  }
+}

@@ -1,0 +1,14 @@
+// index.ts — the public surface of the storage module: the LogStore port, its memory and LevelDB
+// adapters, the fault-injecting wrapper, and DurableStorage, the core's Storage over a LogStore.
+export { DurableStorage } from './durable-storage.js';
+export {
+  SnapshotOutOfDateError, StorageAssertionError, StorageClosedError, StorageCorruptionError, StorageCrashedError,
+  StorageError, StorageFormatError,
+} from './errors.js';
+export { FaultLogStore } from './fault-log-store.js';
+export type { FaultLogStoreInit } from './fault-log-store.js';
+export { LevelLogStore } from './level-log-store.js';
+export type { LevelLogStoreInit } from './level-log-store.js';
+export type { LogStore, PersistedState, SaveBatch } from './log-store.js';
+export { MemoryDisk, MemoryLogStore } from './memory-log-store.js';
+export { DEFAULT_SNAPSHOT_CHUNK_BYTES, STORAGE_FORMAT_VERSION } from './constants.js';
