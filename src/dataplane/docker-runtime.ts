@@ -1,0 +1,176 @@
+// docker-runtime.ts — the μmbox driver: one container per (device, generation, chain position) on a local
+// Docker engine through dockerode. Containers run with no network of their own (NetworkMode "none");
+// the driver creates two veth pairs whose container ends appear inside the container's network namespace
+// as eth1 (device side) and eth2 (upstream side), and whose host ends the reconciler attaches to OVS.
+// Each container gets a private directory bind-mounted at /run/umbox: its alert FIFO and ready marker.
+// Before a container is created its image's layer digest is checked against the pin, and the container
+// is created from the verified image id, so a re-tag between check and create cannot swap the image.
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { LABEL_PREFIX, UMBOX_READY_TIMEOUT_MS, UMBOX_REPOSITORY } from './constants.js';
+import { DataplaneError } from './errors.js';
+import { pollUntil, run } from './exec.js';
+import type { ObservedUmbox, PlannedUmbox } from './types.js';
+
+/** ImageCheck is the result of checking a local image against its pin. */
+export type ImageCheck =
+  | { ok: true; imageId: string }
+  | { ok: false; reason: 'missing' | 'mismatch'; detail: string };
+
+/** UmboxRuntime is the port the reconciler drives; DockerUmboxRuntime is the real adapter. */
+export interface UmboxRuntime {
+  /** list returns every μmbox container of `nodeId`, running or not. */
+  list(nodeId: string): Promise<ObservedUmbox[]>;
+  /** checkImage finds the pinned image and compares its layer digest with the pin. */
+  checkImage(image: string, digest: string): Promise<ImageCheck>;
+  /** start creates and starts the container from `imageId`, wires eth1/eth2 and waits until it is ready. */
+  start(umbox: PlannedUmbox, imageId: string): Promise<ObservedUmbox>;
+  /** remove kills and deletes the container and its host-side veth ends; absent ones are ignored. */
+  remove(name: string): Promise<void>;
+  /** channelDir is the host directory bind-mounted into the container at /run/umbox. */
+  channelDir(name: string): string;
+}
+
+/** imageReference is the local tag of a pinned image: "qg-umbox/<image>:<first 12 hex of digest>". */
+export function imageReference(image: string, digest: string): string {
+  return `${UMBOX_REPOSITORY}/${image}:${digest.slice('sha256:'.length, 'sha256:'.length + 12)}`;
+}
+
+/** DockerUmboxRuntimeInit locates the engine and the channel directories. */
+export interface DockerUmboxRuntimeInit {
+  socketPath: string;
+  /** umboxDir holds one channel directory per container. */
+  umboxDir: string;
+  /** readyTimeoutMs bounds how long a container may take to report ready. */
+  readyTimeoutMs?: number;
+}
+
+const LABEL = {
+  umbox: `${LABEL_PREFIX}umbox`,
+  node: `${LABEL_PREFIX}node`,
+  device: `${LABEL_PREFIX}device`,
+  generation: `${LABEL_PREFIX}generation`,
+  position: `${LABEL_PREFIX}position`,
+  image: `${LABEL_PREFIX}image`,
+  digest: `${LABEL_PREFIX}digest`,
+  inPort: `${LABEL_PREFIX}in-port`,
+  outPort: `${LABEL_PREFIX}out-port`,
+} as const;
+
+/** DockerUmboxRuntime runs μmbox containers on a Docker engine. */
+export class DockerUmboxRuntime implements UmboxRuntime {
+  readonly docker: Docker;
+  private readonly umboxDir: string;
+  private readonly readyTimeoutMs: number;
+
+  constructor(init: DockerUmboxRuntimeInit) {
+    this.docker = new Docker({ socketPath: init.socketPath });
+    this.umboxDir = init.umboxDir;
+    this.readyTimeoutMs = init.readyTimeoutMs ?? UMBOX_READY_TIMEOUT_MS;
+  }
+
+  channelDir(name: string): string {
+    return join(this.umboxDir, name);
+  }
+
+  async list(nodeId: string): Promise<ObservedUmbox[]> {
+    const containers = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL.node}=${nodeId}`, `${LABEL.umbox}=1`] } });
+    const observed: ObservedUmbox[] = [];
+    for (const info of containers) {
+      const labels = info.Labels;
+      const name = (info.Names[0] ?? '').replace(/^\//, '');
+      const running = info.State === 'running';
+      observed.push({
+        name, containerId: info.Id, nodeId, deviceId: labels[LABEL.device] ?? '',
+        generation: Number(labels[LABEL.generation] ?? 0), position: Number(labels[LABEL.position] ?? 0),
+        image: labels[LABEL.image] ?? '', digest: labels[LABEL.digest] ?? '',
+        running, ready: running && existsSync(join(this.channelDir(name), 'ready')), pid: 0,
+      });
+    }
+    return observed;
+  }
+
+  async checkImage(image: string, digest: string): Promise<ImageCheck> {
+    const reference = imageReference(image, digest);
+    let inspected: Docker.ImageInspectInfo;
+    try {
+      inspected = await this.docker.getImage(reference).inspect();
+    } catch (cause) {
+      if ((cause as { statusCode?: number }).statusCode === 404) return { ok: false, reason: 'missing', detail: `image ${reference} is not in the local engine` };
+      throw new DataplaneError('command_failed', `inspecting image ${reference}: ${(cause as Error).message}`, { cause });
+    }
+    const layers = inspected.RootFS.Layers ?? [];
+    if (layers.length !== 1 || layers[0] !== digest) {
+      return { ok: false, reason: 'mismatch', detail: `image ${reference} has layers ${JSON.stringify(layers)}, pinned ${digest}` };
+    }
+    return { ok: true, imageId: inspected.Id };
+  }
+
+  async start(umbox: PlannedUmbox, imageId: string): Promise<ObservedUmbox> {
+    await this.remove(umbox.name);
+    const dir = this.channelDir(umbox.name);
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    await run('mkfifo', ['-m', '0622', join(dir, 'alert')]);
+    const env = [`UMBOX_IMAGE=${umbox.image}`, ...Object.entries(umbox.config).map(([key, value]) => `UMBOX_${key}=${value}`)];
+    const container = await this.docker.createContainer({
+      name: umbox.name,
+      Image: imageId,
+      Cmd: ['/umbox/start'],
+      Env: env,
+      Labels: {
+        [LABEL.umbox]: '1', [LABEL.node]: umbox.nodeId, [LABEL.device]: umbox.deviceId, [LABEL.generation]: String(umbox.generation),
+        [LABEL.position]: String(umbox.position), [LABEL.image]: umbox.image, [LABEL.digest]: umbox.digest,
+        [LABEL.inPort]: umbox.inPort, [LABEL.outPort]: umbox.outPort,
+      },
+      HostConfig: {
+        NetworkMode: 'none',
+        CapDrop: ['ALL'],
+        CapAdd: ['NET_ADMIN'],
+        Binds: [`${dir}:/run/umbox`],
+        ReadonlyRootfs: true,
+        Tmpfs: { '/tmp': 'rw,size=1m' },
+        Memory: 64 * 1024 * 1024,
+        PidsLimit: 64,
+        Sysctls: { 'net.ipv6.conf.all.disable_ipv6': '1', 'net.ipv6.conf.default.disable_ipv6': '1' },
+      },
+    });
+    await container.start();
+    const pid = (await container.inspect()).State.Pid;
+    if (!(pid > 0)) throw new DataplaneError('umbox_start_failed', `μmbox ${umbox.name} has no process after start`);
+    await this.wire(umbox, pid);
+    const readyFile = join(dir, 'ready');
+    const ready = await pollUntil(async () => existsSync(readyFile) || !(await container.inspect()).State.Running, this.readyTimeoutMs, 10);
+    if (!ready || !existsSync(readyFile)) {
+      const logs = (await container.logs({ stdout: true, stderr: true, tail: 20 })).toString('utf8');
+      throw new DataplaneError('umbox_start_failed', `μmbox ${umbox.name} did not report ready within ${this.readyTimeoutMs} ms: ${logs.slice(-1000)}`);
+    }
+    return {
+      name: umbox.name, containerId: container.id, nodeId: umbox.nodeId, deviceId: umbox.deviceId, generation: umbox.generation,
+      position: umbox.position, image: umbox.image, digest: umbox.digest, running: true, ready: true, pid,
+    };
+  }
+
+  /** wire creates the two veth pairs with their container ends named eth1/eth2 inside the container's netns. */
+  private async wire(umbox: PlannedUmbox, pid: number): Promise<void> {
+    for (const [hostEnd, containerEnd] of [[umbox.inPort, 'eth1'], [umbox.outPort, 'eth2']] as const) {
+      await run('ip', ['link', 'del', hostEnd], { allowFailure: true });
+      await run('ip', ['link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', containerEnd, 'netns', String(pid)]);
+      await run('ip', ['link', 'set', hostEnd, 'up']);
+    }
+  }
+
+  async remove(name: string): Promise<void> {
+    let ports: string[] = [];
+    try {
+      const info = await this.docker.getContainer(name).inspect();
+      ports = [info.Config.Labels[LABEL.inPort], info.Config.Labels[LABEL.outPort]].filter((port): port is string => typeof port === 'string');
+      await this.docker.getContainer(name).remove({ force: true });
+    } catch (cause) {
+      if ((cause as { statusCode?: number }).statusCode !== 404) throw new DataplaneError('command_failed', `removing μmbox ${name}: ${(cause as Error).message}`, { cause });
+    }
+    // The host ends normally vanish with the container's namespace; a pair left behind is deleted here.
+    for (const port of ports) await run('ip', ['link', 'del', port], { allowFailure: true });
+    rmSync(this.channelDir(name), { recursive: true, force: true });
+  }
+}

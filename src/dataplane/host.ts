@@ -1,0 +1,239 @@
+// host.ts — host set-up for a gateway's data plane: the Debian packages, a private Open vSwitch
+// instance (userspace datapath, its own run directory) and a private Docker engine (its own data,
+// exec and socket directories). Idempotent: what is already installed or running and answering is
+// reused. The commands are the ones DESIGN.md "What works on these machines" lists.
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { DataplaneError } from './errors.js';
+import { pollUntil, run, sleepMs } from './exec.js';
+
+/** HOST_PACKAGES are the Debian packages the data plane runs on (installed only when missing). */
+export const HOST_PACKAGES = ['openvswitch-switch', 'docker.io', 'busybox-static', 'nftables', 'iproute2'] as const;
+
+/** HostPaths are where the private OVS and Docker instances keep their sockets, pids, logs and data. */
+export interface HostPaths {
+  /** ovsDir holds conf.db, db.sock, the pid and log files, and the bridges' management sockets (OVS_RUNDIR). */
+  ovsDir: string;
+  /** ovsDbSocket is the ovsdb-server socket every ovs-vsctl call names (`--db=unix:...`). */
+  ovsDbSocket: string;
+  /** dockerExecDir is dockerd's --exec-root. */
+  dockerExecDir: string;
+  /** dockerDataDir is dockerd's --data-root (images survive a restart). */
+  dockerDataDir: string;
+  /** dockerSocket is the engine's API socket. */
+  dockerSocket: string;
+  /** dockerPidFile is dockerd's --pidfile. */
+  dockerPidFile: string;
+  /** umboxDir holds one sub-directory per μmbox container (its alert channel and ready marker). */
+  umboxDir: string;
+  /** lockFile serializes concurrent set-ups of the same directories. */
+  lockFile: string;
+}
+
+/** DEFAULT_RUN_DIR and DEFAULT_DATA_DIR are the host directories used when none are given. */
+export const DEFAULT_RUN_DIR = '/run/quorumgate';
+export const DEFAULT_DATA_DIR = '/var/lib/quorumgate';
+
+/** hostPaths lays out the directories under a run directory (sockets, pids) and a data directory. */
+export function hostPaths(runDir = process.env.QG_RUN_DIR ?? DEFAULT_RUN_DIR, dataDir = process.env.QG_DATA_DIR ?? DEFAULT_DATA_DIR): HostPaths {
+  const ovsDir = join(runDir, 'ovs');
+  const dockerExecDir = join(runDir, 'docker');
+  return {
+    ovsDir,
+    ovsDbSocket: join(ovsDir, 'db.sock'),
+    dockerExecDir,
+    dockerDataDir: join(dataDir, 'docker'),
+    dockerSocket: join(dockerExecDir, 'docker.sock'),
+    dockerPidFile: join(dockerExecDir, 'docker.pid'),
+    umboxDir: join(runDir, 'umbox'),
+    lockFile: join(runDir, 'setup.lock'),
+  };
+}
+
+/** HostStatus says, per daemon, whether it answers and whether this call started it. */
+export interface HostStatus {
+  paths: HostPaths;
+  ovsStarted: boolean;
+  dockerStarted: boolean;
+  installedPackages: string[];
+}
+
+/** ensureHost installs missing packages, then starts (or reuses) OVS and the Docker engine; idempotent. */
+export async function ensureHost(paths: HostPaths = hostPaths(), options: { install?: boolean } = {}): Promise<HostStatus> {
+  if (process.getuid?.() !== 0) throw new DataplaneError('not_root', 'host set-up needs root (it starts OVS and dockerd)');
+  const installedPackages = options.install === false ? [] : await ensurePackages();
+  return withLock(paths.lockFile, async () => {
+    const ovsStarted = await ensureOvs(paths);
+    const dockerStarted = await ensureDocker(paths);
+    return { paths, ovsStarted, dockerStarted, installedPackages };
+  });
+}
+
+/** missingPackages lists the HOST_PACKAGES dpkg does not report as installed. */
+export async function missingPackages(): Promise<string[]> {
+  const missing: string[] = [];
+  for (const name of HOST_PACKAGES) {
+    const result = await run('dpkg-query', ['-W', '-f=${Status}', name], { allowFailure: true });
+    if (!result.stdout.includes('install ok installed')) missing.push(name);
+  }
+  return missing;
+}
+
+/** ensurePackages apt-installs whatever HOST_PACKAGES are missing and returns their names. */
+export async function ensurePackages(): Promise<string[]> {
+  const missing = await missingPackages();
+  if (missing.length === 0) return [];
+  const env = { DEBIAN_FRONTEND: 'noninteractive' };
+  await run('apt-get', ['update', '-qq'], { env, timeoutMs: 300_000 });
+  await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env, timeoutMs: 900_000 });
+  return missing;
+}
+
+/** ovsAnswers says whether ovsdb-server and ovs-vswitchd both answer on their control sockets. */
+export async function ovsAnswers(paths: HostPaths): Promise<boolean> {
+  if (!existsSync(paths.ovsDbSocket)) return false;
+  const db = await run('ovs-vsctl', [`--db=unix:${paths.ovsDbSocket}`, '--timeout=3', 'show'], { allowFailure: true, timeoutMs: 5000 });
+  if (db.code !== 0) return false;
+  const pid = readPid(join(paths.ovsDir, 'vswitchd.pid'));
+  if (pid === null || !processAlive(pid)) return false;
+  const ctl = join(paths.ovsDir, `ovs-vswitchd.${pid}.ctl`);
+  const appctl = await run('ovs-appctl', ['-t', ctl, 'version'], { allowFailure: true, timeoutMs: 5000 });
+  return appctl.code === 0;
+}
+
+async function ensureOvs(paths: HostPaths): Promise<boolean> {
+  if (await ovsAnswers(paths)) return false;
+  mkdirSync(paths.ovsDir, { recursive: true });
+  const env = { OVS_RUNDIR: paths.ovsDir, OVS_LOGDIR: paths.ovsDir, OVS_DBDIR: paths.ovsDir };
+  const dbFile = join(paths.ovsDir, 'conf.db');
+  const dbPid = readPid(join(paths.ovsDir, 'ovsdb.pid'));
+  if (dbPid === null || !processAlive(dbPid)) {
+    if (!existsSync(dbFile)) await run('ovsdb-tool', ['create', dbFile, '/usr/share/openvswitch/vswitch.ovsschema'], { env });
+    rmSync(paths.ovsDbSocket, { force: true });
+    await run('ovsdb-server', [dbFile, `--remote=punix:${paths.ovsDbSocket}`, `--pidfile=${join(paths.ovsDir, 'ovsdb.pid')}`,
+      '--detach', `--log-file=${join(paths.ovsDir, 'ovsdb.log')}`], { env });
+    await run('ovs-vsctl', [`--db=unix:${paths.ovsDbSocket}`, '--no-wait', 'init'], { env });
+  }
+  const switchPid = readPid(join(paths.ovsDir, 'vswitchd.pid'));
+  if (switchPid === null || !processAlive(switchPid)) {
+    await run('ovs-vswitchd', [`unix:${paths.ovsDbSocket}`, `--pidfile=${join(paths.ovsDir, 'vswitchd.pid')}`, '--detach',
+      `--log-file=${join(paths.ovsDir, 'vswitchd.log')}`, '--disable-system'], { env, timeoutMs: 30_000 });
+  }
+  if (!(await pollUntil(() => ovsAnswers(paths), 15_000, 100))) {
+    throw new DataplaneError('host_not_ready', `Open vSwitch in ${paths.ovsDir} does not answer after start (see its logs there)`);
+  }
+  return true;
+}
+
+/** dockerAnswers says whether the engine answers GET /_ping on its socket. */
+export function dockerAnswers(socketPath: string): Promise<boolean> {
+  if (!existsSync(socketPath)) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const req = request({ socketPath, path: '/_ping', method: 'GET', timeout: 3000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(false);
+    });
+    req.end();
+  });
+}
+
+async function ensureDocker(paths: HostPaths): Promise<boolean> {
+  if (await dockerAnswers(paths.dockerSocket)) return false;
+  const pid = readPid(paths.dockerPidFile);
+  if (pid !== null && processAlive(pid)) {
+    // A dockerd that is still starting: give it time before declaring it dead.
+    if (await pollUntil(() => dockerAnswers(paths.dockerSocket), 20_000, 200)) return false;
+    throw new DataplaneError('host_not_ready', `dockerd pid ${pid} runs but does not answer on ${paths.dockerSocket}`);
+  }
+  mkdirSync(paths.dockerExecDir, { recursive: true });
+  mkdirSync(paths.dockerDataDir, { recursive: true });
+  rmSync(paths.dockerSocket, { force: true });
+  rmSync(paths.dockerPidFile, { force: true });
+  const logFd = openSync(join(paths.dockerExecDir, 'dockerd.log'), 'a');
+  try {
+    const child = spawn('dockerd', [
+      '--data-root', paths.dockerDataDir, '--exec-root', paths.dockerExecDir, '-H', `unix://${paths.dockerSocket}`,
+      '--pidfile', paths.dockerPidFile, '--iptables=false', '--ip6tables=false', '--bridge=none', '--ip-masq=false',
+    ], { detached: true, stdio: ['ignore', logFd, logFd] });
+    child.unref();
+  } finally {
+    closeSync(logFd);
+  }
+  if (!(await pollUntil(() => dockerAnswers(paths.dockerSocket), 60_000, 200))) {
+    throw new DataplaneError('host_not_ready', `dockerd did not answer on ${paths.dockerSocket} within 60 s (see ${paths.dockerExecDir}/dockerd.log)`);
+  }
+  return true;
+}
+
+/** stopHost stops the OVS instance and Docker engine that live in `paths` (what is not running is skipped). */
+export async function stopHost(paths: HostPaths = hostPaths(), which: { ovs?: boolean; docker?: boolean } = {}): Promise<void> {
+  if (which.docker !== false) await stopPid(paths.dockerPidFile, 30_000);
+  if (which.ovs !== false) {
+    await stopPid(join(paths.ovsDir, 'vswitchd.pid'), 10_000);
+    await stopPid(join(paths.ovsDir, 'ovsdb.pid'), 10_000);
+  }
+}
+
+async function stopPid(pidFile: string, timeoutMs: number): Promise<void> {
+  const pid = readPid(pidFile);
+  if (pid === null || !processAlive(pid)) return;
+  process.kill(pid, 'SIGTERM');
+  if (!(await pollUntil(() => !processAlive(pid), timeoutMs, 100))) process.kill(pid, 'SIGKILL');
+  rmSync(pidFile, { force: true });
+}
+
+function readPid(pidFile: string): number | null {
+  try {
+    const pid = Number.parseInt(readFileSync(pidFile, 'utf8').trim(), 10);
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const LOCK_STALE_MS = 120_000;
+const LOCK_WAIT_MS = 180_000;
+
+/** withLock runs `body` holding an exclusive lock file (O_EXCL); a lock older than LOCK_STALE_MS is broken. */
+async function withLock<T>(lockFile: string, body: () => Promise<T>): Promise<T> {
+  mkdirSync(join(lockFile, '..'), { recursive: true });
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      closeSync(openSync(lockFile, 'wx'));
+      break;
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code !== 'EEXIST') throw cause;
+      let ageMs = 0;
+      try {
+        ageMs = Date.now() - statSync(lockFile).mtimeMs;
+      } catch {
+        continue; // The holder released it between our open and stat: try again at once.
+      }
+      if (ageMs > LOCK_STALE_MS) rmSync(lockFile, { force: true });
+      else if (Date.now() > deadline) throw new DataplaneError('host_not_ready', `lock ${lockFile} held for ${ageMs} ms`);
+      else await sleepMs(100);
+    }
+  }
+  try {
+    return await body();
+  } finally {
+    rmSync(lockFile, { force: true });
+  }
+}

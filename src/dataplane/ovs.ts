@@ -1,0 +1,165 @@
+// ovs.ts — the Open vSwitch driver: one bridge of a private OVS instance, reached only through its local
+// sockets (ovs-vsctl --db=unix:…, ovs-ofctl with OVS_RUNDIR). OpenFlow 1.3, table 0. Every change of the
+// flow table is ONE atomic bundle (`ovs-ofctl --bundle`): the switch applies all of it or none of it, so a
+// device's new generation replaces the old one without any instant in which neither is installed.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { strict as assert } from 'node:assert';
+import { DataplaneError } from './errors.js';
+import { run } from './exec.js';
+import type { ObservedFlow } from './types.js';
+
+/** SwitchPortInfo is one port of the bridge; ofport is -1 while its interface is missing. */
+export interface SwitchPortInfo {
+  name: string;
+  ofport: number;
+}
+
+/** FlowChange is one atomic change of the flow table: flows to add (or overwrite) and flows to delete. */
+export interface FlowChange {
+  /** add holds flow texts as ovs-ofctl reads them ("cookie=0x…,priority=…,… actions=…"). */
+  add: readonly string[];
+  /** remove holds "priority=…,<match>" texts, deleted strictly (exact match and priority). */
+  remove: readonly string[];
+}
+
+/** Switch is the port the reconciler drives; OvsSwitch is the real adapter, MemorySwitch the fake. */
+export interface Switch {
+  readonly bridge: string;
+  /** ensureBridge creates the bridge if missing (netdev datapath, fail_mode=secure, OpenFlow 1.3 only). */
+  ensureBridge(): Promise<void>;
+  listPorts(): Promise<SwitchPortInfo[]>;
+  /** addPorts attaches host interfaces, replacing stale records of the same names. */
+  addPorts(names: readonly string[]): Promise<void>;
+  removePorts(names: readonly string[]): Promise<void>;
+  dumpFlows(): Promise<ObservedFlow[]>;
+  /** applyFlows installs one FlowChange atomically: additions first, then deletions, in one bundle. */
+  applyFlows(change: FlowChange): Promise<void>;
+}
+
+/** OvsSwitchInit locates the OVS instance. */
+export interface OvsSwitchInit {
+  bridge: string;
+  /** ovsDir is the instance's run directory (OVS_RUNDIR); its db.sock is the database socket. */
+  ovsDir: string;
+}
+
+const BRIDGE_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
+
+/** OvsSwitch drives one bridge of a local OVS instance with ovs-vsctl and ovs-ofctl. */
+export class OvsSwitch implements Switch {
+  readonly bridge: string;
+  private readonly ovsDir: string;
+  private readonly env: Record<string, string>;
+
+  constructor(init: OvsSwitchInit) {
+    if (!BRIDGE_NAME.test(init.bridge)) throw new DataplaneError('bad_input', `OvsSwitch.bridge: expected an interface name, got ${JSON.stringify(init.bridge)}`);
+    this.bridge = init.bridge;
+    this.ovsDir = init.ovsDir;
+    this.env = { OVS_RUNDIR: init.ovsDir };
+  }
+
+  private vsctl(args: readonly string[]): Promise<{ stdout: string }> {
+    return run('ovs-vsctl', [`--db=unix:${join(this.ovsDir, 'db.sock')}`, '--timeout=10', ...args], { env: this.env, timeoutMs: 15_000 });
+  }
+
+  private ofctl(args: readonly string[]): Promise<{ stdout: string }> {
+    return run('ovs-ofctl', ['-O', 'OpenFlow13', ...args], { env: this.env, timeoutMs: 30_000 });
+  }
+
+  async ensureBridge(): Promise<void> {
+    await this.vsctl(['--', '--may-exist', 'add-br', this.bridge, '--', 'set', 'Bridge', this.bridge,
+      'datapath_type=netdev', 'fail_mode=secure', 'protocols=OpenFlow13', 'other_config:disable-in-band=true']);
+  }
+
+  /** deleteBridge removes the bridge and its ports (tests and node teardown). */
+  async deleteBridge(): Promise<void> {
+    await this.vsctl(['--if-exists', 'del-br', this.bridge]);
+  }
+
+  async listPorts(): Promise<SwitchPortInfo[]> {
+    const names = (await this.vsctl(['list-ports', this.bridge])).stdout.split('\n').map((line) => line.trim()).filter(Boolean);
+    if (names.length === 0) return [];
+    const table = JSON.parse((await this.vsctl(['--format=json', '--columns=name,ofport', 'list', 'Interface'])).stdout) as { data: unknown[][] };
+    const ofports = new Map<string, number>();
+    for (const row of table.data) {
+      const [name, ofport] = row;
+      if (typeof name === 'string') ofports.set(name, typeof ofport === 'number' ? ofport : -1);
+    }
+    return names.map((name) => ({ name, ofport: ofports.get(name) ?? -1 }));
+  }
+
+  async addPorts(names: readonly string[]): Promise<void> {
+    if (names.length === 0) return;
+    const args: string[] = [];
+    for (const name of names) args.push('--', '--if-exists', 'del-port', this.bridge, name);
+    await this.vsctl(args);
+    const add: string[] = [];
+    for (const name of names) add.push('--', '--may-exist', 'add-port', this.bridge, name);
+    await this.vsctl(add);
+  }
+
+  async removePorts(names: readonly string[]): Promise<void> {
+    if (names.length === 0) return;
+    const args: string[] = [];
+    for (const name of names) args.push('--', '--if-exists', 'del-port', this.bridge, name);
+    await this.vsctl(args);
+  }
+
+  async dumpFlows(): Promise<ObservedFlow[]> {
+    const { stdout } = await this.ofctl(['dump-flows', this.bridge, '--no-stats']);
+    return parseFlowDump(stdout);
+  }
+
+  async applyFlows(change: FlowChange): Promise<void> {
+    if (change.add.length === 0 && change.remove.length === 0) return;
+    const lines = [...change.add.map((text) => `add ${text}`), ...change.remove.map((text) => `delete_strict ${text}`)];
+    const dir = mkdtempSync(join(tmpdir(), 'qg-flows-'));
+    try {
+      const file = join(dir, 'flows');
+      writeFileSync(file, `${lines.join('\n')}\n`);
+      await this.ofctl(['--bundle', 'add-flows', this.bridge, file]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+const META_FIELDS = new Set(['cookie', 'duration', 'table', 'n_packets', 'n_bytes', 'idle_age', 'hard_age', 'priority']);
+
+/** parseFlowDump reads `ovs-ofctl dump-flows` output (with or without stats) into flows of table 0. */
+export function parseFlowDump(text: string): ObservedFlow[] {
+  const flows: ObservedFlow[] = [];
+  for (const rawLine of text.split('\n')) {
+    const line = rawLine.trim();
+    if (line === '' || line.startsWith('OFPST_FLOW') || line.startsWith('NXST_FLOW')) continue;
+    const at = line.lastIndexOf(' actions=');
+    if (at < 0) throw new DataplaneError('flow_parse', `ovs-ofctl printed a flow without actions: ${JSON.stringify(line)}`);
+    const actions = line.slice(at + ' actions='.length);
+    let cookie = 0n;
+    let priority = 32768;
+    let table = 0;
+    const match: string[] = [];
+    for (const token of line.slice(0, at).split(/,\s*/)) {
+      if (token === '') continue;
+      const eq = token.indexOf('=');
+      const key = eq < 0 ? token : token.slice(0, eq);
+      const value = eq < 0 ? '' : token.slice(eq + 1);
+      if (!META_FIELDS.has(key)) match.push(token);
+      else if (key === 'cookie') cookie = BigInt(value);
+      else if (key === 'priority') priority = Number.parseInt(value, 10);
+      else if (key === 'table') table = Number.parseInt(value, 10);
+    }
+    assert(Number.isInteger(priority), `flow priority parses: ${line}`);
+    if (table !== 0) continue; // Only table 0 is used; nothing ever jumps to another table.
+    flows.push({ cookie, priority, match: match.join(','), actions });
+  }
+  return flows;
+}
+
+/** flowKey is a flow's identity in the table: priority plus its match fields in a canonical order. */
+export function flowKey(priority: number, match: string): string {
+  const fields = match === '' ? [] : match.split(',').filter(Boolean).sort();
+  return `priority=${priority}${fields.length ? ',' : ''}${fields.join(',')}`;
+}

@@ -1,0 +1,261 @@
+// planner.ts — the desired data plane of one node as a pure function of what the agreed state asks of it
+// (DesiredInput). No I/O, no clock: the same input always gives the same plan, names and cookies, so a
+// restarted node finds and keeps what it built before (controller-runtime's deterministic names).
+//
+// Flows, all in table 0 of a fail_mode=secure bridge whose table-miss flow drops:
+//   chain [m1..mk]:  device → m1.in, m1.out → m2.in, …, mk.out → uplink        (traffic from the device)
+//                    uplink → mk.out, …, m2.in → m1.out, m1.in → device        (traffic to the device)
+//   allow:           device → uplink, uplink → device
+//   quarantine:      device → drop, uplink (to the device's addresses) → drop
+// Traffic from the device must carry one of its addresses (IPv4 source, ARP sender); traffic from the
+// uplink is steered by destination address (IPv4 destination, ARP target). A μmbox port belongs to one
+// device's chain, so it is matched by port alone.
+import { createHash } from 'node:crypto';
+import { strict as assert } from 'node:assert';
+import {
+  BASE_DROP_PRIORITY, DEVICE_FLOW_PRIORITY, MAX_ADDRESSES_PER_DEVICE, MAX_CHAIN_LENGTH, MAX_DEVICES_PER_NODE, MAX_GENERATION,
+} from './constants.js';
+import { badInput } from './errors.js';
+import type {
+  DesiredDataplane, DesiredDevice, DesiredInput, DevicePlan, FlowSpec, ImagePin, PlanProblem, PlannedDevice, PlannedUmbox,
+} from './types.js';
+
+/** PlannerOptions are the node's own wiring. */
+export interface PlannerOptions {
+  /** uplinkPort is the OVS port towards the rest of the network. */
+  uplinkPort: string;
+}
+
+const IMAGE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+const PORT_NAME = /^[A-Za-z0-9_.:-]{1,15}$/;
+const CONFIG_KEY = /^[A-Z][A-Z0-9_]{0,31}$/;
+const MAX_CONFIG_VALUE_CHARS = 1024;
+
+/** planDataplane computes the desired flows and μmboxes of every device `input` gives this node. */
+export function planDataplane(input: DesiredInput, options: PlannerOptions): DesiredDataplane {
+  if (typeof input !== 'object' || input === null) throw badInput('DesiredInput', 'an object', input);
+  if (typeof input.nodeId !== 'string' || input.nodeId.length === 0) throw badInput('DesiredInput.nodeId', 'a non-empty string', input.nodeId);
+  if (!Array.isArray(input.devices)) throw badInput('DesiredInput.devices', 'an array', input.devices);
+  if (input.devices.length > MAX_DEVICES_PER_NODE) throw badInput('DesiredInput.devices', `at most ${MAX_DEVICES_PER_NODE} devices`, input.devices.length);
+  if (!PORT_NAME.test(options.uplinkPort)) throw badInput('PlannerOptions.uplinkPort', 'an interface name (1-15 of A-Z a-z 0-9 _ . : -)', options.uplinkPort);
+
+  const devices = [...input.devices].sort((a, b) => compareStrings(String(a.id), String(b.id)));
+  const numbers = assignDeviceNumbers(devices.map((device) => String(device.id)));
+  const problems: PlanProblem[] = [];
+  const planned: PlannedDevice[] = [];
+  const ids = new Set<string>();
+  const ports = new Set<string>([options.uplinkPort]);
+  const addresses = new Set<string>();
+
+  for (const device of devices) {
+    if (typeof device.id !== 'string' || device.id.length === 0) throw badInput('DesiredInput.devices[].id', 'a non-empty string', device.id);
+    if (ids.has(device.id)) throw badInput(`DesiredInput.devices[id=${device.id}]`, 'unique device ids', device.id);
+    ids.add(device.id);
+    const deviceNumber = numbers.get(device.id);
+    assert(deviceNumber !== undefined && deviceNumber > 0, 'every device has a non-zero number');
+    const problem = checkDevice(device, ports, addresses);
+    if (problem !== null) {
+      problems.push({ deviceId: device.id, message: problem });
+      // A device whose port is usable is still quarantined at its port; its addresses are not trusted.
+      const portUsable = PORT_NAME.test(String(device.port)) && !ports.has(device.port);
+      if (portUsable) ports.add(device.port);
+      planned.push(quarantinedDevice(device, deviceNumber, portUsable ? [dropFlow(cookieOf(deviceNumber, 0), device.port, '')] : []));
+      continue;
+    }
+    ports.add(device.port);
+    for (const address of device.addresses) addresses.add(address);
+    planned.push(planDevice(input.nodeId, device, deviceNumber, options.uplinkPort));
+  }
+  return { nodeId: input.nodeId, uplinkPort: options.uplinkPort, devices: planned, baseFlows: baseFlowsFor(), problems };
+}
+
+/** cookieOf packs a device number and a plan generation into an OpenFlow cookie. */
+export function cookieOf(deviceNumber: number, generation: number): bigint {
+  assert(Number.isInteger(deviceNumber) && deviceNumber >= 0 && deviceNumber <= 0xffff_ffff, 'device number is 32-bit');
+  assert(Number.isInteger(generation) && generation >= 0 && generation <= MAX_GENERATION, 'generation is 32-bit');
+  return (BigInt(deviceNumber) << 32n) | BigInt(generation);
+}
+
+/** splitCookie is the inverse of cookieOf. */
+export function splitCookie(cookie: bigint): { deviceNumber: number; generation: number } {
+  return { deviceNumber: Number(cookie >> 32n), generation: Number(cookie & 0xffff_ffffn) };
+}
+
+/** umboxName is the deterministic container name of a chain element. */
+export function umboxName(nodeId: string, deviceNumber: number, generation: number, position: number, image: string): string {
+  const nodeTag = sha256Hex(nodeId).slice(0, 8);
+  return `qg-${nodeTag}-${deviceNumber.toString(16).padStart(8, '0')}-g${generation}-${position}-${image}`;
+}
+
+/** umboxPorts are the host-side veth names (≤ 15 characters, a Linux limit) of a μmbox container. */
+export function umboxPorts(name: string): { inPort: string; outPort: string } {
+  const tag = sha256Hex(name).slice(0, 10);
+  return { inPort: `qm${tag}i`, outPort: `qm${tag}o` };
+}
+
+function planDevice(nodeId: string, device: DesiredDevice, deviceNumber: number, uplink: string): PlannedDevice {
+  const plan = device.plan;
+  assert(plan !== null, 'planDevice is called with a plan');
+  const cookie = cookieOf(deviceNumber, plan.generation);
+  const quarantineFlows = quarantine(cookie, device, uplink);
+  if ('verdict' in plan) {
+    const flows = plan.verdict === 'allow' ? steer(cookie, device, device.port, uplink, device.port, uplink) : quarantineFlows;
+    return {
+      deviceId: device.id, deviceNumber, port: device.port, generation: plan.generation, state: plan.state,
+      enforcement: plan.verdict, umboxes: [], flows, quarantineFlows,
+    };
+  }
+  const umboxes = plan.chain.map((pin, position): PlannedUmbox => {
+    const name = umboxName(nodeId, deviceNumber, plan.generation, position, pin.image);
+    return {
+      name, nodeId, deviceId: device.id, generation: plan.generation, position, image: pin.image, digest: pin.digest,
+      config: { ...(pin.config ?? {}) }, ...umboxPorts(name),
+    };
+  });
+  const first = umboxes[0];
+  const last = umboxes[umboxes.length - 1];
+  assert(first !== undefined && last !== undefined, 'a chain plan has at least one μmbox');
+  const flows = steer(cookie, device, device.port, first.inPort, last.outPort, uplink);
+  for (let position = 0; position + 1 < umboxes.length; position++) {
+    const here = umboxes[position];
+    const next = umboxes[position + 1];
+    assert(here !== undefined && next !== undefined);
+    flows.push(flow(cookie, here.outPort, '', next.inPort), flow(cookie, next.inPort, '', here.outPort));
+  }
+  return {
+    deviceId: device.id, deviceNumber, port: device.port, generation: plan.generation, state: plan.state,
+    enforcement: 'chain', umboxes, flows, quarantineFlows,
+  };
+}
+
+/**
+ * steer builds the flows at both ends of a path: from the device port to `towardUplink`, from `fromUplinkSide`
+ * (the last hop before the uplink) to the uplink, from the uplink to `fromUplinkSide`, and from `towardUplink`
+ * back to the device. For `allow` both hops are the device and the uplink themselves.
+ */
+function steer(cookie: bigint, device: DesiredDevice, port: string, towardUplink: string, fromUplinkSide: string, uplink: string): FlowSpec[] {
+  const flows: FlowSpec[] = [];
+  for (const address of device.addresses) {
+    flows.push(flow(cookie, port, `ip,nw_src=${address}`, towardUplink), flow(cookie, port, `arp,arp_spa=${address}`, towardUplink));
+    flows.push(flow(cookie, uplink, `ip,nw_dst=${address}`, fromUplinkSide), flow(cookie, uplink, `arp,arp_tpa=${address}`, fromUplinkSide));
+  }
+  if (towardUplink !== uplink) {
+    // Through a chain: what leaves the last μmbox upstream goes to the uplink, what leaves the first one
+    // towards the device goes to the device.
+    flows.push(flow(cookie, fromUplinkSide, '', uplink), flow(cookie, towardUplink, '', port));
+  }
+  return flows;
+}
+
+function quarantine(cookie: bigint, device: DesiredDevice, uplink: string): FlowSpec[] {
+  const flows = [dropFlow(cookie, device.port, '')];
+  for (const address of device.addresses) {
+    flows.push(dropFlow(cookie, uplink, `ip,nw_dst=${address}`), dropFlow(cookie, uplink, `arp,arp_tpa=${address}`));
+  }
+  return flows;
+}
+
+function quarantinedDevice(device: DesiredDevice, deviceNumber: number, flows: FlowSpec[]): PlannedDevice {
+  return {
+    deviceId: device.id, deviceNumber, port: String(device.port), generation: 0, state: null, enforcement: 'quarantine',
+    umboxes: [], flows, quarantineFlows: flows,
+  };
+}
+
+function flow(cookie: bigint, inPort: string, match: string, output: string): FlowSpec {
+  return { cookie, priority: DEVICE_FLOW_PRIORITY, inPort, match, output };
+}
+
+function dropFlow(cookie: bigint, inPort: string, match: string): FlowSpec {
+  return { cookie, priority: DEVICE_FLOW_PRIORITY, inPort, match, output: null };
+}
+
+/** baseFlowsFor lists the node's own flows: the table-miss drop (the bridge's fail-closed default). */
+export function baseFlowsFor(): FlowSpec[] {
+  return [{ cookie: 0n, priority: BASE_DROP_PRIORITY, inPort: '', match: '', output: null }];
+}
+
+/** checkDevice returns why a device cannot be planned (null when it can); it does not change the sets. */
+function checkDevice(device: DesiredDevice, ports: Set<string>, addresses: Set<string>): string | null {
+  const where = `device ${JSON.stringify(device.id)}`;
+  if (typeof device.port !== 'string' || !PORT_NAME.test(device.port)) {
+    return `${where}: port: expected an interface name (1-15 of A-Z a-z 0-9 _ . : -), got ${JSON.stringify(device.port)}`;
+  }
+  if (ports.has(device.port)) return `${where}: port ${device.port} is already the uplink or another device's port`;
+  if (!Array.isArray(device.addresses) || device.addresses.length === 0 || device.addresses.length > MAX_ADDRESSES_PER_DEVICE) {
+    return `${where}: addresses: expected 1 to ${MAX_ADDRESSES_PER_DEVICE} IPv4 addresses, got ${JSON.stringify(device.addresses)}`;
+  }
+  const own = new Set<string>();
+  for (const address of device.addresses) {
+    if (!isIpv4(address)) return `${where}: addresses: expected dotted-quad IPv4 addresses, got ${JSON.stringify(address)}`;
+    if (addresses.has(address) || own.has(address)) return `${where}: address ${address} is already another device's`;
+    own.add(address);
+  }
+  if (device.plan === null) return `${where}: no plan yet`;
+  return checkPlan(where, device.plan);
+}
+
+function checkPlan(where: string, plan: DevicePlan): string | null {
+  if (!Number.isSafeInteger(plan.generation) || plan.generation < 1 || plan.generation > MAX_GENERATION) {
+    return `${where}: plan.generation: expected an integer from 1 to ${MAX_GENERATION}, got ${JSON.stringify(plan.generation)}`;
+  }
+  if ('verdict' in plan) {
+    return plan.verdict === 'allow' || plan.verdict === 'quarantine'
+      ? null : `${where}: plan.verdict: expected "allow" or "quarantine", got ${JSON.stringify(plan.verdict)}`;
+  }
+  if (!Array.isArray(plan.chain) || plan.chain.length === 0 || plan.chain.length > MAX_CHAIN_LENGTH) {
+    return `${where}: plan.chain: expected 1 to ${MAX_CHAIN_LENGTH} images, got ${JSON.stringify(plan.chain)}`;
+  }
+  for (const [index, pin] of plan.chain.entries()) {
+    const problem = checkPin(`${where}: plan.chain[${index}]`, pin);
+    if (problem !== null) return problem;
+  }
+  return null;
+}
+
+function checkPin(where: string, pin: ImagePin): string | null {
+  if (typeof pin.image !== 'string' || !IMAGE_NAME.test(pin.image)) return `${where}.image: expected ${IMAGE_NAME.source}, got ${JSON.stringify(pin.image)}`;
+  if (typeof pin.digest !== 'string' || !DIGEST.test(pin.digest)) return `${where}.digest: expected "sha256:" and 64 hex digits, got ${JSON.stringify(pin.digest)}`;
+  for (const [key, value] of Object.entries(pin.config ?? {})) {
+    if (!CONFIG_KEY.test(key)) return `${where}.config: key expected ${CONFIG_KEY.source}, got ${JSON.stringify(key)}`;
+    if (typeof value !== 'string' || value.length > MAX_CONFIG_VALUE_CHARS || /[\n\r\0]/.test(value)) {
+      return `${where}.config.${key}: expected one line of at most ${MAX_CONFIG_VALUE_CHARS} characters, got ${JSON.stringify(value)}`;
+    }
+  }
+  return null;
+}
+
+/** isIpv4 accepts dotted-quad IPv4 addresses without leading zeros. */
+export function isIpv4(text: unknown): text is string {
+  if (typeof text !== 'string') return false;
+  const parts = text.split('.');
+  return parts.length === 4 && parts.every((part) => /^(0|[1-9][0-9]{0,2})$/.test(part) && Number(part) <= 255);
+}
+
+/**
+ * assignDeviceNumbers gives each id the first 32 bits of its SHA-256 (never 0); on a collision the later id
+ * (in sorted order) takes the next free number, so numbers depend only on the set of ids.
+ */
+export function assignDeviceNumbers(sortedIds: readonly string[]): Map<string, number> {
+  const taken = new Set<number>();
+  const numbers = new Map<string, number>();
+  for (const id of sortedIds) {
+    let number = Number.parseInt(sha256Hex(id).slice(0, 8), 16) || 1;
+    for (let probe = 0; taken.has(number); probe++) {
+      assert(probe < sortedIds.length, 'a free device number exists within n probes');
+      number = number === 0xffff_ffff ? 1 : number + 1;
+    }
+    taken.add(number);
+    numbers.set(id, number);
+  }
+  return numbers;
+}
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

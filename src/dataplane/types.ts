@@ -1,0 +1,161 @@
+// types.ts — the data plane's input (what the agreed state asks of this node), its plan (what should be
+// in OVS and Docker), what the adapters observe, and what the reconciler reports.
+
+/** ImagePin names a μmbox image and the digest it must have (sha256 of its root-filesystem tar). */
+export interface ImagePin {
+  /** image is the μmbox image name, e.g. "monitor" (lower case letters, digits and dashes). */
+  image: string;
+  /** digest is "sha256:<64 hex>", the image's RootFS.Layers[0]. */
+  digest: string;
+  /** config becomes the container's UMBOX_* environment (e.g. {ALLOW: 'out:tcp:80'} → UMBOX_ALLOW). */
+  config?: Readonly<Record<string, string>>;
+}
+
+/** ChainPlan sends the device's traffic through μmboxes in declared order (device side first). */
+export interface ChainPlan {
+  state: string;
+  generation: number;
+  chain: readonly ImagePin[];
+}
+
+/** VerdictPlan passes the device's traffic straight through (`allow`) or drops all of it (`quarantine`). */
+export interface VerdictPlan {
+  state: string;
+  generation: number;
+  verdict: 'allow' | 'quarantine';
+}
+
+/** DevicePlan is the agreed plan of one device; `generation` increases whenever the plan changes. */
+export type DevicePlan = ChainPlan | VerdictPlan;
+
+/** DesiredDevice is one device this node serves. */
+export interface DesiredDevice {
+  id: string;
+  /** port is the OVS port (host interface name) the device is plugged into. */
+  port: string;
+  /** addresses are the device's IPv4 addresses; traffic from it must carry one, traffic to it is routed by them. */
+  addresses: readonly string[];
+  /** plan is null when the state has none yet: the device is quarantined. */
+  plan: DevicePlan | null;
+}
+
+/** DesiredInput is everything the data plane needs from the agreed state, for one node. */
+export interface DesiredInput {
+  nodeId: string;
+  devices: readonly DesiredDevice[];
+}
+
+/** FlowSpec is one OpenFlow 1.3 flow in table 0, with ports by name (the driver resolves them to numbers). */
+export interface FlowSpec {
+  /** cookie is (deviceNumber << 32) | generation; 0 for the node's own base flows. */
+  cookie: bigint;
+  priority: number;
+  /** inPort is the OVS port name the packet arrived on. */
+  inPort: string;
+  /** match is the rest of the match, in OVS's canonical spelling: "" or "ip,nw_src=10.0.0.2" or "arp,arp_tpa=...". */
+  match: string;
+  /** output is the OVS port name to send the packet to; null drops it. */
+  output: string | null;
+}
+
+/** PlannedUmbox is one μmbox container: deterministic name and ports, derived from (node, device, generation, position). */
+export interface PlannedUmbox {
+  name: string;
+  nodeId: string;
+  deviceId: string;
+  generation: number;
+  /** position in the chain, 0 nearest the device. */
+  position: number;
+  image: string;
+  digest: string;
+  config: Readonly<Record<string, string>>;
+  /** inPort is the host end of the veth whose container end is eth1 (device side). */
+  inPort: string;
+  /** outPort is the host end of the veth whose container end is eth2 (upstream side). */
+  outPort: string;
+}
+
+/** Enforcement says how a device's traffic is being treated. */
+export type Enforcement = 'chain' | 'allow' | 'quarantine';
+
+/** PlannedDevice is the desired data plane of one device. */
+export interface PlannedDevice {
+  deviceId: string;
+  /** deviceNumber is the device's 32-bit number in flow cookies (never 0). */
+  deviceNumber: number;
+  port: string;
+  /** generation is the plan's generation, 0 when the device has no plan. */
+  generation: number;
+  state: string | null;
+  enforcement: Enforcement;
+  umboxes: readonly PlannedUmbox[];
+  /** flows enforce the plan once its μmboxes are ready. */
+  flows: readonly FlowSpec[];
+  /** quarantineFlows drop all of the device's traffic; used while the plan cannot be enforced. */
+  quarantineFlows: readonly FlowSpec[];
+}
+
+/** PlanProblem is a device the planner could not plan; it is quarantined. */
+export interface PlanProblem {
+  deviceId: string;
+  message: string;
+}
+
+/** DesiredDataplane is the pure plan for one node: per-device flows and μmboxes, plus the node's base flows. */
+export interface DesiredDataplane {
+  nodeId: string;
+  uplinkPort: string;
+  devices: readonly PlannedDevice[];
+  baseFlows: readonly FlowSpec[];
+  problems: readonly PlanProblem[];
+}
+
+/** ObservedUmbox is a μmbox container as the runtime reports it (found by its labels). */
+export interface ObservedUmbox {
+  name: string;
+  containerId: string;
+  nodeId: string;
+  deviceId: string;
+  generation: number;
+  position: number;
+  image: string;
+  digest: string;
+  running: boolean;
+  /** ready is true once the container has loaded its rules and bridged eth1/eth2. */
+  ready: boolean;
+  pid: number;
+}
+
+/** ObservedFlow is one flow as the switch reports it, ports by number. */
+export interface ObservedFlow {
+  cookie: bigint;
+  priority: number;
+  /** match is the match without priority, in OVS's spelling (e.g. "ip,in_port=3,nw_src=10.0.0.2"). */
+  match: string;
+  /** actions as OVS prints them ("drop", "output:4"). */
+  actions: string;
+}
+
+/** DeviceReport is what the reconciler last enforced for a device. */
+export interface DeviceReport {
+  deviceId: string;
+  /** desiredGeneration is the generation asked for. */
+  desiredGeneration: number;
+  /** appliedGeneration is the generation whose flows are installed (null while none is). */
+  appliedGeneration: number | null;
+  enforcement: Enforcement;
+  /** reason is set when the device is quarantined although its plan asked otherwise. */
+  reason: string | null;
+}
+
+/** UmboxAlert is one alert a μmbox raised, attributed by the channel it arrived on. */
+export interface UmboxAlert {
+  deviceId: string;
+  image: string;
+  generation: number;
+  alertType: string;
+  /** detail is the rest of the μmbox's line (key=value pairs), at most MAX_ALERT_DETAIL_BYTES. */
+  detail: string;
+  /** observedAtMs is the node's clock when the line arrived (telemetry, not used in apply). */
+  observedAtMs: number;
+}
