@@ -1,0 +1,136 @@
+// model.ts — the policy document as data: device types with typed sensors, security states with a
+// μmbox chain or a verdict each, and ordered transition rules. These are the normalized shapes that
+// validatePolicy returns (every default filled in), so a document is canonical JSON and
+// validatePolicy(validatePolicy(x)) equals validatePolicy(x).
+
+/** SensorKind is the type of a sensor's readings. */
+export type SensorKind = 'number' | 'boolean' | 'string';
+
+/** SensorSpec declares one sensor of a device type. */
+export interface SensorSpec {
+  name: string;
+  type: SensorKind;
+  /** unit is documentation only (e.g. "W", "°C"). */
+  unit?: string;
+}
+
+/** ImagePin names a μmbox image and pins its content digest (`sha256:` + 64 hex digits). */
+export interface ImagePin {
+  name: string;
+  digest: string;
+}
+
+/** Verdict is a flow decision without a μmbox: pass the device's traffic, or drop it. */
+export type Verdict = 'allow' | 'quarantine';
+
+/** StateSpec is a security state and what the data plane enforces in it: exactly one of chain, verdict. */
+export type StateSpec = { name: string; chain: ImagePin[] } | { name: string; verdict: Verdict };
+
+/** ComparisonOp compares a reading (or an aggregate of readings) with a value. */
+export type ComparisonOp = '<' | '<=' | '>' | '>=' | '==' | '!=';
+
+/** Aggregate says how the last k samples are combined; `none` means every one of them must compare true. */
+export type Aggregate = 'none' | 'avg' | 'sum' | 'min' | 'max';
+
+/** AlertCondition holds when at least `atLeast` alerts of `type` arrived within the last `withinMs`. */
+export interface AlertCondition {
+  alert: { type: string; atLeast: number; withinMs: number };
+}
+
+/** SensorCondition compares the device's own sensor over its last `over.last` samples. */
+export interface SensorCondition {
+  sensor: {
+    name: string;
+    op: ComparisonOp;
+    value: number | boolean | string;
+    over: { last: number; aggregate: Aggregate };
+  };
+}
+
+/**
+ * DeviceSelector picks other devices of the same domain; every key present must match (AND).
+ * `sameGroup: true` selects devices in the evaluated device's own group.
+ */
+export interface DeviceSelector {
+  id?: string;
+  type?: string;
+  group?: string;
+  tag?: string;
+  sameGroup?: boolean;
+}
+
+/** DeviceMatch is what a selected device must satisfy: a state among `in`, and/or a latest reading. */
+export interface DevicesCondition {
+  devices: {
+    select: DeviceSelector;
+    in?: string[];
+    sensor?: { name: string; op: ComparisonOp; value: number | boolean | string };
+    quantifier: 'any' | 'all' | 'count';
+    count?: { op: ComparisonOp; n: number };
+  };
+}
+
+/** TimeInStateCondition holds when the device has been in its current state at least `atLeastMs`. */
+export interface TimeInStateCondition {
+  timeInState: { atLeastMs: number };
+}
+
+/** Condition is a tree of all/any/not over the leaf conditions. */
+export type Condition =
+  | { all: Condition[] }
+  | { any: Condition[] }
+  | { not: Condition }
+  | AlertCondition
+  | SensorCondition
+  | DevicesCondition
+  | TimeInStateCondition;
+
+/** DeviceCommand is a command for the device itself, carried out once by the node that serves it. */
+export interface DeviceCommand {
+  command: string;
+  args: Record<string, string>;
+}
+
+/** RuleSpec moves a device `from` a state (or any other state) `to` another when `when` holds. */
+export interface RuleSpec {
+  name: string;
+  from: string; // a state name or 'any' (any state other than `to`)
+  to: string;
+  when: Condition;
+  commands: DeviceCommand[];
+}
+
+/** DeviceTypeSpec is one kind of device and its whole security policy. */
+export interface DeviceTypeSpec {
+  name: string;
+  description?: string;
+  sensors: SensorSpec[];
+  alertTypes: string[];
+  states: StateSpec[];
+  initialState: string;
+  rules: RuleSpec[];
+}
+
+/** PolicyDocument is one security domain's policy, at one version. */
+export interface PolicyDocument {
+  domain: string;
+  version: number;
+  deviceTypes: DeviceTypeSpec[];
+}
+
+/** DeviceInfo is what the engine needs to know about a device. */
+export interface DeviceInfo {
+  id: string;
+  type: string;
+  domain: string;
+  group: string;
+  tags: string[];
+}
+
+/** Reaction is an outcome of an event: a state change, or a command for the serving node to run once. */
+export type Reaction =
+  | { kind: 'state'; deviceId: string; from: string; to: string; rule: string; timeMs: number }
+  | { kind: 'command'; deviceId: string; command: string; args: Record<string, string> };
+
+/** Plan is what the data plane must enforce for a device in its current state. */
+export type Plan = { state: string; chain: ImagePin[] } | { state: string; verdict: Verdict };
