@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import {
   CLUSTER_ID_BYTES, IDENTIFIER, IMAGE_DIGEST, KEY_ID_BYTES, MAX_ADDRESSES, MAX_COMMAND_BYTES, MAX_DONE_IDS,
-  MAX_POLICY_JSON_CHARS, MAX_ROOT_KEYS, MAX_SIGNATURES, MAX_TAGS, MAX_TELEMETRY_EVENTS, MAX_TEXT_CHARS,
+  MAX_POLICY_JSON_CHARS, MAX_REASON_CHARS, MAX_ROOT_KEYS, MAX_SIGNATURES, MAX_TAGS, MAX_TELEMETRY_EVENTS, MAX_TEXT_CHARS,
   NODE_ADDRESS, PUBLIC_KEY_BYTES, SIGNATURE_BYTES,
 } from './constants.js';
 import { CommandError, describeValue } from './errors.js';
@@ -252,7 +252,7 @@ function decodePayload(message: Fields): Payload {
         kind,
         deviceId: identifier(stringField(p, 'device_id'), `${at}.device_id`),
         state: identifier(stringField(p, 'state'), `${at}.state`),
-        reason: text(p, 'reason', at, true),
+        reason: text(p, 'reason', at, true, MAX_REASON_CHARS),
       };
     case 'telemetry':
       return { kind, events: listField(p, 'events', at, MAX_TELEMETRY_EVENTS).map((e, i) => decodeEvent(e as Fields, `${at}.events[${i}]`)) };
@@ -267,8 +267,7 @@ function decodePayload(message: Fields): Payload {
 }
 
 function decodeDevice(p: Fields, at: string): DeviceSpec {
-  const group = stringField(p, 'group');
-  if (group !== '') identifier(group, `${at}.group`);
+  const group = identifier(stringField(p, 'group'), `${at}.group`);
   const tags = listField(p, 'tags', at, MAX_TAGS).map((t, i) => identifier(t, `${at}.tags[${i}]`));
   if (new Set(tags).size !== tags.length) throw invalid(`${at}.tags`, 'distinct tags', tags);
   const addresses = listField(p, 'addresses', at, MAX_ADDRESSES).map((a, i) => identifier(a, `${at}.addresses[${i}]`));
@@ -355,17 +354,17 @@ function listField(message: Fields, name: string, at: string, max: number): unkn
   return list;
 }
 
-function text(message: Fields, name: string, at: string, required: boolean): string {
+function text(message: Fields, name: string, at: string, required: boolean, max = MAX_TEXT_CHARS): string {
   const value = stringField(message, name);
-  if ((required && value.trim().length === 0) || value.length > MAX_TEXT_CHARS) {
-    throw invalid(`${at}.${name}`, `${required ? '1' : '0'}..${MAX_TEXT_CHARS} characters of text`, value);
+  if ((required && value.trim().length === 0) || value.length > max) {
+    throw invalid(`${at}.${name}`, `${required ? '1' : '0'}..${max} characters of text`, value);
   }
   return value;
 }
 
 function identifier(value: unknown, path: string): string {
   if (typeof value !== 'string' || !IDENTIFIER.test(value)) {
-    throw invalid(path, 'an identifier (1-64 of A-Z a-z 0-9 . _ : @ / -, starting with a letter or digit)', value);
+    throw invalid(path, 'an identifier (1-64 of A-Z a-z 0-9 . _ : -, starting with a letter or digit)', value);
   }
   return value;
 }

@@ -18,6 +18,8 @@ export const MAX_TELEMETRY_EVENTS = 1024;
 export const MAX_DONE_IDS = 1024;
 /** MAX_TEXT_CHARS bounds free text (reasons, descriptions, names of people). */
 export const MAX_TEXT_CHARS = 1024;
+/** MAX_REASON_CHARS bounds the reason of a manual state change (the policy engine keeps it as the cause). */
+export const MAX_REASON_CHARS = 200;
 /** MAX_POLICY_JSON_CHARS bounds the JSON text of one policy document. */
 export const MAX_POLICY_JSON_CHARS = 512 * 1024;
 /** MAX_KEY_CACHE_ENTRIES bounds the cache of parsed native public keys used by the verifier. */
@@ -41,7 +43,7 @@ export const CLUSTER_ID_BYTES = 32;
  * IDENTIFIER is the shape of every name in the model: domains, device ids, node ids, device types,
  * groups, tags, image names, sensors, alert types, states. Printable, no spaces, 1..64 characters.
  */
-export const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,63}$/;
+export const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 
 /** IMAGE_DIGEST is a pinned μmbox image digest. */
 export const IMAGE_DIGEST = /^sha256:[0-9a-f]{64}$/;

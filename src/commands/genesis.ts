@@ -107,7 +107,7 @@ export function validateGenesis(value: unknown, file: string): Genesis {
   const object = plainObject(value, '', bad);
   onlyFields(object, GENESIS_FIELDS, '', bad);
   const clusterName = object['clusterName'];
-  if (typeof clusterName !== 'string' || !IDENTIFIER.test(clusterName)) throw bad('clusterName', 'an identifier (1-64 of A-Z a-z 0-9 . _ : @ / -)', clusterName);
+  if (typeof clusterName !== 'string' || !IDENTIFIER.test(clusterName)) throw bad('clusterName', 'an identifier (1-64 of A-Z a-z 0-9 . _ : -)', clusterName);
   const rootKeys = object['rootKeys'];
   if (!Array.isArray(rootKeys) || rootKeys.length === 0 || rootKeys.length > MAX_ROOT_KEYS) throw bad('rootKeys', `an array of 1..${MAX_ROOT_KEYS} public keys`, rootKeys);
   const keys = rootKeys.map((k: unknown, i) => {

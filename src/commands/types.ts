@@ -19,7 +19,7 @@ export interface SignedCommand {
 export interface DeviceSpec {
   id: string;
   type: string;
-  /** group is '' when the device belongs to no group. */
+  /** group is the device's group (required; e.g. "default"). */
   group: string;
   tags: string[];
   /** nodeId is the member node that serves the device (its switch port is on that node). */

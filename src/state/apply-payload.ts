@@ -1,0 +1,435 @@
+// apply-payload.ts — what each verified command does to the state.
+//
+// Every handler checks everything first and mutates last, so a StateRejection always leaves the state
+// untouched. The policy engine is called before the handler's own mutations: it promises to change
+// nothing when it refuses (throws) an input.
+import assert from 'node:assert/strict';
+import {
+  keyIdHex, toHex, type DeviceSpec, type Payload, type TelemetryEvent, type VerifiedCommand,
+} from '../commands/index.js';
+import {
+  MAX_ADMIN_KEYS_PER_DOMAIN, MAX_CLUSTER_MEMBERS, MAX_DEVICES, MAX_DOMAINS, MAX_IMAGES_PER_DOMAIN,
+  MAX_PENDING_COMMANDS_PER_NODE, MAX_SIGNERS,
+} from './constants.js';
+import type { PolicyDeviceType, PolicyDocumentView, PolicyEngineFactory, PolicyReaction } from './policy-port.js';
+import type { DomainData, StateData } from './state-data.js';
+import type { Effect, StateRejectionCode } from './types.js';
+
+/** StateRejection is a verified command that the current state forbids; nothing has changed. */
+export class StateRejection extends Error {
+  override readonly name = 'StateRejection';
+  readonly code: StateRejectionCode;
+  readonly path: string;
+  constructor(code: StateRejectionCode, reason: string, path = '') {
+    super(reason);
+    this.code = code;
+    this.path = path;
+  }
+}
+
+/** ApplyContext is the entry being applied. */
+export interface ApplyContext {
+  index: number;
+  timeMs: number;
+  engines: PolicyEngineFactory;
+}
+
+type Handler<K extends Payload['kind']> = (data: StateData, command: VerifiedCommand, payload: Extract<Payload, { kind: K }>, context: ApplyContext) => Effect[];
+
+function reject(code: StateRejectionCode, reason: string, path = ''): never {
+  throw new StateRejection(code, reason, path);
+}
+
+/** applyPayload dispatches a verified command to its handler; throws StateRejection to reject. */
+export function applyPayload(data: StateData, command: VerifiedCommand, context: ApplyContext): Effect[] {
+  const payload = command.body.payload;
+  switch (payload.kind) {
+    case 'rotateRoot': return rotateRoot(data, command, payload, context);
+    case 'addAdminKey': return addAdminKey(data, command, payload, context);
+    case 'revokeAdminKey': return revokeAdminKey(data, command, payload, context);
+    case 'setNodeKey': return setNodeKey(data, command, payload, context);
+    case 'createDomain': return createDomain(data, command, payload, context);
+    case 'removeDomain': return removeDomain(data, command, payload, context);
+    case 'setPolicy': return setPolicy(data, command, payload, context);
+    case 'putDevice': return putDevice(data, command, payload, context);
+    case 'removeDevice': return removeDevice(data, command, payload, context);
+    case 'putImage': return putImage(data, command, payload, context);
+    case 'removeImage': return removeImage(data, command, payload, context);
+    case 'setDeviceState': return setDeviceState(data, command, payload, context);
+    case 'telemetry': return telemetry(data, command, payload, context);
+    case 'membership': return membership(data, command, payload, context);
+    case 'deviceCommandsDone': return deviceCommandsDone(data, command, payload, context);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Keys and the root role.
+
+/** keyInUse names the role already holding a public key, or undefined. */
+function keyInUse(data: StateData, publicKey: Uint8Array): string | undefined {
+  const hex = toHex(publicKey);
+  if (data.root.keys.some((k) => toHex(k) === hex)) return 'a root key';
+  const entry = data.keys.get(keyIdHex(publicKey));
+  if (entry === undefined) return undefined;
+  return entry.role === 'node' ? `the key of node ${entry.nodeId}` : 'an admin key';
+}
+
+function requireNewSigner(data: StateData, keyId: string): void {
+  if (!data.lastSeq.has(keyId) && data.lastSeq.size + data.keys.size >= MAX_SIGNERS) {
+    reject('limit_reached', `the cluster already tracks ${MAX_SIGNERS} signers`);
+  }
+}
+
+const rotateRoot: Handler<'rotateRoot'> = (data, _command, payload) => {
+  if (payload.version !== data.root.version + 1) {
+    reject('wrong_version', `root version must be exactly ${data.root.version + 1}, found ${payload.version}`, 'body.rotate_root.version');
+  }
+  payload.rootKeys.forEach((key, i) => {
+    const entry = data.keys.get(keyIdHex(key));
+    if (entry !== undefined) reject('key_in_use', `new root key ${i} is already ${entry.role === 'node' ? `the key of node ${entry.nodeId}` : 'an admin key'}`, `body.rotate_root.root_keys[${i}]`);
+  });
+  data.root = { version: payload.version, keys: payload.rootKeys.map((k) => Uint8Array.from(k)), threshold: payload.threshold };
+  return [{ kind: 'changed', what: 'root', id: String(payload.version) }];
+};
+
+function domainOf(data: StateData, name: string): DomainData {
+  const domain = data.domains.get(name);
+  if (domain === undefined) reject('unknown_domain', `domain "${name}" does not exist`, 'body.domain');
+  return domain;
+}
+
+const addAdminKey: Handler<'addAdminKey'> = (data, command, payload) => {
+  const domain = domainOf(data, command.body.domain);
+  const id = keyIdHex(payload.publicKey);
+  const existing = data.keys.get(id);
+  if (existing?.role === 'admin' && existing.domains.has(domain.name)) {
+    reject('key_exists', `key ${id} already administers domain "${domain.name}"`, 'body.add_admin_key.public_key');
+  }
+  if (existing === undefined || existing.role !== 'admin') {
+    const holder = keyInUse(data, payload.publicKey);
+    if (holder !== undefined) reject('key_in_use', `key ${id} is already ${holder}; a key has one role`, 'body.add_admin_key.public_key');
+  }
+  if (domain.admins.size >= MAX_ADMIN_KEYS_PER_DOMAIN) reject('limit_reached', `domain "${domain.name}" already has ${MAX_ADMIN_KEYS_PER_DOMAIN} admin keys`);
+  requireNewSigner(data, id);
+  if (existing?.role === 'admin') existing.domains.add(domain.name);
+  else data.keys.set(id, { role: 'admin', publicKey: Uint8Array.from(payload.publicKey), domains: new Set([domain.name]) });
+  domain.admins.set(id, { publicKey: toHex(payload.publicKey), name: payload.name });
+  return [{ kind: 'changed', what: 'key', id }];
+};
+
+const revokeAdminKey: Handler<'revokeAdminKey'> = (data, command, payload) => {
+  const domain = domainOf(data, command.body.domain);
+  const id = toHex(payload.keyId);
+  const entry = data.keys.get(id);
+  if (entry?.role !== 'admin' || !entry.domains.has(domain.name)) {
+    reject('unknown_key', `key ${id} is not an admin key of domain "${domain.name}"`, 'body.revoke_admin_key.key_id');
+  }
+  entry.domains.delete(domain.name);
+  if (entry.domains.size === 0) data.keys.delete(id);
+  domain.admins.delete(id);
+  // The signer's replay window (lastSeq) is kept: a re-added key continues from its last seq.
+  return [{ kind: 'changed', what: 'key', id }];
+};
+
+const setNodeKey: Handler<'setNodeKey'> = (data, _command, payload) => {
+  const member = data.members.get(payload.nodeId);
+  if (member === undefined) reject('unknown_node', `node "${payload.nodeId}" is not a member`, 'body.set_node_key.node_id');
+  const holder = keyInUse(data, payload.publicKey);
+  if (holder !== undefined) reject('key_in_use', `the new key is already ${holder}`, 'body.set_node_key.public_key');
+  const id = keyIdHex(payload.publicKey);
+  requireNewSigner(data, id);
+  const oldId = [...data.keys.entries()].find(([, k]) => k.role === 'node' && k.nodeId === payload.nodeId)?.[0];
+  assert.ok(oldId !== undefined, `member ${payload.nodeId} has no registered key`);
+  data.keys.delete(oldId);
+  data.keys.set(id, { role: 'node', publicKey: Uint8Array.from(payload.publicKey), nodeId: payload.nodeId });
+  member.nodeKey = toHex(payload.publicKey);
+  return [{ kind: 'changed', what: 'key', id }, { kind: 'changed', what: 'member', id: payload.nodeId }];
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Domains, images, policies.
+
+const createDomain: Handler<'createDomain'> = (data, command, payload) => {
+  const name = command.body.domain;
+  if (data.domains.has(name)) reject('domain_exists', `domain "${name}" already exists`, 'body.domain');
+  if (data.domains.size >= MAX_DOMAINS) reject('limit_reached', `the cluster already has ${MAX_DOMAINS} domains`);
+  data.domains.set(name, { name, description: payload.description, admins: new Map(), images: new Map(), policy: undefined, devices: new Set() });
+  return [{ kind: 'changed', what: 'domain', id: name }];
+};
+
+const removeDomain: Handler<'removeDomain'> = (data, command) => {
+  const domain = domainOf(data, command.body.domain);
+  const blockers = [
+    domain.devices.size > 0 ? `${domain.devices.size} devices` : '',
+    domain.admins.size > 0 ? `${domain.admins.size} admin keys` : '',
+    domain.policy !== undefined ? `a policy (version ${domain.policy.version})` : '',
+  ].filter((b) => b !== '');
+  if (blockers.length > 0) reject('domain_not_empty', `domain "${domain.name}" still has ${blockers.join(', ')}`, 'body.domain');
+  data.domains.delete(domain.name);
+  return [{ kind: 'changed', what: 'domain', id: domain.name }];
+};
+
+/** chainPins lists every (image name, digest) a policy's state chains pin. */
+function chainPins(policy: PolicyDocumentView): { type: string; state: string; name: string; digest: string }[] {
+  const pins = [];
+  for (const type of policy.deviceTypes) {
+    for (const state of type.states) {
+      if ('chain' in state) for (const pin of state.chain) pins.push({ type: type.name, state: state.name, name: pin.name, digest: pin.digest });
+    }
+  }
+  return pins;
+}
+
+const putImage: Handler<'putImage'> = (data, command, payload) => {
+  const domain = domainOf(data, command.body.domain);
+  const current = domain.images.get(payload.name);
+  if (current === undefined && domain.images.size >= MAX_IMAGES_PER_DOMAIN) reject('limit_reached', `domain "${domain.name}" already pins ${MAX_IMAGES_PER_DOMAIN} images`);
+  const user = domain.policy === undefined ? undefined : chainPins(domain.policy).find((p) => p.name === payload.name && p.digest !== payload.digest);
+  if (user !== undefined) {
+    reject('image_in_use', `policy version ${domain.policy?.version} pins image "${payload.name}" to ${user.digest} (type ${user.type}, state ${user.state}); publish a policy with the new digest after pinning it under a new name`, 'body.put_image.digest');
+  }
+  domain.images.set(payload.name, payload.digest);
+  return [{ kind: 'changed', what: 'image', id: `${domain.name}/${payload.name}` }];
+};
+
+const removeImage: Handler<'removeImage'> = (data, command, payload) => {
+  const domain = domainOf(data, command.body.domain);
+  if (!domain.images.has(payload.name)) reject('unknown_image', `domain "${domain.name}" pins no image "${payload.name}"`, 'body.remove_image.name');
+  const user = domain.policy === undefined ? undefined : chainPins(domain.policy).find((p) => p.name === payload.name);
+  if (user !== undefined) reject('image_in_use', `policy version ${domain.policy?.version} uses image "${payload.name}" (type ${user.type}, state ${user.state})`, 'body.remove_image.name');
+  domain.images.delete(payload.name);
+  return [{ kind: 'changed', what: 'image', id: `${domain.name}/${payload.name}` }];
+};
+
+const setPolicy: Handler<'setPolicy'> = (data, command, payload, context) => {
+  const domain = domainOf(data, command.body.domain);
+  let value: unknown;
+  try {
+    value = JSON.parse(payload.documentJson);
+  } catch (error) {
+    reject('invalid_policy', `policy document is not JSON: ${(error as Error).message}`, 'body.set_policy.document_json');
+  }
+  let document: PolicyDocumentView;
+  try {
+    document = data.engine.validate(value, `policy of domain ${domain.name}`);
+  } catch (error) {
+    const refusal = context.engines.rejection(error);
+    if (refusal === undefined) throw error;
+    reject('invalid_policy', `${refusal.code}: ${refusal.reason}`, 'body.set_policy.document_json');
+  }
+  if (document.domain !== domain.name) {
+    reject('invalid_policy', `policy document is for domain "${document.domain}", the command acts on "${domain.name}"`, 'body.set_policy.document_json');
+  }
+  const current = domain.policy?.version ?? 0;
+  if (document.version <= current) {
+    reject('stale_policy', `policy version ${document.version} does not move forward from ${current}`, 'body.set_policy.document_json');
+  }
+  for (const pin of chainPins(document)) {
+    const pinned = domain.images.get(pin.name);
+    if (pinned !== pin.digest) {
+      reject('image_not_pinned', `type ${pin.type}, state ${pin.state}: image "${pin.name}" ${pinned === undefined ? 'is not pinned in the domain' : `is pinned to ${pinned}`}, the policy says ${pin.digest}`, 'body.set_policy.document_json');
+    }
+  }
+  engineCall(context, () => data.engine.setPolicy(document));
+  domain.policy = document;
+  return [{ kind: 'changed', what: 'policy', id: `${domain.name}@${document.version}` }];
+};
+
+function engineCall<T>(context: ApplyContext, call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    const refusal = context.engines.rejection(error);
+    if (refusal === undefined) throw error;
+    reject('policy_rejected', `${refusal.code}: ${refusal.reason}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Devices and their states.
+
+function deviceType(domain: DomainData, typeName: string, path: string): PolicyDeviceType {
+  if (domain.policy === undefined) reject('no_policy', `domain "${domain.name}" has no policy yet, so no device types`, path);
+  const type = domain.policy.deviceTypes.find((t) => t.name === typeName);
+  if (type === undefined) {
+    reject('unknown_device_type', `policy version ${domain.policy.version} of domain "${domain.name}" has no device type "${typeName}" (has: ${domain.policy.deviceTypes.map((t) => t.name).join(', ')})`, path);
+  }
+  return type;
+}
+
+function deviceIn(data: StateData, domain: DomainData, id: string, path: string): DeviceSpec & { domain: string } {
+  const device = data.devices.get(id);
+  if (device === undefined) reject('unknown_device', `device "${id}" does not exist`, path);
+  if (device.domain !== domain.name) reject('device_in_other_domain', `device "${id}" belongs to another domain`, path);
+  return device;
+}
+
+const putDevice: Handler<'putDevice'> = (data, command, payload, context) => {
+  const domain = domainOf(data, command.body.domain);
+  const spec = payload.device;
+  const existing = data.devices.get(spec.id);
+  if (existing !== undefined && existing.domain !== domain.name) reject('device_in_other_domain', `device "${spec.id}" belongs to another domain`, 'body.put_device.id');
+  if (existing === undefined && data.devices.size >= MAX_DEVICES) reject('limit_reached', `the cluster already has ${MAX_DEVICES} devices`);
+  deviceType(domain, spec.type, 'body.put_device.type');
+  if (!data.members.has(spec.nodeId)) reject('unknown_node', `node "${spec.nodeId}" is not a member`, 'body.put_device.node_id');
+  const record = { id: spec.id, domain: domain.name, type: spec.type, group: spec.group, tags: [...spec.tags], nodeId: spec.nodeId, port: spec.port, addresses: [...spec.addresses] };
+  const reactions = engineCall(context, () => data.engine.upsertDevice({ id: record.id, type: record.type, domain: record.domain, group: record.group, tags: record.tags }, context.timeMs));
+  if (existing !== undefined && existing.nodeId !== record.nodeId) dropPendingFor(data, existing.nodeId, record.id);
+  data.devices.set(record.id, record);
+  domain.devices.add(record.id);
+  return [{ kind: 'changed', what: 'device', id: record.id }, ...reactionEffects(data, reactions, context)];
+};
+
+function dropPendingFor(data: StateData, nodeId: string, deviceId: string): void {
+  const queue = data.pending.get(nodeId);
+  if (queue === undefined) return;
+  for (const [id, pending] of queue) if (pending.deviceId === deviceId) queue.delete(id);
+  if (queue.size === 0) data.pending.delete(nodeId);
+}
+
+const removeDevice: Handler<'removeDevice'> = (data, command, payload, context) => {
+  const domain = domainOf(data, command.body.domain);
+  const device = deviceIn(data, domain, payload.id, 'body.remove_device.id');
+  const reactions = engineCall(context, () => data.engine.removeDevice(device.id));
+  dropPendingFor(data, device.nodeId, device.id);
+  data.devices.delete(device.id);
+  domain.devices.delete(device.id);
+  return [{ kind: 'changed', what: 'device', id: device.id }, ...reactionEffects(data, reactions, context)];
+};
+
+const setDeviceState: Handler<'setDeviceState'> = (data, command, payload, context) => {
+  const domain = domainOf(data, command.body.domain);
+  const device = deviceIn(data, domain, payload.deviceId, 'body.set_device_state.device_id');
+  const type = deviceType(domain, device.type, 'body.set_device_state.device_id');
+  if (!type.states.some((s) => s.name === payload.state)) {
+    reject('unknown_state', `device type ${type.name} has no state "${payload.state}" (has: ${type.states.map((s) => s.name).join(', ')})`, 'body.set_device_state.state');
+  }
+  const cause = `manual by ${command.body.signer.slice(0, 8)}: ${payload.reason}`;
+  const reactions = engineCall(context, () => data.engine.setState(device.id, payload.state, context.timeMs, cause));
+  return reactionEffects(data, reactions, context);
+};
+
+/** reactionEffects records the engine's reactions: state changes as effects, commands as pending work. */
+export function reactionEffects(data: StateData, reactions: readonly PolicyReaction[], context: ApplyContext): Effect[] {
+  const effects: Effect[] = [];
+  for (const reaction of reactions) {
+    if (reaction.kind === 'state') {
+      effects.push({ kind: 'deviceState', deviceId: reaction.deviceId, from: reaction.from, to: reaction.to, rule: reaction.rule, timeMs: reaction.timeMs ?? context.timeMs });
+      continue;
+    }
+    const device = data.devices.get(reaction.deviceId);
+    assert.ok(device !== undefined, `the engine reacted for unknown device ${reaction.deviceId}`);
+    const queue = data.pending.get(device.nodeId) ?? new Map();
+    if (queue.size >= MAX_PENDING_COMMANDS_PER_NODE) {
+      data.droppedDeviceCommands += 1;
+      effects.push({ kind: 'deviceCommandDropped', nodeId: device.nodeId, deviceId: device.id, command: reaction.command });
+      continue;
+    }
+    const id = data.nextCommandId;
+    data.nextCommandId += 1;
+    queue.set(id, { id, nodeId: device.nodeId, deviceId: device.id, command: reaction.command, args: { ...reaction.args }, index: context.index, timeMs: context.timeMs });
+    data.pending.set(device.nodeId, queue);
+    effects.push({ kind: 'deviceCommand', id, nodeId: device.nodeId, deviceId: device.id, command: reaction.command, args: { ...reaction.args } });
+  }
+  return effects;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Telemetry and device commands (node keys).
+
+function checkEvent(data: StateData, nodeId: string, event: TelemetryEvent, at: string): void {
+  const device = data.devices.get(event.deviceId);
+  if (device === undefined) reject('unknown_device', `device "${event.deviceId}" does not exist`, `${at}.device_id`);
+  if (device.nodeId !== nodeId) {
+    reject('device_not_served', `node "${nodeId}" does not serve device "${device.id}" (node "${device.nodeId}" does)`, `${at}.device_id`);
+  }
+  const domain = data.domains.get(device.domain);
+  assert.ok(domain !== undefined, `device ${device.id} has no domain`);
+  const type = deviceType(domain, device.type, `${at}.device_id`);
+  if (event.kind === 'alert') {
+    if (!type.alertTypes.includes(event.alertType)) {
+      reject('invalid_telemetry', `device type ${type.name} declares no alert type "${event.alertType}"`, `${at}.alert_type`);
+    }
+    return;
+  }
+  const sensor = type.sensors.find((s) => s.name === event.sensor);
+  if (sensor === undefined) reject('invalid_telemetry', `device type ${type.name} declares no sensor "${event.sensor}"`, `${at}.sensor`);
+  if (typeof event.value !== sensor.type) {
+    reject('invalid_telemetry', `sensor ${type.name}.${sensor.name} takes ${sensor.type} values, found a ${typeof event.value}`, `${at}.value`);
+  }
+}
+
+const telemetry: Handler<'telemetry'> = (data, command, payload, context) => {
+  const nodeId = command.nodeId;
+  assert.ok(nodeId !== undefined, 'telemetry is verified as signed by a node key');
+  payload.events.forEach((event, i) => checkEvent(data, nodeId, event, `body.telemetry.events[${i}].${event.kind}`));
+  const effects: Effect[] = [];
+  payload.events.forEach((event, i) => {
+    // The batch was checked as a whole above; a value the engine still refuses (out of its numeric
+    // range, say) skips that one event, deterministically, and the rest of the batch applies.
+    let reactions: PolicyReaction[];
+    try {
+      reactions = event.kind === 'alert'
+        ? data.engine.onAlert(event.deviceId, event.alertType, context.timeMs)
+        : data.engine.onSensor(event.deviceId, event.sensor, event.value, context.timeMs);
+    } catch (error) {
+      const refusal = context.engines.rejection(error);
+      if (refusal === undefined) throw error;
+      effects.push({ kind: 'telemetrySkipped', event: i, code: refusal.code, reason: refusal.reason });
+      return;
+    }
+    effects.push(...reactionEffects(data, reactions, context));
+  });
+  return effects;
+};
+
+const deviceCommandsDone: Handler<'deviceCommandsDone'> = (data, command, payload) => {
+  const nodeId = command.nodeId;
+  assert.ok(nodeId !== undefined, 'deviceCommandsDone is verified as signed by a node key');
+  const queue = data.pending.get(nodeId);
+  const seen = new Set<number>();
+  payload.ids.forEach((id, i) => {
+    if (seen.has(id)) reject('unknown_command_id', `device command ${id} is listed twice`, `body.device_commands_done.ids[${i}]`);
+    seen.add(id);
+    if (queue?.has(id) !== true) reject('unknown_command_id', `node "${nodeId}" has no pending device command ${id}`, `body.device_commands_done.ids[${i}]`);
+  });
+  for (const id of payload.ids) queue?.delete(id);
+  if (queue?.size === 0) data.pending.delete(nodeId);
+  return [];
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Membership intents (root); the runtime turns the effect into a Raft configuration change.
+
+const membership: Handler<'membership'> = (data, _command, payload) => {
+  const member = data.members.get(payload.nodeId);
+  const path = 'body.membership.node_id';
+  if (payload.action === 'addLearner') {
+    const nodeKey = payload.nodeKey;
+    const address = payload.address;
+    assert.ok(nodeKey !== undefined && address !== undefined, 'the codec requires key and address for ADD_LEARNER');
+    if (member !== undefined) reject('node_exists', `node "${payload.nodeId}" is already a ${member.role}`, path);
+    if (data.members.size >= MAX_CLUSTER_MEMBERS) reject('limit_reached', `the cluster already has ${MAX_CLUSTER_MEMBERS} members`);
+    const holder = keyInUse(data, nodeKey);
+    if (holder !== undefined) reject('key_in_use', `the node key is already ${holder}`, 'body.membership.node_key');
+    const id = keyIdHex(nodeKey);
+    requireNewSigner(data, id);
+    data.members.set(payload.nodeId, { nodeId: payload.nodeId, nodeKey: toHex(nodeKey), address, role: 'learner' });
+    data.keys.set(id, { role: 'node', publicKey: Uint8Array.from(nodeKey), nodeId: payload.nodeId });
+    return [{ kind: 'membership', action: 'addLearner', nodeId: payload.nodeId, address, nodeKey: toHex(nodeKey) }];
+  }
+  if (member === undefined) reject('unknown_node', `node "${payload.nodeId}" is not a member`, path);
+  if (payload.action === 'promote') {
+    if (member.role !== 'learner') reject('not_a_learner', `node "${payload.nodeId}" is already a voter`, path);
+    member.role = 'voter';
+    return [{ kind: 'membership', action: 'promote', nodeId: payload.nodeId }];
+  }
+  const served = [...data.devices.values()].filter((d) => d.nodeId === member.nodeId).length;
+  if (served > 0) reject('node_serves_devices', `node "${member.nodeId}" still serves ${served} devices; move them first`, path);
+  const voters = [...data.members.values()].filter((m) => m.role === 'voter').length;
+  if (member.role === 'voter' && voters <= 1) reject('last_voter', `node "${member.nodeId}" is the last voter`, path);
+  data.members.delete(member.nodeId);
+  for (const [id, key] of data.keys) if (key.role === 'node' && key.nodeId === member.nodeId) data.keys.delete(id);
+  data.pending.delete(member.nodeId);
+  return [{ kind: 'membership', action: 'remove', nodeId: member.nodeId }];
+};

@@ -1,0 +1,22 @@
+// constants.ts — bounds of the replicated state (every map and queue has one; STYLE.md).
+
+/** MAX_RECENT_REJECTIONS is how many recent rejections the state keeps (a ring; counters keep totals). */
+export const MAX_RECENT_REJECTIONS = 256;
+/** MAX_REMEMBERED_RESULTS bounds the body-hash → result map used to answer retried submissions. */
+export const MAX_REMEMBERED_RESULTS = 65_536;
+/** MAX_SIGNERS bounds the per-signer replay windows (kept after revocation, so a key cannot replay). */
+export const MAX_SIGNERS = 100_000;
+/** MAX_DOMAINS bounds the security domains. */
+export const MAX_DOMAINS = 1024;
+/** MAX_ADMIN_KEYS_PER_DOMAIN bounds each domain's admin keys. */
+export const MAX_ADMIN_KEYS_PER_DOMAIN = 64;
+/** MAX_IMAGES_PER_DOMAIN bounds each domain's pinned μmbox images. */
+export const MAX_IMAGES_PER_DOMAIN = 256;
+/** MAX_DEVICES bounds the devices of the whole cluster. */
+export const MAX_DEVICES = 100_000;
+/** MAX_CLUSTER_MEMBERS bounds the member nodes (voters and learners). */
+export const MAX_CLUSTER_MEMBERS = 64;
+/** MAX_PENDING_COMMANDS_PER_NODE bounds the device commands waiting for one node to carry out. */
+export const MAX_PENDING_COMMANDS_PER_NODE = 1024;
+/** SNAPSHOT_FORMAT_VERSION identifies the snapshot layout written by snapshot(). */
+export const SNAPSHOT_FORMAT_VERSION = 1;

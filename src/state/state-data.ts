@@ -1,0 +1,213 @@
+// state-data.ts — the replicated state's data, and its canonical snapshot form.
+//
+// Every map whose iteration order could influence a result is either iterated in sorted order or
+// serialized sorted; the two maps where insertion order matters (remembered results and recent
+// rejections, both evicted oldest-first) are serialized as ordered arrays. So snapshot → restore gives a
+// state that applies every later entry exactly as the original would, and the same state hash.
+import assert from 'node:assert/strict';
+import { canonicalJson, fromHex, keyIdHex, toHex, type Genesis } from '../commands/index.js';
+import { genesisChain } from './audit.js';
+import { SNAPSHOT_FORMAT_VERSION } from './constants.js';
+import type { PolicyDocumentView, PolicyEngineFactory, PolicyPort } from './policy-port.js';
+import type { DeviceRecord, MemberRecord, PendingDeviceCommand, Rejection, RememberedResult } from './types.js';
+
+/** KeyEntry is a registered admin or node key, as verification reads it. */
+export type KeyEntry =
+  | { role: 'admin'; publicKey: Uint8Array; domains: Set<string> }
+  | { role: 'node'; publicKey: Uint8Array; nodeId: string };
+
+/** DomainData is one security domain. */
+export interface DomainData {
+  name: string;
+  description: string;
+  /** admins maps key id (hex) to the admin's public key (hex) and label. */
+  admins: Map<string, { publicKey: string; name: string }>;
+  /** images maps an image name to its pinned digest. */
+  images: Map<string, string>;
+  policy: PolicyDocumentView | undefined;
+  devices: Set<string>;
+}
+
+/** RootData is the current root role. */
+export interface RootData {
+  version: number;
+  keys: Uint8Array[];
+  threshold: number;
+}
+
+/** StateData is everything the state machine replicates. */
+export interface StateData {
+  clusterId: Uint8Array;
+  clusterName: string;
+  root: RootData;
+  keys: Map<string, KeyEntry>;
+  lastSeq: Map<string, number>;
+  domains: Map<string, DomainData>;
+  devices: Map<string, DeviceRecord>;
+  members: Map<string, MemberRecord>;
+  /** remembered: body hash → result, oldest first (bounded). */
+  remembered: Map<string, RememberedResult>;
+  /** rejections: the most recent rejections, oldest first (bounded ring). */
+  rejections: Rejection[];
+  rejectionCounts: Map<string, number>;
+  /** pending: node id → command id → device command, ids increasing (bounded per node). */
+  pending: Map<string, Map<number, PendingDeviceCommand>>;
+  nextCommandId: number;
+  droppedDeviceCommands: number;
+  appliedCount: number;
+  /** Invariant: lastIndex strictly increases with every apply. */
+  lastIndex: number;
+  lastTerm: number;
+  /** timeMs is the largest entry time applied so far (entry times may step back across leaders). */
+  timeMs: number;
+  chain: Uint8Array;
+  engine: PolicyPort;
+}
+
+/** initialData builds the state of a cluster right after its genesis. */
+export function initialData(genesis: Genesis, clusterId: Uint8Array, engine: PolicyPort): StateData {
+  const keys = new Map<string, KeyEntry>();
+  const members = new Map<string, MemberRecord>();
+  const lastSeq = new Map<string, number>();
+  for (const member of genesis.members) {
+    const publicKey = fromHex(member.nodeKey, 32);
+    assert.ok(publicKey !== undefined);
+    keys.set(keyIdHex(publicKey), { role: 'node', publicKey, nodeId: member.nodeId });
+    members.set(member.nodeId, { nodeId: member.nodeId, nodeKey: member.nodeKey, address: member.address, role: 'voter' });
+  }
+  const rootKeys = genesis.rootKeys.map((k) => {
+    const bytes = fromHex(k, 32);
+    assert.ok(bytes !== undefined);
+    return bytes;
+  });
+  return {
+    clusterId, clusterName: genesis.clusterName,
+    root: { version: 1, keys: rootKeys, threshold: genesis.rootThreshold },
+    keys, lastSeq, domains: new Map(), devices: new Map(), members,
+    remembered: new Map(), rejections: [], rejectionCounts: new Map(), pending: new Map(),
+    nextCommandId: 1, droppedDeviceCommands: 0, appliedCount: 0,
+    lastIndex: 0, lastTerm: 0, timeMs: 0, chain: genesisChain(clusterId), engine,
+  };
+}
+
+const sortedEntries = <V>(map: ReadonlyMap<string, V>): [string, V][] =>
+  [...map.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+
+/** toSnapshotJson renders the state as canonical JSON text (the snapshot, and what stateHash hashes). */
+export function toSnapshotJson(data: StateData): string {
+  return canonicalJson({
+    format: SNAPSHOT_FORMAT_VERSION,
+    clusterId: toHex(data.clusterId),
+    clusterName: data.clusterName,
+    root: { version: data.root.version, keys: data.root.keys.map(toHex), threshold: data.root.threshold },
+    keys: sortedEntries(data.keys).map(([id, k]) =>
+      k.role === 'admin'
+        ? { id, role: 'admin', publicKey: toHex(k.publicKey), domains: [...k.domains].sort() }
+        : { id, role: 'node', publicKey: toHex(k.publicKey), nodeId: k.nodeId }),
+    lastSeq: sortedEntries(data.lastSeq),
+    domains: sortedEntries(data.domains).map(([, d]) => ({
+      name: d.name,
+      description: d.description,
+      admins: sortedEntries(d.admins).map(([id, a]) => ({ id, publicKey: a.publicKey, name: a.name })),
+      images: sortedEntries(d.images),
+      policy: d.policy ?? null,
+      devices: [...d.devices].sort(),
+    })),
+    devices: sortedEntries(data.devices).map(([, d]) => d),
+    members: sortedEntries(data.members).map(([, m]) => m),
+    remembered: [...data.remembered.entries()],
+    rejections: data.rejections,
+    rejectionCounts: sortedEntries(data.rejectionCounts),
+    pending: sortedEntries(data.pending).map(([nodeId, queue]) => ({ nodeId, commands: [...queue.values()] })),
+    nextCommandId: data.nextCommandId,
+    droppedDeviceCommands: data.droppedDeviceCommands,
+    appliedCount: data.appliedCount,
+    lastIndex: data.lastIndex,
+    lastTerm: data.lastTerm,
+    timeMs: data.timeMs,
+    chain: toHex(data.chain),
+    engine: data.engine.snapshot(),
+  });
+}
+
+/** SnapshotError reports snapshot bytes that are not a state snapshot of this format. */
+export class SnapshotError extends Error {
+  override readonly name = 'SnapshotError';
+  readonly code = 'bad_snapshot';
+}
+
+type Json = Record<string, unknown>;
+
+/** fromSnapshotJson rebuilds state data from toSnapshotJson's output. */
+export function fromSnapshotJson(text: string, engines: PolicyEngineFactory): StateData {
+  let raw: Json;
+  try {
+    raw = JSON.parse(text) as Json;
+  } catch (error) {
+    throw new SnapshotError(`state snapshot is not JSON: ${(error as Error).message}`, { cause: error });
+  }
+  if (raw['format'] !== SNAPSHOT_FORMAT_VERSION) {
+    throw new SnapshotError(`state snapshot format is ${String(raw['format'])}, expected ${SNAPSHOT_FORMAT_VERSION}`);
+  }
+  try {
+    return parseSnapshot(raw, engines);
+  } catch (error) {
+    if (error instanceof SnapshotError) throw error;
+    throw new SnapshotError(`state snapshot is malformed: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function hex32(value: unknown): Uint8Array {
+  const bytes = typeof value === 'string' ? fromHex(value, 32) : undefined;
+  if (bytes === undefined) throw new SnapshotError(`expected 64 hex digits, found ${String(value)}`);
+  return bytes;
+}
+
+function parseSnapshot(raw: Json, engines: PolicyEngineFactory): StateData {
+  const root = raw['root'] as { version: number; keys: string[]; threshold: number };
+  const keys = new Map<string, KeyEntry>();
+  for (const k of raw['keys'] as Json[]) {
+    const publicKey = hex32(k['publicKey']);
+    keys.set(String(k['id']), k['role'] === 'admin'
+      ? { role: 'admin', publicKey, domains: new Set(k['domains'] as string[]) }
+      : { role: 'node', publicKey, nodeId: String(k['nodeId']) });
+  }
+  const domains = new Map<string, DomainData>();
+  for (const d of raw['domains'] as Json[]) {
+    const name = String(d['name']);
+    domains.set(name, {
+      name,
+      description: String(d['description']),
+      admins: new Map((d['admins'] as { id: string; publicKey: string; name: string }[]).map((a) => [a.id, { publicKey: a.publicKey, name: a.name }])),
+      images: new Map(d['images'] as [string, string][]),
+      policy: (d['policy'] ?? undefined) as PolicyDocumentView | undefined,
+      devices: new Set(d['devices'] as string[]),
+    });
+  }
+  const pending = new Map<string, Map<number, PendingDeviceCommand>>();
+  for (const p of raw['pending'] as { nodeId: string; commands: PendingDeviceCommand[] }[]) {
+    pending.set(p.nodeId, new Map(p.commands.map((c) => [c.id, c])));
+  }
+  return {
+    clusterId: hex32(raw['clusterId']),
+    clusterName: String(raw['clusterName']),
+    root: { version: root.version, keys: root.keys.map(hex32), threshold: root.threshold },
+    keys,
+    lastSeq: new Map(raw['lastSeq'] as [string, number][]),
+    domains,
+    devices: new Map((raw['devices'] as DeviceRecord[]).map((d) => [d.id, d])),
+    members: new Map((raw['members'] as MemberRecord[]).map((m) => [m.nodeId, m])),
+    remembered: new Map(raw['remembered'] as [string, RememberedResult][]),
+    rejections: raw['rejections'] as Rejection[],
+    rejectionCounts: new Map(raw['rejectionCounts'] as [string, number][]),
+    pending,
+    nextCommandId: Number(raw['nextCommandId']),
+    droppedDeviceCommands: Number(raw['droppedDeviceCommands']),
+    appliedCount: Number(raw['appliedCount']),
+    lastIndex: Number(raw['lastIndex']),
+    lastTerm: Number(raw['lastTerm']),
+    timeMs: Number(raw['timeMs']),
+    chain: hex32(raw['chain']),
+    engine: engines.restore(raw['engine']),
+  };
+}

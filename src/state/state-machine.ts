@@ -1,0 +1,280 @@
+// state-machine.ts — the replicated state machine: apply(entry) verifies and applies one signed command.
+//
+// apply is pure and deterministic (DESIGN.md promises 1, 2, 3, 6): it reads only the entry (its bytes,
+// index, term and leader-stamped time) and the state; it never throws for bad input — a bad command is
+// recorded as a rejection, identically on every node, and changes nothing else. Per entry it:
+//   1. decodes the envelope (SignedCommand) and hashes the body;
+//   2. rejects a body that was already applied (dedup by body hash, never by signature bytes);
+//   3. decodes the body and verifies it (src/commands verifyCommand: cluster, signer, signatures with
+//      native Ed25519 over the received bytes, threshold over distinct keys, expiry, seq, role, domain);
+//   4. applies the payload (apply-payload.ts), which either changes the state or rejects untouched;
+//   5. advances the signer's seq, lets the policy engine fire time-in-state rules at the entry time,
+//      and extends the audit chain (for accepted and rejected entries alike).
+import assert from 'node:assert/strict';
+import {
+  clusterIdOf, CommandError, decodeBody, decodeSignedCommand, keyIdHex, sha256, toHex, verifyCommand,
+  type Genesis, type SignedCommand, type TrustView,
+} from '../commands/index.js';
+import { applyPayload, reactionEffects, StateRejection, type ApplyContext } from './apply-payload.js';
+import { extendChain } from './audit.js';
+import { MAX_RECENT_REJECTIONS, MAX_REMEMBERED_RESULTS } from './constants.js';
+import type { PolicyDocumentView, PolicyEngineFactory, PolicyState } from './policy-port.js';
+import { fromSnapshotJson, initialData, toSnapshotJson, type StateData } from './state-data.js';
+import type {
+  AdminKeyRecord, ApplyResult, DeviceRecord, DomainRecord, KeyInfo, LogEntryInput, MemberRecord,
+  PendingDeviceCommand, Rejection, RejectionCode, RememberedResult,
+} from './types.js';
+
+/** DevicePlan is what the data plane enforces for a device: its state's μmbox chain or verdict. */
+export type DevicePlan = { deviceId: string; state: string; sinceMs: number } & (
+  | { chain: { name: string; digest: string }[] }
+  | { verdict: 'allow' | 'quarantine' }
+);
+
+/** StateMachine is one node's copy of the replicated state. */
+export class StateMachine {
+  private data: StateData;
+  private readonly engines: PolicyEngineFactory;
+
+  /** constructor creates the state right after genesis; `engines` builds the policy engine. */
+  constructor(genesis: Genesis, engines: PolicyEngineFactory) {
+    this.engines = engines;
+    this.data = initialData(genesis, clusterIdOf(genesis), engines.create());
+  }
+
+  /** restore (static) builds a state machine from snapshot() bytes. */
+  static restore(bytes: Uint8Array, engines: PolicyEngineFactory): StateMachine {
+    const machine = Object.create(StateMachine.prototype) as StateMachine;
+    const fields = machine as unknown as { data: StateData; engines: PolicyEngineFactory };
+    fields.engines = engines;
+    fields.data = fromSnapshotJson(Buffer.from(bytes).toString('utf8'), engines);
+    return machine;
+  }
+
+  private trustView(): TrustView {
+    const data = this.data;
+    return {
+      clusterId: data.clusterId,
+      root: data.root,
+      key: (id) => data.keys.get(id),
+      lastSeq: (signer) => data.lastSeq.get(signer) ?? 0,
+    };
+  }
+
+  /**
+   * apply verifies and applies one committed entry. Indexes must strictly increase (Raft applies in
+   * order; entries that are not commands may be skipped). Never throws for bad input.
+   */
+  apply(entry: LogEntryInput): ApplyResult {
+    const data = this.data;
+    assert.ok(Number.isSafeInteger(entry.index) && entry.index > data.lastIndex, `apply: index ${entry.index} after ${data.lastIndex}`);
+    assert.ok(Number.isSafeInteger(entry.term) && entry.term >= data.lastTerm, `apply: term ${entry.term} after ${data.lastTerm}`);
+    assert.ok(Number.isSafeInteger(entry.timeMs) && entry.timeMs >= 0, `apply: timeMs ${entry.timeMs}`);
+    // Entry times may step back when leadership moves between nodes with skewed clocks; the state's
+    // time never does, so expiry and policy windows see a monotonic clock.
+    const timeMs = Math.max(data.timeMs, entry.timeMs);
+    const result = this.process(entry, timeMs);
+    data.chain = extendChain(data.chain, entry);
+    data.lastIndex = entry.index;
+    data.lastTerm = entry.term;
+    data.timeMs = timeMs;
+    data.appliedCount += 1;
+    return result;
+  }
+
+  private process(entry: LogEntryInput, timeMs: number): ApplyResult {
+    const data = this.data;
+    let envelope: SignedCommand;
+    try {
+      envelope = decodeSignedCommand(entry.payload);
+    } catch (error) {
+      return this.reject(entry.index, timeMs, error, '', '');
+    }
+    const bodyHash = toHex(sha256(envelope.body));
+    const earlier = data.remembered.get(bodyHash);
+    if (earlier?.ok === true) {
+      return this.reject(entry.index, timeMs, new CommandError('duplicate', `this command was applied at index ${earlier.index}`), '', bodyHash, false);
+    }
+    let signer = '';
+    try {
+      const body = decodeBody(envelope.body);
+      signer = body.signer;
+      const verified = verifyCommand(envelope, body, this.trustView(), timeMs);
+      const context: ApplyContext = { index: entry.index, timeMs, engines: this.engines };
+      const effects = applyPayload(data, verified, context);
+      data.lastSeq.set(body.signer, body.seq);
+      effects.push(...reactionEffects(data, data.engine.onTime(timeMs), context));
+      this.remember(bodyHash, { index: entry.index, ok: true });
+      return { ok: true, index: entry.index, kind: body.payload.kind, signer: body.signer, bodyHash, effects };
+    } catch (error) {
+      return this.reject(entry.index, timeMs, error, signer, bodyHash);
+    }
+  }
+
+  private reject(index: number, timeMs: number, error: unknown, signer: string, bodyHash: string, remember = true): ApplyResult {
+    // Only expected failures become rejections; anything else is a broken invariant and crashes.
+    if (!(error instanceof CommandError) && !(error instanceof StateRejection)) throw error;
+    const code: RejectionCode = error.code;
+    const rejection: Rejection = { index, timeMs, code, reason: error.message, path: error.path, signer, bodyHash };
+    const data = this.data;
+    data.rejections.push(rejection);
+    if (data.rejections.length > MAX_RECENT_REJECTIONS) data.rejections.shift();
+    data.rejectionCounts.set(code, (data.rejectionCounts.get(code) ?? 0) + 1);
+    if (remember && bodyHash !== '') this.remember(bodyHash, { index, ok: false, code, reason: error.message });
+    return { ok: false, index, code, reason: error.message, path: error.path, bodyHash };
+  }
+
+  private remember(bodyHash: string, result: RememberedResult): void {
+    const remembered = this.data.remembered;
+    remembered.delete(bodyHash);
+    remembered.set(bodyHash, result);
+    if (remembered.size > MAX_REMEMBERED_RESULTS) {
+      const oldest = remembered.keys().next().value;
+      if (oldest !== undefined) remembered.delete(oldest);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Hashes, snapshots.
+
+  /** snapshot is the whole state as canonical JSON bytes; restore() rebuilds an identical machine. */
+  snapshot(): Uint8Array {
+    return new TextEncoder().encode(toSnapshotJson(this.data));
+  }
+
+  /** stateHash is sha256 of the snapshot, hex: equal on every node after the same entries. O(state). */
+  stateHash(): string {
+    return toHex(sha256(this.snapshot()));
+  }
+
+  /** auditChain is the audit hash chain value after the last applied entry, hex. */
+  auditChain(): string {
+    return toHex(this.data.chain);
+  }
+
+  /** lastApplied is the index, term and state time of the last applied entry (0s before any). */
+  lastApplied(): { index: number; term: number; timeMs: number; count: number } {
+    return { index: this.data.lastIndex, term: this.data.lastTerm, timeMs: this.data.timeMs, count: this.data.appliedCount };
+  }
+
+  /** resultFor answers a retried submission: the result of the body with this sha256 (hex), if remembered. */
+  resultFor(bodyHash: string): RememberedResult | undefined {
+    const result = this.data.remembered.get(bodyHash);
+    return result === undefined ? undefined : { ...result };
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Read accessors (copies; callers cannot change the state through them).
+
+  /** clusterId is the cluster's id (sha256 of its genesis), hex. */
+  clusterId(): string {
+    return toHex(this.data.clusterId);
+  }
+
+  /** clusterName is the genesis cluster name. */
+  clusterName(): string {
+    return this.data.clusterName;
+  }
+
+  /** root is the current root role: version, public keys (hex) and threshold. */
+  root(): { version: number; keys: string[]; threshold: number } {
+    const root = this.data.root;
+    return { version: root.version, keys: root.keys.map(toHex), threshold: root.threshold };
+  }
+
+  /** keys lists every registered key (root, admin, node) with its role, sorted by key id. */
+  keys(): KeyInfo[] {
+    const root: KeyInfo[] = this.data.root.keys.map((k) => ({ keyId: keyIdHex(k), publicKey: toHex(k), role: 'root' }));
+    const others = [...this.data.keys.entries()].map(([keyId, k]): KeyInfo =>
+      k.role === 'admin'
+        ? { keyId, publicKey: toHex(k.publicKey), role: 'admin', domains: [...k.domains].sort() }
+        : { keyId, publicKey: toHex(k.publicKey), role: 'node', nodeId: k.nodeId });
+    return [...root, ...others].sort((a, b) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0));
+  }
+
+  /** lastSeq is a signer's last applied sequence number (0 if none): what its next command must exceed. */
+  lastSeq(signer: string): number {
+    return this.data.lastSeq.get(signer) ?? 0;
+  }
+
+  /** members lists the member nodes, sorted by id. */
+  members(): MemberRecord[] {
+    return [...this.data.members.values()].map((m) => ({ ...m })).sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1));
+  }
+
+  /** domains lists the security domains with their admins, images and policy version, sorted. */
+  domains(): DomainRecord[] {
+    return [...this.data.domains.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((d) => ({
+      name: d.name,
+      description: d.description,
+      adminKeys: [...d.admins.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([keyId, a]): AdminKeyRecord => ({ keyId, publicKey: a.publicKey, name: a.name })),
+      images: [...d.images.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, digest]) => ({ name, digest })),
+      policyVersion: d.policy?.version ?? 0,
+      deviceCount: d.devices.size,
+    }));
+  }
+
+  /** policy is a domain's current validated policy document, or undefined. */
+  policy(domain: string): PolicyDocumentView | undefined {
+    const policy = this.data.domains.get(domain)?.policy;
+    return policy === undefined ? undefined : structuredClone(policy);
+  }
+
+  /** images are a domain's pinned μmbox images (name → digest), sorted by name. */
+  images(domain: string): { name: string; digest: string }[] {
+    return this.domains().find((d) => d.name === domain)?.images ?? [];
+  }
+
+  /** device returns one device, or undefined. */
+  device(id: string): DeviceRecord | undefined {
+    const device = this.data.devices.get(id);
+    return device === undefined ? undefined : structuredClone(device);
+  }
+
+  /** devices lists devices, optionally only one domain's or one node's, sorted by id. */
+  devices(filter: { domain?: string; nodeId?: string } = {}): DeviceRecord[] {
+    return [...this.data.devices.values()]
+      .filter((d) => (filter.domain === undefined || d.domain === filter.domain) && (filter.nodeId === undefined || d.nodeId === filter.nodeId))
+      .sort((a, b) => (a.id < b.id ? -1 : 1))
+      .map((d) => structuredClone(d));
+  }
+
+  /** deviceState is a device's security state and since when (entry time), or undefined. */
+  deviceState(id: string): { state: string; sinceMs: number } | undefined {
+    const state = this.data.engine.deviceState(id);
+    return state === undefined ? undefined : { state: state.state, sinceMs: state.sinceMs };
+  }
+
+  /** devicePlan is what the data plane must enforce for a device now (its state's chain or verdict). */
+  devicePlan(id: string): DevicePlan | undefined {
+    const device = this.data.devices.get(id);
+    const state = this.data.engine.deviceState(id);
+    if (device === undefined || state === undefined) return undefined;
+    const type = this.data.domains.get(device.domain)?.policy?.deviceTypes.find((t) => t.name === device.type);
+    const spec: PolicyState | undefined = type?.states.find((s) => s.name === state.state);
+    assert.ok(spec !== undefined, `device ${id} is in state ${state.state}, which its type lacks`);
+    const base = { deviceId: id, state: state.state, sinceMs: state.sinceMs };
+    return 'chain' in spec ? { ...base, chain: spec.chain.map((p) => ({ ...p })) } : { ...base, verdict: spec.verdict };
+  }
+
+  /** pendingCommands lists the device commands (policy reactions) a node has yet to carry out, by id. */
+  pendingCommands(nodeId: string): PendingDeviceCommand[] {
+    return [...(this.data.pending.get(nodeId)?.values() ?? [])].map((c) => structuredClone(c));
+  }
+
+  /** rejections lists the most recent rejections, oldest first (at most MAX_RECENT_REJECTIONS). */
+  rejections(): Rejection[] {
+    return this.data.rejections.map((r) => ({ ...r }));
+  }
+
+  /** rejectionCounts counts every rejection ever applied, by code. */
+  rejectionCounts(): Record<string, number> {
+    return Object.fromEntries([...this.data.rejectionCounts.entries()].sort(([a], [b]) => (a < b ? -1 : 1)));
+  }
+
+  /** droppedDeviceCommands counts reactions not queued because a node's queue was full. */
+  droppedDeviceCommands(): number {
+    return this.data.droppedDeviceCommands;
+  }
+}
+

@@ -1,0 +1,142 @@
+// types.ts — the records of the replicated state and the results of applying an entry.
+import type { CommandErrorCode, MembershipAction, PayloadKind } from '../commands/index.js';
+
+/** LogEntryInput is a committed entry as the runtime hands it to apply (src/node/ports.ts AppliedEntry). */
+export interface LogEntryInput {
+  readonly index: number;
+  readonly term: number;
+  /** timeMs is the leader-stamped entry time: the only clock apply uses. */
+  readonly timeMs: number;
+  /** payload is the SignedCommand bytes as proposed. */
+  readonly payload: Uint8Array;
+}
+
+/** StateRejectionCode names why a verified, authorized command cannot apply to the current state. */
+export type StateRejectionCode =
+  | 'unknown_domain'
+  | 'domain_exists'
+  | 'domain_not_empty'
+  | 'unknown_device'
+  | 'unknown_device_type'
+  | 'unknown_state'
+  | 'device_in_other_domain'
+  | 'unknown_node'
+  | 'node_exists'
+  | 'node_serves_devices'
+  | 'not_a_learner'
+  | 'last_voter'
+  | 'key_in_use'
+  | 'unknown_key'
+  | 'key_exists'
+  | 'wrong_version'
+  | 'stale_policy'
+  | 'invalid_policy'
+  | 'no_policy'
+  | 'image_not_pinned'
+  | 'image_in_use'
+  | 'unknown_image'
+  | 'device_not_served'
+  | 'invalid_telemetry'
+  | 'unknown_command_id'
+  | 'limit_reached'
+  | 'policy_rejected';
+
+/** RejectionCode is every code a rejected entry can carry. */
+export type RejectionCode = CommandErrorCode | StateRejectionCode;
+
+/** Rejection is a recorded rejection: the same on every node for the same entry. */
+export interface Rejection {
+  index: number;
+  timeMs: number;
+  code: RejectionCode;
+  reason: string;
+  /** path is the offending field, '' when the rejection is not about one field. */
+  path: string;
+  /** signer is the body's signer, '' when the body could not be decoded. */
+  signer: string;
+  /** bodyHash is sha256(body) in hex, '' when the envelope could not be decoded. */
+  bodyHash: string;
+}
+
+/** Effect is something an applied command changed that a watcher or the runtime acts on. */
+export type Effect =
+  | { kind: 'deviceState'; deviceId: string; from: string; to: string; rule: string; timeMs: number }
+  | { kind: 'deviceCommand'; id: number; nodeId: string; deviceId: string; command: string; args: Record<string, string> }
+  | { kind: 'membership'; action: MembershipAction; nodeId: string; address?: string; nodeKey?: string }
+  | { kind: 'changed'; what: 'root' | 'key' | 'domain' | 'policy' | 'device' | 'image' | 'member'; id: string }
+  | { kind: 'deviceCommandDropped'; nodeId: string; deviceId: string; command: string }
+  | { kind: 'telemetrySkipped'; event: number; code: string; reason: string };
+
+/** ApplyResult is the outcome of one entry; apply never throws for bad input. */
+export type ApplyResult =
+  | { ok: true; index: number; kind: PayloadKind; signer: string; bodyHash: string; effects: Effect[] }
+  | { ok: false; index: number; code: RejectionCode; reason: string; path: string; bodyHash: string };
+
+/** RememberedResult is what resultFor() returns for a body hash. */
+export interface RememberedResult {
+  index: number;
+  ok: boolean;
+  code?: RejectionCode;
+  reason?: string;
+}
+
+/** DeviceRecord is a device of the state. */
+export interface DeviceRecord {
+  id: string;
+  domain: string;
+  type: string;
+  group: string;
+  tags: string[];
+  nodeId: string;
+  port: string;
+  addresses: string[];
+}
+
+/** MemberRecord is a member node: voter, or learner catching up before promotion. */
+export interface MemberRecord {
+  nodeId: string;
+  /** nodeKey is the node's Ed25519 public key, hex. */
+  nodeKey: string;
+  address: string;
+  role: 'voter' | 'learner';
+}
+
+/** AdminKeyRecord is an admin key of one domain. */
+export interface AdminKeyRecord {
+  keyId: string;
+  publicKey: string;
+  name: string;
+}
+
+/** DomainRecord is a security domain with its admins, pinned images and policy version. */
+export interface DomainRecord {
+  name: string;
+  description: string;
+  adminKeys: AdminKeyRecord[];
+  images: { name: string; digest: string }[];
+  /** policyVersion is 0 before the first policy. */
+  policyVersion: number;
+  deviceCount: number;
+}
+
+/** PendingDeviceCommand is a policy reaction for the serving node to carry out once. */
+export interface PendingDeviceCommand {
+  id: number;
+  nodeId: string;
+  deviceId: string;
+  command: string;
+  args: Record<string, string>;
+  /** index and timeMs locate the entry that caused it. */
+  index: number;
+  timeMs: number;
+}
+
+/** KeyInfo describes a registered key (public material only). */
+export interface KeyInfo {
+  keyId: string;
+  publicKey: string;
+  role: 'root' | 'admin' | 'node';
+  /** domains is set for admin keys; nodeId for node keys. */
+  domains?: string[];
+  nodeId?: string;
+}
