@@ -1,5 +1,5 @@
 // constants.ts — the storage module's defaults and on-disk constants, in one place.
-import type { ConfState, HardState } from '../raft/types.js';
+import type { ConfState, HardState } from '../raft/index.js';
 
 /** STORAGE_FORMAT_VERSION is written once per data directory; open refuses any other value. */
 export const STORAGE_FORMAT_VERSION = 1;

@@ -5,8 +5,8 @@
 // durable with one synced LogStore write, and only then updates the in-memory view. A failed
 // write leaves the view untouched (the caller must then stop: a node that cannot persist must not
 // send the messages that depend on it).
-import { MemoryStorage } from '../raft/memory-storage.js';
-import type { ConfState, Entry, HardState, Snapshot, Storage } from '../raft/types.js';
+import { MemoryStorage, bootstrapStorage } from '../raft/index.js';
+import type { ConfState, Entry, HardState, Snapshot, Storage } from '../raft/index.js';
 import { StorageError, assert } from './errors.js';
 import type { LogStore, SaveBatch } from './log-store.js';
 
@@ -51,14 +51,17 @@ export class DurableStorage implements Storage {
   }
 
   /**
-   * bootstrap stores the founding configuration of a new cluster as the index-0 snapshot (no
-   * bootstrap entries needed: every founding member starts from the same ConfState).
+   * bootstrap makes a founding member's first state durable: exactly what the core's
+   * bootstrapStorage() produces (a snapshot at index 1, term 1 with the founding configuration and
+   * `initialData`, hard state {term 1, commit 1}), in one synced write. Every founding member must
+   * be bootstrapped with the same arguments; members added later start empty. Returns the snapshot.
    */
-  async bootstrap(confState: ConfState): Promise<void> {
+  async bootstrap(confState: ConfState, initialData: Uint8Array = new Uint8Array(0)): Promise<Snapshot> {
     if (!this.isEmpty()) throw new StorageError('STORAGE_NOT_EMPTY', 'storage: bootstrap refused: the store already holds state');
-    const snapshot: Snapshot = { metadata: { index: 0, term: 0, confState }, data: new Uint8Array(0) };
-    await this.exclusive(() => this.store.save({ entries: [], snapshot }));
-    this.view = MemoryStorage.withConfState(confState);
+    const scratch = new MemoryStorage();
+    const snapshot = bootstrapStorage(scratch, confState, initialData);
+    await this.save({ snapshot, entries: [], hardState: scratch.initialState().hardState });
+    return snapshot;
   }
 
   /** save makes a Ready's snapshot, entries and hard state durable in one synced write, then shows them to the core. */

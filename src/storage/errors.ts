@@ -48,13 +48,6 @@ export class StorageCrashedError extends StorageError {
   }
 }
 
-/** SnapshotOutOfDateError: a snapshot not newer than the stored one was offered. */
-export class SnapshotOutOfDateError extends StorageError {
-  constructor(index: number, currentIndex: number) {
-    super('STORAGE_SNAPSHOT_OUT_OF_DATE', `storage: snapshot at index ${index} is not newer than the stored snapshot at ${currentIndex}`);
-  }
-}
-
 /** StorageAssertionError: a broken invariant (a caller bug such as a gap in appended entries). Never caught. */
 export class StorageAssertionError extends Error {
   readonly code = 'STORAGE_ASSERTION_FAILED';

@@ -7,7 +7,7 @@
 // its promise resolves, so a crash never loses anything it acknowledged; the planted defect
 // `ackBeforeSync` resolves writes at once (as a node that forgot fsync would) so tests can show
 // that they detect the loss. For real processes, kill -9 during the delay has the same effect.
-import type { Snapshot } from '../raft/types.js';
+import type { Snapshot } from '../raft/index.js';
 import { StorageClosedError, StorageCrashedError, assert } from './errors.js';
 import type { LogStore, PersistedState, SaveBatch } from './log-store.js';
 

@@ -2,7 +2,7 @@
 // adapters, the fault-injecting wrapper, and DurableStorage, the core's Storage over a LogStore.
 export { DurableStorage } from './durable-storage.js';
 export {
-  SnapshotOutOfDateError, StorageAssertionError, StorageClosedError, StorageCorruptionError, StorageCrashedError,
+  StorageAssertionError, StorageClosedError, StorageCorruptionError, StorageCrashedError,
   StorageError, StorageFormatError,
 } from './errors.js';
 export { FaultLogStore } from './fault-log-store.js';

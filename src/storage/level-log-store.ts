@@ -12,7 +12,7 @@
 // digest. The error (StorageCorruptionError) names the key and index.
 import { createHash } from 'node:crypto';
 import { ClassicLevel } from 'classic-level';
-import type { Entry, HardState, Snapshot, SnapshotMetadata } from '../raft/types.js';
+import type { Entry, HardState, Snapshot, SnapshotMetadata } from '../raft/index.js';
 import {
   CodecError, decodeEntry, decodeHardState, decodeSnapshotMetadata, encodeEntry, encodeHardState, encodeSnapshotMetadata,
 } from '../transport/index.js';

@@ -3,8 +3,9 @@
 //
 // Sharing the planner means both adapters agree on what a save does; the shared contract suite
 // (test/storage/contract.ts) checks that they also agree on what comes back after a restart.
-import type { Entry, HardState, Snapshot } from '../raft/types.js';
-import { SnapshotOutOfDateError, assert } from './errors.js';
+import { SnapshotOutOfDateError } from '../raft/index.js';
+import type { Entry, HardState, Snapshot } from '../raft/index.js';
+import { assert } from './errors.js';
 
 /** PersistedState is everything a store holds: what a node needs to restart. */
 export interface PersistedState {

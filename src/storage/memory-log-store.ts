@@ -1,7 +1,7 @@
 // memory-log-store.ts — MemoryLogStore, the in-memory LogStore: the fake that tests and the
 // simulator use, held to the same contract suite as the LevelDB adapter. Its "disk" (MemoryDisk)
 // outlives the store, so a test can close a store and reopen the same disk, as after a restart.
-import type { Entry, HardState, Snapshot } from '../raft/types.js';
+import type { Entry, HardState, Snapshot } from '../raft/index.js';
 import { EMPTY_CONF_STATE_VALUE, EMPTY_HARD_STATE_VALUE } from './constants.js';
 import { StorageClosedError, StorageCorruptionError } from './errors.js';
 import type { LogBounds, LogStore, PersistedState, SaveBatch, WriteOp } from './log-store.js';

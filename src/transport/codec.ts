@@ -13,7 +13,7 @@ import type protobuf from 'protobufjs';
 import type {
   ConfChange, ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfState, Entry, EntryType,
   HardState, Message, MessageType, Snapshot, SnapshotMetadata,
-} from '../raft/types.js';
+} from '../raft/index.js';
 import { CodecError, assert } from './errors.js';
 import { protoType } from './proto.js';
 

@@ -9,11 +9,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { MemoryStorage } from '../../src/raft/memory-storage.js';
-import type { ConfState, Entry, HardState, Snapshot } from '../../src/raft/types.js';
-import {
-  DurableStorage, SnapshotOutOfDateError, StorageAssertionError, StorageClosedError,
-} from '../../src/storage/index.js';
+import { MemoryStorage, SnapshotOutOfDateError } from '../../src/raft/index.js';
+import type { ConfState, Entry, HardState, Snapshot } from '../../src/raft/index.js';
+import { DurableStorage, StorageAssertionError, StorageClosedError } from '../../src/storage/index.js';
 import type { LogStore, PersistedState } from '../../src/storage/index.js';
 
 /** StoreLocation is one persistent place a store lives (a directory, a MemoryDisk). */
@@ -193,14 +191,18 @@ export function runLogStoreContract(harness: StoreHarness): void {
       await withStore(harness, async (location, store) => {
         const durable = await DurableStorage.open(store);
         assert.equal(durable.isEmpty(), true);
-        await durable.bootstrap(CONF);
-        await durable.save({ entries: entries(1, 5, 1), hardState: { term: 1, vote: 1, commit: 3 } });
+        const founding = await durable.bootstrap(CONF, new Uint8Array([9]));
+        assert.deepEqual(founding.metadata, { index: 1, term: 1, confState: CONF });
+        assert.deepEqual(durable.initialState().hardState, { term: 1, vote: 0, commit: 1 });
+        assert.equal(durable.lastIndex(), 1);
+        await durable.save({ entries: entries(2, 5, 1), hardState: { term: 1, vote: 1, commit: 3 } });
         assert.deepEqual(durable.initialState().confState, CONF);
         assert.equal(durable.lastIndex(), 5);
         assert.equal(durable.term(4), 1);
         const snap = await durable.createSnapshot(3, CONF, new Uint8Array([1, 2, 3]));
         assert.equal(snap.metadata.term, 1);
         assert.equal(durable.firstIndex(), 4);
+        assert.throws(() => durable.entries(3, 4, 100), { code: 'RAFT_COMPACTED' });
         await durable.close();
         const restarted = await DurableStorage.open(await location.open());
         assert.equal(restarted.isEmpty(), false);

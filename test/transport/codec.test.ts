@@ -12,7 +12,7 @@ import {
   CodecError, decodeConfChange, decodeConfState, decodeEntry, decodeHardState, decodeMessage, decodeSnapshot,
   encodeConfChange, encodeConfState, encodeEntry, encodeHardState, encodeMessage, encodeSnapshot,
 } from '../../src/transport/index.js';
-import type { ConfState, Message } from '../../src/raft/types.js';
+import type { ConfState, Message } from '../../src/raft/index.js';
 
 const MAX = Number.MAX_SAFE_INTEGER;
 const confState: ConfState = { voters: [1, 2, MAX], learners: [4], votersOutgoing: [1, 2, 5], learnersNext: [5], autoLeave: true };
