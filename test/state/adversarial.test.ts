@@ -1,0 +1,249 @@
+// adversarial.test.ts — goal: promise 2 and 3 of DESIGN.md. Every hostile or stale envelope is rejected
+// with its stable code, recorded identically, and changes nothing but the rejection record: forged,
+// tampered, wrong cluster, replayed, out-of-order, expired, under threshold, the same key twice, a node
+// key changing policy, an admin key outside its domain, a malleated signature (S + L), telemetry for a
+// device another node serves, and more. Method: a set-up cluster; each row builds one envelope; we
+// compare the state's semantic part (everything except rejection bookkeeping, chain and clock) before
+// and after, and check the rejection record.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  decodeSignedCommand, encodeSignedCommand, keyIdHex, signCommand, type SignedCommand,
+} from '../../src/commands/index.js';
+import { StateMachine, policyEngines } from '../../src/state/index.js';
+import { DAY_MS, T0_MS, TestCluster, homePolicy, testKey, toEntries } from './fixtures.js';
+
+const L = (1n << 252n) + 27742317777372353535851937790883648493n;
+
+function malleate(signature: Uint8Array): Uint8Array {
+  let s = 0n;
+  for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(signature[i] ?? 0);
+  let sum = s + L;
+  const out = Uint8Array.from(signature);
+  for (let i = 32; i < 64; i++) {
+    out[i] = Number(sum & 0xffn);
+    sum >>= 8n;
+  }
+  return out;
+}
+
+/** semantic is the snapshot minus rejection bookkeeping, the chain and the clock. */
+function semantic(machine: StateMachine): unknown {
+  const json = JSON.parse(Buffer.from(machine.snapshot()).toString('utf8')) as Record<string, unknown>;
+  for (const key of ['rejections', 'rejectionCounts', 'remembered', 'chain', 'lastIndex', 'lastTerm', 'timeMs', 'appliedCount']) delete json[key];
+  return json;
+}
+
+function editEnvelope(bytes: Uint8Array, edit: (command: SignedCommand) => SignedCommand): Uint8Array {
+  return encodeSignedCommand(edit(decodeSignedCommand(bytes)));
+}
+
+interface Row {
+  rule: string;
+  code: string;
+  /** build returns the hostile envelope; it may first apply legitimate `before` entries. */
+  build: (cluster: TestCluster, machine: StateMachine, applyLegit: (bytes: Uint8Array) => void) => Uint8Array;
+}
+
+const rows: Row[] = [
+  {
+    rule: 'a signature by a key that is not the signer (forged)', code: 'unexpected_key',
+    build: (c) => {
+      const mallory = testKey('mallory');
+      const bytes = c.as(mallory, { kind: 'removeDevice', id: 'plug-0' }, 'home');
+      const real = decodeSignedCommand(c.as(c.admin, { kind: 'removeDevice', id: 'plug-0' }, 'home'));
+      // Mallory's signature attached to a body that names the admin as signer.
+      return encodeSignedCommand({ body: real.body, signatures: decodeSignedCommand(bytes).signatures });
+    },
+  },
+  {
+    rule: 'a body changed after signing (tampered)', code: 'bad_signature',
+    build: (c) => editEnvelope(c.as(c.admin, { kind: 'removeDevice', id: 'plug-0' }, 'home'), (cmd) => {
+      const body = Uint8Array.from(cmd.body);
+      const at = Buffer.from(body).indexOf('plug-0');
+      body[at + 5] = '1'.charCodeAt(0); // plug-0 → plug-1
+      return { ...cmd, body };
+    }),
+  },
+  {
+    rule: 'a signer that claims an admin key id with an unknown key', code: 'unknown_signer',
+    build: (c) => c.as(testKey('stranger'), { kind: 'removeDevice', id: 'plug-0' }, 'home'),
+  },
+  {
+    rule: 'a command for another cluster', code: 'wrong_cluster',
+    build: (c) => c.as(c.admin, { kind: 'removeDevice', id: 'plug-0' }, 'home', { clusterId: new Uint8Array(32).fill(1) }),
+  },
+  {
+    rule: 'an applied command replayed byte for byte', code: 'duplicate',
+    build: (c, _m, applyLegit) => {
+      const bytes = c.as(c.admin, { kind: 'putImage', name: 'extra', digest: `sha256:${'3'.repeat(64)}` }, 'home');
+      applyLegit(bytes);
+      return bytes;
+    },
+  },
+  {
+    rule: 'an older seq re-signed (out of order)', code: 'stale_sequence',
+    build: (c, _m, applyLegit) => {
+      const signer = keyIdHex(c.admin.publicKey);
+      const seq = c.nextSeq(signer);
+      const later = c.nextSeq(signer);
+      applyLegit(c.as(c.admin, { kind: 'putImage', name: 'extra', digest: `sha256:${'3'.repeat(64)}` }, 'home', { seq: later }));
+      return c.as(c.admin, { kind: 'removeImage', name: 'extra' }, 'home', { seq });
+    },
+  },
+  {
+    rule: 'the same seq with a different body', code: 'stale_sequence',
+    build: (c) => c.as(c.admin, { kind: 'removeDevice', id: 'plug-0' }, 'home', { seq: 1 }),
+  },
+  {
+    rule: 'an expired command (entry time after notAfterMs)', code: 'expired',
+    build: (c) => c.as(c.admin, { kind: 'removeDevice', id: 'plug-0' }, 'home', { notAfterMs: T0_MS }),
+  },
+  {
+    rule: 'one root signature where the threshold is two', code: 'below_threshold',
+    build: (c) => c.root({ kind: 'createDomain', description: 'x' }, 'office', { count: 1 }),
+  },
+  {
+    rule: 'the same root key twice to reach the threshold', code: 'duplicate_signature',
+    build: (c) => {
+      const bytes = c.root({ kind: 'createDomain', description: 'x' }, 'office', { count: 1 });
+      return editEnvelope(bytes, (cmd) => ({ ...cmd, signatures: [cmd.signatures[0]!, cmd.signatures[0]!] }));
+    },
+  },
+  {
+    rule: 'a root command also signed by a non-root key', code: 'unexpected_key',
+    build: (c) => c.root({ kind: 'createDomain', description: 'x' }, 'office', { keys: [c.roots[0]!, c.roots[1]!, c.admin] }),
+  },
+  {
+    rule: 'a node key changing policy', code: 'role_not_allowed',
+    build: (c) => c.as(c.nodes[0]!, { kind: 'setPolicy', documentJson: JSON.stringify(homePolicy(2)) }, 'home'),
+  },
+  {
+    rule: 'an admin key signing root commands', code: 'role_not_allowed',
+    build: (c) => c.as(c.admin, { kind: 'addAdminKey', publicKey: testKey('x').publicKey, name: 'x' }, 'home'),
+  },
+  {
+    rule: 'an admin key outside its domain', code: 'wrong_domain',
+    build: (c, _m, applyLegit) => {
+      applyLegit(c.root({ kind: 'createDomain', description: 'office' }, 'office'));
+      return c.as(c.admin, { kind: 'putImage', name: 'monitor', digest: `sha256:${'4'.repeat(64)}` }, 'office');
+    },
+  },
+  {
+    rule: 'a malleated signature (S + L) that tweetnacl would accept', code: 'bad_signature',
+    build: (c) => editEnvelope(c.as(c.admin, { kind: 'removeDevice', id: 'plug-0' }, 'home'), (cmd) => ({
+      ...cmd, signatures: [{ keyId: cmd.signatures[0]!.keyId, sig: malleate(cmd.signatures[0]!.sig) }],
+    })),
+  },
+  {
+    rule: 'telemetry signed by a node that does not serve the device', code: 'device_not_served',
+    build: (c) => c.as(c.nodes[1]!, { kind: 'telemetry', events: [{ kind: 'alert', deviceId: 'plug-0', alertType: 'brute-force-login', source: 'mb-1' }] }),
+  },
+  {
+    rule: 'telemetry naming an undeclared sensor', code: 'invalid_telemetry',
+    build: (c) => c.as(c.nodes[0]!, { kind: 'telemetry', events: [{ kind: 'reading', deviceId: 'plug-0', sensor: 'voltage', value: 3 }] }),
+  },
+  {
+    rule: 'a policy version that does not move forward', code: 'stale_policy',
+    build: (c) => c.as(c.admin, { kind: 'setPolicy', documentJson: JSON.stringify(homePolicy(1)) }, 'home'),
+  },
+  {
+    rule: 'a policy pinning an image digest the domain does not pin', code: 'image_not_pinned',
+    build: (c) => {
+      const policy = homePolicy(2) as { deviceTypes: { states: { chain?: { digest: string }[] }[] }[] };
+      policy.deviceTypes[0]!.states[0]!.chain![0]!.digest = `sha256:${'9'.repeat(64)}`;
+      return c.as(c.admin, { kind: 'setPolicy', documentJson: JSON.stringify(policy) }, 'home');
+    },
+  },
+  {
+    rule: 'a cluster-wide command that names a domain', code: 'wrong_domain',
+    build: (c) => c.as(c.nodes[0]!, { kind: 'telemetry', events: [] }, 'home'),
+  },
+  {
+    rule: 'an envelope that is not protobuf', code: 'malformed_envelope',
+    build: () => new Uint8Array([0xff, 0xff, 0xff]),
+  },
+];
+
+describe('adversarial envelopes are rejected and change nothing but the rejection record', () => {
+  for (const row of rows) {
+    test(`${row.code}: ${row.rule}`, () => {
+      const cluster = new TestCluster();
+      const machine = new StateMachine(cluster.genesis, policyEngines);
+      let index = 0;
+      const at = (): number => T0_MS + index * 1000;
+      for (const entry of toEntries(cluster.setup(2))) {
+        index = entry.index;
+        assert.equal(machine.apply(entry).ok, true);
+      }
+      const applyLegit = (bytes: Uint8Array): void => {
+        index += 1;
+        const result = machine.apply({ index, term: 1, timeMs: at(), payload: bytes });
+        assert.equal(result.ok, true, JSON.stringify(result));
+      };
+      const hostile = row.build(cluster, machine, applyLegit);
+      const before = semantic(machine);
+      const countsBefore = machine.rejectionCounts()[row.code] ?? 0;
+      index += 1;
+      const result = machine.apply({ index, term: 1, timeMs: at(), payload: hostile });
+      assert.equal(result.ok, false, `accepted: ${JSON.stringify(result)}`);
+      assert.ok(!result.ok);
+      assert.equal(result.code, row.code, result.reason);
+      assert.deepEqual(semantic(machine), before, 'the rejected entry changed the state');
+      const last = machine.rejections().at(-1);
+      assert.equal(last?.index, index);
+      assert.equal(last?.code, row.code);
+      assert.equal(machine.rejectionCounts()[row.code], countsBefore + 1);
+      assert.equal(machine.lastApplied().index, index, 'a rejected entry still extends the chain');
+    });
+  }
+
+  test('the same hostile entries give the same rejections and hash on two nodes', () => {
+    const cluster = new TestCluster();
+    const entries = toEntries([
+      ...cluster.setup(2),
+      cluster.root({ kind: 'createDomain', description: 'x' }, 'office', { count: 1 }),
+      cluster.as(cluster.nodes[0]!, { kind: 'setPolicy', documentJson: '{}' }, 'home'),
+      cluster.as(cluster.admin, { kind: 'removeDevice', id: 'plug-0' }, 'home', { notAfterMs: T0_MS }),
+    ]);
+    const a = new StateMachine(cluster.genesis, policyEngines);
+    const b = new StateMachine(cluster.genesis, policyEngines);
+    const codesA = entries.map((e) => a.apply(e)).filter((r) => !r.ok).map((r) => (r.ok ? '' : r.code));
+    const codesB = entries.map((e) => b.apply(e)).filter((r) => !r.ok).map((r) => (r.ok ? '' : r.code));
+    assert.deepEqual(codesA, ['below_threshold', 'role_not_allowed', 'expired']);
+    assert.deepEqual(codesB, codesA);
+    assert.equal(a.stateHash(), b.stateHash());
+    assert.deepEqual(a.rejections(), b.rejections());
+  });
+
+  test('a rejected command that becomes valid applies once, later, within its expiry', () => {
+    const cluster = new TestCluster();
+    const machine = new StateMachine(cluster.genesis, policyEngines);
+    const setup = cluster.setup(0);
+    // The device command arrives before its domain's policy: rejected, seq not consumed.
+    const early = cluster.putDevice('cam-1', 'camera', 'n1');
+    const entries = toEntries([setup[0]!, setup[1]!, early, setup[2]!, setup[3]!, setup[4]!, early, early]);
+    const results = entries.map((e) => machine.apply(e));
+    assert.equal(results[2]?.ok, false);
+    assert.equal(results[6]?.ok, true, JSON.stringify(results[6]));
+    assert.equal(results[7]?.ok === false && results[7].code, 'duplicate');
+    assert.equal(machine.devices().length, 1);
+    assert.ok(DAY_MS > 0);
+  });
+
+  test('signatures made with tweetnacl are accepted like native ones', () => {
+    const cluster = new TestCluster();
+    const machine = new StateMachine(cluster.genesis, policyEngines);
+    for (const e of toEntries(cluster.setup(1))) machine.apply(e);
+    const bytes = cluster.as(cluster.admin, { kind: 'removeDevice', id: 'plug-0' }, 'home', { implementation: 'tweetnacl' });
+    const result = machine.apply({ index: 100, term: 1, timeMs: T0_MS + 100_000, payload: bytes });
+    assert.equal(result.ok, true, JSON.stringify(result));
+    assert.equal(machine.device('plug-0'), undefined);
+  });
+
+  test('a root command signed by tweetnacl keys and checked against signCommand output', () => {
+    const cluster = new TestCluster();
+    const body = { clusterId: cluster.clusterId, domain: 'office', signer: 'root', seq: 1, notAfterMs: T0_MS + DAY_MS, payload: { kind: 'createDomain' as const, description: 'o' } };
+    assert.deepEqual(signCommand(body, cluster.roots.slice(0, 2), 'tweetnacl'), signCommand(body, cluster.roots.slice(0, 2), 'native'));
+  });
+});
