@@ -229,7 +229,7 @@ function declarations(v: Validator, raw: Plain, path: Path): Omit<DeviceTypeSpec
   });
   const statesPath = [...path, 'states'];
   const stateNames = new Set<string>();
-  const states = v.list(raw.states, statesPath, DEFAULT_STATES.length, STATES_MAX).map((item, i) => {
+  const states = v.list(raw.states, statesPath, 1, STATES_MAX).map((item, i) => {
     const spec = stateSpec(v, item, [...statesPath, i]);
     v.uniqueName(stateNames, spec.name, [...statesPath, i, 'name'], 'state');
     return spec;

@@ -20,10 +20,10 @@ function start(node: unknown): number | undefined {
  * nodeOffset finds where a path points in the parsed document: the value when it exists (a scalar or
  * a collection), else the nearest enclosing node, so an unknown key points at the key itself.
  */
-function nodeOffset(doc: Document, segments: ReadonlyArray<string | number>): number | undefined {
+function nodeOffset(doc: Document, segments: ReadonlyArray<string | number>, atKey: boolean): number | undefined {
   let node: unknown = doc.contents;
   let offset = start(node);
-  for (const segment of segments) {
+  for (const [depth, segment] of segments.entries()) {
     if (isMap(node)) {
       const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && item.key.value === segment);
       if (pair === undefined) return offset;
@@ -31,7 +31,8 @@ function nodeOffset(doc: Document, segments: ReadonlyArray<string | number>): nu
       node = pair.value;
       const valueStart = start(node);
       // A present value is reported where it is; an unknown key where the key is (its value may be long).
-      if (valueStart !== undefined && isScalar(node)) offset = valueStart;
+      const last = depth === segments.length - 1;
+      if (valueStart !== undefined && isScalar(node) && !(atKey && last)) offset = valueStart;
     } else if (isSeq(node) && typeof segment === 'number') {
       node = node.items[segment];
       const itemStart = start(node);
@@ -57,9 +58,9 @@ export function parsePolicyYaml(text: string, file: string): PolicyDocument {
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, schema: 'core', strict: true });
   const problem = doc.errors[0] ?? doc.warnings[0];
   if (problem !== undefined) {
-    const position = problem.linePos?.[0];
+    const position = lineCounter.linePos(problem.pos[0]);
     throw new PolicyError({ code: 'POLICY_SYNTAX', file, pathSegments: [], expected: 'a valid YAML document',
-      found: problem.message.split('\n')[0] ?? problem.code, line: position?.line, column: position?.col });
+      found: problem.message.split('\n')[0] ?? problem.code, line: position.line, column: position.col });
   }
   let value: unknown;
   try {
@@ -72,7 +73,7 @@ export function parsePolicyYaml(text: string, file: string): PolicyDocument {
     return validatePolicy(value, file);
   } catch (error) {
     if (!(error instanceof PolicyError)) throw error;
-    const offset = nodeOffset(doc, error.pathSegments);
+    const offset = nodeOffset(doc, error.pathSegments, error.code === 'POLICY_UNKNOWN_KEY');
     if (offset === undefined) throw error;
     const { line, col } = lineCounter.linePos(offset);
     throw error.withPosition(line, col);
