@@ -9,8 +9,12 @@ import { spawn } from 'node:child_process';
 import { DataplaneError } from './errors.js';
 import { pollUntil, run, sleepMs } from './exec.js';
 
-/** HOST_PACKAGES are the Debian packages the data plane runs on (installed only when missing). */
-export const HOST_PACKAGES = ['openvswitch-switch', 'docker.io', 'busybox-static', 'nftables', 'iproute2'] as const;
+/**
+ * HOST_PACKAGES are the Debian packages the data plane runs on (installed only when missing). ethtool turns off
+ * transmit checksum offload on veth ends that originate traffic in tests: OVS's userspace datapath forwards
+ * frames as read, so a partial checksum left for the NIC would reach the receiver unfinished and be dropped.
+ */
+export const HOST_PACKAGES = ['openvswitch-switch', 'docker.io', 'busybox-static', 'nftables', 'iproute2', 'ethtool'] as const;
 
 /** HostPaths are where the private OVS and Docker instances keep their sockets, pids, logs and data. */
 export interface HostPaths {
@@ -220,7 +224,7 @@ async function withLock<T>(lockFile: string, body: () => Promise<T>): Promise<T>
       break;
     } catch (cause) {
       if ((cause as NodeJS.ErrnoException).code !== 'EEXIST') throw cause;
-      let ageMs = 0;
+      let ageMs: number;
       try {
         ageMs = Date.now() - statSync(lockFile).mtimeMs;
       } catch {

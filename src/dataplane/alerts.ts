@@ -1,0 +1,117 @@
+// alerts.ts — alert intake from μmboxes. Each μmbox container has its own channel: a FIFO in a host
+// directory bind-mounted into that container only (at /run/umbox/alert). The node attributes every line
+// to the container whose FIFO it arrived on, using what the node itself planned for that container
+// (device, image, generation) — nothing in the line can name another device, so one μmbox cannot forge
+// another's alerts. A FIFO rather than a unix socket because the μmbox images hold only busybox, which can
+// write to a file but has no unix-socket client, and Node has no AF_UNIX datagram sockets.
+//
+// Line format, written by the μmbox: "<alert-type> [key=value ...]\n", at most MAX_ALERT_LINE_BYTES.
+import { closeSync, constants, openSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { join } from 'node:path';
+import { MAX_ALERT_DETAIL_BYTES, MAX_ALERT_LINE_BYTES } from './constants.js';
+import type { UmboxChannelSink } from './reconciler.js';
+import type { PlannedUmbox, UmboxAlert } from './types.js';
+
+const ALERT_TYPE = /^[a-z][a-z0-9-]{0,31}$/;
+const DETAIL = /^[A-Za-z0-9_.:=, /-]*$/;
+
+/** AlertIntakeInit says where alerts go. */
+export interface AlertIntakeInit {
+  onAlert: (alert: UmboxAlert) => void;
+  /** clock gives observedAtMs (default Date.now). */
+  clock?: () => number;
+}
+
+interface Channel {
+  umbox: PlannedUmbox;
+  socket: Socket;
+  pending: string;
+  discarding: boolean;
+}
+
+/** AlertIntake reads the alert FIFO of every μmbox the reconciler reports in use. */
+export class AlertIntake implements UmboxChannelSink {
+  private readonly channels = new Map<string, Channel>();
+  private readonly onAlert: (alert: UmboxAlert) => void;
+  private readonly clock: () => number;
+  /** malformed counts lines dropped for their format or length. */
+  malformed = 0;
+
+  constructor(init: AlertIntakeInit) {
+    this.onAlert = init.onAlert;
+    this.clock = init.clock ?? Date.now;
+  }
+
+  attach(umbox: PlannedUmbox, channelDir: string): void {
+    const existing = this.channels.get(umbox.name);
+    if (existing !== undefined && !existing.socket.destroyed) return;
+    let fd: number;
+    try {
+      // O_RDWR: the FIFO then always has a writer, so the stream never sees end-of-file between alerts.
+      fd = openSync(join(channelDir, 'alert'), constants.O_RDWR | constants.O_NONBLOCK);
+    } catch {
+      return; // The container is being replaced; the next pass attaches the new channel.
+    }
+    let socket: Socket;
+    try {
+      socket = new Socket({ fd, readable: true, writable: false });
+    } catch (cause) {
+      closeSync(fd);
+      throw cause;
+    }
+    const channel: Channel = { umbox, socket, pending: '', discarding: false };
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => this.receive(channel, chunk));
+    socket.on('error', () => socket.destroy());
+    this.channels.set(umbox.name, channel);
+  }
+
+  detach(name: string): void {
+    const channel = this.channels.get(name);
+    if (channel === undefined) return;
+    channel.socket.destroy();
+    this.channels.delete(name);
+  }
+
+  /** close stops reading every channel. */
+  close(): void {
+    for (const name of [...this.channels.keys()]) this.detach(name);
+  }
+
+  /** attached lists the containers whose channels are read. */
+  attached(): string[] {
+    return [...this.channels.keys()].sort();
+  }
+
+  private receive(channel: Channel, chunk: string): void {
+    let text = channel.pending + chunk;
+    for (let newline = text.indexOf('\n'); newline >= 0; newline = text.indexOf('\n')) {
+      const line = text.slice(0, newline);
+      text = text.slice(newline + 1);
+      if (channel.discarding) {
+        channel.discarding = false; // The rest of an over-long line: already counted.
+        continue;
+      }
+      this.parse(channel.umbox, line);
+    }
+    if (Buffer.byteLength(text) > MAX_ALERT_LINE_BYTES) {
+      if (!channel.discarding) this.malformed++;
+      channel.discarding = true;
+      text = '';
+    }
+    channel.pending = text;
+  }
+
+  private parse(umbox: PlannedUmbox, line: string): void {
+    const trimmed = line.trim();
+    const space = trimmed.indexOf(' ');
+    const alertType = space < 0 ? trimmed : trimmed.slice(0, space);
+    const detail = space < 0 ? '' : trimmed.slice(space + 1).trim();
+    if (!ALERT_TYPE.test(alertType) || Buffer.byteLength(detail) > MAX_ALERT_DETAIL_BYTES || !DETAIL.test(detail)) {
+      this.malformed++;
+      return;
+    }
+    this.onAlert({ deviceId: umbox.deviceId, image: umbox.image, generation: umbox.generation, alertType, detail, observedAtMs: this.clock() });
+  }
+}

@@ -1,0 +1,441 @@
+// reconciler.ts — level-triggered reconciliation of this node's data plane (controller-runtime's shape):
+// each pass reads the whole desired state (planDataplane of the latest input) and the whole observed
+// state (OVS ports and flows, μmbox containers), makes observed match desired, and reports the generation
+// enforced per device. No per-event logic: a pass after a restart, after drift made by hand, or after a
+// new plan is the same pass. A failed pass is retried with capped exponential backoff; a timer runs a pass
+// every resync interval even without new input, so hand-made drift is repaired.
+//
+// Order inside a pass gives make-before-break and fail-closed:
+//   1. start the μmboxes of every device's current generation (image digest checked first) and wait until
+//      each reports ready (its filter is loaded before its interfaces come up);
+//   2. install the whole flow table in ONE atomic bundle: devices whose μmboxes are ready get their plan's
+//      flows, all others get drop flows (quarantine);
+//   3. only then remove the μmboxes and ports that no installed flow uses any more.
+import { existsSync } from 'node:fs';
+import { strict as assert } from 'node:assert';
+import {
+  RECONCILE_BACKOFF_MAX_MS, RECONCILE_BACKOFF_MIN_MS, RECONCILE_RESYNC_MS, UMBOX_START_CONCURRENCY,
+} from './constants.js';
+import { DataplaneError } from './errors.js';
+import { flowKey, type FlowChange, type Switch, type SwitchPortInfo } from './ovs.js';
+import { planDataplane } from './planner.js';
+import type { UmboxRuntime } from './docker-runtime.js';
+import type {
+  DesiredDataplane, DesiredInput, DeviceReport, FlowSpec, ObservedFlow, ObservedUmbox, PlannedDevice, PlannedUmbox,
+} from './types.js';
+
+/** IntegrityAlert says a μmbox image did not match its pin (or is missing), so its device is quarantined. */
+export interface IntegrityAlert {
+  deviceId: string;
+  generation: number;
+  image: string;
+  digest: string;
+  reason: 'missing' | 'mismatch';
+  detail: string;
+}
+
+/** UmboxChannelSink learns which μmbox containers are in use, to read their alert channels. */
+export interface UmboxChannelSink {
+  /** attach starts reading `umbox`'s channel (idempotent). */
+  attach(umbox: PlannedUmbox, channelDir: string): void;
+  /** detach stops reading the channel of the container `name`. */
+  detach(name: string): void;
+}
+
+/** PassResult summarizes one reconcile pass (for logs, metrics and the reaction benchmark). */
+export interface PassResult {
+  startedUmboxes: number;
+  removedUmboxes: number;
+  flowsAdded: number;
+  flowsRemoved: number;
+  /** umboxMs is the time spent starting μmboxes; flowsMs the time of the flow bundle. */
+  umboxMs: number;
+  flowsMs: number;
+  totalMs: number;
+  /** errors lists per-device failures that left a device quarantined and will be retried. */
+  errors: string[];
+}
+
+/** ReconcilerInit wires a reconciler to its adapters. */
+export interface ReconcilerInit {
+  switch: Switch;
+  runtime: UmboxRuntime;
+  uplinkPort: string;
+  channels?: UmboxChannelSink;
+  onIntegrityAlert?: (alert: IntegrityAlert) => void;
+  onPass?: (result: PassResult, error: Error | null) => void;
+  /** interfaceExists says whether a host interface exists (device ports are attached when they appear). */
+  interfaceExists?: (name: string) => boolean;
+  resyncMs?: number;
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+}
+
+const MAX_INTEGRITY_ALERTS_REMEMBERED = 10_000;
+
+/** Reconciler makes one node's OVS bridge and μmbox containers match the agreed state. */
+export class Reconciler {
+  private readonly sw: Switch;
+  private readonly runtime: UmboxRuntime;
+  private readonly uplinkPort: string;
+  private readonly init: ReconcilerInit;
+  private input: DesiredInput | null = null;
+  private reports = new Map<string, DeviceReport>();
+  private readonly integrityReported = new Set<string>();
+  private bridgeReady = false;
+  private running = false;
+  private dirty = false;
+  private wake: (() => void) | null = null;
+  private loop: Promise<void> | null = null;
+  private passChain: Promise<unknown> = Promise.resolve();
+  private readonly waiters = new Set<() => void>();
+  /** passes counts completed passes (successful or not). */
+  passes = 0;
+
+  constructor(init: ReconcilerInit) {
+    this.sw = init.switch;
+    this.runtime = init.runtime;
+    this.uplinkPort = init.uplinkPort;
+    this.init = init;
+  }
+
+  /** setDesired replaces the desired input and wakes the loop; the input is planned on the next pass. */
+  setDesired(input: DesiredInput): void {
+    planDataplane(input, { uplinkPort: this.uplinkPort }); // Reject bad input here, at the edge, not in the loop.
+    this.input = input;
+    this.dirty = true;
+    this.wake?.();
+  }
+
+  /** report returns what the last pass enforced for each device. */
+  report(): DeviceReport[] {
+    return [...this.reports.values()];
+  }
+
+  /** reportFor returns what the last pass enforced for one device. */
+  reportFor(deviceId: string): DeviceReport | undefined {
+    return this.reports.get(deviceId);
+  }
+
+  /** waitFor resolves with the device's report once `done` accepts it, or rejects after `timeoutMs`. */
+  waitFor(deviceId: string, done: (report: DeviceReport) => boolean, timeoutMs: number): Promise<DeviceReport> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const report = this.reports.get(deviceId);
+        if (report === undefined || !done(report)) return false;
+        this.waiters.delete(check);
+        clearTimeout(timer);
+        resolve(report);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new DataplaneError('command_timeout', `device ${deviceId}: not enforced as awaited within ${timeoutMs} ms (last report ${JSON.stringify(this.reports.get(deviceId) ?? null)})`));
+      }, timeoutMs);
+      if (!check()) this.waiters.add(check);
+    });
+  }
+
+  /** waitForGeneration resolves once the device's generation `generation` (or a later one) is applied. */
+  waitForGeneration(deviceId: string, generation: number, timeoutMs: number): Promise<DeviceReport> {
+    return this.waitFor(deviceId, (report) => report.appliedGeneration !== null && report.appliedGeneration >= generation, timeoutMs);
+  }
+
+  /** start runs passes until stop(): on new input, every resync interval, and after failures with backoff. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.dirty = true;
+    this.loop = this.runLoop();
+  }
+
+  /** stop ends the loop after the pass in progress; installed flows and μmboxes stay (fail-static). */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    this.loop = null;
+  }
+
+  private async runLoop(): Promise<void> {
+    const minMs = this.init.backoffMinMs ?? RECONCILE_BACKOFF_MIN_MS;
+    const maxMs = this.init.backoffMaxMs ?? RECONCILE_BACKOFF_MAX_MS;
+    const resyncMs = this.init.resyncMs ?? RECONCILE_RESYNC_MS;
+    let backoffMs = 0;
+    while (this.running) {
+      if (!this.dirty) await this.sleep(backoffMs > 0 ? backoffMs : resyncMs);
+      if (!this.running) break;
+      this.dirty = false;
+      try {
+        const result = await this.reconcileOnce();
+        backoffMs = result.errors.length > 0 ? Math.min(maxMs, Math.max(minMs, backoffMs * 2)) : 0;
+      } catch {
+        // reconcileOnce reported the error through onPass; retry after a capped, growing delay.
+        backoffMs = Math.min(maxMs, Math.max(minMs, backoffMs * 2));
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = null;
+        done();
+      };
+    });
+  }
+
+  /** reconcileOnce runs one full pass now (passes never overlap) and returns its summary. */
+  reconcileOnce(): Promise<PassResult> {
+    const pass = this.passChain.then(() => this.pass());
+    this.passChain = pass.catch(() => undefined);
+    return pass;
+  }
+
+  private async pass(): Promise<PassResult> {
+    const started = Date.now();
+    const result: PassResult = { startedUmboxes: 0, removedUmboxes: 0, flowsAdded: 0, flowsRemoved: 0, umboxMs: 0, flowsMs: 0, totalMs: 0, errors: [] };
+    try {
+      await this.passBody(result);
+      result.totalMs = Date.now() - started;
+      this.init.onPass?.(result, null);
+      return result;
+    } catch (cause) {
+      this.bridgeReady = false;
+      result.totalMs = Date.now() - started;
+      const error = cause instanceof Error ? cause : new Error(String(cause));
+      this.init.onPass?.(result, error);
+      throw error;
+    } finally {
+      this.passes++;
+      for (const waiter of [...this.waiters]) waiter();
+    }
+  }
+
+  private async passBody(result: PassResult): Promise<void> {
+    const input = this.input ?? { nodeId: '', devices: [] };
+    if (this.input === null) return; // Nothing agreed yet: the bridge's table-miss drop is the whole policy.
+    const desired = planDataplane(input, { uplinkPort: this.uplinkPort });
+    if (!this.bridgeReady) {
+      await this.sw.ensureBridge();
+      this.bridgeReady = true;
+    }
+    let [ports, observedUmboxes] = await Promise.all([this.sw.listPorts(), this.runtime.list(desired.nodeId)]);
+    ports = await this.attachDevicePorts(desired, ports);
+
+    // 1. μmboxes of every device's current generation, started before any flow points at them.
+    const umboxStarted = Date.now();
+    const blocked = new Map<string, string>(); // deviceId → why its plan cannot be enforced now
+    const toStart = await this.umboxesToStart(desired, observedUmboxes, ports, blocked);
+    const startedNames = await this.startUmboxes(toStart, blocked, result);
+    result.umboxMs = Date.now() - umboxStarted;
+    if (startedNames.length > 0) ports = await this.sw.listPorts();
+
+    // 2. One atomic bundle for the whole table.
+    const flowsStarted = Date.now();
+    const ofports = new Map(ports.filter((port) => port.ofport > 0).map((port) => [port.name, port.ofport]));
+    const table = new Map<string, RenderedFlow>();
+    for (const flow of desired.baseFlows) addRendered(table, renderFlow(flow, ofports));
+    const reports = new Map<string, DeviceReport>();
+    const inUse = new Set<string>();
+    for (const device of desired.devices) {
+      const reason = blocked.get(device.deviceId) ?? desired.problems.find((problem) => problem.deviceId === device.deviceId)?.message ?? null;
+      const planFlows = reason === null ? renderAll(device.flows, ofports) : null;
+      if (planFlows !== null) {
+        for (const flow of planFlows) addRendered(table, flow);
+        for (const umbox of device.umboxes) inUse.add(umbox.name);
+        reports.set(device.deviceId, report(device, device.generation, device.enforcement, null));
+      } else {
+        for (const flow of device.quarantineFlows) {
+          const rendered = renderFlow(flow, ofports);
+          if (rendered !== null) addRendered(table, rendered);
+        }
+        const why = reason ?? `a port of the plan is not on bridge ${this.sw.bridge}`;
+        reports.set(device.deviceId, report(device, null, 'quarantine', why));
+      }
+    }
+    const change = diffFlows(table, await this.sw.dumpFlows());
+    await this.sw.applyFlows(change);
+    result.flowsAdded = change.add.length;
+    result.flowsRemoved = change.remove.length;
+    result.flowsMs = Date.now() - flowsStarted;
+    this.reports = reports;
+
+    // 3. Break: μmboxes and ports no installed flow uses.
+    const plannedByName = new Map(desired.devices.flatMap((device) => device.umboxes).map((umbox) => [umbox.name, umbox]));
+    for (const umbox of await this.runtime.list(desired.nodeId)) {
+      if (inUse.has(umbox.name)) continue;
+      await this.runtime.remove(umbox.name);
+      this.init.channels?.detach(umbox.name);
+      result.removedUmboxes++;
+    }
+    const usedPorts = new Set([...inUse].flatMap((name) => {
+      const umbox = plannedByName.get(name);
+      return umbox ? [umbox.inPort, umbox.outPort] : [];
+    }));
+    const stalePorts = (await this.sw.listPorts()).map((port) => port.name).filter((name) => /^qm[0-9a-f]{10}[io]$/.test(name) && !usedPorts.has(name));
+    await this.sw.removePorts(stalePorts);
+    for (const name of inUse) {
+      const umbox = plannedByName.get(name);
+      assert(umbox !== undefined, 'every μmbox in use is planned');
+      this.init.channels?.attach(umbox, this.runtime.channelDir(name));
+    }
+    this.pruneIntegrityMemory(desired);
+  }
+
+  /** attachDevicePorts adds device and uplink interfaces that exist on the host but are not on the bridge. */
+  private async attachDevicePorts(desired: DesiredDataplane, ports: SwitchPortInfo[]): Promise<SwitchPortInfo[]> {
+    const exists = this.init.interfaceExists ?? ((name: string) => existsSync(`/sys/class/net/${name}`));
+    const byName = new Map(ports.map((port) => [port.name, port]));
+    const wanted = [desired.uplinkPort, ...desired.devices.map((device) => device.port)];
+    const missing = wanted.filter((name) => name !== '' && (byName.get(name)?.ofport ?? -1) <= 0 && exists(name));
+    if (missing.length === 0) return ports;
+    await this.sw.addPorts(missing);
+    return this.sw.listPorts();
+  }
+
+  /** umboxesToStart checks images and lists the μmboxes that are missing, stopped, unready or unwired. */
+  private async umboxesToStart(desired: DesiredDataplane, observed: ObservedUmbox[], ports: SwitchPortInfo[], blocked: Map<string, string>): Promise<Array<{ umbox: PlannedUmbox; imageId: string }>> {
+    const byName = new Map(observed.map((umbox) => [umbox.name, umbox]));
+    const ofports = new Map(ports.map((port) => [port.name, port.ofport]));
+    const imageChecks = new Map<string, Awaited<ReturnType<UmboxRuntime['checkImage']>>>();
+    const toStart: Array<{ umbox: PlannedUmbox; imageId: string }> = [];
+    for (const device of desired.devices) {
+      for (const umbox of device.umboxes) {
+        const key = `${umbox.image}@${umbox.digest}`;
+        let check = imageChecks.get(key);
+        if (check === undefined) {
+          check = await this.runtime.checkImage(umbox.image, umbox.digest);
+          imageChecks.set(key, check);
+        }
+        if (!check.ok) {
+          blocked.set(device.deviceId, `integrity: μmbox image ${umbox.image} ${check.reason}: ${check.detail}`);
+          this.reportIntegrity({ deviceId: device.deviceId, generation: device.generation, image: umbox.image, digest: umbox.digest, reason: check.reason, detail: check.detail });
+          break;
+        }
+        const seen = byName.get(umbox.name);
+        const healthy = seen !== undefined && seen.running && seen.ready && seen.digest === umbox.digest
+          && (ofports.get(umbox.inPort) ?? -1) > 0 && (ofports.get(umbox.outPort) ?? -1) > 0;
+        if (!healthy) toStart.push({ umbox, imageId: check.imageId });
+      }
+    }
+    return toStart.filter((item) => !blocked.has(item.umbox.deviceId));
+  }
+
+  /** startUmboxes starts μmboxes with bounded concurrency and attaches their ports; failures block their device. */
+  private async startUmboxes(items: Array<{ umbox: PlannedUmbox; imageId: string }>, blocked: Map<string, string>, result: PassResult): Promise<string[]> {
+    const started: string[] = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < items.length) {
+        const item = items[next++];
+        assert(item !== undefined);
+        if (blocked.has(item.umbox.deviceId)) continue;
+        try {
+          await this.runtime.start(item.umbox, item.imageId);
+          await this.sw.addPorts([item.umbox.inPort, item.umbox.outPort]);
+          started.push(item.umbox.name);
+          result.startedUmboxes++;
+        } catch (cause) {
+          const message = `μmbox ${item.umbox.name}: ${(cause as Error).message}`;
+          blocked.set(item.umbox.deviceId, message);
+          result.errors.push(message);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(UMBOX_START_CONCURRENCY, items.length) }, worker));
+    return started;
+  }
+
+  private reportIntegrity(alert: IntegrityAlert): void {
+    const key = `${alert.deviceId}\u0000${alert.generation}\u0000${alert.image}\u0000${alert.digest}\u0000${alert.reason}`;
+    if (this.integrityReported.has(key)) return;
+    if (this.integrityReported.size >= MAX_INTEGRITY_ALERTS_REMEMBERED) this.integrityReported.clear();
+    this.integrityReported.add(key);
+    this.init.onIntegrityAlert?.(alert);
+  }
+
+  private pruneIntegrityMemory(desired: DesiredDataplane): void {
+    const current = new Set(desired.devices.map((device) => `${device.deviceId}\u0000${device.generation}\u0000`));
+    for (const key of this.integrityReported) {
+      const prefix = key.split('\u0000').slice(0, 2).join('\u0000') + '\u0000';
+      if (!current.has(prefix)) this.integrityReported.delete(key);
+    }
+  }
+}
+
+function report(device: PlannedDevice, appliedGeneration: number | null, enforcement: DeviceReport['enforcement'], reason: string | null): DeviceReport {
+  return { deviceId: device.deviceId, desiredGeneration: device.generation, appliedGeneration, enforcement, reason };
+}
+
+/** RenderedFlow is a FlowSpec with its ports resolved to OpenFlow port numbers. */
+export interface RenderedFlow {
+  key: string;
+  cookie: bigint;
+  priority: number;
+  match: string;
+  actions: string;
+}
+
+/** renderFlow resolves a FlowSpec's port names; null when a port is not on the bridge. */
+export function renderFlow(flow: FlowSpec, ofports: ReadonlyMap<string, number>): RenderedFlow | null {
+  const fields: string[] = [];
+  if (flow.inPort !== '') {
+    const inPort = ofports.get(flow.inPort);
+    if (inPort === undefined) return null;
+    fields.push(`in_port=${inPort}`);
+  }
+  if (flow.match !== '') fields.push(...flow.match.split(','));
+  let actions = 'drop';
+  if (flow.output !== null) {
+    const output = ofports.get(flow.output);
+    if (output === undefined) return null;
+    actions = `output:${output}`;
+  }
+  const match = fields.join(',');
+  return { key: flowKey(flow.priority, match), cookie: flow.cookie, priority: flow.priority, match, actions };
+}
+
+function renderAll(flows: readonly FlowSpec[], ofports: ReadonlyMap<string, number>): RenderedFlow[] | null {
+  const rendered: RenderedFlow[] = [];
+  for (const flow of flows) {
+    const one = renderFlow(flow, ofports);
+    if (one === null) return null;
+    rendered.push(one);
+  }
+  return rendered;
+}
+
+function addRendered(table: Map<string, RenderedFlow>, flow: RenderedFlow | null): void {
+  if (flow === null) return;
+  // The planner never gives two flows the same match and priority (ports and addresses are unique).
+  assert(!table.has(flow.key), `two desired flows share match ${flow.key}`);
+  table.set(flow.key, flow);
+}
+
+/** flowText is a rendered flow as ovs-ofctl reads it. */
+export function flowText(flow: RenderedFlow): string {
+  return `cookie=0x${flow.cookie.toString(16)},priority=${flow.priority}${flow.match === '' ? '' : `,${flow.match}`} actions=${flow.actions}`;
+}
+
+/** diffFlows lists what to add (missing or different) and what to delete (not desired) to make `observed` equal `desired`. */
+export function diffFlows(desired: ReadonlyMap<string, RenderedFlow>, observed: readonly ObservedFlow[]): FlowChange {
+  const seen = new Map<string, ObservedFlow>();
+  const remove: string[] = [];
+  for (const flow of observed) {
+    const key = flowKey(flow.priority, flow.match);
+    seen.set(key, flow);
+    if (!desired.has(key)) remove.push(`priority=${flow.priority}${flow.match === '' ? '' : `,${flow.match}`}`);
+  }
+  const add: string[] = [];
+  for (const [key, flow] of desired) {
+    const current = seen.get(key);
+    if (current === undefined || current.cookie !== flow.cookie || current.actions !== flow.actions) add.push(flowText(flow));
+  }
+  return { add, remove };
+}
