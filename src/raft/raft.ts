@@ -954,7 +954,11 @@ export class Raft {
       return false;
     }
     const member = confState.voters.includes(this.id) || confState.learners.includes(this.id) || confState.votersOutgoing.includes(this.id);
-    if (!member) {
+    // A node that knows no configuration yet is joining: the leader's latest snapshot may
+    // predate the change that added it, which it will learn from the entries that follow.
+    // A node that has a configuration refuses a snapshot that does not include it.
+    const joining = this.trk.progress.size === 0;
+    if (!member && !joining) {
       this.logger.warn(`${this.id} attempted to restore snapshot but it is not in the ConfState; should never happen`);
       return false;
     }
@@ -969,8 +973,7 @@ export class Raft {
     const switched = this.switchToConfig(restored);
     assert(confStatesEquivalent(switched, confState), 'snapshot ConfState differs after restore');
     const self = this.trk.progress.get(this.id);
-    assert(self !== undefined, 'member without progress after restore');
-    self.maybeUpdate(self.next - 1);
+    if (self !== undefined) self.maybeUpdate(self.next - 1);
     return true;
   }
 

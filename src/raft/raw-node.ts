@@ -186,10 +186,15 @@ export interface BootstrappableStorage extends Storage {
 /**
  * bootstrapStorage prepares a founding member's empty storage: a snapshot at index 1, term 1
  * carrying the founding ConfState and the application's initial state (`initialData`, empty by
- * default), and hard state {term 1, commit 1}. Every founding member must be bootstrapped with
- * the same arguments. Members added later start with empty storage (no bootstrap): the leader
- * catches them up with this snapshot (or a later one), so they learn the founding
- * configuration too. Throws ConfigError if the storage is not empty.
+ * default), and hard state {term 1, vote none, commit 1}. Every founding member must be
+ * bootstrapped with the same arguments; the application starts from `initialData` (the first
+ * Ready does not hand this snapshot out: it is already durable).
+ *
+ * Members added later start with an empty storage and an empty configuration (no bootstrap).
+ * The leader finds that they lack entries it has compacted (index 1 is in the snapshot) and
+ * sends its latest snapshot; a node with an empty configuration accepts a snapshot even if it
+ * is not yet in that snapshot's configuration, and learns of its own membership from the
+ * entries that follow. Throws ConfigError if the storage is not empty or there is no voter.
  */
 export function bootstrapStorage(storage: BootstrappableStorage, confState: ConfState, initialData: Uint8Array = EMPTY_BYTES): Snapshot {
   const { hardState } = storage.initialState();

@@ -5,7 +5,7 @@
 // synchronously, in FIFO order, and can isolate nodes, cut links one way, or drop messages by a
 // predicate. Nothing here is random: tests are deterministic given their seeds.
 import {
-  EntryType, MemoryStorage, MessageType, PeerNotFoundError, RawNode, SeededRandom, decodeConfChange,
+  EntryType, MemoryStorage, MessageType, PeerNotFoundError, RawNode, SeededRandom, bootstrapStorage, decodeConfChange,
 } from '../../../src/raft/index.js';
 import type { ConfState, Config, Entry, Message, NodeId, ReadState } from '../../../src/raft/index.js';
 
@@ -85,6 +85,12 @@ export interface NetworkOptions {
   readonly config?: (id: NodeId) => Partial<Omit<Config, 'storage' | 'id' | 'random'>>;
   /** learners among the ids. */
   readonly learners?: readonly NodeId[];
+  /**
+   * bootstrap: founders' storages are prepared with bootstrapStorage (a snapshot at index 1),
+   * so that members added later with an empty storage are caught up by snapshot. Otherwise
+   * every storage starts with the configuration at index 0 (founders only).
+   */
+  readonly bootstrap?: boolean;
 }
 
 /** Network connects TestNodes and delivers their messages synchronously. */
@@ -101,7 +107,13 @@ export class Network {
     const learners = options.learners ?? [];
     const voters = ids.filter((id) => !learners.includes(id));
     for (const id of ids) {
-      const storage = MemoryStorage.withConfState(confState(voters, learners));
+      let storage: MemoryStorage;
+      if (options.bootstrap === true) {
+        storage = new MemoryStorage();
+        bootstrapStorage(storage, confState(voters, learners));
+      } else {
+        storage = MemoryStorage.withConfState(confState(voters, learners));
+      }
       this.add(id, storage, options);
     }
   }
