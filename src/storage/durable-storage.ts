@@ -5,7 +5,7 @@
 // durable with one synced LogStore write, and only then updates the in-memory view. A failed
 // write leaves the view untouched (the caller must then stop: a node that cannot persist must not
 // send the messages that depend on it).
-import { MemoryStorage, bootstrapStorage } from '../raft/index.js';
+import { MemoryStorage } from '../raft/index.js';
 import type { ConfState, Entry, HardState, Snapshot, Storage } from '../raft/index.js';
 import { StorageError, assert } from './errors.js';
 import type { LogStore, SaveBatch } from './log-store.js';
@@ -51,17 +51,28 @@ export class DurableStorage implements Storage {
   }
 
   /**
-   * bootstrap makes a founding member's first state durable: exactly what the core's
-   * bootstrapStorage() produces (a snapshot at index 1, term 1 with the founding configuration and
-   * `initialData`, hard state {term 1, commit 1}), in one synced write. Every founding member must
-   * be bootstrapped with the same arguments; members added later start empty. Returns the snapshot.
+   * bootstrap makes a founding member's first state durable in one synced write. `prepare`
+   * fills a scratch MemoryStorage the way the core wants a founding member to start (pass
+   * `(scratch) => bootstrapStorage(scratch, ...)` from src/raft); whatever it leaves there (a
+   * snapshot, entries, a hard state) is persisted and becomes the view. Refused unless the store
+   * is empty.
    */
-  async bootstrap(confState: ConfState, initialData: Uint8Array = new Uint8Array(0)): Promise<Snapshot> {
+  async bootstrap(prepare: (scratch: MemoryStorage) => void): Promise<void> {
     if (!this.isEmpty()) throw new StorageError('STORAGE_NOT_EMPTY', 'storage: bootstrap refused: the store already holds state');
     const scratch = new MemoryStorage();
-    const snapshot = bootstrapStorage(scratch, confState, initialData);
-    await this.save({ snapshot, entries: [], hardState: scratch.initialState().hardState });
-    return snapshot;
+    prepare(scratch);
+    const snapshot = scratch.snapshot();
+    const first = scratch.firstIndex();
+    const last = scratch.lastIndex();
+    const entries = last >= first ? scratch.entries(first, last + 1, Number.MAX_SAFE_INTEGER) : [];
+    const { hardState, confState } = scratch.initialState();
+    const hasConfiguration = confState.voters.length > 0 || confState.learners.length > 0;
+    await this.save({
+      entries,
+      hardState,
+      ...(snapshot.metadata.index > 0 || hasConfiguration ? { snapshot } : {}),
+    });
+    assert(this.view.lastIndex() === last, 'bootstrap: the view disagrees with the prepared storage');
   }
 
   /** save makes a Ready's snapshot, entries and hard state durable in one synced write, then shows them to the core. */

@@ -191,12 +191,14 @@ export function runLogStoreContract(harness: StoreHarness): void {
       await withStore(harness, async (location, store) => {
         const durable = await DurableStorage.open(store);
         assert.equal(durable.isEmpty(), true);
-        const founding = await durable.bootstrap(CONF, new Uint8Array([9]));
-        assert.deepEqual(founding.metadata, { index: 1, term: 1, confState: CONF });
+        // A founding member prepared like the core's bootstrapStorage: founding entries, hard state.
+        await durable.bootstrap((scratch) => {
+          scratch.append([entry(1, 1)]);
+          scratch.setHardState({ term: 1, vote: 0, commit: 1 });
+        });
         assert.deepEqual(durable.initialState().hardState, { term: 1, vote: 0, commit: 1 });
         assert.equal(durable.lastIndex(), 1);
         await durable.save({ entries: entries(2, 5, 1), hardState: { term: 1, vote: 1, commit: 3 } });
-        assert.deepEqual(durable.initialState().confState, CONF);
         assert.equal(durable.lastIndex(), 5);
         assert.equal(durable.term(4), 1);
         const snap = await durable.createSnapshot(3, CONF, new Uint8Array([1, 2, 3]));
@@ -211,7 +213,23 @@ export function runLogStoreContract(harness: StoreHarness): void {
         assert.deepEqual(restarted.initialState(), { hardState: { term: 1, vote: 1, commit: 3 }, confState: CONF });
         assert.deepEqual(Array.from(restarted.snapshot().data), [1, 2, 3]);
         assert.deepEqual(restarted.entries(4, 6, 1 << 20).map((e) => e.index), [4, 5]);
-        await assert.rejects(restarted.bootstrap(CONF), /already holds state/);
+        await assert.rejects(restarted.bootstrap(() => undefined), /already holds state/);
+        await restarted.close();
+      });
+    });
+
+    test('DurableStorage bootstrap from a founding snapshot persists the configuration', async () => {
+      await withStore(harness, async (location, store) => {
+        const durable = await DurableStorage.open(store);
+        await durable.bootstrap((scratch) => {
+          scratch.applySnapshot({ metadata: { index: 1, term: 1, confState: CONF }, data: new Uint8Array([5]) });
+          scratch.setHardState({ term: 1, vote: 0, commit: 1 });
+        });
+        await durable.close();
+        const restarted = await DurableStorage.open(await location.open());
+        assert.deepEqual(restarted.initialState(), { hardState: { term: 1, vote: 0, commit: 1 }, confState: CONF });
+        assert.equal(restarted.firstIndex(), 2);
+        assert.deepEqual(Array.from(restarted.snapshot().data), [5]);
         await restarted.close();
       });
     });
