@@ -148,9 +148,11 @@ export class Changer {
 
   private checkAndCopy(): { config: TrackerConfig; progress: ProgressMap } {
     const config = cloneTrackerConfig(this.current.config);
-    // Progress objects are shared with the current map (as in etcd): only membership is copied,
-    // so the leader keeps each follower's replication state across a change.
-    const progress: ProgressMap = new Map(this.current.progress);
+    // Progress objects are copied shallowly (as in etcd): the changer only mutates isLearner,
+    // and the leader keeps each follower's replication state across a change. A dry run (to
+    // validate a proposal) leaves the current configuration untouched.
+    const progress: ProgressMap = new Map();
+    for (const [id, member] of this.current.progress) progress.set(id, member.shallowCopy());
     checkInvariants(config, progress);
     return { config, progress };
   }

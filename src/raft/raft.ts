@@ -626,11 +626,17 @@ export class Raft {
     }
   }
 
-  private leaderPropose(m: Message): void {
-    assert(m.entries.length > 0, `${this.id} stepped empty Prop`);
-    if (!this.trk.progress.has(this.id)) {
+  /** refuseIfRemoved refuses a local proposal on a node that is no longer a member. */
+  private refuseIfRemoved(m: Message): void {
+    const local = m.from === this.id || m.from === NONE;
+    if (local && this.trk.progress.size > 0 && !this.trk.progress.has(this.id)) {
       throw new ProposalDroppedError('removed', `node ${this.id} was removed from the configuration`);
     }
+  }
+
+  private leaderPropose(m: Message): void {
+    assert(m.entries.length > 0, `${this.id} stepped empty Prop`);
+    this.refuseIfRemoved(m);
     if (this.leadTransferee !== NONE) {
       throw new ProposalDroppedError('transferring', `leadership is being transferred to ${this.leadTransferee}`);
     }
@@ -851,6 +857,7 @@ export class Raft {
   private stepFollower(m: Message): void {
     switch (m.type) {
       case MessageType.Prop:
+        this.refuseIfRemoved(m);
         if (this.lead === NONE) {
           if (m.from === this.id || m.from === NONE) throw new ProposalDroppedError('no-leader', `node ${this.id} knows no leader at term ${this.term}`);
           return;

@@ -89,6 +89,16 @@ export class Progress {
     this.isLearner = isLearner;
   }
 
+  /**
+   * shallowCopy copies the progress for the configuration changer, which only mutates
+   * isLearner; the inflight window is shared (the old Progress is discarded on switch).
+   */
+  shallowCopy(): Progress {
+    const copy = Object.create(Progress.prototype) as Progress;
+    Object.assign(copy, this);
+    return copy;
+  }
+
   private resetState(state: ProgressState): void {
     this.probeSent = false;
     this.pendingSnapshot = 0;

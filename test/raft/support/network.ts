@@ -31,6 +31,10 @@ export class TestNode {
   /** applied: every committed entry handed to the application, in order. */
   readonly applied: Entry[] = [];
   readonly readStates: ReadState[] = [];
+  /** confStates: every configuration applyConfChange returned, in order. */
+  readonly confStates: ConfState[] = [];
+  /** snapshotsApplied: indexes of snapshots received in Readys. */
+  readonly snapshotsApplied: number[] = [];
   readonly config: Omit<Config, 'storage'>;
 
   constructor(config: Omit<Config, 'storage'>, storage: MemoryStorage) {
@@ -52,13 +56,16 @@ export class TestNode {
     for (let round = 0; round < 1000 && this.node.hasReady(); round++) {
       const ready = this.node.ready();
       out.push(...ready.earlyMessages);
-      if (ready.snapshot !== undefined) this.storage.applySnapshot(ready.snapshot);
+      if (ready.snapshot !== undefined) {
+        this.storage.applySnapshot(ready.snapshot);
+        this.snapshotsApplied.push(ready.snapshot.metadata.index);
+      }
       this.storage.append(ready.entries);
       if (ready.hardState !== undefined) this.storage.setHardState(ready.hardState);
       out.push(...ready.messages);
       for (const entry of ready.committedEntries) {
         this.applied.push(entry);
-        if (entry.type === EntryType.ConfChange) this.node.applyConfChange(decodeConfChange(entry.data));
+        if (entry.type === EntryType.ConfChange) this.confStates.push(this.node.applyConfChange(decodeConfChange(entry.data)));
       }
       this.readStates.push(...ready.readStates);
       this.node.advance();
