@@ -374,14 +374,15 @@ export class Raft {
     // The leader's own progress is always in replicate state and always active.
     self.becomeReplicate();
     self.recentActive = true;
-    // Conf changes wait until everything before the term start is applied: this enforces that
-    // a change is proposed only after an entry of this term commits (thesis 4.1, the fix of 2015).
-    this.pendingConfIndex = this.raftLog.lastIndex();
     if (!this.hasPlant('no-term-start-entry')) {
       // The empty entry of a new term (paper 5.4.2, 8): committing it commits all earlier entries.
       const appended = this.appendEntries([{ term: 0, index: 0, type: EntryType.Normal, data: EMPTY_BYTES }]);
       assert(appended, 'empty entry was dropped');
     }
+    // A conf change waits until the term-start entry is applied: a leader proposes a change
+    // only after an entry of its own term is committed (thesis 4.1, the 2015 correction to the
+    // single-server change algorithm), and any change of an earlier leader is applied by then.
+    this.pendingConfIndex = this.raftLog.lastIndex();
     this.logger.info(`${this.id} became leader at term ${this.term}`);
   }
 
