@@ -66,6 +66,12 @@ function fresh(): Run {
 }
 
 /** apply runs one event and returns its outcome as text: the reactions, or the rejection code. */
+function idOf(index: number): [string, string, string] {
+  const entry = DEVICES[index];
+  assert.ok(entry !== undefined, `device index ${index}`);
+  return entry;
+}
+
 function apply(run: Run, e: Event): string {
   run.clockMs = Math.max(0, run.clockMs + e.dtMs);
   const t = run.clockMs;
@@ -73,16 +79,16 @@ function apply(run: Run, e: Event): string {
   const before = JSON.stringify(engine.snapshot());
   try {
     switch (e.kind) {
-      case 'sensor': return JSON.stringify(engine.onSensor((DEVICES[e.device] as [string])[0], e.sensor, e.value, t));
-      case 'alert': return JSON.stringify(engine.onAlert((DEVICES[e.device] as [string])[0], e.alert, t));
-      case 'state': return JSON.stringify(engine.setState((DEVICES[e.device] as [string])[0], e.state, t, 'prop'));
+      case 'sensor': return JSON.stringify(engine.onSensor(idOf(e.device)[0], e.sensor, e.value, t));
+      case 'alert': return JSON.stringify(engine.onAlert(idOf(e.device)[0], e.alert, t));
+      case 'state': return JSON.stringify(engine.setState(idOf(e.device)[0], e.state, t, 'prop'));
       case 'time': return JSON.stringify(engine.onTime(t));
       case 'move': {
-        const [id, type] = DEVICES[e.device] as [string, string];
+        const [id, type] = idOf(e.device);
         return JSON.stringify(engine.upsertDevice(device(id, type, e.group, e.tags, 'home'), t));
       }
       case 'toggle': {
-        const [id, type, group] = DEVICES[e.device] as [string, string, string];
+        const [id, type, group] = idOf(e.device);
         return JSON.stringify(engine.deviceState(id) === undefined
           ? engine.upsertDevice(device(id, type, group, [], 'home'), t)
           : engine.removeDevice(id));
