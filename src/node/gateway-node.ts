@@ -8,16 +8,19 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
-import { SeededRandom } from '../raft/index.js';
-import type { ConfState, NodeId, RaftLogger } from '../raft/index.js';
-import { DurableStorage, LevelLogStore } from '../storage/index.js';
+import { SeededRandom, bootstrapStorage } from '../raft/index.js';
+import type { ConfState, Message, NodeId, RaftLogger } from '../raft/index.js';
+import { DurableStorage, FaultLogStore, LevelLogStore } from '../storage/index.js';
+import type { LogStore } from '../storage/index.js';
 import { Transport } from '../transport/index.js';
 import { buildApp } from '../api/app.js';
 import type { ApiApp } from '../api/app.js';
 import type { NodeConfig } from './config.js';
-import { readIdentityKey } from './identity.js';
+import { readIdentityKey, transportIdentity } from './identity.js';
 import { LogApplier } from './log-applier.js';
-import type { PeerAddress } from './ports.js';
+import { MemberDirectory } from './member-directory.js';
+import { encodeRuntimeSnapshot } from './runtime-snapshot.js';
+import type { PeerAddress, RaftTransportPort } from './ports.js';
 import { RaftRuntime } from './raft-runtime.js';
 import { StartupError } from './startup-error.js';
 
@@ -64,28 +67,35 @@ export async function startNode(config: NodeConfig, overrides: { logLevel?: stri
     for (const close of closers.reverse()) await close().catch((error: unknown) => logger.warn({ err: error }, 'close failed'));
   };
   try {
-    const logStore = await LevelLogStore.open(raftDir).catch((error: unknown) => {
+    const levelStore = await LevelLogStore.open(raftDir).catch((error: unknown) => {
       throw new StartupError('STORAGE', `cannot open the Raft log in ${raftDir}: ${(error as Error).message}`, error);
     });
+    const logStore = withStorageFaults(levelStore, logger);
     const storage = await DurableStorage.open(logStore);
     closers.push(() => storage.close());
     if (storage.isEmpty() && !config.join) {
       const confState: ConfState = { voters: [...founders.keys()].sort((a, b) => a - b), learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
-      await storage.bootstrap(confState);
+      // Every founder bootstraps the same snapshot: the founding configuration, the member
+      // directory (addresses and keys) and the application's empty state.
+      const directory = new MemberDirectory();
+      directory.seed(founders);
+      const initial = encodeRuntimeSnapshot({ members: directory.toState(), lastTimeMs: 0, application: new LogApplier().snapshot() });
+      await storage.bootstrap((scratch) => bootstrapStorage(scratch, confState, initial));
       logger.info({ voters: confState.voters }, 'bootstrapped a new cluster member');
     }
     const seed = Buffer.from(identity.seed).readUInt32BE(0) ^ config.nodeId ^ (Date.now() & 0xffffffff);
     let runtime: RaftRuntime<unknown> | undefined;
     const transport = new Transport({
       logger: logger.child({ module: 'transport' }),
-      identity: { nodeId: config.nodeId, seed: identity.seed, publicKey: identity.publicKey },
+      identity: transportIdentity(config.nodeId, identity),
       clusterId: Buffer.from(config.clusterId, 'hex'),
       isMember: (nodeId: NodeId, publicKey: Uint8Array) => {
         const address = runtime?.peerAddress(nodeId) ?? founders.get(nodeId);
         return address !== undefined && address.publicKey === Buffer.from(publicKey).toString('hex');
       },
-      onMessage: (message) => runtime?.receive(message),
+      onMessage: (message: Message) => runtime?.receive(message),
       onUnreachable: (nodeId: NodeId) => runtime?.reportUnreachable(nodeId),
+      onSnapshotStatus: (nodeId: NodeId, ok: boolean) => runtime?.reportSnapshot(nodeId, ok),
     }, { listenHost: config.raft.host, listenPort: config.raft.port });
     await transport.start().catch((error: unknown) => {
       throw portError('raft', config.raft.host, config.raft.port, error);
@@ -95,7 +105,7 @@ export async function startNode(config: NodeConfig, overrides: { logLevel?: stri
     runtime = new RaftRuntime<unknown>({
       id: config.nodeId,
       store: storage,
-      transport,
+      transport: transportPort(transport),
       applier,
       clock: { nowMs: () => Date.now(), monotonicMs: () => performance.now() },
       random: new SeededRandom(seed),
@@ -122,6 +132,35 @@ export async function startNode(config: NodeConfig, overrides: { logLevel?: stri
     await closeAll();
     throw error;
   }
+}
+
+/**
+ * withStorageFaults wraps the store in the fault model when a test asks for it through the
+ * environment (never in production): QUORUMGATE_STORAGE_SYNC_DELAY_MS keeps every write unsynced
+ * for that long, so a kill -9 loses it; QUORUMGATE_PLANT=ack-before-fsync acknowledges writes
+ * before they are durable (a planted bug the chaos checkers must catch).
+ */
+function withStorageFaults(store: LogStore, logger: Logger): LogStore {
+  const delayText = process.env.QUORUMGATE_STORAGE_SYNC_DELAY_MS;
+  const plant = process.env.QUORUMGATE_PLANT;
+  if (delayText === undefined && plant !== 'ack-before-fsync') return store;
+  const syncDelayMs = Number(delayText ?? '20');
+  if (!Number.isInteger(syncDelayMs) || syncDelayMs < 0 || syncDelayMs > 10_000) {
+    throw new StartupError('FAULT_CONFIG', `QUORUMGATE_STORAGE_SYNC_DELAY_MS must be an integer in 0..10000, got "${delayText}"`);
+  }
+  const ackBeforeSync = plant === 'ack-before-fsync';
+  logger.warn({ syncDelayMs, ackBeforeSync }, 'TEST FAULT MODE: storage writes are delayed before they are durable');
+  return new FaultLogStore(store, { syncDelayMs, ackBeforeSync });
+}
+
+/** transportPort adapts the transport to the runtime's port (hex keys in the directory, raw bytes on the wire). */
+function transportPort(transport: Transport): RaftTransportPort {
+  return {
+    send: (messages) => transport.send(messages),
+    setPeers: (peers) => transport.setPeers(new Map([...peers].map(([id, address]) => [id, {
+      host: address.host, port: address.port, publicKey: Buffer.from(address.publicKey, 'hex'),
+    }]))),
+  };
 }
 
 function portError(what: string, host: string, port: number, error: unknown): StartupError {

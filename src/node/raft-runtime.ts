@@ -190,6 +190,11 @@ export class RaftRuntime<Result> extends EventEmitter {
     if (!this.stopped) this.feed(() => this.node.reportUnreachable(id));
   }
 
+  /** reportSnapshot tells the leader whether a snapshot reached a follower. */
+  reportSnapshot(id: NodeId, ok: boolean): void {
+    if (!this.stopped) this.feed(() => this.node.reportSnapshot(id, ok));
+  }
+
   /** propose replicates `payload` and resolves once this node has applied it. */
   propose(payload: Uint8Array): Promise<Committed<Result>> {
     if (this.stopped) return Promise.reject(new RuntimeError('RUNTIME_STOPPED', 'the node is stopping'));
