@@ -173,9 +173,12 @@ export class Raft {
 
   // ---- Sending ------------------------------------------------------------------------------
 
-  /** send stamps `from` and the term and queues the message (dropping beyond the bound: Raft tolerates loss). */
+  /**
+   * send stamps `from` (unless set: a forwarded TransferLeader keeps the transferee's id) and
+   * the term, and queues the message (dropping beyond the bound: Raft tolerates loss).
+   */
   private send(fields: MessageFields): void {
-    let message = makeMessage({ ...fields, from: this.id });
+    let message = makeMessage({ ...fields, from: fields.from === undefined || fields.from === NONE ? this.id : fields.from });
     const type = message.type;
     if (type === MessageType.Vote || type === MessageType.VoteResp || type === MessageType.PreVote || type === MessageType.PreVoteResp) {
       // Vote messages carry the term of the election, which may differ from ours (pre-vote).
