@@ -61,9 +61,17 @@ export function signMessage(pair: KeyPair, message: Uint8Array, implementation: 
     secretKey.set(pair.publicKey, 32);
     return nacl.sign.detached(message, secretKey);
   }
-  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, pair.seed]), format: 'der', type: 'pkcs8' });
+  let privateKey = privateKeys.get(pair);
+  if (privateKey === undefined) {
+    privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, pair.seed]), format: 'der', type: 'pkcs8' });
+    privateKeys.set(pair, privateKey);
+  }
   return new Uint8Array(sign(null, message, privateKey));
 }
+
+// Parsing a PKCS#8 key costs several times a signature. The parsed key lives exactly as long as the
+// caller's KeyPair object (a WeakMap), so no private key outlives the pair that holds it.
+const privateKeys = new WeakMap<KeyPair, KeyObject>();
 
 // A bounded cache of parsed public keys: parsing SPKI costs more than the verification itself.
 const keyCache = new Map<string, KeyObject>();

@@ -20,3 +20,5 @@ export const MAX_CLUSTER_MEMBERS = 64;
 export const MAX_PENDING_COMMANDS_PER_NODE = 1024;
 /** SNAPSHOT_FORMAT_VERSION identifies the snapshot layout written by snapshot(). */
 export const SNAPSHOT_FORMAT_VERSION = 1;
+/** MAX_REASON_CHARS bounds the reason text kept with a rejection. */
+export const MAX_REASON_CHARS = 512;

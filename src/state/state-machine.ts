@@ -17,7 +17,7 @@ import {
 } from '../commands/index.js';
 import { applyPayload, reactionEffects, StateRejection, type ApplyContext } from './apply-payload.js';
 import { extendChain } from './audit.js';
-import { MAX_RECENT_REJECTIONS, MAX_REMEMBERED_RESULTS } from './constants.js';
+import { MAX_REASON_CHARS, MAX_RECENT_REJECTIONS, MAX_REMEMBERED_RESULTS } from './constants.js';
 import type { PolicyDocumentView, PolicyEngineFactory, PolicyState } from './policy-port.js';
 import { fromSnapshotJson, initialData, toSnapshotJson, type StateData } from './state-data.js';
 import type {
@@ -25,13 +25,19 @@ import type {
   PendingDeviceCommand, Rejection, RejectionCode, RememberedResult,
 } from './types.js';
 
+/** AUTHENTICATED_CODES are the command errors verifyCommand reports only after the signatures verified. */
+const AUTHENTICATED_CODES: ReadonlySet<RejectionCode> = new Set(['expired', 'stale_sequence', 'role_not_allowed', 'wrong_domain']);
+
 /** DevicePlan is what the data plane enforces for a device: its state's μmbox chain or verdict. */
 export type DevicePlan = { deviceId: string; state: string; sinceMs: number } & (
   | { chain: { name: string; digest: string }[] }
   | { verdict: 'allow' | 'quarantine' }
 );
 
-/** StateMachine is one node's copy of the replicated state. */
+/**
+ * StateMachine is one node's copy of the replicated state. It implements the runtime's
+ * RuntimeApplier<ApplyResult> port: apply(entry), snapshot(), restore(bytes).
+ */
 export class StateMachine {
   private data: StateData;
   private readonly engines: PolicyEngineFactory;
@@ -49,6 +55,14 @@ export class StateMachine {
     fields.engines = engines;
     fields.data = fromSnapshotJson(Buffer.from(bytes).toString('utf8'), engines);
     return machine;
+  }
+
+  /**
+   * restore (instance) replaces this machine's state with snapshot() bytes, for the runtime's
+   * RuntimeApplier port (src/node/ports.ts). Throws SnapshotError for bytes that are not a snapshot.
+   */
+  restore(bytes: Uint8Array): void {
+    this.data = fromSnapshotJson(Buffer.from(bytes).toString('utf8'), this.engines);
   }
 
   private trustView(): TrustView {
@@ -115,13 +129,17 @@ export class StateMachine {
     // Only expected failures become rejections; anything else is a broken invariant and crashes.
     if (!(error instanceof CommandError) && !(error instanceof StateRejection)) throw error;
     const code: RejectionCode = error.code;
-    const rejection: Rejection = { index, timeMs, code, reason: error.message, path: error.path, signer, bodyHash };
+    const reason = error.message.length > MAX_REASON_CHARS ? `${error.message.slice(0, MAX_REASON_CHARS - 3)}...` : error.message;
+    const rejection: Rejection = { index, timeMs, code, reason, path: error.path, signer, bodyHash };
     const data = this.data;
     data.rejections.push(rejection);
     if (data.rejections.length > MAX_RECENT_REJECTIONS) data.rejections.shift();
     data.rejectionCounts.set(code, (data.rejectionCounts.get(code) ?? 0) + 1);
-    if (remember && bodyHash !== '') this.remember(bodyHash, { index, ok: false, code, reason: error.message });
-    return { ok: false, index, code, reason: error.message, path: error.path, bodyHash };
+    // Only authenticated commands are remembered, so unsigned junk cannot evict real results.
+    if (remember && bodyHash !== '' && (error instanceof StateRejection || AUTHENTICATED_CODES.has(code))) {
+      this.remember(bodyHash, { index, ok: false, code, reason });
+    }
+    return { ok: false, index, code, reason, path: error.path, bodyHash };
   }
 
   private remember(bodyHash: string, result: RememberedResult): void {

@@ -92,6 +92,7 @@ describe('command body codec', () => {
     { rule: 'root thresholds fit the key set', payload: { kind: 'rotateRoot', version: 2, rootKeys: [KEY.publicKey], threshold: 2 }, path: 'body.rotate_root.threshold' },
     { rule: 'root keys are distinct', payload: { kind: 'rotateRoot', version: 2, rootKeys: [KEY.publicKey, KEY.publicKey], threshold: 1 }, path: 'body.rotate_root.root_keys' },
     { rule: 'public keys are 32 bytes', payload: { kind: 'addAdminKey', publicKey: new Uint8Array(33), name: 'bob' }, path: 'body.add_admin_key.public_key' },
+    { rule: 'membership actions are known enum values', payload: { kind: 'membership', action: 'demote' as 'promote', nodeId: 'n4' }, path: 'body.membership.action' },
     { rule: 'new members have an address', payload: { kind: 'membership', action: 'addLearner', nodeId: 'n4', nodeKey: KEY.publicKey, address: 'nowhere' }, path: 'body.membership.address' },
   ];
   for (const row of shapeRows) {

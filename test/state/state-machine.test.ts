@@ -7,7 +7,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeSignedCommand, keyIdHex, sha256, toHex } from '../../src/commands/index.js';
-import { StateMachine, policyEngines, verifyAuditChain, type ApplyResult, type LogEntryInput } from '../../src/state/index.js';
+import { SnapshotError, StateMachine, policyEngines, verifyAuditChain, type ApplyResult, type LogEntryInput } from '../../src/state/index.js';
 import { DAY_MS, T0_MS, TestCluster, homePolicy, testKey, toEntries } from './fixtures.js';
 
 class Harness {
@@ -259,5 +259,38 @@ describe('time, retries and the audit chain', () => {
     const entries = toEntries([h.cluster.root({ kind: 'createDomain', description: '' }, 'q')], h.index);
     assert.throws(() => h.machine.apply(entries[0]!), /index/);
     assert.ok(DAY_MS > 0);
+  });
+});
+
+describe('bounds and snapshots', () => {
+  test('the rejection ring keeps the most recent rejections while counters keep totals', () => {
+    const h = new Harness();
+    for (let i = 0; i < 300; i++) h.apply(new Uint8Array([0xff, i & 0xff]));
+    assert.equal(h.machine.rejections().length, 256);
+    assert.equal(h.machine.rejections()[0]?.index, 300 - 256 + 1);
+    assert.deepEqual(h.machine.rejectionCounts(), { malformed_envelope: 300 });
+  });
+
+  test('unauthenticated junk is not remembered; authenticated rejections are', () => {
+    const h = Harness.ready(0);
+    const c = h.cluster;
+    const forged = c.root({ kind: 'createDomain', description: '' }, 'x', { count: 1 });
+    h.fails(forged, 'below_threshold');
+    assert.equal(h.machine.resultFor(toHex(sha256(decodeSignedCommand(forged).body))), undefined);
+    const stale = c.as(c.admin, { kind: 'removeImage', name: 'nope' }, 'home');
+    h.fails(stale, 'unknown_image');
+    assert.equal(h.machine.resultFor(toHex(sha256(decodeSignedCommand(stale).body)))?.code, 'unknown_image');
+  });
+
+  test('restore into a running machine replaces its state; a damaged snapshot is refused', () => {
+    const h = Harness.ready(2);
+    const other = new StateMachine(h.cluster.genesis, policyEngines);
+    other.restore(h.machine.snapshot());
+    assert.equal(other.stateHash(), h.machine.stateHash());
+    const text = Buffer.from(h.machine.snapshot()).toString('utf8');
+    assert.throws(() => other.restore(Buffer.from(text.slice(0, text.length / 2))), (error: unknown) => error instanceof SnapshotError);
+    const future = { ...(JSON.parse(text) as Record<string, unknown>), format: 9 };
+    assert.throws(() => other.restore(Buffer.from(JSON.stringify(future))), /format is 9/);
+    assert.equal(other.stateHash(), h.machine.stateHash(), 'a refused snapshot changes nothing');
   });
 });
