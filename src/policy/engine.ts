@@ -141,6 +141,8 @@ export class PolicyEngine {
   private nextEpoch = 0;
   /** nowMs: the latest entry time seen; never decreases. */
   private nowMs = 0;
+  /** work counts evaluation effort, for tests and benchmarks; it is diagnostics, not state (not in snapshots). */
+  private readonly work = { devicesEvaluated: 0, devicesScanned: 0 };
 
   /** setPolicy replaces a domain's document. Throws PolicyRejected if a device of the domain would lose its type or state. */
   setPolicy(doc: PolicyDocument): void {
@@ -327,6 +329,16 @@ export class PolicyEngine {
   /** deviceIds lists the devices the engine knows, sorted. */
   deviceIds(): string[] {
     return [...this.devices.keys()].sort();
+  }
+
+  /**
+   * workDone reports cumulative evaluation effort since construction or restore: devices whose rules
+   * were evaluated, devices looked at by `devices` conditions, and the timer heap's size. An event on
+   * one device that no other device watches evaluates one device and scans none, whatever the count
+   * of devices (the "touches only the devices an event can affect" promise).
+   */
+  workDone(): { devicesEvaluated: number; devicesScanned: number; timerHeapEntries: number; liveTimers: number } {
+    return { ...this.work, timerHeapEntries: this.heap.size, liveTimers: this.liveTimerCount };
   }
 
   /** snapshot is the engine's whole state as canonical plain data (sorted, no Maps, numbers as integers). */
@@ -561,6 +573,7 @@ export class PolicyEngine {
         const device = this.devices.get(id);
         if (device === undefined || moved.has(id)) continue;
         const candidates = [...(wave.get(id) ?? [])].sort((a, b) => a - b);
+        this.work.devicesEvaluated += 1;
         const rule = this.firstMatch(device, candidates);
         if (rule === undefined) continue;
         this.transition(device, rule.to, rule.name, reactions);
@@ -645,6 +658,7 @@ export class PolicyEngine {
     let matching = 0;
     for (const id of this.candidates(watcher, clause.select)) {
       const device = this.devices.get(id);
+      this.work.devicesScanned += 1;
       if (device === undefined || id === watcher.info.id || !selectorMatchesStatic(clause.select, device.info)) continue;
       if (clause.select.sameGroup === true && device.info.group !== watcher.info.group) continue;
       selected += 1;

@@ -7,7 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PolicyEngine, PolicyRejected, validatePolicy, type Aggregate, type ComparisonOp } from '../../src/policy/index.js';
-import { device, deviceType, engineWith, labDoc, moves, rule, type Plain } from './support.js';
+import { device, deviceType, engineWith, labDoc, loadSample, moves, rule, type Plain } from './support.js';
 
 function levelRule(op: ComparisonOp, value: number, last: number, aggregate: Aggregate): Plain {
   return rule('level-rule', 'normal', 'suspicious', { sensor: { name: 'level', op, value, over: { last, aggregate } } });
@@ -272,5 +272,66 @@ describe('bounded histories', () => {
     assert.deepEqual(p?.sensors, [{ name: 'level', samples: [44000, 45000, 46000, 47000, 48000, 49000, 50000] }]);
     engine.onAlert('p', 'scan', 2000);
     assert.deepEqual(engine.snapshot().devices[0]?.alerts, [{ type: 'scan', timesMs: [2000] }], 'older than 1000 ms: pruned');
+  });
+});
+
+describe('an event touches only the devices it can affect', () => {
+  // The work an event does is counted (devices evaluated, devices scanned by `devices` conditions);
+  // it must not grow with the number of devices in the domain. Timing is the benchmark's job; the
+  // counts are deterministic, so this test cannot flake.
+  function house(count: number): PolicyEngine {
+    const engine = new PolicyEngine();
+    engine.setPolicy(loadSample('home.yaml'));
+    const types = ['smart-plug', 'smart-bulb', 'camera', 'door-lock'];
+    for (let i = 0; i < count; i++) {
+      engine.upsertDevice(device(`d${String(i).padStart(5, '0')}`, types[i % 4] as string, `room-${Math.floor(i / 8)}`, [], 'home'), 0);
+    }
+    return engine;
+  }
+  function workOf(engine: PolicyEngine, act: () => unknown): { evaluated: number; scanned: number } {
+    const before = engine.workDone();
+    act();
+    const after = engine.workDone();
+    return { evaluated: after.devicesEvaluated - before.devicesEvaluated, scanned: after.devicesScanned - before.devicesScanned };
+  }
+
+  test('the same work with 12 and with 10,000 devices', () => {
+    const results = [12, 10_000].map((count) => {
+      const engine = house(count);
+      engine.onSensor('d00002', 'motion', true, 1);
+      engine.onSensor('d00006', 'motion', true, 1);
+      return {
+        plugReading: workOf(engine, () => engine.onSensor('d00000', 'power', 120, 1)),
+        bulbReading: workOf(engine, () => engine.onSensor('d00001', 'on', false, 2)),
+        cameraAlert: workOf(engine, () => engine.onAlert('d00002', 'port-scan', 3)),
+        lockState: workOf(engine, () => engine.setState('d00002', 'attack', 4, 'drill')),
+      };
+    });
+    assert.deepEqual(results[0], {
+      plugReading: { evaluated: 1, scanned: 0 }, // the plug's own rules
+      bulbReading: { evaluated: 2, scanned: 4 }, // the 2 cameras of its room (motion seen), each looking at the room's 2 bulbs
+      cameraAlert: { evaluated: 1, scanned: 0 }, // the camera's own rules (it names port-scan)
+      lockState: { evaluated: 2, scanned: 16 }, // the 2 locks of the room, each going through the 8 devices of the room
+    });
+    assert.deepEqual(results[1], results[0]);
+  });
+});
+
+describe('the deadline heap stays bounded', () => {
+  test('a device flapping 10,000 times under a one-day deadline leaves at most 2 × live + 1024 heap entries', () => {
+    const doc = labDoc([deviceType('probe', {
+      rules: [rule('long', 'suspicious', 'attack', { timeInState: { atLeastMs: 86_400_000 } })],
+    })]);
+    const engine = engineWith(doc, [device('p', 'probe'), device('q', 'probe')]);
+    engine.setState('q', 'suspicious', 0, 'keeps one live deadline');
+    let peak = 0;
+    for (let i = 0; i < 10_000; i++) {
+      engine.setState('p', i % 2 === 0 ? 'suspicious' : 'normal', i + 1, 'flap');
+      peak = Math.max(peak, engine.workDone().timerHeapEntries);
+    }
+    const { liveTimers } = engine.workDone();
+    assert.equal(liveTimers, 1, 'p ended in normal (no deadline), q waits in suspicious');
+    assert.ok(peak <= 2 * 2 + 1024 + 1, `peak heap ${peak}`);
+    assert.deepEqual(moves(engine.onTime(86_400_000)), ['q:suspicious>attack(long)']);
   });
 });
