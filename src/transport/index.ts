@@ -3,3 +3,14 @@
 export * from './codec.js';
 export * from './errors.js';
 export { findRepositoryRoot } from './proto.js';
+export * from './constants.js';
+export { FrameDecoder, frameHeader } from './framing.js';
+export type { Frame } from './framing.js';
+export type { AuthenticatedPeer, MembershipCheck, SessionKeys } from './handshake.js';
+export { Initiator, Responder } from './handshake.js';
+export { ed25519PublicKey, generateNodeIdentity, hex, nodeIdentityFromPrivateKey, rawPublicKey } from './keys.js';
+export type { NodeIdentity } from './keys.js';
+export { CipherState, FRAME_OVERHEAD_BYTES, SecureConnection } from './secure-connection.js';
+export type { SecureConnectionInit } from './secure-connection.js';
+export { Transport, WIRE_MESSAGE_TYPES, decodeFrame, encodeFrame } from './transport.js';
+export type { PeerAddress, PeerStats, SnapshotChunkFields, TransportComponents, TransportInit, TransportStats } from './transport.js';

@@ -1,0 +1,46 @@
+// constants.ts — the transport's defaults and protocol constants, resolved once by the Transport
+// constructor. Every limit is an option of TransportInit; these are its documented defaults.
+
+/** PROTOCOL_VERSION is carried in ClientHello and ServerHelloBody; a peer with another version is refused. */
+export const PROTOCOL_VERSION = 1;
+
+/** DEFAULT_MAX_FRAME_BYTES: a frame (length prefix value) above 16 MiB closes the connection. */
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+/** HANDSHAKE_MAX_FRAME_BYTES bounds the frames an unauthenticated peer may send (hellos are ~150 bytes). */
+export const HANDSHAKE_MAX_FRAME_BYTES = 4096;
+
+/** DEFAULT_HANDSHAKE_TIMEOUT_MS: a connection that has not authenticated within 5 s is closed. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
+
+/** DEFAULT_MAX_QUEUE_MESSAGES bounds each peer's send queue; beyond it messages are dropped (Raft tolerates loss). */
+export const DEFAULT_MAX_QUEUE_MESSAGES = 4096;
+
+/** DEFAULT_MAX_QUEUE_BYTES bounds the bytes of data and entries queued for one peer (64 MiB). */
+export const DEFAULT_MAX_QUEUE_BYTES = 64 * 1024 * 1024;
+
+/** DEFAULT_SNAPSHOT_CHUNK_BYTES: snapshot data is streamed in chunks of 1 MiB. */
+export const DEFAULT_SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
+
+/** DEFAULT_MAX_SNAPSHOT_BYTES: a received snapshot stream announcing more than 4 GiB is refused. */
+export const DEFAULT_MAX_SNAPSHOT_BYTES = 4 * 1024 * 1024 * 1024;
+
+/** DEFAULT_MAX_INBOUND_CONNECTIONS bounds accepted connections (authenticated or not). */
+export const DEFAULT_MAX_INBOUND_CONNECTIONS = 64;
+
+/** DEFAULT_RECONNECT_BASE_MS and DEFAULT_RECONNECT_MAX_MS shape the capped exponential backoff. */
+export const DEFAULT_RECONNECT_BASE_MS = 50;
+export const DEFAULT_RECONNECT_MAX_MS = 5000;
+
+/** DEFAULT_KEEPALIVE_MS: TCP keepalive probes start after 5 s of silence, so a vanished peer is noticed. */
+export const DEFAULT_KEEPALIVE_MS = 5000;
+
+/** AEAD_TAG_BYTES is the Poly1305 tag appended to every encrypted frame. */
+export const AEAD_TAG_BYTES = 16;
+
+/** FRAME_HEADER_BYTES is the big-endian length prefix of every frame. */
+export const FRAME_HEADER_BYTES = 4;
+
+/** ED25519_PUBLIC_KEY_BYTES and X25519_PUBLIC_KEY_BYTES are raw key sizes. */
+export const ED25519_PUBLIC_KEY_BYTES = 32;
+export const X25519_PUBLIC_KEY_BYTES = 32;

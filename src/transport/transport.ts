@@ -1,0 +1,682 @@
+// transport.ts — Transport: the node-to-node messaging adapter. TCP, length-prefixed protobuf
+// frames, mutual Ed25519 authentication and ChaCha20-Poly1305 encryption (secure-connection.ts).
+//
+// Shape (etcd's rafthttp, simplified): every node dials each peer it sends to and uses that
+// connection only to send; it receives on the connections peers dial to it. So there is no
+// connection race to break, and a message's sender is always the authenticated dialer.
+//
+// The Raft loop is never blocked: send() only enqueues. Each peer has a bounded queue (messages
+// and bytes); beyond it, messages are dropped and counted (Raft tolerates loss, and the core is
+// told through onUnreachable). A connection that fails drops its queue, reports the peer
+// unreachable and is re-dialled lazily, with capped exponential backoff and jitter.
+//
+// Snapshots: a MSG_SNAP message is always streamed as SnapshotChunk frames (at most
+// snapshotChunkBytes of data each), never as one frame; the receiver reassembles it within
+// maxSnapshotBytes and delivers one ordinary Message. onSnapshotStatus(peer, ok) reports whether
+// the whole stream was written to the connection (etcd's ReportSnapshot).
+//
+// Every received message is checked: its `from` must be the authenticated peer, its `to` this
+// node, its type one that travels on the wire. Anything else closes the connection with a
+// logged reason; the node keeps running and keeps serving other peers.
+import { createServer, connect } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type protobuf from 'protobufjs';
+import type { Message } from '../raft/index.js';
+import { MessageType } from '../raft/index.js';
+import type { ProtoObject } from './codec.js';
+import { decodeProto, messageFromProto, messageToProto, readBytes, readUint64 } from './codec.js';
+import {
+  DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_KEEPALIVE_MS, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_INBOUND_CONNECTIONS,
+  DEFAULT_MAX_QUEUE_BYTES, DEFAULT_MAX_QUEUE_MESSAGES, DEFAULT_MAX_SNAPSHOT_BYTES, DEFAULT_RECONNECT_BASE_MS,
+  DEFAULT_RECONNECT_MAX_MS, DEFAULT_SNAPSHOT_CHUNK_BYTES,
+} from './constants.js';
+import { CodecError, NotMemberError, ProtocolError, TransportError, assert } from './errors.js';
+import type { MembershipCheck } from './handshake.js';
+import type { NodeIdentity } from './keys.js';
+import { hex } from './keys.js';
+import { protoType } from './proto.js';
+import { FRAME_OVERHEAD_BYTES, SecureConnection } from './secure-connection.js';
+
+/** WIRE_MESSAGE_TYPES are the message types that travel between nodes; the others are local to a node. */
+export const WIRE_MESSAGE_TYPES: ReadonlySet<number> = new Set<number>([
+  MessageType.Prop, MessageType.App, MessageType.AppResp, MessageType.Vote, MessageType.VoteResp, MessageType.Snap,
+  MessageType.Heartbeat, MessageType.HeartbeatResp, MessageType.TransferLeader, MessageType.TimeoutNow,
+  MessageType.ReadIndex, MessageType.ReadIndexResp, MessageType.PreVote, MessageType.PreVoteResp,
+]);
+
+/** MAX_RECONNECT_EXPONENT caps the doubling so the delay computation never overflows. */
+const MAX_RECONNECT_EXPONENT = 30;
+/** SNAPSHOT_FIRST_CHUNK_ALLOWANCE_BYTES leaves room in the first chunk frame for the message itself. */
+const SNAPSHOT_FIRST_CHUNK_ALLOWANCE_BYTES = 64 * 1024;
+
+/** TransportComponents are the transport's collaborators (js-libp2p's (components, init) shape). */
+export interface TransportComponents {
+  readonly logger: Logger;
+  readonly identity: NodeIdentity;
+  /** clusterId: the genesis hash; bound into every handshake. */
+  readonly clusterId: Uint8Array;
+  /** isMember is asked at every handshake and on setPeers(), because membership changes at runtime. */
+  readonly isMember: MembershipCheck;
+  /** onMessage receives every authenticated, validated message addressed to this node. */
+  readonly onMessage: (message: Message) => void;
+  /** onUnreachable: a message to `nodeId` was lost (connection failure or queue overflow). */
+  readonly onUnreachable: (nodeId: number) => void;
+  /** onSnapshotStatus: a MSG_SNAP stream to `nodeId` was fully written (true) or abandoned (false). */
+  readonly onSnapshotStatus?: (nodeId: number, ok: boolean) => void;
+  /** random returns a number in [0, 1) for reconnect jitter (default Math.random). */
+  readonly random?: () => number;
+}
+
+/** TransportInit are the transport's options; every limit has a documented default in constants.ts. */
+export interface TransportInit {
+  readonly listenHost: string;
+  /** listenPort: 0 lets the OS choose (start() returns the port). */
+  readonly listenPort: number;
+  readonly maxFrameBytes?: number;
+  readonly maxQueueMessages?: number;
+  readonly maxQueueBytes?: number;
+  readonly snapshotChunkBytes?: number;
+  readonly maxSnapshotBytes?: number;
+  readonly handshakeTimeoutMs?: number;
+  readonly reconnectBaseMs?: number;
+  readonly reconnectMaxMs?: number;
+  readonly maxInboundConnections?: number;
+  readonly keepAliveMs?: number;
+}
+
+/** PeerAddress says where a peer listens and which Ed25519 key (raw 32 bytes) it must prove. */
+export interface PeerAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly publicKey: Uint8Array;
+}
+
+/** PeerStats are the counters of one peer's outbound link. */
+export interface PeerStats {
+  readonly connected: boolean;
+  readonly queuedMessages: number;
+  readonly sentMessages: number;
+  readonly droppedMessages: number;
+  readonly connectFailures: number;
+}
+
+/** TransportStats are the transport's counters, for metrics and tests. */
+export interface TransportStats {
+  readonly sentMessages: number;
+  readonly receivedMessages: number;
+  readonly droppedMessages: number;
+  readonly snapshotsSent: number;
+  readonly snapshotsReceived: number;
+  readonly connectionsAccepted: number;
+  readonly connectionsEstablished: number;
+  /** closedByCode counts connections closed because of an error, by the error's code. */
+  readonly closedByCode: Readonly<Record<string, number>>;
+  readonly peers: Readonly<Record<number, PeerStats>>;
+}
+
+type Settings = Required<Omit<TransportInit, 'listenHost' | 'listenPort'>>;
+
+interface Counters {
+  sentMessages: number;
+  receivedMessages: number;
+  droppedMessages: number;
+  snapshotsSent: number;
+  snapshotsReceived: number;
+  connectionsAccepted: number;
+  connectionsEstablished: number;
+  closedByCode: Record<string, number>;
+}
+
+let frameType: protobuf.Type | undefined;
+function frameSchema(): protobuf.Type {
+  frameType ??= protoType('quorumgate.transport.Frame');
+  return frameType;
+}
+
+/** Transport carries Raft messages between authenticated members. */
+export class Transport {
+  private readonly settings: Settings;
+  private readonly random: () => number;
+  private readonly counters: Counters = {
+    sentMessages: 0, receivedMessages: 0, droppedMessages: 0, snapshotsSent: 0, snapshotsReceived: 0,
+    connectionsAccepted: 0, connectionsEstablished: 0, closedByCode: {},
+  };
+  private readonly links = new Map<number, PeerLink>();
+  private readonly inbound = new Set<InboundLink>();
+  private server: Server | undefined;
+  private stopped = false;
+
+  constructor(private readonly components: TransportComponents, private readonly init: TransportInit) {
+    this.settings = {
+      maxFrameBytes: init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+      maxQueueMessages: init.maxQueueMessages ?? DEFAULT_MAX_QUEUE_MESSAGES,
+      maxQueueBytes: init.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES,
+      snapshotChunkBytes: init.snapshotChunkBytes ?? DEFAULT_SNAPSHOT_CHUNK_BYTES,
+      maxSnapshotBytes: init.maxSnapshotBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES,
+      handshakeTimeoutMs: init.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      reconnectBaseMs: init.reconnectBaseMs ?? DEFAULT_RECONNECT_BASE_MS,
+      reconnectMaxMs: init.reconnectMaxMs ?? DEFAULT_RECONNECT_MAX_MS,
+      maxInboundConnections: init.maxInboundConnections ?? DEFAULT_MAX_INBOUND_CONNECTIONS,
+      keepAliveMs: init.keepAliveMs ?? DEFAULT_KEEPALIVE_MS,
+    };
+    const s = this.settings;
+    assert(s.snapshotChunkBytes > 0 && s.snapshotChunkBytes + SNAPSHOT_FIRST_CHUNK_ALLOWANCE_BYTES <= s.maxFrameBytes,
+      () => `snapshotChunkBytes ${s.snapshotChunkBytes} must be positive and leave 64 KiB within maxFrameBytes ${s.maxFrameBytes}`);
+    assert(s.maxQueueMessages > 0 && s.maxQueueBytes > 0 && s.reconnectBaseMs > 0 && s.reconnectMaxMs >= s.reconnectBaseMs,
+      'queue bounds and reconnect delays must be positive');
+    this.random = components.random ?? Math.random;
+  }
+
+  /** start listens for peers; resolves with the bound port. */
+  async start(): Promise<{ port: number }> {
+    assert(this.server === undefined, 'start called twice');
+    const server = createServer((socket) => this.accept(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.init.listenPort, this.init.listenHost, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (error) => this.components.logger.error({ err: error }, 'transport: listener error'));
+    const address = server.address();
+    assert(address !== null && typeof address === 'object', 'listener has no address');
+    this.components.logger.info({ port: address.port, nodeId: this.components.identity.nodeId }, 'transport: listening');
+    return { port: address.port };
+  }
+
+  /**
+   * setPeers replaces the peer list: links to peers no longer listed are closed (their queues
+   * dropped), links whose address or key changed reconnect, and every established connection,
+   * inbound or outbound, whose peer no longer passes isMember is closed.
+   */
+  setPeers(peers: ReadonlyMap<number, PeerAddress>): void {
+    for (const [nodeId, link] of this.links) {
+      const next = peers.get(nodeId);
+      if (next === undefined) {
+        link.shutdown(new TransportError('TRANSPORT_PEER_REMOVED', `transport: node ${nodeId} was removed from the peer list`));
+        this.links.delete(nodeId);
+      } else {
+        link.setAddress(next);
+      }
+    }
+    for (const [nodeId, address] of peers) {
+      if (nodeId === this.components.identity.nodeId || this.links.has(nodeId)) continue;
+      this.links.set(nodeId, new PeerLink(nodeId, address, this));
+    }
+    for (const link of this.links.values()) link.recheckMembership();
+    for (const link of this.inbound) link.recheckMembership();
+  }
+
+  /** send enqueues messages for their peers and returns at once; it never blocks or throws for a peer's state. */
+  send(messages: readonly Message[]): void {
+    for (const message of messages) {
+      assert(WIRE_MESSAGE_TYPES.has(message.type), () => `send: message type ${message.type} is local-only`);
+      assert(message.from === this.components.identity.nodeId, () => `send: message from ${message.from}, this is node ${this.components.identity.nodeId}`);
+      const link = this.links.get(message.to);
+      if (link === undefined || this.stopped) {
+        this.counters.droppedMessages++;
+        this.components.logger.debug({ to: message.to, type: message.type }, 'transport: dropped a message to a node not in the peer list');
+        if (message.type === MessageType.Snap) this.reportSnapshot(message.to, false);
+        this.components.onUnreachable(message.to);
+        continue;
+      }
+      link.enqueue(message);
+    }
+  }
+
+  /** stop closes the listener and every connection; queued messages are dropped. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const link of this.links.values()) link.shutdown(undefined);
+    this.links.clear();
+    for (const link of this.inbound) link.connection.close(undefined);
+    this.inbound.clear();
+    const server = this.server;
+    if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** stats returns the transport's counters. */
+  stats(): TransportStats {
+    const peers: Record<number, PeerStats> = {};
+    for (const [nodeId, link] of this.links) peers[nodeId] = link.stats();
+    return { ...this.counters, closedByCode: { ...this.counters.closedByCode }, peers };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Shared with PeerLink and InboundLink.
+
+  /** @internal */ get options(): Settings {
+    return this.settings;
+  }
+
+  /** @internal */ get deps(): TransportComponents {
+    return this.components;
+  }
+
+  /** @internal */ get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** @internal */ get count(): Counters {
+    return this.counters;
+  }
+
+  /** @internal */ nextRandom(): number {
+    return this.random();
+  }
+
+  /** @internal */ reportSnapshot(nodeId: number, ok: boolean): void {
+    this.components.onSnapshotStatus?.(nodeId, ok);
+  }
+
+  /** @internal records why a connection closed and logs it. */
+  noteClosed(direction: 'inbound' | 'outbound', connection: SecureConnection, error: Error | undefined): void {
+    const peer = connection.claimedPeer;
+    const context = {
+      direction, peer: peer?.nodeId, peerKey: peer === undefined ? undefined : hex(peer.publicKey),
+      remote: `${connection.socket.remoteAddress ?? '?'}:${connection.socket.remotePort ?? '?'}`,
+      authenticated: connection.peer !== undefined,
+    };
+    if (error === undefined) {
+      this.components.logger.info(context, 'transport: connection closed');
+      return;
+    }
+    const code = (error as { code?: unknown }).code;
+    const key = typeof code === 'string' ? code : 'UNKNOWN';
+    this.counters.closedByCode[key] = (this.counters.closedByCode[key] ?? 0) + 1;
+    this.components.logger.warn({ ...context, code: key, reason: error.message }, 'transport: connection closed');
+  }
+
+  private accept(socket: Socket): void {
+    if (this.stopped || this.inbound.size >= this.settings.maxInboundConnections) {
+      this.components.logger.warn({ remote: socket.remoteAddress, limit: this.settings.maxInboundConnections },
+        'transport: refused a connection (stopped or at the inbound connection limit)');
+      socket.destroy();
+      return;
+    }
+    this.counters.connectionsAccepted++;
+    socket.setKeepAlive(true, this.settings.keepAliveMs);
+    const link = new InboundLink(socket, this, (closed) => this.inbound.delete(closed), (established) => {
+      // One inbound connection per peer: a newer one (e.g. after the peer restarted) replaces the older.
+      for (const other of this.inbound) {
+        if (other !== established && other.connection.peer?.nodeId === established.connection.peer?.nodeId) {
+          other.connection.close(new TransportError('TRANSPORT_REPLACED', 'transport: replaced by a newer connection from the same node'));
+        }
+      }
+    });
+    this.inbound.add(link);
+  }
+}
+
+/** encodeFrame encodes a transport Frame (exported for tests that play a hostile peer). */
+export function encodeFrame(frame: { message?: Message; snapshotChunk?: SnapshotChunkFields }): Uint8Array {
+  const object: ProtoObject = {};
+  if (frame.message !== undefined) object.message = messageToProto(frame.message);
+  if (frame.snapshotChunk !== undefined) {
+    const chunk = frame.snapshotChunk;
+    object.snapshotChunk = {
+      streamId: chunk.streamId, totalBytes: chunk.totalBytes, offset: chunk.offset, data: chunk.data,
+      ...(chunk.message === undefined ? {} : { message: messageToProto(chunk.message) }),
+    };
+  }
+  return frameSchema().encode(object).finish();
+}
+
+/** SnapshotChunkFields are the fields of a SnapshotChunk frame. */
+export interface SnapshotChunkFields {
+  readonly streamId: number;
+  readonly message?: Message;
+  readonly totalBytes: number;
+  readonly offset: number;
+  readonly data: Uint8Array;
+}
+
+/** decodeFrame decodes and validates a transport Frame; throws CodecError. */
+export function decodeFrame(bytes: Uint8Array): { message?: Message; snapshotChunk?: SnapshotChunkFields } {
+  const frame = decodeProto(frameSchema(), bytes, 'Frame');
+  if (frame.body === 'message') return { message: messageFromProto(frame.message as ProtoObject, 'Frame.message') };
+  if (frame.body === 'snapshotChunk') {
+    const chunk = frame.snapshotChunk as ProtoObject;
+    const message = chunk.message === null || chunk.message === undefined
+      ? undefined : messageFromProto(chunk.message as ProtoObject, 'Frame.snapshotChunk.message');
+    return {
+      snapshotChunk: {
+        streamId: readUint64(chunk.streamId, 'Frame.snapshotChunk.streamId'),
+        totalBytes: readUint64(chunk.totalBytes, 'Frame.snapshotChunk.totalBytes'),
+        offset: readUint64(chunk.offset, 'Frame.snapshotChunk.offset'),
+        data: readBytes(chunk.data, 'Frame.snapshotChunk.data'),
+        ...(message === undefined ? {} : { message }),
+      },
+    };
+  }
+  if (frame.body !== undefined && frame.body !== null) throw new CodecError('CODEC_INVALID_FIELD', 'Frame.body', `unknown body ${String(frame.body)}`);
+  return {};
+}
+
+/** messageBytes approximates what a queued message holds, for the queue's byte bound. */
+function messageBytes(message: Message): number {
+  let total = 64 + message.context.byteLength + (message.snapshot?.data.byteLength ?? 0);
+  for (const entry of message.entries) total += 24 + entry.data.byteLength;
+  return total;
+}
+
+interface SnapshotStream {
+  readonly message: Message;
+  readonly data: Uint8Array;
+  readonly streamId: number;
+  offset: number;
+}
+
+/** PeerLink is the outbound side towards one peer: queue, connection, backoff, snapshot streams. */
+class PeerLink {
+  private queue: Message[] = [];
+  private queueHead = 0;
+  private queuedBytes = 0;
+  private connection: SecureConnection | undefined;
+  private established = false;
+  private writable = true;
+  private stream: SnapshotStream | undefined;
+  private nextStreamId = 1;
+  private attempts = 0;
+  private backoffTimer: NodeJS.Timeout | undefined;
+  private overflowReported = false;
+  private closedForGood = false;
+  private sent = 0;
+  private dropped = 0;
+  private connectFailures = 0;
+
+  constructor(readonly nodeId: number, private address: PeerAddress, private readonly transport: Transport) {}
+
+  stats(): PeerStats {
+    return {
+      connected: this.established, queuedMessages: this.queue.length - this.queueHead, sentMessages: this.sent,
+      droppedMessages: this.dropped, connectFailures: this.connectFailures,
+    };
+  }
+
+  setAddress(address: PeerAddress): void {
+    const changed = address.host !== this.address.host || address.port !== this.address.port
+      || Buffer.compare(Buffer.from(address.publicKey), Buffer.from(this.address.publicKey)) !== 0;
+    this.address = address;
+    if (changed && this.connection !== undefined) {
+      this.connection.close(new TransportError('TRANSPORT_PEER_CHANGED', `transport: node ${this.nodeId}'s address or key changed`));
+    }
+  }
+
+  recheckMembership(): void {
+    const peer = this.connection?.peer;
+    if (peer !== undefined && !this.transport.deps.isMember(peer.nodeId, peer.publicKey)) {
+      this.connection!.close(new NotMemberError(peer.nodeId, hex(peer.publicKey)));
+    }
+  }
+
+  enqueue(message: Message): void {
+    const settings = this.transport.options;
+    const bytes = messageBytes(message);
+    const length = this.queue.length - this.queueHead;
+    if (length >= settings.maxQueueMessages || (length > 0 && this.queuedBytes + bytes > settings.maxQueueBytes)) {
+      this.drop(message);
+      if (!this.overflowReported) {
+        this.overflowReported = true;
+        this.transport.deps.logger.warn({ peer: this.nodeId, queued: length, queuedBytes: this.queuedBytes }, 'transport: send queue full, dropping messages');
+        this.transport.deps.onUnreachable(this.nodeId);
+      }
+      return;
+    }
+    this.queue.push(message);
+    this.queuedBytes += bytes;
+    if (this.established) this.pump();
+    else this.dial();
+  }
+
+  shutdown(error: Error | undefined): void {
+    this.closedForGood = true;
+    if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
+    this.backoffTimer = undefined;
+    if (this.connection !== undefined) this.connection.close(error);
+    this.dropAll();
+  }
+
+  private drop(message: Message): void {
+    this.dropped++;
+    this.transport.count.droppedMessages++;
+    if (message.type === MessageType.Snap) this.transport.reportSnapshot(this.nodeId, false);
+  }
+
+  private dropAll(): void {
+    for (let i = this.queueHead; i < this.queue.length; i++) this.drop(this.queue[i]!);
+    this.queue = [];
+    this.queueHead = 0;
+    this.queuedBytes = 0;
+    if (this.stream !== undefined) {
+      this.stream = undefined;
+      this.transport.reportSnapshot(this.nodeId, false);
+    }
+  }
+
+  private dial(): void {
+    if (this.connection !== undefined || this.backoffTimer !== undefined || this.closedForGood || this.transport.isStopped) return;
+    const settings = this.transport.options;
+    const socket = connect({ host: this.address.host, port: this.address.port });
+    socket.setKeepAlive(true, settings.keepAliveMs);
+    this.connection = new SecureConnection(socket, {
+      role: 'initiator',
+      identity: this.transport.deps.identity,
+      clusterId: this.transport.deps.clusterId,
+      isMember: this.transport.deps.isMember,
+      expectedPeer: { nodeId: this.nodeId, publicKey: this.address.publicKey },
+      maxFrameBytes: settings.maxFrameBytes,
+      handshakeTimeoutMs: settings.handshakeTimeoutMs,
+      onEstablished: () => {
+        this.established = true;
+        this.writable = true;
+        this.attempts = 0;
+        this.transport.count.connectionsEstablished++;
+        this.transport.deps.logger.info({ peer: this.nodeId }, 'transport: connected');
+        this.pump();
+      },
+      onFrame: (connection) => {
+        // Data flows only from the dialer; the responder sends nothing after its confirmation.
+        connection.close(new ProtocolError('the responder sent a frame after the handshake'));
+      },
+      onClose: (connection, error) => this.onClosed(connection, error),
+    });
+    socket.on('drain', () => {
+      this.writable = true;
+      this.pump();
+    });
+  }
+
+  private onClosed(connection: SecureConnection, error: Error | undefined): void {
+    if (this.connection !== connection) return;
+    this.transport.noteClosed('outbound', connection, error);
+    const wasEstablished = this.established;
+    this.connection = undefined;
+    this.established = false;
+    if (!wasEstablished) this.connectFailures++;
+    this.dropAll();
+    if (this.closedForGood || this.transport.isStopped) return;
+    this.transport.deps.onUnreachable(this.nodeId);
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    const settings = this.transport.options;
+    const exponent = Math.min(this.attempts, MAX_RECONNECT_EXPONENT);
+    const ceilingMs = Math.min(settings.reconnectMaxMs, settings.reconnectBaseMs * 2 ** exponent);
+    // Equal jitter: half the delay is fixed, half random, so peers that failed together spread out.
+    const delayMs = ceilingMs / 2 + (ceilingMs / 2) * this.transport.nextRandom();
+    this.attempts++;
+    this.backoffTimer = setTimeout(() => {
+      this.backoffTimer = undefined;
+      if (this.queue.length > this.queueHead) this.dial();
+    }, delayMs);
+  }
+
+  /** pump writes queued messages until the queue is empty or the socket's buffer is full. */
+  private pump(): void {
+    const connection = this.connection;
+    if (connection === undefined || !this.established) return;
+    // Bounded: every pass consumes a queued message or a snapshot chunk, or stops.
+    while (this.writable && !connection.isClosed) {
+      if (this.stream !== undefined) {
+        this.writable = this.writeChunk(connection, this.stream);
+        continue;
+      }
+      if (this.queueHead >= this.queue.length) break;
+      const message = this.queue[this.queueHead]!;
+      this.queue[this.queueHead] = undefined as unknown as Message;
+      this.queueHead++;
+      this.queuedBytes -= messageBytes(message);
+      if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.queueHead);
+        this.queueHead = 0;
+      }
+      if (message.type === MessageType.Snap) {
+        assert(message.snapshot !== undefined, 'a MSG_SNAP message without a snapshot');
+        this.stream = { message: { ...message, snapshot: { ...message.snapshot, data: new Uint8Array(0) } }, data: message.snapshot.data, streamId: this.nextStreamId++, offset: 0 };
+        continue;
+      }
+      const frame = encodeFrame({ message });
+      if (frame.length + FRAME_OVERHEAD_BYTES > this.transport.options.maxFrameBytes) {
+        this.drop(message);
+        this.transport.deps.logger.error({ peer: this.nodeId, type: message.type, bytes: frame.length }, 'transport: message larger than maxFrameBytes dropped');
+        continue;
+      }
+      this.writable = connection.send(frame);
+      this.sent++;
+      this.transport.count.sentMessages++;
+    }
+    if (this.queueHead >= this.queue.length && this.stream === undefined) this.overflowReported = false;
+  }
+
+  private writeChunk(connection: SecureConnection, stream: SnapshotStream): boolean {
+    const chunkBytes = this.transport.options.snapshotChunkBytes;
+    const data = stream.data.subarray(stream.offset, stream.offset + chunkBytes);
+    const frame = encodeFrame({
+      snapshotChunk: {
+        streamId: stream.streamId, totalBytes: stream.data.byteLength, offset: stream.offset, data,
+        ...(stream.offset === 0 ? { message: stream.message } : {}),
+      },
+    });
+    stream.offset += data.byteLength;
+    const writable = connection.send(frame);
+    if (stream.offset >= stream.data.byteLength) {
+      this.stream = undefined;
+      this.sent++;
+      this.transport.count.sentMessages++;
+      this.transport.count.snapshotsSent++;
+      this.transport.reportSnapshot(this.nodeId, true);
+    }
+    return writable;
+  }
+}
+
+interface Reassembly {
+  readonly streamId: number;
+  readonly message: Message;
+  readonly totalBytes: number;
+  receivedBytes: number;
+  readonly parts: Buffer[];
+}
+
+/** InboundLink is one accepted connection: it authenticates the dialer and delivers its messages. */
+class InboundLink {
+  readonly connection: SecureConnection;
+  private reassembly: Reassembly | undefined;
+
+  constructor(
+    socket: Socket,
+    private readonly transport: Transport,
+    onGone: (link: InboundLink) => void,
+    onEstablished: (link: InboundLink) => void,
+  ) {
+    const settings = transport.options;
+    this.connection = new SecureConnection(socket, {
+      role: 'responder',
+      identity: transport.deps.identity,
+      clusterId: transport.deps.clusterId,
+      isMember: transport.deps.isMember,
+      maxFrameBytes: settings.maxFrameBytes,
+      handshakeTimeoutMs: settings.handshakeTimeoutMs,
+      onEstablished: () => {
+        transport.count.connectionsEstablished++;
+        transport.deps.logger.info({ peer: this.connection.peer?.nodeId }, 'transport: accepted');
+        onEstablished(this);
+      },
+      onFrame: (_connection, plaintext) => this.onFrame(plaintext),
+      onClose: (connection, error) => {
+        transport.noteClosed('inbound', connection, error);
+        onGone(this);
+      },
+    });
+  }
+
+  recheckMembership(): void {
+    const peer = this.connection.peer;
+    if (peer !== undefined && !this.transport.deps.isMember(peer.nodeId, peer.publicKey)) {
+      this.connection.close(new NotMemberError(peer.nodeId, hex(peer.publicKey)));
+    }
+  }
+
+  private onFrame(plaintext: Buffer): void {
+    const frame = decodeFrame(plaintext);
+    if (frame.snapshotChunk !== undefined) {
+      this.onChunk(frame.snapshotChunk);
+      return;
+    }
+    if (this.reassembly !== undefined) throw new ProtocolError(`a message arrived inside snapshot stream ${this.reassembly.streamId}`);
+    if (frame.message === undefined) return; // an empty frame: keepalive
+    if (frame.message.type === MessageType.Snap) throw new ProtocolError('a MSG_SNAP message must be streamed in SnapshotChunk frames');
+    this.deliver(frame.message);
+  }
+
+  private onChunk(chunk: SnapshotChunkFields): void {
+    const maxSnapshotBytes = this.transport.options.maxSnapshotBytes;
+    if (chunk.offset === 0) {
+      if (this.reassembly !== undefined) throw new ProtocolError(`snapshot stream ${chunk.streamId} started inside stream ${this.reassembly.streamId}`);
+      if (chunk.message === undefined || chunk.message.type !== MessageType.Snap) {
+        throw new ProtocolError(`the first chunk of snapshot stream ${chunk.streamId} must carry a MSG_SNAP message`);
+      }
+      if (chunk.totalBytes > maxSnapshotBytes) {
+        throw new ProtocolError(`snapshot stream ${chunk.streamId} announces ${chunk.totalBytes} bytes, above maxSnapshotBytes ${maxSnapshotBytes}`);
+      }
+      if (chunk.message.snapshot!.data.byteLength !== 0) throw new ProtocolError('the streamed MSG_SNAP message must have empty snapshot data');
+      this.reassembly = { streamId: chunk.streamId, message: chunk.message, totalBytes: chunk.totalBytes, receivedBytes: 0, parts: [] };
+    } else {
+      const current = this.reassembly;
+      if (current === undefined || current.streamId !== chunk.streamId) throw new ProtocolError(`chunk of snapshot stream ${chunk.streamId} without its start`);
+      if (chunk.message !== undefined) throw new ProtocolError('only the first snapshot chunk carries the message');
+      if (chunk.offset !== current.receivedBytes) throw new ProtocolError(`snapshot chunk at offset ${chunk.offset}, expected ${current.receivedBytes}`);
+      if (chunk.totalBytes !== current.totalBytes) throw new ProtocolError('snapshot chunks disagree on the total size');
+      if (chunk.data.byteLength === 0) throw new ProtocolError('an empty snapshot chunk after the first');
+    }
+    const stream = this.reassembly!;
+    if (stream.receivedBytes + chunk.data.byteLength > stream.totalBytes) {
+      throw new ProtocolError(`snapshot stream ${stream.streamId} exceeds its announced ${stream.totalBytes} bytes`);
+    }
+    if (chunk.data.byteLength > 0) stream.parts.push(Buffer.from(chunk.data.buffer, chunk.data.byteOffset, chunk.data.byteLength));
+    stream.receivedBytes += chunk.data.byteLength;
+    if (stream.receivedBytes === stream.totalBytes) {
+      this.reassembly = undefined;
+      const data = Buffer.concat(stream.parts, stream.totalBytes);
+      this.transport.count.snapshotsReceived++;
+      this.deliver({ ...stream.message, snapshot: { ...stream.message.snapshot!, data } });
+    }
+  }
+
+  private deliver(message: Message): void {
+    const peer = this.connection.peer;
+    assert(peer !== undefined, 'delivering on an unauthenticated connection');
+    const self = this.transport.deps.identity.nodeId;
+    if (message.from !== peer.nodeId) throw new ProtocolError(`node ${peer.nodeId} sent a message claiming to be from node ${message.from}`);
+    if (message.to !== self) throw new ProtocolError(`node ${peer.nodeId} sent a message for node ${message.to} to node ${self}`);
+    if (!WIRE_MESSAGE_TYPES.has(message.type)) throw new ProtocolError(`message type ${message.type} is local-only`);
+    this.transport.count.receivedMessages++;
+    this.transport.deps.onMessage(message);
+  }
+}
