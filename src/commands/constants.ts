@@ -25,6 +25,13 @@ export const MAX_POLICY_JSON_CHARS = 512 * 1024;
 /** MAX_KEY_CACHE_ENTRIES bounds the cache of parsed native public keys used by the verifier. */
 export const MAX_KEY_CACHE_ENTRIES = 4096;
 
+/**
+ * MAX_COMMAND_LIFETIME_MS bounds how far past the entry time a command's expiry may lie. A command is
+ * valid only inside this window, so a signed command that was rejected (for example, sent before its
+ * domain had a policy) cannot be held back and replayed months later.
+ */
+export const MAX_COMMAND_LIFETIME_MS = 30 * 24 * 3600 * 1000;
+
 /** ROOT_SIGNER is the signer name of commands signed by the root role (m-of-n). */
 export const ROOT_SIGNER = 'root';
 

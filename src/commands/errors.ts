@@ -24,6 +24,7 @@ export type CommandErrorCode =
   | 'bad_signature' // a signature does not verify over the body bytes
   | 'below_threshold' // fewer valid distinct signatures than the role's threshold
   | 'expired' // the entry time is later than the body's not_after_ms
+  | 'lifetime_too_long' // not_after_ms is further than MAX_COMMAND_LIFETIME_MS after the entry time
   | 'duplicate' // this exact body was already applied
   | 'stale_sequence' // seq is not greater than the signer's last applied seq
   | 'role_not_allowed' // the signer's role may not issue this command

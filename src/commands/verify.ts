@@ -2,8 +2,8 @@
 //
 // The checks run in a fixed order so that every node reports the same reason for the same entry:
 // cluster, signer, signatures (native Ed25519 over the received body bytes, each key counted once),
-// threshold, expiry against the entry time, sequence, then role and domain.
-import { ROOT_SIGNER } from './constants.js';
+// threshold, expiry (and maximum lifetime) against the entry time, sequence, then role and domain.
+import { MAX_COMMAND_LIFETIME_MS, ROOT_SIGNER } from './constants.js';
 import { keyIdHex, toHex, verifySignature } from './crypto.js';
 import { CommandError } from './errors.js';
 import type { CommandBody, PayloadKind, SignedCommand } from './types.js';
@@ -73,6 +73,9 @@ export function verifyCommand(envelope: SignedCommand, body: CommandBody, trust:
   const verified = body.signer === ROOT_SIGNER ? verifyRoot(envelope, body, trust) : verifySingle(envelope, body, trust);
   if (timeMs > body.notAfterMs) {
     throw new CommandError('expired', `command expired at ${body.notAfterMs} ms, entry time is ${timeMs} ms`, 'body.not_after_ms');
+  }
+  if (body.notAfterMs - timeMs > MAX_COMMAND_LIFETIME_MS) {
+    throw new CommandError('lifetime_too_long', `command expires ${body.notAfterMs - timeMs} ms after the entry time, at most ${MAX_COMMAND_LIFETIME_MS} ms is allowed`, 'body.not_after_ms');
   }
   const last = trust.lastSeq(body.signer);
   if (body.seq <= last) {

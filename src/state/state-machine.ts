@@ -26,7 +26,7 @@ import type {
 } from './types.js';
 
 /** AUTHENTICATED_CODES are the command errors verifyCommand reports only after the signatures verified. */
-const AUTHENTICATED_CODES: ReadonlySet<RejectionCode> = new Set(['expired', 'stale_sequence', 'role_not_allowed', 'wrong_domain']);
+const AUTHENTICATED_CODES: ReadonlySet<RejectionCode> = new Set(['expired', 'lifetime_too_long', 'stale_sequence', 'role_not_allowed', 'wrong_domain']);
 
 /** DevicePlan is what the data plane enforces for a device: its state's μmbox chain or verdict. */
 export type DevicePlan = { deviceId: string; state: string; sinceMs: number } & (
@@ -236,6 +236,11 @@ export class StateMachine {
   policy(domain: string): PolicyDocumentView | undefined {
     const policy = this.data.domains.get(domain)?.policy;
     return policy === undefined ? undefined : structuredClone(policy);
+  }
+
+  /** deviceTypes are the device types of a domain's current policy (they are part of the document). */
+  deviceTypes(domain: string): PolicyDocumentView['deviceTypes'] {
+    return structuredClone(this.data.domains.get(domain)?.policy?.deviceTypes ?? []);
   }
 
   /** images are a domain's pinned μmbox images (name → digest), sorted by name. */

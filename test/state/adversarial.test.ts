@@ -7,8 +7,9 @@
 // and after, and check the rejection record.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import {
-  decodeSignedCommand, encodeSignedCommand, keyIdHex, signCommand, type SignedCommand,
+  decodeSignedCommand, encodeSignedCommand, keyIdHex, sha256, signCommand, toHex, type SignedCommand,
 } from '../../src/commands/index.js';
 import { StateMachine, policyEngines } from '../../src/state/index.js';
 import { DAY_MS, T0_MS, TestCluster, homePolicy, testKey, toEntries } from './fixtures.js';
@@ -98,6 +99,10 @@ const rows: Row[] = [
   {
     rule: 'an expired command (entry time after notAfterMs)', code: 'expired',
     build: (c) => c.as(c.admin, { kind: 'removeDevice', id: 'plug-0' }, 'home', { notAfterMs: T0_MS }),
+  },
+  {
+    rule: 'an expiry years ahead (a command that could be held back and replayed)', code: 'lifetime_too_long',
+    build: (c) => c.as(c.admin, { kind: 'removeDevice', id: 'plug-0' }, 'home', { notAfterMs: T0_MS + 365 * DAY_MS }),
   },
   {
     rule: 'one root signature where the threshold is two', code: 'below_threshold',
@@ -229,6 +234,29 @@ describe('adversarial envelopes are rejected and change nothing but the rejectio
     assert.equal(results[7]?.ok === false && results[7].code, 'duplicate');
     assert.equal(machine.devices().length, 1);
     assert.ok(DAY_MS > 0);
+  });
+
+  test('no single-byte change to a valid envelope gets a different body accepted (fuzz)', () => {
+    const cluster = new TestCluster();
+    const machine = new StateMachine(cluster.genesis, policyEngines);
+    for (const e of toEntries(cluster.setup(2))) machine.apply(e);
+    const snapshot = machine.snapshot();
+    const valid = cluster.as(cluster.admin, { kind: 'putImage', name: 'extra', digest: `sha256:${'3'.repeat(64)}` }, 'home');
+    const validBody = toHex(sha256(decodeSignedCommand(valid).body));
+    const before = semantic(machine);
+    fc.assert(fc.property(fc.nat({ max: valid.length - 1 }), fc.integer({ min: 1, max: 255 }), (position, xor) => {
+      const mutated = Uint8Array.from(valid);
+      mutated[position] = (mutated[position] ?? 0) ^ xor;
+      const copy = StateMachine.restore(snapshot, policyEngines);
+      const result = copy.apply({ index: 1000, term: 1, timeMs: T0_MS + 100_000, payload: mutated });
+      if (result.ok) {
+        // Only a change outside the signed body (protobuf framing of the unsigned envelope) may pass,
+        // and then it is the very same signed command.
+        assert.equal(result.bodyHash, validBody);
+      } else {
+        assert.deepEqual(semantic(copy), before);
+      }
+    }), { numRuns: 300 });
   });
 
   test('signatures made with tweetnacl are accepted like native ones', () => {

@@ -132,6 +132,7 @@ describe('policies and devices', () => {
     assert.equal(h.machine.device('cam-1')?.nodeId, 'n2');
     assert.deepEqual(h.machine.devicePlan('cam-1'), { deviceId: 'cam-1', state: 'normal', sinceMs: h.timeMs, verdict: 'allow' });
     assert.deepEqual(h.machine.devices({ nodeId: 'n2' }).map((d) => d.id), ['cam-1']);
+    assert.deepEqual(h.machine.deviceTypes('home').map((t) => t.name), ['smart-plug', 'camera']);
   });
 });
 
