@@ -252,10 +252,8 @@ export class PolicyEngine {
   onAlert(deviceId: string, alertType: string, timeMs: number): Reaction[] {
     const device = this.device(deviceId);
     const type = this.typeOf(device);
-    const cap = type.alertCaps.get(alertType);
-    if (cap === undefined) {
-      throw new TelemetryRejected('UNKNOWN_ALERT_TYPE', `device ${deviceId} of type ${device.info.type} declares no alert type ${JSON.stringify(alertType)} (it has ${type.spec.alertTypes.join(', ') || 'none'})`);
-    }
+    this.checkAlert(deviceId, alertType);
+    const cap = type.alertCaps.get(alertType) ?? 0;
     checkTime(timeMs);
     const reactions: Reaction[] = [];
     this.advance(timeMs, reactions);
@@ -293,6 +291,21 @@ export class PolicyEngine {
     this.notify(device, { kind: 'sensor', name: sensor }, pending);
     this.evaluateWaves(pending, new Set(), reactions);
     return reactions;
+  }
+
+  /** checkSensorReading throws exactly what onSensor would refuse the reading with, and changes nothing. */
+  checkSensorReading(deviceId: string, sensor: string, value: number | boolean | string): void {
+    const device = this.device(deviceId);
+    this.checkReading(device, this.typeOf(device), sensor, value);
+  }
+
+  /** checkAlert throws exactly what onAlert would refuse the alert with, and changes nothing. */
+  checkAlert(deviceId: string, alertType: string): void {
+    const device = this.device(deviceId);
+    const type = this.typeOf(device);
+    if (!type.alertCaps.has(alertType)) {
+      throw new TelemetryRejected('UNKNOWN_ALERT_TYPE', `device ${deviceId} of type ${device.info.type} declares no alert type ${JSON.stringify(alertType)} (it has ${type.spec.alertTypes.join(', ') || 'none'})`);
+    }
   }
 
   /** onTime advances the engine's time and fires the time-in-state deadlines now due. */

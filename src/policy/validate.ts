@@ -24,7 +24,7 @@ import {
   WINDOW_MS_MAX,
 } from './constants.js';
 import { toMilli } from './decimal.js';
-import { PolicyError, type PolicyErrorCode } from './errors.js';
+import { formatPath, PolicyError, type PolicyErrorCode } from './errors.js';
 import type {
   Aggregate,
   ComparisonOp,
@@ -407,6 +407,22 @@ function ruleSpec(v: Validator, value: unknown, path: Path, ctx: RuleContext): R
   return { name, from, to, when, commands };
 }
 
+/** checkImagePins refuses a document that pins one image name to two digests (a copy-paste slip). */
+function checkImagePins(v: Validator, types: ReadonlyArray<Omit<DeviceTypeSpec, 'rules'>>): void {
+  const first = new Map<string, { digest: string; path: Path }>();
+  types.forEach((type, t) => type.states.forEach((state, s) => {
+    if (!('chain' in state)) return;
+    state.chain.forEach((image, i) => {
+      const path = ['deviceTypes', t, 'states', s, 'chain', i, 'digest'];
+      const earlier = first.get(image.name);
+      if (earlier === undefined) first.set(image.name, { digest: image.digest, path });
+      else if (earlier.digest !== image.digest) {
+        v.fail('POLICY_VALUE', path, `${earlier.digest} (image ${image.name} is pinned so at ${formatPath(earlier.path)})`, describeValue(image.digest));
+      }
+    });
+  }));
+}
+
 /**
  * validatePolicy checks a policy document that arrived as plain data (JSON inside a signed command,
  * or YAML already parsed) and returns it normalized. It throws PolicyError naming `source`, the path,
@@ -426,6 +442,7 @@ export function validatePolicy(value: unknown, source: string): PolicyDocument {
     v.uniqueName(typeNames, spec.name, [...path, 'name'], 'device type');
     return { typeRaw, spec };
   });
+  checkImagePins(v, declared.map(({ spec }) => spec));
   const types = new Map<string, TypeDeclarations>();
   const allStates = new Set<string>();
   for (const { spec } of declared) {

@@ -171,6 +171,8 @@ const mutationCases: MutationCase[] = [
     code: 'POLICY_DUPLICATE', path: 'deviceTypes[1].name', expected: /device type name not declared before/, found: /"meter" again/ },
   { name: 'a sensor declared twice', mutate: (d) => { (d as Loose).deviceTypes[0].sensors.push({ name: 'open', type: 'string' }); },
     code: 'POLICY_DUPLICATE', path: 'deviceTypes[0].sensors[3].name', expected: /sensor name/, found: /"open" again/ },
+  { name: 'one image pinned to two digests', mutate: (d) => { (d as Loose).deviceTypes[0].states[2] = { name: 'attack', chain: [{ name: 'monitor', digest: `sha256:${'cd'.repeat(32)}` }] }; },
+    code: 'POLICY_VALUE', path: 'deviceTypes[0].states[2].chain[0].digest', expected: /abab.* \(image monitor is pinned so at deviceTypes\[0\]\.states\[1\]\.chain\[0\]\.digest\)/, found: /cdcd/ },
   { name: 'an unknown sensor type', mutate: (d) => { (d as Loose).deviceTypes[0].sensors[0].type = 'float'; },
     code: 'POLICY_VALUE', path: 'deviceTypes[0].sensors[0].type', expected: /number boolean string/, found: /"float"/ },
 ];
