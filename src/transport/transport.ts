@@ -292,11 +292,22 @@ export class Transport {
   }
 
   private accept(socket: Socket): void {
-    if (this.stopped || this.inbound.size >= this.settings.maxInboundConnections) {
-      this.components.logger.warn({ remote: socket.remoteAddress, limit: this.settings.maxInboundConnections },
-        'transport: refused a connection (stopped or at the inbound connection limit)');
+    if (this.stopped) {
       socket.destroy();
       return;
+    }
+    if (this.inbound.size >= this.settings.maxInboundConnections) {
+      // At the limit, the oldest connection that has not authenticated yet makes room, so idle
+      // unauthenticated sockets cannot lock members out; if every slot is authenticated, refuse.
+      const oldestUnauthenticated = [...this.inbound].find((link) => !link.connection.isEstablished);
+      if (oldestUnauthenticated === undefined) {
+        this.components.logger.warn({ remote: socket.remoteAddress, limit: this.settings.maxInboundConnections },
+          'transport: refused a connection: every inbound slot holds an authenticated peer');
+        socket.destroy();
+        return;
+      }
+      oldestUnauthenticated.connection.close(new TransportError('TRANSPORT_EVICTED',
+        `transport: unauthenticated connection evicted: ${this.settings.maxInboundConnections} inbound connections reached`));
     }
     this.counters.connectionsAccepted++;
     socket.setKeepAlive(true, this.settings.keepAliveMs);
@@ -373,7 +384,7 @@ interface SnapshotStream {
 
 /** PeerLink is the outbound side towards one peer: queue, connection, backoff, snapshot streams. */
 class PeerLink {
-  private queue: Message[] = [];
+  private queue: (Message | undefined)[] = [];
   private queueHead = 0;
   private queuedBytes = 0;
   private connection: SecureConnection | undefined;
@@ -529,7 +540,7 @@ class PeerLink {
       }
       if (this.queueHead >= this.queue.length) break;
       const message = this.queue[this.queueHead]!;
-      this.queue[this.queueHead] = undefined as unknown as Message;
+      this.queue[this.queueHead] = undefined; // release it now; the array is compacted below
       this.queueHead++;
       this.queuedBytes -= messageBytes(message);
       if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {

@@ -320,6 +320,22 @@ describe('slow and dead peers never block', () => {
     assert.ok(elapsedMs < 1000, `send() must not block: 4000 sends took ${elapsedMs.toFixed(0)} ms`);
   });
 
+  test('idle unauthenticated sockets cannot lock members out of a full listener', async () => {
+    const { nodes } = await cluster(2, { init: { maxInboundConnections: 3 } });
+    const [node1, node2] = nodes;
+    const idle: Socket[] = [];
+    for (let i = 0; i < 5; i++) {
+      const socket = connect({ host: '127.0.0.1', port: node1!.port });
+      socket.on('error', () => undefined);
+      await new Promise<void>((resolve) => socket.on('connect', () => resolve()));
+      idle.push(socket);
+    }
+    await waitFor('evictions', () => (node1!.transport.stats().closedByCode.TRANSPORT_EVICTED ?? 0) === 2);
+    node2!.transport.send([message(2, 1)]);
+    await waitFor('the member gets in', () => node1!.received.length === 1);
+    for (const socket of idle) socket.destroy();
+  });
+
   test('a dead peer is reported unreachable and redialled with capped exponential backoff, not in a tight loop', async () => {
     const { nodes } = await cluster(1);
     const node1 = nodes[0]!;
