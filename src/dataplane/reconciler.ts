@@ -225,8 +225,8 @@ export class Reconciler {
       await this.sw.ensureBridge();
       this.bridgeReady = true;
     }
-    let [ports, observedUmboxes] = await Promise.all([this.sw.listPorts(), this.runtime.list(desired.nodeId)]);
-    ports = await this.attachDevicePorts(desired, ports);
+    const [initialPorts, observedUmboxes] = await Promise.all([this.sw.listPorts(), this.runtime.list(desired.nodeId)]);
+    let ports = await this.attachDevicePorts(desired, initialPorts);
 
     // 1. μmboxes of every device's current generation, started before any flow points at them.
     const umboxStarted = Date.now();
