@@ -37,7 +37,7 @@ const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant('image' as const), n: fc.integer({ min: 0, max: 3 }) }) },
 );
 
-/** servingNode is where the generator puts each device (devices move when re-added). */
+/** buildLog turns generated operations into signed log entries after a fixed set-up (3 plugs on n1..n3). */
 function buildLog(ops: readonly Op[], timeSteps: readonly number[]): { cluster: TestCluster; entries: LogEntryInput[] } {
   const cluster = new TestCluster();
   const commands = cluster.setup(3);
