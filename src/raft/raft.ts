@@ -742,6 +742,10 @@ export class Raft {
       }
       return;
     }
+    // A follower acknowledges only entries this leader sent, or its commit index, which the
+    // leader holds (Leader Completeness, paper 5.4): anything beyond our log is a broken invariant.
+    assert(m.index <= this.raftLog.lastIndex(),
+      () => `${this.id} (leader, term ${this.term}) got an acknowledgement of index ${m.index} from ${m.from} beyond its last index ${this.raftLog.lastIndex()}: leader completeness violated`);
     const oldPaused = pr.isPaused();
     if (!pr.maybeUpdate(m.index)) return;
     if (pr.state === 'probe') {
