@@ -86,9 +86,9 @@ export function verifyCommand(envelope: SignedCommand, body: CommandBody, trust:
 }
 
 function verifyRoot(envelope: SignedCommand, body: CommandBody, trust: TrustView): VerifiedCommand {
-  const current = new Map(trust.root.keys.map((k) => [hexKeyIdOf(k), k] as const));
+  const current = new Map(trust.root.keys.map((k) => [keyIdHex(k), k] as const));
   // A rotation must also be signed by a threshold of the new root set (TUF's rule).
-  const next = body.payload.kind === 'rotateRoot' ? new Map(body.payload.rootKeys.map((k) => [hexKeyIdOf(k), k] as const)) : new Map<string, Uint8Array>();
+  const next = body.payload.kind === 'rotateRoot' ? new Map(body.payload.rootKeys.map((k) => [keyIdHex(k), k] as const)) : new Map<string, Uint8Array>();
   const valid = new Set<string>();
   envelope.signatures.forEach((signature, i) => {
     const id = toHex(signature.keyId);
@@ -97,6 +97,8 @@ function verifyRoot(envelope: SignedCommand, body: CommandBody, trust: TrustView
       throw new CommandError('unexpected_key', `signatures[${i}] is by key ${id}, which is not a root key${next.size > 0 ? ' of the current or new set' : ''}`, `signatures[${i}].key_id`);
     }
     if (!verifySignature(publicKey, envelope.body, signature.sig)) {
+        // Every signature on a root command must verify, not only a threshold of them: a bad one means
+      // the envelope was altered or assembled carelessly, and nothing it carries is trusted.
       throw new CommandError('bad_signature', `signatures[${i}] by key ${id} does not verify over the body`, `signatures[${i}].sig`);
     }
     valid.add(id);
@@ -151,8 +153,4 @@ function authorize(verified: VerifiedCommand): void {
     const domains = [...(verified.adminDomains ?? [])].sort().join(', ');
     throw new CommandError('wrong_domain', `admin key ${body.signer} administers [${domains}], not domain "${body.domain}"`, 'body.domain');
   }
-}
-
-function hexKeyIdOf(publicKey: Uint8Array): string {
-  return keyIdHex(publicKey);
 }
