@@ -97,7 +97,7 @@ function verifyRoot(envelope: SignedCommand, body: CommandBody, trust: TrustView
       throw new CommandError('unexpected_key', `signatures[${i}] is by key ${id}, which is not a root key${next.size > 0 ? ' of the current or new set' : ''}`, `signatures[${i}].key_id`);
     }
     if (!verifySignature(publicKey, envelope.body, signature.sig)) {
-        // Every signature on a root command must verify, not only a threshold of them: a bad one means
+      // Every signature on a root command must verify, not only a threshold of them: a bad one means
       // the envelope was altered or assembled carelessly, and nothing it carries is trusted.
       throw new CommandError('bad_signature', `signatures[${i}] by key ${id} does not verify over the body`, `signatures[${i}].sig`);
     }
