@@ -3,6 +3,7 @@
 // for devices it serves; the state machine checks that on apply). Pending alerts are bounded: when the
 // queue is full new alerts are dropped and counted, never buffered without limit.
 import { strict as assert } from 'node:assert';
+import { keyIdHex, signCommand, type CommandBody, type KeyPair } from '../commands/index.js';
 import { ALERT_BATCH_MAX, MAX_PENDING_ALERTS } from './constants.js';
 import type { UmboxAlert } from './types.js';
 
@@ -11,7 +12,7 @@ export interface TelemetryAlertEvent {
   kind: 'alert';
   deviceId: string;
   alertType: string;
-  /** source names the μmbox that raised it: "umbox/<image>/g<generation>". */
+  /** source names the μmbox that raised it: "umbox:<image>:g<generation>" (an identifier, as commands require). */
   source: string;
 }
 
@@ -45,8 +46,9 @@ export class TelemetryBatcher {
   private flushing: Promise<void> = Promise.resolve();
   /** dropped counts alerts refused because the queue was full or the device is not served here. */
   dropped = 0;
-  /** failed counts batches whose submission failed. */
+  /** failed counts batches that could not be signed or submitted; lastError keeps the latest reason. */
   failed = 0;
+  lastError: Error | null = null;
 
   constructor(init: TelemetryBatcherInit) {
     this.init = init;
@@ -75,8 +77,10 @@ export class TelemetryBatcher {
       for (const batch of batches) {
         try {
           await this.init.submit(this.init.sign(batch), batch);
-        } catch {
-          this.failed++; // The μmbox keeps alerting while the attack goes on; a lost batch is re-raised.
+        } catch (cause) {
+          // The μmbox keeps alerting while the attack goes on, so a lost batch is raised again.
+          this.failed++;
+          this.lastError = cause instanceof Error ? cause : new Error(String(cause));
         }
       }
     });
@@ -101,10 +105,40 @@ export function batchAlerts(nodeId: string, alerts: readonly UmboxAlert[], domai
       last = { nodeId, domain, events: [] };
       batches.push(last);
     }
-    last.events.push({ kind: 'alert', deviceId: alert.deviceId, alertType: alert.alertType, source: `umbox/${alert.image}/g${alert.generation}` });
+    last.events.push({ kind: 'alert', deviceId: alert.deviceId, alertType: alert.alertType, source: `umbox:${alert.image}:g${alert.generation}` });
     byDomain.set(domain, batches);
   }
   const out = [...byDomain.values()].flat();
   assert(out.every((batch) => batch.events.length > 0 && batch.events.length <= ALERT_BATCH_MAX), 'batches are non-empty and bounded');
   return out;
+}
+
+/** NodeSignerInit is what a node needs to sign its telemetry: the cluster, its key and a sequence source. */
+export interface NodeSignerInit {
+  /** clusterId is the genesis hash (32 bytes) every command names. */
+  clusterId: Uint8Array;
+  keyPair: KeyPair;
+  /** nextSeq returns a sequence number greater than any this key signed before (e.g. state's lastSeq + 1). */
+  nextSeq: () => number;
+  /** ttlMs is how long after signing the command may still be applied (default 60 s). */
+  ttlMs?: number;
+  clock?: () => number;
+}
+
+/**
+ * nodeSigner returns a SignBatch that builds a `telemetry` command for the batch's domain, signed by the
+ * node's key (signer = the key's hex id), as src/commands encodes and signs every command.
+ */
+export function nodeSigner(init: NodeSignerInit): SignBatch {
+  const clock = init.clock ?? Date.now;
+  const signer = keyIdHex(init.keyPair.publicKey);
+  return (batch) => {
+    const seq = init.nextSeq();
+    assert(Number.isSafeInteger(seq) && seq >= 1, `telemetry sequence numbers are positive integers, got ${seq}`);
+    const body: CommandBody = {
+      clusterId: init.clusterId, domain: batch.domain, signer, seq, notAfterMs: clock() + (init.ttlMs ?? 60_000),
+      payload: { kind: 'telemetry', events: batch.events },
+    };
+    return signCommand(body, [init.keyPair]);
+  };
 }

@@ -1,0 +1,191 @@
+// planner.test.ts — goal: the desired data plane is a pure, deterministic function of the agreed state:
+// every chain is steered in declared order both ways, allow and quarantine are what they say, every
+// device flow carries its device and generation in the cookie, names fit Linux and Docker limits, and
+// bad input is quarantined (per device) or rejected (whole input) with a message naming what was wrong.
+// Method: table tests over planDataplane, plus a walker that follows a packet through the planned flows
+// (crossing each μmbox from eth1 to eth2 or back) to check the path a packet really takes.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { assignDeviceNumbers, cookieOf, planDataplane, splitCookie, umboxName, umboxPorts } from '../../src/dataplane/planner.js';
+import { DataplaneError } from '../../src/dataplane/errors.js';
+import type { DesiredDevice, DesiredInput, FlowSpec, ImagePin, PlannedDevice } from '../../src/dataplane/types.js';
+
+const UPLINK = 'uplink0';
+const digest = (text: string): string => `sha256:${createHash('sha256').update(text).digest('hex')}`;
+const pin = (image: string): ImagePin => ({ image, digest: digest(image) });
+
+function device(id: string, index: number, plan: DesiredDevice['plan']): DesiredDevice {
+  return { id, port: `dev${index}`, addresses: [`10.0.0.${index}`], plan };
+}
+
+function only(input: DesiredInput): PlannedDevice {
+  const plan = planDataplane(input, { uplinkPort: UPLINK });
+  assert.equal(plan.devices.length, 1);
+  const first = plan.devices[0];
+  assert.ok(first);
+  return first;
+}
+
+/**
+ * walk follows a packet entering at `port` (match text as it would be matched: "ip,nw_src=…") through
+ * the flows; a μmbox is crossed from its in-port to its out-port or back. Returns the ports visited.
+ */
+function walk(planned: PlannedDevice, port: string, packet: string[]): string[] {
+  const crossings = new Map<string, string>();
+  for (const umbox of planned.umboxes) {
+    crossings.set(umbox.inPort, umbox.outPort);
+    crossings.set(umbox.outPort, umbox.inPort);
+  }
+  const visited = [port];
+  let here = port;
+  for (let hop = 0; hop < 20; hop++) {
+    const flow = planned.flows.find((one: FlowSpec) => one.inPort === here && (one.match === '' || one.match.split(',').every((field) => packet.includes(field))));
+    if (flow === undefined || flow.output === null) return [...visited, 'drop'];
+    visited.push(flow.output);
+    const crossed = crossings.get(flow.output);
+    if (crossed === undefined) return visited;
+    visited.push(crossed);
+    here = crossed;
+  }
+  throw new Error(`loop in flows from ${port}`);
+}
+
+describe('planDataplane', () => {
+  test('a chain is traversed in declared order from the device, and in reverse towards it', () => {
+    const planned = only({ nodeId: 'n1', devices: [device('cam', 1, { state: 'normal', generation: 7, chain: [pin('monitor'), pin('firewall'), pin('rate-limit')] })] });
+    const [m0, m1, m2] = planned.umboxes;
+    assert.ok(m0 && m1 && m2);
+    assert.deepEqual(planned.umboxes.map((umbox) => [umbox.position, umbox.image]), [[0, 'monitor'], [1, 'firewall'], [2, 'rate-limit']]);
+    assert.deepEqual(walk(planned, 'dev1', ['ip', 'nw_src=10.0.0.1']), ['dev1', m0.inPort, m0.outPort, m1.inPort, m1.outPort, m2.inPort, m2.outPort, UPLINK]);
+    assert.deepEqual(walk(planned, UPLINK, ['ip', 'nw_dst=10.0.0.1']), [UPLINK, m2.outPort, m2.inPort, m1.outPort, m1.inPort, m0.outPort, m0.inPort, 'dev1']);
+    assert.deepEqual(walk(planned, UPLINK, ['arp', 'arp_tpa=10.0.0.1']).at(-1), 'dev1', 'ARP for the device reaches it through the chain');
+  });
+
+  test('traffic from the device must carry its own address (no spoofing), and the uplink only reaches its addresses', () => {
+    const planned = only({ nodeId: 'n1', devices: [device('cam', 1, { state: 'normal', generation: 1, chain: [pin('monitor')] })] });
+    assert.deepEqual(walk(planned, 'dev1', ['ip', 'nw_src=10.0.0.99']), ['dev1', 'drop']);
+    assert.deepEqual(walk(planned, 'dev1', ['arp', 'arp_spa=10.0.0.99']), ['dev1', 'drop']);
+    assert.deepEqual(walk(planned, 'dev1', ['ipv6']), ['dev1', 'drop']);
+    assert.deepEqual(walk(planned, UPLINK, ['ip', 'nw_dst=10.0.0.2']), [UPLINK, 'drop']);
+  });
+
+  test('allow passes straight between device and uplink; quarantine drops both ways', () => {
+    const allow = only({ nodeId: 'n1', devices: [device('cam', 1, { state: 'trusted', generation: 2, verdict: 'allow' })] });
+    assert.equal(allow.enforcement, 'allow');
+    assert.deepEqual(allow.umboxes, []);
+    assert.deepEqual(walk(allow, 'dev1', ['ip', 'nw_src=10.0.0.1']), ['dev1', UPLINK]);
+    assert.deepEqual(walk(allow, UPLINK, ['ip', 'nw_dst=10.0.0.1']), [UPLINK, 'dev1']);
+    const quarantined = only({ nodeId: 'n1', devices: [device('cam', 1, { state: 'attack', generation: 3, verdict: 'quarantine' })] });
+    assert.equal(quarantined.enforcement, 'quarantine');
+    assert.ok(quarantined.flows.every((flow) => flow.output === null), 'every quarantine flow drops');
+    assert.deepEqual(walk(quarantined, 'dev1', ['ip', 'nw_src=10.0.0.1']), ['dev1', 'drop']);
+    assert.deepEqual(walk(quarantined, UPLINK, ['ip', 'nw_dst=10.0.0.1']), [UPLINK, 'drop']);
+    assert.deepEqual(walk(quarantined, UPLINK, ['arp', 'arp_tpa=10.0.0.1']), [UPLINK, 'drop']);
+  });
+
+  test('a device without a plan is quarantined at generation 0', () => {
+    const planned = planDataplane({ nodeId: 'n1', devices: [device('cam', 1, null)] }, { uplinkPort: UPLINK });
+    const only = planned.devices[0];
+    assert.ok(only);
+    assert.equal(only.enforcement, 'quarantine');
+    assert.equal(only.generation, 0);
+    assert.deepEqual(only.flows.map((flow) => [flow.inPort, flow.match, flow.output]), [['dev1', '', null]]);
+    assert.match(planned.problems[0]?.message ?? '', /no plan yet/);
+  });
+
+  test('every device flow carries cookie (device number << 32 | generation); the base flow drops everything else', () => {
+    const plan = planDataplane({ nodeId: 'n1', devices: [
+      device('a', 1, { state: 'normal', generation: 5, chain: [pin('monitor')] }),
+      device('b', 2, { state: 'normal', generation: 9, verdict: 'allow' }),
+    ] }, { uplinkPort: UPLINK });
+    for (const planned of plan.devices) {
+      for (const flow of [...planned.flows, ...planned.quarantineFlows]) {
+        assert.deepEqual(splitCookie(flow.cookie), { deviceNumber: planned.deviceNumber, generation: planned.generation });
+      }
+    }
+    assert.deepEqual(plan.baseFlows, [{ cookie: 0n, priority: 0, inPort: '', match: '', output: null }]);
+    assert.equal(cookieOf(0xffff_ffff, 0xffff_ffff), 0xffff_ffff_ffff_ffffn);
+    assert.deepEqual(splitCookie(cookieOf(0x1234_5678, 42)), { deviceNumber: 0x1234_5678, generation: 42 });
+  });
+
+  test('names are deterministic, unique per (node, device, generation, position) and fit Linux and Docker limits', () => {
+    const input: DesiredInput = { nodeId: 'gateway-a', devices: [device('cam', 1, { state: 'normal', generation: 4, chain: [pin('monitor'), pin('monitor')] })] };
+    const first = only(input);
+    const again = only(structuredClone(input));
+    assert.deepEqual(first, again, 'same input, same plan');
+    const names = first.umboxes.map((umbox) => umbox.name);
+    assert.equal(new Set(names).size, 2, 'the same image twice in a chain gives two containers');
+    for (const umbox of first.umboxes) {
+      assert.match(umbox.name, /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/);
+      assert.ok(umbox.inPort.length <= 15 && umbox.outPort.length <= 15, 'interface names fit IFNAMSIZ');
+      assert.deepEqual(umboxPorts(umbox.name), { inPort: umbox.inPort, outPort: umbox.outPort });
+    }
+    assert.notEqual(umboxName('gateway-a', 1, 4, 0, 'monitor'), umboxName('gateway-b', 1, 4, 0, 'monitor'), 'nodes do not share names');
+    assert.notEqual(umboxName('gateway-a', 1, 4, 0, 'monitor'), umboxName('gateway-a', 1, 5, 0, 'monitor'), 'generations do not share names');
+  });
+
+  test('device numbers do not depend on input order, and a 32-bit collision is resolved deterministically', () => {
+    // Find two ids whose SHA-256 start with the same 32 bits (a birthday search over ~2^16 ids).
+    const seen = new Map<string, string>();
+    let pair: [string, string] | null = null;
+    for (let index = 0; pair === null && index < 400_000; index++) {
+      const id = `device-${index}`;
+      const prefix = createHash('sha256').update(id).digest('hex').slice(0, 8);
+      const other = seen.get(prefix);
+      if (other !== undefined) pair = [other, id];
+      seen.set(prefix, id);
+    }
+    assert.ok(pair, 'a colliding pair exists in the search range');
+    const sorted = [...pair].sort();
+    const numbers = assignDeviceNumbers(sorted);
+    const [low, high] = sorted.map((id) => numbers.get(id));
+    assert.ok(low !== undefined && high !== undefined);
+    assert.equal(high, low + 1, 'the later id takes the next number');
+    const forward = planDataplane({ nodeId: 'n', devices: [device(pair[0], 1, null), device(pair[1], 2, null)] }, { uplinkPort: UPLINK });
+    const backward = planDataplane({ nodeId: 'n', devices: [device(pair[1], 2, null), device(pair[0], 1, null)] }, { uplinkPort: UPLINK });
+    assert.deepEqual(forward.devices.map((one) => [one.deviceId, one.deviceNumber]), backward.devices.map((one) => [one.deviceId, one.deviceNumber]));
+  });
+
+  describe('bad input', () => {
+    const cases: Array<[string, DesiredDevice, RegExp]> = [
+      ['port with a slash', { ...device('x', 1, null), port: 'a/b' }, /port: expected an interface name .* got "a\/b"/],
+      ['port longer than 15 characters', { ...device('x', 1, null), port: 'p'.repeat(16) }, /port: expected an interface name/],
+      ['no addresses', { ...device('x', 1, null), addresses: [] }, /addresses: expected 1 to 16 IPv4 addresses, got \[\]/],
+      ['not IPv4', { ...device('x', 1, null), addresses: ['fe80::1'] }, /expected dotted-quad IPv4 addresses, got "fe80::1"/],
+      ['leading zero', { ...device('x', 1, null), addresses: ['10.0.0.01'] }, /got "10.0.0.01"/],
+      ['generation 0', device('x', 1, { state: 's', generation: 0, verdict: 'allow' }), /plan.generation: expected an integer from 1 to 4294967295, got 0/],
+      ['generation beyond 32 bits', device('x', 1, { state: 's', generation: 2 ** 32, verdict: 'allow' }), /plan.generation: expected an integer/],
+      ['unknown verdict', device('x', 1, { state: 's', generation: 1, verdict: 'maybe' as 'allow' }), /plan.verdict: expected "allow" or "quarantine", got "maybe"/],
+      ['empty chain', device('x', 1, { state: 's', generation: 1, chain: [] }), /plan.chain: expected 1 to 8 images/],
+      ['bad digest', device('x', 1, { state: 's', generation: 1, chain: [{ image: 'monitor', digest: 'sha256:abc' }] }), /plan.chain\[0\].digest: expected "sha256:" and 64 hex digits, got "sha256:abc"/],
+      ['bad image name', device('x', 1, { state: 's', generation: 1, chain: [{ image: '../etc', digest: digest('x') }] }), /plan.chain\[0\].image: expected/],
+      ['config key', device('x', 1, { state: 's', generation: 1, chain: [{ ...pin('firewall'), config: { 'allow list': 'x' } }] }), /config: key expected/],
+      ['config value with a newline', device('x', 1, { state: 's', generation: 1, chain: [{ ...pin('firewall'), config: { ALLOW: 'a\nb' } }] }), /config.ALLOW: expected one line/],
+    ];
+    for (const [name, bad, message] of cases) {
+      test(`${name}: the device is quarantined and the problem names the field`, () => {
+        const plan = planDataplane({ nodeId: 'n', devices: [bad] }, { uplinkPort: UPLINK });
+        assert.equal(plan.problems.length, 1);
+        assert.match(plan.problems[0]?.message ?? '', message);
+        assert.equal(plan.devices[0]?.enforcement, 'quarantine');
+        assert.ok(plan.devices[0]?.flows.every((flow) => flow.output === null));
+      });
+    }
+
+    test('a second device on the same port or address is quarantined, the first keeps its plan', () => {
+      const first = device('a', 1, { state: 's', generation: 1, verdict: 'allow' });
+      const plan = planDataplane({ nodeId: 'n', devices: [first, { ...device('b', 2, { state: 's', generation: 1, verdict: 'allow' }), port: 'dev1' },
+        { ...device('c', 3, { state: 's', generation: 1, verdict: 'allow' }), addresses: ['10.0.0.1'] }] }, { uplinkPort: UPLINK });
+      assert.deepEqual(plan.devices.map((one) => [one.deviceId, one.enforcement]), [['a', 'allow'], ['b', 'quarantine'], ['c', 'quarantine']]);
+      assert.match(plan.problems.map((problem) => problem.message).join('\n'), /port dev1 is already the uplink or another device's port[\s\S]*address 10.0.0.1 is already another device's/);
+    });
+
+    test('a malformed input as a whole is rejected with a DataplaneError naming the field', () => {
+      assert.throws(() => planDataplane({ nodeId: '', devices: [] }, { uplinkPort: UPLINK }),
+        (error: unknown) => error instanceof DataplaneError && error.code === 'bad_input' && /DesiredInput.nodeId: expected a non-empty string, got ""/.test(error.message));
+      assert.throws(() => planDataplane({ nodeId: 'n', devices: [device('a', 1, null), device('a', 2, null)] }, { uplinkPort: UPLINK }), /unique device ids/);
+      assert.throws(() => planDataplane({ nodeId: 'n', devices: [] }, { uplinkPort: 'bad port' }), /PlannerOptions.uplinkPort/);
+    });
+  });
+});
