@@ -149,12 +149,19 @@ export function fromSnapshotJson(text: string, engines: PolicyEngineFactory): St
   if (raw['format'] !== SNAPSHOT_FORMAT_VERSION) {
     throw new SnapshotError(`state snapshot format is ${String(raw['format'])}, expected ${SNAPSHOT_FORMAT_VERSION}`);
   }
+  let data: StateData;
   try {
-    return parseSnapshot(raw, engines);
+    data = parseSnapshot(raw, engines);
   } catch (error) {
     if (error instanceof SnapshotError) throw error;
     throw new SnapshotError(`state snapshot is malformed: ${(error as Error).message}`, { cause: error });
   }
+  // A snapshot is canonical: rebuilding must serialize back to the very same text. This catches
+  // fields of the wrong type or shape that parsing alone would let through.
+  if (toSnapshotJson(data) !== text) {
+    throw new SnapshotError('state snapshot is not in the canonical form snapshot() writes (damaged or hand-edited)');
+  }
+  return data;
 }
 
 function hex32(value: unknown): Uint8Array {

@@ -291,6 +291,9 @@ describe('bounds and snapshots', () => {
     assert.throws(() => other.restore(Buffer.from(text.slice(0, text.length / 2))), (error: unknown) => error instanceof SnapshotError);
     const future = { ...(JSON.parse(text) as Record<string, unknown>), format: 9 };
     assert.throws(() => other.restore(Buffer.from(JSON.stringify(future))), /format is 9/);
+    const edited = text.replace('"nextCommandId":1', '"nextCommandId":"1"');
+    assert.notEqual(edited, text);
+    assert.throws(() => other.restore(Buffer.from(edited)), /canonical/);
     assert.equal(other.stateHash(), h.machine.stateHash(), 'a refused snapshot changes nothing');
   });
 });
