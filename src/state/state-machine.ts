@@ -8,8 +8,11 @@
 //   3. decodes the body and verifies it (src/commands verifyCommand: cluster, signer, signatures with
 //      native Ed25519 over the received bytes, threshold over distinct keys, expiry, seq, role, domain);
 //   4. applies the payload (apply-payload.ts), which either changes the state or rejects untouched;
-//   5. advances the signer's seq, lets the policy engine fire time-in-state rules at the entry time,
-//      and extends the audit chain (for accepted and rejected entries alike).
+//   5. for an accepted command, advances the signer's seq and lets the policy engine fire the
+//      time-in-state rules due by the entry time (a rejected entry changes no device state, so time
+//      rules fire at the next accepted entry; nodes send empty telemetry batches as heartbeats);
+//   6. extends the audit chain, for accepted and rejected entries alike.
+// The state's clock is the largest entry time applied so far, so it never steps back.
 import assert from 'node:assert/strict';
 import {
   clusterIdOf, CommandError, decodeBody, decodeSignedCommand, keyIdHex, sha256, toHex, verifyCommand,
