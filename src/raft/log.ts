@@ -161,9 +161,14 @@ export class RaftLog {
 
   /** termOrUndefined is term() returning undefined instead of throwing for compacted/unavailable indexes. */
   termOrUndefined(i: number): number | undefined {
+    // Checked without exceptions: this is on the hot path (every appended entry is checked).
+    if (i < this.firstIndex() - 1 || i > this.lastIndex()) return undefined;
+    const unstableTerm = this.unstable.maybeTerm(i);
+    if (unstableTerm !== undefined) return unstableTerm;
     try {
-      return this.term(i);
+      return this.storage.term(i);
     } catch (error) {
+      // The storage may have compacted concurrently with our view of firstIndex.
       if (error instanceof CompactedError || error instanceof UnavailableError) return undefined;
       throw error;
     }

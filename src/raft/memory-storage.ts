@@ -116,7 +116,10 @@ export class MemoryStorage implements Storage {
     const offset = fresh[0]!.index - this.offset();
     assert(offset <= this.entryList.length,
       () => `MemoryStorage.append: missing log entry [last: ${this.lastIndex()}, append at: ${fresh[0]!.index}]`);
-    this.entryList = [...this.entryList.slice(0, offset), ...fresh];
+    // Truncate any conflicting suffix, then append in place: appends are O(new entries), not
+    // O(log). Readers only ever get copies (entries() slices), so mutating here is safe.
+    this.entryList.length = offset;
+    for (const entry of fresh) this.entryList.push(entry);
   }
 
   private offset(): number {
