@@ -13,4 +13,4 @@ export type { NodeIdentity } from './keys.js';
 export { CipherState, FRAME_OVERHEAD_BYTES, SecureConnection } from './secure-connection.js';
 export type { SecureConnectionInit } from './secure-connection.js';
 export { Transport, WIRE_MESSAGE_TYPES, decodeFrame, encodeFrame } from './transport.js';
-export type { PeerAddress, PeerStats, SnapshotChunkFields, TransportComponents, TransportInit, TransportStats } from './transport.js';
+export type { FrameContent, PeerAddress, PeerStats, SnapshotChunkFields, TransportComponents, TransportInit, TransportStats } from './transport.js';

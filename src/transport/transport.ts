@@ -45,6 +45,8 @@ export const WIRE_MESSAGE_TYPES: ReadonlySet<number> = new Set<number>([
   MessageType.ReadIndex, MessageType.ReadIndexResp, MessageType.PreVote, MessageType.PreVoteResp,
 ]);
 
+/** MAX_MESSAGES_PER_FRAME bounds how many queued messages share one encrypted frame. */
+const MAX_MESSAGES_PER_FRAME = 4096;
 /** MAX_RECONNECT_EXPONENT caps the doubling so the delay computation never overflows. */
 const MAX_RECONNECT_EXPONENT = 30;
 /** SNAPSHOT_FIRST_CHUNK_ALLOWANCE_BYTES leaves room in the first chunk frame for the message itself. */
@@ -323,10 +325,16 @@ export class Transport {
   }
 }
 
+/** FrameContent is a decoded transport Frame: a batch of messages, a snapshot chunk, or nothing. */
+export interface FrameContent {
+  readonly messages?: readonly Message[];
+  readonly snapshotChunk?: SnapshotChunkFields;
+}
+
 /** encodeFrame encodes a transport Frame (exported for tests that play a hostile peer). */
-export function encodeFrame(frame: { message?: Message; snapshotChunk?: SnapshotChunkFields }): Uint8Array {
+export function encodeFrame(frame: FrameContent): Uint8Array {
   const object: ProtoObject = {};
-  if (frame.message !== undefined) object.message = messageToProto(frame.message);
+  if (frame.messages !== undefined) object.batch = { messages: frame.messages.map(messageToProto) };
   if (frame.snapshotChunk !== undefined) {
     const chunk = frame.snapshotChunk;
     object.snapshotChunk = {
@@ -347,9 +355,13 @@ export interface SnapshotChunkFields {
 }
 
 /** decodeFrame decodes and validates a transport Frame; throws CodecError. */
-export function decodeFrame(bytes: Uint8Array): { message?: Message; snapshotChunk?: SnapshotChunkFields } {
+export function decodeFrame(bytes: Uint8Array): FrameContent {
   const frame = decodeProto(frameSchema(), bytes, 'Frame');
-  if (frame.body === 'message') return { message: messageFromProto(frame.message as ProtoObject, 'Frame.message') };
+  if (frame.body === 'batch') {
+    const batch = frame.batch as ProtoObject;
+    const list = Array.isArray(batch.messages) ? (batch.messages as unknown[]) : [];
+    return { messages: list.map((item, i) => messageFromProto(item as ProtoObject, `Frame.batch.messages[${i}]`)) };
+  }
   if (frame.body === 'snapshotChunk') {
     const chunk = frame.snapshotChunk as ProtoObject;
     const message = chunk.message === null || chunk.message === undefined
@@ -395,6 +407,7 @@ class PeerLink {
   private attempts = 0;
   private backoffTimer: NodeJS.Timeout | undefined;
   private overflowReported = false;
+  private pumpScheduled = false;
   private closedForGood = false;
   private sent = 0;
   private dropped = 0;
@@ -440,8 +453,21 @@ class PeerLink {
     }
     this.queue.push(message);
     this.queuedBytes += bytes;
-    if (this.established) this.pump();
+    if (this.established) this.schedulePump();
     else this.dial();
+  }
+
+  /**
+   * schedulePump writes once the caller's current batch of send() calls is done (a microtask),
+   * so the messages of one Ready share frames instead of paying one AEAD operation each.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
   }
 
   shutdown(error: Error | undefined): void {
@@ -528,41 +554,66 @@ class PeerLink {
     }, delayMs);
   }
 
-  /** pump writes queued messages until the queue is empty or the socket's buffer is full. */
+  /**
+   * pump writes queued messages until the queue is empty or the socket's buffer is full. Messages
+   * in a row (up to a snapshot) share one frame, within maxBatchBytes by the queue's estimate.
+   */
   private pump(): void {
     const connection = this.connection;
     if (connection === undefined || !this.established) return;
-    // Bounded: every pass consumes a queued message or a snapshot chunk, or stops.
+    const settings = this.transport.options;
+    const maxBatchBytes = Math.floor(settings.maxFrameBytes / 2);
+    // Bounded: every pass consumes at least one queued message or snapshot chunk, or stops.
     while (this.writable && !connection.isClosed) {
       if (this.stream !== undefined) {
         this.writable = this.writeChunk(connection, this.stream);
         continue;
       }
       if (this.queueHead >= this.queue.length) break;
-      const message = this.queue[this.queueHead]!;
-      this.queue[this.queueHead] = undefined; // release it now; the array is compacted below
-      this.queueHead++;
-      this.queuedBytes -= messageBytes(message);
-      if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
-        this.queue = this.queue.slice(this.queueHead);
-        this.queueHead = 0;
-      }
-      if (message.type === MessageType.Snap) {
-        assert(message.snapshot !== undefined, 'a MSG_SNAP message without a snapshot');
-        this.stream = { message: { ...message, snapshot: { ...message.snapshot, data: new Uint8Array(0) } }, data: message.snapshot.data, streamId: this.nextStreamId++, offset: 0 };
+      const head = this.queue[this.queueHead]!;
+      if (head.type === MessageType.Snap) {
+        this.shift();
+        assert(head.snapshot !== undefined, 'a MSG_SNAP message without a snapshot');
+        this.stream = { message: { ...head, snapshot: { ...head.snapshot, data: new Uint8Array(0) } }, data: head.snapshot.data, streamId: this.nextStreamId++, offset: 0 };
         continue;
       }
-      const frame = encodeFrame({ message });
-      if (frame.length + FRAME_OVERHEAD_BYTES > this.transport.options.maxFrameBytes) {
-        this.drop(message);
-        this.transport.deps.logger.error({ peer: this.nodeId, type: message.type, bytes: frame.length }, 'transport: message larger than maxFrameBytes dropped');
+      const batch: Message[] = [this.shift()];
+      let batchBytes = messageBytes(head);
+      for (let next = this.queue[this.queueHead]; next !== undefined && next.type !== MessageType.Snap; next = this.queue[this.queueHead]) {
+        const bytes = messageBytes(next);
+        if (batchBytes + bytes > maxBatchBytes || batch.length >= MAX_MESSAGES_PER_FRAME) break;
+        batch.push(this.shift());
+        batchBytes += bytes;
+      }
+      const frame = encodeFrame({ messages: batch });
+      if (frame.length + FRAME_OVERHEAD_BYTES > settings.maxFrameBytes) {
+        // Only a single message can exceed the limit: batches stop at half of it by a generous estimate.
+        for (const message of batch) this.drop(message);
+        this.transport.deps.logger.error({ peer: this.nodeId, types: batch.map((m) => m.type), bytes: frame.length },
+          'transport: message larger than maxFrameBytes dropped');
         continue;
       }
       this.writable = connection.send(frame);
-      this.sent++;
-      this.transport.count.sentMessages++;
+      this.sent += batch.length;
+      this.transport.count.sentMessages += batch.length;
     }
     if (this.queueHead >= this.queue.length && this.stream === undefined) this.overflowReported = false;
+  }
+
+  /** shift takes the queue's head message. */
+  private shift(): Message {
+    const message = this.queue[this.queueHead]!;
+    this.queue[this.queueHead] = undefined; // release it now; the array is compacted below
+    this.queueHead++;
+    this.queuedBytes -= messageBytes(message);
+    if (this.queueHead === this.queue.length) {
+      this.queue = [];
+      this.queueHead = 0;
+    } else if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.queueHead = 0;
+    }
+    return message;
   }
 
   private writeChunk(connection: SecureConnection, stream: SnapshotStream): boolean {
@@ -640,10 +691,14 @@ class InboundLink {
       this.onChunk(frame.snapshotChunk);
       return;
     }
-    if (this.reassembly !== undefined) throw new ProtocolError(`a message arrived inside snapshot stream ${this.reassembly.streamId}`);
-    if (frame.message === undefined) return; // an empty frame: keepalive
-    if (frame.message.type === MessageType.Snap) throw new ProtocolError('a MSG_SNAP message must be streamed in SnapshotChunk frames');
-    this.deliver(frame.message);
+    if (frame.messages === undefined) return; // an empty frame: keepalive
+    if (this.reassembly !== undefined) throw new ProtocolError(`messages arrived inside snapshot stream ${this.reassembly.streamId}`);
+    // Validate the whole batch before delivering any of it: a bad frame delivers nothing.
+    for (const message of frame.messages) this.check(message);
+    for (const message of frame.messages) {
+      if (message.type === MessageType.Snap) throw new ProtocolError('a MSG_SNAP message must be streamed in SnapshotChunk frames');
+    }
+    for (const message of frame.messages) this.deliver(message);
   }
 
   private onChunk(chunk: SnapshotChunkFields): void {
@@ -680,13 +735,18 @@ class InboundLink {
     }
   }
 
-  private deliver(message: Message): void {
+  /** check refuses a message that its authenticated sender may not send to this node. */
+  private check(message: Message): void {
     const peer = this.connection.peer;
-    assert(peer !== undefined, 'delivering on an unauthenticated connection');
+    assert(peer !== undefined, 'checking a message on an unauthenticated connection');
     const self = this.transport.deps.identity.nodeId;
     if (message.from !== peer.nodeId) throw new ProtocolError(`node ${peer.nodeId} sent a message claiming to be from node ${message.from}`);
     if (message.to !== self) throw new ProtocolError(`node ${peer.nodeId} sent a message for node ${message.to} to node ${self}`);
     if (!WIRE_MESSAGE_TYPES.has(message.type)) throw new ProtocolError(`message type ${message.type} is local-only`);
+  }
+
+  private deliver(message: Message): void {
+    this.check(message);
     this.transport.count.receivedMessages++;
     this.transport.deps.onMessage(message);
   }

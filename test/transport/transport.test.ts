@@ -175,7 +175,7 @@ describe('hostile frames close only their own connection', () => {
     ];
     for (const [bad, reason] of cases) {
       const { connection, closed } = await dialAs(node2!.identity, node1!, membership);
-      connection.send(encodeFrame({ message: bad }));
+      connection.send(encodeFrame({ messages: [message(2, 1, { commit: 99 }), bad] }));
       await closed;
       await waitFor(`refusal ${reason}`, () => node1!.logs.some((l) => l.code === 'TRANSPORT_PROTOCOL' && reason.test(l.reason ?? '')));
     }
@@ -285,7 +285,9 @@ describe('encrypted frames resist tampering and replay', () => {
       return [frame];
     });
     node2!.transport.setPeers(new Map([[1, { ...address(node1!), port: proxyPort }]]));
-    node2!.transport.send([message(2, 1, { commit: 1 }), message(2, 1, { commit: 2 })]);
+    node2!.transport.send([message(2, 1, { commit: 1 })]);
+    await sleep(50); // a separate frame (messages queued together would share one)
+    node2!.transport.send([message(2, 1, { commit: 2 })]);
     await waitFor('reorder refused', () => closedWith(node1!, 'TRANSPORT_DECRYPT_FAILED'));
     assert.equal(node1!.received.length, 0);
   });
