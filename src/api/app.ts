@@ -45,5 +45,6 @@ export async function buildApp(deps: ApiDeps, logger?: Logger): Promise<ApiApp> 
   });
   await app.register(healthRoutes, { deps });
   if (deps.logApplier) await app.register(raftLogRoutes, { deps });
+  await app.ready();
   return app as unknown as ApiApp;
 }
