@@ -35,6 +35,9 @@ export const DEFAULT_RECONNECT_MAX_MS = 5000;
 /** DEFAULT_KEEPALIVE_MS: TCP keepalive probes start after 5 s of silence, so a vanished peer is noticed. */
 export const DEFAULT_KEEPALIVE_MS = 5000;
 
+/** DEFAULT_WRITE_STALL_TIMEOUT_MS: an outbound socket that has not drained for 5 s is closed and redialled. */
+export const DEFAULT_WRITE_STALL_TIMEOUT_MS = 5000;
+
 /** AEAD_TAG_BYTES is the Poly1305 tag appended to every encrypted frame. */
 export const AEAD_TAG_BYTES = 16;
 

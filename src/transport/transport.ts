@@ -29,7 +29,7 @@ import { decodeProto, messageFromProto, messageToProto, readBytes, readUint64 } 
 import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_KEEPALIVE_MS, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_INBOUND_CONNECTIONS,
   DEFAULT_MAX_QUEUE_BYTES, DEFAULT_MAX_QUEUE_MESSAGES, DEFAULT_MAX_SNAPSHOT_BYTES, DEFAULT_RECONNECT_BASE_MS,
-  DEFAULT_RECONNECT_MAX_MS, DEFAULT_SNAPSHOT_CHUNK_BYTES,
+  DEFAULT_RECONNECT_MAX_MS, DEFAULT_SNAPSHOT_CHUNK_BYTES, DEFAULT_WRITE_STALL_TIMEOUT_MS,
 } from './constants.js';
 import { CodecError, NotMemberError, ProtocolError, TransportError, assert } from './errors.js';
 import type { MembershipCheck } from './handshake.js';
@@ -85,6 +85,8 @@ export interface TransportInit {
   readonly reconnectMaxMs?: number;
   readonly maxInboundConnections?: number;
   readonly keepAliveMs?: number;
+  /** writeStallTimeoutMs: an outbound connection whose socket has not drained for this long is closed and redialled. */
+  readonly writeStallTimeoutMs?: number;
 }
 
 /** PeerAddress says where a peer listens and which Ed25519 key (raw 32 bytes) it must prove. */
@@ -161,6 +163,7 @@ export class Transport {
       reconnectMaxMs: init.reconnectMaxMs ?? DEFAULT_RECONNECT_MAX_MS,
       maxInboundConnections: init.maxInboundConnections ?? DEFAULT_MAX_INBOUND_CONNECTIONS,
       keepAliveMs: init.keepAliveMs ?? DEFAULT_KEEPALIVE_MS,
+      writeStallTimeoutMs: init.writeStallTimeoutMs ?? DEFAULT_WRITE_STALL_TIMEOUT_MS,
     };
     const s = this.settings;
     assert(s.snapshotChunkBytes > 0 && s.snapshotChunkBytes + SNAPSHOT_FIRST_CHUNK_ALLOWANCE_BYTES <= s.maxFrameBytes,
@@ -408,6 +411,7 @@ class PeerLink {
   private backoffTimer: NodeJS.Timeout | undefined;
   private overflowReported = false;
   private pumpScheduled = false;
+  private stallTimer: NodeJS.Timeout | undefined;
   private closedForGood = false;
   private sent = 0;
   private dropped = 0;
@@ -472,6 +476,8 @@ class PeerLink {
 
   shutdown(error: Error | undefined): void {
     this.closedForGood = true;
+    if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
     if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
     this.backoffTimer = undefined;
     if (this.connection !== undefined) this.connection.close(error);
@@ -524,12 +530,32 @@ class PeerLink {
     });
     socket.on('drain', () => {
       this.writable = true;
+      if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
+      this.stallTimer = undefined;
       this.pump();
     });
   }
 
+  /**
+   * watchStall closes a connection whose socket buffer has not drained within writeStallTimeoutMs:
+   * a silently partitioned peer would otherwise hold it for the kernel's retransmission timeout
+   * (minutes), and reconnecting finds the peer as soon as the partition heals.
+   */
+  private watchStall(connection: SecureConnection): void {
+    if (this.stallTimer !== undefined) return;
+    const timeoutMs = this.transport.options.writeStallTimeoutMs;
+    this.stallTimer = setTimeout(() => {
+      this.stallTimer = undefined;
+      if (!this.writable && this.connection === connection) {
+        connection.close(new TransportError('TRANSPORT_WRITE_STALLED', `transport: node ${this.nodeId} has not read for ${timeoutMs} ms`));
+      }
+    }, timeoutMs);
+  }
+
   private onClosed(connection: SecureConnection, error: Error | undefined): void {
     if (this.connection !== connection) return;
+    if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
     this.transport.noteClosed('outbound', connection, error);
     const wasEstablished = this.established;
     this.connection = undefined;
@@ -567,6 +593,7 @@ class PeerLink {
     while (this.writable && !connection.isClosed) {
       if (this.stream !== undefined) {
         this.writable = this.writeChunk(connection, this.stream);
+        if (!this.writable) this.watchStall(connection);
         continue;
       }
       if (this.queueHead >= this.queue.length) break;
@@ -594,6 +621,7 @@ class PeerLink {
         continue;
       }
       this.writable = connection.send(frame);
+      if (!this.writable) this.watchStall(connection);
       this.sent += batch.length;
       this.transport.count.sentMessages += batch.length;
     }

@@ -338,6 +338,40 @@ describe('slow and dead peers never block', () => {
     for (const socket of idle) socket.destroy();
   });
 
+  test('a peer that stops reading (silent partition) has its connection closed after the write stall timeout, then redialled', async () => {
+    const { nodes } = await cluster(2, { init: { writeStallTimeoutMs: 300, maxFrameBytes: 4 << 20, snapshotChunkBytes: 1 << 20 } });
+    const [node1, node2] = nodes;
+    let stalled = true;
+    // The first connection goes through a proxy that stops reading once the handshake is done.
+    const proxy = createServer((client: Socket) => {
+      const upstream = connect({ host: '127.0.0.1', port: node2!.port });
+      upstream.on('data', (chunk) => client.write(chunk));
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+      client.on('close', () => upstream.destroy());
+      let frames = 0;
+      client.on('data', (chunk: Buffer) => {
+        upstream.write(chunk);
+        frames++;
+        if (stalled && frames >= 2) client.pause();
+      });
+    });
+    servers.push(proxy);
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', () => resolve()));
+    node1!.transport.setPeers(new Map([[2, { ...address(node2!), port: (proxy.address() as { port: number }).port }]]));
+    const big = (i: number): Message => message(1, 2, { type: 3, entries: [{ term: 1, index: i, type: 0, data: new Uint8Array(1 << 20) }] });
+    for (let i = 1; i <= 64; i++) {
+      node1!.transport.send([big(i)]);
+      await sleep(2);
+    }
+    await waitFor('the stalled connection to be closed', () => closedWith(node1!, 'TRANSPORT_WRITE_STALLED'), 5000);
+    assert.ok(node1!.unreachable.includes(2));
+    stalled = false;
+    node1!.transport.setPeers(new Map([[2, address(node2!)]]));
+    node1!.transport.send([message(1, 2, { commit: 77 })]);
+    await waitFor('delivery after the stall', () => node2!.received.some((m) => m.commit === 77));
+  });
+
   test('a dead peer is reported unreachable and redialled with capped exponential backoff, not in a tight loop', async () => {
     const { nodes } = await cluster(1);
     const node1 = nodes[0]!;
