@@ -18,6 +18,8 @@ export interface CampaignOptions {
   readonly mode: RunMode;
   readonly steps: number | undefined;
   readonly plant: PlantedBug | undefined;
+  /** ruleChecks: see SimOptions.ruleChecks (default true). */
+  readonly ruleChecks?: boolean;
   /** stopAtFirstFailure: stop once a seed fails (planted-bug searches). */
   readonly stopAtFirstFailure: boolean;
   /** onResult: called after each seed (progress output). */
@@ -58,6 +60,7 @@ export function runCampaign(options: CampaignOptions): CampaignSummary {
       mode: options.mode,
       steps: options.steps ?? defaultStepsFor(options.mode),
       ...(options.plant === undefined ? {} : { plant: options.plant }),
+      ruleChecks: options.ruleChecks !== false,
     });
     seedsRun++;
     totals = addStats(totals, result.stats);
@@ -76,7 +79,7 @@ function emptyStats(): SimStats {
     steps: 0, ticks: 0, messagesSent: 0, messagesDelivered: 0, messagesDropped: 0, messagesDuplicated: 0, crashes: 0,
     crashesInsideReady: 0, restarts: 0, partitions: 0, leaderTerms: 0, proposals: 0, acknowledged: 0, reads: 0,
     readsServed: 0, confChangesProposed: 0, confChangesApplied: 0, transfers: 0, snapshotsTaken: 0, snapshotsInstalled: 0,
-    highestApplied: 0,
+    highestApplied: 0, oldTermCommits: 0,
   };
 }
 

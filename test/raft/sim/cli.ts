@@ -1,6 +1,7 @@
 // cli.ts — `npm run sim`: run seeds of the deterministic Raft simulator, or replay one.
 //
-//   npm run sim -- --seeds N [--nodes 3|5|7] [--liveness] [--seed S] [--plant BUG] [--steps K] [--trace]
+//   npm run sim -- --seeds N [--nodes 3|5|7] [--liveness] [--seed S] [--plant BUG] [--steps K]
+//                  [--no-rule-checks] [--trace] [--quiet]
 //
 // --seeds N runs seeds S .. S+N-1 (S from --seed, default 0); --seed S alone replays that one
 // seed. Without --nodes, sizes rotate 3, 5, 7 by seed. Exit status: 0 when every seed passed,
@@ -32,6 +33,7 @@ interface ParsedOptions {
   steps?: number;
   trace?: boolean;
   quiet?: boolean;
+  ruleChecks?: boolean;
 }
 
 function integerIn(name: string, low: number, high: number): (value: string) => number {
@@ -64,6 +66,7 @@ function buildProgram(output: CliOutput): Command {
         return value as PlantedBug;
       }))
     .addOption(new Option('--steps <k>', 'steps per seed (liveness: steps of the fault phase)').argParser(integerIn('--steps', 1, MAX_STEPS)))
+    .option('--no-rule-checks', 'check only client-visible outcomes, not the protocol rules (leader-commit-rule, single-pending-conf-change)')
     .option('--trace', 'print the whole trace (single seed only)')
     .option('--quiet', 'print only the summary and failures')
     .exitOverride()
@@ -90,13 +93,14 @@ export function runCli(argv: readonly string[], output: CliOutput): number {
   const steps = options.steps ?? defaultStepsFor(mode);
   if (options.trace === true) {
     const result = runSimulation({
-      seed: firstSeed, nodes: nodesForSeed(firstSeed, options.nodes), mode, steps, keepTrace: true,
+      seed: firstSeed, nodes: nodesForSeed(firstSeed, options.nodes), mode, steps, keepTrace: true, ruleChecks: options.ruleChecks !== false,
       ...(options.plant === undefined ? {} : { plant: options.plant }),
     });
     for (const line of result.trace ?? []) output.out(line);
   }
   const summary = runCampaign({
-    firstSeed, seeds, nodes: options.nodes, mode, steps, plant: options.plant, stopAtFirstFailure: options.plant !== undefined,
+    firstSeed, seeds, nodes: options.nodes, mode, steps, plant: options.plant, ruleChecks: options.ruleChecks !== false,
+    stopAtFirstFailure: options.plant !== undefined,
     onResult: (result) => {
       if (result.violation !== undefined) {
         output.out(`FAIL seed ${result.run.seed} (${result.run.nodes} nodes): ${result.violation.message}`);

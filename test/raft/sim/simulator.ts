@@ -14,8 +14,8 @@ import type {
   ConfChange, ConfChangeSingle, ConfState, Entry, HardState, Message, NodeId, PlantedBug, Ready, StateRole,
 } from '../../../src/raft/index.js';
 import {
-  AssertionError, ConfChangeType, EntryType, MemoryStorage, MessageType, ProposalDroppedError, RaftError, RawNode,
-  decodeConfChange, encodeConfChange,
+  AssertionError, ConfChangeType, EntryType, MemoryStorage, MessageType, PeerNotFoundError, ProposalDroppedError, RaftError,
+  EMPTY_BYTES, NONE, RawNode, confChangeEntry, decodeConfChange,
 } from '../../../src/raft/index.js';
 import { EventQueue } from './event-queue.js';
 import { History, INITIAL_MACHINE, type MachineState } from './history.js';
@@ -41,6 +41,8 @@ const MAX_READY_ROUNDS = 64;
 const MAX_PENDING_CLIENT_REQUESTS = 2048;
 /** EXTRA_NODES: at most this many nodes beyond the founding count exist at once (joining ones). */
 const EXTRA_NODES = 2;
+/** BOOTSTRAP_TERM is the term of the founding entries. */
+const BOOTSTRAP_TERM = 1;
 /** STRANDED_JOINER_TICKS: a joiner not in any applied configuration after this many ticks is retired. */
 const STRANDED_JOINER_TICKS = 40;
 /** TRACE_TAIL_LINES: lines of trace kept for a failure report. */
@@ -56,6 +58,12 @@ export interface SimOptions {
   readonly plant?: PlantedBug;
   /** keepTrace: keep every trace line in the result (for replay output and the determinism test). */
   readonly keepTrace?: boolean;
+  /**
+   * ruleChecks (default true) also checks two protocol rules whose breach is not yet visible
+   * to a client: 'leader-commit-rule' and 'single-pending-conf-change'. With false, only
+   * outcomes count (a planted bug must then show as lost or diverging data).
+   */
+  readonly ruleChecks?: boolean;
 }
 
 /** SimStats counts what a run exercised, so that a campaign can show its coverage. */
@@ -81,6 +89,8 @@ export interface SimStats {
   snapshotsTaken: number;
   snapshotsInstalled: number;
   highestApplied: number;
+  /** oldTermCommits: leader commit moves to an older term's entry (only with a planted bug). */
+  oldTermCommits: number;
 }
 
 /** SimResult is the outcome of one run. */
@@ -95,6 +105,20 @@ export interface SimResult {
 }
 
 type CrashPoint = 'before-persist' | 'before-send' | 'before-apply' | 'before-advance';
+
+/**
+ * ArmedCrash strikes inside a later Ready handling at `point`, once a Ready meets `when`: any
+ * Ready, one carrying new log entries, or one that moves the commit index. That is where the
+ * interesting crashes are: a leader that persisted a new entry but never sent it, or that has
+ * just committed (Figure 8 needs both); a follower that received entries and dies before they
+ * reach its disk (acknowledging them early is the bug).
+ */
+interface ArmedCrash {
+  readonly point: CrashPoint;
+  readonly when: 'any' | 'entries' | 'commit';
+}
+
+const CRASH_CONDITIONS: readonly ArmedCrash['when'][] = ['any', 'entries', 'entries', 'commit'];
 const CRASH_POINTS: readonly CrashPoint[] = ['before-persist', 'before-persist', 'before-send', 'before-apply', 'before-advance'];
 
 type SimEvent =
@@ -120,7 +144,12 @@ interface SimNode {
   role: StateRole;
   term: number;
   statusApplied: number;
-  armedCrash: CrashPoint | undefined;
+  armedCrash: ArmedCrash | undefined;
+  /**
+   * ackedIndex: the highest log index this incarnation acknowledged to a leader (AppResp),
+   * lowered when a newer leader legitimately truncates the log. A crash must find it on disk.
+   */
+  ackedIndex: number;
   /** answeredReads: ReadIndex answers waiting for the node to apply up to their index. */
   answeredReads: AnsweredRead[];
   /** createdTime: when the node was first started (joiners never admitted are retired after a while). */
@@ -189,7 +218,7 @@ class Simulation {
     steps: 0, ticks: 0, messagesSent: 0, messagesDelivered: 0, messagesDropped: 0, messagesDuplicated: 0,
     crashes: 0, crashesInsideReady: 0, restarts: 0, partitions: 0, leaderTerms: 0, proposals: 0, acknowledged: 0,
     reads: 0, readsServed: 0, confChangesProposed: 0, confChangesApplied: 0, transfers: 0, snapshotsTaken: 0,
-    snapshotsInstalled: 0, highestApplied: 0,
+    snapshotsInstalled: 0, highestApplied: 0, oldTermCommits: 0,
   };
   private now = 0;
   private step = 0;
@@ -203,7 +232,10 @@ class Simulation {
   constructor(private readonly options: SimOptions) {
     this.random = new SimRandom(options.seed);
     this.profile = drawProfile(this.random);
-    this.run_ = { seed: options.seed, nodes: options.nodes, mode: options.mode, steps: options.steps, plant: options.plant };
+    this.run_ = {
+      seed: options.seed, nodes: options.nodes, mode: options.mode, steps: options.steps, plant: options.plant,
+      ruleChecks: options.ruleChecks !== false,
+    };
     this.plant = new Set(options.plant === undefined ? [] : [options.plant]);
     this.traceAll = options.keepTrace === true ? [] : undefined;
     this.nextNodeId = options.nodes + 1;
@@ -273,10 +305,20 @@ class Simulation {
   private bootstrap(): void {
     const voters: NodeId[] = [];
     for (let id = 1; id <= this.options.nodes; id++) voters.push(id);
-    const confState: ConfState = { voters, learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+    // Founding members start as etcd-io/raft's Bootstrap leaves them: one committed AddNode
+    // entry per founding voter at indexes 1..n of term 1, applied through the first Ready like
+    // any other entry. Joiners start empty and learn the configuration from the log or a snapshot.
+    const genesis: Entry[] = voters.map((nodeId, i) => ({
+      ...confChangeEntry({ transition: 'auto', changes: [{ type: ConfChangeType.AddNode, nodeId }], context: EMPTY_BYTES }),
+      term: BOOTSTRAP_TERM,
+      index: i + 1,
+    }));
     for (const id of voters) {
-      this.memberSince.set(id, 0);
-      this.addNode(id, MemoryStorage.withConfState(confState));
+      const disk = new MemoryStorage();
+      disk.append(genesis);
+      this.history.afterAppend(id, genesis, disk);
+      disk.setHardState({ term: BOOTSTRAP_TERM, vote: NONE, commit: genesis.length });
+      this.addNode(id, disk);
     }
     this.queue.push(TICK_TIME, { kind: 'driver' });
   }
@@ -285,7 +327,7 @@ class Simulation {
     const node: SimNode = {
       id, disk, durableHardState: disk.initialState().hardState, confIndexes: [], raw: undefined, incarnation: 0,
       state: 'down', machine: INITIAL_MACHINE, confState: disk.initialState().confState, role: 'follower', term: 0,
-      statusApplied: 0, armedCrash: undefined, answeredReads: [], createdTime: this.now,
+      statusApplied: 0, armedCrash: undefined, ackedIndex: 0, answeredReads: [], createdTime: this.now,
     };
     this.nodes.set(id, node);
     this.start(node);
@@ -341,6 +383,12 @@ class Simulation {
   /** crash throws away a node's volatile state; the disk keeps only what was persisted. */
   private crash(node: SimNode, where: string): void {
     if (node.state !== 'up') return;
+    if (node.ackedIndex > node.disk.lastIndex()) {
+      throw new InvariantViolation('durability', node.id,
+        `node ${node.id} acknowledged log entries up to index ${node.ackedIndex}, but crashed (${where}) with only ` +
+        `${node.disk.lastIndex()} on disk: the leader counted entries that are gone`);
+    }
+    node.ackedIndex = 0;
     node.raw = undefined;
     node.state = 'down';
     node.armedCrash = undefined;
@@ -410,7 +458,15 @@ class Simulation {
     this.stats.messagesDelivered++;
     this.trace(`deliver ${name}`);
     const raw = to.raw!;
-    this.core(to, `step(${name})`, () => raw.step(message));
+    this.core(to, `step(${name})`, () => {
+      try {
+        raw.step(message);
+      } catch (error) {
+        // A response from a node outside the configuration is refused by name; the caller drops it.
+        if (!(error instanceof PeerNotFoundError)) throw error;
+        this.trace(`step refused: ${error.message}`);
+      }
+    });
     this.afterInput(to);
     if (message.type === MessageType.Snap) this.scheduleReport(message, true);
   }
@@ -478,20 +534,26 @@ class Simulation {
       const ready = this.core(node, 'ready', () => raw.ready());
       // Messages the core allows before persistence (only the planted ack-before-persist makes any).
       for (const message of ready.earlyMessages) this.send(message);
-      if (this.crashPoint(node, 'before-persist')) return;
+      const meets = (when: ArmedCrash['when']): boolean => when === 'any'
+        || (when === 'entries' && ready.entries.length > 0)
+        || (when === 'commit' && ready.hardState !== undefined && ready.hardState.commit > node.durableHardState.commit);
+      if (this.crashPoint(node, 'before-persist', meets)) return;
+      const committing = meets('commit');
       this.persist(node, ready);
-      if (this.crashPoint(node, 'before-send')) return;
+      const met = (when: ArmedCrash['when']): boolean => (when === 'commit' ? committing : meets(when));
+      if (this.crashPoint(node, 'before-send', met)) return;
       for (const message of ready.messages) this.send(message);
-      if (this.crashPoint(node, 'before-apply')) return;
+      if (this.crashPoint(node, 'before-apply', met)) return;
       this.apply(node, ready);
-      if (this.crashPoint(node, 'before-advance')) return;
+      if (this.crashPoint(node, 'before-advance', met)) return;
       this.core(node, 'advance', () => raw.advance());
     }
     throw new InvariantViolation('core-error', node.id, `node ${node.id} still has a Ready after ${MAX_READY_ROUNDS} rounds`);
   }
 
-  private crashPoint(node: SimNode, point: CrashPoint): boolean {
-    if (node.armedCrash !== point) return false;
+  private crashPoint(node: SimNode, point: CrashPoint, meets: (when: ArmedCrash['when']) => boolean): boolean {
+    const armed = node.armedCrash;
+    if (armed === undefined || armed.point !== point || !meets(armed.when)) return false;
     this.stats.crashesInsideReady++;
     this.crash(node, `inside Ready ${point}`);
     return true;
@@ -504,6 +566,7 @@ class Simulation {
       const { index, term } = ready.snapshot.metadata;
       this.history.beforeSnapshotInstall(node.id, index, term, disk);
       disk.applySnapshot(ready.snapshot);
+      node.ackedIndex = Math.min(node.ackedIndex, index);
       node.confIndexes = [];
       this.stats.snapshotsInstalled++;
       this.trace(`persist n${node.id} snapshot ${index}/${term}`);
@@ -514,6 +577,8 @@ class Simulation {
       this.history.beforeAppend(node.id, ready.entries, disk);
       disk.append(ready.entries);
       this.history.afterAppend(node.id, ready.entries, disk);
+      // A conflicting append legitimately drops acknowledged but uncommitted entries beyond it.
+      node.ackedIndex = Math.min(node.ackedIndex, disk.lastIndex());
       const first = ready.entries[0]!.index;
       node.confIndexes = node.confIndexes.filter((index) => index < first);
       for (const entry of ready.entries) if (entry.type === EntryType.ConfChange) node.confIndexes.push(entry.index);
@@ -522,10 +587,30 @@ class Simulation {
     }
     if (ready.hardState !== undefined) {
       this.history.checkHardState(node.id, node.durableHardState, ready.hardState);
+      this.checkLeaderCommitRule(node, ready);
       disk.setHardState(ready.hardState);
       node.durableHardState = ready.hardState;
       this.trace(`persist n${node.id} hs ${ready.hardState.term}/${ready.hardState.vote}/${ready.hardState.commit}`);
     }
+  }
+
+  /**
+   * checkLeaderCommitRule: a leader moves its commit index only to an entry of its own term,
+   * by counting replicas (paper §5.4.2); older entries commit indirectly. Runs after the
+   * Ready's entries are on disk, before its HardState is.
+   */
+  private checkLeaderCommitRule(node: SimNode, ready: Ready): void {
+    const hardState = ready.hardState!;
+    const disk = node.disk;
+    if ((ready.softState?.role ?? node.role) !== 'leader' || hardState.commit <= node.durableHardState.commit) return;
+    if (hardState.commit < disk.firstIndex() || hardState.commit > disk.lastIndex()) return;
+    const term = disk.term(hardState.commit);
+    if (term >= hardState.term) return;
+    this.stats.oldTermCommits++;
+    this.trace(`leader n${node.id} of term ${hardState.term} commits ${hardState.commit} of term ${term}`);
+    if (this.options.ruleChecks === false) return;
+    throw new InvariantViolation('leader-commit-rule', node.id,
+      `leader ${node.id} of term ${hardState.term} moves its commit index to ${hardState.commit}, an entry of older term ${term}`);
   }
 
   /**
@@ -536,7 +621,7 @@ class Simulation {
     let previous = node.confIndexes.filter((index) => index < entries[0]!.index).at(-1) ?? 0;
     for (const entry of entries) {
       if (entry.type !== EntryType.ConfChange) continue;
-      if (entry.term === term && previous > node.machine.applied) {
+      if (entry.term === term && previous > node.machine.applied && this.options.ruleChecks !== false) {
         throw new InvariantViolation('single-pending-conf-change', node.id,
           `leader ${node.id} (term ${term}) appends a membership change at index ${entry.index} while the one at ` +
           `index ${previous} is not applied (applied ${node.machine.applied})`);
@@ -614,6 +699,10 @@ class Simulation {
 
   private send(message: Message): void {
     this.stats.messagesSent++;
+    if (message.type === MessageType.AppResp && !message.reject) {
+      const sender = this.nodes.get(message.from);
+      if (sender !== undefined) sender.ackedIndex = Math.max(sender.ackedIndex, message.index);
+    }
     const name = messageName(message);
     if (this.faultsOn && this.random.chance(this.profile.dropPpm)) {
       this.dropped(message, `${name} lost`);
@@ -678,8 +767,8 @@ class Simulation {
     const leader = this.leader();
     const target = leader !== undefined && this.random.chance(this.profile.leaderCrashPpm) ? leader : this.random.pick(up);
     if (this.random.chance(this.profile.readyCrashPpm)) {
-      target.armedCrash = this.random.pick(CRASH_POINTS);
-      this.trace(`arm crash n${target.id} ${target.armedCrash}`);
+      target.armedCrash = { point: this.random.pick(CRASH_POINTS), when: this.random.pick(CRASH_CONDITIONS) };
+      this.trace(`arm crash n${target.id} ${target.armedCrash.point} on ${target.armedCrash.when}`);
     } else {
       this.crash(target, 'between steps');
     }
@@ -974,10 +1063,10 @@ class Simulation {
       return `n${node.id} ${status.softState.role} term ${status.hardState.term} commit ${status.hardState.commit} ` +
         `last ${node.disk.lastIndex()} applied ${status.applied} conf ${describeConfState(status.confState)}`;
     });
-    const stage = live.stage === 'leader' ? 'a leader with its whole log committed'
-      : live.stage === 'read' ? 'a ReadIndex read answered by the leader' : 'a new proposal applied on every member';
+    const stage = live.stage === 'leader' ? 'no leader with its whole log committed'
+      : live.stage === 'read' ? 'no ReadIndex read answered by the leader' : 'no new proposal applied on every member';
     throw new InvariantViolation('liveness', live.leader === 0 ? undefined : live.leader,
-      `no ${stage} within ${LIVENESS_BOUND_ELECTION_TIMEOUTS} election timeouts ` +
+      `${stage} within ${LIVENESS_BOUND_ELECTION_TIMEOUTS} election timeouts ` +
       `(${LIVENESS_BOUND_ELECTION_TIMEOUTS * 2 * this.profile.electionTicks} ticks) after faults stopped; ${nodes.join('; ')}`);
   }
 

@@ -18,10 +18,14 @@ export type InvariantKind =
   | 'acked-proposal-lost'
   /** A node's applied index went backwards without a restart. */
   | 'applied-regressed'
+  /** A node acknowledged log entries (AppResp) that a crash then lost: it answered before persisting (thesis §3.8). */
+  | 'durability'
   /** A durable HardState moved backwards: term decreased, vote changed within a term, or commit decreased. */
   | 'durable-state-regressed'
   /** A ReadIndex answer missed a write acknowledged before the read was issued (thesis §6.4). */
   | 'read-linearizability'
+  /** A leader moved its commit index to an entry of an older term by counting replicas (paper §5.4.2, Figure 8). */
+  | 'leader-commit-rule'
   /** A leader appended a membership change while an earlier one in its log was not yet applied (thesis §4.1). */
   | 'single-pending-conf-change'
   /** After faults stopped, the cluster did not elect a leader, serve a read and commit within the bound. */
@@ -39,6 +43,8 @@ export interface RunIdentity {
   readonly mode: RunMode;
   readonly steps: number;
   readonly plant: PlantedBug | undefined;
+  /** ruleChecks: false when only outcomes were checked (--no-rule-checks). */
+  readonly ruleChecks: boolean;
 }
 
 /** replayCommand returns the exact command that replays a run. */
@@ -47,6 +53,7 @@ export function replayCommand(run: RunIdentity, defaultSteps: number): string {
   if (run.mode === 'liveness') parts.push('--liveness');
   if (run.steps !== defaultSteps) parts.push(`--steps ${run.steps}`);
   if (run.plant !== undefined) parts.push(`--plant ${run.plant}`);
+  if (!run.ruleChecks) parts.push('--no-rule-checks');
   return parts.join(' ');
 }
 
