@@ -8,7 +8,7 @@ export { FrameDecoder, frameHeader } from './framing.js';
 export type { Frame } from './framing.js';
 export type { AuthenticatedPeer, MembershipCheck, SessionKeys } from './handshake.js';
 export { Initiator, Responder } from './handshake.js';
-export { ed25519PublicKey, generateNodeIdentity, hex, nodeIdentityFromPrivateKey, rawPublicKey } from './keys.js';
+export { ed25519PublicKey, generateNodeIdentity, hex, nodeIdentityFromPrivateKey, nodeIdentityFromSeed, rawPublicKey } from './keys.js';
 export type { NodeIdentity } from './keys.js';
 export { CipherState, FRAME_OVERHEAD_BYTES, SecureConnection } from './secure-connection.js';
 export type { SecureConnectionInit } from './secure-connection.js';

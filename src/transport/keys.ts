@@ -4,6 +4,9 @@ import { KeyObject, createPrivateKey, createPublicKey, generateKeyPairSync } fro
 import { ED25519_PUBLIC_KEY_BYTES, X25519_PUBLIC_KEY_BYTES } from './constants.js';
 import { assert } from './errors.js';
 
+// DER PKCS#8 prefix (RFC 8410) for a raw 32-byte Ed25519 private key seed.
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const ED25519_SEED_BYTES = 32;
 // DER SubjectPublicKeyInfo prefixes (RFC 8410) for a raw 32-byte key.
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
@@ -26,6 +29,16 @@ export function generateNodeIdentity(nodeId: number): NodeIdentity {
 export function nodeIdentityFromPrivateKey(nodeId: number, key: KeyObject | string | Buffer): NodeIdentity {
   const privateKey = key instanceof KeyObject ? key : createPrivateKey(key);
   assert(privateKey.asymmetricKeyType === 'ed25519', () => `node key must be Ed25519, got ${privateKey.asymmetricKeyType}`);
+  return { nodeId, privateKey, publicKey: rawPublicKey(createPublicKey(privateKey)) };
+}
+
+/**
+ * nodeIdentityFromSeed builds an identity from a raw 32-byte Ed25519 seed (RFC 8032's private
+ * key; tweetnacl's `secretKey` is this seed followed by the public key).
+ */
+export function nodeIdentityFromSeed(nodeId: number, seed: Uint8Array): NodeIdentity {
+  assert(seed.length === ED25519_SEED_BYTES, () => `Ed25519 seed must be ${ED25519_SEED_BYTES} bytes, got ${seed.length}`);
+  const privateKey = createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
   return { nodeId, privateKey, publicKey: rawPublicKey(createPublicKey(privateKey)) };
 }
 

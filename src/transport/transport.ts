@@ -60,7 +60,11 @@ export interface TransportComponents {
   readonly clusterId: Uint8Array;
   /** isMember is asked at every handshake and on setPeers(), because membership changes at runtime. */
   readonly isMember: MembershipCheck;
-  /** onMessage receives every authenticated, validated message addressed to this node. */
+  /**
+   * onMessage receives every authenticated, validated message addressed to this node. It runs on
+   * the socket's data event and must not throw: queue the message and step it in the Raft loop
+   * (anything it throws crashes the process, as a broken invariant should).
+   */
   readonly onMessage: (message: Message) => void;
   /** onUnreachable: a message to `nodeId` was lost (connection failure or queue overflow). */
   readonly onUnreachable: (nodeId: number) => void;

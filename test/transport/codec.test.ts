@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import protobuf from 'protobufjs';
 import {
-  CodecError, decodeConfChange, decodeConfState, decodeEntry, decodeHardState, decodeMessage, decodeSnapshot,
+  CodecError, decodeConfChange, decodeFrame, decodeConfState, decodeEntry, decodeHardState, decodeMessage, decodeSnapshot,
   encodeConfChange, encodeConfState, encodeEntry, encodeHardState, encodeMessage, encodeSnapshot,
 } from '../../src/transport/index.js';
 import type { ConfState, Message } from '../../src/raft/index.js';
@@ -128,7 +128,7 @@ describe('codec refuses hostile bytes with a named error', () => {
 
   test('random bytes never escape as anything but CodecError (fuzz)', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
-      for (const decode of [decodeMessage, decodeEntry, decodeSnapshot, decodeHardState, decodeConfChange]) {
+      for (const decode of [decodeMessage, decodeEntry, decodeSnapshot, decodeHardState, decodeConfChange, decodeFrame]) {
         try {
           decode(bytes);
         } catch (error) {

@@ -9,9 +9,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, sign } from 'node:crypto';
 import protobuf from 'protobufjs';
+import nacl from 'tweetnacl';
 import {
   CipherState, CodecError, DecryptError, FrameDecoder, FrameTooLargeError, HandshakeError, Initiator, NotMemberError,
-  Responder, findRepositoryRoot, frameHeader, generateNodeIdentity,
+  Responder, findRepositoryRoot, frameHeader, generateNodeIdentity, nodeIdentityFromPrivateKey, nodeIdentityFromSeed,
 } from '../../src/transport/index.js';
 import type { MembershipCheck, NodeIdentity } from '../../src/transport/index.js';
 
@@ -126,6 +127,17 @@ describe('handshake', () => {
     const signature = sign(null, Buffer.concat([Buffer.from('quorumgate/transport/v1 initiator'), transcript(hello, decoded.body)]), alice.privateKey);
     initiator.onServerHello(serverHello);
     assert.equal(responder.onClientAuth(ClientAuth.encode({ signature }).finish()).peer.nodeId, 1);
+  });
+});
+
+describe('node keys', () => {
+  test('a seed gives the same public key natively as tweetnacl derives from it, and PEM round-trips', () => {
+    const seed = new Uint8Array(32).map((_, i) => i * 7 + 1);
+    const identity = nodeIdentityFromSeed(4, seed);
+    assert.deepEqual(Buffer.from(identity.publicKey), Buffer.from(nacl.sign.keyPair.fromSeed(seed).publicKey));
+    const pem = identity.privateKey.export({ format: 'pem', type: 'pkcs8' });
+    assert.deepEqual(Buffer.from(nodeIdentityFromPrivateKey(4, pem).publicKey), Buffer.from(identity.publicKey));
+    assert.throws(() => nodeIdentityFromSeed(4, new Uint8Array(31)), /seed must be 32 bytes, got 31/);
   });
 });
 
