@@ -1,0 +1,184 @@
+// memory.ts — in-memory adapters of the data plane's two ports (Switch and UmboxRuntime), for planner and
+// reconciler tests. They follow the same contract as OvsSwitch and DockerUmboxRuntime (the contract suites
+// in test/dataplane run against both), and record every call so tests can check ordering
+// (make-before-break) and atomicity (one bundle per change).
+import { strict as assert } from 'node:assert';
+import { DataplaneError } from './errors.js';
+import { flowKey, parseFlowDump, type FlowChange, type Switch, type SwitchPortInfo } from './ovs.js';
+import type { ImageCheck, UmboxRuntime } from './docker-runtime.js';
+import type { ObservedFlow, ObservedUmbox, PlannedUmbox } from './types.js';
+
+/** HostInterfaces is the fake host's set of network interfaces, shared by the fake switch and runtime. */
+export class HostInterfaces {
+  private readonly names = new Set<string>();
+  add(...names: string[]): void {
+    for (const name of names) this.names.add(name);
+  }
+  delete(...names: string[]): void {
+    for (const name of names) this.names.delete(name);
+  }
+  has(name: string): boolean {
+    return this.names.has(name);
+  }
+}
+
+/** MemorySwitch is a flow table and port list in memory, with OVS's bundle semantics (all or nothing). */
+export class MemorySwitch implements Switch {
+  readonly bridge: string;
+  readonly interfaces: HostInterfaces;
+  /** events records calls in order ("addPorts a,b", "bundle +3 -1", …), shared with the runtime when given. */
+  readonly events: string[];
+  /** bundles records every FlowChange applied. */
+  readonly bundles: FlowChange[] = [];
+  /** failNextBundle makes the next applyFlows throw without changing anything. */
+  failNextBundle = false;
+  private readonly ports = new Map<string, number>();
+  private readonly flows = new Map<string, ObservedFlow>();
+  private nextOfport = 1;
+  private bridgeExists = false;
+
+  constructor(bridge: string, interfaces = new HostInterfaces(), events: string[] = []) {
+    this.bridge = bridge;
+    this.interfaces = interfaces;
+    this.events = events;
+  }
+
+  async ensureBridge(): Promise<void> {
+    this.bridgeExists = true;
+  }
+
+  async listPorts(): Promise<SwitchPortInfo[]> {
+    this.assertBridge();
+    return [...this.ports].map(([name, ofport]) => ({ name, ofport: this.interfaces.has(name) ? ofport : -1 }));
+  }
+
+  async addPorts(names: readonly string[]): Promise<void> {
+    this.assertBridge();
+    for (const name of names) {
+      this.ports.delete(name);
+      this.ports.set(name, this.nextOfport++);
+    }
+    this.events.push(`addPorts ${names.join(',')}`);
+  }
+
+  async removePorts(names: readonly string[]): Promise<void> {
+    for (const name of names) this.ports.delete(name);
+    if (names.length > 0) this.events.push(`removePorts ${names.join(',')}`);
+  }
+
+  async dumpFlows(): Promise<ObservedFlow[]> {
+    this.assertBridge();
+    return [...this.flows.values()];
+  }
+
+  async applyFlows(change: FlowChange): Promise<void> {
+    this.assertBridge();
+    if (change.add.length === 0 && change.remove.length === 0) return;
+    if (this.failNextBundle) {
+      this.failNextBundle = false;
+      throw new DataplaneError('command_failed', 'MemorySwitch: bundle refused (failNextBundle)');
+    }
+    const next = new Map(this.flows);
+    for (const text of change.add) {
+      const [flow] = parseFlowDump(text);
+      assert(flow !== undefined, `flow text parses: ${text}`);
+      next.set(flowKey(flow.priority, flow.match), flow);
+    }
+    for (const text of change.remove) {
+      const [flow] = parseFlowDump(`${text} actions=drop`);
+      assert(flow !== undefined, `flow match parses: ${text}`);
+      next.delete(flowKey(flow.priority, flow.match));
+    }
+    this.flows.clear();
+    for (const [key, flow] of next) this.flows.set(key, flow);
+    this.bundles.push(change);
+    this.events.push(`bundle +${change.add.length} -${change.remove.length}`);
+  }
+
+  /** setFlow changes the table by hand, outside any bundle (drift). */
+  setFlow(flow: ObservedFlow): void {
+    this.flows.set(flowKey(flow.priority, flow.match), flow);
+  }
+
+  /** deleteFlowsWhere removes flows by hand (drift). */
+  deleteFlowsWhere(predicate: (flow: ObservedFlow) => boolean): void {
+    for (const [key, flow] of this.flows) if (predicate(flow)) this.flows.delete(key);
+  }
+
+  private assertBridge(): void {
+    if (!this.bridgeExists) throw new DataplaneError('port_missing', `MemorySwitch: bridge ${this.bridge} does not exist`);
+  }
+}
+
+/** MemoryUmboxRuntime keeps containers in memory; images are registered with their layer digests. */
+export class MemoryUmboxRuntime implements UmboxRuntime {
+  readonly interfaces: HostInterfaces;
+  readonly events: string[];
+  /** failStarts makes start() of these image names throw. */
+  readonly failStarts = new Set<string>();
+  private readonly images = new Map<string, { imageId: string; layers: string[] }>();
+  private readonly containers = new Map<string, ObservedUmbox & { inPort: string; outPort: string }>();
+  private nextId = 1;
+
+  constructor(interfaces = new HostInterfaces(), events: string[] = []) {
+    this.interfaces = interfaces;
+    this.events = events;
+  }
+
+  /** addImage registers a local image under its pinned reference with the given layers. */
+  addImage(image: string, pinnedDigest: string, layers: string[]): void {
+    this.images.set(`${image}@${pinnedDigest}`, { imageId: `sha256:image-${this.nextId++}`, layers });
+  }
+
+  channelDir(name: string): string {
+    return `/memory/umbox/${name}`;
+  }
+
+  async list(nodeId: string): Promise<ObservedUmbox[]> {
+    return [...this.containers.values()].filter((umbox) => umbox.nodeId === nodeId).map((umbox) => ({ ...umbox }));
+  }
+
+  async checkImage(image: string, digest: string): Promise<ImageCheck> {
+    const found = this.images.get(`${image}@${digest}`);
+    if (found === undefined) return { ok: false, reason: 'missing', detail: `image ${image} pinned ${digest} is not present` };
+    if (found.layers.length !== 1 || found.layers[0] !== digest) return { ok: false, reason: 'mismatch', detail: `layers ${JSON.stringify(found.layers)}, pinned ${digest}` };
+    return { ok: true, imageId: found.imageId };
+  }
+
+  async start(umbox: PlannedUmbox, imageId: string): Promise<ObservedUmbox> {
+    assert(imageId.startsWith('sha256:'), 'containers are created from a verified image id');
+    await this.remove(umbox.name);
+    if (this.failStarts.has(umbox.image)) throw new DataplaneError('umbox_start_failed', `μmbox ${umbox.name}: start refused (failStarts)`);
+    const observed = {
+      name: umbox.name, containerId: `c${this.nextId++}`, nodeId: umbox.nodeId, deviceId: umbox.deviceId, generation: umbox.generation,
+      position: umbox.position, image: umbox.image, digest: umbox.digest, running: true, ready: true, pid: 1000 + this.nextId,
+      inPort: umbox.inPort, outPort: umbox.outPort,
+    };
+    this.containers.set(umbox.name, observed);
+    this.interfaces.add(umbox.inPort, umbox.outPort);
+    this.events.push(`start ${umbox.name}`);
+    return { ...observed };
+  }
+
+  async remove(name: string): Promise<void> {
+    const found = this.containers.get(name);
+    if (found === undefined) return;
+    this.containers.delete(name);
+    this.interfaces.delete(found.inPort, found.outPort);
+    this.events.push(`remove ${name}`);
+  }
+
+  /** kill stops a container by hand (drift): it stays listed, not running, and its veth ends vanish. */
+  kill(name: string): void {
+    const found = this.containers.get(name);
+    assert(found !== undefined, `kill: no container ${name}`);
+    found.running = false;
+    found.ready = false;
+    this.interfaces.delete(found.inPort, found.outPort);
+  }
+
+  /** plant adds a container with this node's labels that no plan asked for (drift). */
+  plant(umbox: ObservedUmbox): void {
+    this.containers.set(umbox.name, { ...umbox, inPort: 'qm0000000000i', outPort: 'qm0000000000o' });
+  }
+}

@@ -1,0 +1,91 @@
+// adapters.test.ts — goal: the real adapters (OvsSwitch on the private OVS instance, DockerUmboxRuntime on
+// the private Docker engine) and the in-memory ones obey the same contracts (test/dataplane/contract.ts).
+// Method: each contract suite runs once per adapter; the real ones use a throw-away bridge, veth host
+// interfaces and real μmbox images, all named with this process's id and removed afterwards. The real
+// adapters need root, OVS and Docker: skipped with a message when missing, failed when CI=true.
+import { describe, after } from 'node:test';
+import { existsSync } from 'node:fs';
+import { HostInterfaces, MemorySwitch, MemoryUmboxRuntime } from '../../src/dataplane/memory.js';
+import { OvsSwitch } from '../../src/dataplane/ovs.js';
+import { DockerUmboxRuntime, imageReference } from '../../src/dataplane/docker-runtime.js';
+import { run } from '../../src/dataplane/exec.js';
+import { buildImage } from '../../src/dataplane/umbox-images.js';
+import { stopHost } from '../../src/dataplane/host.js';
+import { runtimeContract, switchContract } from './contract.js';
+import { facilities } from './lab.js';
+
+const tag = (process.pid % 46656).toString(36);
+const names = { a: `qtc${tag}a`, b: `qtc${tag}b`, missing: `qtc${tag}m` };
+
+describe('MemorySwitch', () => {
+  switchContract(async () => {
+    const interfaces = new HostInterfaces();
+    const sw = new MemorySwitch('mem0', interfaces);
+    return { sw, createInterface: async (name) => interfaces.add(name), deleteInterface: async (name) => interfaces.delete(name), dispose: async () => undefined };
+  }, names);
+});
+
+describe('MemoryUmboxRuntime', () => {
+  runtimeContract(async () => {
+    const interfaces = new HostInterfaces();
+    const runtime = new MemoryUmboxRuntime(interfaces);
+    const digest = `sha256:${'11'.repeat(32)}`;
+    runtime.addImage('monitor', digest, [digest]);
+    runtime.addImage('firewall', `sha256:${'22'.repeat(32)}`, [`sha256:${'33'.repeat(32)}`]);
+    return {
+      runtime, nodeId: 'contract-node', good: { image: 'monitor', digest }, tampered: { image: 'firewall', digest: `sha256:${'22'.repeat(32)}` },
+      interfaceExists: async (name) => interfaces.has(name), dispose: async () => undefined,
+    };
+  });
+});
+
+const available = await facilities();
+const skip = available.ok ? false : `needs ${available.reason}`;
+after(async () => {
+  if (available.ok && (available.started.ovs || available.started.docker)) {
+    await stopHost(available.paths, { ovs: available.started.ovs, docker: available.started.docker });
+  }
+});
+
+describe('OvsSwitch', { skip }, () => {
+  switchContract(async () => {
+    if (!available.ok) throw new Error(available.reason);
+    const sw = new OvsSwitch({ bridge: `qtc${tag}br`, ovsDir: available.paths.ovsDir });
+    const created: string[] = [];
+    return {
+      sw,
+      createInterface: async (name) => {
+        // No dummy driver on these kernels: a veth pair whose peer is never used.
+        await run('ip', ['link', 'add', name, 'type', 'veth', 'peer', 'name', `${name}p`]);
+        await run('ip', ['link', 'set', name, 'up']);
+        created.push(name);
+      },
+      deleteInterface: async (name) => {
+        await run('ip', ['link', 'del', name], { allowFailure: true });
+      },
+      dispose: async () => {
+        await sw.deleteBridge();
+        for (const name of created) await run('ip', ['link', 'del', name], { allowFailure: true });
+      },
+    };
+  }, names);
+});
+
+describe('DockerUmboxRuntime', { skip }, () => {
+  runtimeContract(async () => {
+    if (!available.ok) throw new Error(available.reason);
+    const runtime = new DockerUmboxRuntime({ socketPath: available.paths.dockerSocket, umboxDir: available.paths.umboxDir });
+    const good = await buildImage(runtime, 'block-all');
+    // A tampered local image: the monitor's pinned reference points at block-all's content.
+    const forged = `sha256:${'7a'.repeat(32)}`;
+    const [repo, label] = imageReference('monitor', forged).split(':') as [string, string];
+    await runtime.docker.getImage(good.reference).tag({ repo, tag: label });
+    return {
+      runtime, nodeId: `qgt-${process.pid}-contract`, good: { image: 'block-all', digest: good.digest }, tampered: { image: 'monitor', digest: forged },
+      interfaceExists: async (name) => existsSync(`/sys/class/net/${name}`),
+      dispose: async () => {
+        await runtime.docker.getImage(`${repo}:${label}`).remove().catch(() => undefined);
+      },
+    };
+  });
+});

@@ -1,0 +1,201 @@
+// reconciler.test.ts — goal: the reconciler's rules, one test each: make-before-break (new μmboxes start,
+// ONE bundle swaps the flows, only then old μmboxes go); fail-closed (a device whose μmboxes cannot start
+// or whose image fails its pin is quarantined, never left passing, and retried with backoff); drift made
+// by hand is repaired; a restarted reconciler adopts what runs without touching it; a failed bundle
+// changes nothing; stopping leaves enforcement in place (fail-static).
+// Method: the real Reconciler over the in-memory Switch and UmboxRuntime (src/dataplane/memory.ts, which
+// pass the same contract suites as the OVS and Docker adapters), sharing one event log to check order.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { HostInterfaces, MemorySwitch, MemoryUmboxRuntime } from '../../src/dataplane/memory.js';
+import { Reconciler, type IntegrityAlert } from '../../src/dataplane/reconciler.js';
+import { splitCookie } from '../../src/dataplane/planner.js';
+import type { DesiredInput, DevicePlan, ImagePin } from '../../src/dataplane/types.js';
+
+const digest = (text: string): string => `sha256:${createHash('sha256').update(text).digest('hex')}`;
+const pin = (image: string): ImagePin => ({ image, digest: digest(image) });
+
+function rig() {
+  const interfaces = new HostInterfaces();
+  interfaces.add('dev1', 'dev2', 'up0');
+  const events: string[] = [];
+  const sw = new MemorySwitch('br0', interfaces, events);
+  const runtime = new MemoryUmboxRuntime(interfaces, events);
+  for (const image of ['monitor', 'firewall', 'block-all']) runtime.addImage(image, digest(image), [digest(image)]);
+  const integrity: IntegrityAlert[] = [];
+  const make = (): Reconciler => new Reconciler({
+    switch: sw, runtime, uplinkPort: 'up0', interfaceExists: (name) => interfaces.has(name), onIntegrityAlert: (alert) => integrity.push(alert),
+    resyncMs: 20, backoffMinMs: 5, backoffMaxMs: 40,
+  });
+  return { interfaces, events, sw, runtime, integrity, make };
+}
+
+function input(plans: Record<string, DevicePlan | null>): DesiredInput {
+  return {
+    nodeId: 'node-a',
+    devices: Object.entries(plans).map(([id, plan], index) => ({ id, port: `dev${index + 1}`, addresses: [`10.0.0.${index + 1}`], plan })),
+  };
+}
+
+async function deviceGenerations(sw: MemorySwitch): Promise<number[]> {
+  const flows = await sw.dumpFlows();
+  return [...new Set(flows.filter((flow) => flow.cookie !== 0n).map((flow) => splitCookie(flow.cookie).generation))].sort();
+}
+
+describe('Reconciler', () => {
+  test('make-before-break: new μmboxes start, ONE bundle swaps the flows, then the old μmboxes go', async () => {
+    const { events, sw, runtime, make } = rig();
+    const reconciler = make();
+    reconciler.setDesired(input({ cam: { state: 'normal', generation: 1, chain: [pin('monitor')] } }));
+    await reconciler.reconcileOnce();
+    assert.deepEqual(await deviceGenerations(sw), [1]);
+    const old = (await runtime.list('node-a')).map((umbox) => umbox.name);
+    events.length = 0;
+    const bundlesBefore = sw.bundles.length;
+
+    reconciler.setDesired(input({ cam: { state: 'attack', generation: 2, chain: [pin('block-all')] } }));
+    const result = await reconciler.reconcileOnce();
+    const fresh = (await runtime.list('node-a')).map((umbox) => umbox.name);
+    assert.equal(fresh.length, 1);
+    assert.notDeepEqual(fresh, old);
+    const at = (prefix: string): number => events.findIndex((event) => event.startsWith(prefix));
+    assert.ok(at(`start ${fresh[0]}`) >= 0 && at(`start ${fresh[0]}`) < at('bundle'), `the new μmbox starts before the flows move: ${events.join(' | ')}`);
+    assert.ok(at('bundle') < at(`remove ${old[0]}`), `the old μmbox goes only after the flows moved: ${events.join(' | ')}`);
+    assert.equal(sw.bundles.length - bundlesBefore, 1, 'one atomic bundle per change');
+    const bundle = sw.bundles.at(-1);
+    assert.ok(bundle && bundle.add.length > 0 && bundle.remove.length > 0, 'the bundle both adds the new generation and removes the old');
+    assert.deepEqual(await deviceGenerations(sw), [2]);
+    assert.equal(result.startedUmboxes, 1);
+    assert.equal(result.removedUmboxes, 1);
+    assert.deepEqual(reconciler.reportFor('cam'), { deviceId: 'cam', desiredGeneration: 2, appliedGeneration: 2, enforcement: 'chain', reason: null });
+  });
+
+  test('fail-closed: a device whose μmbox cannot start is quarantined, then retried with backoff until it starts', async () => {
+    const { sw, runtime, make } = rig();
+    const reconciler = make();
+    reconciler.setDesired(input({ cam: { state: 'normal', generation: 1, verdict: 'allow' } }));
+    await reconciler.reconcileOnce();
+    runtime.failStarts.add('firewall');
+    reconciler.setDesired(input({ cam: { state: 'suspicious', generation: 2, chain: [pin('firewall')] } }));
+    const failed = await reconciler.reconcileOnce();
+    assert.equal(failed.errors.length, 1);
+    const report = reconciler.reportFor('cam');
+    assert.equal(report?.enforcement, 'quarantine');
+    assert.equal(report?.appliedGeneration, null);
+    assert.match(report?.reason ?? '', /start refused/);
+    const flows = await sw.dumpFlows();
+    assert.ok(flows.filter((flow) => flow.cookie !== 0n).every((flow) => flow.actions === 'drop'), 'the old allow flows are gone: every device flow drops');
+    reconciler.start();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(reconciler.reportFor('cam')?.enforcement, 'quarantine', 'still quarantined while starts fail');
+      runtime.failStarts.clear();
+      const fixed = await reconciler.waitForGeneration('cam', 2, 2000);
+      assert.equal(fixed.enforcement, 'chain');
+    } finally {
+      await reconciler.stop();
+    }
+  });
+
+  test('integrity: a missing or mismatching image quarantines its device, with one alert per device and generation', async () => {
+    const { sw, runtime, integrity, make } = rig();
+    runtime.addImage('rate-limit', digest('rate-limit'), [digest('something else')]);
+    const reconciler = make();
+    reconciler.setDesired(input({
+      cam: { state: 'normal', generation: 4, chain: [pin('monitor'), pin('rate-limit')] },
+      plug: { state: 'normal', generation: 1, chain: [{ image: 'firewall', digest: digest('firewall v2') }] },
+    }));
+    await reconciler.reconcileOnce();
+    await reconciler.reconcileOnce();
+    assert.deepEqual(integrity.map((alert) => [alert.deviceId, alert.generation, alert.image, alert.reason]).sort(),
+      [['cam', 4, 'rate-limit', 'mismatch'], ['plug', 1, 'firewall', 'missing']]);
+    for (const id of ['cam', 'plug']) {
+      assert.equal(reconciler.reportFor(id)?.enforcement, 'quarantine');
+      assert.match(reconciler.reportFor(id)?.reason ?? '', /^integrity: /);
+    }
+    assert.deepEqual(await runtime.list('node-a'), [], 'no μmbox of a device that fails integrity is started, not even its good images');
+    const deviceFlows = (await sw.dumpFlows()).filter((flow) => flow.cookie !== 0n);
+    assert.ok(deviceFlows.length > 0 && deviceFlows.every((flow) => flow.actions === 'drop'));
+  });
+
+  test('drift is repaired: a killed μmbox restarts, a planted container goes, hand-made and deleted flows are restored', async () => {
+    const { sw, runtime, make } = rig();
+    const reconciler = make();
+    reconciler.setDesired(input({ cam: { state: 'normal', generation: 1, chain: [pin('monitor'), pin('firewall')] } }));
+    await reconciler.reconcileOnce();
+    const expected = await sw.dumpFlows();
+    const [first, second] = await runtime.list('node-a');
+    assert.ok(first && second);
+    runtime.kill(first.name);
+    runtime.plant({ ...second, name: 'qg-planted', containerId: 'evil' });
+    sw.setFlow({ cookie: 0n, priority: 200, match: 'in_port=1', actions: 'output:2' });
+    sw.deleteFlowsWhere((flow) => flow.match.includes('nw_dst'));
+    const result = await reconciler.reconcileOnce();
+    assert.equal(result.startedUmboxes, 1);
+    const names = (await runtime.list('node-a')).map((umbox) => `${umbox.name}:${umbox.running}`).sort();
+    assert.deepEqual(names, [`${first.name}:true`, `${second.name}:true`].sort());
+    const repaired = await sw.dumpFlows();
+    assert.equal(repaired.find((flow) => flow.priority === 200), undefined, 'the hand-made bypass is removed');
+    assert.equal(repaired.length, expected.length);
+    assert.ok(repaired.some((flow) => flow.match.includes('nw_dst')), 'the deleted flows are back');
+  });
+
+  test('a restarted reconciler adopts what runs: no μmbox restarts and no flow changes', async () => {
+    const { sw, runtime, make } = rig();
+    const first = make();
+    const desired = input({ cam: { state: 'normal', generation: 3, chain: [pin('monitor')] }, plug: { state: 'x', generation: 2, verdict: 'allow' } });
+    first.setDesired(desired);
+    await first.reconcileOnce();
+    const containers = await runtime.list('node-a');
+    const second = make();
+    second.setDesired(desired);
+    const result = await second.reconcileOnce();
+    assert.deepEqual([result.startedUmboxes, result.removedUmboxes, result.flowsAdded, result.flowsRemoved], [0, 0, 0, 0]);
+    assert.deepEqual(await runtime.list('node-a'), containers);
+    assert.deepEqual(second.report(), first.report());
+  });
+
+  test('a failed bundle changes nothing; the next pass applies the change', async () => {
+    const { sw, make } = rig();
+    const reconciler = make();
+    reconciler.setDesired(input({ cam: { state: 'a', generation: 1, verdict: 'allow' } }));
+    await reconciler.reconcileOnce();
+    const before = await sw.dumpFlows();
+    sw.failNextBundle = true;
+    reconciler.setDesired(input({ cam: { state: 'b', generation: 2, verdict: 'quarantine' } }));
+    await assert.rejects(reconciler.reconcileOnce(), /bundle refused/);
+    assert.deepEqual(await sw.dumpFlows(), before, 'all or nothing');
+    await reconciler.reconcileOnce();
+    assert.deepEqual(await deviceGenerations(sw), [2]);
+  });
+
+  test('stopping the reconciler leaves flows and μmboxes in place (fail-static)', async () => {
+    const { sw, runtime, make } = rig();
+    const reconciler = make();
+    reconciler.setDesired(input({ cam: { state: 'normal', generation: 1, chain: [pin('monitor')] } }));
+    reconciler.start();
+    await reconciler.waitForGeneration('cam', 1, 2000);
+    const flows = await sw.dumpFlows();
+    await reconciler.stop();
+    assert.deepEqual(await sw.dumpFlows(), flows);
+    assert.equal((await runtime.list('node-a')).length, 1);
+  });
+
+  test('a device whose port is not on the host is quarantined until the port appears', async () => {
+    const { interfaces, make } = rig();
+    const reconciler = make();
+    reconciler.setDesired({ nodeId: 'node-a', devices: [{ id: 'late', port: 'dev9', addresses: ['10.0.0.9'], plan: { state: 'a', generation: 1, verdict: 'allow' } }] });
+    await reconciler.reconcileOnce();
+    assert.equal(reconciler.reportFor('late')?.enforcement, 'quarantine');
+    assert.match(reconciler.reportFor('late')?.reason ?? '', /not on bridge br0/);
+    interfaces.add('dev9');
+    await reconciler.reconcileOnce();
+    assert.equal(reconciler.reportFor('late')?.appliedGeneration, 1);
+  });
+
+  test('malformed input is rejected at the edge, not in the loop', () => {
+    const { make } = rig();
+    assert.throws(() => make().setDesired({ nodeId: '', devices: [] }), /DesiredInput.nodeId/);
+  });
+});
