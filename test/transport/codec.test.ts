@@ -12,7 +12,9 @@ import {
   CodecError, decodeConfChange, decodeFrame, decodeConfState, decodeEntry, decodeHardState, decodeMessage, decodeSnapshot,
   encodeConfChange, encodeConfState, encodeEntry, encodeHardState, encodeMessage, encodeSnapshot,
 } from '../../src/transport/index.js';
+import { ConfChangeType, EntryType, MessageType } from '../../src/raft/index.js';
 import type { ConfState, Message } from '../../src/raft/index.js';
+import { findRepositoryRoot } from '../../src/transport/index.js';
 
 const MAX = Number.MAX_SAFE_INTEGER;
 const confState: ConfState = { voters: [1, 2, MAX], learners: [4], votersOutgoing: [1, 2, 5], learnersNext: [5], autoLeave: true };
@@ -33,6 +35,23 @@ function codeOf(fn: () => unknown): string {
   }
   assert.fail('expected a CodecError');
 }
+
+describe('proto/raft.proto matches src/raft/types.ts', () => {
+  const root = protobuf.loadSync(`${findRepositoryRoot()}/proto/raft.proto`);
+  /** protoNames maps an enum's values to the core's names: MSG_APP_RESP -> AppResp. */
+  function protoValues(enumName: string, prefix: string): Record<string, number> {
+    const values = root.lookupEnum(enumName).values;
+    return Object.fromEntries(Object.entries(values).map(([name, number]) => [
+      name.slice(prefix.length).toLowerCase().split('_').map((word) => word.charAt(0).toUpperCase() + word.slice(1)).join(''), number,
+    ]));
+  }
+
+  test('every enum number on the wire equals the core\'s constant of the same name', () => {
+    assert.deepEqual(protoValues('quorumgate.raft.MessageType', 'MSG_'), { ...MessageType });
+    assert.deepEqual(protoValues('quorumgate.raft.EntryType', 'ENTRY_'), { ...EntryType });
+    assert.deepEqual(protoValues('quorumgate.raft.ConfChangeType', 'CONF_CHANGE_'), { ...ConfChangeType });
+  });
+});
 
 describe('codec round trips', () => {
   test('an entry at the largest safe index survives', () => {
