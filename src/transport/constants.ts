@@ -22,8 +22,8 @@ export const DEFAULT_MAX_QUEUE_BYTES = 64 * 1024 * 1024;
 /** DEFAULT_SNAPSHOT_CHUNK_BYTES: snapshot data is streamed in chunks of 1 MiB. */
 export const DEFAULT_SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 
-/** DEFAULT_MAX_SNAPSHOT_BYTES: a received snapshot stream announcing more than 4 GiB is refused. */
-export const DEFAULT_MAX_SNAPSHOT_BYTES = 4 * 1024 * 1024 * 1024;
+/** DEFAULT_MAX_SNAPSHOT_BYTES: a received snapshot stream announcing more than 1 GiB is refused (the state of a gateway cluster is megabytes). */
+export const DEFAULT_MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
 
 /** DEFAULT_MAX_INBOUND_CONNECTIONS bounds accepted connections (authenticated or not). */
 export const DEFAULT_MAX_INBOUND_CONNECTIONS = 64;
