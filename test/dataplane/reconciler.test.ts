@@ -142,7 +142,7 @@ describe('Reconciler', () => {
   });
 
   test('a restarted reconciler adopts what runs: no μmbox restarts and no flow changes', async () => {
-    const { sw, runtime, make } = rig();
+    const { runtime, make } = rig();
     const first = make();
     const desired = input({ cam: { state: 'normal', generation: 3, chain: [pin('monitor')] }, plug: { state: 'x', generation: 2, verdict: 'allow' } });
     first.setDesired(desired);

@@ -1,0 +1,15 @@
+// index.ts — the data plane's public surface: the desired plan (pure), the OVS and Docker adapters and
+// their in-memory twins, the reconciler, alert intake, telemetry, host set-up and μmbox images.
+export * from './constants.js';
+export { DataplaneError, type DataplaneErrorCode } from './errors.js';
+export type * from './types.js';
+export { planDataplane, cookieOf, splitCookie, umboxName, umboxPorts, isIpv4, type PlannerOptions } from './planner.js';
+export { OvsSwitch, parseFlowDump, flowKey, type Switch, type SwitchPortInfo, type FlowChange, type OvsSwitchInit } from './ovs.js';
+export { DockerUmboxRuntime, imageReference, type UmboxRuntime, type ImageCheck, type DockerUmboxRuntimeInit } from './docker-runtime.js';
+export { MemorySwitch, MemoryUmboxRuntime, HostInterfaces } from './memory.js';
+export { Reconciler, diffFlows, renderFlow, flowText, type ReconcilerInit, type PassResult, type IntegrityAlert, type UmboxChannelSink, type RenderedFlow } from './reconciler.js';
+export { AlertIntake, type AlertIntakeInit } from './alerts.js';
+export { TelemetryBatcher, batchAlerts, nodeSigner, type TelemetryBatch, type TelemetryAlertEvent, type SignBatch, type TelemetryBatcherInit, type NodeSignerInit } from './telemetry.js';
+export { ensureHost, stopHost, hostPaths, ovsAnswers, dockerAnswers, HOST_PACKAGES, DEFAULT_DATA_DIR, DEFAULT_RUN_DIR, type HostPaths, type HostStatus } from './host.js';
+export { buildImage, buildImageTar, buildAllImages, UMBOX_IMAGES, type BuiltImage, type ImageManifest } from './umbox-images.js';
+export { desiredInputFromState, GenerationBook, type StateView, type StatePlan, type ImageConfig } from './state-adapter.js';

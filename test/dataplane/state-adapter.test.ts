@@ -1,0 +1,57 @@
+// state-adapter.test.ts — goal: the data plane's input is derived from the agreed state correctly: only the
+// devices this node serves, each plan's chain in declared order with its pins and this node's config, a
+// generation that rises exactly when the plan or its state entry changes, and no plan (quarantine) for a
+// device the state has no plan for. Also checks at compile time that src/state's StateMachine is a StateView.
+// Method: a small in-memory StateView driven through plan changes.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import type { StateMachine } from '../../src/state/index.js';
+import { GenerationBook, desiredInputFromState, type StatePlan, type StateView } from '../../src/dataplane/state-adapter.js';
+
+// Compile-time: the real state machine offers what the adapter reads.
+export const stateMachineIsAStateView = (machine: StateMachine): StateView => machine;
+
+const digest = `sha256:${'ab'.repeat(32)}`;
+
+function view(plans: Map<string, StatePlan>): StateView {
+  const devices = [
+    { id: 'cam', nodeId: 'a', port: 'p1', addresses: ['10.0.0.1'] },
+    { id: 'plug', nodeId: 'a', port: 'p2', addresses: ['10.0.0.2'] },
+    { id: 'far', nodeId: 'b', port: 'p3', addresses: ['10.0.0.3'] },
+  ];
+  return {
+    devices: (filter) => devices.filter((device) => filter.nodeId === undefined || device.nodeId === filter.nodeId),
+    devicePlan: (id) => plans.get(id),
+  };
+}
+
+describe('desiredInputFromState', () => {
+  test('serves only this node\'s devices, keeps chain order and adds the node\'s config', () => {
+    const plans = new Map<string, StatePlan>([
+      ['cam', { deviceId: 'cam', state: 'normal', sinceMs: 5, chain: [{ name: 'monitor', digest }, { name: 'firewall', digest }] }],
+      ['far', { deviceId: 'far', state: 'normal', sinceMs: 5, verdict: 'allow' }],
+    ]);
+    const input = desiredInputFromState(view(plans), 'a', new GenerationBook(), (image) => (image === 'firewall' ? { ALLOW: 'out:tcp:443' } : {}));
+    assert.deepEqual(input, {
+      nodeId: 'a',
+      devices: [
+        { id: 'cam', port: 'p1', addresses: ['10.0.0.1'], plan: { state: 'normal', generation: 1, chain: [{ image: 'monitor', digest, config: {} }, { image: 'firewall', digest, config: { ALLOW: 'out:tcp:443' } }] } },
+        { id: 'plug', port: 'p2', addresses: ['10.0.0.2'], plan: null },
+      ],
+    });
+  });
+
+  test('the generation rises when the plan or its state entry changes, and only then', () => {
+    const plans = new Map<string, StatePlan>([['cam', { deviceId: 'cam', state: 'normal', sinceMs: 5, verdict: 'allow' }]]);
+    const book = new GenerationBook();
+    const generation = (): number | undefined => desiredInputFromState(view(plans), 'a', book).devices.find((device) => device.id === 'cam')?.plan?.generation;
+    assert.equal(generation(), 1);
+    assert.equal(generation(), 1, 'same plan, same generation');
+    plans.set('cam', { deviceId: 'cam', state: 'attack', sinceMs: 9, verdict: 'quarantine' });
+    assert.equal(generation(), 2);
+    plans.set('cam', { deviceId: 'cam', state: 'normal', sinceMs: 12, verdict: 'allow' });
+    assert.equal(generation(), 3, 'back to an earlier plan is still a new generation');
+    plans.set('cam', { deviceId: 'cam', state: 'normal', sinceMs: 12, chain: [{ name: 'monitor', digest }] });
+    assert.equal(generation(), 4, 'a policy update that changes the chain is a new generation');
+  });
+});
