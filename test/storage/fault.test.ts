@@ -3,7 +3,8 @@
 // acknowledged is lost; and its planted defect (ackBeforeSync) really does lose acknowledged
 // writes, so those tests can fail. Method: FaultLogStore over the memory and the LevelDB stores;
 // await some saves (acknowledged), start others without awaiting (unsynced), crash, reopen the
-// location and compare what survived with what was acknowledged.
+// location and compare what survived with what was acknowledged. Without a crash, the wrapper
+// runs the shared LogStore contract suite like any adapter.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -13,7 +14,7 @@ import {
   DurableStorage, FaultLogStore, LevelLogStore, MemoryDisk, MemoryLogStore, StorageCrashedError,
 } from '../../src/storage/index.js';
 import type { LogStore } from '../../src/storage/index.js';
-import { entry } from './contract.js';
+import { entry, runLogStoreContract } from './contract.js';
 
 const directories: string[] = [];
 after(async () => {
@@ -31,6 +32,15 @@ const backends: { name: string; location: () => Promise<() => Promise<LogStore>>
     },
   },
 ];
+
+// Without a crash the wrapper is an ordinary LogStore: it passes the shared contract.
+runLogStoreContract({
+  name: 'fault wrapper over memory, no crash',
+  async create() {
+    const disk = new MemoryDisk();
+    return { open: async () => new FaultLogStore(new MemoryLogStore(disk), { syncDelayMs: 0 }), cleanup: async () => undefined };
+  },
+});
 
 for (const backend of backends) {
   describe(`FaultLogStore over ${backend.name}`, () => {
