@@ -31,7 +31,7 @@ describe('desiredInputFromState', () => {
       ['cam', { deviceId: 'cam', state: 'normal', sinceMs: 5, chain: [{ name: 'monitor', digest }, { name: 'firewall', digest }] }],
       ['far', { deviceId: 'far', state: 'normal', sinceMs: 5, verdict: 'allow' }],
     ]);
-    const input = desiredInputFromState(view(plans), 'a', new GenerationBook(), (image) => (image === 'firewall' ? { ALLOW: 'out:tcp:443' } : {}));
+    const input = desiredInputFromState(view(plans), 'a', new GenerationBook(), (image): Record<string, string> => (image === 'firewall' ? { ALLOW: 'out:tcp:443' } : {}));
     assert.deepEqual(input, {
       nodeId: 'a',
       devices: [
