@@ -7,7 +7,7 @@
 import {
   EntryType, MemoryStorage, MessageType, PeerNotFoundError, RawNode, SeededRandom, bootstrapStorage, decodeConfChange,
 } from '../../../src/raft/index.js';
-import type { ConfState, Config, Entry, Message, NodeId, ReadState } from '../../../src/raft/index.js';
+import type { ConfState, Config, Entry, Message, NodeId, ReadState, Ready } from '../../../src/raft/index.js';
 
 /** confState builds a ConfState from voters (and optionally learners). */
 export function confState(voters: readonly NodeId[], learners: readonly NodeId[] = []): ConfState {
@@ -24,6 +24,14 @@ export function text(data: Uint8Array): string {
   return new TextDecoder().decode(data);
 }
 
+/** describeConfChange renders an encoded ConfChange for traces, e.g. `conf(auto: +4 -2 ~5)`. */
+export function describeConfChange(data: Uint8Array): string {
+  const change = decodeConfChange(data);
+  const marks = ['+', '-', '~'];
+  const parts = change.changes.map((c) => `${marks[c.type]}${c.nodeId}`);
+  return `conf(${change.transition}:${parts.length === 0 ? ' leave' : ` ${parts.join(' ')}`})`;
+}
+
 /** TestNode is one RawNode with its storage and what it applied. */
 export class TestNode {
   readonly storage: MemoryStorage;
@@ -35,6 +43,8 @@ export class TestNode {
   readonly confStates: ConfState[] = [];
   /** snapshotsApplied: indexes of snapshots received in Readys. */
   readonly snapshotsApplied: number[] = [];
+  /** eventSink receives one line per notable Ready content (role change, apply, read state), for traces. */
+  eventSink: ((line: string) => void) | undefined = undefined;
   readonly config: Omit<Config, 'storage'>;
 
   constructor(config: Omit<Config, 'storage'>, storage: MemoryStorage) {
@@ -55,6 +65,7 @@ export class TestNode {
     const out: Message[] = [];
     for (let round = 0; round < 1000 && this.node.hasReady(); round++) {
       const ready = this.node.ready();
+      this.reportReady(ready);
       out.push(...ready.earlyMessages);
       if (ready.snapshot !== undefined) {
         this.storage.applySnapshot(ready.snapshot);
@@ -71,6 +82,19 @@ export class TestNode {
       this.node.advance();
     }
     return out;
+  }
+
+  private reportReady(ready: Ready): void {
+    const sink = this.eventSink;
+    if (sink === undefined) return;
+    const id = this.id;
+    if (ready.softState !== undefined) sink(`n${id} is ${ready.softState.role} (leader ${ready.softState.leader})`);
+    if (ready.snapshot !== undefined) sink(`n${id} installs snapshot ${ready.snapshot.metadata.index}/${ready.snapshot.metadata.term} voters=[${ready.snapshot.metadata.confState.voters.join(',')}]`);
+    for (const entry of ready.committedEntries) {
+      const body = entry.type === EntryType.ConfChange ? describeConfChange(entry.data) : JSON.stringify(text(entry.data));
+      sink(`n${id} applies ${entry.index}/${entry.term} ${body}`);
+    }
+    for (const state of ready.readStates) sink(`n${id} read ${JSON.stringify(text(state.requestContext))} at index ${state.index}`);
   }
 
   /** restart rebuilds the RawNode from its storage (a crash after the last flush). */
@@ -109,6 +133,10 @@ export class Network {
   filter: (message: Message) => boolean = () => true;
   /** delivered: every message delivered, in order (for traces). */
   readonly delivered: Message[] = [];
+  /** traceSink receives delivered and dropped messages and node events, in order, when set. */
+  traceSink: ((line: string) => void) | undefined = undefined;
+  /** formatMessage renders messages for traceSink. */
+  formatMessage: (message: Message) => string = (m) => `${m.from}->${m.to} type ${m.type}`;
 
   constructor(ids: readonly NodeId[], options: NetworkOptions = {}) {
     const learners = options.learners ?? [];
@@ -129,6 +157,7 @@ export class Network {
   add(id: NodeId, storage: MemoryStorage, options: NetworkOptions = {}): TestNode {
     const seed = (options.seed ?? 1) + id;
     const node = new TestNode({ id, random: new SeededRandom(seed), ...(options.config?.(id) ?? {}) }, storage);
+    node.eventSink = (line) => this.traceSink?.(line);
     this.nodes.set(id, node);
     return node;
   }
@@ -176,8 +205,12 @@ export class Network {
       }
       const message = queue.shift()!;
       const target = this.nodes.get(message.to);
-      if (target === undefined || !this.passes(message)) continue;
+      if (target === undefined || !this.passes(message)) {
+        this.traceSink?.(`${this.formatMessage(message)} (dropped)`);
+        continue;
+      }
       this.delivered.push(message);
+      this.traceSink?.(this.formatMessage(message));
       try {
         target.node.step(message);
       } catch (error) {
