@@ -210,6 +210,9 @@ export class Responder {
     const ephemeralKey = readBytes(hello.ephemeralPublicKey, 'ClientHello.ephemeralPublicKey');
     checkKeyLength(identityKey, ED25519_PUBLIC_KEY_BYTES, 'ClientHello.identityPublicKey');
     checkKeyLength(ephemeralKey, X25519_PUBLIC_KEY_BYTES, 'ClientHello.ephemeralPublicKey');
+    // Refuse a claimed identity that is not a member before spending a key exchange and a
+    // signature on it (checked again once the claim is proven, in onClientAuth).
+    if (!this.isMember(nodeId, identityKey)) throw new NotMemberError(nodeId, hex(identityKey));
     const body = types().serverHelloBody.encode({
       protocolVersion: PROTOCOL_VERSION,
       nodeId: this.identity.nodeId,

@@ -106,8 +106,13 @@ describe('handshake', () => {
     refuse({ nodeId: 2 }, /initiator node id 2 is invalid/);
     assert.throws(() => new Responder(bob, CLUSTER, everyone).onClientHello(Buffer.from([0x12, 0x40])), CodecError);
     const { initiator, responder } = pair({ responderIsMember: () => false });
-    const { clientAuth } = initiator.onServerHello(responder.onClientHello(initiator.clientHello()));
-    assert.throws(() => responder.onClientAuth(clientAuth), (error: Error) => error instanceof NotMemberError && /node 1 with key/.test(error.message));
+    assert.throws(() => responder.onClientHello(initiator.clientHello()), (error: Error) => error instanceof NotMemberError && /node 1 with key/.test(error.message));
+    // Membership is asked again once the identity is proven: a member removed mid-handshake is refused.
+    let member = true;
+    const late = pair({ responderIsMember: () => member });
+    const { clientAuth } = late.initiator.onServerHello(late.responder.onClientHello(late.initiator.clientHello()));
+    member = false;
+    assert.throws(() => late.responder.onClientAuth(clientAuth), NotMemberError);
   });
 
   test('a low-order ephemeral key (all zeros) is refused even with a valid signature', () => {
