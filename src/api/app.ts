@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { ApiError } from './errors.js';
 import type { ErrorBody } from './errors.js';
 import { healthRoutes } from './routes-health.js';
+import { metricsRoutes } from './routes-metrics.js';
 import { raftLogRoutes } from './routes-raft-log.js';
 import type { ApiDeps } from './deps.js';
 
@@ -44,6 +45,7 @@ export async function buildApp(deps: ApiDeps, logger?: Logger): Promise<ApiApp> 
     return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal error' } });
   });
   await app.register(healthRoutes, { deps });
+  await app.register(metricsRoutes, { deps });
   if (deps.logApplier) await app.register(raftLogRoutes, { deps });
   await app.ready();
   return app as unknown as ApiApp;

@@ -1,12 +1,13 @@
 // deps.ts — what the API needs from the node: narrow interfaces, so tests can build the app
 // around a real runtime or a small in-memory one.
-import type { Committed, RuntimeStatus } from '../node/raft-runtime.js';
+import type { Committed, RuntimeCounters, RuntimeStatus } from '../node/raft-runtime.js';
 import type { LogApplier, LogApplyResult } from '../node/log-applier.js';
 import type { PeerAddress } from '../node/ports.js';
 
 /** RuntimeApi is the part of the Raft runtime the API drives. */
 export interface RuntimeApi<Result> {
   status(): RuntimeStatus;
+  counters(): RuntimeCounters;
   propose(payload: Uint8Array): Promise<Committed<Result>>;
   readIndex(): Promise<number>;
   addMember(id: number, address: PeerAddress, asVoter: boolean): void;

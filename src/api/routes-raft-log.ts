@@ -17,6 +17,8 @@ export function runtimeToApiError(error: unknown): unknown {
       return new ApiError('OVERLOADED', error.message);
     case 'RUNTIME_PROPOSAL_TIMEOUT':
       return new ApiError('TIMEOUT', error.message, { indeterminate: true });
+    case 'RUNTIME_LEADER_CHANGED':
+      return new ApiError('UNAVAILABLE', error.message, { indeterminate: true });
     case 'RUNTIME_READ_TIMEOUT':
       return new ApiError('TIMEOUT', error.message, { indeterminate: false });
     case 'RUNTIME_PROPOSAL_DROPPED':

@@ -90,6 +90,19 @@ export interface RuntimeStatus {
   readonly removed: boolean;
 }
 
+/** RuntimeCounters are cumulative counters of the ready loop, for /metrics. */
+export interface RuntimeCounters {
+  readonly readies: number;
+  readonly saves: number;
+  readonly savedEntries: number;
+  readonly saveMs: number;
+  readonly appliedEntries: number;
+  readonly sentMessages: number;
+  readonly droppedMessages: number;
+  readonly pendingProposals: number;
+  readonly pendingReads: number;
+}
+
 interface PendingProposal<Result> {
   resolve(committed: Committed<Result>): void;
   reject(error: Error): void;
@@ -127,6 +140,7 @@ export class RaftRuntime<Result> extends EventEmitter {
   private sequence = 0;
   private ticker: NodeJS.Timeout | undefined;
   private droppedMessages = 0;
+  private readonly stats = { readies: 0, saves: 0, savedEntries: 0, saveMs: 0, appliedEntries: 0, sentMessages: 0 };
 
   constructor(components: RaftRuntimeComponents<Result>, init: Partial<RaftRuntimeInit> = {}) {
     super();
@@ -292,8 +306,8 @@ export class RaftRuntime<Result> extends EventEmitter {
   }
 
   /** counters for metrics. */
-  counters(): { droppedMessages: number; pendingProposals: number; pendingReads: number } {
-    return { droppedMessages: this.droppedMessages, pendingProposals: this.proposals.size, pendingReads: this.reads.size };
+  counters(): RuntimeCounters {
+    return { ...this.stats, droppedMessages: this.droppedMessages, pendingProposals: this.proposals.size, pendingReads: this.reads.size };
   }
 
   private proposeConfChange(change: ConfChange): void {
@@ -413,23 +427,45 @@ export class RaftRuntime<Result> extends EventEmitter {
   private async handleReady(ready: Ready): Promise<void> {
     if (ready.softState && ready.softState.leader !== this.leader) {
       this.leader = ready.softState.leader;
+      this.failPendingOnLeaderChange();
       this.emit('leader', this.leader);
     }
     const early = (ready as { earlyMessages?: readonly Message[] }).earlyMessages ?? [];
     if (early.length > 0) throw new RuntimeError('RUNTIME_PLANTED_BUG', 'the core emitted early messages: planted bugs are refused at runtime');
+    this.stats.readies += 1;
     if (ready.hardState || ready.entries.length > 0 || ready.snapshot) {
+      const saveStart = this.components.clock.monotonicMs();
+      this.stats.saves += 1;
+      this.stats.savedEntries += ready.entries.length;
       await this.components.store.save({
         ...(ready.hardState ? { hardState: ready.hardState } : {}),
         entries: ready.entries,
         ...(ready.snapshot ? { snapshot: ready.snapshot } : {}),
       });
+      this.stats.saveMs += this.components.clock.monotonicMs() - saveStart;
     }
+    this.stats.sentMessages += ready.messages.length;
+    this.stats.appliedEntries += ready.committedEntries.length;
     this.components.transport.send(ready.messages);
     if (ready.snapshot && ready.snapshot.metadata.index > this.applied) this.applySnapshot(ready.snapshot.data, ready.snapshot.metadata.index);
     for (const entry of ready.committedEntries) this.applyEntry(entry);
     for (const readState of ready.readStates) this.onReadState(Buffer.from(readState.requestContext).toString('utf8'), readState.index);
     this.settleReads();
     await this.maybeSnapshot();
+  }
+
+  /**
+   * failPendingOnLeaderChange answers every pending proposal at once when the leader changes: it
+   * may have been appended by the old leader and be committed by the new one, or be lost, so the
+   * answer is "indeterminate" and the client retries the same envelope (signed commands are
+   * deduplicated by the state machine). Waiting for the timeout instead would add it to every
+   * failover. Proposals that are then applied here are not answered twice.
+   */
+  private failPendingOnLeaderChange(): void {
+    for (const [id, pending] of this.proposals) {
+      this.settleProposal(id, pending, new RuntimeError('RUNTIME_LEADER_CHANGED',
+        `the leader changed to node ${this.leader || 'none'} before the proposal's outcome was known: it may or may not be committed`));
+    }
   }
 
   private applySnapshot(data: Uint8Array, index: number): void {

@@ -5,6 +5,7 @@ export type RuntimeErrorCode =
   | 'RUNTIME_STOPPED'
   | 'RUNTIME_OVERLOADED'
   | 'RUNTIME_PROPOSAL_TIMEOUT'
+  | 'RUNTIME_LEADER_CHANGED'
   | 'RUNTIME_PROPOSAL_DROPPED'
   | 'RUNTIME_READ_TIMEOUT'
   | 'RUNTIME_NODE_ID_REUSED'
@@ -22,6 +23,6 @@ export class RuntimeError extends Error {
 
   /** indeterminate: the operation may or may not have taken effect (retry with the same envelope). */
   get indeterminate(): boolean {
-    return this.code === 'RUNTIME_PROPOSAL_TIMEOUT' || this.code === 'RUNTIME_STOPPED';
+    return this.code === 'RUNTIME_PROPOSAL_TIMEOUT' || this.code === 'RUNTIME_LEADER_CHANGED' || this.code === 'RUNTIME_STOPPED';
   }
 }
