@@ -79,7 +79,12 @@ export class DurableStorage implements Storage {
   async save(batch: SaveBatch): Promise<void> {
     if (batch.entries.length === 0 && batch.hardState === undefined && batch.snapshot === undefined) return;
     await this.exclusive(() => this.store.save(batch));
-    if (batch.snapshot !== undefined) this.view.applySnapshot(batch.snapshot);
+    if (batch.snapshot !== undefined && batch.snapshot.metadata.index === 0) {
+      // The index-0 configuration of an empty store (the store refused it otherwise).
+      this.view = MemoryStorage.withConfState(batch.snapshot.metadata.confState);
+    } else if (batch.snapshot !== undefined) {
+      this.view.applySnapshot(batch.snapshot);
+    }
     this.view.append(batch.entries);
     if (batch.hardState !== undefined) this.view.setHardState(batch.hardState);
   }

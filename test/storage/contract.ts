@@ -218,6 +218,22 @@ export function runLogStoreContract(harness: StoreHarness): void {
       });
     });
 
+    test('DurableStorage takes an index-0 configuration on an empty store, and only there', async () => {
+      await withStore(harness, async (location, store) => {
+        const durable = await DurableStorage.open(store);
+        const initial = { metadata: { index: 0, term: 0, confState: CONF }, data: new Uint8Array(0) };
+        await durable.save({ entries: [entry(1, 1)], snapshot: initial });
+        assert.deepEqual(durable.initialState().confState, CONF);
+        assert.equal(durable.lastIndex(), 1);
+        await assert.rejects(durable.save({ entries: [], snapshot: initial }), { code: 'RAFT_SNAPSHOT_OUT_OF_DATE' });
+        await durable.close();
+        const restarted = await DurableStorage.open(await location.open());
+        assert.deepEqual(restarted.initialState().confState, CONF);
+        assert.equal(restarted.lastIndex(), 1);
+        await restarted.close();
+      });
+    });
+
     test('DurableStorage bootstrap from a founding snapshot persists the configuration', async () => {
       await withStore(harness, async (location, store) => {
         const durable = await DurableStorage.open(store);
