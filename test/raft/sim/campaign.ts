@@ -78,8 +78,8 @@ function emptyStats(): SimStats {
   return {
     steps: 0, ticks: 0, messagesSent: 0, messagesDelivered: 0, messagesDropped: 0, messagesDuplicated: 0, crashes: 0,
     crashesInsideReady: 0, restarts: 0, partitions: 0, leaderTerms: 0, proposals: 0, acknowledged: 0, reads: 0,
-    readsServed: 0, confChangesProposed: 0, confChangesApplied: 0, transfers: 0, snapshotsTaken: 0, snapshotsInstalled: 0,
-    highestApplied: 0, oldTermCommits: 0,
+    readsServed: 0, confChangesProposed: 0, confChangesApplied: 0, confChangesCommitted: 0, transfers: 0, snapshotsTaken: 0, snapshotsInstalled: 0,
+    highestApplied: 0, oldTermCommits: 0, recoveryTicks: 0,
   };
 }
 

@@ -85,12 +85,16 @@ export interface SimStats {
   readsServed: number;
   confChangesProposed: number;
   confChangesApplied: number;
+  /** confChangesCommitted: membership changes (beyond the founding entries) that some node applied. */
+  confChangesCommitted: number;
   transfers: number;
   snapshotsTaken: number;
   snapshotsInstalled: number;
   highestApplied: number;
   /** oldTermCommits: leader commit moves to an older term's entry (only with a planted bug). */
   oldTermCommits: number;
+  /** recoveryTicks: liveness runs: ticks from the end of faults to the new proposal applied everywhere. */
+  recoveryTicks: number;
 }
 
 /** SimResult is the outcome of one run. */
@@ -179,6 +183,7 @@ interface PendingProposal {
 
 interface LivenessState {
   stage: 'leader' | 'read' | 'commit' | 'done';
+  readonly healedTime: number;
   readonly deadline: number;
   leader: NodeId;
   readKey: string;
@@ -217,8 +222,8 @@ class Simulation {
   private readonly stats: SimStats = {
     steps: 0, ticks: 0, messagesSent: 0, messagesDelivered: 0, messagesDropped: 0, messagesDuplicated: 0,
     crashes: 0, crashesInsideReady: 0, restarts: 0, partitions: 0, leaderTerms: 0, proposals: 0, acknowledged: 0,
-    reads: 0, readsServed: 0, confChangesProposed: 0, confChangesApplied: 0, transfers: 0, snapshotsTaken: 0,
-    snapshotsInstalled: 0, highestApplied: 0, oldTermCommits: 0,
+    reads: 0, readsServed: 0, confChangesProposed: 0, confChangesApplied: 0, confChangesCommitted: 0, transfers: 0, snapshotsTaken: 0,
+    snapshotsInstalled: 0, highestApplied: 0, oldTermCommits: 0, recoveryTicks: 0,
   };
   private now = 0;
   private step = 0;
@@ -646,8 +651,10 @@ class Simulation {
   }
 
   private applyEntry(node: SimNode, entry: Entry): void {
+    const firstToApply = entry.index > this.history.highestApplied;
     node.machine = this.history.applyEntry(node.id, node.machine, entry);
     if (entry.type === EntryType.ConfChange) {
+      if (firstToApply && entry.index > this.options.nodes) this.stats.confChangesCommitted++;
       const change = decodeConfChange(entry.data);
       const raw = node.raw!;
       node.confState = this.core(node, 'applyConfChange', () => raw.applyConfChange(change));
@@ -994,7 +1001,7 @@ class Simulation {
     for (const node of this.nodes.values()) node.armedCrash = undefined;
     this.partitionGeneration++;
     const bound = LIVENESS_BOUND_ELECTION_TIMEOUTS * 2 * this.profile.electionTicks * TICK_TIME;
-    this.liveness = { stage: 'leader', deadline: this.now + bound, leader: 0, readKey: '', proposalId: '', proposedTime: 0, ackedIndex: 0 };
+    this.liveness = { stage: 'leader', healedTime: this.now, deadline: this.now + bound, leader: 0, readKey: '', proposalId: '', proposedTime: 0, ackedIndex: 0 };
     for (const node of this.nodes.values()) {
       if (node.state === 'down') {
         this.stats.restarts++;
@@ -1052,6 +1059,7 @@ class Simulation {
       if (node !== undefined && node.state === 'up' && node.machine.applied < live.ackedIndex) return;
     }
     live.stage = 'done';
+    this.stats.recoveryTicks = Math.ceil((this.now - live.healedTime) / TICK_TIME);
     this.trace(`liveness ok: leader n${leader.id} term ${leader.term}, proposal applied at ${live.ackedIndex} on all members`);
   }
 
@@ -1113,7 +1121,7 @@ function defaultSteps(mode: RunMode): number {
 }
 
 /** DEFAULT_LIVENESS_FAULT_STEPS is the default length of a liveness run's fault phase, in steps. */
-export const DEFAULT_LIVENESS_FAULT_STEPS = 1500;
+export const DEFAULT_LIVENESS_FAULT_STEPS = 3000;
 
 function linkKey(from: NodeId, to: NodeId): string {
   return `${from}>${to}`;
