@@ -153,10 +153,16 @@ export class DockerUmboxRuntime implements UmboxRuntime {
 
   /** wire creates the two veth pairs with their container ends named eth1/eth2 inside the container's netns. */
   private async wire(umbox: PlannedUmbox, pid: number): Promise<void> {
-    for (const [hostEnd, containerEnd] of [[umbox.inPort, 'eth1'], [umbox.outPort, 'eth2']] as const) {
-      await run('ip', ['link', 'del', hostEnd], { allowFailure: true });
-      await run('ip', ['link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', containerEnd, 'netns', String(pid)]);
-      await run('ip', ['link', 'set', hostEnd, 'up']);
+    // One `ip` process for all six steps; -force goes on past the deletes of links that do not exist,
+    // and the final check below catches any step that really failed.
+    const script = [
+      `link del ${umbox.inPort}`, `link del ${umbox.outPort}`,
+      `link add ${umbox.inPort} type veth peer name eth1 netns ${pid}`, `link add ${umbox.outPort} type veth peer name eth2 netns ${pid}`,
+      `link set ${umbox.inPort} up`, `link set ${umbox.outPort} up`,
+    ].join('\n');
+    await run('ip', ['-force', '-batch', '-'], { input: `${script}\n`, allowFailure: true });
+    for (const port of [umbox.inPort, umbox.outPort]) {
+      if (!existsSync(`/sys/class/net/${port}`)) throw new DataplaneError('umbox_start_failed', `μmbox ${umbox.name}: veth ${port} was not created`);
     }
   }
 
