@@ -28,8 +28,10 @@ export const DEFAULT_MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
 /** DEFAULT_MAX_INBOUND_CONNECTIONS bounds accepted connections (authenticated or not). */
 export const DEFAULT_MAX_INBOUND_CONNECTIONS = 64;
 
-/** DEFAULT_RECONNECT_BASE_MS and DEFAULT_RECONNECT_MAX_MS shape the capped exponential backoff. */
+/** DEFAULT_RECONNECT_BASE_MS: the first redial waits 25..50 ms (equal jitter); each failure doubles it. */
 export const DEFAULT_RECONNECT_BASE_MS = 50;
+
+/** DEFAULT_RECONNECT_MAX_MS caps the redial delay at 2.5..5 s. */
 export const DEFAULT_RECONNECT_MAX_MS = 5000;
 
 /** DEFAULT_KEEPALIVE_MS: TCP keepalive probes start after 5 s of silence, so a vanished peer is noticed. */
@@ -44,6 +46,8 @@ export const AEAD_TAG_BYTES = 16;
 /** FRAME_HEADER_BYTES is the big-endian length prefix of every frame. */
 export const FRAME_HEADER_BYTES = 4;
 
-/** ED25519_PUBLIC_KEY_BYTES and X25519_PUBLIC_KEY_BYTES are raw key sizes. */
+/** ED25519_PUBLIC_KEY_BYTES is the size of a raw Ed25519 public key (RFC 8032). */
 export const ED25519_PUBLIC_KEY_BYTES = 32;
+
+/** X25519_PUBLIC_KEY_BYTES is the size of a raw X25519 public key (RFC 7748). */
 export const X25519_PUBLIC_KEY_BYTES = 32;
