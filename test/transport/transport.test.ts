@@ -425,6 +425,31 @@ describe('snapshots are streamed in chunks', () => {
     assert.equal(node2!.transport.stats().snapshotsReceived, 1);
   });
 
+  test('a malformed snapshot stream closes the connection and delivers nothing', async () => {
+    const { nodes, membership } = await cluster(2);
+    const [node1, node2] = nodes;
+    const confState = { voters: [1, 2], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+    const snap = message(2, 1, { type: 7, snapshot: { metadata: { index: 9, term: 2, confState }, data: new Uint8Array(0) } });
+    const start = (totalBytes: number, data: Uint8Array): Uint8Array => encodeFrame({ snapshotChunk: { streamId: 1, message: snap, totalBytes, offset: 0, data } });
+    const chunk = (offset: number, totalBytes: number, data: Uint8Array, streamId = 1): Uint8Array => encodeFrame({ snapshotChunk: { streamId, totalBytes, offset, data } });
+    const cases: [Uint8Array[], RegExp][] = [
+      [[chunk(5, 10, new Uint8Array(5))], /without its start/],
+      [[start(10, new Uint8Array(4)), encodeFrame({ messages: [message(2, 1)] })], /messages arrived inside snapshot stream 1/],
+      [[start(10, new Uint8Array(4)), chunk(4, 10, new Uint8Array(20))], /exceeds its announced 10 bytes/],
+      [[start(10, new Uint8Array(4)), chunk(6, 10, new Uint8Array(2))], /offset 6, expected 4/],
+      [[start(10, new Uint8Array(4)), chunk(4, 10, new Uint8Array(2), 2)], /stream 2 without its start/],
+      [[start(10, new Uint8Array(4)), start(10, new Uint8Array(4))], /started inside stream 1/],
+      [[encodeFrame({ snapshotChunk: { streamId: 1, message: message(2, 1), totalBytes: 1, offset: 0, data: new Uint8Array(1) } })], /must carry a MSG_SNAP message/],
+    ];
+    for (const [frames, reason] of cases) {
+      const { connection, closed } = await dialAs(node2!.identity, node1!, membership);
+      for (const frame of frames) connection.send(frame);
+      await closed;
+      await waitFor(`refusal ${reason}`, () => node1!.logs.some((l) => l.code === 'TRANSPORT_PROTOCOL' && reason.test(l.reason ?? '')));
+    }
+    assert.equal(node1!.received.length, 0);
+  });
+
   test('a snapshot stream above the receiver\'s maxSnapshotBytes is refused and not delivered', async () => {
     const membership = new Membership();
     const node1 = await startNode(1, membership, { init: { maxFrameBytes: 1 << 20, snapshotChunkBytes: 256 * 1024 } });
