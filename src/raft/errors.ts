@@ -88,6 +88,18 @@ export class ConfChangeDecodeError extends RaftError {
   }
 }
 
+/** InvalidMessageError: a message from the network is malformed; the caller drops it (and should log the sender). */
+export class InvalidMessageError extends RaftError {
+  constructor(field: string, expected: string, got: unknown) {
+    super('RAFT_INVALID_MESSAGE', `raft: invalid message field ${field}: expected ${expected}, got ${describeValue(got)}`);
+  }
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  return String(value);
+}
+
 /** ConfigError: a Config value is out of range. */
 export class ConfigError extends RaftError {
   constructor(field: string, expected: string, got: unknown) {

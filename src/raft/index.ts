@@ -2,7 +2,7 @@
 export * from './types.js';
 export * from './constants.js';
 export {
-  AssertionError, CompactedError, ConfChangeDecodeError, ConfChangeError, ConfigError, PeerNotFoundError,
+  AssertionError, CompactedError, ConfChangeDecodeError, ConfChangeError, ConfigError, InvalidMessageError, PeerNotFoundError,
   ProposalDroppedError, RaftError, SnapshotOutOfDateError, SnapshotTemporarilyUnavailableError,
   StepLocalMessageError, UnavailableError, assert,
 } from './errors.js';
@@ -13,6 +13,7 @@ export type { BootstrappableStorage } from './raw-node.js';
 export { SeededRandom } from './random.js';
 export { decodeConfChange, encodeConfChange } from './conf-change.js';
 export { confChangeEntry } from './raft.js';
+export { validateWireMessage } from './message-validation.js';
 export {
   EMPTY_BYTES, EMPTY_CONF_STATE, EMPTY_HARD_STATE, entrySizeBytes, isEmptySnapshot, makeMessage,
 } from './util.js';
