@@ -42,6 +42,7 @@ const PAYLOAD_FIELDS = {
   telemetry: 'telemetry',
   membership: 'membership',
   deviceCommandsDone: 'device_commands_done',
+  transferLeader: 'transfer_leader',
 } as const satisfies Record<Payload['kind'], string>;
 
 // ---------------------------------------------------------------------------------------------------
@@ -113,6 +114,8 @@ function payloadToFields(payload: Payload): Fields {
       };
     case 'deviceCommandsDone':
       return { ids: payload.ids };
+    case 'transferLeader':
+      return { node_id: payload.nodeId };
   }
 }
 
@@ -263,6 +266,8 @@ function decodePayload(message: Fields): Payload {
       if (ids.length === 0) throw invalid(`${at}.ids`, 'at least one id', ids);
       return { kind, ids };
     }
+    case 'transferLeader':
+      return { kind, nodeId: identifier(stringField(p, 'node_id'), `${at}.node_id`) };
   }
 }
 

@@ -55,7 +55,8 @@ export type Payload =
   | { kind: 'setDeviceState'; deviceId: string; state: string; reason: string }
   | { kind: 'telemetry'; events: TelemetryEvent[] }
   | { kind: 'membership'; action: MembershipAction; nodeId: string; nodeKey?: Uint8Array; address?: string }
-  | { kind: 'deviceCommandsDone'; ids: number[] };
+  | { kind: 'deviceCommandsDone'; ids: number[] }
+  | { kind: 'transferLeader'; nodeId: string };
 
 /** PayloadKind is the name of one payload case. */
 export type PayloadKind = Payload['kind'];

@@ -47,7 +47,7 @@ export interface VerifiedCommand {
 /** ROLE_PAYLOADS lists, per role, the payload kinds it may sign and whether they are domain-scoped. */
 const ROLE_PAYLOADS: Record<Role, ReadonlyMap<PayloadKind, 'domain' | 'cluster'>> = {
   root: new Map([
-    ['rotateRoot', 'cluster'], ['setNodeKey', 'cluster'], ['membership', 'cluster'],
+    ['rotateRoot', 'cluster'], ['setNodeKey', 'cluster'], ['membership', 'cluster'], ['transferLeader', 'cluster'],
     ['addAdminKey', 'domain'], ['revokeAdminKey', 'domain'], ['createDomain', 'domain'], ['removeDomain', 'domain'],
   ]),
   admin: new Map([

@@ -59,6 +59,7 @@ export function applyPayload(data: StateData, command: VerifiedCommand, context:
     case 'telemetry': return telemetry(data, command, payload, context);
     case 'membership': return membership(data, command, payload, context);
     case 'deviceCommandsDone': return deviceCommandsDone(data, command, payload, context);
+    case 'transferLeader': return transferLeader(data, command, payload, context);
   }
 }
 
@@ -396,6 +397,16 @@ const deviceCommandsDone: Handler<'deviceCommandsDone'> = (data, command, payloa
   for (const id of payload.ids) queue?.delete(id);
   if (queue?.size === 0) data.pending.delete(nodeId);
   return [];
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Leadership transfer (root): only to a voter; the leader carries out the effect.
+
+const transferLeader: Handler<'transferLeader'> = (data, _command, payload) => {
+  const member = data.members.get(payload.nodeId);
+  if (member === undefined) reject('unknown_node', `node "${payload.nodeId}" is not a member`, 'body.transfer_leader.node_id');
+  if (member.role !== 'voter') reject('not_a_voter', `node "${payload.nodeId}" is a ${member.role}; only a voter can lead`, 'body.transfer_leader.node_id');
+  return [{ kind: 'transferLeader', nodeId: payload.nodeId }];
 };
 
 // ---------------------------------------------------------------------------------------------------

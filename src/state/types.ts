@@ -24,6 +24,7 @@ export type StateRejectionCode =
   | 'node_exists'
   | 'node_serves_devices'
   | 'not_a_learner'
+  | 'not_a_voter'
   | 'last_voter'
   | 'key_in_use'
   | 'unknown_key'
@@ -63,6 +64,7 @@ export type Effect =
   | { kind: 'deviceState'; deviceId: string; from: string; to: string; rule: string; timeMs: number }
   | { kind: 'deviceCommand'; id: number; nodeId: string; deviceId: string; command: string; args: Record<string, string> }
   | { kind: 'membership'; action: MembershipAction; nodeId: string; address?: string; nodeKey?: string }
+  | { kind: 'transferLeader'; nodeId: string }
   | { kind: 'changed'; what: 'root' | 'key' | 'domain' | 'policy' | 'device' | 'image' | 'member'; id: string }
   | { kind: 'deviceCommandDropped'; nodeId: string; deviceId: string; command: string }
   | { kind: 'telemetrySkipped'; event: number; code: string; reason: string };

@@ -208,6 +208,17 @@ describe('membership intents', () => {
     h.fails(c.as(n4, { kind: 'telemetry', events: [] }), 'unknown_signer');
   });
 
+  test('leadership transfer is root-only and only to a voter', () => {
+    const h = Harness.ready(0);
+    const c = h.cluster;
+    const done = h.ok(c.root({ kind: 'transferLeader', nodeId: 'n2' }));
+    assert.deepEqual(done.effects, [{ kind: 'transferLeader', nodeId: 'n2' }]);
+    h.fails(c.root({ kind: 'transferLeader', nodeId: 'n9' }), 'unknown_node');
+    h.ok(c.root({ kind: 'membership', action: 'addLearner', nodeId: 'n4', nodeKey: testKey('node-4').publicKey, address: '127.0.0.1:7004' }));
+    h.fails(c.root({ kind: 'transferLeader', nodeId: 'n4' }), 'not_a_voter');
+    h.fails(c.as(c.admin, { kind: 'transferLeader', nodeId: 'n2' }, 'home'), 'role_not_allowed');
+  });
+
   test('a node key rotation retires the old key', () => {
     const h = Harness.ready(0);
     const c = h.cluster;
