@@ -319,6 +319,12 @@ export class Reconciler {
     const toStart: Array<{ umbox: PlannedUmbox; imageId: string }> = [];
     for (const device of desired.devices) {
       for (const umbox of device.umboxes) {
+        const seen = byName.get(umbox.name);
+        const healthy = seen !== undefined && seen.running && seen.ready && seen.digest === umbox.digest
+          && (ofports.get(umbox.inPort) ?? -1) > 0 && (ofports.get(umbox.outPort) ?? -1) > 0;
+        // A running μmbox was created from the image id verified when it started; re-tagging the image later
+        // cannot change it. Only a μmbox about to start needs its image checked against the pin.
+        if (healthy) continue;
         const key = `${umbox.image}@${umbox.digest}`;
         let check = imageChecks.get(key);
         if (check === undefined) {
@@ -330,10 +336,7 @@ export class Reconciler {
           this.reportIntegrity({ deviceId: device.deviceId, generation: device.generation, image: umbox.image, digest: umbox.digest, reason: check.reason, detail: check.detail });
           break;
         }
-        const seen = byName.get(umbox.name);
-        const healthy = seen !== undefined && seen.running && seen.ready && seen.digest === umbox.digest
-          && (ofports.get(umbox.inPort) ?? -1) > 0 && (ofports.get(umbox.outPort) ?? -1) > 0;
-        if (!healthy) toStart.push({ umbox, imageId: check.imageId });
+        toStart.push({ umbox, imageId: check.imageId });
       }
     }
     return toStart.filter((item) => !blocked.has(item.umbox.deviceId));
