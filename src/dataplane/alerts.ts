@@ -6,7 +6,7 @@
 // write to a file but has no unix-socket client, and Node has no AF_UNIX datagram sockets.
 //
 // Line format, written by the μmbox: "<alert-type> [key=value ...]\n", at most MAX_ALERT_LINE_BYTES.
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { MAX_ALERT_DETAIL_BYTES, MAX_ALERT_LINE_BYTES } from './constants.js';
@@ -37,6 +37,8 @@ export class AlertIntake implements UmboxChannelSink {
   private readonly clock: () => number;
   /** malformed counts lines dropped for their format or length. */
   malformed = 0;
+  /** refused counts channels not opened: missing, a symlink, or not a FIFO. */
+  refused = 0;
 
   constructor(init: AlertIntakeInit) {
     this.onAlert = init.onAlert;
@@ -49,9 +51,17 @@ export class AlertIntake implements UmboxChannelSink {
     let fd: number;
     try {
       // O_RDWR: the FIFO then always has a writer, so the stream never sees end-of-file between alerts.
-      fd = openSync(join(channelDir, 'alert'), constants.O_RDWR | constants.O_NONBLOCK);
+      // O_NOFOLLOW and the FIFO check: the container owns its channel directory and could replace the FIFO
+      // with a symlink to another container's channel or to a host file; neither is ever read.
+      fd = openSync(join(channelDir, 'alert'), constants.O_RDWR | constants.O_NONBLOCK | constants.O_NOFOLLOW);
     } catch {
-      return; // The container is being replaced; the next pass attaches the new channel.
+      this.refused++;
+      return; // Missing (the container is being replaced) or a symlink; the next pass tries again.
+    }
+    if (!fstatSync(fd).isFIFO()) {
+      closeSync(fd);
+      this.refused++;
+      return;
     }
     let socket: Socket;
     try {

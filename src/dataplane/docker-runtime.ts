@@ -111,7 +111,7 @@ export class DockerUmboxRuntime implements UmboxRuntime {
     await this.remove(umbox.name);
     const dir = this.channelDir(umbox.name);
     mkdirSync(dir, { recursive: true, mode: 0o755 });
-    await run('mkfifo', ['-m', '0622', join(dir, 'alert')]);
+    await run('mkfifo', ['-m', '0600', join(dir, 'alert')]);
     const env = [`UMBOX_IMAGE=${umbox.image}`, ...Object.entries(umbox.config).map(([key, value]) => `UMBOX_${key}=${value}`)];
     const container = await this.docker.createContainer({
       name: umbox.name,

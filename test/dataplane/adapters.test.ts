@@ -3,7 +3,8 @@
 // Method: each contract suite runs once per adapter; the real ones use a throw-away bridge, veth host
 // interfaces and real μmbox images, all named with this process's id and removed afterwards. The real
 // adapters need root, OVS and Docker: skipped with a message when missing, failed when CI=true.
-import { describe, after } from 'node:test';
+import { describe, after, test } from 'node:test';
+import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { HostInterfaces, MemorySwitch, MemoryUmboxRuntime } from '../../src/dataplane/memory.js';
 import { OvsSwitch } from '../../src/dataplane/ovs.js';
@@ -69,6 +70,18 @@ describe('OvsSwitch', { skip }, () => {
       },
     };
   }, names);
+
+  test('the bridge is fail_mode=secure on the userspace datapath, OpenFlow 1.3 only, without in-band control', async () => {
+    assert.ok(available.ok);
+    const sw = new OvsSwitch({ bridge: `qtc${tag}cf`, ovsDir: available.paths.ovsDir });
+    try {
+      await sw.ensureBridge();
+      const { stdout } = await run('ovs-vsctl', [`--db=unix:${available.paths.ovsDbSocket}`, 'get', 'Bridge', sw.bridge, 'fail_mode', 'datapath_type', 'protocols', 'other_config:disable-in-band']);
+      assert.deepEqual(stdout.trim().split('\n'), ['secure', 'netdev', '[OpenFlow13]', '"true"']);
+    } finally {
+      await sw.deleteBridge();
+    }
+  });
 });
 
 describe('DockerUmboxRuntime', { skip }, () => {

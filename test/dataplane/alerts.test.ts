@@ -5,7 +5,7 @@
 // this process the way a μmbox's shell does, read by a real AlertIntake.
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, openSync, rmSync, writeSync, closeSync, constants } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync, writeSync, closeSync, constants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AlertIntake } from '../../src/dataplane/alerts.js';
@@ -72,6 +72,30 @@ describe('AlertIntake', () => {
       write(dir, 'weird detail=$(rm -rf /)\n');
       assert.ok(await pollUntil(() => alerts.length === 2 && intake.malformed === 3, 2000, 10), `alerts ${JSON.stringify(alerts)}, malformed ${intake.malformed}`);
       assert.deepEqual(alerts.map((alert) => [alert.alertType, alert.detail]), [['port-scan', 'src=10.1.1.1'], ['after-long', 'ok=1']]);
+    } finally {
+      intake.close();
+    }
+  });
+
+  test('a channel replaced by a symlink or a regular file is refused, so a μmbox cannot read as another', async () => {
+    const alerts: UmboxAlert[] = [];
+    const intake = new AlertIntake({ onAlert: (alert) => alerts.push(alert) });
+    try {
+      const victim = await channel('victim');
+      const thief = join(root, 'thief');
+      mkdirSync(thief);
+      symlinkSync(join(victim, 'alert'), join(thief, 'alert'));
+      const plain = join(root, 'plain');
+      mkdirSync(plain);
+      writeFileSync(join(plain, 'alert'), 'brute-force src=9.9.9.9\n');
+      intake.attach(umbox('mb-thief', 'thief-device', 'monitor'), thief);
+      intake.attach(umbox('mb-plain', 'plain-device', 'monitor'), plain);
+      assert.deepEqual(intake.attached(), []);
+      assert.equal(intake.refused, 2);
+      intake.attach(umbox('mb-victim', 'victim-device', 'monitor'), victim);
+      write(victim, 'brute-force src=10.0.0.66\n');
+      assert.ok(await pollUntil(() => alerts.length === 1, 2000, 10));
+      assert.equal(alerts[0]?.deviceId, 'victim-device');
     } finally {
       intake.close();
     }
