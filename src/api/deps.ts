@@ -3,6 +3,8 @@
 import type { Committed, RuntimeCounters, RuntimeStatus } from '../node/raft-runtime.js';
 import type { LogApplier, LogApplyResult } from '../node/log-applier.js';
 import type { PeerAddress } from '../node/ports.js';
+import type { GatewayApplier } from '../node/gateway-applier.js';
+import type { ApplyResult } from '../state/index.js';
 
 /** RuntimeApi is the part of the Raft runtime the API drives. */
 export interface RuntimeApi<Result> {
@@ -20,4 +22,6 @@ export interface ApiDeps {
   readonly runtime: RuntimeApi<unknown>;
   readonly logApplier?: LogApplier;
   readonly logRuntime?: RuntimeApi<LogApplyResult>;
+  /** gateway is set in the gateway mode: the state machine (through its applier) and the runtime. */
+  readonly gateway?: { readonly applier: GatewayApplier; readonly runtime: RuntimeApi<ApplyResult> };
 }

@@ -13,3 +13,4 @@ export { TelemetryBatcher, batchAlerts, nodeSigner, type TelemetryBatch, type Te
 export { ensureHost, stopHost, hostPaths, ovsAnswers, dockerAnswers, HOST_PACKAGES, DEFAULT_DATA_DIR, DEFAULT_RUN_DIR, type HostPaths, type HostStatus } from './host.js';
 export { buildImage, buildImageTar, buildAllImages, UMBOX_IMAGES, type BuiltImage, type ImageManifest } from './umbox-images.js';
 export { desiredInputFromState, GenerationBook, type StateView, type StatePlan, type ImageConfig } from './state-adapter.js';
+export { DataplaneAgent, type DataplaneAgentInit, type AgentStateView } from './agent.js';

@@ -45,14 +45,19 @@ export const NodeConfigSchema = Type.Object(
     nodeId: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
     /** dataDir: the node's own directory (Raft log, keys it generated, sockets). */
     dataDir: Type.String({ minLength: 1 }),
-    /** clusterId: hex of the genesis hash; names the cluster in the transport handshake. */
-    clusterId: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    /** clusterId: hex; names the cluster in the transport handshake. Required in the log mode; in the gateway mode it is the genesis hash. */
+    clusterId: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
+    /** genesisFile: the cluster's genesis document (gateway mode). */
+    genesisFile: Type.Optional(Type.String({ minLength: 1 })),
     /** identityKeyFile: the node's Ed25519 key file (see keys/README.md). */
     identityKeyFile: Type.String({ minLength: 1 }),
     raft: Endpoint,
     api: Endpoint,
-    /** members: the founding members; used only when the data directory is new. */
-    members: Type.Array(Member, { minItems: 1, maxItems: 1024 }),
+    /**
+     * members: the founding members (log mode), or — for a node that joins later — the current
+     * members it accepts connections from. In the gateway mode the founders come from the genesis.
+     */
+    members: Type.Optional(Type.Array(Member, { minItems: 1, maxItems: 1024 })),
     /** join: this node joins an existing cluster (it is added with `members add`), not a founder. */
     join: Type.Optional(Type.Boolean()),
     /** application: 'quorumgate' (the gateway) or 'log' (the bare Raft log, for tests and benchmarks). */
@@ -84,17 +89,29 @@ export function parseNodeConfig(value: unknown, file: string): NodeConfig {
     throw new ConfigError(file, `at ${where}: ${first?.message ?? 'invalid'} (found ${found})`);
   }
   const config = value;
+  const application = config.application ?? 'quorumgate';
+  if (application === 'log' && config.clusterId === undefined) throw new ConfigError(file, 'at clusterId: required when application is log');
+  if (application === 'log' && config.members === undefined) throw new ConfigError(file, 'at members: required when application is log');
+  if (application === 'quorumgate' && config.genesisFile === undefined) {
+    throw new ConfigError(file, 'at genesisFile: required for a gateway (create one with "qgate genesis create")');
+  }
   const ids = new Set<number>();
-  for (const [i, member] of config.members.entries()) {
+  for (const [i, member] of (config.members ?? []).entries()) {
     if (ids.has(member.nodeId)) throw new ConfigError(file, `at members.${i}.nodeId: node id ${member.nodeId} appears twice`);
     ids.add(member.nodeId);
   }
-  if (!config.join && !ids.has(config.nodeId)) {
+  if (application === 'log' && !config.join && !ids.has(config.nodeId)) {
     throw new ConfigError(file, `at nodeId: ${config.nodeId} is not one of members (${[...ids].join(', ')}); set join: true for a node that joins later`);
   }
   const base = dirname(resolve(file));
   const absolute = (path: string): string => (isAbsolute(path) ? path : resolve(base, path));
-  return { ...config, dataDir: absolute(config.dataDir), identityKeyFile: absolute(config.identityKeyFile) };
+  return {
+    ...config,
+    application,
+    dataDir: absolute(config.dataDir),
+    identityKeyFile: absolute(config.identityKeyFile),
+    ...(config.genesisFile !== undefined ? { genesisFile: absolute(config.genesisFile) } : {}),
+  };
 }
 
 /** loadNodeConfig reads and validates a configuration file. */

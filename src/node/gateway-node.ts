@@ -12,15 +12,15 @@ import { SeededRandom, bootstrapStorage } from '../raft/index.js';
 import type { ConfState, Message, NodeId, RaftLogger } from '../raft/index.js';
 import { DurableStorage, FaultLogStore, LevelLogStore } from '../storage/index.js';
 import type { LogStore } from '../storage/index.js';
-import { Transport } from '../transport/index.js';
+import { Transport, nodeIdentityFromSeed } from '../transport/index.js';
 import { buildApp } from '../api/app.js';
 import type { ApiApp } from '../api/app.js';
 import type { NodeConfig } from './config.js';
-import { readIdentityKey, transportIdentity } from './identity.js';
-import { LogApplier } from './log-applier.js';
+import { readIdentityKey } from './identity.js';
+import { gatewayApplication, logApplication } from './application.js';
 import { MemberDirectory } from './member-directory.js';
 import { encodeRuntimeSnapshot } from './runtime-snapshot.js';
-import type { PeerAddress, RaftTransportPort } from './ports.js';
+import type { RaftTransportPort } from './ports.js';
 import { RaftRuntime } from './raft-runtime.js';
 import { StartupError } from './startup-error.js';
 
@@ -46,15 +46,13 @@ function raftLogger(logger: Logger): RaftLogger {
 
 /** startNode starts every part of a node; on failure it closes what it opened and throws. */
 export async function startNode(config: NodeConfig, overrides: { logLevel?: string | undefined } = {}): Promise<RunningNode> {
-  if ((config.application ?? 'log') !== 'log') {
-    throw new StartupError('APPLICATION', `application "${config.application}" is not available in this build yet; use application: log`);
-  }
   const logger = pino({ level: overrides.logLevel ?? config.logLevel ?? 'info', redact: REDACTED_LOG_PATHS, base: { node: config.nodeId } });
   const identity = readIdentityKey(config.identityKeyFile);
-  const founders = new Map<NodeId, PeerAddress>(config.members.map((m) => [m.nodeId, { host: m.host, port: m.port, publicKey: m.publicKey }]));
+  const application = config.application === 'log' ? logApplication(config) : gatewayApplication(config, identity);
+  const founders = application.founders;
   const self = founders.get(config.nodeId);
   if (self && self.publicKey !== Buffer.from(identity.publicKey).toString('hex')) {
-    throw new StartupError('KEY_MISMATCH', `the key in ${config.identityKeyFile} is not the key members lists for node ${config.nodeId}; use that node's key file`);
+    throw new StartupError('KEY_MISMATCH', `the key in ${config.identityKeyFile} is not the key listed for node ${config.nodeId}; use that node's key file`);
   }
   const raftDir = join(config.dataDir, 'raft');
   try {
@@ -67,19 +65,15 @@ export async function startNode(config: NodeConfig, overrides: { logLevel?: stri
     for (const close of closers.reverse()) await close().catch((error: unknown) => logger.warn({ err: error }, 'close failed'));
   };
   try {
-    const levelStore = await LevelLogStore.open(raftDir).catch((error: unknown) => {
-      throw new StartupError('STORAGE', `cannot open the Raft log in ${raftDir}: ${(error as Error).message}`, error);
-    });
-    const logStore = withStorageFaults(levelStore, logger);
-    const storage = await DurableStorage.open(logStore);
+    const storage = await openStorage(raftDir, logger);
     closers.push(() => storage.close());
     if (storage.isEmpty() && !config.join) {
       const confState: ConfState = { voters: [...founders.keys()].sort((a, b) => a - b), learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
       // Every founder bootstraps the same snapshot: the founding configuration, the member
-      // directory (addresses and keys) and the application's empty state.
+      // directory (addresses and keys) and the application's initial state.
       const directory = new MemberDirectory();
       directory.seed(founders);
-      const initial = encodeRuntimeSnapshot({ members: directory.toState(), lastTimeMs: 0, application: new LogApplier().snapshot() });
+      const initial = encodeRuntimeSnapshot({ members: directory.toState(), lastTimeMs: 0, application: application.initialState() });
       await storage.bootstrap((scratch) => bootstrapStorage(scratch, confState, initial));
       logger.info({ voters: confState.voters }, 'bootstrapped a new cluster member');
     }
@@ -87,8 +81,8 @@ export async function startNode(config: NodeConfig, overrides: { logLevel?: stri
     let runtime: RaftRuntime<unknown> | undefined;
     const transport = new Transport({
       logger: logger.child({ module: 'transport' }),
-      identity: transportIdentity(config.nodeId, identity),
-      clusterId: Buffer.from(config.clusterId, 'hex'),
+      identity: nodeIdentityFromSeed(config.nodeId, identity.seed),
+      clusterId: application.clusterId,
       isMember: (nodeId: NodeId, publicKey: Uint8Array) => {
         const address = runtime?.peerAddress(nodeId) ?? founders.get(nodeId);
         return address !== undefined && address.publicKey === Buffer.from(publicKey).toString('hex');
@@ -101,16 +95,16 @@ export async function startNode(config: NodeConfig, overrides: { logLevel?: stri
       throw portError('raft', config.raft.host, config.raft.port, error);
     });
     closers.push(() => transport.stop());
-    const applier = new LogApplier();
     runtime = new RaftRuntime<unknown>({
       id: config.nodeId,
       store: storage,
       transport: transportPort(transport),
-      applier,
+      applier: application.applier,
       clock: { nowMs: () => Date.now(), monotonicMs: () => performance.now() },
       random: new SeededRandom(seed),
       logger: raftLogger(logger),
       founders,
+      ...(application.desiredMembers ? { desiredMembers: application.desiredMembers } : {}),
     }, config.timing ?? {});
     const started = runtime;
     started.on('leader', (leader: number) => logger.info({ leader }, 'leader changed'));
@@ -118,20 +112,28 @@ export async function startNode(config: NodeConfig, overrides: { logLevel?: stri
       logger.fatal({ err: error }, 'the Raft runtime stopped on an unrecoverable error; exiting');
       process.exit(70);
     });
+    application.attach(started, logger);
     closers.push(() => started.stop());
-    const app: ApiApp = await buildApp({ runtime: started, logApplier: applier, logRuntime: started as RaftRuntime<never> }, logger.child({ module: 'api' }));
+    const app: ApiApp = await buildApp(application.apiDeps(started), logger.child({ module: 'api' }));
     closers.push(() => app.close());
     await app.listen({ host: config.api.host, port: config.api.port }).catch((error: unknown) => {
       throw portError('api', config.api.host, config.api.port, error);
     });
     started.start();
     const apiUrl = `http://${config.api.host}:${config.api.port}`;
-    logger.info({ api: apiUrl, raft: `${config.raft.host}:${config.raft.port}`, application: config.application ?? 'log' }, 'node started');
+    logger.info({ api: apiUrl, raft: `${config.raft.host}:${config.raft.port}`, application: application.kind }, 'node started');
     return { logger, runtime: started, apiUrl, stop: closeAll };
   } catch (error) {
     await closeAll();
     throw error;
   }
+}
+
+async function openStorage(raftDir: string, logger: Logger): Promise<DurableStorage> {
+  const levelStore = await LevelLogStore.open(raftDir).catch((error: unknown) => {
+    throw new StartupError('STORAGE', `cannot open the Raft log in ${raftDir}: ${(error as Error).message}`, error);
+  });
+  return DurableStorage.open(withStorageFaults(levelStore, logger));
 }
 
 /**

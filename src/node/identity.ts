@@ -3,12 +3,9 @@
 // Format (JSON): { "type": "quorumgate-ed25519", "publicKey": "<64 hex>", "seed": "<64 hex>" }.
 // The file must be readable by its owner only (mode 0600), as ssh insists for private keys: a
 // key that others could read is refused with a message saying how to fix it.
-import { createPrivateKey } from 'node:crypto';
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { generateKeyPair, keyPairFromSeed, toHex } from '../commands/index.js';
 import type { KeyPair } from '../commands/index.js';
-import { nodeIdentityFromPrivateKey } from '../transport/index.js';
-import type { NodeIdentity } from '../transport/index.js';
 
 /** IDENTITY_KEY_TYPE marks a quorumgate identity key file. */
 export const IDENTITY_KEY_TYPE = 'quorumgate-ed25519';
@@ -63,11 +60,3 @@ export function readIdentityKey(file: string): KeyPair {
   return pair;
 }
 
-/** PKCS8_ED25519_PREFIX wraps a raw 32-byte seed as a PKCS#8 DER private key (RFC 8410). */
-const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-
-/** transportIdentity turns a key pair into the transport's node identity. */
-export function transportIdentity(nodeId: number, pair: KeyPair): NodeIdentity {
-  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, pair.seed]), format: 'der', type: 'pkcs8' });
-  return nodeIdentityFromPrivateKey(nodeId, privateKey);
-}

@@ -65,6 +65,11 @@ export interface RaftRuntimeComponents<Result> {
   readonly logger: RaftLogger;
   /** founders: the first members and their addresses (used only when the log has no snapshot yet). */
   readonly founders: ReadonlyMap<NodeId, PeerAddress>;
+  /**
+   * desiredMembers, when given, is the membership the leader converges the Raft configuration to
+   * (the gateway mode: the replicated state's members). Without it, addMember/removeMember drive it.
+   */
+  readonly desiredMembers?: () => ReadonlyMap<NodeId, { address: PeerAddress; voter: boolean }>;
 }
 
 /** Committed is the outcome of a proposal: where it landed and what applying it returned. */
@@ -342,7 +347,7 @@ export class RaftRuntime<Result> extends EventEmitter {
       return;
     }
     this.node.tick();
-    this.maybePromoteLearners();
+    this.reconcileMembership();
     this.schedule();
   }
 
@@ -556,24 +561,57 @@ export class RaftRuntime<Result> extends EventEmitter {
     for (const input of this.queuedInput.splice(0)) input();
   }
 
-  private maybePromoteLearners(): void {
+  /**
+   * reconcileMembership (leader only, every tick) makes the Raft configuration match the desired
+   * membership, one change at a time (controller-runtime style: level-triggered, idempotent).
+   * In the gateway mode the desired membership is the replicated state's member list (changed by
+   * root-signed commands); in the bare-log mode it is the explicit addMember/removeMember calls.
+   * New members join as learners and are promoted once within promoteLagEntries of the leader
+   * (thesis 4.2.1). A leader that must be removed first hands leadership to a caught-up voter.
+   */
+  private reconcileMembership(): void {
     const status = this.node.status();
-    if (status.softState.role !== 'leader') return;
-    const lastIndex = this.components.store.lastIndex();
-    for (const learner of status.confState.learners) {
-      if (!this.directory.wantsPromotion(learner)) continue;
-      const progress = status.progress.get(learner);
-      if (!progress || progress.match + this.init.promoteLagEntries < lastIndex) continue;
-      try {
-        this.node.proposeConfChange({
-          transition: 'auto',
-          changes: [{ type: ConfChangeType.AddNode, nodeId: learner }],
-          context: encodeMemberContext({ nodeId: learner }),
-        });
-      } catch (error) {
-        if (!(error instanceof ProposalDroppedError)) throw error;
+    if (status.softState.role !== 'leader' || status.confState.votersOutgoing.length > 0) return;
+    const conf = status.confState;
+    const desired = this.components.desiredMembers?.();
+    const current = new Set([...conf.voters, ...conf.learners]);
+    if (desired) {
+      for (const id of current) {
+        if (desired.has(id)) continue;
+        if (id === this.components.id) {
+          const successor = conf.voters.find((v) => v !== id && this.caughtUp(status, v));
+          if (successor !== undefined && status.leadTransferee === 0) this.node.transferLeadership(successor);
+          return;
+        }
+        this.tryConfChange(ConfChangeType.RemoveNode, id, { nodeId: id });
+        return;
       }
-      return; // one change at a time
+      for (const [id, member] of desired) {
+        if (current.has(id)) continue;
+        if (this.directory.isRemoved(id)) continue; // ids are never reused
+        this.tryConfChange(ConfChangeType.AddLearner, id, { nodeId: id, address: member.address, promote: member.voter });
+        return;
+      }
+    }
+    for (const learner of conf.learners) {
+      const wanted = desired ? desired.get(learner)?.voter === true : this.directory.wantsPromotion(learner);
+      if (!wanted || !this.caughtUp(status, learner)) continue;
+      this.tryConfChange(ConfChangeType.AddNode, learner, { nodeId: learner });
+      return;
+    }
+  }
+
+  private caughtUp(status: Status, id: NodeId): boolean {
+    const progress = status.progress.get(id);
+    return progress !== undefined && progress.match + this.init.promoteLagEntries >= this.components.store.lastIndex();
+  }
+
+  private tryConfChange(type: ConfChangeType, nodeId: NodeId, context: MemberContext): void {
+    try {
+      this.node.proposeConfChange({ transition: 'auto', changes: [{ type, nodeId }], context: encodeMemberContext(context) });
+    } catch (error) {
+      // A change still pending (or no quorum yet) refuses this one; the next tick tries again.
+      if (!(error instanceof ProposalDroppedError)) throw error;
     }
   }
 

@@ -16,7 +16,7 @@
 import assert from 'node:assert/strict';
 import {
   clusterIdOf, CommandError, decodeBody, decodeSignedCommand, keyIdHex, sha256, toHex, verifyCommand,
-  type Genesis, type SignedCommand, type TrustView,
+  type CommandBody, type Genesis, type SignedCommand, type TrustView,
 } from '../commands/index.js';
 import { applyPayload, reactionEffects, StateRejection, type ApplyContext } from './apply-payload.js';
 import { extendChain } from './audit.js';
@@ -76,6 +76,24 @@ export class StateMachine {
       key: (id) => data.keys.get(id),
       lastSeq: (signer) => data.lastSeq.get(signer) ?? 0,
     };
+  }
+
+  /**
+   * precheck verifies a command at the edge (the API) against the current state, at `timeMs`,
+   * without changing anything: it decodes the envelope and checks cluster, signer, signatures,
+   * threshold, role, domain, sequence and expiry. It throws CommandError for the first check that
+   * fails. Passing is no promise: apply() verifies again, against the state at that entry.
+   */
+  precheck(envelopeBytes: Uint8Array, timeMs: number): { bodyHash: string; body: CommandBody } {
+    const envelope = decodeSignedCommand(envelopeBytes);
+    const body = decodeBody(envelope.body);
+    verifyCommand(envelope, body, this.trustView(), Math.max(this.data.timeMs, timeMs));
+    return { bodyHash: toHex(sha256(envelope.body)), body };
+  }
+
+  /** bodyHashOf returns the hex sha256 of an envelope's body (the dedup key); throws CommandError if it does not decode. */
+  bodyHashOf(envelopeBytes: Uint8Array): string {
+    return toHex(sha256(decodeSignedCommand(envelopeBytes).body));
   }
 
   /**

@@ -43,7 +43,7 @@ describe('telemetry', () => {
     batcher.add(alert('stranger')); // not served by this node
     await batcher.close();
     assert.equal(batcher.dropped, 1);
-    assert.equal(submitted.length, 2);
+    assert.equal(submitted.length, 2, `submitted both batches (last error: ${batcher.lastError?.message ?? 'none'})`);
     const bodies = submitted.map(({ signed }) => {
       const envelope = decodeSignedCommand(signed);
       assert.equal(envelope.signatures.length, 1);

@@ -28,6 +28,8 @@ export interface Profile {
   readonly crashPpm: number;
   /** readyCrashPpm: share of crashes that strike inside the next Ready handling (between its stages). */
   readonly readyCrashPpm: number;
+  /** newLeaderCrashPpm: chance that a node becoming leader is armed to crash inside one of its first Readys. */
+  readonly newLeaderCrashPpm: number;
   /** leaderCrashPpm: share of crashes aimed at the current leader. */
   readonly leaderCrashPpm: number;
   readonly maxDownTicks: number;
@@ -63,6 +65,7 @@ export function drawProfile(random: SimRandom): Profile {
     crashPpm: random.pick([0, 10_000, 30_000, 80_000]),
     readyCrashPpm: random.pick([200_000, 500_000, 800_000]),
     leaderCrashPpm: random.pick([100_000, 400_000, 800_000]),
+    newLeaderCrashPpm: random.pick([0, 100_000, 300_000]),
     maxDownTicks: random.pick([3, 10, 30]),
     partitionPpm: random.pick([0, 10_000, 40_000]),
     maxPartitionTicks: random.pick([5, 20, 60]),

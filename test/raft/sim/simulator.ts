@@ -515,9 +515,13 @@ class Simulation {
     this.handleReady(node);
     if (node.state !== 'up') return;
     const status = this.core(node, 'status', () => node.raw!.status());
+    const wasLeader = node.role === 'leader';
     node.role = status.softState.role;
     node.term = status.hardState.term;
-    if (node.role === 'leader') this.history.observeLeader(node.id, node.term);
+    if (node.role === 'leader') {
+      this.history.observeLeader(node.id, node.term);
+      if (!wasLeader) this.maybeArmNewLeaderCrash(node);
+    }
     if (status.applied < node.statusApplied) {
       throw new InvariantViolation('applied-regressed', node.id,
         `node ${node.id} reports applied ${status.applied} after ${node.statusApplied} without a restart`);
@@ -766,6 +770,20 @@ class Simulation {
       if (node.state === 'up' && node.role === 'leader' && (best === undefined || node.term > best.term)) best = node;
     }
     return best;
+  }
+
+  /**
+   * maybeArmNewLeaderCrash: a new leader sometimes dies right after its first step — having
+   * appended entries it never sent, or having just committed. Together these build Figure 8 of
+   * the Raft paper: divergent uncommitted suffixes of different terms, then a leader that
+   * commits and vanishes before its own term's entry reaches the majority.
+   */
+  private maybeArmNewLeaderCrash(node: SimNode): void {
+    if (!this.faultsOn || node.armedCrash !== undefined || !this.random.chance(this.profile.newLeaderCrashPpm)) return;
+    node.armedCrash = this.random.chance(500_000)
+      ? { point: 'before-send', when: 'entries' }
+      : { point: this.random.pick(['before-send', 'before-advance'] as const), when: 'commit' };
+    this.trace(`arm crash of new leader n${node.id} ${node.armedCrash.point} on ${node.armedCrash.when}`);
   }
 
   private injectCrash(): void {

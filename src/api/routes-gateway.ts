@@ -1,0 +1,229 @@
+// routes-gateway.ts — the gateway API: submit signed commands, read the agreed state, watch it.
+// See docs/api.md for the contract these routes implement.
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { CommandError } from '../commands/index.js';
+import type { ApplyResult, StateMachine } from '../state/index.js';
+import type { AppliedEvent } from '../node/gateway-applier.js';
+import { ApiError } from './errors.js';
+import type { ApiDeps } from './deps.js';
+import { runtimeToApiError } from './routes-raft-log.js';
+
+/** MAX_ENVELOPE_BASE64_CHARS bounds a submitted envelope (a signed command is at most 1 MiB). */
+const MAX_ENVELOPE_BASE64_CHARS = Math.ceil((1024 * 1024) / 3) * 4;
+
+const Consistency = Type.Object({
+  consistency: Type.Union([Type.Literal('linearizable'), Type.Literal('stale')], { default: 'linearizable' }),
+}, { additionalProperties: false });
+
+const ResultSchema = Type.Object({
+  ok: Type.Boolean(),
+  index: Type.Integer(),
+  kind: Type.Optional(Type.String()),
+  signer: Type.Optional(Type.String()),
+  code: Type.Optional(Type.String()),
+  reason: Type.Optional(Type.String()),
+  path: Type.Optional(Type.String()),
+  effects: Type.Optional(Type.Array(Type.Record(Type.String(), Type.Unknown()))),
+}, { additionalProperties: true });
+
+function decodeBase64(text: string, where: string): Uint8Array {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) {
+    throw new ApiError('BAD_REQUEST', `${where}: expected standard base64, found ${text.length} characters that are not`);
+  }
+  return Buffer.from(text, 'base64');
+}
+
+/** gatewayRoutes registers the routes of docs/api.md "Commands", "Reads" and "Watch". */
+export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
+  const gateway = deps.gateway;
+  if (!gateway) throw new Error('gatewayRoutes needs deps.gateway');
+  const machine = (): StateMachine => gateway.applier.machine;
+
+  /** readPoint waits for a linearizable read point (ReadIndex) unless a stale read is asked for. */
+  const readPoint = async (consistency: 'linearizable' | 'stale'): Promise<number> => {
+    if (consistency === 'stale') return machine().lastApplied().index;
+    try {
+      await gateway.runtime.readIndex();
+    } catch (error) {
+      throw runtimeToApiError(error);
+    }
+    return machine().lastApplied().index;
+  };
+
+  app.post('/v1/commands', {
+    schema: {
+      body: Type.Object({
+        envelope: Type.String({ minLength: 4, maxLength: MAX_ENVELOPE_BASE64_CHARS }),
+        wait: Type.Union([Type.Literal('committed'), Type.Literal('enforced')], { default: 'committed' }),
+      }, { additionalProperties: false }),
+      response: { 200: Type.Object({ index: Type.Integer(), term: Type.Integer(), bodyHash: Type.String(), duplicate: Type.Boolean(), result: ResultSchema }) },
+    },
+  }, async (request) => {
+    const { envelope } = request.body as { envelope: string; wait: string };
+    const bytes = decodeBase64(envelope, 'body.envelope');
+    let checked;
+    try {
+      checked = machine().precheck(bytes, Date.now());
+    } catch (error) {
+      if (!(error instanceof CommandError)) throw error;
+      const earlier = duplicateOf(machine(), bytes);
+      if (earlier) return earlier;
+      const undecodable = ['too_large', 'malformed_envelope', 'malformed_body', 'non_canonical_body', 'unsafe_integer', 'unknown_payload', 'invalid_payload'];
+      const status = undecodable.includes(error.code) ? 'BAD_REQUEST' : 'UNPROCESSABLE';
+      throw new ApiError(status, `the command was not proposed: ${error.message}`, { commandCode: error.code, path: error.path });
+    }
+    const remembered = machine().resultFor(checked.bodyHash);
+    if (remembered?.ok) {
+      return { index: remembered.index, term: 0, bodyHash: checked.bodyHash, duplicate: true, result: { ok: true, index: remembered.index } };
+    }
+    try {
+      const committed = await gateway.runtime.propose(bytes);
+      const result = committed.result as ApplyResult;
+      return { index: committed.index, term: committed.term, bodyHash: checked.bodyHash, duplicate: false, result: resultBody(result) };
+    } catch (error) {
+      throw runtimeToApiError(error);
+    }
+  });
+
+  app.get('/v1/commands/:bodyHash', {
+    schema: {
+      params: Type.Object({ bodyHash: Type.String({ pattern: '^[0-9a-f]{64}$' }) }),
+      response: { 200: Type.Object({ index: Type.Integer(), ok: Type.Boolean(), code: Type.Optional(Type.String()), reason: Type.Optional(Type.String()) }) },
+    },
+  }, async (request) => {
+    const { bodyHash } = request.params as { bodyHash: string };
+    const remembered = machine().resultFor(bodyHash);
+    if (!remembered) throw new ApiError('NOT_FOUND', `no command with body hash ${bodyHash} was applied (or it was forgotten)`);
+    return remembered;
+  });
+
+  app.get('/v1/state', { schema: { querystring: Consistency } }, async (request) => {
+    const index = await readPoint((request.query as { consistency: 'linearizable' | 'stale' }).consistency);
+    const m = machine();
+    return { index, stateHash: m.stateHash(), auditChain: m.auditChain(), clusterId: m.clusterId(), clusterName: m.clusterName(), root: m.root(), lastApplied: m.lastApplied() };
+  });
+
+  app.get('/v1/devices', {
+    schema: {
+      querystring: Type.Object({
+        consistency: Type.Union([Type.Literal('linearizable'), Type.Literal('stale')], { default: 'linearizable' }),
+        domain: Type.Optional(Type.String({ maxLength: 64 })),
+        node: Type.Optional(Type.String({ maxLength: 64 })),
+      }, { additionalProperties: false }),
+    },
+  }, async (request) => {
+    const query = request.query as { consistency: 'linearizable' | 'stale'; domain?: string; node?: string };
+    const index = await readPoint(query.consistency);
+    const m = machine();
+    const devices = m.devices({ ...(query.domain ? { domain: query.domain } : {}), ...(query.node ? { nodeId: query.node } : {}) })
+      .map((device) => ({ ...device, ...(m.deviceState(device.id) ?? { state: 'unknown', sinceMs: 0 }) }));
+    return { index, devices };
+  });
+
+  app.get('/v1/devices/:id', {
+    schema: { params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }), querystring: Consistency },
+  }, async (request) => {
+    const { id } = request.params as { id: string };
+    const index = await readPoint((request.query as { consistency: 'linearizable' | 'stale' }).consistency);
+    const m = machine();
+    const device = m.device(id);
+    if (!device) throw new ApiError('NOT_FOUND', `no device "${id}"`);
+    return { index, device, ...(m.deviceState(id) ?? {}), plan: m.devicePlan(id) ?? null };
+  });
+
+  app.get('/v1/domains', { schema: { querystring: Consistency } }, async (request) => {
+    const index = await readPoint((request.query as { consistency: 'linearizable' | 'stale' }).consistency);
+    return { index, domains: machine().domains() };
+  });
+
+  app.get('/v1/policies/:domain', {
+    schema: { params: Type.Object({ domain: Type.String({ minLength: 1, maxLength: 64 }) }), querystring: Consistency },
+  }, async (request) => {
+    const { domain } = request.params as { domain: string };
+    const index = await readPoint((request.query as { consistency: 'linearizable' | 'stale' }).consistency);
+    const policy = machine().policy(domain);
+    if (!policy) throw new ApiError('NOT_FOUND', `domain "${domain}" has no policy`);
+    return { index, policy };
+  });
+
+  app.get('/v1/images', {
+    schema: { querystring: Type.Object({ consistency: Type.Union([Type.Literal('linearizable'), Type.Literal('stale')], { default: 'linearizable' }), domain: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false }) },
+  }, async (request) => {
+    const query = request.query as { consistency: 'linearizable' | 'stale'; domain?: string };
+    const index = await readPoint(query.consistency);
+    const m = machine();
+    const domains = query.domain ? [query.domain] : m.domains().map((d) => (d as { name: string }).name);
+    return { index, images: domains.flatMap((domain) => m.images(domain).map((image) => ({ domain, ...image }))) };
+  });
+
+  app.get('/v1/keys', { schema: { querystring: Consistency } }, async (request) => {
+    const index = await readPoint((request.query as { consistency: 'linearizable' | 'stale' }).consistency);
+    return { index, root: machine().root(), keys: machine().keys(), members: machine().members() };
+  });
+
+  app.get('/v1/signers/:signer/seq', {
+    schema: { params: Type.Object({ signer: Type.String({ minLength: 1, maxLength: 64 }) }), querystring: Consistency },
+  }, async (request) => {
+    const { signer } = request.params as { signer: string };
+    const index = await readPoint((request.query as { consistency: 'linearizable' | 'stale' }).consistency);
+    return { index, signer, lastSeq: machine().lastSeq(signer) };
+  });
+
+  app.get('/v1/rejections', { schema: { querystring: Consistency } }, async (request) => {
+    const index = await readPoint((request.query as { consistency: 'linearizable' | 'stale' }).consistency);
+    return { index, counts: machine().rejectionCounts(), recent: machine().rejections() };
+  });
+
+  app.get('/v1/watch', {
+    schema: { querystring: Type.Object({ from: Type.Optional(Type.Integer({ minimum: 0 })) }, { additionalProperties: false }) },
+  }, async (request, reply) => {
+    const { from } = request.query as { from?: number };
+    streamEvents(reply, gateway.applier, from);
+    return reply;
+  });
+};
+
+/** duplicateOf answers a retried envelope whose first copy was applied (its seq is now stale, so precheck refuses it). */
+function duplicateOf(machine: StateMachine, bytes: Uint8Array): { index: number; term: number; bodyHash: string; duplicate: boolean; result: { ok: boolean; index: number } } | undefined {
+  let bodyHash: string;
+  try {
+    bodyHash = machine.bodyHashOf(bytes);
+  } catch {
+    return undefined;
+  }
+  const remembered = machine.resultFor(bodyHash);
+  if (!remembered?.ok) return undefined;
+  return { index: remembered.index, term: 0, bodyHash, duplicate: true, result: { ok: true, index: remembered.index } };
+}
+
+function resultBody(result: ApplyResult): Record<string, unknown> & { ok: boolean; index: number } {
+  if (result.ok) return { ok: true, index: result.index, kind: result.kind, signer: result.signer, effects: result.effects as unknown as Record<string, unknown>[] };
+  return { ok: false, index: result.index, code: result.code, reason: result.reason, path: result.path };
+}
+
+function eventBody(event: AppliedEvent): string {
+  const result = event.result;
+  return JSON.stringify({ ...resultBody(result), index: event.index, term: event.term, timeMs: event.timeMs });
+}
+
+/** streamEvents sends server-sent events for applied entries (from `from` when still remembered) until the client leaves. */
+function streamEvents(reply: FastifyReply, applier: { on: (e: string, l: (event: AppliedEvent) => void) => void; off: (e: string, l: (event: AppliedEvent) => void) => void; recentFrom: (from: number) => { events: AppliedEvent[]; complete: boolean } }, from: number | undefined): void {
+  const raw = reply.raw;
+  reply.hijack();
+  raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  if (from !== undefined) {
+    const { events, complete } = applier.recentFrom(from);
+    if (!complete) raw.write(`event: gap\ndata: ${JSON.stringify({ reason: `entries before ${events[0]?.index ?? 'now'} are no longer remembered` })}\n\n`);
+    for (const event of events) raw.write(`event: applied\nid: ${event.index}\ndata: ${eventBody(event)}\n\n`);
+  }
+  const listener = (event: AppliedEvent): void => {
+    raw.write(`event: applied\nid: ${event.index}\ndata: ${eventBody(event)}\n\n`);
+  };
+  applier.on('applied', listener);
+  const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
+  raw.on('close', () => {
+    clearInterval(keepAlive);
+    applier.off('applied', listener);
+  });
+}

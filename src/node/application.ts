@@ -1,0 +1,140 @@
+// application.ts — what runs on top of the Raft log: the gateway (signed commands, state machine,
+// data plane) or the bare log (for Raft tests and bench:raft). The composition root asks the
+// application for its applier, its founders and cluster id, and its API dependencies.
+import type { Logger } from 'pino';
+import { clusterIdOf, loadGenesis, toHex, GenesisError } from '../commands/index.js';
+import type { Genesis, KeyPair } from '../commands/index.js';
+import type { NodeId } from '../raft/index.js';
+import { StateMachine, policyEngines } from '../state/index.js';
+import type { ApiDeps } from '../api/deps.js';
+import type { NodeConfig } from './config.js';
+import { GatewayApplier } from './gateway-applier.js';
+import { LogApplier } from './log-applier.js';
+import type { PeerAddress, RuntimeApplier } from './ports.js';
+import type { RaftRuntime } from './raft-runtime.js';
+import { StartupError } from './startup-error.js';
+
+/** DesiredMember is one member the leader converges the Raft configuration to. */
+export interface DesiredMember {
+  readonly address: PeerAddress;
+  readonly voter: boolean;
+}
+
+/** Application is the part of a node above the Raft log. */
+export interface Application {
+  readonly kind: 'log' | 'quorumgate';
+  readonly clusterId: Uint8Array;
+  /** founders: the first members (and, for a joiner, the members it accepts connections from). */
+  readonly founders: ReadonlyMap<NodeId, PeerAddress>;
+  readonly applier: RuntimeApplier<unknown>;
+  /** initialState: the application's snapshot bytes at bootstrap (identical on every founder). */
+  initialState(): Uint8Array;
+  readonly desiredMembers?: () => ReadonlyMap<NodeId, DesiredMember>;
+  /** attach wires the application to the running runtime (effects it carries out). */
+  attach(runtime: RaftRuntime<unknown>, logger: Logger): void;
+  apiDeps(runtime: RaftRuntime<unknown>): ApiDeps;
+}
+
+/** raftNodeId maps a gateway member id ("n1") to its Raft node id (1). */
+export function raftNodeId(memberId: string): NodeId | undefined {
+  const match = /^n([1-9][0-9]{0,14})$/.exec(memberId);
+  if (!match) return undefined;
+  const id = Number(match[1]);
+  return Number.isSafeInteger(id) ? id : undefined;
+}
+
+/** parseAddress splits "host:port" (IPv6 in brackets). */
+export function parseHostPort(address: string): { host: string; port: number } | undefined {
+  const match = /^\[?([^\]]+?)\]?:([0-9]{1,5})$/.exec(address);
+  if (!match) return undefined;
+  const port = Number(match[2]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: match[1]!, port };
+}
+
+/** logApplication is the bare Raft log: payloads recorded in order, for tests and benchmarks. */
+export function logApplication(config: NodeConfig): Application {
+  const applier = new LogApplier();
+  const founders = new Map<NodeId, PeerAddress>((config.members ?? []).map((m) => [m.nodeId, { host: m.host, port: m.port, publicKey: m.publicKey }]));
+  return {
+    kind: 'log',
+    clusterId: Buffer.from(config.clusterId ?? '', 'hex'),
+    founders,
+    applier,
+    initialState: () => new LogApplier().snapshot(),
+    attach: () => undefined,
+    apiDeps: (runtime) => ({ runtime, logApplier: applier, logRuntime: runtime as unknown as NonNullable<ApiDeps['logRuntime']> }),
+  };
+}
+
+/** gatewayApplication is quorumgate proper: the signed-command state machine from the genesis. */
+export function gatewayApplication(config: NodeConfig, identity: KeyPair): Application {
+  const genesis = loadGenesisOrExplain(config.genesisFile!);
+  const clusterId = clusterIdOf(genesis);
+  if (config.clusterId !== undefined && config.clusterId !== toHex(clusterId)) {
+    throw new StartupError('CLUSTER_ID', `clusterId ${config.clusterId} in the config is not the hash of ${config.genesisFile} (${toHex(clusterId)}); remove clusterId or fix it`);
+  }
+  const founders = genesisFounders(genesis, config.genesisFile!);
+  for (const member of config.members ?? []) founders.set(member.nodeId, { host: member.host, port: member.port, publicKey: member.publicKey });
+  const self = founders.get(config.nodeId);
+  if (!config.join && self === undefined) {
+    throw new StartupError('NOT_A_MEMBER', `node ${config.nodeId} (member id "n${config.nodeId}") is not in ${config.genesisFile}; set join: true for a node added later`);
+  }
+  if (self && self.publicKey !== toHex(identity.publicKey)) {
+    throw new StartupError('KEY_MISMATCH', `the key in ${config.identityKeyFile} is not node ${config.nodeId}'s key in the genesis; use that node's key file`);
+  }
+  const applier = new GatewayApplier(new StateMachine(genesis, policyEngines));
+  const machine = (): StateMachine => applier.machine;
+  return {
+    kind: 'quorumgate',
+    clusterId,
+    founders,
+    applier,
+    initialState: () => new StateMachine(genesis, policyEngines).snapshot(),
+    desiredMembers: () => {
+      const desired = new Map<NodeId, DesiredMember>();
+      for (const member of machine().members()) {
+        const id = raftNodeId(member.nodeId);
+        const address = parseHostPort(member.address);
+        if (id === undefined || address === undefined) continue;
+        desired.set(id, { address: { ...address, publicKey: member.nodeKey }, voter: member.role === 'voter' });
+      }
+      return desired;
+    },
+    attach: (runtime, logger) => {
+      applier.on('applied', (event: { result: { ok: boolean; effects?: Array<{ kind: string; nodeId?: string }> } }) => {
+        if (!event.result.ok) return;
+        for (const effect of event.result.effects ?? []) {
+          if (effect.kind !== 'transferLeader' || effect.nodeId === undefined) continue;
+          const to = raftNodeId(effect.nodeId);
+          if (to !== undefined && runtime.status().role === 'leader' && to !== runtime.status().id) {
+            logger.info({ to }, 'transferring leadership as the log asks');
+            runtime.transferLeadership(to);
+          }
+        }
+      });
+    },
+    apiDeps: (runtime) => ({ runtime, gateway: { applier, runtime: runtime as unknown as NonNullable<ApiDeps['gateway']>['runtime'] } }),
+  };
+}
+
+function loadGenesisOrExplain(file: string): Genesis {
+  try {
+    return loadGenesis(file);
+  } catch (error) {
+    if (error instanceof GenesisError) throw new StartupError('GENESIS', `${error.message}`, error);
+    throw error;
+  }
+}
+
+function genesisFounders(genesis: Genesis, file: string): Map<NodeId, PeerAddress> {
+  const founders = new Map<NodeId, PeerAddress>();
+  for (const [i, member] of genesis.members.entries()) {
+    const id = raftNodeId(member.nodeId);
+    if (id === undefined) throw new StartupError('GENESIS', `${file}: members[${i}].nodeId: expected "n" and a number (e.g. "n1"), found "${member.nodeId}"`);
+    const address = parseHostPort(member.address);
+    if (address === undefined) throw new StartupError('GENESIS', `${file}: members[${i}].address: expected "host:port", found "${member.address}"`);
+    founders.set(id, { ...address, publicKey: member.nodeKey });
+  }
+  return founders;
+}

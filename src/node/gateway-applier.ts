@@ -1,0 +1,57 @@
+// gateway-applier.ts — the gateway's replicated state machine as the runtime drives it.
+//
+// Wraps src/state's StateMachine (pure, deterministic) and tells the rest of the node what each
+// applied entry did: the watch stream, the data plane (which re-plans when device states
+// change) and the membership controller listen to `applied` events. Listeners run after the
+// entry is applied and must not throw; they never influence the state.
+import { EventEmitter } from 'node:events';
+import type { ApplyResult, StateMachine } from '../state/index.js';
+import type { AppliedEntry, RuntimeApplier } from './ports.js';
+
+/** AppliedEvent describes one applied entry. */
+export interface AppliedEvent {
+  readonly index: number;
+  readonly term: number;
+  readonly timeMs: number;
+  readonly result: ApplyResult;
+}
+
+/** RECENT_EVENTS bounds the in-memory history that watch clients can resume from. */
+export const RECENT_EVENTS = 4096;
+
+/** GatewayApplier implements the runtime's applier port over the StateMachine. */
+export class GatewayApplier extends EventEmitter implements RuntimeApplier<ApplyResult> {
+  readonly machine: StateMachine;
+  private readonly recent: AppliedEvent[] = [];
+
+  constructor(machine: StateMachine) {
+    super();
+    this.machine = machine;
+  }
+
+  apply(entry: AppliedEntry): ApplyResult {
+    const result = this.machine.apply({ index: entry.index, term: entry.term, timeMs: entry.timeMs, payload: entry.payload });
+    const event: AppliedEvent = { index: entry.index, term: entry.term, timeMs: entry.timeMs, result };
+    this.recent.push(event);
+    if (this.recent.length > RECENT_EVENTS) this.recent.shift();
+    this.emit('applied', event);
+    return result;
+  }
+
+  snapshot(): Uint8Array {
+    return this.machine.snapshot();
+  }
+
+  restore(data: Uint8Array): void {
+    this.machine.restore(data);
+    this.recent.length = 0;
+    this.emit('restored', this.machine.lastApplied().index);
+  }
+
+  /** recentFrom returns the remembered events with index >= `from` (oldest first); `complete` is false when older ones were forgotten. */
+  recentFrom(from: number): { events: AppliedEvent[]; complete: boolean } {
+    const first = this.recent[0];
+    const complete = first === undefined || first.index <= from;
+    return { events: this.recent.filter((event) => event.index >= from), complete };
+  }
+}
