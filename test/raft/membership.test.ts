@@ -170,4 +170,16 @@ describe('membership changes', () => {
     assert.throws(() => net.raw(1).proposeConfChange(change([remove(1)])), (e: unknown) => e instanceof ConfChangeError && /removed all voters/.test(e.message));
     assert.deepEqual(net.raw(1).status().confState.voters, [1]);
   });
+  test('removing a silent voter lets the commit index advance over entries it never acknowledged', () => {
+    const net = new Network([1, 2], { config: () => ({ preVote: false, checkQuorum: false }) });
+    net.campaign(1);
+    net.isolate(2);
+    net.propose(1, 'stuck');
+    const committed = net.raw(1).raft.raftLog.committed;
+    const lastIndex = net.raw(1).raft.raftLog.lastIndex();
+    assert.equal(committed, lastIndex - 1, 'two voters: needs node 2');
+    // Apply the removal directly (as if committed): the quorum shrinks to node 1 alone.
+    net.raw(1).applyConfChange(change([remove(2)]));
+    assert.equal(net.raw(1).raft.raftLog.committed, lastIndex);
+  });
 });

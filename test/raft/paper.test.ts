@@ -145,6 +145,16 @@ describe('5.2 leader election', () => {
     });
   }
 
+  test('a campaign request on a leader does nothing', () => {
+    const { raft } = newRaft(1, [1, 2, 3]);
+    raft.becomeCandidate();
+    raft.becomeLeader();
+    takeMessages(raft);
+    raft.step(msg({ type: MessageType.Hup, from: 1 }));
+    assert.deepEqual([raft.state, raft.term], ['leader', 1]);
+    assert.deepEqual(takeMessages(raft), []);
+  });
+
   test('the vote survives a restart: a node never votes twice in a term', () => {
     const { raft, storage } = newRaft(1, [1, 2, 3]);
     raft.step(msg({ type: MessageType.Vote, from: 2, to: 1, term: 1 }));

@@ -92,4 +92,28 @@ describe('PreVote', () => {
     assert.equal(raft.state, 'follower');
     assert.equal(raft.term, 1);
   });
+  test('with PreVote and CheckQuorum a follower that missed entries cannot disrupt the leader, and catches up', () => {
+    const net = new Network([1, 2, 3], { config: () => ({ preVote: true, checkQuorum: true }) });
+    net.campaign(1);
+    net.cutLink(1, 3);
+    net.propose(1, 'a');
+    net.tick(40);
+    assert.deepEqual(net.leaderIds(), [1], 'node 3 times out, but its pre-votes are refused (lease, and a stale log)');
+    assert.equal(net.raw(1).raft.term, 1);
+    net.heal();
+    net.tick(2);
+    assert.deepEqual(net.get(3).appliedData(), ['a']);
+  });
+
+  test('two nodes campaigning at once: at most one leader per term, and the cluster converges', () => {
+    const net = new Network([1, 2, 3], { config: () => ({ preVote: true, checkQuorum: true }) });
+    net.get(1).node.campaign();
+    net.get(3).node.campaign();
+    net.stabilize();
+    net.tick(40);
+    const leaders = net.leaderIds();
+    assert.equal(leaders.length, 1);
+    const term = net.raw(leaders[0]!).raft.term;
+    for (const id of [1, 2, 3]) assert.equal(net.raw(id).raft.term, term);
+  });
 });

@@ -100,6 +100,16 @@ describe('ReadIndex (safe)', () => {
   });
 });
 
+describe('ReadIndex on a learner', () => {
+  test('a learner forwards its request and gets a ReadState like a follower', () => {
+    const net = new Network([1, 2, 3], { learners: [3], config: () => ({ preVote: true, checkQuorum: true }) });
+    net.campaign(1);
+    net.raw(3).readIndex(bytes('learner'));
+    net.stabilize();
+    assert.deepEqual(net.get(3).readStates.map((s) => text(s.requestContext)), ['learner']);
+  });
+});
+
 describe('ReadIndex (leaseBased)', () => {
   test('the leader answers at once, without a heartbeat round', () => {
     const net = cluster('leaseBased');
