@@ -2,7 +2,6 @@
 // μmboxes, and telemetry batches signed with the node key. The node's composition root creates one agent,
 // calls update(state) after every applied entry (or batch of entries), and submits what the agent signs.
 // Stopping the agent leaves flows and μmboxes in place: enforcement is fail-static.
-import { ALERT_BATCH_MAX } from './constants.js';
 import { AlertIntake } from './alerts.js';
 import { DockerUmboxRuntime, type UmboxRuntime } from './docker-runtime.js';
 import { hostPaths, type HostPaths } from './host.js';
@@ -25,6 +24,8 @@ export interface DataplaneAgentInit {
   paths?: HostPaths;
   switch?: Switch;
   runtime?: UmboxRuntime;
+  /** interfaceExists defaults to looking in /sys/class/net (override with the in-memory adapters). */
+  interfaceExists?: (name: string) => boolean;
   sign: SignBatch;
   submit: (signed: Uint8Array, batch: TelemetryBatch) => Promise<void>;
   imageConfig?: ImageConfig;
@@ -64,6 +65,7 @@ export class DataplaneAgent {
       switch: init.switch ?? new OvsSwitch({ bridge: init.bridge, ovsDir: paths.ovsDir }),
       runtime: init.runtime ?? new DockerUmboxRuntime({ socketPath: paths.dockerSocket, umboxDir: paths.umboxDir }),
       uplinkPort: init.uplinkPort, channels: this.intake, onIntegrityAlert: init.onIntegrityAlert, onPass: init.onPass,
+      ...(init.interfaceExists ? { interfaceExists: init.interfaceExists } : {}),
     });
   }
 
@@ -83,13 +85,10 @@ export class DataplaneAgent {
     return this.reconciler.report();
   }
 
-  /** stop ends reconciling and alert intake, flushing pending telemetry (at most ALERT_BATCH_MAX per batch). */
+  /** stop ends reconciling and alert intake, and flushes pending telemetry; flows and μmboxes stay. */
   async stop(): Promise<void> {
     await this.reconciler.stop();
     this.intake.close();
     await this.batcher.close();
   }
 }
-
-/** AGENT_BATCH_LIMIT re-exports the per-batch bound for callers sizing their submit queue. */
-export const AGENT_BATCH_LIMIT = ALERT_BATCH_MAX;
