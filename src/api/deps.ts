@@ -24,4 +24,6 @@ export interface ApiDeps {
   readonly logRuntime?: RuntimeApi<LogApplyResult>;
   /** gateway is set in the gateway mode: the state machine (through its applier) and the runtime. */
   readonly gateway?: { readonly applier: GatewayApplier; readonly runtime: RuntimeApi<ApplyResult> };
+  /** nowMs: the wall clock the edge checks of commands use (expiry); Date.now by default. */
+  readonly nowMs?: () => number;
 }

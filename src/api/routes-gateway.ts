@@ -64,7 +64,7 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     const bytes = decodeBase64(envelope, 'body.envelope');
     let checked;
     try {
-      checked = machine().precheck(bytes, Date.now());
+      checked = machine().precheck(bytes, (deps.nowMs ?? Date.now)());
     } catch (error) {
       if (!(error instanceof CommandError)) throw error;
       const earlier = duplicateOf(machine(), bytes);

@@ -18,7 +18,7 @@ import {
 } from './constants.js';
 import { DataplaneError } from './errors.js';
 import { flowKey, type FlowChange, type Switch, type SwitchPortInfo } from './ovs.js';
-import { planDataplane } from './planner.js';
+import { planDataplane, UMBOX_PORT_NAME } from './planner.js';
 import type { UmboxRuntime } from './docker-runtime.js';
 import type {
   DesiredDataplane, DesiredInput, DeviceReport, FlowSpec, ObservedFlow, ObservedUmbox, PlannedDevice, PlannedUmbox,
@@ -227,9 +227,8 @@ export class Reconciler {
   }
 
   private async passBody(result: PassResult): Promise<void> {
-    const input = this.input ?? { nodeId: '', devices: [] };
-    if (this.input === null) return; // Nothing agreed yet: the bridge's table-miss drop is the whole policy.
-    const desired = planDataplane(input, { uplinkPort: this.uplinkPort });
+    if (this.input === null) return; // Nothing agreed yet: the bridge's fail-secure default drops everything.
+    const desired = planDataplane(this.input, { uplinkPort: this.uplinkPort });
     if (!this.bridgeReady) {
       await this.sw.ensureBridge();
       this.bridgeReady = true;
@@ -290,7 +289,7 @@ export class Reconciler {
       const umbox = plannedByName.get(name);
       return umbox ? [umbox.inPort, umbox.outPort] : [];
     }));
-    const stalePorts = (await this.sw.listPorts()).map((port) => port.name).filter((name) => /^qm[0-9a-f]{10}[io]$/.test(name) && !usedPorts.has(name));
+    const stalePorts = (await this.sw.listPorts()).map((port) => port.name).filter((name) => UMBOX_PORT_NAME.test(name) && !usedPorts.has(name));
     await this.sw.removePorts(stalePorts);
     for (const name of inUse) {
       const umbox = plannedByName.get(name);

@@ -78,24 +78,25 @@ export async function startNode(config: NodeConfig, overrides: { logLevel?: stri
       logger.info({ voters: confState.voters }, 'bootstrapped a new cluster member');
     }
     const seed = Buffer.from(identity.seed).readUInt32BE(0) ^ config.nodeId ^ (Date.now() & 0xffffffff);
-    let runtime: RaftRuntime<unknown> | undefined;
+    // The transport's callbacks reach the runtime, which needs the transport: late binding.
+    const late: { runtime?: RaftRuntime<unknown> } = {};
     const transport = new Transport({
       logger: logger.child({ module: 'transport' }),
       identity: nodeIdentityFromSeed(config.nodeId, identity.seed),
       clusterId: application.clusterId,
       isMember: (nodeId: NodeId, publicKey: Uint8Array) => {
-        const address = runtime?.peerAddress(nodeId) ?? founders.get(nodeId);
+        const address = late.runtime?.peerAddress(nodeId) ?? founders.get(nodeId);
         return address !== undefined && address.publicKey === Buffer.from(publicKey).toString('hex');
       },
-      onMessage: (message: Message) => runtime?.receive(message),
-      onUnreachable: (nodeId: NodeId) => runtime?.reportUnreachable(nodeId),
-      onSnapshotStatus: (nodeId: NodeId, ok: boolean) => runtime?.reportSnapshot(nodeId, ok),
+      onMessage: (message: Message) => late.runtime?.receive(message),
+      onUnreachable: (nodeId: NodeId) => late.runtime?.reportUnreachable(nodeId),
+      onSnapshotStatus: (nodeId: NodeId, ok: boolean) => late.runtime?.reportSnapshot(nodeId, ok),
     }, { listenHost: config.raft.host, listenPort: config.raft.port });
     await transport.start().catch((error: unknown) => {
       throw portError('raft', config.raft.host, config.raft.port, error);
     });
     closers.push(() => transport.stop());
-    runtime = new RaftRuntime<unknown>({
+    const started = new RaftRuntime<unknown>({
       id: config.nodeId,
       store: storage,
       transport: transportPort(transport),
@@ -106,7 +107,7 @@ export async function startNode(config: NodeConfig, overrides: { logLevel?: stri
       founders,
       ...(application.desiredMembers ? { desiredMembers: application.desiredMembers } : {}),
     }, config.timing ?? {});
-    const started = runtime;
+    late.runtime = started;
     started.on('leader', (leader: number) => logger.info({ leader }, 'leader changed'));
     started.on('fatal', (error: unknown) => {
       logger.fatal({ err: error }, 'the Raft runtime stopped on an unrecoverable error; exiting');

@@ -151,6 +151,7 @@ describe('planDataplane', () => {
     const cases: Array<[string, DesiredDevice, RegExp]> = [
       ['port with a slash', { ...device('x', 1, null), port: 'a/b' }, /port: expected an interface name .* got "a\/b"/],
       ['port longer than 15 characters', { ...device('x', 1, null), port: 'p'.repeat(16) }, /port: expected an interface name/],
+      ['port named like a μmbox port', { ...device('x', 1, null), port: 'qm0123456789i' }, /has the form of a μmbox port/],
       ['no addresses', { ...device('x', 1, null), addresses: [] }, /addresses: expected 1 to 16 IPv4 addresses, got \[\]/],
       ['not IPv4', { ...device('x', 1, null), addresses: ['fe80::1'] }, /expected dotted-quad IPv4 addresses, got "fe80::1"/],
       ['leading zero', { ...device('x', 1, null), addresses: ['10.0.0.01'] }, /got "10.0.0.01"/],

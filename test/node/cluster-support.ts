@@ -86,7 +86,7 @@ export class Workload {
 export async function appliedIds(cluster: LocalCluster, nodeId: number): Promise<{ ids: string[]; indexes: number[]; hash: string }> {
   const ids: string[] = [];
   const indexes: number[] = [];
-  let hash = '';
+  let hash: string;
   for (let from = 0; ; ) {
     const response = await fetch(`${cluster.apiUrl(nodeId)}/v1/raft/applied?from=${from}&limit=50000`, { signal: AbortSignal.timeout(5_000) });
     if (!response.ok) throw new Error(`node ${nodeId}: /v1/raft/applied answered ${response.status}`);
@@ -103,14 +103,13 @@ export async function appliedIds(cluster: LocalCluster, nodeId: number): Promise
 /** waitConverged waits until every listed node has applied the same number of entries with the same hash. */
 export async function waitConverged(cluster: LocalCluster, nodeIds: readonly number[], timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let last = '';
   for (;;) {
     const statuses = await Promise.all(nodeIds.map((id) => cluster.status(id)));
     const views = await Promise.all(nodeIds.map(async (id) => {
       const response = await fetch(`${cluster.apiUrl(id)}/v1/raft/applied?from=0&limit=1`).catch(() => undefined);
       return response?.ok ? ((await response.json()) as { total: number; hash: string }) : undefined;
     }));
-    last = JSON.stringify({ statuses: statuses.map((s) => s && { id: s.id, applied: s.applied, commit: s.commit }), views });
+    const last = JSON.stringify({ statuses: statuses.map((s) => s && { id: s.id, applied: s.applied, commit: s.commit }), views });
     if (views.every((v) => v !== undefined && v.total === views[0]!.total && v.hash === views[0]!.hash)
       && statuses.every((s) => s !== undefined && s.applied === statuses[0]!.applied)) return;
     if (Date.now() > deadline) throw new Error(`nodes ${nodeIds.join(',')} did not converge within ${timeoutMs} ms: ${last}`);

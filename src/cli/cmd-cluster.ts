@@ -1,0 +1,319 @@
+// cmd-cluster.ts — the commands that sign and submit changes (apply, devices, state, domains, admins,
+// images, members, leader) and the reads that go with them.
+import { Option, type Command } from 'commander';
+import { IDENTIFIER, IMAGE_DIGEST, keyIdHex, NODE_ADDRESS, type DeviceSpec, type Payload } from '../commands/index.js';
+import { parseBundle, parseDeviceFile, readInputFile } from './bundle.js';
+import type { WaitMode } from './client.js';
+import type { Context, SubmitOutcome } from './context.js';
+import { CliError } from './errors.js';
+import { readPublicKey } from './keys.js';
+import { collect, type Action } from './options.js';
+import { cell, renderTable, shortHash } from './output.js';
+import { planBundle, type DomainView, type PlanItem } from './plan.js';
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function list(answer: Record<string, unknown>, field: string): Record<string, unknown>[] {
+  const value = answer[field];
+  return Array.isArray(value) ? value.filter(isObject) : [];
+}
+
+function identifier(value: string, what: string): string {
+  if (!IDENTIFIER.test(value)) throw new CliError('USAGE', `${what}: expected a name of 1-64 characters [A-Za-z0-9._:-], found "${value}"`);
+  return value;
+}
+
+/** describeEffect renders one effect of an applied command in a few words. */
+export function describeEffect(effect: unknown): string {
+  if (!isObject(effect)) return cell(effect);
+  switch (effect['kind']) {
+    case 'deviceState': return `device ${cell(effect['deviceId'])}: ${cell(effect['from'])} -> ${cell(effect['to'])} (${cell(effect['rule'])})`;
+    case 'changed': return `changed ${cell(effect['what'])} ${cell(effect['id'])}`;
+    case 'membership': return `membership ${cell(effect['action'])} ${cell(effect['nodeId'])}`;
+    case 'transferLeader': return `leadership to ${cell(effect['nodeId'])}`;
+    case 'deviceCommand': return `device command ${cell(effect['command'])} for ${cell(effect['deviceId'])} on ${cell(effect['nodeId'])}`;
+    default: return JSON.stringify(effect);
+  }
+}
+
+/**
+ * report prints a submission's outcome and throws CliError REJECTED (exit 1) when the state machine
+ * refused the command. With --output json the answer is printed in both cases.
+ */
+export function report(ctx: Context, what: string, outcome: SubmitOutcome): void {
+  const { result } = outcome;
+  const again = outcome.duplicate ? ' (already applied earlier: this is the original result)' : '';
+  if (ctx.json) ctx.print(outcome, '');
+  if (!result.ok) {
+    throw new CliError('REJECTED', `${what}: rejected by the cluster at index ${outcome.index}: ${result.code}: ${result.reason}${again}`, { index: outcome.index, code: result.code });
+  }
+  if (!ctx.json) {
+    const effects = result.effects.map((e) => `  ${describeEffect(e)}`);
+    ctx.print(null, [`${what}: applied at index ${outcome.index} (term ${outcome.term})${again}`, ...effects].join('\n'));
+  }
+}
+
+function waitOption(): Option {
+  return new Option('--wait <mode>', 'answer once committed and applied, or once every serving node enforces it').choices(['committed', 'enforced']).default('committed');
+}
+
+async function submitAndReport(ctx: Context, what: string, domain: string, payload: Payload, wait: WaitMode): Promise<void> {
+  report(ctx, what, await ctx.submit(domain, payload, wait));
+}
+
+/** readDomainView reads what the cluster has of a domain, for planning `apply`. */
+export async function readDomainView(ctx: Context, domain: string): Promise<DomainView> {
+  const client = ctx.client();
+  const domains = list(await client.get(ctx.readPath('/v1/domains')), 'domains');
+  const record = domains.find((d) => d['name'] === domain);
+  const adminKeyIds = new Set<string>();
+  const images = new Map<string, string>();
+  let policy: DomainView['policy'];
+  if (record !== undefined) {
+    for (const admin of Array.isArray(record['adminKeys']) ? record['adminKeys'] : []) {
+      if (isObject(admin) && typeof admin['keyId'] === 'string') adminKeyIds.add(admin['keyId']);
+    }
+    for (const image of list(await client.get(ctx.readPath(`/v1/images?domain=${encodeURIComponent(domain)}`)), 'images')) {
+      if (typeof image['name'] === 'string' && typeof image['digest'] === 'string' && (image['domain'] === undefined || image['domain'] === domain)) {
+        images.set(image['name'], image['digest']);
+      }
+    }
+    try {
+      const answer = await client.get(ctx.readPath(`/v1/policies/${encodeURIComponent(domain)}`));
+      const document = answer['policy'];
+      if (isObject(document) && typeof document['version'] === 'number') policy = { version: document['version'], document };
+    } catch (error) {
+      if (!(error instanceof CliError && error.code === 'NOT_FOUND')) throw error;
+    }
+  }
+  const trust = await ctx.trust();
+  for (const [keyId, ofDomains] of trust?.adminDomains ?? []) if (ofDomains.has(domain)) adminKeyIds.add(keyId);
+  const devices = new Map<string, DeviceSpec & { domain?: string }>();
+  for (const d of list(await client.get(ctx.readPath('/v1/devices')), 'devices')) {
+    if (typeof d['id'] !== 'string') continue;
+    devices.set(d['id'], {
+      id: d['id'], type: String(d['type'] ?? ''), group: String(d['group'] ?? ''), nodeId: String(d['nodeId'] ?? ''), port: String(d['port'] ?? ''),
+      tags: Array.isArray(d['tags']) ? d['tags'].map(String) : [], addresses: Array.isArray(d['addresses']) ? d['addresses'].map(String) : [],
+      ...(typeof d['domain'] === 'string' ? { domain: d['domain'] } : {}),
+    });
+  }
+  return { exists: record !== undefined, adminKeyIds, images, policy, devices };
+}
+
+async function apply(ctx: Context, options: { file: string; wait: WaitMode; dryRun: boolean }): Promise<void> {
+  const bundle = parseBundle(readInputFile(options.file), options.file);
+  const plan = planBundle(bundle, await readDomainView(ctx, bundle.domain));
+  const rows: { item: PlanItem; outcome?: SubmitOutcome }[] = plan.map((item) => ({ item }));
+  if (!options.dryRun) {
+    for (const row of rows) {
+      if (row.item.payload === undefined) continue;
+      try {
+        row.outcome = await ctx.submit(row.item.domain, row.item.payload, options.wait);
+      } catch (error) {
+        if (error instanceof CliError && !ctx.json) ctx.io.stdout(renderPlan(rows));
+        throw error;
+      }
+      if (!row.outcome.result.ok) {
+        if (ctx.json) ctx.print({ domain: bundle.domain, items: rows.map(planJson) }, '');
+        else ctx.io.stdout(renderPlan(rows));
+        const r = row.outcome.result;
+        throw new CliError('REJECTED', `${row.item.what}: rejected by the cluster at index ${row.outcome.index}: ${r.code}: ${r.reason}; the items after it were not sent`);
+      }
+    }
+  }
+  const changed = plan.filter((item) => item.payload !== undefined).length;
+  ctx.print(
+    { domain: bundle.domain, dryRun: options.dryRun, items: rows.map(planJson) },
+    `${renderPlan(rows)}${options.dryRun ? `dry run: ${changed} command(s) would be sent` : `${changed} command(s) applied, ${plan.length - changed} unchanged`}\n`,
+  );
+}
+
+function planJson(row: { item: PlanItem; outcome?: SubmitOutcome }): Record<string, unknown> {
+  return { what: row.item.what, action: row.item.action, kind: row.item.payload?.kind ?? null, outcome: row.outcome ?? null };
+}
+
+function renderPlan(rows: readonly { item: PlanItem; outcome?: SubmitOutcome }[]): string {
+  return renderTable(['ITEM', 'ACTION', 'INDEX', 'RESULT'], rows.map(({ item, outcome }) => [
+    item.what, item.action, outcome === undefined ? '-' : String(outcome.index),
+    outcome === undefined ? (item.payload === undefined ? '-' : 'not sent') : outcome.result.ok ? (outcome.duplicate ? 'ok (duplicate)' : 'ok') : `rejected: ${outcome.result.code}`,
+  ]));
+}
+
+/** deviceDomain is --domain, or the domain the cluster records for the device. */
+async function deviceDomain(ctx: Context, id: string, domain: string | undefined): Promise<string> {
+  if (domain !== undefined) return identifier(domain, '--domain');
+  const answer = await ctx.client().get(ctx.readPath(`/v1/devices/${encodeURIComponent(id)}`));
+  const device = answer['device'];
+  if (!isObject(device) || typeof device['domain'] !== 'string') throw new CliError('UNAVAILABLE', `GET /v1/devices/${id}: expected device.domain in the answer`);
+  return device['domain'];
+}
+
+async function devicesList(ctx: Context, options: { domain?: string; node?: string }): Promise<void> {
+  const query = new URLSearchParams();
+  if (options.domain !== undefined) query.set('domain', options.domain);
+  if (options.node !== undefined) query.set('node', options.node);
+  const answer = await ctx.client().get(ctx.readPath(`/v1/devices${query.size > 0 ? `?${query.toString()}` : ''}`));
+  const devices = list(answer, 'devices');
+  ctx.print(answer, renderTable(['ID', 'DOMAIN', 'TYPE', 'GROUP', 'NODE', 'PORT', 'STATE', 'SINCE', 'ADDRESSES'], devices.map((d) => [
+    cell(d['id']), cell(d['domain']), cell(d['type']), cell(d['group']), cell(d['nodeId']), cell(d['port']), cell(d['state']),
+    typeof d['sinceMs'] === 'number' ? new Date(d['sinceMs']).toISOString() : '-', cell(d['addresses']),
+  ])));
+}
+
+async function devicesGet(ctx: Context, id: string): Promise<void> {
+  const answer = await ctx.client().get(ctx.readPath(`/v1/devices/${encodeURIComponent(id)}`));
+  const device = isObject(answer['device']) ? answer['device'] : {};
+  const lines = [
+    ...['id', 'domain', 'type', 'group', 'tags', 'nodeId', 'port', 'addresses'].map((k) => `${`${k}:`.padEnd(11)}${cell(device[k])}`),
+    `${'state:'.padEnd(11)}${cell(answer['state'])}${typeof answer['sinceMs'] === 'number' ? ` since ${new Date(answer['sinceMs']).toISOString()}` : ''}`,
+    `${'plan:'.padEnd(11)}${cell(answer['plan'])}`,
+    `${'index:'.padEnd(11)}${cell(answer['index'])}`,
+  ];
+  ctx.print(answer, `${lines.join('\n')}\n`);
+}
+
+interface RegisterOptions {
+  file?: string; domain?: string; type?: string; node?: string; port?: string; group?: string; tag: string[]; address: string[]; wait: WaitMode;
+}
+
+/** deviceFromFlags builds a device from `devices register` flags (file or flags, not both). */
+export function deviceFromFlags(id: string | undefined, options: RegisterOptions): { device: DeviceSpec; domain: string } {
+  if (options.file !== undefined) {
+    if (id !== undefined || options.type !== undefined || options.node !== undefined || options.port !== undefined) {
+      throw new CliError('USAGE', 'devices register: give either -f FILE or the device as ID --type --node --port, not both');
+    }
+    const parsed = parseDeviceFile(readInputFile(options.file), options.file);
+    const domain = options.domain ?? parsed.domain;
+    if (domain === '') throw new CliError('USAGE', `devices register: ${options.file} names no domain; give --domain`);
+    if (parsed.domain !== '' && options.domain !== undefined && parsed.domain !== options.domain) {
+      throw new CliError('USAGE', `devices register: --domain ${options.domain} differs from the domain "${parsed.domain}" in ${options.file}`);
+    }
+    return { device: parsed.device, domain: identifier(domain, '--domain') };
+  }
+  const missing = [id === undefined ? 'ID' : '', options.type === undefined ? '--type' : '', options.node === undefined ? '--node' : '',
+    options.port === undefined ? '--port' : '', options.domain === undefined ? '--domain' : ''].filter((m) => m !== '');
+  if (missing.length > 0) throw new CliError('USAGE', `devices register: expected -f FILE, or ${missing.join(', ')}`);
+  const device: DeviceSpec = {
+    id: identifier(id as string, 'ID'), type: identifier(options.type as string, '--type'), group: identifier(options.group ?? 'default', '--group'),
+    tags: options.tag.map((t) => identifier(t, '--tag')), nodeId: identifier(options.node as string, '--node'), port: identifier(options.port as string, '--port'),
+    addresses: options.address.map((a) => identifier(a, '--address')),
+  };
+  return { device, domain: identifier(options.domain as string, '--domain') };
+}
+
+async function membersAdd(ctx: Context, nodeId: string, options: { address: string; nodeKey: string; wait: WaitMode }): Promise<void> {
+  if (!NODE_ADDRESS.test(options.address)) throw new CliError('USAGE', `--address: expected HOST:PORT, found "${options.address}"`);
+  const nodeKey = readPublicKey(options.nodeKey, 'node key file');
+  await submitAndReport(ctx, `add learner ${nodeId} (key ${keyIdHex(nodeKey)})`, '', { kind: 'membership', action: 'addLearner', nodeId: identifier(nodeId, 'NODE'), nodeKey, address: options.address }, options.wait);
+}
+
+/** registerCluster adds the commands that sign and submit changes, and their reads. */
+export function registerCluster(program: Command, run: Action): void {
+  program.command('apply').description('sign and submit a bundle or policy file: domain, admin keys, images, policy, devices (unchanged items are skipped)')
+    .requiredOption('-f, --file <file>', 'a bundle or a policy document (YAML or JSON)')
+    .addOption(waitOption())
+    .option('--dry-run', 'print what would be sent, send nothing', false)
+    .action(run((ctx, options: { file: string; wait: WaitMode; dryRun: boolean }) => apply(ctx, options)));
+
+  const devices = program.command('devices').description('list, show, register and remove devices');
+  devices.command('list').description('list devices with their security state').option('--domain <name>').option('--node <id>', 'only devices served by this node')
+    .action(run((ctx, options: { domain?: string; node?: string }) => devicesList(ctx, options)));
+  devices.command('get').description('show one device, its state and its plan').argument('<id>')
+    .action(run((ctx, id: string) => devicesGet(ctx, id)));
+  devices.command('register').description('register or update a device (admin-signed)').argument('[id]')
+    .option('-f, --file <file>', 'a device file: id, type, group, tags, nodeId, port, addresses (and optionally domain)')
+    .option('--domain <name>').option('--type <type>').option('--node <id>', 'the node that serves the device').option('--port <port>', 'its switch port on that node')
+    .option('--group <group>', 'its group', undefined).option('--tag <tag>', 'a tag (repeatable)', collect, []).option('--address <address>', 'an address (repeatable)', collect, [])
+    .addOption(waitOption())
+    .action(run(async (ctx, id: string | undefined, options: RegisterOptions) => {
+      const { device, domain } = deviceFromFlags(id, options);
+      await submitAndReport(ctx, `device ${device.id}`, domain, { kind: 'putDevice', device }, options.wait);
+    }));
+  devices.command('remove').description('remove a device (admin-signed)').argument('<id>').option('--domain <name>', 'its domain (default: looked up)').addOption(waitOption())
+    .action(run(async (ctx, id: string, options: { domain?: string; wait: WaitMode }) => {
+      await submitAndReport(ctx, `remove device ${id}`, await deviceDomain(ctx, id, options.domain), { kind: 'removeDevice', id: identifier(id, 'ID') }, options.wait);
+    }));
+
+  program.command('state').description('manual security-state changes').command('set').description('set a device\'s security state, with a reason (admin-signed)')
+    .argument('<device>').argument('<state>').requiredOption('--reason <text>', 'why (recorded with the change)').option('--domain <name>', 'the device\'s domain (default: looked up)')
+    .addOption(waitOption())
+    .action(run(async (ctx, deviceId: string, state: string, options: { reason: string; domain?: string; wait: WaitMode }) => {
+      if (options.reason.trim() === '') throw new CliError('USAGE', '--reason: expected a non-empty reason');
+      const payload: Payload = { kind: 'setDeviceState', deviceId: identifier(deviceId, 'DEVICE'), state: identifier(state, 'STATE'), reason: options.reason };
+      await submitAndReport(ctx, `state of ${deviceId} -> ${state}`, await deviceDomain(ctx, deviceId, options.domain), payload, options.wait);
+    }));
+
+  const domains = program.command('domains').description('security domains');
+  domains.command('list').action(run(async (ctx) => {
+    const answer = await ctx.client().get(ctx.readPath('/v1/domains'));
+    ctx.print(answer, renderTable(['NAME', 'POLICY', 'DEVICES', 'ADMINS', 'IMAGES', 'DESCRIPTION'], list(answer, 'domains').map((d) => [
+      cell(d['name']), cell(d['policyVersion']), cell(d['deviceCount']), String(Array.isArray(d['adminKeys']) ? d['adminKeys'].length : '-'),
+      String(Array.isArray(d['images']) ? d['images'].length : '-'), cell(d['description']),
+    ])));
+  }));
+  domains.command('create').description('create a domain (root-signed)').argument('<name>').option('--description <text>', '', '').addOption(waitOption())
+    .action(run((ctx, name: string, options: { description: string; wait: WaitMode }) =>
+      submitAndReport(ctx, `domain ${name}`, identifier(name, 'NAME'), { kind: 'createDomain', description: options.description }, options.wait)));
+  domains.command('remove').description('remove an empty domain (root-signed)').argument('<name>').addOption(waitOption())
+    .action(run((ctx, name: string, options: { wait: WaitMode }) => submitAndReport(ctx, `remove domain ${name}`, identifier(name, 'NAME'), { kind: 'removeDomain' }, options.wait)));
+
+  const admins = program.command('admins').description('admin keys of a domain');
+  admins.command('add').description('make a key an admin of a domain (root-signed)').argument('<domain>').argument('<public-key-file>', '.pub or key file')
+    .requiredOption('--name <name>', 'who holds the key').addOption(waitOption())
+    .action(run(async (ctx, domain: string, file: string, options: { name: string; wait: WaitMode }) => {
+      const publicKey = readPublicKey(file);
+      await submitAndReport(ctx, `admin ${options.name} (${keyIdHex(publicKey)}) of ${domain}`, identifier(domain, 'DOMAIN'), { kind: 'addAdminKey', publicKey, name: options.name }, options.wait);
+    }));
+  admins.command('revoke').description('revoke an admin key of a domain (root-signed)').argument('<domain>').argument('<key-id>').addOption(waitOption())
+    .action(run(async (ctx, domain: string, keyIdText: string, options: { wait: WaitMode }) => {
+      if (!/^[0-9a-f]{32}$/.test(keyIdText)) throw new CliError('USAGE', `KEY-ID: expected 32 lowercase hex digits, found "${keyIdText}"`);
+      await submitAndReport(ctx, `revoke ${keyIdText} in ${domain}`, identifier(domain, 'DOMAIN'), { kind: 'revokeAdminKey', keyId: new Uint8Array(Buffer.from(keyIdText, 'hex')) }, options.wait);
+    }));
+
+  const images = program.command('images').description('μmbox image pins of a domain');
+  images.command('list').option('--domain <name>').action(run(async (ctx, options: { domain?: string }) => {
+    const answer = await ctx.client().get(ctx.readPath(`/v1/images${options.domain === undefined ? '' : `?domain=${encodeURIComponent(options.domain)}`}`));
+    ctx.print(answer, renderTable(['DOMAIN', 'NAME', 'DIGEST'], list(answer, 'images').map((m) => [cell(m['domain']), cell(m['name']), cell(m['digest'])])));
+  }));
+  images.command('put').description('pin an image by digest (admin-signed)').argument('<name>').argument('<digest>', 'sha256:<64 hex>')
+    .requiredOption('--domain <name>').addOption(waitOption())
+    .action(run(async (ctx, name: string, digest: string, options: { domain: string; wait: WaitMode }) => {
+      if (!IMAGE_DIGEST.test(digest)) throw new CliError('USAGE', `DIGEST: expected sha256: and 64 lowercase hex digits, found "${digest}"`);
+      await submitAndReport(ctx, `image ${name}`, identifier(options.domain, '--domain'), { kind: 'putImage', name: identifier(name, 'NAME'), digest }, options.wait);
+    }));
+  images.command('remove').description('unpin an image (admin-signed)').argument('<name>').requiredOption('--domain <name>').addOption(waitOption())
+    .action(run((ctx, name: string, options: { domain: string; wait: WaitMode }) =>
+      submitAndReport(ctx, `remove image ${name}`, identifier(options.domain, '--domain'), { kind: 'removeImage', name: identifier(name, 'NAME') }, options.wait)));
+
+  const members = program.command('members').description('cluster membership (root-signed)');
+  members.command('add').description('add a node as a learner; the leader promotes it once caught up').argument('<node>')
+    .requiredOption('--address <host:port>', 'its Raft address').requiredOption('--node-key <file>', 'its public key (.pub or key file)').addOption(waitOption())
+    .action(run((ctx, nodeId: string, options: { address: string; nodeKey: string; wait: WaitMode }) => membersAdd(ctx, nodeId, options)));
+  for (const [action, verb] of [['promote', 'promote a caught-up learner to voter'], ['remove', 'remove a node from the cluster']] as const) {
+    members.command(action).description(verb).argument('<node>').addOption(waitOption())
+      .action(run((ctx, nodeId: string, options: { wait: WaitMode }) =>
+        submitAndReport(ctx, `${action} ${nodeId}`, '', { kind: 'membership', action, nodeId: identifier(nodeId, 'NODE') }, options.wait)));
+  }
+
+  program.command('leader').description('leadership').command('transfer').description('hand leadership to a node (root-signed)').argument('<node>').addOption(waitOption())
+    .action(run((ctx, nodeId: string, options: { wait: WaitMode }) =>
+      submitAndReport(ctx, `transfer leadership to ${nodeId}`, '', { kind: 'transferLeader', nodeId: identifier(nodeId, 'NODE') }, options.wait)));
+
+  program.command('commands').description('submitted commands').command('get').description('the remembered result of an envelope').argument('<body-hash>')
+    .action(run(async (ctx, hash: string) => {
+      if (!/^[0-9a-f]{64}$/.test(hash)) throw new CliError('USAGE', `BODY-HASH: expected 64 lowercase hex digits, found "${hash}"`);
+      const answer = await ctx.client().get(`/v1/commands/${hash}`);
+      ctx.print(answer, Object.entries(answer).map(([k, v]) => `${`${k}:`.padEnd(10)}${cell(v)}`).join('\n'));
+    }));
+}
+
+/** statusRow renders one node's GET /v1/status answer for the status table. */
+export function statusRow(endpoint: string, status: Record<string, unknown>): string[] {
+  const enforced = isObject(status['enforced']) ? Object.values(status['enforced']).filter((g): g is number => typeof g === 'number') : undefined;
+  const enforcedText = enforced === undefined ? '-' : enforced.length === 0 ? '0 devices'
+    : `${enforced.length} device${enforced.length === 1 ? '' : 's'}, gen ${Math.min(...enforced)}..${Math.max(...enforced)}`;
+  return [endpoint, cell(status['id']), cell(status['role']), cell(status['leader']), cell(status['term']), cell(status['commit']),
+    cell(status['applied']), shortHash(status['stateHash']), enforcedText, ''];
+}

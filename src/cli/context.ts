@@ -1,0 +1,177 @@
+// context.ts — one qgate invocation: its options, its I/O, and the lazily made client, keys, cluster id
+// and trust view that commands share. Commands receive a Context and never touch process.* directly,
+// so tests can run them in-process with a fake I/O.
+import { clusterIdOf, fromHex, GenesisError, loadGenesis, toHex, type Payload } from '../commands/index.js';
+import { ApiClient, type FetchFunction, type SubmitAnswer, type WaitMode } from './client.js';
+import { DEFAULT_ENDPOINT, ENV_ENDPOINTS } from './constants.js';
+import { buildEnvelope, chooseSigners, notAfterFor, SeqAllocator, type TrustInfo } from './envelope.js';
+import { CliError } from './errors.js';
+import { loadSigningKeys, type SigningKey } from './keys.js';
+import { toJson, type OutputFormat } from './output.js';
+
+/** Io is everything a command may touch outside itself. */
+export interface Io {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  env: Readonly<Record<string, string | undefined>>;
+  nowMs(): number;
+  fetch?: FetchFunction;
+  sleep?: (ms: number) => Promise<void>;
+  /** signal ends long-running commands (watch) — Ctrl-C in the real process. */
+  signal?: AbortSignal;
+}
+
+/** GlobalOptions are qgate's options that every command accepts. */
+export interface GlobalOptions {
+  endpoints?: string;
+  key: string[];
+  signer: string;
+  genesis?: string;
+  output: OutputFormat;
+  timeout: number;
+  expiresIn: number;
+  consistency: 'linearizable' | 'stale';
+  verbose: boolean;
+}
+
+/** SubmitOutcome is a submission's answer with what was signed. */
+export interface SubmitOutcome extends SubmitAnswer {
+  signer: string;
+  seq: number;
+  notAfterMs: number;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** parseTrust reads GET /v1/keys: root keys (hex strings or {publicKey}), threshold, admins with domains. */
+export function parseTrust(answer: Record<string, unknown>): TrustInfo | undefined {
+  const root = answer['root'];
+  if (!isObject(root) || !Array.isArray(root['keys']) || typeof root['threshold'] !== 'number') return undefined;
+  const rootKeys = new Set<string>();
+  for (const key of root['keys'] as unknown[]) {
+    const hex = typeof key === 'string' ? key : isObject(key) ? key['publicKey'] : undefined;
+    if (typeof hex === 'string') rootKeys.add(hex.toLowerCase());
+  }
+  const adminDomains = new Map<string, Set<string>>();
+  for (const admin of Array.isArray(answer['admins']) ? (answer['admins'] as unknown[]) : []) {
+    if (!isObject(admin) || typeof admin['keyId'] !== 'string') continue;
+    const domains = adminDomains.get(admin['keyId']) ?? new Set<string>();
+    if (Array.isArray(admin['domains'])) for (const d of admin['domains']) if (typeof d === 'string') domains.add(d);
+    if (typeof admin['domain'] === 'string') domains.add(admin['domain']);
+    adminDomains.set(admin['keyId'], domains);
+  }
+  return { rootKeys, rootThreshold: root['threshold'], adminDomains };
+}
+
+/** Context carries one invocation's options and shared, lazily created resources. */
+export class Context {
+  private clientInstance: ApiClient | undefined;
+  private keysLoaded: SigningKey[] | undefined;
+  private clusterIdValue: Uint8Array | undefined;
+  private trustValue: { value: TrustInfo | undefined } | undefined;
+  readonly seq: SeqAllocator;
+
+  constructor(readonly options: GlobalOptions, readonly io: Io) {
+    this.seq = new SeqAllocator(async (signer) => {
+      const answer = await this.client().get(this.readPath(`/v1/signers/${encodeURIComponent(signer)}/seq`, 'linearizable'));
+      const lastSeq = answer['lastSeq'];
+      if (typeof lastSeq !== 'number' || !Number.isSafeInteger(lastSeq) || lastSeq < 0) {
+        throw new CliError('UNAVAILABLE', `GET /v1/signers/${signer}/seq: expected lastSeq to be a non-negative integer, found ${JSON.stringify(lastSeq)}`);
+      }
+      return lastSeq;
+    });
+  }
+
+  /** json says whether stdout must hold JSON only. */
+  get json(): boolean {
+    return this.options.output === 'json';
+  }
+
+  /** print writes a result: `value` as JSON in json mode, else the human text. */
+  print(value: unknown, human: string): void {
+    this.io.stdout(this.json ? toJson(value) : human.endsWith('\n') || human === '' ? human : `${human}\n`);
+  }
+
+  /** note writes a progress line to stderr (never to stdout, so JSON output stays clean). */
+  note(line: string): void {
+    this.io.stderr(`${line}\n`);
+  }
+
+  /** client is the API client for --endpoints (or QGATE_ENDPOINTS, or the default). */
+  client(): ApiClient {
+    if (this.clientInstance === undefined) {
+      const list = (this.options.endpoints ?? this.io.env[ENV_ENDPOINTS] ?? DEFAULT_ENDPOINT).split(',');
+      this.clientInstance = new ApiClient({
+        endpoints: list,
+        timeoutMs: this.options.timeout,
+        ...(this.io.fetch ? { fetch: this.io.fetch } : {}),
+        ...(this.io.sleep ? { sleep: this.io.sleep } : {}),
+        note: (line) => this.note(`qgate: ${line}`),
+      });
+    }
+    return this.clientInstance;
+  }
+
+  /** readPath adds the read consistency to a path. */
+  readPath(path: string, consistency = this.options.consistency): string {
+    return consistency === 'linearizable' ? path : `${path}${path.includes('?') ? '&' : '?'}consistency=${consistency}`;
+  }
+
+  /** keys loads the signing keys once. */
+  keys(): SigningKey[] {
+    this.keysLoaded ??= loadSigningKeys({ keyFiles: this.options.key, env: this.io.env });
+    return this.keysLoaded;
+  }
+
+  /** clusterId comes from --genesis when given, else from GET /v1/state. */
+  async clusterId(): Promise<Uint8Array> {
+    if (this.clusterIdValue !== undefined) return this.clusterIdValue;
+    if (this.options.genesis !== undefined) {
+      try {
+        this.clusterIdValue = clusterIdOf(loadGenesis(this.options.genesis));
+      } catch (error) {
+        if (error instanceof GenesisError) throw new CliError('BAD_INPUT', error.message, undefined, { cause: error });
+        throw error;
+      }
+    } else {
+      const state = await this.client().get(this.readPath('/v1/state', 'stale'));
+      const id = typeof state['clusterId'] === 'string' ? fromHex(state['clusterId'], 32) : undefined;
+      if (id === undefined) throw new CliError('UNAVAILABLE', `GET /v1/state: expected clusterId to be 64 hex digits, found ${JSON.stringify(state['clusterId'])}`);
+      this.clusterIdValue = id;
+    }
+    return this.clusterIdValue;
+  }
+
+  /** trust reads the cluster's keys once; undefined when the answer cannot be interpreted. */
+  async trust(): Promise<TrustInfo | undefined> {
+    if (this.trustValue === undefined) {
+      const answer = await this.client().get(this.readPath('/v1/keys'));
+      this.trustValue = { value: parseTrust(answer) };
+      if (this.trustValue.value === undefined) this.note('qgate: GET /v1/keys gave no root key list; signing with every key given');
+    }
+    return this.trustValue.value;
+  }
+
+  /**
+   * submit signs `payload` for `domain` with the keys its role needs, sequence lastSeq+1 and expiry
+   * now + --expires-in, then submits it (indeterminate answers are retried with the same bytes).
+   */
+  async submit(domain: string, payload: Payload, wait: WaitMode): Promise<SubmitOutcome> {
+    const keys = this.keys();
+    const trust = await this.trust();
+    const signers = chooseSigners(payload.kind, domain, keys, trust, this.options.signer);
+    const clusterId = await this.clusterId();
+    const seq = await this.seq.next(signers.signer);
+    const notAfterMs = notAfterFor(this.io.nowMs(), this.options.expiresIn);
+    const built = buildEnvelope({ clusterId, domain, signer: signers.signer, seq, notAfterMs, payload }, signers.keys);
+    if (this.options.verbose) {
+      this.note(`qgate: ${payload.kind} signer=${signers.signer} seq=${seq} keys=${signers.keys.map((k) => k.keyId).join(',')} body=${built.bodyHash} cluster=${toHex(clusterId)}`);
+    }
+    // The node waits for enforcement for most of --timeout, so its answer arrives before ours gives up.
+    const serverWaitMs = Math.max(1, Math.floor(this.options.timeout * 0.8));
+    const answer = await this.client().submit(built.bytes, wait, wait === 'enforced' ? serverWaitMs : undefined);
+    return { ...answer, signer: signers.signer, seq, notAfterMs };
+  }
+}
