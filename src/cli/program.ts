@@ -1,0 +1,111 @@
+// program.ts — qgate's command line: global options, the command tree, and runCli(), which runs one
+// invocation against an injected I/O and returns its exit code (main.ts binds it to the process).
+import { Command, CommanderError, Option } from 'commander';
+import { registerCluster } from './cmd-cluster.js';
+import { registerObserve } from './cmd-observe.js';
+import { positiveInteger, registerOffline } from './cmd-offline.js';
+import { DEFAULT_ENDPOINT, DEFAULT_EXPIRES_IN_MS, DEFAULT_TIMEOUT_MS, ENV_ENDPOINTS, ENV_KEY, ENV_KEY_SEED } from './constants.js';
+import { Context, type GlobalOptions, type Io } from './context.js';
+import { CliError, EXIT_CODES } from './errors.js';
+import { collect, type Action } from './options.js';
+
+/** HELP_EPILOG is appended to `qgate --help`: exit codes and environment. */
+export const HELP_EPILOG = `
+Exit codes:
+  ${EXIT_CODES.ok}  ok
+  ${EXIT_CODES.rejected}  the cluster rejected the command (result.ok false, 422 or 409), or an audit chain does not verify
+  ${EXIT_CODES.usage}  usage error or bad input file (arguments, policy/bundle YAML, key, genesis, export)
+  ${EXIT_CODES.unavailable}  unavailable, or the outcome is indeterminate after retrying the same envelope
+  ${EXIT_CODES.notFound}  not found
+
+Environment:
+  ${ENV_ENDPOINTS}  endpoints when --endpoints is not given (default ${DEFAULT_ENDPOINT})
+  ${ENV_KEY}       key file path(s), comma-separated, when --key is not given
+  ${ENV_KEY_SEED}  Ed25519 seed(s) in hex, comma-separated, when --key is not given (never printed)
+`;
+
+/** globalOptions checks the options every command shares. */
+function globalOptions(raw: Record<string, unknown>): GlobalOptions {
+  const options: GlobalOptions = {
+    key: Array.isArray(raw['key']) ? (raw['key'] as string[]) : [],
+    signer: typeof raw['signer'] === 'string' ? raw['signer'] : 'auto',
+    output: raw['output'] === 'json' ? 'json' : 'table',
+    timeout: typeof raw['timeout'] === 'number' ? raw['timeout'] : DEFAULT_TIMEOUT_MS,
+    expiresIn: typeof raw['expiresIn'] === 'number' ? raw['expiresIn'] : DEFAULT_EXPIRES_IN_MS,
+    consistency: raw['consistency'] === 'stale' ? 'stale' : 'linearizable',
+    verbose: raw['verbose'] === true,
+  };
+  if (typeof raw['endpoints'] === 'string') options.endpoints = raw['endpoints'];
+  if (typeof raw['genesis'] === 'string') options.genesis = raw['genesis'];
+  if (options.signer !== 'auto' && options.signer !== 'root' && !/^[0-9a-f]{32}$/.test(options.signer)) {
+    throw new CliError('USAGE', `--signer: expected auto, root or a 32-hex key id, found "${options.signer}"`);
+  }
+  return options;
+}
+
+/** buildProgram makes the command tree; actions run with `io`. */
+export function buildProgram(io: Io): Command {
+  const program = new Command('qgate')
+    .description('the admin CLI of quorumgate: sign and submit policy, devices and membership changes; read state, status and events')
+    .option('--endpoints <urls>', `comma-separated API URLs of the cluster's nodes (default: $${ENV_ENDPOINTS} or ${DEFAULT_ENDPOINT})`)
+    .option('--key <file>', 'a signing key file; repeat for each root key a root command needs', collect, [])
+    .option('--signer <who>', 'auto (by the command\'s role), root, or the key id of the admin key to sign with', 'auto')
+    .option('--genesis <file>', 'the genesis file (its hash is the cluster id; else read from GET /v1/state)')
+    .addOption(new Option('--output <format>', 'table for people, json for scripts (stdout holds JSON only)').choices(['table', 'json']).default('table'))
+    .addOption(new Option('-o <format>').choices(['table', 'json']).hideHelp())
+    .option('--timeout <ms>', 'bound on each HTTP request, in milliseconds', positiveInteger('--timeout'), DEFAULT_TIMEOUT_MS)
+    .option('--expires-in <ms>', 'how long a signed command stays valid, in milliseconds', positiveInteger('--expires-in'), DEFAULT_EXPIRES_IN_MS)
+    .addOption(new Option('--consistency <mode>', 'reads: linearizable (through the leader) or stale (this node)').choices(['linearizable', 'stale']).default('linearizable'))
+    .option('-v, --verbose', 'print what is signed (signer, seq, body hash; never key material) to stderr', false)
+    .addHelpText('after', HELP_EPILOG)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => io.stdout(text), writeErr: (text) => io.stderr(text) });
+  const run: Action = <A extends unknown[]>(handler: (ctx: Context, ...args: A) => Promise<void>) => async (...args: unknown[]): Promise<void> => {
+    // Commander passes the positional arguments, the command's options, then the command itself.
+    const command = args[args.length - 1] as Command;
+    const raw = command.optsWithGlobals();
+    if (raw['o'] !== undefined) raw['output'] = raw['o'];
+    const ctx = new Context(globalOptions(raw), io);
+    await handler(ctx, ...(args.slice(0, -1) as A));
+  };
+  registerOffline(program, run);
+  registerCluster(program, run);
+  registerObserve(program, run);
+  // Every subcommand reports errors the same way and exits through runCli, never process.exit.
+  const configure = (command: Command): void => {
+    for (const sub of command.commands) {
+      sub.exitOverride().showHelpAfterError('(run with --help for usage)').configureOutput({ writeOut: (text) => io.stdout(text), writeErr: (text) => io.stderr(text) });
+      configure(sub);
+    }
+  };
+  configure(program);
+  return program;
+}
+
+/**
+ * runCli runs one invocation (`argv` without the node and script paths) and returns its exit code.
+ * Expected failures print one line `qgate: error: ...` on stderr; nothing else reaches stdout.
+ */
+export async function runCli(argv: readonly string[], io: Io): Promise<number> {
+  const program = buildProgram(io);
+  if (argv.length === 0) {
+    program.outputHelp({ error: true });
+    return EXIT_CODES.usage;
+  }
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return EXIT_CODES.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has already printed its message (help, version or the usage error).
+      return error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version' ? EXIT_CODES.ok : EXIT_CODES.usage;
+    }
+    if (error instanceof CliError) {
+      io.stderr(`qgate: error: ${error.message}\n`);
+      return error.exitCode;
+    }
+    io.stderr(`qgate: internal error: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT_CODES.internal;
+  }
+}
