@@ -7,12 +7,12 @@
 // config.yaml, node.key, node.log, node.pid and the Raft data.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
-import { toHex } from '../src/commands/index.js';
+import { clusterIdOf, createGenesis, toHex } from '../src/commands/index.js';
 import { writeIdentityKey } from '../src/node/identity.js';
 
 /** ClusterNodeInfo is what cluster.json records per node. */
@@ -27,7 +27,7 @@ export interface ClusterNodeInfo {
 
 /** ClusterFile is cluster.json. */
 export interface ClusterFile {
-  readonly clusterId: string;
+  clusterId: string;
   readonly application: 'log' | 'quorumgate';
   readonly timing: Record<string, number>;
   nodes: ClusterNodeInfo[];
@@ -42,6 +42,9 @@ export interface LocalClusterInit {
   /** timing overrides for every node (tickMs, electionTicks, snapshotEveryEntries, ...). */
   readonly timing?: Record<string, number>;
   readonly host?: string;
+  /** rootKeys and rootThreshold shape the genesis root (gateway mode; default 2 of 3). */
+  readonly rootKeys?: number;
+  readonly rootThreshold?: number;
 }
 
 /** NodeStatus is the JSON of GET /v1/status. */
@@ -99,10 +102,11 @@ export class LocalCluster {
     if (existsSync(join(dir, 'cluster.json'))) throw new Error(`${dir} already holds a cluster; destroy it first or choose another directory`);
     mkdirSync(dir, { recursive: true });
     // In the bare-log mode there is no genesis: the cluster id is random. The gateway mode uses the genesis hash.
-    const clusterId = toHex(randomBytes(32));
-    const file: ClusterFile = { clusterId, application: init.application ?? 'log', timing: init.timing ?? {}, nodes: [], nextNodeId: 1 };
+    const application = init.application ?? 'log';
+    const file: ClusterFile = { clusterId: toHex(randomBytes(32)), application, timing: init.timing ?? {}, nodes: [], nextNodeId: 1 };
     const cluster = new LocalCluster(dir, file);
     for (let i = 0; i < init.nodes; i++) await cluster.allocateNode(true);
+    if (application === 'quorumgate') file.clusterId = cluster.writeGenesis(init.rootKeys ?? 3, init.rootThreshold ?? 2);
     for (const node of cluster.file.nodes) cluster.writeConfig(node);
     cluster.save();
     return cluster;
@@ -273,16 +277,43 @@ export class LocalCluster {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
+  /** genesisFile is the cluster's genesis document (gateway mode). */
+  get genesisFile(): string {
+    return join(this.dir, 'genesis.json');
+  }
+
+  /** rootKeyFiles are the root key files created with the cluster (gateway mode; private, never committed). */
+  rootKeyFiles(): string[] {
+    return readdirSync(join(this.dir, 'keys')).filter((f) => f.startsWith('root-')).sort().map((f) => join(this.dir, 'keys', f));
+  }
+
+  /** writeGenesis creates root keys and the genesis of the founders; returns the cluster id (hex). */
+  private writeGenesis(rootKeys: number, rootThreshold: number): string {
+    const keysDir = join(this.dir, 'keys');
+    mkdirSync(keysDir, { recursive: true, mode: 0o700 });
+    const roots = Array.from({ length: rootKeys }, (_, i) => writeIdentityKey(join(keysDir, `root-${i + 1}.key`)));
+    const genesis = createGenesis({
+      clusterName: `local-${this.file.nodes.length}`,
+      rootKeys: roots.map((r) => r.publicKey),
+      rootThreshold,
+      members: this.file.nodes.map((n) => ({ nodeId: `n${n.nodeId}`, nodeKey: Buffer.from(n.publicKey, 'hex'), address: `${HOST}:${n.raftPort}` })),
+    });
+    writeFileSync(this.genesisFile, `${JSON.stringify(genesis, null, 2)}\n`);
+    return toHex(clusterIdOf(genesis));
+  }
+
   private writeConfig(node: ClusterNodeInfo): void {
     const founders = this.file.nodes.filter((n) => n.founder);
     const config = {
       nodeId: node.nodeId,
       dataDir: './data',
-      clusterId: this.file.clusterId,
+      ...(this.file.application === 'log' ? { clusterId: this.file.clusterId } : { genesisFile: '../genesis.json' }),
       identityKeyFile: './node.key',
       raft: { host: HOST, port: node.raftPort },
       api: { host: HOST, port: node.apiPort },
-      members: (node.founder ? founders : this.file.nodes).map((n) => ({ nodeId: n.nodeId, host: HOST, port: n.raftPort, publicKey: n.publicKey })),
+      ...(this.file.application === 'log' || !node.founder
+        ? { members: (node.founder ? founders : this.file.nodes).map((n) => ({ nodeId: n.nodeId, host: HOST, port: n.raftPort, publicKey: n.publicKey })) }
+        : {}),
       ...(node.founder ? {} : { join: true }),
       application: this.file.application,
       ...(Object.keys(this.file.timing).length > 0 ? { timing: this.file.timing } : {}),
