@@ -77,7 +77,7 @@ export class RaftLog {
       const ourTerm = this.termOrUndefined(i);
       // Unknown (compacted) terms end the search: the caller falls back to a snapshot.
       if (ourTerm === undefined) return { index: i, term: 0 };
-      if (ourTerm <= term || true) return { index: i, term: ourTerm };
+      if (ourTerm <= term) return { index: i, term: ourTerm };
     }
     return { index: 0, term: 0 };
   }
