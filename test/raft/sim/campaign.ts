@@ -1,6 +1,7 @@
 // campaign.ts — runs many seeds and summarises them (used by the CLI and the CI tests).
 import type { PlantedBug } from '../../../src/raft/index.js';
 import { DEFAULT_LIVENESS_FAULT_STEPS, DEFAULT_SAFETY_STEPS, runSimulation, type SimResult, type SimStats } from './simulator.js';
+import type { ProfileKind } from './profile.js';
 import type { InvariantKind, RunMode } from './violation.js';
 
 /** NodeCount is a supported founding cluster size. */
@@ -20,6 +21,8 @@ export interface CampaignOptions {
   readonly plant: PlantedBug | undefined;
   /** ruleChecks: see SimOptions.ruleChecks (default true). */
   readonly ruleChecks?: boolean;
+  /** profile: see SimOptions.profile (default swarm). */
+  readonly profile?: ProfileKind;
   /** stopAtFirstFailure: stop once a seed fails (planted-bug searches). */
   readonly stopAtFirstFailure: boolean;
   /** onResult: called after each seed (progress output). */
@@ -61,6 +64,7 @@ export function runCampaign(options: CampaignOptions): CampaignSummary {
       steps: options.steps ?? defaultStepsFor(options.mode),
       ...(options.plant === undefined ? {} : { plant: options.plant }),
       ruleChecks: options.ruleChecks !== false,
+      profile: options.profile ?? 'swarm',
     });
     seedsRun++;
     totals = addStats(totals, result.stats);

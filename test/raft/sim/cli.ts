@@ -1,7 +1,7 @@
 // cli.ts — `npm run sim`: run seeds of the deterministic Raft simulator, or replay one.
 //
 //   npm run sim -- --seeds N [--nodes 3|5|7] [--liveness] [--seed S] [--plant BUG] [--steps K]
-//                  [--no-rule-checks] [--trace] [--quiet]
+//                  [--profile swarm|churn] [--no-rule-checks] [--trace] [--quiet]
 //
 // --seeds N runs seeds S .. S+N-1 (S from --seed, default 0); --seed S alone replays that one
 // seed. Without --nodes, sizes rotate 3, 5, 7 by seed. Exit status: 0 when every seed passed,
@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { PLANTED_BUGS, type PlantedBug } from '../../../src/raft/index.js';
 import { defaultStepsFor, formatStats, nodesForSeed, runCampaign, type NodeCount } from './campaign.js';
+import { PROFILE_KINDS, type ProfileKind } from './profile.js';
 import { runSimulation } from './simulator.js';
 
 /** CliOutput receives the CLI's output lines (the process's streams, or a buffer in tests). */
@@ -34,6 +35,7 @@ interface ParsedOptions {
   trace?: boolean;
   quiet?: boolean;
   ruleChecks?: boolean;
+  profile?: ProfileKind;
 }
 
 function integerIn(name: string, low: number, high: number): (value: string) => number {
@@ -52,7 +54,7 @@ function buildProgram(output: CliOutput): Command {
     .description('Deterministic Raft simulator: runs seeds of a faulty cluster and checks Raft\'s safety (and liveness) invariants.')
     .addOption(new Option('--seeds <n>', 'number of seeds to run').argParser(integerIn('--seeds', 1, MAX_SEEDS_PER_RUN)))
     .addOption(new Option('--seed <s>', 'first seed (alone: replay just this seed)').argParser(integerIn('--seed', 0, Number.MAX_SAFE_INTEGER)))
-    .addOption(new Option('--nodes <n>', 'founding voters (default: 3, 5, 7 by seed)').choices(['3', '5', '7'])
+    .addOption(new Option('--nodes <n>', 'founding voters: 3, 5 or 7 (default: 3, 5, 7 in turn by seed)')
       .argParser((value: string): NodeCount => {
         if (value !== '3' && value !== '5' && value !== '7') throw new InvalidArgumentError(`--nodes expects 3, 5 or 7, got "${value}".`);
         return Number(value) as NodeCount;
@@ -66,6 +68,7 @@ function buildProgram(output: CliOutput): Command {
         return value as PlantedBug;
       }))
     .addOption(new Option('--steps <k>', 'steps per seed (liveness: steps of the fault phase)').argParser(integerIn('--steps', 1, MAX_STEPS)))
+    .addOption(new Option('--profile <kind>', 'fault mix: swarm (random per seed) or churn (leader churn, Figure 8)').choices(PROFILE_KINDS))
     .option('--no-rule-checks', 'check only client-visible outcomes, not the protocol rules (leader-commit-rule, single-pending-conf-change)')
     .option('--trace', 'print the whole trace (single seed only)')
     .option('--quiet', 'print only the summary and failures')
@@ -94,12 +97,13 @@ export function runCli(argv: readonly string[], output: CliOutput): number {
   if (options.trace === true) {
     const result = runSimulation({
       seed: firstSeed, nodes: nodesForSeed(firstSeed, options.nodes), mode, steps, keepTrace: true, ruleChecks: options.ruleChecks !== false,
+      profile: options.profile ?? 'swarm',
       ...(options.plant === undefined ? {} : { plant: options.plant }),
     });
     for (const line of result.trace ?? []) output.out(line);
   }
   const summary = runCampaign({
-    firstSeed, seeds, nodes: options.nodes, mode, steps, plant: options.plant, ruleChecks: options.ruleChecks !== false,
+    firstSeed, seeds, nodes: options.nodes, mode, steps, plant: options.plant, ruleChecks: options.ruleChecks !== false, profile: options.profile ?? 'swarm',
     stopAtFirstFailure: options.plant !== undefined,
     onResult: (result) => {
       if (result.violation !== undefined) {

@@ -10,8 +10,22 @@ import type { SimRandom } from './prng.js';
 /** TICK_TIME is the length of one Raft tick in simulated time units. */
 export const TICK_TIME = 1000;
 
+/**
+ * ProfileKind selects how a seed draws its mix: `swarm` draws everything at random (and one seed
+ * in four draws the churn mix); `churn` always uses the leader-churn mix, built for Figure 8 of
+ * the Raft paper: one entry per message, leaders that crash after persisting entries they never
+ * sent, new leaders that crash right after appending or committing, quick restarts.
+ */
+export type ProfileKind = 'swarm' | 'churn';
+
+/** PROFILE_KINDS lists the kinds, for the CLI. */
+export const PROFILE_KINDS: readonly ProfileKind[] = ['swarm', 'churn'];
+
 /** Profile is one seed's fault and workload mix. Rates ending in Ppm are per million per driver tick. */
 export interface Profile {
+  readonly kind: ProfileKind;
+  /** crashArming: `random` arms crashes at any Ready stage; `figure8` at a leader's unsent new entries. */
+  readonly crashArming: 'random' | 'figure8';
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
   readonly preVote: boolean;
@@ -49,9 +63,12 @@ export interface Profile {
 }
 
 /** drawProfile draws one seed's mix. */
-export function drawProfile(random: SimRandom): Profile {
+export function drawProfile(random: SimRandom, kind: ProfileKind): Profile {
+  if (kind === 'churn' || random.chance(250_000)) return drawChurnProfile(random);
   const electionTicks = random.between(5, 10);
   return {
+    kind: 'swarm',
+    crashArming: 'random',
     electionTicks,
     heartbeatTicks: electionTicks >= 8 ? random.between(1, 2) : 1,
     preVote: random.chance(500_000),
@@ -76,6 +93,39 @@ export function drawProfile(random: SimRandom): Profile {
     transferPpm: random.pick([0, 5_000, 20_000]),
     snapshotEveryEntries: random.pick([4, 16, 64]),
     snapshotKeepEntries: random.between(0, 4),
+    unreachableReportPpm: 300_000,
+  };
+}
+
+/** drawChurnProfile draws the leader-churn mix (see ProfileKind). */
+function drawChurnProfile(random: SimRandom): Profile {
+  return {
+    kind: 'churn',
+    crashArming: 'figure8',
+    electionTicks: random.between(5, 10),
+    heartbeatTicks: 1,
+    preVote: random.chance(500_000),
+    checkQuorum: random.chance(500_000),
+    maxSizePerMsgBytes: 1,
+    maxInflightMsgs: random.pick([1, 4]),
+    dropPpm: random.pick([0, 50_000, 150_000]),
+    duplicatePpm: 0,
+    longDelayPpm: random.pick([0, 100_000]),
+    maxTickDriftPerMille: 0,
+    crashPpm: 100_000,
+    readyCrashPpm: 900_000,
+    leaderCrashPpm: 900_000,
+    newLeaderCrashPpm: 1_000_000,
+    maxDownTicks: random.pick([2, 5]),
+    partitionPpm: 0,
+    maxPartitionTicks: 10,
+    proposePpm: 900_000,
+    readPpm: random.pick([0, 200_000]),
+    confChangePpm: 0,
+    backToBackPpm: 0,
+    transferPpm: 0,
+    snapshotEveryEntries: 64,
+    snapshotKeepEntries: 4,
     unreachableReportPpm: 300_000,
   };
 }

@@ -20,7 +20,7 @@ import {
 import { EventQueue } from './event-queue.js';
 import { History, INITIAL_MACHINE, type MachineState } from './history.js';
 import { SimRandom } from './prng.js';
-import { TICK_TIME, describeProfile, drawProfile, type Profile } from './profile.js';
+import { TICK_TIME, describeProfile, drawProfile, type Profile, type ProfileKind } from './profile.js';
 import { InvariantViolation, replayCommand, type RunIdentity, type RunMode } from './violation.js';
 
 /** DEFAULT_SAFETY_STEPS is the default length of a safety run, in steps (events). */
@@ -64,6 +64,8 @@ export interface SimOptions {
    * outcomes count (a planted bug must then show as lost or diverging data).
    */
   readonly ruleChecks?: boolean;
+  /** profile: how the fault mix is drawn (default swarm). */
+  readonly profile?: ProfileKind;
 }
 
 /** SimStats counts what a run exercised, so that a campaign can show its coverage. */
@@ -236,10 +238,10 @@ class Simulation {
 
   constructor(private readonly options: SimOptions) {
     this.random = new SimRandom(options.seed);
-    this.profile = drawProfile(this.random);
+    this.profile = drawProfile(this.random, options.profile ?? 'swarm');
     this.run_ = {
       seed: options.seed, nodes: options.nodes, mode: options.mode, steps: options.steps, plant: options.plant,
-      ruleChecks: options.ruleChecks !== false,
+      ruleChecks: options.ruleChecks !== false, profile: options.profile ?? 'swarm',
     };
     this.plant = new Set(options.plant === undefined ? [] : [options.plant]);
     this.traceAll = options.keepTrace === true ? [] : undefined;
@@ -792,7 +794,9 @@ class Simulation {
     const leader = this.leader();
     const target = leader !== undefined && this.random.chance(this.profile.leaderCrashPpm) ? leader : this.random.pick(up);
     if (this.random.chance(this.profile.readyCrashPpm)) {
-      target.armedCrash = { point: this.random.pick(CRASH_POINTS), when: this.random.pick(CRASH_CONDITIONS) };
+      target.armedCrash = this.profile.crashArming === 'figure8'
+        ? { point: 'before-send', when: 'entries' }
+        : { point: this.random.pick(CRASH_POINTS), when: this.random.pick(CRASH_CONDITIONS) };
       this.trace(`arm crash n${target.id} ${target.armedCrash.point} on ${target.armedCrash.when}`);
     } else {
       this.crash(target, 'between steps');

@@ -1,5 +1,6 @@
 // violation.ts — the simulator's failure report: which invariant broke, where, and how to replay it.
 import type { NodeId, PlantedBug } from '../../../src/raft/index.js';
+import type { ProfileKind } from './profile.js';
 
 /**
  * InvariantKind names each property the simulator checks (issue 2, item 5). Stable strings:
@@ -45,6 +46,7 @@ export interface RunIdentity {
   readonly plant: PlantedBug | undefined;
   /** ruleChecks: false when only outcomes were checked (--no-rule-checks). */
   readonly ruleChecks: boolean;
+  readonly profile: ProfileKind;
 }
 
 /** replayCommand returns the exact command that replays a run. */
@@ -54,6 +56,7 @@ export function replayCommand(run: RunIdentity, defaultSteps: number): string {
   if (run.steps !== defaultSteps) parts.push(`--steps ${run.steps}`);
   if (run.plant !== undefined) parts.push(`--plant ${run.plant}`);
   if (!run.ruleChecks) parts.push('--no-rule-checks');
+  if (run.profile !== 'swarm') parts.push(`--profile ${run.profile}`);
   return parts.join(' ');
 }
 
