@@ -169,13 +169,13 @@ export class ApiClient {
   }
 
   /** request sends one HTTP request to one endpoint; network failures and timeouts throw. */
-  private async request(endpoint: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<HttpAnswer> {
+  private async request(endpoint: string, method: 'GET' | 'POST', path: string, bodyText?: string): Promise<HttpAnswer> {
     const init: RequestInit = {
       method,
-      headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+      headers: bodyText === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
       signal: AbortSignal.timeout(this.timeoutMs),
     };
-    if (body !== undefined) init.body = JSON.stringify(body);
+    if (bodyText !== undefined) init.body = bodyText;
     const response = await this.fetchFunction(`${endpoint}${path}`, init);
     const text = await response.text();
     let parsed: unknown;
@@ -235,10 +235,10 @@ export class ApiClient {
    * returns the first definite answer. It throws CliError REJECTED for a 422/409, BAD_INPUT for other
    * 4xx, and INDETERMINATE (or UNAVAILABLE when nothing can have been committed) after maxAttempts.
    */
-  async submit(envelope: Uint8Array, wait: WaitMode, waitTimeoutMs?: number): Promise<SubmitAnswer> {
+  async submit(envelope: Uint8Array, wait: WaitMode): Promise<SubmitAnswer> {
     assert.ok(envelope.length > 0, 'an envelope is never empty');
-    const request: Record<string, unknown> = { envelope: Buffer.from(envelope).toString('base64'), wait };
-    if (wait === 'enforced' && waitTimeoutMs !== undefined) request['timeoutMs'] = waitTimeoutMs;
+    // The body is built once: every attempt sends exactly these bytes.
+    const requestText = JSON.stringify({ envelope: Buffer.from(envelope).toString('base64'), wait });
     const start = this.preferred;
     let indeterminate = false;
     const failures: string[] = [];
@@ -248,7 +248,7 @@ export class ApiClient {
       const endpoint = this.endpoints[at] as string;
       let answer: HttpAnswer;
       try {
-        answer = await this.request(endpoint, 'POST', '/v1/commands', request);
+        answer = await this.request(endpoint, 'POST', '/v1/commands', requestText);
       } catch (error) {
         // The request may have reached the node and been proposed before the connection failed.
         indeterminate = true;

@@ -67,6 +67,10 @@ async function watch(ctx: Context, options: { from?: number }): Promise<void> {
           const { value, done } = await reader.read();
           if (done) break;
           for (const event of parser.push(decoder.decode(value, { stream: true }))) {
+            if (event.event === 'gap') {
+              ctx.note(`qgate: watch: some entries were not delivered (${event.data})`);
+              continue;
+            }
             if (event.event !== 'applied') continue;
             let data: unknown;
             try {

@@ -45,7 +45,10 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** parseTrust reads GET /v1/keys: root keys (hex strings or {publicKey}), threshold, admins with domains. */
+/**
+ * parseTrust reads GET /v1/keys: `root: {keys: hex[], threshold}` and the registered keys
+ * (`keys: [{keyId, role, domains?}]`; an `admins: [{keyId, domains | domain}]` list is read too).
+ */
 export function parseTrust(answer: Record<string, unknown>): TrustInfo | undefined {
   const root = answer['root'];
   if (!isObject(root) || !Array.isArray(root['keys']) || typeof root['threshold'] !== 'number') return undefined;
@@ -55,7 +58,11 @@ export function parseTrust(answer: Record<string, unknown>): TrustInfo | undefin
     if (typeof hex === 'string') rootKeys.add(hex.toLowerCase());
   }
   const adminDomains = new Map<string, Set<string>>();
-  for (const admin of Array.isArray(answer['admins']) ? (answer['admins'] as unknown[]) : []) {
+  const records = [
+    ...(Array.isArray(answer['keys']) ? (answer['keys'] as unknown[]) : []).filter((k) => isObject(k) && k['role'] === 'admin'),
+    ...(Array.isArray(answer['admins']) ? (answer['admins'] as unknown[]) : []),
+  ];
+  for (const admin of records) {
     if (!isObject(admin) || typeof admin['keyId'] !== 'string') continue;
     const domains = adminDomains.get(admin['keyId']) ?? new Set<string>();
     if (Array.isArray(admin['domains'])) for (const d of admin['domains']) if (typeof d === 'string') domains.add(d);
@@ -169,9 +176,7 @@ export class Context {
     if (this.options.verbose) {
       this.note(`qgate: ${payload.kind} signer=${signers.signer} seq=${seq} keys=${signers.keys.map((k) => k.keyId).join(',')} body=${built.bodyHash} cluster=${toHex(clusterId)}`);
     }
-    // The node waits for enforcement for most of --timeout, so its answer arrives before ours gives up.
-    const serverWaitMs = Math.max(1, Math.floor(this.options.timeout * 0.8));
-    const answer = await this.client().submit(built.bytes, wait, wait === 'enforced' ? serverWaitMs : undefined);
+    const answer = await this.client().submit(built.bytes, wait);
     return { ...answer, signer: signers.signer, seq, notAfterMs };
   }
 }
