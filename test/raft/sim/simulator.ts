@@ -45,6 +45,8 @@ const EXTRA_NODES = 2;
 const BOOTSTRAP_TERM = 1;
 /** STRANDED_JOINER_TICKS: a joiner not in any applied configuration after this many ticks is retired. */
 const STRANDED_JOINER_TICKS = 40;
+/** CLIENT_TIMEOUT_TICKS: a client stops waiting for an acknowledgement or a read answer after this many ticks. */
+const CLIENT_TIMEOUT_TICKS = 60;
 /** TRACE_TAIL_LINES: lines of trace kept for a failure report. */
 const TRACE_TAIL_LINES = 60;
 
@@ -743,6 +745,7 @@ class Simulation {
       return;
     }
     this.retireStrandedJoiners();
+    this.expireClientRequests();
     const profile = this.profile;
     if (this.random.chance(profile.crashPpm)) this.injectCrash();
     if (this.random.chance(profile.partitionPpm)) this.injectPartition();
@@ -750,6 +753,17 @@ class Simulation {
     if (this.random.chance(profile.readPpm)) this.read();
     if (this.random.chance(profile.confChangePpm)) this.changeMembership();
     if (this.random.chance(profile.transferPpm)) this.transfer();
+  }
+
+  /**
+   * expireClientRequests: a client gives up on a proposal or read after CLIENT_TIMEOUT_TICKS
+   * (a forwarded proposal may be dropped silently); a late answer is then ignored.
+   */
+  private expireClientRequests(): void {
+    if (Math.round(this.now / TICK_TIME) % 16 !== 0) return;
+    const oldest = this.now - CLIENT_TIMEOUT_TICKS * TICK_TIME;
+    for (const [key, proposal] of this.pendingProposals) if (proposal.issuedTime < oldest) this.pendingProposals.delete(key);
+    for (const [key, read] of this.pendingReads) if (read.issuedTime < oldest) this.pendingReads.delete(key);
   }
 
   /** retireStrandedJoiners shuts down joiners whose AddLearner never took effect (its entry was lost). */
