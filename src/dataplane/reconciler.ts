@@ -86,6 +86,8 @@ export class Reconciler {
   private reports = new Map<string, DeviceReport>();
   private readonly integrityReported = new Set<string>();
   private bridgeReady = false;
+  /** observed is what the last successful pass saw and left: ports, in-use μmboxes and the flow table. */
+  private observed: { ports: SwitchPortInfo[]; umboxes: ObservedUmbox[]; flows: ObservedFlow[] } | null = null;
   private running = false;
   private dirty = false;
   private wake: (() => void) | null = null;
@@ -165,12 +167,17 @@ export class Reconciler {
     const maxMs = this.init.backoffMaxMs ?? RECONCILE_BACKOFF_MAX_MS;
     const resyncMs = this.init.resyncMs ?? RECONCILE_RESYNC_MS;
     let backoffMs = 0;
+    let lastFullMs = 0;
     while (this.running) {
       if (!this.dirty) await this.sleep(backoffMs > 0 ? backoffMs : resyncMs);
       if (!this.running) break;
+      // A pass woken by new input trusts what the previous pass observed (and changed) unless a full
+      // resync is due; the timer's passes, retries and the first pass read everything again.
+      const full = !this.dirty || backoffMs > 0 || Date.now() - lastFullMs >= resyncMs;
       this.dirty = false;
+      if (full) lastFullMs = Date.now();
       try {
-        const result = await this.reconcileOnce();
+        const result = await this.reconcileOnce({ full });
         backoffMs = result.errors.length > 0 ? Math.min(maxMs, Math.max(minMs, backoffMs * 2)) : 0;
       } catch {
         // reconcileOnce reported the error through onPass; retry after a capped, growing delay.
@@ -193,25 +200,32 @@ export class Reconciler {
     });
   }
 
-  /** reconcileOnce runs one full pass now (passes never overlap) and returns its summary. */
-  reconcileOnce(): Promise<PassResult> {
-    const pass = this.passChain.then(() => this.pass());
+  /**
+   * reconcileOnce runs one pass now (passes never overlap) and returns its summary. A full pass (the default)
+   * reads ports, flows and containers afresh; otherwise the pass starts from what the previous pass left
+   * (an informer-style cache), so reacting to new input costs one flow bundle. Drift made by hand between
+   * full passes is repaired by the next one, at most one resync interval later.
+   */
+  reconcileOnce(options: { full?: boolean } = {}): Promise<PassResult> {
+    const full = options.full ?? true;
+    const pass = this.passChain.then(() => this.pass(full));
     this.passChain = pass.catch(() => undefined);
     return pass;
   }
 
-  private async pass(): Promise<PassResult> {
+  private async pass(full: boolean): Promise<PassResult> {
     const started = Date.now();
     const result: PassResult = {
       startedUmboxes: 0, removedUmboxes: 0, flowsAdded: 0, flowsRemoved: 0, umboxMs: 0, flowsMs: 0, totalMs: 0, umboxesReadyAtMs: 0, flowsAppliedAtMs: 0, errors: [],
     };
     try {
-      await this.passBody(result);
+      await this.passBody(result, full || this.observed === null);
       result.totalMs = Date.now() - started;
       this.init.onPass?.(result, null);
       return result;
     } catch (cause) {
       this.bridgeReady = false;
+      this.observed = null;
       result.totalMs = Date.now() - started;
       const error = cause instanceof Error ? cause : new Error(String(cause));
       this.init.onPass?.(result, error);
@@ -226,14 +240,18 @@ export class Reconciler {
     for (const waiter of [...this.waiters]) waiter();
   }
 
-  private async passBody(result: PassResult): Promise<void> {
+  private async passBody(result: PassResult, full: boolean): Promise<void> {
     if (this.input === null) return; // Nothing agreed yet: the bridge's fail-secure default drops everything.
     const desired = planDataplane(this.input, { uplinkPort: this.uplinkPort });
     if (!this.bridgeReady) {
       await this.sw.ensureBridge();
       this.bridgeReady = true;
     }
-    const [initialPorts, observedUmboxes] = await Promise.all([this.sw.listPorts(), this.runtime.list(desired.nodeId)]);
+    const cached = full ? null : this.observed;
+    this.observed = null; // Until this pass ends well, nothing observed is trusted.
+    const [initialPorts, observedUmboxes] = cached !== null
+      ? [cached.ports, cached.umboxes]
+      : await Promise.all([this.sw.listPorts(), this.runtime.list(desired.nodeId)]);
     let ports = await this.attachDevicePorts(desired, initialPorts);
 
     // 1. μmboxes of every device's current generation, started before any flow points at them.
@@ -268,8 +286,9 @@ export class Reconciler {
         reports.set(device.deviceId, report(device, null, 'quarantine', why));
       }
     }
-    const change = diffFlows(table, await this.sw.dumpFlows());
+    const change = diffFlows(table, cached !== null ? cached.flows : await this.sw.dumpFlows());
     await this.sw.applyFlows(change);
+    const flowsNow: ObservedFlow[] = [...table.values()].map((flow) => ({ cookie: flow.cookie, priority: flow.priority, match: flow.match, actions: flow.actions }));
     result.flowsAdded = change.add.length;
     result.flowsRemoved = change.remove.length;
     result.flowsAppliedAtMs = Date.now();
@@ -279,7 +298,8 @@ export class Reconciler {
 
     // 3. Break: μmboxes and ports no installed flow uses.
     const plannedByName = new Map(desired.devices.flatMap((device) => device.umboxes).map((umbox) => [umbox.name, umbox]));
-    for (const umbox of await this.runtime.list(desired.nodeId)) {
+    const umboxesNow = cached !== null && startedNames.length === 0 ? observedUmboxes : await this.runtime.list(desired.nodeId);
+    for (const umbox of umboxesNow) {
       if (inUse.has(umbox.name)) continue;
       await this.runtime.remove(umbox.name);
       this.init.channels?.detach(umbox.name);
@@ -289,8 +309,15 @@ export class Reconciler {
       const umbox = plannedByName.get(name);
       return umbox ? [umbox.inPort, umbox.outPort] : [];
     }));
-    const stalePorts = (await this.sw.listPorts()).map((port) => port.name).filter((name) => UMBOX_PORT_NAME.test(name) && !usedPorts.has(name));
+    const portsNow = result.removedUmboxes === 0 ? ports : await this.sw.listPorts();
+    const stalePorts = portsNow.map((port) => port.name).filter((name) => UMBOX_PORT_NAME.test(name) && !usedPorts.has(name));
     await this.sw.removePorts(stalePorts);
+    const stale = new Set(stalePorts);
+    this.observed = {
+      ports: portsNow.filter((port) => !stale.has(port.name)),
+      umboxes: umboxesNow.filter((umbox) => inUse.has(umbox.name)),
+      flows: flowsNow,
+    };
     for (const name of inUse) {
       const umbox = plannedByName.get(name);
       assert(umbox !== undefined, 'every μmbox in use is planned');

@@ -194,6 +194,35 @@ describe('Reconciler', () => {
     assert.equal(reconciler.reportFor('late')?.appliedGeneration, 1);
   });
 
+  test('a pass for new input starts from the last pass\'s observations (one bundle, no reads); a full pass repairs drift', async () => {
+    const { sw, runtime, make } = rig();
+    const reconciler = make();
+    reconciler.setDesired(input({ cam: { state: 'a', generation: 1, verdict: 'allow' } }));
+    await reconciler.reconcileOnce();
+    const reads = { flows: 0, ports: 0, umboxes: 0 };
+    const count = <T extends object, K extends keyof T>(target: T, key: K, counter: keyof typeof reads): void => {
+      const original = target[key] as unknown as (...args: unknown[]) => unknown;
+      (target as Record<K, unknown>)[key] = (...args: unknown[]) => {
+        reads[counter]++;
+        return original.apply(target, args);
+      };
+    };
+    count(sw, 'dumpFlows', 'flows');
+    count(sw, 'listPorts', 'ports');
+    count(runtime, 'list', 'umboxes');
+    const bundles = sw.bundles.length;
+    reconciler.setDesired(input({ cam: { state: 'b', generation: 2, verdict: 'quarantine' } }));
+    await reconciler.reconcileOnce({ full: false });
+    assert.deepEqual(reads, { flows: 0, ports: 0, umboxes: 0 });
+    assert.equal(sw.bundles.length, bundles + 1);
+    assert.deepEqual(await deviceGenerations(sw), [2]);
+    sw.deleteFlowsWhere((flow) => flow.cookie !== 0n);
+    await reconciler.reconcileOnce({ full: false });
+    assert.deepEqual(await deviceGenerations(sw), [], 'an incremental pass trusts its cache');
+    await reconciler.reconcileOnce();
+    assert.deepEqual(await deviceGenerations(sw), [2], 'the full pass repairs the drift');
+  });
+
   test('malformed input is rejected at the edge, not in the loop', () => {
     const { make } = rig();
     assert.throws(() => make().setDesired({ nodeId: '', devices: [] }), /DesiredInput.nodeId/);
