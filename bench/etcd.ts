@@ -1,0 +1,555 @@
+// etcd.ts — quorumgate against etcd on the same machine in the same run (npm run bench:etcd).
+//
+// Two 3-node clusters on loopback, each node a separate process that fsyncs its log: quorumgate
+// (LocalCluster, gateway mode) and etcd 3.4 (EtcdCluster), with the same heartbeat (100 ms) and the
+// same election timeout (1000 ms; quorumgate's tickMs × electionTicks), PreVote on for both.
+// One load generator (bench/support.ts runClosedLoop: N clients, each sends one write and waits
+// for its answer) writes, per acknowledged request:
+//  - to quorumgate: an admin-signed `putDevice` command whose PutDevice payload encodes to exactly
+//    256 bytes (the device's tags carry a write counter and padding). It is the cheapest realistic
+//    gateway write: the receiving node verifies the Ed25519 signature at the edge, every node
+//    verifies it again in apply, and the state machine updates the device and its policy state.
+//    Each client has its own admin key (a signer's seq must grow, so concurrent clients cannot share
+//    one), 64 admins per domain (the per-domain limit), each domain with a one-type policy;
+//  - to etcd: a plain v3 put of a 256-byte value through the JSON gateway.
+// Each client overwrites its own device or key. Writes go to the leader, as etcd's clients do.
+// Measured, interleaved per step (quorumgate, then etcd) so machine load drifts alike for both:
+//  - throughput_per_s at each client count (--levels, default 1,16,64,256) over --seconds each,
+//    after a 1 s warm-up; latency p50/p99 per level (`latency_ms` is the 64-client level);
+//  - failover_ms: kill -9 the leader, then the time until a write is acknowledged again. Probes to
+//    the survivors start every 25 ms on up to 64 lanes (one signer per lane), each with a timeout of
+//    two election timeouts, so a probe that a system holds until its request timeout (etcd does this
+//    with a proposal forwarded to the dead leader) does not hide when writes work again.
+// Prints both side by side with the ratios and writes bench/results/etcd.json, including the load
+// average (the machine is shared, so figures are noisy).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { LocalCluster } from '../cluster/local-cluster.js';
+import {
+  clusterIdOf, generateKeyPair, keyIdHex, keyPairFromSeed, packagePath, signCommand,
+  type DeviceSpec, type Genesis, type KeyPair, type Payload,
+} from '../src/commands/index.js';
+import { EtcdCluster, findEtcdBinary, putAt } from './etcd-cluster.js';
+import { percentile, runClosedLoop, waitForAllApplied, type SendOutcome } from './support.js';
+
+/** VALUE_BYTES is the size of every written value (etcd) and PutDevice payload (quorumgate). */
+export const VALUE_BYTES = 256;
+/** DEFAULT_LEVELS are the client counts measured unless --levels says otherwise. */
+export const DEFAULT_LEVELS: readonly number[] = [1, 16, 64, 256];
+/** MAX_CLIENTS bounds --levels (and so the admin keys and open connections the bench creates). */
+export const MAX_CLIENTS = 1_024;
+/** ADMINS_PER_DOMAIN is quorumgate's limit of admin keys per domain (MAX_ADMIN_KEYS_PER_DOMAIN). */
+const ADMINS_PER_DOMAIN = 64;
+/** PROBE_LANES bounds the failover probes in flight at once. */
+const PROBE_LANES = 64;
+/** PROBE_INTERVAL_MS is the pause between starting two failover probes. */
+const PROBE_INTERVAL_MS = 25;
+/** WARMUP_SECONDS precedes each measured level. */
+const WARMUP_SECONDS = 1;
+/** LATENCY_LEVEL is the client count whose latency is the headline `latency_ms`. */
+const LATENCY_LEVEL = 64;
+/** DEVICE_TYPE is the single device type of the bench domains' policy. */
+const DEVICE_TYPE = 'bench-sensor';
+/** COMMAND_LIFETIME_MS is how long a signed bench command stays valid. */
+const COMMAND_LIFETIME_MS = 600_000;
+
+// ---------------------------------------------------------------------------------------------------
+// Pure helpers: options, statistics, payload sizing, the report.
+
+/** parseLevels reads --levels: a comma-separated list of distinct client counts in 1..MAX_CLIENTS. */
+export function parseLevels(text: string): number[] {
+  const parts = text.split(',').map((p) => p.trim());
+  const levels = parts.map((part, i) => {
+    if (!/^\d+$/.test(part) || Number(part) < 1 || Number(part) > MAX_CLIENTS) {
+      throw new InvalidArgumentError(`--levels item ${i + 1}: expected an integer from 1 to ${MAX_CLIENTS}, got "${part}"`);
+    }
+    return Number(part);
+  });
+  if (new Set(levels).size !== levels.length) throw new InvalidArgumentError(`--levels: expected distinct client counts, got "${text}"`);
+  return levels;
+}
+
+/** parsePositiveInteger reads an integer option of at least `minimum`. */
+export function parsePositiveInteger(name: string, minimum: number): (text: string) => number {
+  return (text) => {
+    if (!/^\d+$/.test(text.trim()) || Number(text) < minimum) {
+      throw new InvalidArgumentError(`${name}: expected an integer of at least ${minimum}, got "${text}"`);
+    }
+    return Number(text);
+  };
+}
+
+/** Percentiles are a sample's median and 99th percentile (nearest rank), rounded to 0.1 ms. */
+export interface Percentiles {
+  readonly p50: number | null;
+  readonly p99: number | null;
+}
+
+/** summarize returns the p50 and p99 of a sample; null for an empty sample. */
+export function summarize(values: readonly number[]): Percentiles {
+  if (values.length === 0) return { p50: null, p99: null };
+  return { p50: round1(percentile(values, 50)), p99: round1(percentile(values, 99)) };
+}
+
+/** ratioOf divides quorumgate's figure by etcd's, to 3 decimals; null when either is missing or etcd's is 0. */
+export function ratioOf(quorumgate: number | null | undefined, etcd: number | null | undefined): number | null {
+  if (quorumgate === null || quorumgate === undefined || etcd === null || etcd === undefined || etcd === 0) return null;
+  return Math.round((quorumgate / etcd) * 1000) / 1000;
+}
+
+function round1(value: number): number {
+  return Math.round(value * 10) / 10;
+}
+
+/** stringFieldBytes is the protobuf size of one string field with a field number below 16. */
+function stringFieldBytes(text: string): number {
+  const length = Buffer.byteLength(text, 'utf8');
+  let varint = 1;
+  for (let rest = length >>> 7; rest > 0; rest >>>= 7) varint += 1;
+  return 1 + varint + length;
+}
+
+/** putDevicePayloadBytes is the size of a device's encoded PutDevice message (proto/commands.proto). */
+export function putDevicePayloadBytes(device: DeviceSpec): number {
+  const strings = [device.id, device.type, device.group, ...device.tags, device.nodeId, device.port, ...device.addresses];
+  return strings.reduce((sum, s) => sum + stringFieldBytes(s), 0);
+}
+
+/** writeTag names write number `write` with a fixed width, so every write's payload has the same size. */
+export function writeTag(write: number): string {
+  assert.ok(Number.isSafeInteger(write) && write >= 0, `write number ${write}`);
+  return `w-${write.toString(16).padStart(13, '0')}`;
+}
+
+/**
+ * benchDevice is the device a client writes: its id and port name the client, its first tag the
+ * write, and padding tags (identifiers of at most 64 characters) bring the PutDevice payload to
+ * exactly `payloadBytes`.
+ */
+export function benchDevice(client: number, write: number, nodeId: string, payloadBytes = VALUE_BYTES): DeviceSpec {
+  const device: DeviceSpec = {
+    id: `bench-c${client}`, type: DEVICE_TYPE, group: 'bench', tags: [writeTag(write)], nodeId, port: `p${client}`, addresses: ['10.0.0.1'],
+  };
+  // A padding tag of n characters costs n + 2 bytes (tag byte, one-byte length) for n <= 64.
+  for (let pad = 0; pad < 32; pad++) {
+    const remaining = payloadBytes - putDevicePayloadBytes(device);
+    if (remaining === 0) return device;
+    const prefix = `pad${pad}-`;
+    assert.ok(remaining >= prefix.length + 3, `cannot pad a PutDevice payload by ${remaining} bytes`);
+    // Leave at least a minimal tag's worth when this one cannot take the whole remainder.
+    const length = remaining <= 66 ? remaining - 2 : Math.min(64, remaining - 2 - (prefix.length + 3));
+    device.tags.push(prefix.padEnd(length, 'x'));
+  }
+  throw new Error(`benchDevice: could not reach ${payloadBytes} payload bytes within 32 tags`);
+}
+
+/** benchPolicy is the one-type policy of a bench domain: no sensors, no rules, verdicts only. */
+export function benchPolicy(domain: string): string {
+  return JSON.stringify({
+    domain, version: 1,
+    deviceTypes: [{ name: DEVICE_TYPE, states: [{ name: 'normal', verdict: 'allow' }, { name: 'suspicious', verdict: 'allow' }, { name: 'attack', verdict: 'quarantine' }] }],
+  });
+}
+
+/** SystemFigures are one system's measurements. */
+export interface SystemFigures {
+  /** throughputPerSecond: acknowledged writes per second, keyed by client count. */
+  readonly throughputPerSecond: ReadonlyMap<number, number>;
+  readonly latenciesMs: ReadonlyMap<number, readonly number[]>;
+  readonly errors: ReadonlyMap<number, number>;
+  readonly failoversMs: readonly number[];
+}
+
+/** systemReport is one system's part of etcd.json. */
+export function systemReport(figures: SystemFigures, latencyLevel: number): Record<string, unknown> {
+  const byLevel = (f: (level: number) => unknown): Record<string, unknown> =>
+    Object.fromEntries([...figures.throughputPerSecond.keys()].map((level) => [String(level), f(level)]));
+  return {
+    throughput_per_s: byLevel((level) => Math.round(figures.throughputPerSecond.get(level) ?? 0)),
+    latency_ms: summarize(figures.latenciesMs.get(latencyLevel) ?? []),
+    latency_clients: latencyLevel,
+    latency_by_clients_ms: byLevel((level) => summarize(figures.latenciesMs.get(level) ?? [])),
+    errors_by_clients: byLevel((level) => figures.errors.get(level) ?? 0),
+    failover_ms: { ...summarize(figures.failoversMs), samples: figures.failoversMs.map(round1) },
+  };
+}
+
+/** latencyLevelOf is the headline latency level: 64 clients if measured, else the largest measured. */
+export function latencyLevelOf(levels: readonly number[]): number {
+  assert.ok(levels.length > 0, 'no levels');
+  return levels.includes(LATENCY_LEVEL) ? LATENCY_LEVEL : Math.max(...levels);
+}
+
+/** ratios compares the two systems: quorumgate ÷ etcd (throughput: higher is better; failover: lower). */
+export function ratios(quorumgate: SystemFigures, etcd: SystemFigures): { throughput_64: number | null; failover_p99: number | null } {
+  return {
+    throughput_64: ratioOf(quorumgate.throughputPerSecond.get(64), etcd.throughputPerSecond.get(64)),
+    failover_p99: ratioOf(summarize(quorumgate.failoversMs).p99, summarize(etcd.failoversMs).p99),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The two systems behind one interface.
+
+/** BenchSystem is what the load generator and the failover probe need from a cluster. */
+interface BenchSystem {
+  readonly name: string;
+  /** leader waits for an agreed leader and returns its member name. */
+  leader(): Promise<string>;
+  /** write sends client `client`'s next write to member `member`. */
+  write(client: number, member: string, timeoutMs: number): Promise<SendOutcome>;
+  members(): string[];
+  kill(member: string): Promise<void>;
+  restart(member: string): void;
+  /** settled waits until every member runs and has applied the same log. */
+  settled(): Promise<void>;
+}
+
+/** AdminSigner is one client's admin key, the domain it administers and its next seq. */
+interface AdminSigner {
+  readonly pair: KeyPair;
+  readonly id: string;
+  readonly domain: string;
+  seq: number;
+}
+
+class QuorumgateSystem implements BenchSystem {
+  readonly name = 'quorumgate';
+  private readonly cluster: LocalCluster;
+  private readonly clusterId: Uint8Array;
+  private readonly signers: AdminSigner[] = [];
+  private rootSeq = 0;
+  private readonly writes: number[] = [];
+  readonly errorSamples: string[] = [];
+
+  constructor(cluster: LocalCluster) {
+    this.cluster = cluster;
+    this.clusterId = clusterIdOf(JSON.parse(readFileSync(cluster.genesisFile, 'utf8')) as Genesis);
+  }
+
+  /** prepare creates the bench domains, one admin key per client and each domain's policy. */
+  async prepare(clients: number): Promise<void> {
+    const leader = await this.leader();
+    const roots = this.cluster.rootKeyFiles().slice(0, 2).map((file) => keyPairFromSeed(Buffer.from((JSON.parse(readFileSync(file, 'utf8')) as { seed: string }).seed, 'hex')));
+    const domains = Math.ceil(clients / ADMINS_PER_DOMAIN);
+    for (let d = 0; d < domains; d++) await this.submitOrThrow(leader, this.signRoot(roots, `bench-${d}`, { kind: 'createDomain', description: 'bench:etcd' }));
+    for (let client = 0; client < clients; client++) {
+      const pair = generateKeyPair();
+      const signer: AdminSigner = { pair, id: keyIdHex(pair.publicKey), domain: `bench-${Math.floor(client / ADMINS_PER_DOMAIN)}`, seq: 0 };
+      await this.submitOrThrow(leader, this.signRoot(roots, signer.domain, { kind: 'addAdminKey', publicKey: pair.publicKey, name: `client-${client}` }));
+      this.signers.push(signer);
+      this.writes.push(0);
+    }
+    for (let d = 0; d < domains; d++) {
+      await this.submitOrThrow(leader, this.signAdmin(d * ADMINS_PER_DOMAIN, { kind: 'setPolicy', documentJson: benchPolicy(`bench-${d}`) }));
+    }
+  }
+
+  async leader(): Promise<string> {
+    return String(await this.cluster.waitForLeader(15_000));
+  }
+
+  members(): string[] {
+    return this.cluster.nodes.map((n) => String(n.nodeId));
+  }
+
+  async write(client: number, member: string, timeoutMs: number): Promise<SendOutcome> {
+    this.writes[client] = (this.writes[client] ?? 0) + 1;
+    const envelope = this.signAdmin(client, { kind: 'putDevice', device: benchDevice(client, this.writes[client]!, 'n1') });
+    const answer = await this.submit(member, envelope, timeoutMs);
+    if (!answer.ok && this.errorSamples.length < 5) this.errorSamples.push(answer.error);
+    return { ok: answer.ok };
+  }
+
+  async kill(member: string): Promise<void> {
+    await this.cluster.kill(Number(member));
+  }
+
+  restart(member: string): void {
+    this.cluster.start(Number(member));
+  }
+
+  async settled(): Promise<void> {
+    await waitForAllApplied(this.cluster, this.cluster.nodes.map((n) => n.nodeId));
+  }
+
+  private signRoot(roots: KeyPair[], domain: string, payload: Payload): string {
+    this.rootSeq += 1;
+    return toBase64(signCommand({ clusterId: this.clusterId, domain, signer: 'root', seq: this.rootSeq, notAfterMs: Date.now() + COMMAND_LIFETIME_MS, payload }, roots));
+  }
+
+  private signAdmin(client: number, payload: Payload): string {
+    const signer = this.signers[client];
+    assert.ok(signer !== undefined, `no signer for client ${client}`);
+    signer.seq += 1;
+    return toBase64(signCommand({ clusterId: this.clusterId, domain: signer.domain, signer: signer.id, seq: signer.seq, notAfterMs: Date.now() + COMMAND_LIFETIME_MS, payload }, [signer.pair]));
+  }
+
+  private async submitOrThrow(member: string, envelope: string): Promise<void> {
+    const answer = await this.submit(member, envelope, 10_000);
+    if (!answer.ok) throw new Error(`quorumgate set-up command refused: ${answer.error}`);
+  }
+
+  private async submit(member: string, envelope: string, timeoutMs: number): Promise<{ ok: true } | { ok: false; error: string }> {
+    try {
+      const response = await fetch(`${this.cluster.apiUrl(Number(member))}/v1/commands`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ envelope }), signal: AbortSignal.timeout(timeoutMs),
+      });
+      const body = (await response.json()) as { result?: { ok?: boolean; code?: string; reason?: string }; error?: { code?: string; message?: string } };
+      if (response.ok && body.result?.ok === true) return { ok: true };
+      return { ok: false, error: `HTTP ${response.status}: ${body.error?.message ?? `${body.result?.code ?? ''} ${body.result?.reason ?? ''}`}` };
+    } catch (error) {
+      return { ok: false, error: (error as Error).message };
+    }
+  }
+}
+
+class EtcdSystem implements BenchSystem {
+  readonly name = 'etcd';
+  private readonly cluster: EtcdCluster;
+  private readonly writes: number[] = [];
+  readonly errorSamples: string[] = [];
+
+  constructor(cluster: EtcdCluster) {
+    this.cluster = cluster;
+  }
+
+  async leader(): Promise<string> {
+    return this.cluster.waitForLeader(15_000);
+  }
+
+  members(): string[] {
+    return this.cluster.members.map((m) => m.name);
+  }
+
+  async write(client: number, member: string, timeoutMs: number): Promise<SendOutcome> {
+    // Every write differs, as quorumgate's do: the value starts with the same write tag.
+    this.writes[client] = (this.writes[client] ?? 0) + 1;
+    const value = Buffer.from(writeTag(this.writes[client]!).padEnd(VALUE_BYTES, 'x'));
+    assert.equal(value.length, VALUE_BYTES);
+    const outcome = await putAt(this.cluster.member(member).clientUrl, `bench/c${client}`, value, timeoutMs);
+    if (!outcome.ok && this.errorSamples.length < 5) this.errorSamples.push(outcome.error ?? 'unknown');
+    return { ok: outcome.ok };
+  }
+
+  async kill(member: string): Promise<void> {
+    await this.cluster.kill(member);
+  }
+
+  restart(member: string): void {
+    this.cluster.startMember(member);
+  }
+
+  async settled(): Promise<void> {
+    await this.cluster.waitForCaughtUp(30_000);
+  }
+}
+
+function toBase64(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('base64');
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Measurements.
+
+/** measureLevel runs the closed loop against the leader and returns throughput, latencies and errors. */
+async function measureLevel(system: BenchSystem, clients: number, seconds: number, timeoutMs: number): Promise<{ perSecond: number; latenciesMs: number[]; errors: number }> {
+  const leader = await system.leader();
+  return runClosedLoop({
+    proposers: clients, seconds, warmupSeconds: WARMUP_SECONDS,
+    send: (id) => system.write(clientOf(id), leader, timeoutMs),
+  });
+}
+
+/** clientOf reads the client number out of runClosedLoop's request id ("p<client>-<counter>"). */
+export function clientOf(requestId: string): number {
+  const match = /^p(\d+)-\d+$/.exec(requestId);
+  assert.ok(match !== null, `unexpected request id "${requestId}" from runClosedLoop`);
+  return Number(match[1]);
+}
+
+/**
+ * measureFailover kills the leader with SIGKILL and returns the milliseconds until the first write
+ * acknowledged by a survivor. Probes start every PROBE_INTERVAL_MS on free lanes (client numbers
+ * 0..lanes-1, so each lane is one signer) against the survivors in turn; all stop at the first ack.
+ */
+async function measureFailover(system: BenchSystem, lanes: number, electionTimeoutMs: number): Promise<number> {
+  await system.settled();
+  const leader = await system.leader();
+  const survivors = system.members().filter((m) => m !== leader);
+  await system.kill(leader);
+  const killedAt = performance.now();
+  const giveUpAt = killedAt + 20 * electionTimeoutMs;
+  const busy = new Set<number>();
+  let ackedAt: number | undefined;
+  const inFlight: Promise<void>[] = [];
+  for (let probe = 0; ackedAt === undefined && performance.now() < giveUpAt; probe++) {
+    const lane = [...Array(lanes).keys()].find((l) => !busy.has(l));
+    if (lane !== undefined) {
+      busy.add(lane);
+      inFlight.push(system.write(lane, survivors[probe % survivors.length]!, 2 * electionTimeoutMs).then((outcome) => {
+        if (outcome.ok && ackedAt === undefined) ackedAt = performance.now();
+        busy.delete(lane);
+      }));
+    }
+    await new Promise((resolve) => setTimeout(resolve, PROBE_INTERVAL_MS));
+  }
+  await Promise.all(inFlight);
+  system.restart(leader);
+  if (ackedAt === undefined) throw new Error(`${system.name}: no write acknowledged within ${20 * electionTimeoutMs} ms of killing leader ${leader}`);
+  return ackedAt - killedAt;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The run.
+
+interface Options {
+  seconds: number;
+  kills: number;
+  levels: number[];
+  tickMs: number;
+  electionTicks: number;
+}
+
+function parseOptions(argv: readonly string[]): Options {
+  return new Command('bench:etcd')
+    .description('quorumgate against etcd: throughput, latency and failover on the same machine in the same run')
+    .option('--seconds <s>', 'measured seconds per client count', parsePositiveInteger('--seconds', 1), 5)
+    .option('--kills <k>', 'leader kills per system for the failover figure', parsePositiveInteger('--kills', 1), 5)
+    .option('--levels <list>', 'client counts, comma-separated', parseLevels, [...DEFAULT_LEVELS])
+    .option('--tick-ms <ms>', 'quorumgate tick = etcd heartbeat interval', parsePositiveInteger('--tick-ms', 1), 100)
+    .option('--election-ticks <n>', 'election timeout in ticks (etcd gets tick-ms × this)', parsePositiveInteger('--election-ticks', 5), 10)
+    .parse([...argv])
+    .opts<Options>();
+}
+
+function emptyFigures(): { throughputPerSecond: Map<number, number>; latenciesMs: Map<number, number[]>; errors: Map<number, number>; failoversMs: number[] } {
+  return { throughputPerSecond: new Map(), latenciesMs: new Map(), errors: new Map(), failoversMs: [] };
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv);
+  const electionTimeoutMs = options.tickMs * options.electionTicks;
+  const etcdVersion = execFileSync(findEtcdBinary(), ['--version'], { encoding: 'utf8' }).split('\n')[0]?.trim() ?? 'unknown';
+  const loadAtStart = loadavg();
+  const qgCluster = await LocalCluster.create({
+    dir: mkdtempSync(join(tmpdir(), 'qg-bench-etcd-')), nodes: 3, application: 'quorumgate',
+    timing: { tickMs: options.tickMs, electionTicks: options.electionTicks, heartbeatTicks: 1, proposalTimeoutMs: 5_000 },
+  });
+  let etcdCluster: EtcdCluster | undefined;
+  const cleanup = async (): Promise<void> => {
+    await Promise.allSettled([qgCluster.destroy(), etcdCluster?.destroy()]);
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    qgCluster.startAll();
+    etcdCluster = await EtcdCluster.start({ heartbeatIntervalMs: options.tickMs, electionTimeoutMs, preVote: true });
+    const quorumgate = new QuorumgateSystem(qgCluster);
+    const etcd = new EtcdSystem(etcdCluster);
+    const clients = Math.max(PROBE_LANES, ...options.levels);
+    console.log(`setting up quorumgate: ${Math.ceil(clients / ADMINS_PER_DOMAIN)} domains, ${clients} admin keys, policies`);
+    await quorumgate.prepare(clients);
+    const figures = { quorumgate: emptyFigures(), etcd: emptyFigures() };
+    const systems = [quorumgate, etcd] as const;
+    for (const level of options.levels) {
+      for (const system of systems) {
+        const result = await measureLevel(system, level, options.seconds, 4 * electionTimeoutMs);
+        const f = figures[system.name];
+        f.throughputPerSecond.set(level, result.perSecond);
+        f.latenciesMs.set(level, result.latenciesMs);
+        f.errors.set(level, result.errors);
+        const s = summarize(result.latenciesMs);
+        console.log(`${system.name.padEnd(10)} clients ${String(level).padStart(4)}: ${Math.round(result.perSecond).toString().padStart(6)} writes/s  p50 ${s.p50} ms  p99 ${s.p99} ms  errors ${result.errors}`);
+      }
+    }
+    for (let kill = 0; kill < options.kills; kill++) {
+      for (const system of systems) {
+        const failoverMs = await measureFailover(system, PROBE_LANES, electionTimeoutMs);
+        figures[system.name].failoversMs.push(failoverMs);
+        console.log(`${system.name.padEnd(10)} kill ${kill + 1}/${options.kills}: writes acknowledged again after ${failoverMs.toFixed(0)} ms`);
+      }
+    }
+    await Promise.all(systems.map((s) => s.settled()));
+    const report = buildReport({ options, electionTimeoutMs, etcdVersion, loadAtStart, figures, errorSamples: { quorumgate: quorumgate.errorSamples, etcd: etcd.errorSamples } });
+    const out = packagePath('bench', 'results', 'etcd.json');
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(`\n${formatTable(options.levels, figures.quorumgate, figures.etcd)}`);
+    console.log(`written to ${out}`);
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    await cleanup();
+  }
+}
+
+function buildReport(init: {
+  options: Options; electionTimeoutMs: number; etcdVersion: string; loadAtStart: number[];
+  figures: { quorumgate: SystemFigures; etcd: SystemFigures }; errorSamples: { quorumgate: string[]; etcd: string[] };
+}): Record<string, unknown> {
+  const { options, figures } = init;
+  const latencyLevel = latencyLevelOf(options.levels);
+  const ratio = ratios(figures.quorumgate, figures.etcd);
+  return {
+    date: new Date().toISOString(),
+    machine: `${cpus().length} cores, Node ${process.version}, ${init.etcdVersion}`,
+    load_average: { start: init.loadAtStart.map((l) => round1(l)), end: loadavg().map((l) => round1(l)) },
+    value_bytes: VALUE_BYTES,
+    seconds_per_level: options.seconds,
+    warmup_seconds: WARMUP_SECONDS,
+    heartbeat_ms: options.tickMs,
+    election_timeout_ms: init.electionTimeoutMs,
+    kills: options.kills,
+    writes: {
+      quorumgate: `admin-signed putDevice (Ed25519), PutDevice payload ${VALUE_BYTES} bytes, one admin key per client, POST /v1/commands to the leader, acknowledged after commit and apply`,
+      etcd: `v3 put of a ${VALUE_BYTES}-byte value, POST /v3/kv/put (JSON gateway) to the leader, --pre-vote=true`,
+    },
+    quorumgate: { ...systemReport(figures.quorumgate, latencyLevel), error_samples: init.errorSamples.quorumgate },
+    etcd: { ...systemReport(figures.etcd, latencyLevel), error_samples: init.errorSamples.etcd },
+    ratio,
+    goals: {
+      throughput_64_at_least_etcd: ratio.throughput_64 === null ? null : ratio.throughput_64 >= 1,
+      failover_p99_no_slower_than_etcd: ratio.failover_p99 === null ? null : ratio.failover_p99 <= 1,
+    },
+  };
+}
+
+/** formatTable prints the two systems side by side with quorumgate ÷ etcd. */
+export function formatTable(levels: readonly number[], quorumgate: SystemFigures, etcd: SystemFigures): string {
+  const cell = (value: number | null | undefined, width: number): string => (value === null || value === undefined ? '-' : String(value)).padStart(width);
+  const lines = [`${'clients'.padStart(7)} | ${'quorumgate w/s'.padStart(14)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} | ${'etcd w/s'.padStart(9)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} | ${'w/s ratio'.padStart(9)}`];
+  for (const level of levels) {
+    const q = summarize(quorumgate.latenciesMs.get(level) ?? []);
+    const e = summarize(etcd.latenciesMs.get(level) ?? []);
+    const qps = quorumgate.throughputPerSecond.get(level);
+    const eps = etcd.throughputPerSecond.get(level);
+    lines.push(`${cell(level, 7)} | ${cell(qps === undefined ? null : Math.round(qps), 14)} ${cell(q.p50, 7)} ${cell(q.p99, 7)} | ${cell(eps === undefined ? null : Math.round(eps), 9)} ${cell(e.p50, 7)} ${cell(e.p99, 7)} | ${cell(ratioOf(qps, eps), 9)}`);
+  }
+  const qf = summarize(quorumgate.failoversMs);
+  const ef = summarize(etcd.failoversMs);
+  const ratio = ratios(quorumgate, etcd);
+  lines.push(`failover ms (${quorumgate.failoversMs.length} kills) | quorumgate p50 ${cell(qf.p50, 0)} p99 ${cell(qf.p99, 0)} | etcd p50 ${cell(ef.p50, 0)} p99 ${cell(ef.p99, 0)} | p99 ratio ${cell(ratio.failover_p99, 0)}`);
+  lines.push(`goals: throughput at 64 clients >= etcd's: ${goalText(ratio.throughput_64, (r) => r >= 1)}; failover p99 <= etcd's: ${goalText(ratio.failover_p99, (r) => r <= 1)}`);
+  return lines.join('\n');
+}
+
+function goalText(ratio: number | null, met: (r: number) => boolean): string {
+  if (ratio === null) return 'not measured';
+  return `${met(ratio) ? 'met' : 'NOT met'} (ratio ${ratio})`;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: unknown) => {
+    console.error(`bench:etcd: ${error instanceof Error ? error.stack : String(error)}`);
+    process.exit(1);
+  });
+}
