@@ -265,27 +265,7 @@ export class Reconciler {
 
     // 2. One atomic bundle for the whole table.
     const flowsStarted = Date.now();
-    const ofports = new Map(ports.filter((port) => port.ofport > 0).map((port) => [port.name, port.ofport]));
-    const table = new Map<string, RenderedFlow>();
-    for (const flow of desired.baseFlows) addRendered(table, renderFlow(flow, ofports));
-    const reports = new Map<string, DeviceReport>();
-    const inUse = new Set<string>();
-    for (const device of desired.devices) {
-      const reason = blocked.get(device.deviceId) ?? desired.problems.find((problem) => problem.deviceId === device.deviceId)?.message ?? null;
-      const planFlows = reason === null ? renderAll(device.flows, ofports) : null;
-      if (planFlows !== null) {
-        for (const flow of planFlows) addRendered(table, flow);
-        for (const umbox of device.umboxes) inUse.add(umbox.name);
-        reports.set(device.deviceId, report(device, device.generation, device.enforcement, null));
-      } else {
-        for (const flow of device.quarantineFlows) {
-          const rendered = renderFlow(flow, ofports);
-          if (rendered !== null) addRendered(table, rendered);
-        }
-        const why = reason ?? `a port of the plan is not on bridge ${this.sw.bridge}`;
-        reports.set(device.deviceId, report(device, null, 'quarantine', why));
-      }
-    }
+    const { table, reports, inUse } = composeTable(desired, ports, blocked, this.sw.bridge);
     const change = diffFlows(table, cached !== null ? cached.flows : await this.sw.dumpFlows());
     await this.sw.applyFlows(change);
     const flowsNow: ObservedFlow[] = [...table.values()].map((flow) => ({ cookie: flow.cookie, priority: flow.priority, match: flow.match, actions: flow.actions }));
@@ -297,33 +277,32 @@ export class Reconciler {
     this.notifyWaiters(); // Enforcement is in place now; what follows only cleans up.
 
     // 3. Break: μmboxes and ports no installed flow uses.
-    const plannedByName = new Map(desired.devices.flatMap((device) => device.umboxes).map((umbox) => [umbox.name, umbox]));
     const umboxesNow = cached !== null && startedNames.length === 0 ? observedUmboxes : await this.runtime.list(desired.nodeId);
-    for (const umbox of umboxesNow) {
+    const portsNow = await this.collectGarbage(desired, inUse, umboxesNow, ports, result);
+    this.observed = { ports: portsNow, umboxes: umboxesNow.filter((umbox) => inUse.has(umbox.name)), flows: flowsNow };
+    this.pruneIntegrityMemory(desired);
+  }
+
+  /** collectGarbage removes μmboxes and μmbox ports that no installed flow uses; returns the ports left. */
+  private async collectGarbage(desired: DesiredDataplane, inUse: ReadonlySet<string>, umboxes: readonly ObservedUmbox[], ports: SwitchPortInfo[], result: PassResult): Promise<SwitchPortInfo[]> {
+    for (const umbox of umboxes) {
       if (inUse.has(umbox.name)) continue;
       await this.runtime.remove(umbox.name);
       this.init.channels?.detach(umbox.name);
       result.removedUmboxes++;
     }
-    const usedPorts = new Set([...inUse].flatMap((name) => {
-      const umbox = plannedByName.get(name);
-      return umbox ? [umbox.inPort, umbox.outPort] : [];
-    }));
-    const portsNow = result.removedUmboxes === 0 ? ports : await this.sw.listPorts();
-    const stalePorts = portsNow.map((port) => port.name).filter((name) => UMBOX_PORT_NAME.test(name) && !usedPorts.has(name));
-    await this.sw.removePorts(stalePorts);
-    const stale = new Set(stalePorts);
-    this.observed = {
-      ports: portsNow.filter((port) => !stale.has(port.name)),
-      umboxes: umboxesNow.filter((umbox) => inUse.has(umbox.name)),
-      flows: flowsNow,
-    };
+    const plannedByName = new Map(desired.devices.flatMap((device) => device.umboxes).map((umbox) => [umbox.name, umbox]));
+    const usedPorts = new Set<string>();
     for (const name of inUse) {
       const umbox = plannedByName.get(name);
       assert(umbox !== undefined, 'every μmbox in use is planned');
+      usedPorts.add(umbox.inPort).add(umbox.outPort);
       this.init.channels?.attach(umbox, this.runtime.channelDir(name));
     }
-    this.pruneIntegrityMemory(desired);
+    const portsNow = result.removedUmboxes === 0 ? ports : await this.sw.listPorts();
+    const stale = new Set(portsNow.map((port) => port.name).filter((name) => UMBOX_PORT_NAME.test(name) && !usedPorts.has(name)));
+    await this.sw.removePorts([...stale]);
+    return portsNow.filter((port) => !stale.has(port.name));
   }
 
   /** attachDevicePorts adds device and uplink interfaces that exist on the host but are not on the bridge. */
@@ -408,6 +387,35 @@ export class Reconciler {
       if (!current.has(prefix)) this.integrityReported.delete(key);
     }
   }
+}
+
+/**
+ * composeTable is the whole desired flow table with ports resolved (pure): each device gets its plan's
+ * flows when nothing blocks it and all its ports are on the bridge, and its quarantine flows otherwise.
+ * Returns the table, the per-device reports and the μmboxes the table uses.
+ */
+export function composeTable(desired: DesiredDataplane, ports: readonly SwitchPortInfo[], blocked: ReadonlyMap<string, string>, bridge: string): {
+  table: Map<string, RenderedFlow>; reports: Map<string, DeviceReport>; inUse: Set<string>;
+} {
+  const ofports = new Map(ports.filter((port) => port.ofport > 0).map((port) => [port.name, port.ofport]));
+  const problems = new Map(desired.problems.map((problem) => [problem.deviceId, problem.message]));
+  const table = new Map<string, RenderedFlow>();
+  for (const flow of desired.baseFlows) addRendered(table, renderFlow(flow, ofports));
+  const reports = new Map<string, DeviceReport>();
+  const inUse = new Set<string>();
+  for (const device of desired.devices) {
+    const reason = blocked.get(device.deviceId) ?? problems.get(device.deviceId) ?? null;
+    const planFlows = reason === null ? renderAll(device.flows, ofports) : null;
+    if (planFlows !== null) {
+      for (const flow of planFlows) addRendered(table, flow);
+      for (const umbox of device.umboxes) inUse.add(umbox.name);
+      reports.set(device.deviceId, report(device, device.generation, device.enforcement, null));
+      continue;
+    }
+    for (const flow of device.quarantineFlows) addRendered(table, renderFlow(flow, ofports));
+    reports.set(device.deviceId, report(device, null, 'quarantine', reason ?? `a port of the plan is not on bridge ${bridge}`));
+  }
+  return { table, reports, inUse };
 }
 
 function report(device: PlannedDevice, appliedGeneration: number | null, enforcement: DeviceReport['enforcement'], reason: string | null): DeviceReport {
