@@ -4,7 +4,7 @@
 // and what was found.
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isNode, isPair, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import { IDENTIFIER, IMAGE_DIGEST, MAX_ADDRESSES, MAX_TAGS, MAX_TEXT_CHARS, fromHex } from '../commands/index.js';
 import type { DeviceSpec } from '../commands/index.js';
 import { PolicyError, describeValue, formatPath, parsePolicyYaml, validatePolicy, type PolicyDocument } from '../policy/index.js';
@@ -48,7 +48,8 @@ type Segments = ReadonlyArray<string | number>;
 interface Source {
   file: string;
   value: unknown;
-  locate(segments: Segments): { line: number; column: number } | undefined;
+  /** locate finds where a path is in the text: its value, or with `atKey` the key itself. */
+  locate(segments: Segments, atKey?: boolean): { line: number; column: number } | undefined;
 }
 
 /** readInputFile reads a bounded text file, mapping failures to CliError BAD_INPUT. */
@@ -78,7 +79,16 @@ function parseSource(text: string, file: string): Source {
   } catch (error) {
     throw new BundleError(file, '', 'a YAML document without excessive aliases', (error as Error).message);
   }
-  const locate = (segments: Segments): { line: number; column: number } | undefined => {
+  const locate = (segments: Segments, atKey = false): { line: number; column: number } | undefined => {
+    if (atKey && segments.length > 0) {
+      const parent: unknown = segments.length === 1 ? doc.contents : doc.getIn(segments.slice(0, -1), true);
+      const last = segments[segments.length - 1];
+      const pair = isMap(parent) ? parent.items.find((item) => isPair(item) && isScalar(item.key) && item.key.value === last) : undefined;
+      if (pair !== undefined && isNode(pair.key) && pair.key.range) {
+        const { line, col } = lineCounter.linePos(pair.key.range[0]);
+        return { line, column: col };
+      }
+    }
     // The deepest node that exists on the path: the value itself, or the mapping that lacks a key.
     for (let n = segments.length; n >= 0; n--) {
       const node: unknown = n === 0 ? doc.contents : doc.getIn(segments.slice(0, n), true);
@@ -96,16 +106,22 @@ function parseSource(text: string, file: string): Source {
 class Reader {
   constructor(private readonly source: Source) {}
 
+  /** fail reports a bad value: `found` is the value itself, described. */
   fail(segments: Segments, expected: string, found: unknown): never {
-    const at = this.source.locate(segments);
-    throw new BundleError(this.source.file, segments.length === 0 ? '' : formatPath(segments), expected, describeValue(found), at?.line, at?.column);
+    return this.failText(segments, expected, describeValue(found));
+  }
+
+  /** failText reports a problem whose found part is already words; `atKey` points at the key, not its value. */
+  failText(segments: Segments, expected: string, found: string, atKey = false): never {
+    const at = this.source.locate(segments, atKey);
+    throw new BundleError(this.source.file, segments.length === 0 ? '' : formatPath(segments), expected, found, at?.line, at?.column);
   }
 
   object(value: unknown, at: Segments, allowed: readonly string[], required: readonly string[]): Record<string, unknown> {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) this.fail(at, 'a mapping', value);
     const record = value as Record<string, unknown>;
     for (const key of Object.keys(record)) {
-      if (!allowed.includes(key)) this.fail([...at, key], `one of the keys ${allowed.join(', ')}`, `an unknown key "${key}"`);
+      if (!allowed.includes(key)) this.failText([...at, key], `one of the keys ${allowed.join(', ')}`, `an unknown key "${key}"`, true);
     }
     for (const key of required) if (record[key] === undefined) this.fail([...at, key], `a value for "${key}"`, undefined);
     return record;
@@ -130,7 +146,7 @@ class Reader {
     if (value === undefined) return [];
     const items = this.list(value, at, max).map((item, i) => this.identifier(item, [...at, i]));
     items.forEach((item, i) => {
-      if (items.indexOf(item) !== i) this.fail([...at, i], 'distinct values', `"${item}" a second time`);
+      if (items.indexOf(item) !== i) this.failText([...at, i], 'distinct values', `"${item}" a second time`);
     });
     return items;
   }
@@ -184,7 +200,7 @@ export function parseBundle(text: string, file: string, baseDir = dirname(file))
   }
   const reader: Reader = new Reader(source);
   const raw = reader.object(top, [], BUNDLE_KEYS, []);
-  if (raw['policy'] !== undefined && raw['policyFile'] !== undefined) reader.fail(['policyFile'], 'either "policy" or "policyFile", not both', raw['policyFile']);
+  if (raw['policy'] !== undefined && raw['policyFile'] !== undefined) reader.failText(['policyFile'], 'either "policy" or "policyFile", not both', 'both', true);
   let policy: PolicyDocument | undefined;
   if (raw['policy'] !== undefined) {
     policy = policyOrUsage(() => {
@@ -207,7 +223,7 @@ export function parseBundle(text: string, file: string, baseDir = dirname(file))
   else if (policy !== undefined) domain = policy.domain;
   else reader.fail(['domain'], 'the domain the bundle is for (or a policy that names it)', undefined);
   if (policy !== undefined && policy.domain !== domain) {
-    reader.fail(raw['policy'] !== undefined ? ['policy', 'domain'] : ['policyFile'], `a policy for domain "${domain}"`, `a policy for domain "${policy.domain}"`);
+    reader.failText(raw['policy'] !== undefined ? ['policy', 'domain'] : ['policyFile'], `a policy for domain "${domain}"`, `a policy for domain "${policy.domain}"`);
   }
   const description = raw['description'] === undefined ? '' : reader.text(raw['description'], ['description']);
   const admins = raw['admins'] === undefined ? [] : reader.list(raw['admins'], ['admins'], MAX_BUNDLE_ITEMS).map((item, i) => {
@@ -223,11 +239,11 @@ export function parseBundle(text: string, file: string, baseDir = dirname(file))
     return { name: reader.identifier(m['name'], ['images', i, 'name']), digest };
   });
   images.forEach((image, i) => {
-    if (images.findIndex((other) => other.name === image.name) !== i) reader.fail(['images', i, 'name'], 'each image named once', `"${image.name}" a second time`);
+    if (images.findIndex((other) => other.name === image.name) !== i) reader.failText(['images', i, 'name'], 'each image named once', `"${image.name}" a second time`);
   });
   const devices = raw['devices'] === undefined ? [] : reader.list(raw['devices'], ['devices'], MAX_BUNDLE_ITEMS).map((item, i) => readDevice(reader, item, ['devices', i]));
   devices.forEach((device, i) => {
-    if (devices.findIndex((other) => other.id === device.id) !== i) reader.fail(['devices', i, 'id'], 'each device id once', `"${device.id}" a second time`);
+    if (devices.findIndex((other) => other.id === device.id) !== i) reader.failText(['devices', i, 'id'], 'each device id once', `"${device.id}" a second time`);
   });
   if (policy === undefined && admins.length === 0 && images.length === 0 && devices.length === 0 && raw['domain'] === undefined) {
     reader.fail([], 'a bundle (domain, admins, images, policy, devices) or a policy document (domain, version, deviceTypes)', top);
