@@ -212,6 +212,12 @@ export class EtcdCluster {
     return child !== undefined && child.exitCode === null && child.signalCode === null;
   }
 
+  /** pid returns the process id of a running member, or undefined. */
+  pid(name: string): number | undefined {
+    this.member(name);
+    return this.running(name) ? this.processes.get(name)?.pid : undefined;
+  }
+
   /** startMember starts (or restarts, on its existing data) one member, unless it runs already. */
   startMember(name: string): void {
     assert.ok(!this.destroyed, 'startMember after destroy');

@@ -123,7 +123,7 @@ export function putDevicePayloadBytes(device: DeviceSpec): number {
 /** writeTag names write number `write` with a fixed width, so every write's payload has the same size. */
 export function writeTag(write: number): string {
   assert.ok(Number.isSafeInteger(write) && write >= 0, `write number ${write}`);
-  return `w-${write.toString(16).padStart(13, '0')}`;
+  return `w-${write.toString(16).padStart(14, '0')}`;
 }
 
 /**
@@ -166,8 +166,8 @@ export interface SystemFigures {
 }
 
 /** systemReport is one system's part of etcd.json. */
-export function systemReport(figures: SystemFigures, latencyLevel: number): Record<string, unknown> {
-  const byLevel = (f: (level: number) => unknown): Record<string, unknown> =>
+export function systemReport(figures: SystemFigures, latencyLevel: number): Omit<SystemReport, 'error_samples'> {
+  const byLevel = <T>(f: (level: number) => T): Record<string, T> =>
     Object.fromEntries([...figures.throughputPerSecond.keys()].map((level) => [String(level), f(level)]));
   return {
     throughput_per_s: byLevel((level) => Math.round(figures.throughputPerSecond.get(level) ?? 0)),
@@ -408,15 +408,53 @@ async function measureFailover(system: BenchSystem, lanes: number, electionTimeo
 // ---------------------------------------------------------------------------------------------------
 // The run.
 
-interface Options {
-  seconds: number;
-  kills: number;
-  levels: number[];
-  tickMs: number;
-  electionTicks: number;
+/** BenchOptions configure runBench (the command line's options). */
+export interface BenchOptions {
+  /** seconds: measured seconds per client count (after a 1 s warm-up). */
+  readonly seconds: number;
+  /** kills: leader kills per system for the failover figure. */
+  readonly kills: number;
+  /** levels: client counts, each measured on both systems. */
+  readonly levels: readonly number[];
+  /** tickMs: quorumgate's tick and heartbeat, and etcd's --heartbeat-interval. */
+  readonly tickMs: number;
+  /** electionTicks: quorumgate's election timeout in ticks; etcd's --election-timeout is tickMs × this. */
+  readonly electionTicks: number;
+  /** out: where the JSON report is written. */
+  readonly out: string;
 }
 
-function parseOptions(argv: readonly string[]): Options {
+/** SystemReport is one system's part of etcd.json. */
+export interface SystemReport {
+  readonly throughput_per_s: Record<string, number>;
+  readonly latency_ms: Percentiles;
+  readonly latency_clients: number;
+  readonly latency_by_clients_ms: Record<string, Percentiles>;
+  readonly errors_by_clients: Record<string, number>;
+  readonly failover_ms: Percentiles & { readonly samples: number[] };
+  readonly error_samples: string[];
+}
+
+/** EtcdBenchReport is bench/results/etcd.json. */
+export interface EtcdBenchReport {
+  readonly date: string;
+  readonly machine: string;
+  readonly load_average: { readonly start: number[]; readonly end: number[] };
+  readonly value_bytes: number;
+  readonly seconds_per_level: number;
+  readonly warmup_seconds: number;
+  readonly heartbeat_ms: number;
+  readonly election_timeout_ms: number;
+  readonly kills: number;
+  readonly writes: { readonly quorumgate: string; readonly etcd: string };
+  readonly quorumgate: SystemReport;
+  readonly etcd: SystemReport;
+  readonly ratio: { readonly throughput_64: number | null; readonly failover_p99: number | null };
+  readonly goals: { readonly throughput_64_at_least_etcd: boolean | null; readonly failover_p99_no_slower_than_etcd: boolean | null };
+}
+
+/** parseOptions reads the command line (argv as in process.argv). */
+export function parseOptions(argv: readonly string[]): BenchOptions {
   return new Command('bench:etcd')
     .description('quorumgate against etcd: throughput, latency and failover on the same machine in the same run')
     .option('--seconds <s>', 'measured seconds per client count', parsePositiveInteger('--seconds', 1), 5)
@@ -424,16 +462,23 @@ function parseOptions(argv: readonly string[]): Options {
     .option('--levels <list>', 'client counts, comma-separated', parseLevels, [...DEFAULT_LEVELS])
     .option('--tick-ms <ms>', 'quorumgate tick = etcd heartbeat interval', parsePositiveInteger('--tick-ms', 1), 100)
     .option('--election-ticks <n>', 'election timeout in ticks (etcd gets tick-ms × this)', parsePositiveInteger('--election-ticks', 5), 10)
+    .option('--out <file>', 'the JSON report', packagePath('bench', 'results', 'etcd.json'))
     .parse([...argv])
-    .opts<Options>();
+    .opts<BenchOptions>();
 }
 
-function emptyFigures(): { throughputPerSecond: Map<number, number>; latenciesMs: Map<number, number[]>; errors: Map<number, number>; failoversMs: number[] } {
+type MutableFigures = { throughputPerSecond: Map<number, number>; latenciesMs: Map<number, number[]>; errors: Map<number, number>; failoversMs: number[] };
+
+function emptyFigures(): MutableFigures {
   return { throughputPerSecond: new Map(), latenciesMs: new Map(), errors: new Map(), failoversMs: [] };
 }
 
-async function main(): Promise<void> {
-  const options = parseOptions(process.argv);
+/**
+ * runBench starts both clusters, measures them step by step (each level, then each kill, quorumgate
+ * first), writes the report to `options.out` and returns it. Both clusters are destroyed at the end,
+ * also on failure.
+ */
+export async function runBench(options: BenchOptions, log: (line: string) => void = console.log): Promise<EtcdBenchReport> {
   const electionTimeoutMs = options.tickMs * options.electionTicks;
   const etcdVersion = execFileSync(findEtcdBinary(), ['--version'], { encoding: 'utf8' }).split('\n')[0]?.trim() ?? 'unknown';
   const loadAtStart = loadavg();
@@ -456,7 +501,7 @@ async function main(): Promise<void> {
     const quorumgate = new QuorumgateSystem(qgCluster);
     const etcd = new EtcdSystem(etcdCluster);
     const clients = Math.max(PROBE_LANES, ...options.levels);
-    console.log(`setting up quorumgate: ${Math.ceil(clients / ADMINS_PER_DOMAIN)} domains, ${clients} admin keys, policies`);
+    log(`setting up quorumgate: ${Math.ceil(clients / ADMINS_PER_DOMAIN)} domains, ${clients} admin keys, policies`);
     await quorumgate.prepare(clients);
     const figures = { quorumgate: emptyFigures(), etcd: emptyFigures() };
     const systems = [quorumgate, etcd] as const;
@@ -468,23 +513,23 @@ async function main(): Promise<void> {
         f.latenciesMs.set(level, result.latenciesMs);
         f.errors.set(level, result.errors);
         const s = summarize(result.latenciesMs);
-        console.log(`${system.name.padEnd(10)} clients ${String(level).padStart(4)}: ${Math.round(result.perSecond).toString().padStart(6)} writes/s  p50 ${s.p50} ms  p99 ${s.p99} ms  errors ${result.errors}`);
+        log(`${system.name.padEnd(10)} clients ${String(level).padStart(4)}: ${Math.round(result.perSecond).toString().padStart(6)} writes/s  p50 ${s.p50} ms  p99 ${s.p99} ms  errors ${result.errors}`);
       }
     }
     for (let kill = 0; kill < options.kills; kill++) {
       for (const system of systems) {
         const failoverMs = await measureFailover(system, PROBE_LANES, electionTimeoutMs);
         figures[system.name].failoversMs.push(failoverMs);
-        console.log(`${system.name.padEnd(10)} kill ${kill + 1}/${options.kills}: writes acknowledged again after ${failoverMs.toFixed(0)} ms`);
+        log(`${system.name.padEnd(10)} kill ${kill + 1}/${options.kills}: writes acknowledged again after ${failoverMs.toFixed(0)} ms`);
       }
     }
     await Promise.all(systems.map((s) => s.settled()));
     const report = buildReport({ options, electionTimeoutMs, etcdVersion, loadAtStart, figures, errorSamples: { quorumgate: quorumgate.errorSamples, etcd: etcd.errorSamples } });
-    const out = packagePath('bench', 'results', 'etcd.json');
-    mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-    console.log(`\n${formatTable(options.levels, figures.quorumgate, figures.etcd)}`);
-    console.log(`written to ${out}`);
+    mkdirSync(dirname(options.out), { recursive: true });
+    writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
+    log(`\n${formatTable(options.levels, figures.quorumgate, figures.etcd)}`);
+    log(`written to ${options.out}`);
+    return report;
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
@@ -493,9 +538,9 @@ async function main(): Promise<void> {
 }
 
 function buildReport(init: {
-  options: Options; electionTimeoutMs: number; etcdVersion: string; loadAtStart: number[];
+  options: BenchOptions; electionTimeoutMs: number; etcdVersion: string; loadAtStart: number[];
   figures: { quorumgate: SystemFigures; etcd: SystemFigures }; errorSamples: { quorumgate: string[]; etcd: string[] };
-}): Record<string, unknown> {
+}): EtcdBenchReport {
   const { options, figures } = init;
   const latencyLevel = latencyLevelOf(options.levels);
   const ratio = ratios(figures.quorumgate, figures.etcd);
@@ -548,7 +593,7 @@ function goalText(ratio: number | null, met: (r: number) => boolean): string {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
+  runBench(parseOptions(process.argv)).then(() => undefined).catch((error: unknown) => {
     console.error(`bench:etcd: ${error instanceof Error ? error.stack : String(error)}`);
     process.exit(1);
   });
