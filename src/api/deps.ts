@@ -4,6 +4,7 @@ import type { Committed, RuntimeCounters, RuntimeStatus } from '../node/raft-run
 import type { LogApplier, LogApplyResult } from '../node/log-applier.js';
 import type { PeerAddress } from '../node/ports.js';
 import type { GatewayApplier } from '../node/gateway-applier.js';
+import type { EnforcementView } from '../node/dataplane-link.js';
 import type { ApplyResult } from '../state/index.js';
 
 /** RuntimeApi is the part of the Raft runtime the API drives. */
@@ -23,7 +24,12 @@ export interface ApiDeps {
   readonly logApplier?: LogApplier;
   readonly logRuntime?: RuntimeApi<LogApplyResult>;
   /** gateway is set in the gateway mode: the state machine (through its applier) and the runtime. */
-  readonly gateway?: { readonly applier: GatewayApplier; readonly runtime: RuntimeApi<ApplyResult> };
+  readonly gateway?: {
+    readonly applier: GatewayApplier;
+    readonly runtime: RuntimeApi<ApplyResult>;
+    /** enforcement is set when this node runs a data plane. */
+    readonly enforcement?: EnforcementView;
+  };
   /** nowMs: the wall clock the edge checks of commands use (expiry); Date.now by default. */
   readonly nowMs?: () => number;
 }

@@ -60,7 +60,10 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
       response: { 200: Type.Object({ index: Type.Integer(), term: Type.Integer(), bodyHash: Type.String(), duplicate: Type.Boolean(), result: ResultSchema }) },
     },
   }, async (request) => {
-    const { envelope } = request.body as { envelope: string; wait: string };
+    const { envelope, wait } = request.body as { envelope: string; wait: 'committed' | 'enforced' };
+    if (wait === 'enforced' && !gateway.enforcement) {
+      throw new ApiError('BAD_REQUEST', 'body.wait: "enforced" needs a node that runs a data plane, and this one does not; wait for "committed", then poll GET /v1/status of the nodes that serve the devices');
+    }
     const bytes = decodeBase64(envelope, 'body.envelope');
     let checked;
     try {
@@ -80,6 +83,7 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     try {
       const committed = await gateway.runtime.propose(bytes);
       const result = committed.result as ApplyResult;
+      if (wait === 'enforced') await waitEnforced(gateway.enforcement!, committed.index, ENFORCED_WAIT_MS);
       return { index: committed.index, term: committed.term, bodyHash: checked.bodyHash, duplicate: false, result: resultBody(result) };
     } catch (error) {
       throw runtimeToApiError(error);
@@ -183,6 +187,20 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     return reply;
   });
 };
+
+/** ENFORCED_WAIT_MS bounds how long a submission with wait=enforced waits for the data plane. */
+const ENFORCED_WAIT_MS = 10_000;
+
+/** waitEnforced resolves once this node's data plane enforces the state at `index`, or fails with TIMEOUT. */
+async function waitEnforced(enforcement: NonNullable<NonNullable<ApiDeps['gateway']>['enforcement']>, index: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (enforcement.enforcedIndex() < index) {
+    if (Date.now() > deadline) {
+      throw new ApiError('TIMEOUT', `committed at index ${index}, but this node's data plane did not enforce it within ${timeoutMs} ms`, { indeterminate: false, committedIndex: index });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 /** duplicateOf answers a retried envelope whose first copy was applied (its seq is now stale, so precheck refuses it). */
 function duplicateOf(machine: StateMachine, bytes: Uint8Array): { index: number; term: number; bodyHash: string; duplicate: boolean; result: { ok: boolean; index: number } } | undefined {

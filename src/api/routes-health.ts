@@ -15,6 +15,16 @@ const StatusSchema = Type.Object({
   voters: Type.Array(Type.Integer()),
   learners: Type.Array(Type.Integer()),
   removed: Type.Boolean(),
+  stateHash: Type.Optional(Type.String()),
+  auditChain: Type.Optional(Type.String()),
+  enforcedIndex: Type.Optional(Type.Integer()),
+  enforced: Type.Optional(Type.Array(Type.Object({
+    deviceId: Type.String(),
+    desiredGeneration: Type.Integer(),
+    appliedGeneration: Type.Union([Type.Integer(), Type.Null()]),
+    enforcement: Type.String(),
+    reason: Type.Union([Type.String(), Type.Null()]),
+  }))),
 });
 
 /** healthRoutes: GET /healthz (the process answers), GET /readyz (a leader is known), GET /v1/status. */
@@ -28,5 +38,17 @@ export const healthRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
     if (status.leader === 0) return reply.status(503).send({ ready: false, reason: 'no leader known' });
     return { ready: true, reason: `leader is node ${status.leader}` };
   });
-  app.get('/v1/status', { schema: { response: { 200: StatusSchema } } }, async () => deps.runtime.status());
+  app.get('/v1/status', { schema: { response: { 200: StatusSchema } } }, async () => {
+    const status = deps.runtime.status();
+    const gateway = deps.gateway;
+    if (!gateway) return status;
+    const machine = gateway.applier.machine;
+    const enforcement = gateway.enforcement;
+    return {
+      ...status,
+      stateHash: machine.stateHash(),
+      auditChain: machine.auditChain(),
+      ...(enforcement ? { enforcedIndex: enforcement.enforcedIndex(), enforced: enforcement.report() } : {}),
+    };
+  });
 };

@@ -13,6 +13,8 @@ import { LogApplier } from './log-applier.js';
 import type { PeerAddress, RuntimeApplier } from './ports.js';
 import type { RaftRuntime } from './raft-runtime.js';
 import { StartupError } from './startup-error.js';
+import { startDataplane } from './dataplane-link.js';
+import type { DataplaneLink } from './dataplane-link.js';
 
 /** DesiredMember is one member the leader converges the Raft configuration to. */
 export interface DesiredMember {
@@ -30,8 +32,10 @@ export interface Application {
   /** initialState: the application's snapshot bytes at bootstrap (identical on every founder). */
   initialState(): Uint8Array;
   readonly desiredMembers?: () => ReadonlyMap<NodeId, DesiredMember>;
-  /** attach wires the application to the running runtime (effects it carries out). */
+  /** attach wires the application to the running runtime (effects it carries out, the data plane). */
   attach(runtime: RaftRuntime<unknown>, logger: Logger): void;
+  /** stop releases what attach started (the data plane keeps enforcing: fail-static). */
+  stop(): Promise<void>;
   apiDeps(runtime: RaftRuntime<unknown>): ApiDeps;
 }
 
@@ -63,6 +67,7 @@ export function logApplication(config: NodeConfig): Application {
     applier,
     initialState: () => new LogApplier().snapshot(),
     attach: () => undefined,
+    stop: async () => undefined,
     apiDeps: (runtime) => ({ runtime, logApplier: applier, logRuntime: runtime as unknown as NonNullable<ApiDeps['logRuntime']> }),
   };
 }
@@ -85,6 +90,7 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair): Appli
   }
   const applier = new GatewayApplier(new StateMachine(genesis, policyEngines));
   const machine = (): StateMachine => applier.machine;
+  let dataplane: DataplaneLink | undefined;
   return {
     kind: 'quorumgate',
     clusterId,
@@ -102,6 +108,9 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair): Appli
       return desired;
     },
     attach: (runtime, logger) => {
+      if (config.dataplane) {
+        dataplane = startDataplane({ config, identity, clusterId, applier, runtime, logger });
+      }
       applier.on('applied', (event: { result: { ok: boolean; effects?: Array<{ kind: string; nodeId?: string }> } }) => {
         if (!event.result.ok) return;
         for (const effect of event.result.effects ?? []) {
@@ -114,7 +123,17 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair): Appli
         }
       });
     },
-    apiDeps: (runtime) => ({ runtime, gateway: { applier, runtime: runtime as unknown as NonNullable<ApiDeps['gateway']>['runtime'] } }),
+    stop: async () => {
+      await dataplane?.stop();
+    },
+    apiDeps: (runtime) => ({
+      runtime,
+      gateway: {
+        applier,
+        runtime: runtime as unknown as NonNullable<ApiDeps['gateway']>['runtime'],
+        ...(dataplane ? { enforcement: dataplane.enforcement } : {}),
+      },
+    }),
   };
 }
 

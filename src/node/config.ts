@@ -63,6 +63,17 @@ export const NodeConfigSchema = Type.Object(
     /** application: 'quorumgate' (the gateway) or 'log' (the bare Raft log, for tests and benchmarks). */
     application: Type.Optional(Type.Union([Type.Literal('quorumgate'), Type.Literal('log')])),
     timing: Type.Optional(Timing),
+    /**
+     * dataplane: enforce the agreed state on this host (gateway mode). `bridge` is this node's OVS
+     * bridge, `uplinkPort` its port towards the network; `runDir` holds the private OVS and Docker
+     * engine started by deploy/ (default /run/quorumgate). Without it the node replicates and
+     * serves the API but enforces nothing.
+     */
+    dataplane: Type.Optional(Type.Object({
+      bridge: Type.String({ pattern: '^[a-zA-Z0-9_.-]{1,15}$' }),
+      uplinkPort: Type.String({ pattern: '^[a-zA-Z0-9_.-]{1,15}$' }),
+      runDir: Type.Optional(Type.String({ minLength: 1 })),
+    }, { additionalProperties: false })),
     logLevel: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))),
   },
   { additionalProperties: false },

@@ -114,6 +114,7 @@ export async function startNode(config: NodeConfig, overrides: { logLevel?: stri
       process.exit(70);
     });
     application.attach(started, logger);
+    closers.push(() => application.stop());
     closers.push(() => started.stop());
     const app: ApiApp = await buildApp(application.apiDeps(started), logger.child({ module: 'api' }));
     closers.push(() => app.close());

@@ -1,0 +1,100 @@
+// dataplane-link.ts — connects a gateway node to its data plane (src/dataplane's DataplaneAgent).
+//
+// After every applied entry the agent is handed the agreed state and converges OVS and the μmbox
+// containers on it (level-triggered). Alerts the μmboxes raise come back as telemetry commands
+// signed by this node's key and proposed through Raft like any command. The API reads the
+// enforced generation per device from here, so a client can wait for enforcement, not only for
+// commit.
+import type { Logger } from 'pino';
+import { DataplaneAgent, hostPaths, nodeSigner } from '../dataplane/index.js';
+import type { DeviceReport } from '../dataplane/index.js';
+import { keyIdHex } from '../commands/index.js';
+import type { KeyPair } from '../commands/index.js';
+import type { NodeConfig } from './config.js';
+import type { GatewayApplier } from './gateway-applier.js';
+import type { RaftRuntime } from './raft-runtime.js';
+
+/** EnforcementView is what the API reads about enforcement on this node. */
+export interface EnforcementView {
+  /** report lists, per device this node serves, the generation asked for and the one enforced. */
+  report(): DeviceReport[];
+  /** appliedIndexEnforced is the highest applied index whose plans are all enforced on this node. */
+  enforcedIndex(): number;
+}
+
+/** DataplaneLink is a started data plane. */
+export interface DataplaneLink {
+  readonly enforcement: EnforcementView;
+  stop(): Promise<void>;
+}
+
+/** startDataplane creates and starts the agent for this node and feeds it every applied state. */
+export function startDataplane(init: {
+  config: NodeConfig;
+  identity: KeyPair;
+  clusterId: Uint8Array;
+  applier: GatewayApplier;
+  runtime: RaftRuntime<unknown>;
+  logger: Logger;
+}): DataplaneLink {
+  const { config, identity, clusterId, applier, runtime } = init;
+  const logger = init.logger.child({ module: 'dataplane' });
+  const signer = keyIdHex(identity.publicKey);
+  const memberId = `n${config.nodeId}`;
+  let localSeq = 0;
+  // Telemetry sequence numbers must exceed what the state last applied for this key, and what this
+  // process signed before (batches in flight are not applied yet).
+  const nextSeq = (): number => {
+    localSeq = Math.max(localSeq, applier.machine.lastSeq(signer)) + 1;
+    return localSeq;
+  };
+  const paths = hostPaths(config.dataplane?.runDir);
+  const agent = new DataplaneAgent({
+    nodeId: memberId,
+    bridge: config.dataplane!.bridge,
+    uplinkPort: config.dataplane!.uplinkPort,
+    paths,
+    sign: nodeSigner({ clusterId, keyPair: identity, nextSeq }),
+    submit: async (signed, batch) => {
+      const committed = await runtime.propose(signed);
+      const result = committed.result as { ok: boolean; code?: string; reason?: string };
+      if (!result.ok) logger.warn({ domain: batch.domain, code: result.code, reason: result.reason }, 'telemetry batch rejected');
+      else logger.info({ domain: batch.domain, events: batch.events.length, index: committed.index }, 'telemetry committed');
+    },
+    onAlert: (alert) => logger.info({ alert }, 'μmbox alert'),
+    onIntegrityAlert: (alert) => logger.warn({ alert }, 'μmbox image failed its integrity check; device quarantined'),
+    onPass: (result, error) => {
+      if (error) logger.warn({ err: error }, 'reconcile pass failed; retrying');
+      else logger.debug({ result }, 'reconcile pass');
+    },
+  });
+  let desiredIndex = 0;
+  let scheduled = false;
+  const updateNow = (): void => {
+    scheduled = false;
+    desiredIndex = applier.machine.lastApplied().index;
+    agent.update(applier.machine);
+  };
+  // One update per burst of applied entries (a Ready applies many): planning reads every device.
+  const update = (): void => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(updateNow);
+  };
+  applier.on('applied', update);
+  applier.on('restored', update);
+  updateNow();
+  agent.start();
+  logger.info({ bridge: config.dataplane!.bridge, ovsDir: paths.ovsDir, dockerSocket: paths.dockerSocket }, 'data plane started');
+  return {
+    enforcement: {
+      report: () => agent.report(),
+      enforcedIndex: () => (agent.report().every((d) => d.appliedGeneration === d.desiredGeneration) ? desiredIndex : 0),
+    },
+    stop: async () => {
+      applier.off('applied', update);
+      applier.off('restored', update);
+      await agent.stop();
+    },
+  };
+}
