@@ -243,7 +243,8 @@ export class ApiClient {
     let indeterminate = false;
     const failures: string[] = [];
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-      await this.sleep(backoffMs(attempt, this.baseDelayMs, this.maxDelayMs));
+      const delayMs = backoffMs(attempt, this.baseDelayMs, this.maxDelayMs);
+      if (delayMs > 0) await this.sleep(delayMs);
       const at = (start + attempt) % this.endpoints.length;
       const endpoint = this.endpoints[at] as string;
       let answer: HttpAnswer;

@@ -14,6 +14,10 @@ export const MAX_SUBMIT_ATTEMPTS = 6;
 export const RETRY_BASE_DELAY_MS = 200;
 /** RETRY_MAX_DELAY_MS caps the backoff between attempts. */
 export const RETRY_MAX_DELAY_MS = 2_000;
+/** ENFORCED_POLL_MS is the pause between status polls of `--wait enforced`. */
+export const ENFORCED_POLL_MS = 100;
+/** MAX_ENFORCED_POLLS bounds the status polls of one `--wait enforced` (--timeout bounds them in time). */
+export const MAX_ENFORCED_POLLS = 3_000;
 /** MAX_ENDPOINTS bounds --endpoints. */
 export const MAX_ENDPOINTS = 32;
 /** MAX_KEYS bounds the signing keys one invocation loads. */

@@ -3,7 +3,7 @@
 // so tests can run them in-process with a fake I/O.
 import { clusterIdOf, fromHex, GenesisError, loadGenesis, toHex, type Payload } from '../commands/index.js';
 import { ApiClient, type FetchFunction, type SubmitAnswer, type WaitMode } from './client.js';
-import { DEFAULT_ENDPOINT, ENV_ENDPOINTS } from './constants.js';
+import { DEFAULT_ENDPOINT, ENFORCED_POLL_MS, ENV_ENDPOINTS, MAX_ENFORCED_POLLS } from './constants.js';
 import { buildEnvelope, chooseSigners, notAfterFor, SeqAllocator, type TrustInfo } from './envelope.js';
 import { CliError } from './errors.js';
 import { loadSigningKeys, type SigningKey } from './keys.js';
@@ -177,6 +177,36 @@ export class Context {
       this.note(`qgate: ${payload.kind} signer=${signers.signer} seq=${seq} keys=${signers.keys.map((k) => k.keyId).join(',')} body=${built.bodyHash} cluster=${toHex(clusterId)}`);
     }
     const answer = await this.client().submit(built.bytes, wait);
+    if (wait === 'enforced' && answer.result.ok) await this.waitAppliedEverywhere(answer.index);
     return { ...answer, signer: signers.signer, seq, notAfterMs };
+  }
+
+  /**
+   * waitAppliedEverywhere is the client's half of `--wait enforced`: the answering node already waited
+   * for enforcement (docs/api.md); this also waits until every endpoint that answers reports
+   * `applied >= index`, so a following read on any of them sees the change. An endpoint that does not
+   * answer is skipped with a note (a dead node must not block the operator); at least one must answer.
+   */
+  private async waitAppliedEverywhere(index: number): Promise<void> {
+    const client = this.client();
+    const sleep = this.io.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    const pending = new Set(client.endpoints);
+    const deadlineMs = this.io.nowMs() + this.options.timeout;
+    for (let poll = 0; poll < MAX_ENFORCED_POLLS && pending.size > 0; poll++) {
+      for (const endpoint of [...pending]) {
+        try {
+          const status = await client.getFrom(endpoint, '/v1/status');
+          if (typeof status['applied'] === 'number' && status['applied'] >= index) pending.delete(endpoint);
+        } catch (error) {
+          if (!(error instanceof CliError)) throw error;
+          this.note(`qgate: ${endpoint} did not answer (${error.message}); not waiting for it`);
+          pending.delete(endpoint);
+        }
+      }
+      if (pending.size === 0) return;
+      if (this.io.nowMs() >= deadlineMs) break;
+      await sleep(ENFORCED_POLL_MS);
+    }
+    throw new CliError('INDETERMINATE', `committed at index ${index}, but ${[...pending].join(', ')} had not applied it within --timeout ${this.options.timeout} ms`, { index, pending: [...pending] });
   }
 }

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { toHex, type KeyPair } from '../../src/commands/index.js';
 import { parsePolicyYaml } from '../../src/policy/index.js';
 import { repoPath } from '../support/paths.js';
-import { closedPortUrl } from './fake-api.js';
+import { closedPortUrl, FakeNode } from './fake-api.js';
 import { makeLab, qgate, qgateProcess, removeDir, tempDir, type Lab } from './support.js';
 
 const homePolicyFile = repoPath('cluster', 'policies', 'home.yaml');
@@ -167,6 +167,34 @@ describe('qgate against a cluster', () => {
       assert.match(transfer.stdout, /leadership to n2/);
     } finally {
       removeDir(dir);
+    }
+  });
+
+  test('--wait enforced also waits until every answering endpoint has applied the entry, skipping dead ones', async () => {
+    const second = new FakeNode(lab.cluster, 2);
+    await second.start();
+    try {
+      const dead = await closedPortUrl();
+      const endpoints = ['--endpoints', `${lab.node.url},${second.url},${dead}`];
+      second.appliedLag = 1;
+      const caughtUp = await qgate([...endpoints, '--key', lab.adminFile, 'images', 'put', 'w1', `sha256:${'d'.repeat(64)}`, '--domain', 'home', '--wait', 'enforced'], {
+        sleep: async () => { second.appliedLag = 0; },
+      });
+      assert.equal(caughtUp.code, 0, caughtUp.stderr);
+      assert.ok(second.statusPolls >= 2, 'the lagging node was asked again');
+      assert.match(caughtUp.stderr, new RegExp(`${dead} did not answer .*; not waiting for it`));
+      assert.ok(JSON.parse(lab.node.posts().at(-1) as string).wait === 'enforced');
+
+      second.appliedLag = 1;
+      let clock = Date.now();
+      const stuck = await qgate([...endpoints, '--key', lab.adminFile, '--timeout', '1000', 'images', 'put', 'w2', `sha256:${'e'.repeat(64)}`, '--domain', 'home', '--wait', 'enforced'], {
+        nowMs: () => clock,
+        sleep: async (ms) => { clock += ms; },
+      });
+      assert.equal(stuck.code, 3, stuck.stderr);
+      assert.match(stuck.stderr, new RegExp(`committed at index \\d+, but ${second.url} had not applied it within --timeout 1000 ms`));
+    } finally {
+      await second.close();
     }
   });
 

@@ -87,7 +87,7 @@ describe('submit retries indeterminate answers with the same envelope', () => {
     assert.equal(a.bodies.length, 1);
     assert.equal(b.bodies[0], a.bodies[0], 'the retry must send identical bytes');
     assert.deepEqual(JSON.parse(a.bodies[0] as string), { envelope: Buffer.from(envelope).toString('base64'), wait: 'committed' });
-    assert.deepEqual(sleeps, [0, 200]);
+    assert.deepEqual(sleeps, [200]);
   });
 
   test('a dropped connection and a 503 (leader changed) are both retried, round-robin, with identical bytes', async () => {
@@ -101,7 +101,7 @@ describe('submit retries indeterminate answers with the same envelope', () => {
     assert.equal(all.length, 3);
     assert.ok(all.every((body) => body === all[0]));
     assert.equal((JSON.parse(all[0] as string) as { wait: string }).wait, 'enforced');
-    assert.deepEqual(sleeps, [0, 200, 400]);
+    assert.deepEqual(sleeps, [200, 400]);
   });
 
   test('a refused connection moves on to the next endpoint', async () => {
@@ -127,7 +127,7 @@ describe('submit retries indeterminate answers with the same envelope', () => {
       assert.match(failure.message, new RegExp(`^${code}: ${code} says so`));
       assert.equal(a.bodies.length, 1);
       assert.equal(b.bodies.length, 0);
-      assert.deepEqual(sleeps, [0]);
+      assert.deepEqual(sleeps, []);
     });
   }
 
@@ -139,7 +139,7 @@ describe('submit retries indeterminate answers with the same envelope', () => {
     assert.equal(failure.exitCode, EXIT_CODES.unavailable);
     assert.match(failure.message, /outcome of the command is unknown after 4 attempts/);
     assert.equal(a.bodies.length, 4);
-    assert.deepEqual(sleeps, [0, 200, 400, 800]);
+    assert.deepEqual(sleeps, [200, 400, 800]);
   });
 
   // (421 is left to the unit test of dispositionOf: Node's fetch itself resends a request answered 421.)

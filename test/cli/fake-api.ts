@@ -71,6 +71,10 @@ export class FakeNode {
   readonly faults: Fault[] = [];
   private server: Server | undefined;
   url = '';
+  /** appliedLag makes GET /v1/status report `applied` this many entries behind (a lagging node). */
+  appliedLag = 0;
+  /** statusPolls counts GET /v1/status requests. */
+  statusPolls = 0;
 
   constructor(readonly cluster: FakeCluster, readonly id = 1) {}
 
@@ -123,7 +127,8 @@ export class FakeNode {
     if (path === '/v1/keys') return send(200, { index, root: m.root(), keys: m.keys(), members: m.members() });
     if (path === '/v1/domains') return send(200, { index, domains: m.domains() });
     if (path === '/v1/status') {
-      return send(200, { id: this.id, role: this.id === 1 ? 'leader' : 'follower', leader: 1, term: this.cluster.term, commit: index, applied: index,
+      this.statusPolls += 1;
+      return send(200, { id: this.id, role: this.id === 1 ? 'leader' : 'follower', leader: 1, term: this.cluster.term, commit: index, applied: Math.max(0, index - this.appliedLag),
         snapshotIndex: 0, lastIndex: index, voters: [1, 2, 3], learners: [], removed: false, stateHash: m.stateHash(), enforced: { plug1: 2, cam1: 5 } });
     }
     if (path === '/v1/images') {
