@@ -35,7 +35,7 @@ import {
   type DeviceSpec, type Genesis, type KeyPair, type Payload,
 } from '../src/commands/index.js';
 import { EtcdCluster, findEtcdBinary, putAt } from './etcd-cluster.js';
-import { percentile, runClosedLoop, waitForAllApplied, type SendOutcome } from './support.js';
+import { percentile, runClosedLoop, waitForAllApplied, type ClosedLoopResult, type SendOutcome } from './support.js';
 
 /** VALUE_BYTES is the size of every written value (etcd) and PutDevice payload (quorumgate). */
 export const VALUE_BYTES = 256;
@@ -162,6 +162,8 @@ export interface SystemFigures {
   readonly throughputPerSecond: ReadonlyMap<number, number>;
   readonly latenciesMs: ReadonlyMap<number, readonly number[]>;
   readonly errors: ReadonlyMap<number, number>;
+  /** resources: log syncs and CPU per level (diagnostic). */
+  readonly resources?: ReadonlyMap<number, LevelResources>;
   readonly failoversMs: readonly number[];
 }
 
@@ -175,6 +177,7 @@ export function systemReport(figures: SystemFigures, latencyLevel: number): Omit
     latency_clients: latencyLevel,
     latency_by_clients_ms: byLevel((level) => summarize(figures.latenciesMs.get(level) ?? [])),
     errors_by_clients: byLevel((level) => figures.errors.get(level) ?? 0),
+    resources_by_clients: byLevel((level) => figures.resources?.get(level) ?? null),
     failover_ms: { ...summarize(figures.failoversMs), samples: figures.failoversMs.map(round1) },
   };
 }
@@ -193,6 +196,78 @@ export function ratios(quorumgate: SystemFigures, etcd: SystemFigures): { throug
   };
 }
 
+/** MemberCounters are a member's cumulative counters, read from its Prometheus /metrics. */
+export interface MemberCounters {
+  readonly cpuSeconds: number;
+  /** logSyncs: quorumgate: synced LevelDB batches of the Raft log (one per Ready); etcd: WAL fsyncs. */
+  readonly logSyncs: number;
+  readonly logSyncSeconds: number;
+}
+
+/** COUNTER_METRICS names, per system, the Prometheus series behind MemberCounters. */
+export const COUNTER_METRICS = {
+  quorumgate: { cpuSeconds: 'quorumgate_process_process_cpu_seconds_total', logSyncs: 'quorumgate_storage_saves_total', logSyncSeconds: 'quorumgate_storage_save_seconds_total' },
+  etcd: { cpuSeconds: 'process_cpu_seconds_total', logSyncs: 'etcd_disk_wal_fsync_duration_seconds_count', logSyncSeconds: 'etcd_disk_wal_fsync_duration_seconds_sum' },
+} as const;
+
+/** parseCounters reads MemberCounters out of Prometheus text; undefined if a series is missing. */
+export function parseCounters(text: string, names: { readonly cpuSeconds: string; readonly logSyncs: string; readonly logSyncSeconds: string }): MemberCounters | undefined {
+  const values = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    // Unlabelled samples only: "name value" (the three series have no labels in either system).
+    const match = /^([A-Za-z_:][A-Za-z0-9_:]*) (\S+)$/.exec(line.trim());
+    if (match !== null && Number.isFinite(Number(match[2]))) values.set(match[1]!, Number(match[2]));
+  }
+  const cpuSeconds = values.get(names.cpuSeconds);
+  const logSyncs = values.get(names.logSyncs);
+  const logSyncSeconds = values.get(names.logSyncSeconds);
+  if (cpuSeconds === undefined || logSyncs === undefined || logSyncSeconds === undefined) return undefined;
+  return { cpuSeconds, logSyncs, logSyncSeconds };
+}
+
+/** LevelResources says where a level's time went: the leader's log syncs and the cluster's CPU. */
+export interface LevelResources {
+  readonly leader_log_syncs_per_s: number | null;
+  readonly leader_mean_log_sync_ms: number | null;
+  /** cluster_cpu_cores: CPU seconds per second, summed over the members. */
+  readonly cluster_cpu_cores: number | null;
+  readonly cluster_cpu_ms_per_write: number | null;
+}
+
+/**
+ * levelResources turns counters read before and after a level (warm-up included, over `elapsedS`)
+ * into rates; a member that did not answer makes the figures it feeds null.
+ */
+export function levelResources(init: {
+  leaderBefore: MemberCounters | undefined; leaderAfter: MemberCounters | undefined;
+  before: ReadonlyArray<MemberCounters | undefined>; after: ReadonlyArray<MemberCounters | undefined>;
+  elapsedS: number; writesPerSecond: number;
+}): LevelResources {
+  const { leaderBefore, leaderAfter, elapsedS } = init;
+  assert.ok(elapsedS > 0, `elapsed ${elapsedS} s`);
+  const syncs = leaderBefore && leaderAfter ? leaderAfter.logSyncs - leaderBefore.logSyncs : undefined;
+  const syncSeconds = leaderBefore && leaderAfter ? leaderAfter.logSyncSeconds - leaderBefore.logSyncSeconds : undefined;
+  const complete = init.before.length === init.after.length && [...init.before, ...init.after].every((c) => c !== undefined);
+  const cpuSeconds = complete ? init.after.reduce((sum, c, i) => sum + c!.cpuSeconds - init.before[i]!.cpuSeconds, 0) : undefined;
+  const cores = cpuSeconds === undefined ? undefined : cpuSeconds / elapsedS;
+  return {
+    leader_log_syncs_per_s: syncs === undefined ? null : round1(syncs / elapsedS),
+    leader_mean_log_sync_ms: syncs === undefined || syncSeconds === undefined || syncs === 0 ? null : Math.round((syncSeconds / syncs) * 1e5) / 100,
+    cluster_cpu_cores: cores === undefined ? null : Math.round(cores * 100) / 100,
+    cluster_cpu_ms_per_write: cores === undefined || init.writesPerSecond === 0 ? null : Math.round((cores * 1e5) / init.writesPerSecond) / 100,
+  };
+}
+
+async function readCounters(metricsUrl: string, names: (typeof COUNTER_METRICS)[keyof typeof COUNTER_METRICS]): Promise<MemberCounters | undefined> {
+  try {
+    const response = await fetch(metricsUrl, { signal: AbortSignal.timeout(2_000) });
+    return response.ok ? parseCounters(await response.text(), names) : undefined;
+  } catch {
+    // A member that is down has no counters; the figures it feeds are reported as null.
+    return undefined;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // The two systems behind one interface.
 
@@ -208,6 +283,8 @@ interface BenchSystem {
   restart(member: string): void;
   /** settled waits until every member runs and has applied the same log. */
   settled(): Promise<void>;
+  /** counters reads a member's cumulative CPU and log-sync counters; undefined if it does not answer. */
+  counters(member: string): Promise<MemberCounters | undefined>;
 }
 
 /** AdminSigner is one client's admin key, the domain it administers and its next seq. */
@@ -276,6 +353,10 @@ class QuorumgateSystem implements BenchSystem {
 
   async settled(): Promise<void> {
     await waitForAllApplied(this.cluster, this.cluster.nodes.map((n) => n.nodeId));
+  }
+
+  async counters(member: string): Promise<MemberCounters | undefined> {
+    return readCounters(`${this.cluster.apiUrl(Number(member))}/metrics`, COUNTER_METRICS.quorumgate);
   }
 
   private signRoot(roots: KeyPair[], domain: string, payload: Payload): string {
@@ -348,6 +429,10 @@ class EtcdSystem implements BenchSystem {
   async settled(): Promise<void> {
     await this.cluster.waitForCaughtUp(30_000);
   }
+
+  async counters(member: string): Promise<MemberCounters | undefined> {
+    return readCounters(`${this.cluster.member(member).clientUrl}/metrics`, COUNTER_METRICS.etcd);
+  }
 }
 
 function toBase64(bytes: Uint8Array): string {
@@ -357,13 +442,24 @@ function toBase64(bytes: Uint8Array): string {
 // ---------------------------------------------------------------------------------------------------
 // Measurements.
 
-/** measureLevel runs the closed loop against the leader and returns throughput, latencies and errors. */
-async function measureLevel(system: BenchSystem, clients: number, seconds: number, timeoutMs: number): Promise<{ perSecond: number; latenciesMs: number[]; errors: number }> {
+/**
+ * measureLevel runs the closed loop against the leader and returns throughput, latencies, errors
+ * and where the time went (members' counters read before and after).
+ */
+async function measureLevel(system: BenchSystem, clients: number, seconds: number, timeoutMs: number): Promise<ClosedLoopResult & { resources: LevelResources }> {
   const leader = await system.leader();
-  return runClosedLoop({
+  const members = system.members();
+  const before = await Promise.all(members.map((m) => system.counters(m)));
+  const startedAt = performance.now();
+  const result = await runClosedLoop({
     proposers: clients, seconds, warmupSeconds: WARMUP_SECONDS,
     send: (id) => system.write(clientOf(id), leader, timeoutMs),
   });
+  const elapsedS = (performance.now() - startedAt) / 1000;
+  const after = await Promise.all(members.map((m) => system.counters(m)));
+  const at = members.indexOf(leader);
+  const resources = levelResources({ leaderBefore: before[at], leaderAfter: after[at], before, after, elapsedS, writesPerSecond: result.perSecond });
+  return { ...result, resources };
 }
 
 /** clientOf reads the client number out of runClosedLoop's request id ("p<client>-<counter>"). */
@@ -431,6 +527,7 @@ export interface SystemReport {
   readonly latency_clients: number;
   readonly latency_by_clients_ms: Record<string, Percentiles>;
   readonly errors_by_clients: Record<string, number>;
+  readonly resources_by_clients: Record<string, LevelResources | null>;
   readonly failover_ms: Percentiles & { readonly samples: number[] };
   readonly error_samples: string[];
 }
@@ -467,10 +564,13 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     .opts<BenchOptions>();
 }
 
-type MutableFigures = { throughputPerSecond: Map<number, number>; latenciesMs: Map<number, number[]>; errors: Map<number, number>; failoversMs: number[] };
+type MutableFigures = {
+  throughputPerSecond: Map<number, number>; latenciesMs: Map<number, number[]>; errors: Map<number, number>;
+  resources: Map<number, LevelResources>; failoversMs: number[];
+};
 
 function emptyFigures(): MutableFigures {
-  return { throughputPerSecond: new Map(), latenciesMs: new Map(), errors: new Map(), failoversMs: [] };
+  return { throughputPerSecond: new Map(), latenciesMs: new Map(), errors: new Map(), resources: new Map(), failoversMs: [] };
 }
 
 /**
@@ -512,8 +612,11 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
         f.throughputPerSecond.set(level, result.perSecond);
         f.latenciesMs.set(level, result.latenciesMs);
         f.errors.set(level, result.errors);
+        f.resources.set(level, result.resources);
         const s = summarize(result.latenciesMs);
-        log(`${system.name.padEnd(10)} clients ${String(level).padStart(4)}: ${Math.round(result.perSecond).toString().padStart(6)} writes/s  p50 ${s.p50} ms  p99 ${s.p99} ms  errors ${result.errors}`);
+        const r = result.resources;
+        log(`${system.name.padEnd(10)} clients ${String(level).padStart(4)}: ${Math.round(result.perSecond).toString().padStart(6)} writes/s  p50 ${s.p50} ms  p99 ${s.p99} ms  errors ${result.errors}` +
+          `  (leader ${r.leader_log_syncs_per_s} log syncs/s of ${r.leader_mean_log_sync_ms} ms; cluster CPU ${r.cluster_cpu_cores} cores, ${r.cluster_cpu_ms_per_write} ms/write)`);
       }
     }
     for (let kill = 0; kill < options.kills; kill++) {

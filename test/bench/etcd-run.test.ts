@@ -54,6 +54,10 @@ describe('bench:etcd end to end', { timeout: 180_000 }, () => {
         assert.ok(system.latency_ms.p50 !== null && system.latency_ms.p99 !== null && system.latency_ms.p50 <= system.latency_ms.p99);
         assert.equal(system.latency_clients, 4);
         assert.equal(system.failover_ms.samples.length, 1);
+        // The members' /metrics were read: the leader synced its log and the cluster used CPU.
+        const resources = system.resources_by_clients['4'];
+        assert.ok(resources !== null && resources !== undefined, JSON.stringify(system.resources_by_clients));
+        assert.ok(resources.leader_log_syncs_per_s! > 0 && resources.leader_mean_log_sync_ms! > 0 && resources.cluster_cpu_cores! > 0, JSON.stringify(resources));
         // A failover cannot beat the election timeout by much, and the probe gives up after 20 of them.
         assert.ok(system.failover_ms.p99! > 100 && system.failover_ms.p99! < 20 * 500, JSON.stringify(system.failover_ms));
       }

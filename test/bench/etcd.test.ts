@@ -8,7 +8,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  VALUE_BYTES, benchDevice, benchPolicy, clientOf, formatTable, latencyLevelOf, parseLevels, parseOptions, parsePositiveInteger,
+  COUNTER_METRICS, VALUE_BYTES, benchDevice, levelResources, parseCounters, benchPolicy, clientOf, formatTable, latencyLevelOf, parseLevels, parseOptions, parsePositiveInteger,
   putDevicePayloadBytes, ratioOf, ratios, summarize, systemReport, writeTag, type SystemFigures,
 } from '../../bench/etcd.js';
 import { decodeBody, encodeBody, generateKeyPair, keyIdHex, type DeviceSpec } from '../../src/commands/index.js';
@@ -85,6 +85,36 @@ describe('the report', () => {
     assert.match(table, /failover p99 <= etcd's: met \(ratio 0\.5\)/);
     const slower = formatTable([64], etcd, quorumgate);
     assert.match(slower, /throughput at 64 clients >= etcd's: NOT met/);
+  });
+});
+
+describe('where the time went', () => {
+  test('counters are read from Prometheus text, unlabelled samples only, undefined when a series is missing', () => {
+    const etcdText = [
+      '# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.',
+      'process_cpu_seconds_total 12.5',
+      'etcd_disk_wal_fsync_duration_seconds_bucket{le="0.001"} 3',
+      'etcd_disk_wal_fsync_duration_seconds_sum 0.0174',
+      'etcd_disk_wal_fsync_duration_seconds_count 8',
+    ].join('\n');
+    assert.deepEqual(parseCounters(etcdText, COUNTER_METRICS.etcd), { cpuSeconds: 12.5, logSyncs: 8, logSyncSeconds: 0.0174 });
+    const quorumgateText = 'quorumgate_process_process_cpu_seconds_total 3\nquorumgate_storage_saves_total 40\nquorumgate_storage_save_seconds_total 0.2\n';
+    assert.deepEqual(parseCounters(quorumgateText, COUNTER_METRICS.quorumgate), { cpuSeconds: 3, logSyncs: 40, logSyncSeconds: 0.2 });
+    assert.equal(parseCounters('process_cpu_seconds_total 1', COUNTER_METRICS.etcd), undefined);
+    assert.equal(parseCounters(quorumgateText, COUNTER_METRICS.etcd), undefined, 'the other system\'s names do not match');
+  });
+
+  test('a level\'s resources are rates over its elapsed time: leader syncs, mean sync time, cluster CPU and CPU per write', () => {
+    const c = (cpuSeconds: number, logSyncs: number, logSyncSeconds: number) => ({ cpuSeconds, logSyncs, logSyncSeconds });
+    const resources = levelResources({
+      leaderBefore: c(10, 100, 1), leaderAfter: c(12, 300, 2),
+      before: [c(10, 100, 1), c(5, 0, 0), c(5, 0, 0)], after: [c(12, 300, 2), c(6, 0, 0), c(6, 0, 0)],
+      elapsedS: 2, writesPerSecond: 1000,
+    });
+    // 200 syncs in 2 s, 1 s of syncing in 200 syncs, 4 CPU seconds in 2 s over 2,000 writes.
+    assert.deepEqual(resources, { leader_log_syncs_per_s: 100, leader_mean_log_sync_ms: 5, cluster_cpu_cores: 2, cluster_cpu_ms_per_write: 2 });
+    const silent = levelResources({ leaderBefore: undefined, leaderAfter: c(1, 1, 1), before: [undefined], after: [c(1, 1, 1)], elapsedS: 1, writesPerSecond: 0 });
+    assert.deepEqual(silent, { leader_log_syncs_per_s: null, leader_mean_log_sync_ms: null, cluster_cpu_cores: null, cluster_cpu_ms_per_write: null });
   });
 });
 
