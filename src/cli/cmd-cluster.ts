@@ -287,7 +287,13 @@ export function registerCluster(program: Command, run: Action): void {
     .action(run((ctx, name: string, options: { domain: string; wait: WaitMode }) =>
       submitAndReport(ctx, `remove image ${name}`, identifier(options.domain, '--domain'), { kind: 'removeImage', name: identifier(name, 'NAME') }, options.wait)));
 
-  const members = program.command('members').description('cluster membership (root-signed)');
+  const members = program.command('members').description('cluster membership (changes are root-signed)');
+  members.command('list').description('the member nodes the agreed state records').action(run(async (ctx) => {
+    const answer = await ctx.client().get(ctx.readPath('/v1/keys'));
+    ctx.print(answer['members'] ?? [], renderTable(['NODE', 'ROLE', 'ADDRESS', 'KEY'], list(answer, 'members').map((m) => [
+      cell(m['nodeId']), cell(m['role']), cell(m['address']), typeof m['nodeKey'] === 'string' && /^[0-9a-f]{64}$/.test(m['nodeKey']) ? keyIdHex(Buffer.from(m['nodeKey'], 'hex')) : '-',
+    ])));
+  }));
   members.command('add').description('add a node as a learner; the leader promotes it once caught up').argument('<node>')
     .requiredOption('--address <host:port>', 'its Raft address').requiredOption('--node-key <file>', 'its public key (.pub or key file)').addOption(waitOption())
     .action(run((ctx, nodeId: string, options: { address: string; nodeKey: string; wait: WaitMode }) => membersAdd(ctx, nodeId, options)));
@@ -300,6 +306,13 @@ export function registerCluster(program: Command, run: Action): void {
   program.command('leader').description('leadership').command('transfer').description('hand leadership to a node (root-signed)').argument('<node>').addOption(waitOption())
     .action(run((ctx, nodeId: string, options: { wait: WaitMode }) =>
       submitAndReport(ctx, `transfer leadership to ${nodeId}`, '', { kind: 'transferLeader', nodeId: identifier(nodeId, 'NODE') }, options.wait)));
+
+  program.command('rejections').description('why recent commands were rejected: counts per code and the latest ones').action(run(async (ctx) => {
+    const answer = await ctx.client().get(ctx.readPath('/v1/rejections'));
+    const counts = isObject(answer['counts']) ? Object.entries(answer['counts']) : [];
+    ctx.print(answer, `${renderTable(['CODE', 'COUNT'], counts.map(([code, n]) => [code, cell(n)]))}\n${renderTable(['INDEX', 'CODE', 'SIGNER', 'REASON'],
+      list(answer, 'recent').map((r) => [cell(r['index']), cell(r['code']), cell(r['signer']), cell(r['reason'])]))}`);
+  }));
 
   program.command('commands').description('submitted commands').command('get').description('the remembered result of an envelope').argument('<body-hash>')
     .action(run(async (ctx, hash: string) => {

@@ -115,6 +115,9 @@ describe('qgate against a cluster', () => {
     assert.equal(rejected.code, 1, rejected.stderr);
     assert.match(rejected.stderr, /^qgate: error: state of plug1 -> no-such-state: rejected by the cluster at index \d+: \w+/);
     assert.equal(rejected.stdout, '');
+    const rejections = await qgate([...lab.base, 'rejections']);
+    assert.equal(rejections.code, 0, rejections.stderr);
+    assert.match(rejections.stdout, /unknown_state\s+1/);
     const missing = await qgate([...lab.base, 'devices', 'get', 'nope']);
     assert.equal(missing.code, 4);
     assert.match(missing.stderr, /NOT_FOUND: no device "nope"/);
@@ -162,6 +165,9 @@ describe('qgate against a cluster', () => {
       assert.equal(add.code, 0, add.stderr);
       assert.match(add.stdout, /membership addLearner n4/);
       assert.ok(lab.cluster.machine.members().some((m) => m.nodeId === 'n4' && m.role === 'learner'));
+      const list = await qgate([...lab.base, 'members', 'list']);
+      assert.match(list.stdout, /^NODE\s+ROLE\s+ADDRESS\s+KEY\n/);
+      assert.match(list.stdout, /\nn4\s+learner\s+127\.0\.0\.1:7004\s+[0-9a-f]{32}\n/);
       const transfer = await qgate([...lab.base, ...roots, 'leader', 'transfer', 'n2']);
       assert.equal(transfer.code, 0, transfer.stderr);
       assert.match(transfer.stdout, /leadership to n2/);

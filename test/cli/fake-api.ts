@@ -126,6 +126,7 @@ export class FakeNode {
     if (path === '/v1/state') return send(200, { index, stateHash: m.stateHash(), auditChain: m.auditChain(), clusterId: m.clusterId(), rootVersion: m.root().version });
     if (path === '/v1/keys') return send(200, { index, root: m.root(), keys: m.keys(), members: m.members() });
     if (path === '/v1/domains') return send(200, { index, domains: m.domains() });
+    if (path === '/v1/rejections') return send(200, { index, counts: m.rejectionCounts(), recent: m.rejections() });
     if (path === '/v1/status') {
       this.statusPolls += 1;
       return send(200, { id: this.id, role: this.id === 1 ? 'leader' : 'follower', leader: 1, term: this.cluster.term, commit: index, applied: Math.max(0, index - this.appliedLag),
