@@ -9,7 +9,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ConfChangeError, ConfChangeType, EMPTY_BYTES, MemoryStorage, MessageType, ProposalDroppedError,
+  ConfChangeError, ConfChangeType, EMPTY_BYTES, MemoryStorage, MessageType, ProposalDroppedError, RawNode, SeededRandom, confChangeEntry,
 } from '../../src/raft/index.js';
 import type { ConfChange, ConfChangeSingle, ConfChangeTransition, NodeId } from '../../src/raft/index.js';
 import { Network } from './support/network.js';
@@ -181,5 +181,19 @@ describe('membership changes', () => {
     // Apply the removal directly (as if committed): the quorum shrinks to node 1 alone.
     net.raw(1).applyConfChange(change([remove(2)]));
     assert.equal(net.raw(1).raft.raftLog.committed, lastIndex);
+  });
+  test('a node with a committed but unapplied conf change does not campaign (its configuration may be stale)', () => {
+    const storage = MemoryStorage.withConfState({ voters: [1, 2, 3], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false });
+    storage.append([{ ...confChangeEntry(change([remove(3)])), index: 1, term: 1 }]);
+    storage.setHardState({ term: 1, vote: 0, commit: 1 });
+    const node = new RawNode({ id: 1, storage, random: new SeededRandom(1) });
+    node.campaign();
+    assert.equal(node.raft.state, 'follower');
+    const ready = node.ready();
+    assert.equal(ready.committedEntries.length, 1);
+    node.applyConfChange(change([remove(3)]));
+    node.advance();
+    node.campaign();
+    assert.notEqual(node.raft.state, 'follower', 'once applied, it campaigns');
   });
 });

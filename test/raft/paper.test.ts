@@ -155,6 +155,18 @@ describe('5.2 leader election', () => {
     assert.deepEqual(takeMessages(raft), []);
   });
 
+  test('granting a vote resets the election timer (no election right after voting)', () => {
+    // Same term, no leader known: the vote itself (not a term change) must reset the timer.
+    const { raft } = newRaft(1, [1, 2, 3], {}, newStorage([1, 2, 3], [], { term: 1, vote: 0, commit: 0 }));
+    for (let i = 0; i < raft.randomizedElectionTimeout - 1; i++) raft.tick();
+    raft.step(msg({ type: MessageType.Vote, from: 2, to: 1, term: 1 }));
+    assert.equal(raft.vote, 2);
+    takeMessages(raft);
+    raft.tick();
+    assert.equal(raft.state, 'follower', 'the timer restarted when the vote was granted');
+    assert.deepEqual(takeMessages(raft), []);
+  });
+
   test('the vote survives a restart: a node never votes twice in a term', () => {
     const { raft, storage } = newRaft(1, [1, 2, 3]);
     raft.step(msg({ type: MessageType.Vote, from: 2, to: 1, term: 1 }));
@@ -289,6 +301,13 @@ describe('5.3 log replication', () => {
     for (const m of takeMessages(raft)) raft.step(acceptAndReply(m));
     const applied = persistAndApply(raft, storage);
     assert.deepEqual(applied.map((e) => [e.index, e.term, text(e.data)]), [[1, 2, 'a'], [2, 2, 'b'], [3, 3, ''], [4, 3, 'some data']]);
+  });
+
+  test('a follower never moves its commit index backwards (a stale heartbeat carries a lower commit)', () => {
+    const { raft } = newRaft(1, [1, 2, 3], {}, newStorage([1, 2, 3], entriesWithTerms([1, 1, 1]), { term: 1, vote: 0, commit: 3 }));
+    raft.becomeFollower(1, 2);
+    raft.step(msg({ type: MessageType.Heartbeat, from: 2, to: 1, term: 1, commit: 1 }));
+    assert.equal(raft.raftLog.committed, 3);
   });
 
   for (const { entries, commit } of [

@@ -36,6 +36,18 @@ describe('ReadIndex (safe)', () => {
     assert.equal(states[0]!.index, net.raw(1).raft.raftLog.committed);
   });
 
+  test('in five nodes one acknowledgement is not enough: the read waits for a majority', () => {
+    const net = new Network([1, 2, 3, 4, 5], { config: () => ({ preVote: true, checkQuorum: true }) });
+    net.campaign(1);
+    net.filter = (m) => !(m.type === MessageType.HeartbeatResp && m.from !== 2);
+    net.raw(1).readIndex(bytes('five'));
+    net.stabilize();
+    assert.deepEqual(net.get(1).readStates, [], 'leader and node 2 are two of five');
+    net.filter = (m) => !(m.type === MessageType.HeartbeatResp && m.from !== 2 && m.from !== 3);
+    net.tick(1, [1]);
+    assert.deepEqual(net.get(1).readStates.map((s) => text(s.requestContext)), ['five']);
+  });
+
   test('a follower forwards the request; the answer arrives as a ReadState on the follower', () => {
     const net = cluster();
     net.raw(2).readIndex(bytes('from-2'));

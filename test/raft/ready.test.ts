@@ -47,6 +47,33 @@ describe('Ready and advance', () => {
     follower.advance();
   });
 
+  test('a granted vote must be synced before the response leaves (mustSync with no entries)', () => {
+    const storage = MemoryStorage.withConfState(confState([1, 2, 3]));
+    const node = new RawNode({ id: 1, storage, random: new SeededRandom(1) });
+    node.step(makeMessage({ type: MessageType.Vote, from: 2, to: 1, term: 1 }));
+    const ready = node.ready();
+    assert.deepEqual(ready.entries, []);
+    assert.deepEqual(ready.hardState, { term: 1, vote: 2, commit: 0 });
+    assert.equal(ready.mustSync, true);
+    assert.equal(ready.messages[0]!.type, MessageType.VoteResp);
+    node.advance();
+  });
+
+  test('entries overwritten between ready() and advance() stay unstable and come out again', () => {
+    const storage = MemoryStorage.withConfState(confState([1, 2, 3]));
+    const node = new RawNode({ id: 1, storage, random: new SeededRandom(1) });
+    node.step(makeMessage({ type: MessageType.App, from: 2, to: 1, term: 1, index: 0, logTerm: 0, entries: [{ index: 1, term: 1, type: 0, data: bytes('old') }] }));
+    const first = node.ready();
+    assert.deepEqual(first.entries.map((e) => `${e.index}/${e.term}`), ['1/1']);
+    // Before the application advances, a new leader of term 2 replaces entry 1.
+    node.step(makeMessage({ type: MessageType.App, from: 3, to: 1, term: 2, index: 0, logTerm: 0, entries: [{ index: 1, term: 2, type: 0, data: bytes('new') }] }));
+    storage.append(first.entries);
+    node.advance();
+    const second = node.ready();
+    assert.deepEqual(second.entries.map((e) => `${e.index}/${e.term}`), ['1/2'], 'the replacement must still be persisted');
+    node.advance();
+  });
+
   test('only one Ready may be outstanding: hasReady is false and ready() throws until advance()', () => {
     const { node } = single();
     node.campaign();

@@ -46,6 +46,16 @@ describe('snapshots', () => {
     assert.deepEqual(takeMessages(raft).filter((m) => m.to === 2), [], 'nothing else while the snapshot is in flight');
   });
 
+  test('no snapshot is sent to a follower that has not been heard from recently', () => {
+    const { raft } = leaderOverCompactedLog();
+    const pr = raft.trk.progress.get(2)!;
+    pr.recentActive = false;
+    pr.next = 5;
+    raft.bcastAppend();
+    assert.deepEqual(takeMessages(raft), []);
+    assert.equal(pr.state, 'probe');
+  });
+
   test('a follower that answers the snapshot goes back to replicating from the log', () => {
     const { raft } = leaderOverCompactedLog();
     const pr = raft.trk.progress.get(2)!;
