@@ -272,7 +272,7 @@ async function readCounters(metricsUrl: string, names: (typeof COUNTER_METRICS)[
 // The two systems behind one interface.
 
 /** BenchSystem is what the load generator and the failover probe need from a cluster. */
-interface BenchSystem {
+export interface BenchSystem {
   readonly name: string;
   /** leader waits for an agreed leader and returns its member name. */
   leader(): Promise<string>;
@@ -295,7 +295,8 @@ interface AdminSigner {
   seq: number;
 }
 
-class QuorumgateSystem implements BenchSystem {
+/** QuorumgateSystem writes admin-signed putDevice commands to a LocalCluster in gateway mode. */
+export class QuorumgateSystem implements BenchSystem {
   readonly name = 'quorumgate';
   private readonly cluster: LocalCluster;
   private readonly clusterId: Uint8Array;
@@ -390,7 +391,8 @@ class QuorumgateSystem implements BenchSystem {
   }
 }
 
-class EtcdSystem implements BenchSystem {
+/** EtcdSystem writes plain puts to an EtcdCluster. */
+export class EtcdSystem implements BenchSystem {
   readonly name = 'etcd';
   private readonly cluster: EtcdCluster;
   private readonly writes: number[] = [];
