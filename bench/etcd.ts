@@ -480,8 +480,9 @@ async function measureFailover(system: BenchSystem, lanes: number, electionTimeo
   await system.settled();
   const leader = await system.leader();
   const survivors = system.members().filter((m) => m !== leader);
-  await system.kill(leader);
+  // The clock starts when SIGKILL is sent: kill() sends it at once, then waits (LocalCluster polls) for the exit.
   const killedAt = performance.now();
+  await system.kill(leader);
   const giveUpAt = killedAt + 20 * electionTimeoutMs;
   const busy = new Set<number>();
   let ackedAt: number | undefined;
