@@ -33,6 +33,13 @@ export interface Profile {
   /** maxSizePerMsgBytes: 1 makes every App carry a single entry. */
   readonly maxSizePerMsgBytes: number;
   readonly maxInflightMsgs: number;
+  /**
+   * maxUncommittedEntriesBytes: the leader refuses proposals beyond this many uncommitted payload
+   * bytes (a proposal is about 6 bytes). It bounds the backlog a healed cluster must replicate —
+   * with one entry per message it drains at a few entries per tick — so that the liveness bound
+   * measures progress, not a queue the workload piled up.
+   */
+  readonly maxUncommittedEntriesBytes: number;
   /** messages: per-message probabilities (per million) of loss, duplication and a long delay. */
   readonly dropPpm: number;
   readonly duplicatePpm: number;
@@ -75,6 +82,7 @@ export function drawProfile(random: SimRandom, kind: ProfileKind): Profile {
     checkQuorum: random.chance(500_000),
     maxSizePerMsgBytes: random.pick([1, 1, 64, 1024 * 1024]),
     maxInflightMsgs: random.pick([1, 4, 256]),
+    maxUncommittedEntriesBytes: random.pick([128, 512]),
     dropPpm: random.pick([0, 10_000, 50_000, 150_000]),
     duplicatePpm: random.pick([0, 20_000, 100_000]),
     longDelayPpm: random.pick([0, 20_000, 100_000]),
@@ -108,6 +116,7 @@ function drawChurnProfile(random: SimRandom): Profile {
     checkQuorum: random.chance(500_000),
     maxSizePerMsgBytes: 1,
     maxInflightMsgs: random.pick([1, 4]),
+    maxUncommittedEntriesBytes: 256,
     dropPpm: random.pick([0, 50_000, 150_000]),
     duplicatePpm: 0,
     longDelayPpm: random.pick([0, 100_000]),

@@ -372,6 +372,7 @@ class Simulation {
       applied: node.machine.applied,
       maxSizePerMsgBytes: this.profile.maxSizePerMsgBytes,
       maxInflightMsgs: this.profile.maxInflightMsgs,
+      maxUncommittedEntriesBytes: this.profile.maxUncommittedEntriesBytes,
       checkQuorum: this.profile.checkQuorum,
       preVote: this.profile.preVote,
       readOnlyOption: 'safe',
