@@ -237,6 +237,33 @@ describe('qgate against a cluster', () => {
     assert.deepEqual(events.at(-1), { ...events.at(-1), kind: 'putImage', ok: true });
   });
 
+  test('watch reconnects to the next endpoint when its stream ends, from the entry after the last one printed', async () => {
+    const first = new FakeNode(lab.cluster, 2);
+    await first.start();
+    const controller = new AbortController();
+    const env = { QGATE_KEY_SEED: toHex(lab.admin.seed) };
+    const from = lab.cluster.events.length - 1;
+    let stdout = '';
+    let closed = false;
+    const watching = qgate(['--endpoints', `${first.url},${lab.node.url}`, '-o', 'json', 'watch', '--from', String(from)], {
+      signal: controller.signal,
+      stdout: (text) => {
+        stdout += text;
+        const lines = stdout.trim().split('\n').length;
+        if (lines === 2 && !closed) {
+          closed = true;
+          void first.close().then(() => qgate([...lab.base, 'images', 'put', 'after-close', `sha256:${'f'.repeat(64)}`, '--domain', 'home'], { env }));
+        }
+        if (lines >= 3) controller.abort();
+      },
+    });
+    const run = await watching;
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, new RegExp(`watch: ${first.url}: .*; reconnecting`));
+    const indexes = stdout.trim().split('\n').map((line) => (JSON.parse(line) as { index: number }).index);
+    assert.deepEqual(indexes, [from, from + 1, from + 2], 'no entry lost or repeated across the reconnection');
+  });
+
   test('audit verify recomputes the chain of the exported log and compares it with the node\'s', async () => {
     const lines = lab.cluster.events.map((e, i) => JSON.stringify({ index: e.index, term: e.term, timeMs: e.timeMs, payload: Buffer.from(lab.cluster.payloads[i] as Uint8Array).toString('base64') }));
     const file = join(lab.dir, 'export.jsonl');
