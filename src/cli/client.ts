@@ -94,7 +94,7 @@ export function errorView(status: number, body: unknown): ApiErrorView {
   return { code: `HTTP_${status}`, message: `HTTP ${status}`, details: {} };
 }
 
-/** Retry says whether an answer may be retried (and whether the command may have been committed). */
+/** Disposition says whether an answer may be retried (and whether the command may have been committed). */
 export type Disposition = { retry: false } | { retry: true; indeterminate: boolean };
 
 /**

@@ -1,5 +1,5 @@
 // cmd-offline.ts — the commands that need no cluster: keys gen/show, genesis create/show, audit verify.
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { clusterIdOf, createGenesis, fromHex, genesisBytes, GenesisError, keyIdHex, loadGenesis, toHex } from '../commands/index.js';
 import { writeIdentityKey } from '../node/identity.js';
@@ -27,6 +27,8 @@ function writeNewFile(file: string, text: string, mode: number, force: boolean):
 }
 
 async function keysGen(ctx: Context, options: { out: string; pub?: string | false }): Promise<void> {
+  const pubFile = options.pub === false ? undefined : (options.pub ?? defaultPubFile(options.out));
+  if (pubFile !== undefined && existsSync(pubFile)) throw new CliError('BAD_INPUT', `${pubFile} exists; refusing to overwrite it (choose --pub FILE or --no-pub)`);
   let pair;
   try {
     pair = writeIdentityKey(options.out);
@@ -37,7 +39,6 @@ async function keysGen(ctx: Context, options: { out: string; pub?: string | fals
   }
   const publicKey = toHex(pair.publicKey);
   const keyId = keyIdHex(pair.publicKey);
-  const pubFile = options.pub === false ? undefined : (options.pub ?? defaultPubFile(options.out));
   if (pubFile !== undefined) writeNewFile(pubFile, `${publicKey}\n`, 0o644, false);
   ctx.print(
     { keyFile: options.out, publicKeyFile: pubFile ?? null, publicKey, keyId },

@@ -32,7 +32,9 @@ export const MAX_AUDIT_ENTRIES = 10_000_000;
 export const MAX_SSE_EVENT_CHARS = 4 * 1024 * 1024;
 /** KEY_TYPE marks a quorumgate key file (the format of src/node/identity.ts). */
 export const KEY_TYPE = 'quorumgate-ed25519';
-/** ENV_ENDPOINTS, ENV_KEY and ENV_KEY_SEED are the environment variables qgate reads. */
+/** ENV_ENDPOINTS names the variable holding the endpoints when --endpoints is not given. */
 export const ENV_ENDPOINTS = 'QGATE_ENDPOINTS';
+/** ENV_KEY names the variable holding key file paths (comma-separated) when --key is not given. */
 export const ENV_KEY = 'QGATE_KEY';
+/** ENV_KEY_SEED names the variable holding hex seeds (comma-separated) when --key is not given. */
 export const ENV_KEY_SEED = 'QGATE_KEY_SEED';

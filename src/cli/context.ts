@@ -72,6 +72,9 @@ export function parseTrust(answer: Record<string, unknown>): TrustInfo | undefin
   return { rootKeys, rootThreshold: root['threshold'], adminDomains };
 }
 
+/** KEY_CHANGES are the payload kinds after which the cached trust view is stale. */
+const KEY_CHANGES: ReadonlySet<Payload['kind']> = new Set(['addAdminKey', 'revokeAdminKey', 'rotateRoot', 'setNodeKey']);
+
 /** Context carries one invocation's options and shared, lazily created resources. */
 export class Context {
   private clientInstance: ApiClient | undefined;
@@ -177,6 +180,8 @@ export class Context {
       this.note(`qgate: ${payload.kind} signer=${signers.signer} seq=${seq} keys=${signers.keys.map((k) => k.keyId).join(',')} body=${built.bodyHash} cluster=${toHex(clusterId)}`);
     }
     const answer = await this.client().submit(built.bytes, wait);
+    // A change of keys changes who may sign what: read the cluster's keys again for the next command.
+    if (answer.result.ok && KEY_CHANGES.has(payload.kind)) this.trustValue = undefined;
     if (wait === 'enforced' && answer.result.ok) await this.waitAppliedEverywhere(answer.index);
     return { ...answer, signer: signers.signer, seq, notAfterMs };
   }

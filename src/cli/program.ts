@@ -98,8 +98,9 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     return EXIT_CODES.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
-      // Commander has already printed its message (help, version or the usage error).
-      return error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version' ? EXIT_CODES.ok : EXIT_CODES.usage;
+      // Commander has already printed its message: help asked for (exit 0), or help shown because the
+      // command line was incomplete, or the usage error (exit 2).
+      return error.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage;
     }
     if (error instanceof CliError) {
       io.stderr(`qgate: error: ${error.message}\n`);

@@ -5,7 +5,7 @@
 // stands in for an unreachable cluster where only the parsing matters.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { clusterIdOf, loadGenesis, toHex } from '../../src/commands/index.js';
 import { parseMemberSpec, defaultPubFile } from '../../src/cli/cmd-offline.js';
@@ -54,6 +54,12 @@ describe('global options', () => {
     });
   }
 
+  test('a command group without its subcommand shows its help on stderr and exits 2', async () => {
+    const run = await qgate(['devices']);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /^Usage: qgate devices \[options\] \[command\]/);
+  });
+
   test('--help of a command exits 0 and shows its options', async () => {
     const run = await qgate(['devices', 'register', '--help']);
     assert.equal(run.code, 0);
@@ -95,6 +101,20 @@ describe('offline commands', () => {
     assert.deepEqual(parseMemberSpec('n2=[fd00::2]:7002:/k/n2.key'), { nodeId: 'n2', address: '[fd00::2]:7002', keyFile: '/k/n2.key' });
     for (const bad of ['n1', 'n1=10.0.0.1:7001', '=10.0.0.1:7001:k', 'n1=host:port:k']) {
       assert.throws(() => parseMemberSpec(bad), /--member: expected NODE=HOST:PORT:NODE_KEY_FILE/);
+    }
+  });
+
+  test('keys gen refuses to overwrite a public key file, and then writes no key file either', async () => {
+    const dir = tempDir();
+    try {
+      writeFileSync(join(dir, 'k.pub'), 'keep me\n');
+      const run = await qgate(['keys', 'gen', '--out', join(dir, 'k.key')]);
+      assert.equal(run.code, 2);
+      assert.match(run.stderr, /k\.pub exists; refusing to overwrite it/);
+      assert.equal(existsSync(join(dir, 'k.key')), false);
+      assert.equal(readFileSync(join(dir, 'k.pub'), 'utf8'), 'keep me\n');
+    } finally {
+      removeDir(dir);
     }
   });
 

@@ -88,6 +88,23 @@ describe('qgate against a cluster', () => {
     assert.equal(lab.cluster.machine.device('plug1')?.nodeId, 'n2');
   });
 
+  test('a second domain with a new admin key: the admin added in this run signs the rest of it', async () => {
+    const dir = tempDir();
+    try {
+      const bobFile = join(dir, 'bob.key');
+      assert.equal((await qgate(['keys', 'gen', '--out', bobFile])).code, 0);
+      const bob = readFileSync(join(dir, 'bob.pub'), 'utf8').trim();
+      const bundle = join(dir, 'garden.yaml');
+      writeFileSync(bundle, `domain: garden\nadmins: [{ name: bob, publicKey: "${bob}" }]\nimages: [{ name: monitor, digest: "sha256:${'9'.repeat(64)}" }]\n`);
+      const run = await qgate([...lab.base, '--key', lab.rootFiles[0] as string, '--key', lab.rootFiles[1] as string, '--key', lab.adminFile, '--key', bobFile, 'apply', '-f', bundle]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /image monitor\s+create\s+\d+\s+ok/);
+      assert.deepEqual(lab.cluster.machine.images('garden'), [{ name: 'monitor', digest: `sha256:${'9'.repeat(64)}` }]);
+    } finally {
+      removeDir(dir);
+    }
+  });
+
   test('devices register, list, get, state set and remove work with the admin key from QGATE_KEY_SEED', async () => {
     const env = { QGATE_KEY_SEED: toHex(lab.admin.seed) };
     const register = await qgate([...lab.base, 'devices', 'register', 'plug2', '--domain', 'home', '--type', 'smart-plug', '--node', 'n1', '--port', 'dev2', '--tag', 'kitchen'], { env });
