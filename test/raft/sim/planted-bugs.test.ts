@@ -6,6 +6,8 @@
 // direct protocol-rule check (leader-commit-rule, single-pending-conf-change), a second search
 // switches those checks off and demands the client-visible damage itself: with the leader-churn
 // mix, Figure 8 of the Raft paper appears and an applied entry is lost or applied differently.
+// No planted core bug breaks reads, so a last test plants one in the harness: reads answered
+// from local state instead of ReadIndex must be caught as non-linearizable.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PLANTED_BUGS, type PlantedBug } from '../../../src/raft/index.js';
@@ -84,4 +86,14 @@ describe('the simulator catches every planted bug', () => {
         `other failures: ${JSON.stringify([...seen])}`);
     });
   }
+});
+
+describe('the simulator catches a defect of the application too', () => {
+  test('reads served from a node\'s local state instead of ReadIndex break read-linearizability within 30 seeds', () => {
+    for (let seed = 0; seed < 30; seed++) {
+      const result = runSimulation({ seed, nodes: nodesForSeed(seed, undefined), mode: 'safety', steps: DEFAULT_SAFETY_STEPS, unsafeLocalReads: true });
+      if (result.violation?.kind === 'read-linearizability') return;
+    }
+    assert.fail('local reads were never caught as stale');
+  });
 });

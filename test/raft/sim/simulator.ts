@@ -68,6 +68,11 @@ export interface SimOptions {
   readonly ruleChecks?: boolean;
   /** profile: how the fault mix is drawn (default swarm). */
   readonly profile?: ProfileKind;
+  /**
+   * unsafeLocalReads (test-only, default false): answer reads from the node's own applied state
+   * instead of ReadIndex. Not linearizable: it exists to show that the read check fails.
+   */
+  readonly unsafeLocalReads?: boolean;
 }
 
 /** SimStats counts what a run exercised, so that a campaign can show its coverage. */
@@ -888,6 +893,11 @@ class Simulation {
       node: node.id, incarnation: node.incarnation, requiredIndex: this.history.maxAckedIndex,
       ackedBefore: this.history.ackedCount, issuedTime: this.now,
     });
+    if (this.options.unsafeLocalReads === true) {
+      this.onReadState(node, node.machine.applied, key);
+      this.serveReads(node);
+      return;
+    }
     const raw = node.raw!;
     if (!this.refusable(node, `readIndex ${key}`, () => raw.readIndex(encoder.encode(key)))) this.pendingReads.delete(key);
     this.afterInput(node);
