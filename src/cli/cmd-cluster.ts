@@ -211,6 +211,13 @@ async function membersAdd(ctx: Context, nodeId: string, options: { address: stri
 
 /** registerCluster adds the commands that sign and submit changes, and their reads. */
 export function registerCluster(program: Command, run: Action): void {
+  registerDevices(program, run);
+  registerDomains(program, run);
+  registerMembership(program, run);
+}
+
+/** registerDevices adds apply, devices and state set. */
+function registerDevices(program: Command, run: Action): void {
   program.command('apply').description('sign and submit a bundle or policy file: domain, admin keys, images, policy, devices (unchanged items are skipped)')
     .requiredOption('-f, --file <file>', 'a bundle or a policy document (YAML or JSON)')
     .addOption(waitOption())
@@ -245,6 +252,10 @@ export function registerCluster(program: Command, run: Action): void {
       await submitAndReport(ctx, `state of ${deviceId} -> ${state}`, await deviceDomain(ctx, deviceId, options.domain), payload, options.wait);
     }));
 
+}
+
+/** registerDomains adds domains, admins and images (root- and admin-signed changes and their reads). */
+function registerDomains(program: Command, run: Action): void {
   const domains = program.command('domains').description('security domains');
   domains.command('list').action(run(async (ctx) => {
     const answer = await ctx.client().get(ctx.readPath('/v1/domains'));
@@ -287,6 +298,10 @@ export function registerCluster(program: Command, run: Action): void {
     .action(run((ctx, name: string, options: { domain: string; wait: WaitMode }) =>
       submitAndReport(ctx, `remove image ${name}`, identifier(options.domain, '--domain'), { kind: 'removeImage', name: identifier(name, 'NAME') }, options.wait)));
 
+}
+
+/** registerMembership adds members, leader transfer, rejections and commands get. */
+function registerMembership(program: Command, run: Action): void {
   const members = program.command('members').description('cluster membership (changes are root-signed)');
   members.command('list').description('the member nodes the agreed state records').action(run(async (ctx) => {
     const answer = await ctx.client().get(ctx.readPath('/v1/keys'));
