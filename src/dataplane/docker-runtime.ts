@@ -81,11 +81,13 @@ export class DockerUmboxRuntime implements UmboxRuntime {
       const labels = info.Labels;
       const name = (info.Names[0] ?? '').replace(/^\//, '');
       const running = info.State === 'running';
+      // Ready also needs both host veth ends: OVS keeps a port's number after its interface is deleted by hand.
+      const wired = [labels[LABEL.inPort], labels[LABEL.outPort]].every((port) => port !== undefined && existsSync(`/sys/class/net/${port}`));
       observed.push({
         name, containerId: info.Id, nodeId, deviceId: labels[LABEL.device] ?? '',
         generation: Number(labels[LABEL.generation] ?? 0), position: Number(labels[LABEL.position] ?? 0),
         image: labels[LABEL.image] ?? '', digest: labels[LABEL.digest] ?? '',
-        running, ready: running && existsSync(join(this.channelDir(name), 'ready')), pid: 0,
+        running, ready: running && wired && existsSync(join(this.channelDir(name), 'ready')), pid: 0,
       });
     }
     return observed;

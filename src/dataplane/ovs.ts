@@ -46,6 +46,8 @@ export interface OvsSwitchInit {
 }
 
 const BRIDGE_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
+/** LONG_TIMEOUT_SECONDS bounds port and bridge changes: vswitchd reconfigures every port of the bridge for each. */
+const LONG_TIMEOUT_SECONDS = 120;
 
 /** OvsSwitch drives one bridge of a local OVS instance with ovs-vsctl and ovs-ofctl. */
 export class OvsSwitch implements Switch {
@@ -60,8 +62,8 @@ export class OvsSwitch implements Switch {
     this.env = { OVS_RUNDIR: init.ovsDir };
   }
 
-  private vsctl(args: readonly string[]): Promise<{ stdout: string }> {
-    return run('ovs-vsctl', [`--db=unix:${join(this.ovsDir, 'db.sock')}`, '--timeout=10', ...args], { env: this.env, timeoutMs: 15_000 });
+  private vsctl(args: readonly string[], timeoutSeconds = 10): Promise<{ stdout: string }> {
+    return run('ovs-vsctl', [`--db=unix:${join(this.ovsDir, 'db.sock')}`, `--timeout=${timeoutSeconds}`, ...args], { env: this.env, timeoutMs: (timeoutSeconds + 5) * 1000 });
   }
 
   private ofctl(args: readonly string[]): Promise<{ stdout: string }> {
@@ -75,7 +77,7 @@ export class OvsSwitch implements Switch {
 
   /** deleteBridge removes the bridge and its ports (tests and node teardown). */
   async deleteBridge(): Promise<void> {
-    await this.vsctl(['--if-exists', 'del-br', this.bridge]);
+    await this.vsctl(['--if-exists', 'del-br', this.bridge], LONG_TIMEOUT_SECONDS);
   }
 
   async listPorts(): Promise<SwitchPortInfo[]> {
@@ -92,19 +94,18 @@ export class OvsSwitch implements Switch {
 
   async addPorts(names: readonly string[]): Promise<void> {
     if (names.length === 0) return;
-    const args: string[] = [];
-    for (const name of names) args.push('--', '--if-exists', 'del-port', this.bridge, name);
-    await this.vsctl(args);
-    const add: string[] = [];
-    for (const name of names) add.push('--', '--may-exist', 'add-port', this.bridge, name);
-    await this.vsctl(add);
+    // A port whose interface was deleted and created again (a restarted μmbox's veth) must be deleted in
+    // its own transaction first: deleting and adding it in one transaction keeps vswitchd's stale handle,
+    // and no packet from the new interface is seen. New names need only the add (one reconfiguration).
+    const existing = new Set((await this.vsctl(['list-ports', this.bridge])).stdout.split('\n').map((line) => line.trim()));
+    const stale = names.filter((name) => existing.has(name));
+    if (stale.length > 0) await this.vsctl(stale.flatMap((name) => ['--', '--if-exists', 'del-port', this.bridge, name]), LONG_TIMEOUT_SECONDS);
+    await this.vsctl(names.flatMap((name) => ['--', '--may-exist', 'add-port', this.bridge, name]), LONG_TIMEOUT_SECONDS);
   }
 
   async removePorts(names: readonly string[]): Promise<void> {
     if (names.length === 0) return;
-    const args: string[] = [];
-    for (const name of names) args.push('--', '--if-exists', 'del-port', this.bridge, name);
-    await this.vsctl(args);
+    await this.vsctl(names.flatMap((name) => ['--', '--if-exists', 'del-port', this.bridge, name]), LONG_TIMEOUT_SECONDS);
   }
 
   async dumpFlows(): Promise<ObservedFlow[]> {

@@ -347,9 +347,9 @@ export class Reconciler {
     return toStart.filter((item) => !blocked.has(item.umbox.deviceId));
   }
 
-  /** startUmboxes starts μmboxes with bounded concurrency and attaches their ports; failures block their device. */
+  /** startUmboxes starts μmboxes with bounded concurrency, then attaches all their ports in one transaction. */
   private async startUmboxes(items: Array<{ umbox: PlannedUmbox; imageId: string }>, blocked: Map<string, string>, result: PassResult): Promise<string[]> {
-    const started: string[] = [];
+    const started: PlannedUmbox[] = [];
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < items.length) {
@@ -358,8 +358,7 @@ export class Reconciler {
         if (blocked.has(item.umbox.deviceId)) continue;
         try {
           await this.runtime.start(item.umbox, item.imageId);
-          await this.sw.addPorts([item.umbox.inPort, item.umbox.outPort]);
-          started.push(item.umbox.name);
+          started.push(item.umbox);
           result.startedUmboxes++;
         } catch (cause) {
           const message = `μmbox ${item.umbox.name}: ${(cause as Error).message}`;
@@ -369,7 +368,8 @@ export class Reconciler {
       }
     };
     await Promise.all(Array.from({ length: Math.min(UMBOX_START_CONCURRENCY, items.length) }, worker));
-    return started;
+    await this.sw.addPorts(started.flatMap((umbox) => [umbox.inPort, umbox.outPort]));
+    return started.map((umbox) => umbox.name);
   }
 
   private reportIntegrity(alert: IntegrityAlert): void {

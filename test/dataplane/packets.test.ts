@@ -233,6 +233,19 @@ describe('data plane with real packets', { skip, timeout: 280_000 }, () => {
     assert.equal(reconciler.reportFor('dev1')?.appliedGeneration, generations.get('dev1'), 'the restarted reconciler reports the other devices too');
   });
 
+  test('a μmbox whose veth is deleted by hand is started again (OVS keeps the stale port number)', async () => {
+    const before = (await runtime.list(nodeId)).find((umbox) => umbox.deviceId === 'dev2' && umbox.image === 'monitor');
+    assert.ok(before?.ready);
+    const planned = (await runtime.docker.getContainer(before.containerId).inspect()).Config.Labels['io.quorumgate.in-port'];
+    assert.ok(planned);
+    await run('ip', ['link', 'del', planned]);
+    assert.ok(await pollUntil(async () => {
+      const now = (await runtime.list(nodeId)).find((umbox) => umbox.name === before.name);
+      return now !== undefined && now.ready && now.containerId !== before.containerId;
+    }, 20_000, 100), 'the μmbox was replaced');
+    assert.ok(await pollUntil(async () => /hello/.test(await httpGet(lab, lab.name('d2'), SERVER_ADDRESS, 80)), 10_000, 200), 'traffic passes through the new μmbox');
+  });
+
   test('50 chain swaps under continuous probe traffic let through zero forbidden packets', async () => {
     // Every plan in the cycle forbids UDP to port 9999; the device sends it all along. The server's counter
     // must stay 0. Then `allow` proves the probe is measurable: the same counter must rise.
