@@ -2,12 +2,14 @@
 // each pass reads the whole desired state (planDataplane of the latest input) and the whole observed
 // state (OVS ports and flows, μmbox containers), makes observed match desired, and reports the generation
 // enforced per device. No per-event logic: a pass after a restart, after drift made by hand, or after a
-// new plan is the same pass. A failed pass is retried with capped exponential backoff; a timer runs a pass
-// every resync interval even without new input, so hand-made drift is repaired.
+// new plan is the same pass. A failed pass is retried with capped exponential backoff; a timer runs a full
+// pass every resync interval even without new input, so hand-made drift is repaired. A pass woken by new
+// input between full passes starts from what the previous pass observed and left (an informer-style
+// cache), so reacting to a new plan costs one flow bundle, not a re-read of OVS and Docker.
 //
 // Order inside a pass gives make-before-break and fail-closed:
-//   1. start the μmboxes of every device's current generation (image digest checked first) and wait until
-//      each reports ready (its filter is loaded before its interfaces come up);
+//   1. start the missing μmboxes of every device's current generation (each image's digest checked against
+//      its pin first) and wait until each reports ready (its filter is loaded before its interfaces come up);
 //   2. install the whole flow table in ONE atomic bundle: devices whose μmboxes are ready get their plan's
 //      flows, all others get drop flows (quarantine);
 //   3. only then remove the μmboxes and ports that no installed flow uses any more.
