@@ -83,13 +83,15 @@ function emptyStats(): SimStats {
     steps: 0, ticks: 0, messagesSent: 0, messagesDelivered: 0, messagesDropped: 0, messagesDuplicated: 0, crashes: 0,
     crashesInsideReady: 0, restarts: 0, partitions: 0, leaderTerms: 0, proposals: 0, acknowledged: 0, reads: 0,
     readsServed: 0, confChangesProposed: 0, confChangesApplied: 0, confChangesCommitted: 0, transfers: 0, snapshotsTaken: 0, snapshotsInstalled: 0,
-    highestApplied: 0, oldTermCommits: 0, recoveryTicks: 0,
+    highestApplied: 0, oldTermCommits: 0, recoveryTicks: 0, recoveryTicksMax: 0,
   };
 }
 
 function addStats(total: SimStats | undefined, stats: SimStats): SimStats {
   const sum = total ?? emptyStats();
-  for (const key of Object.keys(stats) as Array<keyof SimStats>) sum[key] += stats[key];
+  for (const key of Object.keys(stats) as Array<keyof SimStats>) {
+    sum[key] = key.endsWith('Max') ? Math.max(sum[key], stats[key]) : sum[key] + stats[key];
+  }
   return sum;
 }
 

@@ -104,6 +104,8 @@ export interface SimStats {
   oldTermCommits: number;
   /** recoveryTicks: liveness runs: ticks from the end of faults to the new proposal applied everywhere. */
   recoveryTicks: number;
+  /** recoveryTicksMax: the same, the largest over a campaign (campaign totals take the maximum). */
+  recoveryTicksMax: number;
 }
 
 /** SimResult is the outcome of one run. */
@@ -232,7 +234,7 @@ class Simulation {
     steps: 0, ticks: 0, messagesSent: 0, messagesDelivered: 0, messagesDropped: 0, messagesDuplicated: 0,
     crashes: 0, crashesInsideReady: 0, restarts: 0, partitions: 0, leaderTerms: 0, proposals: 0, acknowledged: 0,
     reads: 0, readsServed: 0, confChangesProposed: 0, confChangesApplied: 0, confChangesCommitted: 0, transfers: 0, snapshotsTaken: 0,
-    snapshotsInstalled: 0, highestApplied: 0, oldTermCommits: 0, recoveryTicks: 0,
+    snapshotsInstalled: 0, highestApplied: 0, oldTermCommits: 0, recoveryTicks: 0, recoveryTicksMax: 0,
   };
   private now = 0;
   private step = 0;
@@ -1107,6 +1109,7 @@ class Simulation {
     }
     live.stage = 'done';
     this.stats.recoveryTicks = Math.ceil((this.now - live.healedTime) / TICK_TIME);
+    this.stats.recoveryTicksMax = this.stats.recoveryTicks;
     this.trace(`liveness ok: leader n${leader.id} term ${leader.term}, proposal applied at ${live.ackedIndex} on all members`);
   }
 
