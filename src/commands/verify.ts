@@ -45,7 +45,7 @@ export interface VerifiedCommand {
 }
 
 /** ROLE_PAYLOADS lists, per role, the payload kinds it may sign and whether they are domain-scoped. */
-const ROLE_PAYLOADS: Record<Role, ReadonlyMap<PayloadKind, 'domain' | 'cluster'>> = {
+const ROLE_PAYLOADS: Record<Role, ReadonlyMap<PayloadKind, 'domain' | 'cluster' | 'either'>> = {
   root: new Map([
     ['rotateRoot', 'cluster'], ['setNodeKey', 'cluster'], ['membership', 'cluster'], ['transferLeader', 'cluster'],
     ['addAdminKey', 'domain'], ['revokeAdminKey', 'domain'], ['createDomain', 'domain'], ['removeDomain', 'domain'],
@@ -54,7 +54,9 @@ const ROLE_PAYLOADS: Record<Role, ReadonlyMap<PayloadKind, 'domain' | 'cluster'>
     ['setPolicy', 'domain'], ['putDevice', 'domain'], ['removeDevice', 'domain'], ['putImage', 'domain'],
     ['removeImage', 'domain'], ['setDeviceState', 'domain'],
   ]),
-  node: new Map([['telemetry', 'cluster'], ['deviceCommandsDone', 'cluster']]),
+  // A node may scope a telemetry batch to the domain of its devices (the data plane batches per
+  // domain) or leave it cluster-wide; the state checks every event's device against it.
+  node: new Map([['telemetry', 'either'], ['deviceCommandsDone', 'cluster']]),
 };
 
 /** rolesFor returns the roles that may sign a payload kind (exactly one in this model). */

@@ -364,6 +364,13 @@ const telemetry: Handler<'telemetry'> = (data, command, payload, context) => {
   const nodeId = command.nodeId;
   assert.ok(nodeId !== undefined, 'telemetry is verified as signed by a node key');
   payload.events.forEach((event, i) => checkEvent(data, nodeId, event, `body.telemetry.events[${i}].${event.kind}`));
+  const scope = command.body.domain;
+  payload.events.forEach((event, i) => {
+    const domain = data.devices.get(event.deviceId)?.domain;
+    if (scope !== '' && domain !== scope) {
+      reject('device_in_other_domain', `the batch is scoped to domain "${scope}" but device "${event.deviceId}" belongs to "${domain}"`, `body.telemetry.events[${i}]`);
+    }
+  });
   const effects: Effect[] = [];
   payload.events.forEach((event, i) => {
     // The batch was checked as a whole above; a value the engine still refuses (out of its numeric

@@ -145,6 +145,10 @@ const rows: Row[] = [
     build: (c) => c.as(c.nodes[1]!, { kind: 'telemetry', events: [{ kind: 'alert', deviceId: 'plug-0', alertType: 'brute-force-login', source: 'mb-1' }] }),
   },
   {
+    rule: 'telemetry scoped to a domain its device does not belong to', code: 'device_in_other_domain',
+    build: (c) => c.as(c.nodes[0]!, { kind: 'telemetry', events: [{ kind: 'alert', deviceId: 'plug-0', alertType: 'brute-force-login', source: 'mb-1' }] }, 'office'),
+  },
+  {
     rule: 'telemetry naming an undeclared sensor', code: 'invalid_telemetry',
     build: (c) => c.as(c.nodes[0]!, { kind: 'telemetry', events: [{ kind: 'reading', deviceId: 'plug-0', sensor: 'voltage', value: 3 }] }),
   },
@@ -162,7 +166,7 @@ const rows: Row[] = [
   },
   {
     rule: 'a cluster-wide command that names a domain', code: 'wrong_domain',
-    build: (c) => c.as(c.nodes[0]!, { kind: 'telemetry', events: [] }, 'home'),
+    build: (c) => c.as(c.nodes[0]!, { kind: 'deviceCommandsDone', ids: [1] }, 'home'),
   },
   {
     rule: 'an envelope that is not protobuf', code: 'malformed_envelope',

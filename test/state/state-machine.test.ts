@@ -208,6 +208,14 @@ describe('membership intents', () => {
     h.fails(c.as(n4, { kind: 'telemetry', events: [] }), 'unknown_signer');
   });
 
+  test('a node may scope telemetry to its device\'s domain, or send it cluster-wide', () => {
+    const h = Harness.ready(2);
+    const c = h.cluster;
+    const event = { kind: 'alert' as const, deviceId: 'plug-0', alertType: 'brute-force-login', source: 'mb-1' };
+    h.ok(c.as(c.nodes[0]!, { kind: 'telemetry', events: [event] }, 'home'));
+    h.ok(c.as(c.nodes[0]!, { kind: 'telemetry', events: [event] }));
+  });
+
   test('leadership transfer is root-only and only to a voter', () => {
     const h = Harness.ready(0);
     const c = h.cluster;
