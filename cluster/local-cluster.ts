@@ -32,6 +32,7 @@ export interface ClusterFile {
   readonly timing: Record<string, number>;
   nodes: ClusterNodeInfo[];
   nextNodeId: number;
+  dataplanePrefix?: string;
 }
 
 /** LocalClusterInit configures create(). */
@@ -42,6 +43,11 @@ export interface LocalClusterInit {
   /** timing overrides for every node (tickMs, electionTicks, snapshotEveryEntries, ...). */
   readonly timing?: Record<string, number>;
   readonly host?: string;
+  /**
+   * dataplanePrefix, when set (gateway mode), gives every node a data plane: OVS bridge
+   * `<prefix><id>br` and uplink port `<prefix><id>up` (interface names stay within 15 characters).
+   */
+  readonly dataplanePrefix?: string;
   /** rootKeys and rootThreshold shape the genesis root (gateway mode; default 2 of 3). */
   readonly rootKeys?: number;
   readonly rootThreshold?: number;
@@ -103,7 +109,10 @@ export class LocalCluster {
     mkdirSync(dir, { recursive: true });
     // In the bare-log mode there is no genesis: the cluster id is random. The gateway mode uses the genesis hash.
     const application = init.application ?? 'log';
-    const file: ClusterFile = { clusterId: toHex(randomBytes(32)), application, timing: init.timing ?? {}, nodes: [], nextNodeId: 1 };
+    const file: ClusterFile = {
+      clusterId: toHex(randomBytes(32)), application, timing: init.timing ?? {}, nodes: [], nextNodeId: 1,
+      ...(init.dataplanePrefix !== undefined ? { dataplanePrefix: init.dataplanePrefix } : {}),
+    };
     const cluster = new LocalCluster(dir, file);
     for (let i = 0; i < init.nodes; i++) await cluster.allocateNode(true);
     if (application === 'quorumgate') file.clusterId = cluster.writeGenesis(init.rootKeys ?? 3, init.rootThreshold ?? 2);
@@ -277,6 +286,12 @@ export class LocalCluster {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
+  /** dataplaneOf names a node's OVS bridge and uplink port (clusters created with dataplanePrefix). */
+  dataplaneOf(nodeId: number): { bridge: string; uplinkPort: string } {
+    const prefix = this.file.dataplanePrefix ?? 'qg';
+    return { bridge: `${prefix}${nodeId}br`, uplinkPort: `${prefix}${nodeId}up` };
+  }
+
   /** genesisFile is the cluster's genesis document (gateway mode). */
   get genesisFile(): string {
     return join(this.dir, 'genesis.json');
@@ -317,6 +332,7 @@ export class LocalCluster {
       ...(node.founder ? {} : { join: true }),
       application: this.file.application,
       ...(Object.keys(this.file.timing).length > 0 ? { timing: this.file.timing } : {}),
+      ...(this.file.dataplanePrefix !== undefined ? { dataplane: this.dataplaneOf(node.nodeId) } : {}),
     };
     writeFileSync(join(this.nodeDir(node.nodeId), 'config.yaml'), toYaml(config));
   }
