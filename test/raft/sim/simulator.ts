@@ -667,6 +667,7 @@ class Simulation {
   }
 
   private applyEntry(node: SimNode, entry: Entry): void {
+    this.checkAppliedIsDurable(node, entry);
     const firstToApply = entry.index > this.history.highestApplied;
     node.machine = this.history.applyEntry(node.id, node.machine, entry);
     if (entry.type === EntryType.ConfChange) {
@@ -687,6 +688,20 @@ class Simulation {
       this.history.ack(entry.index);
       this.trace(`ack ${key} at ${entry.index} by n${node.id}`);
       if (this.liveness !== undefined && this.liveness.proposalId === key) this.liveness.ackedIndex = entry.index;
+    }
+  }
+
+  /**
+   * checkAppliedIsDurable: an entry handed out for applying is in the node's own durable log
+   * (step 1 of this or an earlier Ready persisted it), with the same term — unless compacted.
+   */
+  private checkAppliedIsDurable(node: SimNode, entry: Entry): void {
+    const disk = node.disk;
+    if (entry.index < disk.firstIndex()) return;
+    if (entry.index > disk.lastIndex() || disk.term(entry.index) !== entry.term) {
+      const held = entry.index > disk.lastIndex() ? `its durable log ends at ${disk.lastIndex()}` : `its durable log has term ${disk.term(entry.index)}`;
+      throw new InvariantViolation('state-machine-safety', node.id,
+        `node ${node.id} is handed entry ${entry.index} (term ${entry.term}) to apply, but ${held}`);
     }
   }
 
