@@ -126,6 +126,32 @@ describe('qgate against a cluster', () => {
     assert.equal(lab.cluster.machine.device('plug2'), undefined);
   });
 
+  test('an answer lost after the commit (504, dropped connection) is retried with the same envelope and applied once', async () => {
+    const env = { QGATE_KEY_SEED: toHex(lab.admin.seed) };
+    for (const fault of [{ kind: 'answer', status: 504, body: { error: { code: 'TIMEOUT', message: 'no outcome in time', details: { indeterminate: true } } }, applyFirst: true }, { kind: 'drop', applyFirst: true }] as const) {
+      const applied = lab.cluster.events.length;
+      const posts = lab.node.posts().length;
+      lab.node.faults.push(fault);
+      const name = `retry-${fault.kind}`;
+      const run = await qgate([...lab.base, 'images', 'put', name, `sha256:${'7'.repeat(64)}`, '--domain', 'home'], { env });
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, /attempt 1\/6 to .*; retrying the same envelope/);
+      assert.match(run.stdout, new RegExp(`image ${name}: applied at index ${applied + 1} .*already applied earlier: this is the original result`));
+      assert.equal(lab.cluster.events.length, applied + 1, 'applied exactly once');
+      const sent = lab.node.posts().slice(posts);
+      assert.equal(sent.length, 2);
+      assert.equal(sent[1], sent[0], 'the retry carried the same envelope');
+    }
+  });
+
+  test('devices register -f reads a device file, domain included', async () => {
+    const file = join(lab.dir, 'cam.yaml');
+    writeFileSync(file, 'id: cam9\ntype: camera\nnodeId: n3\nport: dev9\ndomain: home\ntags: [porch]\n');
+    const run = await qgate([...lab.base, '--key', lab.adminFile, 'devices', 'register', '-f', file]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(lab.cluster.machine.device('cam9'), { id: 'cam9', domain: 'home', type: 'camera', group: 'default', tags: ['porch'], nodeId: 'n3', port: 'dev9', addresses: [] });
+  });
+
   test('a command the state machine rejects exits 1 with its code; a missing device exits 4', async () => {
     const env = { QGATE_KEY_SEED: toHex(lab.admin.seed) };
     const rejected = await qgate([...lab.base, 'state', 'set', 'plug1', 'no-such-state', '--reason', 'x'], { env });
