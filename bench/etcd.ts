@@ -55,6 +55,12 @@ const WARMUP_SECONDS = 1;
 const LATENCY_LEVEL = 64;
 /** DEVICE_TYPE is the single device type of the bench domains' policy. */
 const DEVICE_TYPE = 'bench-sensor';
+/**
+ * WRITE_TIMEOUT_MS bounds one measured write: above quorumgate's proposal timeout (5 s here) and
+ * etcd's request timeout (5 s + 2 election timeouts), so a slow write is answered by the system
+ * (acknowledged, or refused as indeterminate) rather than abandoned by the client.
+ */
+const WRITE_TIMEOUT_MS = 10_000;
 /** COMMAND_LIFETIME_MS is how long a signed bench command stays valid. */
 const COMMAND_LIFETIME_MS = 600_000;
 
@@ -611,7 +617,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     const systems = [quorumgate, etcd] as const;
     for (const level of options.levels) {
       for (const system of systems) {
-        const result = await measureLevel(system, level, options.seconds, 4 * electionTimeoutMs);
+        const result = await measureLevel(system, level, options.seconds, Math.max(WRITE_TIMEOUT_MS, 6_000 + 3 * electionTimeoutMs));
         const f = figures[system.name];
         f.throughputPerSecond.set(level, result.perSecond);
         f.latenciesMs.set(level, result.latenciesMs);
