@@ -262,6 +262,11 @@ export class ApiClient {
         return parseSubmitAnswer(answer.body, endpoint, attempt + 1);
       }
       const error = errorView(answer.status, answer.body);
+      const committedIndex = error.details['committedIndex'];
+      if (answer.status === 504 && typeof committedIndex === 'number') {
+        // Committed for sure, but not enforced in time (wait=enforced): resending cannot help.
+        throw new CliError('NOT_ENFORCED', `committed at index ${committedIndex}, but not enforced in time: ${error.message}`, { index: committedIndex, endpoint });
+      }
       const disposition = dispositionOf(answer.status, error);
       if (!disposition.retry) throw cliErrorFor(answer.status, error, endpoint);
       indeterminate ||= disposition.indeterminate;

@@ -337,11 +337,23 @@ function registerMembership(program: Command, run: Action): void {
     }));
 }
 
+/** enforcementSummary renders GET /v1/status `enforced` (a list of devices, or a map of generations). */
+export function enforcementSummary(enforced: unknown, enforcedIndex: unknown): string {
+  const at = typeof enforcedIndex === 'number' ? ` @${enforcedIndex}` : '';
+  if (Array.isArray(enforced)) {
+    const devices = enforced.filter(isObject);
+    const done = devices.filter((d) => d['appliedGeneration'] !== null && d['appliedGeneration'] === d['desiredGeneration']).length;
+    return `${done}/${devices.length} devices${at}`;
+  }
+  if (isObject(enforced)) {
+    const generations = Object.values(enforced).filter((g): g is number => typeof g === 'number');
+    return generations.length === 0 ? `0 devices${at}` : `${generations.length} devices, gen ${Math.min(...generations)}..${Math.max(...generations)}${at}`;
+  }
+  return at === '' ? '-' : at.slice(1);
+}
+
 /** statusRow renders one node's GET /v1/status answer for the status table. */
 export function statusRow(endpoint: string, status: Record<string, unknown>): string[] {
-  const enforced = isObject(status['enforced']) ? Object.values(status['enforced']).filter((g): g is number => typeof g === 'number') : undefined;
-  const enforcedText = enforced === undefined ? '-' : enforced.length === 0 ? '0 devices'
-    : `${enforced.length} device${enforced.length === 1 ? '' : 's'}, gen ${Math.min(...enforced)}..${Math.max(...enforced)}`;
   return [endpoint, cell(status['id']), cell(status['role']), cell(status['leader']), cell(status['term']), cell(status['commit']),
-    cell(status['applied']), shortHash(status['stateHash']), enforcedText, ''];
+    cell(status['applied']), shortHash(status['stateHash']), enforcementSummary(status['enforced'], status['enforcedIndex']), ''];
 }

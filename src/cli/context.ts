@@ -72,6 +72,12 @@ export function parseTrust(answer: Record<string, unknown>): TrustInfo | undefin
   return { rootKeys, rootThreshold: root['threshold'], adminDomains };
 }
 
+/** reachedIndex is how far a node's status says it has got: enforcedIndex when it reports one, else applied. */
+export function reachedIndex(status: Record<string, unknown>): number {
+  const reached = typeof status['enforcedIndex'] === 'number' ? status['enforcedIndex'] : status['applied'];
+  return typeof reached === 'number' ? reached : 0;
+}
+
 /** KEY_CHANGES are the payload kinds after which the cached trust view is stale. */
 const KEY_CHANGES: ReadonlySet<Payload['kind']> = new Set(['addAdminKey', 'revokeAdminKey', 'rotateRoot', 'setNodeKey']);
 
@@ -182,17 +188,18 @@ export class Context {
     const answer = await this.client().submit(built.bytes, wait);
     // A change of keys changes who may sign what: read the cluster's keys again for the next command.
     if (answer.result.ok && KEY_CHANGES.has(payload.kind)) this.trustValue = undefined;
-    if (wait === 'enforced' && answer.result.ok) await this.waitAppliedEverywhere(answer.index);
+    if (wait === 'enforced' && answer.result.ok) await this.waitEnforcedEverywhere(answer.index);
     return { ...answer, signer: signers.signer, seq, notAfterMs };
   }
 
   /**
-   * waitAppliedEverywhere is the client's half of `--wait enforced`: the answering node already waited
-   * for enforcement (docs/api.md); this also waits until every endpoint that answers reports
-   * `applied >= index`, so a following read on any of them sees the change. An endpoint that does not
-   * answer is skipped with a note (a dead node must not block the operator); at least one must answer.
+   * waitEnforcedEverywhere is the client's half of `--wait enforced`. The answering node waited for its
+   * own data plane (docs/api.md); this waits until every endpoint that answers reports in
+   * GET /v1/status `enforcedIndex >= index` (its data plane enforces the state at that entry), or,
+   * from a node without a data plane report, `applied >= index`. An endpoint that does not answer is
+   * skipped with a note (a dead node must not block the operator).
    */
-  private async waitAppliedEverywhere(index: number): Promise<void> {
+  private async waitEnforcedEverywhere(index: number): Promise<void> {
     const client = this.client();
     const sleep = this.io.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
     const pending = new Set(client.endpoints);
@@ -200,8 +207,7 @@ export class Context {
     for (let poll = 0; poll < MAX_ENFORCED_POLLS && pending.size > 0; poll++) {
       for (const endpoint of [...pending]) {
         try {
-          const status = await client.getFrom(endpoint, '/v1/status');
-          if (typeof status['applied'] === 'number' && status['applied'] >= index) pending.delete(endpoint);
+          if (reachedIndex(await client.getFrom(endpoint, '/v1/status')) >= index) pending.delete(endpoint);
         } catch (error) {
           if (!(error instanceof CliError)) throw error;
           this.note(`qgate: ${endpoint} did not answer (${error.message}); not waiting for it`);
@@ -212,6 +218,6 @@ export class Context {
       if (this.io.nowMs() >= deadlineMs) break;
       await sleep(ENFORCED_POLL_MS);
     }
-    throw new CliError('INDETERMINATE', `committed at index ${index}, but ${[...pending].join(', ')} had not applied it within --timeout ${this.options.timeout} ms`, { index, pending: [...pending] });
+    throw new CliError('NOT_ENFORCED', `committed at index ${index}, but ${[...pending].join(', ')} did not enforce it within --timeout ${this.options.timeout} ms`, { index, pending: [...pending] });
   }
 }

@@ -29,6 +29,7 @@ export type CliErrorCode =
   | 'UNAVAILABLE'
   | 'INDETERMINATE'
   | 'NOT_FOUND'
+  | 'NOT_ENFORCED'
   | 'AUDIT_MISMATCH';
 
 const EXIT_FOR_CODE: Record<CliErrorCode, ExitCode> = {
@@ -39,6 +40,7 @@ const EXIT_FOR_CODE: Record<CliErrorCode, ExitCode> = {
   UNAVAILABLE: EXIT_CODES.unavailable,
   INDETERMINATE: EXIT_CODES.unavailable,
   NOT_FOUND: EXIT_CODES.notFound,
+  NOT_ENFORCED: EXIT_CODES.unavailable,
   AUDIT_MISMATCH: EXIT_CODES.rejected,
 };
 

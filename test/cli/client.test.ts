@@ -131,6 +131,16 @@ describe('submit retries indeterminate answers with the same envelope', () => {
     });
   }
 
+  test('a 504 that says the command committed but was not enforced in time is final (exit 3), not resent', async () => {
+    const a = await new ScriptedServer([error(504, 'TIMEOUT', { indeterminate: false, committedIndex: 41 })]).start();
+    const b = await new ScriptedServer([OK]).start();
+    const failure = await rejection(client([a.url, b.url], []).submit(envelope, 'enforced'));
+    assert.equal(failure.code, 'NOT_ENFORCED');
+    assert.equal(failure.exitCode, EXIT_CODES.unavailable);
+    assert.match(failure.message, /^committed at index 41, but not enforced in time: TIMEOUT says so$/);
+    assert.equal(b.bodies.length, 0);
+  });
+
   test('retries are bounded; when every answer may have committed the outcome is INDETERMINATE (exit 3)', async () => {
     const a = await new ScriptedServer(Array.from({ length: 4 }, () => error(504, 'TIMEOUT', { indeterminate: true }))).start();
     const sleeps: number[] = [];

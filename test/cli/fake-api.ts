@@ -71,8 +71,8 @@ export class FakeNode {
   readonly faults: Fault[] = [];
   private server: Server | undefined;
   url = '';
-  /** appliedLag makes GET /v1/status report `applied` this many entries behind (a lagging node). */
-  appliedLag = 0;
+  /** enforcedLag makes GET /v1/status report `enforcedIndex` this many entries behind (a slow data plane). */
+  enforcedLag = 0;
   /** statusPolls counts GET /v1/status requests. */
   statusPolls = 0;
 
@@ -129,8 +129,13 @@ export class FakeNode {
     if (path === '/v1/rejections') return send(200, { index, counts: m.rejectionCounts(), recent: m.rejections() });
     if (path === '/v1/status') {
       this.statusPolls += 1;
-      return send(200, { id: this.id, role: this.id === 1 ? 'leader' : 'follower', leader: 1, term: this.cluster.term, commit: index, applied: Math.max(0, index - this.appliedLag),
-        snapshotIndex: 0, lastIndex: index, voters: [1, 2, 3], learners: [], removed: false, stateHash: m.stateHash(), enforced: { plug1: 2, cam1: 5 } });
+      return send(200, { id: this.id, role: this.id === 1 ? 'leader' : 'follower', leader: 1, term: this.cluster.term, commit: index, applied: index,
+        snapshotIndex: 0, lastIndex: index, voters: [1, 2, 3], learners: [], removed: false, stateHash: m.stateHash(),
+        enforcedIndex: Math.max(0, index - this.enforcedLag),
+        enforced: [
+          { deviceId: 'plug1', desiredGeneration: 2, appliedGeneration: 2, enforcement: 'enforced', reason: null },
+          { deviceId: 'cam1', desiredGeneration: 5, appliedGeneration: 4, enforcement: 'pending', reason: 'μmbox starting' },
+        ] });
     }
     if (path === '/v1/images') {
       const domain = url.searchParams.get('domain');
