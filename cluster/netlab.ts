@@ -119,10 +119,16 @@ async function daemon(ns: string, argv: readonly string[]): Promise<void> {
 
 /** tcpReach says whether `from` can open a TCP connection to address:port and read an answer within timeoutSeconds. */
 export async function tcpReach(from: string, address: string, port: number, timeoutSeconds = 2): Promise<boolean> {
-  const result = await inNamespace(from, ['busybox', 'nc', '-w', String(timeoutSeconds), address, String(port)], {
-    allowFailure: true, timeoutMs: (timeoutSeconds + 3) * 1000, input: 'GET / HTTP/1.0\r\n\r\n',
-  });
-  return result.stdout.length > 0;
+  try {
+    const result = await inNamespace(from, ['busybox', 'nc', '-w', String(timeoutSeconds), address, String(port)], {
+      allowFailure: true, timeoutMs: (timeoutSeconds + 3) * 1000, input: 'GET / HTTP/1.0\r\n\r\n',
+    });
+    return result.stdout.length > 0;
+  } catch (error) {
+    // nc that hangs past its own -w (a SYN never answered) is killed by the timeout: no reach.
+    if (error instanceof Error && /no answer within/.test(error.message)) return false;
+    throw error;
+  }
 }
 
 /** teardownNetwork removes every namespace and host link whose name starts with `prefix` (and their processes). */

@@ -89,7 +89,17 @@ export function startDataplane(init: {
   return {
     enforcement: {
       report: () => agent.report(),
-      enforcedIndex: () => (agent.report().every((d) => d.appliedGeneration === d.desiredGeneration) ? desiredIndex : 0),
+      enforcedIndex: () => {
+        // Every device this node serves must be reported and enforced at the generation asked for;
+        // a node that restarted and has not reconciled yet reports nothing, and so enforces nothing.
+        const reports = new Map(agent.report().map((d) => [d.deviceId, d]));
+        const served = applier.machine.devices({ nodeId: memberId });
+        const enforced = served.every((device) => {
+          const report = reports.get(device.id);
+          return report !== undefined && report.appliedGeneration === report.desiredGeneration;
+        });
+        return enforced ? desiredIndex : 0;
+      },
     },
     stop: async () => {
       applier.off('applied', update);
