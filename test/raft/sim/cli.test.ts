@@ -36,7 +36,7 @@ describe('npm run sim', () => {
     assert.match(result.out, /replay: npm run sim -- --seed \d+ --nodes [357] --plant two-pending-conf-changes/);
   });
 
-  test('a broken invariant exits 1 and names the seed and the replay command', () => {
+  test('a failing seed names the invariant, seed, step and node; a planted bug not caught exits 1', () => {
     const result = run('--seed', '0', '--nodes', '3', '--plant', 'ack-before-persist', '--quiet');
     assert.equal(result.status, 0);
     assert.match(result.out, /FAIL seed 0 \(3 nodes\): invariant durability broken \(seed 0, 3 nodes, safety, plant ack-before-persist\) at step \d+ node \d+/);

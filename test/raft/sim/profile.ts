@@ -44,7 +44,7 @@ export interface Profile {
   readonly dropPpm: number;
   readonly duplicatePpm: number;
   readonly longDelayPpm: number;
-  /** maxTickDriftPerMille: each node incarnation ticks every TICK_TIME ± up to this many thousandths. */
+  /** maxTickDriftPerMille: each node incarnation ticks every TICK_TIME ± up to this many thousandths (clock rate skew). */
   readonly maxTickDriftPerMille: number;
   readonly crashPpm: number;
   /** readyCrashPpm: share of crashes that strike inside the next Ready handling (between its stages). */

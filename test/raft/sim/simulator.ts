@@ -167,6 +167,8 @@ interface SimNode {
   ackedIndex: number;
   /** answeredReads: ReadIndex answers waiting for the node to apply up to their index. */
   answeredReads: AnsweredRead[];
+  /** tickInterval: this incarnation's tick period; clocks of different nodes run at different rates. */
+  tickInterval: number;
   /** createdTime: when the node was first started (joiners never admitted are retired after a while). */
   readonly createdTime: number;
 }
@@ -343,7 +345,7 @@ class Simulation {
     const node: SimNode = {
       id, disk, durableHardState: disk.initialState().hardState, confIndexes: [], raw: undefined, incarnation: 0,
       state: 'down', machine: INITIAL_MACHINE, confState: disk.initialState().confState, role: 'follower', term: 0,
-      statusApplied: 0, armedCrash: undefined, ackedIndex: 0, answeredReads: [], createdTime: this.now,
+      statusApplied: 0, armedCrash: undefined, ackedIndex: 0, answeredReads: [], tickInterval: TICK_TIME, createdTime: this.now,
     };
     this.nodes.set(id, node);
     this.start(node);
@@ -393,8 +395,8 @@ class Simulation {
     node.answeredReads = [];
     this.trace(`start n${node.id} inc=${node.incarnation} snap=${snapshot.metadata.index} applied=${node.machine.applied} ` +
       `hs=${node.durableHardState.term}/${node.durableHardState.vote}/${node.durableHardState.commit} last=${node.disk.lastIndex()}`);
-    const interval = TICK_TIME + Math.trunc((TICK_TIME * drift) / 1000);
-    this.queue.push(this.now + this.random.between(1, interval), { kind: 'tick', node: node.id, incarnation: node.incarnation });
+    node.tickInterval = TICK_TIME + Math.trunc((TICK_TIME * drift) / 1000);
+    this.queue.push(this.now + this.random.between(1, node.tickInterval), { kind: 'tick', node: node.id, incarnation: node.incarnation });
   }
 
   /** crash throws away a node's volatile state; the disk keeps only what was persisted. */
@@ -455,9 +457,7 @@ class Simulation {
     this.core(node, 'tick', () => raw.tick());
     this.afterInput(node);
     if (node.state === 'up' && node.incarnation === incarnation) {
-      const drift = this.profile.maxTickDriftPerMille;
-      const interval = TICK_TIME + (drift === 0 ? 0 : Math.trunc((TICK_TIME * this.random.between(-drift, drift)) / 1000));
-      this.queue.push(this.now + interval, { kind: 'tick', node: id, incarnation });
+      this.queue.push(this.now + node.tickInterval, { kind: 'tick', node: id, incarnation });
     }
   }
 
