@@ -51,6 +51,8 @@ const PROBE_LANES = 64;
 const PROBE_INTERVAL_MS = 25;
 /** WARMUP_SECONDS precedes each measured level. */
 const WARMUP_SECONDS = 1;
+/** IDLE_SECONDS is how long each idle cluster's CPU use is measured before the load starts. */
+const IDLE_SECONDS = 3;
 /** LATENCY_LEVEL is the client count whose latency is the headline `latency_ms`. */
 const LATENCY_LEVEL = 64;
 /** DEVICE_TYPE is the single device type of the bench domains' policy. */
@@ -170,6 +172,8 @@ export interface SystemFigures {
   readonly errors: ReadonlyMap<number, number>;
   /** resources: log syncs and CPU per level (diagnostic). */
   readonly resources?: ReadonlyMap<number, LevelResources>;
+  /** idleCpuCores: CPU the idle cluster uses, summed over members (diagnostic). */
+  readonly idleCpuCores?: number | null;
   readonly failoversMs: readonly number[];
 }
 
@@ -184,6 +188,7 @@ export function systemReport(figures: SystemFigures, latencyLevel: number): Omit
     latency_by_clients_ms: byLevel((level) => summarize(figures.latenciesMs.get(level) ?? [])),
     errors_by_clients: byLevel((level) => figures.errors.get(level) ?? 0),
     resources_by_clients: byLevel((level) => figures.resources?.get(level) ?? null),
+    idle_cluster_cpu_cores: figures.idleCpuCores ?? null,
     failover_ms: { ...summarize(figures.failoversMs), samples: figures.failoversMs.map(round1) },
   };
 }
@@ -470,6 +475,17 @@ async function measureLevel(system: BenchSystem, clients: number, seconds: numbe
   return { ...result, resources };
 }
 
+/** measureIdle returns the CPU the idle cluster uses (cores, summed over members): ticks, heartbeats, timers. */
+async function measureIdle(system: BenchSystem, seconds: number): Promise<number | null> {
+  await system.settled();
+  const members = system.members();
+  const before = await Promise.all(members.map((m) => system.counters(m)));
+  const startedAt = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  const after = await Promise.all(members.map((m) => system.counters(m)));
+  return levelResources({ leaderBefore: undefined, leaderAfter: undefined, before, after, elapsedS: (performance.now() - startedAt) / 1000, writesPerSecond: 0 }).cluster_cpu_cores;
+}
+
 /** clientOf reads the client number out of runClosedLoop's request id ("p<client>-<counter>"). */
 export function clientOf(requestId: string): number {
   const match = /^p(\d+)-\d+$/.exec(requestId);
@@ -537,6 +553,7 @@ export interface SystemReport {
   readonly latency_by_clients_ms: Record<string, Percentiles>;
   readonly errors_by_clients: Record<string, number>;
   readonly resources_by_clients: Record<string, LevelResources | null>;
+  readonly idle_cluster_cpu_cores: number | null;
   readonly failover_ms: Percentiles & { readonly samples: number[] };
   /** error_samples: the first few errors of the throughput phase (failover probes are expected to fail). */
   readonly error_samples: string[];
@@ -576,11 +593,11 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
 
 type MutableFigures = {
   throughputPerSecond: Map<number, number>; latenciesMs: Map<number, number[]>; errors: Map<number, number>;
-  resources: Map<number, LevelResources>; failoversMs: number[];
+  resources: Map<number, LevelResources>; failoversMs: number[]; idleCpuCores: number | null;
 };
 
 function emptyFigures(): MutableFigures {
-  return { throughputPerSecond: new Map(), latenciesMs: new Map(), errors: new Map(), resources: new Map(), failoversMs: [] };
+  return { throughputPerSecond: new Map(), latenciesMs: new Map(), errors: new Map(), resources: new Map(), failoversMs: [], idleCpuCores: null };
 }
 
 /**
@@ -615,6 +632,10 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     await quorumgate.prepare(clients);
     const figures = { quorumgate: emptyFigures(), etcd: emptyFigures() };
     const systems = [quorumgate, etcd] as const;
+    for (const system of systems) {
+      figures[system.name].idleCpuCores = await measureIdle(system, IDLE_SECONDS);
+      log(`${system.name.padEnd(10)} idle: cluster CPU ${figures[system.name].idleCpuCores} cores`);
+    }
     for (const level of options.levels) {
       for (const system of systems) {
         const result = await measureLevel(system, level, options.seconds, Math.max(WRITE_TIMEOUT_MS, 6_000 + 3 * electionTimeoutMs));

@@ -57,6 +57,7 @@ describe('bench:etcd end to end', { timeout: 180_000 }, () => {
         // The members' /metrics were read: the leader synced its log and the cluster used CPU.
         const resources = system.resources_by_clients['4'];
         assert.ok(resources !== null && resources !== undefined, JSON.stringify(system.resources_by_clients));
+        assert.equal(typeof system.idle_cluster_cpu_cores, 'number');
         assert.ok(resources.leader_log_syncs_per_s! > 0 && resources.leader_mean_log_sync_ms! > 0 && resources.cluster_cpu_cores! > 0, JSON.stringify(resources));
         // A failover cannot beat the election timeout by much, and the probe gives up after 20 of them.
         assert.ok(system.failover_ms.p99! > 100 && system.failover_ms.p99! < 20 * 500, JSON.stringify(system.failover_ms));
