@@ -196,4 +196,18 @@ describe('membership changes', () => {
     node.campaign();
     assert.notEqual(node.raft.state, 'follower', 'once applied, it campaigns');
   });
+  test('the leader itself refuses a change that is not a leave while joint, and a leave while not joint', () => {
+    // RawNode.proposeConfChange validates first; a forwarded proposal reaches the leader's own check.
+    const net = cluster([1, 2, 3]);
+    net.raw(1).proposeConfChange(change([add(4)], 'explicit'));
+    net.stabilize();
+    const propose = (cc: ConfChange) => net.raw(1).raft.step({
+      type: MessageType.Prop, from: 1, to: 1, term: 0, logTerm: 0, index: 0, commit: 0, reject: false, rejectHint: 0,
+      context: EMPTY_BYTES, entries: [confChangeEntry(cc)],
+    });
+    assert.throws(() => propose(change([add(5)])), (e: unknown) => e instanceof ProposalDroppedError && /must transition out of joint config first/.test(e.message));
+    propose(change([]));
+    net.stabilize();
+    assert.throws(() => propose(change([])), (e: unknown) => e instanceof ProposalDroppedError && /not in joint state/.test(e.message));
+  });
 });
