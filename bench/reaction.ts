@@ -12,7 +12,7 @@
 // Usage: npm run bench:reaction -- [--runs 20] [--devices 10,100,1000]; writes bench/results/reaction.json.
 // Needs root, Open vSwitch and Docker (deploy/host-setup.sh).
 import { mkdirSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { PolicyEngine, type PolicyDocument } from '../src/policy/index.js';
 import { AlertIntake } from '../src/dataplane/alerts.js';
 import { DockerUmboxRuntime } from '../src/dataplane/docker-runtime.js';
@@ -79,6 +79,7 @@ function summary(values: readonly number[]): { p50: number; p95: number } {
 
 async function main(): Promise<void> {
   const { runs, devices: sizes } = parseArgs(process.argv.slice(2));
+  const loadAtStart = loadavg()[0] ?? 0;
   const available = await facilities();
   if (!available.ok) throw new Error(`reaction: needs ${available.reason}`);
   const lab = new Lab('r');
@@ -164,7 +165,7 @@ async function main(): Promise<void> {
     const output = {
       benchmark: 'reaction',
       runs_per_mode: runs,
-      machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version },
+      machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version, load_average_1m: { start: loadAtStart, end: loadavg()[0] ?? 0 } },
       reaction_ms: { warm: summary(base?.warm.map((one) => one.reactionMs) ?? []), cold: summary(base?.cold.map((one) => one.reactionMs) ?? []) },
       p95_by_devices: Object.fromEntries(Object.entries(results).map(([size, byMode]) => [size, Math.round(percentile(byMode.warm.map((one) => one.reactionMs), 95))])),
       p95_by_devices_cold: Object.fromEntries(Object.entries(results).map(([size, byMode]) => [size, Math.round(percentile(byMode.cold.map((one) => one.reactionMs), 95))])),
