@@ -37,9 +37,10 @@ describe('npm run sim', () => {
   });
 
   test('a failing seed names the invariant, seed, step and node; a planted bug not caught exits 1', () => {
-    const result = run('--seed', '0', '--nodes', '3', '--plant', 'ack-before-persist', '--quiet');
-    assert.equal(result.status, 0);
-    assert.match(result.out, /FAIL seed 0 \(3 nodes\): invariant durability broken \(seed 0, 3 nodes, safety, plant ack-before-persist\) at step \d+ node \d+/);
+    const result = run('--seeds', '60', '--plant', 'ack-before-persist', '--quiet');
+    assert.equal(result.status, 0, result.out);
+    assert.match(result.out, /FAIL seed (\d+) \(([357]) nodes\): invariant durability broken \(seed \1, \2 nodes, safety, plant ack-before-persist\) at step \d+ node \d+: node \d+ acknowledged log entries up to index \d+/);
+    assert.match(result.out, /replay: npm run sim -- --seed \d+ --nodes [357] --plant ack-before-persist/);
     const uncaught = run('--seed', '0', '--nodes', '3', '--steps', '50', '--plant', 'ack-before-persist', '--quiet');
     assert.equal(uncaught.status, 1);
     assert.match(uncaught.out, /planted bug ack-before-persist NOT caught in 1 seeds/);
