@@ -38,62 +38,95 @@ export function formatWatchEvent(data: Record<string, unknown>): string {
   return [`${time}  #${cell(data['index'])} term ${cell(data['term'])}  ${cell(data['kind'])}  ${verdict}`, ...effects].join('\n') + '\n';
 }
 
-async function watch(ctx: Context, options: { from?: number }): Promise<void> {
+/** WATCH_IDLE_MS is how long `watch` waits for any byte (events or 15 s keep-alives) before reconnecting. */
+export const WATCH_IDLE_MS = 45_000;
+
+/** WatchPosition is the next log index to ask for; undefined means "from now". */
+interface WatchPosition {
+  next: number | undefined;
+}
+
+/**
+ * readStream prints the `applied` events of one SSE response until it ends or fails, advancing
+ * `position` as it prints (so a failure mid-stream keeps what was printed). `connection` is aborted
+ * when no byte arrives for idleMs (a silent partition).
+ */
+async function readStream(ctx: Context, body: ReadableStream<Uint8Array>, position: WatchPosition, idleMs: number, connection: AbortController): Promise<void> {
+  const parser = new SseParser();
+  const decoder = new TextDecoder();
+  const reader = body.getReader();
+  let idle = setTimeout(() => connection.abort(), idleMs);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      clearTimeout(idle);
+      if (done) return;
+      idle = setTimeout(() => connection.abort(), idleMs);
+      for (const event of parser.push(decoder.decode(value, { stream: true }))) {
+        if (event.event === 'gap') {
+          ctx.note(`qgate: watch: some entries were not delivered (${event.data})`);
+          continue;
+        }
+        if (event.event !== 'applied') continue;
+        let data: unknown;
+        try {
+          data = JSON.parse(event.data);
+        } catch {
+          ctx.note('qgate: watch: skipped an event whose data is not JSON');
+          continue;
+        }
+        if (typeof data !== 'object' || data === null) continue;
+        const record = data as Record<string, unknown>;
+        // A reconnection asks from the entry after the last one printed, so none is printed twice.
+        if (typeof record['index'] === 'number') {
+          if (position.next !== undefined && record['index'] < position.next) continue;
+          position.next = record['index'] + 1;
+        }
+        ctx.io.stdout(ctx.json ? `${JSON.stringify(record)}\n` : formatWatchEvent(record));
+      }
+    }
+  } finally {
+    clearTimeout(idle);
+  }
+}
+
+async function watch(ctx: Context, options: { from?: number; idleTimeout: number }): Promise<void> {
   const client = ctx.client();
   const fetchFunction = ctx.io.fetch ?? ((url: string, init: RequestInit) => fetch(url, init));
   const sleep = ctx.io.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const signal = ctx.io.signal;
   // A function, not a property read, because the signal changes under the awaits below.
   const aborted = (): boolean => signal?.aborted === true;
-  let next = options.from;
+  const position: WatchPosition = { next: options.from };
   let failures = 0;
   let endpointAt = 0;
   while (!aborted()) {
     const endpoint = client.endpoints[endpointAt % client.endpoints.length] as string;
-    const url = `${endpoint}/v1/watch${next === undefined ? '' : `?from=${next}`}`;
+    const url = `${endpoint}/v1/watch${position.next === undefined ? '' : `?from=${position.next}`}`;
+    const before = position.next;
+    const connection = new AbortController();
     let reason: string;
     try {
-      const response = await fetchFunction(url, { headers: { accept: 'text/event-stream' }, ...(signal ? { signal } : {}) });
+      const response = await fetchFunction(url, {
+        headers: { accept: 'text/event-stream' },
+        signal: signal ? AbortSignal.any([signal, connection.signal]) : connection.signal,
+      });
       if (response.status !== 200 || response.body === null) {
         const text = await response.text();
         if (response.status >= 400 && response.status < 500) throw new CliError(response.status === 404 ? 'NOT_FOUND' : 'BAD_INPUT', `GET ${url}: HTTP ${response.status} ${text.slice(0, 200)}`);
         reason = `HTTP ${response.status}`;
       } else {
-        if (failures > 0 || next !== undefined) ctx.note(`qgate: watching ${endpoint}${next === undefined ? '' : ` from index ${next}`}`);
-        const parser = new SseParser();
-        const decoder = new TextDecoder();
-        const reader = response.body.getReader();
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          for (const event of parser.push(decoder.decode(value, { stream: true }))) {
-            if (event.event === 'gap') {
-              ctx.note(`qgate: watch: some entries were not delivered (${event.data})`);
-              continue;
-            }
-            if (event.event !== 'applied') continue;
-            let data: unknown;
-            try {
-              data = JSON.parse(event.data);
-            } catch {
-              ctx.note(`qgate: watch: skipped an event whose data is not JSON`);
-              continue;
-            }
-            if (typeof data !== 'object' || data === null) continue;
-            const record = data as Record<string, unknown>;
-            if (typeof record['index'] === 'number') next = record['index'] + 1;
-            failures = 0;
-            ctx.io.stdout(ctx.json ? `${JSON.stringify(record)}\n` : formatWatchEvent(record));
-          }
-        }
+        if (failures > 0 || position.next !== undefined) ctx.note(`qgate: watching ${endpoint}${position.next === undefined ? '' : ` from index ${position.next}`}`);
+        await readStream(ctx, response.body, position, options.idleTimeout, connection);
         reason = 'the stream ended';
       }
     } catch (error) {
       if (aborted()) return;
       if (error instanceof CliError) throw error;
-      reason = describeNetworkError(error);
+      reason = connection.signal.aborted ? `no data for ${options.idleTimeout} ms` : describeNetworkError(error);
     }
-    failures += 1;
+    // A connection that delivered entries was a success: only consecutive empty ones count.
+    failures = position.next !== before ? 1 : failures + 1;
     if (failures > MAX_WATCH_RECONNECTS) throw new CliError('UNAVAILABLE', `watch: gave up after ${MAX_WATCH_RECONNECTS} failed connections (last: ${endpoint}: ${reason})`);
     ctx.note(`qgate: watch: ${endpoint}: ${reason}; reconnecting`);
     endpointAt += 1;
@@ -106,6 +139,7 @@ export function registerObserve(program: Command, run: Action): void {
   program.command('status').description('the status of every endpoint: role, leader, term, commit/applied index, state hash, enforcement')
     .action(run((ctx) => status(ctx)));
   program.command('watch').description('print applied entries as they happen (server-sent events) until Ctrl-C')
-    .option('--from <index>', 'start at this log index (default: from now)', positiveInteger('--from'))
-    .action(run((ctx, options: { from?: number }) => watch(ctx, options)));
+    .option('--from <index>', 'start at this log index (default: from now)', positiveInteger('--from', true))
+    .option('--idle-timeout <ms>', 'reconnect to the next endpoint when nothing (not even a keep-alive) arrives for this long', positiveInteger('--idle-timeout'), WATCH_IDLE_MS)
+    .action(run((ctx, options: { from?: number; idleTimeout: number }) => watch(ctx, options)));
 }

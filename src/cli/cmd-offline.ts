@@ -171,11 +171,12 @@ export function registerOffline(program: Command, run: Action): void {
     .action(run((ctx, file: string, options: { clusterId?: string; expect?: string }) => auditVerify(ctx, file, options)));
 }
 
-/** positiveInteger is a commander argument parser for an integer >= 1. */
-export function positiveInteger(flag: string): (value: string) => number {
+/** positiveInteger is a commander argument parser for an integer >= 1 (>= 0 with `allowZero`). */
+export function positiveInteger(flag: string, allowZero = false): (value: string) => number {
+  const minimum = allowZero ? 0 : 1;
   return (value) => {
-    if (!/^[0-9]+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
-      throw new CliError('USAGE', `${flag}: expected a positive integer, found "${value}"`);
+    if (!/^[0-9]+$/.test(value) || Number(value) < minimum || !Number.isSafeInteger(Number(value))) {
+      throw new CliError('USAGE', `${flag}: expected ${allowZero ? 'a non-negative' : 'a positive'} integer, found "${value}"`);
     }
     return Number(value);
   };

@@ -307,6 +307,29 @@ describe('qgate against a cluster', () => {
     assert.deepEqual(indexes, [from, from + 1, from + 2], 'no entry lost or repeated across the reconnection');
   });
 
+  test('watch leaves an endpoint that goes silent (no events, no keep-alives) after --idle-timeout', async () => {
+    const silent = new FakeNode(lab.cluster, 3);
+    silent.silentWatch = true;
+    await silent.start();
+    try {
+      const controller = new AbortController();
+      let stdout = '';
+      const from = lab.cluster.events.length;
+      const run = await qgate(['--endpoints', `${silent.url},${lab.node.url}`, '-o', 'json', 'watch', '--from', String(from), '--idle-timeout', '300'], {
+        signal: controller.signal,
+        stdout: (text) => {
+          stdout += text;
+          controller.abort();
+        },
+      });
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, new RegExp(`watch: ${silent.url}: no data for 300 ms; reconnecting`));
+      assert.equal((JSON.parse(stdout.trim().split('\n')[0] as string) as { index: number }).index, from);
+    } finally {
+      await silent.close();
+    }
+  });
+
   test('audit verify recomputes the chain of the exported log and compares it with the node\'s', async () => {
     const lines = lab.cluster.events.map((e, i) => JSON.stringify({ index: e.index, term: e.term, timeMs: e.timeMs, payload: Buffer.from(lab.cluster.payloads[i] as Uint8Array).toString('base64') }));
     const file = join(lab.dir, 'export.jsonl');

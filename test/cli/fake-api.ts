@@ -73,6 +73,8 @@ export class FakeNode {
   url = '';
   /** enforcedLag makes GET /v1/status report `enforcedIndex` this many entries behind (a slow data plane). */
   enforcedLag = 0;
+  /** silentWatch makes GET /v1/watch send its headers and then nothing at all (a silent partition). */
+  silentWatch = false;
   /** statusPolls counts GET /v1/status requests. */
   statusPolls = 0;
 
@@ -205,6 +207,10 @@ export class FakeNode {
 
   private watch(url: URL, response: ServerResponse): void {
     response.writeHead(200, { 'content-type': 'text/event-stream' });
+    if (this.silentWatch) {
+      response.flushHeaders();
+      return;
+    }
     const write = (event: AppliedEvent): void => {
       response.write(`event: applied\nid: ${event.index}\ndata: ${JSON.stringify({ ...resultBody(event.result), index: event.index, term: event.term, timeMs: event.timeMs })}\n\n`);
     };
