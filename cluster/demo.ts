@@ -169,7 +169,7 @@ async function up(dir: string): Promise<void> {
   writeFileSync(devicesFile, toYaml(devicesBundle(network)));
   const roots = cluster.rootKeyFiles().slice(0, 2);
   qgate(cluster, ['apply', '-f', bundleFile], [...roots, adminKey]);
-  qgate(cluster, ['apply', '-f', devicesFile, '--wait', 'enforced'], [adminKey]);
+  qgate(cluster, ['apply', '-f', devicesFile, '--wait', 'enforced', '--timeout', '90000'], [adminKey]);
   qgate(cluster, ['devices', 'list']);
   for (const device of network.devices) {
     const reach = await tcpReach(device.namespace, SERVER_ADDRESS, 80);
