@@ -1,6 +1,8 @@
 // program.ts — qgate's command line: global options, the command tree, and runCli(), which runs one
 // invocation against an injected I/O and returns its exit code (main.ts binds it to the process).
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { packagePath } from '../commands/index.js';
 import { registerCluster } from './cmd-cluster.js';
 import { registerObserve } from './cmd-observe.js';
 import { positiveInteger, registerOffline } from './cmd-offline.js';
@@ -23,6 +25,16 @@ Environment:
   ${ENV_KEY}       key file path(s), comma-separated, when --key is not given
   ${ENV_KEY_SEED}  Ed25519 seed(s) in hex, comma-separated, when --key is not given (never printed)
 `;
+
+/** packageVersion is the version in package.json (shown by --version). */
+function packageVersion(): string {
+  try {
+    const version = (JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version?: unknown }).version;
+    return typeof version === 'string' ? version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 /** globalOptions checks the options every command shares. */
 function globalOptions(raw: Record<string, unknown>): GlobalOptions {
@@ -57,6 +69,7 @@ export function buildProgram(io: Io): Command {
     .option('--expires-in <ms>', 'how long a signed command stays valid, in milliseconds', positiveInteger('--expires-in'), DEFAULT_EXPIRES_IN_MS)
     .addOption(new Option('--consistency <mode>', 'reads: linearizable (through the leader) or stale (this node)').choices(['linearizable', 'stale']).default('linearizable'))
     .option('-v, --verbose', 'print what is signed (signer, seq, body hash; never key material) to stderr', false)
+    .version(packageVersion(), '-V, --version', 'print the version of qgate')
     .addHelpText('after', HELP_EPILOG)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()

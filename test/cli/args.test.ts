@@ -60,6 +60,12 @@ describe('global options', () => {
     assert.match(run.stderr, /^Usage: qgate devices \[options\] \[command\]/);
   });
 
+  test('--version prints the package version and exits 0', async () => {
+    const run = await qgate(['--version']);
+    assert.equal(run.code, 0);
+    assert.match(run.stdout, /^\d+\.\d+\.\d+\n$/);
+  });
+
   test('--help of a command exits 0 and shows its options', async () => {
     const run = await qgate(['devices', 'register', '--help']);
     assert.equal(run.code, 0);
