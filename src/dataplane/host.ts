@@ -2,7 +2,7 @@
 // instance (userspace datapath, its own run directory) and a private Docker engine (its own data,
 // exec and socket directories). Idempotent: what is already installed or running and answering is
 // reused. The commands are the ones DESIGN.md "What works on these machines" lists.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -98,37 +98,50 @@ export async function ensurePackages(): Promise<string[]> {
 /** ovsAnswers says whether ovsdb-server and ovs-vswitchd both answer on their control sockets. */
 export async function ovsAnswers(paths: HostPaths): Promise<boolean> {
   if (!existsSync(paths.ovsDbSocket)) return false;
-  const db = await run('ovs-vsctl', [`--db=unix:${paths.ovsDbSocket}`, '--timeout=3', 'show'], { allowFailure: true, timeoutMs: 5000 });
+  const db = await run('ovs-vsctl', [`--db=unix:${paths.ovsDbSocket}`, '--timeout=10', 'show'], { allowFailure: true, timeoutMs: 15_000 })
+    .catch(() => ({ code: -1 }));
   if (db.code !== 0) return false;
-  const pid = readPid(join(paths.ovsDir, 'vswitchd.pid'));
-  if (pid === null || !processAlive(pid)) return false;
+  const pid = livePid(join(paths.ovsDir, 'vswitchd.pid'));
+  if (pid === null) return false;
   const ctl = join(paths.ovsDir, `ovs-vswitchd.${pid}.ctl`);
-  const appctl = await run('ovs-appctl', ['-t', ctl, 'version'], { allowFailure: true, timeoutMs: 5000 });
+  const appctl = await run('ovs-appctl', ['-t', ctl, 'version'], { allowFailure: true, timeoutMs: 15_000 }).catch(() => ({ code: -1 }));
   return appctl.code === 0;
 }
 
+/**
+ * ensureOvs starts whichever of ovsdb-server and ovs-vswitchd is not running; returns true only when it
+ * started one (so a caller that stops "what it started" never stops a daemon someone else started).
+ */
 async function ensureOvs(paths: HostPaths): Promise<boolean> {
   if (await ovsAnswers(paths)) return false;
   mkdirSync(paths.ovsDir, { recursive: true });
   const env = { OVS_RUNDIR: paths.ovsDir, OVS_LOGDIR: paths.ovsDir, OVS_DBDIR: paths.ovsDir };
   const dbFile = join(paths.ovsDir, 'conf.db');
-  const dbPid = readPid(join(paths.ovsDir, 'ovsdb.pid'));
-  if (dbPid === null || !processAlive(dbPid)) {
+  let started = false;
+  let dbPid = livePid(join(paths.ovsDir, 'ovsdb.pid')) ?? liveCtlPid(paths.ovsDir, 'ovsdb-server');
+  if (dbPid !== null && !existsSync(paths.ovsDbSocket)) {
+    // Alive but unreachable (its socket file is gone): nothing can talk to it, so replace it.
+    await stopProcess(dbPid, 10_000);
+    dbPid = null;
+  }
+  if (dbPid === null) {
     if (!existsSync(dbFile)) await run('ovsdb-tool', ['create', dbFile, '/usr/share/openvswitch/vswitch.ovsschema'], { env });
     rmSync(paths.ovsDbSocket, { force: true });
     await run('ovsdb-server', [dbFile, `--remote=punix:${paths.ovsDbSocket}`, `--pidfile=${join(paths.ovsDir, 'ovsdb.pid')}`,
-      '--detach', `--log-file=${join(paths.ovsDir, 'ovsdb.log')}`], { env });
+      '--detach', `--log-file=${join(paths.ovsDir, 'ovsdb.log')}`], { env, timeoutMs: 30_000 });
     await run('ovs-vsctl', [`--db=unix:${paths.ovsDbSocket}`, '--no-wait', 'init'], { env });
+    started = true;
   }
-  const switchPid = readPid(join(paths.ovsDir, 'vswitchd.pid'));
-  if (switchPid === null || !processAlive(switchPid)) {
+  const switchPid = livePid(join(paths.ovsDir, 'vswitchd.pid')) ?? liveCtlPid(paths.ovsDir, 'ovs-vswitchd');
+  if (switchPid === null) {
     await run('ovs-vswitchd', [`unix:${paths.ovsDbSocket}`, `--pidfile=${join(paths.ovsDir, 'vswitchd.pid')}`, '--detach',
       `--log-file=${join(paths.ovsDir, 'vswitchd.log')}`, '--disable-system'], { env, timeoutMs: 30_000 });
+    started = true;
   }
-  if (!(await pollUntil(() => ovsAnswers(paths), 15_000, 100))) {
-    throw new DataplaneError('host_not_ready', `Open vSwitch in ${paths.ovsDir} does not answer after start (see its logs there)`);
+  if (!(await pollUntil(() => ovsAnswers(paths), 60_000, 200))) {
+    throw new DataplaneError('host_not_ready', `Open vSwitch in ${paths.ovsDir} does not answer (see its logs there)`);
   }
-  return true;
+  return started;
 }
 
 /** dockerAnswers says whether the engine answers GET /_ping on its socket. */
@@ -150,10 +163,10 @@ export function dockerAnswers(socketPath: string): Promise<boolean> {
 
 async function ensureDocker(paths: HostPaths): Promise<boolean> {
   if (await dockerAnswers(paths.dockerSocket)) return false;
-  const pid = readPid(paths.dockerPidFile);
-  if (pid !== null && processAlive(pid)) {
-    // A dockerd that is still starting: give it time before declaring it dead.
-    if (await pollUntil(() => dockerAnswers(paths.dockerSocket), 20_000, 200)) return false;
+  const pid = livePid(paths.dockerPidFile);
+  if (pid !== null) {
+    // A dockerd that is starting, or slow on a loaded machine: give it time before declaring it dead.
+    if (await pollUntil(() => dockerAnswers(paths.dockerSocket), 60_000, 200)) return false;
     throw new DataplaneError('host_not_ready', `dockerd pid ${pid} runs but does not answer on ${paths.dockerSocket}`);
   }
   mkdirSync(paths.dockerExecDir, { recursive: true });
@@ -180,17 +193,51 @@ async function ensureDocker(paths: HostPaths): Promise<boolean> {
 export async function stopHost(paths: HostPaths = hostPaths(), which: { ovs?: boolean; docker?: boolean } = {}): Promise<void> {
   if (which.docker !== false) await stopPid(paths.dockerPidFile, 30_000);
   if (which.ovs !== false) {
-    await stopPid(join(paths.ovsDir, 'vswitchd.pid'), 10_000);
-    await stopPid(join(paths.ovsDir, 'ovsdb.pid'), 10_000);
+    for (const [pidFile, daemon] of [['vswitchd.pid', 'ovs-vswitchd'], ['ovsdb.pid', 'ovsdb-server']] as const) {
+      await stopPid(join(paths.ovsDir, pidFile), 10_000);
+      const orphan = liveCtlPid(paths.ovsDir, daemon); // running without its pid file
+      if (orphan !== null) await stopProcess(orphan, 10_000);
+    }
   }
 }
 
 async function stopPid(pidFile: string, timeoutMs: number): Promise<void> {
-  const pid = readPid(pidFile);
-  if (pid === null || !processAlive(pid)) return;
-  process.kill(pid, 'SIGTERM');
-  if (!(await pollUntil(() => !processAlive(pid), timeoutMs, 100))) process.kill(pid, 'SIGKILL');
+  const pid = livePid(pidFile);
+  if (pid !== null) await stopProcess(pid, timeoutMs);
   rmSync(pidFile, { force: true });
+}
+
+/** stopProcess sends SIGTERM, then SIGKILL after `timeoutMs`, and waits until the process is gone. */
+async function stopProcess(pid: number, timeoutMs: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return; // Already gone.
+  }
+  if (await pollUntil(() => !processAlive(pid), timeoutMs, 100)) return;
+  process.kill(pid, 'SIGKILL');
+  await pollUntil(() => !processAlive(pid), 10_000, 100);
+}
+
+function livePid(pidFile: string): number | null {
+  const pid = readPid(pidFile);
+  return pid !== null && processAlive(pid) ? pid : null;
+}
+
+/** liveCtlPid finds a live daemon by its control socket name (<daemon>.<pid>.ctl) when its pid file is gone. */
+function liveCtlPid(dir: string, daemon: string): number | null {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return null;
+  }
+  for (const name of names) {
+    const match = new RegExp(`^${daemon}\\.(\\d+)\\.ctl$`).exec(name);
+    const pid = match?.[1] === undefined ? NaN : Number.parseInt(match[1], 10);
+    if (Number.isSafeInteger(pid) && pid > 0 && processAlive(pid)) return pid;
+  }
+  return null;
 }
 
 function readPid(pidFile: string): number | null {

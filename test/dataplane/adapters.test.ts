@@ -11,9 +11,8 @@ import { OvsSwitch } from '../../src/dataplane/ovs.js';
 import { DockerUmboxRuntime, imageReference } from '../../src/dataplane/docker-runtime.js';
 import { run } from '../../src/dataplane/exec.js';
 import { buildImage } from '../../src/dataplane/umbox-images.js';
-import { stopHost } from '../../src/dataplane/host.js';
 import { runtimeContract, switchContract } from './contract.js';
-import { facilities } from './lab.js';
+import { facilities, releaseFacilities } from './lab.js';
 
 const tag = (process.pid % 46656).toString(36);
 const names = { a: `qtc${tag}a`, b: `qtc${tag}b`, missing: `qtc${tag}m` };
@@ -42,11 +41,7 @@ describe('MemoryUmboxRuntime', () => {
 
 const available = await facilities();
 const skip = available.ok ? false : `needs ${available.reason}`;
-after(async () => {
-  if (available.ok && (available.started.ovs || available.started.docker)) {
-    await stopHost(available.paths, { ovs: available.started.ovs, docker: available.started.docker });
-  }
-});
+after(() => releaseFacilities(available));
 
 describe('OvsSwitch', { skip }, () => {
   switchContract(async () => {

@@ -15,10 +15,9 @@ import { buildImage, buildImageTar, UMBOX_IMAGES } from '../../src/dataplane/umb
 import { DockerUmboxRuntime } from '../../src/dataplane/docker-runtime.js';
 import { DataplaneError } from '../../src/dataplane/errors.js';
 import { run } from '../../src/dataplane/exec.js';
-import { stopHost } from '../../src/dataplane/host.js';
 import { umboxName, umboxPorts } from '../../src/dataplane/planner.js';
 import { requireInCi } from '../support/paths.js';
-import { facilities } from './lab.js';
+import { facilities, releaseFacilities } from './lab.js';
 
 const tools = existsSync('/bin/busybox') && existsSync('/usr/sbin/nft');
 if (!tools && requireInCi()) throw new Error('images tests need busybox-static and nftables (CI=true: failing instead of skipping)');
@@ -60,7 +59,7 @@ describe('μmbox image tars', { skip: tools ? false : 'needs busybox-static and 
 
 const available = tools ? await facilities() : { ok: false as const, reason: 'busybox-static and nftables' };
 after(async () => {
-  if (available.ok && (available.started.ovs || available.started.docker)) await stopHost(available.paths, { ovs: available.started.ovs, docker: available.started.docker });
+  if (available.ok) await releaseFacilities(available);
 });
 
 describe('μmbox images in the engine', { skip: available.ok ? false : `needs ${available.ok ? '' : available.reason}` }, () => {

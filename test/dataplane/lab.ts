@@ -3,8 +3,10 @@
 // (qt<pid>…) so nothing outside the lab is touched and everything is removed by destroy(), even after a
 // failed test. Addresses come from 10.77.0.0/24 and exist only inside the lab's namespaces.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { run, type ExecResult } from '../../src/dataplane/exec.js';
-import { dockerAnswers, ensureHost, hostPaths, ovsAnswers, type HostPaths } from '../../src/dataplane/host.js';
+import { dockerAnswers, ensureHost, hostPaths, ovsAnswers, stopHost, type HostPaths } from '../../src/dataplane/host.js';
 import { requireInCi } from '../support/paths.js';
 
 /** SERVER_ADDRESS, ATTACKER_ADDRESS and deviceAddress are the lab's addresses (inside namespaces only). */
@@ -26,12 +28,37 @@ export async function facilities(): Promise<{ ok: true; paths: HostPaths; starte
   if (process.getuid?.() !== 0) return missing('root');
     const paths = hostPaths();
   try {
+    // A lease per test process: the daemons are stopped only by the process that started them, and only
+    // when no other test process still holds a lease (test files may run in parallel).
+    mkdirSync(join(paths.ovsDir, '..', 'test-leases'), { recursive: true });
+    writeFileSync(join(paths.ovsDir, '..', 'test-leases', String(process.pid)), '');
     const status = await ensureHost(paths);
     if (!(await ovsAnswers(paths)) || !(await dockerAnswers(paths.dockerSocket))) return missing('a running OVS and Docker engine');
     return { ok: true, paths, started: { ovs: status.ovsStarted, docker: status.dockerStarted } };
   } catch (error) {
     return missing(`OVS and Docker (${(error as Error).message})`);
   }
+}
+
+/**
+ * releaseFacilities drops this process's lease and stops the daemons if this process started them and no
+ * other live test process holds a lease.
+ */
+export async function releaseFacilities(available: Awaited<ReturnType<typeof facilities>>): Promise<void> {
+  if (!available.ok) return;
+  const leases = join(available.paths.ovsDir, '..', 'test-leases');
+  rmSync(join(leases, String(process.pid)), { force: true });
+  if (!available.started.ovs && !available.started.docker) return;
+  const others = readdirSync(leases).map((name) => Number.parseInt(name, 10)).filter((pid) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (others.length > 0) return;
+  await stopHost(available.paths, { ovs: available.started.ovs, docker: available.started.docker });
 }
 
 /** Lab owns namespaces, host links and processes created under one prefix. */

@@ -17,12 +17,12 @@ import { PolicyEngine, type PolicyDocument } from '../../src/policy/index.js';
 import { AlertIntake } from '../../src/dataplane/alerts.js';
 import { DockerUmboxRuntime, imageReference } from '../../src/dataplane/docker-runtime.js';
 import { run, pollUntil } from '../../src/dataplane/exec.js';
-import { stopHost, type HostPaths } from '../../src/dataplane/host.js';
+import type { HostPaths } from '../../src/dataplane/host.js';
 import { OvsSwitch } from '../../src/dataplane/ovs.js';
 import { Reconciler, type IntegrityAlert } from '../../src/dataplane/reconciler.js';
 import { buildAllImages, type ImageManifest } from '../../src/dataplane/umbox-images.js';
 import type { DesiredDevice, DevicePlan, ImagePin, UmboxAlert } from '../../src/dataplane/types.js';
-import { ATTACKER_ADDRESS, Lab, SERVER_ADDRESS, buildUpstream, deviceAddress, facilities } from './lab.js';
+import { ATTACKER_ADDRESS, Lab, SERVER_ADDRESS, buildUpstream, deviceAddress, facilities, releaseFacilities } from './lab.js';
 
 const available = await facilities();
 const skip = available.ok ? false : `needs ${available.reason}`;
@@ -119,9 +119,7 @@ describe('data plane with real packets', { skip, timeout: 280_000 }, () => {
       intake.close();
       await sw.deleteBridge().catch(() => undefined);
       await lab.destroy();
-      if (available.ok && (available.started.ovs || available.started.docker)) {
-        await stopHost(available.paths, { ovs: available.started.ovs, docker: available.started.docker });
-      }
+      await releaseFacilities(available);
     }
   });
 
