@@ -17,7 +17,7 @@ Exit codes:
   ${EXIT_CODES.ok}  ok
   ${EXIT_CODES.rejected}  the cluster rejected the command (result.ok false, 422 or 409), or an audit chain does not verify
   ${EXIT_CODES.usage}  usage error or bad input file (arguments, policy/bundle YAML, key, genesis, export)
-  ${EXIT_CODES.unavailable}  unavailable, or the outcome is indeterminate after retrying the same envelope
+  ${EXIT_CODES.unavailable}  unavailable, the outcome still indeterminate after retrying the same envelope, or --wait enforced timed out
   ${EXIT_CODES.notFound}  not found
 
 Environment:
