@@ -42,6 +42,10 @@ export interface RaftRuntimeInit {
 }
 
 /** RUNTIME_DEFAULTS are the documented defaults of RaftRuntimeInit. */
+/** MAX_BATCH_ENTRIES and MAX_BATCH_BYTES bound one batch of proposals handed to the core. */
+const MAX_BATCH_ENTRIES = 1024;
+const MAX_BATCH_BYTES = 512 * 1024;
+
 export const RUNTIME_DEFAULTS: RaftRuntimeInit = {
   tickMs: 100,
   electionTicks: 10,
@@ -139,6 +143,11 @@ export class RaftRuntime<Result> extends EventEmitter {
   private queuedTicks = 0;
   /** queuedInput: input that arrived while a Ready was handled, fed to the core after advance(). Bounded. */
   private readonly queuedInput: Array<() => void> = [];
+  /**
+   * proposalQueue: proposals (local, or forwarded by followers) waiting to be handed to the core in
+   * one batch (one append, one App message per follower). Bounded by maxQueuedMessages.
+   */
+  private readonly proposalQueue: Array<{ requestId: string; payload: Uint8Array }> = [];
   private readonly proposals = new Map<string, PendingProposal<Result>>();
   private readonly reads = new Map<string, PendingRead>();
   private readonly bootId: string;
@@ -231,9 +240,9 @@ export class RaftRuntime<Result> extends EventEmitter {
         }
       }, this.init.proposalTimeoutMs);
       this.proposals.set(requestId, { resolve, reject, timer });
-      if (!this.feed(() => this.forwardOrPropose(requestId, payload))) {
+      if (!this.enqueueProposal(requestId, payload)) {
         this.settleProposal(requestId, this.proposals.get(requestId)!, new RuntimeError('RUNTIME_OVERLOADED',
-          `the input queue is full (${this.init.maxQueuedMessages} items)`));
+          `the proposal queue is full (${this.init.maxQueuedMessages} items)`));
       }
     });
   }
@@ -364,20 +373,43 @@ export class RaftRuntime<Result> extends EventEmitter {
         }
         throw error;
       }
-      const { requestId, payload } = envelope;
-      if (!this.feed(() => this.forwardOrPropose(requestId, payload))) this.droppedMessages += 1;
+      if (!this.enqueueProposal(envelope.requestId, envelope.payload)) this.droppedMessages += 1;
     }
   }
 
-  private forwardOrPropose(requestId: string, payload: Uint8Array): void {
-    const isLeader = this.node.status().softState.role === 'leader';
-    try {
-      this.node.propose(encodeLogEnvelope({ requestId, timeMs: isLeader ? this.stampTime() : 0, payload }));
-    } catch (error) {
-      if (!(error instanceof ProposalDroppedError)) throw error;
-      const pending = this.proposals.get(requestId);
-      if (pending) this.settleProposal(requestId, pending, new RuntimeError('RUNTIME_PROPOSAL_DROPPED', error.message, error));
-      // A proposal forwarded by another node is dropped; its origin times out and retries.
+  private enqueueProposal(requestId: string, payload: Uint8Array): boolean {
+    if (this.proposalQueue.length >= this.init.maxQueuedMessages) return false;
+    this.proposalQueue.push({ requestId, payload });
+    this.schedule();
+    return true;
+  }
+
+  /**
+   * flushProposals hands every queued proposal to the core, in batches of at most
+   * MAX_BATCH_ENTRIES entries and MAX_BATCH_BYTES bytes. The leader stamps them with its time; a
+   * follower's core forwards them unstamped to the leader, whose runtime stamps them.
+   */
+  private flushProposals(): void {
+    while (this.proposalQueue.length > 0) {
+      let bytes = 0;
+      let count = 0;
+      while (count < this.proposalQueue.length && count < MAX_BATCH_ENTRIES && (count === 0 || bytes < MAX_BATCH_BYTES)) {
+        bytes += this.proposalQueue[count]!.payload.length;
+        count += 1;
+      }
+      const batch = this.proposalQueue.splice(0, count);
+      const isLeader = this.node.status().softState.role === 'leader';
+      const timeMs = isLeader ? this.stampTime() : 0;
+      try {
+        this.node.proposeBatch(batch.map(({ requestId, payload }) => encodeLogEnvelope({ requestId, timeMs, payload })));
+      } catch (error) {
+        if (!(error instanceof ProposalDroppedError)) throw error;
+        // Proposals forwarded by other nodes are dropped here; their origin answers "indeterminate" or times out.
+        for (const { requestId } of batch) {
+          const pending = this.proposals.get(requestId);
+          if (pending) this.settleProposal(requestId, pending, new RuntimeError('RUNTIME_PROPOSAL_DROPPED', error.message, error));
+        }
+      }
     }
   }
 
@@ -412,10 +444,12 @@ export class RaftRuntime<Result> extends EventEmitter {
     if (this.busy || this.stopped) return;
     this.busy = true;
     try {
+      this.flushProposals();
       for (let round = 0; round < 64 && this.node.hasReady(); round++) {
         await this.handleReady(this.node.ready());
         this.node.advance();
         this.drainQueues();
+        this.flushProposals();
       }
     } catch (error) {
       this.components.logger.warn(`ready loop failed: ${error instanceof Error ? error.stack : String(error)}`);
@@ -425,7 +459,7 @@ export class RaftRuntime<Result> extends EventEmitter {
     } finally {
       this.busy = false;
     }
-    if (!this.stopped && this.node.hasReady()) this.schedule();
+    if (!this.stopped && (this.node.hasReady() || this.proposalQueue.length > 0)) this.schedule();
   }
 
   /** handleReady: persist, then send, then apply (the caller advances). */
@@ -435,8 +469,7 @@ export class RaftRuntime<Result> extends EventEmitter {
       this.failPendingOnLeaderChange();
       this.emit('leader', this.leader);
     }
-    const early = (ready as { earlyMessages?: readonly Message[] }).earlyMessages ?? [];
-    if (early.length > 0) throw new RuntimeError('RUNTIME_PLANTED_BUG', 'the core emitted early messages: planted bugs are refused at runtime');
+    if (ready.earlyMessages.length > 0) throw new RuntimeError('RUNTIME_PLANTED_BUG', 'the core emitted early messages: planted bugs are refused at runtime');
     this.stats.readies += 1;
     if (ready.hardState || ready.entries.length > 0 || ready.snapshot) {
       const saveStart = this.components.clock.monotonicMs();

@@ -44,6 +44,17 @@ export class RawNode implements RaftNode {
   }
 
   /**
+   * proposeBatch proposes several entries in one step: one append and one round of App messages
+   * for all of them (group commit; etcd's MsgProp carries many entries too). All or none are taken.
+   */
+  proposeBatch(data: readonly Uint8Array[]): void {
+    if (data.length === 0) return;
+    this.raft.step(makeMessage({
+      type: MessageType.Prop, from: this.raft.id, entries: data.map((one) => ({ term: 0, index: 0, type: EntryType.Normal, data: one })),
+    }));
+  }
+
+  /**
    * proposeConfChange validates the change against the current configuration (throws
    * ConfChangeError if it could never apply) and proposes it. The leader refuses it with
    * ProposalDroppedError('conf-change-pending') while another change is pending.

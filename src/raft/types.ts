@@ -298,6 +298,8 @@ export interface RaftNode {
   step(message: Message): void;
   /** propose appends data to the log (on the leader) or forwards it (on a follower). */
   propose(data: Uint8Array): void;
+  /** proposeBatch proposes several entries at once (one append, one replication round); all or none. */
+  proposeBatch(data: readonly Uint8Array[]): void;
   /** proposeConfChange proposes a membership change. */
   proposeConfChange(change: ConfChange): void;
   /** applyConfChange must be called when a ConfChange entry is applied; returns the new ConfState. */

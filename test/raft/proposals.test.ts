@@ -31,6 +31,18 @@ describe('proposals', () => {
     for (const id of [1, 2, 3]) assert.deepEqual(net.get(id).appliedData(), ['forwarded']);
   });
 
+  test('a batch of proposals is appended in one step, replicated in one message per follower, and committed in order', () => {
+    const net = new Network([1, 2, 3]);
+    net.campaign(1);
+    const before = net.delivered.length;
+    net.get(1).node.proposeBatch(['a', 'b', 'c'].map(bytes));
+    net.stabilize();
+    const appends = net.delivered.slice(before).filter((m) => m.type === MessageType.App && m.from === 1 && m.entries.length > 0);
+    assert.equal(appends.length, 2, 'one App message per follower carries the whole batch');
+    assert.deepEqual(appends.map((m) => m.entries.length), [3, 3]);
+    for (const id of [1, 2, 3]) assert.deepEqual(net.get(id).appliedData(), ['a', 'b', 'c']);
+  });
+
   test("refused with 'no-leader' by a follower that knows no leader, and by a (pre-)candidate", () => {
     const follower = newRaft(1, [1, 2, 3]).raft;
     assert.throws(() => follower.step(msg({ type: MessageType.Prop, from: 1, entries: [entry(0, 0, 'x')] })), dropped('no-leader'));
