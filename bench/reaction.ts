@@ -21,7 +21,7 @@ import { OvsSwitch } from '../src/dataplane/ovs.js';
 import { Reconciler, type PassResult } from '../src/dataplane/reconciler.js';
 import { buildAllImages } from '../src/dataplane/umbox-images.js';
 import type { DesiredDevice, DevicePlan, UmboxAlert } from '../src/dataplane/types.js';
-import { Lab, buildUpstream, deviceAddress, facilities } from '../test/dataplane/lab.js';
+import { Lab, buildUpstream, deviceAddress, facilities, releaseFacilities } from '../test/dataplane/lab.js';
 import { repoPath } from '../test/support/paths.js';
 
 type Mode = 'warm' | 'cold';
@@ -193,6 +193,7 @@ async function main(): Promise<void> {
     if (fillers.length > 0) await run('ip', ['-force', '-batch', '-'], { input: fillers.map((name) => `link del ${name}`).join('\n') + '\n', allowFailure: true, timeoutMs: 120_000 });
     await lab.destroy();
     if (existsSync(lastFile)) rmSync(lastFile);
+    await releaseFacilities(available);
   }
 }
 
