@@ -57,6 +57,8 @@ export interface Profile {
   readonly partitionPpm: number;
   readonly maxPartitionTicks: number;
   readonly proposePpm: number;
+  /** batchPpm: share of proposals made as one proposeBatch of 2–5 entries. */
+  readonly batchPpm: number;
   readonly readPpm: number;
   readonly confChangePpm: number;
   /** backToBackPpm: after a membership change is accepted, chance to propose another at once. */
@@ -95,6 +97,7 @@ export function drawProfile(random: SimRandom, kind: ProfileKind): Profile {
     partitionPpm: random.pick([0, 10_000, 40_000]),
     maxPartitionTicks: random.pick([5, 20, 60]),
     proposePpm: random.pick([200_000, 500_000, 900_000]),
+    batchPpm: random.pick([0, 200_000]),
     readPpm: random.pick([0, 100_000, 400_000]),
     confChangePpm: random.pick([0, 10_000, 40_000]),
     backToBackPpm: random.pick([0, 500_000]),
@@ -129,6 +132,7 @@ function drawChurnProfile(random: SimRandom): Profile {
     partitionPpm: 0,
     maxPartitionTicks: 10,
     proposePpm: 900_000,
+    batchPpm: 0,
     readPpm: random.pick([0, 200_000]),
     confChangePpm: 0,
     backToBackPpm: 0,

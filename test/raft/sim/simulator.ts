@@ -45,6 +45,8 @@ const EXTRA_NODES = 2;
 const BOOTSTRAP_TERM = 1;
 /** STRANDED_JOINER_TICKS: a joiner not in any applied configuration after this many ticks is retired. */
 const STRANDED_JOINER_TICKS = 40;
+/** MAX_BATCH_PROPOSALS: the largest proposeBatch the workload makes. */
+const MAX_BATCH_PROPOSALS = 5;
 /** CLIENT_TIMEOUT_TICKS: a client stops waiting for an acknowledgement or a read answer after this many ticks. */
 const CLIENT_TIMEOUT_TICKS = 60;
 /** TRACE_TAIL_LINES: lines of trace kept for a failure report. */
@@ -884,15 +886,24 @@ class Simulation {
     const up = this.upNodes();
     if (up.length === 0) return;
     const node = leader !== undefined && this.random.chance(700_000) ? leader : this.random.pick(up);
-    const key = `p${this.nextRequestId++}`;
-    this.stats.proposals++;
-    this.proposeOn(node, key);
+    // Sometimes a batch (group commit: one append, one replication round for all of them).
+    const count = this.random.chance(this.profile.batchPpm) ? this.random.between(2, MAX_BATCH_PROPOSALS) : 1;
+    const keys: string[] = [];
+    for (let i = 0; i < count; i++) keys.push(`p${this.nextRequestId++}`);
+    this.stats.proposals += count;
+    this.proposeOn(node, keys);
   }
 
-  private proposeOn(node: SimNode, key: string): boolean {
+  /** proposeOn proposes one entry per key on `node` (a batch when several); all are tracked for acknowledgement. */
+  private proposeOn(node: SimNode, keys: readonly string[]): boolean {
     const raw = node.raw!;
-    const accepted = this.refusable(node, `propose ${key}`, () => raw.propose(encoder.encode(key)));
-    if (accepted) this.pendingProposals.set(key, { node: node.id, incarnation: node.incarnation, issuedTime: this.now });
+    const data = keys.map((key) => encoder.encode(key));
+    const accepted = keys.length === 1
+      ? this.refusable(node, `propose ${keys[0]}`, () => raw.propose(data[0]!))
+      : this.refusable(node, `proposeBatch ${keys.join(',')}`, () => raw.proposeBatch(data));
+    if (accepted) {
+      for (const key of keys) this.pendingProposals.set(key, { node: node.id, incarnation: node.incarnation, issuedTime: this.now });
+    }
     this.afterInput(node);
     return accepted;
   }
@@ -1113,7 +1124,7 @@ class Simulation {
         live.proposalId = `p${this.nextRequestId++}`;
         live.proposedTime = this.now;
         this.stats.proposals++;
-        this.proposeOn(leader, live.proposalId);
+        this.proposeOn(leader, [live.proposalId]);
       }
       return;
     }
