@@ -12,7 +12,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { PLANTED_BUGS, type PlantedBug } from '../../../src/raft/index.js';
 import { defaultStepsFor, formatStats, nodesForSeed, runCampaign, type NodeCount } from './campaign.js';
 import { PROFILE_KINDS, type ProfileKind } from './profile.js';
-import { runSimulation } from './simulator.js';
+import { LIVENESS_BOUND_ELECTION_TIMEOUTS, runSimulation } from './simulator.js';
 
 /** CliOutput receives the CLI's output lines (the process's streams, or a buffer in tests). */
 export interface CliOutput {
@@ -120,6 +120,11 @@ export function runCli(argv: readonly string[], output: CliOutput): number {
   const seconds = (summary.elapsedMs / 1000).toFixed(1);
   output.out(`seeds run: ${summary.seedsRun}, failures: ${summary.failures.length}, time: ${seconds} s (${mode}, ${steps} steps per seed)`);
   output.out(`coverage: ${formatStats(summary.totals)}`);
+  if (mode === 'liveness' && summary.seedsRun > summary.failures.length) {
+    const mean = summary.totals.recoveryTicks / (summary.seedsRun - summary.failures.length);
+    output.out(`recovery after faults stopped: mean ${mean.toFixed(1)} ticks, max ${summary.totals.recoveryTicksMax} ticks ` +
+      `(bound: ${LIVENESS_BOUND_ELECTION_TIMEOUTS} × 2 × electionTicks)`);
+  }
   for (const [kind, count] of summary.failureKinds) output.out(`  ${kind}: ${count}`);
   for (const failure of summary.failures) output.out(`replay: ${failure.violation!.replay}`);
   if (options.plant !== undefined) {
