@@ -69,7 +69,7 @@ function buildProgram(output: CliOutput): Command {
       }))
     .addOption(new Option('--steps <k>', 'steps per seed (liveness: steps of the fault phase)').argParser(integerIn('--steps', 1, MAX_STEPS)))
     .addOption(new Option('--profile <kind>', 'fault mix: swarm (random per seed) or churn (leader churn, Figure 8)').choices(PROFILE_KINDS))
-    .option('--no-rule-checks', 'check only client-visible outcomes, not the protocol rules (leader-commit-rule, single-pending-conf-change)')
+    .option('--no-rule-checks', 'check only client-visible outcomes, not the protocol rules (leader-append-only, leader-commit-rule, single-pending-conf-change)')
     .option('--trace', 'print the whole trace (single seed only)')
     .option('--quiet', 'print only the summary and failures')
     .exitOverride()

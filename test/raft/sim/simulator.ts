@@ -63,9 +63,9 @@ export interface SimOptions {
   /** keepTrace: keep every trace line in the result (for replay output and the determinism test). */
   readonly keepTrace?: boolean;
   /**
-   * ruleChecks (default true) also checks two protocol rules whose breach is not yet visible
-   * to a client: 'leader-commit-rule' and 'single-pending-conf-change'. With false, only
-   * outcomes count (a planted bug must then show as lost or diverging data).
+   * ruleChecks (default true) also checks protocol rules whose breach is not yet visible to a
+   * client: 'leader-append-only', 'leader-commit-rule' and 'single-pending-conf-change'. With
+   * false, only outcomes count (a planted bug must then show as lost or diverging data).
    */
   readonly ruleChecks?: boolean;
   /** profile: how the fault mix is drawn (default swarm). */
@@ -596,7 +596,10 @@ class Simulation {
     }
     if (ready.entries.length > 0) {
       const role = ready.softState?.role ?? node.role;
-      if (role === 'leader') this.checkSinglePendingConfChange(node, ready.entries, ready.hardState?.term ?? node.term);
+      if (role === 'leader') {
+        this.checkLeaderAppendOnly(node, ready.entries);
+        this.checkSinglePendingConfChange(node, ready.entries, ready.hardState?.term ?? node.term);
+      }
       this.history.beforeAppend(node.id, ready.entries, disk);
       disk.append(ready.entries);
       this.history.afterAppend(node.id, ready.entries, disk);
@@ -615,6 +618,15 @@ class Simulation {
       node.durableHardState = ready.hardState;
       this.trace(`persist n${node.id} hs ${ready.hardState.term}/${ready.hardState.vote}/${ready.hardState.commit}`);
     }
+  }
+
+  /** checkLeaderAppendOnly: a leader never overwrites or deletes entries of its own log (paper Figure 3). */
+  private checkLeaderAppendOnly(node: SimNode, entries: readonly Entry[]): void {
+    const first = entries[0]!.index;
+    const last = node.disk.lastIndex();
+    if (first > last || this.options.ruleChecks === false) return;
+    throw new InvariantViolation('leader-append-only', node.id,
+      `leader ${node.id} writes entries from index ${first} over its own log, which ends at ${last}`);
   }
 
   /**

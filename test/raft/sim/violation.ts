@@ -25,6 +25,8 @@ export type InvariantKind =
   | 'durable-state-regressed'
   /** A ReadIndex answer missed a write acknowledged before the read was issued (thesis §6.4). */
   | 'read-linearizability'
+  /** A leader overwrote or deleted entries of its own log (paper Figure 3, Leader Append-Only). */
+  | 'leader-append-only'
   /** A leader moved its commit index to an entry of an older term by counting replicas (paper §5.4.2, Figure 8). */
   | 'leader-commit-rule'
   /** A leader appended a membership change while an earlier one in its log was not yet applied (thesis §4.1). */
