@@ -64,13 +64,16 @@ export interface HostStatus {
   installedPackages: string[];
 }
 
-/** ensureHost installs missing packages, then starts (or reuses) OVS and the Docker engine; idempotent. */
-export async function ensureHost(paths: HostPaths = hostPaths(), options: { install?: boolean } = {}): Promise<HostStatus> {
+/**
+ * ensureHost installs missing packages, then starts (or reuses) OVS and the Docker engine; idempotent.
+ * `docker: false` leaves the engine alone (a node that runs no μmbox, or a test of OVS alone).
+ */
+export async function ensureHost(paths: HostPaths = hostPaths(), options: { install?: boolean; docker?: boolean } = {}): Promise<HostStatus> {
   if (process.getuid?.() !== 0) throw new DataplaneError('not_root', 'host set-up needs root (it starts OVS and dockerd)');
   const installedPackages = options.install === false ? [] : await ensurePackages();
   return withLock(paths.lockFile, async () => {
     const ovsStarted = await ensureOvs(paths);
-    const dockerStarted = await ensureDocker(paths);
+    const dockerStarted = options.docker === false ? false : await ensureDocker(paths);
     return { paths, ovsStarted, dockerStarted, installedPackages };
   });
 }
