@@ -677,7 +677,7 @@ class Simulation {
     for (const entry of ready.committedEntries) this.applyEntry(node, entry);
     for (const readState of ready.readStates) this.onReadState(node, readState.index, decoder.decode(readState.requestContext));
     this.serveReads(node);
-    this.maybeSnapshot(node);
+    this.maybeSnapshot(node, ready.committedEntries.some((entry) => entry.type === EntryType.ConfChange));
   }
 
   private applyEntry(node: SimNode, entry: Entry): void {
@@ -736,10 +736,17 @@ class Simulation {
     }
   }
 
-  private maybeSnapshot(node: SimNode): void {
+  /**
+   * maybeSnapshot snapshots the applied state every snapshotEveryEntries entries, and at once
+   * after a membership change: a joiner refuses a snapshot whose configuration does not contain
+   * it (etcd does the same), so the leader's latest snapshot must postdate the change that added
+   * it once the log before it is compacted (found by liveness seed 402).
+   */
+  private maybeSnapshot(node: SimNode, membershipChanged: boolean): void {
     const disk = node.disk;
     const applied = node.machine.applied;
-    if (applied - disk.snapshot().metadata.index < this.profile.snapshotEveryEntries) return;
+    const since = applied - disk.snapshot().metadata.index;
+    if (since <= 0 || (since < this.profile.snapshotEveryEntries && !membershipChanged)) return;
     disk.createSnapshot(applied, node.confState, encodeMachine(node.machine));
     const compactIndex = applied - this.profile.snapshotKeepEntries;
     if (compactIndex >= disk.firstIndex()) disk.compact(compactIndex);
