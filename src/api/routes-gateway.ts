@@ -12,6 +12,10 @@ import { runtimeToApiError } from './routes-raft-log.js';
 /** MAX_ENVELOPE_BASE64_CHARS bounds a submitted envelope (a signed command is at most 1 MiB). */
 const MAX_ENVELOPE_BASE64_CHARS = Math.ceil((1024 * 1024) / 3) * 4;
 
+/** DEFAULT_ENFORCED_WAIT_MS and MAX_ENFORCED_WAIT_MS bound how long wait=enforced waits for the data plane. */
+const DEFAULT_ENFORCED_WAIT_MS = 10_000;
+const MAX_ENFORCED_WAIT_MS = 120_000;
+
 const Consistency = Type.Object({
   consistency: Type.Union([Type.Literal('linearizable'), Type.Literal('stale')], { default: 'linearizable' }),
 }, { additionalProperties: false });
@@ -56,11 +60,13 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
       body: Type.Object({
         envelope: Type.String({ minLength: 4, maxLength: MAX_ENVELOPE_BASE64_CHARS }),
         wait: Type.Union([Type.Literal('committed'), Type.Literal('enforced')], { default: 'committed' }),
+        /** timeoutMs bounds the wait for enforcement (wait=enforced). */
+        timeoutMs: Type.Integer({ minimum: 1, maximum: MAX_ENFORCED_WAIT_MS, default: DEFAULT_ENFORCED_WAIT_MS }),
       }, { additionalProperties: false }),
       response: { 200: Type.Object({ index: Type.Integer(), term: Type.Integer(), bodyHash: Type.String(), duplicate: Type.Boolean(), result: ResultSchema }) },
     },
   }, async (request) => {
-    const { envelope, wait } = request.body as { envelope: string; wait: 'committed' | 'enforced' };
+    const { envelope, wait, timeoutMs } = request.body as { envelope: string; wait: 'committed' | 'enforced'; timeoutMs: number };
     if (wait === 'enforced' && !gateway.enforcement) {
       throw new ApiError('BAD_REQUEST', 'body.wait: "enforced" needs a node that runs a data plane, and this one does not; wait for "committed", then poll GET /v1/status of the nodes that serve the devices');
     }
@@ -83,7 +89,7 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     try {
       const committed = await gateway.runtime.propose(bytes);
       const result = committed.result as ApplyResult;
-      if (wait === 'enforced') await waitEnforced(gateway.enforcement!, committed.index, ENFORCED_WAIT_MS);
+      if (wait === 'enforced') await waitEnforced(gateway.enforcement!, committed.index, timeoutMs);
       return { index: committed.index, term: committed.term, bodyHash: checked.bodyHash, duplicate: false, result: resultBody(result) };
     } catch (error) {
       throw runtimeToApiError(error);
@@ -188,8 +194,6 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
   });
 };
 
-/** ENFORCED_WAIT_MS bounds how long a submission with wait=enforced waits for the data plane. */
-const ENFORCED_WAIT_MS = 10_000;
 
 /** waitEnforced resolves once this node's data plane enforces the state at `index`, or fails with TIMEOUT. */
 async function waitEnforced(enforcement: NonNullable<NonNullable<ApiDeps['gateway']>['enforcement']>, index: number, timeoutMs: number): Promise<void> {

@@ -9,6 +9,9 @@ import assert from 'node:assert/strict';
 import { MAX_ENDPOINTS, MAX_SUBMIT_ATTEMPTS, RETRY_BASE_DELAY_MS, RETRY_MAX_DELAY_MS } from './constants.js';
 import { CliError } from './errors.js';
 
+
+/** MAX_SERVER_WAIT_MS is the longest enforcement wait a node accepts (docs/api.md). */
+const MAX_SERVER_WAIT_MS = 120_000;
 /** FetchFunction is the subset of the global fetch the client uses (injectable in tests). */
 export type FetchFunction = (url: string, init: RequestInit) => Promise<Response>;
 
@@ -238,7 +241,12 @@ export class ApiClient {
   async submit(envelope: Uint8Array, wait: WaitMode): Promise<SubmitAnswer> {
     assert.ok(envelope.length > 0, 'an envelope is never empty');
     // The body is built once: every attempt sends exactly these bytes.
-    const requestText = JSON.stringify({ envelope: Buffer.from(envelope).toString('base64'), wait });
+    // With wait=enforced the node waits for its data plane; it answers a little before this
+    // client's own request timeout so that a slow data plane is reported, not a lost answer.
+    const enforcedWaitMs = Math.max(1_000, Math.min(MAX_SERVER_WAIT_MS, this.timeoutMs - 1_000));
+    const requestText = JSON.stringify({
+      envelope: Buffer.from(envelope).toString('base64'), wait, ...(wait === 'enforced' ? { timeoutMs: enforcedWaitMs } : {}),
+    });
     const start = this.preferred;
     let indeterminate = false;
     const failures: string[] = [];

@@ -109,6 +109,16 @@ describe('POST /v1/commands', () => {
     assert.match(missing.body, /envelope/);
   });
 
+  test('wait=enforced is refused by a node without a data plane, and its timeout is bounded', async () => {
+    const envelope = Buffer.from(cluster.root({ kind: 'createDomain', description: 'lab' }, 'lab')).toString('base64');
+    const noDataplane = await app.inject({ method: 'POST', url: '/v1/commands', payload: { envelope, wait: 'enforced' } });
+    assert.equal(noDataplane.statusCode, 400);
+    assert.match(noDataplane.body, /needs a node that runs a data plane/);
+    const tooLong = await app.inject({ method: 'POST', url: '/v1/commands', payload: { envelope, wait: 'committed', timeoutMs: 10_000_000 } });
+    assert.equal(tooLong.statusCode, 400);
+    assert.match(tooLong.body, /timeoutMs/);
+  });
+
   test('a forged command is refused at the edge with 422 and never proposed', async () => {
     const envelope = Buffer.from(cluster.as(cluster.admin, { kind: 'putImage', name: 'monitor', digest: `sha256:${'1'.repeat(64)}` }, 'home'));
     envelope[envelope.length - 1] = envelope[envelope.length - 1]! ^ 0x01; // the last byte belongs to the signature

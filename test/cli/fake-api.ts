@@ -180,8 +180,8 @@ export class FakeNode {
     } catch {
       return error(400, 'BAD_REQUEST', 'body is not JSON');
     }
-    const extra = Object.keys(parsed).filter((k) => k !== 'envelope' && k !== 'wait');
-    if (typeof parsed.envelope !== 'string' || extra.length > 0) return error(400, 'BAD_REQUEST', `body: expected {envelope, wait}, found keys ${Object.keys(parsed).join(',')}`);
+    const extra = Object.keys(parsed).filter((k) => k !== 'envelope' && k !== 'wait' && k !== 'timeoutMs');
+    if (typeof parsed.envelope !== 'string' || extra.length > 0) return error(400, 'BAD_REQUEST', `body: expected {envelope, wait, timeoutMs?}, found keys ${Object.keys(parsed).join(',')}`);
     const bytes = new Uint8Array(Buffer.from(parsed.envelope, 'base64'));
     const m = this.cluster.machine;
     const fault = this.faults.shift();
