@@ -183,7 +183,7 @@ async function up(dir: string): Promise<void> {
   await waitUntilAsync(async () => !(await tcpReach(network.attacker, network.devices[0]!.address, 22, 1)), 10_000, 'the attacker to be cut off from cam-1');
   note('attacker -> cam-1: cut off');
 
-  say('5. Kill the leader (kill -9) and attack cam-2 while the cluster recovers');
+  say('5. Kill the leader (kill -9) and attack a camera behind another gateway while the cluster recovers');
   const doomed = await cluster.waitForLeader(10_000);
   await cluster.kill(doomed);
   note(`gateway ${doomed} (the leader) is dead; the others keep enforcing what was agreed (fail-static)`);

@@ -13,6 +13,10 @@ import type { KeyPair } from '../commands/index.js';
 import type { NodeConfig } from './config.js';
 import type { GatewayApplier } from './gateway-applier.js';
 import type { RaftRuntime } from './raft-runtime.js';
+import { RuntimeError } from './runtime-errors.js';
+
+/** TELEMETRY_ATTEMPTS bounds the proposals of one telemetry batch (≈30 s of retries; the batch expires after 60 s). */
+const TELEMETRY_ATTEMPTS = 20;
 
 /** EnforcementView is what the API reads about enforcement on this node. */
 export interface EnforcementView {
@@ -56,10 +60,23 @@ export function startDataplane(init: {
     paths,
     sign: nodeSigner({ clusterId, keyPair: identity, nextSeq }),
     submit: async (signed, batch) => {
-      const committed = await runtime.propose(signed);
-      const result = committed.result as { ok: boolean; code?: string; reason?: string };
-      if (!result.ok) logger.warn({ domain: batch.domain, code: result.code, reason: result.reason }, 'telemetry batch rejected');
-      else logger.info({ domain: batch.domain, events: batch.events.length, index: committed.index }, 'telemetry committed');
+      // An alert must not be lost to a leader change: the same signed bytes are proposed again
+      // until they commit (the state machine applies a body once; a repeat is answered 'duplicate').
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const committed = await runtime.propose(signed);
+          const result = committed.result as { ok: boolean; code?: string; reason?: string };
+          if (result.ok) logger.info({ domain: batch.domain, events: batch.events.length, index: committed.index }, 'telemetry committed');
+          else if (result.code === 'duplicate') logger.info({ domain: batch.domain, index: committed.index }, 'telemetry had already been committed');
+          else logger.warn({ domain: batch.domain, code: result.code, reason: result.reason }, 'telemetry batch rejected');
+          return;
+        } catch (error) {
+          const retriable = error instanceof RuntimeError && error.code !== 'RUNTIME_STOPPED';
+          if (!retriable || attempt >= TELEMETRY_ATTEMPTS) throw error;
+          logger.info({ attempt, reason: error.message }, 'telemetry not committed yet; proposing the same batch again');
+          await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 50 * 2 ** attempt)));
+        }
+      }
     },
     onAlert: (alert) => logger.info({ alert }, 'μmbox alert'),
     onIntegrityAlert: (alert) => logger.warn({ alert }, 'μmbox image failed its integrity check; device quarantined'),
