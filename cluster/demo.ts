@@ -196,7 +196,12 @@ async function up(dir: string): Promise<void> {
   note(`new leader: gateway ${newLeader}; ${target.id} (behind gateway ${target.gateway}) contained ${secondMs} ms after its attack began, although the leader died just before`);
   await waitUntilAsync(async () => !(await tcpReach(network.attacker, target.address, 22, 1)), 10_000, `the attacker to be cut off from ${target.id}`);
   note(`attacker -> ${target.id}: cut off`);
-  const dead = network.devices.find((d) => d.gateway === doomed && d.id.startsWith('cam'))!;
+  // A device in `normal` behind the dead gateway: its flows and μmbox were installed before the
+  // gateway died, and they keep forwarding (fail-static) — OVS does not need its gateway process.
+  let dead = network.devices[0]!;
+  for (const device of network.devices.filter((d) => d.gateway === doomed)) {
+    if ((await deviceState(cluster, newLeader, device.id)) === 'normal') dead = device;
+  }
   note(`${dead.id}, behind the dead gateway ${doomed}, keeps its installed flows: ${(await tcpReach(dead.namespace, SERVER_ADDRESS, 80)) ? 'it still reaches the server through its monitor μmbox' : 'its traffic is held (fail-closed)'}`);
 
   say('6. The dead gateway comes back and catches up');
