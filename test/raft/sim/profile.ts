@@ -99,7 +99,7 @@ export function drawProfile(random: SimRandom, kind: ProfileKind): Profile {
     proposePpm: random.pick([200_000, 500_000, 900_000]),
     batchPpm: random.pick([0, 200_000]),
     readPpm: random.pick([0, 100_000, 400_000]),
-    confChangePpm: random.pick([0, 10_000, 40_000]),
+    confChangePpm: random.pick([0, 10_000, 40_000, 200_000]),
     backToBackPpm: random.pick([0, 500_000]),
     transferPpm: random.pick([0, 5_000, 20_000]),
     snapshotEveryEntries: random.pick([4, 16, 64]),

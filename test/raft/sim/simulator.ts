@@ -677,7 +677,8 @@ class Simulation {
     for (const entry of ready.committedEntries) this.applyEntry(node, entry);
     for (const readState of ready.readStates) this.onReadState(node, readState.index, decoder.decode(readState.requestContext));
     this.serveReads(node);
-    this.maybeSnapshot(node, ready.committedEntries.some((entry) => entry.type === EntryType.ConfChange));
+    // The founding AddNode entries do not count: joiners may replay the log from index 1.
+    this.maybeSnapshot(node, ready.committedEntries.some((entry) => entry.type === EntryType.ConfChange && entry.index > this.options.nodes));
   }
 
   private applyEntry(node: SimNode, entry: Entry): void {
