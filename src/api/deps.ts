@@ -27,6 +27,8 @@ export interface ApiDeps {
   readonly gateway?: {
     readonly applier: GatewayApplier;
     readonly runtime: RuntimeApi<ApplyResult>;
+    /** appliedEnvelopes exports applied commands (for `qgate audit verify`); see RaftRuntime.appliedEnvelopes. */
+    readonly appliedEnvelopes?: (from: number, limit: number) => { firstIndex: number; entries: Array<{ index: number; term: number; timeMs: number; payload: Uint8Array }> };
     /** enforcement is set when this node runs a data plane. */
     readonly enforcement?: EnforcementView;
   };

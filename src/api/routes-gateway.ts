@@ -12,6 +12,9 @@ import { runtimeToApiError } from './routes-raft-log.js';
 /** MAX_ENVELOPE_BASE64_CHARS bounds a submitted envelope (a signed command is at most 1 MiB). */
 const MAX_ENVELOPE_BASE64_CHARS = Math.ceil((1024 * 1024) / 3) * 4;
 
+/** MAX_EXPORT_ENTRIES bounds one export of the applied log. */
+const MAX_EXPORT_ENTRIES = 100_000;
+
 /** DEFAULT_ENFORCED_WAIT_MS and MAX_ENFORCED_WAIT_MS bound how long wait=enforced waits for the data plane. */
 const DEFAULT_ENFORCED_WAIT_MS = 10_000;
 const MAX_ENFORCED_WAIT_MS = 120_000;
@@ -183,6 +186,34 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
   app.get('/v1/rejections', { schema: { querystring: Consistency } }, async (request) => {
     const index = await readPoint((request.query as { consistency: 'linearizable' | 'stale' }).consistency);
     return { index, counts: machine().rejectionCounts(), recent: machine().rejections() };
+  });
+
+  app.get('/v1/audit/log', {
+    schema: {
+      querystring: Type.Object({
+        from: Type.Integer({ minimum: 1, default: 1 }),
+        limit: Type.Integer({ minimum: 1, maximum: MAX_EXPORT_ENTRIES, default: MAX_EXPORT_ENTRIES }),
+      }, { additionalProperties: false }),
+    },
+  }, async (request, reply) => {
+    const { from, limit } = request.query as { from: number; limit: number };
+    const exporter = gateway.appliedEnvelopes;
+    if (!exporter) throw new ApiError('NOT_FOUND', 'this node cannot export its log');
+    // Read the chain and the entries in one synchronous step, so the header matches the entries.
+    const m = machine();
+    const last = m.lastApplied().index;
+    const chain = m.auditChain();
+    const { firstIndex, entries } = exporter(from, limit);
+    // Index 1 is every founder's bootstrap snapshot, which holds no command: only a later snapshot loses entries.
+    const snapshotIndex = firstIndex - 1;
+    if (snapshotIndex > 1 && from <= snapshotIndex && from <= last) {
+      throw new ApiError('GONE', `entries before index ${firstIndex} were compacted into a snapshot; export from ${firstIndex} (a full audit needs an export taken before compaction)`);
+    }
+    const complete = entries.length === 0 ? from > last : entries[entries.length - 1]!.index === last;
+    const header = { clusterId: m.clusterId(), ...(complete && from === 1 ? { auditChain: chain, index: last } : {}) };
+    const lines = [JSON.stringify(header), ...entries.map((e) => JSON.stringify({ index: e.index, term: e.term, timeMs: e.timeMs, payload: Buffer.from(e.payload).toString('base64') }))];
+    reply.header('content-type', 'application/x-ndjson');
+    return `${lines.join('\n')}\n`;
   });
 
   app.get('/v1/watch', {

@@ -131,6 +131,7 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair): Appli
       gateway: {
         applier,
         runtime: runtime as unknown as NonNullable<ApiDeps['gateway']>['runtime'],
+        appliedEnvelopes: (from: number, limit: number) => runtime.appliedEnvelopes(from, limit),
         ...(dataplane ? { enforcement: dataplane.enforcement } : {}),
       },
     }),

@@ -309,6 +309,33 @@ export class RaftRuntime<Result> extends EventEmitter {
     };
   }
 
+  /**
+   * appliedEnvelopes returns the applied entries that carried a payload, from index `from` on, as
+   * the state machine saw them (index, term, leader-stamped time, payload), at most `limit`.
+   * `firstIndex` is the first index the log still holds: older entries are only in the snapshot.
+   */
+  appliedEnvelopes(from: number, limit: number): { firstIndex: number; entries: Array<{ index: number; term: number; timeMs: number; payload: Uint8Array }> } {
+    const store = this.components.store;
+    const firstIndex = store.firstIndex();
+    const out: Array<{ index: number; term: number; timeMs: number; payload: Uint8Array }> = [];
+    let next = Math.max(from, firstIndex);
+    while (next <= this.applied && out.length < limit) {
+      const batch = store.entries(next, this.applied + 1, 4 * 1024 * 1024);
+      for (const entry of batch) {
+        next = entry.index + 1;
+        if (entry.type !== EntryType.Normal || entry.data.length === 0) continue;
+        try {
+          const envelope = decodeLogEnvelope(entry.data);
+          out.push({ index: entry.index, term: entry.term, timeMs: envelope.timeMs, payload: envelope.payload });
+        } catch (error) {
+          if (!(error instanceof LogEnvelopeError)) throw error;
+        }
+        if (out.length >= limit) break;
+      }
+    }
+    return { firstIndex, entries: out };
+  }
+
   /** raftStatus exposes the core's status (progress of peers on the leader). */
   raftStatus(): Status {
     return this.node.status();

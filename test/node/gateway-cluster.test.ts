@@ -8,14 +8,15 @@
 // with the cluster's root keys, submitted over HTTP; reads compared across nodes.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster, waitUntilAsync } from '../../cluster/local-cluster.js';
 import { clusterIdOf, keyPairFromSeed, signCommand } from '../../src/commands/index.js';
 import type { Genesis, KeyPair, Payload } from '../../src/commands/index.js';
 import { FAST_TIMING } from './cluster-support.js';
+import { repoPath } from '../support/paths.js';
 
 const clusters: LocalCluster[] = [];
 after(async () => {
@@ -114,5 +115,21 @@ describe('the gateway on a real cluster', { timeout: 120_000 }, () => {
     const refused = await submit(cluster, joiner.nodeId, forged.toString('base64'));
     assert.equal(refused.status, 422);
     assert.equal((await stateOf(cluster, joiner.nodeId)).stateHash, before.stateHash);
+
+    // The applied log, exported by one node, verifies offline against the genesis with qgate; a
+    // tampered copy does not.
+    const exported = await (await fetch(`${cluster.apiUrl(survivors[0]!)}/v1/audit/log`)).text();
+    const exportFile = join(cluster.dir, 'audit.jsonl');
+    writeFileSync(exportFile, exported);
+    const verify = spawnSync(process.execPath, [repoPath('dist', 'src', 'cli', 'main.js'), 'audit', 'verify', exportFile, '--genesis', cluster.genesisFile], { encoding: 'utf8' });
+    assert.equal(verify.status, 0, `${verify.stdout}${verify.stderr}`);
+    const lines = exported.trimEnd().split('\n');
+    const entry = JSON.parse(lines[2]!) as { payload: string };
+    const payload = Buffer.from(entry.payload, 'base64');
+    payload[payload.length - 1] = payload[payload.length - 1]! ^ 1;
+    lines[2] = JSON.stringify({ ...JSON.parse(lines[2]!) as object, payload: payload.toString('base64') });
+    writeFileSync(exportFile, `${lines.join('\n')}\n`);
+    const tampered = spawnSync(process.execPath, [repoPath('dist', 'src', 'cli', 'main.js'), 'audit', 'verify', exportFile, '--genesis', cluster.genesisFile], { encoding: 'utf8' });
+    assert.equal(tampered.status, 1, `a tampered export must fail: ${tampered.stdout}${tampered.stderr}`);
   });
 });
