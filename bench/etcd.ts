@@ -364,7 +364,7 @@ export class QuorumgateSystem implements BenchSystem {
   }
 
   async settled(): Promise<void> {
-    await waitForAllApplied(this.cluster, this.cluster.nodes.map((n) => n.nodeId));
+    await waitForAllApplied(this.cluster, this.cluster.nodes.map((n) => n.nodeId), 60_000);
   }
 
   async counters(member: string): Promise<MemberCounters | undefined> {
