@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
 import { clusterIdOf, createGenesis, toHex } from '../src/commands/index.js';
+import { pollUntil } from '../src/dataplane/exec.js';
 import { writeIdentityKey } from '../src/node/identity.js';
 
 /** ClusterNodeInfo is what cluster.json records per node. */
@@ -357,17 +358,12 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** waitUntil polls a condition every 20 ms until it holds or `timeoutMs` passes. */
+/** waitUntil polls a condition every 50 ms until it holds or `timeoutMs` passes. */
 export async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
   await waitUntilAsync(async () => condition(), timeoutMs, what);
 }
 
 /** waitUntilAsync polls an async condition every 50 ms until it holds or `timeoutMs` passes. */
 export async function waitUntilAsync(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await condition()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  if (!(await pollUntil(condition, timeoutMs, 50))) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }

@@ -19,7 +19,8 @@ export function inNamespace(ns: string, argv: readonly string[], options: { allo
   return run('ip', ['netns', 'exec', ns, ...argv], options);
 }
 
-async function addNamespace(ns: string): Promise<void> {
+/** addNamespace creates (or re-creates) a namespace with its loopback up. */
+export async function addNamespace(ns: string): Promise<void> {
   await run('ip', ['netns', 'del', ns], { allowFailure: true });
   await run('ip', ['netns', 'add', ns]);
   await inNamespace(ns, ['ip', 'link', 'set', 'lo', 'up']);
@@ -29,14 +30,14 @@ async function addNamespace(ns: string): Promise<void> {
  * endpoint brings up an interface that originates traffic, with transmit checksum offload and IPv6
  * off: OVS's userspace datapath forwards frames as read, so a checksum left to the NIC arrives unfinished.
  */
-async function endpoint(ns: string, name: string): Promise<void> {
-  await inNamespace(ns, ['ethtool', '-K', name, 'tx', 'off'], { allowFailure: true });
-  await inNamespace(ns, ['sysctl', '-qw', `net.ipv6.conf.${name}.disable_ipv6=1`], { allowFailure: true });
+export async function endpoint(ns: string, name: string): Promise<void> {
+  await inNamespace(ns, ['ethtool', '-K', name, 'tx', 'off']);
+  await inNamespace(ns, ['sysctl', '-qw', `net.ipv6.conf.${name}.disable_ipv6=1`]);
   await inNamespace(ns, ['ip', 'link', 'set', name, 'up']);
 }
 
 /** hostVeth links a host interface (an OVS port) to `inner` inside `ns`, with an optional address. */
-async function hostVeth(hostName: string, ns: string, inner: string, cidr: string | null): Promise<void> {
+export async function hostVeth(hostName: string, ns: string, inner: string, cidr: string | null): Promise<void> {
   await run('ip', ['link', 'del', hostName], { allowFailure: true });
   await run('ip', ['link', 'add', hostName, 'type', 'veth', 'peer', 'name', inner, 'netns', ns]);
   await run('ip', ['link', 'set', hostName, 'up']);
@@ -131,21 +132,24 @@ export async function tcpReach(from: string, address: string, port: number, time
   }
 }
 
+/** removeNamespace kills every process inside a namespace and deletes it. */
+export async function removeNamespace(ns: string): Promise<void> {
+  const pids = await run('ip', ['netns', 'pids', ns], { allowFailure: true });
+  for (const pid of pids.stdout.split('\n').map((line) => Number.parseInt(line, 10)).filter((p) => p > 0)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // The process is already gone.
+    }
+  }
+  await run('ip', ['netns', 'del', ns], { allowFailure: true });
+}
+
 /** teardownNetwork removes every namespace and host link whose name starts with `prefix` (and their processes). */
 export async function teardownNetwork(prefix: string): Promise<void> {
   const namespaces = (await run('ip', ['netns', 'list'], { allowFailure: true })).stdout
     .split('\n').map((line) => line.split(' ')[0]!).filter((name) => name.startsWith(`${prefix}-`));
-  for (const ns of namespaces) {
-    const pids = await run('ip', ['netns', 'pids', ns], { allowFailure: true });
-    for (const pid of pids.stdout.split('\n').map((line) => Number.parseInt(line, 10)).filter((p) => p > 0)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // The process is already gone.
-      }
-    }
-    await run('ip', ['netns', 'del', ns], { allowFailure: true });
-  }
+  for (const ns of namespaces) await removeNamespace(ns);
   const links = (await run('ip', ['-o', 'link', 'show'], { allowFailure: true })).stdout
     .split('\n').map((line) => /^\d+: ([^:@]+)/.exec(line)?.[1]).filter((name): name is string => name !== undefined && name.startsWith(prefix));
   for (const link of links) await run('ip', ['link', 'del', link], { allowFailure: true });

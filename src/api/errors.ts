@@ -1,6 +1,7 @@
 // errors.ts — the API's one catalogue of errors: a stable code, an HTTP status, a message that
 // says what was expected and what was received. Unknown errors are logged and answered as a bare
 // 500, never leaked (STYLE.md, after Fastify).
+import { RuntimeError } from '../node/runtime-errors.js';
 
 /** ApiErrorCode lists every error code the API answers with. */
 export const API_ERRORS = {
@@ -36,4 +37,27 @@ export class ApiError extends Error {
 /** ErrorBody is the JSON shape of every error answer. */
 export interface ErrorBody {
   error: { code: string; message: string; details?: Record<string, unknown> };
+}
+
+/** runtimeToApiError maps the runtime's expected errors to the API catalogue. */
+export function runtimeToApiError(error: unknown): unknown {
+  if (!(error instanceof RuntimeError)) return error;
+  switch (error.code) {
+    case 'RUNTIME_OVERLOADED':
+      return new ApiError('OVERLOADED', error.message);
+    case 'RUNTIME_PROPOSAL_TIMEOUT':
+      return new ApiError('TIMEOUT', error.message, { indeterminate: true });
+    case 'RUNTIME_LEADER_CHANGED':
+      return new ApiError('UNAVAILABLE', error.message, { indeterminate: true });
+    case 'RUNTIME_READ_TIMEOUT':
+      return new ApiError('TIMEOUT', error.message, { indeterminate: false });
+    case 'RUNTIME_PROPOSAL_DROPPED':
+      return new ApiError('UNAVAILABLE', error.message, { indeterminate: false });
+    case 'RUNTIME_STOPPED':
+      return new ApiError('UNAVAILABLE', error.message, { indeterminate: true });
+    case 'RUNTIME_NODE_ID_REUSED':
+      return new ApiError('CONFLICT', error.message);
+    default:
+      return new ApiError('INTERNAL', error.message);
+  }
 }

@@ -5,9 +5,8 @@ import { Type } from '@sinclair/typebox';
 import { CommandError } from '../commands/index.js';
 import type { ApplyResult, StateMachine } from '../state/index.js';
 import type { AppliedEvent } from '../node/gateway-applier.js';
-import { ApiError } from './errors.js';
+import { ApiError, runtimeToApiError } from './errors.js';
 import type { ApiDeps } from './deps.js';
-import { runtimeToApiError } from './routes-raft-log.js';
 
 /** MAX_ENVELOPE_BASE64_CHARS bounds a submitted envelope (a signed command is at most 1 MiB). */
 const MAX_ENVELOPE_BASE64_CHARS = Math.ceil((1024 * 1024) / 3) * 4;
@@ -85,10 +84,8 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
       const status = undecodable.includes(error.code) ? 'BAD_REQUEST' : 'UNPROCESSABLE';
       throw new ApiError(status, `the command was not proposed: ${error.message}`, { commandCode: error.code, path: error.path });
     }
-    const remembered = machine().resultFor(checked.bodyHash);
-    if (remembered?.ok) {
-      return { index: remembered.index, term: 0, bodyHash: checked.bodyHash, duplicate: true, result: { ok: true, index: remembered.index } };
-    }
+    // No separate duplicate check is needed here: an applied command's seq is no longer above its
+    // signer's last, so a retried envelope always fails precheck and is answered by duplicateOf.
     try {
       const committed = await gateway.runtime.propose(bytes);
       const result = committed.result as ApplyResult;

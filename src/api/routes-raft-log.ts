@@ -3,34 +3,10 @@
 // cluster, membership included, is a signed command.
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { RuntimeError } from '../node/runtime-errors.js';
-import { ApiError } from './errors.js';
+import { runtimeToApiError } from './errors.js';
 import type { ApiDeps } from './deps.js';
 
 const MAX_PAYLOAD_CHARS = 64 * 1024;
-
-/** runtimeToApiError maps the runtime's expected errors to the API catalogue. */
-export function runtimeToApiError(error: unknown): unknown {
-  if (!(error instanceof RuntimeError)) return error;
-  switch (error.code) {
-    case 'RUNTIME_OVERLOADED':
-      return new ApiError('OVERLOADED', error.message);
-    case 'RUNTIME_PROPOSAL_TIMEOUT':
-      return new ApiError('TIMEOUT', error.message, { indeterminate: true });
-    case 'RUNTIME_LEADER_CHANGED':
-      return new ApiError('UNAVAILABLE', error.message, { indeterminate: true });
-    case 'RUNTIME_READ_TIMEOUT':
-      return new ApiError('TIMEOUT', error.message, { indeterminate: false });
-    case 'RUNTIME_PROPOSAL_DROPPED':
-      return new ApiError('UNAVAILABLE', error.message, { indeterminate: false });
-    case 'RUNTIME_STOPPED':
-      return new ApiError('UNAVAILABLE', error.message, { indeterminate: true });
-    case 'RUNTIME_NODE_ID_REUSED':
-      return new ApiError('CONFLICT', error.message);
-    default:
-      return new ApiError('INTERNAL', error.message);
-  }
-}
 
 /** raftLogRoutes: propose a payload, list what was applied, read linearizably, change membership. */
 export const raftLogRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {

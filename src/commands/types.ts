@@ -15,7 +15,7 @@ export interface SignedCommand {
   signatures: Signature[];
 }
 
-/** DeviceRecord is a device as a PutDevice command declares it (its domain is the command's domain). */
+/** DeviceSpec is a device as a PutDevice command declares it (its domain is the command's domain). */
 export interface DeviceSpec {
   id: string;
   type: string;

@@ -24,8 +24,6 @@ export interface MemberDirectoryState {
   readonly removed: NodeId[];
 }
 
-const MAX_MEMBERS = 1024;
-
 /** MemberDirectoryError is raised for a context or a state that does not parse. */
 export class MemberDirectoryError extends Error {
   readonly code = 'MEMBER_CONTEXT_INVALID';
@@ -150,6 +148,3 @@ function parseAddress(value: unknown, where: string): PeerAddress {
   }
   return { host, port, publicKey };
 }
-
-/** MEMBER_LIMIT bounds the directory (a sanity bound far above any real gateway cluster). */
-export const MEMBER_LIMIT = MAX_MEMBERS;

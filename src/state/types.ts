@@ -1,5 +1,5 @@
 // types.ts — the records of the replicated state and the results of applying an entry.
-import type { CommandErrorCode, MembershipAction, PayloadKind } from '../commands/index.js';
+import type { CommandErrorCode, DeviceSpec, MembershipAction, PayloadKind } from '../commands/index.js';
 
 /** LogEntryInput is a committed entry as the runtime hands it to apply (src/node/ports.ts AppliedEntry). */
 export interface LogEntryInput {
@@ -82,16 +82,9 @@ export interface RememberedResult {
   reason?: string;
 }
 
-/** DeviceRecord is a device of the state. */
-export interface DeviceRecord {
-  id: string;
+/** DeviceRecord is a device of the state: what its PutDevice declared, and the command's domain. */
+export interface DeviceRecord extends DeviceSpec {
   domain: string;
-  type: string;
-  group: string;
-  tags: string[];
-  nodeId: string;
-  port: string;
-  addresses: string[];
 }
 
 /** MemberRecord is a member node: voter, or learner catching up before promotion. */

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { run, type ExecResult } from '../../src/dataplane/exec.js';
 import { dockerAnswers, ensureHost, hostPaths, ovsAnswers, stopHost, type HostPaths } from '../../src/dataplane/host.js';
 import { requireInCi } from '../support/paths.js';
+import { addNamespace, endpoint, hostVeth, removeNamespace } from '../../cluster/netlab.js';
 
 /** SERVER_ADDRESS, ATTACKER_ADDRESS and deviceAddress are the lab's addresses (inside namespaces only). */
 export const SERVER_ADDRESS = '10.77.0.1';
@@ -80,10 +81,8 @@ export class Lab {
 
   async addNamespace(suffix: string): Promise<string> {
     const ns = this.name(suffix);
-    await run('ip', ['netns', 'del', ns], { allowFailure: true });
-    await run('ip', ['netns', 'add', ns]);
     this.namespaces.push(ns);
-    await this.exec(ns, ['ip', 'link', 'set', 'lo', 'up']);
+    await addNamespace(ns);
     return ns;
   }
 
@@ -103,45 +102,21 @@ export class Lab {
 
   /** hostVeth creates a veth pair with `hostName` in the root namespace and `inner` inside `ns`, with an address. */
   async hostVeth(hostName: string, ns: string, inner: string, cidr: string | null): Promise<void> {
-    await run('ip', ['link', 'del', hostName], { allowFailure: true });
-    await run('ip', ['link', 'add', hostName, 'type', 'veth', 'peer', 'name', inner, 'netns', ns]);
     this.links.push(hostName);
-    await run('ip', ['link', 'set', hostName, 'up']);
-    if (cidr !== null) await this.exec(ns, ['ip', 'addr', 'add', cidr, 'dev', inner]);
-    await this.endpoint(ns, inner);
+    await hostVeth(hostName, ns, inner, cidr);
   }
 
   /** nsVeth links two namespaces: `aName` in `a`, `bName` in `b`. */
   async nsVeth(a: string, aName: string, b: string, bName: string): Promise<void> {
     await run('ip', ['link', 'add', aName, 'netns', a, 'type', 'veth', 'peer', 'name', bName, 'netns', b]);
     await this.exec(a, ['ip', 'link', 'set', aName, 'up']);
-    await this.endpoint(b, bName);
-  }
-
-  /**
-   * endpoint brings up an interface that originates traffic, with transmit checksum offload off and IPv6 off:
-   * OVS's userspace datapath forwards frames as read, so a checksum left for the NIC would arrive unfinished.
-   */
-  private async endpoint(ns: string, name: string): Promise<void> {
-    await this.exec(ns, ['ethtool', '-K', name, 'tx', 'off']);
-    await this.exec(ns, ['sysctl', '-qw', `net.ipv6.conf.${name}.disable_ipv6=1`]);
-    await this.exec(ns, ['ip', 'link', 'set', name, 'up']);
+    await endpoint(b, bName);
   }
 
   /** destroy kills the lab's processes and deletes its namespaces and host links (errors are collected, not thrown early). */
   async destroy(): Promise<void> {
     for (const child of this.processes) child.kill('SIGKILL');
-    for (const ns of this.namespaces) {
-      const pids = await run('ip', ['netns', 'pids', ns], { allowFailure: true });
-      for (const pid of pids.stdout.split('\n').map((line) => Number.parseInt(line, 10)).filter((pid) => pid > 0)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // Already gone.
-        }
-      }
-      await run('ip', ['netns', 'del', ns], { allowFailure: true });
-    }
+    for (const ns of this.namespaces) await removeNamespace(ns);
     for (const link of this.links) await run('ip', ['link', 'del', link], { allowFailure: true });
   }
 }
