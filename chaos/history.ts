@@ -61,6 +61,11 @@ export interface RegisterOp {
   /** index is the log index the write was committed at (ok writes). */
   index?: number;
   error?: string;
+  /**
+   * sends is how many times the harness submitted these same envelope bytes (a retry after a lost
+   * answer); absent means once. The nothing-lost checker allows that many copies in the log.
+   */
+  sends?: number;
 }
 
 /** UniqueUpdate is one uniquely identified signed update (a new item added to a set). */
@@ -74,6 +79,8 @@ export interface UniqueUpdate {
   outcome: Outcome;
   index?: number;
   error?: string;
+  /** sends is how many times the harness submitted these same envelope bytes; absent means once. */
+  sends?: number;
 }
 
 /** AdversaryAttempt is one hostile submission: a replayed, reordered or tampered real envelope. */
