@@ -22,6 +22,8 @@ export interface ClusterNodeInfo {
   readonly raftPort: number;
   readonly apiPort: number;
   readonly publicKey: string;
+  /** host is the loopback address the node listens on and dials from (default 127.0.0.1). */
+  readonly host?: string;
   /** founder: part of the first configuration (otherwise it joined later). */
   readonly founder: boolean;
 }
@@ -34,6 +36,8 @@ export interface ClusterFile {
   nodes: ClusterNodeInfo[];
   nextNodeId: number;
   dataplanePrefix?: string;
+  /** hostPrefix, when set, gives node N the address `<hostPrefix>N` (e.g. "127.0.77." → 127.0.77.N). */
+  hostPrefix?: string;
 }
 
 /** LocalClusterInit configures create(). */
@@ -44,6 +48,12 @@ export interface LocalClusterInit {
   /** timing overrides for every node (tickMs, electionTicks, snapshotEveryEntries, ...). */
   readonly timing?: Record<string, number>;
   readonly host?: string;
+  /**
+   * hostPrefix gives each node its own loopback address `<hostPrefix><nodeId>` (e.g. "127.0.77."), for
+   * raft and API, and its outgoing raft connections come from it: firewall rules can then cut the
+   * links between two nodes (the chaos harness's partitions). Default: every node on 127.0.0.1.
+   */
+  readonly hostPrefix?: string;
   /**
    * dataplanePrefix, when set (gateway mode), gives every node a data plane: OVS bridge
    * `<prefix><id>br` and uplink port `<prefix><id>up` (interface names stay within 15 characters).
@@ -81,11 +91,11 @@ export function nodeEntryPoint(): string {
 }
 
 /** freePort asks the OS for a free loopback port. */
-export async function freePort(): Promise<number> {
+export async function freePort(host: string = HOST): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen(0, HOST, () => {
+    server.listen(0, host, () => {
       const address = server.address();
       const port = typeof address === 'object' && address ? address.port : 0;
       server.close(() => resolvePort(port));
@@ -113,6 +123,7 @@ export class LocalCluster {
     const file: ClusterFile = {
       clusterId: toHex(randomBytes(32)), application, timing: init.timing ?? {}, nodes: [], nextNodeId: 1,
       ...(init.dataplanePrefix !== undefined ? { dataplanePrefix: init.dataplanePrefix } : {}),
+      ...(init.hostPrefix !== undefined ? { hostPrefix: init.hostPrefix } : {}),
     };
     const cluster = new LocalCluster(dir, file);
     for (let i = 0; i < init.nodes; i++) await cluster.allocateNode(true);
@@ -142,7 +153,12 @@ export class LocalCluster {
   }
 
   apiUrl(nodeId: number): string {
-    return `http://${HOST}:${this.info(nodeId).apiPort}`;
+    return `http://${this.hostOf(nodeId)}:${this.info(nodeId).apiPort}`;
+  }
+
+  /** hostOf is the address a node listens on (its own loopback address when the cluster has a hostPrefix). */
+  hostOf(nodeId: number): string {
+    return this.info(nodeId).host ?? HOST;
   }
 
   info(nodeId: number): ClusterNodeInfo {
@@ -262,7 +278,10 @@ export class LocalCluster {
     const dir = this.nodeDir(nodeId);
     mkdirSync(dir, { recursive: true });
     const pair = writeIdentityKey(join(dir, 'node.key'));
-    const info: ClusterNodeInfo = { nodeId, raftPort: await freePort(), apiPort: await freePort(), publicKey: toHex(pair.publicKey), founder };
+    const host = this.file.hostPrefix !== undefined ? `${this.file.hostPrefix}${nodeId}` : undefined;
+    const info: ClusterNodeInfo = {
+      nodeId, raftPort: await freePort(host), apiPort: await freePort(host), publicKey: toHex(pair.publicKey), founder, ...(host !== undefined ? { host } : {}),
+    };
     this.file.nodes.push(info);
     return info;
   }
@@ -312,7 +331,7 @@ export class LocalCluster {
       clusterName: `local-${this.file.nodes.length}`,
       rootKeys: roots.map((r) => r.publicKey),
       rootThreshold,
-      members: this.file.nodes.map((n) => ({ nodeId: `n${n.nodeId}`, nodeKey: Buffer.from(n.publicKey, 'hex'), address: `${HOST}:${n.raftPort}` })),
+      members: this.file.nodes.map((n) => ({ nodeId: `n${n.nodeId}`, nodeKey: Buffer.from(n.publicKey, 'hex'), address: `${n.host ?? HOST}:${n.raftPort}` })),
     });
     writeFileSync(this.genesisFile, `${JSON.stringify(genesis, null, 2)}\n`);
     return toHex(clusterIdOf(genesis));
@@ -325,10 +344,10 @@ export class LocalCluster {
       dataDir: './data',
       ...(this.file.application === 'log' ? { clusterId: this.file.clusterId } : { genesisFile: '../genesis.json' }),
       identityKeyFile: './node.key',
-      raft: { host: HOST, port: node.raftPort },
-      api: { host: HOST, port: node.apiPort },
+      raft: { host: node.host ?? HOST, port: node.raftPort },
+      api: { host: node.host ?? HOST, port: node.apiPort },
       ...(this.file.application === 'log' || !node.founder
-        ? { members: (node.founder ? founders : this.file.nodes).map((n) => ({ nodeId: n.nodeId, host: HOST, port: n.raftPort, publicKey: n.publicKey })) }
+        ? { members: (node.founder ? founders : this.file.nodes).map((n) => ({ nodeId: n.nodeId, host: n.host ?? HOST, port: n.raftPort, publicKey: n.publicKey })) }
         : {}),
       ...(node.founder ? {} : { join: true }),
       application: this.file.application,

@@ -48,7 +48,7 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
 
   /** readPoint waits for a linearizable read point (ReadIndex) unless a stale read is asked for. */
   const readPoint = async (consistency: 'linearizable' | 'stale'): Promise<number> => {
-    if (consistency === 'stale') return machine().lastApplied().index;
+    if (consistency === 'stale' || gateway.plantLocalReads === true) return machine().lastApplied().index;
     try {
       await gateway.runtime.readIndex();
     } catch (error) {

@@ -32,6 +32,8 @@ export interface DataplaneAgentInit {
   onIntegrityAlert?: (alert: IntegrityAlert) => void;
   onAlert?: (alert: UmboxAlert) => void;
   onPass?: (result: PassResult, error: Error | null) => void;
+  /** plantDeleteThenAdd: PLANTED BUG for the chaos self-test (see ReconcilerInit). */
+  plantDeleteThenAdd?: boolean;
 }
 
 /** DataplaneAgent keeps one node's data plane in step with the agreed state. */
@@ -65,6 +67,7 @@ export class DataplaneAgent {
       switch: init.switch ?? new OvsSwitch({ bridge: init.bridge, ovsDir: paths.ovsDir }),
       runtime: init.runtime ?? new DockerUmboxRuntime({ socketPath: paths.dockerSocket, umboxDir: paths.umboxDir }),
       uplinkPort: init.uplinkPort, channels: this.intake, onIntegrityAlert: init.onIntegrityAlert, onPass: init.onPass,
+      ...(init.plantDeleteThenAdd === true ? { plantDeleteThenAdd: true } : {}),
       ...(init.interfaceExists ? { interfaceExists: init.interfaceExists } : {}),
     });
   }

@@ -20,7 +20,7 @@ import {
 } from './constants.js';
 import { DataplaneError } from './errors.js';
 import { flowKey, type FlowChange, type Switch, type SwitchPortInfo } from './ovs.js';
-import { planDataplane, UMBOX_PORT_NAME } from './planner.js';
+import { planDataplane, splitCookie, UMBOX_PORT_NAME } from './planner.js';
 import type { UmboxRuntime } from './docker-runtime.js';
 import type {
   DesiredDataplane, DesiredInput, DeviceReport, FlowSpec, ObservedFlow, ObservedUmbox, PlannedDevice, PlannedUmbox,
@@ -74,6 +74,12 @@ export interface ReconcilerInit {
   resyncMs?: number;
   backoffMinMs?: number;
   backoffMaxMs?: number;
+  /**
+   * plantDeleteThenAdd: PLANTED BUG for the chaos self-test only — a device whose plan changes loses its
+   * old flows first, in a bundle of their own, and gets the new ones after its new μmboxes started (KalKi's
+   * break-before-make). With this bridge's drop-by-default table the gap drops the device's traffic.
+   */
+  plantDeleteThenAdd?: boolean;
 }
 
 const MAX_INTEGRITY_ALERTS_REMEMBERED = 10_000;
@@ -255,6 +261,7 @@ export class Reconciler {
       ? [cached.ports, cached.umboxes]
       : await Promise.all([this.sw.listPorts(), this.runtime.list(desired.nodeId)]);
     let ports = await this.attachDevicePorts(desired, initialPorts);
+    if (this.init.plantDeleteThenAdd === true) await this.plantedDeleteFirst(desired, cached);
 
     // 1. μmboxes of every device's current generation, started before any flow points at them.
     const umboxStarted = Date.now();
@@ -283,6 +290,21 @@ export class Reconciler {
     const portsNow = await this.collectGarbage(desired, inUse, umboxesNow, ports, result);
     this.observed = { ports: portsNow, umboxes: umboxesNow.filter((umbox) => inUse.has(umbox.name)), flows: flowsNow };
     this.pruneIntegrityMemory(desired);
+  }
+
+  /** plantedDeleteFirst removes the flows of older generations of every device before anything else (planted bug). */
+  private async plantedDeleteFirst(desired: DesiredDataplane, cached: { flows: ObservedFlow[] } | null): Promise<void> {
+    const flows = cached !== null ? cached.flows : await this.sw.dumpFlows();
+    const wanted = new Map(desired.devices.map((device) => [device.deviceNumber, device.generation]));
+    const stale = flows.filter((flow) => {
+      if (flow.cookie === 0n) return false;
+      const { deviceNumber, generation } = splitCookie(flow.cookie);
+      const current = wanted.get(deviceNumber);
+      return current !== undefined && generation !== current;
+    });
+    if (stale.length === 0) return;
+    await this.sw.applyFlows({ add: [], remove: stale.map((flow) => `priority=${flow.priority}${flow.match === '' ? '' : `,${flow.match}`}`) });
+    if (cached !== null) cached.flows = cached.flows.filter((flow) => !stale.includes(flow));
   }
 
   /** collectGarbage removes μmboxes and μmbox ports that no installed flow uses; returns the ports left. */

@@ -13,6 +13,7 @@ import { LogApplier } from './log-applier.js';
 import type { PeerAddress, RuntimeApplier } from './ports.js';
 import type { RaftRuntime } from './raft-runtime.js';
 import { StartupError } from './startup-error.js';
+import type { Plant } from './plants.js';
 import { startDataplane } from './dataplane-link.js';
 import type { DataplaneLink } from './dataplane-link.js';
 
@@ -73,7 +74,7 @@ export function logApplication(config: NodeConfig): Application {
 }
 
 /** gatewayApplication is quorumgate proper: the signed-command state machine from the genesis. */
-export function gatewayApplication(config: NodeConfig, identity: KeyPair): Application {
+export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?: Plant): Application {
   const genesis = loadGenesisOrExplain(config.genesisFile!);
   const clusterId = clusterIdOf(genesis);
   if (config.clusterId !== undefined && config.clusterId !== toHex(clusterId)) {
@@ -88,7 +89,8 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair): Appli
   if (self && self.publicKey !== toHex(identity.publicKey)) {
     throw new StartupError('KEY_MISMATCH', `the key in ${config.identityKeyFile} is not node ${config.nodeId}'s key in the genesis; use that node's key file`);
   }
-  const applier = new GatewayApplier(new StateMachine(genesis, policyEngines));
+  const machineOptions = { skipReplayCheck: plant === 'no-replay-check' };
+  const applier = new GatewayApplier(new StateMachine(genesis, policyEngines, machineOptions));
   const machine = (): StateMachine => applier.machine;
   let dataplane: DataplaneLink | undefined;
   return {
@@ -109,7 +111,7 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair): Appli
     },
     attach: (runtime, logger) => {
       if (config.dataplane) {
-        dataplane = startDataplane({ config, identity, clusterId, applier, runtime, logger });
+        dataplane = startDataplane({ config, identity, clusterId, applier, runtime, logger, plantDeleteThenAdd: plant === 'delete-then-add' });
       }
       applier.on('applied', (event: { result: { ok: boolean; effects?: Array<{ kind: string; nodeId?: string }> } }) => {
         if (!event.result.ok) return;
@@ -132,6 +134,7 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair): Appli
         applier,
         runtime: runtime as unknown as NonNullable<ApiDeps['gateway']>['runtime'],
         appliedEnvelopes: (from: number, limit: number) => runtime.appliedEnvelopes(from, limit),
+        ...(plant === 'local-reads' ? { plantLocalReads: true } : {}),
         ...(dataplane ? { enforcement: dataplane.enforcement } : {}),
       },
     }),

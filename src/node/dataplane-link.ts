@@ -40,6 +40,8 @@ export function startDataplane(init: {
   applier: GatewayApplier;
   runtime: RaftRuntime<unknown>;
   logger: Logger;
+  /** plantDeleteThenAdd: PLANTED BUG (chaos self-test) — flow swaps delete before they add. */
+  plantDeleteThenAdd?: boolean;
 }): DataplaneLink {
   const { config, identity, clusterId, applier, runtime } = init;
   const logger = init.logger.child({ module: 'dataplane' });
@@ -58,6 +60,7 @@ export function startDataplane(init: {
     bridge: config.dataplane!.bridge,
     uplinkPort: config.dataplane!.uplinkPort,
     paths,
+    ...(init.plantDeleteThenAdd === true ? { plantDeleteThenAdd: true } : {}),
     sign: nodeSigner({ clusterId, keyPair: identity, nextSeq }),
     submit: async (signed, batch) => {
       // An alert must not be lost to a leader change: the same signed bytes are proposed again

@@ -5,6 +5,7 @@
 // is the LogApplier (for Raft tests and bench:raft); the gateway mode adds the signed-command
 // state machine and the data plane.
 import { mkdirSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
@@ -23,6 +24,8 @@ import { encodeRuntimeSnapshot } from './runtime-snapshot.js';
 import type { RaftTransportPort } from './ports.js';
 import { RaftRuntime } from './raft-runtime.js';
 import { StartupError } from './startup-error.js';
+import { plantFromEnv } from './plants.js';
+import type { Plant } from './plants.js';
 
 /** RunningNode is a started node. */
 export interface RunningNode {
@@ -48,7 +51,9 @@ function raftLogger(logger: Logger): RaftLogger {
 export async function startNode(config: NodeConfig, overrides: { logLevel?: string | undefined } = {}): Promise<RunningNode> {
   const logger = pino({ level: overrides.logLevel ?? config.logLevel ?? 'info', redact: REDACTED_LOG_PATHS, base: { node: config.nodeId } });
   const identity = readIdentityKey(config.identityKeyFile);
-  const application = config.application === 'log' ? logApplication(config) : gatewayApplication(config, identity);
+  const plant = plantFromEnv();
+  if (plant !== undefined) logger.warn({ plant }, `PLANTED BUG "${plant}" IS ON: this node breaks a promise on purpose (chaos self-test); never run it in production`);
+  const application = config.application === 'log' ? logApplication(config) : gatewayApplication(config, identity, plant);
   const founders = application.founders;
   const self = founders.get(config.nodeId);
   if (self && self.publicKey !== Buffer.from(identity.publicKey).toString('hex')) {
@@ -65,7 +70,7 @@ export async function startNode(config: NodeConfig, overrides: { logLevel?: stri
     for (const close of closers.reverse()) await close().catch((error: unknown) => logger.warn({ err: error }, 'close failed'));
   };
   try {
-    const storage = await openStorage(raftDir, logger);
+    const storage = await openStorage(raftDir, logger, plant);
     closers.push(() => storage.close());
     if (storage.isEmpty() && !config.join) {
       const confState: ConfState = { voters: [...founders.keys()].sort((a, b) => a - b), learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
@@ -91,7 +96,12 @@ export async function startNode(config: NodeConfig, overrides: { logLevel?: stri
       onMessage: (message: Message) => late.runtime?.receive(message),
       onUnreachable: (nodeId: NodeId) => late.runtime?.reportUnreachable(nodeId),
       onSnapshotStatus: (nodeId: NodeId, ok: boolean) => late.runtime?.reportSnapshot(nodeId, ok),
-    }, { listenHost: config.raft.host, listenPort: config.raft.port });
+    }, {
+      listenHost: config.raft.host,
+      listenPort: config.raft.port,
+      // A node bound to one address dials from it too, so its traffic is identifiable (chaos partitions).
+      ...(isSpecificAddress(config.raft.host) ? { localAddress: config.raft.host } : {}),
+    });
     await transport.start().catch((error: unknown) => {
       throw portError('raft', config.raft.host, config.raft.port, error);
     });
@@ -131,11 +141,11 @@ export async function startNode(config: NodeConfig, overrides: { logLevel?: stri
   }
 }
 
-async function openStorage(raftDir: string, logger: Logger): Promise<DurableStorage> {
+async function openStorage(raftDir: string, logger: Logger, plant: Plant | undefined): Promise<DurableStorage> {
   const levelStore = await LevelLogStore.open(raftDir).catch((error: unknown) => {
     throw new StartupError('STORAGE', `cannot open the Raft log in ${raftDir}: ${(error as Error).message}`, error);
   });
-  return DurableStorage.open(withStorageFaults(levelStore, logger));
+  return DurableStorage.open(withStorageFaults(levelStore, logger, plant));
 }
 
 /**
@@ -144,9 +154,8 @@ async function openStorage(raftDir: string, logger: Logger): Promise<DurableStor
  * for that long, so a kill -9 loses it; QUORUMGATE_PLANT=ack-before-fsync acknowledges writes
  * before they are durable (a planted bug the chaos checkers must catch).
  */
-function withStorageFaults(store: LogStore, logger: Logger): LogStore {
+function withStorageFaults(store: LogStore, logger: Logger, plant: Plant | undefined): LogStore {
   const delayText = process.env.QUORUMGATE_STORAGE_SYNC_DELAY_MS;
-  const plant = process.env.QUORUMGATE_PLANT;
   if (delayText === undefined && plant !== 'ack-before-fsync') return store;
   const syncDelayMs = Number(delayText ?? '20');
   if (!Number.isInteger(syncDelayMs) || syncDelayMs < 0 || syncDelayMs > 10_000) {
@@ -165,6 +174,11 @@ function transportPort(transport: Transport): RaftTransportPort {
       host: address.host, port: address.port, publicKey: Buffer.from(address.publicKey, 'hex'),
     }]))),
   };
+}
+
+/** isSpecificAddress: an IP address other than the wildcards (a host name is left to the OS). */
+function isSpecificAddress(host: string): boolean {
+  return isIP(host) !== 0 && host !== '0.0.0.0' && host !== '::';
 }
 
 function portError(what: string, host: string, port: number, error: unknown): StartupError {

@@ -37,6 +37,12 @@ export type DevicePlan = { deviceId: string; state: string; sinceMs: number } & 
   | { verdict: 'allow' | 'quarantine' }
 );
 
+/** StateMachineOptions exist for the chaos suite's self-test only; production passes none. */
+export interface StateMachineOptions {
+  /** skipReplayCheck: PLANTED BUG — apply without the per-signer sequence and duplicate-body checks. */
+  readonly skipReplayCheck?: boolean;
+}
+
 /**
  * StateMachine is one node's copy of the replicated state. It implements the runtime's
  * RuntimeApplier<ApplyResult> port: apply(entry), snapshot(), restore(bytes).
@@ -44,18 +50,21 @@ export type DevicePlan = { deviceId: string; state: string; sinceMs: number } & 
 export class StateMachine {
   private data: StateData;
   private readonly engines: PolicyEngineFactory;
+  private readonly options: StateMachineOptions = {};
 
   /** constructor creates the state right after genesis; `engines` builds the policy engine. */
-  constructor(genesis: Genesis, engines: PolicyEngineFactory) {
+  constructor(genesis: Genesis, engines: PolicyEngineFactory, options: StateMachineOptions = {}) {
     this.engines = engines;
+    this.options = options;
     this.data = initialData(genesis, clusterIdOf(genesis), engines.create());
   }
 
   /** restore (static) builds a state machine from snapshot() bytes. */
   static restore(bytes: Uint8Array, engines: PolicyEngineFactory): StateMachine {
     const machine = Object.create(StateMachine.prototype) as StateMachine;
-    const fields = machine as unknown as { data: StateData; engines: PolicyEngineFactory };
+    const fields = machine as unknown as { data: StateData; engines: PolicyEngineFactory; options: StateMachineOptions };
     fields.engines = engines;
+    fields.options = {};
     fields.data = fromSnapshotJson(Buffer.from(bytes).toString('utf8'), engines);
     return machine;
   }
@@ -74,7 +83,8 @@ export class StateMachine {
       clusterId: data.clusterId,
       root: data.root,
       key: (id) => data.keys.get(id),
-      lastSeq: (signer) => data.lastSeq.get(signer) ?? 0,
+      // The planted bug no-replay-check (chaos self-test only) forgets every signer's sequence.
+      lastSeq: (signer) => (this.options.skipReplayCheck === true ? 0 : data.lastSeq.get(signer) ?? 0),
     };
   }
 
@@ -127,7 +137,7 @@ export class StateMachine {
     }
     const bodyHash = toHex(sha256(envelope.body));
     const earlier = data.remembered.get(bodyHash);
-    if (earlier?.ok === true) {
+    if (earlier?.ok === true && this.options.skipReplayCheck !== true) {
       return this.reject(entry.index, timeMs, new CommandError('duplicate', `this command was applied at index ${earlier.index}`), '', bodyHash, false);
     }
     let signer = '';

@@ -79,6 +79,11 @@ export interface TransportInit {
   readonly listenHost: string;
   /** listenPort: 0 lets the OS choose (start() returns the port). */
   readonly listenPort: number;
+  /**
+   * localAddress: the source address of connections this node dials (default: the OS chooses). Giving
+   * each node its own address makes its traffic identifiable on the wire (firewall rules, captures).
+   */
+  readonly localAddress?: string;
   readonly maxFrameBytes?: number;
   readonly maxQueueMessages?: number;
   readonly maxQueueBytes?: number;
@@ -123,7 +128,7 @@ export interface TransportStats {
   readonly peers: Readonly<Record<number, PeerStats>>;
 }
 
-type Settings = Required<Omit<TransportInit, 'listenHost' | 'listenPort'>>;
+type Settings = Required<Omit<TransportInit, 'listenHost' | 'listenPort' | 'localAddress'>>;
 
 interface Counters {
   sentMessages: number;
@@ -260,6 +265,10 @@ export class Transport {
 
   /** @internal */ get options(): Settings {
     return this.settings;
+  }
+
+  /** @internal */ get localAddress(): string | undefined {
+    return this.init.localAddress;
   }
 
   /** @internal */ get deps(): TransportComponents {
@@ -508,7 +517,8 @@ class PeerLink {
   private dial(): void {
     if (this.connection !== undefined || this.backoffTimer !== undefined || this.closedForGood || this.transport.isStopped) return;
     const settings = this.transport.options;
-    const socket = connect({ host: this.address.host, port: this.address.port });
+    const localAddress = this.transport.localAddress;
+    const socket = connect({ host: this.address.host, port: this.address.port, ...(localAddress !== undefined ? { localAddress } : {}) });
     socket.setKeepAlive(true, settings.keepAliveMs);
     this.connection = new SecureConnection(socket, {
       role: 'initiator',
