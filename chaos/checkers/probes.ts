@@ -62,9 +62,17 @@ export function checkProbes(history: History): CheckerVerdict {
   return verdictOf('probes', counts.length === 0 ? 'no probe traffic was recorded' : summary, problems);
 }
 
-/** forbiddenDeliveries applies rule 1; it returns how many received seqs were never sent. */
-function forbiddenDeliveries(series: ProbeSeries, changes: readonly StateChange[], tally: DeviceCounts, problems: string[]): number {
-  const intervals: Array<{ fromMs: number; toMs: number; change: StateChange }> = [];
+/** ForbiddenInterval is a span of send times during which a device's agreed state forbade its probes. */
+export interface ForbiddenInterval {
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly change: StateChange;
+}
+
+/** forbiddenIntervals applies rule 1's definition to one device's changes (any order). */
+export function forbiddenIntervals(deviceChanges: readonly StateChange[]): ForbiddenInterval[] {
+  const changes = [...deviceChanges].sort((a, b) => a.invokeMs - b.invokeMs);
+  const intervals: ForbiddenInterval[] = [];
   changes.forEach((change, i) => {
     if (!change.forbids || change.enforcedMs === null) return;
     const next = changes[i + 1];
@@ -72,6 +80,12 @@ function forbiddenDeliveries(series: ProbeSeries, changes: readonly StateChange[
     const toMs = next === undefined ? Infinity : next.invokeMs - PROBE_GRACE_MS;
     if (fromMs < toMs) intervals.push({ fromMs, toMs, change });
   });
+  return intervals;
+}
+
+/** forbiddenDeliveries applies rule 1; it returns how many received seqs were never sent. */
+function forbiddenDeliveries(series: ProbeSeries, changes: readonly StateChange[], tally: DeviceCounts, problems: string[]): number {
+  const intervals = forbiddenIntervals(changes);
   const within = (t: number): { change: StateChange } | undefined => intervals.find((interval) => t >= interval.fromMs && t < interval.toMs);
   for (const t of series.sent) if (within(t) !== undefined) tally.sentForbidden += 1;
   let unknown = 0;
