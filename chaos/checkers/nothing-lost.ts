@@ -8,7 +8,8 @@
 // was applied or rejected is the valid-envelopes checker's business.
 //
 // Rules. "Checked part" of a node's log: the reachable node's log entries (from `logFrom`); for a
-// node whose log starts at 1 that is its whole log.
+// node whose log starts at 1 that is its whole log; an empty export from an index above 1 (compacted
+// away) has no checked part.
 //
 // 1. Log agreement: over the index range two reachable nodes both hold, they have the same entries
 //    (same indexes; at each, the same term, entry time and payload). Each node is compared with the
@@ -107,6 +108,8 @@ function collectUpdates(history: History): Update[] {
 
 function checkUpdate(update: Update, allowed: number, view: NodeLog): string[] {
   const problems: string[] = [];
+  // A node whose whole export was compacted away (empty, from an index above 1) holds nothing to judge.
+  if (view.node.log.length === 0 && view.node.logFrom > 1) return problems;
   const where = `n${view.node.node}`;
   const present = view.indexesOf.get(update.bodyHash) ?? [];
   const complete = view.node.logFrom === 1;

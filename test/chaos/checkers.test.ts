@@ -132,7 +132,7 @@ describe('nothing-lost', () => {
   test('a compacted node is checked only over the part it holds', () => {
     const tail = log.slice(2);
     const history = withNodes({ ...quietHistory(envelopes.keys(), log), updates: [update('a', a.bodyHash, 'ok', 1), update('c', c.bodyHash, 'ok', 3)] },
-      [nodeView(1, log), nodeView(2, log), nodeView(3, tail, { logFrom: 3 })]);
+      [nodeView(1, log), nodeView(2, tail, { logFrom: 3 }), nodeView(3, [], { logFrom: 4 })]);
     passes(checkNothingLost(history));
   });
 });
