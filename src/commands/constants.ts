@@ -24,6 +24,8 @@ export const MAX_REASON_CHARS = 200;
 export const MAX_POLICY_JSON_CHARS = 512 * 1024;
 /** MAX_KEY_CACHE_ENTRIES bounds the cache of parsed native public keys used by the verifier. */
 export const MAX_KEY_CACHE_ENTRIES = 4096;
+/** MAX_VERIFIED_CACHE_ENTRIES bounds the memo of signatures this process has verified (crypto.ts verifySignature). */
+export const MAX_VERIFIED_CACHE_ENTRIES = 8192;
 
 /**
  * MAX_COMMAND_LIFETIME_MS bounds how far past the entry time a command's expiry may lie. A command is

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import nacl from 'tweetnacl';
-import { KEY_ID_BYTES, MAX_KEY_CACHE_ENTRIES, PUBLIC_KEY_BYTES, SEED_BYTES, SIGNATURE_BYTES } from './constants.js';
+import { KEY_ID_BYTES, MAX_KEY_CACHE_ENTRIES, MAX_VERIFIED_CACHE_ENTRIES, PUBLIC_KEY_BYTES, SEED_BYTES, SIGNATURE_BYTES } from './constants.js';
 
 /** KeyPair is a raw Ed25519 key pair: the 32-byte seed (the private key of RFC 8032) and public key. */
 export interface KeyPair {
@@ -90,11 +90,24 @@ function publicKeyObject(publicKey: Uint8Array): KeyObject {
 }
 
 /**
+ * verified remembers (public key, message, signature) triples that this process verified, keyed by
+ * the signature's hex and compared byte for byte: the node that prechecks a command at its API
+ * verifies the same bytes again when it applies the entry, and verification is a pure function of
+ * the three, so the second call is answered from here (the leader's second Ed25519 verification
+ * per command). Only successes are kept; bounded, oldest first out. The signature is a lookup key
+ * only, never an identity: a hit needs the key and message to be equal too.
+ */
+const verified = new Map<string, { publicKey: Buffer; message: Buffer }>();
+
+/**
  * verifySignature checks an Ed25519 signature with Node's native verifier (the only verifier nodes use).
  * It returns false for any malformed input instead of throwing.
  */
 export function verifySignature(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   if (publicKey.length !== PUBLIC_KEY_BYTES || signature.length !== SIGNATURE_BYTES) return false;
+  const memoKey = toHex(signature);
+  const memo = verified.get(memoKey);
+  if (memo !== undefined && memo.publicKey.equals(publicKey) && memo.message.equals(message)) return true;
   let key: KeyObject;
   try {
     key = publicKeyObject(publicKey);
@@ -102,7 +115,15 @@ export function verifySignature(publicKey: Uint8Array, message: Uint8Array, sign
     // Not a valid curve point encoding: no signature can verify under it.
     return false;
   }
-  return verify(null, message, key, signature);
+  const ok = verify(null, message, key, signature);
+  if (ok) {
+    if (verified.size >= MAX_VERIFIED_CACHE_ENTRIES) {
+      const oldest = verified.keys().next().value;
+      if (oldest !== undefined) verified.delete(oldest);
+    }
+    verified.set(memoKey, { publicKey: Buffer.from(publicKey), message: Buffer.from(message) });
+  }
+  return ok;
 }
 
 /** sha256 hashes bytes. */

@@ -154,6 +154,8 @@ export class RaftRuntime<Result> extends EventEmitter {
   private sequence = 0;
   private ticker: NodeJS.Timeout | undefined;
   private droppedMessages = 0;
+  /** leaderLossHint: the leader and term for which onLeaderUnreachable already counted the clock forward. */
+  private leaderLossHint: { leader: NodeId; term: number } | undefined;
   private readonly stats = { readies: 0, saves: 0, savedEntries: 0, saveMs: 0, appliedEntries: 0, sentMessages: 0 };
 
   constructor(components: RaftRuntimeComponents<Result>, init: Partial<RaftRuntimeInit> = {}) {
@@ -213,9 +215,17 @@ export class RaftRuntime<Result> extends EventEmitter {
     if (!this.feed(() => this.stepSafely(message))) this.droppedMessages += 1;
   }
 
-  /** reportUnreachable tells the core a peer could not be reached. */
+  /**
+   * reportUnreachable tells the core a peer could not be reached (the transport lost its
+   * connection, a dial failed, or its queue overflowed). When that peer is this follower's leader,
+   * it is also a hint that the leader is gone: see onLeaderUnreachable.
+   */
   reportUnreachable(id: NodeId): void {
-    if (!this.stopped) this.feed(() => this.node.reportUnreachable(id));
+    if (this.stopped) return;
+    this.feed(() => {
+      this.node.reportUnreachable(id);
+      this.onLeaderUnreachable(id);
+    });
   }
 
   /** reportSnapshot tells the leader whether a snapshot reached a follower. */
@@ -375,6 +385,29 @@ export class RaftRuntime<Result> extends EventEmitter {
     input();
     this.schedule();
     return true;
+  }
+
+  /**
+   * onLeaderUnreachable: a follower that loses its connection to its leader (a crashed leader
+   * process: the kernel resets its sockets at once) counts the election clock forward by
+   * electionTicks - 1 ticks, once per leader and term, as if the leader had already been silent
+   * for all but the last tick of the election timeout. The core is unchanged and still decides
+   * everything from ticks: its lease ends at the next real tick and its randomized election timeout
+   * ([T, 2T) from the leader's last message) fires within the following T instead of T to 2T later.
+   * It cannot unseat a leader that still works: PreVote and checkQuorum make the other voters, which
+   * still hear from that leader, ignore the pre-vote (thesis 9.6), and the next heartbeat resets the
+   * clock. A leader that goes silent without a reset (partition, paused process) is still detected
+   * by the full timeout.
+   */
+  private onLeaderUnreachable(id: NodeId): void {
+    if (id === this.components.id) return;
+    const status = this.node.status();
+    if (status.softState.role !== 'follower' || status.softState.leader !== id) return;
+    const term = status.hardState.term;
+    if (this.leaderLossHint !== undefined && this.leaderLossHint.leader === id && this.leaderLossHint.term === term) return;
+    this.leaderLossHint = { leader: id, term };
+    this.components.logger.info(`lost the connection to leader ${id} (term ${term}): counting the election timeout forward`);
+    for (let i = 1; i < this.init.electionTicks; i++) this.node.tick();
   }
 
   private onTick(): void {
