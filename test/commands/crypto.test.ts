@@ -84,6 +84,24 @@ describe('Ed25519 signing and verification', () => {
     assert.equal(verifySignature(pair.publicKey.subarray(0, 31), message, signature), false);
   });
 
+  test('a signature verified once is remembered only for the same key and message', () => {
+    const pair = keyPairFromSeed(new Uint8Array(32).fill(9));
+    const other = keyPairFromSeed(new Uint8Array(32).fill(10));
+    const message = new TextEncoder().encode('remembered body');
+    const signature = signMessage(pair, message);
+    assert.equal(verifySignature(pair.publicKey, message, signature), true);
+    // The second call is answered from the memo; any other key or message still fails.
+    assert.equal(verifySignature(pair.publicKey, message, signature), true);
+    assert.equal(verifySignature(other.publicKey, message, signature), false);
+    assert.equal(verifySignature(pair.publicKey, new TextEncoder().encode('remembered bodY'), signature), false);
+    assert.equal(verifySignature(pair.publicKey, message.subarray(1), signature), false);
+    // The memo holds copies: changing the caller's bytes after a success does not make them verify.
+    const mutable = Uint8Array.from(message);
+    assert.equal(verifySignature(pair.publicKey, mutable, signature), true);
+    mutable[0] = (mutable[0] ?? 0) ^ 1;
+    assert.equal(verifySignature(pair.publicKey, mutable, signature), false);
+  });
+
   test('keyId is the first 16 bytes of sha256(public key)', () => {
     const pair = keyPairFromSeed(new Uint8Array(32).fill(1));
     assert.equal(toHex(keyId(pair.publicKey)), toHex(sha256(pair.publicKey)).slice(0, 32));
