@@ -87,8 +87,10 @@ export async function submit(baseUrl: string, envelope: Uint8Array, options: { t
       signal: AbortSignal.timeout(options.timeoutMs),
     });
   } catch (error) {
-    // No answer: the command may or may not have been proposed, and may commit later.
-    return { outcome: 'info', status: 0, error: errorText(error) };
+    // A refused connection never delivered the request: nothing was proposed. Any other failure leaves
+    // no answer: the command may or may not have been proposed, and may commit later.
+    const refused = ((error as { cause?: { code?: string } }).cause?.code) === 'ECONNREFUSED';
+    return { outcome: refused ? 'fail' : 'info', status: 0, error: errorText(error) };
   }
   let body: Record<string, unknown>;
   try {
@@ -97,11 +99,22 @@ export async function submit(baseUrl: string, envelope: Uint8Array, options: { t
     return { outcome: 'info', status: response.status, error: `unreadable answer: ${errorText(error)}` };
   }
   if (response.status === 200) {
-    const result = body.result as { ok: boolean; code?: string } | undefined;
+    const result = body.result as { ok: boolean; code?: string; reason?: string; path?: string } | undefined;
     const index = typeof body.index === 'number' ? body.index : undefined;
     const duplicate = body.duplicate === true;
     if (result?.ok === true) return { outcome: 'ok', status: 200, ...(index !== undefined ? { index } : {}), duplicate, ok: true };
-    return { outcome: 'fail', status: 200, ...(index !== undefined ? { index } : {}), duplicate, ok: false, ...(result?.code !== undefined ? { code: result.code } : {}) };
+    if (result?.code === 'duplicate') {
+      // This copy was recorded as a duplicate because another copy of the same body (a retry, a replay)
+      // was applied first: the command took effect, at the index the other copy was applied at.
+      const applied = await getJson<{ index: number; ok: boolean }>(`${baseUrl}/v1/commands/${signedOf(envelope).bodyHash}`, options.timeoutMs);
+      const fromReason = /applied at index (\d+)/.exec(result.reason ?? '')?.[1];
+      const appliedIndex = applied?.ok === true ? applied.index : fromReason !== undefined ? Number(fromReason) : undefined;
+      return { outcome: 'ok', status: 200, ...(appliedIndex !== undefined ? { index: appliedIndex } : {}), duplicate: true, ok: true };
+    }
+    return {
+      outcome: 'fail', status: 200, ...(index !== undefined ? { index } : {}), duplicate, ok: false,
+      ...(result?.code !== undefined ? { code: result.code } : {}), error: `rejected: ${result?.reason ?? ''}${result?.path ? ` (at ${result.path})` : ''}`,
+    };
   }
   const error = (body.error ?? {}) as { code?: string; message?: string; details?: Record<string, unknown> };
   const text = `${response.status} ${error.code ?? ''}: ${error.message ?? ''}`;

@@ -29,10 +29,10 @@ export const PROBE_PORT = 9999;
 
 /**
  * PROBE_STATES are the probe type's states and whether each allows the probe datagrams: `normal` runs
- * them through a monitor μmbox, `direct` is the allow verdict, `filtered` is a firewall μmbox whose
- * allow-list is empty, `blocked` the block-all μmbox, `quarantined` the drop verdict.
+ * them through a monitor μmbox, `direct` is the allow verdict, `suspicious` is a firewall μmbox whose
+ * allow-list is empty, `attack` the block-all μmbox, `quarantined` the drop verdict.
  */
-export const PROBE_STATES: Readonly<Record<string, boolean>> = { normal: true, direct: true, filtered: false, blocked: false, quarantined: false };
+export const PROBE_STATES: Readonly<Record<string, boolean>> = { normal: true, direct: true, suspicious: false, attack: false, quarantined: false };
 
 export const CHAOS_TIMING = { tickMs: 50, electionTicks: 10, heartbeatTicks: 1, proposalTimeoutMs: 3_000, readTimeoutMs: 2_000, snapshotEveryEntries: 1_000_000 };
 
@@ -174,8 +174,8 @@ function probePolicy(pin: (name: string) => { name: string; digest: string }): R
       states: [
         { name: 'normal', chain: [pin('monitor')] },
         { name: 'direct', verdict: 'allow' },
-        { name: 'filtered', chain: [pin('firewall')] },
-        { name: 'blocked', chain: [pin('block-all')] },
+        { name: 'suspicious', chain: [pin('firewall')] },
+        { name: 'attack', chain: [pin('block-all')] },
         { name: 'quarantined', verdict: 'quarantine' },
       ],
       rules: [],

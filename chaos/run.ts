@@ -144,7 +144,8 @@ async function observeEnd(env: Environment, t: () => number): Promise<FinalObser
     const statuses = await Promise.all(env.cluster.nodes.map(async (n) => [n.nodeId, await getJson<StatusView>(`${env.cluster.apiUrl(n.nodeId)}/v1/status`, 1_000)] as const));
     const now = t();
     const keys = statuses.map(([id, s]) => {
-      const key = s === undefined ? 'down' : `${s.applied}/${s.stateHash ?? ''}/${s.auditChain ?? ''}/${enforcedAll(s) ? 'enforced' : 'pending'}`;
+      const served = env.devices.filter((d) => d.gateway === id).map((d) => d.id);
+      const key = s === undefined ? 'down' : `${s.applied}/${s.stateHash ?? ''}/${s.auditChain ?? ''}/${enforcedAll(s, served) ? 'enforced' : 'pending'}`;
       const list = seen.get(id) ?? [];
       list.push({ t: now, key });
       seen.set(id, list);
@@ -183,8 +184,13 @@ async function observeEnd(env: Environment, t: () => number): Promise<FinalObser
   return { leaderAtMs, probeCommitAtMs, nodes, bounds: BOUNDS };
 }
 
-function enforcedAll(status: StatusView): boolean {
-  return (status.enforced ?? []).every((d) => d.appliedGeneration === d.desiredGeneration);
+/** enforcedAll: the node reports every device it serves enforced at the generation its plan asks for. */
+function enforcedAll(status: StatusView, served: readonly string[]): boolean {
+  const reports = new Map((status.enforced ?? []).map((d) => [d.deviceId, d]));
+  return served.every((id) => {
+    const report = reports.get(id);
+    return report !== undefined && report.appliedGeneration === report.desiredGeneration;
+  });
 }
 
 /** auditLog reads a node's whole audit export (NDJSON: a header, then one line per applied entry). */

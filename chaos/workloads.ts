@@ -185,10 +185,14 @@ export async function stateChanger(ctx: WorkloadContext): Promise<void> {
   const states = Object.keys(PROBE_STATES);
   const current = new Map(ctx.env.devices.map((d) => [d.id, 'normal']));
   while (ctx.running()) {
-    await sleep(700 + rng.nextInt(1_300));
+    await sleep(300 + rng.nextInt(900));
     if (!ctx.running()) break;
     const device = ctx.env.devices[rng.nextInt(ctx.env.devices.length)]!;
-    const choices = states.filter((s) => s !== current.get(device.id));
+    // Half the changes from an allowing state go to the other allowing state: swaps under allowed
+    // traffic are where a break-before-make data plane shows (the probes checker's second rule).
+    const now = current.get(device.id)!;
+    const allowing = states.filter((s) => PROBE_STATES[s] && s !== now);
+    const choices = PROBE_STATES[now] && rng.nextInt(2) === 0 ? allowing : states.filter((s) => s !== now);
     const state = choices[rng.nextInt(choices.length)]!;
     const signed = ctx.env.siteAdmin.sign('site', { kind: 'setDeviceState', deviceId: device.id, state, reason: 'chaos probe workload' });
     const nodes = nodesOf(ctx.env);

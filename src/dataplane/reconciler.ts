@@ -91,6 +91,8 @@ export class Reconciler {
   private readonly uplinkPort: string;
   private readonly init: ReconcilerInit;
   private input: DesiredInput | null = null;
+  /** wanted caches wantedGenerations() for the current input. */
+  private wanted: { input: DesiredInput | null; generations: Map<string, number> } | null = null;
   private reports = new Map<string, DeviceReport>();
   private readonly integrityReported = new Set<string>();
   private bridgeReady = false;
@@ -120,14 +122,28 @@ export class Reconciler {
     this.wake?.();
   }
 
-  /** report returns what the last pass enforced for each device. */
+  /**
+   * report returns what the last pass enforced for each device, against the generation the LATEST input
+   * asks for: between new input and the pass that enforces it, a device whose plan changed reports
+   * appliedGeneration < desiredGeneration, never "enforced" on the strength of the previous plan.
+   */
   report(): DeviceReport[] {
-    return [...this.reports.values()];
+    const wanted = this.wantedGenerations();
+    return [...this.reports.values()].map((report) => againstLatestInput(report, wanted));
   }
 
-  /** reportFor returns what the last pass enforced for one device. */
+  /** reportFor returns what the last pass enforced for one device (see report). */
   reportFor(deviceId: string): DeviceReport | undefined {
-    return this.reports.get(deviceId);
+    const report = this.reports.get(deviceId);
+    return report === undefined ? undefined : againstLatestInput(report, this.wantedGenerations());
+  }
+
+  /** wantedGenerations maps each device of the latest input to the generation its plan asks for (0: no plan). */
+  private wantedGenerations(): Map<string, number> {
+    if (this.wanted === null || this.wanted.input !== this.input) {
+      this.wanted = { input: this.input, generations: new Map((this.input?.devices ?? []).map((d) => [d.id, d.plan?.generation ?? 0])) };
+    }
+    return this.wanted.generations;
   }
 
   /** waitFor resolves with the device's report once `done` accepts it, or rejects after `timeoutMs`. */
@@ -494,6 +510,12 @@ function addRendered(table: Map<string, RenderedFlow>, flow: RenderedFlow | null
 /** flowText is a rendered flow as ovs-ofctl reads it. */
 export function flowText(flow: RenderedFlow): string {
   return `cookie=0x${flow.cookie.toString(16)},priority=${flow.priority}${flow.match === '' ? '' : `,${flow.match}`} actions=${flow.actions}`;
+}
+
+/** againstLatestInput reports a device against the generation the latest input wants (see Reconciler.report). */
+function againstLatestInput(report: DeviceReport, wanted: ReadonlyMap<string, number>): DeviceReport {
+  const generation = wanted.get(report.deviceId);
+  return generation === undefined || generation === report.desiredGeneration ? report : { ...report, desiredGeneration: generation };
 }
 
 /** diffFlows lists what to add (missing or different) and what to delete (not desired) to make `observed` equal `desired`. */
