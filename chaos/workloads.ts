@@ -144,6 +144,7 @@ export async function registerProcess(ctx: WorkloadContext, process: number, sig
       ctx.history.register.push(op);
       adversary.capture(signed, node);
       finish(op, await submit(ctx.env.cluster.apiUrl(node), signed.envelope, { timeoutMs: OP_TIMEOUT_MS }), ctx.t());
+      if (op.outcome === 'fail') await sleep(50); // A dead or leaderless node answers at once: do not spin on it.
     } else {
       const op: RegisterOp = { id: nextOpId++, process, node, kind: 'read', key, value: null, invokeMs: ctx.t(), completeMs: null, outcome: 'info' };
       ctx.history.register.push(op);
@@ -151,6 +152,7 @@ export async function registerProcess(ctx: WorkloadContext, process: number, sig
       if (answer === undefined) {
         op.outcome = 'fail'; // A read that did not answer changed nothing: it is left out of the check.
         op.completeMs = ctx.t();
+        await sleep(50);
       } else {
         op.value = answer.images.find((image) => image.name === key)?.digest ?? null;
         op.outcome = 'ok';
@@ -172,7 +174,7 @@ export async function updatesProcess(ctx: WorkloadContext, process: number, sign
     ctx.history.updates.push(update);
     adversary.capture(signed, node);
     finish(update, await submit(ctx.env.cluster.apiUrl(node), signed.envelope, { timeoutMs: OP_TIMEOUT_MS }), ctx.t());
-    await sleep(rng.nextInt(40));
+    await sleep(update.outcome === 'fail' ? 50 : rng.nextInt(40));
   }
 }
 

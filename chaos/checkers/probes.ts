@@ -12,9 +12,11 @@
 // 2. Make-before-break. For each change `c` whose previous change `p` allowed the probes, `c` allows
 //    them too, both were enforced, and `p` was enforced no later than `c` was invoked: at most
 //    MAX_SWAP_LOSS (2) datagrams sent in [c.invokeMs, c.enforcedMs + 50] may be lost (sent, never
-//    received). Windows that overlap a fault — from its start to 3 s after its end — that touched the
-//    device's gateway, or that is an ovs-restart, docker-restart or umbox-kill anywhere, are excluded
-//    (counted, not checked): a restarting switch or μmbox loses traffic legitimately.
+//    received). Windows that overlap a fault — from its start to 3 s after its end — that restarted the
+//    device's gateway (a kill family), or that is an ovs-restart, docker-restart or umbox-kill anywhere,
+//    are excluded (counted, not checked): a restarting switch or μmbox, or a gateway that rebuilds its
+//    data plane after a restart, loses traffic legitimately. Partitions and pauses do not touch installed
+//    flows, so swaps during them are checked.
 // A received sequence number that was never sent is counted in the summary, not judged.
 import type { CheckerVerdict, History, ProbeSeries, StateChange } from '../history.js';
 import { faultIntervals, formatMs, verdictOf, type FaultInterval } from './common.js';
@@ -29,6 +31,8 @@ export const MAX_SWAP_LOSS = 2;
 export const FAULT_SETTLE_MS = 3_000;
 /** DATAPLANE_FAULTS disturb traffic wherever they happen. */
 export const DATAPLANE_FAULTS: ReadonlySet<string> = new Set(['ovs-restart', 'docker-restart', 'umbox-kill']);
+/** RESTART_FAULTS restart the nodes they touch. */
+export const RESTART_FAULTS: ReadonlySet<string> = new Set(['kill', 'kill-leader', 'kill-minority', 'kill-majority', 'lose-unsynced']);
 
 interface DeviceCounts {
   device: string;
@@ -114,7 +118,7 @@ function makeBeforeBreak(series: ProbeSeries, changes: readonly StateChange[], f
     if (previous.enforcedMs > change.invokeMs) continue;
     const fromMs = change.invokeMs;
     const toMs = change.enforcedMs + SWAP_TAIL_MS;
-    const disturbed = faults.find((fault) => (fault.nodes.includes(change.gateway) || DATAPLANE_FAULTS.has(fault.fault))
+    const disturbed = faults.find((fault) => ((RESTART_FAULTS.has(fault.fault) && fault.nodes.includes(change.gateway)) || DATAPLANE_FAULTS.has(fault.fault))
       && fault.startMs <= toMs && fault.endMs + FAULT_SETTLE_MS >= fromMs);
     if (disturbed !== undefined) {
       tally.swapsExcluded += 1;

@@ -5,7 +5,9 @@
 // - A write answered `ok` is a put that took effect between its invocation and its answer.
 // - A write answered `info` may have taken effect once, at any time after its invocation, or never:
 //   its output is undefined and its return time Infinity.
-// - A write answered `fail` never happened and is left out.
+// - A write answered `fail` never happened and is left out — unless the adversary sent the same envelope
+//   too (a replay or a reorder of the same bytes): that copy may have taken effect, so the write counts
+//   as `info` (from its own invocation on, at most once).
 // - A read answered `ok` returned `value` (null: the key had no value); any other read is left out
 //   (it observed nothing the client can rely on).
 // - The search is bounded: a partition it cannot decide makes the verdict fail with the reason
@@ -27,11 +29,11 @@ const SHRINK_STEPS_PER_TRY = 50_000;
 type KvOperation = Operation<KvInput, KvOutput>;
 
 /** registerOperations converts the register workload's ops into the checker's operations (rules above). */
-export function registerOperations(register: readonly RegisterOp[]): KvOperation[] {
+export function registerOperations(register: readonly RegisterOp[], resent: ReadonlySet<string> = new Set()): KvOperation[] {
   const operations: KvOperation[] = [];
   for (const op of register) {
     if (op.kind === 'write') {
-      if (op.outcome === 'fail') continue;
+      if (op.outcome === 'fail' && (op.bodyHash === undefined || !resent.has(op.bodyHash))) continue;
       if (op.value === null) continue; // a write always writes a value; nothing to check without one
       const answered = op.outcome === 'ok' && op.completeMs !== null;
       operations.push({
@@ -49,7 +51,8 @@ export function registerOperations(register: readonly RegisterOp[]): KvOperation
 /** checkRegisterLinearizability is the `linearizability` checker. */
 export function checkRegisterLinearizability(history: History, options: { maxSteps?: number } = {}): CheckerVerdict {
   const maxSteps = options.maxSteps ?? LINEARIZABILITY_MAX_STEPS;
-  const operations = registerOperations(history.register);
+  const resent = new Set(history.adversary.filter((a) => a.kind === 'replay' || a.kind === 'reorder').map((a) => a.bodyHash));
+  const operations = registerOperations(history.register, resent);
   const partitions = kvModel.partition!(operations);
   const failed: KvOperation[][] = [];
   const undecided: string[] = [];

@@ -376,12 +376,13 @@ describe('probes', () => {
     assert.match(verdict.summary, /swaps 0 checked 1 excluded/);
   });
 
-  test('losses while the device\'s gateway was partitioned are not judged; elsewhere they are', () => {
-    const partition = (nodes: number[]): History['faults'] => [
-      { t: 500, phase: 'start', fault: 'partition', detail: '', nodes }, { t: 800, phase: 'end', fault: 'partition', detail: '', nodes }];
+  test('losses while the device\'s gateway restarted are not judged; a partition or a restart elsewhere does not excuse them', () => {
+    const fault = (name: string, nodes: number[]): History['faults'] => [
+      { t: 500, phase: 'start', fault: name, detail: '', nodes }, { t: 800, phase: 'end', fault: name, detail: '', nodes }];
     const base = { ...quietHistory(), stateChanges: [change(100, 200, 'normal', false), change(1000, 1100, 'suspicious', false)], probes: [series(3000, (t) => t >= 1000 && t < 1100)] };
-    passes(checkProbes({ ...base, faults: partition([2]) }));
-    fails(checkProbes({ ...base, faults: partition([1]) }), /lost 10 allowed datagrams/);
+    passes(checkProbes({ ...base, faults: fault('kill', [2]) }));
+    fails(checkProbes({ ...base, faults: fault('kill', [1]) }), /lost 10 allowed datagrams/);
+    fails(checkProbes({ ...base, faults: fault('partition-one', [2]) }), /lost 10 allowed datagrams/);
   });
 });
 
