@@ -5,7 +5,7 @@
 // non-zero when any checker failed in any run (2 for bad arguments or a run that could not be carried out).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { PLANTS } from '../src/node/plants.js';
 import { checkHistory } from './checkers/index.js';
 import { parseFaults } from './faults.js';
@@ -48,10 +48,17 @@ const program = new Command('chaos')
     return text;
   })
   .option('--out <dir>', 'where the reports go', resolve('run', 'chaos'))
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .exitOverride();
 
 async function main(): Promise<number> {
-  program.parse(process.argv);
+  try {
+    program.parse(process.argv);
+  } catch (error) {
+    // Help and version exit 0; a bad argument (commander printed why) exits 2, like a bad --faults list.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    throw error;
+  }
   const options = program.opts<CliOptions>();
   let faults;
   try {

@@ -240,11 +240,11 @@ export class FaultSchedule {
     const { ctx } = this;
     let queue: FaultFamily[] = [];
     while (ctx.t() < until) {
-      await sleep(800 + ctx.rng.nextInt(1_200));
+      await sleep(1_500 + ctx.rng.nextInt(2_000));
       if (ctx.t() >= until) break;
       if (queue.length === 0) queue = shuffled(ctx.rng, this.families);
       const family = queue.shift()!;
-      const holdMs = 1_500 + ctx.rng.nextInt(2_500);
+      const holdMs = 1_000 + ctx.rng.nextInt(2_000);
       const startedAt = ctx.t();
       try {
         this.activeFamily = family;

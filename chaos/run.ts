@@ -31,7 +31,7 @@ export const BOUNDS = { leaderMs: 15_000, commitMs: 20_000, convergeMs: 45_000 }
 const REGISTER_PROCESSES = 4;
 const UPDATE_PROCESSES = 2;
 /** SYNC_DELAY_MS keeps writes unsynced this long when a run can lose them (lose-unsynced, ack-before-fsync). */
-const SYNC_DELAY_MS = 100;
+const SYNC_DELAY_MS = 40;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

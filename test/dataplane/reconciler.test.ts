@@ -24,9 +24,9 @@ function rig() {
   const runtime = new MemoryUmboxRuntime(interfaces, events);
   for (const image of ['monitor', 'firewall', 'block-all']) runtime.addImage(image, digest(image), [digest(image)]);
   const integrity: IntegrityAlert[] = [];
-  const make = (): Reconciler => new Reconciler({
+  const make = (extra: { plantDeleteThenAdd?: boolean } = {}): Reconciler => new Reconciler({
     switch: sw, runtime, uplinkPort: 'up0', interfaceExists: (name) => interfaces.has(name), onIntegrityAlert: (alert) => integrity.push(alert),
-    resyncMs: 20, backoffMinMs: 5, backoffMaxMs: 40,
+    resyncMs: 20, backoffMinMs: 5, backoffMaxMs: 40, ...extra,
   });
   return { interfaces, events, sw, runtime, integrity, make };
 }
@@ -221,6 +221,40 @@ describe('Reconciler', () => {
     assert.deepEqual(await deviceGenerations(sw), [], 'an incremental pass trusts its cache');
     await reconciler.reconcileOnce();
     assert.deepEqual(await deviceGenerations(sw), [2], 'the full pass repairs the drift');
+  });
+
+  test('between new input and the pass that enforces it, a device reports its new generation as not yet applied', async () => {
+    // Regression (found by the chaos suite): the report compared the applied generation with the plan of
+    // the LAST PASS, so a node answered "enforced" for a state whose pass had not run yet.
+    const { make } = rig();
+    const reconciler = make();
+    reconciler.setDesired(input({ cam: { state: 'normal', generation: 1, chain: [pin('monitor')] } }));
+    await reconciler.reconcileOnce();
+    assert.deepEqual(reconciler.reportFor('cam'), { deviceId: 'cam', desiredGeneration: 1, appliedGeneration: 1, enforcement: 'chain', reason: null });
+    reconciler.setDesired(input({ cam: { state: 'attack', generation: 2, chain: [pin('block-all')] } }));
+    assert.equal(reconciler.reportFor('cam')?.desiredGeneration, 2, 'the report asks for the new generation at once');
+    assert.equal(reconciler.reportFor('cam')?.appliedGeneration, 1, 'and says the old one is what is installed');
+    assert.equal(reconciler.report()[0]?.desiredGeneration, 2);
+    await reconciler.reconcileOnce();
+    assert.equal(reconciler.reportFor('cam')?.appliedGeneration, 2);
+  });
+
+  test('the planted bug delete-then-add removes the old flows in a bundle of their own before the new chain starts', async () => {
+    const { events, sw, make } = rig();
+    const planted = make({ plantDeleteThenAdd: true });
+    planted.setDesired(input({ cam: { state: 'normal', generation: 1, chain: [pin('monitor')] } }));
+    await planted.reconcileOnce();
+    events.length = 0;
+    const bundlesBefore = sw.bundles.length;
+    planted.setDesired(input({ cam: { state: 'attack', generation: 2, chain: [pin('block-all')] } }));
+    await planted.reconcileOnce();
+    const bundles = sw.bundles.slice(bundlesBefore);
+    assert.equal(bundles.length, 2, 'two bundles: delete, then add');
+    assert.equal(bundles[0]!.add.length, 0);
+    assert.ok(bundles[0]!.remove.length > 0);
+    const firstStart = events.findIndex((event) => event.startsWith('start'));
+    const firstBundle = events.findIndex((event) => event.startsWith('bundle'));
+    assert.ok(firstBundle >= 0 && firstStart > firstBundle, `the old flows went before the new μmbox started: ${events.join(', ')}`);
   });
 
   test('malformed input is rejected at the edge, not in the loop', () => {
