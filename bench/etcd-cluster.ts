@@ -3,9 +3,10 @@
 // Each member is a real `etcd` process (Debian package `etcd-server`, 3.4) with its own data
 // directory and log file under one temporary directory, OS-chosen free ports for client and peer
 // traffic, and the same heartbeat and election timeout as the quorumgate cluster it is compared with.
-// Clients talk to it over its v3 JSON gateway (gRPC-gateway over HTTP/1.1) with Node's fetch, so no
-// client library is needed: `POST /v3/kv/put` with base64 key and value, `POST /v3/kv/range`, and
-// `POST /v3/maintenance/status` to learn which member leads.
+// Clients talk to it over its v3 JSON gateway (gRPC-gateway over HTTP/1.1), so no client library is
+// needed: `POST /v3/kv/put` with base64 key and value (the load generator's writes go through
+// bench/support.ts postJson, as quorumgate's do), `POST /v3/kv/range`, and `POST /v3/maintenance/status`
+// to learn which member leads.
 //
 // The cluster is torn down by destroy(): every member is killed and the directory deleted. Callers
 // use try/finally; a start that fails tears down what it started before throwing.
@@ -15,6 +16,7 @@ import { accessSync, closeSync, constants as fsConstants, mkdirSync, mkdtempSync
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { freePort } from '../cluster/local-cluster.js';
+import { postJson } from './support.js';
 
 /** ETCD_HOST is the loopback address every member listens on. */
 const ETCD_HOST = '127.0.0.1';
@@ -346,16 +348,12 @@ export class EtcdCluster {
 /** putAt writes one key at a client URL through etcd's JSON gateway. */
 export async function putAt(clientUrl: string, key: string, value: Uint8Array, timeoutMs: number): Promise<EtcdPutOutcome> {
   try {
-    const response = await fetch(`${clientUrl}/v3/kv/put`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ key: base64(key), value: Buffer.from(value).toString('base64') }),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const parsed = (await response.json()) as { header?: unknown; error?: string; message?: string };
+    const body = { key: base64(key), value: Buffer.from(value).toString('base64') };
+    const answer = await postJson(`${clientUrl}/v3/kv/put`, body, timeoutMs);
+    const parsed = (typeof answer.body === 'object' && answer.body !== null ? answer.body : {}) as { header?: unknown; error?: string; message?: string };
     // The gateway answers errors with a non-2xx status and {error, code, message}.
-    if (response.ok && parsed.header !== undefined && parsed.error === undefined) return { ok: true };
-    return { ok: false, error: parsed.message ?? parsed.error ?? `HTTP ${response.status}` };
+    if (answer.status === 200 && parsed.header !== undefined && parsed.error === undefined) return { ok: true };
+    return { ok: false, error: parsed.message ?? parsed.error ?? `HTTP ${answer.status}` };
   } catch (error) {
     return { ok: false, error: (error as Error).message };
   }

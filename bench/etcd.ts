@@ -35,7 +35,7 @@ import {
   type DeviceSpec, type Genesis, type KeyPair, type Payload,
 } from '../src/commands/index.js';
 import { EtcdCluster, findEtcdBinary, putAt } from './etcd-cluster.js';
-import { percentile, runClosedLoop, waitForAllApplied, type ClosedLoopResult, type SendOutcome } from './support.js';
+import { percentile, postJson, runClosedLoop, waitForAllApplied, type ClosedLoopResult, type SendOutcome } from './support.js';
 
 /** VALUE_BYTES is the size of every written value (etcd) and PutDevice payload (quorumgate). */
 export const VALUE_BYTES = 256;
@@ -390,12 +390,10 @@ export class QuorumgateSystem implements BenchSystem {
 
   private async submit(member: string, envelope: string, timeoutMs: number): Promise<{ ok: true } | { ok: false; error: string }> {
     try {
-      const response = await fetch(`${this.cluster.apiUrl(Number(member))}/v1/commands`, {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ envelope }), signal: AbortSignal.timeout(timeoutMs),
-      });
-      const body = (await response.json()) as { result?: { ok?: boolean; code?: string; reason?: string }; error?: { code?: string; message?: string } };
-      if (response.ok && body.result?.ok === true) return { ok: true };
-      return { ok: false, error: `HTTP ${response.status}: ${body.error?.message ?? `${body.result?.code ?? ''} ${body.result?.reason ?? ''}`}` };
+      const answer = await postJson(`${this.cluster.apiUrl(Number(member))}/v1/commands`, { envelope }, timeoutMs);
+      const body = (typeof answer.body === 'object' && answer.body !== null ? answer.body : {}) as { result?: { ok?: boolean; code?: string; reason?: string }; error?: { code?: string; message?: string } };
+      if (answer.status === 200 && body.result?.ok === true) return { ok: true };
+      return { ok: false, error: `HTTP ${answer.status}: ${body.error?.message ?? `${body.result?.code ?? ''} ${body.result?.reason ?? ''}`}` };
     } catch (error) {
       return { ok: false, error: (error as Error).message };
     }

@@ -531,6 +531,9 @@ export class RaftRuntime<Result> extends EventEmitter {
     }
     if (ready.earlyMessages.length > 0) throw new RuntimeError('RUNTIME_PLANTED_BUG', 'the core emitted early messages: planted bugs are refused at runtime');
     this.stats.readies += 1;
+    // A leader replicates while it persists (thesis 10.2.1): see beforePersist.
+    const early = this.beforePersist(ready);
+    if (early.length > 0) this.components.transport.send(early);
     if (ready.hardState || ready.entries.length > 0 || ready.snapshot) {
       const saveStart = this.components.clock.monotonicMs();
       this.stats.saves += 1;
@@ -544,12 +547,36 @@ export class RaftRuntime<Result> extends EventEmitter {
     }
     this.stats.sentMessages += ready.messages.length;
     this.stats.appliedEntries += ready.committedEntries.length;
-    this.components.transport.send(ready.messages);
+    this.components.transport.send(early.length === 0 ? ready.messages : ready.messages.filter((m) => !early.includes(m)));
     if (ready.snapshot && ready.snapshot.metadata.index > this.applied) this.applySnapshot(ready.snapshot.data, ready.snapshot.metadata.index);
     for (const entry of ready.committedEntries) this.applyEntry(entry);
     for (const readState of ready.readStates) this.onReadState(Buffer.from(readState.requestContext).toString('utf8'), readState.index);
     this.settleReads();
     await this.maybeSnapshot();
+  }
+
+  /**
+   * beforePersist picks the messages of a leader's Ready that may go out before its own write is
+   * durable, so a follower's fsync overlaps the leader's instead of following it (the leader writes
+   * to its disk in parallel with replicating, Raft thesis 10.2.1; etcd's server does the same):
+   * appends and heartbeats, when
+   *  - this node leads, the Ready carries no snapshot, and its hard state changes at most the commit
+   *    index: the term and vote the messages carry are already durable;
+   *  - each message's commit index is within the log this node has already made durable. Input is
+   *    fed to the core only between Readies, after the previous write completed, so commit never
+   *    counts this node's copy of an entry before it is durable; the check keeps it that way even
+   *    for a single voter, whose core commits its own entries on append.
+   * Everything else (votes, responses, read-index answers) waits for the write, as before. If the
+   * write then fails, the node stops, as it would have crashed before the write: followers may hold
+   * entries the leader lost, which Raft allows for entries that are not committed.
+   */
+  private beforePersist(ready: Ready): Message[] {
+    if (ready.messages.length === 0 || ready.snapshot || this.leader !== this.components.id) return [];
+    const store = this.components.store;
+    const durable = store.initialState().hardState;
+    if (ready.hardState && (ready.hardState.term !== durable.term || ready.hardState.vote !== durable.vote)) return [];
+    const durableLast = store.lastIndex();
+    return ready.messages.filter((m) => (m.type === MessageType.App || m.type === MessageType.Heartbeat) && m.commit <= durableLast);
   }
 
   /**
