@@ -32,6 +32,8 @@ export interface DataplaneAgentInit {
   onIntegrityAlert?: (alert: IntegrityAlert) => void;
   onAlert?: (alert: UmboxAlert) => void;
   onPass?: (result: PassResult, error: Error | null) => void;
+  /** standbyLimit bounds the node's standby μmboxes (default STANDBY_UMBOXES_DEFAULT; 0 turns standby off). */
+  standbyLimit?: number;
   /** plantDeleteThenAdd: PLANTED BUG for the chaos self-test (see ReconcilerInit). */
   plantDeleteThenAdd?: boolean;
 }
@@ -68,6 +70,7 @@ export class DataplaneAgent {
       runtime: init.runtime ?? new DockerUmboxRuntime({ socketPath: paths.dockerSocket, umboxDir: paths.umboxDir }),
       uplinkPort: init.uplinkPort, channels: this.intake, onIntegrityAlert: init.onIntegrityAlert, onPass: init.onPass,
       ...(init.plantDeleteThenAdd === true ? { plantDeleteThenAdd: true } : {}),
+      ...(init.standbyLimit === undefined ? {} : { standbyLimit: init.standbyLimit }),
       ...(init.interfaceExists ? { interfaceExists: init.interfaceExists } : {}),
     });
   }

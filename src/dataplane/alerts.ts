@@ -47,7 +47,11 @@ export class AlertIntake implements UmboxChannelSink {
 
   attach(umbox: PlannedUmbox, channelDir: string): void {
     const existing = this.channels.get(umbox.name);
-    if (existing !== undefined && !existing.socket.destroyed) return;
+    if (existing !== undefined && !existing.socket.destroyed) {
+      // A μmbox kept across plans (same content, new generation) reports under the plan that uses it now.
+      existing.umbox = umbox;
+      return;
+    }
     let fd: number;
     try {
       // O_RDWR: the FIFO then always has a writer, so the stream never sees end-of-file between alerts.

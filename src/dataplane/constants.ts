@@ -33,3 +33,14 @@ export const RECONCILE_BACKOFF_MIN_MS = 100;
 export const RECONCILE_BACKOFF_MAX_MS = 5_000;
 /** RECONCILE_RESYNC_MS is how often a full pass runs with no new input, to repair drift made by hand. */
 export const RECONCILE_RESYNC_MS = 2_000;
+/**
+ * STANDBY_UMBOXES_DEFAULT is how many standby μmboxes (pre-started for the states devices may move to next)
+ * one node runs unless configured otherwise. Each is a container plus two OVS ports; on a 2-core node with
+ * a userspace datapath every port costs polling time, so the default is small and devices out of their
+ * initial state come first (see planner.ts).
+ */
+export const STANDBY_UMBOXES_DEFAULT = 32;
+/** MAX_STANDBY_UMBOXES_PER_NODE caps the configurable standby limit. */
+export const MAX_STANDBY_UMBOXES_PER_NODE = 256;
+/** STANDBY_STARTS_PER_PASS bounds the standby μmboxes one pass starts (after its flow bundle), so a pass stays short. */
+export const STANDBY_STARTS_PER_PASS = 4;

@@ -12,5 +12,5 @@ export { AlertIntake, type AlertIntakeInit } from './alerts.js';
 export { TelemetryBatcher, batchAlerts, nodeSigner, type TelemetryBatch, type TelemetryAlertEvent, type SignBatch, type TelemetryBatcherInit, type NodeSignerInit } from './telemetry.js';
 export { ensureHost, stopHost, hostPaths, ovsAnswers, dockerAnswers, HOST_PACKAGES, DEFAULT_DATA_DIR, DEFAULT_RUN_DIR, type HostPaths, type HostStatus } from './host.js';
 export { buildImage, buildImageTar, buildAllImages, UMBOX_IMAGES, type BuiltImage, type ImageManifest } from './umbox-images.js';
-export { desiredInputFromState, GenerationBook, type StateView, type StatePlan, type ImageConfig } from './state-adapter.js';
+export { desiredInputFromState, nextChains, GenerationBook, type StateView, type StatePlan, type ImageConfig, type StandbyDeviceType } from './state-adapter.js';
 export { DataplaneAgent, type DataplaneAgentInit, type AgentStateView } from './agent.js';

@@ -10,10 +10,18 @@
 // Traffic from the device must carry one of its addresses (IPv4 source, ARP sender); traffic from the
 // uplink is steered by destination address (IPv4 destination, ARP target). A μmbox port belongs to one
 // device's chain, so it is matched by port alone.
+//
+// μmbox identity is content, not generation: a μmbox is named after (node, device, image, digest, config,
+// occurrence in its chain). A device moving to a chain whose μmboxes already run (started as standby, or
+// shared with its previous chain) therefore keeps those containers, and the move is one flow bundle.
+// Standby μmboxes are the μmboxes of the chains the device may move to next (DesiredDevice.standby), bounded
+// per node by PlannerOptions.standbyLimit: devices with a higher standbyPriority first, then by id, whole
+// chains only. They are planned but never referenced by a flow until a plan's chain names them.
 import { createHash } from 'node:crypto';
 import { strict as assert } from 'node:assert';
 import {
   BASE_DROP_PRIORITY, DEVICE_FLOW_PRIORITY, MAX_ADDRESSES_PER_DEVICE, MAX_CHAIN_LENGTH, MAX_DEVICES_PER_NODE, MAX_GENERATION,
+  MAX_STANDBY_UMBOXES_PER_NODE, STANDBY_UMBOXES_DEFAULT,
 } from './constants.js';
 import { badInput } from './errors.js';
 import type {
@@ -24,6 +32,8 @@ import type {
 export interface PlannerOptions {
   /** uplinkPort is the OVS port towards the rest of the network. */
   uplinkPort: string;
+  /** standbyLimit bounds the standby μmboxes of the node (default STANDBY_UMBOXES_DEFAULT, at most MAX_STANDBY_UMBOXES_PER_NODE; 0 turns standby off). */
+  standbyLimit?: number;
 }
 
 const IMAGE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -41,6 +51,10 @@ export function planDataplane(input: DesiredInput, options: PlannerOptions): Des
   if (!Array.isArray(input.devices)) throw badInput('DesiredInput.devices', 'an array', input.devices);
   if (input.devices.length > MAX_DEVICES_PER_NODE) throw badInput('DesiredInput.devices', `at most ${MAX_DEVICES_PER_NODE} devices`, input.devices.length);
   if (!PORT_NAME.test(options.uplinkPort)) throw badInput('PlannerOptions.uplinkPort', 'an interface name (1-15 of A-Z a-z 0-9 _ . : -)', options.uplinkPort);
+  const standbyLimit = options.standbyLimit ?? STANDBY_UMBOXES_DEFAULT;
+  if (!Number.isSafeInteger(standbyLimit) || standbyLimit < 0 || standbyLimit > MAX_STANDBY_UMBOXES_PER_NODE) {
+    throw badInput('PlannerOptions.standbyLimit', `an integer from 0 to ${MAX_STANDBY_UMBOXES_PER_NODE}`, standbyLimit);
+  }
 
   const devices = [...input.devices].sort((a, b) => compareStrings(String(a.id), String(b.id)));
   const numbers = assignDeviceNumbers(devices.map((device) => String(device.id)));
@@ -69,7 +83,64 @@ export function planDataplane(input: DesiredInput, options: PlannerOptions): Des
     for (const address of device.addresses) addresses.add(address);
     planned.push(planDevice(input.nodeId, device, deviceNumber, options.uplinkPort));
   }
-  return { nodeId: input.nodeId, uplinkPort: options.uplinkPort, devices: planned, baseFlows: baseFlowsFor(), problems };
+  const standbyLeftOut = planStandby(input.nodeId, devices, planned, new Set(problems.map((problem) => problem.deviceId)), standbyLimit);
+  return { nodeId: input.nodeId, uplinkPort: options.uplinkPort, devices: planned, baseFlows: baseFlowsFor(), problems, standbyLeftOut };
+}
+
+/**
+ * planStandby fills PlannedDevice.standby in place (the planned devices are this function's own, fresh
+ * objects) and returns how many standby μmboxes the limit left out. Devices in order of standbyPriority
+ * (higher first) then id; each device's chains in the order given; a chain is taken whole or not at all.
+ */
+function planStandby(nodeId: string, devices: readonly DesiredDevice[], planned: PlannedDevice[], problems: ReadonlySet<string>, limit: number): number {
+  assert(devices.length === planned.length, 'one planned device per desired device, in the same order');
+  const order = devices.map((device, index) => ({ device, index, priority: standbyPriorityOf(device) }))
+    .filter(({ device }) => !problems.has(device.id) && Array.isArray(device.standby) && device.standby.length > 0)
+    .sort((a, b) => b.priority - a.priority || compareStrings(a.device.id, b.device.id));
+  let used = 0;
+  let leftOut = 0;
+  for (const { device, index } of order) {
+    const plannedDevice = planned[index];
+    assert(plannedDevice !== undefined && plannedDevice.deviceId === device.id);
+    const taken = new Set(plannedDevice.umboxes.map((umbox) => umbox.name));
+    const standby: PlannedUmbox[] = [];
+    for (const [chainIndex, target] of (device.standby ?? []).entries()) {
+      if (chainIndex >= MAX_CHAIN_LENGTH * 4) break; // A device type has few rules; more targets than this are not worth a container.
+      if (typeof target !== 'object' || target === null || checkChain('standby', target.chain) !== null) continue;
+      const fresh = planChain(nodeId, device.id, plannedDevice.deviceNumber, plannedDevice.generation, target.chain).filter((umbox) => !taken.has(umbox.name));
+      if (fresh.length === 0) continue;
+      if (used + fresh.length > limit) {
+        leftOut += fresh.length;
+        continue;
+      }
+      used += fresh.length;
+      for (const umbox of fresh) {
+        taken.add(umbox.name);
+        standby.push(umbox);
+      }
+    }
+    planned[index] = { ...plannedDevice, standby };
+  }
+  assert(used <= limit, 'the standby limit holds');
+  return leftOut;
+}
+
+function standbyPriorityOf(device: DesiredDevice): number {
+  const priority = device.standbyPriority ?? 0;
+  return Number.isSafeInteger(priority) ? priority : 0;
+}
+
+/** planChain names the μmboxes of a chain for one device (deterministic; see umboxName). */
+function planChain(nodeId: string, deviceId: string, deviceNumber: number, generation: number, chain: readonly ImagePin[]): PlannedUmbox[] {
+  const occurrences = new Map<string, number>();
+  return chain.map((pin, position): PlannedUmbox => {
+    const config = { ...(pin.config ?? {}) };
+    const content = umboxContent(pin.image, pin.digest, config);
+    const occurrence = occurrences.get(content) ?? 0;
+    occurrences.set(content, occurrence + 1);
+    const name = umboxName(nodeId, deviceNumber, pin.image, pin.digest, config, occurrence);
+    return { name, nodeId, deviceId, generation, position, image: pin.image, digest: pin.digest, config, ...umboxPorts(name) };
+  });
 }
 
 /** cookieOf packs a device number and a plan generation into an OpenFlow cookie. */
@@ -84,10 +155,21 @@ export function splitCookie(cookie: bigint): { deviceNumber: number; generation:
   return { deviceNumber: Number(cookie >> 32n), generation: Number(cookie & 0xffff_ffffn) };
 }
 
-/** umboxName is the deterministic container name of a chain element. */
-export function umboxName(nodeId: string, deviceNumber: number, generation: number, position: number, image: string): string {
+/**
+ * umboxName is the deterministic container name of a μmbox: node, device, and a tag of its content (image,
+ * digest, config) and occurrence (the n-th identical μmbox of one chain). The generation is not part of it:
+ * the same μmbox of the same device keeps its container across plans, which is what lets a standby
+ * container become the chain's without a restart.
+ */
+export function umboxName(nodeId: string, deviceNumber: number, image: string, digest: string, config: Readonly<Record<string, string>>, occurrence: number): string {
   const nodeTag = sha256Hex(nodeId).slice(0, 8);
-  return `qg-${nodeTag}-${deviceNumber.toString(16).padStart(8, '0')}-g${generation}-${position}-${image}`;
+  const contentTag = sha256Hex(`${umboxContent(image, digest, config)}\u0000${occurrence}`).slice(0, 10);
+  return `qg-${nodeTag}-${deviceNumber.toString(16).padStart(8, '0')}-${contentTag}-${image}`;
+}
+
+function umboxContent(image: string, digest: string, config: Readonly<Record<string, string>>): string {
+  const entries = Object.entries(config).sort(([a], [b]) => compareStrings(a, b));
+  return JSON.stringify([image, digest, entries]);
 }
 
 /** umboxPorts are the host-side veth names (≤ 15 characters, a Linux limit) of a μmbox container. */
@@ -105,16 +187,10 @@ function planDevice(nodeId: string, device: DesiredDevice, deviceNumber: number,
     const flows = plan.verdict === 'allow' ? steer(cookie, device, device.port, uplink, device.port, uplink) : quarantineFlows;
     return {
       deviceId: device.id, deviceNumber, port: device.port, generation: plan.generation, state: plan.state,
-      enforcement: plan.verdict, umboxes: [], flows, quarantineFlows,
+      enforcement: plan.verdict, umboxes: [], standby: [], flows, quarantineFlows,
     };
   }
-  const umboxes = plan.chain.map((pin, position): PlannedUmbox => {
-    const name = umboxName(nodeId, deviceNumber, plan.generation, position, pin.image);
-    return {
-      name, nodeId, deviceId: device.id, generation: plan.generation, position, image: pin.image, digest: pin.digest,
-      config: { ...(pin.config ?? {}) }, ...umboxPorts(name),
-    };
-  });
+  const umboxes = planChain(nodeId, device.id, deviceNumber, plan.generation, plan.chain);
   const first = umboxes[0];
   const last = umboxes[umboxes.length - 1];
   assert(first !== undefined && last !== undefined, 'a chain plan has at least one μmbox');
@@ -127,7 +203,7 @@ function planDevice(nodeId: string, device: DesiredDevice, deviceNumber: number,
   }
   return {
     deviceId: device.id, deviceNumber, port: device.port, generation: plan.generation, state: plan.state,
-    enforcement: 'chain', umboxes, flows, quarantineFlows,
+    enforcement: 'chain', umboxes, standby: [], flows, quarantineFlows,
   };
 }
 
@@ -161,7 +237,7 @@ function quarantine(cookie: bigint, device: DesiredDevice, uplink: string): Flow
 function quarantinedDevice(device: DesiredDevice, deviceNumber: number, flows: FlowSpec[]): PlannedDevice {
   return {
     deviceId: device.id, deviceNumber, port: String(device.port), generation: 0, state: null, enforcement: 'quarantine',
-    umboxes: [], flows, quarantineFlows: flows,
+    umboxes: [], standby: [], flows, quarantineFlows: flows,
   };
 }
 
@@ -207,11 +283,15 @@ function checkPlan(where: string, plan: DevicePlan): string | null {
     return plan.verdict === 'allow' || plan.verdict === 'quarantine'
       ? null : `${where}: plan.verdict: expected "allow" or "quarantine", got ${JSON.stringify(plan.verdict)}`;
   }
-  if (!Array.isArray(plan.chain) || plan.chain.length === 0 || plan.chain.length > MAX_CHAIN_LENGTH) {
-    return `${where}: plan.chain: expected 1 to ${MAX_CHAIN_LENGTH} images, got ${JSON.stringify(plan.chain)}`;
+  return checkChain(`${where}: plan`, plan.chain);
+}
+
+function checkChain(where: string, chain: readonly ImagePin[]): string | null {
+  if (!Array.isArray(chain) || chain.length === 0 || chain.length > MAX_CHAIN_LENGTH) {
+    return `${where}.chain: expected 1 to ${MAX_CHAIN_LENGTH} images, got ${JSON.stringify(chain)}`;
   }
-  for (const [index, pin] of plan.chain.entries()) {
-    const problem = checkPin(`${where}: plan.chain[${index}]`, pin);
+  for (const [index, pin] of chain.entries()) {
+    const problem = checkPin(`${where}.chain[${index}]`, pin);
     if (problem !== null) return problem;
   }
   return null;

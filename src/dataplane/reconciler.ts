@@ -12,11 +12,15 @@
 //      its pin first) and wait until each reports ready (its filter is loaded before its interfaces come up);
 //   2. install the whole flow table in ONE atomic bundle: devices whose μmboxes are ready get their plan's
 //      flows, all others get drop flows (quarantine);
-//   3. only then remove the μmboxes and ports that no installed flow uses any more.
+//   3. only then remove the μmboxes and ports that no installed flow uses any more (standby μmboxes stay);
+//   4. last, start a few missing standby μmboxes (the chains devices may move to next, see planner.ts) and
+//      attach their ports; no flow references them, so until a plan's chain names them the table-miss drop
+//      is all that can reach them. A later move to that chain finds them healthy in step 1 and costs only
+//      the bundle of step 2. Standby work comes after the bundle so it never delays enforcement.
 import { existsSync } from 'node:fs';
 import { strict as assert } from 'node:assert';
 import {
-  RECONCILE_BACKOFF_MAX_MS, RECONCILE_BACKOFF_MIN_MS, RECONCILE_RESYNC_MS, UMBOX_START_CONCURRENCY,
+  RECONCILE_BACKOFF_MAX_MS, RECONCILE_BACKOFF_MIN_MS, RECONCILE_RESYNC_MS, STANDBY_STARTS_PER_PASS, UMBOX_START_CONCURRENCY,
 } from './constants.js';
 import { DataplaneError } from './errors.js';
 import { flowKey, type FlowChange, type Switch, type SwitchPortInfo } from './ovs.js';
@@ -59,6 +63,12 @@ export interface PassResult {
   flowsAppliedAtMs: number;
   /** errors lists per-device failures that left a device quarantined and will be retried. */
   errors: string[];
+  /** standbyStarted counts standby μmboxes started by this pass (after its bundle). */
+  standbyStarted: number;
+  /** standbyPending counts planned standby μmboxes still missing after this pass (later passes start them). */
+  standbyPending: number;
+  /** standbyErrors lists standby μmboxes that could not start; no device is quarantined for them. */
+  standbyErrors: string[];
 }
 
 /** ReconcilerInit wires a reconciler to its adapters. */
@@ -72,6 +82,8 @@ export interface ReconcilerInit {
   /** interfaceExists says whether a host interface exists (device ports are attached when they appear). */
   interfaceExists?: (name: string) => boolean;
   resyncMs?: number;
+  /** standbyLimit bounds this node's standby μmboxes (PlannerOptions.standbyLimit; default STANDBY_UMBOXES_DEFAULT). */
+  standbyLimit?: number;
   backoffMinMs?: number;
   backoffMaxMs?: number;
   /**
@@ -98,6 +110,8 @@ export class Reconciler {
   private bridgeReady = false;
   /** observed is what the last successful pass saw and left: ports, in-use μmboxes and the flow table. */
   private observed: { ports: SwitchPortInfo[]; umboxes: ObservedUmbox[]; flows: ObservedFlow[] } | null = null;
+  /** lastPlan is the plan of the last pass that got as far as planning. */
+  private lastPlan: DesiredDataplane | null = null;
   private running = false;
   private dirty = false;
   private wake: (() => void) | null = null;
@@ -116,7 +130,7 @@ export class Reconciler {
 
   /** setDesired replaces the desired input and wakes the loop; the input is planned on the next pass. */
   setDesired(input: DesiredInput): void {
-    planDataplane(input, { uplinkPort: this.uplinkPort }); // Reject bad input here, at the edge, not in the loop.
+    this.plan(input); // Reject bad input here, at the edge, not in the loop.
     this.input = input;
     this.dirty = true;
     this.wake?.();
@@ -144,6 +158,11 @@ export class Reconciler {
       this.wanted = { input: this.input, generations: new Map((this.input?.devices ?? []).map((d) => [d.id, d.plan?.generation ?? 0])) };
     }
     return this.wanted.generations;
+  }
+
+  /** plannedFor returns the device as the last pass planned it (its μmboxes, standby ones included). */
+  plannedFor(deviceId: string): PlannedDevice | undefined {
+    return this.lastPlan?.devices.find((device) => device.deviceId === deviceId);
   }
 
   /** waitFor resolves with the device's report once `done` accepts it, or rejects after `timeoutMs`. */
@@ -186,6 +205,11 @@ export class Reconciler {
     this.loop = null;
   }
 
+  /** plan is planDataplane with this node's options. */
+  private plan(input: DesiredInput): DesiredDataplane {
+    return planDataplane(input, { uplinkPort: this.uplinkPort, ...(this.init.standbyLimit === undefined ? {} : { standbyLimit: this.init.standbyLimit }) });
+  }
+
   private async runLoop(): Promise<void> {
     const minMs = this.init.backoffMinMs ?? RECONCILE_BACKOFF_MIN_MS;
     const maxMs = this.init.backoffMaxMs ?? RECONCILE_BACKOFF_MAX_MS;
@@ -203,6 +227,8 @@ export class Reconciler {
       try {
         const result = await this.reconcileOnce({ full });
         backoffMs = result.errors.length > 0 ? Math.min(maxMs, Math.max(minMs, backoffMs * 2)) : 0;
+        // Standby μmboxes start a few per pass; the next few go in the pass right after (no new reads).
+        if (result.standbyPending > 0 && result.standbyErrors.length === 0) this.dirty = true;
       } catch {
         // reconcileOnce reported the error through onPass; retry after a capped, growing delay.
         backoffMs = Math.min(maxMs, Math.max(minMs, backoffMs * 2));
@@ -241,6 +267,7 @@ export class Reconciler {
     const started = Date.now();
     const result: PassResult = {
       startedUmboxes: 0, removedUmboxes: 0, flowsAdded: 0, flowsRemoved: 0, umboxMs: 0, flowsMs: 0, totalMs: 0, umboxesReadyAtMs: 0, flowsAppliedAtMs: 0, errors: [],
+      standbyStarted: 0, standbyPending: 0, standbyErrors: [],
     };
     try {
       await this.passBody(result, full || this.observed === null);
@@ -266,16 +293,21 @@ export class Reconciler {
 
   private async passBody(result: PassResult, full: boolean): Promise<void> {
     if (this.input === null) return; // Nothing agreed yet: the bridge's fail-secure default drops everything.
-    const desired = planDataplane(this.input, { uplinkPort: this.uplinkPort });
     if (!this.bridgeReady) {
       await this.sw.ensureBridge();
       this.bridgeReady = true;
     }
     const cached = full ? null : this.observed;
     this.observed = null; // Until this pass ends well, nothing observed is trusted.
+    const nodeId = this.input.nodeId;
     const [initialPorts, observedUmboxes] = cached !== null
       ? [cached.ports, cached.umboxes]
-      : await Promise.all([this.sw.listPorts(), this.runtime.list(desired.nodeId)]);
+      : await Promise.all([this.sw.listPorts(), this.runtime.list(nodeId)]);
+    // Planned after the reads: input that arrived while a full pass read OVS and Docker (a reaction during a
+    // resync) is enforced by this pass rather than by the next one.
+    const desired = this.plan(this.input);
+    assert(desired.nodeId === nodeId, 'a reconciler serves one node');
+    this.lastPlan = desired;
     let ports = await this.attachDevicePorts(desired, initialPorts);
     if (this.init.plantDeleteThenAdd === true) await this.plantedDeleteFirst(desired, cached);
 
@@ -301,11 +333,55 @@ export class Reconciler {
     this.reports = reports;
     this.notifyWaiters(); // Enforcement is in place now; what follows only cleans up.
 
-    // 3. Break: μmboxes and ports no installed flow uses.
+    // 3. Break: μmboxes and ports no installed flow uses (standby μmboxes are kept).
     const umboxesNow = cached !== null && startedNames.length === 0 ? observedUmboxes : await this.runtime.list(desired.nodeId);
-    const portsNow = await this.collectGarbage(desired, inUse, umboxesNow, ports, result);
-    this.observed = { ports: portsNow, umboxes: umboxesNow.filter((umbox) => inUse.has(umbox.name)), flows: flowsNow };
+    const keep = new Set(inUse);
+    for (const device of desired.devices) for (const umbox of device.standby) keep.add(umbox.name);
+    let portsNow = await this.collectGarbage(desired, inUse, keep, umboxesNow, ports, result);
+    const kept = umboxesNow.filter((umbox) => keep.has(umbox.name));
+
+    // 4. Standby: a few missing standby μmboxes, started after the bundle so they never delay enforcement.
+    const standby = await this.startStandby(desired, kept, portsNow, result);
+    if (standby.length > 0) portsNow = await this.sw.listPorts();
+    const keptNames = new Set(kept.map((umbox) => umbox.name));
+    this.observed = { ports: portsNow, umboxes: [...kept, ...standby.filter((umbox) => !keptNames.has(umbox.name))], flows: flowsNow };
     this.pruneIntegrityMemory(desired);
+  }
+
+  /**
+   * startStandby starts up to STANDBY_STARTS_PER_PASS missing standby μmboxes (image digests checked against
+   * their pins first, as for any μmbox) and attaches their ports; returns what it started. A standby that
+   * cannot start quarantines nothing: it is retried by later passes, and the move it prepares stays possible
+   * (cold) through step 1.
+   */
+  private async startStandby(desired: DesiredDataplane, observed: readonly ObservedUmbox[], ports: readonly SwitchPortInfo[], result: PassResult): Promise<ObservedUmbox[]> {
+    const byName = new Map(observed.map((umbox) => [umbox.name, umbox]));
+    const ofports = new Map(ports.map((port) => [port.name, port.ofport]));
+    const missing = desired.devices.flatMap((device) => device.standby).filter((umbox) => !isHealthy(umbox, byName.get(umbox.name), ofports));
+    const started: ObservedUmbox[] = [];
+    const imageChecks = new Map<string, Awaited<ReturnType<UmboxRuntime['checkImage']>>>();
+    for (const umbox of missing.slice(0, STANDBY_STARTS_PER_PASS)) {
+      const key = `${umbox.image}@${umbox.digest}`;
+      let check = imageChecks.get(key);
+      if (check === undefined) {
+        check = await this.runtime.checkImage(umbox.image, umbox.digest);
+        imageChecks.set(key, check);
+      }
+      if (!check.ok) {
+        result.standbyErrors.push(`standby μmbox ${umbox.name}: image ${umbox.image} ${check.reason}: ${check.detail}`);
+        continue;
+      }
+      try {
+        started.push(await this.runtime.start(umbox, check.imageId));
+        result.standbyStarted++;
+      } catch (cause) {
+        result.standbyErrors.push(`standby μmbox ${umbox.name}: ${(cause as Error).message}`);
+      }
+    }
+    const startedNames = new Set(started.map((umbox) => umbox.name));
+    if (started.length > 0) await this.sw.addPorts(missing.filter((umbox) => startedNames.has(umbox.name)).flatMap((umbox) => [umbox.inPort, umbox.outPort]));
+    result.standbyPending = missing.length - started.length;
+    return started;
   }
 
   /** plantedDeleteFirst removes the flows of older generations of every device before anything else (planted bug). */
@@ -323,10 +399,14 @@ export class Reconciler {
     if (cached !== null) cached.flows = cached.flows.filter((flow) => !stale.includes(flow));
   }
 
-  /** collectGarbage removes μmboxes and μmbox ports that no installed flow uses; returns the ports left. */
-  private async collectGarbage(desired: DesiredDataplane, inUse: ReadonlySet<string>, umboxes: readonly ObservedUmbox[], ports: SwitchPortInfo[], result: PassResult): Promise<SwitchPortInfo[]> {
+  /**
+   * collectGarbage removes μmboxes outside `keep` (the μmboxes installed flows use, plus planned standby
+   * ones) and μmbox ports of no kept μmbox; attaches the alert channels of the μmboxes in use; returns the
+   * ports left.
+   */
+  private async collectGarbage(desired: DesiredDataplane, inUse: ReadonlySet<string>, keep: ReadonlySet<string>, umboxes: readonly ObservedUmbox[], ports: SwitchPortInfo[], result: PassResult): Promise<SwitchPortInfo[]> {
     for (const umbox of umboxes) {
-      if (inUse.has(umbox.name)) continue;
+      if (keep.has(umbox.name)) continue;
       await this.runtime.remove(umbox.name);
       this.init.channels?.detach(umbox.name);
       result.removedUmboxes++;
@@ -337,7 +417,15 @@ export class Reconciler {
       const umbox = plannedByName.get(name);
       assert(umbox !== undefined, 'every μmbox in use is planned');
       usedPorts.add(umbox.inPort).add(umbox.outPort);
+      // A standby μmbox gets its channel read from the pass whose flows first use it; until then it sees no
+      // traffic. attach also refreshes the generation alerts are attributed to when a μmbox is kept.
       this.init.channels?.attach(umbox, this.runtime.channelDir(name));
+    }
+    for (const device of desired.devices) {
+      for (const umbox of device.standby) {
+        usedPorts.add(umbox.inPort).add(umbox.outPort);
+        if (!inUse.has(umbox.name)) this.init.channels?.detach(umbox.name);
+      }
     }
     const portsNow = result.removedUmboxes === 0 ? ports : await this.sw.listPorts();
     const stale = new Set(portsNow.map((port) => port.name).filter((name) => UMBOX_PORT_NAME.test(name) && !usedPorts.has(name)));
@@ -364,12 +452,9 @@ export class Reconciler {
     const toStart: Array<{ umbox: PlannedUmbox; imageId: string }> = [];
     for (const device of desired.devices) {
       for (const umbox of device.umboxes) {
-        const seen = byName.get(umbox.name);
-        const healthy = seen !== undefined && seen.running && seen.ready && seen.digest === umbox.digest
-          && (ofports.get(umbox.inPort) ?? -1) > 0 && (ofports.get(umbox.outPort) ?? -1) > 0;
         // A running μmbox was created from the image id verified when it started; re-tagging the image later
         // cannot change it. Only a μmbox about to start needs its image checked against the pin.
-        if (healthy) continue;
+        if (isHealthy(umbox, byName.get(umbox.name), ofports)) continue;
         const key = `${umbox.image}@${umbox.digest}`;
         let check = imageChecks.get(key);
         if (check === undefined) {
@@ -427,6 +512,12 @@ export class Reconciler {
       if (!current.has(prefix)) this.integrityReported.delete(key);
     }
   }
+}
+
+/** isHealthy says whether a planned μmbox runs, is ready, has its pinned digest and both ports on the bridge. */
+function isHealthy(umbox: PlannedUmbox, seen: ObservedUmbox | undefined, ofports: ReadonlyMap<string, number>): boolean {
+  return seen !== undefined && seen.running && seen.ready && seen.digest === umbox.digest
+    && (ofports.get(umbox.inPort) ?? -1) > 0 && (ofports.get(umbox.outPort) ?? -1) > 0;
 }
 
 /**

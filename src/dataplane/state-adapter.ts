@@ -5,10 +5,17 @@
 // GenerationBook numbers plans here: a device's generation goes up by one whenever its plan's content or
 // its state entry time changes. The numbering lives in memory: after a node restart generations start
 // again at 1, which renames (and so restarts, make-before-break) every μmbox once. A generation kept in
-// the replicated state (e.g. the log index of the device's last plan change) would avoid that.
+// the replicated state (e.g. the log index of the device's last plan change) would avoid that. (μmbox
+// names do not carry the generation, so a restart renames no container: the new generation's plan names
+// the μmboxes that already run.)
+//
+// Standby: when the view exposes the domain's device types (rules and states, as StateMachine does), each
+// device also gets the chains of the states its type's rules can move it to from its current state
+// (`from` its state or `any`), in rule order, so the reconciler can start them ahead of time. A device
+// already out of its type's initial state gets standby priority 1: it is the likelier to move again.
 import { strict as assert } from 'node:assert';
 import { MAX_DEVICES_PER_NODE, MAX_GENERATION } from './constants.js';
-import type { DesiredDevice, DesiredInput, DevicePlan, ImagePin } from './types.js';
+import type { DesiredDevice, DesiredInput, DevicePlan, ImagePin, StandbyPlan } from './types.js';
 
 /** StatePlan is a device's plan as the state machine reports it (src/state DevicePlan). */
 export type StatePlan = { deviceId: string; state: string; sinceMs: number } & (
@@ -16,10 +23,20 @@ export type StatePlan = { deviceId: string; state: string; sinceMs: number } & (
   | { verdict: 'allow' | 'quarantine' }
 );
 
+/** StandbyDeviceType is what standby planning reads of a device type (the validated policy document has it all). */
+export interface StandbyDeviceType {
+  name: string;
+  initialState?: string;
+  states: ReadonlyArray<{ name: string; chain: ReadonlyArray<{ name: string; digest: string }> } | { name: string; verdict: 'allow' | 'quarantine' }>;
+  rules?: ReadonlyArray<{ from: string; to: string }>;
+}
+
 /** StateView is the part of the state machine the data plane reads. */
 export interface StateView {
-  devices(filter: { nodeId?: string }): ReadonlyArray<{ id: string; nodeId: string; port: string; addresses: readonly string[] }>;
+  devices(filter: { nodeId?: string }): ReadonlyArray<{ id: string; nodeId: string; port: string; addresses: readonly string[]; domain?: string; type?: string }>;
   devicePlan(id: string): StatePlan | undefined;
+  /** deviceTypes, when present, lets the adapter plan standby μmboxes (rule targets of each device's state). */
+  deviceTypes?(domain: string): readonly StandbyDeviceType[];
 }
 
 /** ImageConfig gives a μmbox its configuration on this node (policy pins images; it does not configure them). */
@@ -50,19 +67,56 @@ export class GenerationBook {
 export function desiredInputFromState(state: StateView, nodeId: string, book: GenerationBook, configFor: ImageConfig = () => ({})): DesiredInput {
   const devices: DesiredDevice[] = [];
   const served = new Set<string>();
+  const typesByDomain = new Map<string, Map<string, StandbyDeviceType>>();
+  const pinsOf = (chain: ReadonlyArray<{ name: string; digest: string }>, deviceId: string): ImagePin[] =>
+    chain.map((pin): ImagePin => ({ image: pin.name, digest: pin.digest, config: { ...configFor(pin.name, deviceId) } }));
   for (const record of state.devices({ nodeId })) {
     served.add(record.id);
     const statePlan = state.devicePlan(record.id);
     let plan: DevicePlan | null = null;
     if (statePlan !== undefined) {
-      const content = 'chain' in statePlan
-        ? { chain: statePlan.chain.map((pin): ImagePin => ({ image: pin.name, digest: pin.digest, config: { ...configFor(pin.name, record.id) } })) }
-        : { verdict: statePlan.verdict };
+      const content = 'chain' in statePlan ? { chain: pinsOf(statePlan.chain, record.id) } : { verdict: statePlan.verdict };
       const generation = book.generationFor(record.id, JSON.stringify([statePlan.state, statePlan.sinceMs, content]));
       plan = { state: statePlan.state, generation, ...content };
     }
-    devices.push({ id: record.id, port: record.port, addresses: [...record.addresses], plan });
+    const device: DesiredDevice = { id: record.id, port: record.port, addresses: [...record.addresses], plan };
+    const type = statePlan === undefined ? undefined : deviceTypeOf(state, typesByDomain, record.domain, record.type);
+    if (type !== undefined && statePlan !== undefined) {
+      const standby = nextChains(type, statePlan.state).map((target): StandbyPlan => ({ state: target.state, chain: pinsOf(target.chain, record.id) }));
+      if (standby.length > 0) {
+        device.standby = standby;
+        device.standbyPriority = type.initialState !== undefined && statePlan.state !== type.initialState ? 1 : 0;
+      }
+    }
+    devices.push(device);
   }
   book.retain(served);
   return { nodeId, devices };
+}
+
+/** deviceTypeOf finds a device's type in its domain's policy (read once per domain and call). */
+function deviceTypeOf(state: StateView, cache: Map<string, Map<string, StandbyDeviceType>>, domain: string | undefined, typeName: string | undefined): StandbyDeviceType | undefined {
+  if (state.deviceTypes === undefined || domain === undefined || typeName === undefined) return undefined;
+  let types = cache.get(domain);
+  if (types === undefined) {
+    types = new Map(state.deviceTypes(domain).map((type) => [type.name, type]));
+    cache.set(domain, types);
+  }
+  return types.get(typeName);
+}
+
+/**
+ * nextChains lists the chains of the states `type`'s rules can move a device to from `current` (rules whose
+ * `from` is `current` or `any`), in rule order, each state once; verdict states need nothing started.
+ */
+export function nextChains(type: StandbyDeviceType, current: string): Array<{ state: string; chain: ReadonlyArray<{ name: string; digest: string }> }> {
+  const targets: Array<{ state: string; chain: ReadonlyArray<{ name: string; digest: string }> }> = [];
+  const seen = new Set<string>([current]);
+  for (const rule of type.rules ?? []) {
+    if ((rule.from !== current && rule.from !== 'any') || seen.has(rule.to)) continue;
+    seen.add(rule.to);
+    const target = type.states.find((one) => one.name === rule.to);
+    if (target !== undefined && 'chain' in target) targets.push({ state: target.name, chain: target.chain });
+  }
+  return targets;
 }

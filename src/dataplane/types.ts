@@ -28,6 +28,15 @@ export interface VerdictPlan {
 /** DevicePlan is the agreed plan of one device; `generation` increases whenever the plan changes. */
 export type DevicePlan = ChainPlan | VerdictPlan;
 
+/**
+ * StandbyPlan is a chain the device may need next (the target of one of its type's rules from its current
+ * state). Its μmboxes may be started ahead of time ("standby") so that the move is one flow bundle.
+ */
+export interface StandbyPlan {
+  state: string;
+  chain: readonly ImagePin[];
+}
+
 /** DesiredDevice is one device this node serves. */
 export interface DesiredDevice {
   id: string;
@@ -37,6 +46,13 @@ export interface DesiredDevice {
   addresses: readonly string[];
   /** plan is null when the state has none yet: the device is quarantined. */
   plan: DevicePlan | null;
+  /** standby lists the chains the device may move to next, most likely first (none by default). */
+  standby?: readonly StandbyPlan[];
+  /**
+   * standbyPriority orders devices when the node's standby limit binds: higher first (e.g. 1 for a device
+   * already out of its initial state), then by device id. Default 0.
+   */
+  standbyPriority?: number;
 }
 
 /** DesiredInput is everything the data plane needs from the agreed state, for one node. */
@@ -58,11 +74,16 @@ export interface FlowSpec {
   output: string | null;
 }
 
-/** PlannedUmbox is one μmbox container: deterministic name and ports, derived from (node, device, generation, position). */
+/**
+ * PlannedUmbox is one μmbox container: deterministic name and ports, derived from (node, device, image,
+ * digest, config, occurrence) — not from the generation or the state, so a container started as a standby
+ * for a chain is the very container that chain's plan names when the device moves (see umboxName).
+ */
 export interface PlannedUmbox {
   name: string;
   nodeId: string;
   deviceId: string;
+  /** generation is the plan generation that asks for the μmbox (for a standby: the device's current one). */
   generation: number;
   /** position in the chain, 0 nearest the device. */
   position: number;
@@ -89,6 +110,11 @@ export interface PlannedDevice {
   state: string | null;
   enforcement: Enforcement;
   umboxes: readonly PlannedUmbox[];
+  /**
+   * standby are μmboxes of chains the device may move to next, not in its current chain: started ahead of
+   * time and kept running, but never referenced by a flow until a plan's chain names them.
+   */
+  standby: readonly PlannedUmbox[];
   /** flows enforce the plan once its μmboxes are ready. */
   flows: readonly FlowSpec[];
   /** quarantineFlows drop all of the device's traffic; used while the plan cannot be enforced. */
@@ -108,6 +134,8 @@ export interface DesiredDataplane {
   devices: readonly PlannedDevice[];
   baseFlows: readonly FlowSpec[];
   problems: readonly PlanProblem[];
+  /** standbyLeftOut counts standby μmboxes asked for but left out by the node's standby limit. */
+  standbyLeftOut: number;
 }
 
 /** ObservedUmbox is a μmbox container as the runtime reports it (found by its labels). */

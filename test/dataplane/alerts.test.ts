@@ -57,6 +57,24 @@ describe('AlertIntake', () => {
     }
   });
 
+  test('a μmbox kept by a later plan (same container, new generation) reports under the generation that uses it now', async () => {
+    const alerts: UmboxAlert[] = [];
+    const intake = new AlertIntake({ onAlert: (alert) => alerts.push(alert) });
+    try {
+      const dir = await channel('kept');
+      intake.attach(umbox('mb-kept', 'camera-2', 'monitor'), dir);
+      write(dir, 'brute-force src=10.0.0.1\n');
+      assert.ok(await pollUntil(() => alerts.length === 1, 2000, 10));
+      intake.attach({ ...umbox('mb-kept', 'camera-2', 'monitor'), generation: 4 }, dir);
+      write(dir, 'brute-force src=10.0.0.2\n');
+      assert.ok(await pollUntil(() => alerts.length === 2, 2000, 10));
+      assert.deepEqual(alerts.map((alert) => alert.generation), [3, 4]);
+      assert.deepEqual(intake.attached(), ['mb-kept'], 'still one channel');
+    } finally {
+      intake.close();
+    }
+  });
+
   test('lines split across writes are joined; malformed and over-long lines are counted and skipped', async () => {
     const alerts: UmboxAlert[] = [];
     const intake = new AlertIntake({ onAlert: (alert) => alerts.push(alert) });

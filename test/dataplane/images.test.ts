@@ -71,7 +71,7 @@ describe('μmbox images in the engine', { skip: available.ok ? false : `needs ${
     assert.deepEqual(inspected.RootFS.Layers, [built.digest]);
     const check = await runtime.checkImage('monitor', built.digest);
     assert.ok(check.ok);
-    const name = umboxName(`qgt-${process.pid}-images`, 1, 1, 0, 'monitor');
+    const name = umboxName(`qgt-${process.pid}-images`, 1, 'monitor', built.digest, {}, 0);
     const umbox = { name, nodeId: `qgt-${process.pid}-images`, deviceId: 'd', generation: 1, position: 0, image: 'monitor', digest: built.digest, config: { LOGIN_PORT: '22; flush ruleset' }, ...umboxPorts(name) };
     try {
       await assert.rejects(runtime.start(umbox, check.imageId), (error: unknown) => error instanceof DataplaneError && error.code === 'umbox_start_failed' && /UMBOX_LOGIN_PORT must be a port number/.test(error.message));

@@ -109,7 +109,7 @@ describe('planDataplane', () => {
     assert.deepEqual(splitCookie(cookieOf(0x1234_5678, 42)), { deviceNumber: 0x1234_5678, generation: 42 });
   });
 
-  test('names are deterministic, unique per (node, device, generation, position) and fit Linux and Docker limits', () => {
+  test('names are deterministic, unique per (node, device, content, occurrence) and fit Linux and Docker limits', () => {
     const input: DesiredInput = { nodeId: 'gateway-a', devices: [device('cam', 1, { state: 'normal', generation: 4, chain: [pin('monitor'), pin('monitor')] })] };
     const first = only(input);
     const again = only(structuredClone(input));
@@ -121,8 +121,67 @@ describe('planDataplane', () => {
       assert.ok(umbox.inPort.length <= 15 && umbox.outPort.length <= 15, 'interface names fit IFNAMSIZ');
       assert.deepEqual(umboxPorts(umbox.name), { inPort: umbox.inPort, outPort: umbox.outPort });
     }
-    assert.notEqual(umboxName('gateway-a', 1, 4, 0, 'monitor'), umboxName('gateway-b', 1, 4, 0, 'monitor'), 'nodes do not share names');
-    assert.notEqual(umboxName('gateway-a', 1, 4, 0, 'monitor'), umboxName('gateway-a', 1, 5, 0, 'monitor'), 'generations do not share names');
+    const d = digest('monitor');
+    assert.notEqual(umboxName('gateway-a', 1, 'monitor', d, {}, 0), umboxName('gateway-b', 1, 'monitor', d, {}, 0), 'nodes do not share names');
+    assert.notEqual(umboxName('gateway-a', 1, 'monitor', d, {}, 0), umboxName('gateway-a', 2, 'monitor', d, {}, 0), 'devices do not share names');
+    assert.notEqual(umboxName('gateway-a', 1, 'monitor', d, {}, 0), umboxName('gateway-a', 1, 'monitor', digest('other'), {}, 0), 'digests do not share names');
+    assert.notEqual(umboxName('gateway-a', 1, 'monitor', d, { A: '1' }, 0), umboxName('gateway-a', 1, 'monitor', d, { A: '2' }, 0), 'configs do not share names');
+    assert.equal(umboxName('gateway-a', 1, 'monitor', d, { A: '1', B: '2' }, 0), umboxName('gateway-a', 1, 'monitor', d, { B: '2', A: '1' }, 0), 'config order does not matter');
+  });
+
+  test('a μmbox keeps its name across generations and states, so a plan that keeps it keeps its container', () => {
+    const before = only({ nodeId: 'gateway-a', devices: [device('cam', 1, { state: 'normal', generation: 4, chain: [pin('monitor'), pin('firewall')] })] });
+    const after = only({ nodeId: 'gateway-a', devices: [device('cam', 1, { state: 'suspicious', generation: 5, chain: [pin('firewall'), pin('rate-limit')] })] });
+    assert.equal(after.umboxes[0]?.name, before.umboxes[1]?.name, 'the firewall is the same container in both chains');
+    assert.notEqual(after.umboxes[1]?.name, before.umboxes[0]?.name);
+  });
+
+  describe('standby μmboxes', () => {
+    const standbyDevice = (id: string, index: number, priority: number | undefined, chains: ImagePin[][]): DesiredDevice => ({
+      ...device(id, index, { state: 'normal', generation: 2, chain: [pin('monitor')] }),
+      standby: chains.map((chain, n) => ({ state: `target-${n}`, chain })),
+      ...(priority === undefined ? {} : { standbyPriority: priority }),
+    });
+
+    test('a standby μmbox is the very μmbox the target chain names, and no flow references it', () => {
+      const planned = only({ nodeId: 'n', devices: [standbyDevice('cam', 1, undefined, [[pin('block-all')], [pin('monitor'), pin('rate-limit')]])] });
+      assert.deepEqual(planned.standby.map((umbox) => umbox.image), ['block-all', 'rate-limit'], 'the monitor already runs in the current chain');
+      const moved = only({ nodeId: 'n', devices: [device('cam', 1, { state: 'attack', generation: 3, chain: [pin('block-all')] })] });
+      assert.equal(moved.umboxes[0]?.name, planned.standby[0]?.name);
+      const standbyPorts = new Set(planned.standby.flatMap((umbox) => [umbox.inPort, umbox.outPort]));
+      for (const flow of [...planned.flows, ...planned.quarantineFlows]) {
+        assert.ok(!standbyPorts.has(flow.inPort) && !standbyPorts.has(flow.output ?? ''), `flow ${flow.inPort} → ${flow.output ?? "drop"} does not touch a standby port`);
+      }
+      assert.ok(planned.standby.every((umbox) => umbox.generation === 2 && umbox.deviceId === 'cam'));
+    });
+
+    test('the node limit takes whole chains, higher priority first, then by id; what it leaves out is counted', () => {
+      const input: DesiredInput = { nodeId: 'n', devices: [
+        standbyDevice('a', 1, 0, [[pin('block-all')]]),
+        standbyDevice('b', 2, 1, [[pin('rate-limit'), pin('firewall')], [pin('block-all')]]),
+        standbyDevice('c', 3, 0, [[pin('block-all')]]),
+      ] };
+      const plan = planDataplane(input, { uplinkPort: UPLINK, standbyLimit: 3 });
+      const byId = new Map(plan.devices.map((one) => [one.deviceId, one.standby.map((umbox) => umbox.image)]));
+      assert.deepEqual([...byId], [['a', []], ['b', ['rate-limit', 'firewall', 'block-all']], ['c', []]], 'b has the higher priority');
+      assert.equal(plan.standbyLeftOut, 2, "a's block-all and c's");
+      const one = planDataplane(input, { uplinkPort: UPLINK, standbyLimit: 1 });
+      assert.deepEqual(one.devices.map((planned) => planned.standby.map((umbox) => umbox.image)), [[], ['block-all'], []],
+        'a chain that does not fit is left out whole; a later, smaller one still fits');
+      assert.equal(one.standbyLeftOut, 4);
+      assert.equal(planDataplane(input, { uplinkPort: UPLINK, standbyLimit: 0 }).devices.flatMap((one) => one.standby).length, 0, 'limit 0 turns standby off');
+      assert.equal(planDataplane(input, { uplinkPort: UPLINK }).standbyLeftOut, 0, 'the default limit fits a few devices');
+      assert.throws(() => planDataplane(input, { uplinkPort: UPLINK, standbyLimit: 100_000 }), /PlannerOptions.standbyLimit: expected an integer from 0 to 256/);
+    });
+
+    test('a malformed standby chain is skipped, a quarantined device gets no standby, and its plan is unaffected', () => {
+      const bad = { ...standbyDevice('cam', 1, undefined, [[{ image: '../x', digest: digest('x') }], [pin('block-all')]]) };
+      const planned = only({ nodeId: 'n', devices: [bad] });
+      assert.equal(planned.enforcement, 'chain');
+      assert.deepEqual(planned.standby.map((umbox) => umbox.image), ['block-all']);
+      const problem = only({ nodeId: 'n', devices: [{ ...bad, addresses: [] }] });
+      assert.deepEqual(problem.standby, []);
+    });
   });
 
   test('device numbers do not depend on input order, and a 32-bit collision is resolved deterministically', () => {

@@ -257,6 +257,134 @@ describe('Reconciler', () => {
     assert.ok(firstBundle >= 0 && firstStart > firstBundle, `the old flows went before the new μmbox started: ${events.join(', ')}`);
   });
 
+  describe('standby μmboxes', () => {
+    const withStandby = (plan: DevicePlan, chains: ImagePin[][]): DesiredInput => {
+      const base = input({ cam: plan });
+      return { ...base, devices: base.devices.map((one) => ({ ...one, standby: chains.map((chain, index) => ({ state: `next-${index}`, chain })) })) };
+    };
+
+    test('a standby μmbox starts after the bundle, is on the bridge, and no flow leads to or from it', async () => {
+      const { events, sw, runtime, make } = rig();
+      const reconciler = make();
+      reconciler.setDesired(withStandby({ state: 'normal', generation: 1, chain: [pin('monitor')] }, [[pin('block-all')]]));
+      const result = await reconciler.reconcileOnce();
+      assert.equal(result.startedUmboxes, 1);
+      assert.equal(result.standbyStarted, 1);
+      assert.equal(result.standbyPending, 0);
+      const standby = (await runtime.list('node-a')).find((umbox) => umbox.image === 'block-all');
+      assert.ok(standby);
+      assert.ok(events.indexOf(`start ${standby.name}`) > events.findIndex((event) => event.startsWith('bundle')), `the standby starts after the bundle: ${events.join(' | ')}`);
+      const ports = new Map((await sw.listPorts()).map((port) => [port.name, port.ofport]));
+      const planned = reconciler.plannedFor('cam');
+      const standbyPorts = planned?.standby.flatMap((umbox) => [umbox.inPort, umbox.outPort]) ?? [];
+      assert.equal(standbyPorts.length, 2);
+      const numbers = standbyPorts.map((port) => ports.get(port));
+      assert.ok(numbers.every((number) => number !== undefined && number > 0), 'its ports are on the bridge');
+      for (const flow of await sw.dumpFlows()) {
+        for (const number of numbers) {
+          assert.ok(!new RegExp(`in_port=${number}(,|$)`).test(flow.match) && flow.actions !== `output:${number}`, `no flow uses standby port ${number}: ${flow.match} ${flow.actions}`);
+        }
+      }
+      assert.deepEqual(reconciler.reportFor('cam'), { deviceId: 'cam', desiredGeneration: 1, appliedGeneration: 1, enforcement: 'chain', reason: null });
+    });
+
+    test('moving to a chain whose μmboxes stand by starts nothing: one bundle, then the old chain goes (make-before-break)', async () => {
+      const { events, sw, runtime, make } = rig();
+      const reconciler = make();
+      reconciler.setDesired(withStandby({ state: 'normal', generation: 1, chain: [pin('monitor')] }, [[pin('block-all')]]));
+      await reconciler.reconcileOnce();
+      const standby = (await runtime.list('node-a')).find((umbox) => umbox.image === 'block-all');
+      const monitor = (await runtime.list('node-a')).find((umbox) => umbox.image === 'monitor');
+      assert.ok(standby && monitor);
+      events.length = 0;
+      const bundlesBefore = sw.bundles.length;
+      reconciler.setDesired(input({ cam: { state: 'attack', generation: 2, chain: [pin('block-all')] } }));
+      const result = await reconciler.reconcileOnce({ full: false });
+      assert.equal(result.startedUmboxes, 0, 'nothing starts on the reaction path');
+      assert.equal(sw.bundles.length - bundlesBefore, 1, 'the swap is one bundle');
+      assert.deepEqual(await deviceGenerations(sw), [2]);
+      const bundleAt = events.findIndex((event) => event.startsWith('bundle'));
+      assert.ok(bundleAt >= 0 && bundleAt < events.indexOf(`remove ${monitor.name}`), `the old chain goes after the bundle: ${events.join(' | ')}`);
+      assert.ok(!events.some((event) => event.startsWith('start')), `nothing starts: ${events.join(' | ')}`);
+      assert.deepEqual((await runtime.list('node-a')).map((umbox) => umbox.containerId), [standby.containerId], 'the standby container itself now carries the chain');
+      assert.deepEqual(reconciler.reportFor('cam'), { deviceId: 'cam', desiredGeneration: 2, appliedGeneration: 2, enforcement: 'chain', reason: null });
+      const blockAllPorts = reconciler.plannedFor('cam')?.umboxes[0];
+      const ports = new Map((await sw.listPorts()).map((port) => [port.name, port.ofport]));
+      assert.ok((await sw.dumpFlows()).some((flow) => flow.actions === `output:${ports.get(blockAllPorts?.inPort ?? '')}`), 'the device now goes to the former standby');
+    });
+
+    test('a pass starts at most a few standby μmboxes; the loop starts the rest in the passes right after', async () => {
+      const { runtime, make } = rig();
+      const reconciler = make();
+      const devices = Array.from({ length: 3 }, (_, index) => ({
+        id: `d${index}`, port: `dev${index + 1}`, addresses: [`10.0.0.${index + 1}`], plan: { state: 'normal', generation: 1, verdict: 'allow' as const },
+        standby: [{ state: 'attack', chain: [pin('block-all'), pin('monitor')] }],
+      }));
+      reconciler.setDesired({ nodeId: 'node-a', devices });
+      const first = await reconciler.reconcileOnce();
+      assert.equal(first.standbyStarted, 4);
+      assert.equal(first.standbyPending, 2);
+      reconciler.start();
+      try {
+        const deadline = Date.now() + 2000;
+        while ((await runtime.list('node-a')).length < 6 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+        assert.equal((await runtime.list('node-a')).length, 6);
+      } finally {
+        await reconciler.stop();
+      }
+    });
+
+    test('the node limit bounds the standby containers; a standby whose image fails its pin quarantines nothing and raises no integrity alert', async () => {
+      const { runtime, integrity, make } = rig();
+      const limited = rig();
+      const bounded = new Reconciler({ switch: limited.sw, runtime: limited.runtime, uplinkPort: 'up0', interfaceExists: (name) => limited.interfaces.has(name), standbyLimit: 1 });
+      bounded.setDesired(withStandby({ state: 'normal', generation: 1, verdict: 'allow' }, [[pin('monitor'), pin('firewall')], [pin('block-all')]]));
+      const result = await bounded.reconcileOnce();
+      assert.deepEqual((await limited.runtime.list('node-a')).map((umbox) => umbox.image), ['block-all'], 'only the chain that fits the limit of 1');
+      assert.equal(result.standbyPending, 0);
+
+      const plain = make();
+      plain.setDesired(withStandby({ state: 'normal', generation: 1, verdict: 'allow' }, [[{ image: 'firewall', digest: digest('firewall v2') }]]));
+      const failed = await plain.reconcileOnce();
+      assert.equal(failed.standbyErrors.length, 1);
+      assert.match(failed.standbyErrors[0] ?? '', /missing/);
+      assert.deepEqual(failed.errors, [], 'a standby failure is not a device failure (no backoff)');
+      assert.deepEqual(integrity, []);
+      assert.equal(plain.reportFor('cam')?.enforcement, 'allow');
+      assert.deepEqual(await runtime.list('node-a'), []);
+    });
+
+    test('standby μmboxes survive full passes and a restarted reconciler adopts them', async () => {
+      const { runtime, make } = rig();
+      const first = make();
+      const desired = withStandby({ state: 'normal', generation: 1, chain: [pin('monitor')] }, [[pin('block-all')]]);
+      first.setDesired(desired);
+      await first.reconcileOnce();
+      const containers = await runtime.list('node-a');
+      assert.equal((await first.reconcileOnce()).removedUmboxes, 0);
+      const second = make();
+      second.setDesired(desired);
+      const result = await second.reconcileOnce();
+      assert.deepEqual([result.startedUmboxes, result.standbyStarted, result.removedUmboxes, result.flowsAdded, result.flowsRemoved], [0, 0, 0, 0, 0]);
+      assert.deepEqual(await runtime.list('node-a'), containers);
+    });
+
+    test('a standby no longer planned is removed with its ports', async () => {
+      const { sw, runtime, make } = rig();
+      const reconciler = make();
+      reconciler.setDesired(withStandby({ state: 'normal', generation: 1, chain: [pin('monitor')] }, [[pin('block-all')]]));
+      await reconciler.reconcileOnce();
+      const standby = reconciler.plannedFor('cam')?.standby[0];
+      assert.ok(standby);
+      reconciler.setDesired(withStandby({ state: 'normal', generation: 1, chain: [pin('monitor')] }, []));
+      const result = await reconciler.reconcileOnce({ full: false });
+      assert.equal(result.removedUmboxes, 1);
+      assert.deepEqual((await runtime.list('node-a')).map((umbox) => umbox.image), ['monitor']);
+      const names = (await sw.listPorts()).map((port) => port.name);
+      assert.ok(!names.includes(standby.inPort) && !names.includes(standby.outPort));
+    });
+  });
+
   test('malformed input is rejected at the edge, not in the loop', () => {
     const { make } = rig();
     assert.throws(() => make().setDesired({ nodeId: '', devices: [] }), /DesiredInput.nodeId/);

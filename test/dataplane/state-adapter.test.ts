@@ -6,7 +6,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { StateMachine } from '../../src/state/index.js';
-import { GenerationBook, desiredInputFromState, type StatePlan, type StateView } from '../../src/dataplane/state-adapter.js';
+import { GenerationBook, desiredInputFromState, nextChains, type StandbyDeviceType, type StatePlan, type StateView } from '../../src/dataplane/state-adapter.js';
 
 // Compile-time: the real state machine offers what the adapter reads.
 export const stateMachineIsAStateView = (machine: StateMachine): StateView => machine;
@@ -53,5 +53,54 @@ describe('desiredInputFromState', () => {
     assert.equal(generation(), 3, 'back to an earlier plan is still a new generation');
     plans.set('cam', { deviceId: 'cam', state: 'normal', sinceMs: 12, chain: [{ name: 'monitor', digest }] });
     assert.equal(generation(), 4, 'a policy update that changes the chain is a new generation');
+  });
+
+  describe('standby chains', () => {
+    const camera: StandbyDeviceType = {
+      name: 'camera', initialState: 'normal',
+      states: [
+        { name: 'normal', chain: [{ name: 'monitor', digest }] },
+        { name: 'suspicious', chain: [{ name: 'monitor', digest }, { name: 'rate-limit', digest }] },
+        { name: 'attack', chain: [{ name: 'block-all', digest }] },
+        { name: 'lost', verdict: 'quarantine' },
+      ],
+      rules: [
+        { from: 'normal', to: 'suspicious' },
+        { from: 'suspicious', to: 'attack' },
+        { from: 'any', to: 'attack' },
+        { from: 'any', to: 'lost' },
+        { from: 'attack', to: 'normal' },
+      ],
+    };
+
+    test('the targets of the rules from the current state (its own and "any"), in rule order, once each, chains only', () => {
+      assert.deepEqual(nextChains(camera, 'normal').map((one) => one.state), ['suspicious', 'attack']);
+      assert.deepEqual(nextChains(camera, 'suspicious').map((one) => one.state), ['attack']);
+      assert.deepEqual(nextChains(camera, 'attack').map((one) => one.state), ['normal'], '"any" never targets the state itself');
+      assert.deepEqual(nextChains({ ...camera, rules: undefined }, 'normal'), [], 'no rules known, no standby');
+    });
+
+    test('each device gets its standby chains with the node\'s config, priority 1 once out of its initial state', () => {
+      const plans = new Map<string, StatePlan>([
+        ['cam', { deviceId: 'cam', state: 'normal', sinceMs: 1, chain: [{ name: 'monitor', digest }] }],
+        ['plug', { deviceId: 'plug', state: 'suspicious', sinceMs: 1, chain: [{ name: 'monitor', digest }, { name: 'rate-limit', digest }] }],
+      ]);
+      const base = view(plans);
+      const typed: StateView = {
+        ...base,
+        devices: (filter) => base.devices(filter).map((record) => ({ ...record, domain: 'home', type: 'camera' })),
+        deviceTypes: (domain) => (domain === 'home' ? [camera] : []),
+      };
+      const input = desiredInputFromState(typed, 'a', new GenerationBook(), (image): Record<string, string> => (image === 'rate-limit' ? { PPS: '10' } : {}));
+      const [cam, plug] = input.devices;
+      assert.deepEqual(cam?.standby, [
+        { state: 'suspicious', chain: [{ image: 'monitor', digest, config: {} }, { image: 'rate-limit', digest, config: { PPS: '10' } }] },
+        { state: 'attack', chain: [{ image: 'block-all', digest, config: {} }] },
+      ]);
+      assert.equal(cam?.standbyPriority, 0);
+      assert.deepEqual(plug?.standby, [{ state: 'attack', chain: [{ image: 'block-all', digest, config: {} }] }]);
+      assert.equal(plug?.standbyPriority, 1);
+      assert.equal(desiredInputFromState(base, 'a', new GenerationBook()).devices[0]?.standby, undefined, 'a view without device types plans no standby');
+    });
   });
 });
