@@ -119,10 +119,11 @@ async function startFault(ctx: FaultContext, family: FaultFamily): Promise<Activ
     case 'kill-majority':
       return killNodes(ctx, shuffled(ctx.rng, all).slice(0, minority + 1), 0, 'a majority');
     case 'lose-unsynced': {
-      // The leader and enough followers for a majority die at once, with writes still in their page cache.
-      const leader = await leaderOrAny(ctx);
-      const others = shuffled(ctx.rng, all.filter((id) => id !== leader)).slice(0, minority);
-      return killNodes(ctx, [leader, ...others], 300, 'a majority with unsynced writes, leader included');
+      // A power cut of the whole site while writes flow: every node dies at once with the writes of its
+      // last 40 ms still unsynced, and they are lost. Wait for a leader first, so writes are in flight.
+      for (let waited = 0; waited < 5_000 && (await currentLeader(ctx.env)) === undefined; waited += 200) await sleep(200);
+      await sleep(300 + ctx.rng.nextInt(500));
+      return killNodes(ctx, all, 300, 'every node at once (power cut) with unsynced writes');
     }
     case 'pause':
       return pauseNode(ctx, pick(ctx.rng, all), 'one node');

@@ -8,6 +8,9 @@
 // - A write answered `fail` never happened and is left out — unless the adversary sent the same envelope
 //   too (a replay or a reorder of the same bytes): that copy may have taken effect, so the write counts
 //   as `info` (from its own invocation on, at most once).
+// - An indeterminate write whose value no read returned is left out: linearizing it after everything
+//   else (or never) is always possible and changes nothing a client saw, and leaving it in only widens
+//   the search (the adversary's resends make such writes common).
 // - A read answered `ok` returned `value` (null: the key had no value); any other read is left out
 //   (it observed nothing the client can rely on).
 // - The search is bounded: a partition it cannot decide makes the verdict fail with the reason
@@ -45,7 +48,8 @@ export function registerOperations(register: readonly RegisterOp[], resent: Read
       operations.push({ id: op.id, client: op.process, input: { kind: 'get', key: op.key }, output: { value: op.value }, callMs: op.invokeMs, returnMs: op.completeMs });
     }
   }
-  return operations;
+  const observed = new Set(operations.filter((op) => op.input.kind === 'get' && op.output?.value != null).map((op) => op.output!.value));
+  return operations.filter((op) => op.input.kind === 'get' || op.output !== undefined || observed.has(op.input.value));
 }
 
 /** checkRegisterLinearizability is the `linearizability` checker. */

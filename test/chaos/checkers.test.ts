@@ -38,6 +38,21 @@ function update(id: string, bodyHash: string, outcome: UniqueUpdate['outcome'], 
 }
 
 describe('linearizability', () => {
+  test('indeterminate writes nobody read are left out; a read of one keeps it, and a replayed failed write counts as indeterminate', () => {
+    const unobserved = Array.from({ length: 40 }, (_, i) => write('k', `lost-${i}`, 10 + i, null, 'info'));
+    const history = { ...quietHistory(), register: [write('k', 'a', 0, 5, 'ok'), ...unobserved, read('k', 'a', 100, 110)] };
+    const verdict = checkRegisterLinearizability(history);
+    assert.equal(verdict.ok, true, verdict.summary);
+    assert.match(verdict.summary, /2 operations/);
+    const seen = { ...history, register: [...history.register, read('k', 'lost-7', 200, 210)] };
+    assert.equal(checkRegisterLinearizability(seen).ok, true, 'the info write explains the later read');
+    const failed = write('k', 'b', 300, 305, 'fail', { bodyHash: 'h'.repeat(64) });
+    const readB = read('k', 'b', 400, 410);
+    assert.equal(checkRegisterLinearizability({ ...seen, register: [...seen.register, failed, readB] }).ok, false, 'a failed write never happened');
+    const replayed = { ...seen, register: [...seen.register, failed, readB], adversary: [{ t: 301, node: 1, kind: 'replay' as const, bodyHash: 'h'.repeat(64), originalBodyHash: 'h'.repeat(64), answer: null }] };
+    assert.equal(checkRegisterLinearizability(replayed).ok, true, 'unless the adversary sent the same envelope');
+  });
+
   test('a stale read after a completed write fails, and the failing key is shown', () => {
     const history = { ...quietHistory(), register: [write('x', '1', 0, 10, 'ok'), write('x', '2', 20, 30, 'ok'), read('x', '1', 40, 50), write('y', '1', 0, 10, 'ok')] };
     const verdict = checkRegisterLinearizability(history);
