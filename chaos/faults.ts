@@ -84,7 +84,8 @@ async function leaderOrAny(ctx: FaultContext): Promise<number> {
 }
 
 async function killNodes(ctx: FaultContext, nodes: readonly number[], restartDelayMs: number, label: string): Promise<ActiveFault> {
-  await Promise.all(nodes.map((id) => ctx.env.cluster.kill(id)));
+  // SIGKILL is sent at once; a process slow to be reaped on a loaded machine does not undo the fault.
+  await Promise.all(nodes.map((id) => ctx.env.cluster.kill(id).catch((error: unknown) => ctx.log(`kill n${id}: ${(error as Error).message}`))));
   return {
     detail: `${label}: kill -9 n${nodes.join(' n')}`,
     nodes: [...nodes],
@@ -251,8 +252,13 @@ export class FaultSchedule {
         this.activeFamily = family;
         this.active = await startFault(ctx, family);
       } catch (error) {
-        ctx.log(`fault ${family} could not start: ${(error as Error).message}`);
+        // It may have done part of its work: record it, and put everything back as heal() would.
+        const detail = `could not start: ${(error as Error).message}`;
+        ctx.log(`fault ${family} ${detail}`);
         this.active = undefined;
+        ctx.record({ t: startedAt, phase: 'start', fault: family, detail, nodes: voters(ctx.env) });
+        await this.restoreAll();
+        ctx.record({ t: ctx.t(), phase: 'end', fault: family, detail, nodes: voters(ctx.env) });
         continue;
       }
       ctx.record({ t: startedAt, phase: 'start', fault: family, detail: this.active.detail, nodes: this.active.nodes });
@@ -274,6 +280,10 @@ export class FaultSchedule {
   /** heal undoes the fault in place and everything a fault could have left: cuts, paused or dead nodes, stopped engines. */
   async heal(): Promise<void> {
     await this.undoActive();
+    await this.restoreAll();
+  }
+
+  private async restoreAll(): Promise<void> {
     const { env } = this.ctx;
     await this.ctx.partitioner.heal();
     for (const node of env.cluster.nodes) {
