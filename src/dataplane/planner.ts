@@ -46,28 +46,15 @@ const MAX_CONFIG_VALUE_CHARS = 1024;
 
 /** planDataplane computes the desired flows and μmboxes of every device `input` gives this node. */
 export function planDataplane(input: DesiredInput, options: PlannerOptions): DesiredDataplane {
-  if (typeof input !== 'object' || input === null) throw badInput('DesiredInput', 'an object', input);
-  if (typeof input.nodeId !== 'string' || input.nodeId.length === 0) throw badInput('DesiredInput.nodeId', 'a non-empty string', input.nodeId);
-  if (!Array.isArray(input.devices)) throw badInput('DesiredInput.devices', 'an array', input.devices);
-  if (input.devices.length > MAX_DEVICES_PER_NODE) throw badInput('DesiredInput.devices', `at most ${MAX_DEVICES_PER_NODE} devices`, input.devices.length);
-  if (!PORT_NAME.test(options.uplinkPort)) throw badInput('PlannerOptions.uplinkPort', 'an interface name (1-15 of A-Z a-z 0-9 _ . : -)', options.uplinkPort);
-  const standbyLimit = options.standbyLimit ?? STANDBY_UMBOXES_DEFAULT;
-  if (!Number.isSafeInteger(standbyLimit) || standbyLimit < 0 || standbyLimit > MAX_STANDBY_UMBOXES_PER_NODE) {
-    throw badInput('PlannerOptions.standbyLimit', `an integer from 0 to ${MAX_STANDBY_UMBOXES_PER_NODE}`, standbyLimit);
-  }
-
+  const standbyLimit = checkInput(input, options);
   const devices = [...input.devices].sort((a, b) => compareStrings(String(a.id), String(b.id)));
   const numbers = assignDeviceNumbers(devices.map((device) => String(device.id)));
   const problems: PlanProblem[] = [];
   const planned: PlannedDevice[] = [];
-  const ids = new Set<string>();
   const ports = new Set<string>([options.uplinkPort]);
   const addresses = new Set<string>();
 
   for (const device of devices) {
-    if (typeof device.id !== 'string' || device.id.length === 0) throw badInput('DesiredInput.devices[].id', 'a non-empty string', device.id);
-    if (ids.has(device.id)) throw badInput(`DesiredInput.devices[id=${device.id}]`, 'unique device ids', device.id);
-    ids.add(device.id);
     const deviceNumber = numbers.get(device.id);
     assert(deviceNumber !== undefined && deviceNumber > 0, 'every device has a non-zero number');
     const problem = checkDevice(device, ports, addresses);
@@ -143,6 +130,30 @@ function planChain(nodeId: string, deviceId: string, deviceNumber: number, gener
   });
 }
 
+/**
+ * checkInput rejects a malformed input as a whole (what no per-device quarantine can express): not an
+ * object, no node id, too many devices, missing or repeated device ids, bad options. Returns the standby limit.
+ */
+export function checkInput(input: DesiredInput, options: PlannerOptions): number {
+  if (typeof input !== 'object' || input === null) throw badInput('DesiredInput', 'an object', input);
+  if (typeof input.nodeId !== 'string' || input.nodeId.length === 0) throw badInput('DesiredInput.nodeId', 'a non-empty string', input.nodeId);
+  if (!Array.isArray(input.devices)) throw badInput('DesiredInput.devices', 'an array', input.devices);
+  if (input.devices.length > MAX_DEVICES_PER_NODE) throw badInput('DesiredInput.devices', `at most ${MAX_DEVICES_PER_NODE} devices`, input.devices.length);
+  if (!PORT_NAME.test(options.uplinkPort)) throw badInput('PlannerOptions.uplinkPort', 'an interface name (1-15 of A-Z a-z 0-9 _ . : -)', options.uplinkPort);
+  const standbyLimit = options.standbyLimit ?? STANDBY_UMBOXES_DEFAULT;
+  if (!Number.isSafeInteger(standbyLimit) || standbyLimit < 0 || standbyLimit > MAX_STANDBY_UMBOXES_PER_NODE) {
+    throw badInput('PlannerOptions.standbyLimit', `an integer from 0 to ${MAX_STANDBY_UMBOXES_PER_NODE}`, standbyLimit);
+  }
+  const ids = new Set<string>();
+  for (const device of input.devices) {
+    if (typeof device !== 'object' || device === null) throw badInput('DesiredInput.devices[]', 'objects', device);
+    if (typeof device.id !== 'string' || device.id.length === 0) throw badInput('DesiredInput.devices[].id', 'a non-empty string', device.id);
+    if (ids.has(device.id)) throw badInput(`DesiredInput.devices[id=${device.id}]`, 'unique device ids', device.id);
+    ids.add(device.id);
+  }
+  return standbyLimit;
+}
+
 /** cookieOf packs a device number and a plan generation into an OpenFlow cookie. */
 export function cookieOf(deviceNumber: number, generation: number): bigint {
   assert(Number.isInteger(deviceNumber) && deviceNumber >= 0 && deviceNumber <= 0xffff_ffff, 'device number is 32-bit');
@@ -186,7 +197,7 @@ function planDevice(nodeId: string, device: DesiredDevice, deviceNumber: number,
   if ('verdict' in plan) {
     const flows = plan.verdict === 'allow' ? steer(cookie, device, device.port, uplink, device.port, uplink) : quarantineFlows;
     return {
-      deviceId: device.id, deviceNumber, port: device.port, generation: plan.generation, state: plan.state,
+      deviceId: device.id, deviceNumber, port: device.port, addresses: [...device.addresses], generation: plan.generation, state: plan.state,
       enforcement: plan.verdict, umboxes: [], standby: [], flows, quarantineFlows,
     };
   }
@@ -202,7 +213,7 @@ function planDevice(nodeId: string, device: DesiredDevice, deviceNumber: number,
     flows.push(flow(cookie, here.outPort, '', next.inPort), flow(cookie, next.inPort, '', here.outPort));
   }
   return {
-    deviceId: device.id, deviceNumber, port: device.port, generation: plan.generation, state: plan.state,
+    deviceId: device.id, deviceNumber, port: device.port, addresses: [...device.addresses], generation: plan.generation, state: plan.state,
     enforcement: 'chain', umboxes, standby: [], flows, quarantineFlows,
   };
 }
@@ -236,7 +247,8 @@ function quarantine(cookie: bigint, device: DesiredDevice, uplink: string): Flow
 
 function quarantinedDevice(device: DesiredDevice, deviceNumber: number, flows: FlowSpec[]): PlannedDevice {
   return {
-    deviceId: device.id, deviceNumber, port: String(device.port), generation: 0, state: null, enforcement: 'quarantine',
+    deviceId: device.id, deviceNumber, port: String(device.port), addresses: Array.isArray(device.addresses) ? device.addresses.map(String) : [],
+    generation: 0, state: null, enforcement: 'quarantine',
     umboxes: [], standby: [], flows, quarantineFlows: flows,
   };
 }
@@ -335,9 +347,23 @@ export function assignDeviceNumbers(sortedIds: readonly string[]): Map<string, n
   return numbers;
 }
 
+/**
+ * sha256Hex is memoized: a node plans the same device ids and μmbox names on every pass, and hashing them
+ * was most of the planner's time at 1,000 devices. The memo is a pure cache (same answer either way),
+ * bounded by clearing it when full.
+ */
 function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  let hex = HASH_MEMO.get(text);
+  if (hex === undefined) {
+    hex = createHash('sha256').update(text, 'utf8').digest('hex');
+    if (HASH_MEMO.size >= HASH_MEMO_ENTRIES) HASH_MEMO.clear();
+    HASH_MEMO.set(text, hex);
+  }
+  return hex;
 }
+
+const HASH_MEMO_ENTRIES = 100_000;
+const HASH_MEMO = new Map<string, string>();
 
 function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

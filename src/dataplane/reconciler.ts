@@ -24,11 +24,23 @@ import {
 } from './constants.js';
 import { DataplaneError } from './errors.js';
 import { flowKey, type FlowChange, type Switch, type SwitchPortInfo } from './ovs.js';
-import { planDataplane, splitCookie, UMBOX_PORT_NAME } from './planner.js';
+import { checkInput, planDataplane, splitCookie, UMBOX_PORT_NAME, type PlannerOptions } from './planner.js';
 import type { UmboxRuntime } from './docker-runtime.js';
 import type {
   DesiredDataplane, DesiredInput, DeviceReport, FlowSpec, ObservedFlow, ObservedUmbox, PlannedDevice, PlannedUmbox,
 } from './types.js';
+
+/**
+ * Observed is what the last successful pass saw and left: ports, the μmboxes it keeps (in use and standby),
+ * the flow table it installed (by flow key) and, per device, what it composed for that table, so the next
+ * pass re-renders and diffs only the devices whose plan, ports or blocking changed.
+ */
+interface Observed {
+  ports: SwitchPortInfo[];
+  umboxes: ObservedUmbox[];
+  table: Map<string, RenderedFlow>;
+  composed: Map<string, ComposedDevice>;
+}
 
 /** IntegrityAlert says a μmbox image did not match its pin (or is missing), so its device is quarantined. */
 export interface IntegrityAlert {
@@ -109,7 +121,7 @@ export class Reconciler {
   private readonly integrityReported = new Set<string>();
   private bridgeReady = false;
   /** observed is what the last successful pass saw and left: ports, in-use μmboxes and the flow table. */
-  private observed: { ports: SwitchPortInfo[]; umboxes: ObservedUmbox[]; flows: ObservedFlow[] } | null = null;
+  private observed: Observed | null = null;
   /** lastPlan is the plan of the last pass that got as far as planning. */
   private lastPlan: DesiredDataplane | null = null;
   private running = false;
@@ -130,7 +142,8 @@ export class Reconciler {
 
   /** setDesired replaces the desired input and wakes the loop; the input is planned on the next pass. */
   setDesired(input: DesiredInput): void {
-    this.plan(input); // Reject bad input here, at the edge, not in the loop.
+    // Reject bad input here, at the edge, not in the loop (per-device problems quarantine their device).
+    checkInput(input, this.plannerOptions());
     this.input = input;
     this.dirty = true;
     this.wake?.();
@@ -207,7 +220,11 @@ export class Reconciler {
 
   /** plan is planDataplane with this node's options. */
   private plan(input: DesiredInput): DesiredDataplane {
-    return planDataplane(input, { uplinkPort: this.uplinkPort, ...(this.init.standbyLimit === undefined ? {} : { standbyLimit: this.init.standbyLimit }) });
+    return planDataplane(input, this.plannerOptions());
+  }
+
+  private plannerOptions(): PlannerOptions {
+    return { uplinkPort: this.uplinkPort, ...(this.init.standbyLimit === undefined ? {} : { standbyLimit: this.init.standbyLimit }) };
   }
 
   private async runLoop(): Promise<void> {
@@ -320,12 +337,26 @@ export class Reconciler {
     result.umboxMs = result.umboxesReadyAtMs - umboxStarted;
     if (startedNames.length > 0) ports = await this.sw.listPorts();
 
-    // 2. One atomic bundle for the whole table.
+    // 2. One atomic bundle for the whole table. A pass from the cache re-renders and diffs only the devices
+    // whose composition changed (the rest of the table is what the previous pass installed); a full pass
+    // composes everything and diffs against the switch's own dump.
     const flowsStarted = Date.now();
-    const { table, reports, inUse } = composeTable(desired, ports, blocked, this.sw.bridge);
-    const change = diffFlows(table, cached !== null ? cached.flows : await this.sw.dumpFlows());
+    let table: Map<string, RenderedFlow>;
+    let composed: Map<string, ComposedDevice>;
+    let change: FlowChange;
+    if (cached !== null) {
+      ({ table, composed, change } = composeChanges(desired, ports, blocked, this.sw.bridge, cached.composed, cached.table));
+    } else {
+      ({ table, composed } = composeTable(desired, ports, blocked, this.sw.bridge));
+      change = diffFlows(table, await this.sw.dumpFlows());
+    }
     await this.sw.applyFlows(change);
-    const flowsNow: ObservedFlow[] = [...table.values()].map((flow) => ({ cookie: flow.cookie, priority: flow.priority, match: flow.match, actions: flow.actions }));
+    const reports = new Map<string, DeviceReport>();
+    const inUse = new Set<string>();
+    for (const [deviceId, one] of composed) {
+      reports.set(deviceId, one.report);
+      for (const name of one.inUse) inUse.add(name);
+    }
     result.flowsAdded = change.add.length;
     result.flowsRemoved = change.remove.length;
     result.flowsAppliedAtMs = Date.now();
@@ -344,7 +375,7 @@ export class Reconciler {
     const standby = await this.startStandby(desired, kept, portsNow, result);
     if (standby.length > 0) portsNow = await this.sw.listPorts();
     const keptNames = new Set(kept.map((umbox) => umbox.name));
-    this.observed = { ports: portsNow, umboxes: [...kept, ...standby.filter((umbox) => !keptNames.has(umbox.name))], flows: flowsNow };
+    this.observed = { ports: portsNow, umboxes: [...kept, ...standby.filter((umbox) => !keptNames.has(umbox.name))], table, composed };
     this.pruneIntegrityMemory(desired);
   }
 
@@ -385,8 +416,8 @@ export class Reconciler {
   }
 
   /** plantedDeleteFirst removes the flows of older generations of every device before anything else (planted bug). */
-  private async plantedDeleteFirst(desired: DesiredDataplane, cached: { flows: ObservedFlow[] } | null): Promise<void> {
-    const flows = cached !== null ? cached.flows : await this.sw.dumpFlows();
+  private async plantedDeleteFirst(desired: DesiredDataplane, cached: Observed | null): Promise<void> {
+    const flows: ObservedFlow[] = cached !== null ? [...cached.table.values()] : await this.sw.dumpFlows();
     const wanted = new Map(desired.devices.map((device) => [device.deviceNumber, device.generation]));
     const stale = flows.filter((flow) => {
       if (flow.cookie === 0n) return false;
@@ -396,7 +427,7 @@ export class Reconciler {
     });
     if (stale.length === 0) return;
     await this.sw.applyFlows({ add: [], remove: stale.map((flow) => `priority=${flow.priority}${flow.match === '' ? '' : `,${flow.match}`}`) });
-    if (cached !== null) cached.flows = cached.flows.filter((flow) => !stale.includes(flow));
+    if (cached !== null) for (const flow of stale) cached.table.delete(flowKey(flow.priority, flow.match));
   }
 
   /**
@@ -520,33 +551,122 @@ function isHealthy(umbox: PlannedUmbox, seen: ObservedUmbox | undefined, ofports
     && (ofports.get(umbox.inPort) ?? -1) > 0 && (ofports.get(umbox.outPort) ?? -1) > 0;
 }
 
+/** ComposedDevice is one device's part of the flow table, with what it was composed from (its signature). */
+export interface ComposedDevice {
+  /** signature names everything the device's flows depend on: plan, ports and their numbers, blocking. */
+  signature: string;
+  flows: readonly RenderedFlow[];
+  report: DeviceReport;
+  /** inUse names the μmboxes these flows send traffic through. */
+  inUse: readonly string[];
+}
+
 /**
- * composeTable is the whole desired flow table with ports resolved (pure): each device gets its plan's
- * flows when nothing blocks it and all its ports are on the bridge, and its quarantine flows otherwise.
- * Returns the table, the per-device reports and the μmboxes the table uses.
+ * composeDevice renders one device's flows (pure): its plan's flows when nothing blocks it and all its ports
+ * are on the bridge, its quarantine flows otherwise.
+ */
+export function composeDevice(device: PlannedDevice, ofports: ReadonlyMap<string, number>, reason: string | null, signature: string, bridge: string): ComposedDevice {
+  const planFlows = reason === null ? renderAll(device.flows, ofports) : null;
+  if (planFlows !== null) {
+    return { signature, flows: planFlows, report: report(device, device.generation, device.enforcement, null), inUse: device.umboxes.map((umbox) => umbox.name) };
+  }
+  const flows = device.quarantineFlows.map((flow) => renderFlow(flow, ofports)).filter((flow): flow is RenderedFlow => flow !== null);
+  return { signature, flows, report: report(device, null, 'quarantine', reason ?? `a port of the plan is not on bridge ${bridge}`), inUse: [] };
+}
+
+/** deviceSignature is what a device's composition depends on; equal signatures give equal flows. */
+function deviceSignature(device: PlannedDevice, ofports: ReadonlyMap<string, number>, uplink: string, reason: string | null): string {
+  const numbers = [device.port, uplink];
+  for (const umbox of device.umboxes) numbers.push(umbox.inPort, umbox.outPort);
+  return [
+    device.deviceNumber, device.generation, device.enforcement, device.port, device.addresses.join(' '),
+    numbers.map((name) => ofports.get(name) ?? -1).join(' '), device.umboxes.map((umbox) => umbox.name).join(' '), reason ?? '',
+  ].join('|');
+}
+
+function resolvedPorts(ports: readonly SwitchPortInfo[]): Map<string, number> {
+  return new Map(ports.filter((port) => port.ofport > 0).map((port) => [port.name, port.ofport]));
+}
+
+function reasonFor(deviceId: string, blocked: ReadonlyMap<string, string>, problems: ReadonlyMap<string, string>): string | null {
+  return blocked.get(deviceId) ?? problems.get(deviceId) ?? null;
+}
+
+/**
+ * composeTable is the whole desired flow table with ports resolved (pure): each device composed by
+ * composeDevice, plus the node's base flows. Returns the table, each device's composition (reports and the
+ * μmboxes in use among them) and, for convenience, the reports and the μmboxes the table uses.
  */
 export function composeTable(desired: DesiredDataplane, ports: readonly SwitchPortInfo[], blocked: ReadonlyMap<string, string>, bridge: string): {
-  table: Map<string, RenderedFlow>; reports: Map<string, DeviceReport>; inUse: Set<string>;
+  table: Map<string, RenderedFlow>; composed: Map<string, ComposedDevice>; reports: Map<string, DeviceReport>; inUse: Set<string>;
 } {
-  const ofports = new Map(ports.filter((port) => port.ofport > 0).map((port) => [port.name, port.ofport]));
+  const ofports = resolvedPorts(ports);
   const problems = new Map(desired.problems.map((problem) => [problem.deviceId, problem.message]));
   const table = new Map<string, RenderedFlow>();
   for (const flow of desired.baseFlows) addRendered(table, renderFlow(flow, ofports));
+  const composed = new Map<string, ComposedDevice>();
   const reports = new Map<string, DeviceReport>();
   const inUse = new Set<string>();
   for (const device of desired.devices) {
-    const reason = blocked.get(device.deviceId) ?? problems.get(device.deviceId) ?? null;
-    const planFlows = reason === null ? renderAll(device.flows, ofports) : null;
-    if (planFlows !== null) {
-      for (const flow of planFlows) addRendered(table, flow);
-      for (const umbox of device.umboxes) inUse.add(umbox.name);
-      reports.set(device.deviceId, report(device, device.generation, device.enforcement, null));
+    const reason = reasonFor(device.deviceId, blocked, problems);
+    const one = composeDevice(device, ofports, reason, deviceSignature(device, ofports, desired.uplinkPort, reason), bridge);
+    for (const flow of one.flows) addRendered(table, flow);
+    for (const name of one.inUse) inUse.add(name);
+    composed.set(device.deviceId, one);
+    reports.set(device.deviceId, one.report);
+  }
+  return { table, composed, reports, inUse };
+}
+
+/**
+ * composeChanges is composeTable for a table known to hold exactly `previousTable`, composed as
+ * `previous`: only devices whose signature changed (or that came or went) are rendered, and the change is
+ * their old flows out, their new flows in. Returns the new table (`previousTable`, updated in place: the
+ * caller no longer trusts it if the bundle fails), the compositions and the FlowChange.
+ */
+export function composeChanges(desired: DesiredDataplane, ports: readonly SwitchPortInfo[], blocked: ReadonlyMap<string, string>, bridge: string,
+  previous: ReadonlyMap<string, ComposedDevice>, previousTable: Map<string, RenderedFlow>): { table: Map<string, RenderedFlow>; composed: Map<string, ComposedDevice>; change: FlowChange } {
+  const ofports = resolvedPorts(ports);
+  const problems = new Map(desired.problems.map((problem) => [problem.deviceId, problem.message]));
+  const composed = new Map<string, ComposedDevice>();
+  const outgoing = new Set<string>(); // keys of flows of changed or departed devices
+  const incoming = new Map<string, RenderedFlow>();
+  for (const device of desired.devices) {
+    const reason = reasonFor(device.deviceId, blocked, problems);
+    const signature = deviceSignature(device, ofports, desired.uplinkPort, reason);
+    const before = previous.get(device.deviceId);
+    if (before !== undefined && before.signature === signature) {
+      composed.set(device.deviceId, before);
       continue;
     }
-    for (const flow of device.quarantineFlows) addRendered(table, renderFlow(flow, ofports));
-    reports.set(device.deviceId, report(device, null, 'quarantine', reason ?? `a port of the plan is not on bridge ${bridge}`));
+    const one = composeDevice(device, ofports, reason, signature, bridge);
+    composed.set(device.deviceId, one);
+    for (const flow of before?.flows ?? []) outgoing.add(flow.key);
+    for (const flow of one.flows) {
+      assert(!incoming.has(flow.key), `two desired flows share match ${flow.key}`);
+      incoming.set(flow.key, flow);
+    }
   }
-  return { table, reports, inUse };
+  for (const [deviceId, before] of previous) {
+    if (!composed.has(deviceId)) for (const flow of before.flows) outgoing.add(flow.key);
+  }
+  const add: string[] = [];
+  const remove: string[] = [];
+  for (const [key, flow] of incoming) {
+    const current = previousTable.get(key);
+    // The planner never gives two devices the same match: a key taken in the table must be one this pass takes out.
+    assert(current === undefined || outgoing.has(key) || (current.cookie === flow.cookie && current.actions === flow.actions), `two desired flows share match ${key}`);
+    if (current === undefined || current.cookie !== flow.cookie || current.actions !== flow.actions) add.push(flowText(flow));
+    previousTable.set(key, flow);
+  }
+  for (const key of outgoing) {
+    if (incoming.has(key)) continue;
+    const current = previousTable.get(key);
+    if (current === undefined) continue;
+    remove.push(`priority=${current.priority}${current.match === '' ? '' : `,${current.match}`}`);
+    previousTable.delete(key);
+  }
+  return { table: previousTable, composed, change: { add, remove } };
 }
 
 function report(device: PlannedDevice, appliedGeneration: number | null, enforcement: DeviceReport['enforcement'], reason: string | null): DeviceReport {

@@ -105,6 +105,8 @@ export interface PlannedDevice {
   /** deviceNumber is the device's 32-bit number in flow cookies (never 0). */
   deviceNumber: number;
   port: string;
+  /** addresses are the device's addresses as given (untrusted, and unused by its flows, when it has a problem). */
+  addresses: readonly string[];
   /** generation is the plan's generation, 0 when the device has no plan. */
   generation: number;
   state: string | null;
