@@ -547,6 +547,9 @@ export class RaftRuntime<Result> extends EventEmitter {
         entries: ready.entries,
         ...(ready.snapshot ? { snapshot: ready.snapshot } : {}),
       });
+      // Awaited below; marked handled now so that a failure of the write is not reported as
+      // unhandled if applying throws first (either way the loop stops the node).
+      saving.catch(() => undefined);
       this.applyDurable(ready, durableLast);
       await saving;
       this.stats.saveMs += this.components.clock.monotonicMs() - saveStart;
