@@ -4,7 +4,8 @@
 // (LocalCluster, gateway mode) and etcd 3.4 (EtcdCluster), with the same heartbeat (100 ms) and the
 // same election timeout (1000 ms; quorumgate's tickMs × electionTicks), PreVote on for both.
 // One load generator (bench/support.ts runClosedLoop: N clients, each sends one write and waits
-// for its answer) writes, per acknowledged request:
+// for its answer; every write to either system is a postJson over a kept-alive node:http
+// connection) writes, per acknowledged request:
 //  - to quorumgate: an admin-signed `putDevice` command whose PutDevice payload encodes to exactly
 //    256 bytes (the device's tags carry a write counter and padding). It is the cheapest realistic
 //    gateway write: the receiving node verifies the Ed25519 signature at the edge, every node
