@@ -6,10 +6,15 @@
 //   umbox  plan → the new state's μmboxes ready (0 when the new state needs none)
 //   flows  μmboxes ready → the flow bundle committed on the switch
 //   wire   flow bundle → the last attacker packet seen at the device
-// warm: the attack state is the `quarantine` verdict (nothing to start); cold: it is a `block-all` chain
-// (a μmbox must start). Each size in --devices adds that many devices (allow verdict, own OVS port) to the
+// The attack state is a `block-all` chain in every mode but `verdict`:
+//   warm     the victim's standby μmboxes (the chains its rules can move it to, src/dataplane/planner.ts)
+//            run before the attack, so the move is one flow bundle: "the new state's μmboxes are already running"
+//   cold     no standby for the victim: the block-all μmbox starts on the reaction path
+//   verdict  the attack state is the `quarantine` verdict (nothing to start; what "warm" meant before standby)
+// Each size in --devices adds that many devices (allow verdict, own OVS port, no rules so no standby) to the
 // node, to show reaction time does not grow with the devices a node serves.
-// Usage: npm run bench:reaction -- [--runs 20] [--devices 10,100,1000]; writes bench/results/reaction.json.
+// Usage: npm run bench:reaction -- [--runs 20] [--devices 10,100,1000] [--modes warm,cold,verdict];
+// writes bench/results/reaction.json.
 // Needs root, Open vSwitch and Docker (deploy/host-setup.sh).
 import { mkdirSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -19,12 +24,14 @@ import { DockerUmboxRuntime } from '../src/dataplane/docker-runtime.js';
 import { pollUntil, run, sleepMs } from '../src/dataplane/exec.js';
 import { OvsSwitch } from '../src/dataplane/ovs.js';
 import { Reconciler, type PassResult } from '../src/dataplane/reconciler.js';
+import { nextChains } from '../src/dataplane/state-adapter.js';
 import { buildAllImages } from '../src/dataplane/umbox-images.js';
 import type { DesiredDevice, DevicePlan, UmboxAlert } from '../src/dataplane/types.js';
 import { Lab, buildUpstream, deviceAddress, facilities, releaseFacilities } from '../test/dataplane/lab.js';
 import { repoPath } from '../test/support/paths.js';
 
-type Mode = 'warm' | 'cold';
+type Mode = 'warm' | 'cold' | 'verdict';
+const MODES: readonly Mode[] = ['warm', 'cold', 'verdict'];
 interface Sample { reactionMs: number; alertMs: number; applyMs: number; umboxMs: number; flowsMs: number; wireMs: number }
 
 const ATTACKER = `
@@ -47,9 +54,10 @@ socket.bind(9998);
 setInterval(() => { if (last !== written) { fs.writeFileSync(file + '.tmp', String(last)); fs.renameSync(file + '.tmp', file); written = last; } }, 5);
 `;
 
-function parseArgs(argv: string[]): { runs: number; devices: number[] } {
+function parseArgs(argv: string[]): { runs: number; devices: number[]; modes: Mode[] } {
   let runs = 20;
   let devices = [10, 100, 1000];
+  let modes: Mode[] = [...MODES];
   for (let index = 0; index < argv.length; index++) {
     const value = argv[index + 1] ?? '';
     if (argv[index] === '--runs') {
@@ -58,13 +66,17 @@ function parseArgs(argv: string[]): { runs: number; devices: number[] } {
     } else if (argv[index] === '--devices') {
       devices = value.split(',').map((one) => Number.parseInt(one, 10));
       index++;
+    } else if (argv[index] === '--modes') {
+      modes = value.split(',') as Mode[];
+      if (modes.some((mode) => !MODES.includes(mode))) throw new Error(`reaction: --modes expected some of ${MODES.join(',')}, got ${JSON.stringify(value)}`);
+      index++;
     } else {
-      throw new Error(`reaction: unknown argument ${JSON.stringify(argv[index])}; expected --runs N or --devices A,B,C`);
+      throw new Error(`reaction: unknown argument ${JSON.stringify(argv[index])}; expected --runs N, --devices A,B,C or --modes M,N`);
     }
   }
   if (!(runs >= 1 && runs <= 1000)) throw new Error(`reaction: --runs expected 1..1000, got ${runs}`);
   if (devices.some((count) => !(count >= 1 && count <= 2000))) throw new Error(`reaction: --devices expected counts 1..2000, got ${JSON.stringify(devices)}`);
-  return { runs, devices };
+  return { runs, devices, modes };
 }
 
 function percentile(values: readonly number[], p: number): number {
@@ -78,7 +90,7 @@ function summary(values: readonly number[]): { p50: number; p95: number } {
 }
 
 async function main(): Promise<void> {
-  const { runs, devices: sizes } = parseArgs(process.argv.slice(2));
+  const { runs, devices: sizes, modes } = parseArgs(process.argv.slice(2));
   const loadAtStart = loadavg()[0] ?? 0;
   const available = await facilities();
   if (!available.ok) throw new Error(`reaction: needs ${available.reason}`);
@@ -103,11 +115,22 @@ async function main(): Promise<void> {
     lab.spawn(victim, ['node', '-e', RECEIVER, lastFile]);
     const devices = new Map<string, DesiredDevice>([['victim', { id: 'victim', port: lab.name('v'), addresses: [deviceAddress(1)], plan: null }]]);
     let generation = 0;
+    let standby: DesiredDevice['standby'] = [];
     const setVictim = (plan: PlanBody): number => {
       generation++;
-      devices.set('victim', { ...(devices.get('victim') as DesiredDevice), plan: { ...plan, generation } as DevicePlan });
+      devices.set('victim', { ...(devices.get('victim') as DesiredDevice), plan: { ...plan, generation } as DevicePlan, standby });
       reconciler.setDesired({ nodeId, devices: [...devices.values()] });
       return generation;
+    };
+    /** standbyReady waits until every standby μmbox the last pass planned for the victim runs. */
+    const standbyReady = async (): Promise<void> => {
+      const ok = await pollUntil(async () => {
+        const wanted = reconciler.plannedFor('victim')?.standby.map((umbox) => umbox.name) ?? [];
+        if (wanted.length === 0) return true;
+        const running = new Set((await runtime.list(nodeId)).filter((umbox) => umbox.running && umbox.ready).map((umbox) => umbox.name));
+        return wanted.every((name) => running.has(name)) && passes.some((pass) => pass.standbyPending === 0 && pass.standbyStarted === 0);
+      }, 60_000, 20);
+      if (!ok) throw new Error('the victim\'s standby μmboxes did not start within 60 s');
     };
     reconciler.setDesired({ nodeId, devices: [...devices.values()] });
     reconciler.start();
@@ -118,14 +141,20 @@ async function main(): Promise<void> {
       reconciler.setDesired({ nodeId, devices: [...devices.values()] });
       const settled = setVictim({ state: 'normal', chain: [pins('monitor')] });
       await reconciler.waitForGeneration('victim', settled, 300_000);
-      results[size] = { warm: [], cold: [] };
-      for (const mode of ['warm', 'cold'] as const) {
+      results[size] = { warm: [], cold: [], verdict: [] };
+      for (const mode of modes) {
         const engine = new PolicyEngine();
-        engine.setPolicy(policy(mode, manifest.images));
+        const document = policy(mode, manifest.images);
+        engine.setPolicy(document);
+        const camera = document.deviceTypes[0];
+        // warm: the victim's standby chains are the targets of its type's rules from `normal` (the adapter's rule).
+        standby = mode === 'warm' && camera !== undefined ? nextChains(camera, 'normal').map((target) => ({ state: target.state, chain: target.chain.map((one) => pins(one.name)) })) : [];
         engine.upsertDevice({ id: 'victim', type: 'camera', domain: 'bench', group: 'g', tags: [] }, engineTimeMs++);
         for (let attempt = 0; attempt < runs; attempt++) {
+          passes.length = 0;
           const normal = setVictim({ state: 'normal', chain: [pins('monitor')] });
           await reconciler.waitForGeneration('victim', normal, 60_000);
+          if (mode === 'warm') await standbyReady();
           rmSync(lastFile, { force: true });
           const attack = lab.spawn(attacker, ['node', '-e', ATTACKER, deviceAddress(1)]);
           try {
@@ -162,20 +191,29 @@ async function main(): Promise<void> {
       }
     }
     const base = results[sizes[0] ?? 10];
+    const p95Of = (mode: Mode): Record<string, number> => Object.fromEntries(Object.entries(results).filter(([, byMode]) => byMode[mode].length > 0)
+      .map(([size, byMode]) => [size, Math.round(percentile(byMode[mode].map((one) => one.reactionMs), 95))]));
     const output = {
       benchmark: 'reaction',
       runs_per_mode: runs,
       machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version, load_average_1m: { start: loadAtStart, end: loadavg()[0] ?? 0 } },
-      reaction_ms: { warm: summary(base?.warm.map((one) => one.reactionMs) ?? []), cold: summary(base?.cold.map((one) => one.reactionMs) ?? []) },
-      p95_by_devices: Object.fromEntries(Object.entries(results).map(([size, byMode]) => [size, Math.round(percentile(byMode.warm.map((one) => one.reactionMs), 95))])),
-      p95_by_devices_cold: Object.fromEntries(Object.entries(results).map(([size, byMode]) => [size, Math.round(percentile(byMode.cold.map((one) => one.reactionMs), 95))])),
-      stages_ms: Object.fromEntries(Object.entries(results).map(([size, byMode]) => [size, Object.fromEntries((['warm', 'cold'] as const).map((mode) => [mode, {
+      reaction_ms: {
+        warm: summary(base?.warm.map((one) => one.reactionMs) ?? []), cold: summary(base?.cold.map((one) => one.reactionMs) ?? []),
+        verdict: summary(base?.verdict.map((one) => one.reactionMs) ?? []),
+      },
+      p95_by_devices: p95Of('warm'),
+      p95_by_devices_cold: p95Of('cold'),
+      p95_by_devices_verdict: p95Of('verdict'),
+      reaction_ms_by_devices: Object.fromEntries(Object.entries(results).map(([size, byMode]) => [size, Object.fromEntries(modes.map((mode) => [mode, summary(byMode[mode].map((one) => one.reactionMs))]))])),
+      stages_ms: Object.fromEntries(Object.entries(results).map(([size, byMode]) => [size, Object.fromEntries(modes.map((mode) => [mode, {
         alert: summary(byMode[mode].map((one) => one.alertMs)), commit: null, apply: summary(byMode[mode].map((one) => one.applyMs)),
         umbox_ready: summary(byMode[mode].map((one) => one.umboxMs)), flows: summary(byMode[mode].map((one) => one.flowsMs)), wire: summary(byMode[mode].map((one) => one.wireMs)),
       }]))])),
       notes: [
         'reaction = first attack packet sent → last attacker packet received by the device (UDP stream every 1 ms, plus TCP connects to port 22 every 5 ms).',
-        'warm: attack state is the quarantine verdict (no μmbox to start); cold: attack state is a block-all μmbox chain.',
+        'warm: attack state is a block-all chain whose μmbox already runs as the victim\'s standby (the target of its normal→attack rule); the move is one flow bundle.',
+        'cold: the same chain with no standby: the block-all μmbox starts on the reaction path. verdict: attack state is the quarantine verdict (nothing to start).',
+        'filler devices (allow verdict, no rules) have no standby candidacy; with every device a candidate, the node limit (32 μmboxes by default) decides which are warm.',
         'commit is not measured: the policy engine runs in this process; the Raft commit latency is in bench/results/raft.json.',
         'alert includes the monitor μmbox detecting more than 5 SYNs within its window and its 100 ms polling of the offenders set.',
       ],
@@ -234,7 +272,7 @@ function policy(mode: Mode, images: Record<string, { digest: string }>): PolicyD
     domain: 'bench', version: 1,
     deviceTypes: [{
       name: 'camera', sensors: [], alertTypes: ['brute-force'], initialState: 'normal',
-      states: [{ name: 'normal', chain: [pin('monitor')] }, { name: 'suspicious', chain: [pin('monitor')] }, mode === 'warm' ? { name: 'attack', verdict: 'quarantine' } : { name: 'attack', chain: [pin('block-all')] }],
+      states: [{ name: 'normal', chain: [pin('monitor')] }, { name: 'suspicious', chain: [pin('monitor')] }, mode === 'verdict' ? { name: 'attack', verdict: 'quarantine' } : { name: 'attack', chain: [pin('block-all')] }],
       rules: [{ name: 'brute-force', from: 'normal', to: 'attack', when: { alert: { type: 'brute-force', atLeast: 1, withinMs: 60_000 } }, commands: [] }],
     }],
   };

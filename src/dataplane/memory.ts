@@ -52,13 +52,14 @@ export class MemorySwitch implements Switch {
     return [...this.ports].map(([name, ofport]) => ({ name, ofport: this.interfaces.has(name) ? ofport : -1 }));
   }
 
-  async addPorts(names: readonly string[]): Promise<void> {
+  async addPorts(names: readonly string[]): Promise<SwitchPortInfo[]> {
     this.assertBridge();
     for (const name of names) {
       this.ports.delete(name);
       this.ports.set(name, this.nextOfport++);
     }
     this.events.push(`addPorts ${names.join(',')}`);
+    return names.map((name) => ({ name, ofport: this.interfaces.has(name) ? this.ports.get(name) ?? -1 : -1 }));
   }
 
   async removePorts(names: readonly string[]): Promise<void> {

@@ -30,8 +30,12 @@ export interface Switch {
   /** ensureBridge creates the bridge if missing (netdev datapath, fail_mode=secure, OpenFlow 1.3 only). */
   ensureBridge(): Promise<void>;
   listPorts(): Promise<SwitchPortInfo[]>;
-  /** addPorts attaches host interfaces, replacing stale records of the same names. */
-  addPorts(names: readonly string[]): Promise<void>;
+  /**
+   * addPorts attaches host interfaces, replacing stale records of the same names, and returns the ports
+   * added with their numbers (-1 for an interface that does not exist). `onBridge`, when the caller knows
+   * the bridge's ports, saves the driver from listing them to find which names are already there.
+   */
+  addPorts(names: readonly string[], onBridge?: ReadonlySet<string>): Promise<SwitchPortInfo[]>;
   removePorts(names: readonly string[]): Promise<void>;
   dumpFlows(): Promise<ObservedFlow[]>;
   /** applyFlows installs one FlowChange atomically: additions first, then deletions, in one bundle. */
@@ -67,7 +71,10 @@ export class OvsSwitch implements Switch {
   }
 
   private ofctl(args: readonly string[]): Promise<{ stdout: string }> {
-    return run('ovs-ofctl', ['-O', 'OpenFlow13', ...args], { env: this.env, timeoutMs: 30_000 });
+    // --no-names: flows are written and read with port numbers only. Without it ovs-ofctl fetches the
+    // bridge's whole port list (and its table features) over extra OpenFlow connections before every
+    // command, to accept port names — a cost that grows with the ports on the bridge.
+    return run('ovs-ofctl', ['-O', 'OpenFlow13', '--no-names', ...args], { env: this.env, timeoutMs: 30_000 });
   }
 
   async ensureBridge(): Promise<void> {
@@ -92,15 +99,32 @@ export class OvsSwitch implements Switch {
     return names.map((name) => ({ name, ofport: ofports.get(name) ?? -1 }));
   }
 
-  async addPorts(names: readonly string[]): Promise<void> {
-    if (names.length === 0) return;
+  async addPorts(names: readonly string[], onBridge?: ReadonlySet<string>): Promise<SwitchPortInfo[]> {
+    if (names.length === 0) return [];
     // A port whose interface was deleted and created again (a restarted μmbox's veth) must be deleted in
     // its own transaction first: deleting and adding it in one transaction keeps vswitchd's stale handle,
     // and no packet from the new interface is seen. New names need only the add (one reconfiguration).
-    const existing = new Set((await this.vsctl(['list-ports', this.bridge])).stdout.split('\n').map((line) => line.trim()));
+    const existing = onBridge ?? new Set((await this.vsctl(['list-ports', this.bridge])).stdout.split('\n').map((line) => line.trim()));
     const stale = names.filter((name) => existing.has(name));
     if (stale.length > 0) await this.vsctl(stale.flatMap((name) => ['--', '--if-exists', 'del-port', this.bridge, name]), LONG_TIMEOUT_SECONDS);
+    // ovs-vsctl waits until vswitchd has applied the change, so the ports have their numbers when it returns.
     await this.vsctl(names.flatMap((name) => ['--', '--may-exist', 'add-port', this.bridge, name]), LONG_TIMEOUT_SECONDS);
+    return this.portNumbers(names);
+  }
+
+  /** portNumbers reads the OpenFlow numbers of some interfaces (one query, however many ports the bridge has). */
+  private async portNumbers(names: readonly string[]): Promise<SwitchPortInfo[]> {
+    const args = names.flatMap((name) => ['--', '--columns=name,ofport', 'find', 'Interface', `name=${JSON.stringify(name)}`]);
+    const { stdout } = await this.vsctl(['--format=csv', '--data=bare', '--no-headings', ...args]);
+    const found = new Map<string, number>();
+    for (const line of stdout.split('\n')) {
+      const comma = line.lastIndexOf(',');
+      if (comma < 0) continue;
+      const name = line.slice(0, comma).replace(/^"|"$/g, '');
+      const ofport = Number.parseInt(line.slice(comma + 1), 10);
+      found.set(name, Number.isInteger(ofport) ? ofport : -1);
+    }
+    return names.map((name) => ({ name, ofport: found.get(name) ?? -1 }));
   }
 
   async removePorts(names: readonly string[]): Promise<void> {

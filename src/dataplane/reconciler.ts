@@ -332,10 +332,10 @@ export class Reconciler {
     const umboxStarted = Date.now();
     const blocked = new Map<string, string>(); // deviceId → why its plan cannot be enforced now
     const toStart = await this.umboxesToStart(desired, observedUmboxes, ports, blocked);
-    const startedNames = await this.startUmboxes(toStart, blocked, result);
+    const started = await this.startUmboxes(toStart, blocked, ports, result);
+    ports = mergePorts(ports, started.ports);
     result.umboxesReadyAtMs = Date.now();
     result.umboxMs = result.umboxesReadyAtMs - umboxStarted;
-    if (startedNames.length > 0) ports = await this.sw.listPorts();
 
     // 2. One atomic bundle for the whole table. A pass from the cache re-renders and diffs only the devices
     // whose composition changed (the rest of the table is what the previous pass installed); a full pass
@@ -365,7 +365,9 @@ export class Reconciler {
     this.notifyWaiters(); // Enforcement is in place now; what follows only cleans up.
 
     // 3. Break: μmboxes and ports no installed flow uses (standby μmboxes are kept).
-    const umboxesNow = cached !== null && startedNames.length === 0 ? observedUmboxes : await this.runtime.list(desired.nodeId);
+    // What this pass started is known from the starts themselves; a failed start may leave a container
+    // behind, so then the runtime is read again.
+    const umboxesNow = result.errors.length > 0 ? await this.runtime.list(desired.nodeId) : mergeUmboxes(observedUmboxes, started.umboxes);
     const keep = new Set(inUse);
     for (const device of desired.devices) for (const umbox of device.standby) keep.add(umbox.name);
     let portsNow = await this.collectGarbage(desired, inUse, keep, umboxesNow, ports, result);
@@ -373,9 +375,9 @@ export class Reconciler {
 
     // 4. Standby: a few missing standby μmboxes, started after the bundle so they never delay enforcement.
     const standby = await this.startStandby(desired, kept, portsNow, result);
-    if (standby.length > 0) portsNow = await this.sw.listPorts();
+    portsNow = mergePorts(portsNow, standby.ports);
     const keptNames = new Set(kept.map((umbox) => umbox.name));
-    this.observed = { ports: portsNow, umboxes: [...kept, ...standby.filter((umbox) => !keptNames.has(umbox.name))], table, composed };
+    this.observed = { ports: portsNow, umboxes: [...kept, ...standby.umboxes.filter((umbox) => !keptNames.has(umbox.name))], table, composed };
     this.pruneIntegrityMemory(desired);
   }
 
@@ -385,7 +387,7 @@ export class Reconciler {
    * cannot start quarantines nothing: it is retried by later passes, and the move it prepares stays possible
    * (cold) through step 1.
    */
-  private async startStandby(desired: DesiredDataplane, observed: readonly ObservedUmbox[], ports: readonly SwitchPortInfo[], result: PassResult): Promise<ObservedUmbox[]> {
+  private async startStandby(desired: DesiredDataplane, observed: readonly ObservedUmbox[], ports: readonly SwitchPortInfo[], result: PassResult): Promise<{ umboxes: ObservedUmbox[]; ports: SwitchPortInfo[] }> {
     const byName = new Map(observed.map((umbox) => [umbox.name, umbox]));
     const ofports = new Map(ports.map((port) => [port.name, port.ofport]));
     const missing = desired.devices.flatMap((device) => device.standby).filter((umbox) => !isHealthy(umbox, byName.get(umbox.name), ofports));
@@ -410,9 +412,10 @@ export class Reconciler {
       }
     }
     const startedNames = new Set(started.map((umbox) => umbox.name));
-    if (started.length > 0) await this.sw.addPorts(missing.filter((umbox) => startedNames.has(umbox.name)).flatMap((umbox) => [umbox.inPort, umbox.outPort]));
+    const added = started.length === 0 ? [] : await this.sw.addPorts(
+      missing.filter((umbox) => startedNames.has(umbox.name)).flatMap((umbox) => [umbox.inPort, umbox.outPort]), new Set(ports.map((port) => port.name)));
     result.standbyPending = missing.length - started.length;
-    return started;
+    return { umboxes: started, ports: added };
   }
 
   /** plantedDeleteFirst removes the flows of older generations of every device before anything else (planted bug). */
@@ -458,10 +461,11 @@ export class Reconciler {
         if (!inUse.has(umbox.name)) this.init.channels?.detach(umbox.name);
       }
     }
-    const portsNow = result.removedUmboxes === 0 ? ports : await this.sw.listPorts();
-    const stale = new Set(portsNow.map((port) => port.name).filter((name) => UMBOX_PORT_NAME.test(name) && !usedPorts.has(name)));
+    // The ports of the μmboxes just removed are in `ports` (this pass listed them, or added them); their
+    // records stay in OVS after the veths go, so they are found here without listing the bridge again.
+    const stale = new Set(ports.map((port) => port.name).filter((name) => UMBOX_PORT_NAME.test(name) && !usedPorts.has(name)));
     await this.sw.removePorts([...stale]);
-    return portsNow.filter((port) => !stale.has(port.name));
+    return ports.filter((port) => !stale.has(port.name));
   }
 
   /** attachDevicePorts adds device and uplink interfaces that exist on the host but are not on the bridge. */
@@ -471,8 +475,7 @@ export class Reconciler {
     const wanted = [desired.uplinkPort, ...desired.devices.map((device) => device.port)];
     const missing = wanted.filter((name) => name !== '' && (byName.get(name)?.ofport ?? -1) <= 0 && exists(name));
     if (missing.length === 0) return ports;
-    await this.sw.addPorts(missing);
-    return this.sw.listPorts();
+    return mergePorts(ports, await this.sw.addPorts(missing, new Set(ports.map((port) => port.name))));
   }
 
   /** umboxesToStart checks images and lists the μmboxes that are missing, stopped, unready or unwired. */
@@ -503,9 +506,13 @@ export class Reconciler {
     return toStart.filter((item) => !blocked.has(item.umbox.deviceId));
   }
 
-  /** startUmboxes starts μmboxes with bounded concurrency, then attaches all their ports in one transaction. */
-  private async startUmboxes(items: Array<{ umbox: PlannedUmbox; imageId: string }>, blocked: Map<string, string>, result: PassResult): Promise<string[]> {
+  /**
+   * startUmboxes starts μmboxes with bounded concurrency, then attaches all their ports in one transaction;
+   * returns what started and the ports added, with their numbers.
+   */
+  private async startUmboxes(items: Array<{ umbox: PlannedUmbox; imageId: string }>, blocked: Map<string, string>, ports: readonly SwitchPortInfo[], result: PassResult): Promise<{ umboxes: ObservedUmbox[]; ports: SwitchPortInfo[] }> {
     const started: PlannedUmbox[] = [];
+    const observed: ObservedUmbox[] = [];
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < items.length) {
@@ -513,7 +520,7 @@ export class Reconciler {
         assert(item !== undefined);
         if (blocked.has(item.umbox.deviceId)) continue;
         try {
-          await this.runtime.start(item.umbox, item.imageId);
+          observed.push(await this.runtime.start(item.umbox, item.imageId));
           started.push(item.umbox);
           result.startedUmboxes++;
         } catch (cause) {
@@ -524,8 +531,8 @@ export class Reconciler {
       }
     };
     await Promise.all(Array.from({ length: Math.min(UMBOX_START_CONCURRENCY, items.length) }, worker));
-    await this.sw.addPorts(started.flatMap((umbox) => [umbox.inPort, umbox.outPort]));
-    return started.map((umbox) => umbox.name);
+    const added = started.length === 0 ? [] : await this.sw.addPorts(started.flatMap((umbox) => [umbox.inPort, umbox.outPort]), new Set(ports.map((port) => port.name)));
+    return { umboxes: observed, ports: added };
   }
 
   private reportIntegrity(alert: IntegrityAlert): void {
@@ -543,6 +550,20 @@ export class Reconciler {
       if (!current.has(prefix)) this.integrityReported.delete(key);
     }
   }
+}
+
+/** mergePorts is `ports` with `added` replacing the records of the same names (and appended when new). */
+function mergePorts(ports: readonly SwitchPortInfo[], added: readonly SwitchPortInfo[]): SwitchPortInfo[] {
+  if (added.length === 0) return [...ports];
+  const addedNames = new Set(added.map((port) => port.name));
+  return [...ports.filter((port) => !addedNames.has(port.name)), ...added];
+}
+
+/** mergeUmboxes is `observed` with `started` replacing the containers of the same names. */
+function mergeUmboxes(observed: readonly ObservedUmbox[], started: readonly ObservedUmbox[]): ObservedUmbox[] {
+  if (started.length === 0) return [...observed];
+  const names = new Set(started.map((umbox) => umbox.name));
+  return [...observed.filter((umbox) => !names.has(umbox.name)), ...started];
 }
 
 /** isHealthy says whether a planned μmbox runs, is ready, has its pinned digest and both ports on the bridge. */

@@ -36,12 +36,15 @@ export function switchContract(rig: () => Promise<SwitchRig & { dispose(): Promi
     await sw.ensureBridge();
     await createInterface(names.a);
     await createInterface(names.b);
-    await sw.addPorts([names.a, names.b, names.missing]);
+    const added = await sw.addPorts([names.a, names.b, names.missing]);
     const ports = new Map((await sw.listPorts()).map((port) => [port.name, port.ofport]));
+    assert.deepEqual(added, [names.a, names.b, names.missing].map((name) => ({ name, ofport: ports.get(name) })), 'addPorts answers the numbers listPorts lists');
     assert.ok((ports.get(names.a) ?? 0) > 0 && (ports.get(names.b) ?? 0) > 0);
     assert.notEqual(ports.get(names.a), ports.get(names.b));
     assert.equal(ports.get(names.missing), -1);
     await sw.addPorts([names.a]); // re-adding an existing port is allowed
+    const again = await sw.addPorts([names.a], new Set([names.a, names.b, names.missing])); // the caller may say what is on the bridge
+    assert.ok((again[0]?.ofport ?? 0) > 0);
     await sw.removePorts([names.b, names.missing, 'never-added']);
     assert.deepEqual((await sw.listPorts()).map((port) => port.name), [names.a]);
   }));
