@@ -3,7 +3,8 @@
 // state (OVS ports and flows, μmbox containers), makes observed match desired, and reports the generation
 // enforced per device. No per-event logic: a pass after a restart, after drift made by hand, or after a
 // new plan is the same pass. A failed pass is retried with capped exponential backoff; a timer runs a full
-// pass every resync interval even without new input, so hand-made drift is repaired. A pass woken by new
+// pass every resync interval even without new input (spaced further on a node whose full passes are long),
+// so hand-made drift is repaired. A pass woken by new
 // input between full passes starts from what the previous pass observed and left (an informer-style
 // cache), so reacting to a new plan costs one flow bundle, not a re-read of OVS and Docker.
 //
@@ -106,6 +107,8 @@ export interface ReconcilerInit {
   plantDeleteThenAdd?: boolean;
 }
 
+/** FULL_PASS_SPACING_FACTOR spaces full passes at least this many of their own durations apart. */
+const FULL_PASS_SPACING_FACTOR = 10;
 const MAX_INTEGRITY_ALERTS_REMEMBERED = 10_000;
 
 /** Reconciler makes one node's OVS bridge and μmbox containers match the agreed state. */
@@ -233,16 +236,22 @@ export class Reconciler {
     const resyncMs = this.init.resyncMs ?? RECONCILE_RESYNC_MS;
     let backoffMs = 0;
     let lastFullMs = 0;
+    let lastFullPassMs = 0;
     while (this.running) {
-      if (!this.dirty) await this.sleep(backoffMs > 0 ? backoffMs : resyncMs);
+      // Full passes read the whole bridge and engine; on a big node one takes long and every pass waits
+      // for it, so they are spaced to take at most 1/FULL_PASS_SPACING_FACTOR of the time.
+      const spacingMs = Math.max(resyncMs, FULL_PASS_SPACING_FACTOR * lastFullPassMs);
+      if (!this.dirty) await this.sleep(backoffMs > 0 ? backoffMs : spacingMs);
       if (!this.running) break;
-      // A pass woken by new input trusts what the previous pass observed (and changed) unless a full
-      // resync is due; the timer's passes, retries and the first pass read everything again.
-      const full = !this.dirty || backoffMs > 0 || Date.now() - lastFullMs >= resyncMs;
+      // A pass woken by new input trusts what the previous pass observed (and changed): reacting costs one
+      // bundle. The timer's passes, retries and the first pass read everything again, and so does a pass
+      // for new input when input has kept the timer from running for two spacings.
+      const full = !this.dirty || backoffMs > 0 || Date.now() - lastFullMs >= 2 * spacingMs;
       this.dirty = false;
       if (full) lastFullMs = Date.now();
       try {
         const result = await this.reconcileOnce({ full });
+        if (full) lastFullPassMs = result.totalMs;
         backoffMs = result.errors.length > 0 ? Math.min(maxMs, Math.max(minMs, backoffMs * 2)) : 0;
         // Standby μmboxes start a few per pass; the next few go in the pass right after (no new reads).
         if (result.standbyPending > 0 && result.standbyErrors.length === 0) this.dirty = true;
@@ -317,16 +326,19 @@ export class Reconciler {
     const cached = full ? null : this.observed;
     this.observed = null; // Until this pass ends well, nothing observed is trusted.
     const nodeId = this.input.nodeId;
-    const [initialPorts, observedUmboxes] = cached !== null
-      ? [cached.ports, cached.umboxes]
-      : await Promise.all([this.sw.listPorts(), this.runtime.list(nodeId)]);
+    // A full pass reads ports, containers and flows at once: the pass is shorter, and so is the wait of a
+    // reaction that arrives during it. Only this reconciler writes the table, and passes never overlap.
+    const [initialPorts, observedUmboxes, dumpedFlows] = cached !== null
+      ? [cached.ports, cached.umboxes, null]
+      : await Promise.all([this.sw.listPorts(), this.runtime.list(nodeId), this.sw.dumpFlows()]);
     // Planned after the reads: input that arrived while a full pass read OVS and Docker (a reaction during a
     // resync) is enforced by this pass rather than by the next one.
     const desired = this.plan(this.input);
     assert(desired.nodeId === nodeId, 'a reconciler serves one node');
     this.lastPlan = desired;
     let ports = await this.attachDevicePorts(desired, initialPorts);
-    if (this.init.plantDeleteThenAdd === true) await this.plantedDeleteFirst(desired, cached);
+    let observedFlows = dumpedFlows;
+    if (this.init.plantDeleteThenAdd === true) observedFlows = await this.plantedDeleteFirst(desired, cached, observedFlows);
 
     // 1. μmboxes of every device's current generation, started before any flow points at them.
     const umboxStarted = Date.now();
@@ -348,7 +360,8 @@ export class Reconciler {
       ({ table, composed, change } = composeChanges(desired, ports, blocked, this.sw.bridge, cached.composed, cached.table));
     } else {
       ({ table, composed } = composeTable(desired, ports, blocked, this.sw.bridge));
-      change = diffFlows(table, await this.sw.dumpFlows());
+      assert(observedFlows !== null, 'a full pass dumped the flows');
+      change = diffFlows(table, observedFlows);
     }
     await this.sw.applyFlows(change);
     const reports = new Map<string, DeviceReport>();
@@ -419,8 +432,8 @@ export class Reconciler {
   }
 
   /** plantedDeleteFirst removes the flows of older generations of every device before anything else (planted bug). */
-  private async plantedDeleteFirst(desired: DesiredDataplane, cached: Observed | null): Promise<void> {
-    const flows: ObservedFlow[] = cached !== null ? [...cached.table.values()] : await this.sw.dumpFlows();
+  private async plantedDeleteFirst(desired: DesiredDataplane, cached: Observed | null, dumped: ObservedFlow[] | null): Promise<ObservedFlow[] | null> {
+    const flows: ObservedFlow[] = cached !== null ? [...cached.table.values()] : dumped ?? await this.sw.dumpFlows();
     const wanted = new Map(desired.devices.map((device) => [device.deviceNumber, device.generation]));
     const stale = flows.filter((flow) => {
       if (flow.cookie === 0n) return false;
@@ -428,9 +441,10 @@ export class Reconciler {
       const current = wanted.get(deviceNumber);
       return current !== undefined && generation !== current;
     });
-    if (stale.length === 0) return;
+    if (stale.length === 0) return dumped;
     await this.sw.applyFlows({ add: [], remove: stale.map((flow) => `priority=${flow.priority}${flow.match === '' ? '' : `,${flow.match}`}`) });
     if (cached !== null) for (const flow of stale) cached.table.delete(flowKey(flow.priority, flow.match));
+    return dumped === null ? null : dumped.filter((flow) => !stale.includes(flow));
   }
 
   /**

@@ -223,6 +223,25 @@ describe('Reconciler', () => {
     assert.deepEqual(await deviceGenerations(sw), [2], 'the full pass repairs the drift');
   });
 
+  test('a pass for new input that starts μmboxes reads neither the bridge nor the engine again: the starts say what changed', async () => {
+    const { sw, runtime, make } = rig();
+    const reconciler = make();
+    reconciler.setDesired(input({ cam: { state: 'normal', generation: 1, chain: [pin('monitor')] } }));
+    await reconciler.reconcileOnce();
+    const reads = { flows: 0, ports: 0, umboxes: 0 };
+    const original = { dumpFlows: sw.dumpFlows.bind(sw), listPorts: sw.listPorts.bind(sw), list: runtime.list.bind(runtime) };
+    sw.dumpFlows = async () => (reads.flows++, original.dumpFlows());
+    sw.listPorts = async () => (reads.ports++, original.listPorts());
+    runtime.list = async (nodeId: string) => (reads.umboxes++, original.list(nodeId));
+    reconciler.setDesired(input({ cam: { state: 'attack', generation: 2, chain: [pin('block-all')] } }));
+    const result = await reconciler.reconcileOnce({ full: false });
+    assert.equal(result.startedUmboxes, 1);
+    assert.deepEqual(reads, { flows: 0, ports: 0, umboxes: 0 });
+    assert.deepEqual(reconciler.reportFor('cam'), { deviceId: 'cam', desiredGeneration: 2, appliedGeneration: 2, enforcement: 'chain', reason: null });
+    const full = await reconciler.reconcileOnce();
+    assert.deepEqual([full.startedUmboxes, full.removedUmboxes, full.flowsAdded, full.flowsRemoved], [0, 0, 0, 0], 'what the cache says is what a full pass finds');
+  });
+
   test('between new input and the pass that enforces it, a device reports its new generation as not yet applied', async () => {
     // Regression (found by the chaos suite): the report compared the applied generation with the plan of
     // the LAST PASS, so a node answered "enforced" for a state whose pass had not run yet.
