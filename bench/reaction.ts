@@ -101,7 +101,13 @@ async function main(): Promise<void> {
   const alerts: UmboxAlert[] = [];
   const intake = new AlertIntake({ onAlert: (alert) => alerts.push(alert) });
   const passes: PassResult[] = [];
-  const reconciler = new Reconciler({ switch: sw, runtime, uplinkPort: lab.name('u'), channels: intake, resyncMs: 5000, onPass: (result) => passes.push(result) });
+  // Every driver call is timed (per device count), to show where a pass spends its time.
+  const driverMs = new Map<string, number[]>();
+  const reconciler = new Reconciler({
+    switch: timed(sw, driverMs, 'ovs'), runtime: timed(runtime, driverMs, 'docker'), uplinkPort: lab.name('u'), channels: intake, resyncMs: 5000,
+    onPass: (result) => passes.push(result),
+  });
+  const driverBySize: Record<string, Record<string, { calls: number; p50: number; p95: number }>> = {};
   const fillers: string[] = [];
   const lastFile = `/tmp/${lab.prefix}-last`;
   try {
@@ -128,7 +134,7 @@ async function main(): Promise<void> {
         const wanted = reconciler.plannedFor('victim')?.standby.map((umbox) => umbox.name) ?? [];
         if (wanted.length === 0) return true;
         const running = new Set((await runtime.list(nodeId)).filter((umbox) => umbox.running && umbox.ready).map((umbox) => umbox.name));
-        return wanted.every((name) => running.has(name)) && passes.some((pass) => pass.standbyPending === 0 && pass.standbyStarted === 0);
+        return wanted.every((name) => running.has(name)) && passes.some((pass) => pass.standbyPending === 0);
       }, 60_000, 20);
       if (!ok) throw new Error('the victim\'s standby μmboxes did not start within 60 s');
     };
@@ -137,6 +143,7 @@ async function main(): Promise<void> {
     const results: Record<string, Record<Mode, Sample[]>> = {};
     let engineTimeMs = 1;
     for (const size of sizes) {
+      driverMs.clear();
       await growFillers(lab, fillers, size - 1, devices);
       reconciler.setDesired({ nodeId, devices: [...devices.values()] });
       const settled = setVictim({ state: 'normal', chain: [pins('monitor')] });
@@ -189,6 +196,8 @@ async function main(): Promise<void> {
           passes.length = 0;
         }
       }
+      driverBySize[size] = Object.fromEntries([...driverMs].sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([call, times]) => [call, { calls: times.length, ...summary(times) }]));
     }
     const base = results[sizes[0] ?? 10];
     const p95Of = (mode: Mode): Record<string, number> => Object.fromEntries(Object.entries(results).filter(([, byMode]) => byMode[mode].length > 0)
@@ -205,6 +214,7 @@ async function main(): Promise<void> {
       p95_by_devices_cold: p95Of('cold'),
       p95_by_devices_verdict: p95Of('verdict'),
       reaction_ms_by_devices: Object.fromEntries(Object.entries(results).map(([size, byMode]) => [size, Object.fromEntries(modes.map((mode) => [mode, summary(byMode[mode].map((one) => one.reactionMs))]))])),
+      driver_ms: driverBySize,
       stages_ms: Object.fromEntries(Object.entries(results).map(([size, byMode]) => [size, Object.fromEntries(modes.map((mode) => [mode, {
         alert: summary(byMode[mode].map((one) => one.alertMs)), commit: null, apply: summary(byMode[mode].map((one) => one.applyMs)),
         umbox_ready: summary(byMode[mode].map((one) => one.umboxMs)), flows: summary(byMode[mode].map((one) => one.flowsMs)), wire: summary(byMode[mode].map((one) => one.wireMs)),
@@ -233,6 +243,29 @@ async function main(): Promise<void> {
     if (existsSync(lastFile)) rmSync(lastFile);
     await releaseFacilities(available);
   }
+}
+
+/** timed wraps an adapter so that every call of its methods records its duration under "<prefix>.<method>". */
+function timed<T extends object>(target: T, into: Map<string, number[]>, prefix: string): T {
+  return new Proxy(target, {
+    get(object, property, receiver) {
+      const value: unknown = Reflect.get(object, property, receiver);
+      if (typeof value !== 'function' || typeof property !== 'string') return value;
+      return (...args: unknown[]) => {
+        const started = performance.now();
+        const record = (): void => {
+          const key = `${prefix}.${property}`;
+          const list = into.get(key) ?? [];
+          if (list.length < 100_000) list.push(performance.now() - started);
+          into.set(key, list);
+        };
+        const result: unknown = (value as (...a: unknown[]) => unknown).apply(object, args);
+        if (result instanceof Promise) return result.finally(record);
+        record();
+        return result;
+      };
+    },
+  });
 }
 
 /** PlanBody is a device plan without its generation (the bench numbers generations). */

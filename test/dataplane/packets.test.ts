@@ -3,7 +3,8 @@
 // alert, the policy engine moves the device to `attack`, and the attacker's packets stop; 50 chain
 // swaps under continuous probe traffic let through zero packets that every state forbids; a restarted
 // reconciler and a μmbox killed by hand are both reconciled back; an image that does not match its pin
-// leaves the device quarantined with an integrity alert.
+// leaves the device quarantined with an integrity alert; a standby μmbox runs unwired (no packet reaches
+// it) until a move to its chain adopts it without starting anything.
 // Method: devices, a server and an attacker live in network namespaces of a lab (test/dataplane/lab.ts)
 // wired to an OVS bridge (userspace datapath) of the node's private OVS instance; μmboxes run on the
 // node's private Docker engine; the real Reconciler, OvsSwitch, DockerUmboxRuntime, AlertIntake and
@@ -242,6 +243,46 @@ describe('data plane with real packets', { skip, timeout: 280_000 }, () => {
       return now !== undefined && now.ready && now.containerId !== before.containerId;
     }, 20_000, 100), 'the μmbox was replaced');
     assert.ok(await pollUntil(async () => /hello/.test(await httpGet(lab, lab.name('d2'), SERVER_ADDRESS, 80)), 10_000, 200), 'traffic passes through the new μmbox');
+  });
+
+  test('warm standby: the μmbox of the attack chain runs unwired before it is needed, and the move to it starts nothing', async () => {
+    const ns = await addDevice(4);
+    const www = `/tmp/${lab.prefix}-www`;
+    lab.spawn(ns, ['busybox', 'httpd', '-f', '-p', '22', '-h', www]);
+    await lab.exec(ns, ['nft', '-f', '-'], { input: COUNTERS });
+    const device = devices.get('dev4');
+    assert.ok(device);
+    devices.set('dev4', { ...device, standby: [{ state: 'attack', chain: [pin('block-all')] }] });
+    const normal = setPlan('dev4', { state: 'normal', chain: [pin('monitor')] });
+    await reconciler.waitForGeneration('dev4', normal, 30_000);
+    const planned = reconciler.plannedFor('dev4')?.standby[0];
+    assert.ok(planned, 'a standby μmbox is planned for the attack chain');
+    assert.ok(await pollUntil(async () => {
+      const standby = (await runtime.list(nodeId)).find((umbox) => umbox.name === planned.name);
+      const ports = new Map((await sw.listPorts()).map((port) => [port.name, port.ofport]));
+      return standby !== undefined && standby.ready && (ports.get(planned.inPort) ?? -1) > 0 && (ports.get(planned.outPort) ?? -1) > 0;
+    }, 30_000, 100), 'the standby block-all runs with its ports on the bridge');
+    const standby = (await runtime.list(nodeId)).find((umbox) => umbox.name === planned.name);
+    assert.ok(standby);
+    // Unwired: traffic of the device and of the attacker reaches the device through the monitor, and none of
+    // it reaches the standby μmbox (its drop counter stays 0).
+    assert.match(await httpGet(lab, attacker, deviceAddress(4), 22), /hello/);
+    await ping(lab, attacker, deviceAddress(4), 2);
+    assert.equal(await umboxCounter(paths.dockerSocket, standby.containerId, 'dropped'), 0, 'no packet reached the standby μmbox');
+    const reached = await counter(lab, ns, 'from-attacker');
+    assert.ok(reached > 0);
+
+    const started = Date.now();
+    const attack = setPlan('dev4', { state: 'attack', chain: [pin('block-all')] });
+    await reconciler.waitForGeneration('dev4', attack, 30_000);
+    const swapMs = Date.now() - started;
+    const carrying = (await runtime.list(nodeId)).filter((umbox) => umbox.deviceId === 'dev4' && umbox.running);
+    assert.deepEqual(carrying.map((umbox) => umbox.containerId), [standby.containerId], 'the standby container carries the chain; the monitor is gone');
+    await ping(lab, attacker, deviceAddress(4), 3);
+    await httpGet(lab, attacker, deviceAddress(4), 22, 1);
+    assert.equal(await counter(lab, ns, 'from-attacker'), reached, 'no attacker packet reaches the device in attack');
+    assert.ok(await umboxCounter(paths.dockerSocket, standby.containerId, 'dropped') > 0, 'the former standby now drops the attacker');
+    console.log(`# warm swap (standby μmbox adopted): ${swapMs} ms from new plan to enforced`);
   });
 
   test('50 chain swaps under continuous probe traffic let through zero forbidden packets', async () => {
