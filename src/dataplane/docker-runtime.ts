@@ -24,6 +24,12 @@ export interface UmboxRuntime {
   list(nodeId: string): Promise<ObservedUmbox[]>;
   /** checkImage finds the pinned image and compares its layer digest with the pin. */
   checkImage(image: string, digest: string): Promise<ImageCheck>;
+  /**
+   * prepare removes any container of that name and creates the μmbox's veth pairs on the host, host ends up,
+   * so the switch can attach the ports while the container starts; start then moves the other ends in.
+   * Optional: start alone also creates them.
+   */
+  prepare?(umbox: PlannedUmbox): Promise<void>;
   /** start creates and starts the container from `imageId`, wires eth1/eth2 and waits until it is ready. */
   start(umbox: PlannedUmbox, imageId: string): Promise<ObservedUmbox>;
   /** remove kills and deletes the container and its host-side veth ends; absent ones are ignored. */
@@ -35,6 +41,11 @@ export interface UmboxRuntime {
 /** imageReference is the local tag of a pinned image: "qg-umbox/<image>:<first 12 hex of digest>". */
 export function imageReference(image: string, digest: string): string {
   return `${UMBOX_REPOSITORY}/${image}:${digest.slice('sha256:'.length, 'sha256:'.length + 12)}`;
+}
+
+/** peerName is the host-side name of a prepared veth's container end before it moves in ("qm…i" → "qm…ip"). */
+export function peerName(port: string): string {
+  return `${port}p`;
 }
 
 /** DockerUmboxRuntimeInit locates the engine and the channel directories. */
@@ -109,8 +120,26 @@ export class DockerUmboxRuntime implements UmboxRuntime {
     return { ok: true, imageId: inspected.Id };
   }
 
-  async start(umbox: PlannedUmbox, imageId: string): Promise<ObservedUmbox> {
+  async prepare(umbox: PlannedUmbox): Promise<void> {
     await this.remove(umbox.name);
+    const [inPeer, outPeer] = [peerName(umbox.inPort), peerName(umbox.outPort)];
+    const script = [
+      `link del ${umbox.inPort}`, `link del ${umbox.outPort}`,
+      `link add ${umbox.inPort} type veth peer name ${inPeer}`, `link add ${umbox.outPort} type veth peer name ${outPeer}`,
+      `link set ${umbox.inPort} up`, `link set ${umbox.outPort} up`,
+    ].join('\n');
+    await run('ip', ['-force', '-batch', '-'], { input: `${script}\n`, allowFailure: true });
+    for (const port of [umbox.inPort, umbox.outPort, inPeer, outPeer]) {
+      if (!existsSync(`/sys/class/net/${port}`)) throw new DataplaneError('umbox_start_failed', `μmbox ${umbox.name}: veth ${port} was not created`);
+    }
+  }
+
+  async start(umbox: PlannedUmbox, imageId: string): Promise<ObservedUmbox> {
+    // After prepare() the container is gone already and the veths wait on the host; remove() would delete
+    // them (they carry no container label any more), so only a container that still exists is removed.
+    const prepared = existsSync(`/sys/class/net/${peerName(umbox.inPort)}`) && existsSync(`/sys/class/net/${peerName(umbox.outPort)}`);
+    if (!prepared) await this.remove(umbox.name);
+    else await this.removeContainerOnly(umbox.name);
     const dir = this.channelDir(umbox.name);
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     await run('mkfifo', ['-m', '0600', join(dir, 'alert')]);
@@ -140,7 +169,7 @@ export class DockerUmboxRuntime implements UmboxRuntime {
     await container.start();
     const pid = (await container.inspect()).State.Pid;
     if (!(pid > 0)) throw new DataplaneError('umbox_start_failed', `μmbox ${umbox.name} has no process after start`);
-    await this.wire(umbox, pid);
+    await this.wire(umbox, pid, prepared);
     const readyFile = join(dir, 'ready');
     const ready = await pollUntil(async () => existsSync(readyFile) || !(await container.inspect()).State.Running, this.readyTimeoutMs, 10);
     if (!ready || !existsSync(readyFile)) {
@@ -153,19 +182,37 @@ export class DockerUmboxRuntime implements UmboxRuntime {
     };
   }
 
-  /** wire creates the two veth pairs with their container ends named eth1/eth2 inside the container's netns. */
-  private async wire(umbox: PlannedUmbox, pid: number): Promise<void> {
-    // One `ip` process for all six steps; -force goes on past the deletes of links that do not exist,
+  /**
+   * wire gives the container its eth1/eth2: the peers prepare() left on the host are moved in and renamed,
+   * or (not prepared) the two veth pairs are created with their container ends inside the container's netns.
+   */
+  private async wire(umbox: PlannedUmbox, pid: number, prepared: boolean): Promise<void> {
+    // One `ip` process for all steps; -force goes on past the deletes of links that do not exist,
     // and the final check below catches any step that really failed.
-    const script = [
-      `link del ${umbox.inPort}`, `link del ${umbox.outPort}`,
-      `link add ${umbox.inPort} type veth peer name eth1 netns ${pid}`, `link add ${umbox.outPort} type veth peer name eth2 netns ${pid}`,
-      `link set ${umbox.inPort} up`, `link set ${umbox.outPort} up`,
-    ].join('\n');
+    const script = prepared
+      ? [`link set ${peerName(umbox.inPort)} netns ${pid} name eth1`, `link set ${peerName(umbox.outPort)} netns ${pid} name eth2`].join('\n')
+      : [
+        `link del ${umbox.inPort}`, `link del ${umbox.outPort}`,
+        `link add ${umbox.inPort} type veth peer name eth1 netns ${pid}`, `link add ${umbox.outPort} type veth peer name eth2 netns ${pid}`,
+        `link set ${umbox.inPort} up`, `link set ${umbox.outPort} up`,
+      ].join('\n');
     await run('ip', ['-force', '-batch', '-'], { input: `${script}\n`, allowFailure: true });
     for (const port of [umbox.inPort, umbox.outPort]) {
       if (!existsSync(`/sys/class/net/${port}`)) throw new DataplaneError('umbox_start_failed', `μmbox ${umbox.name}: veth ${port} was not created`);
     }
+    for (const peer of [peerName(umbox.inPort), peerName(umbox.outPort)]) {
+      if (existsSync(`/sys/class/net/${peer}`)) throw new DataplaneError('umbox_start_failed', `μmbox ${umbox.name}: veth ${peer} was not moved into the container`);
+    }
+  }
+
+  /** removeContainerOnly deletes the container (if any) and its channel directory, but no host interface. */
+  private async removeContainerOnly(name: string): Promise<void> {
+    try {
+      await this.docker.getContainer(name).remove({ force: true });
+    } catch (cause) {
+      if ((cause as { statusCode?: number }).statusCode !== 404) throw new DataplaneError('command_failed', `removing μmbox ${name}: ${(cause as Error).message}`, { cause });
+    }
+    rmSync(this.channelDir(name), { recursive: true, force: true });
   }
 
   async remove(name: string): Promise<void> {

@@ -146,6 +146,13 @@ export class MemoryUmboxRuntime implements UmboxRuntime {
     return { ok: true, imageId: found.imageId };
   }
 
+  /** prepare removes the container and creates its host interfaces, as DockerUmboxRuntime.prepare does. */
+  async prepare(umbox: PlannedUmbox): Promise<void> {
+    await this.remove(umbox.name);
+    this.interfaces.add(umbox.inPort, umbox.outPort);
+    this.events.push(`prepare ${umbox.name}`);
+  }
+
   async start(umbox: PlannedUmbox, imageId: string): Promise<ObservedUmbox> {
     assert(imageId.startsWith('sha256:'), 'containers are created from a verified image id');
     await this.remove(umbox.name);

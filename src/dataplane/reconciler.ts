@@ -527,6 +527,23 @@ export class Reconciler {
   private async startUmboxes(items: Array<{ umbox: PlannedUmbox; imageId: string }>, blocked: Map<string, string>, ports: readonly SwitchPortInfo[], result: PassResult): Promise<{ umboxes: ObservedUmbox[]; ports: SwitchPortInfo[] }> {
     const started: PlannedUmbox[] = [];
     const observed: ObservedUmbox[] = [];
+    // With a runtime that can prepare, the veths exist before the containers start, so OVS attaches the
+    // ports (a reconfiguration of the whole bridge: slow on a big one) while Docker starts the containers.
+    const prepared: PlannedUmbox[] = [];
+    if (this.runtime.prepare !== undefined) {
+      for (const item of items) {
+        try {
+          await this.runtime.prepare(item.umbox);
+          prepared.push(item.umbox);
+        } catch (cause) {
+          const message = `μmbox ${item.umbox.name}: ${(cause as Error).message}`;
+          blocked.set(item.umbox.deviceId, message);
+          result.errors.push(message);
+        }
+      }
+    }
+    const onBridge = new Set(ports.map((port) => port.name));
+    const attaching = prepared.length === 0 ? Promise.resolve([]) : this.sw.addPorts(prepared.flatMap((umbox) => [umbox.inPort, umbox.outPort]), onBridge);
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < items.length) {
@@ -544,9 +561,16 @@ export class Reconciler {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(UMBOX_START_CONCURRENCY, items.length) }, worker));
-    const added = started.length === 0 ? [] : await this.sw.addPorts(started.flatMap((umbox) => [umbox.inPort, umbox.outPort]), new Set(ports.map((port) => port.name)));
-    return { umboxes: observed, ports: added };
+    const workers = Promise.all(Array.from({ length: Math.min(UMBOX_START_CONCURRENCY, items.length) }, worker));
+    // Both finish before the pass goes on (or fails): no start is left running behind a failed attach.
+    const attachOutcome = await attaching.then((value) => ({ value, error: null }), (error: unknown) => ({ value: [] as SwitchPortInfo[], error }));
+    await workers;
+    if (attachOutcome.error !== null) throw attachOutcome.error;
+    const attached = attachOutcome.value;
+    const preparedNames = new Set(prepared.map((umbox) => umbox.name));
+    const unprepared = started.filter((umbox) => !preparedNames.has(umbox.name));
+    const added = unprepared.length === 0 ? [] : await this.sw.addPorts(unprepared.flatMap((umbox) => [umbox.inPort, umbox.outPort]), onBridge);
+    return { umboxes: observed, ports: [...attached, ...added] };
   }
 
   private reportIntegrity(alert: IntegrityAlert): void {

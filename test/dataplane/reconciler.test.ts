@@ -242,6 +242,20 @@ describe('Reconciler', () => {
     assert.deepEqual([full.startedUmboxes, full.removedUmboxes, full.flowsAdded, full.flowsRemoved], [0, 0, 0, 0], 'what the cache says is what a full pass finds');
   });
 
+  test('with a runtime that prepares veths, the switch attaches the ports while the containers start; flows still wait for ready', async () => {
+    const { events, make } = rig();
+    const reconciler = make();
+    reconciler.setDesired(input({ cam: { state: 'normal', generation: 1, verdict: 'allow' } }));
+    await reconciler.reconcileOnce();
+    events.length = 0;
+    reconciler.setDesired(input({ cam: { state: 'attack', generation: 2, chain: [pin('block-all')] } }));
+    await reconciler.reconcileOnce({ full: false });
+    const at = (prefix: string): number => events.findIndex((event) => event.startsWith(prefix));
+    assert.ok(at('prepare') >= 0 && at('prepare') < at('addPorts') && at('addPorts') < at('start') && at('start') < at('bundle'), `prepare, attach, start, then flows: ${events.join(' | ')}`);
+    assert.equal(events.filter((event) => event.startsWith('addPorts')).length, 1, 'one port transaction');
+    assert.equal(reconciler.reportFor('cam')?.appliedGeneration, 2);
+  });
+
   test('between new input and the pass that enforces it, a device reports its new generation as not yet applied', async () => {
     // Regression (found by the chaos suite): the report compared the applied generation with the plan of
     // the LAST PASS, so a node answered "enforced" for a state whose pass had not run yet.
