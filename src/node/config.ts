@@ -66,13 +66,15 @@ export const NodeConfigSchema = Type.Object(
     /**
      * dataplane: enforce the agreed state on this host (gateway mode). `bridge` is this node's OVS
      * bridge, `uplinkPort` its port towards the network; `runDir` holds the private OVS and Docker
-     * engine started by deploy/ (default /run/quorumgate). Without it the node replicates and
-     * serves the API but enforces nothing.
+     * engine started by deploy/ (default /run/quorumgate). `standbyUmboxes` bounds the μmboxes
+     * pre-started for the states devices may move to next (default 32, at most 256, 0 turns standby off).
+     * Without it the node replicates and serves the API but enforces nothing.
      */
     dataplane: Type.Optional(Type.Object({
       bridge: Type.String({ pattern: '^[a-zA-Z0-9_.-]{1,15}$' }),
       uplinkPort: Type.String({ pattern: '^[a-zA-Z0-9_.-]{1,15}$' }),
       runDir: Type.Optional(Type.String({ minLength: 1 })),
+      standbyUmboxes: Type.Optional(Type.Integer({ minimum: 0, maximum: 256 })),
     }, { additionalProperties: false })),
     logLevel: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))),
   },

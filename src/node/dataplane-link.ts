@@ -61,6 +61,7 @@ export function startDataplane(init: {
     uplinkPort: config.dataplane!.uplinkPort,
     paths,
     ...(init.plantDeleteThenAdd === true ? { plantDeleteThenAdd: true } : {}),
+    ...(config.dataplane?.standbyUmboxes === undefined ? {} : { standbyLimit: config.dataplane.standbyUmboxes }),
     sign: nodeSigner({ clusterId, keyPair: identity, nextSeq }),
     submit: async (signed, batch) => {
       // An alert must not be lost to a leader change: the same signed bytes are proposed again
