@@ -191,34 +191,56 @@ async function membershipDuringPartition(ctx: FaultContext): Promise<ActiveFault
   const host = env.cluster.hostOf(joiner.nodeId);
   env.cluster.start(joiner.nodeId, env.nodeEnv);
   const memberId = `n${joiner.nodeId}`;
-  const submitRoot = async (payload: Parameters<typeof env.root.sign>[1]): Promise<string> => {
-    const signed = env.root.sign('', payload);
-    const targets = all.filter((x) => x !== isolated);
-    for (let attempt = 0; attempt < 6; attempt++) {
-      const answer = await submit(env.cluster.apiUrl(targets[attempt % targets.length]!), signed.envelope, { timeoutMs: 5_000 });
+  const reachable = all.filter((x) => x !== isolated);
+  /** submitRoot sends one root-signed envelope (the same bytes on every try) until a node answers it. */
+  const submitRoot = async (envelope: Uint8Array, targets: readonly number[], attempts: number): Promise<string> => {
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      const answer = await submit(env.cluster.apiUrl(targets[attempt % targets.length]!), envelope, { timeoutMs: 5_000 });
       if (answer.outcome === 'ok') return 'ok';
       if (answer.outcome === 'fail' && answer.status === 200) return `rejected (${answer.code ?? ''})`;
       await sleep(300);
     }
     return 'no answer';
   };
-  const added = await submitRoot({ kind: 'membership', action: 'addLearner', nodeId: memberId, nodeKey: Buffer.from(joiner.publicKey, 'hex'), address: `${host}:${joiner.raftPort}` });
+  const add = env.root.sign('', { kind: 'membership', action: 'addLearner', nodeId: memberId, nodeKey: Buffer.from(joiner.publicKey, 'hex'), address: `${host}:${joiner.raftPort}` });
+  const added = await submitRoot(add.envelope, reachable, 6);
   await sleep(1_500);
-  const promoted = await submitRoot({ kind: 'membership', action: 'promote', nodeId: memberId });
+  const promote = env.root.sign('', { kind: 'membership', action: 'promote', nodeId: memberId });
+  const promoted = await submitRoot(promote.envelope, reachable, 6);
   await sleep(1_500);
-  const removed = await submitRoot({ kind: 'membership', action: 'remove', nodeId: memberId });
+  const remove = env.root.sign('', { kind: 'membership', action: 'remove', nodeId: memberId });
+  const removed = await submitRoot(remove.envelope, reachable, 6);
   ctx.log(`membership while n${isolated} is cut off: add ${memberId} ${added}, promote ${promoted}, remove ${removed}`);
   return {
     detail: `isolate n${isolated}; add ${memberId} (${added}), promote (${promoted}), remove (${removed})`,
     nodes: [isolated, joiner.nodeId],
     undo: async () => {
       await ctx.partitioner.heal();
-      await sleep(1_000);
-      await env.cluster.stop(joiner.nodeId, 3_000);
-      if (removed === 'ok') env.cluster.forget(joiner.nodeId);
-      else env.cluster.start(joiner.nodeId, env.nodeEnv);
+      // An unanswered removal may still commit: send the same bytes again until it is answered, then ask
+      // the cluster whether the new node is a member. A member keeps running (it must converge with the
+      // others); a node that is not one is stopped and forgotten.
+      const removedAfter = removed === 'ok' ? 'ok' : await submitRoot(remove.envelope, all, 10);
+      const member = await isMember(env, joiner.nodeId);
+      ctx.log(`membership after healing: remove ${memberId} ${removedAfter}; ${memberId} is ${member === true ? 'a member' : member === false ? 'not a member' : 'of unknown membership'}`);
+      if (member === false) {
+        await env.cluster.stop(joiner.nodeId, 3_000);
+        env.cluster.forget(joiner.nodeId);
+      } else {
+        env.cluster.start(joiner.nodeId, env.nodeEnv);
+      }
     },
   };
+}
+
+/** isMember asks the leader whether `nodeId` is a voter or learner (undefined: no leader answered in 10 s). */
+async function isMember(env: Environment, nodeId: number): Promise<boolean | undefined> {
+  for (let waited = 0; waited < 10_000; waited += 250) {
+    const leader = await currentLeader(env);
+    const status = leader === undefined ? undefined : await env.cluster.status(leader);
+    if (status !== undefined && status.role === 'leader') return status.voters.includes(nodeId) || status.learners.includes(nodeId);
+    await sleep(250);
+  }
+  return undefined;
 }
 
 /** Schedule runs faults from the seed until `until` (ms on the run's clock); `stop` ends it early. */

@@ -7,8 +7,12 @@
 //    confirmed (enforcedMs not null): [c.enforcedMs + GRACE, next.invokeMs - GRACE), where `next` is the
 //    device's next change by invocation (whatever its outcome), or the end of the recording. GRACE
 //    (20 ms) absorbs the timestamp jitter between the prober's and the harness's processes, at both
-//    ends. A datagram that was RECEIVED and whose SEND time (sent[seq]) lies in a forbidden interval is
-//    a violation. A datagram sent before enforcement was confirmed may pass: that is not a violation.
+//    ends. A datagram that was RECEIVED, whose SEND time (sent[seq]) lies in a forbidden interval and
+//    that was DELIVERED before that interval ended (+ GRACE) is a violation: it crossed the network while
+//    the state certainly forbade it. A datagram sent before enforcement was confirmed may pass: that is not
+//    a violation. Neither is one sent in a forbidden interval but delivered only after the next change was
+//    asked for (a queue — a switch port not read during an OVS restart, a μmbox — may release it under
+//    the next, allowing state); those are counted as "late" in the summary.
 // 2. Make-before-break. For each change `c` whose previous change `p` allowed the probes, `c` allows
 //    them too, both were enforced, and `p` was enforced no later than `c` was invoked: at most
 //    MAX_SWAP_LOSS (2) datagrams sent in [c.invokeMs, c.enforcedMs + 50] may be lost (sent, never
@@ -40,6 +44,8 @@ interface DeviceCounts {
   received: number;
   checked: number;
   sentForbidden: number;
+  /** late: sent while forbidden, delivered only after the next change was asked for (not judged). */
+  late: number;
   swapsChecked: number;
   swapsExcluded: number;
 }
@@ -55,12 +61,12 @@ export function checkProbes(history: History): CheckerVerdict {
   let unknownSeqs = 0;
   for (const series of history.probes) {
     const changes = changesByDevice.get(series.device) ?? [];
-    const tally: DeviceCounts = { device: series.device, sent: series.sent.length, received: series.received.length, checked: 0, sentForbidden: 0, swapsChecked: 0, swapsExcluded: 0 };
+    const tally: DeviceCounts = { device: series.device, sent: series.sent.length, received: series.received.length, checked: 0, sentForbidden: 0, late: 0, swapsChecked: 0, swapsExcluded: 0 };
     unknownSeqs += forbiddenDeliveries(series, changes, tally, problems);
     makeBeforeBreak(series, changes, faults, tally, problems);
     counts.push(tally);
   }
-  const shown = counts.slice(0, 6).map((c) => `${c.device} ${c.received}/${c.sent} recv/sent, ${c.checked} checked, ${c.sentForbidden} sent while forbidden, swaps ${c.swapsChecked} checked ${c.swapsExcluded} excluded`);
+  const shown = counts.slice(0, 6).map((c) => `${c.device} ${c.received}/${c.sent} recv/sent, ${c.checked} checked, ${c.sentForbidden} sent while forbidden (${c.late} delivered late), swaps ${c.swapsChecked} checked ${c.swapsExcluded} excluded`);
   const summary = `${counts.length} device(s): ${shown.join('; ')}${counts.length > 6 ? `; ... and ${counts.length - 6} more` : ''}` +
     `${unknownSeqs > 0 ? `; ${unknownSeqs} received seq(s) never sent` : ''}`;
   return verdictOf('probes', counts.length === 0 ? 'no probe traffic was recorded' : summary, problems);
@@ -100,8 +106,12 @@ function forbiddenDeliveries(series: ProbeSeries, changes: readonly StateChange[
       continue;
     }
     tally.checked += 1;
-    const hit = within(sentMs);
+    const hit = intervals.find((interval) => sentMs >= interval.fromMs && sentMs < interval.toMs);
     if (hit === undefined) continue;
+    if (datagram.t >= hit.toMs + PROBE_GRACE_MS) {
+      tally.late += 1;
+      continue;
+    }
     problems.push(`device ${series.device}: datagram ${datagram.seq} sent at ${formatMs(sentMs)} was delivered at ${formatMs(datagram.t)} while its state ` +
       `"${hit.change.state}" (enforced at ${formatMs(hit.change.enforcedMs)}) forbade it`);
   }

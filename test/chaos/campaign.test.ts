@@ -8,7 +8,7 @@
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CheckerVerdict, History } from '../../chaos/history.js';
@@ -20,6 +20,8 @@ const available = await facilities();
 const skip = available.ok ? false : `needs ${available.reason}`;
 
 interface CampaignResult {
+  /** out is the campaign's report directory: removed when the test passes, kept (and named) when it fails. */
+  out: string;
   status: number | null;
   output: string;
   history: History;
@@ -29,20 +31,29 @@ interface CampaignResult {
 /** campaign runs `npm run chaos` (compiled) with `args` and reads the one run's history and verdicts. */
 function campaign(args: readonly string[]): CampaignResult {
   const out = mkdtempSync(join(tmpdir(), 'qg-chaos-'));
+  const result = spawnSync(process.execPath, [repoPath('dist', 'chaos', 'cli.js'), ...args, '--out', out], { encoding: 'utf8', timeout: 600_000 });
+  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
+  writeFileSync(join(out, 'output.txt'), output);
+  const runDir = findRunDir(out);
+  assert.ok(runDir, `the campaign wrote a run directory (status ${result.status}; kept in ${out}):\n${output.slice(-3000)}`);
+  return {
+    out,
+    status: result.status,
+    output,
+    history: JSON.parse(readFileSync(join(runDir, 'history.json'), 'utf8')) as History,
+    verdicts: JSON.parse(readFileSync(join(runDir, 'verdicts.json'), 'utf8')) as CheckerVerdict[],
+  };
+}
+
+/** judged runs the assertions; the report directory is removed when they pass and kept when they fail. */
+function judged(result: CampaignResult, assertions: () => void): void {
   try {
-    const result = spawnSync(process.execPath, [repoPath('dist', 'chaos', 'cli.js'), ...args, '--out', out], { encoding: 'utf8', timeout: 600_000 });
-    const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
-    const runDir = findRunDir(out);
-    assert.ok(runDir, `the campaign wrote a run directory (status ${result.status}):\n${output.slice(-3000)}`);
-    return {
-      status: result.status,
-      output,
-      history: JSON.parse(readFileSync(join(runDir, 'history.json'), 'utf8')) as History,
-      verdicts: JSON.parse(readFileSync(join(runDir, 'verdicts.json'), 'utf8')) as CheckerVerdict[],
-    };
-  } finally {
-    rmSync(out, { recursive: true, force: true });
+    assertions();
+  } catch (error) {
+    if (error instanceof Error) error.message += `\n(report and the campaign's output kept in ${result.out})\n${result.output.split('\n').filter((line) => /fault|membership|could not|undoing/.test(line)).slice(-40).join('\n')}`;
+    throw error;
   }
+  rmSync(result.out, { recursive: true, force: true });
 }
 
 function findRunDir(dir: string): string | undefined {
@@ -69,15 +80,17 @@ describe('chaos campaign with real processes and packets', { skip, timeout: 1_80
 
   test('smoke: every fault family is injected and every checker passes', () => {
     const result = campaign(['--nodes', '3', '--faults', 'all', '--duration', '110', '--seed', '1']);
-    const injected = new Set(result.history.faults.filter((f) => f.phase === 'start').map((f) => f.fault));
-    assert.deepEqual([...FAULT_FAMILIES].filter((family) => !injected.has(family)), [], 'every fault family was injected');
-    assert.equal(result.status, 0, `the campaign passes:\n${explain(result)}`);
-    assert.deepEqual(failed(result), []);
-    // The run did real work: acknowledged writes, checked reads, probes through every gateway.
-    assert.ok(result.history.register.filter((op) => op.kind === 'write' && op.outcome === 'ok').length > 20, 'writes were acknowledged');
-    assert.ok(result.history.register.filter((op) => op.kind === 'read' && op.outcome === 'ok').length > 20, 'reads answered');
-    assert.ok(result.history.adversary.length > 20, 'the adversary was busy');
-    for (const series of result.history.probes) assert.ok(series.received.length > 100, `probes of ${series.device} got through while allowed`);
+    judged(result, () => {
+      const injected = new Set(result.history.faults.filter((f) => f.phase === 'start').map((f) => f.fault));
+      assert.deepEqual([...FAULT_FAMILIES].filter((family) => !injected.has(family)), [], 'every fault family was injected');
+      assert.equal(result.status, 0, `the campaign passes:\n${explain(result)}`);
+      assert.deepEqual(failed(result), []);
+      // The run did real work: acknowledged writes, checked reads, probes through every gateway.
+      assert.ok(result.history.register.filter((op) => op.kind === 'write' && op.outcome === 'ok').length > 20, 'writes were acknowledged');
+      assert.ok(result.history.register.filter((op) => op.kind === 'read' && op.outcome === 'ok').length > 20, 'reads answered');
+      assert.ok(result.history.adversary.length > 20, 'the adversary was busy');
+      for (const series of result.history.probes) assert.ok(series.received.length > 100, `probes of ${series.device} got through while allowed`);
+    });
   });
 
   // Each planted bug with the faults that expose it, and the checker that must catch it.
@@ -90,9 +103,11 @@ describe('chaos campaign with real processes and packets', { skip, timeout: 1_80
   for (const { plant, faults, duration, seed, caughtBy } of plants) {
     test(`self-test: the planted bug ${plant} makes the campaign fail, caught by ${caughtBy}`, () => {
       const result = campaign(['--nodes', '3', '--faults', faults, '--duration', duration, '--seed', seed, '--plant', plant]);
-      assert.equal(result.history.run.plant, plant);
-      assert.equal(result.status, 1, `the campaign exits 1 with ${plant} on:\n${explain(result)}`);
-      assert.ok(failed(result).includes(caughtBy), `${caughtBy} catches ${plant}:\n${explain(result)}`);
+      judged(result, () => {
+        assert.equal(result.history.run.plant, plant);
+        assert.equal(result.status, 1, `the campaign exits 1 with ${plant} on:\n${explain(result)}`);
+        assert.ok(failed(result).includes(caughtBy), `${caughtBy} catches ${plant}:\n${explain(result)}`);
+      });
     });
   }
 });

@@ -349,6 +349,18 @@ describe('probes', () => {
     return { device: 'cam-1', gateway: 2, sent, received };
   };
 
+  test('a datagram sent while forbidden but released only after the next change was asked for is late, not a violation; one delivered before is', () => {
+    const changes = [change(100, 200, 'normal', false), change(1000, 1100, 'attack', true), change(3000, 3100, 'normal', false)];
+    const held = series(4000, (t) => t >= 1100 && t < 3100);
+    // Datagram 150 (sent at 1.5 s) was held in a queue and released at 3.2 s, after the allowing change of 3.0 s.
+    const released = { ...held, received: [...held.received, { seq: 150, t: 3_200 }] };
+    const verdict = checkProbes({ ...quietHistory(), stateChanges: changes, probes: [released] });
+    assert.equal(verdict.ok, true, verdict.problems.join('\n'));
+    assert.match(verdict.summary, /\(1 delivered late\)/);
+    const leaked = { ...held, received: [...held.received, { seq: 150, t: 2_500 }] };
+    fails(checkProbes({ ...quietHistory(), stateChanges: changes, probes: [leaked] }), /datagram 150 sent at 1\.500s was delivered at 2\.500s while its state "attack"/);
+  });
+
   test('a forbidding state enforced at 1000 ms, with traffic dropping from then on, passes; the sends before enforcement may pass', () => {
     const history = { ...quietHistory(), stateChanges: [change(900, 1000, 'attack', true), change(3000, 3100, 'normal', false)], probes: [series(5000, (t) => t >= 1020 && t < 3100)] };
     const verdict = checkProbes(history);
