@@ -202,8 +202,10 @@ async function membershipDuringPartition(ctx: FaultContext): Promise<ActiveFault
     }
     return 'no answer';
   };
+  // Changes need a leader on the majority side: wait for one (a fault just before may have taken it).
+  for (let waited = 0; waited < 8_000 && (await currentLeader(env)) === undefined; waited += 200) await sleep(200);
   const add = env.root.sign('', { kind: 'membership', action: 'addLearner', nodeId: memberId, nodeKey: Buffer.from(joiner.publicKey, 'hex'), address: `${host}:${joiner.raftPort}` });
-  const added = await submitRoot(add.envelope, reachable, 6);
+  const added = await submitRoot(add.envelope, reachable, 10);
   await sleep(1_500);
   const promote = env.root.sign('', { kind: 'membership', action: 'promote', nodeId: memberId });
   const promoted = await submitRoot(promote.envelope, reachable, 6);
