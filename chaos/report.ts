@@ -134,7 +134,7 @@ export function escapeHtml(text: string): string {
 
 const NODE_COLOURS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#7f7f7f'];
 const WIDTH = 1200;
-const LEFT = 150;
+const LEFT = 230;
 const RIGHT = 20;
 const PLOT = WIDTH - LEFT - RIGHT;
 const ROW = 18;
@@ -268,9 +268,12 @@ function faultLane(faults: readonly FaultInterval[], x: (t: number) => number): 
       const x1 = x(fault.startMs);
       const x2 = Number.isFinite(fault.endMs) ? x(fault.endMs) : LEFT + PLOT;
       const label = `${fault.fault} ${fault.detail}`;
+      // The box shows as much of the family's name as fits (about 5.5 px a character); the tooltip has it all.
+      const fits = Math.floor((x2 - x1 - 4) / 5.5);
+      const shown = fits >= fault.fault.length ? fault.fault : fits >= 4 ? `${fault.fault.slice(0, fits - 1)}…` : '';
       const tip = `${label} [${fault.nodes.map((id) => `n${id}`).join(',')}] ${formatMs(fault.startMs)} .. ${Number.isFinite(fault.endMs) ? formatMs(fault.endMs) : 'never undone'}`;
       return `<g><title>${escapeHtml(tip)}</title><rect x="${x1.toFixed(1)}" y="${y + row * ROW + 2}" width="${Math.max(2, x2 - x1).toFixed(1)}" height="${ROW - 4}" class="fault"/>` +
-        `<text x="${(x1 + 2).toFixed(1)}" y="${y + row * ROW + ROW - 5}" class="small">${escapeHtml(label.length > 40 ? `${label.slice(0, 37)}...` : label)}</text></g>`;
+        (shown === '' ? '' : `<text x="${(x1 + 2).toFixed(1)}" y="${y + row * ROW + ROW - 5}" class="small">${escapeHtml(shown)}</text>`) + '</g>';
     }).join(''),
   };
 }
