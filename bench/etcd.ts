@@ -211,14 +211,14 @@ export function ratios(quorumgate: SystemFigures, etcd: SystemFigures): { throug
 /** MemberCounters are a member's cumulative counters, read from its Prometheus /metrics. */
 export interface MemberCounters {
   readonly cpuSeconds: number;
-  /** logSyncs: quorumgate: synced LevelDB batches of the Raft log (one per Ready); etcd: WAL fsyncs. */
+  /** logSyncs: quorumgate: fsynced LevelDB batches of the Raft log (one per Ready with mustSync); etcd: WAL fsyncs. */
   readonly logSyncs: number;
   readonly logSyncSeconds: number;
 }
 
 /** COUNTER_METRICS names, per system, the Prometheus series behind MemberCounters. */
 export const COUNTER_METRICS = {
-  quorumgate: { cpuSeconds: 'quorumgate_process_process_cpu_seconds_total', logSyncs: 'quorumgate_storage_saves_total', logSyncSeconds: 'quorumgate_storage_save_seconds_total' },
+  quorumgate: { cpuSeconds: 'quorumgate_process_process_cpu_seconds_total', logSyncs: 'quorumgate_storage_synced_saves_total', logSyncSeconds: 'quorumgate_storage_synced_save_seconds_total' },
   etcd: { cpuSeconds: 'process_cpu_seconds_total', logSyncs: 'etcd_disk_wal_fsync_duration_seconds_count', logSyncSeconds: 'etcd_disk_wal_fsync_duration_seconds_sum' },
 } as const;
 

@@ -19,9 +19,11 @@ export const metricsRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
   gauge('quorumgate_raft_is_leader', '1 when this node is the leader.', () => (status().role === 'leader' ? 1 : 0));
   gauge('quorumgate_raft_leader_id', 'Node id of the known leader (0 = none).', () => status().leader);
   gauge('quorumgate_ready_total', 'Readys handled.', () => counters().readies);
-  gauge('quorumgate_storage_saves_total', 'Synced writes of the Raft log (one per Ready with something to persist).', () => counters().saves);
+  gauge('quorumgate_storage_saves_total', 'Writes of the Raft log (one atomic batch per Ready with something to persist).', () => counters().saves);
+  gauge('quorumgate_storage_synced_saves_total', 'Writes of the Raft log that were fsynced (new entries, a snapshot, or a new term or vote).', () => counters().syncedSaves);
   gauge('quorumgate_storage_saved_entries_total', 'Entries made durable.', () => counters().savedEntries);
-  gauge('quorumgate_storage_save_seconds_total', 'Time spent in synced writes.', () => counters().saveMs / 1000);
+  gauge('quorumgate_storage_save_seconds_total', 'Time spent in writes of the Raft log.', () => counters().saveMs / 1000);
+  gauge('quorumgate_storage_synced_save_seconds_total', 'Time spent in fsynced writes of the Raft log.', () => counters().syncedSaveMs / 1000);
   gauge('quorumgate_applied_entries_total', 'Entries handed to the state machine.', () => counters().appliedEntries);
   gauge('quorumgate_sent_messages_total', 'Raft messages handed to the transport.', () => counters().sentMessages);
   gauge('quorumgate_dropped_input_total', 'Inputs dropped because the runtime queue was full.', () => counters().droppedMessages);

@@ -8,7 +8,11 @@ import type { SaveBatch } from '../storage/index.js';
  * the core's synchronous Storage view of what is durable, plus the two writes the runtime makes.
  */
 export interface RaftLogStore extends Storage {
-  /** save makes a Ready's snapshot, entries and hard state durable (one synced write), then shows them to the core. */
+  /**
+   * save writes a Ready's snapshot, entries and hard state in one atomic write, fsynced unless
+   * `batch.sync` is false (allowed only when the commit index is the one thing that moves), then
+   * shows them to the core.
+   */
   save(batch: SaveBatch): Promise<void>;
   /** createSnapshot records the application's snapshot at applied index `index` and compacts the log up to it. */
   createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<unknown>;

@@ -9,6 +9,17 @@
 // in one go after advance(), which makes the next Ready one larger batch (group commit: one fsync
 // for many proposals).
 //
+// Each Ready is persisted as one atomic batch (issue #3), fsynced only when the core says
+// `mustSync` (etcd's MustSync: new entries, a snapshot, or a new term or vote). A Ready whose one
+// durable change is a higher commit index (the leader learning that a quorum has an entry, a
+// follower hearing the leader's commit) is written without fsync, as etcd's server does: at one
+// client that halves the fsyncs per write (one for the entry, none for its commit). A crash may
+// lose such a write; the node then restarts with an older commit index (never below its snapshot)
+// and learns the rest from its leader. Nothing acknowledged depends on it: an entry is applied
+// and answered only once committed, that is durable on a majority, whose logs a new leader holds
+// (the commit index is a hint to this node, not a promise to anyone). DurableStorage asserts
+// that an unsynced batch moves nothing but the commit index.
+//
 // Leader-stamped time: every Normal entry carries a LogEnvelope. The leader stamps its time when
 // it appends; a follower forwards an unstamped envelope which the leader's runtime intercepts
 // (MsgProp never reaches the leader's core from the network), stamps and proposes itself.
@@ -106,8 +117,12 @@ export interface RuntimeStatus {
 export interface RuntimeCounters {
   readonly readies: number;
   readonly saves: number;
+  /** syncedSaves: saves that were fsynced (the Ready had mustSync); the others only moved the commit index. */
+  readonly syncedSaves: number;
   readonly savedEntries: number;
   readonly saveMs: number;
+  /** syncedSaveMs: the part of saveMs spent in fsynced saves. */
+  readonly syncedSaveMs: number;
   readonly appliedEntries: number;
   readonly sentMessages: number;
   readonly droppedMessages: number;
@@ -159,7 +174,7 @@ export class RaftRuntime<Result> extends EventEmitter {
   private droppedMessages = 0;
   /** leaderLossHint: the leader and term for which onLeaderUnreachable already counted the clock forward. */
   private leaderLossHint: { leader: NodeId; term: number } | undefined;
-  private readonly stats = { readies: 0, saves: 0, savedEntries: 0, saveMs: 0, appliedEntries: 0, sentMessages: 0 };
+  private readonly stats = { readies: 0, saves: 0, syncedSaves: 0, savedEntries: 0, saveMs: 0, syncedSaveMs: 0, appliedEntries: 0, sentMessages: 0 };
 
   constructor(components: RaftRuntimeComponents<Result>, init: Partial<RaftRuntimeInit> = {}) {
     super();
@@ -540,19 +555,24 @@ export class RaftRuntime<Result> extends EventEmitter {
     if (ready.hardState || ready.entries.length > 0 || ready.snapshot) {
       const saveStart = this.components.clock.monotonicMs();
       this.stats.saves += 1;
+      if (ready.mustSync) this.stats.syncedSaves += 1;
       this.stats.savedEntries += ready.entries.length;
       const durableLast = this.components.store.lastIndex();
+      // One atomic batch per Ready; fsynced only when the core says so (see the header).
       const saving = this.components.store.save({
         ...(ready.hardState ? { hardState: ready.hardState } : {}),
         entries: ready.entries,
         ...(ready.snapshot ? { snapshot: ready.snapshot } : {}),
+        sync: ready.mustSync,
       });
       // Awaited below; marked handled now so that a failure of the write is not reported as
       // unhandled if applying throws first (either way the loop stops the node).
       saving.catch(() => undefined);
       this.applyDurable(ready, durableLast);
       await saving;
-      this.stats.saveMs += this.components.clock.monotonicMs() - saveStart;
+      const saveMs = this.components.clock.monotonicMs() - saveStart;
+      this.stats.saveMs += saveMs;
+      if (ready.mustSync) this.stats.syncedSaveMs += saveMs;
     }
     this.stats.sentMessages += ready.messages.length;
     this.stats.appliedEntries += ready.committedEntries.length;

@@ -1,10 +1,18 @@
 // durable-storage.ts — DurableStorage: the Raft core's Storage backed by a LogStore.
 //
 // The core reads its stable log synchronously, so DurableStorage keeps it in a MemoryStorage (as
-// etcd keeps a MemoryStorage behind its WAL) and writes through: save() first makes the Ready
-// durable with one synced LogStore write, and only then updates the in-memory view. A failed
-// write leaves the view untouched (the caller must then stop: a node that cannot persist must not
-// send the messages that depend on it).
+// etcd keeps a MemoryStorage behind its WAL) and writes through: save() first writes the Ready
+// with one atomic LogStore write, and only then updates the in-memory view. A failed write leaves
+// the view untouched (the caller must then stop: a node that cannot persist must not send the
+// messages that depend on it).
+//
+// The write is fsynced unless the Ready's mustSync is false (etcd's MustSync): then its one
+// durable change is a higher commit index, and save() asserts exactly that (no entries, no
+// snapshot, the term and vote already stored). Such a write may be lost by a crash, so the view's
+// entries, term and vote are always durable but its commit index may be ahead of the disk's. That
+// is safe: every entry at or below a commit index is durable on a majority, and the restarted node
+// learns the commit index again from its leader. It only goes back across a restart, and never
+// below the stored snapshot (open(): a snapshot only ever holds committed state).
 import { MemoryStorage } from '../raft/index.js';
 import type { ConfState, Entry, HardState, Snapshot, Storage } from '../raft/index.js';
 import { StorageError, assert } from './errors.js';
@@ -38,7 +46,7 @@ export class DurableStorage implements Storage {
     const memory = MemoryStorage.withConfState(snapshot.metadata.confState);
     if (snapshot.metadata.index > 0) memory.applySnapshot(snapshot);
     memory.append(state.entries);
-    memory.setHardState(state.hardState);
+    memory.setHardState(withCommitAtLeast(state.hardState, snapshot.metadata.index));
     assert(memory.lastIndex() === snapshot.metadata.index + state.entries.length, 'open: view disagrees with the stored log');
     return new DurableStorage(store, memory);
   }
@@ -75,9 +83,14 @@ export class DurableStorage implements Storage {
     assert(this.view.lastIndex() === last, 'bootstrap: the view disagrees with the prepared storage');
   }
 
-  /** save makes a Ready's snapshot, entries and hard state durable in one synced write, then shows them to the core. */
+  /**
+   * save writes a Ready's snapshot, entries and hard state in one atomic write, fsynced unless
+   * `batch.sync` is false, then shows them to the core. An unsynced batch may only raise the
+   * commit index (assertion: anything else would be a message sent on state a crash can lose).
+   */
   async save(batch: SaveBatch): Promise<void> {
     if (batch.entries.length === 0 && batch.hardState === undefined && batch.snapshot === undefined) return;
+    if (batch.sync === false) this.assertOnlyCommitMoves(batch);
     await this.exclusive(() => this.store.save(batch));
     if (batch.snapshot !== undefined && batch.snapshot.metadata.index === 0) {
       // The index-0 configuration of an empty store (the store refused it otherwise).
@@ -130,6 +143,17 @@ export class DurableStorage implements Storage {
     return this.view.snapshot();
   }
 
+  /** assertOnlyCommitMoves: an unsynced batch carries no entry and no snapshot, and keeps the stored term and vote. */
+  private assertOnlyCommitMoves(batch: SaveBatch): void {
+    const stored = this.view.initialState().hardState;
+    assert(batch.entries.length === 0 && batch.snapshot === undefined,
+      () => `save: an unsynced batch carries ${batch.entries.length} entries${batch.snapshot === undefined ? '' : ' and a snapshot'}`);
+    const hardState = batch.hardState;
+    assert(hardState !== undefined && hardState.term === stored.term && hardState.vote === stored.vote && hardState.commit >= stored.commit,
+      () => `save: an unsynced batch may only raise the commit index (stored term ${stored.term} vote ${stored.vote} commit ${stored.commit}, `
+        + `got ${hardState === undefined ? 'no hard state' : `term ${hardState.term} vote ${hardState.vote} commit ${hardState.commit}`})`);
+  }
+
   private async exclusive(write: () => Promise<void>): Promise<void> {
     assert(!this.busy, 'DurableStorage: overlapping writes (the caller must await each write before the next)');
     this.busy = true;
@@ -139,4 +163,17 @@ export class DurableStorage implements Storage {
       this.busy = false;
     }
   }
+}
+
+/**
+ * withCommitAtLeast raises a loaded hard state's commit index to the snapshot's index. A stored
+ * snapshot only ever holds committed entries (taken at the applied index, or sent by a leader),
+ * but the hard state that said so may have been written unsynced and lost while the snapshot,
+ * written later with an fsync, survived (LevelDB does not sync an old write-ahead log file when it
+ * switches to a new one). The core refuses a commit index below its snapshot, so the node could
+ * not restart. An empty hard state (a node that never voted nor learned a term) stays empty.
+ */
+function withCommitAtLeast(hardState: HardState, snapshotIndex: number): HardState {
+  if (hardState.term === 0 || hardState.commit >= snapshotIndex) return hardState;
+  return { ...hardState, commit: snapshotIndex };
 }

@@ -1,12 +1,22 @@
 // fault-log-store.ts — FaultLogStore, a LogStore wrapper that models the one disk fault Raft must
 // survive: a crash loses every write that was not yet synced.
 //
-// Each write waits `syncDelayMs` (its time in the page cache) before it reaches the wrapped store
-// and its promise resolves; writes reach the store in order. crash() loses every write still
-// waiting, as a power cut would, and closes the store. A correct node only acts on a write after
-// its promise resolves, so a crash never loses anything it acknowledged; the planted defect
-// `ackBeforeSync` resolves writes at once (as a node that forgot fsync would) so tests can show
-// that they detect the loss. For real processes, kill -9 during the delay has the same effect.
+// Writes reach the wrapped store in order, one pass of the queue every `syncDelayMs` (their time
+// in the page cache). A synced write (every compact, every save without `sync: false`) resolves
+// when its pass has reached the store; an unsynced save resolves at once, as a LevelDB write
+// without fsync returns once it is in the page cache. One pass writes every unsynced write at the
+// head of the queue and the first synced write after them: an fsync makes everything written
+// before it durable (LevelDB's write-ahead log). crash() loses every write still queued, as a
+// power cut would, and closes the store: synced ones reject, unsynced ones were already
+// acknowledged and are silently lost. `unsyncedLoss: 'all'` is the worst case: no unsynced write
+// ever reaches the store, not even when a later synced one does (LevelDB can do that across a
+// switch of its log file); a correct node must survive it too, since the runtime writes unsynced
+// only a Ready whose one durable change is a higher commit index.
+//
+// A correct node only acts on a synced write after its promise resolves, so a crash never loses
+// anything it acknowledged; the planted defect `ackBeforeSync` resolves every write at once (as a
+// node that forgot fsync would) so tests can show that they detect the loss. For real processes,
+// kill -9 during the delay has the same effect.
 import type { Snapshot } from '../raft/index.js';
 import { StorageClosedError, StorageCrashedError, assert } from './errors.js';
 import type { LogStore, PersistedState, SaveBatch } from './log-store.js';
@@ -19,10 +29,20 @@ export interface FaultLogStoreInit {
   readonly ackBeforeSync?: boolean;
   /** maxPendingWrites bounds the queue of unsynced writes (default 1024). */
   readonly maxPendingWrites?: number;
+  /**
+   * unsyncedLoss: what a crash loses of the writes made with `sync: false`. 'suffix' (default):
+   * those still queued (not yet written back and not followed by a completed sync). 'all': every
+   * one of them, ever: they never reach the wrapped store.
+   */
+  readonly unsyncedLoss?: 'suffix' | 'all';
 }
 
 interface PendingWrite {
   readonly run: () => Promise<void>;
+  /** synced: the write is an fsync (a pass ends with it). */
+  readonly synced: boolean;
+  /** acknowledged: its promise already resolved (unsynced, or the ackBeforeSync defect); a crash loses it silently. */
+  readonly acknowledged: boolean;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
 }
@@ -37,6 +57,8 @@ export class FaultLogStore implements LogStore {
   private pumping = false;
   private crashed = false;
   private closed = false;
+  /** failure: an acknowledged unsynced write that the wrapped store then refused; every later call fails with it. */
+  private failure: Error | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(inner: LogStore, init: FaultLogStoreInit) {
@@ -56,11 +78,15 @@ export class FaultLogStore implements LogStore {
   }
 
   save(batch: SaveBatch): Promise<void> {
-    return this.enqueue('save', () => this.inner.save(batch));
+    if (batch.sync === false) {
+      const run = this.init.unsyncedLoss === 'all' ? async () => undefined : () => this.inner.save(batch);
+      return this.enqueue('save', run, false);
+    }
+    return this.enqueue('save', () => this.inner.save(batch), true);
   }
 
   compact(snapshot: Snapshot): Promise<void> {
-    return this.enqueue('compact', () => this.inner.compact(snapshot));
+    return this.enqueue('compact', () => this.inner.compact(snapshot), true);
   }
 
   /** close waits for pending writes to become durable (an orderly shutdown), then closes the store. */
@@ -76,31 +102,33 @@ export class FaultLogStore implements LogStore {
 
   /**
    * crash simulates a power cut: every write not yet durable is lost (its promise rejects with
-   * StorageCrashedError unless it was already acknowledged by the ackBeforeSync defect), and the
-   * wrapped store is closed. Returns the number of writes lost.
+   * StorageCrashedError unless it was already acknowledged: an unsynced write, or the
+   * ackBeforeSync defect), and the wrapped store is closed. Returns the number of writes lost.
    */
   async crash(): Promise<number> {
     if (this.crashed || this.closed) return 0;
     this.crashed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     const lost = this.pending.splice(0, this.pending.length);
-    for (const write of lost) write.reject(new StorageCrashedError('write lost before it was synced'));
+    for (const write of lost) {
+      if (!write.acknowledged) write.reject(new StorageCrashedError('write lost before it was synced'));
+    }
     this.closed = true;
     await this.inner.close();
     return lost.length;
   }
 
-  private enqueue(operation: string, run: () => Promise<void>): Promise<void> {
+  private enqueue(operation: string, run: () => Promise<void>, synced: boolean): Promise<void> {
     this.checkUsable(operation);
     const limit = this.init.maxPendingWrites ?? DEFAULT_MAX_PENDING_WRITES;
     assert(this.pending.length < limit, () => `FaultLogStore: more than ${limit} unsynced writes`);
     const acknowledged = new Promise<void>((resolve, reject) => {
-      if (this.init.ackBeforeSync === true) {
-        // The planted defect: acknowledge now; a later crash silently loses the write.
-        this.pending.push({ run, resolve: () => undefined, reject: () => undefined });
+      if (!synced || this.init.ackBeforeSync === true) {
+        // Acknowledged now (an unsynced write, or the planted defect); a later crash silently loses it.
+        this.pending.push({ run, synced, acknowledged: true, resolve: () => undefined, reject: () => undefined });
         resolve();
       } else {
-        this.pending.push({ run, resolve, reject });
+        this.pending.push({ run, synced, acknowledged: false, resolve, reject });
       }
     });
     this.schedule();
@@ -112,25 +140,28 @@ export class FaultLogStore implements LogStore {
     this.pumping = true;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.flushOne();
+      void this.flushPass();
     }, this.init.syncDelayMs);
   }
 
-  private async flushOne(): Promise<void> {
-    const write = this.pending[0];
-    if (write === undefined || this.crashed) {
-      this.pumping = false;
-      return;
-    }
-    try {
-      await write.run();
-      if (this.crashed) return;
-      this.pending.shift();
-      write.resolve();
-    } catch (error) {
-      if (this.crashed) return;
-      this.pending.shift();
-      write.reject(error as Error);
+  /** flushPass writes the unsynced writes at the head of the queue and the first synced one after them. */
+  private async flushPass(): Promise<void> {
+    const bound = this.pending.length;
+    for (let written = 0; written < bound && !this.crashed; written++) {
+      const write = this.pending[0];
+      if (write === undefined) break;
+      try {
+        await write.run();
+        if (this.crashed) return;
+        this.pending.shift();
+        write.resolve();
+      } catch (error) {
+        if (this.crashed) return;
+        this.pending.shift();
+        if (write.acknowledged) this.failure ??= error as Error;
+        else write.reject(error as Error);
+      }
+      if (write.synced) break;
     }
     this.pumping = false;
     this.schedule();
@@ -139,5 +170,6 @@ export class FaultLogStore implements LogStore {
   private checkUsable(operation: string): void {
     if (this.crashed) throw new StorageCrashedError(`${operation} after the crash`);
     if (this.closed) throw new StorageClosedError(operation);
+    if (this.failure !== undefined) throw this.failure;
   }
 }

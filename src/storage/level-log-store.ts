@@ -1,9 +1,17 @@
 // level-log-store.ts — LevelLogStore, the LevelDB adapter of the LogStore port (classic-level).
 //
-// Durability: every save() and compact() is ONE LevelDB batch written with `sync: true` (fsync
-// before the promise resolves), so a Ready's snapshot, entries and hard state become durable
-// together or not at all. A conflicting suffix is removed by explicit deletes of its keys in the
-// same batch (never clear(), which is not atomic with the batch).
+// Durability: every save() and compact() is ONE LevelDB batch, so a Ready's snapshot, entries and
+// hard state become durable together or not at all (issue #3: one atomic batch per Ready). The
+// batch is written with `sync: true` (fsync before the promise resolves) unless the caller says
+// `sync: false`, which the runtime does only for a Ready whose one durable change is a higher
+// commit index, as etcd does (its WAL syncs only when raft.MustSync: new entries, or a new term or
+// vote). Such a write may be lost by a power cut; the node then restarts with an older commit
+// index (never below its snapshot: DurableStorage.open) and learns the rest from its leader: a
+// commit index is not a promise to anyone, the entries it covers are durable on a majority.
+// LevelDB appends batches in order to its write-ahead log, so a later synced batch usually makes
+// an unsynced one before it durable too, but not across a switch to a new log file (the old one is
+// closed without fsync): nothing here relies on that order. A conflicting suffix is removed by explicit deletes of its
+// keys in the same batch (never clear(), which is not atomic with the batch).
 //
 // Integrity: every value is a checksummed record (records.ts). open() reads everything back and
 // refuses to start on any damage: a bad checksum, an undecodable payload, an entry whose index
@@ -86,14 +94,14 @@ export class LevelLogStore implements LogStore {
   async save(batch: SaveBatch): Promise<void> {
     this.checkOpen('save');
     const plan = planSave(this.bounds, batch);
-    await this.write(plan.ops);
+    await this.write(plan.ops, batch.sync !== false);
     this.bounds = plan.bounds;
   }
 
   async compact(snapshot: Snapshot): Promise<void> {
     this.checkOpen('compact');
     const plan = planCompact(this.bounds, snapshot);
-    await this.write(plan.ops);
+    await this.write(plan.ops, true);
     this.bounds = plan.bounds;
   }
 
@@ -120,8 +128,8 @@ export class LevelLogStore implements LogStore {
     this.layout = layout;
   }
 
-  /** write turns planned ops into one synced LevelDB batch. */
-  private async write(ops: readonly WriteOp[]): Promise<void> {
+  /** write turns planned ops into one LevelDB batch, fsynced when `sync`. */
+  private async write(ops: readonly WriteOp[], sync: boolean): Promise<void> {
     const batch: BatchOp[] = [];
     let layout = this.layout;
     for (const op of ops) {
@@ -142,7 +150,7 @@ export class LevelLogStore implements LogStore {
           break;
       }
     }
-    await this.db.batch(batch, { sync: true });
+    await this.db.batch(batch, { sync });
     this.layout = layout;
   }
 

@@ -21,18 +21,29 @@ export interface SaveBatch {
   readonly hardState?: HardState;
   readonly entries: readonly Entry[];
   readonly snapshot?: Snapshot;
+  /**
+   * sync: whether the write is fsynced before its promise resolves (default true). The caller
+   * passes the Ready's `mustSync` (etcd's MustSync): false only for a Ready whose one durable
+   * change is a higher commit index (no entries, no snapshot, same term and vote).
+   * DurableStorage refuses anything else unsynced.
+   */
+  readonly sync?: boolean;
 }
 
 /**
- * LogStore is the durable-storage port. Every mutating call is one atomic write that is durable
- * (fsynced) when its promise resolves; a crash leaves either all of it or none of it. Calls must
- * not overlap: the caller awaits each before the next.
+ * LogStore is the durable-storage port. Every mutating call is one atomic write; a crash leaves
+ * either all of it or none of it. A synced write (every compact, and every save unless it says
+ * `sync: false`) is durable when its promise resolves, and so is every write made before it
+ * (the adapters keep writes in order, as LevelDB's write-ahead log does). An unsynced save is
+ * readable when its promise resolves but a crash may lose it: that is safe only for a commit
+ * index, which a restarted node learns again from its leader. Calls must not overlap: the
+ * caller awaits each before the next.
  */
 export interface LogStore {
   /** load reads and validates everything stored; throws StorageCorruptionError naming the damaged record. */
   load(): Promise<PersistedState>;
   /**
-   * save applies one Ready: a snapshot (newer than the stored one, or the index-0 bootstrap
+   * save applies one Ready (fsynced unless `batch.sync` is false): a snapshot (newer than the stored one, or the index-0 bootstrap
    * configuration of an empty store) replaces the whole log; entries overlapping the log replace
    * it from their first index and delete the conflicting suffix after them; entries already
    * covered by the snapshot are ignored; then the hard state is stored.

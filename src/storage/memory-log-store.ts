@@ -14,6 +14,8 @@ export class MemoryDisk {
   readonly entries = new Map<number, Entry>();
   /** writes counts atomic writes (saves and compactions), for tests. */
   writes = 0;
+  /** syncedWrites counts the writes that asked for an fsync (all but `sync: false` saves), for tests. */
+  syncedWrites = 0;
 }
 
 /** MemoryLogStore implements LogStore in memory; every write is atomic (applied synchronously). */
@@ -44,14 +46,14 @@ export class MemoryLogStore implements LogStore {
   async save(batch: SaveBatch): Promise<void> {
     this.checkOpen('save');
     const plan = planSave(this.bounds, batch);
-    this.apply(plan.ops);
+    this.apply(plan.ops, batch.sync !== false);
     this.bounds = plan.bounds;
   }
 
   async compact(snapshot: Snapshot): Promise<void> {
     this.checkOpen('compact');
     const plan = planCompact(this.bounds, snapshot);
-    this.apply(plan.ops);
+    this.apply(plan.ops, true);
     this.bounds = plan.bounds;
   }
 
@@ -59,7 +61,8 @@ export class MemoryLogStore implements LogStore {
     this.closed = true;
   }
 
-  private apply(ops: readonly WriteOp[]): void {
+  /** apply writes the ops; memory has no page cache, so `sync` is only counted (FaultLogStore models its loss). */
+  private apply(ops: readonly WriteOp[], sync: boolean): void {
     for (const op of ops) {
       switch (op.kind) {
         case 'putEntry':
@@ -77,6 +80,7 @@ export class MemoryLogStore implements LogStore {
       }
     }
     this.disk.writes++;
+    if (sync) this.disk.syncedWrites++;
   }
 
   private checkOpen(operation: string): void {

@@ -32,7 +32,7 @@ class StandInRuntime implements RuntimeApi<ApplyResult> {
       snapshotIndex: 0, lastIndex: this.index, voters: [1], learners: [], removed: false };
   }
   counters(): RuntimeCounters {
-    return { readies: 0, saves: 0, savedEntries: 0, saveMs: 0, appliedEntries: this.index, sentMessages: 0, droppedMessages: 0, pendingProposals: 0, pendingReads: 0 };
+    return { readies: 0, saves: 0, syncedSaves: 0, savedEntries: 0, saveMs: 0, syncedSaveMs: 0, appliedEntries: this.index, sentMessages: 0, droppedMessages: 0, pendingProposals: 0, pendingReads: 0 };
   }
   async propose(payload: Uint8Array): Promise<Committed<ApplyResult>> {
     this.proposals += 1;

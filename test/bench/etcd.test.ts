@@ -98,7 +98,8 @@ describe('where the time went', () => {
       'etcd_disk_wal_fsync_duration_seconds_count 8',
     ].join('\n');
     assert.deepEqual(parseCounters(etcdText, COUNTER_METRICS.etcd), { cpuSeconds: 12.5, logSyncs: 8, logSyncSeconds: 0.0174 });
-    const quorumgateText = 'quorumgate_process_process_cpu_seconds_total 3\nquorumgate_storage_saves_total 40\nquorumgate_storage_save_seconds_total 0.2\n';
+    const quorumgateText = 'quorumgate_process_process_cpu_seconds_total 3\nquorumgate_storage_saves_total 75\nquorumgate_storage_synced_saves_total 40\n'
+      + 'quorumgate_storage_save_seconds_total 0.25\nquorumgate_storage_synced_save_seconds_total 0.2\n';
     assert.deepEqual(parseCounters(quorumgateText, COUNTER_METRICS.quorumgate), { cpuSeconds: 3, logSyncs: 40, logSyncSeconds: 0.2 });
     assert.equal(parseCounters('process_cpu_seconds_total 1', COUNTER_METRICS.etcd), undefined);
     assert.equal(parseCounters(quorumgateText, COUNTER_METRICS.etcd), undefined, 'the other system\'s names do not match');

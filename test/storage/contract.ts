@@ -102,6 +102,17 @@ export function runLogStoreContract(harness: StoreHarness): void {
       });
     });
 
+    test('an unsynced save (a commit-only hard state) is read back like any other after an orderly close', async () => {
+      await withStore(harness, async (location, store) => {
+        await store.save({ entries: entries(1, 3, 1), hardState: { term: 1, vote: 2, commit: 1 } });
+        await store.save({ entries: [], hardState: { term: 1, vote: 2, commit: 3 }, sync: false });
+        await store.close();
+        const state = await reopened(location);
+        assert.deepEqual(state.hardState, { term: 1, vote: 2, commit: 3 });
+        assert.equal(state.entries.length, 3);
+      });
+    });
+
     test('entries that conflict replace the log from their first index and delete the suffix after them', async () => {
       await withStore(harness, async (location, store) => {
         await store.save({ entries: entries(1, 6, 1) });

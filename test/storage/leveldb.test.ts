@@ -83,7 +83,7 @@ async function openFails(directory: string): Promise<StorageCorruptionError> {
 }
 
 describe('LevelDB writes', () => {
-  test('each save and compact is exactly one batch written with sync: true', async (t) => {
+  test('each save and compact is exactly one batch, written with sync: true unless the save says sync: false', async (t) => {
     const calls: { operations: number; sync: unknown }[] = [];
     const original = ClassicLevel.prototype.batch;
     t.mock.method(ClassicLevel.prototype, 'batch', function (this: ClassicLevel<Buffer, Buffer>, ...args: unknown[]) {
@@ -95,9 +95,12 @@ describe('LevelDB writes', () => {
     calls.length = 0;
     await store.save({ entries: [entry(1, 1), entry(2, 1), entry(3, 1)], hardState: { term: 1, vote: 1, commit: 0 } });
     await store.save({ entries: [entry(2, 2)], hardState: { term: 2, vote: 0, commit: 1 } }); // put 2, delete 3, hard state
+    await store.save({ entries: [], hardState: { term: 2, vote: 0, commit: 2 }, sync: false }); // a commit-only Ready
     await store.compact({ metadata: { index: 1, term: 1, confState: CONF }, data: new Uint8Array(3) });
     await store.close();
-    assert.deepEqual(calls, [{ operations: 4, sync: true }, { operations: 3, sync: true }, { operations: 3, sync: true }]);
+    assert.deepEqual(calls, [
+      { operations: 4, sync: true }, { operations: 3, sync: true }, { operations: 1, sync: false }, { operations: 3, sync: true },
+    ]);
   });
 });
 
