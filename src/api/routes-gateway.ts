@@ -11,6 +11,12 @@ import type { ApiDeps } from './deps.js';
 /** MAX_ENVELOPE_BASE64_CHARS bounds a submitted envelope (a signed command is at most 1 MiB). */
 const MAX_ENVELOPE_BASE64_CHARS = Math.ceil((1024 * 1024) / 3) * 4;
 
+/**
+ * MAX_BATCH_ENVELOPES bounds one POST /v1/commands/batch. The whole body is still bounded by
+ * MAX_BODY_BYTES (2 MiB), so a batch of large commands holds fewer.
+ */
+const MAX_BATCH_ENVELOPES = 256;
+
 /** MAX_EXPORT_ENTRIES bounds one export of the applied log. */
 const MAX_EXPORT_ENTRIES = 100_000;
 
@@ -32,6 +38,19 @@ const ResultSchema = Type.Object({
   path: Type.Optional(Type.String()),
   effects: Type.Optional(Type.Array(Type.Record(Type.String(), Type.Unknown()))),
 }, { additionalProperties: true });
+
+const SubmitAnswerSchema = Type.Object({ index: Type.Integer(), term: Type.Integer(), bodyHash: Type.String(), duplicate: Type.Boolean(), result: ResultSchema });
+
+const ErrorSchema = Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Record(Type.String(), Type.Unknown())) });
+
+/** SubmitAnswer is the answer to one submitted command (POST /v1/commands, one item of a batch). */
+interface SubmitAnswer {
+  readonly index: number;
+  readonly term: number;
+  readonly bodyHash: string;
+  readonly duplicate: boolean;
+  readonly result: Record<string, unknown> & { ok: boolean; index: number };
+}
 
 function decodeBase64(text: string, where: string): Uint8Array {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) {
@@ -57,22 +76,13 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     return machine().lastApplied().index;
   };
 
-  app.post('/v1/commands', {
-    schema: {
-      body: Type.Object({
-        envelope: Type.String({ minLength: 4, maxLength: MAX_ENVELOPE_BASE64_CHARS }),
-        wait: Type.Union([Type.Literal('committed'), Type.Literal('enforced')], { default: 'committed' }),
-        /** timeoutMs bounds the wait for enforcement (wait=enforced). */
-        timeoutMs: Type.Integer({ minimum: 1, maximum: MAX_ENFORCED_WAIT_MS, default: DEFAULT_ENFORCED_WAIT_MS }),
-      }, { additionalProperties: false }),
-      response: { 200: Type.Object({ index: Type.Integer(), term: Type.Integer(), bodyHash: Type.String(), duplicate: Type.Boolean(), result: ResultSchema }) },
-    },
-  }, async (request) => {
-    const { envelope, wait, timeoutMs } = request.body as { envelope: string; wait: 'committed' | 'enforced'; timeoutMs: number };
-    if (wait === 'enforced' && !gateway.enforcement) {
-      throw new ApiError('BAD_REQUEST', 'body.wait: "enforced" needs a node that runs a data plane, and this one does not; wait for "committed", then poll GET /v1/status of the nodes that serve the devices');
-    }
-    const bytes = decodeBase64(envelope, 'body.envelope');
+  /**
+   * submitOne checks a signed command at the edge, proposes it and answers once this node has
+   * applied it (or, for wait=enforced, enforces it): the answer of POST /v1/commands. Throws
+   * ApiError (or an unknown error, a bug) when there is no such answer.
+   */
+  const submitOne = async (envelope: string, where: string, wait: 'committed' | 'enforced', timeoutMs: number): Promise<SubmitAnswer> => {
+    const bytes = decodeBase64(envelope, where);
     let checked;
     try {
       checked = machine().precheck(bytes, (deps.nowMs ?? Date.now)());
@@ -82,7 +92,9 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
       if (earlier) return earlier;
       const undecodable = ['too_large', 'malformed_envelope', 'malformed_body', 'non_canonical_body', 'unsafe_integer', 'unknown_payload', 'invalid_payload'];
       const status = undecodable.includes(error.code) ? 'BAD_REQUEST' : 'UNPROCESSABLE';
-      throw new ApiError(status, `the command was not proposed: ${error.message}`, { commandCode: error.code, path: error.path });
+      // A batch item names itself; the single route's message is unchanged (clients match on it).
+      const item = where === 'body.envelope' ? '' : `${where}: `;
+      throw new ApiError(status, `${item}the command was not proposed: ${error.message}`, { commandCode: error.code, path: error.path });
     }
     // No separate duplicate check is needed here: an applied command's seq is no longer above its
     // signer's last, so a retried envelope always fails precheck and is answered by duplicateOf.
@@ -94,6 +106,58 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     } catch (error) {
       throw runtimeToApiError(error);
     }
+  };
+
+  app.post('/v1/commands', {
+    schema: {
+      body: Type.Object({
+        envelope: Type.String({ minLength: 4, maxLength: MAX_ENVELOPE_BASE64_CHARS }),
+        wait: Type.Union([Type.Literal('committed'), Type.Literal('enforced')], { default: 'committed' }),
+        /** timeoutMs bounds the wait for enforcement (wait=enforced). */
+        timeoutMs: Type.Integer({ minimum: 1, maximum: MAX_ENFORCED_WAIT_MS, default: DEFAULT_ENFORCED_WAIT_MS }),
+      }, { additionalProperties: false }),
+      response: { 200: SubmitAnswerSchema },
+    },
+  }, async (request) => {
+    const { envelope, wait, timeoutMs } = request.body as { envelope: string; wait: 'committed' | 'enforced'; timeoutMs: number };
+    if (wait === 'enforced' && !gateway.enforcement) {
+      throw new ApiError('BAD_REQUEST', 'body.wait: "enforced" needs a node that runs a data plane, and this one does not; wait for "committed", then poll GET /v1/status of the nodes that serve the devices');
+    }
+    return submitOne(envelope, 'body.envelope', wait, timeoutMs);
+  });
+
+  // POST /v1/commands/batch: many signed commands in one request, each checked, proposed and
+  // answered on its own, in order. All are handed to the runtime at once, so its queue gives the
+  // core one batch (one append, one fsync, one message per follower) instead of one per request.
+  app.post('/v1/commands/batch', {
+    schema: {
+      body: Type.Object({
+        envelopes: Type.Array(Type.String({ minLength: 4, maxLength: MAX_ENVELOPE_BASE64_CHARS }), { minItems: 1, maxItems: MAX_BATCH_ENVELOPES }),
+      }, { additionalProperties: false }),
+      response: {
+        200: Type.Object({
+          results: Type.Array(Type.Union([
+            Type.Object({ ok: Type.Literal(true), answer: SubmitAnswerSchema }),
+            Type.Object({ ok: Type.Literal(false), error: ErrorSchema }),
+          ])),
+        }),
+      },
+    },
+  }, async (request) => {
+    const { envelopes } = request.body as { envelopes: string[] };
+    const outcomes = await Promise.allSettled(envelopes.map((envelope, i) => submitOne(envelope, `body.envelopes[${i}]`, 'committed', DEFAULT_ENFORCED_WAIT_MS)));
+    return {
+      results: outcomes.map((outcome, i) => {
+        if (outcome.status === 'fulfilled') return { ok: true as const, answer: outcome.value };
+        const error: unknown = outcome.reason;
+        if (error instanceof ApiError) {
+          return { ok: false as const, error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } };
+        }
+        // A bug: logged, answered as a bare internal error for this command only, never leaked.
+        request.log.error({ err: error, envelope: i }, 'batch command failed');
+        return { ok: false as const, error: { code: 'INTERNAL', message: 'internal error' } };
+      }),
+    };
   });
 
   app.get('/v1/commands/:bodyHash', {

@@ -217,3 +217,66 @@ describe('GET /v1/watch', () => {
     assert.match(text, /"kind":"deviceState","deviceId":"plug-0","from":"normal","to":"suspicious"/);
   });
 });
+
+describe('POST /v1/commands/batch', () => {
+  type BatchItem = { ok: true; answer: { index: number; duplicate: boolean; result: { ok: boolean; kind?: string } } } | { ok: false; error: { code: string; message: string; details?: Record<string, unknown> } };
+  const batch = async (envelopes: readonly (Uint8Array | string)[]): Promise<{ statusCode: number; body: string; results: BatchItem[] }> => {
+    const payload = { envelopes: envelopes.map((e) => (typeof e === 'string' ? e : Buffer.from(e).toString('base64'))) };
+    const response = await app.inject({ method: 'POST', url: '/v1/commands/batch', payload });
+    return { statusCode: response.statusCode, body: response.body, results: response.statusCode === 200 ? (response.json() as { results: BatchItem[] }).results : [] };
+  };
+
+  test('each command of a batch is proposed, committed and answered on its own, in order', async () => {
+    const proposalsBefore = runtime.proposals;
+    const envelopes = ['b1', 'b2', 'b3'].map((domain) => cluster.root({ kind: 'createDomain', description: `batch ${domain}` }, domain));
+    const response = await batch(envelopes);
+    assert.equal(response.statusCode, 200, response.body);
+    assert.equal(response.results.length, 3);
+    const indexes = response.results.map((item) => {
+      assert.ok(item.ok, JSON.stringify(item));
+      assert.equal(item.answer.result.kind, 'createDomain');
+      assert.equal(item.answer.duplicate, false);
+      return item.answer.index;
+    });
+    assert.deepEqual(indexes, [indexes[0], indexes[0]! + 1, indexes[0]! + 2]);
+    assert.equal(runtime.proposals - proposalsBefore, 3, 'one proposal per command');
+  });
+
+  test('a forged command, a duplicate and an indeterminate outcome are answered for their own item only', async () => {
+    const applied = cluster.root({ kind: 'createDomain', description: 'batch b4' }, 'b4');
+    assert.equal((await submit(applied)).statusCode, 200);
+    const forged = Buffer.from(cluster.root({ kind: 'createDomain', description: 'batch b5' }, 'b5'));
+    forged[forged.length - 1] = forged[forged.length - 1]! ^ 0x01;
+    const good = cluster.root({ kind: 'createDomain', description: 'batch b6' }, 'b6');
+    const proposalsBefore = runtime.proposals;
+    runtime.failNext = new RuntimeError('RUNTIME_PROPOSAL_TIMEOUT', 'no outcome in time');
+    const lost = cluster.root({ kind: 'createDomain', description: 'batch b7' }, 'b7');
+    const response = await batch([lost, forged, applied, good]);
+    assert.equal(response.statusCode, 200, response.body);
+    const [timedOut, refused, duplicate, committed] = response.results;
+    assert.ok(timedOut && !timedOut.ok && timedOut.error.code === 'TIMEOUT' && timedOut.error.details?.indeterminate === true, JSON.stringify(timedOut));
+    assert.ok(refused && !refused.ok && refused.error.code === 'UNPROCESSABLE', JSON.stringify(refused));
+    assert.equal(refused.error.details?.commandCode, 'bad_signature');
+    assert.match(refused.error.message, /^body\.envelopes\[1\]: the command was not proposed/);
+    assert.ok(duplicate?.ok && duplicate.answer.duplicate, JSON.stringify(duplicate));
+    assert.ok(committed?.ok && committed.answer.result.kind === 'createDomain' && !committed.answer.duplicate, JSON.stringify(committed));
+    assert.equal(runtime.proposals - proposalsBefore, 2, 'the timed-out and the good command were proposed; the forged one and the duplicate were not');
+  });
+
+  test('bad input is a 400 that names what was wrong', async () => {
+    const empty = await batch([]);
+    assert.equal(empty.statusCode, 400);
+    assert.match(empty.body, /envelopes/);
+    const tooMany = await batch(Array.from({ length: 257 }, () => 'AAAA'));
+    assert.equal(tooMany.statusCode, 400);
+    assert.match(tooMany.body, /256/);
+    const notBase64 = await batch(['AAAA', '%%%%']);
+    assert.equal(notBase64.statusCode, 200);
+    assert.ok(notBase64.results[1] && !notBase64.results[1].ok);
+    assert.match(notBase64.results[1].error.message, /body\.envelopes\[1\]: expected standard base64/);
+    const extra = await app.inject({ method: 'POST', url: '/v1/commands/batch', payload: { envelopes: ['AAAA'], wait: 'enforced' } });
+    assert.equal(extra.statusCode, 400);
+    const wrongType = await app.inject({ method: 'POST', url: '/v1/commands/batch', payload: { envelopes: [42] } });
+    assert.equal(wrongType.statusCode, 400);
+  });
+});
