@@ -5,7 +5,7 @@
 // Each container gets a private directory bind-mounted at /run/umbox: its alert FIFO and ready marker.
 // Before a container is created its image's layer digest is checked against the pin, and the container
 // is created from the verified image id, so a re-tag between check and create cannot swap the image.
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { LABEL_PREFIX, UMBOX_READY_TIMEOUT_MS, UMBOX_REPOSITORY } from './constants.js';
@@ -41,6 +41,23 @@ export interface UmboxRuntime {
 /** imageReference is the local tag of a pinned image: "qg-umbox/<image>:<first 12 hex of digest>". */
 export function imageReference(image: string, digest: string): string {
   return `${UMBOX_REPOSITORY}/${image}:${digest.slice('sha256:'.length, 'sha256:'.length + 12)}`;
+}
+
+/**
+ * bringUpQuiet brings host interfaces up with IPv6 off first: a host end of a μmbox veth is a switch port,
+ * not a host address, and would otherwise send the host's own link-local chatter (router solicitations,
+ * MLD reports) into the μmbox.
+ */
+async function bringUpQuiet(ports: readonly string[]): Promise<void> {
+  for (const port of ports) {
+    try {
+      writeFileSync(`/proc/sys/net/ipv6/conf/${port}/disable_ipv6`, '1');
+    } catch (cause) {
+      // A host without IPv6 has no such file, and nothing to silence; any other failure is reported.
+      if ((cause as NodeJS.ErrnoException).code !== 'ENOENT') throw new DataplaneError('umbox_start_failed', `disabling IPv6 on ${port}: ${(cause as Error).message}`, { cause });
+    }
+  }
+  await run('ip', ['-force', '-batch', '-'], { input: ports.map((port) => `link set ${port} up`).join('\n') + '\n', allowFailure: true });
 }
 
 /** peerName is the host-side name of a prepared veth's container end before it moves in ("qm…i" → "qm…ip"). */
@@ -126,9 +143,9 @@ export class DockerUmboxRuntime implements UmboxRuntime {
     const script = [
       `link del ${umbox.inPort}`, `link del ${umbox.outPort}`,
       `link add ${umbox.inPort} type veth peer name ${inPeer}`, `link add ${umbox.outPort} type veth peer name ${outPeer}`,
-      `link set ${umbox.inPort} up`, `link set ${umbox.outPort} up`,
     ].join('\n');
     await run('ip', ['-force', '-batch', '-'], { input: `${script}\n`, allowFailure: true });
+    await bringUpQuiet([umbox.inPort, umbox.outPort]);
     for (const port of [umbox.inPort, umbox.outPort, inPeer, outPeer]) {
       if (!existsSync(`/sys/class/net/${port}`)) throw new DataplaneError('umbox_start_failed', `μmbox ${umbox.name}: veth ${port} was not created`);
     }
@@ -194,9 +211,9 @@ export class DockerUmboxRuntime implements UmboxRuntime {
       : [
         `link del ${umbox.inPort}`, `link del ${umbox.outPort}`,
         `link add ${umbox.inPort} type veth peer name eth1 netns ${pid}`, `link add ${umbox.outPort} type veth peer name eth2 netns ${pid}`,
-        `link set ${umbox.inPort} up`, `link set ${umbox.outPort} up`,
       ].join('\n');
     await run('ip', ['-force', '-batch', '-'], { input: `${script}\n`, allowFailure: true });
+    if (!prepared) await bringUpQuiet([umbox.inPort, umbox.outPort]);
     for (const port of [umbox.inPort, umbox.outPort]) {
       if (!existsSync(`/sys/class/net/${port}`)) throw new DataplaneError('umbox_start_failed', `μmbox ${umbox.name}: veth ${port} was not created`);
     }
