@@ -1,17 +1,19 @@
 // level-log-store.ts — LevelLogStore, the LevelDB adapter of the LogStore port (classic-level).
 //
 // Durability: every save() and compact() is ONE LevelDB batch, so a Ready's snapshot, entries and
-// hard state become durable together or not at all (issue #3: one atomic batch per Ready). The
-// batch is written with `sync: true` (fsync before the promise resolves) unless the caller says
-// `sync: false`, which the runtime does only for a Ready whose one durable change is a higher
-// commit index, as etcd does (its WAL syncs only when raft.MustSync: new entries, or a new term or
-// vote). Such a write may be lost by a power cut; the node then restarts with an older commit
-// index (never below its snapshot: DurableStorage.open) and learns the rest from its leader: a
-// commit index is not a promise to anyone, the entries it covers are durable on a majority.
-// LevelDB appends batches in order to its write-ahead log, so a later synced batch usually makes
-// an unsynced one before it durable too, but not across a switch to a new log file (the old one is
-// closed without fsync): nothing here relies on that order. A conflicting suffix is removed by explicit deletes of its
-// keys in the same batch (never clear(), which is not atomic with the batch).
+// hard state become durable together or not at all. Issue #3 asks for "one atomic, synced batch
+// per ready()": the batch stays one atomic write, and it is written with `sync: true` (fsync
+// before the promise resolves) unless the caller says `sync: false`, which the runtime does only
+// for a Ready with nothing that must be durable — its one change is a higher commit index. That is
+// what etcd does: its WAL fsyncs only when raft.MustSync (new entries, or a new term or vote).
+// Such a write may be lost by a power cut; the node then restarts with an older commit index
+// (never below its snapshot: DurableStorage.open) and learns the rest from its leader: a commit
+// index is not a promise to anyone, the entries it covers are durable on a majority. LevelDB
+// appends batches in order to its write-ahead log, so a later synced batch usually makes an
+// unsynced one before it durable too, but not across a switch to a new log file (LevelDB 1.20
+// closes the old one without fsync): nothing here relies on that order. A conflicting suffix is
+// removed by explicit deletes of its keys in the same batch (never clear(), which is not atomic
+// with the batch).
 //
 // Integrity: every value is a checksummed record (records.ts). open() reads everything back and
 // refuses to start on any damage: a bad checksum, an undecodable payload, an entry whose index
