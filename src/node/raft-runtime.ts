@@ -15,12 +15,12 @@
 // durable skips the fsync, which is what etcd does. A Ready whose one durable change is a higher
 // commit index (the leader learning that a quorum has an entry, a follower hearing the leader's
 // commit) is written without fsync: at one client that halves the fsyncs per write (one for the
-// entry, none for its commit). A crash may
-// lose such a write; the node then restarts with an older commit index (never below its snapshot)
-// and learns the rest from its leader. Nothing acknowledged depends on it: an entry is applied
-// and answered only once committed, that is durable on a majority, whose logs a new leader holds
-// (the commit index is a hint to this node, not a promise to anyone). DurableStorage asserts
-// that an unsynced batch moves nothing but the commit index.
+// entry, none for its commit). A crash may lose such a write; the node then restarts with an
+// older commit index (never below its snapshot) and learns the rest from its leader. Nothing
+// acknowledged depends on it: an entry is applied and answered only once committed, that is
+// durable on a majority, whose logs a new leader holds (the commit index is a hint to this node,
+// not a promise to anyone). DurableStorage asserts that an unsynced batch moves nothing but the
+// commit index.
 //
 // Leader-stamped time: every Normal entry carries a LogEnvelope. The leader stamps its time when
 // it appends; a follower forwards an unstamped envelope which the leader's runtime intercepts
