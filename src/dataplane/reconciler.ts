@@ -125,6 +125,8 @@ export class Reconciler {
   private bridgeReady = false;
   /** observed is what the last successful pass saw and left: ports, in-use μmboxes and the flow table. */
   private observed: Observed | null = null;
+  /** plannedInput is the input the pass in progress (or the last one) planned. */
+  private plannedInput: DesiredInput | null = null;
   /** lastPlan is the plan of the last pass that got as far as planning. */
   private lastPlan: DesiredDataplane | null = null;
   private running = false;
@@ -219,6 +221,11 @@ export class Reconciler {
     this.wake?.();
     await this.loop;
     this.loop = null;
+  }
+
+  /** newInputWaiting says whether input arrived after the pass in progress planned. */
+  private newInputWaiting(): boolean {
+    return this.input !== this.plannedInput;
   }
 
   /** plan is planDataplane with this node's options. */
@@ -333,6 +340,7 @@ export class Reconciler {
       : await Promise.all([this.sw.listPorts(), this.runtime.list(nodeId), this.sw.dumpFlows()]);
     // Planned after the reads: input that arrived while a full pass read OVS and Docker (a reaction during a
     // resync) is enforced by this pass rather than by the next one.
+    this.plannedInput = this.input;
     const desired = this.plan(this.input);
     assert(desired.nodeId === nodeId, 'a reconciler serves one node');
     this.lastPlan = desired;
@@ -383,8 +391,9 @@ export class Reconciler {
     const umboxesNow = result.errors.length > 0 ? await this.runtime.list(desired.nodeId) : mergeUmboxes(observedUmboxes, started.umboxes);
     const keep = new Set(inUse);
     for (const device of desired.devices) for (const umbox of device.standby) keep.add(umbox.name);
-    let portsNow = await this.collectGarbage(desired, inUse, keep, umboxesNow, ports, result);
-    const kept = umboxesNow.filter((umbox) => keep.has(umbox.name));
+    const garbage = await this.collectGarbage(desired, inUse, keep, umboxesNow, ports, result);
+    let portsNow = garbage.ports;
+    const kept = [...umboxesNow.filter((umbox) => keep.has(umbox.name)), ...garbage.deferred];
 
     // 4. Standby: a few missing standby μmboxes, started after the bundle so they never delay enforcement.
     const standby = await this.startStandby(desired, kept, portsNow, result);
@@ -404,6 +413,11 @@ export class Reconciler {
     const byName = new Map(observed.map((umbox) => [umbox.name, umbox]));
     const ofports = new Map(ports.map((port) => [port.name, port.ofport]));
     const missing = desired.devices.flatMap((device) => device.standby).filter((umbox) => !isHealthy(umbox, byName.get(umbox.name), ofports));
+    if (this.newInputWaiting()) {
+      // New input waits for nothing optional: the standby starts go to a later pass.
+      result.standbyPending = missing.length;
+      return { umboxes: [], ports: [] };
+    }
     const started: ObservedUmbox[] = [];
     const imageChecks = new Map<string, Awaited<ReturnType<UmboxRuntime['checkImage']>>>();
     for (const umbox of missing.slice(0, STANDBY_STARTS_PER_PASS)) {
@@ -452,9 +466,18 @@ export class Reconciler {
    * ones) and μmbox ports of no kept μmbox; attaches the alert channels of the μmboxes in use; returns the
    * ports left.
    */
-  private async collectGarbage(desired: DesiredDataplane, inUse: ReadonlySet<string>, keep: ReadonlySet<string>, umboxes: readonly ObservedUmbox[], ports: SwitchPortInfo[], result: PassResult): Promise<SwitchPortInfo[]> {
+  private async collectGarbage(desired: DesiredDataplane, inUse: ReadonlySet<string>, keep: ReadonlySet<string>, umboxes: readonly ObservedUmbox[], ports: SwitchPortInfo[], result: PassResult): Promise<{ ports: SwitchPortInfo[]; deferred: ObservedUmbox[] }> {
+    // Removing is not urgent (no flow uses what goes) but slow (a container, then a reconfiguration of the
+    // whole bridge): when new input arrives meanwhile, the rest is left to the next pass, whose bundle
+    // then comes first. What is left stays in the observation cache, so that pass removes it (or keeps it,
+    // if its plan uses it again).
+    const deferred: ObservedUmbox[] = [];
     for (const umbox of umboxes) {
       if (keep.has(umbox.name)) continue;
+      if (this.newInputWaiting()) {
+        deferred.push(umbox);
+        continue;
+      }
       await this.runtime.remove(umbox.name);
       this.init.channels?.detach(umbox.name);
       result.removedUmboxes++;
@@ -477,9 +500,10 @@ export class Reconciler {
     }
     // The ports of the μmboxes just removed are in `ports` (this pass listed them, or added them); their
     // records stay in OVS after the veths go, so they are found here without listing the bridge again.
+    if (deferred.length > 0 || this.newInputWaiting()) return { ports, deferred }; // Ports too wait for the next pass.
     const stale = new Set(ports.map((port) => port.name).filter((name) => UMBOX_PORT_NAME.test(name) && !usedPorts.has(name)));
     await this.sw.removePorts([...stale]);
-    return ports.filter((port) => !stale.has(port.name));
+    return { ports: ports.filter((port) => !stale.has(port.name)), deferred };
   }
 
   /** attachDevicePorts adds device and uplink interfaces that exist on the host but are not on the bridge. */

@@ -256,6 +256,34 @@ describe('Reconciler', () => {
     assert.equal(reconciler.reportFor('cam')?.appliedGeneration, 2);
   });
 
+  test('new input that arrives while a pass removes old μmboxes is enforced first: the rest of the removal waits for the next bundle', async () => {
+    const { events, runtime, make } = rig();
+    const reconciler = make();
+    reconciler.setDesired(input({ cam: { state: 'normal', generation: 1, chain: [pin('monitor'), pin('firewall')] } }));
+    await reconciler.reconcileOnce();
+    const old = (await runtime.list('node-a')).map((umbox) => umbox.name).sort();
+    assert.equal(old.length, 2);
+    const remove = runtime.remove.bind(runtime);
+    let removals = 0;
+    runtime.remove = async (name: string) => {
+      if (old.includes(name) && removals++ === 0) reconciler.setDesired(input({ cam: { state: 'attack', generation: 3, verdict: 'quarantine' } }));
+      return remove(name);
+    };
+    reconciler.setDesired(input({ cam: { state: 'suspicious', generation: 2, chain: [pin('block-all')] } }));
+    const first = await reconciler.reconcileOnce({ full: false });
+    assert.equal(first.removedUmboxes, 1, 'one removal was under way when the input came; the other waits');
+    events.length = 0;
+    const second = await reconciler.reconcileOnce({ full: false });
+    const bundleAt = events.findIndex((event) => event.startsWith('bundle'));
+    const removeAt = events.findIndex((event) => event.startsWith('remove'));
+    assert.ok(bundleAt >= 0 && bundleAt < removeAt, `the new bundle comes before the leftover removal: ${events.join(' | ')}`);
+    assert.equal(second.removedUmboxes, 2, 'the leftover monitor or firewall, and the block-all the new plan no longer uses');
+    assert.deepEqual(await runtime.list('node-a'), []);
+    assert.deepEqual(reconciler.reportFor('cam'), { deviceId: 'cam', desiredGeneration: 3, appliedGeneration: 3, enforcement: 'quarantine', reason: null });
+    const full = await reconciler.reconcileOnce();
+    assert.deepEqual([full.removedUmboxes, full.flowsAdded, full.flowsRemoved], [0, 0, 0], 'nothing was forgotten');
+  });
+
   test('between new input and the pass that enforces it, a device reports its new generation as not yet applied', async () => {
     // Regression (found by the chaos suite): the report compared the applied generation with the plan of
     // the LAST PASS, so a node answered "enforced" for a state whose pass had not run yet.
