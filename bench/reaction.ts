@@ -159,8 +159,12 @@ async function main(): Promise<void> {
         engine.upsertDevice({ id: 'victim', type: 'camera', domain: 'bench', group: 'g', tags: [] }, engineTimeMs++);
         for (let attempt = 0; attempt < runs; attempt++) {
           passes.length = 0;
+          const normalSetAt = Date.now();
           const normal = setVictim({ state: 'normal', chain: [pins('monitor')] });
           await reconciler.waitForGeneration('victim', normal, 60_000);
+          // Every mode starts from a settled node: the pass that enforced `normal` has also finished its
+          // clean-up (the previous attack chain's removal), as it would have long before a real attack.
+          if (!(await pollUntil(() => passes.some((one) => one.flowsAppliedAtMs >= normalSetAt), 60_000, 10))) throw new Error('the pass that enforced normal did not finish within 60 s');
           if (mode === 'warm') await standbyReady();
           rmSync(lastFile, { force: true });
           const attack = lab.spawn(attacker, ['node', '-e', ATTACKER, deviceAddress(1)]);
@@ -223,6 +227,7 @@ async function main(): Promise<void> {
         'reaction = first attack packet sent → last attacker packet received by the device (UDP stream every 1 ms, plus TCP connects to port 22 every 5 ms).',
         'warm: attack state is a block-all chain whose μmbox already runs as the victim\'s standby (the target of its normal→attack rule); the move is one flow bundle.',
         'cold: the same chain with no standby: the block-all μmbox starts on the reaction path. verdict: attack state is the quarantine verdict (nothing to start).',
+        'every run starts from a settled node: the pass that enforced normal (and removed the previous attack chain) has finished.',
         'filler devices (allow verdict, no rules) have no standby candidacy; with every device a candidate, the node limit (32 μmboxes by default) decides which are warm.',
         'commit is not measured: the policy engine runs in this process; the Raft commit latency is in bench/results/raft.json.',
         'alert includes the monitor μmbox detecting more than 5 SYNs within its window and its 100 ms polling of the offenders set.',
