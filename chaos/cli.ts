@@ -41,7 +41,7 @@ const program = new Command('chaos')
   }, 3)
   .option('--faults <list>', 'fault families, comma-separated, or "all"', 'all')
   .option('--runs <n>', 'runs in the campaign (seeds S, S+1, ...)', integer('--runs', 1, 1000), 1)
-  .option('--duration <s>', 'seconds of faults and workloads per run', integer('--duration', 5, 86_400), 60)
+  .option('--duration <s>', 'seconds of faults and workloads per run (every chosen fault family is injected at least once, even if that takes longer)', integer('--duration', 5, 86_400), 60)
   .option('--seed <s>', 'seed of the first run (default: from the clock; printed so the run can be repeated)', integer('--seed', 0, 2 ** 31 - 1))
   .option('--plant <bug>', `switch a planted bug on in every node (${PLANTS.join(', ')}): the campaign must then fail`, (text) => {
     if (!(PLANTS as readonly string[]).includes(text)) throw new InvalidArgumentError(`--plant must be one of ${PLANTS.join(', ')}, got "${text}"`);

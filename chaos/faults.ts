@@ -259,16 +259,22 @@ export class FaultSchedule {
 
   /**
    * run injects faults one at a time: a quiet gap, a fault, its hold time, its undo. The families are
-   * visited in a seeded shuffled order (every family once before any twice), so a short run still
+   * visited in a seeded shuffled order (every family once before any twice, and the first round is
+   * completed even past `until`), so a short run still
    * exercises each of them.
    */
   async run(until: number): Promise<void> {
     const { ctx } = this;
-    let queue: FaultFamily[] = [];
-    while (ctx.t() < until) {
+    // The first round visits every chosen family even past `until`: a short run still exercises them all.
+    let queue: FaultFamily[] = shuffled(ctx.rng, this.families);
+    let firstRound = true;
+    while (ctx.t() < until || (firstRound && queue.length > 0)) {
       await sleep(1_500 + ctx.rng.nextInt(2_000));
-      if (ctx.t() >= until) break;
-      if (queue.length === 0) queue = shuffled(ctx.rng, this.families);
+      if (ctx.t() >= until && !(firstRound && queue.length > 0)) break;
+      if (queue.length === 0) {
+        firstRound = false;
+        queue = shuffled(ctx.rng, this.families);
+      }
       const family = queue.shift()!;
       const holdMs = 1_000 + ctx.rng.nextInt(2_000);
       const startedAt = ctx.t();
@@ -287,7 +293,7 @@ export class FaultSchedule {
       }
       ctx.record({ t: startedAt, phase: 'start', fault: family, detail: this.active.detail, nodes: this.active.nodes });
       ctx.log(`t=${(startedAt / 1000).toFixed(1)}s fault ${family}: ${this.active.detail}`);
-      await sleep(Math.max(0, Math.min(holdMs, until - ctx.t())));
+      await sleep(firstRound ? holdMs : Math.max(0, Math.min(holdMs, until - ctx.t())));
       await this.undoActive();
     }
   }

@@ -79,7 +79,7 @@ describe('chaos campaign with real processes and packets', { skip, timeout: 1_80
   after(() => releaseFacilities(available));
 
   test('smoke: every fault family is injected and every checker passes', () => {
-    const result = campaign(['--nodes', '3', '--faults', 'all', '--duration', '110', '--seed', '1']);
+    const result = campaign(['--nodes', '3', '--faults', 'all', '--duration', '60', '--seed', '1']);
     judged(result, () => {
       const injected = new Set(result.history.faults.filter((f) => f.phase === 'start').map((f) => f.fault));
       assert.deepEqual([...FAULT_FAMILIES].filter((family) => !injected.has(family)), [], 'every fault family was injected');
