@@ -2,9 +2,10 @@
 // backwards while its process lives, and its term never goes backwards at all.
 //
 // Rules, over each node's status samples (`up` ones only) in time order:
-// - Lifetimes. A node's process is replaced only by a restarting fault: `kill` (kill -9 then
-//   restart), `lose-unsynced` (kill, drop unsynced writes, restart) and `membership` (remove, then add
-//   back). Each such fault touching the node, from its `start` to its `end` (Infinity when never
+// - Lifetimes. A node's process is replaced only by a restarting fault: the kill families (`kill`,
+//   `kill-leader`, `kill-minority`, `kill-majority`: kill -9 then restart), `lose-unsynced` (kill, drop
+//   unsynced writes, restart), `membership` (remove, then add back), and any fault that could not start
+//   (the harness then restarts whatever is down). Each such fault touching the node, from its `start` to its `end` (Infinity when never
 //   undone), is a restart window. Samples inside a window are not compared with anything (the old
 //   process may still answer, the new one may already): a restarted node legitimately comes back with
 //   applied reset to its snapshot and replays. Two consecutive samples outside windows belong to one
@@ -17,7 +18,7 @@ import type { CheckerVerdict, FaultEvent, History, NodeSample } from '../history
 import { faultIntervals, formatMs, verdictOf, type FaultInterval } from './common.js';
 
 /** RESTART_FAULTS are the fault families that replace a node's process. */
-export const RESTART_FAULTS: ReadonlySet<string> = new Set(['kill', 'lose-unsynced', 'membership']);
+export const RESTART_FAULTS: ReadonlySet<string> = new Set(['kill', 'kill-leader', 'kill-minority', 'kill-majority', 'lose-unsynced', 'membership']);
 /** FRESH_STORAGE_FAULTS may give a node new, empty storage (its term restarts). */
 export const FRESH_STORAGE_FAULTS: ReadonlySet<string> = new Set(['membership']);
 
@@ -45,7 +46,7 @@ export function checkAppliedMonotone(history: History): CheckerVerdict {
 }
 
 function restartWindows(faults: readonly FaultEvent[]): FaultInterval[] {
-  return faultIntervals(faults).filter((interval) => RESTART_FAULTS.has(interval.fault));
+  return faultIntervals(faults).filter((interval) => RESTART_FAULTS.has(interval.fault) || interval.detail.startsWith('could not start'));
 }
 
 function checkNode(node: number, samples: readonly NodeSample[], windows: readonly FaultInterval[]): { problems: string[]; compared: number; lifetimes: number } {

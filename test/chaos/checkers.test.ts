@@ -267,6 +267,21 @@ describe('valid-envelopes', () => {
 describe('applied-monotone', () => {
   const sample = (t: number, node: number, applied: number, term = 1, commit = applied): NodeSample => ({ t, node, up: true, role: 'follower', leader: 1, term, commit, applied });
 
+  test('every kill family and a fault that could not start are restart windows; a partition is not', () => {
+    const samples: NodeSample[] = [
+      { t: 100, node: 1, up: true, role: 'follower', leader: 2, term: 3, commit: 948, applied: 948 },
+      { t: 5_000, node: 1, up: true, role: 'follower', leader: 2, term: 3, commit: 947, applied: 947 },
+    ];
+    const window = (fault: string, detail = 'x'): History['faults'] => [
+      { t: 200, phase: 'start', fault, detail, nodes: [1, 3] }, { t: 3_000, phase: 'end', fault, detail, nodes: [1, 3] }];
+    for (const fault of ['kill', 'kill-leader', 'kill-minority', 'kill-majority', 'lose-unsynced']) {
+      const verdict = checkAppliedMonotone({ ...quietHistory(), samples, faults: window(fault) });
+      assert.equal(verdict.ok, true, `${fault}: ${verdict.problems.join('; ')}`);
+    }
+    assert.equal(checkAppliedMonotone({ ...quietHistory(), samples, faults: window('partition-one', 'could not start: boom') }).ok, true);
+    fails(checkAppliedMonotone({ ...quietHistory(), samples, faults: window('partition-one') }), /n1: applied index went back from 948/);
+  });
+
   test('applied and commit rising, with down samples between, pass', () => {
     const samples = [sample(0, 1, 1), { t: 250, node: 1, up: false }, sample(500, 1, 3), sample(0, 2, 0), sample(250, 2, 4)];
     passes(checkAppliedMonotone({ ...quietHistory(), samples }));
