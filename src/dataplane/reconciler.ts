@@ -419,14 +419,9 @@ export class Reconciler {
       return { umboxes: [], ports: [] };
     }
     const started: ObservedUmbox[] = [];
-    const imageChecks = new Map<string, Awaited<ReturnType<UmboxRuntime['checkImage']>>>();
+    const checkImage = this.imageChecker();
     for (const umbox of missing.slice(0, STANDBY_STARTS_PER_PASS)) {
-      const key = `${umbox.image}@${umbox.digest}`;
-      let check = imageChecks.get(key);
-      if (check === undefined) {
-        check = await this.runtime.checkImage(umbox.image, umbox.digest);
-        imageChecks.set(key, check);
-      }
+      const check = await checkImage(umbox);
       if (!check.ok) {
         result.standbyErrors.push(`standby μmbox ${umbox.name}: image ${umbox.image} ${check.reason}: ${check.detail}`);
         continue;
@@ -516,23 +511,32 @@ export class Reconciler {
     return mergePorts(ports, await this.sw.addPorts(missing, new Set(ports.map((port) => port.name))));
   }
 
+  /** imageChecker checks each (image, pinned digest) against the engine once per pass, however many μmboxes use it. */
+  private imageChecker(): (umbox: { image: string; digest: string }) => Promise<Awaited<ReturnType<UmboxRuntime['checkImage']>>> {
+    const checks = new Map<string, Awaited<ReturnType<UmboxRuntime['checkImage']>>>();
+    return async (umbox) => {
+      const key = `${umbox.image}@${umbox.digest}`;
+      let check = checks.get(key);
+      if (check === undefined) {
+        check = await this.runtime.checkImage(umbox.image, umbox.digest);
+        checks.set(key, check);
+      }
+      return check;
+    };
+  }
+
   /** umboxesToStart checks images and lists the μmboxes that are missing, stopped, unready or unwired. */
   private async umboxesToStart(desired: DesiredDataplane, observed: ObservedUmbox[], ports: SwitchPortInfo[], blocked: Map<string, string>): Promise<Array<{ umbox: PlannedUmbox; imageId: string }>> {
     const byName = new Map(observed.map((umbox) => [umbox.name, umbox]));
     const ofports = new Map(ports.map((port) => [port.name, port.ofport]));
-    const imageChecks = new Map<string, Awaited<ReturnType<UmboxRuntime['checkImage']>>>();
+    const checkImage = this.imageChecker();
     const toStart: Array<{ umbox: PlannedUmbox; imageId: string }> = [];
     for (const device of desired.devices) {
       for (const umbox of device.umboxes) {
         // A running μmbox was created from the image id verified when it started; re-tagging the image later
         // cannot change it. Only a μmbox about to start needs its image checked against the pin.
         if (isHealthy(umbox, byName.get(umbox.name), ofports)) continue;
-        const key = `${umbox.image}@${umbox.digest}`;
-        let check = imageChecks.get(key);
-        if (check === undefined) {
-          check = await this.runtime.checkImage(umbox.image, umbox.digest);
-          imageChecks.set(key, check);
-        }
+        const check = await checkImage(umbox);
         if (!check.ok) {
           blocked.set(device.deviceId, `integrity: μmbox image ${umbox.image} ${check.reason}: ${check.detail}`);
           this.reportIntegrity({ deviceId: device.deviceId, generation: device.generation, image: umbox.image, digest: umbox.digest, reason: check.reason, detail: check.detail });
