@@ -3,8 +3,8 @@
 //
 // A submission is tried once, on the node the workload chose: retrying elsewhere would hide which node
 // answered what, and an indeterminate answer must stay indeterminate in the history.
-import { clusterIdOf, keyIdHex, sha256, signCommand, toHex } from '../src/commands/index.js';
-import type { CommandBody, Genesis, KeyPair, Payload } from '../src/commands/index.js';
+import { keyIdHex, sha256, signCommand, toHex } from '../src/commands/index.js';
+import type { CommandBody, KeyPair, Payload } from '../src/commands/index.js';
 import type { Outcome } from './history.js';
 
 /** COMMAND_LIFETIME_MS: how long a workload's command stays valid (expiry is checked at apply). */
@@ -58,10 +58,6 @@ export function bodyBytesOf(envelope: Uint8Array): Uint8Array {
     if ((byte & 0x80) === 0) break;
   }
   return envelope.subarray(i + 1, Math.min(envelope.length, i + 1 + length));
-}
-
-export function clusterIdFromGenesis(genesis: Genesis): Uint8Array {
-  return clusterIdOf(genesis);
 }
 
 /** SubmitAnswer is a classified answer to POST /v1/commands. */

@@ -4,6 +4,7 @@
 // it holds, how long the quiet gap after it lasts) comes from the run's seed, so a run can be repeated.
 // Whom a fault hits can depend on the cluster (who leads when it starts), so a repeated run hits the
 // same roles, not always the same node numbers.
+import { sleepMs } from '../src/dataplane/exec.js';
 import { SeededRandom } from '../src/raft/index.js';
 import { ensureHost, stopHost, DockerUmboxRuntime } from '../src/dataplane/index.js';
 import type { Environment } from './environment.js';
@@ -61,9 +62,6 @@ function shuffled<T>(rng: SeededRandom, items: readonly T[]): T[] {
   return out;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** currentLeader asks every node and returns the leader with the highest term that claims it, if any. */
 export async function currentLeader(env: Environment): Promise<number | undefined> {
@@ -90,7 +88,7 @@ async function killNodes(ctx: FaultContext, nodes: readonly number[], restartDel
     detail: `${label}: kill -9 n${nodes.join(' n')}`,
     nodes: [...nodes],
     undo: async () => {
-      if (restartDelayMs > 0) await sleep(restartDelayMs);
+      if (restartDelayMs > 0) await sleepMs(restartDelayMs);
       for (const id of nodes) ctx.env.cluster.start(id, ctx.env.nodeEnv);
     },
   };
@@ -122,8 +120,8 @@ async function startFault(ctx: FaultContext, family: FaultFamily): Promise<Activ
     case 'lose-unsynced': {
       // A power cut of the whole site while writes flow: every node dies at once with the writes of its
       // last 40 ms still unsynced, and they are lost. Wait for a leader first, so writes are in flight.
-      for (let waited = 0; waited < 5_000 && (await currentLeader(ctx.env)) === undefined; waited += 200) await sleep(200);
-      await sleep(300 + ctx.rng.nextInt(500));
+      for (let waited = 0; waited < 5_000 && (await currentLeader(ctx.env)) === undefined; waited += 200) await sleepMs(200);
+      await sleepMs(300 + ctx.rng.nextInt(500));
       return killNodes(ctx, all, 300, 'every node at once (power cut) with unsynced writes');
     }
     case 'pause':
@@ -198,18 +196,18 @@ async function membershipDuringPartition(ctx: FaultContext): Promise<ActiveFault
       const answer = await submit(env.cluster.apiUrl(targets[attempt % targets.length]!), envelope, { timeoutMs: 5_000 });
       if (answer.outcome === 'ok') return 'ok';
       if (answer.outcome === 'fail' && answer.status === 200) return `rejected (${answer.code ?? ''})`;
-      await sleep(300);
+      await sleepMs(300);
     }
     return 'no answer';
   };
   // Changes need a leader on the majority side: wait for one (a fault just before may have taken it).
-  for (let waited = 0; waited < 8_000 && (await currentLeader(env)) === undefined; waited += 200) await sleep(200);
+  for (let waited = 0; waited < 8_000 && (await currentLeader(env)) === undefined; waited += 200) await sleepMs(200);
   const add = env.root.sign('', { kind: 'membership', action: 'addLearner', nodeId: memberId, nodeKey: Buffer.from(joiner.publicKey, 'hex'), address: `${host}:${joiner.raftPort}` });
   const added = await submitRoot(add.envelope, reachable, 10);
-  await sleep(1_500);
+  await sleepMs(1_500);
   const promote = env.root.sign('', { kind: 'membership', action: 'promote', nodeId: memberId });
   const promoted = await submitRoot(promote.envelope, reachable, 6);
-  await sleep(1_500);
+  await sleepMs(1_500);
   const remove = env.root.sign('', { kind: 'membership', action: 'remove', nodeId: memberId });
   const removed = await submitRoot(remove.envelope, reachable, 6);
   ctx.log(`membership while n${isolated} is cut off: add ${memberId} ${added}, promote ${promoted}, remove ${removed}`);
@@ -240,7 +238,7 @@ async function isMember(env: Environment, nodeId: number): Promise<boolean | und
     const leader = await currentLeader(env);
     const status = leader === undefined ? undefined : await env.cluster.status(leader);
     if (status !== undefined && status.role === 'leader') return status.voters.includes(nodeId) || status.learners.includes(nodeId);
-    await sleep(250);
+    await sleepMs(250);
   }
   return undefined;
 }
@@ -269,7 +267,7 @@ export class FaultSchedule {
     let queue: FaultFamily[] = shuffled(ctx.rng, this.families);
     let firstRound = true;
     while (ctx.t() < until || (firstRound && queue.length > 0)) {
-      await sleep(1_500 + ctx.rng.nextInt(2_000));
+      await sleepMs(1_500 + ctx.rng.nextInt(2_000));
       if (ctx.t() >= until && !(firstRound && queue.length > 0)) break;
       if (queue.length === 0) {
         firstRound = false;
@@ -293,7 +291,7 @@ export class FaultSchedule {
       }
       ctx.record({ t: startedAt, phase: 'start', fault: family, detail: this.active.detail, nodes: this.active.nodes });
       ctx.log(`t=${(startedAt / 1000).toFixed(1)}s fault ${family}: ${this.active.detail}`);
-      await sleep(firstRound ? holdMs : Math.max(0, Math.min(holdMs, until - ctx.t())));
+      await sleepMs(firstRound ? holdMs : Math.max(0, Math.min(holdMs, until - ctx.t())));
       await this.undoActive();
     }
   }

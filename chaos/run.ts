@@ -1,6 +1,7 @@
 // run.ts — one chaos run: set up, run the workloads while the seeded fault schedule hits the cluster,
 // heal, observe the end state, tear down, and check the history.
 import { mkdirSync } from 'node:fs';
+import { sleepMs } from '../src/dataplane/exec.js';
 import { setUp, tearDown } from './environment.js';
 import type { Environment } from './environment.js';
 import { FaultSchedule, seedRandom } from './faults.js';
@@ -33,9 +34,6 @@ const UPDATE_PROCESSES = 2;
 /** SYNC_DELAY_MS keeps writes unsynced this long when a run can lose them (lose-unsynced, ack-before-fsync). */
 const SYNC_DELAY_MS = 40;
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** runOnce performs one run and returns its history (the caller checks and reports it). */
 export async function runOnce(options: RunOptions): Promise<History> {
@@ -79,7 +77,7 @@ export async function runOnce(options: RunOptions): Promise<History> {
     await schedule.heal();
     history.run.healedAtMs = t();
     options.log(`t=${(t() / 1000).toFixed(1)}s healed: every node runs, no partition, engines up`);
-    await sleep(2_000);
+    await sleepMs(2_000);
     running = false;
     await Promise.all(workloads);
     history.final = await observeEnd(env, t);
@@ -121,7 +119,7 @@ async function observeEnd(env: Environment, t: () => number): Promise<FinalObser
         break;
       }
     }
-    await sleep(100);
+    await sleepMs(100);
   }
   // A probe update: committed through any node, retried with the same envelope.
   let probeCommitAtMs: number | null = null;
@@ -134,7 +132,7 @@ async function observeEnd(env: Environment, t: () => number): Promise<FinalObser
       probeCommitAtMs = t();
       break;
     }
-    await sleep(200);
+    await sleepMs(200);
   }
   // Convergence: every node reports the same applied index, state hash and audit chain, and enforces its plan.
   const seen = new Map<number, Array<{ t: number; key: string }>>();
@@ -155,7 +153,7 @@ async function observeEnd(env: Environment, t: () => number): Promise<FinalObser
       finalKey = keys[0];
       break;
     }
-    await sleep(200);
+    await sleepMs(200);
   }
   const nodes: FinalNodeView[] = [];
   for (const { nodeId } of env.cluster.nodes) {

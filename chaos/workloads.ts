@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sleepMs } from '../src/dataplane/exec.js';
 import { sha256, toHex } from '../src/commands/index.js';
 import { SERVER_ADDRESS } from '../cluster/netlab.js';
 import type { SeededRandom } from '../src/raft/index.js';
@@ -39,9 +40,6 @@ export interface WorkloadContext {
   readonly log: (line: string) => void;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 function nodesOf(env: Environment): number[] {
   return env.cluster.nodes.map((n) => n.nodeId);
@@ -77,7 +75,7 @@ export class Adversary {
   /** run sends a hostile envelope every ~300 ms until the workloads stop. */
   async run(signerForForeign: Signer): Promise<void> {
     while (this.ctx.running()) {
-      await sleep(200 + this.rng.nextInt(200));
+      await sleepMs(200 + this.rng.nextInt(200));
       if (this.captured.length === 0) continue;
       const original = this.captured[this.rng.nextInt(this.captured.length)]!;
       const nodes = nodesOf(this.ctx.env);
@@ -144,7 +142,7 @@ export async function registerProcess(ctx: WorkloadContext, process: number, sig
       ctx.history.register.push(op);
       adversary.capture(signed, node);
       finish(op, await submit(ctx.env.cluster.apiUrl(node), signed.envelope, { timeoutMs: OP_TIMEOUT_MS }), ctx.t());
-      if (op.outcome === 'fail') await sleep(50); // A dead or leaderless node answers at once: do not spin on it.
+      if (op.outcome === 'fail') await sleepMs(50); // A dead or leaderless node answers at once: do not spin on it.
     } else {
       const op: RegisterOp = { id: nextOpId++, process, node, kind: 'read', key, value: null, invokeMs: ctx.t(), completeMs: null, outcome: 'info' };
       ctx.history.register.push(op);
@@ -152,7 +150,7 @@ export async function registerProcess(ctx: WorkloadContext, process: number, sig
       if (answer === undefined) {
         op.outcome = 'fail'; // A read that did not answer changed nothing: it is left out of the check.
         op.completeMs = ctx.t();
-        await sleep(50);
+        await sleepMs(50);
       } else {
         op.value = answer.images.find((image) => image.name === key)?.digest ?? null;
         op.outcome = 'ok';
@@ -174,7 +172,7 @@ export async function updatesProcess(ctx: WorkloadContext, process: number, sign
     ctx.history.updates.push(update);
     adversary.capture(signed, node);
     finish(update, await submit(ctx.env.cluster.apiUrl(node), signed.envelope, { timeoutMs: OP_TIMEOUT_MS }), ctx.t());
-    await sleep(update.outcome === 'fail' ? 50 : rng.nextInt(40));
+    await sleepMs(update.outcome === 'fail' ? 50 : rng.nextInt(40));
   }
 }
 
@@ -187,7 +185,7 @@ export async function stateChanger(ctx: WorkloadContext): Promise<void> {
   const states = Object.keys(PROBE_STATES);
   const current = new Map(ctx.env.devices.map((d) => [d.id, 'normal']));
   while (ctx.running()) {
-    await sleep(300 + rng.nextInt(900));
+    await sleepMs(300 + rng.nextInt(900));
     if (!ctx.running()) break;
     const device = ctx.env.devices[rng.nextInt(ctx.env.devices.length)]!;
     // Half the changes from an allowing state go to the other allowing state: swaps under allowed
@@ -214,7 +212,7 @@ export async function stateChanger(ctx: WorkloadContext): Promise<void> {
         change.enforcedMs = ctx.t();
         break;
       }
-      await sleep(25);
+      await sleepMs(25);
     }
   }
 }
@@ -229,7 +227,7 @@ export async function sampler(ctx: WorkloadContext, until: () => boolean): Promi
         ? { t, node: nodeId, up: false }
         : { t, node: nodeId, up: true, role: status.role, leader: status.leader, term: status.term, commit: status.commit, applied: status.applied });
     }));
-    await sleep(Math.max(0, 250 - (ctx.t() - t)));
+    await sleepMs(Math.max(0, 250 - (ctx.t() - t)));
   }
 }
 
@@ -271,7 +269,7 @@ export class ProbeTraffic {
     const ready = Date.now();
     while (!existsSync(`${out}.ready`)) {
       if (Date.now() - ready > 10_000) throw new Error('the probe receiver did not start within 10 s');
-      await sleep(50);
+      await sleepMs(50);
     }
     for (const device of this.env.devices) {
       const file = join(this.dir, `probe-sent-${device.id}.json`);
@@ -282,7 +280,7 @@ export class ProbeTraffic {
   /** stop ends the traffic and returns each device's series on the run's clock (`startedAtMs` is its wall-clock origin). */
   async stop(startedAtMs: number): Promise<ProbeSeries[]> {
     for (const sender of this.senders.values()) await stopChild(sender);
-    await sleep(200); // Datagrams in flight arrive.
+    await sleepMs(200); // Datagrams in flight arrive.
     if (this.receiver) await stopChild(this.receiver);
     const receivedFile = join(this.dir, 'probe-received.json');
     const received = existsSync(receivedFile) ? (JSON.parse(readFileSync(receivedFile, 'utf8')) as Array<[string, number, number]>) : [];
@@ -308,6 +306,6 @@ async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
-  await Promise.race([exited, sleep(5_000)]);
+  await Promise.race([exited, sleepMs(5_000)]);
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
