@@ -123,7 +123,7 @@ export async function waitForAllApplied(cluster: LocalCluster, ids: readonly num
     const statuses = await Promise.all(ids.map((id) => cluster.status(id)));
     if (statuses.every((s) => s !== undefined && s.applied === statuses[0]!.applied && s.leader !== 0)) return;
     if (Date.now() > deadline) {
-      const seen = statuses.map((s, i) => (s ? `${ids[i]}: ${s.role} leader ${s.leader} term ${s.term} commit ${s.commit} applied ${s.applied}` : `${ids[i]}: no answer`));
+      const seen = statuses.map((s, i) => (s ? `${ids[i]}: ${s.role} leader ${s.leader} term ${s.term} commit ${s.commit} applied ${s.applied}` : `${ids[i]}: no answer (${cluster.whyNoAnswer(ids[i]!)})`));
       throw new Error(`nodes ${ids.join(',')} did not catch up within ${timeoutMs} ms (${seen.join('; ')})`);
     }
     await new Promise((r) => setTimeout(r, 100));

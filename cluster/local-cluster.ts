@@ -90,15 +90,64 @@ export function nodeEntryPoint(): string {
   throw new Error(`node program not found (looked at ${candidates.join(', ')}); run "npm run build" first`);
 }
 
-/** freePort asks the OS for a free loopback port. */
+/**
+ * ephemeralRange is the kernel's range for automatically chosen local ports (bind to port 0 and the
+ * source port of every outgoing connection).
+ */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high)) return [low!, high!];
+  } catch {
+    // Not Linux: assume the IANA range.
+  }
+  return [49152, 65535];
+}
+
+/** Ports handed out by this process, so that two allocations never return the same port. */
+const handedOut = new Set<number>();
+
+/**
+ * freePort finds a loopback port free to listen on. It picks below the ephemeral range: a port that
+ * the OS chose (port 0) is free only until any outgoing connection (a peer dialling, an HTTP client)
+ * takes it as its source port, and a node started a moment later then fails to bind — CI saw a node
+ * that never answered. Ports below the range are only ever taken by someone binding them on purpose;
+ * each candidate is still test-bound before it is returned.
+ */
 export async function freePort(host: string = HOST): Promise<number> {
+  const [ephemeralLow] = ephemeralRange();
+  const high = Math.min(ephemeralLow - 1, 32_767);
+  const low = Math.max(1_024, high - 12_000);
+  for (let attempt = 0; attempt < 200 && high > low; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    if (handedOut.has(port)) continue;
+    if (await canListen(host, port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  // No room below the ephemeral range (an unusual kernel setting): let the OS choose.
+  return listenOnce(host, 0);
+}
+
+async function canListen(host: string, port: number): Promise<boolean> {
+  try {
+    await listenOnce(host, port);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** listenOnce binds `host:port`, closes it again and returns the port bound. */
+function listenOnce(host: string, port: number): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen(0, host, () => {
+    server.listen({ port, host, exclusive: true }, () => {
       const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolvePort(port));
+      const bound = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolvePort(bound));
     });
   });
 }
@@ -246,6 +295,22 @@ export class LocalCluster {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * whyNoAnswer explains a node that does not answer its API: whether its process runs, and the
+   * last lines of its node.log (for error messages of tests and benchmarks).
+   */
+  whyNoAnswer(nodeId: number, lines = 8): string {
+    const pid = this.pid(nodeId);
+    const state = pid !== undefined ? `process ${pid} running` : 'process not running';
+    let tail: string;
+    try {
+      tail = readFileSync(join(this.nodeDir(nodeId), 'node.log'), 'utf8').trimEnd().split('\n').slice(-lines).join('\n    ');
+    } catch {
+      tail = '(no node.log)';
+    }
+    return `${state}; node.log ends:\n    ${tail}`;
   }
 
   /** statusAll reports every node (undefined for a node that does not answer). */
