@@ -316,13 +316,17 @@ export function messageToProto(message: Message): ProtoObject {
 
 /**
  * messageFromProto validates a decoded quorumgate.raft.Message: every integer safe, every enum
- * known, a snapshot present on MSG_SNAP and only there, entries well-formed and contiguous.
+ * known, a snapshot present on MSG_SNAP and only there, entries well-formed and, on MSG_APP, contiguous.
  */
 export function messageFromProto(object: ProtoObject, path: string): Message {
   const type = readEnum(object.type, `${path}.type`, (n) => n >= 0 && n <= MESSAGE_TYPE_MAX, `MessageType (0..${MESSAGE_TYPE_MAX})`) as MessageType;
   const entries = readRepeated(object.entries, `${path}.entries`).map((item, i) =>
     entryFromProto(requireObject(item, `${path}.entries[${i}]`), `${path}.entries[${i}]`));
-  for (let i = 1; i < entries.length; i++) {
+  // Only App entries sit at log positions. A forwarded Prop carries unplaced entries (index 0, as
+  // the follower's core made them): requiring them contiguous refused every multi-entry forward and
+  // closed the follower's connection to its leader.
+  const isApp = type === 3;
+  for (let i = 1; isApp && i < entries.length; i++) {
     if (entries[i]!.index !== entries[i - 1]!.index + 1) {
       throw new CodecError('CODEC_INVALID_FIELD', `${path}.entries[${i}].index`,
         `expected ${entries[i - 1]!.index + 1} (entries must be contiguous), got ${entries[i]!.index}`);

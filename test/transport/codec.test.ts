@@ -125,7 +125,16 @@ describe('codec refuses hostile bytes with a named error', () => {
     assert.equal(codeOf(() => decodeSnapshot(snapshot)), 'CODEC_MISSING_FIELD Snapshot.metadata.confState');
   });
 
-  test('non-contiguous entries and node id 0 in a configuration are refused', () => {
+  test('a forwarded Prop with several unplaced entries (index 0) decodes whole, in order', () => {
+    // A follower's runtime forwards its queued proposals as one Prop: term 0, every entry at index 0.
+    const entries = [1, 2, 3].map((n) => ({ term: 0, index: 0, type: EntryType.Normal, data: new Uint8Array([n]) }));
+    const prop = message({ type: 2, term: 0, logTerm: 0, index: 0, commit: 0, entries });
+    const back = decodeMessage(encodeMessage(prop));
+    assert.equal(back.type, MessageType.Prop);
+    assert.deepEqual(back.entries.map((e) => [e.term, e.index, Array.from(e.data)]), [[0, 0, [1]], [0, 0, [2]], [0, 0, [3]]]);
+  });
+
+  test('non-contiguous App entries and node id 0 in a configuration are refused', () => {
     const bytes = encodeMessage(message({ entries: [{ term: 1, index: 5, type: 0, data: new Uint8Array(0) }] }));
     const second = encodeEntry({ term: 1, index: 7, type: 0, data: new Uint8Array(0) });
     const withGap = new Uint8Array([...bytes, ...protobuf.Writer.create().uint32((7 << 3) | 2).bytes(second).finish()]);
