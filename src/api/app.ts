@@ -4,6 +4,7 @@
 // input and output (TypeBox), so bad input is a 400 with a precise message before any handler
 // runs. Errors come from one catalogue (errors.ts).
 import Fastify from 'fastify';
+import { Ajv } from 'ajv';
 import type { FastifyInstance, FastifyError } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
@@ -29,8 +30,15 @@ export async function buildApp(deps: ApiDeps, logger?: Logger): Promise<ApiApp> 
     // are still logged by the error handler.
     disableRequestLogging: true,
     bodyLimit: MAX_BODY_BYTES,
-    ajv: { customOptions: { allErrors: false, removeAdditional: false, coerceTypes: 'array' } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // A query string or a path holds only text, so "?limit=10" must become a number there. A JSON body
+  // carries its own types: coercing them would take 7 for "7" or [x] for x without a word, so bodies
+  // are validated as sent. Nothing is removed or defaulted silently in a body either.
+  const validators = {
+    body: new Ajv({ allErrors: false, removeAdditional: false, coerceTypes: false, useDefaults: true, strict: false }),
+    text: new Ajv({ allErrors: false, removeAdditional: false, coerceTypes: 'array', useDefaults: true, strict: false }),
+  };
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? validators.body : validators.text).compile(schema));
   app.setErrorHandler((error: FastifyError | ApiError | Error, request, reply) => {
     if (error instanceof ApiError) {
       const body: ErrorBody = { error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } };
