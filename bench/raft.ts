@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { LocalCluster } from '../cluster/local-cluster.js';
-import { percentile, proposeOnce, runClosedLoop, waitForAllApplied } from './support.js';
+import { BatchingProposer, percentile, proposeOnce, runClosedLoop, waitForAllApplied } from './support.js';
 
 const PAYLOAD_BYTES = 256;
 const LEVELS = [1, 16, 64, 256];
@@ -25,8 +25,9 @@ async function main(): Promise<void> {
     .option('--kills <k>', 'leader kills for the failover figure', (v) => Number(v), 10)
     .option('--tick-ms <ms>', 'Raft tick', (v) => Number(v), 100)
     .option('--election-ticks <n>', 'election timeout in ticks', (v) => Number(v), 10)
+    .option('--batch-connections <n>', 'connections of the batching client', (v) => Number(v), 2)
     .parse(process.argv)
-    .opts<{ seconds: number; kills: number; tickMs: number; electionTicks: number }>();
+    .opts<{ seconds: number; kills: number; tickMs: number; electionTicks: number; batchConnections: number }>();
   const electionTimeoutMs = options.tickMs * options.electionTicks;
   const dir = mkdtempSync(join(tmpdir(), 'qg-bench-raft-'));
   const cluster = await LocalCluster.create({
@@ -47,6 +48,19 @@ async function main(): Promise<void> {
       throughput[String(proposers)] = Math.round(result.perSecond);
       latencies.push(...result.latenciesMs);
       console.log(`proposers ${String(proposers).padStart(3)}: ${Math.round(result.perSecond).toString().padStart(6)} proposals/s  p50 ${percentile(result.latenciesMs, 50).toFixed(1)} ms  p99 ${percentile(result.latenciesMs, 99).toFixed(1)} ms  errors ${result.errors}`);
+    }
+    // The same proposers through a client that coalesces their proposals into batch requests.
+    const throughputBatched: Record<string, number> = {};
+    const latenciesBatched: number[] = [];
+    const meanBatch: Record<string, number> = {};
+    for (const proposers of LEVELS) {
+      const leader = await cluster.waitForLeader(10_000);
+      const client = new BatchingProposer({ apiUrl: cluster.apiUrl(leader), bytes: PAYLOAD_BYTES, connections: options.batchConnections });
+      const result = await runClosedLoop({ proposers, seconds: options.seconds, warmupSeconds: 1, send: (id) => client.propose(id) });
+      throughputBatched[String(proposers)] = Math.round(result.perSecond);
+      latenciesBatched.push(...result.latenciesMs);
+      meanBatch[String(proposers)] = round(client.batchSizes.reduce((a, b) => a + b, 0) / Math.max(1, client.batchSizes.length));
+      console.log(`proposers ${String(proposers).padStart(3)} (batching client): ${Math.round(result.perSecond).toString().padStart(6)} proposals/s  p50 ${percentile(result.latenciesMs, 50).toFixed(1)} ms  p99 ${percentile(result.latenciesMs, 99).toFixed(1)} ms  errors ${result.errors}  mean batch ${meanBatch[String(proposers)]}`);
     }
     const failovers: number[] = [];
     for (let kill = 0; kill < options.kills; kill++) {
@@ -77,6 +91,12 @@ async function main(): Promise<void> {
       election_timeout_ms: electionTimeoutMs,
       throughput_per_s: throughput,
       commit_latency_ms: { p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)) },
+      batching_client: {
+        connections: options.batchConnections,
+        throughput_per_s: throughputBatched,
+        commit_latency_ms: { p50: round(percentile(latenciesBatched, 50)), p99: round(percentile(latenciesBatched, 99)) },
+        mean_batch: meanBatch,
+      },
       failover_ms: { p50: round(percentile(failovers, 50)), p99: round(percentile(failovers, 99)), samples: failovers.map(round) },
     };
     mkdirSync('bench/results', { recursive: true });

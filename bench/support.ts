@@ -129,3 +129,62 @@ export async function waitForAllApplied(cluster: LocalCluster, ids: readonly num
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * BatchingProposer is a client that coalesces concurrent proposals into POST /v1/raft/propose/batch
+ * requests, as a client library multiplexing many callers over few connections does (etcd's clients
+ * share one gRPC connection): each caller still sends one proposal and waits for its own answer.
+ * At most `connections` requests are in flight; while they are, new proposals queue, and the next
+ * free connection takes up to `maxBatch` of them at once.
+ */
+export class BatchingProposer {
+  private readonly url: string;
+  private readonly bytes: number;
+  private readonly connections: number;
+  private readonly maxBatch: number;
+  private readonly timeoutMs: number;
+  private readonly queue: { payload: string; done: (outcome: SendOutcome) => void }[] = [];
+  private inFlight = 0;
+  /** batchSizes records the size of every batch sent (for the report). */
+  readonly batchSizes: number[] = [];
+
+  constructor(init: { apiUrl: string; bytes: number; connections: number; maxBatch?: number; timeoutMs?: number }) {
+    this.url = `${init.apiUrl}/v1/raft/propose/batch`;
+    this.bytes = init.bytes;
+    this.connections = init.connections;
+    this.maxBatch = init.maxBatch ?? 256;
+    this.timeoutMs = init.timeoutMs ?? 10_000;
+  }
+
+  /** propose sends one payload of `bytes` bytes (id first) and resolves with its own outcome. */
+  propose(id: string): Promise<SendOutcome> {
+    return new Promise((done) => {
+      this.queue.push({ payload: `${id}:`.padEnd(this.bytes, 'x'), done });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.connections && this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      this.inFlight += 1;
+      this.batchSizes.push(batch.length);
+      void this.send(batch).finally(() => {
+        this.inFlight -= 1;
+        this.pump();
+      });
+    }
+  }
+
+  private async send(batch: { payload: string; done: (outcome: SendOutcome) => void }[]): Promise<void> {
+    let results: { ok?: boolean }[] = [];
+    try {
+      const answer = await postJson(this.url, { payloads: batch.map((p) => p.payload) }, this.timeoutMs);
+      const body = answer.body as { results?: { ok?: boolean }[] } | undefined;
+      if (answer.status === 200 && Array.isArray(body?.results) && body.results.length === batch.length) results = body.results;
+    } catch {
+      // The whole batch failed (connection, timeout): every proposal in it is answered not ok.
+    }
+    batch.forEach((p, i) => p.done({ ok: results[i]?.ok === true }));
+  }
+}

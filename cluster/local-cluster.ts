@@ -230,13 +230,16 @@ export class LocalCluster {
     }
   }
 
-  /** start launches a node process (detached, logging to node.log) unless it runs already. */
-  start(nodeId: number, extraEnv: Record<string, string> = {}): number {
+  /**
+   * start launches a node process (detached, logging to node.log) unless it runs already. `nodeArgs`
+   * go to Node itself (e.g. --cpu-prof, which NODE_OPTIONS refuses).
+   */
+  start(nodeId: number, extraEnv: Record<string, string> = {}, nodeArgs: readonly string[] = []): number {
     const running = this.pid(nodeId);
     if (running) return running;
     const dir = this.nodeDir(nodeId);
     const log = openSync(join(dir, 'node.log'), 'a');
-    const child = spawn(process.execPath, ['--enable-source-maps', nodeEntryPoint(), '--config', join(dir, 'config.yaml')], {
+    const child = spawn(process.execPath, ['--enable-source-maps', ...nodeArgs, nodeEntryPoint(), '--config', join(dir, 'config.yaml')], {
       detached: true,
       stdio: ['ignore', log, log],
       env: { ...process.env, ...extraEnv },

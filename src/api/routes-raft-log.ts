@@ -3,10 +3,15 @@
 // cluster, membership included, is a signed command.
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { runtimeToApiError } from './errors.js';
+import { ApiError, runtimeToApiError } from './errors.js';
 import type { ApiDeps } from './deps.js';
 
 const MAX_PAYLOAD_CHARS = 64 * 1024;
+
+/** MAX_BATCH_PAYLOADS bounds one POST /v1/raft/propose/batch (the body limit still applies to the whole). */
+const MAX_BATCH_PAYLOADS = 256;
+
+const CommittedSchema = Type.Object({ index: Type.Integer(), term: Type.Integer(), position: Type.Integer(), hash: Type.String() });
 
 /** raftLogRoutes: propose a payload, list what was applied, read linearizably, change membership. */
 export const raftLogRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
@@ -17,7 +22,7 @@ export const raftLogRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
   app.post('/v1/raft/propose', {
     schema: {
       body: Type.Object({ payload: Type.String({ minLength: 1, maxLength: MAX_PAYLOAD_CHARS }) }, { additionalProperties: false }),
-      response: { 200: Type.Object({ index: Type.Integer(), term: Type.Integer(), position: Type.Integer(), hash: Type.String() }) },
+      response: { 200: CommittedSchema },
     },
   }, async (request) => {
     const { payload } = request.body as { payload: string };
@@ -27,6 +32,40 @@ export const raftLogRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     } catch (error) {
       throw runtimeToApiError(error);
     }
+  });
+
+  // POST /v1/raft/propose/batch: many payloads in one request, each proposed and answered on its own,
+  // in order (the same answer as /v1/raft/propose, or that payload's error). All are handed to the
+  // runtime at once, so the core gets them as one batch: one append, one fsync, one message per follower.
+  app.post('/v1/raft/propose/batch', {
+    schema: {
+      body: Type.Object({
+        payloads: Type.Array(Type.String({ minLength: 1, maxLength: MAX_PAYLOAD_CHARS }), { minItems: 1, maxItems: MAX_BATCH_PAYLOADS }),
+      }, { additionalProperties: false }),
+      response: {
+        200: Type.Object({
+          results: Type.Array(Type.Union([
+            Type.Object({ ok: Type.Literal(true), answer: CommittedSchema }),
+            Type.Object({ ok: Type.Literal(false), error: Type.Object({ code: Type.String(), message: Type.String() }) }),
+          ])),
+        }),
+      },
+    },
+  }, async (request) => {
+    const { payloads } = request.body as { payloads: string[] };
+    const outcomes = await Promise.allSettled(payloads.map((payload) => runtime.propose(Buffer.from(payload, 'utf8'))));
+    return {
+      results: outcomes.map((outcome, i) => {
+        if (outcome.status === 'fulfilled') {
+          const committed = outcome.value;
+          return { ok: true as const, answer: { index: committed.index, term: committed.term, position: committed.result.position, hash: committed.result.hash } };
+        }
+        const error = runtimeToApiError(outcome.reason);
+        if (error instanceof ApiError) return { ok: false as const, error: { code: error.code, message: error.message } };
+        request.log.error({ err: error, payload: i }, 'batch proposal failed');
+        return { ok: false as const, error: { code: 'INTERNAL', message: 'internal error' } };
+      }),
+    };
   });
 
   app.get('/v1/raft/applied', {

@@ -11,6 +11,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LocalCluster } from '../../cluster/local-cluster.js';
 import { waitUntilAsync } from '../../cluster/local-cluster.js';
+import { BatchingProposer, postJson } from '../../bench/support.js';
 import { Workload, appliedIds, createTestCluster, propose, waitConverged } from './cluster-support.js';
 
 const clusters: LocalCluster[] = [];
@@ -59,6 +60,64 @@ describe('a 3-node cluster of real processes', { timeout: 120_000 }, () => {
 
     cluster.start(firstLeader);
     await assertNoLoss(cluster, cluster.nodes.map((n) => n.nodeId), acked);
+  });
+
+  test('a batch of proposals is applied once each, in order, and answered per proposal; a malformed batch is refused whole', async () => {
+    const cluster = await createTestCluster({ nodes: 3 });
+    clusters.push(cluster);
+    // Three processes starting on two cores can miss an election timeout or two: wait for a leader
+    // that commits, so that the batches below meet a settled cluster.
+    let leader = 0;
+    let warmups = 0;
+    await waitUntilAsync(async () => {
+      leader = await cluster.waitForLeader();
+      return (await propose(cluster, leader, `warmup-${warmups++}`)).kind === 'ack';
+    }, 20_000, 'a leader that commits');
+    const follower = cluster.nodes.map((n) => n.nodeId).find((id) => id !== leader)!;
+    const ids = Array.from({ length: 40 }, (_, i) => `batch-${i}`);
+    // To the leader, and through a follower (which forwards to the leader).
+    for (const [target, part] of [[leader, ids.slice(0, 20)], [follower, ids.slice(20)]] as const) {
+      const answer = await postJson(`${cluster.apiUrl(target)}/v1/raft/propose/batch`, { payloads: part }, 10_000);
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      const results = (answer.body as { results: { ok: boolean; answer?: { index: number } }[] }).results;
+      assert.equal(results.length, part.length);
+      const indexes = results.map((r) => (r.ok ? r.answer!.index : -1));
+      assert.ok(results.every((r) => r.ok), JSON.stringify(results.slice(0, 3)));
+      for (let i = 1; i < indexes.length; i++) assert.ok(indexes[i]! > indexes[i - 1]!, `indexes not increasing in the batch's order: ${indexes.join(',')}`);
+    }
+
+    // Refused whole, naming what was wrong: nothing of these batches may be applied.
+    const bad: { body: unknown; says: RegExp }[] = [
+      { body: { payloads: [] }, says: /payloads/ },
+      { body: { payloads: ['bad-1', 7] }, says: /payloads\/1/ },
+      { body: { payloads: ['bad-2', ''] }, says: /payloads\/1/ },
+      { body: { payloads: Array.from({ length: 257 }, (_, i) => `bad-many-${i}`) }, says: /payloads/ },
+      { body: { payloads: ['bad-3'], extra: true }, says: /additional/ },
+    ];
+    for (const { body, says } of bad) {
+      const answer = await postJson(`${cluster.apiUrl(leader)}/v1/raft/propose/batch`, body, 10_000);
+      assert.equal(answer.status, 400, JSON.stringify(answer.body));
+      const error = (answer.body as { error: { code: string; message: string } }).error;
+      assert.equal(error.code, 'BAD_REQUEST');
+      assert.match(error.message, says);
+    }
+
+    // 64 concurrent callers through the batching client: fewer requests than callers, each its own answer.
+    const client = new BatchingProposer({ apiUrl: cluster.apiUrl(leader), bytes: 32, connections: 1 });
+    const outcomes = await Promise.all(Array.from({ length: 64 }, (_, i) => client.propose(`coalesced-${i}`)));
+    assert.ok(outcomes.every((o) => o.ok), JSON.stringify(outcomes));
+    assert.ok(client.batchSizes.length < 64, `64 callers took ${client.batchSizes.length} requests`);
+    assert.equal(client.batchSizes.reduce((a, b) => a + b, 0), 64);
+
+    await waitConverged(cluster, cluster.nodes.map((n) => n.nodeId));
+    const applied = (await appliedIds(cluster, leader)).ids;
+    const count = (id: string): number => applied.filter((a) => a === id).length;
+    for (const id of ids) assert.equal(count(id), 1, `${id} applied ${count(id)} times`);
+    assert.deepEqual(applied.filter((id) => id.startsWith('batch-')), ids, 'the batches were applied out of order');
+    // The batching client pads each payload to its size after "<id>:"; the applied id is its first 64 bytes.
+    const coalesced = (i: number): number => applied.filter((a) => a.startsWith(`coalesced-${i}:`)).length;
+    for (let i = 0; i < 64; i++) assert.equal(coalesced(i), 1, `coalesced-${i} applied ${coalesced(i)} times`);
+    assert.deepEqual(applied.filter((id) => id.startsWith('bad-')), [], 'a refused batch was applied in part');
   });
 
   test('a node kept down while the leader compacts catches up by snapshot', async () => {
