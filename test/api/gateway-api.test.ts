@@ -107,6 +107,13 @@ describe('POST /v1/commands', () => {
     const missing = await app.inject({ method: 'POST', url: '/v1/commands', payload: {} });
     assert.equal(missing.statusCode, 400);
     assert.match(missing.body, /envelope/);
+    // A body's JSON types are taken as sent: a number is not a string, a string is not a number.
+    const numberEnvelope = await app.inject({ method: 'POST', url: '/v1/commands', payload: { envelope: 12345678 } });
+    assert.equal(numberEnvelope.statusCode, 400);
+    assert.match(numberEnvelope.body, /body\/envelope must be string/);
+    const stringTimeout = await app.inject({ method: 'POST', url: '/v1/commands', payload: { envelope: 'AAAA', timeoutMs: '1000' } });
+    assert.equal(stringTimeout.statusCode, 400);
+    assert.match(stringTimeout.body, /body\/timeoutMs must be integer/);
   });
 
   test('wait=enforced is refused by a node without a data plane, and its timeout is bounded', async () => {
