@@ -119,6 +119,22 @@ export async function submit(baseUrl: string, envelope: Uint8Array, options: { t
   return { outcome: indeterminate ? 'info' : 'fail', status: response.status, ...(error.code !== undefined ? { code: error.code } : {}), error: text };
 }
 
+/**
+ * submitUntilAnswered sends the same envelope to `urls` in turn, up to `attempts` times with `pauseMs`
+ * between tries, until a node answers it: applied (outcome ok) or recorded as rejected (outcome fail with
+ * status 200). Resending the same bytes is safe: the cluster applies one body once. Returns the last
+ * answer (undefined only when `attempts` is 0).
+ */
+export async function submitUntilAnswered(urls: readonly string[], envelope: Uint8Array, attempts: number, pauseMs: number): Promise<SubmitAnswer | undefined> {
+  let last: SubmitAnswer | undefined;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    last = await submit(urls[attempt % urls.length]!, envelope, { timeoutMs: 5_000 });
+    if (last.outcome === 'ok' || (last.outcome === 'fail' && last.status === 200)) return last;
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  }
+  return last;
+}
+
 /** getJson reads a JSON document; undefined when the node does not answer 200 in time. */
 export async function getJson<T>(url: string, timeoutMs: number): Promise<T | undefined> {
   try {

@@ -17,7 +17,7 @@ import { readIdentityKey } from '../src/node/identity.js';
 import { LocalCluster, waitUntilAsync } from '../cluster/local-cluster.js';
 import { buildNetwork, teardownNetwork } from '../cluster/netlab.js';
 import type { DemoNetwork } from '../cluster/netlab.js';
-import { Signer, getJson, submit } from './client.js';
+import { Signer, getJson, submitUntilAnswered } from './client.js';
 import { removeChaosChain } from './partition.js';
 
 /** PREFIX names every namespace, bridge and port a chaos run creates. */
@@ -128,7 +128,7 @@ export async function setUp(init: EnvironmentInit): Promise<Environment> {
     let lastIndex = 0;
     for (const command of commands) {
       const signed = command.signer.sign(command.domain, command.payload);
-      const answer = await submitUntilAnswered(cluster, signed.envelope);
+      const answer = (await submitUntilAnswered(cluster.nodes.map((n) => cluster.apiUrl(n.nodeId)), signed.envelope, 30, 200))!;
       if (answer.outcome !== 'ok') throw new Error(`setting up the chaos state: ${command.payload.kind} in ${command.domain} was refused: ${answer.code ?? ''} ${answer.error ?? ''}`);
       lastIndex = answer.index ?? lastIndex;
     }
@@ -149,18 +149,6 @@ export async function setUp(init: EnvironmentInit): Promise<Environment> {
 
 function publicKeyOf(signer: Signer, publicKeys: Record<string, string>): Uint8Array {
   return Buffer.from(publicKeys[signer.signer]!, 'hex');
-}
-
-/** submitUntilAnswered tries every node in turn until one commits the command (set-up only). */
-async function submitUntilAnswered(cluster: LocalCluster, envelope: Uint8Array): Promise<Awaited<ReturnType<typeof submit>>> {
-  let last: Awaited<ReturnType<typeof submit>> | undefined;
-  for (let attempt = 0; attempt < 30; attempt++) {
-    const node = cluster.nodes[attempt % cluster.nodes.length]!;
-    last = await submit(cluster.apiUrl(node.nodeId), envelope, { timeoutMs: 5_000 });
-    if (last.outcome === 'ok' || (last.outcome === 'fail' && last.status === 200)) return last;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return last!;
 }
 
 /** probePolicy is the `site` policy: one device type whose states allow or forbid the probes. */

@@ -9,7 +9,7 @@ import { SeededRandom } from '../src/raft/index.js';
 import { ensureHost, stopHost, DockerUmboxRuntime } from '../src/dataplane/index.js';
 import type { Environment } from './environment.js';
 import { Partitioner, between, oneWay } from './partition.js';
-import { submit } from './client.js';
+import { submitUntilAnswered } from './client.js';
 import type { FaultEvent } from './history.js';
 
 /** FAULT_FAMILIES lists every fault a run can schedule (`--faults all`). */
@@ -192,12 +192,9 @@ async function membershipDuringPartition(ctx: FaultContext): Promise<ActiveFault
   const reachable = all.filter((x) => x !== isolated);
   /** submitRoot sends one root-signed envelope (the same bytes on every try) until a node answers it. */
   const submitRoot = async (envelope: Uint8Array, targets: readonly number[], attempts: number): Promise<string> => {
-    for (let attempt = 0; attempt < attempts; attempt++) {
-      const answer = await submit(env.cluster.apiUrl(targets[attempt % targets.length]!), envelope, { timeoutMs: 5_000 });
-      if (answer.outcome === 'ok') return 'ok';
-      if (answer.outcome === 'fail' && answer.status === 200) return `rejected (${answer.code ?? ''})`;
-      await sleepMs(300);
-    }
+    const answer = await submitUntilAnswered(targets.map((id) => env.cluster.apiUrl(id)), envelope, attempts, 300);
+    if (answer?.outcome === 'ok') return 'ok';
+    if (answer?.outcome === 'fail' && answer.status === 200) return `rejected (${answer.code ?? ''})`;
     return 'no answer';
   };
   // Changes need a leader on the majority side: wait for one (a fault just before may have taken it).
