@@ -10,9 +10,11 @@
 //    ends. A datagram that was RECEIVED, whose SEND time (sent[seq]) lies in a forbidden interval and
 //    that was DELIVERED before that interval ended (+ GRACE) is a violation: it crossed the network while
 //    the state certainly forbade it. A datagram sent before enforcement was confirmed may pass: that is not
-//    a violation. Neither is one sent in a forbidden interval but delivered only after the next change was
-//    asked for (a queue — a switch port not read during an OVS restart, a μmbox — may release it under
-//    the next, allowing state); those are counted as "late" in the summary.
+//    a violation. Neither is one sent in a forbidden interval but delivered only after a later change
+//    to a state that ALLOWS the probes was asked for (and not refused): a queue — a switch port not read
+//    during an OVS restart or a stalled vswitchd, a μmbox — may release it under that allowing state;
+//    those are counted as "late" in the summary. A datagram delivered after the interval while every
+//    later change asked for by then forbids too (attack → quarantined) or was refused is a violation.
 // 2. Make-before-break. For each change `c` whose previous change `p` allowed the probes, `c` allows
 //    them too, both were enforced, and `p` was enforced no later than `c` was invoked: at most
 //    MAX_SWAP_LOSS (2) datagrams sent in [c.invokeMs, c.enforcedMs + 50] may be lost (sent, never
@@ -109,13 +111,27 @@ function forbiddenDeliveries(series: ProbeSeries, changes: readonly StateChange[
     const hit = intervals.find((interval) => sentMs >= interval.fromMs && sentMs < interval.toMs);
     if (hit === undefined) continue;
     if (datagram.t >= hit.toMs + PROBE_GRACE_MS) {
-      tally.late += 1;
+      if (allowingChangeAskedBefore(changes, hit.change, datagram.t + PROBE_GRACE_MS)) {
+        tally.late += 1;
+        continue;
+      }
+      problems.push(`device ${series.device}: datagram ${datagram.seq} sent at ${formatMs(sentMs)} while its state "${hit.change.state}" (enforced at ` +
+        `${formatMs(hit.change.enforcedMs)}) forbade it was delivered at ${formatMs(datagram.t)}, when no change to an allowing state had been asked for`);
       continue;
     }
     problems.push(`device ${series.device}: datagram ${datagram.seq} sent at ${formatMs(sentMs)} was delivered at ${formatMs(datagram.t)} while its state ` +
       `"${hit.change.state}" (enforced at ${formatMs(hit.change.enforcedMs)}) forbade it`);
   }
   return unknown;
+}
+
+/**
+ * allowingChangeAskedBefore: whether a change after `forbidding` (in invocation order) to a state that
+ * allows the probes was asked for before `t` and not refused (outcome ok, or info: it may have applied).
+ */
+function allowingChangeAskedBefore(changes: readonly StateChange[], forbidding: StateChange, t: number): boolean {
+  const from = changes.indexOf(forbidding);
+  return changes.some((change, i) => i > from && change.invokeMs < t && !change.forbids && change.outcome !== 'fail');
 }
 
 /** makeBeforeBreak applies rule 2. */

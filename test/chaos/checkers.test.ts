@@ -376,6 +376,23 @@ describe('probes', () => {
     fails(checkProbes({ ...quietHistory(), stateChanges: changes, probes: [leaked] }), /datagram 150 sent at 1\.500s was delivered at 2\.500s while its state "attack"/);
   });
 
+  test('a held datagram released after a move to another forbidding state, or after a refused allowing change, is a violation', () => {
+    // attack → quarantined: both forbid, so nothing sent under attack may arrive while quarantined.
+    const forbidToForbid = [change(100, 200, 'normal', false), change(1000, 1100, 'attack', true), change(3000, 3100, 'quarantined', true)];
+    const held = series(4000, (t) => t >= 1100);
+    const released = { ...held, received: [...held.received, { seq: 150, t: 3_200 }] };
+    fails(checkProbes({ ...quietHistory(), stateChanges: forbidToForbid, probes: [released] }),
+      /datagram 150 sent at 1\.500s while its state "attack" \(enforced at 1\.100s\) forbade it was delivered at 3\.200s, when no change to an allowing state had been asked for/);
+    // attack → normal refused: the device stays under attack.
+    const refused: StateChange[] = [change(100, 200, 'normal', false), change(1000, 1100, 'attack', true), { ...change(3000, null, 'normal', false), outcome: 'fail' }];
+    fails(checkProbes({ ...quietHistory(), stateChanges: refused, probes: [released] }), /no change to an allowing state had been asked for/);
+    // An allowing change whose outcome is unknown (info) may have applied: the release is late, not judged.
+    const unknown: StateChange[] = [change(100, 200, 'normal', false), change(1000, 1100, 'attack', true), change(3000, null, 'normal', false)];
+    const verdict = checkProbes({ ...quietHistory(), stateChanges: unknown, probes: [released] });
+    assert.equal(verdict.ok, true, verdict.problems.join('\n'));
+    assert.match(verdict.summary, /\(1 delivered late\)/);
+  });
+
   test('a forbidding state enforced at 1000 ms, with traffic dropping from then on, passes; the sends before enforcement may pass', () => {
     const history = { ...quietHistory(), stateChanges: [change(900, 1000, 'attack', true), change(3000, 3100, 'normal', false)], probes: [series(5000, (t) => t >= 1020 && t < 3100)] };
     const verdict = checkProbes(history);
