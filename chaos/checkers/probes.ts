@@ -46,8 +46,10 @@ interface DeviceCounts {
   received: number;
   checked: number;
   sentForbidden: number;
-  /** late: sent while forbidden, delivered only after the next change was asked for (not judged). */
+  /** late: sent while forbidden, delivered only after a change to an allowing state was asked for (not judged). */
   late: number;
+  /** lateHeldMs: the longest a late datagram took from sending to delivery (0 when none). */
+  lateHeldMs: number;
   swapsChecked: number;
   swapsExcluded: number;
 }
@@ -63,12 +65,12 @@ export function checkProbes(history: History): CheckerVerdict {
   let unknownSeqs = 0;
   for (const series of history.probes) {
     const changes = changesByDevice.get(series.device) ?? [];
-    const tally: DeviceCounts = { device: series.device, sent: series.sent.length, received: series.received.length, checked: 0, sentForbidden: 0, late: 0, swapsChecked: 0, swapsExcluded: 0 };
+    const tally: DeviceCounts = { device: series.device, sent: series.sent.length, received: series.received.length, checked: 0, sentForbidden: 0, late: 0, lateHeldMs: 0, swapsChecked: 0, swapsExcluded: 0 };
     unknownSeqs += forbiddenDeliveries(series, changes, tally, problems);
     makeBeforeBreak(series, changes, faults, tally, problems);
     counts.push(tally);
   }
-  const shown = counts.slice(0, 6).map((c) => `${c.device} ${c.received}/${c.sent} recv/sent, ${c.checked} checked, ${c.sentForbidden} sent while forbidden (${c.late} delivered late), swaps ${c.swapsChecked} checked ${c.swapsExcluded} excluded`);
+  const shown = counts.slice(0, 6).map((c) => `${c.device} ${c.received}/${c.sent} recv/sent, ${c.checked} checked, ${c.sentForbidden} sent while forbidden (${c.late} delivered late${c.late > 0 ? `, held up to ${formatMs(c.lateHeldMs)}` : ''}), swaps ${c.swapsChecked} checked ${c.swapsExcluded} excluded`);
   const summary = `${counts.length} device(s): ${shown.join('; ')}${counts.length > 6 ? `; ... and ${counts.length - 6} more` : ''}` +
     `${unknownSeqs > 0 ? `; ${unknownSeqs} received seq(s) never sent` : ''}`;
   return verdictOf('probes', counts.length === 0 ? 'no probe traffic was recorded' : summary, problems);
@@ -113,6 +115,7 @@ function forbiddenDeliveries(series: ProbeSeries, changes: readonly StateChange[
     if (datagram.t >= hit.toMs + PROBE_GRACE_MS) {
       if (allowingChangeAskedBefore(changes, hit.change, datagram.t + PROBE_GRACE_MS)) {
         tally.late += 1;
+        tally.lateHeldMs = Math.max(tally.lateHeldMs, datagram.t - sentMs);
         continue;
       }
       problems.push(`device ${series.device}: datagram ${datagram.seq} sent at ${formatMs(sentMs)} while its state "${hit.change.state}" (enforced at ` +

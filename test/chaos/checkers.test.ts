@@ -371,7 +371,7 @@ describe('probes', () => {
     const released = { ...held, received: [...held.received, { seq: 150, t: 3_200 }] };
     const verdict = checkProbes({ ...quietHistory(), stateChanges: changes, probes: [released] });
     assert.equal(verdict.ok, true, verdict.problems.join('\n'));
-    assert.match(verdict.summary, /\(1 delivered late\)/);
+    assert.match(verdict.summary, /\(1 delivered late, held up to 1\.700s\)/);
     const leaked = { ...held, received: [...held.received, { seq: 150, t: 2_500 }] };
     fails(checkProbes({ ...quietHistory(), stateChanges: changes, probes: [leaked] }), /datagram 150 sent at 1\.500s was delivered at 2\.500s while its state "attack"/);
   });
@@ -390,7 +390,7 @@ describe('probes', () => {
     const unknown: StateChange[] = [change(100, 200, 'normal', false), change(1000, 1100, 'attack', true), change(3000, null, 'normal', false)];
     const verdict = checkProbes({ ...quietHistory(), stateChanges: unknown, probes: [released] });
     assert.equal(verdict.ok, true, verdict.problems.join('\n'));
-    assert.match(verdict.summary, /\(1 delivered late\)/);
+    assert.match(verdict.summary, /\(1 delivered late, held up to 1\.700s\)/);
   });
 
   test('a forbidding state enforced at 1000 ms, with traffic dropping from then on, passes; the sends before enforcement may pass', () => {
