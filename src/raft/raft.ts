@@ -420,6 +420,29 @@ export class Raft {
     }
   }
 
+  /**
+   * leaderLost: the host learned outside Raft that this follower's leader `id` is probably gone (its
+   * transport lost the connection: a crashed process's sockets are reset at once). The follower
+   * forgets its leader, as etcd's ForgetLeader does, so it grants pre-votes at once instead of
+   * honouring the lost leader's lease for up to an election timeout (not under leaseBased reads, where
+   * the lease is what makes reads safe); and it brings its own election forward so that it campaigns
+   * within `withinTicks` ticks (never earlier than it would have anyway, and never inside this call:
+   * followers told at the same instant then campaign on their own tickers, not in lockstep). Safety
+   * does not depend on it: a leader that still works keeps its followers (their lease and PreVote
+   * refuse the campaign) and its next message restores it as this node's leader. Returns whether it
+   * acted (only a follower of `id` does).
+   */
+  leaderLost(id: NodeId, withinTicks: number): boolean {
+    assert(Number.isSafeInteger(withinTicks) && withinTicks >= 1, () => `leaderLost: withinTicks must be an integer >= 1, got ${withinTicks}`);
+    if (this.state !== 'follower' || id === NONE || this.lead !== id) return false;
+    if (this.cfg.readOnlyOption !== 'leaseBased') {
+      this.logger.info(`${this.id} forgot leader ${id} at term ${this.term}`);
+      this.lead = NONE;
+    }
+    this.electionElapsed = Math.max(this.electionElapsed, this.randomizedElectionTimeout - withinTicks);
+    return true;
+  }
+
   /** pastElectionTimeout: electionElapsed reached the randomized timeout in [electionTicks, 2*electionTicks). */
   pastElectionTimeout(): boolean {
     return this.electionElapsed >= this.randomizedElectionTimeout;

@@ -107,6 +107,10 @@ export class RawNode implements RaftNode {
     this.raft.step(makeMessage({ type: MessageType.Unreachable, from: id }));
   }
 
+  leaderLost(id: NodeId, withinTicks: number): boolean {
+    return this.raft.leaderLost(id, withinTicks);
+  }
+
   reportSnapshot(id: NodeId, ok: boolean): void {
     this.raft.step(makeMessage({ type: MessageType.SnapStatus, from: id, reject: !ok }));
   }

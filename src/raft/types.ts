@@ -310,6 +310,12 @@ export interface RaftNode {
   readIndex(context: Uint8Array): void;
   /** reportUnreachable tells the core that `id` could not be reached. */
   reportUnreachable(id: NodeId): void;
+  /**
+   * leaderLost tells a follower that its leader `id` is probably gone (the host lost the connection):
+   * it forgets the leader (grants pre-votes at once) and campaigns within `withinTicks` (>= 1) ticks.
+   * Returns whether it acted (only a follower of `id` does).
+   */
+  leaderLost(id: NodeId, withinTicks: number): boolean;
   /** reportSnapshot tells the leader whether sending a snapshot to `id` succeeded. */
   reportSnapshot(id: NodeId, ok: boolean): void;
   /** hasReady says whether ready() has anything to hand out. */

@@ -133,3 +133,28 @@ test('one follower losing its connection to a live leader does not unseat it', a
     await cluster.stop();
   }
 });
+
+test('survivors with the same election timeout, told at the same instant, do not split the vote', async () => {
+  // Nodes 2 and 3 draw the same randomized timeout and tick in step (one process): counted forward
+  // together they would campaign in the same tick and split the vote (each then waits a new T to 2T).
+  // They take turns by rank instead: node 2 campaigns alone and wins in the next term.
+  for (const draw of [0, ELECTION_TICKS / 2, ELECTION_TICKS - 1]) {
+    const cluster = await startCluster(new Map([[1, 0], [2, draw], [3, draw]]));
+    try {
+      await electNodeOne(cluster);
+      const term = cluster.runtimes.get(2)!.status().term;
+      cluster.down.add(1);
+      await cluster.runtimes.get(1)!.stop();
+      const lostAt = performance.now();
+      cluster.runtimes.get(2)!.reportUnreachable(1);
+      cluster.runtimes.get(3)!.reportUnreachable(1);
+      await waitFor('a new leader', () => [2, 3].some((id) => cluster.runtimes.get(id)!.status().role === 'leader'), 5_000);
+      const electedMs = performance.now() - lostAt;
+      assert.ok(electedMs < ELECTION_TIMEOUT_MS, `draw ${draw}: new leader after ${electedMs.toFixed(0)} ms, election timeout ${ELECTION_TIMEOUT_MS} ms`);
+      assert.equal(cluster.runtimes.get(2)!.status().role, 'leader', `draw ${draw}: the survivor of rank 0 leads`);
+      assert.equal(cluster.runtimes.get(2)!.status().term, term + 1, `draw ${draw}: one election, no split vote`);
+    } finally {
+      await cluster.stop();
+    }
+  }
+});

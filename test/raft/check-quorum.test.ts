@@ -80,3 +80,57 @@ describe('CheckQuorum', () => {
     for (const id of [1, 2, 3]) assert.deepEqual(net.get(id).appliedData(), ['x']);
   });
 });
+
+// leaderLost (RawNode.leaderLost): the host's hint that a follower's leader is gone — the follower
+// forgets the lease it was honouring and campaigns within the ticks it is given, never inside the call.
+describe('leaderLost', () => {
+  const follower = (readOnlyOption: 'safe' | 'leaseBased' = 'safe'): ReturnType<typeof newRaft>['raft'] => {
+    const { raft } = newRaft(1, [1, 2, 3], { checkQuorum: true, preVote: true, readOnlyOption });
+    raft.becomeFollower(1, 2);
+    raft.step(msg({ type: MessageType.Heartbeat, from: 2, to: 1, term: 1 }));
+    takeMessages(raft);
+    return raft;
+  };
+  const preVoteFrom3 = (raft: ReturnType<typeof newRaft>['raft']): Array<[MessageType, boolean]> => {
+    raft.step(msg({ type: MessageType.PreVote, from: 3, to: 1, term: 2, index: 0, logTerm: 0 }));
+    return takeMessages(raft).filter((m) => m.type === MessageType.PreVoteResp).map((m) => [m.type, m.reject]);
+  };
+
+  test('a follower in its lease ignores a pre-vote; after leaderLost it grants it at once', () => {
+    const inLease = follower();
+    assert.deepEqual(preVoteFrom3(inLease), [], 'in the lease the pre-vote is ignored');
+    const told = follower();
+    assert.equal(told.leaderLost(2, 5), true);
+    assert.equal(told.lead, 0, 'the leader is forgotten');
+    assert.deepEqual(preVoteFrom3(told), [[MessageType.PreVoteResp, false]]);
+  });
+
+  test('it campaigns within the given ticks, not inside the call and not before its turn', () => {
+    for (const within of [1, 3, 7]) {
+      const raft = follower();
+      raft.leaderLost(2, within);
+      assert.equal(raft.state, 'follower', 'no campaign inside the call');
+      for (let i = 1; i < within; i++) {
+        raft.tick();
+        assert.equal(raft.state, 'follower', `campaigned after ${i} of ${within} ticks`);
+      }
+      raft.tick();
+      assert.equal(raft.state, 'preCandidate', `no campaign after ${within} ticks`);
+    }
+  });
+
+  test('only a follower of that leader acts; under leaseBased reads the lease is kept and only the clock moves', () => {
+    const raft = follower();
+    assert.equal(raft.leaderLost(3, 2), false, 'node 3 is not its leader');
+    assert.equal(raft.lead, 2);
+    const { raft: leader } = newRaft(1, [1, 2, 3], { checkQuorum: true, preVote: true });
+    leader.becomeCandidate();
+    leader.becomeLeader();
+    assert.equal(leader.leaderLost(1, 2), false);
+    assert.equal(leader.state, 'leader');
+    const leased = follower('leaseBased');
+    assert.equal(leased.leaderLost(2, 2), true);
+    assert.equal(leased.lead, 2, 'a lease-based reader keeps its leader');
+    assert.throws(() => follower().leaderLost(2, 0), /withinTicks must be an integer >= 1/);
+  });
+});
