@@ -217,7 +217,10 @@ async function membershipDuringPartition(ctx: FaultContext): Promise<ActiveFault
       // the cluster whether the new node is a member. A member keeps running (it must converge with the
       // others); a node that is not one is stopped and forgotten.
       const removedAfter = removed === 'ok' ? 'ok' : await submitRoot(remove.envelope, all, 10);
-      const member = await isMember(env, joiner.nodeId);
+      // An applied removal is the desired membership, but the leader carries it out afterwards (a Raft
+      // configuration change of its own): wait for that instead of asking at once — CI once kept a node
+      // that was asked about a moment before its removal took effect, and judged it as a member.
+      const member = removedAfter === 'ok' ? await memberUntilRemoved(env, joiner.nodeId, 20_000) : await isMember(env, joiner.nodeId);
       ctx.log(`membership after healing: remove ${memberId} ${removedAfter}; ${memberId} is ${member === true ? 'a member' : member === false ? 'not a member' : 'of unknown membership'}`);
       if (member === false) {
         await env.cluster.stop(joiner.nodeId, 3_000);
@@ -227,6 +230,16 @@ async function membershipDuringPartition(ctx: FaultContext): Promise<ActiveFault
       }
     },
   };
+}
+
+/** memberUntilRemoved asks isMember until it says no or `timeoutMs` passes, and returns the last answer. */
+async function memberUntilRemoved(env: Environment, nodeId: number, timeoutMs: number): Promise<boolean | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const member = await isMember(env, nodeId);
+    if (member === false || Date.now() >= deadline) return member;
+    await sleepMs(250);
+  }
 }
 
 /** isMember asks the leader whether `nodeId` is a voter or learner (undefined: no leader answered in 10 s). */
