@@ -93,20 +93,27 @@ async function electNodeOne(cluster: TestCluster): Promise<void> {
   await waitFor('every node to follow node 1', () => [...cluster.runtimes.values()].every((r) => r.status().leader === 1), 5_000);
 }
 
+/**
+ * crashLeaderOne stops node 1 (elected first), has the survivors' transports report it unreachable in
+ * `reportOrder`, and waits for a new leader; returns node 2's term before the crash and the time taken.
+ */
+async function crashLeaderOne(cluster: TestCluster, reportOrder: readonly NodeId[]): Promise<{ termBefore: number; electedMs: number }> {
+  await electNodeOne(cluster);
+  const termBefore = cluster.runtimes.get(2)!.status().term;
+  cluster.down.add(1);
+  await cluster.runtimes.get(1)!.stop();
+  const lostAt = performance.now();
+  for (const id of reportOrder) cluster.runtimes.get(id)!.reportUnreachable(1);
+  await waitFor('a new leader', () => [2, 3].some((id) => cluster.runtimes.get(id)!.status().role === 'leader'), 5_000);
+  return { termBefore, electedMs: performance.now() - lostAt };
+}
+
 test('followers that lose the connection to a crashed leader elect a new one within one election timeout', async () => {
   // Node 2 times out 3 ticks after its lease, node 3 at the last possible tick: node 2 campaigns
   // first, once node 3's lease has ended too (node 3 has ticked at least once since its hint).
   const cluster = await startCluster(new Map([[1, 0], [2, 3], [3, ELECTION_TICKS - 1]]));
   try {
-    await electNodeOne(cluster);
-    const term = cluster.runtimes.get(2)!.status().term;
-    cluster.down.add(1);
-    await cluster.runtimes.get(1)!.stop();
-    const lostAt = performance.now();
-    cluster.runtimes.get(3)!.reportUnreachable(1);
-    cluster.runtimes.get(2)!.reportUnreachable(1);
-    await waitFor('a new leader', () => [2, 3].some((id) => cluster.runtimes.get(id)!.status().role === 'leader'), 5_000);
-    const electedMs = performance.now() - lostAt;
+    const { termBefore: term, electedMs } = await crashLeaderOne(cluster, [3, 2]);
     // Without the hint neither follower could even campaign before ELECTION_TIMEOUT_MS - 1 tick.
     assert.ok(electedMs < ELECTION_TIMEOUT_MS - TICK_MS, `new leader after ${electedMs.toFixed(0)} ms, election timeout ${ELECTION_TIMEOUT_MS} ms`);
     assert.equal(cluster.runtimes.get(2)!.status().role, 'leader');
@@ -141,15 +148,7 @@ test('survivors with the same election timeout, told at the same instant, do not
   for (const draw of [0, ELECTION_TICKS / 2, ELECTION_TICKS - 1]) {
     const cluster = await startCluster(new Map([[1, 0], [2, draw], [3, draw]]));
     try {
-      await electNodeOne(cluster);
-      const term = cluster.runtimes.get(2)!.status().term;
-      cluster.down.add(1);
-      await cluster.runtimes.get(1)!.stop();
-      const lostAt = performance.now();
-      cluster.runtimes.get(2)!.reportUnreachable(1);
-      cluster.runtimes.get(3)!.reportUnreachable(1);
-      await waitFor('a new leader', () => [2, 3].some((id) => cluster.runtimes.get(id)!.status().role === 'leader'), 5_000);
-      const electedMs = performance.now() - lostAt;
+      const { termBefore: term, electedMs } = await crashLeaderOne(cluster, [2, 3]);
       assert.ok(electedMs < ELECTION_TIMEOUT_MS, `draw ${draw}: new leader after ${electedMs.toFixed(0)} ms, election timeout ${ELECTION_TIMEOUT_MS} ms`);
       assert.equal(cluster.runtimes.get(2)!.status().role, 'leader', `draw ${draw}: the survivor of rank 0 leads`);
       assert.equal(cluster.runtimes.get(2)!.status().term, term + 1, `draw ${draw}: one election, no split vote`);
