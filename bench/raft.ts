@@ -37,31 +37,35 @@ async function main(): Promise<void> {
   cluster.startAll();
   try {
     await cluster.waitForLeader(30_000);
-    const throughput: Record<string, number> = {};
-    const latencies: number[] = [];
-    for (const proposers of LEVELS) {
-      const leader = await cluster.waitForLeader(10_000);
-      const result = await runClosedLoop({
-        proposers, seconds: options.seconds, warmupSeconds: 1,
-        send: (id) => proposeOnce(cluster.apiUrl(leader), id, PAYLOAD_BYTES),
-      });
-      throughput[String(proposers)] = Math.round(result.perSecond);
-      latencies.push(...result.latenciesMs);
-      console.log(`proposers ${String(proposers).padStart(3)}: ${Math.round(result.perSecond).toString().padStart(6)} proposals/s  p50 ${percentile(result.latenciesMs, 50).toFixed(1)} ms  p99 ${percentile(result.latenciesMs, 99).toFixed(1)} ms  errors ${result.errors}`);
-    }
+    /**
+     * measureLevels runs every level of proposers against the current leader through the client that
+     * `clientFor` makes for that level, prints each level (with the client's own note) and returns the figures.
+     */
+    const measureLevels = async (label: string, clientFor: (apiUrl: string, proposers: number) => { send: (id: string) => Promise<{ ok: boolean }>; note: () => string }):
+      Promise<{ throughput: Record<string, number>; latencies: number[] }> => {
+      const figures = { throughput: {} as Record<string, number>, latencies: [] as number[] };
+      for (const proposers of LEVELS) {
+        const client = clientFor(cluster.apiUrl(await cluster.waitForLeader(10_000)), proposers);
+        const result = await runClosedLoop({ proposers, seconds: options.seconds, warmupSeconds: 1, send: client.send });
+        figures.throughput[String(proposers)] = Math.round(result.perSecond);
+        figures.latencies.push(...result.latenciesMs);
+        console.log(`proposers ${String(proposers).padStart(3)}${label}: ${Math.round(result.perSecond).toString().padStart(6)} proposals/s  p50 ${percentile(result.latenciesMs, 50).toFixed(1)} ms  p99 ${percentile(result.latenciesMs, 99).toFixed(1)} ms  errors ${result.errors}${client.note()}`);
+      }
+      return figures;
+    };
+    const { throughput, latencies } = await measureLevels('', (apiUrl) => ({ send: (id) => proposeOnce(apiUrl, id, PAYLOAD_BYTES), note: () => '' }));
     // The same proposers through a client that coalesces their proposals into batch requests.
-    const throughputBatched: Record<string, number> = {};
-    const latenciesBatched: number[] = [];
     const meanBatch: Record<string, number> = {};
-    for (const proposers of LEVELS) {
-      const leader = await cluster.waitForLeader(10_000);
-      const client = new BatchingProposer({ apiUrl: cluster.apiUrl(leader), bytes: PAYLOAD_BYTES, connections: options.batchConnections });
-      const result = await runClosedLoop({ proposers, seconds: options.seconds, warmupSeconds: 1, send: (id) => client.propose(id) });
-      throughputBatched[String(proposers)] = Math.round(result.perSecond);
-      latenciesBatched.push(...result.latenciesMs);
-      meanBatch[String(proposers)] = round(client.batchSizes.reduce((a, b) => a + b, 0) / Math.max(1, client.batchSizes.length));
-      console.log(`proposers ${String(proposers).padStart(3)} (batching client): ${Math.round(result.perSecond).toString().padStart(6)} proposals/s  p50 ${percentile(result.latenciesMs, 50).toFixed(1)} ms  p99 ${percentile(result.latenciesMs, 99).toFixed(1)} ms  errors ${result.errors}  mean batch ${meanBatch[String(proposers)]}`);
-    }
+    const batched = await measureLevels(' (batching client)', (apiUrl, proposers) => {
+      const client = new BatchingProposer({ apiUrl, bytes: PAYLOAD_BYTES, connections: options.batchConnections });
+      return {
+        send: (id) => client.propose(id),
+        note: () => {
+          meanBatch[proposers] = round(client.batchSizes.reduce((a, b) => a + b, 0) / Math.max(1, client.batchSizes.length));
+          return `  mean batch ${meanBatch[proposers]}`;
+        },
+      };
+    });
     const failovers: number[] = [];
     for (let kill = 0; kill < options.kills; kill++) {
       const ids = cluster.nodes.map((n) => n.nodeId);
@@ -93,8 +97,8 @@ async function main(): Promise<void> {
       commit_latency_ms: { p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)) },
       batching_client: {
         connections: options.batchConnections,
-        throughput_per_s: throughputBatched,
-        commit_latency_ms: { p50: round(percentile(latenciesBatched, 50)), p99: round(percentile(latenciesBatched, 99)) },
+        throughput_per_s: batched.throughput,
+        commit_latency_ms: { p50: round(percentile(batched.latencies, 50)), p99: round(percentile(batched.latencies, 99)) },
         mean_batch: meanBatch,
       },
       failover_ms: { p50: round(percentile(failovers, 50)), p99: round(percentile(failovers, 99)), samples: failovers.map(round) },

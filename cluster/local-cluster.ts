@@ -91,17 +91,21 @@ export function nodeEntryPoint(): string {
 }
 
 /**
- * ephemeralRange is the kernel's range for automatically chosen local ports (bind to port 0 and the
- * source port of every outgoing connection).
+ * ephemeralLow is the lowest port of the kernel's range for automatically chosen local ports (bind to
+ * port 0 and the source port of every outgoing connection), read once.
  */
-function ephemeralRange(): [number, number] {
-  try {
-    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-    if (Number.isInteger(low) && Number.isInteger(high)) return [low!, high!];
-  } catch {
-    // Not Linux: assume the IANA range.
+let ephemeralLowCache: number | undefined;
+function ephemeralLow(): number {
+  if (ephemeralLowCache === undefined) {
+    ephemeralLowCache = 49152; // Not Linux: assume the IANA range.
+    try {
+      const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+      if (Number.isInteger(low)) ephemeralLowCache = low;
+    } catch {
+      // Keep the IANA assumption.
+    }
   }
-  return [49152, 65535];
+  return ephemeralLowCache;
 }
 
 /** Ports handed out by this process, so that two allocations never return the same port. */
@@ -115,8 +119,7 @@ const handedOut = new Set<number>();
  * each candidate is still test-bound before it is returned.
  */
 export async function freePort(host: string = HOST): Promise<number> {
-  const [ephemeralLow] = ephemeralRange();
-  const high = Math.min(ephemeralLow - 1, 32_767);
+  const high = Math.min(ephemeralLow() - 1, 32_767);
   const low = Math.max(1_024, high - 12_000);
   for (let attempt = 0; attempt < 200 && high > low; attempt++) {
     const port = low + Math.floor(Math.random() * (high - low + 1));

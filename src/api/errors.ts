@@ -61,3 +61,29 @@ export function runtimeToApiError(error: unknown): unknown {
       return new ApiError('INTERNAL', error.message);
   }
 }
+
+/** BatchItemError is how a batch answers one item that failed. */
+export interface BatchItemError {
+  readonly code: string;
+  readonly message: string;
+  readonly details?: Record<string, unknown>;
+}
+
+/**
+ * batchResults answers a batch route's items in order from their settled outcomes: `{ ok: true, answer }`
+ * for each fulfilled one, `{ ok: false, error }` for each rejected with an ApiError. Any other rejection is
+ * a bug: reported to `onBug` with the item's position and answered as a bare internal error for that item
+ * only, never leaked.
+ */
+export function batchResults<T, A>(outcomes: readonly PromiseSettledResult<T>[], answer: (value: T) => A, onBug: (error: unknown, item: number) => void):
+  Array<{ ok: true; answer: A } | { ok: false; error: BatchItemError }> {
+  return outcomes.map((outcome, i) => {
+    if (outcome.status === 'fulfilled') return { ok: true as const, answer: answer(outcome.value) };
+    const error: unknown = outcome.reason;
+    if (error instanceof ApiError) {
+      return { ok: false as const, error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } };
+    }
+    onBug(error, i);
+    return { ok: false as const, error: { code: 'INTERNAL', message: 'internal error' } };
+  });
+}

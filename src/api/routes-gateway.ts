@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 import { CommandError } from '../commands/index.js';
 import type { ApplyResult, StateMachine } from '../state/index.js';
 import type { AppliedEvent } from '../node/gateway-applier.js';
-import { ApiError, runtimeToApiError } from './errors.js';
+import { ApiError, batchResults, runtimeToApiError } from './errors.js';
 import type { ApiDeps } from './deps.js';
 
 /** MAX_ENVELOPE_BASE64_CHARS bounds a submitted envelope (a signed command is at most 1 MiB). */
@@ -146,18 +146,7 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
   }, async (request) => {
     const { envelopes } = request.body as { envelopes: string[] };
     const outcomes = await Promise.allSettled(envelopes.map((envelope, i) => submitOne(envelope, `body.envelopes[${i}]`, 'committed', DEFAULT_ENFORCED_WAIT_MS)));
-    return {
-      results: outcomes.map((outcome, i) => {
-        if (outcome.status === 'fulfilled') return { ok: true as const, answer: outcome.value };
-        const error: unknown = outcome.reason;
-        if (error instanceof ApiError) {
-          return { ok: false as const, error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } };
-        }
-        // A bug: logged, answered as a bare internal error for this command only, never leaked.
-        request.log.error({ err: error, envelope: i }, 'batch command failed');
-        return { ok: false as const, error: { code: 'INTERNAL', message: 'internal error' } };
-      }),
-    };
+    return { results: batchResults(outcomes, (answer) => answer, (error, i) => request.log.error({ err: error, envelope: i }, 'batch command failed')) };
   });
 
   app.get('/v1/commands/:bodyHash', {

@@ -3,7 +3,9 @@
 // cluster, membership included, is a signed command.
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { ApiError, runtimeToApiError } from './errors.js';
+import { batchResults, runtimeToApiError } from './errors.js';
+import type { Committed } from '../node/raft-runtime.js';
+import type { LogApplyResult } from '../node/log-applier.js';
 import type { ApiDeps } from './deps.js';
 
 const MAX_PAYLOAD_CHARS = 64 * 1024;
@@ -12,6 +14,11 @@ const MAX_PAYLOAD_CHARS = 64 * 1024;
 const MAX_BATCH_PAYLOADS = 256;
 
 const CommittedSchema = Type.Object({ index: Type.Integer(), term: Type.Integer(), position: Type.Integer(), hash: Type.String() });
+
+/** committedAnswer is what both propose routes answer for a payload this node applied. */
+function committedAnswer(committed: Committed<LogApplyResult>): { index: number; term: number; position: number; hash: string } {
+  return { index: committed.index, term: committed.term, position: committed.result.position, hash: committed.result.hash };
+}
 
 /** raftLogRoutes: propose a payload, list what was applied, read linearizably, change membership. */
 export const raftLogRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
@@ -27,8 +34,7 @@ export const raftLogRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
   }, async (request) => {
     const { payload } = request.body as { payload: string };
     try {
-      const committed = await runtime.propose(Buffer.from(payload, 'utf8'));
-      return { index: committed.index, term: committed.term, position: committed.result.position, hash: committed.result.hash };
+      return committedAnswer(await runtime.propose(Buffer.from(payload, 'utf8')));
     } catch (error) {
       throw runtimeToApiError(error);
     }
@@ -53,19 +59,15 @@ export const raftLogRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     },
   }, async (request) => {
     const { payloads } = request.body as { payloads: string[] };
-    const outcomes = await Promise.allSettled(payloads.map((payload) => runtime.propose(Buffer.from(payload, 'utf8'))));
-    return {
-      results: outcomes.map((outcome, i) => {
-        if (outcome.status === 'fulfilled') {
-          const committed = outcome.value;
-          return { ok: true as const, answer: { index: committed.index, term: committed.term, position: committed.result.position, hash: committed.result.hash } };
-        }
-        const error = runtimeToApiError(outcome.reason);
-        if (error instanceof ApiError) return { ok: false as const, error: { code: error.code, message: error.message } };
-        request.log.error({ err: error, payload: i }, 'batch proposal failed');
-        return { ok: false as const, error: { code: 'INTERNAL', message: 'internal error' } };
-      }),
-    };
+    const outcomes = await Promise.allSettled(payloads.map(async (payload) => {
+      try {
+        return await runtime.propose(Buffer.from(payload, 'utf8'));
+      } catch (error) {
+        throw runtimeToApiError(error);
+      }
+    }));
+    // The answer schema has no `details`: an item's error is its code and message.
+    return { results: batchResults(outcomes, committedAnswer, (error, i) => request.log.error({ err: error, payload: i }, 'batch proposal failed')) };
   });
 
   app.get('/v1/raft/applied', {

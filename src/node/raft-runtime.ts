@@ -174,7 +174,7 @@ export class RaftRuntime<Result> extends EventEmitter {
   private sequence = 0;
   private ticker: NodeJS.Timeout | undefined;
   private droppedMessages = 0;
-  /** leaderLossHint: the leader and term for which onLeaderUnreachable already counted the clock forward. */
+  /** leaderLossHint: the leader and term for which onLeaderUnreachable already told the core the leader was lost. */
   private leaderLossHint: { leader: NodeId; term: number } | undefined;
   private readonly stats = { readies: 0, saves: 0, syncedSaves: 0, savedEntries: 0, saveMs: 0, syncedSaveMs: 0, appliedEntries: 0, sentMessages: 0 };
 
