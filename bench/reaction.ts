@@ -4,16 +4,22 @@
 //   commit not measured here: this bench drives the policy engine in one process (bench:raft measures commit)
 //   apply  alert → policy evaluated, new plan handed to the reconciler
 //   umbox  plan → the new state's μmboxes ready (0 when the new state needs none)
-//   flows  μmboxes ready → the flow bundle committed on the switch
-//   wire   flow bundle → the last attacker packet seen at the device
-// The attack state is a `block-all` chain in every mode but `verdict`:
+//   flows  μmboxes ready (or, when the device is dropped early, the plan) → the bundle that stops the
+//          attacker committed on the switch
+//   wire   that bundle → the last attacker packet seen at the device
+//   chain  plan → the new chain's flows in place (after the early drop, the μmbox start is here, off the path)
+// The attack state is a `block-all` chain in modes warm and cold:
 //   warm     the victim's standby μmboxes (the chains its rules can move it to, src/dataplane/planner.ts)
 //            run before the attack, so the move is one flow bundle: "the new state's μmboxes are already running"
-//   cold     no standby for the victim: the block-all μmbox starts on the reaction path
+//   cold     no standby for the victim: the block-all μmbox must start. A chain that drops everything is
+//            enforced at the switch first (the reconciler drops the device in a bundle of its own, then starts
+//            the μmbox and moves the traffic through it), so the container start is off the reaction path
+//   cold-firewall  the attack state is a `firewall` chain (it passes the device's allowed traffic, so the
+//            switch cannot stand in for it) and no standby: the reaction waits for the container start
 //   verdict  the attack state is the `quarantine` verdict (nothing to start; what "warm" meant before standby)
 // Each size in --devices adds that many devices (allow verdict, own OVS port, no rules so no standby) to the
 // node, to show reaction time does not grow with the devices a node serves.
-// Usage: npm run bench:reaction -- [--runs 20] [--devices 10,100,1000] [--modes warm,cold,verdict];
+// Usage: npm run bench:reaction -- [--runs 20] [--devices 10,100,1000] [--modes warm,cold,cold-firewall,verdict];
 // writes bench/results/reaction.json.
 // Needs root, Open vSwitch and Docker (deploy/host-setup.sh).
 import { mkdirSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
@@ -30,9 +36,9 @@ import type { DesiredDevice, DevicePlan, UmboxAlert } from '../src/dataplane/typ
 import { Lab, buildUpstream, deviceAddress, facilities, releaseFacilities } from '../test/dataplane/lab.js';
 import { repoPath } from '../test/support/paths.js';
 
-type Mode = 'warm' | 'cold' | 'verdict';
-const MODES: readonly Mode[] = ['warm', 'cold', 'verdict'];
-interface Sample { reactionMs: number; alertMs: number; applyMs: number; umboxMs: number; flowsMs: number; wireMs: number }
+type Mode = 'warm' | 'cold' | 'cold-firewall' | 'verdict';
+const MODES: readonly Mode[] = ['warm', 'cold', 'cold-firewall', 'verdict'];
+interface Sample { reactionMs: number; alertMs: number; applyMs: number; umboxMs: number; flowsMs: number; wireMs: number; chainMs: number }
 
 const ATTACKER = `
 const dgram = require('node:dgram'); const net = require('node:net');
@@ -113,7 +119,7 @@ async function main(): Promise<void> {
   try {
     const manifest = await buildAllImages(runtime);
     const pins = (name: string): { image: string; digest: string; config: Record<string, string> } => ({
-      image: name, digest: manifest.images[name]?.digest ?? '', config: name === 'monitor' ? { LOGIN_PORT: '22', MAX_CONNECTIONS: '5' } : {},
+      image: name, digest: manifest.images[name]?.digest ?? '', config: name === 'monitor' ? { LOGIN_PORT: '22', MAX_CONNECTIONS: '5' } : name === 'firewall' ? { ALLOW: 'out:tcp:80' } : {},
     });
     const { attacker } = await buildUpstream(lab, lab.name('u'));
     const victim = await lab.addNamespace('v');
@@ -148,7 +154,7 @@ async function main(): Promise<void> {
       reconciler.setDesired({ nodeId, devices: [...devices.values()] });
       const settled = setVictim({ state: 'normal', chain: [pins('monitor')] });
       await reconciler.waitForGeneration('victim', settled, 300_000);
-      results[size] = { warm: [], cold: [], verdict: [] };
+      results[size] = { warm: [], cold: [], 'cold-firewall': [], verdict: [] };
       for (const mode of modes) {
         const engine = new PolicyEngine();
         const document = policy(mode, manifest.images);
@@ -186,10 +192,13 @@ async function main(): Promise<void> {
             if (pass === undefined) throw new Error('no reconcile pass after the new plan');
             await sleepMs(300);
             const lastArrival = Number.parseInt(readFileSync(lastFile, 'utf8'), 10);
-            const umboxReady = Math.max(appliedAt, pass.umboxesReadyAtMs);
+            // The bundle that stopped the attacker: the early drop when there was one, else the chain's bundle.
+            const early = pass.earlyBlockedAtMs > 0;
+            const umboxReady = early ? appliedAt : Math.max(appliedAt, pass.umboxesReadyAtMs);
+            const blockedAt = early ? pass.earlyBlockedAtMs : pass.flowsAppliedAtMs;
             results[size][mode].push({
               reactionMs: lastArrival - t0, alertMs: alertAt - t0, applyMs: appliedAt - alertAt, umboxMs: umboxReady - appliedAt,
-              flowsMs: pass.flowsAppliedAtMs - umboxReady, wireMs: lastArrival - pass.flowsAppliedAtMs,
+              flowsMs: blockedAt - umboxReady, wireMs: lastArrival - blockedAt, chainMs: pass.flowsAppliedAtMs - appliedAt,
             });
             process.stdout.write(`${size} devices, ${mode}, run ${attempt + 1}/${runs}: reaction ${lastArrival - t0} ms\n`);
           } finally {
@@ -212,21 +221,26 @@ async function main(): Promise<void> {
       machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version, load_average_1m: { start: loadAtStart, end: loadavg()[0] ?? 0 } },
       reaction_ms: {
         warm: summary(base?.warm.map((one) => one.reactionMs) ?? []), cold: summary(base?.cold.map((one) => one.reactionMs) ?? []),
+        cold_firewall: summary(base?.['cold-firewall'].map((one) => one.reactionMs) ?? []),
         verdict: summary(base?.verdict.map((one) => one.reactionMs) ?? []),
       },
       p95_by_devices: p95Of('warm'),
       p95_by_devices_cold: p95Of('cold'),
+      p95_by_devices_cold_firewall: p95Of('cold-firewall'),
       p95_by_devices_verdict: p95Of('verdict'),
       reaction_ms_by_devices: Object.fromEntries(Object.entries(results).map(([size, byMode]) => [size, Object.fromEntries(modes.map((mode) => [mode, summary(byMode[mode].map((one) => one.reactionMs))]))])),
       driver_ms: driverBySize,
       stages_ms: Object.fromEntries(Object.entries(results).map(([size, byMode]) => [size, Object.fromEntries(modes.map((mode) => [mode, {
         alert: summary(byMode[mode].map((one) => one.alertMs)), commit: null, apply: summary(byMode[mode].map((one) => one.applyMs)),
         umbox_ready: summary(byMode[mode].map((one) => one.umboxMs)), flows: summary(byMode[mode].map((one) => one.flowsMs)), wire: summary(byMode[mode].map((one) => one.wireMs)),
+        chain: summary(byMode[mode].map((one) => one.chainMs)),
       }]))])),
       notes: [
         'reaction = first attack packet sent → last attacker packet received by the device (UDP stream every 1 ms, plus TCP connects to port 22 every 5 ms).',
         'warm: attack state is a block-all chain whose μmbox already runs as the victim\'s standby (the target of its normal→attack rule); the move is one flow bundle.',
-        'cold: the same chain with no standby: the block-all μmbox starts on the reaction path. verdict: attack state is the quarantine verdict (nothing to start).',
+        'cold: the same chain with no standby: the block-all μmbox must start; the reconciler drops the device at the switch first (a chain that drops everything), so the start is off the reaction path (stage chain shows when the chain itself was in place).',
+        'cold-firewall: attack state is a firewall chain (ALLOW out:tcp:80) with no standby: the switch cannot stand in for a chain that passes traffic, so the reaction waits for the container start.',
+        'verdict: attack state is the quarantine verdict (nothing to start).',
         'every run starts from a settled node: the pass that enforced normal (and removed the previous attack chain) has finished.',
         'filler devices (allow verdict, no rules) have no standby candidacy; with every device a candidate, the node limit (32 μmboxes by default) decides which are warm.',
         'commit is not measured: the policy engine runs in this process; the Raft commit latency is in bench/results/raft.json.',
@@ -235,7 +249,7 @@ async function main(): Promise<void> {
     };
     mkdirSync(repoPath('bench', 'results'), { recursive: true });
     writeFileSync(repoPath('bench', 'results', 'reaction.json'), `${JSON.stringify(output, null, 2)}\n`);
-    process.stdout.write(`${JSON.stringify({ reaction_ms: output.reaction_ms, p95_by_devices: output.p95_by_devices, p95_by_devices_cold: output.p95_by_devices_cold })}\n`);
+    process.stdout.write(`${JSON.stringify({ reaction_ms: output.reaction_ms, p95_by_devices: output.p95_by_devices, p95_by_devices_cold: output.p95_by_devices_cold, p95_by_devices_cold_firewall: output.p95_by_devices_cold_firewall })}\n`);
   } finally {
     await reconciler.stop();
     reconciler.setDesired({ nodeId, devices: [] });
@@ -310,7 +324,8 @@ function policy(mode: Mode, images: Record<string, { digest: string }>): PolicyD
     domain: 'bench', version: 1,
     deviceTypes: [{
       name: 'camera', sensors: [], alertTypes: ['brute-force'], initialState: 'normal',
-      states: [{ name: 'normal', chain: [pin('monitor')] }, { name: 'suspicious', chain: [pin('monitor')] }, mode === 'verdict' ? { name: 'attack', verdict: 'quarantine' } : { name: 'attack', chain: [pin('block-all')] }],
+      states: [{ name: 'normal', chain: [pin('monitor')] }, { name: 'suspicious', chain: [pin('monitor')] },
+        mode === 'verdict' ? { name: 'attack', verdict: 'quarantine' } : { name: 'attack', chain: [pin(mode === 'cold-firewall' ? 'firewall' : 'block-all')] }],
       rules: [{ name: 'brute-force', from: 'normal', to: 'attack', when: { alert: { type: 'brute-force', atLeast: 1, withinMs: 60_000 } }, commands: [] }],
     }],
   };

@@ -10,7 +10,12 @@
 //
 // Order inside a pass gives make-before-break and fail-closed:
 //   1. start the missing μmboxes of every device's current generation (each image's digest checked against
-//      its pin first) and wait until each reports ready (its filter is loaded before its interfaces come up);
+//      its pin first) and wait until each reports ready (its filter is loaded before its interfaces come up).
+//      A device whose new chain drops all of its traffic anyway (it has a block-all μmbox) does not wait
+//      for that chain: before the starts, one bundle of its own replaces the device's flows with its drop
+//      flows (quarantine). Dropping at the switch is what the chain does, so the device's peers see the
+//      new state's effect at once instead of the old chain's for the length of a container start; every
+//      other move keeps the old chain until the new one is ready (make-before-break);
 //   2. install the whole flow table in ONE atomic bundle: devices whose μmboxes are ready get their plan's
 //      flows, all others get drop flows (quarantine);
 //   3. only then remove the μmboxes and ports that no installed flow uses any more (standby μmboxes stay);
@@ -82,6 +87,10 @@ export interface PassResult {
   standbyPending: number;
   /** standbyErrors lists standby μmboxes that could not start; no device is quarantined for them. */
   standbyErrors: string[];
+  /** earlyBlocked counts devices dropped at the switch before their block-all chain started (see step 1). */
+  earlyBlocked: number;
+  /** earlyBlockedAtMs is the wall-clock time (ms) of that early bundle's end; 0 when there was none. */
+  earlyBlockedAtMs: number;
 }
 
 /** ReconcilerInit wires a reconciler to its adapters. */
@@ -300,7 +309,7 @@ export class Reconciler {
     const started = Date.now();
     const result: PassResult = {
       startedUmboxes: 0, removedUmboxes: 0, flowsAdded: 0, flowsRemoved: 0, umboxMs: 0, flowsMs: 0, totalMs: 0, umboxesReadyAtMs: 0, flowsAppliedAtMs: 0, errors: [],
-      standbyStarted: 0, standbyPending: 0, standbyErrors: [],
+      standbyStarted: 0, standbyPending: 0, standbyErrors: [], earlyBlocked: 0, earlyBlockedAtMs: 0,
     };
     try {
       await this.passBody(result, full || this.observed === null);
@@ -352,6 +361,19 @@ export class Reconciler {
     const umboxStarted = Date.now();
     const blocked = new Map<string, string>(); // deviceId → why its plan cannot be enforced now
     const toStart = await this.umboxesToStart(desired, observedUmboxes, ports, blocked);
+    // What the switch holds once the early bundle (if any) is in: the flows the cache says were installed
+    // (and how each device was composed), or the dump of a full pass.
+    let base: { table: Map<string, RenderedFlow>; composed: Map<string, ComposedDevice> | null } | null = null;
+    const early = blockingEarly(desired, toStart, blocked);
+    if (early.length > 0) {
+      const table = cached !== null ? cached.table : tableOf(observedFlows ?? []);
+      const interim = blockNow(early, ports, desired.uplinkPort, this.sw.bridge, table);
+      await this.sw.applyFlows(interim.change);
+      result.earlyBlocked = early.length;
+      result.earlyBlockedAtMs = Date.now();
+      for (const [deviceId, one] of interim.composed) this.reports.set(deviceId, one.report);
+      base = { table, composed: cached === null ? null : new Map([...cached.composed, ...interim.composed]) };
+    }
     const started = await this.startUmboxes(toStart, blocked, ports, result);
     ports = mergePorts(ports, started.ports);
     result.umboxesReadyAtMs = Date.now();
@@ -365,11 +387,11 @@ export class Reconciler {
     let composed: Map<string, ComposedDevice>;
     let change: FlowChange;
     if (cached !== null) {
-      ({ table, composed, change } = composeChanges(desired, ports, blocked, this.sw.bridge, cached.composed, cached.table));
+      ({ table, composed, change } = composeChanges(desired, ports, blocked, this.sw.bridge, base?.composed ?? cached.composed, base?.table ?? cached.table));
     } else {
       ({ table, composed } = composeTable(desired, ports, blocked, this.sw.bridge));
       assert(observedFlows !== null, 'a full pass dumped the flows');
-      change = diffFlows(table, observedFlows);
+      change = diffFlows(table, base !== null ? [...base.table.values()] : observedFlows);
     }
     await this.sw.applyFlows(change);
     const reports = new Map<string, DeviceReport>();
@@ -630,6 +652,58 @@ function mergeUmboxes(observed: readonly ObservedUmbox[], started: readonly Obse
   if (started.length === 0) return [...observed];
   const names = new Set(started.map((umbox) => umbox.name));
   return [...observed.filter((umbox) => !names.has(umbox.name)), ...started];
+}
+
+/** BLOCK_ALL_IMAGE is the μmbox that forwards nothing (deploy/umbox/block-all): a chain with it drops everything. */
+const BLOCK_ALL_IMAGE = 'block-all';
+
+/**
+ * blockingEarly lists the devices whose plan is a chain that drops all traffic (it has a block-all μmbox)
+ * and must start some of its μmboxes: they are dropped at the switch before the starts (step 1).
+ */
+export function blockingEarly(desired: DesiredDataplane, toStart: ReadonlyArray<{ umbox: PlannedUmbox }>, blocked: ReadonlyMap<string, string>): PlannedDevice[] {
+  const starting = new Set(toStart.map((item) => item.umbox.deviceId));
+  return desired.devices.filter((device) => device.enforcement === 'chain' && starting.has(device.deviceId) && !blocked.has(device.deviceId)
+    && device.umboxes.some((umbox) => umbox.image === BLOCK_ALL_IMAGE));
+}
+
+/**
+ * blockNow replaces, in `table` (what the switch holds, updated in place), every flow of the given devices
+ * (found by the device number in their cookies) with the devices' quarantine flows; returns the change that
+ * does it on the switch and each device's composition (its report says why it is quarantined).
+ */
+export function blockNow(devices: readonly PlannedDevice[], ports: readonly SwitchPortInfo[], uplink: string, bridge: string, table: Map<string, RenderedFlow>): { change: FlowChange; composed: Map<string, ComposedDevice> } {
+  const ofports = resolvedPorts(ports);
+  const composed = new Map<string, ComposedDevice>();
+  const incoming = new Map<string, RenderedFlow>();
+  for (const device of devices) {
+    const reason = `its chain (${device.umboxes.map((umbox) => umbox.image).join(' → ')}) drops everything: dropped at the switch while its μmboxes start`;
+    const one = composeDevice(device, ofports, reason, deviceSignature(device, ofports, uplink, reason), bridge);
+    composed.set(device.deviceId, one);
+    for (const flow of one.flows) incoming.set(flow.key, flow);
+  }
+  const numbers = new Set(devices.map((device) => device.deviceNumber));
+  const remove: string[] = [];
+  for (const [key, flow] of table) {
+    if (flow.cookie === 0n || incoming.has(key) || !numbers.has(splitCookie(flow.cookie).deviceNumber)) continue;
+    remove.push(`priority=${flow.priority}${flow.match === '' ? '' : `,${flow.match}`}`);
+    table.delete(key);
+  }
+  const add: string[] = [];
+  for (const [key, flow] of incoming) {
+    const current = table.get(key);
+    if (current === undefined || current.cookie !== flow.cookie || current.actions !== flow.actions) add.push(flowText(flow));
+    table.set(key, flow);
+  }
+  return { change: { add, remove }, composed };
+}
+
+/** tableOf indexes dumped flows by flow key, as a rendered table. */
+function tableOf(flows: readonly ObservedFlow[]): Map<string, RenderedFlow> {
+  return new Map(flows.map((flow) => {
+    const key = flowKey(flow.priority, flow.match);
+    return [key, { key, cookie: flow.cookie, priority: flow.priority, match: flow.match, actions: flow.actions }];
+  }));
 }
 
 /** isHealthy says whether a planned μmbox runs, is ready, has its pinned digest and both ports on the bridge. */

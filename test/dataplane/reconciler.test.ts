@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { HostInterfaces, MemorySwitch, MemoryUmboxRuntime } from '../../src/dataplane/memory.js';
 import { Reconciler, type IntegrityAlert } from '../../src/dataplane/reconciler.js';
-import { splitCookie } from '../../src/dataplane/planner.js';
-import type { DesiredInput, DevicePlan, ImagePin } from '../../src/dataplane/types.js';
+import { assignDeviceNumbers, splitCookie } from '../../src/dataplane/planner.js';
+import type { DesiredInput, DevicePlan, ImagePin, ObservedFlow } from '../../src/dataplane/types.js';
 
 const digest = (text: string): string => `sha256:${createHash('sha256').update(text).digest('hex')}`;
 const pin = (image: string): ImagePin => ({ image, digest: digest(image) });
@@ -54,7 +54,7 @@ describe('Reconciler', () => {
     events.length = 0;
     const bundlesBefore = sw.bundles.length;
 
-    reconciler.setDesired(input({ cam: { state: 'attack', generation: 2, chain: [pin('block-all')] } }));
+    reconciler.setDesired(input({ cam: { state: 'suspicious', generation: 2, chain: [pin('firewall')] } }));
     const result = await reconciler.reconcileOnce();
     const fresh = (await runtime.list('node-a')).map((umbox) => umbox.name);
     assert.equal(fresh.length, 1);
@@ -70,6 +70,51 @@ describe('Reconciler', () => {
     assert.equal(result.removedUmboxes, 1);
     assert.deepEqual(reconciler.reportFor('cam'), { deviceId: 'cam', desiredGeneration: 2, appliedGeneration: 2, enforcement: 'chain', reason: null });
   });
+
+  for (const full of [true, false]) {
+    test(`a move to a chain that drops everything (block-all) is dropped at the switch before its μmbox starts; other moves keep the old chain until the new is ready (${full ? 'full' : 'cached'} pass)`, async () => {
+      const { sw, runtime, make } = rig();
+      const reconciler = make();
+      const cam = assignDeviceNumbers(['cam', 'plug']).get('cam');
+      const camFlows = (flows: readonly ObservedFlow[]): ObservedFlow[] => flows.filter((flow) => flow.cookie !== 0n && splitCookie(flow.cookie).deviceNumber === cam);
+      reconciler.setDesired(input({ cam: { state: 'normal', generation: 1, chain: [pin('monitor')] }, plug: { state: 'normal', generation: 1, verdict: 'allow' } }));
+      await reconciler.reconcileOnce();
+      const show = (flows: readonly ObservedFlow[]): string => flows.map((flow) => `0x${flow.cookie.toString(16)} ${flow.match} ${flow.actions}`).join('; ');
+      const plugFlows = (await sw.dumpFlows()).filter((flow) => !camFlows([flow]).length);
+      // What the switch holds for cam when each μmbox start begins.
+      const atStart = new Map<string, ObservedFlow[]>();
+      const start = runtime.start.bind(runtime);
+      runtime.start = async (umbox, imageId) => {
+        atStart.set(umbox.image, camFlows(await sw.dumpFlows()));
+        return start(umbox, imageId);
+      };
+
+      reconciler.setDesired(input({ cam: { state: 'suspicious', generation: 2, chain: [pin('firewall')] }, plug: { state: 'normal', generation: 1, verdict: 'allow' } }));
+      const passing = await reconciler.reconcileOnce({ full });
+      const whileFirewallStarts = atStart.get('firewall') ?? [];
+      assert.ok(whileFirewallStarts.length > 0 && whileFirewallStarts.every((flow) => splitCookie(flow.cookie).generation === 1 && flow.actions !== 'drop'),
+        `cam keeps its old chain while the firewall starts: ${show(whileFirewallStarts)}`);
+      assert.equal(passing.earlyBlocked, 0);
+
+      const bundles = sw.bundles.length;
+      reconciler.setDesired(input({ cam: { state: 'attack', generation: 3, chain: [pin('block-all')] }, plug: { state: 'normal', generation: 1, verdict: 'allow' } }));
+      const blocking = await reconciler.reconcileOnce({ full });
+      const whileBlockAllStarts = atStart.get('block-all') ?? [];
+      assert.ok(whileBlockAllStarts.length > 0 && whileBlockAllStarts.every((flow) => flow.actions === 'drop' && splitCookie(flow.cookie).generation === 3),
+        `cam is dropped at the switch before block-all starts: ${show(whileBlockAllStarts)}`);
+      assert.ok(whileBlockAllStarts.some((flow) => flow.match.includes('in_port=')), 'traffic from the device port is dropped');
+      assert.equal(blocking.earlyBlocked, 1);
+      assert.ok(blocking.earlyBlockedAtMs > 0 && blocking.earlyBlockedAtMs <= blocking.umboxesReadyAtMs);
+      assert.equal(sw.bundles.length - bundles, 2, 'the early drop, then the chain');
+      const after = camFlows(await sw.dumpFlows());
+      assert.ok(after.length > 0 && after.every((flow) => splitCookie(flow.cookie).generation === 3) && after.some((flow) => flow.actions.startsWith('output:')),
+        `then cam's traffic goes through its block-all μmbox: ${show(after)}`);
+      assert.deepEqual((await sw.dumpFlows()).filter((flow) => !camFlows([flow]).length), plugFlows, 'other devices\' flows are untouched');
+      assert.deepEqual(reconciler.reportFor('cam'), { deviceId: 'cam', desiredGeneration: 3, appliedGeneration: 3, enforcement: 'chain', reason: null });
+      await reconciler.reconcileOnce();
+      assert.deepEqual(camFlows(await sw.dumpFlows()), after, 'a full pass finds nothing to change');
+    });
+  }
 
   test('fail-closed: a device whose μmbox cannot start is quarantined, then retried with backoff until it starts', async () => {
     const { sw, runtime, make } = rig();
@@ -248,7 +293,7 @@ describe('Reconciler', () => {
     reconciler.setDesired(input({ cam: { state: 'normal', generation: 1, verdict: 'allow' } }));
     await reconciler.reconcileOnce();
     events.length = 0;
-    reconciler.setDesired(input({ cam: { state: 'attack', generation: 2, chain: [pin('block-all')] } }));
+    reconciler.setDesired(input({ cam: { state: 'suspicious', generation: 2, chain: [pin('firewall')] } }));
     await reconciler.reconcileOnce({ full: false });
     const at = (prefix: string): number => events.findIndex((event) => event.startsWith(prefix));
     assert.ok(at('prepare') >= 0 && at('prepare') < at('addPorts') && at('addPorts') < at('start') && at('start') < at('bundle'), `prepare, attach, start, then flows: ${events.join(' | ')}`);
@@ -307,7 +352,7 @@ describe('Reconciler', () => {
     await planted.reconcileOnce();
     events.length = 0;
     const bundlesBefore = sw.bundles.length;
-    planted.setDesired(input({ cam: { state: 'attack', generation: 2, chain: [pin('block-all')] } }));
+    planted.setDesired(input({ cam: { state: 'suspicious', generation: 2, chain: [pin('firewall')] } }));
     await planted.reconcileOnce();
     const bundles = sw.bundles.slice(bundlesBefore);
     assert.equal(bundles.length, 2, 'two bundles: delete, then add');
