@@ -6,7 +6,10 @@
 // pass every resync interval even without new input (spaced further on a node whose full passes are long),
 // so hand-made drift is repaired. A pass woken by new
 // input between full passes starts from what the previous pass observed and left (an informer-style
-// cache), so reacting to a new plan costs one flow bundle, not a re-read of OVS and Docker.
+// cache), so reacting to a new plan costs one flow bundle, not a re-read of OVS and Docker. New input that
+// arrives while a timer's full pass is still reading (≈0.2 s on a bridge of 1,000 ports) does not wait for
+// the reads: the pass gives them up, enforces the input from the cache, and the full pass runs right after
+// (unless full passes have been given up for two spacings: then one reads to the end).
 //
 // Order inside a pass gives make-before-break and fail-closed:
 //   1. start the missing μmboxes of every device's current generation (each image's digest checked against
@@ -91,6 +94,10 @@ export interface PassResult {
   earlyBlocked: number;
   /** earlyBlockedAtMs is the wall-clock time (ms) of that early bundle's end; 0 when there was none. */
   earlyBlockedAtMs: number;
+  /** full: the pass read ports, containers and flows afresh (to the end); false for a pass from the cache. */
+  full: boolean;
+  /** preempted: a full pass whose reads were given up for new input; it ran from the cache instead. */
+  preempted: boolean;
 }
 
 /** ReconcilerInit wires a reconciler to its adapters. */
@@ -141,6 +148,8 @@ export class Reconciler {
   private running = false;
   private dirty = false;
   private wake: (() => void) | null = null;
+  /** inputArrived is called by setDesired; a full pass in its reads listens here (see passBody). */
+  private inputArrived: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private passChain: Promise<unknown> = Promise.resolve();
   private readonly waiters = new Set<() => void>();
@@ -161,6 +170,7 @@ export class Reconciler {
     this.input = input;
     this.dirty = true;
     this.wake?.();
+    this.inputArrived?.();
   }
 
   /**
@@ -251,23 +261,31 @@ export class Reconciler {
     const maxMs = this.init.backoffMaxMs ?? RECONCILE_BACKOFF_MAX_MS;
     const resyncMs = this.init.resyncMs ?? RECONCILE_RESYNC_MS;
     let backoffMs = 0;
-    let lastFullMs = 0;
+    let lastFullMs = 0; // start of the last full pass that read to the end
     let lastFullPassMs = 0;
+    let fullOwed = false; // a full pass gave up its reads for new input: run one as soon as input allows
     while (this.running) {
       // Full passes read the whole bridge and engine; on a big node one takes long and every pass waits
       // for it, so they are spaced to take at most 1/FULL_PASS_SPACING_FACTOR of the time.
       const spacingMs = Math.max(resyncMs, FULL_PASS_SPACING_FACTOR * lastFullPassMs);
-      if (!this.dirty) await this.sleep(backoffMs > 0 ? backoffMs : spacingMs);
+      if (!this.dirty && !fullOwed) await this.sleep(backoffMs > 0 ? backoffMs : spacingMs);
       if (!this.running) break;
       // A pass woken by new input trusts what the previous pass observed (and changed): reacting costs one
       // bundle. The timer's passes, retries and the first pass read everything again, and so does a pass
-      // for new input when input has kept the timer from running for two spacings.
-      const full = !this.dirty || backoffMs > 0 || Date.now() - lastFullMs >= 2 * spacingMs;
+      // for new input when input has kept the timer from running for two spacings. A full pass may give
+      // up its reads for new input (preemptible) unless full passes have been starved that long.
+      const starved = Date.now() - lastFullMs >= 2 * spacingMs;
+      const full = !this.dirty || backoffMs > 0 || starved;
       this.dirty = false;
-      if (full) lastFullMs = Date.now();
+      const startedAt = Date.now();
       try {
-        const result = await this.reconcileOnce({ full });
-        if (full) lastFullPassMs = result.totalMs;
+        const result = await this.reconcileOnce({ full, preemptible: full && !starved });
+        if (result.preempted) fullOwed = true;
+        else if (full) fullOwed = false;
+        if (full && !result.preempted) {
+          lastFullMs = startedAt;
+          lastFullPassMs = result.totalMs;
+        }
         backoffMs = result.errors.length > 0 ? Math.min(maxMs, Math.max(minMs, backoffMs * 2)) : 0;
         // Standby μmboxes start a few per pass; the next few go in the pass right after (no new reads).
         if (result.standbyPending > 0 && result.standbyErrors.length === 0) this.dirty = true;
@@ -298,21 +316,21 @@ export class Reconciler {
    * (an informer-style cache), so reacting to new input costs one flow bundle. Drift made by hand between
    * full passes is repaired by the next one, at most one resync interval later.
    */
-  reconcileOnce(options: { full?: boolean } = {}): Promise<PassResult> {
+  reconcileOnce(options: { full?: boolean; preemptible?: boolean } = {}): Promise<PassResult> {
     const full = options.full ?? true;
-    const pass = this.passChain.then(() => this.pass(full));
+    const pass = this.passChain.then(() => this.pass(full, options.preemptible ?? false));
     this.passChain = pass.catch(() => undefined);
     return pass;
   }
 
-  private async pass(full: boolean): Promise<PassResult> {
+  private async pass(full: boolean, preemptible: boolean): Promise<PassResult> {
     const started = Date.now();
     const result: PassResult = {
       startedUmboxes: 0, removedUmboxes: 0, flowsAdded: 0, flowsRemoved: 0, umboxMs: 0, flowsMs: 0, totalMs: 0, umboxesReadyAtMs: 0, flowsAppliedAtMs: 0, errors: [],
-      standbyStarted: 0, standbyPending: 0, standbyErrors: [], earlyBlocked: 0, earlyBlockedAtMs: 0,
+      standbyStarted: 0, standbyPending: 0, standbyErrors: [], earlyBlocked: 0, earlyBlockedAtMs: 0, full: false, preempted: false,
     };
     try {
-      await this.passBody(result, full || this.observed === null);
+      await this.passBody(result, full || this.observed === null, preemptible);
       result.totalMs = Date.now() - started;
       this.init.onPass?.(result, null);
       return result;
@@ -333,20 +351,46 @@ export class Reconciler {
     for (const waiter of [...this.waiters]) waiter();
   }
 
-  private async passBody(result: PassResult, full: boolean): Promise<void> {
+  private async passBody(result: PassResult, full: boolean, preemptible: boolean): Promise<void> {
     if (this.input === null) return; // Nothing agreed yet: the bridge's fail-secure default drops everything.
     if (!this.bridgeReady) {
       await this.sw.ensureBridge();
       this.bridgeReady = true;
     }
-    const cached = full ? null : this.observed;
+    const prior = this.observed;
+    const inputAtStart = this.input;
+    let cached = full ? null : prior;
     this.observed = null; // Until this pass ends well, nothing observed is trusted.
     const nodeId = this.input.nodeId;
     // A full pass reads ports, containers and flows at once: the pass is shorter, and so is the wait of a
     // reaction that arrives during it. Only this reconciler writes the table, and passes never overlap.
-    const [initialPorts, observedUmboxes, dumpedFlows] = cached !== null
-      ? [cached.ports, cached.umboxes, null]
-      : await Promise.all([this.sw.listPorts(), this.runtime.list(nodeId), this.sw.dumpFlows()]);
+    let reads: [SwitchPortInfo[], ObservedUmbox[], ObservedFlow[] | null];
+    if (cached !== null) {
+      reads = [cached.ports, cached.umboxes, null];
+    } else {
+      const reading = Promise.all([this.sw.listPorts(), this.runtime.list(nodeId), this.sw.dumpFlows()]);
+      if (preemptible && prior !== null) {
+        // New input does not wait for the reads (read-only; their results are dropped): this pass runs from
+        // the cache instead, and the loop owes a full pass.
+        const arrived = new Promise<null>((resolve) => {
+          this.inputArrived = () => resolve(null);
+          if (this.input !== inputAtStart) resolve(null); // arrived while the reads were being issued
+        });
+        const first = await Promise.race([reading, arrived]).finally(() => { this.inputArrived = null; });
+        if (first === null) {
+          reading.catch(() => undefined);
+          result.preempted = true;
+          cached = prior;
+          reads = [prior.ports, prior.umboxes, null];
+        } else {
+          reads = first;
+        }
+      } else {
+        reads = await reading;
+      }
+      result.full = !result.preempted;
+    }
+    const [initialPorts, observedUmboxes, dumpedFlows] = reads;
     // Planned after the reads: input that arrived while a full pass read OVS and Docker (a reaction during a
     // resync) is enforced by this pass rather than by the next one.
     this.plannedInput = this.input;

@@ -9,7 +9,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { HostInterfaces, MemorySwitch, MemoryUmboxRuntime } from '../../src/dataplane/memory.js';
-import { Reconciler, type IntegrityAlert } from '../../src/dataplane/reconciler.js';
+import { Reconciler, type IntegrityAlert, type PassResult } from '../../src/dataplane/reconciler.js';
 import { assignDeviceNumbers, splitCookie } from '../../src/dataplane/planner.js';
 import type { DesiredInput, DevicePlan, ImagePin, ObservedFlow } from '../../src/dataplane/types.js';
 
@@ -24,7 +24,7 @@ function rig() {
   const runtime = new MemoryUmboxRuntime(interfaces, events);
   for (const image of ['monitor', 'firewall', 'block-all']) runtime.addImage(image, digest(image), [digest(image)]);
   const integrity: IntegrityAlert[] = [];
-  const make = (extra: { plantDeleteThenAdd?: boolean } = {}): Reconciler => new Reconciler({
+  const make = (extra: { plantDeleteThenAdd?: boolean; resyncMs?: number; onPass?: (result: PassResult) => void } = {}): Reconciler => new Reconciler({
     switch: sw, runtime, uplinkPort: 'up0', interfaceExists: (name) => interfaces.has(name), onIntegrityAlert: (alert) => integrity.push(alert),
     resyncMs: 20, backoffMinMs: 5, backoffMaxMs: 40, ...extra,
   });
@@ -41,6 +41,14 @@ function input(plans: Record<string, DevicePlan | null>): DesiredInput {
 async function deviceGenerations(sw: MemorySwitch): Promise<number[]> {
   const flows = await sw.dumpFlows();
   return [...new Set(flows.filter((flow) => flow.cookie !== 0n).map((flow) => splitCookie(flow.cookie).generation))].sort();
+}
+
+async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 describe('Reconciler', () => {
@@ -327,6 +335,78 @@ describe('Reconciler', () => {
     assert.deepEqual(reconciler.reportFor('cam'), { deviceId: 'cam', desiredGeneration: 3, appliedGeneration: 3, enforcement: 'quarantine', reason: null });
     const full = await reconciler.reconcileOnce();
     assert.deepEqual([full.removedUmboxes, full.flowsAdded, full.flowsRemoved], [0, 0, 0], 'nothing was forgotten');
+  });
+
+  test('new input that arrives while a timer\'s full pass reads is enforced from the cache without waiting for the reads; the full pass runs right after', async () => {
+    const { sw, make } = rig();
+    const passes: PassResult[] = [];
+    const reconciler = make({ resyncMs: 100, onPass: (result) => passes.push(result) });
+    reconciler.setDesired(input({ cam: { state: 'a', generation: 1, verdict: 'allow' } }));
+    reconciler.start();
+    let release = (): void => undefined;
+    try {
+      await reconciler.waitForGeneration('cam', 1, 5_000);
+      // The next timer pass is full: hold its reads.
+      const listPorts = sw.listPorts.bind(sw);
+      const held = new Promise<void>((resolve) => { release = resolve; });
+      let reading = false;
+      sw.listPorts = async () => {
+        reading = true;
+        await held;
+        return listPorts();
+      };
+      await until(() => reading, 5_000, 'a full pass starts reading');
+      reconciler.setDesired(input({ cam: { state: 'b', generation: 2, verdict: 'quarantine' } }));
+      await reconciler.waitForGeneration('cam', 2, 2_000);
+      assert.deepEqual(await deviceGenerations(sw), [2], 'enforced while the full pass\'s reads are still held');
+      await until(() => passes.some((one) => one.preempted), 2_000, 'the preempted pass reports');
+      assert.equal(passes.filter((one) => one.full).length, 1, 'only the first pass read to the end so far');
+      // The owed full pass reads (held again) and then repairs drift made meanwhile.
+      sw.deleteFlowsWhere((flow) => flow.cookie !== 0n);
+      sw.listPorts = listPorts;
+      release();
+      await until(async () => (await deviceGenerations(sw)).length === 1, 5_000, 'a full pass restores the deleted flows');
+      assert.ok(passes.filter((one) => one.full).length >= 2);
+    } finally {
+      release();
+      await reconciler.stop();
+    }
+  });
+
+  test('when new input arrives during every full pass\'s reads, a full pass still reads to the end within two spacings', async () => {
+    const { sw, make } = rig();
+    const passes: PassResult[] = [];
+    const reconciler = make({ resyncMs: 50, onPass: (result) => passes.push(result) });
+    reconciler.setDesired(input({ cam: { state: 's1', generation: 1, verdict: 'allow' } }));
+    reconciler.start();
+    let injecting = true;
+    try {
+      await reconciler.waitForGeneration('cam', 1, 5_000);
+      await until(() => passes.length >= 1, 2_000, 'the first pass reports');
+      const from = passes.length;
+      // Every read of the ports brings new input with it, until a full pass has read to the end.
+      const listPorts = sw.listPorts.bind(sw);
+      let generation = 1;
+      sw.listPorts = async () => {
+        if (injecting) {
+          generation++;
+          reconciler.setDesired(input({ cam: { state: `s${generation}`, generation, verdict: generation % 2 === 0 ? 'quarantine' : 'allow' } }));
+        }
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        return listPorts();
+      };
+      const startedAt = Date.now();
+      await until(() => passes.slice(from).some((one) => one.full), 5_000, 'a full pass reads to the end');
+      injecting = false;
+      const during = passes.slice(from);
+      assert.ok(during.some((one) => one.preempted), 'full passes gave up their reads before');
+      // Two spacings are at most a few hundred ms here; without the bound, input would starve it forever.
+      assert.ok(Date.now() - startedAt < 3_000, `the full pass came ${Date.now() - startedAt} ms later`);
+      await reconciler.waitForGeneration('cam', generation, 2_000);
+    } finally {
+      injecting = false;
+      await reconciler.stop();
+    }
   });
 
   test('between new input and the pass that enforces it, a device reports its new generation as not yet applied', async () => {
