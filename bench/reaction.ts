@@ -19,7 +19,8 @@
 //   verdict  the attack state is the `quarantine` verdict (nothing to start; what "warm" meant before standby)
 // Each size in --devices adds that many devices (allow verdict, own OVS port, no rules so no standby) to the
 // node, to show reaction time does not grow with the devices a node serves.
-// Usage: npm run bench:reaction -- [--runs 20] [--devices 10,100,1000] [--modes warm,cold,cold-firewall,verdict];
+// Usage: npm run bench:reaction -- [--runs 20] [--devices 10,100,1000] [--modes warm,cold,cold-firewall,verdict]
+//   [--resync-ms 5000] (the reconciler's full-pass interval; a full pass is spaced at least 10× its duration);
 // writes bench/results/reaction.json.
 // Needs root, Open vSwitch and Docker (deploy/host-setup.sh).
 import { mkdirSync, readFileSync, writeFileSync, existsSync, rmSync } from 'node:fs';
@@ -60,8 +61,9 @@ socket.bind(9998);
 setInterval(() => { if (last !== written) { fs.writeFileSync(file + '.tmp', String(last)); fs.renameSync(file + '.tmp', file); written = last; } }, 5);
 `;
 
-function parseArgs(argv: string[]): { runs: number; devices: number[]; modes: Mode[] } {
+function parseArgs(argv: string[]): { runs: number; devices: number[]; modes: Mode[]; resyncMs: number } {
   let runs = 20;
+  let resyncMs = 5000;
   let devices = [10, 100, 1000];
   let modes: Mode[] = [...MODES];
   for (let index = 0; index < argv.length; index++) {
@@ -72,17 +74,21 @@ function parseArgs(argv: string[]): { runs: number; devices: number[]; modes: Mo
     } else if (argv[index] === '--devices') {
       devices = value.split(',').map((one) => Number.parseInt(one, 10));
       index++;
+    } else if (argv[index] === '--resync-ms') {
+      resyncMs = Number.parseInt(value, 10);
+      if (!(resyncMs >= 100 && resyncMs <= 3_600_000)) throw new Error(`reaction: --resync-ms expected 100..3600000, got ${JSON.stringify(value)}`);
+      index++;
     } else if (argv[index] === '--modes') {
       modes = value.split(',') as Mode[];
       if (modes.some((mode) => !MODES.includes(mode))) throw new Error(`reaction: --modes expected some of ${MODES.join(',')}, got ${JSON.stringify(value)}`);
       index++;
     } else {
-      throw new Error(`reaction: unknown argument ${JSON.stringify(argv[index])}; expected --runs N, --devices A,B,C or --modes M,N`);
+      throw new Error(`reaction: unknown argument ${JSON.stringify(argv[index])}; expected --runs N, --devices A,B,C, --modes M,N or --resync-ms MS`);
     }
   }
   if (!(runs >= 1 && runs <= 1000)) throw new Error(`reaction: --runs expected 1..1000, got ${runs}`);
   if (devices.some((count) => !(count >= 1 && count <= 2000))) throw new Error(`reaction: --devices expected counts 1..2000, got ${JSON.stringify(devices)}`);
-  return { runs, devices, modes };
+  return { runs, devices, modes, resyncMs };
 }
 
 function percentile(values: readonly number[], p: number): number {
@@ -96,7 +102,7 @@ function summary(values: readonly number[]): { p50: number; p95: number } {
 }
 
 async function main(): Promise<void> {
-  const { runs, devices: sizes, modes } = parseArgs(process.argv.slice(2));
+  const { runs, devices: sizes, modes, resyncMs } = parseArgs(process.argv.slice(2));
   const loadAtStart = loadavg()[0] ?? 0;
   const available = await facilities();
   if (!available.ok) throw new Error(`reaction: needs ${available.reason}`);
@@ -110,7 +116,7 @@ async function main(): Promise<void> {
   // Every driver call is timed (per device count), to show where a pass spends its time.
   const driverMs = new Map<string, number[]>();
   const reconciler = new Reconciler({
-    switch: timed(sw, driverMs, 'ovs'), runtime: timed(runtime, driverMs, 'docker'), uplinkPort: lab.name('u'), channels: intake, resyncMs: 5000,
+    switch: timed(sw, driverMs, 'ovs'), runtime: timed(runtime, driverMs, 'docker'), uplinkPort: lab.name('u'), channels: intake, resyncMs,
     onPass: (result) => passes.push(result),
   });
   const driverBySize: Record<string, Record<string, { calls: number; p50: number; p95: number }>> = {};
@@ -218,6 +224,7 @@ async function main(): Promise<void> {
     const output = {
       benchmark: 'reaction',
       runs_per_mode: runs,
+      resync_ms: resyncMs,
       machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', node: process.version, load_average_1m: { start: loadAtStart, end: loadavg()[0] ?? 0 } },
       reaction_ms: {
         warm: summary(base?.warm.map((one) => one.reactionMs) ?? []), cold: summary(base?.cold.map((one) => one.reactionMs) ?? []),
