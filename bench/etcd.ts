@@ -36,7 +36,7 @@ import {
   type DeviceSpec, type Genesis, type KeyPair, type Payload,
 } from '../src/commands/index.js';
 import { EtcdCluster, findEtcdBinary, putAt } from './etcd-cluster.js';
-import { percentile, postJson, runClosedLoop, waitForAllApplied, type ClosedLoopResult, type SendOutcome } from './support.js';
+import { BatchingClient, percentile, postJson, runClosedLoop, waitForAllApplied, type ClosedLoopResult, type SendOutcome } from './support.js';
 
 /** VALUE_BYTES is the size of every written value (etcd) and PutDevice payload (quorumgate). */
 export const VALUE_BYTES = 256;
@@ -356,6 +356,20 @@ export class QuorumgateSystem implements BenchSystem {
     return { ok: answer.ok };
   }
 
+  /**
+   * batchingClient is a client that coalesces concurrent writes to `member` into POST /v1/commands/batch
+   * requests over at most `connections` connections (each write still its own signed command and answer).
+   */
+  batchingClient(member: string, connections: number, timeoutMs: number): BatchingClient {
+    return new BatchingClient({ url: `${this.cluster.apiUrl(Number(member))}/v1/commands/batch`, field: 'envelopes', connections, timeoutMs });
+  }
+
+  /** writeVia is write() through a batching client. */
+  async writeVia(via: BatchingClient, client: number): Promise<SendOutcome> {
+    this.writes[client] = (this.writes[client] ?? 0) + 1;
+    return via.send(this.signAdmin(client, { kind: 'putDevice', device: benchDevice(client, this.writes[client]!, 'n1') }));
+  }
+
   async kill(member: string): Promise<void> {
     await this.cluster.kill(Number(member));
   }
@@ -474,6 +488,39 @@ async function measureLevel(system: BenchSystem, clients: number, seconds: numbe
   return { ...result, resources };
 }
 
+/** DEFAULT_BATCH_CONNECTIONS: in-flight batch requests of quorumgate's batching client. */
+const DEFAULT_BATCH_CONNECTIONS = 8;
+
+/** BatchingFigures are quorumgate's figures through its batching client, per client count. */
+interface BatchingFigures {
+  readonly connections: number;
+  readonly throughputPerSecond: Map<number, number>;
+  readonly latenciesMs: Map<number, number[]>;
+  readonly meanBatch: Map<number, number>;
+}
+
+/**
+ * measureBatching runs every level's clients against quorumgate once more, through a client that coalesces
+ * their signed writes into batch requests; null when options.batchConnections is 0.
+ */
+async function measureBatching(system: QuorumgateSystem, options: BenchOptions, log: (line: string) => void): Promise<BatchingFigures | null> {
+  const connections = options.batchConnections ?? DEFAULT_BATCH_CONNECTIONS;
+  if (connections === 0) return null;
+  const figures: BatchingFigures = { connections, throughputPerSecond: new Map(), latenciesMs: new Map(), meanBatch: new Map() };
+  for (const level of options.levels) {
+    const leader = await system.leader();
+    const via = system.batchingClient(leader, connections, WRITE_TIMEOUT_MS);
+    const result = await runClosedLoop({ proposers: level, seconds: options.seconds, warmupSeconds: WARMUP_SECONDS, send: (id) => system.writeVia(via, clientOf(id)) });
+    figures.throughputPerSecond.set(level, result.perSecond);
+    figures.latenciesMs.set(level, result.latenciesMs);
+    figures.meanBatch.set(level, via.meanBatch());
+    const s = summarize(result.latenciesMs);
+    log(`quorumgate clients ${String(level).padStart(4)} through a batching client (${connections} connections): ${Math.round(result.perSecond).toString().padStart(6)} writes/s` +
+      `  p50 ${s.p50} ms  p99 ${s.p99} ms  errors ${result.errors}  mean batch ${round1(via.meanBatch())}`);
+  }
+  return figures;
+}
+
 /** measureIdle returns the CPU the idle cluster uses (cores, summed over members): ticks, heartbeats, timers. */
 async function measureIdle(system: BenchSystem, seconds: number): Promise<number | null> {
   await system.settled();
@@ -542,6 +589,8 @@ export interface BenchOptions {
   readonly electionTicks: number;
   /** out: where the JSON report is written. */
   readonly out: string;
+  /** batchConnections: connections of quorumgate's batching client (its extra figures); 0 skips them. */
+  readonly batchConnections?: number;
 }
 
 /** SystemReport is one system's part of etcd.json. */
@@ -573,6 +622,18 @@ export interface EtcdBenchReport {
   readonly quorumgate: SystemReport;
   readonly etcd: SystemReport;
   readonly ratio: { readonly throughput_64: number | null; readonly failover_p99: number | null };
+  /**
+   * quorumgate_batching_client: the same clients and signed writes through a client that coalesces them into
+   * batch requests (etcd's JSON gateway has no batch of independent puts, so etcd has no such row). Not part
+   * of `ratio` or the goals, which compare one request per write on both sides.
+   */
+  readonly quorumgate_batching_client: {
+    readonly connections: number;
+    readonly throughput_per_s: Record<string, number>;
+    readonly latency_ms: Percentiles & { readonly clients: number };
+    readonly mean_batch: Record<string, number>;
+    readonly throughput_64_ratio_to_etcd: number | null;
+  } | null;
   readonly goals: { readonly throughput_64_at_least_etcd: boolean | null; readonly failover_p99_no_slower_than_etcd: boolean | null };
 }
 
@@ -586,6 +647,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     .option('--tick-ms <ms>', 'quorumgate tick = etcd heartbeat interval', parsePositiveInteger('--tick-ms', 1), 100)
     .option('--election-ticks <n>', 'election timeout in ticks (etcd gets tick-ms × this)', parsePositiveInteger('--election-ticks', 5), 10)
     .option('--out <file>', 'the JSON report', packagePath('bench', 'results', 'etcd.json'))
+    .option('--batch-connections <n>', 'connections of quorumgate\'s batching client (0: skip its figures)', parsePositiveInteger('--batch-connections', 0), DEFAULT_BATCH_CONNECTIONS)
     .parse([...argv])
     .opts<BenchOptions>();
 }
@@ -649,6 +711,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
           `  (leader ${r.leader_log_syncs_per_s} log syncs/s of ${r.leader_mean_log_sync_ms} ms; cluster CPU ${r.cluster_cpu_cores} cores, ${r.cluster_cpu_ms_per_write} ms/write)`);
       }
     }
+    const batching = await measureBatching(quorumgate, options, log);
     // Failover probes fail by design until a new leader takes writes: report the throughput phase's errors only.
     const errorSamples = { quorumgate: [...quorumgate.errorSamples], etcd: [...etcd.errorSamples] };
     for (let kill = 0; kill < options.kills; kill++) {
@@ -659,10 +722,15 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
       }
     }
     await Promise.all(systems.map((s) => s.settled()));
-    const report = buildReport({ options, electionTimeoutMs, etcdVersion, loadAtStart, figures, errorSamples });
+    const report = buildReport({ options, electionTimeoutMs, etcdVersion, loadAtStart, figures, errorSamples, batching });
     mkdirSync(dirname(options.out), { recursive: true });
     writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
     log(`\n${formatTable(options.levels, figures.quorumgate, figures.etcd)}`);
+    if (report.quorumgate_batching_client !== null) {
+      const b = report.quorumgate_batching_client;
+      log(`quorumgate through a batching client (${b.connections} connections; not in the goals): ${options.levels.map((level) => `${level} clients ${b.throughput_per_s[String(level)] ?? '-'} w/s`).join(', ')}` +
+        `${b.throughput_64_ratio_to_etcd === null ? '' : `; at 64 clients ${b.throughput_64_ratio_to_etcd}× etcd's one-request figure`}`);
+    }
     log(`written to ${options.out}`);
     return report;
   } finally {
@@ -675,6 +743,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
 function buildReport(init: {
   options: BenchOptions; electionTimeoutMs: number; etcdVersion: string; loadAtStart: number[];
   figures: { quorumgate: SystemFigures; etcd: SystemFigures }; errorSamples: { quorumgate: string[]; etcd: string[] };
+  batching: BatchingFigures | null;
 }): EtcdBenchReport {
   const { options, figures } = init;
   const latencyLevel = latencyLevelOf(options.levels);
@@ -696,6 +765,13 @@ function buildReport(init: {
     quorumgate: { ...systemReport(figures.quorumgate, latencyLevel), error_samples: init.errorSamples.quorumgate },
     etcd: { ...systemReport(figures.etcd, latencyLevel), error_samples: init.errorSamples.etcd },
     ratio,
+    quorumgate_batching_client: init.batching === null ? null : {
+      connections: init.batching.connections,
+      throughput_per_s: Object.fromEntries([...init.batching.throughputPerSecond].map(([level, value]) => [String(level), Math.round(value)])),
+      latency_ms: { ...summarize(init.batching.latenciesMs.get(latencyLevel) ?? []), clients: latencyLevel },
+      mean_batch: Object.fromEntries([...init.batching.meanBatch].map(([level, value]) => [String(level), round1(value)])),
+      throughput_64_ratio_to_etcd: ratioOf(init.batching.throughputPerSecond.get(64), figures.etcd.throughputPerSecond.get(64)),
+    },
     goals: {
       throughput_64_at_least_etcd: ratio.throughput_64 === null ? null : ratio.throughput_64 >= 1,
       failover_p99_no_slower_than_etcd: ratio.failover_p99 === null ? null : ratio.failover_p99 <= 1,

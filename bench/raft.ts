@@ -61,7 +61,7 @@ async function main(): Promise<void> {
       return {
         send: (id) => client.propose(id),
         note: () => {
-          meanBatch[proposers] = round(client.batchSizes.reduce((a, b) => a + b, 0) / Math.max(1, client.batchSizes.length));
+          meanBatch[proposers] = round(client.meanBatch());
           return `  mean batch ${meanBatch[proposers]}`;
         },
       };

@@ -131,37 +131,42 @@ export async function waitForAllApplied(cluster: LocalCluster, ids: readonly num
 }
 
 /**
- * BatchingProposer is a client that coalesces concurrent proposals into POST /v1/raft/propose/batch
- * requests, as a client library multiplexing many callers over few connections does (etcd's clients
- * share one gRPC connection): each caller still sends one proposal and waits for its own answer.
- * At most `connections` requests are in flight; while they are, new proposals queue, and the next
- * free connection takes up to `maxBatch` of them at once.
+ * BatchingClient coalesces concurrent requests into batch requests (POST `url` with `{ [field]: items }`,
+ * answered `{ results: [{ ok }, …] }` in order), as a client library multiplexing many callers over few
+ * connections does (etcd's clients share one gRPC connection): each caller still sends one item and waits
+ * for its own answer. At most `connections` requests are in flight; while they are, new items queue, and
+ * the next free connection takes up to `maxBatch` of them at once.
  */
-export class BatchingProposer {
+export class BatchingClient {
   private readonly url: string;
-  private readonly bytes: number;
+  private readonly field: string;
   private readonly connections: number;
   private readonly maxBatch: number;
   private readonly timeoutMs: number;
-  private readonly queue: { payload: string; done: (outcome: SendOutcome) => void }[] = [];
+  private readonly queue: { item: string; done: (outcome: SendOutcome) => void }[] = [];
   private inFlight = 0;
   /** batchSizes records the size of every batch sent (for the report). */
   readonly batchSizes: number[] = [];
 
-  constructor(init: { apiUrl: string; bytes: number; connections: number; maxBatch?: number; timeoutMs?: number }) {
-    this.url = `${init.apiUrl}/v1/raft/propose/batch`;
-    this.bytes = init.bytes;
+  constructor(init: { url: string; field: string; connections: number; maxBatch?: number; timeoutMs?: number }) {
+    this.url = init.url;
+    this.field = init.field;
     this.connections = init.connections;
     this.maxBatch = init.maxBatch ?? 256;
     this.timeoutMs = init.timeoutMs ?? 10_000;
   }
 
-  /** propose sends one payload of `bytes` bytes (id first) and resolves with its own outcome. */
-  propose(id: string): Promise<SendOutcome> {
+  /** send queues one item and resolves with its own outcome. */
+  send(item: string): Promise<SendOutcome> {
     return new Promise((done) => {
-      this.queue.push({ payload: `${id}:`.padEnd(this.bytes, 'x'), done });
+      this.queue.push({ item, done });
       this.pump();
     });
+  }
+
+  /** meanBatch is the mean size of the batches sent so far (0 before any). */
+  meanBatch(): number {
+    return this.batchSizes.length === 0 ? 0 : this.batchSizes.reduce((a, b) => a + b, 0) / this.batchSizes.length;
   }
 
   private pump(): void {
@@ -169,22 +174,37 @@ export class BatchingProposer {
       const batch = this.queue.splice(0, this.maxBatch);
       this.inFlight += 1;
       this.batchSizes.push(batch.length);
-      void this.send(batch).finally(() => {
+      void this.post(batch).finally(() => {
         this.inFlight -= 1;
         this.pump();
       });
     }
   }
 
-  private async send(batch: { payload: string; done: (outcome: SendOutcome) => void }[]): Promise<void> {
+  private async post(batch: { item: string; done: (outcome: SendOutcome) => void }[]): Promise<void> {
     let results: { ok?: boolean }[] = [];
     try {
-      const answer = await postJson(this.url, { payloads: batch.map((p) => p.payload) }, this.timeoutMs);
+      const answer = await postJson(this.url, { [this.field]: batch.map((p) => p.item) }, this.timeoutMs);
       const body = answer.body as { results?: { ok?: boolean }[] } | undefined;
       if (answer.status === 200 && Array.isArray(body?.results) && body.results.length === batch.length) results = body.results;
     } catch {
-      // The whole batch failed (connection, timeout): every proposal in it is answered not ok.
+      // The whole batch failed (connection, timeout): every item in it is answered not ok.
     }
     batch.forEach((p, i) => p.done({ ok: results[i]?.ok === true }));
+  }
+}
+
+/** BatchingProposer is a BatchingClient for bare-log proposals (POST /v1/raft/propose/batch) of `bytes` bytes. */
+export class BatchingProposer extends BatchingClient {
+  private readonly bytes: number;
+
+  constructor(init: { apiUrl: string; bytes: number; connections: number; maxBatch?: number; timeoutMs?: number }) {
+    super({ ...init, url: `${init.apiUrl}/v1/raft/propose/batch`, field: 'payloads' });
+    this.bytes = init.bytes;
+  }
+
+  /** propose sends one payload of `bytes` bytes (id first) and resolves with its own outcome. */
+  propose(id: string): Promise<SendOutcome> {
+    return this.send(`${id}:`.padEnd(this.bytes, 'x'));
   }
 }

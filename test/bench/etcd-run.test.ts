@@ -63,6 +63,11 @@ describe('bench:etcd end to end', { timeout: 180_000 }, () => {
         assert.ok(system.failover_ms.p99! > 100 && system.failover_ms.p99! < 20 * 500, JSON.stringify(system.failover_ms));
       }
       assert.equal(report.ratio.throughput_64, null, 'no 64-client level was measured');
+      const batching = report.quorumgate_batching_client;
+      assert.ok(batching !== null, 'the batching client was measured');
+      assert.deepEqual(Object.keys(batching.throughput_per_s), ['1', '4']);
+      assert.ok(batching.throughput_per_s['4']! > 0 && batching.mean_batch['4']! >= 1 && batching.latency_ms.clients === 4, JSON.stringify(batching));
+      assert.ok(lines.some((l) => l.includes('through a batching client')), lines.join('\n'));
       assert.equal(typeof report.ratio.failover_p99, 'number');
       assert.equal(report.election_timeout_ms, 500);
       assert.equal(report.value_bytes, 256);
