@@ -150,6 +150,8 @@ export class Reconciler {
   private wake: (() => void) | null = null;
   /** inputArrived is called by setDesired; a full pass in its reads listens here (see passBody). */
   private inputArrived: (() => void) | null = null;
+  /** abandonedReads settles when the reads a preempted pass gave up have finished. */
+  private abandonedReads: Promise<void> = Promise.resolve();
   private loop: Promise<void> | null = null;
   private passChain: Promise<unknown> = Promise.resolve();
   private readonly waiters = new Set<() => void>();
@@ -268,7 +270,8 @@ export class Reconciler {
       // Full passes read the whole bridge and engine; on a big node one takes long and every pass waits
       // for it, so they are spaced to take at most 1/FULL_PASS_SPACING_FACTOR of the time.
       const spacingMs = Math.max(resyncMs, FULL_PASS_SPACING_FACTOR * lastFullPassMs);
-      if (!this.dirty && !fullOwed) await this.sleep(backoffMs > 0 ? backoffMs : spacingMs);
+      // An owed full pass runs at once, but never ahead of the backoff of a failed pass.
+      if (backoffMs > 0 ? !this.dirty : !this.dirty && !fullOwed) await this.sleep(backoffMs > 0 ? backoffMs : spacingMs);
       if (!this.running) break;
       // A pass woken by new input trusts what the previous pass observed (and changed): reacting costs one
       // bundle. The timer's passes, retries and the first pass read everything again, and so does a pass
@@ -368,6 +371,8 @@ export class Reconciler {
     if (cached !== null) {
       reads = [cached.ports, cached.umboxes, null];
     } else {
+      // Reads given up by a preempted pass finish first: reads never pile up on the switch and engine.
+      await this.abandonedReads;
       const reading = Promise.all([this.sw.listPorts(), this.runtime.list(nodeId), this.sw.dumpFlows()]);
       if (preemptible && prior !== null) {
         // New input does not wait for the reads (read-only; their results are dropped): this pass runs from
@@ -378,7 +383,7 @@ export class Reconciler {
         });
         const first = await Promise.race([reading, arrived]).finally(() => { this.inputArrived = null; });
         if (first === null) {
-          reading.catch(() => undefined);
+          this.abandonedReads = reading.then(() => undefined, () => undefined);
           result.preempted = true;
           cached = prior;
           reads = [prior.ports, prior.umboxes, null];
@@ -410,13 +415,19 @@ export class Reconciler {
     let base: { table: Map<string, RenderedFlow>; composed: Map<string, ComposedDevice> | null } | null = null;
     const early = blockingEarly(desired, toStart, blocked);
     if (early.length > 0) {
-      const table = cached !== null ? cached.table : tableOf(observedFlows ?? []);
-      const interim = blockNow(early, ports, desired.uplinkPort, this.sw.bridge, table);
-      await this.sw.applyFlows(interim.change);
-      result.earlyBlocked = early.length;
-      result.earlyBlockedAtMs = Date.now();
-      for (const [deviceId, one] of interim.composed) this.reports.set(deviceId, one.report);
-      base = { table, composed: cached === null ? null : new Map([...cached.composed, ...interim.composed]) };
+      const table = new Map(cached !== null ? cached.table : tableOf(observedFlows ?? []));
+      const interim = blockNow(early, ports, desired.uplinkPort, this.sw.bridge, table, cached?.composed);
+      try {
+        await this.sw.applyFlows(interim.change);
+        result.earlyBlocked = early.length;
+        result.earlyBlockedAtMs = Date.now();
+        for (const [deviceId, one] of interim.composed) this.reports.set(deviceId, one.report);
+        base = { table, composed: cached === null ? null : new Map([...cached.composed, ...interim.composed]) };
+      } catch (cause) {
+        // A refused bundle changes nothing: these devices keep their old flows until the pass's own bundle
+        // (make-before-break, as for any other move); the error makes the next pass a full one.
+        result.errors.push(`early drop of ${early.map((device) => device.deviceId).join(', ')}: ${(cause as Error).message}`);
+      }
     }
     const started = await this.startUmboxes(toStart, blocked, ports, result);
     ports = mergePorts(ports, started.ports);
@@ -716,7 +727,8 @@ export function blockingEarly(desired: DesiredDataplane, toStart: ReadonlyArray<
  * (found by the device number in their cookies) with the devices' quarantine flows; returns the change that
  * does it on the switch and each device's composition (its report says why it is quarantined).
  */
-export function blockNow(devices: readonly PlannedDevice[], ports: readonly SwitchPortInfo[], uplink: string, bridge: string, table: Map<string, RenderedFlow>): { change: FlowChange; composed: Map<string, ComposedDevice> } {
+export function blockNow(devices: readonly PlannedDevice[], ports: readonly SwitchPortInfo[], uplink: string, bridge: string, table: Map<string, RenderedFlow>,
+  previous?: ReadonlyMap<string, ComposedDevice>): { change: FlowChange; composed: Map<string, ComposedDevice> } {
   const ofports = resolvedPorts(ports);
   const composed = new Map<string, ComposedDevice>();
   const incoming = new Map<string, RenderedFlow>();
@@ -726,10 +738,13 @@ export function blockNow(devices: readonly PlannedDevice[], ports: readonly Swit
     composed.set(device.deviceId, one);
     for (const flow of one.flows) incoming.set(flow.key, flow);
   }
+  // A device's flows: those whose cookie carries its number, and (from the cache) those its last composition
+  // installed — its number may have changed since (planner.ts assignDeviceNumbers resolves collisions).
   const numbers = new Set(devices.map((device) => device.deviceNumber));
+  const composedKeys = new Set(devices.flatMap((device) => previous?.get(device.deviceId)?.flows.map((flow) => flow.key) ?? []));
   const remove: string[] = [];
   for (const [key, flow] of table) {
-    if (flow.cookie === 0n || incoming.has(key) || !numbers.has(splitCookie(flow.cookie).deviceNumber)) continue;
+    if (incoming.has(key) || !(composedKeys.has(key) || (flow.cookie !== 0n && numbers.has(splitCookie(flow.cookie).deviceNumber)))) continue;
     remove.push(`priority=${flow.priority}${flow.match === '' ? '' : `,${flow.match}`}`);
     table.delete(key);
   }

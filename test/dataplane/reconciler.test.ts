@@ -110,7 +110,8 @@ describe('Reconciler', () => {
       const whileBlockAllStarts = atStart.get('block-all') ?? [];
       assert.ok(whileBlockAllStarts.length > 0 && whileBlockAllStarts.every((flow) => flow.actions === 'drop' && splitCookie(flow.cookie).generation === 3),
         `cam is dropped at the switch before block-all starts: ${show(whileBlockAllStarts)}`);
-      assert.ok(whileBlockAllStarts.some((flow) => flow.match.includes('in_port=')), 'traffic from the device port is dropped');
+      const camPort = (await sw.listPorts()).find((port) => port.name === 'dev1')?.ofport;
+      assert.ok(whileBlockAllStarts.some((flow) => flow.match.split(',').includes(`in_port=${camPort}`)), 'traffic from the device port is dropped');
       assert.equal(blocking.earlyBlocked, 1);
       assert.ok(blocking.earlyBlockedAtMs > 0 && blocking.earlyBlockedAtMs <= blocking.umboxesReadyAtMs);
       assert.equal(sw.bundles.length - bundles, 2, 'the early drop, then the chain');
@@ -340,7 +341,8 @@ describe('Reconciler', () => {
   test('new input that arrives while a timer\'s full pass reads is enforced from the cache without waiting for the reads; the full pass runs right after', async () => {
     const { sw, make } = rig();
     const passes: PassResult[] = [];
-    const reconciler = make({ resyncMs: 100, onPass: (result) => passes.push(result) });
+    // Timer passes 2 s apart: a full pass soon after the preempted one can only be the owed one.
+    const reconciler = make({ resyncMs: 2_000, onPass: (result) => passes.push(result) });
     reconciler.setDesired(input({ cam: { state: 'a', generation: 1, verdict: 'allow' } }));
     reconciler.start();
     let release = (): void => undefined;
@@ -361,12 +363,43 @@ describe('Reconciler', () => {
       assert.deepEqual(await deviceGenerations(sw), [2], 'enforced while the full pass\'s reads are still held');
       await until(() => passes.some((one) => one.preempted), 2_000, 'the preempted pass reports');
       assert.equal(passes.filter((one) => one.full).length, 1, 'only the first pass read to the end so far');
-      // The owed full pass reads (held again) and then repairs drift made meanwhile.
+      // The owed full pass waits for the given-up reads, reads afresh and repairs drift made meanwhile —
+      // right away, not at the next timer pass (2 s on).
       sw.deleteFlowsWhere((flow) => flow.cookie !== 0n);
       sw.listPorts = listPorts;
       release();
-      await until(async () => (await deviceGenerations(sw)).length === 1, 5_000, 'a full pass restores the deleted flows');
+      await until(async () => (await deviceGenerations(sw)).length === 1, 1_000, 'the owed full pass restores the deleted flows');
       assert.ok(passes.filter((one) => one.full).length >= 2);
+    } finally {
+      release();
+      await reconciler.stop();
+    }
+  });
+
+  test('a failing full pass owed after a preemption backs off like any failed pass (no busy loop)', async () => {
+    const { sw, make } = rig();
+    const passes: PassResult[] = [];
+    const reconciler = make({ resyncMs: 100, onPass: (result) => passes.push(result) });
+    reconciler.setDesired(input({ cam: { state: 'a', generation: 1, verdict: 'allow' } }));
+    reconciler.start();
+    let release = (): void => undefined;
+    try {
+      await reconciler.waitForGeneration('cam', 1, 5_000);
+      const held = new Promise<void>((resolve) => { release = resolve; });
+      let reading = false;
+      sw.listPorts = async () => {
+        reading = true;
+        await held;
+        throw new Error('switch unreachable');
+      };
+      await until(() => reading, 5_000, 'a full pass starts reading');
+      reconciler.setDesired(input({ cam: { state: 'b', generation: 2, verdict: 'quarantine' } }));
+      await until(() => passes.some((one) => one.preempted), 2_000, 'the preempted pass reports');
+      release();
+      const before = reconciler.passes;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      // Backoff 5, 10, 20, 40, 40, … ms here: about 15 passes in 500 ms; a loop without backoff runs thousands.
+      assert.ok(reconciler.passes - before < 60, `${reconciler.passes - before} passes in 500 ms`);
     } finally {
       release();
       await reconciler.stop();
