@@ -1,6 +1,7 @@
 // packets.test.ts — goal: show with real packets that the data plane enforces the agreed state on a
 // node: traffic passes through its μmbox chain in `normal`; a brute-force burst makes the monitor μmbox
-// alert, the policy engine moves the device to `attack`, and the attacker's packets stop; 50 chain
+// alert, the policy engine moves the device to `attack`, and the attacker's packets stop (already while
+// the attack chain's block-all μmbox starts: the switch drops the device's traffic first); 50 chain
 // swaps under continuous probe traffic let through zero packets that every state forbids; a restarted
 // reconciler and a μmbox killed by hand are both reconciled back; an image that does not match its pin
 // leaves the device quarantined with an integrity alert; a standby μmbox runs unwired (no packet reaches
@@ -169,8 +170,26 @@ describe('data plane with real packets', { skip, timeout: 280_000 }, () => {
     assert.deepEqual(reactions.filter((reaction) => reaction.kind === 'state').map((reaction) => reaction.kind === 'state' && reaction.to), ['attack']);
     const plan = engine.planFor('dev1');
     assert.ok(plan && 'chain' in plan);
-    const generation = setPlan('dev1', { state: plan.state, chain: plan.chain.map((one) => pin(one.name)) });
-    await reconciler.waitForGeneration('dev1', generation, 30_000);
+    // The attack chain is block-all, which drops everything: the switch drops the device's traffic before
+    // that μmbox starts. Probe the attacker's reach at the moment its start begins.
+    const start = runtime.start.bind(runtime);
+    const duringStart: { counts: { before: number; after: number } | null } = { counts: null };
+    runtime.start = async (umbox, imageId) => {
+      if (umbox.deviceId === 'dev1' && umbox.image === 'block-all' && duringStart.counts === null) {
+        const reachedBefore = await counter(lab, lab.name('d1'), 'from-attacker');
+        await ping(lab, attacker, deviceAddress(1), 3);
+        duringStart.counts = { before: reachedBefore, after: await counter(lab, lab.name('d1'), 'from-attacker') };
+      }
+      return start(umbox, imageId);
+    };
+    try {
+      const generation = setPlan('dev1', { state: plan.state, chain: plan.chain.map((one) => pin(one.name)) });
+      await reconciler.waitForGeneration('dev1', generation, 30_000);
+    } finally {
+      runtime.start = start;
+    }
+    assert.ok(duringStart.counts !== null, 'the block-all μmbox was started by this move');
+    assert.equal(duringStart.counts.after, duringStart.counts.before, 'no attacker packet reaches the device while its block-all μmbox starts');
     const reached = await counter(lab, lab.name('d1'), 'from-attacker');
     assert.ok(reached > before, 'the attacker reached the device while it was normal');
     await ping(lab, attacker, deviceAddress(1), 5);
