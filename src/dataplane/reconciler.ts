@@ -27,6 +27,7 @@
 //      is all that can reach them. A later move to that chain finds them healthy in step 1 and costs only
 //      the bundle of step 2. Standby work comes after the bundle so it never delays enforcement.
 import { existsSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import { strict as assert } from 'node:assert';
 import {
   RECONCILE_BACKOFF_MAX_MS, RECONCILE_BACKOFF_MIN_MS, RECONCILE_RESYNC_MS, STANDBY_STARTS_PER_PASS, UMBOX_START_CONCURRENCY,
@@ -169,6 +170,10 @@ export class Reconciler {
   setDesired(input: DesiredInput): void {
     // Reject bad input here, at the edge, not in the loop (per-device problems quarantine their device).
     checkInput(input, this.plannerOptions());
+    // The node hands over the agreed state after every burst of applied entries, most of which change
+    // nothing here: an input equal to the current one wakes no pass (and preempts no full pass's reads,
+    // and does not cut a failed pass's backoff short). The same object handed again counts as changed.
+    if (this.input !== null && input !== this.input && isDeepStrictEqual(input, this.input)) return;
     this.input = input;
     this.dirty = true;
     this.wake?.();

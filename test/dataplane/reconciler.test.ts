@@ -376,6 +376,29 @@ describe('Reconciler', () => {
     }
   });
 
+  test('an input equal to the current one (a new object) wakes no pass; a changed one does', async () => {
+    const { make } = rig();
+    const passes: PassResult[] = [];
+    const reconciler = make({ resyncMs: 10_000, onPass: (result) => passes.push(result) });
+    reconciler.setDesired(input({ cam: { state: 'a', generation: 1, verdict: 'allow' } }));
+    reconciler.start();
+    try {
+      await reconciler.waitForGeneration('cam', 1, 5_000);
+      await until(() => passes.length >= 1, 2_000, 'the first pass reports');
+      const before = reconciler.passes;
+      for (let i = 0; i < 20; i++) {
+        reconciler.setDesired(input({ cam: { state: 'a', generation: 1, verdict: 'allow' } }));
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(reconciler.passes, before, 'no pass for unchanged input');
+      reconciler.setDesired(input({ cam: { state: 'b', generation: 2, verdict: 'quarantine' } }));
+      await reconciler.waitForGeneration('cam', 2, 2_000);
+    } finally {
+      await reconciler.stop();
+    }
+  });
+
   test('a failing full pass owed after a preemption backs off like any failed pass (no busy loop)', async () => {
     const { sw, make } = rig();
     const passes: PassResult[] = [];
