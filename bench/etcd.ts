@@ -349,9 +349,7 @@ export class QuorumgateSystem implements BenchSystem {
   }
 
   async write(client: number, member: string, timeoutMs: number): Promise<SendOutcome> {
-    this.writes[client] = (this.writes[client] ?? 0) + 1;
-    const envelope = this.signAdmin(client, { kind: 'putDevice', device: benchDevice(client, this.writes[client]!, 'n1') });
-    const answer = await this.submit(member, envelope, timeoutMs);
+    const answer = await this.submit(member, this.nextWrite(client), timeoutMs);
     if (!answer.ok && this.errorSamples.length < 5) this.errorSamples.push(answer.error);
     return { ok: answer.ok };
   }
@@ -366,8 +364,13 @@ export class QuorumgateSystem implements BenchSystem {
 
   /** writeVia is write() through a batching client. */
   async writeVia(via: BatchingClient, client: number): Promise<SendOutcome> {
+    return via.send(this.nextWrite(client));
+  }
+
+  /** nextWrite signs the client's next putDevice command (every write differs). */
+  private nextWrite(client: number): string {
     this.writes[client] = (this.writes[client] ?? 0) + 1;
-    return via.send(this.signAdmin(client, { kind: 'putDevice', device: benchDevice(client, this.writes[client]!, 'n1') }));
+    return this.signAdmin(client, { kind: 'putDevice', device: benchDevice(client, this.writes[client]!, 'n1') });
   }
 
   async kill(member: string): Promise<void> {

@@ -52,6 +52,9 @@ interface Observed {
   composed: Map<string, ComposedDevice>;
 }
 
+/** Reads are what a full pass reads: ports, μmbox containers and (null for a pass from the cache) flows. */
+type Reads = [SwitchPortInfo[], ObservedUmbox[], ObservedFlow[] | null];
+
 /** IntegrityAlert says a μmbox image did not match its pin (or is missing), so its device is quarantined. */
 export interface IntegrityAlert {
   deviceId: string;
@@ -359,6 +362,26 @@ export class Reconciler {
     for (const waiter of [...this.waiters]) waiter();
   }
 
+  /**
+   * readAfresh reads ports, containers and flows at once: the pass is shorter, and so is the wait of a
+   * reaction that arrives during it (only this reconciler writes the table, and passes never overlap). With
+   * a previous observation to fall back on (`fallback`), new input (any other than `inputAtStart`) does not
+   * wait for the reads: they are given up (read-only; their results are dropped) and null is returned. Reads given up earlier finish
+   * before new ones start, so reads never pile up on the switch and engine.
+   */
+  private async readAfresh(nodeId: string, fallback: Observed | null, inputAtStart: DesiredInput): Promise<Reads | null> {
+    await this.abandonedReads;
+    const reading = Promise.all([this.sw.listPorts(), this.runtime.list(nodeId), this.sw.dumpFlows()]);
+    if (fallback === null) return reading;
+    const arrived = new Promise<null>((resolve) => {
+      this.inputArrived = () => resolve(null);
+      if (this.input !== inputAtStart) resolve(null); // arrived while the reads were being issued
+    });
+    const first = await Promise.race([reading, arrived]).finally(() => { this.inputArrived = null; });
+    if (first === null) this.abandonedReads = reading.then(() => undefined, () => undefined);
+    return first;
+  }
+
   private async passBody(result: PassResult, full: boolean, preemptible: boolean): Promise<void> {
     if (this.input === null) return; // Nothing agreed yet: the bridge's fail-secure default drops everything.
     if (!this.bridgeReady) {
@@ -370,35 +393,21 @@ export class Reconciler {
     let cached = full ? null : prior;
     this.observed = null; // Until this pass ends well, nothing observed is trusted.
     const nodeId = this.input.nodeId;
-    // A full pass reads ports, containers and flows at once: the pass is shorter, and so is the wait of a
-    // reaction that arrives during it. Only this reconciler writes the table, and passes never overlap.
-    let reads: [SwitchPortInfo[], ObservedUmbox[], ObservedFlow[] | null];
+    let reads: Reads;
     if (cached !== null) {
       reads = [cached.ports, cached.umboxes, null];
     } else {
-      // Reads given up by a preempted pass finish first: reads never pile up on the switch and engine.
-      await this.abandonedReads;
-      const reading = Promise.all([this.sw.listPorts(), this.runtime.list(nodeId), this.sw.dumpFlows()]);
-      if (preemptible && prior !== null) {
-        // New input does not wait for the reads (read-only; their results are dropped): this pass runs from
-        // the cache instead, and the loop owes a full pass.
-        const arrived = new Promise<null>((resolve) => {
-          this.inputArrived = () => resolve(null);
-          if (this.input !== inputAtStart) resolve(null); // arrived while the reads were being issued
-        });
-        const first = await Promise.race([reading, arrived]).finally(() => { this.inputArrived = null; });
-        if (first === null) {
-          this.abandonedReads = reading.then(() => undefined, () => undefined);
-          result.preempted = true;
-          cached = prior;
-          reads = [prior.ports, prior.umboxes, null];
-        } else {
-          reads = first;
-        }
+      const fresh = await this.readAfresh(nodeId, preemptible ? prior : null, inputAtStart);
+      if (fresh === null) {
+        // New input came during the reads: this pass runs from the cache instead, and the loop owes a full pass.
+        assert(prior !== null);
+        result.preempted = true;
+        cached = prior;
+        reads = [prior.ports, prior.umboxes, null];
       } else {
-        reads = await reading;
+        result.full = true;
+        reads = fresh;
       }
-      result.full = !result.preempted;
     }
     const [initialPorts, observedUmboxes, dumpedFlows] = reads;
     // Planned after the reads: input that arrived while a full pass read OVS and Docker (a reaction during a
@@ -533,7 +542,7 @@ export class Reconciler {
       return current !== undefined && generation !== current;
     });
     if (stale.length === 0) return dumped;
-    await this.sw.applyFlows({ add: [], remove: stale.map((flow) => `priority=${flow.priority}${flow.match === '' ? '' : `,${flow.match}`}`) });
+    await this.sw.applyFlows({ add: [], remove: stale.map(removalText) });
     if (cached !== null) for (const flow of stale) cached.table.delete(flowKey(flow.priority, flow.match));
     return dumped === null ? null : dumped.filter((flow) => !stale.includes(flow));
   }
@@ -750,13 +759,13 @@ export function blockNow(devices: readonly PlannedDevice[], ports: readonly Swit
   const remove: string[] = [];
   for (const [key, flow] of table) {
     if (incoming.has(key) || !(composedKeys.has(key) || (flow.cookie !== 0n && numbers.has(splitCookie(flow.cookie).deviceNumber)))) continue;
-    remove.push(`priority=${flow.priority}${flow.match === '' ? '' : `,${flow.match}`}`);
+    remove.push(removalText(flow));
     table.delete(key);
   }
   const add: string[] = [];
   for (const [key, flow] of incoming) {
     const current = table.get(key);
-    if (current === undefined || current.cookie !== flow.cookie || current.actions !== flow.actions) add.push(flowText(flow));
+    if (differs(current, flow)) add.push(flowText(flow));
     table.set(key, flow);
   }
   return { change: { add, remove }, composed };
@@ -880,15 +889,15 @@ export function composeChanges(desired: DesiredDataplane, ports: readonly Switch
   for (const [key, flow] of incoming) {
     const current = previousTable.get(key);
     // The planner never gives two devices the same match: a key taken in the table must be one this pass takes out.
-    assert(current === undefined || outgoing.has(key) || (current.cookie === flow.cookie && current.actions === flow.actions), `two desired flows share match ${key}`);
-    if (current === undefined || current.cookie !== flow.cookie || current.actions !== flow.actions) add.push(flowText(flow));
+    assert(current === undefined || outgoing.has(key) || !differs(current, flow), `two desired flows share match ${key}`);
+    if (differs(current, flow)) add.push(flowText(flow));
     previousTable.set(key, flow);
   }
   for (const key of outgoing) {
     if (incoming.has(key)) continue;
     const current = previousTable.get(key);
     if (current === undefined) continue;
-    remove.push(`priority=${current.priority}${current.match === '' ? '' : `,${current.match}`}`);
+    remove.push(removalText(current));
     previousTable.delete(key);
   }
   return { table: previousTable, composed, change: { add, remove } };
@@ -945,7 +954,17 @@ function addRendered(table: Map<string, RenderedFlow>, flow: RenderedFlow | null
 
 /** flowText is a rendered flow as ovs-ofctl reads it. */
 export function flowText(flow: RenderedFlow): string {
-  return `cookie=0x${flow.cookie.toString(16)},priority=${flow.priority}${flow.match === '' ? '' : `,${flow.match}`} actions=${flow.actions}`;
+  return `cookie=0x${flow.cookie.toString(16)},${removalText(flow)} actions=${flow.actions}`;
+}
+
+/** removalText names a flow for `delete_strict`: its priority and match. */
+function removalText(flow: { priority: number; match: string }): string {
+  return `priority=${flow.priority}${flow.match === '' ? '' : `,${flow.match}`}`;
+}
+
+/** differs says whether the switch must (re)install `flow` over what holds its match now (`current`). */
+function differs(current: { cookie: bigint; actions: string } | undefined, flow: RenderedFlow): boolean {
+  return current === undefined || current.cookie !== flow.cookie || current.actions !== flow.actions;
 }
 
 /** againstLatestInput reports a device against the generation the latest input wants (see Reconciler.report). */
@@ -961,12 +980,12 @@ export function diffFlows(desired: ReadonlyMap<string, RenderedFlow>, observed: 
   for (const flow of observed) {
     const key = flowKey(flow.priority, flow.match);
     seen.set(key, flow);
-    if (!desired.has(key)) remove.push(`priority=${flow.priority}${flow.match === '' ? '' : `,${flow.match}`}`);
+    if (!desired.has(key)) remove.push(removalText(flow));
   }
   const add: string[] = [];
   for (const [key, flow] of desired) {
     const current = seen.get(key);
-    if (current === undefined || current.cookie !== flow.cookie || current.actions !== flow.actions) add.push(flowText(flow));
+    if (differs(current, flow)) add.push(flowText(flow));
   }
   return { add, remove };
 }

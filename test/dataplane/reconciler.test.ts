@@ -51,6 +51,34 @@ async function until(check: () => boolean | Promise<boolean>, timeoutMs: number,
   }
 }
 
+/**
+ * runningLoop starts a reconciler's loop (timer passes `resyncMs` apart) on a rig with one allowed device,
+ * and returns once its first pass has enforced it and reported.
+ */
+async function runningLoop(resyncMs: number): Promise<{ sw: MemorySwitch; reconciler: Reconciler; passes: PassResult[] }> {
+  const { sw, make } = rig();
+  const passes: PassResult[] = [];
+  const reconciler = make({ resyncMs, onPass: (result) => passes.push(result) });
+  reconciler.setDesired(input({ cam: { state: 'a', generation: 1, verdict: 'allow' } }));
+  reconciler.start();
+  await reconciler.waitForGeneration('cam', 1, 5_000);
+  await until(() => passes.length >= 1, 2_000, 'the first pass reports');
+  return { sw, reconciler, passes };
+}
+
+/** holdReads makes the switch's port list wait until release(), then answer with `answer`. */
+function holdReads(sw: MemorySwitch, answer: () => ReturnType<MemorySwitch['listPorts']>): { reading: () => boolean; release: () => void } {
+  let release = (): void => undefined;
+  const held = new Promise<void>((resolve) => { release = resolve; });
+  let reading = false;
+  sw.listPorts = async () => {
+    reading = true;
+    await held;
+    return answer();
+  };
+  return { reading: () => reading, release: () => release() };
+}
+
 describe('Reconciler', () => {
   test('make-before-break: new μmboxes start, ONE bundle swaps the flows, then the old μmboxes go', async () => {
     const { events, sw, runtime, make } = rig();
@@ -339,25 +367,13 @@ describe('Reconciler', () => {
   });
 
   test('new input that arrives while a timer\'s full pass reads is enforced from the cache without waiting for the reads; the full pass runs right after', async () => {
-    const { sw, make } = rig();
-    const passes: PassResult[] = [];
     // Timer passes 2 s apart: a full pass soon after the preempted one can only be the owed one.
-    const reconciler = make({ resyncMs: 2_000, onPass: (result) => passes.push(result) });
-    reconciler.setDesired(input({ cam: { state: 'a', generation: 1, verdict: 'allow' } }));
-    reconciler.start();
-    let release = (): void => undefined;
+    const { sw, reconciler, passes } = await runningLoop(2_000);
+    const listPorts = sw.listPorts.bind(sw);
+    // The next timer pass is full: hold its reads.
+    const held = holdReads(sw, listPorts);
     try {
-      await reconciler.waitForGeneration('cam', 1, 5_000);
-      // The next timer pass is full: hold its reads.
-      const listPorts = sw.listPorts.bind(sw);
-      const held = new Promise<void>((resolve) => { release = resolve; });
-      let reading = false;
-      sw.listPorts = async () => {
-        reading = true;
-        await held;
-        return listPorts();
-      };
-      await until(() => reading, 5_000, 'a full pass starts reading');
+      await until(held.reading, 5_000, 'a full pass starts reading');
       reconciler.setDesired(input({ cam: { state: 'b', generation: 2, verdict: 'quarantine' } }));
       await reconciler.waitForGeneration('cam', 2, 2_000);
       assert.deepEqual(await deviceGenerations(sw), [2], 'enforced while the full pass\'s reads are still held');
@@ -367,24 +383,18 @@ describe('Reconciler', () => {
       // right away, not at the next timer pass (2 s on).
       sw.deleteFlowsWhere((flow) => flow.cookie !== 0n);
       sw.listPorts = listPorts;
-      release();
+      held.release();
       await until(async () => (await deviceGenerations(sw)).length === 1, 1_000, 'the owed full pass restores the deleted flows');
       assert.ok(passes.filter((one) => one.full).length >= 2);
     } finally {
-      release();
+      held.release();
       await reconciler.stop();
     }
   });
 
   test('an input equal to the current one (a new object) wakes no pass; a changed one does', async () => {
-    const { make } = rig();
-    const passes: PassResult[] = [];
-    const reconciler = make({ resyncMs: 10_000, onPass: (result) => passes.push(result) });
-    reconciler.setDesired(input({ cam: { state: 'a', generation: 1, verdict: 'allow' } }));
-    reconciler.start();
+    const { reconciler } = await runningLoop(10_000);
     try {
-      await reconciler.waitForGeneration('cam', 1, 5_000);
-      await until(() => passes.length >= 1, 2_000, 'the first pass reports');
       const before = reconciler.passes;
       for (let i = 0; i < 20; i++) {
         reconciler.setDesired(input({ cam: { state: 'a', generation: 1, verdict: 'allow' } }));
@@ -400,45 +410,27 @@ describe('Reconciler', () => {
   });
 
   test('a failing full pass owed after a preemption backs off like any failed pass (no busy loop)', async () => {
-    const { sw, make } = rig();
-    const passes: PassResult[] = [];
-    const reconciler = make({ resyncMs: 100, onPass: (result) => passes.push(result) });
-    reconciler.setDesired(input({ cam: { state: 'a', generation: 1, verdict: 'allow' } }));
-    reconciler.start();
-    let release = (): void => undefined;
+    const { sw, reconciler, passes } = await runningLoop(100);
+    const held = holdReads(sw, async () => { throw new Error('switch unreachable'); });
     try {
-      await reconciler.waitForGeneration('cam', 1, 5_000);
-      const held = new Promise<void>((resolve) => { release = resolve; });
-      let reading = false;
-      sw.listPorts = async () => {
-        reading = true;
-        await held;
-        throw new Error('switch unreachable');
-      };
-      await until(() => reading, 5_000, 'a full pass starts reading');
+      await until(held.reading, 5_000, 'a full pass starts reading');
       reconciler.setDesired(input({ cam: { state: 'b', generation: 2, verdict: 'quarantine' } }));
       await until(() => passes.some((one) => one.preempted), 2_000, 'the preempted pass reports');
-      release();
+      held.release();
       const before = reconciler.passes;
       await new Promise((resolve) => setTimeout(resolve, 500));
       // Backoff 5, 10, 20, 40, 40, … ms here: about 15 passes in 500 ms; a loop without backoff runs thousands.
       assert.ok(reconciler.passes - before < 60, `${reconciler.passes - before} passes in 500 ms`);
     } finally {
-      release();
+      held.release();
       await reconciler.stop();
     }
   });
 
   test('when new input arrives during every full pass\'s reads, a full pass still reads to the end within two spacings', async () => {
-    const { sw, make } = rig();
-    const passes: PassResult[] = [];
-    const reconciler = make({ resyncMs: 50, onPass: (result) => passes.push(result) });
-    reconciler.setDesired(input({ cam: { state: 's1', generation: 1, verdict: 'allow' } }));
-    reconciler.start();
+    const { sw, reconciler, passes } = await runningLoop(50);
     let injecting = true;
     try {
-      await reconciler.waitForGeneration('cam', 1, 5_000);
-      await until(() => passes.length >= 1, 2_000, 'the first pass reports');
       const from = passes.length;
       // Every read of the ports brings new input with it, until a full pass has read to the end.
       const listPorts = sw.listPorts.bind(sw);
