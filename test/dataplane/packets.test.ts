@@ -5,7 +5,8 @@
 // swaps under continuous probe traffic let through zero packets that every state forbids; a restarted
 // reconciler and a μmbox killed by hand are both reconciled back; an image that does not match its pin
 // leaves the device quarantined with an integrity alert; a standby μmbox runs unwired (no packet reaches
-// it) until a move to its chain adopts it without starting anything.
+// it) until a move to its chain adopts it without starting anything; a μmbox fails closed (its ruleset
+// flushed by hand, or its container killed under a flood of forbidden datagrams: nothing arrives).
 // Method: devices, a server and an attacker live in network namespaces of a lab (test/dataplane/lab.ts)
 // wired to an OVS bridge (userspace datapath) of the node's private OVS instance; μmboxes run on the
 // node's private Docker engine; the real Reconciler, OvsSwitch, DockerUmboxRuntime, AlertIntake and
@@ -326,6 +327,54 @@ describe('data plane with real packets', { skip, timeout: 280_000 }, () => {
     console.log(`# warm swap (standby μmbox adopted): ${swapMs} ms from new plan to enforced`);
   });
 
+  test('a μmbox fails closed: with its rules flushed by hand it forwards nothing, and killing it under a flood lets nothing through', async () => {
+    // The firewall forbids UDP 9999 from the device; the device floods it (≈5,000/s) straight at the server's
+    // MAC. (1) Someone flushes the μmbox's nftables ruleset: nothing in the container forwards without its
+    // rules, so the flood still does not arrive — with the earlier recipes (a kernel bridge filtered by a
+    // bridge-family table) the bridge forwarded everything as soon as its table was gone. (2) Its container
+    // is killed, twice, while the flood crosses it: the namespace is torn down under load and the reconciler
+    // starts a new one. The server's counter must stay 0 throughout.
+    const ns = await addDevice(5);
+    await lab.exec(ns, ['nft', '-f', '-'], { input: COUNTERS });
+    const generation = setPlan('dev5', { state: 'suspicious', chain: [pin('firewall')] });
+    await reconciler.waitForGeneration('dev5', generation, 30_000);
+    const serverMac = /link\/ether ([0-9a-f:]{17})/.exec((await lab.exec(server, ['ip', 'link', 'show', 'eth0'])).stdout)?.[1];
+    assert.ok(serverMac);
+    await lab.exec(ns, ['ip', 'neigh', 'replace', SERVER_ADDRESS, 'lladdr', serverMac, 'dev', 'eth0', 'nud', 'permanent']);
+    const readyFirewall = async (): Promise<{ containerId: string } | undefined> =>
+      (await runtime.list(nodeId)).find((umbox) => umbox.deviceId === 'dev5' && umbox.running && umbox.ready);
+    const flood = lab.spawn(ns, ['node', '-e', FLOOD_SENDER, SERVER_ADDRESS]);
+    try {
+      const serverBefore = await counter(lab, server, 'probe-in');
+      const flushed = await readyFirewall();
+      assert.ok(flushed, `a ready firewall μmbox (last pass problems: ${passProblems.join(' | ')})`);
+      const dropped = await umboxCounter(paths.dockerSocket, flushed.containerId, 'dropped');
+      assert.ok(await pollUntil(async () => await umboxCounter(paths.dockerSocket, flushed.containerId, 'dropped') > dropped, 5_000, 50), 'the flood reaches the μmbox');
+      await run('docker', ['-H', `unix://${paths.dockerSocket}`, 'exec', flushed.containerId, 'nft', 'flush', 'ruleset']);
+      const sentBefore = await counter(lab, ns, 'probe-out');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.ok((await counter(lab, ns, 'probe-out')) - sentBefore > 500, 'the device kept flooding');
+      assert.equal((await counter(lab, server, 'probe-in')) - serverBefore, 0, 'a μmbox without its rules forwarded nothing');
+      await runtime.docker.getContainer(flushed.containerId).kill();
+      for (let kill = 0; kill < 2; kill++) {
+        let victim: { containerId: string } | undefined;
+        assert.ok(await pollUntil(async () => (victim = await readyFirewall()) !== undefined && victim.containerId !== flushed.containerId, 30_000, 100),
+          `kill ${kill}: the μmbox was started again (last pass problems: ${passProblems.join(' | ')})`);
+        assert.ok(victim);
+        const id = victim.containerId;
+        const before = await umboxCounter(paths.dockerSocket, id, 'dropped');
+        assert.ok(await pollUntil(async () => await umboxCounter(paths.dockerSocket, id, 'dropped') > before, 5_000, 50), `kill ${kill}: the flood crosses the new μmbox`);
+        await runtime.docker.getContainer(id).kill();
+      }
+      assert.ok(await pollUntil(async () => (await readyFirewall()) !== undefined, 30_000, 100), `the last μmbox was started again (last pass problems: ${passProblems.join(' | ')})`);
+      assert.equal((await counter(lab, server, 'probe-in')) - serverBefore, 0, 'no forbidden datagram reached the server while μmboxes died');
+    } finally {
+      flood.kill('SIGKILL');
+    }
+    const cleared = setPlan('dev5', { state: 'quarantined', verdict: 'quarantine' });
+    await reconciler.waitForGeneration('dev5', cleared, 30_000);
+  });
+
   test('50 chain swaps under continuous probe traffic let through zero forbidden packets', async () => {
     // Every plan in the cycle forbids UDP to port 9999; the device sends it all along. The server's counter
     // must stay 0. Then `allow` proves the probe is measurable: the same counter must rise.
@@ -386,6 +435,14 @@ let seq = 0;
 setInterval(() => socket.send(Buffer.from('probe ' + seq++), 9999, target, () => {}), 2);
 `;
 
+/** FLOOD_SENDER sends UDP datagrams to port 9999 as fast as 5 per millisecond allows, until killed. */
+const FLOOD_SENDER = `
+const socket = require('node:dgram').createSocket('udp4');
+const target = process.argv[1];
+const payload = Buffer.from('flood');
+setInterval(() => { for (let i = 0; i < 5; i++) socket.send(payload, 9999, target, () => {}); }, 1);
+`;
+
 /** sendProbes sends `count` UDP datagrams to the server's port 9999 from a namespace. */
 async function sendProbes(lab: Lab, ns: string, count: number): Promise<void> {
   await forgetNeighbours(lab, ns);
@@ -411,10 +468,11 @@ async function umboxCounter(dockerSocket: string, containerId: string, comment: 
   return counterIn(stdout, comment);
 }
 
+/** counterIn sums the counters named `comment` in a ruleset (a μmbox has one per direction: two chains). */
 function counterIn(ruleset: string, comment: string): number {
-  const match = new RegExp(`counter packets (\\d+) bytes \\d+ comment "${comment}"`).exec(ruleset);
-  assert.ok(match?.[1] !== undefined, `counter ${comment} in ${ruleset}`);
-  return Number(match[1]);
+  const matches = [...ruleset.matchAll(new RegExp(`counter packets (\\d+) bytes \\d+ comment "${comment}"`, 'g'))];
+  assert.ok(matches.length > 0, `counter ${comment} in ${ruleset}`);
+  return matches.reduce((sum, match) => sum + Number(match[1]), 0);
 }
 
 /**
