@@ -36,7 +36,21 @@ export interface UmboxRuntime {
   remove(name: string): Promise<void>;
   /** channelDir is the host directory bind-mounted into the container at /run/umbox. */
   channelDir(name: string): string;
+  /**
+   * watch reports, by container name and id, every μmbox container of `nodeId` that dies (exits, is killed, or
+   * runs out of memory) until the returned handle is closed; the reconciler then reads everything again
+   * instead of waiting for its next full pass. Optional: without it, a dead μmbox is found by that pass.
+   */
+  watch?(nodeId: string, onDied: (name: string, containerId: string) => void): RuntimeWatch;
 }
+
+/** RuntimeWatch is a running UmboxRuntime.watch subscription. */
+export interface RuntimeWatch {
+  close(): void;
+}
+
+/** WATCH_RETRY_MS is how long DockerUmboxRuntime.watch waits before subscribing again after the stream ends. */
+const WATCH_RETRY_MS = 1_000;
 
 /** imageReference is the local tag of a pinned image: "qg-umbox/<image>:<first 12 hex of digest>". */
 export function imageReference(image: string, digest: string): string {
@@ -232,6 +246,49 @@ export class DockerUmboxRuntime implements UmboxRuntime {
     rmSync(this.channelDir(name), { recursive: true, force: true });
   }
 
+  watch(nodeId: string, onDied: (name: string, containerId: string) => void): RuntimeWatch {
+    let closed = false;
+    let stream: NodeJS.ReadableStream | null = null;
+    let retry: NodeJS.Timeout | null = null;
+    const subscribe = (): void => {
+      retry = null;
+      if (closed) return;
+      const again = (): void => {
+        stream = null;
+        if (!closed && retry === null) retry = setTimeout(subscribe, WATCH_RETRY_MS); // the engine restarts, or the socket dropped
+      };
+      this.docker.getEvents({ filters: { type: ['container'], event: ['die', 'oom'], label: [`${LABEL.node}=${nodeId}`, `${LABEL.umbox}=1`] } }).then((events) => {
+        if (closed) {
+          (events as unknown as { destroy?: () => void }).destroy?.();
+          return;
+        }
+        stream = events;
+        let buffered = '';
+        events.on('data', (chunk: Buffer) => {
+          buffered += chunk.toString('utf8');
+          let newline: number;
+          while ((newline = buffered.indexOf('\n')) >= 0) {
+            const line = buffered.slice(0, newline).trim();
+            buffered = buffered.slice(newline + 1);
+            const died = eventContainer(line);
+            if (died !== null) onDied(died.name, died.id);
+          }
+        });
+        events.on('error', again);
+        events.on('end', again);
+        events.on('close', again);
+      }, again);
+    };
+    subscribe();
+    return {
+      close: () => {
+        closed = true;
+        if (retry !== null) clearTimeout(retry);
+        (stream as unknown as { destroy?: () => void } | null)?.destroy?.();
+      },
+    };
+  }
+
   async remove(name: string): Promise<void> {
     let ports: string[] = [];
     try {
@@ -244,5 +301,18 @@ export class DockerUmboxRuntime implements UmboxRuntime {
     // The host ends normally vanish with the container's namespace; a pair left behind is deleted here.
     for (const port of ports) await run('ip', ['link', 'del', port], { allowFailure: true });
     rmSync(this.channelDir(name), { recursive: true, force: true });
+  }
+}
+
+/** eventContainer is the container (name and id) of one line of the engine's event stream; null if it names none. */
+export function eventContainer(line: string): { name: string; id: string } | null {
+  if (line === '') return null;
+  try {
+    const event = JSON.parse(line) as { Actor?: { ID?: unknown; Attributes?: Record<string, unknown> } };
+    const name = event.Actor?.Attributes?.['name'];
+    const id = event.Actor?.ID;
+    return typeof name === 'string' && name !== '' && typeof id === 'string' && id !== '' ? { name, id } : null;
+  } catch {
+    return null; // not an event: ignored (the stream is the engine's, on a local socket)
   }
 }

@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { DataplaneError } from './errors.js';
 import { flowKey, parseFlowDump, type FlowChange, type Switch, type SwitchPortInfo } from './ovs.js';
-import type { ImageCheck, UmboxRuntime } from './docker-runtime.js';
+import type { ImageCheck, RuntimeWatch, UmboxRuntime } from './docker-runtime.js';
 import type { ObservedFlow, ObservedUmbox, PlannedUmbox } from './types.js';
 
 /** HostInterfaces is the fake host's set of network interfaces, shared by the fake switch and runtime. */
@@ -120,6 +120,7 @@ export class MemoryUmboxRuntime implements UmboxRuntime {
   private readonly images = new Map<string, { imageId: string; layers: string[] }>();
   private readonly containers = new Map<string, ObservedUmbox & { inPort: string; outPort: string }>();
   private nextId = 1;
+  private readonly watchers = new Set<{ nodeId: string; onDied: (name: string, containerId: string) => void }>();
 
   constructor(interfaces = new HostInterfaces(), events: string[] = []) {
     this.interfaces = interfaces;
@@ -174,15 +175,27 @@ export class MemoryUmboxRuntime implements UmboxRuntime {
     this.containers.delete(name);
     this.interfaces.delete(found.inPort, found.outPort);
     this.events.push(`remove ${name}`);
+    if (found.running) for (const watcher of this.watchers) if (watcher.nodeId === found.nodeId) watcher.onDied(name, found.containerId);
   }
 
-  /** kill stops a container by hand (drift): it stays listed, not running, and its veth ends vanish. */
-  kill(name: string): void {
+  /**
+   * kill stops a container by hand (drift): it stays listed, not running, and its veth ends vanish. Watchers
+   * hear of it unless `silently` (an engine whose event stream is down).
+   */
+  kill(name: string, silently = false): void {
     const found = this.containers.get(name);
     assert(found !== undefined, `kill: no container ${name}`);
     found.running = false;
     found.ready = false;
     this.interfaces.delete(found.inPort, found.outPort);
+    if (!silently) for (const watcher of this.watchers) if (watcher.nodeId === found.nodeId) watcher.onDied(name, found.containerId);
+  }
+
+  /** watch reports kill() of this node's containers; remove() reports a running container's death too, as Docker does. */
+  watch(nodeId: string, onDied: (name: string, containerId: string) => void): RuntimeWatch {
+    const watcher = { nodeId, onDied };
+    this.watchers.add(watcher);
+    return { close: () => { this.watchers.delete(watcher); } };
   }
 
   /** plant adds a container with this node's labels that no plan asked for (drift). */

@@ -35,7 +35,7 @@ import {
 import { DataplaneError } from './errors.js';
 import { flowKey, type FlowChange, type Switch, type SwitchPortInfo } from './ovs.js';
 import { checkInput, planDataplane, splitCookie, UMBOX_PORT_NAME, type PlannerOptions } from './planner.js';
-import type { UmboxRuntime } from './docker-runtime.js';
+import type { RuntimeWatch, UmboxRuntime } from './docker-runtime.js';
 import type {
   DesiredDataplane, DesiredInput, DeviceReport, FlowSpec, ObservedFlow, ObservedUmbox, PlannedDevice, PlannedUmbox,
 } from './types.js';
@@ -157,6 +157,17 @@ export class Reconciler {
   /** abandonedReads settles when the reads a preempted pass gave up have finished. */
   private abandonedReads: Promise<void> = Promise.resolve();
   private loop: Promise<void> | null = null;
+  /** deathReported: a μmbox died that this reconciler did not remove; the next pass reads everything. */
+  private deathReported = false;
+  /** backingOff: the loop waits out a failed pass's backoff, which a reported death does not cut short. */
+  private backingOff = false;
+  /**
+   * liveContainers maps a μmbox name to the id of the container this reconciler believes carries it (from a
+   * full pass's list, or from its own start). A reported death is news only for that container: the death
+   * of one this reconciler removes or replaces itself (no longer in the map by then) is not.
+   */
+  private readonly liveContainers = new Map<string, string>();
+  private watching: { nodeId: string; handle: RuntimeWatch } | null = null;
   private passChain: Promise<unknown> = Promise.resolve();
   private readonly waiters = new Set<() => void>();
   /** passes counts completed passes (successful or not). */
@@ -250,6 +261,39 @@ export class Reconciler {
     this.wake?.();
     await this.loop;
     this.loop = null;
+    this.watching?.handle.close();
+    this.watching = null;
+  }
+
+  /**
+   * umboxDied is told, by the runtime's watch, that a μmbox container died. Unless this reconciler removed
+   * or replaced that container itself, the next pass runs at once and reads everything afresh (it would
+   * otherwise wait for the next full pass, seconds away on a big node), so the μmbox is started again. While
+   * it is dead its device is cut off: a μmbox fails closed, and the flows still lead into it.
+   */
+  umboxDied(name: string, containerId: string): void {
+    if (this.liveContainers.get(name) !== containerId) return;
+    this.liveContainers.delete(name);
+    this.deathReported = true;
+    if (!this.backingOff) this.wake?.();
+  }
+
+  /** ownChange notes that this reconciler is about to remove or (re)start the container `name`. */
+  private ownChange(name: string): void {
+    this.liveContainers.delete(name);
+  }
+
+  /** started notes the container this reconciler just started for a μmbox. */
+  private started(umbox: ObservedUmbox): ObservedUmbox {
+    this.liveContainers.set(umbox.name, umbox.containerId);
+    return umbox;
+  }
+
+  /** watchRuntime subscribes to the runtime's reports of dead μmboxes of `nodeId` while the loop runs. */
+  private watchRuntime(nodeId: string): void {
+    if (!this.running || this.runtime.watch === undefined || this.watching?.nodeId === nodeId) return;
+    this.watching?.handle.close();
+    this.watching = { nodeId, handle: this.runtime.watch(nodeId, (name, containerId) => this.umboxDied(name, containerId)) };
   }
 
   /** newInputWaiting says whether input arrived after the pass in progress planned. */
@@ -279,15 +323,18 @@ export class Reconciler {
       // for it, so they are spaced to take at most 1/FULL_PASS_SPACING_FACTOR of the time.
       const spacingMs = Math.max(resyncMs, FULL_PASS_SPACING_FACTOR * lastFullPassMs);
       // An owed full pass runs at once, but never ahead of the backoff of a failed pass.
-      if (backoffMs > 0 ? !this.dirty : !this.dirty && !fullOwed) await this.sleep(backoffMs > 0 ? backoffMs : spacingMs);
+      // A reported death is news like new input, but it too waits out a backoff.
+      this.backingOff = backoffMs > 0;
+      if (backoffMs > 0 ? !this.dirty : !this.dirty && !fullOwed && !this.deathReported) await this.sleep(backoffMs > 0 ? backoffMs : spacingMs);
       if (!this.running) break;
       // A pass woken by new input trusts what the previous pass observed (and changed): reacting costs one
       // bundle. The timer's passes, retries and the first pass read everything again, and so does a pass
       // for new input when input has kept the timer from running for two spacings. A full pass may give
       // up its reads for new input (preemptible) unless full passes have been starved that long.
       const starved = Date.now() - lastFullMs >= 2 * spacingMs;
-      const full = !this.dirty || backoffMs > 0 || starved;
+      const full = !this.dirty || backoffMs > 0 || starved || this.deathReported;
       this.dirty = false;
+      this.deathReported = false;
       const startedAt = Date.now();
       try {
         const result = await this.reconcileOnce({ full, preemptible: full && !starved });
@@ -393,6 +440,7 @@ export class Reconciler {
     let cached = full ? null : prior;
     this.observed = null; // Until this pass ends well, nothing observed is trusted.
     const nodeId = this.input.nodeId;
+    this.watchRuntime(nodeId);
     let reads: Reads;
     if (cached !== null) {
       reads = [cached.ports, cached.umboxes, null];
@@ -407,6 +455,8 @@ export class Reconciler {
       } else {
         result.full = true;
         reads = fresh;
+        this.liveContainers.clear();
+        for (const umbox of fresh[1]) if (umbox.running) this.liveContainers.set(umbox.name, umbox.containerId);
       }
     }
     const [initialPorts, observedUmboxes, dumpedFlows] = reads;
@@ -518,7 +568,8 @@ export class Reconciler {
         continue;
       }
       try {
-        started.push(await this.runtime.start(umbox, check.imageId));
+        this.ownChange(umbox.name);
+        started.push(this.started(await this.runtime.start(umbox, check.imageId)));
         result.standbyStarted++;
       } catch (cause) {
         result.standbyErrors.push(`standby μmbox ${umbox.name}: ${(cause as Error).message}`);
@@ -564,6 +615,7 @@ export class Reconciler {
         deferred.push(umbox);
         continue;
       }
+      this.ownChange(umbox.name);
       await this.runtime.remove(umbox.name);
       this.init.channels?.detach(umbox.name);
       result.removedUmboxes++;
@@ -652,6 +704,7 @@ export class Reconciler {
     if (this.runtime.prepare !== undefined) {
       for (const item of items) {
         try {
+          this.ownChange(item.umbox.name);
           await this.runtime.prepare(item.umbox);
           prepared.push(item.umbox);
         } catch (cause) {
@@ -670,7 +723,8 @@ export class Reconciler {
         assert(item !== undefined);
         if (blocked.has(item.umbox.deviceId)) continue;
         try {
-          observed.push(await this.runtime.start(item.umbox, item.imageId));
+          this.ownChange(item.umbox.name);
+          observed.push(this.started(await this.runtime.start(item.umbox, item.imageId)));
           started.push(item.umbox);
           result.startedUmboxes++;
         } catch (cause) {

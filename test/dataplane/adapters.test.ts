@@ -34,7 +34,7 @@ describe('MemoryUmboxRuntime', () => {
     runtime.addImage('firewall', `sha256:${'22'.repeat(32)}`, [`sha256:${'33'.repeat(32)}`]);
     return {
       runtime, nodeId: 'contract-node', good: { image: 'monitor', digest }, tampered: { image: 'firewall', digest: `sha256:${'22'.repeat(32)}` },
-      interfaceExists: async (name) => interfaces.has(name), dispose: async () => undefined,
+      interfaceExists: async (name) => interfaces.has(name), killByHand: async (name) => runtime.kill(name), dispose: async () => undefined,
     };
   });
 });
@@ -91,6 +91,7 @@ describe('DockerUmboxRuntime', { skip }, () => {
     return {
       runtime, nodeId: `qgt-${process.pid}-contract`, good: { image: 'block-all', digest: good.digest }, tampered: { image: 'monitor', digest: forged },
       interfaceExists: async (name) => existsSync(`/sys/class/net/${name}`),
+      killByHand: async (name) => { await runtime.docker.getContainer(name).kill(); },
       dispose: async () => {
         await runtime.docker.getImage(`${repo}:${label}`).remove().catch(() => undefined);
       },

@@ -83,6 +83,8 @@ export interface RuntimeRig {
   good: { image: string; digest: string };
   tampered: { image: string; digest: string };
   interfaceExists(name: string): Promise<boolean>;
+  /** killByHand kills a running container from outside the runtime (drift). */
+  killByHand(name: string): Promise<void>;
 }
 
 /** runtimeContract registers the UmboxRuntime contract tests. */
@@ -131,5 +133,29 @@ export function runtimeContract(rig: () => Promise<RuntimeRig & { dispose(): Pro
     assert.deepEqual((await r.runtime.list(r.nodeId)).filter((one) => one.name === umbox.name), []);
     assert.equal(await r.interfaceExists(umbox.inPort), false);
     await r.runtime.remove(umbox.name); // removing what is gone is fine
+  }));
+  test('runtime contract: watch reports a container killed by hand, by name and id, and nothing once closed', () => withRig(async (r) => {
+    if (r.runtime.watch === undefined) return assert.fail('the runtime has no watch');
+    const umbox = planned(r, 'w');
+    const check = await r.runtime.checkImage(umbox.image, umbox.digest);
+    assert.ok(check.ok);
+    const died: Array<[string, string]> = [];
+    const watch = r.runtime.watch(r.nodeId, (name, containerId) => died.push([name, containerId]));
+    try {
+      const started = await r.runtime.start(umbox, check.imageId);
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the subscription is in place (the engine's stream is asynchronous)
+      await r.killByHand(umbox.name);
+      const deadline = Date.now() + 10_000;
+      while (!died.some(([name]) => name === umbox.name) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.deepEqual(died.filter(([name]) => name === umbox.name), [[umbox.name, started.containerId]]);
+      watch.close();
+      const again = await r.runtime.start(umbox, check.imageId);
+      await r.killByHand(umbox.name);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(died.filter(([, id]) => id === again.containerId).length, 0, 'nothing is reported after close');
+    } finally {
+      watch.close();
+      await r.runtime.remove(umbox.name);
+    }
   }));
 }

@@ -623,4 +623,59 @@ describe('Reconciler', () => {
     const { make } = rig();
     assert.throws(() => make().setDesired({ nodeId: '', devices: [] }), /DesiredInput.nodeId/);
   });
+
+  describe('a μmbox that dies', () => {
+    async function chainLoop(): Promise<{ runtime: MemoryUmboxRuntime; reconciler: Reconciler; passes: PassResult[] }> {
+      const { runtime, make } = rig();
+      const passes: PassResult[] = [];
+      // Timer passes a minute apart: within this test only a reported death can make a pass read afresh.
+      const reconciler = make({ resyncMs: 60_000, onPass: (result) => passes.push(result) });
+      reconciler.setDesired(input({ cam: { state: 'normal', generation: 1, chain: [pin('monitor')] } }));
+      reconciler.start();
+      await reconciler.waitForGeneration('cam', 1, 5_000);
+      await until(() => passes.length >= 1, 2_000, 'the first pass reports');
+      return { runtime, reconciler, passes };
+    }
+
+    test('is started again at once when the runtime reports its death, not at the next full pass', async () => {
+      const { runtime, reconciler } = await chainLoop();
+      try {
+        const [victim] = await runtime.list('node-a');
+        assert.ok(victim?.running);
+        runtime.kill(victim.name);
+        await until(async () => (await runtime.list('node-a')).some((umbox) => umbox.running && umbox.containerId !== victim.containerId), 2_000, 'the μmbox is started again');
+      } finally {
+        await reconciler.stop();
+      }
+    });
+
+    test('unreported (the engine\'s events are down), it waits for the next full pass', async () => {
+      const { runtime, reconciler } = await chainLoop();
+      try {
+        const [victim] = await runtime.list('node-a');
+        assert.ok(victim?.running);
+        runtime.kill(victim.name, true);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.equal((await runtime.list('node-a')).find((umbox) => umbox.name === victim.name)?.running, false, 'nothing read the engine yet');
+      } finally {
+        await reconciler.stop();
+      }
+    });
+
+    test('the reconciler\'s own removals are not news: a chain swap costs no full pass', async () => {
+      const { runtime, reconciler, passes } = await chainLoop();
+      try {
+        const before = passes.length;
+        reconciler.setDesired(input({ cam: { state: 'attack', generation: 2, chain: [pin('block-all')] } }));
+        await reconciler.waitForGeneration('cam', 2, 5_000);
+        await until(async () => (await runtime.list('node-a')).length === 1, 2_000, 'the old μmbox is removed');
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const after = passes.slice(before);
+        assert.ok(after.length >= 1);
+        assert.deepEqual(after.filter((result) => result.full).length, 0, `no full pass after the swap (passes: ${JSON.stringify(after.map((result) => result.full))})`);
+      } finally {
+        await reconciler.stop();
+      }
+    });
+  });
 });
