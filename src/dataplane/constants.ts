@@ -40,6 +40,13 @@ export const RECONCILE_RESYNC_MS = 2_000;
  * initial state come first (see planner.ts).
  */
 export const STANDBY_UMBOXES_DEFAULT = 32;
+
+/**
+ * PORT_POOL_DEFAULT is how many port slots (two veth pairs each, host ends already on the bridge) a node
+ * keeps for μmboxes that must start: a μmbox started on a slot needs no bridge reconfiguration, which on a
+ * bridge of 1,000 ports takes as long as the container start and slows the switch's next bundle.
+ */
+export const PORT_POOL_DEFAULT = 2;
 /** MAX_STANDBY_UMBOXES_PER_NODE caps the configurable standby limit. */
 export const MAX_STANDBY_UMBOXES_PER_NODE = 256;
 /** STANDBY_STARTS_PER_PASS bounds the standby μmboxes one pass starts (after its flow bundle), so a pass stays short. */

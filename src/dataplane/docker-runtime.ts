@@ -30,6 +30,12 @@ export interface UmboxRuntime {
    * Optional: start alone also creates them.
    */
   prepare?(umbox: PlannedUmbox): Promise<void>;
+  /**
+   * preparePorts creates two veth pairs on the host, host ends up and named `inPort`/`outPort`, the other
+   * ends named peerName(host end), for a slot of the node's port pool: start() of a μmbox given those names
+   * moves the other ends in. Optional: without it the node keeps no pool.
+   */
+  preparePorts?(ports: { inPort: string; outPort: string }): Promise<void>;
   /** start creates and starts the container from `imageId`, wires eth1/eth2 and waits until it is ready. */
   start(umbox: PlannedUmbox, imageId: string): Promise<ObservedUmbox>;
   /** remove kills and deletes the container and its host-side veth ends; absent ones are ignored. */
@@ -124,12 +130,14 @@ export class DockerUmboxRuntime implements UmboxRuntime {
       const name = (info.Names[0] ?? '').replace(/^\//, '');
       const running = info.State === 'running';
       // Ready also needs both host veth ends: OVS keeps a port's number after its interface is deleted by hand.
-      const wired = [labels[LABEL.inPort], labels[LABEL.outPort]].every((port) => port !== undefined && existsSync(`/sys/class/net/${port}`));
+      const [inPort, outPort] = [labels[LABEL.inPort], labels[LABEL.outPort]];
+      const wired = [inPort, outPort].every((port) => port !== undefined && existsSync(`/sys/class/net/${port}`));
       observed.push({
         name, containerId: info.Id, nodeId, deviceId: labels[LABEL.device] ?? '',
         generation: Number(labels[LABEL.generation] ?? 0), position: Number(labels[LABEL.position] ?? 0),
         image: labels[LABEL.image] ?? '', digest: labels[LABEL.digest] ?? '',
         running, ready: running && wired && existsSync(join(this.channelDir(name), 'ready')), pid: 0,
+        ...(inPort !== undefined && outPort !== undefined ? { ports: { inPort, outPort } } : {}),
       });
     }
     return observed;
@@ -153,15 +161,23 @@ export class DockerUmboxRuntime implements UmboxRuntime {
 
   async prepare(umbox: PlannedUmbox): Promise<void> {
     await this.remove(umbox.name);
-    const [inPeer, outPeer] = [peerName(umbox.inPort), peerName(umbox.outPort)];
+    await this.createVeths(umbox, `μmbox ${umbox.name}`);
+  }
+
+  async preparePorts(ports: { inPort: string; outPort: string }): Promise<void> {
+    await this.createVeths(ports, `port slot ${ports.inPort}/${ports.outPort}`);
+  }
+
+  private async createVeths(ports: { inPort: string; outPort: string }, what: string): Promise<void> {
+    const [inPeer, outPeer] = [peerName(ports.inPort), peerName(ports.outPort)];
     const script = [
-      `link del ${umbox.inPort}`, `link del ${umbox.outPort}`,
-      `link add ${umbox.inPort} type veth peer name ${inPeer}`, `link add ${umbox.outPort} type veth peer name ${outPeer}`,
+      `link del ${ports.inPort}`, `link del ${ports.outPort}`,
+      `link add ${ports.inPort} type veth peer name ${inPeer}`, `link add ${ports.outPort} type veth peer name ${outPeer}`,
     ].join('\n');
     await run('ip', ['-force', '-batch', '-'], { input: `${script}\n`, allowFailure: true });
-    await bringUpQuiet([umbox.inPort, umbox.outPort]);
-    for (const port of [umbox.inPort, umbox.outPort, inPeer, outPeer]) {
-      if (!existsSync(`/sys/class/net/${port}`)) throw new DataplaneError('umbox_start_failed', `μmbox ${umbox.name}: veth ${port} was not created`);
+    await bringUpQuiet([ports.inPort, ports.outPort]);
+    for (const port of [ports.inPort, ports.outPort, inPeer, outPeer]) {
+      if (!existsSync(`/sys/class/net/${port}`)) throw new DataplaneError('umbox_start_failed', `${what}: veth ${port} was not created`);
     }
   }
 
@@ -210,6 +226,7 @@ export class DockerUmboxRuntime implements UmboxRuntime {
     return {
       name: umbox.name, containerId: container.id, nodeId: umbox.nodeId, deviceId: umbox.deviceId, generation: umbox.generation,
       position: umbox.position, image: umbox.image, digest: umbox.digest, running: true, ready: true, pid,
+      ports: { inPort: umbox.inPort, outPort: umbox.outPort },
     };
   }
 

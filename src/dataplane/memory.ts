@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { DataplaneError } from './errors.js';
 import { flowKey, parseFlowDump, type FlowChange, type Switch, type SwitchPortInfo } from './ovs.js';
-import type { ImageCheck, RuntimeWatch, UmboxRuntime } from './docker-runtime.js';
+import { peerName, type ImageCheck, type RuntimeWatch, type UmboxRuntime } from './docker-runtime.js';
 import type { ObservedFlow, ObservedUmbox, PlannedUmbox } from './types.js';
 
 /** HostInterfaces is the fake host's set of network interfaces, shared by the fake switch and runtime. */
@@ -137,7 +137,7 @@ export class MemoryUmboxRuntime implements UmboxRuntime {
   }
 
   async list(nodeId: string): Promise<ObservedUmbox[]> {
-    return [...this.containers.values()].filter((umbox) => umbox.nodeId === nodeId).map((umbox) => ({ ...umbox }));
+    return [...this.containers.values()].filter((umbox) => umbox.nodeId === nodeId).map((umbox) => observedOf(umbox));
   }
 
   async checkImage(image: string, digest: string): Promise<ImageCheck> {
@@ -150,8 +150,14 @@ export class MemoryUmboxRuntime implements UmboxRuntime {
   /** prepare removes the container and creates its host interfaces, as DockerUmboxRuntime.prepare does. */
   async prepare(umbox: PlannedUmbox): Promise<void> {
     await this.remove(umbox.name);
-    this.interfaces.add(umbox.inPort, umbox.outPort);
+    this.interfaces.add(umbox.inPort, umbox.outPort, peerName(umbox.inPort), peerName(umbox.outPort));
     this.events.push(`prepare ${umbox.name}`);
+  }
+
+  /** preparePorts creates a pool slot's host interfaces, both ends of each pair, as DockerUmboxRuntime does. */
+  async preparePorts(ports: { inPort: string; outPort: string }): Promise<void> {
+    this.interfaces.add(ports.inPort, ports.outPort, peerName(ports.inPort), peerName(ports.outPort));
+    this.events.push(`preparePorts ${ports.inPort},${ports.outPort}`);
   }
 
   async start(umbox: PlannedUmbox, imageId: string): Promise<ObservedUmbox> {
@@ -165,8 +171,9 @@ export class MemoryUmboxRuntime implements UmboxRuntime {
     };
     this.containers.set(umbox.name, observed);
     this.interfaces.add(umbox.inPort, umbox.outPort);
+    this.interfaces.delete(peerName(umbox.inPort), peerName(umbox.outPort)); // moved into the container
     this.events.push(`start ${umbox.name}`);
-    return { ...observed };
+    return observedOf(observed);
   }
 
   async remove(name: string): Promise<void> {
@@ -202,4 +209,10 @@ export class MemoryUmboxRuntime implements UmboxRuntime {
   plant(umbox: ObservedUmbox): void {
     this.containers.set(umbox.name, { ...umbox, inPort: 'qm0000000000i', outPort: 'qm0000000000o' });
   }
+}
+
+/** observedOf is what list() and start() report of a container record: its labels' ports included. */
+function observedOf(record: ObservedUmbox & { inPort: string; outPort: string }): ObservedUmbox {
+  const { inPort, outPort, ...observed } = record;
+  return { ...observed, ports: { inPort, outPort } };
 }

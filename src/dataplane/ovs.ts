@@ -8,12 +8,15 @@ import { join } from 'node:path';
 import { strict as assert } from 'node:assert';
 import { DataplaneError } from './errors.js';
 import { run } from './exec.js';
+import { UMBOX_PORT_NAME } from './planner.js';
 import type { ObservedFlow } from './types.js';
 
 /** SwitchPortInfo is one port of the bridge; ofport is -1 while its interface is missing. */
 export interface SwitchPortInfo {
   name: string;
   ofport: number;
+  /** aliasOf: not a port of its own but another name for this port (the reconciler's pool slots); never on the switch. */
+  aliasOf?: string;
 }
 
 /** FlowChange is one atomic change of the flow table: flows to add (or overwrite) and flows to delete. */
@@ -82,13 +85,24 @@ export class OvsSwitch implements Switch {
       'datapath_type=netdev', 'fail_mode=secure', 'protocols=OpenFlow13', 'other_config:disable-in-band=true']);
   }
 
-  /** deleteBridge removes the bridge and its ports (tests and node teardown). */
+  /**
+   * deleteBridge removes the bridge and its ports (tests and node teardown), and the host veths of its
+   * μmbox-form ports (qm + 10 hex + i/o): those of μmboxes and of the reconciler's port-pool slots, whose
+   * pairs would otherwise stay on the host (a free slot's pair belongs to no container).
+   */
   async deleteBridge(): Promise<void> {
+    const names = await this.listPortNames().catch(() => [] as string[]);
     await this.vsctl(['--if-exists', 'del-br', this.bridge], LONG_TIMEOUT_SECONDS);
+    const veths = names.filter((name) => UMBOX_PORT_NAME.test(name));
+    if (veths.length > 0) await run('ip', ['-force', '-batch', '-'], { input: `${veths.map((name) => `link del ${name}`).join('\n')}\n`, allowFailure: true });
+  }
+
+  private async listPortNames(): Promise<string[]> {
+    return (await this.vsctl(['list-ports', this.bridge])).stdout.split('\n').map((line) => line.trim()).filter(Boolean);
   }
 
   async listPorts(): Promise<SwitchPortInfo[]> {
-    const names = (await this.vsctl(['list-ports', this.bridge])).stdout.split('\n').map((line) => line.trim()).filter(Boolean);
+    const names = await this.listPortNames();
     if (names.length === 0) return [];
     const table = JSON.parse((await this.vsctl(['--format=json', '--columns=name,ofport', 'list', 'Interface'])).stdout) as { data: unknown[][] };
     const ofports = new Map<string, number>();

@@ -40,7 +40,7 @@ const IMAGE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const PORT_NAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 const CONFIG_KEY = /^[A-Z][A-Z0-9_]{0,31}$/;
-/** UMBOX_PORT_NAME is the form of the host ends of μmbox veth pairs (see umboxPorts). */
+/** UMBOX_PORT_NAME is the form of the host ends of μmbox veth pairs (see umboxPorts) and of the reconciler's port-pool slots. */
 export const UMBOX_PORT_NAME = /^qm[0-9a-f]{10}[io]$/;
 const MAX_CONFIG_VALUE_CHARS = 1024;
 

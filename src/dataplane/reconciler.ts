@@ -25,17 +25,23 @@
 //   4. last, start a few missing standby μmboxes (the chains devices may move to next, see planner.ts) and
 //      attach their ports; no flow references them, so until a plan's chain names them the table-miss drop
 //      is all that can reach them. A later move to that chain finds them healthy in step 1 and costs only
-//      the bundle of step 2. Standby work comes after the bundle so it never delays enforcement.
+//      the bundle of step 2. Standby work comes after the bundle so it never delays enforcement;
+//   5. and refill the port pool: a few slots of two veth pairs each, host ends already on the bridge, other
+//      ends waiting on the host. A μmbox that must start in step 1 takes a free slot when there is one (its
+//      container's labels record the slot's port names, and the pass addresses its ports through them), so
+//      starting it needs no bridge reconfiguration — on a bridge of 1,000 ports that takes as long as the
+//      container start and slows the switch's next bundle. Slots are made after the bundle, like standby.
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { strict as assert } from 'node:assert';
 import {
-  RECONCILE_BACKOFF_MAX_MS, RECONCILE_BACKOFF_MIN_MS, RECONCILE_RESYNC_MS, STANDBY_STARTS_PER_PASS, UMBOX_START_CONCURRENCY,
+  PORT_POOL_DEFAULT, RECONCILE_BACKOFF_MAX_MS, RECONCILE_BACKOFF_MIN_MS, RECONCILE_RESYNC_MS, STANDBY_STARTS_PER_PASS, UMBOX_START_CONCURRENCY,
 } from './constants.js';
 import { DataplaneError } from './errors.js';
 import { flowKey, type FlowChange, type Switch, type SwitchPortInfo } from './ovs.js';
-import { checkInput, planDataplane, splitCookie, UMBOX_PORT_NAME, type PlannerOptions } from './planner.js';
-import type { RuntimeWatch, UmboxRuntime } from './docker-runtime.js';
+import { checkInput, planDataplane, splitCookie, umboxPorts, UMBOX_PORT_NAME, type PlannerOptions } from './planner.js';
+import { peerName, type RuntimeWatch, type UmboxRuntime } from './docker-runtime.js';
 import type {
   DesiredDataplane, DesiredInput, DeviceReport, FlowSpec, ObservedFlow, ObservedUmbox, PlannedDevice, PlannedUmbox,
 } from './types.js';
@@ -102,6 +108,10 @@ export interface PassResult {
   full: boolean;
   /** preempted: a full pass whose reads were given up for new input; it ran from the cache instead. */
   preempted: boolean;
+  /** pooledStarts counts μmboxes of step 1 started on a slot of the port pool (no bridge reconfiguration). */
+  pooledStarts: number;
+  /** poolErrors lists failures to refill the port pool (step 5); no device is quarantined for them. */
+  poolErrors: string[];
 }
 
 /** ReconcilerInit wires a reconciler to its adapters. */
@@ -117,6 +127,8 @@ export interface ReconcilerInit {
   resyncMs?: number;
   /** standbyLimit bounds this node's standby μmboxes (PlannerOptions.standbyLimit; default STANDBY_UMBOXES_DEFAULT). */
   standbyLimit?: number;
+  /** portPool is how many port slots the node keeps ready (default PORT_POOL_DEFAULT; 0 keeps none). */
+  portPool?: number;
   backoffMinMs?: number;
   backoffMaxMs?: number;
   /**
@@ -168,6 +180,8 @@ export class Reconciler {
    */
   private readonly liveContainers = new Map<string, string>();
   private watching: { nodeId: string; handle: RuntimeWatch } | null = null;
+  /** freeSlots are the port pool's slots that no μmbox uses (found by a full pass, kept up by step 5). */
+  private freeSlots: PortSlot[] = [];
   private passChain: Promise<unknown> = Promise.resolve();
   private readonly waiters = new Set<() => void>();
   /** passes counts completed passes (successful or not). */
@@ -386,6 +400,7 @@ export class Reconciler {
     const result: PassResult = {
       startedUmboxes: 0, removedUmboxes: 0, flowsAdded: 0, flowsRemoved: 0, umboxMs: 0, flowsMs: 0, totalMs: 0, umboxesReadyAtMs: 0, flowsAppliedAtMs: 0, errors: [],
       standbyStarted: 0, standbyPending: 0, standbyErrors: [], earlyBlocked: 0, earlyBlockedAtMs: 0, full: false, preempted: false,
+      pooledStarts: 0, poolErrors: [],
     };
     try {
       await this.passBody(result, full || this.observed === null, preemptible);
@@ -466,7 +481,8 @@ export class Reconciler {
     const desired = this.plan(this.input);
     assert(desired.nodeId === nodeId, 'a reconciler serves one node');
     this.lastPlan = desired;
-    let ports = await this.attachDevicePorts(desired, initialPorts);
+    if (cached === null) this.freeSlots = findFreeSlots(desired, initialPorts, observedUmboxes, this.interfaceExists(), this.poolSize());
+    let ports = aliasPorts(await this.attachDevicePorts(desired, initialPorts), observedUmboxes);
     let observedFlows = dumpedFlows;
     if (this.init.plantDeleteThenAdd === true) observedFlows = await this.plantedDeleteFirst(desired, cached, observedFlows);
 
@@ -494,7 +510,7 @@ export class Reconciler {
       }
     }
     const started = await this.startUmboxes(toStart, blocked, ports, result);
-    ports = mergePorts(ports, started.ports);
+    ports = aliasPorts(mergePorts(ports, started.ports), mergeUmboxes(observedUmboxes, started.umboxes));
     result.umboxesReadyAtMs = Date.now();
     result.umboxMs = result.umboxesReadyAtMs - umboxStarted;
 
@@ -540,7 +556,11 @@ export class Reconciler {
     const standby = await this.startStandby(desired, kept, portsNow, result);
     portsNow = mergePorts(portsNow, standby.ports);
     const keptNames = new Set(kept.map((umbox) => umbox.name));
-    this.observed = { ports: portsNow, umboxes: [...kept, ...standby.umboxes.filter((umbox) => !keptNames.has(umbox.name))], table, composed };
+    const umboxesLeft = [...kept, ...standby.umboxes.filter((umbox) => !keptNames.has(umbox.name))];
+
+    // 5. The port pool, refilled last (a reconfiguration of the bridge: never ahead of enforcement).
+    portsNow = aliasPorts(mergePorts(portsNow, await this.refillPool(portsNow, result)), umboxesLeft);
+    this.observed = { ports: portsNow, umboxes: umboxesLeft, table, composed };
     this.pruneIntegrityMemory(desired);
   }
 
@@ -621,11 +641,19 @@ export class Reconciler {
       result.removedUmboxes++;
     }
     const plannedByName = new Map(desired.devices.flatMap((device) => device.umboxes).map((umbox) => [umbox.name, umbox]));
+    // A μmbox on a pool slot uses the slot's ports (its labels say which); free slots are kept too.
+    const actualPorts = new Map(umboxes.flatMap((umbox) => umbox.ports === undefined ? [] : [[umbox.name, umbox.ports] as const]));
     const usedPorts = new Set<string>();
+    for (const slot of this.freeSlots) usedPorts.add(slot.inPort).add(slot.outPort);
+    const useActual = (name: string): void => {
+      const actual = actualPorts.get(name);
+      if (actual !== undefined) usedPorts.add(actual.inPort).add(actual.outPort);
+    };
     for (const name of inUse) {
       const umbox = plannedByName.get(name);
       assert(umbox !== undefined, 'every μmbox in use is planned');
       usedPorts.add(umbox.inPort).add(umbox.outPort);
+      useActual(name);
       // A standby μmbox gets its channel read from the pass whose flows first use it; until then it sees no
       // traffic. attach also refreshes the generation alerts are attributed to when a μmbox is kept.
       this.init.channels?.attach(umbox, this.runtime.channelDir(name));
@@ -633,13 +661,14 @@ export class Reconciler {
     for (const device of desired.devices) {
       for (const umbox of device.standby) {
         usedPorts.add(umbox.inPort).add(umbox.outPort);
+        useActual(umbox.name);
         if (!inUse.has(umbox.name)) this.init.channels?.detach(umbox.name);
       }
     }
     // The ports of the μmboxes just removed are in `ports` (this pass listed them, or added them); their
     // records stay in OVS after the veths go, so they are found here without listing the bridge again.
     if (deferred.length > 0 || this.newInputWaiting()) return { ports, deferred }; // Ports too wait for the next pass.
-    const stale = new Set(ports.map((port) => port.name).filter((name) => UMBOX_PORT_NAME.test(name) && !usedPorts.has(name)));
+    const stale = new Set(ports.filter((port) => port.aliasOf === undefined).map((port) => port.name).filter((name) => UMBOX_PORT_NAME.test(name) && !usedPorts.has(name)));
     await this.sw.removePorts([...stale]);
     return { ports: ports.filter((port) => !stale.has(port.name)), deferred };
   }
@@ -698,11 +727,20 @@ export class Reconciler {
   private async startUmboxes(items: Array<{ umbox: PlannedUmbox; imageId: string }>, blocked: Map<string, string>, ports: readonly SwitchPortInfo[], result: PassResult): Promise<{ umboxes: ObservedUmbox[]; ports: SwitchPortInfo[] }> {
     const started: PlannedUmbox[] = [];
     const observed: ObservedUmbox[] = [];
+    // A free slot of the port pool spares a μmbox the attachment of its ports (step 5 made the slot).
+    const onSlot = new Map<string, PortSlot>();
+    for (const item of items) {
+      const slot = blocked.has(item.umbox.deviceId) ? undefined : this.freeSlots.shift();
+      if (slot === undefined) continue;
+      onSlot.set(item.umbox.name, slot);
+      result.pooledStarts++;
+    }
     // With a runtime that can prepare, the veths exist before the containers start, so OVS attaches the
     // ports (a reconfiguration of the whole bridge: slow on a big one) while Docker starts the containers.
     const prepared: PlannedUmbox[] = [];
     if (this.runtime.prepare !== undefined) {
       for (const item of items) {
+        if (onSlot.has(item.umbox.name)) continue;
         try {
           this.ownChange(item.umbox.name);
           await this.runtime.prepare(item.umbox);
@@ -724,7 +762,9 @@ export class Reconciler {
         if (blocked.has(item.umbox.deviceId)) continue;
         try {
           this.ownChange(item.umbox.name);
-          observed.push(this.started(await this.runtime.start(item.umbox, item.imageId)));
+          const slot = onSlot.get(item.umbox.name);
+          const wiredTo = slot === undefined ? item.umbox : { ...item.umbox, inPort: slot.inPort, outPort: slot.outPort };
+          observed.push(this.started(await this.runtime.start(wiredTo, item.imageId)));
           started.push(item.umbox);
           result.startedUmboxes++;
         } catch (cause) {
@@ -741,9 +781,46 @@ export class Reconciler {
     if (attachOutcome.error !== null) throw attachOutcome.error;
     const attached = attachOutcome.value;
     const preparedNames = new Set(prepared.map((umbox) => umbox.name));
-    const unprepared = started.filter((umbox) => !preparedNames.has(umbox.name));
+    const unprepared = started.filter((umbox) => !preparedNames.has(umbox.name) && !onSlot.has(umbox.name));
     const added = unprepared.length === 0 ? [] : await this.sw.addPorts(unprepared.flatMap((umbox) => [umbox.inPort, umbox.outPort]), onBridge);
     return { umboxes: observed, ports: [...attached, ...added] };
+  }
+
+  private poolSize(): number {
+    return this.runtime.preparePorts === undefined ? 0 : this.init.portPool ?? PORT_POOL_DEFAULT;
+  }
+
+  private interfaceExists(): (name: string) => boolean {
+    return this.init.interfaceExists ?? ((name: string) => existsSync(`/sys/class/net/${name}`));
+  }
+
+  /** refillPool makes the slots the pool lacks and attaches their ports in one transaction (step 5). */
+  private async refillPool(ports: readonly SwitchPortInfo[], result: PassResult): Promise<SwitchPortInfo[]> {
+    const missing = this.poolSize() - this.freeSlots.length;
+    if (missing <= 0 || this.runtime.preparePorts === undefined || this.newInputWaiting()) return [];
+    const made: PortSlot[] = [];
+    try {
+      for (let i = 0; i < missing; i++) {
+        const tag = randomBytes(5).toString('hex');
+        const slot = { inPort: `qm${tag}i`, outPort: `qm${tag}o` };
+        await this.runtime.preparePorts(slot);
+        made.push(slot);
+      }
+    } catch (cause) {
+      result.poolErrors.push(`port pool: ${(cause as Error).message}`);
+    }
+    if (made.length === 0) return [];
+    let added: SwitchPortInfo[];
+    try {
+      added = await this.sw.addPorts(made.flatMap((slot) => [slot.inPort, slot.outPort]), new Set(ports.map((port) => port.name)));
+    } catch (cause) {
+      // The veths stay on the host, unattached: the next full pass finds no slot there and nothing uses them.
+      result.poolErrors.push(`port pool: ${(cause as Error).message}`);
+      return [];
+    }
+    const numbers = new Map(added.map((port) => [port.name, port.ofport]));
+    for (const slot of made) if ((numbers.get(slot.inPort) ?? -1) > 0 && (numbers.get(slot.outPort) ?? -1) > 0) this.freeSlots.push(slot);
+    return added;
   }
 
   private reportIntegrity(alert: IntegrityAlert): void {
@@ -768,6 +845,56 @@ function mergePorts(ports: readonly SwitchPortInfo[], added: readonly SwitchPort
   if (added.length === 0) return [...ports];
   const addedNames = new Set(added.map((port) => port.name));
   return [...ports.filter((port) => !addedNames.has(port.name)), ...added];
+}
+
+/** PortSlot is a slot of the port pool: two veth pairs, host ends on the bridge, other ends on the host. */
+interface PortSlot {
+  inPort: string;
+  outPort: string;
+}
+
+
+/**
+ * findFreeSlots finds the pool's slots on the bridge (a full pass): pairs qm…i/qm…o, both attached, both
+ * veths complete on the host (the other ends not moved into any container), which no container's labels
+ * and no planned μmbox name; at most `limit` (the rest are garbage).
+ */
+export function findFreeSlots(desired: DesiredDataplane, ports: readonly SwitchPortInfo[], umboxes: readonly ObservedUmbox[], exists: (name: string) => boolean, limit: number): PortSlot[] {
+  if (limit <= 0) return [];
+  const onBridge = new Map(ports.filter((port) => port.aliasOf === undefined).map((port) => [port.name, port.ofport]));
+  const taken = new Set<string>();
+  for (const umbox of umboxes) if (umbox.ports !== undefined) taken.add(umbox.ports.inPort).add(umbox.ports.outPort);
+  for (const device of desired.devices) for (const umbox of [...device.umboxes, ...device.standby]) taken.add(umbox.inPort).add(umbox.outPort);
+  const slots: PortSlot[] = [];
+  for (const [inPort, ofport] of [...onBridge].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const outPort = `${inPort.slice(0, -1)}o`;
+    if (!UMBOX_PORT_NAME.test(inPort) || !inPort.endsWith('i') || ofport <= 0 || (onBridge.get(outPort) ?? -1) <= 0 || taken.has(inPort) || taken.has(outPort)) continue;
+    if (![inPort, outPort, peerName(inPort), peerName(outPort)].every(exists)) continue;
+    slots.push({ inPort, outPort });
+    if (slots.length === limit) break;
+  }
+  return slots;
+}
+
+/**
+ * aliasPorts is `ports` (without earlier aliases) plus, for each μmbox started on a pool slot, its own port
+ * names (umboxPorts) standing for the slot's ports, with their numbers: plans name a μmbox's ports by its
+ * own names, and so the rest of the pass needs no other change. An alias entry has `aliasOf`, is never
+ * attached or removed, and shadows a stale record of the same name (removed once the μmbox goes).
+ */
+export function aliasPorts(ports: readonly SwitchPortInfo[], umboxes: readonly ObservedUmbox[]): SwitchPortInfo[] {
+  const real = ports.filter((port) => port.aliasOf === undefined);
+  const numbers = new Map(real.map((port) => [port.name, port.ofport]));
+  const aliases = new Map<string, SwitchPortInfo>();
+  for (const umbox of umboxes) {
+    if (umbox.ports === undefined) continue;
+    const own = umboxPorts(umbox.name);
+    for (const [name, actual] of [[own.inPort, umbox.ports.inPort], [own.outPort, umbox.ports.outPort]] as const) {
+      if (name !== actual) aliases.set(name, { name, ofport: numbers.get(actual) ?? -1, aliasOf: actual });
+    }
+  }
+  if (aliases.size === 0) return real;
+  return [...real.filter((port) => !aliases.has(port.name)), ...aliases.values()];
 }
 
 /** mergeUmboxes is `observed` with `started` replacing the containers of the same names. */

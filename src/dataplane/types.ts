@@ -151,9 +151,14 @@ export interface ObservedUmbox {
   image: string;
   digest: string;
   running: boolean;
-  /** ready is true once the container has loaded its rules and bridged eth1/eth2. */
+  /** ready is true once the container has loaded its rules and brought eth1/eth2 up. */
   ready: boolean;
   pid: number;
+  /**
+   * ports are the host ends of its veths as the container's labels record them: the μmbox's own names
+   * (umboxPorts of its name) or, when it started on a slot of the node's port pool, the slot's.
+   */
+  ports?: { inPort: string; outPort: string };
 }
 
 /** ObservedFlow is one flow as the switch reports it, ports by number. */

@@ -77,6 +77,24 @@ describe('OvsSwitch', { skip }, () => {
       await sw.deleteBridge();
     }
   });
+
+  test('deleteBridge also deletes the host veths of its μmbox-form ports (a free port-pool slot belongs to no container)', async () => {
+    assert.ok(available.ok);
+    const sw = new OvsSwitch({ bridge: `qtc${tag}dl`, ovsDir: available.paths.ovsDir });
+    const hex = (process.pid % 0xffffff).toString(16).padStart(6, '0');
+    const [slot, other] = [`qm${hex}aaaai`, `qtc${tag}x`];
+    try {
+      await sw.ensureBridge();
+      for (const name of [slot, other]) await run('ip', ['link', 'add', name, 'type', 'veth', 'peer', 'name', `${name}p`]);
+      await sw.addPorts([slot, other]);
+      await sw.deleteBridge();
+      assert.equal(existsSync(`/sys/class/net/${slot}`) || existsSync(`/sys/class/net/${slot}p`), false, 'the slot pair is gone');
+      assert.equal(existsSync(`/sys/class/net/${other}`), true, 'an interface of another form is left alone');
+    } finally {
+      await sw.deleteBridge();
+      for (const name of [slot, other]) await run('ip', ['link', 'del', name], { allowFailure: true });
+    }
+  });
 });
 
 describe('DockerUmboxRuntime', { skip }, () => {

@@ -24,7 +24,7 @@ function rig() {
   const runtime = new MemoryUmboxRuntime(interfaces, events);
   for (const image of ['monitor', 'firewall', 'block-all']) runtime.addImage(image, digest(image), [digest(image)]);
   const integrity: IntegrityAlert[] = [];
-  const make = (extra: { plantDeleteThenAdd?: boolean; resyncMs?: number; onPass?: (result: PassResult) => void } = {}): Reconciler => new Reconciler({
+  const make = (extra: { plantDeleteThenAdd?: boolean; resyncMs?: number; portPool?: number; onPass?: (result: PassResult) => void } = {}): Reconciler => new Reconciler({
     switch: sw, runtime, uplinkPort: 'up0', interfaceExists: (name) => interfaces.has(name), onIntegrityAlert: (alert) => integrity.push(alert),
     resyncMs: 20, backoffMinMs: 5, backoffMaxMs: 40, ...extra,
   });
@@ -326,7 +326,7 @@ describe('Reconciler', () => {
 
   test('with a runtime that prepares veths, the switch attaches the ports while the containers start; flows still wait for ready', async () => {
     const { events, make } = rig();
-    const reconciler = make();
+    const reconciler = make({ portPool: 0 });
     reconciler.setDesired(input({ cam: { state: 'normal', generation: 1, verdict: 'allow' } }));
     await reconciler.reconcileOnce();
     events.length = 0;
@@ -676,6 +676,58 @@ describe('Reconciler', () => {
       } finally {
         await reconciler.stop();
       }
+    });
+  });
+  describe('the port pool', () => {
+    test('a μmbox that must start takes a pool slot: no port is attached before the bundle, and the slot is refilled after it', async () => {
+      const { events, sw, runtime, make } = rig();
+      const reconciler = make({ portPool: 2 });
+      reconciler.setDesired(input({ cam: { state: 'normal', generation: 1, verdict: 'allow' } }));
+      await reconciler.reconcileOnce();
+      assert.equal(events.filter((event) => event.startsWith('preparePorts')).length, 2, `two slots made: ${events.join(' | ')}`);
+      const slotPorts = new Map((await sw.listPorts()).filter((port) => /^qm[0-9a-f]{10}[io]$/.test(port.name)).map((port) => [port.name, port.ofport]));
+      assert.equal(slotPorts.size, 4);
+      events.length = 0;
+      reconciler.setDesired(input({ cam: { state: 'suspicious', generation: 2, chain: [pin('firewall')] } }));
+      const pass = await reconciler.reconcileOnce({ full: false });
+      assert.equal(pass.pooledStarts, 1);
+      const bundle = events.findIndex((event) => event.startsWith('bundle'));
+      assert.ok(bundle > events.findIndex((event) => event.startsWith('start')), `the μmbox started before the bundle: ${events.join(' | ')}`);
+      assert.deepEqual(events.slice(0, bundle).filter((event) => event.startsWith('addPorts') || event.startsWith('prepare')), [], `nothing attached before the bundle: ${events.join(' | ')}`);
+      assert.ok(events.slice(bundle).some((event) => event.startsWith('preparePorts')), 'the pool is refilled after the bundle');
+      assert.equal(reconciler.reportFor('cam')?.appliedGeneration, 2);
+      // The container's labels name the slot's ports, and the flows lead through them.
+      const [umbox] = await runtime.list('node-a');
+      assert.ok(umbox?.ports !== undefined && slotPorts.has(umbox.ports.inPort) && slotPorts.has(umbox.ports.outPort), JSON.stringify(umbox));
+      const flows = await sw.dumpFlows();
+      for (const port of [umbox.ports.inPort, umbox.ports.outPort]) {
+        assert.ok(flows.some((flow) => flow.match.includes(`in_port=${slotPorts.get(port)}`)), `a flow matches on ${port}: ${flows.map((flow) => flow.match).join(' | ')}`);
+      }
+    });
+
+    test('a fresh reconciler keeps a μmbox on its slot and the free slots; the slot\'s ports go when the μmbox does', async () => {
+      const { events, sw, runtime, make } = rig();
+      const first = make({ portPool: 1 });
+      first.setDesired(input({ cam: { state: 'normal', generation: 1, verdict: 'allow' } }));
+      await first.reconcileOnce();
+      first.setDesired(input({ cam: { state: 'suspicious', generation: 2, chain: [pin('firewall')] } }));
+      await first.reconcileOnce({ full: false });
+      const [umbox] = await runtime.list('node-a');
+      assert.ok(umbox?.ports !== undefined);
+      const portsBefore = (await sw.listPorts()).map((port) => port.name).sort();
+      events.length = 0;
+      const second = make({ portPool: 1 }); // a restarted node: nothing in memory
+      second.setDesired(input({ cam: { state: 'suspicious', generation: 2, chain: [pin('firewall')] } }));
+      const pass = await second.reconcileOnce();
+      assert.equal(pass.startedUmboxes, 0, `nothing restarted: ${events.join(' | ')}`);
+      assert.deepEqual(events.filter((event) => !event.startsWith('bundle')), [], `no port or container touched: ${events.join(' | ')}`);
+      assert.deepEqual((await sw.listPorts()).map((port) => port.name).sort(), portsBefore);
+      assert.equal(second.reportFor('cam')?.appliedGeneration, 2);
+      second.setDesired(input({ cam: { state: 'normal', generation: 3, verdict: 'allow' } }));
+      await second.reconcileOnce({ full: false });
+      const left = new Set((await sw.listPorts()).map((port) => port.name));
+      assert.ok(!left.has(umbox.ports.inPort) && !left.has(umbox.ports.outPort), 'the used slot\'s ports are removed with its μmbox');
+      assert.equal([...left].filter((name) => /^qm[0-9a-f]{10}[io]$/.test(name)).length, 2, 'one free slot is left');
     });
   });
 });
