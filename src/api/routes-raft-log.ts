@@ -131,6 +131,8 @@ export const raftLogRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
       response: { 202: Type.Object({ accepted: Type.Boolean() }) },
     },
   }, async (request, reply) => {
+    // Only the leader transfers leadership; elsewhere the request is not taken (accepted: false).
+    if (runtime.status().role !== 'leader') return reply.status(202).send({ accepted: false });
     runtime.transferLeadership((request.body as { to: number }).to);
     return reply.status(202).send({ accepted: true });
   });

@@ -174,7 +174,7 @@ export class Raft {
   // ---- Sending ------------------------------------------------------------------------------
 
   /**
-   * send stamps `from` (unless set: a forwarded TransferLeader keeps the transferee's id) and
+   * send stamps `from` (unless set) and
    * the term, and queues the message (dropping beyond the bound: Raft tolerates loss).
    */
   private send(fields: MessageFields): void {
@@ -885,6 +885,11 @@ export class Raft {
     }
   }
 
+  /** isLocal: the message was stepped by this node's own user (no sender, or itself), not received from a peer. */
+  private isLocal(m: Message): boolean {
+    return m.from === NONE || m.from === this.id;
+  }
+
   private stepFollower(m: Message): void {
     switch (m.type) {
       case MessageType.Prop:
@@ -915,11 +920,10 @@ export class Raft {
         this.handleSnapshot(m);
         return;
       case MessageType.TransferLeader:
-        if (this.lead === NONE) {
-          this.logger.info(`${this.id} no leader at term ${this.term}; dropping leader transfer msg`);
-          return;
-        }
-        this.send({ ...m, to: this.lead, term: 0 });
+        // Only the leader acts on a transfer; a follower drops the request instead of forwarding it as etcd
+        // does. The request names the transferee in `from`, so forwarding it would send a message in
+        // another node's name, which the transport refuses by stopping this node.
+        this.logger.info(`${this.id} is not the leader; dropping the request to transfer leadership to ${m.from}`);
         return;
       case MessageType.TimeoutNow:
         this.logger.info(`${this.id} [term ${this.term}] received TimeoutNow from ${m.from} and starts an election to get leadership`);
@@ -929,6 +933,14 @@ export class Raft {
       case MessageType.ReadIndex:
         if (this.lead === NONE) {
           this.logger.info(`${this.id} no leader at term ${this.term}; dropping ReadIndex`);
+          return;
+        }
+        // Only this node's own requests are forwarded. Another node's request reaches a follower when that
+        // node took it for the leader (it stepped down meanwhile); passing it on would send a message in the
+        // other node's name, which the transport refuses by stopping the node. It is dropped: the requester
+        // times out and asks its own idea of the leader again.
+        if (!this.isLocal(m)) {
+          this.logger.info(`${this.id} is not the leader; dropping ReadIndex from ${m.from}`);
           return;
         }
         this.send({ ...m, to: this.lead, term: 0 });

@@ -54,11 +54,15 @@ describe('leadership transfer', () => {
     assert.deepEqual(net.get(2).appliedData(), ['a', 'accepted again']);
   });
 
-  test('a follower forwards the request to its leader', () => {
+  test('a follower drops the request (only the leader transfers): forwarding it would speak in the transferee\'s name', () => {
     const net = cluster();
     net.raw(2).transferLeadership(3);
+    assert.deepEqual(net.get(2).flush().filter((m) => m.from !== 2), [], 'nothing sent in another node\'s name');
     net.stabilize();
-    assert.deepEqual(net.leaderIds(), [3]);
+    assert.deepEqual(net.leaderIds(), [1]);
+    net.raw(1).transferLeadership(3);
+    net.stabilize();
+    assert.deepEqual(net.leaderIds(), [3], 'asked of the leader, the transfer happens');
   });
 
   test('a new request for another node replaces the pending one', () => {

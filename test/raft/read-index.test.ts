@@ -7,7 +7,7 @@
 // show that a read is not answered before its condition holds.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, MemoryStorage, MessageType, RawNode, SeededRandom } from '../../src/raft/index.js';
+import { ConfigError, MemoryStorage, MessageType, RawNode, SeededRandom, makeMessage } from '../../src/raft/index.js';
 import { Network, bytes, confState, text } from './support/network.js';
 
 function cluster(readOnlyOption: 'safe' | 'leaseBased' = 'safe'): Network {
@@ -93,6 +93,25 @@ describe('ReadIndex (safe)', () => {
     net.filter = () => true;
     net.tick(1);
     assert.deepEqual(net.get(1).readStates.map((s) => text(s.requestContext)), ['x', 'y', 'z']);
+  });
+
+  test('a follower drops a request another node sent it (taking it for the leader): it never speaks in another node\'s name', () => {
+    // Found by chaos (seed 6602): node 2 stepped down while node 1's forwarded read was on its way; node 2
+    // forwarded it on with from=1 and the transport stopped node 2. Its own requests still go through.
+    for (const type of [MessageType.ReadIndex, MessageType.TransferLeader]) {
+      const net = cluster();
+      const sent: Array<[MessageType, number]> = [];
+      // On the wire a ReadIndex carries no term; a TransferLeader carries the sender's.
+      const term = type === MessageType.ReadIndex ? 0 : net.raw(2).raft.term;
+      net.raw(2).step(makeMessage({ type, from: 3, to: 2, term, context: bytes('from-3') }));
+      for (const message of net.get(2).flush()) sent.push([message.type, message.from]);
+      assert.deepEqual(sent.filter(([, from]) => from !== 2), [], `${type}: nothing sent in another node's name`);
+      assert.deepEqual(sent.filter(([sentType]) => sentType === type), [], `${type}: not passed on`);
+    }
+    const net = cluster();
+    net.raw(2).readIndex(bytes('own'));
+    net.stabilize();
+    assert.deepEqual(net.get(2).readStates.map((s) => text(s.requestContext)), ['own'], 'its own read is still forwarded and answered');
   });
 
   test('a follower without a leader drops the request', () => {

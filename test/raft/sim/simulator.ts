@@ -556,7 +556,7 @@ class Simulation {
       if (!this.core(node, 'hasReady', () => raw.hasReady())) return;
       const ready = this.core(node, 'ready', () => raw.ready());
       // Messages the core allows before persistence (only the planted ack-before-persist makes any).
-      for (const message of ready.earlyMessages) this.send(message);
+      for (const message of ready.earlyMessages) this.sendFrom(node.id, message);
       const meets = (when: ArmedCrash['when']): boolean => when === 'any'
         || (when === 'entries' && ready.entries.length > 0)
         || (when === 'commit' && ready.hardState !== undefined && ready.hardState.commit > node.durableHardState.commit);
@@ -565,7 +565,7 @@ class Simulation {
       this.persist(node, ready);
       const met = (when: ArmedCrash['when']): boolean => (when === 'commit' ? committing : meets(when));
       if (this.crashPoint(node, 'before-send', met)) return;
-      for (const message of ready.messages) this.send(message);
+      for (const message of ready.messages) this.sendFrom(node.id, message);
       if (this.crashPoint(node, 'before-apply', met)) return;
       this.apply(node, ready);
       if (this.crashPoint(node, 'before-advance', met)) return;
@@ -756,6 +756,15 @@ class Simulation {
   }
 
   // ---- the network --------------------------------------------------------------------------
+
+  /**
+   * sendFrom sends a message a node's core emitted. A node speaks only for itself: the real transport
+   * refuses (and the node stops on) a message whose `from` is another node, so here it is a violation.
+   */
+  private sendFrom(id: NodeId, message: Message): void {
+    if (message.from !== id) throw new InvariantViolation('core-error', id, `node ${id} emitted ${message.type} to ${message.to} with from ${message.from}`);
+    this.send(message);
+  }
 
   private send(message: Message): void {
     this.stats.messagesSent++;
