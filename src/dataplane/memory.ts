@@ -6,6 +6,7 @@ import { strict as assert } from 'node:assert';
 import { DataplaneError } from './errors.js';
 import { flowKey, parseFlowDump, type FlowChange, type Switch, type SwitchPortInfo } from './ovs.js';
 import { peerName, type ImageCheck, type RuntimeWatch, type UmboxRuntime } from './docker-runtime.js';
+import { UMBOX_PORT_NAME } from './planner.js';
 import type { ObservedFlow, ObservedUmbox, PlannedUmbox } from './types.js';
 
 /** HostInterfaces is the fake host's set of network interfaces, shared by the fake switch and runtime. */
@@ -64,6 +65,8 @@ export class MemorySwitch implements Switch {
 
   async removePorts(names: readonly string[]): Promise<void> {
     for (const name of names) this.ports.delete(name);
+    // As OvsSwitch does: the host veths of μmbox-form ports go with their ports.
+    for (const name of names) if (UMBOX_PORT_NAME.test(name)) this.interfaces.delete(name, peerName(name));
     if (names.length > 0) this.events.push(`removePorts ${names.join(',')}`);
   }
 

@@ -2,7 +2,7 @@
 // sockets (ovs-vsctl --db=unix:…, ovs-ofctl with OVS_RUNDIR). OpenFlow 1.3, table 0. Every change of the
 // flow table is ONE atomic bundle (`ovs-ofctl --bundle`): the switch applies all of it or none of it, so a
 // device's new generation replaces the old one without any instant in which neither is installed.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { strict as assert } from 'node:assert';
@@ -87,14 +87,12 @@ export class OvsSwitch implements Switch {
 
   /**
    * deleteBridge removes the bridge and its ports (tests and node teardown), and the host veths of its
-   * μmbox-form ports (qm + 10 hex + i/o): those of μmboxes and of the reconciler's port-pool slots, whose
-   * pairs would otherwise stay on the host (a free slot's pair belongs to no container).
+   * μmbox-form ports (deleteUmboxVeths).
    */
   async deleteBridge(): Promise<void> {
     const names = await this.listPortNames().catch(() => [] as string[]);
     await this.vsctl(['--if-exists', 'del-br', this.bridge], LONG_TIMEOUT_SECONDS);
-    const veths = names.filter((name) => UMBOX_PORT_NAME.test(name));
-    if (veths.length > 0) await run('ip', ['-force', '-batch', '-'], { input: `${veths.map((name) => `link del ${name}`).join('\n')}\n`, allowFailure: true });
+    await deleteUmboxVeths(names);
   }
 
   private async listPortNames(): Promise<string[]> {
@@ -144,6 +142,7 @@ export class OvsSwitch implements Switch {
   async removePorts(names: readonly string[]): Promise<void> {
     if (names.length === 0) return;
     await this.vsctl(names.flatMap((name) => ['--', '--if-exists', 'del-port', this.bridge, name]), LONG_TIMEOUT_SECONDS);
+    await deleteUmboxVeths(names);
   }
 
   async dumpFlows(): Promise<ObservedFlow[]> {
@@ -201,4 +200,14 @@ export function parseFlowDump(text: string): ObservedFlow[] {
 export function flowKey(priority: number, match: string): string {
   const fields = match === '' ? [] : match.split(',').filter(Boolean).sort();
   return `priority=${priority}${fields.length ? ',' : ''}${fields.join(',')}`;
+}
+
+/**
+ * deleteUmboxVeths deletes the host veths of μmbox-form port names (qm + 10 hex + i/o) that still exist. A
+ * μmbox's pair normally goes with its container's namespace; a port-pool slot's pair belongs to no
+ * container and would otherwise stay on the host once its port is gone.
+ */
+async function deleteUmboxVeths(names: readonly string[]): Promise<void> {
+  const veths = names.filter((name) => UMBOX_PORT_NAME.test(name) && existsSync(`/sys/class/net/${name}`));
+  if (veths.length > 0) await run('ip', ['-force', '-batch', '-'], { input: `${veths.map((name) => `link del ${name}`).join('\n')}\n`, allowFailure: true });
 }

@@ -597,7 +597,7 @@ export class Reconciler {
     }
     const startedNames = new Set(started.map((umbox) => umbox.name));
     const added = started.length === 0 ? [] : await this.sw.addPorts(
-      missing.filter((umbox) => startedNames.has(umbox.name)).flatMap((umbox) => [umbox.inPort, umbox.outPort]), new Set(ports.map((port) => port.name)));
+      missing.filter((umbox) => startedNames.has(umbox.name)).flatMap((umbox) => [umbox.inPort, umbox.outPort]), attachedNames(ports));
     result.standbyPending = missing.length - started.length;
     return { umboxes: started, ports: added };
   }
@@ -680,7 +680,7 @@ export class Reconciler {
     const wanted = [desired.uplinkPort, ...desired.devices.map((device) => device.port)];
     const missing = wanted.filter((name) => name !== '' && (byName.get(name)?.ofport ?? -1) <= 0 && exists(name));
     if (missing.length === 0) return ports;
-    return mergePorts(ports, await this.sw.addPorts(missing, new Set(ports.map((port) => port.name))));
+    return mergePorts(ports, await this.sw.addPorts(missing, attachedNames(ports)));
   }
 
   /** imageChecker checks each (image, pinned digest) against the engine once per pass, however many μmboxes use it. */
@@ -752,7 +752,7 @@ export class Reconciler {
         }
       }
     }
-    const onBridge = new Set(ports.map((port) => port.name));
+    const onBridge = attachedNames(ports);
     const attaching = prepared.length === 0 ? Promise.resolve([]) : this.sw.addPorts(prepared.flatMap((umbox) => [umbox.inPort, umbox.outPort]), onBridge);
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -771,6 +771,9 @@ export class Reconciler {
           const message = `μmbox ${item.umbox.name}: ${(cause as Error).message}`;
           blocked.set(item.umbox.deviceId, message);
           result.errors.push(message);
+          // A slot whose veths are still whole on the host (the start failed before wiring) goes back to the pool.
+          const slot = onSlot.get(item.umbox.name);
+          if (slot !== undefined && [slot.inPort, slot.outPort, peerName(slot.inPort), peerName(slot.outPort)].every(this.interfaceExists())) this.freeSlots.push(slot);
         }
       }
     };
@@ -812,7 +815,7 @@ export class Reconciler {
     if (made.length === 0) return [];
     let added: SwitchPortInfo[];
     try {
-      added = await this.sw.addPorts(made.flatMap((slot) => [slot.inPort, slot.outPort]), new Set(ports.map((port) => port.name)));
+      added = await this.sw.addPorts(made.flatMap((slot) => [slot.inPort, slot.outPort]), attachedNames(ports));
     } catch (cause) {
       // The veths stay on the host, unattached: the next full pass finds no slot there and nothing uses them.
       result.poolErrors.push(`port pool: ${(cause as Error).message}`);
@@ -845,6 +848,11 @@ function mergePorts(ports: readonly SwitchPortInfo[], added: readonly SwitchPort
   if (added.length === 0) return [...ports];
   const addedNames = new Set(added.map((port) => port.name));
   return [...ports.filter((port) => !addedNames.has(port.name)), ...added];
+}
+
+/** attachedNames are the names of the ports really on the bridge (what addPorts must know), without aliases. */
+function attachedNames(ports: readonly SwitchPortInfo[]): Set<string> {
+  return new Set(ports.filter((port) => port.aliasOf === undefined).map((port) => port.name));
 }
 
 /** PortSlot is a slot of the port pool: two veth pairs, host ends on the bridge, other ends on the host. */

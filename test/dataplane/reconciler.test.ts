@@ -705,6 +705,27 @@ describe('Reconciler', () => {
       }
     });
 
+    test('a start that fails before wiring gives its slot back: the slot is kept, not removed, and no new one is made', async () => {
+      const { events, sw, runtime, make } = rig();
+      const reconciler = make({ portPool: 1 });
+      reconciler.setDesired(input({ cam: { state: 'normal', generation: 1, verdict: 'allow' } }));
+      await reconciler.reconcileOnce();
+      const slotPorts = (await sw.listPorts()).map((port) => port.name).filter((name) => /^qm[0-9a-f]{10}[io]$/.test(name)).sort();
+      assert.equal(slotPorts.length, 2);
+      runtime.failStarts.add('firewall');
+      events.length = 0;
+      reconciler.setDesired(input({ cam: { state: 'suspicious', generation: 2, chain: [pin('firewall')] } }));
+      const pass = await reconciler.reconcileOnce({ full: false });
+      assert.equal(pass.pooledStarts, 1);
+      assert.ok(pass.errors.length > 0, 'the start failed');
+      assert.deepEqual((await sw.listPorts()).map((port) => port.name).filter((name) => /^qm[0-9a-f]{10}[io]$/.test(name)).sort(), slotPorts, 'the slot is still on the bridge');
+      assert.deepEqual(events.filter((event) => event.startsWith('preparePorts') || event.startsWith('removePorts')), [], `no slot made or removed: ${events.join(' | ')}`);
+      runtime.failStarts.delete('firewall');
+      const retry = await reconciler.reconcileOnce({ full: false });
+      assert.equal(retry.pooledStarts, 1, 'the retry starts on the same slot');
+      assert.equal(reconciler.reportFor('cam')?.appliedGeneration, 2);
+    });
+
     test('a fresh reconciler keeps a μmbox on its slot and the free slots; the slot\'s ports go when the μmbox does', async () => {
       const { events, sw, runtime, make } = rig();
       const first = make({ portPool: 1 });
