@@ -270,15 +270,21 @@ export class DockerUmboxRuntime implements UmboxRuntime {
     const subscribe = (): void => {
       retry = null;
       if (closed) return;
+      // Each subscription ends once (error, end and close may all come): then a new one is made.
+      let ended = false;
+      let current: NodeJS.ReadableStream | null = null;
       const again = (): void => {
-        stream = null;
-        if (!closed && retry === null) retry = setTimeout(subscribe, WATCH_RETRY_MS); // the engine restarts, or the socket dropped
+        if (ended) return;
+        ended = true;
+        if (stream === current) stream = null;
+        if (!closed) retry = setTimeout(subscribe, WATCH_RETRY_MS); // the engine restarts, or the socket dropped
       };
       this.docker.getEvents({ filters: { type: ['container'], event: ['die', 'oom'], label: [`${LABEL.node}=${nodeId}`, `${LABEL.umbox}=1`] } }).then((events) => {
         if (closed) {
           (events as unknown as { destroy?: () => void }).destroy?.();
           return;
         }
+        current = events;
         stream = events;
         let buffered = '';
         events.on('data', (chunk: Buffer) => {

@@ -203,7 +203,7 @@ export function flowKey(priority: number, match: string): string {
 }
 
 /**
- * deleteUmboxVeths deletes the host veths of μmbox-form port names (qm + 10 hex + i/o) that still exist. A
+ * deleteUmboxVeths deletes the host veths of μmbox-form port names (UMBOX_PORT_NAME) that still exist. A
  * μmbox's pair normally goes with its container's namespace; a port-pool slot's pair belongs to no
  * container and would otherwise stay on the host once its port is gone.
  */

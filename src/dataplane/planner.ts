@@ -40,8 +40,8 @@ const IMAGE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const PORT_NAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 const CONFIG_KEY = /^[A-Z][A-Z0-9_]{0,31}$/;
-/** UMBOX_PORT_NAME is the form of the host ends of μmbox veth pairs (see umboxPorts) and of the reconciler's port-pool slots. */
-export const UMBOX_PORT_NAME = /^qm[0-9a-f]{10}[io]$/;
+/** UMBOX_PORT_NAME is the form of the host ends of μmbox veth pairs (qm…, see umboxPorts) and of the reconciler's port-pool slots (qp…). */
+export const UMBOX_PORT_NAME = /^q[mp][0-9a-f]{10}[io]$/;
 const MAX_CONFIG_VALUE_CHARS = 1024;
 
 /** planDataplane computes the desired flows and μmboxes of every device `input` gives this node. */
@@ -273,7 +273,7 @@ function checkDevice(device: DesiredDevice, ports: Set<string>, addresses: Set<s
     return `${where}: port: expected an interface name (1-15 of A-Z a-z 0-9 _ . : -), got ${JSON.stringify(device.port)}`;
   }
   if (ports.has(device.port)) return `${where}: port ${device.port} is already the uplink or another device's port`;
-  if (UMBOX_PORT_NAME.test(device.port)) return `${where}: port ${device.port} has the form of a μmbox port (qm + 10 hex + i/o), which the node reserves`;
+  if (UMBOX_PORT_NAME.test(device.port)) return `${where}: port ${device.port} has the form of a μmbox port (qm or qp + 10 hex + i/o), which the node reserves`;
   if (!Array.isArray(device.addresses) || device.addresses.length === 0 || device.addresses.length > MAX_ADDRESSES_PER_DEVICE) {
     return `${where}: addresses: expected 1 to ${MAX_ADDRESSES_PER_DEVICE} IPv4 addresses, got ${JSON.stringify(device.addresses)}`;
   }

@@ -141,6 +141,8 @@ export interface ReconcilerInit {
 
 /** FULL_PASS_SPACING_FACTOR spaces full passes at least this many of their own durations apart. */
 const FULL_PASS_SPACING_FACTOR = 10;
+/** DEATH_PASS_SPACING_MS spaces the full passes that reported μmbox deaths trigger. */
+const DEATH_PASS_SPACING_MS = 1_000;
 const MAX_INTEGRITY_ALERTS_REMEMBERED = 10_000;
 
 /** Reconciler makes one node's OVS bridge and μmbox containers match the agreed state. */
@@ -332,15 +334,21 @@ export class Reconciler {
     let lastFullMs = 0; // start of the last full pass that read to the end
     let lastFullPassMs = 0;
     let fullOwed = false; // a full pass gave up its reads for new input: run one as soon as input allows
+    let lastDeathPassMs = Number.NEGATIVE_INFINITY; // start of the last full pass a reported death asked for
     while (this.running) {
       // Full passes read the whole bridge and engine; on a big node one takes long and every pass waits
       // for it, so they are spaced to take at most 1/FULL_PASS_SPACING_FACTOR of the time.
       const spacingMs = Math.max(resyncMs, FULL_PASS_SPACING_FACTOR * lastFullPassMs);
       // An owed full pass runs at once, but never ahead of the backoff of a failed pass.
-      // A reported death is news like new input, but it too waits out a backoff.
+      // A reported death is news like new input, but it too waits out a backoff, and death-driven full
+      // passes are at least DEATH_PASS_SPACING_MS apart (a μmbox that dies as soon as it starts would
+      // otherwise keep the loop restarting it back to back).
       this.backingOff = backoffMs > 0;
-      if (backoffMs > 0 ? !this.dirty : !this.dirty && !fullOwed && !this.deathReported) await this.sleep(backoffMs > 0 ? backoffMs : spacingMs);
+      const deathWaitMs = this.deathReported ? Math.max(0, lastDeathPassMs + DEATH_PASS_SPACING_MS - Date.now()) : Number.POSITIVE_INFINITY;
+      if (backoffMs > 0 ? !this.dirty : !this.dirty && !fullOwed && deathWaitMs > 0) await this.sleep(backoffMs > 0 ? backoffMs : Math.min(spacingMs, deathWaitMs));
       if (!this.running) break;
+      // Woken by a death report before its spacing is over (and by nothing else): wait out the rest first.
+      if (backoffMs === 0 && !this.dirty && !fullOwed && this.deathReported && Date.now() < lastDeathPassMs + DEATH_PASS_SPACING_MS) continue;
       // A pass woken by new input trusts what the previous pass observed (and changed): reacting costs one
       // bundle. The timer's passes, retries and the first pass read everything again, and so does a pass
       // for new input when input has kept the timer from running for two spacings. A full pass may give
@@ -348,6 +356,7 @@ export class Reconciler {
       const starved = Date.now() - lastFullMs >= 2 * spacingMs;
       const full = !this.dirty || backoffMs > 0 || starved || this.deathReported;
       this.dirty = false;
+      if (this.deathReported && full) lastDeathPassMs = Date.now();
       this.deathReported = false;
       const startedAt = Date.now();
       try {
@@ -555,8 +564,7 @@ export class Reconciler {
     // 4. Standby: a few missing standby μmboxes, started after the bundle so they never delay enforcement.
     const standby = await this.startStandby(desired, kept, portsNow, result);
     portsNow = mergePorts(portsNow, standby.ports);
-    const keptNames = new Set(kept.map((umbox) => umbox.name));
-    const umboxesLeft = [...kept, ...standby.umboxes.filter((umbox) => !keptNames.has(umbox.name))];
+    const umboxesLeft = mergeUmboxes(kept, standby.umboxes); // a standby started again replaces its dead record
 
     // 5. The port pool, refilled last (a reconfiguration of the bridge: never ahead of enforcement).
     portsNow = aliasPorts(mergePorts(portsNow, await this.refillPool(portsNow, result)), umboxesLeft);
@@ -645,23 +653,23 @@ export class Reconciler {
     const actualPorts = new Map(umboxes.flatMap((umbox) => umbox.ports === undefined ? [] : [[umbox.name, umbox.ports] as const]));
     const usedPorts = new Set<string>();
     for (const slot of this.freeSlots) usedPorts.add(slot.inPort).add(slot.outPort);
-    const useActual = (name: string): void => {
-      const actual = actualPorts.get(name);
-      if (actual !== undefined) usedPorts.add(actual.inPort).add(actual.outPort);
+    // A μmbox uses the ports its container's labels name; its own names only while it has no container
+    // (records of its own names left by an earlier container, while it runs on a slot, are garbage).
+    const use = (umbox: PlannedUmbox): void => {
+      const ports = actualPorts.get(umbox.name) ?? umbox;
+      usedPorts.add(ports.inPort).add(ports.outPort);
     };
     for (const name of inUse) {
       const umbox = plannedByName.get(name);
       assert(umbox !== undefined, 'every μmbox in use is planned');
-      usedPorts.add(umbox.inPort).add(umbox.outPort);
-      useActual(name);
+      use(umbox);
       // A standby μmbox gets its channel read from the pass whose flows first use it; until then it sees no
       // traffic. attach also refreshes the generation alerts are attributed to when a μmbox is kept.
       this.init.channels?.attach(umbox, this.runtime.channelDir(name));
     }
     for (const device of desired.devices) {
       for (const umbox of device.standby) {
-        usedPorts.add(umbox.inPort).add(umbox.outPort);
-        useActual(umbox.name);
+        use(umbox);
         if (!inUse.has(umbox.name)) this.init.channels?.detach(umbox.name);
       }
     }
@@ -759,7 +767,16 @@ export class Reconciler {
       while (next < items.length) {
         const item = items[next++];
         assert(item !== undefined);
-        if (blocked.has(item.umbox.deviceId)) continue;
+        if (blocked.has(item.umbox.deviceId)) {
+          // Untouched, a slot taken for it goes back to the pool.
+          const slot = onSlot.get(item.umbox.name);
+          if (slot !== undefined) {
+            onSlot.delete(item.umbox.name);
+            this.freeSlots.push(slot);
+            result.pooledStarts--;
+          }
+          continue;
+        }
         try {
           this.ownChange(item.umbox.name);
           const slot = onSlot.get(item.umbox.name);
@@ -771,9 +788,9 @@ export class Reconciler {
           const message = `μmbox ${item.umbox.name}: ${(cause as Error).message}`;
           blocked.set(item.umbox.deviceId, message);
           result.errors.push(message);
-          // A slot whose veths are still whole on the host (the start failed before wiring) goes back to the pool.
-          const slot = onSlot.get(item.umbox.name);
-          if (slot !== undefined && [slot.inPort, slot.outPort, peerName(slot.inPort), peerName(slot.outPort)].every(this.interfaceExists())) this.freeSlots.push(slot);
+          // The slot it took is not given back: a container that failed may name it in its labels, and its
+          // removal deletes those veths. Unused, the slot's ports are collected (with their veths) and
+          // step 5 makes a new one.
         }
       }
     };
@@ -802,23 +819,28 @@ export class Reconciler {
     const missing = this.poolSize() - this.freeSlots.length;
     if (missing <= 0 || this.runtime.preparePorts === undefined || this.newInputWaiting()) return [];
     const made: PortSlot[] = [];
-    try {
-      for (let i = 0; i < missing; i++) {
-        const tag = randomBytes(5).toString('hex');
-        const slot = { inPort: `qm${tag}i`, outPort: `qm${tag}o` };
-        await this.runtime.preparePorts(slot);
-        made.push(slot);
-      }
-    } catch (cause) {
+    // A failure leaves no veth behind: removePorts deletes the host veths of the names (attached or not).
+    const discard = async (slots: readonly PortSlot[], cause: unknown): Promise<void> => {
       result.poolErrors.push(`port pool: ${(cause as Error).message}`);
+      await this.sw.removePorts(slots.flatMap((slot) => [slot.inPort, slot.outPort])).catch(() => undefined);
+    };
+    for (let i = 0; i < missing; i++) {
+      const tag = randomBytes(5).toString('hex');
+      const slot = { inPort: `qp${tag}i`, outPort: `qp${tag}o` };
+      try {
+        await this.runtime.preparePorts(slot);
+      } catch (cause) {
+        await discard([slot], cause);
+        break;
+      }
+      made.push(slot);
     }
     if (made.length === 0) return [];
     let added: SwitchPortInfo[];
     try {
       added = await this.sw.addPorts(made.flatMap((slot) => [slot.inPort, slot.outPort]), attachedNames(ports));
     } catch (cause) {
-      // The veths stay on the host, unattached: the next full pass finds no slot there and nothing uses them.
-      result.poolErrors.push(`port pool: ${(cause as Error).message}`);
+      await discard(made, cause);
       return [];
     }
     const numbers = new Map(added.map((port) => [port.name, port.ofport]));
@@ -855,6 +877,9 @@ function attachedNames(ports: readonly SwitchPortInfo[]): Set<string> {
   return new Set(ports.filter((port) => port.aliasOf === undefined).map((port) => port.name));
 }
 
+/** POOL_IN_PORT is the in-port of a pool slot: qp + 10 hex + i (a μmbox's own ports are qm…; see UMBOX_PORT_NAME). */
+const POOL_IN_PORT = /^qp[0-9a-f]{10}i$/;
+
 /** PortSlot is a slot of the port pool: two veth pairs, host ends on the bridge, other ends on the host. */
 interface PortSlot {
   inPort: string;
@@ -863,7 +888,7 @@ interface PortSlot {
 
 
 /**
- * findFreeSlots finds the pool's slots on the bridge (a full pass): pairs qm…i/qm…o, both attached, both
+ * findFreeSlots finds the pool's slots on the bridge (a full pass): pairs qp…i/qp…o, both attached, both
  * veths complete on the host (the other ends not moved into any container), which no container's labels
  * and no planned μmbox name; at most `limit` (the rest are garbage).
  */
@@ -876,7 +901,7 @@ export function findFreeSlots(desired: DesiredDataplane, ports: readonly SwitchP
   const slots: PortSlot[] = [];
   for (const [inPort, ofport] of [...onBridge].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const outPort = `${inPort.slice(0, -1)}o`;
-    if (!UMBOX_PORT_NAME.test(inPort) || !inPort.endsWith('i') || ofport <= 0 || (onBridge.get(outPort) ?? -1) <= 0 || taken.has(inPort) || taken.has(outPort)) continue;
+    if (!POOL_IN_PORT.test(inPort) || ofport <= 0 || (onBridge.get(outPort) ?? -1) <= 0 || taken.has(inPort) || taken.has(outPort)) continue;
     if (![inPort, outPort, peerName(inPort), peerName(outPort)].every(exists)) continue;
     slots.push({ inPort, outPort });
     if (slots.length === limit) break;
@@ -887,8 +912,8 @@ export function findFreeSlots(desired: DesiredDataplane, ports: readonly SwitchP
 /**
  * aliasPorts is `ports` (without earlier aliases) plus, for each μmbox started on a pool slot, its own port
  * names (umboxPorts) standing for the slot's ports, with their numbers: plans name a μmbox's ports by its
- * own names, and so the rest of the pass needs no other change. An alias entry has `aliasOf`, is never
- * attached or removed, and shadows a stale record of the same name (removed once the μmbox goes).
+ * own names, and so the rest of the pass needs no other change. An alias entry has `aliasOf` and is never
+ * attached or removed.
  */
 export function aliasPorts(ports: readonly SwitchPortInfo[], umboxes: readonly ObservedUmbox[]): SwitchPortInfo[] {
   const real = ports.filter((port) => port.aliasOf === undefined);
@@ -901,8 +926,9 @@ export function aliasPorts(ports: readonly SwitchPortInfo[], umboxes: readonly O
       if (name !== actual) aliases.set(name, { name, ofport: numbers.get(actual) ?? -1, aliasOf: actual });
     }
   }
-  if (aliases.size === 0) return real;
-  return [...real.filter((port) => !aliases.has(port.name)), ...aliases.values()];
+  // Aliases come last: every lookup by name (new Map(ports…)) finds them. A real record they shadow (left by
+  // an earlier container of the μmbox) stays listed, so the switch is told it exists and it is collected.
+  return aliases.size === 0 ? real : [...real, ...aliases.values()];
 }
 
 /** mergeUmboxes is `observed` with `started` replacing the containers of the same names. */
