@@ -281,7 +281,7 @@ export class DockerUmboxRuntime implements UmboxRuntime {
       };
       this.docker.getEvents({ filters: { type: ['container'], event: ['die', 'oom'], label: [`${LABEL.node}=${nodeId}`, `${LABEL.umbox}=1`] } }).then((events) => {
         if (closed) {
-          (events as unknown as { destroy?: () => void }).destroy?.();
+          destroyStream(events);
           return;
         }
         current = events;
@@ -307,7 +307,7 @@ export class DockerUmboxRuntime implements UmboxRuntime {
       close: () => {
         closed = true;
         if (retry !== null) clearTimeout(retry);
-        (stream as unknown as { destroy?: () => void } | null)?.destroy?.();
+        if (stream !== null) destroyStream(stream);
       },
     };
   }
@@ -325,6 +325,11 @@ export class DockerUmboxRuntime implements UmboxRuntime {
     for (const port of ports) await run('ip', ['link', 'del', port], { allowFailure: true });
     rmSync(this.channelDir(name), { recursive: true, force: true });
   }
+}
+
+/** destroyStream ends an event stream (dockerode types it as a ReadableStream, which has no destroy). */
+function destroyStream(stream: NodeJS.ReadableStream): void {
+  (stream as unknown as { destroy?: () => void }).destroy?.();
 }
 
 /** eventContainer is the container (name and id) of one line of the engine's event stream; null if it names none. */

@@ -185,7 +185,7 @@ export class MemoryUmboxRuntime implements UmboxRuntime {
     this.containers.delete(name);
     this.interfaces.delete(found.inPort, found.outPort);
     this.events.push(`remove ${name}`);
-    if (found.running) for (const watcher of this.watchers) if (watcher.nodeId === found.nodeId) watcher.onDied(name, found.containerId);
+    if (found.running) this.reportDeath(found);
   }
 
   /**
@@ -198,7 +198,11 @@ export class MemoryUmboxRuntime implements UmboxRuntime {
     found.running = false;
     found.ready = false;
     this.interfaces.delete(found.inPort, found.outPort);
-    if (!silently) for (const watcher of this.watchers) if (watcher.nodeId === found.nodeId) watcher.onDied(name, found.containerId);
+    if (!silently) this.reportDeath(found);
+  }
+
+  private reportDeath(umbox: ObservedUmbox): void {
+    for (const watcher of this.watchers) if (watcher.nodeId === umbox.nodeId) watcher.onDied(umbox.name, umbox.containerId);
   }
 
   /** watch reports kill() of this node's containers; remove() reports a running container's death too, as Docker does. */

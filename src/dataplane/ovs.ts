@@ -116,7 +116,7 @@ export class OvsSwitch implements Switch {
     // A port whose interface was deleted and created again (a restarted μmbox's veth) must be deleted in
     // its own transaction first: deleting and adding it in one transaction keeps vswitchd's stale handle,
     // and no packet from the new interface is seen. New names need only the add (one reconfiguration).
-    const existing = onBridge ?? new Set((await this.vsctl(['list-ports', this.bridge])).stdout.split('\n').map((line) => line.trim()));
+    const existing = onBridge ?? new Set(await this.listPortNames());
     const stale = names.filter((name) => existing.has(name));
     if (stale.length > 0) await this.vsctl(stale.flatMap((name) => ['--', '--if-exists', 'del-port', this.bridge, name]), LONG_TIMEOUT_SECONDS);
     // ovs-vsctl waits until vswitchd has applied the change, so the ports have their numbers when it returns.

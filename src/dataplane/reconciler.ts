@@ -683,7 +683,7 @@ export class Reconciler {
 
   /** attachDevicePorts adds device and uplink interfaces that exist on the host but are not on the bridge. */
   private async attachDevicePorts(desired: DesiredDataplane, ports: SwitchPortInfo[]): Promise<SwitchPortInfo[]> {
-    const exists = this.init.interfaceExists ?? ((name: string) => existsSync(`/sys/class/net/${name}`));
+    const exists = this.interfaceExists();
     const byName = new Map(ports.map((port) => [port.name, port]));
     const wanted = [desired.uplinkPort, ...desired.devices.map((device) => device.port)];
     const missing = wanted.filter((name) => name !== '' && (byName.get(name)?.ofport ?? -1) <= 0 && exists(name));
