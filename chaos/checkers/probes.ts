@@ -160,9 +160,25 @@ function makeBeforeBreak(series: ProbeSeries, changes: readonly StateChange[], f
     }
     if (lost.length > MAX_SWAP_LOSS) {
       problems.push(`device ${series.device}: swap "${previous.state}" -> "${change.state}" (invoked ${formatMs(fromMs)}, enforced ${formatMs(change.enforcedMs)}) ` +
-        `lost ${lost.length} allowed datagrams (at most ${MAX_SWAP_LOSS}): seqs ${lost.slice(0, 10).join(', ')}${lost.length > 10 ? ', ...' : ''} — flows broken before the new ones were made?`);
+        `lost ${lost.length} allowed datagrams (at most ${MAX_SWAP_LOSS}): seqs ${lost.slice(0, 10).join(', ')}${lost.length > 10 ? ', ...' : ''} — flows broken before the new ones were made? ` +
+        `(${describeGap(series, received, lost[0]!)})`);
     }
   }
+}
+
+/**
+ * describeGap says where the run of lost datagrams that holds `seq` began and ended (send times of the
+ * first and last lost, and of the nearest received on each side), so a report tells a loss that began
+ * with the swap from one that was already under way when the swap was asked for.
+ */
+function describeGap(series: ProbeSeries, received: ReadonlySet<number>, seq: number): string {
+  let first = seq;
+  while (first > 0 && !received.has(first - 1)) first -= 1;
+  let last = seq;
+  while (last + 1 < series.sent.length && !received.has(last + 1)) last += 1;
+  const before = first > 0 ? `seq ${first - 1} sent at ${formatMs(series.sent[first - 1]!)} arrived` : 'nothing arrived before';
+  const after = last + 1 < series.sent.length ? `seq ${last + 1} sent at ${formatMs(series.sent[last + 1]!)} arrived` : 'nothing arrived after';
+  return `${last - first + 1} consecutive lost, sent ${formatMs(series.sent[first]!)} .. ${formatMs(series.sent[last]!)}; ${before}; ${after}`;
 }
 
 /** firstAtOrAfter finds the first index whose time is >= t in a time-ordered list (binary search). */

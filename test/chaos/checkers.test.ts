@@ -412,6 +412,8 @@ describe('probes', () => {
       probes: [series(3000, (t) => t >= 1040 && t < 1090)],
     };
     fails(checkProbes(history), /swap "normal" -> "suspicious" .* lost 5 allowed datagrams/);
+    // The report says where the loss began and ended, to tell a swap's gap from an earlier outage.
+    fails(checkProbes(history), /5 consecutive lost, sent 1\.040s \.\. 1\.080s; seq 103 sent at 1\.030s arrived; seq 109 sent at 1\.090s arrived/);
   });
 
   test('two lost datagrams in a swap are tolerated', () => {
