@@ -57,6 +57,8 @@ export interface RuntimeWatch {
 
 /** WATCH_RETRY_MS is how long DockerUmboxRuntime.watch waits before subscribing again after the stream ends. */
 const WATCH_RETRY_MS = 1_000;
+/** WATCH_SINCE_MARGIN_S: a new subscription replays the engine's events from this long before the last one ended. */
+const WATCH_SINCE_MARGIN_S = 2;
 
 /** imageReference is the local tag of a pinned image: "qg-umbox/<image>:<first 12 hex of digest>". */
 export function imageReference(image: string, digest: string): string {
@@ -267,6 +269,10 @@ export class DockerUmboxRuntime implements UmboxRuntime {
     let closed = false;
     let stream: NodeJS.ReadableStream | null = null;
     let retry: NodeJS.Timeout | null = null;
+    // When a subscription ends, the next one asks the engine for the events since a little before it ended,
+    // so a death in between (the retry delay, the engine's restart) is still reported; a death reported
+    // twice is harmless (the reconciler acts only on the container it believes live).
+    let endedAtMs: number | null = null;
     const subscribe = (): void => {
       retry = null;
       if (closed) return;
@@ -276,16 +282,19 @@ export class DockerUmboxRuntime implements UmboxRuntime {
       const again = (): void => {
         if (ended) return;
         ended = true;
+        endedAtMs ??= Date.now(); // a failed resubscription keeps the first gap's start
         if (stream === current) stream = null;
         if (!closed) retry = setTimeout(subscribe, WATCH_RETRY_MS); // the engine restarts, or the socket dropped
       };
-      this.docker.getEvents({ filters: { type: ['container'], event: ['die', 'oom'], label: [`${LABEL.node}=${nodeId}`, `${LABEL.umbox}=1`] } }).then((events) => {
+      const since = endedAtMs === null ? {} : { since: Math.floor(endedAtMs / 1000) - WATCH_SINCE_MARGIN_S };
+      this.docker.getEvents({ ...since, filters: { type: ['container'], event: ['die', 'oom'], label: [`${LABEL.node}=${nodeId}`, `${LABEL.umbox}=1`] } }).then((events) => {
         if (closed) {
           destroyStream(events);
           return;
         }
         current = events;
         stream = events;
+        endedAtMs = null;
         let buffered = '';
         events.on('data', (chunk: Buffer) => {
           buffered += chunk.toString('utf8');

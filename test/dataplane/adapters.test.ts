@@ -115,4 +115,43 @@ describe('DockerUmboxRuntime', { skip }, () => {
       },
     };
   });
+
+  test('watch: a μmbox that dies while the event stream is down (between subscriptions) is still reported', async () => {
+    if (!available.ok) throw new Error(available.reason);
+    const runtime = new DockerUmboxRuntime({ socketPath: available.paths.dockerSocket, umboxDir: available.paths.umboxDir });
+    const image = await buildImage(runtime, 'block-all');
+    const nodeId = `qgt-${process.pid}-gap`;
+    const tag = `${process.pid.toString(16).slice(-4)}gap`.padEnd(10, '0').slice(0, 10);
+    const umbox = {
+      name: `qgt-gap-${process.pid}`, nodeId, deviceId: 'gap-device', generation: 1, position: 0,
+      image: 'block-all', digest: image.digest, config: {}, inPort: `qm${tag}i`, outPort: `qm${tag}o`,
+    };
+    // The real engine's streams, captured so the test can drop one as a dropped socket would.
+    const streams: NodeJS.ReadableStream[] = [];
+    const getEvents = runtime.docker.getEvents.bind(runtime.docker) as (options: object) => Promise<NodeJS.ReadableStream>;
+    (runtime.docker as unknown as { getEvents: (options: object) => Promise<NodeJS.ReadableStream> }).getEvents = async (options) => {
+      const stream = await getEvents(options);
+      streams.push(stream);
+      return stream;
+    };
+    const died: string[] = [];
+    const watch = runtime.watch(nodeId, (_name, containerId) => died.push(containerId));
+    try {
+      const check = await runtime.checkImage(umbox.image, umbox.digest);
+      assert.ok(check.ok);
+      const started = await runtime.start(umbox, check.imageId);
+      while (streams.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the subscription is in place
+      (streams[0] as unknown as { destroy(): void }).destroy(); // the stream drops; the next comes a second later
+      await runtime.docker.getContainer(umbox.name).kill(); // the death happens in the gap
+      assert.equal(streams.length, 1, 'the kill happened before the watch subscribed again');
+      const deadline = Date.now() + 10_000;
+      while (!died.includes(started.containerId) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.ok(streams.length >= 2, 'the watch subscribed again');
+      assert.ok(died.includes(started.containerId), 'the death in the gap was reported by the next subscription');
+    } finally {
+      watch.close();
+      await runtime.remove(umbox.name);
+    }
+  });
 });
