@@ -79,4 +79,50 @@ describe('μmbox images in the engine', { skip: available.ok ? false : `needs ${
       await runtime.remove(name);
     }
   });
+
+  test('a μmbox guards its rules: set elements may change; a chain changed by hand, or its watcher gone, makes it exit', async () => {
+    assert.ok(available.ok);
+    const runtime = new DockerUmboxRuntime({ socketPath: available.paths.dockerSocket, umboxDir: available.paths.umboxDir, readyTimeoutMs: 10_000 });
+    const built = await buildImage(runtime, 'monitor');
+    const check = await runtime.checkImage('monitor', built.digest);
+    assert.ok(check.ok);
+    const name = umboxName(`qgt-${process.pid}-guard`, 1, 'monitor', built.digest, {}, 0);
+    const umbox = { name, nodeId: `qgt-${process.pid}-guard`, deviceId: 'd', generation: 1, position: 0, image: 'monitor', digest: built.digest, config: {}, ...umboxPorts(name) };
+    const exec = async (argv: string[]): Promise<void> => {
+      await run('docker', ['-H', `unix://${available.paths.dockerSocket}`, 'exec', name, ...argv]);
+    };
+    const state = async (): Promise<{ Running: boolean; ExitCode: number }> => (await runtime.docker.getContainer(name).inspect()).State;
+    const exited = async (): Promise<{ Running: boolean; ExitCode: number }> => {
+      const deadline = Date.now() + 10_000;
+      let now = await state();
+      while (now.Running && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        now = await state();
+      }
+      return now;
+    };
+    try {
+      await runtime.start(umbox, check.imageId);
+      // What the monitor does by design: its sets fill. The guard must not take that for tampering.
+      await exec(['nft', 'add', 'element', 'netdev', 'umbox', 'attempts', '{ 10.9.9.8 }']);
+      await exec(['nft', 'add', 'element', 'netdev', 'umbox', 'offenders', '{ 10.9.9.9 }']);
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      assert.equal((await state()).Running, true, 'set elements changed: the μmbox keeps running');
+
+      await exec(['nft', 'flush', 'chain', 'netdev', 'umbox', 'in']);
+      const flushed = await exited();
+      assert.equal(flushed.Running, false, 'a chain flushed by hand: the μmbox exits');
+      assert.equal(flushed.ExitCode, 3);
+      assert.match((await runtime.docker.getContainer(name).logs({ stdout: true, stderr: true })).toString('utf8'), /rules were changed in place/);
+
+      await runtime.start(umbox, check.imageId);
+      // The image has no pkill: find the watcher by its command line (not this shell's own).
+      await exec(['sh', '-c', 'for p in /proc/[0-9]*; do n=${p#/proc/}; [ "$n" = "$$" ] && continue; case "$(tr "\\0" " " < $p/cmdline 2>/dev/null)" in "/bin/sh /umbox/watch"*) kill "$n";; esac; done']);
+      const watcherGone = await exited();
+      assert.equal(watcherGone.Running, false, 'the watcher killed: the μmbox exits');
+      assert.equal(watcherGone.ExitCode, 4);
+    } finally {
+      await runtime.remove(name);
+    }
+  });
 });

@@ -6,7 +6,8 @@
 // reconciler and a μmbox killed by hand are both reconciled back; an image that does not match its pin
 // leaves the device quarantined with an integrity alert; a standby μmbox runs unwired (no packet reaches
 // it) until a move to its chain adopts it without starting anything; a μmbox fails closed (its ruleset
-// flushed by hand, or its container killed under a flood of forbidden datagrams: nothing arrives).
+// flushed by hand: nothing arrives, and it exits so a fresh one replaces it; or its container killed under a
+// flood of forbidden datagrams: nothing arrives).
 // Method: devices, a server and an attacker live in network namespaces of a lab (test/dataplane/lab.ts)
 // wired to an OVS bridge (userspace datapath) of the node's private OVS instance; μmboxes run on the
 // node's private Docker engine; the real Reconciler, OvsSwitch, DockerUmboxRuntime, AlertIntake and
@@ -327,7 +328,7 @@ describe('data plane with real packets', { skip, timeout: 280_000 }, () => {
     console.log(`# warm swap (standby μmbox adopted): ${swapMs} ms from new plan to enforced`);
   });
 
-  test('a μmbox fails closed: with its rules flushed by hand it forwards nothing, and killing it under a flood lets nothing through', async () => {
+  test('a μmbox fails closed: with its rules flushed by hand it forwards nothing and is replaced, and killing it under a flood lets nothing through', async () => {
     // The firewall forbids UDP 9999 from the device; the device floods it (≈5,000/s) straight at the server's
     // MAC. (1) Someone flushes the μmbox's nftables ruleset: nothing in the container forwards without its
     // rules, so the flood still does not arrive — with the earlier recipes (a kernel bridge filtered by a
@@ -355,7 +356,16 @@ describe('data plane with real packets', { skip, timeout: 280_000 }, () => {
       await new Promise((resolve) => setTimeout(resolve, 500));
       assert.ok((await counter(lab, ns, 'probe-out')) - sentBefore > 500, 'the device kept flooding');
       assert.equal((await counter(lab, server, 'probe-in')) - serverBefore, 0, 'a μmbox without its rules forwarded nothing');
-      let killed = flushed.containerId;
+      // Nor does it stay a black hole: it sees its rules gone and exits, and the node starts a fresh one.
+      const flushedAt = Date.now();
+      let replaced: { containerId: string } | undefined;
+      assert.ok(await pollUntil(async () => (replaced = await readyFirewall()) !== undefined && replaced.containerId !== flushed.containerId, 15_000, 50),
+        `the flushed μmbox was replaced (last pass problems: ${passProblems.join(' | ')})`);
+      assert.ok(replaced);
+      console.log(`# μmbox rules flushed → a new one ready: ${Date.now() - flushedAt} ms`);
+      const crossing = await umboxCounter(paths.dockerSocket, replaced.containerId, 'dropped');
+      assert.ok(await pollUntil(async () => await umboxCounter(paths.dockerSocket, replaced!.containerId, 'dropped') > crossing, 5_000, 50), 'the flood crosses the new μmbox');
+      let killed = replaced.containerId;
       const restartMs: number[] = [];
       for (let kill = 0; kill < 3; kill++) {
         await runtime.docker.getContainer(killed).kill();
