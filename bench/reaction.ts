@@ -15,11 +15,14 @@
 //            enforced at the switch first (the reconciler drops the device in a bundle of its own, then starts
 //            the μmbox and moves the traffic through it), so the container start is off the reaction path
 //   cold-firewall  the attack state is a `firewall` chain (it passes the device's allowed traffic, so the
-//            switch cannot stand in for it) and no standby: the reaction waits for the container start
+//            switch cannot stand in for it), no standby and no warm pool: the reaction waits for the container start
+//   pool-firewall  the same firewall chain, no standby, but the node keeps a warm firewall μmbox (its warm
+//            pool, on by default for every image the policy chains): the move claims it — its configuration
+//            is loaded in place, on ports already up on the bridge — instead of starting a container
 //   verdict  the attack state is the `quarantine` verdict (nothing to start; what "warm" meant before standby)
 // Each size in --devices adds that many devices (allow verdict, own OVS port, no rules so no standby) to the
 // node, to show reaction time does not grow with the devices a node serves.
-// Usage: npm run bench:reaction -- [--runs 20] [--devices 10,100,1000] [--modes warm,cold,cold-firewall,verdict]
+// Usage: npm run bench:reaction -- [--runs 20] [--devices 10,100,1000] [--modes warm,cold,cold-firewall,pool-firewall,verdict]
 //   [--resync-ms 5000] (the reconciler's full-pass interval; a full pass is spaced at least 10× its duration);
 // writes bench/results/reaction.json.
 // Needs root, Open vSwitch and Docker (deploy/host-setup.sh).
@@ -37,8 +40,8 @@ import type { DesiredDevice, DevicePlan, UmboxAlert } from '../src/dataplane/typ
 import { Lab, buildUpstream, deviceAddress, facilities, releaseFacilities } from '../test/dataplane/lab.js';
 import { repoPath } from '../test/support/paths.js';
 
-type Mode = 'warm' | 'cold' | 'cold-firewall' | 'verdict';
-const MODES: readonly Mode[] = ['warm', 'cold', 'cold-firewall', 'verdict'];
+type Mode = 'warm' | 'cold' | 'cold-firewall' | 'pool-firewall' | 'verdict';
+const MODES: readonly Mode[] = ['warm', 'cold', 'cold-firewall', 'pool-firewall', 'verdict'];
 interface Sample { reactionMs: number; alertMs: number; applyMs: number; umboxMs: number; flowsMs: number; wireMs: number; chainMs: number }
 
 const ATTACKER = `
@@ -134,11 +137,21 @@ async function main(): Promise<void> {
     const devices = new Map<string, DesiredDevice>([['victim', { id: 'victim', port: lab.name('v'), addresses: [deviceAddress(1)], plan: null }]]);
     let generation = 0;
     let standby: DesiredDevice['standby'] = [];
+    let warm: Array<{ image: string; digest: string }> = [];
+    const handOver = (): void => reconciler.setDesired({ nodeId, devices: [...devices.values()], warm });
     const setVictim = (plan: PlanBody): number => {
       generation++;
       devices.set('victim', { ...(devices.get('victim') as DesiredDevice), plan: { ...plan, generation } as DevicePlan, standby });
-      reconciler.setDesired({ nodeId, devices: [...devices.values()] });
+      handOver();
       return generation;
+    };
+    /** poolReady waits until the warm pool holds a free μmbox of every warm image. */
+    const poolReady = async (): Promise<void> => {
+      const ok = await pollUntil(async () => {
+        const free = (await runtime.list(nodeId)).filter((umbox) => umbox.pooled === true && umbox.running && umbox.ready);
+        return warm.every((pin) => free.some((umbox) => umbox.image === pin.image && umbox.digest === pin.digest));
+      }, 60_000, 20);
+      if (!ok) throw new Error('the warm pool did not fill within 60 s');
     };
     /** standbyReady waits until every standby μmbox the last pass planned for the victim runs. */
     const standbyReady = async (): Promise<void> => {
@@ -150,17 +163,17 @@ async function main(): Promise<void> {
       }, 60_000, 20);
       if (!ok) throw new Error('the victim\'s standby μmboxes did not start within 60 s');
     };
-    reconciler.setDesired({ nodeId, devices: [...devices.values()] });
+    handOver();
     reconciler.start();
     const results: Record<string, Record<Mode, Sample[]>> = {};
     let engineTimeMs = 1;
     for (const size of sizes) {
       driverMs.clear();
       await growFillers(lab, fillers, size - 1, devices);
-      reconciler.setDesired({ nodeId, devices: [...devices.values()] });
+      handOver();
       const settled = setVictim({ state: 'normal', chain: [pins('monitor')] });
       await reconciler.waitForGeneration('victim', settled, 300_000);
-      results[size] = { warm: [], cold: [], 'cold-firewall': [], verdict: [] };
+      results[size] = { warm: [], cold: [], 'cold-firewall': [], 'pool-firewall': [], verdict: [] };
       for (const mode of modes) {
         const engine = new PolicyEngine();
         const document = policy(mode, manifest.images);
@@ -168,6 +181,8 @@ async function main(): Promise<void> {
         const camera = document.deviceTypes[0];
         // warm: the victim's standby chains are the targets of its type's rules from `normal` (the adapter's rule).
         standby = mode === 'warm' && camera !== undefined ? nextChains(camera, 'normal').map((target) => ({ state: target.state, chain: target.chain.map((one) => pins(one.name)) })) : [];
+        // pool-firewall: the node keeps a warm firewall (a real node keeps one of every image its policy chains).
+        warm = mode === 'pool-firewall' ? [{ image: 'firewall', digest: pins('firewall').digest }] : [];
         engine.upsertDevice({ id: 'victim', type: 'camera', domain: 'bench', group: 'g', tags: [] }, engineTimeMs++);
         for (let attempt = 0; attempt < runs; attempt++) {
           passes.length = 0;
@@ -178,6 +193,7 @@ async function main(): Promise<void> {
           // clean-up (the previous attack chain's removal), as it would have long before a real attack.
           if (!(await pollUntil(() => passes.some((one) => one.flowsAppliedAtMs >= normalSetAt), 60_000, 10))) throw new Error('the pass that enforced normal did not finish within 60 s');
           if (mode === 'warm') await standbyReady();
+          if (mode === 'pool-firewall') await poolReady();
           rmSync(lastFile, { force: true });
           const attack = lab.spawn(attacker, ['node', '-e', ATTACKER, deviceAddress(1)]);
           try {
@@ -229,11 +245,13 @@ async function main(): Promise<void> {
       reaction_ms: {
         warm: summary(base?.warm.map((one) => one.reactionMs) ?? []), cold: summary(base?.cold.map((one) => one.reactionMs) ?? []),
         cold_firewall: summary(base?.['cold-firewall'].map((one) => one.reactionMs) ?? []),
+        pool_firewall: summary(base?.['pool-firewall'].map((one) => one.reactionMs) ?? []),
         verdict: summary(base?.verdict.map((one) => one.reactionMs) ?? []),
       },
       p95_by_devices: p95Of('warm'),
       p95_by_devices_cold: p95Of('cold'),
       p95_by_devices_cold_firewall: p95Of('cold-firewall'),
+      p95_by_devices_pool_firewall: p95Of('pool-firewall'),
       p95_by_devices_verdict: p95Of('verdict'),
       reaction_ms_by_devices: Object.fromEntries(Object.entries(results).map(([size, byMode]) => [size, Object.fromEntries(modes.map((mode) => [mode, summary(byMode[mode].map((one) => one.reactionMs))]))])),
       driver_ms: driverBySize,
@@ -246,7 +264,8 @@ async function main(): Promise<void> {
         'reaction = first attack packet sent → last attacker packet received by the device (UDP stream every 1 ms, plus TCP connects to port 22 every 5 ms).',
         'warm: attack state is a block-all chain whose μmbox already runs as the victim\'s standby (the target of its normal→attack rule); the move is one flow bundle.',
         'cold: the same chain with no standby: the block-all μmbox must start; the reconciler drops the device at the switch first (a chain that drops everything), so the start is off the reaction path (stage chain shows when the chain itself was in place).',
-        'cold-firewall: attack state is a firewall chain (ALLOW out:tcp:80) with no standby: the switch cannot stand in for a chain that passes traffic, so the reaction waits for the container start.',
+        'cold-firewall: attack state is a firewall chain (ALLOW out:tcp:80) with no standby and no warm pool: the switch cannot stand in for a chain that passes traffic, so the reaction waits for the container start.',
+        'pool-firewall: the same firewall chain with no standby, but a warm firewall μmbox in the node\'s warm pool (running on a port-pool slot, dropping everything, unconfigured): the move claims it (configuration loaded in place, no container start, no link change), then one bundle.',
         'verdict: attack state is the quarantine verdict (nothing to start).',
         'every run starts from a settled node: the pass that enforced normal (and removed the previous attack chain) has finished.',
         'filler devices (allow verdict, no rules) have no standby candidacy; with every device a candidate, the node limit (32 μmboxes by default) decides which are warm.',
@@ -256,7 +275,7 @@ async function main(): Promise<void> {
     };
     mkdirSync(repoPath('bench', 'results'), { recursive: true });
     writeFileSync(repoPath('bench', 'results', 'reaction.json'), `${JSON.stringify(output, null, 2)}\n`);
-    process.stdout.write(`${JSON.stringify({ reaction_ms: output.reaction_ms, p95_by_devices: output.p95_by_devices, p95_by_devices_cold: output.p95_by_devices_cold, p95_by_devices_cold_firewall: output.p95_by_devices_cold_firewall })}\n`);
+    process.stdout.write(`${JSON.stringify({ reaction_ms: output.reaction_ms, p95_by_devices: output.p95_by_devices, p95_by_devices_cold: output.p95_by_devices_cold, p95_by_devices_cold_firewall: output.p95_by_devices_cold_firewall, p95_by_devices_pool_firewall: output.p95_by_devices_pool_firewall })}\n`);
   } finally {
     await reconciler.stop();
     reconciler.setDesired({ nodeId, devices: [] });
@@ -332,7 +351,7 @@ function policy(mode: Mode, images: Record<string, { digest: string }>): PolicyD
     deviceTypes: [{
       name: 'camera', sensors: [], alertTypes: ['brute-force'], initialState: 'normal',
       states: [{ name: 'normal', chain: [pin('monitor')] }, { name: 'suspicious', chain: [pin('monitor')] },
-        mode === 'verdict' ? { name: 'attack', verdict: 'quarantine' } : { name: 'attack', chain: [pin(mode === 'cold-firewall' ? 'firewall' : 'block-all')] }],
+        mode === 'verdict' ? { name: 'attack', verdict: 'quarantine' } : { name: 'attack', chain: [pin(mode === 'cold-firewall' || mode === 'pool-firewall' ? 'firewall' : 'block-all')] }],
       rules: [{ name: 'brute-force', from: 'normal', to: 'attack', when: { alert: { type: 'brute-force', atLeast: 1, withinMs: 60_000 } }, commands: [] }],
     }],
   };

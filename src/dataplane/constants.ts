@@ -51,3 +51,11 @@ export const PORT_POOL_DEFAULT = 2;
 export const MAX_STANDBY_UMBOXES_PER_NODE = 256;
 /** STANDBY_STARTS_PER_PASS bounds the standby μmboxes one pass starts (after its flow bundle), so a pass stays short. */
 export const STANDBY_STARTS_PER_PASS = 4;
+/**
+ * WARM_POOL_DEFAULT is how many free warm-pool μmboxes a node keeps per pinned image its devices' policy
+ * can put them in (DesiredInput.warm): a move to a chain no standby covers claims one (its configuration
+ * loaded in place, no container start, no link change) instead of starting a container.
+ */
+export const WARM_POOL_DEFAULT = 1;
+/** MAX_WARM_IMAGES caps the images a node keeps warm containers of. */
+export const MAX_WARM_IMAGES = 16;

@@ -5,7 +5,8 @@
 // Each container gets a private directory bind-mounted at /run/umbox: its alert FIFO and ready marker.
 // Before a container is created its image's layer digest is checked against the pin, and the container
 // is created from the verified image id, so a re-tag between check and create cannot swap the image.
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { constants as fsConstants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { LABEL_PREFIX, UMBOX_READY_TIMEOUT_MS, UMBOX_REPOSITORY } from './constants.js';
@@ -38,6 +39,18 @@ export interface UmboxRuntime {
   preparePorts?(ports: { inPort: string; outPort: string }): Promise<void>;
   /** start creates and starts the container from `imageId`, wires eth1/eth2 and waits until it is ready. */
   start(umbox: PlannedUmbox, imageId: string): Promise<ObservedUmbox>;
+  /**
+   * startPooled starts a warm-pool container of an image on a port-pool slot (`inPort`/`outPort` prepared by
+   * preparePorts): no device, no configuration, it drops everything until claimed; returns it listed as
+   * `pooled` and ready once it holds. Optional, with claim: without them every μmbox starts when needed.
+   */
+  startPooled?(pooled: PooledUmbox, imageId: string): Promise<ObservedUmbox>;
+  /**
+   * claim turns the free pooled container `pooledName` (same image and digest) into the planned `umbox`: its
+   * configuration is loaded in place (no link changes), it reports ready, and it takes the planned name. A
+   * claim that fails removes the container. The μmbox keeps the slot's ports (its labels name them).
+   */
+  claim?(pooledName: string, umbox: PlannedUmbox): Promise<ObservedUmbox>;
   /** remove kills and deletes the container and its host-side veth ends; absent ones are ignored. */
   remove(name: string): Promise<void>;
   /** channelDir is the host directory bind-mounted into the container at /run/umbox. */
@@ -48,6 +61,16 @@ export interface UmboxRuntime {
    * instead of waiting for its next full pass. Optional: without it, a dead μmbox is found by that pass.
    */
   watch?(nodeId: string, onDied: (name: string, containerId: string) => void): RuntimeWatch;
+}
+
+/** PooledUmbox is a warm-pool container to start: its name, node, pinned image and the slot it runs on. */
+export interface PooledUmbox {
+  name: string;
+  nodeId: string;
+  image: string;
+  digest: string;
+  inPort: string;
+  outPort: string;
 }
 
 /** RuntimeWatch is a running UmboxRuntime.watch subscription. */
@@ -106,6 +129,7 @@ const LABEL = {
   digest: `${LABEL_PREFIX}digest`,
   inPort: `${LABEL_PREFIX}in-port`,
   outPort: `${LABEL_PREFIX}out-port`,
+  pool: `${LABEL_PREFIX}pool`,
 } as const;
 
 /** DockerUmboxRuntime runs μmbox containers on a Docker engine. */
@@ -134,12 +158,18 @@ export class DockerUmboxRuntime implements UmboxRuntime {
       // Ready also needs both host veth ends: OVS keeps a port's number after its interface is deleted by hand.
       const [inPort, outPort] = [labels[LABEL.inPort], labels[LABEL.outPort]];
       const wired = [inPort, outPort].every((port) => port !== undefined && existsSync(`/sys/class/net/${port}`));
+      // A warm-pool container is free (pooled) until a claim gives it a configuration; claimed, it is known
+      // by its name like any μmbox (its labels name no device).
+      const dir = this.channelDir(name);
+      const pooled = labels[LABEL.pool] === '1' && !existsSync(join(dir, 'config'));
+      const claimed = labels[LABEL.pool] === '1' && !pooled ? this.readClaim(name, info.Id) : null;
       observed.push({
-        name, containerId: info.Id, nodeId, deviceId: labels[LABEL.device] ?? '',
-        generation: Number(labels[LABEL.generation] ?? 0), position: Number(labels[LABEL.position] ?? 0),
+        name, containerId: info.Id, nodeId, deviceId: claimed?.deviceId ?? labels[LABEL.device] ?? '',
+        generation: claimed?.generation ?? Number(labels[LABEL.generation] ?? 0), position: claimed?.position ?? Number(labels[LABEL.position] ?? 0),
         image: labels[LABEL.image] ?? '', digest: labels[LABEL.digest] ?? '',
-        running, ready: running && wired && existsSync(join(this.channelDir(name), 'ready')), pid: 0,
+        running, ready: running && wired && existsSync(join(dir, pooled ? 'held' : 'ready')), pid: 0,
         ...(inPort !== undefined && outPort !== undefined ? { ports: { inPort, outPort } } : {}),
+        ...(pooled ? { pooled: true } : {}),
       });
     }
     return observed;
@@ -184,24 +214,119 @@ export class DockerUmboxRuntime implements UmboxRuntime {
   }
 
   async start(umbox: PlannedUmbox, imageId: string): Promise<ObservedUmbox> {
+    const env = [`UMBOX_IMAGE=${umbox.image}`, ...Object.entries(umbox.config).map(([key, value]) => `UMBOX_${key}=${value}`)];
+    const labels = {
+      [LABEL.device]: umbox.deviceId, [LABEL.generation]: String(umbox.generation), [LABEL.position]: String(umbox.position),
+    };
+    const { containerId, pid } = await this.launch(umbox, imageId, env, labels, 'ready');
+    return {
+      name: umbox.name, containerId, nodeId: umbox.nodeId, deviceId: umbox.deviceId, generation: umbox.generation,
+      position: umbox.position, image: umbox.image, digest: umbox.digest, running: true, ready: true, pid,
+      ports: { inPort: umbox.inPort, outPort: umbox.outPort },
+    };
+  }
+
+  async startPooled(pooled: PooledUmbox, imageId: string): Promise<ObservedUmbox> {
+    const { containerId, pid } = await this.launch(pooled, imageId, [`UMBOX_IMAGE=${pooled.image}`, 'UMBOX_POOLED=1'], { [LABEL.pool]: '1' }, 'held');
+    return {
+      name: pooled.name, containerId, nodeId: pooled.nodeId, deviceId: '', generation: 0, position: 0, image: pooled.image, digest: pooled.digest,
+      running: true, ready: true, pid, ports: { inPort: pooled.inPort, outPort: pooled.outPort }, pooled: true,
+    };
+  }
+
+  async claim(pooledName: string, umbox: PlannedUmbox): Promise<ObservedUmbox> {
+    const dir = this.channelDir(pooledName);
+    const container = this.docker.getContainer(pooledName);
+    const info = await container.inspect().catch((cause: unknown) => {
+      throw new DataplaneError('umbox_start_failed', `claiming pooled μmbox ${pooledName}: ${(cause as Error).message}`, { cause });
+    });
+    const labels = info.Config.Labels;
+    const [inPort, outPort] = [labels[LABEL.inPort], labels[LABEL.outPort]];
+    if (labels[LABEL.pool] !== '1' || existsSync(join(dir, 'config')) || inPort === undefined || outPort === undefined) {
+      throw new DataplaneError('umbox_start_failed', `claiming ${pooledName}: not a free pooled μmbox`);
+    }
+    if (labels[LABEL.image] !== umbox.image || labels[LABEL.digest] !== umbox.digest) {
+      throw new DataplaneError('umbox_start_failed', `claiming ${pooledName} for ${umbox.name}: it runs ${labels[LABEL.image]} ${labels[LABEL.digest]}, not ${umbox.image} ${umbox.digest}`);
+    }
+    try {
+      // The configuration, one file per key (keys are the planner's CONFIG_KEY, values one line), moved
+      // into place at once; then the line on the claim FIFO that wakes the container. Opening the FIFO
+      // without blocking fails at once (ENXIO) when no container holds it open for reading.
+      const staging = join(dir, 'config.tmp');
+      rmSync(staging, { recursive: true, force: true });
+      mkdirSync(staging, { mode: 0o755 });
+      for (const [key, value] of Object.entries(umbox.config)) {
+        if (!/^[A-Z][A-Z0-9_]*$/.test(key)) throw new DataplaneError('umbox_start_failed', `claiming ${pooledName}: bad configuration key ${JSON.stringify(key)}`);
+        writeFileSync(join(staging, key), value);
+      }
+      renameSync(staging, join(dir, 'config'));
+      const fifo = await open(join(dir, 'claim'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+      try {
+        await fifo.write('claim\n');
+      } finally {
+        await fifo.close();
+      }
+      await this.waitReady(container, dir, 'ready', pooledName);
+      // Now it is the planned μmbox: a dead container of that name goes first, then the channel directory
+      // (bind-mounted by inode, so the container keeps it) and the container take the planned name.
+      await this.remove(umbox.name);
+      renameSync(dir, this.channelDir(umbox.name));
+      await container.rename({ name: umbox.name });
+      // Its labels name no device; the node keeps the identity beside (not inside) the channel directory,
+      // where the container cannot write.
+      writeFileSync(this.claimFile(umbox.name), JSON.stringify({ containerId: info.Id, deviceId: umbox.deviceId, generation: umbox.generation, position: umbox.position }));
+    } catch (cause) {
+      // A claim that failed leaves a container that is neither free nor the planned μmbox: it goes.
+      await this.remove(pooledName).catch(() => undefined);
+      await this.remove(umbox.name).catch(() => undefined);
+      if (cause instanceof DataplaneError) throw cause;
+      throw new DataplaneError('umbox_start_failed', `claiming ${pooledName} for ${umbox.name}: ${(cause as Error).message}`, { cause });
+    }
+    return {
+      name: umbox.name, containerId: info.Id, nodeId: umbox.nodeId, deviceId: umbox.deviceId, generation: umbox.generation,
+      position: umbox.position, image: umbox.image, digest: umbox.digest, running: true, ready: true, pid: info.State.Pid,
+      ports: { inPort, outPort },
+    };
+  }
+
+  private claimFile(name: string): string {
+    return join(this.umboxDir, `${name}.claim.json`);
+  }
+
+  /** readClaim is the identity a claim gave the container `containerId` now named `name`; null if none is recorded for it. */
+  private readClaim(name: string, containerId: string): { deviceId: string; generation: number; position: number } | null {
+    try {
+      const claim = JSON.parse(readFileSync(this.claimFile(name), 'utf8')) as { containerId?: unknown; deviceId?: unknown; generation?: unknown; position?: unknown };
+      if (claim.containerId !== containerId || typeof claim.deviceId !== 'string' || !Number.isSafeInteger(claim.generation) || !Number.isSafeInteger(claim.position)) return null;
+      return { deviceId: claim.deviceId, generation: claim.generation as number, position: claim.position as number };
+    } catch {
+      return null; // none recorded (or unreadable): the container is listed by its name alone
+    }
+  }
+
+  /**
+   * launch creates and starts a container for `one` from `imageId` (its veth ends prepared on the host or
+   * created now), wires eth1/eth2 and waits for the container's `marker` in its channel directory.
+   */
+  private async launch(one: { name: string; nodeId: string; image: string; digest: string; inPort: string; outPort: string }, imageId: string,
+    env: string[], labels: Record<string, string>, marker: 'ready' | 'held'): Promise<{ containerId: string; pid: number }> {
     // After prepare() the container is gone already and the veths wait on the host; remove() would delete
     // them (they carry no container label any more), so only a container that still exists is removed.
-    const prepared = existsSync(`/sys/class/net/${peerName(umbox.inPort)}`) && existsSync(`/sys/class/net/${peerName(umbox.outPort)}`);
-    if (!prepared) await this.remove(umbox.name);
-    else await this.removeContainerOnly(umbox.name);
-    const dir = this.channelDir(umbox.name);
+    const prepared = existsSync(`/sys/class/net/${peerName(one.inPort)}`) && existsSync(`/sys/class/net/${peerName(one.outPort)}`);
+    if (!prepared) await this.remove(one.name);
+    else await this.removeContainerOnly(one.name);
+    const dir = this.channelDir(one.name);
     mkdirSync(dir, { recursive: true, mode: 0o755 });
     await run('mkfifo', ['-m', '0600', join(dir, 'alert')]);
-    const env = [`UMBOX_IMAGE=${umbox.image}`, ...Object.entries(umbox.config).map(([key, value]) => `UMBOX_${key}=${value}`)];
+    if (marker === 'held') await run('mkfifo', ['-m', '0600', join(dir, 'claim')]);
     const container = await this.docker.createContainer({
-      name: umbox.name,
+      name: one.name,
       Image: imageId,
       Cmd: ['/umbox/start'],
       Env: env,
       Labels: {
-        [LABEL.umbox]: '1', [LABEL.node]: umbox.nodeId, [LABEL.device]: umbox.deviceId, [LABEL.generation]: String(umbox.generation),
-        [LABEL.position]: String(umbox.position), [LABEL.image]: umbox.image, [LABEL.digest]: umbox.digest,
-        [LABEL.inPort]: umbox.inPort, [LABEL.outPort]: umbox.outPort,
+        [LABEL.umbox]: '1', [LABEL.node]: one.nodeId, [LABEL.image]: one.image, [LABEL.digest]: one.digest,
+        [LABEL.inPort]: one.inPort, [LABEL.outPort]: one.outPort, ...labels,
       },
       HostConfig: {
         NetworkMode: 'none',
@@ -217,26 +342,27 @@ export class DockerUmboxRuntime implements UmboxRuntime {
     });
     await container.start();
     const pid = (await container.inspect()).State.Pid;
-    if (!(pid > 0)) throw new DataplaneError('umbox_start_failed', `μmbox ${umbox.name} has no process after start`);
-    await this.wire(umbox, pid, prepared);
-    const readyFile = join(dir, 'ready');
-    const ready = await pollUntil(async () => existsSync(readyFile) || !(await container.inspect()).State.Running, this.readyTimeoutMs, 10);
-    if (!ready || !existsSync(readyFile)) {
+    if (!(pid > 0)) throw new DataplaneError('umbox_start_failed', `μmbox ${one.name} has no process after start`);
+    await this.wire(one, pid, prepared);
+    await this.waitReady(container, dir, marker, one.name);
+    return { containerId: container.id, pid };
+  }
+
+  /** waitReady waits for the container's `marker` file; a container that stops first, or the timeout, is an error with its last logs. */
+  private async waitReady(container: Docker.Container, dir: string, marker: 'ready' | 'held', name: string): Promise<void> {
+    const file = join(dir, marker);
+    const ready = await pollUntil(async () => existsSync(file) || !(await container.inspect()).State.Running, this.readyTimeoutMs, 10);
+    if (!ready || !existsSync(file)) {
       const logs = (await container.logs({ stdout: true, stderr: true, tail: 20 })).toString('utf8');
-      throw new DataplaneError('umbox_start_failed', `μmbox ${umbox.name} did not report ready within ${this.readyTimeoutMs} ms: ${logs.slice(-1000)}`);
+      throw new DataplaneError('umbox_start_failed', `μmbox ${name} did not report ${marker} within ${this.readyTimeoutMs} ms: ${logs.slice(-1000)}`);
     }
-    return {
-      name: umbox.name, containerId: container.id, nodeId: umbox.nodeId, deviceId: umbox.deviceId, generation: umbox.generation,
-      position: umbox.position, image: umbox.image, digest: umbox.digest, running: true, ready: true, pid,
-      ports: { inPort: umbox.inPort, outPort: umbox.outPort },
-    };
   }
 
   /**
    * wire gives the container its eth1/eth2: the peers prepare() left on the host are moved in and renamed,
    * or (not prepared) the two veth pairs are created with their container ends inside the container's netns.
    */
-  private async wire(umbox: PlannedUmbox, pid: number, prepared: boolean): Promise<void> {
+  private async wire(umbox: { name: string; inPort: string; outPort: string }, pid: number, prepared: boolean): Promise<void> {
     // One `ip` process for all steps; -force goes on past the deletes of links that do not exist,
     // and the final check below catches any step that really failed.
     const script = prepared
@@ -333,6 +459,7 @@ export class DockerUmboxRuntime implements UmboxRuntime {
     // The host ends normally vanish with the container's namespace; a pair left behind is deleted here.
     for (const port of ports) await run('ip', ['link', 'del', port], { allowFailure: true });
     rmSync(this.channelDir(name), { recursive: true, force: true });
+    rmSync(this.claimFile(name), { force: true });
   }
 }
 

@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { DataplaneError } from './errors.js';
 import { flowKey, parseFlowDump, type FlowChange, type Switch, type SwitchPortInfo } from './ovs.js';
-import { peerName, type ImageCheck, type RuntimeWatch, type UmboxRuntime } from './docker-runtime.js';
+import { peerName, type ImageCheck, type PooledUmbox, type RuntimeWatch, type UmboxRuntime } from './docker-runtime.js';
 import { UMBOX_PORT_NAME } from './planner.js';
 import type { ObservedFlow, ObservedUmbox, PlannedUmbox } from './types.js';
 
@@ -120,6 +120,8 @@ export class MemoryUmboxRuntime implements UmboxRuntime {
   readonly events: string[];
   /** failStarts makes start() of these image names throw. */
   readonly failStarts = new Set<string>();
+  /** failClaims makes claim() for these image names fail. */
+  readonly failClaims = new Set<string>();
   private readonly images = new Map<string, { imageId: string; layers: string[] }>();
   private readonly containers = new Map<string, ObservedUmbox & { inPort: string; outPort: string }>();
   private nextId = 1;
@@ -164,18 +166,45 @@ export class MemoryUmboxRuntime implements UmboxRuntime {
   }
 
   async start(umbox: PlannedUmbox, imageId: string): Promise<ObservedUmbox> {
-    assert(imageId.startsWith('sha256:'), 'containers are created from a verified image id');
+    return this.launch(umbox, imageId, { deviceId: umbox.deviceId, generation: umbox.generation, position: umbox.position }, 'start');
+  }
+
+  /** startPooled starts a warm-pool container on a slot (failStarts applies to it too). */
+  async startPooled(pooled: PooledUmbox, imageId: string): Promise<ObservedUmbox> {
+    return this.launch(pooled, imageId, { deviceId: '', generation: 0, position: 0, pooled: true }, 'startPooled');
+  }
+
+  /** claim gives a free pooled container the planned μmbox's name and identity; failClaims makes it fail (and remove the container), as a recipe rejecting its configuration would. */
+  async claim(pooledName: string, umbox: PlannedUmbox): Promise<ObservedUmbox> {
+    const found = this.containers.get(pooledName);
+    if (found === undefined || found.pooled !== true || !found.running) throw new DataplaneError('umbox_start_failed', `claiming ${pooledName}: not a free pooled μmbox`);
+    assert(found.image === umbox.image && found.digest === umbox.digest, `claim: ${pooledName} runs ${found.image}, not ${umbox.image}`);
+    if (this.failClaims.has(umbox.image)) {
+      await this.remove(pooledName);
+      throw new DataplaneError('umbox_start_failed', `claiming ${pooledName} for ${umbox.name}: refused (failClaims)`);
+    }
     await this.remove(umbox.name);
-    if (this.failStarts.has(umbox.image)) throw new DataplaneError('umbox_start_failed', `μmbox ${umbox.name}: start refused (failStarts)`);
+    this.containers.delete(pooledName);
+    const claimed = { ...found, name: umbox.name, deviceId: umbox.deviceId, generation: umbox.generation, position: umbox.position };
+    delete claimed.pooled;
+    this.containers.set(umbox.name, claimed);
+    this.events.push(`claim ${pooledName} as ${umbox.name}`);
+    return observedOf(claimed);
+  }
+
+  private async launch(one: { name: string; nodeId: string; image: string; digest: string; inPort: string; outPort: string }, imageId: string,
+    identity: { deviceId: string; generation: number; position: number; pooled?: true }, verb: 'start' | 'startPooled'): Promise<ObservedUmbox> {
+    assert(imageId.startsWith('sha256:'), 'containers are created from a verified image id');
+    await this.remove(one.name);
+    if (this.failStarts.has(one.image)) throw new DataplaneError('umbox_start_failed', `μmbox ${one.name}: start refused (failStarts)`);
     const observed = {
-      name: umbox.name, containerId: `c${this.nextId++}`, nodeId: umbox.nodeId, deviceId: umbox.deviceId, generation: umbox.generation,
-      position: umbox.position, image: umbox.image, digest: umbox.digest, running: true, ready: true, pid: 1000 + this.nextId,
-      inPort: umbox.inPort, outPort: umbox.outPort,
+      name: one.name, containerId: `c${this.nextId++}`, nodeId: one.nodeId, ...identity, image: one.image, digest: one.digest,
+      running: true, ready: true, pid: 1000 + this.nextId, inPort: one.inPort, outPort: one.outPort,
     };
-    this.containers.set(umbox.name, observed);
-    this.interfaces.add(umbox.inPort, umbox.outPort);
-    this.interfaces.delete(peerName(umbox.inPort), peerName(umbox.outPort)); // moved into the container
-    this.events.push(`start ${umbox.name}`);
+    this.containers.set(one.name, observed);
+    this.interfaces.add(one.inPort, one.outPort);
+    this.interfaces.delete(peerName(one.inPort), peerName(one.outPort)); // moved into the container
+    this.events.push(`${verb} ${one.name}`);
     return observedOf(observed);
   }
 

@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import { strict as assert } from 'node:assert';
 import {
   BASE_DROP_PRIORITY, DEVICE_FLOW_PRIORITY, MAX_ADDRESSES_PER_DEVICE, MAX_CHAIN_LENGTH, MAX_DEVICES_PER_NODE, MAX_GENERATION,
-  MAX_STANDBY_UMBOXES_PER_NODE, STANDBY_UMBOXES_DEFAULT,
+  MAX_STANDBY_UMBOXES_PER_NODE, MAX_WARM_IMAGES, STANDBY_UMBOXES_DEFAULT,
 } from './constants.js';
 import { badInput } from './errors.js';
 import type {
@@ -71,7 +71,9 @@ export function planDataplane(input: DesiredInput, options: PlannerOptions): Des
     planned.push(planDevice(input.nodeId, device, deviceNumber, options.uplinkPort));
   }
   const standbyLeftOut = planStandby(input.nodeId, devices, planned, new Set(problems.map((problem) => problem.deviceId)), standbyLimit);
-  return { nodeId: input.nodeId, uplinkPort: options.uplinkPort, devices: planned, baseFlows: baseFlowsFor(), problems, standbyLeftOut };
+  const warm = [...new Map((input.warm ?? []).map((pin) => [`${pin.image}@${pin.digest}`, { image: pin.image, digest: pin.digest }])).entries()]
+    .sort(([a], [b]) => compareStrings(a, b)).map(([, pin]) => pin);
+  return { nodeId: input.nodeId, uplinkPort: options.uplinkPort, devices: planned, baseFlows: baseFlowsFor(), problems, standbyLeftOut, warm };
 }
 
 /**
@@ -144,6 +146,15 @@ export function checkInput(input: DesiredInput, options: PlannerOptions): number
   if (!Number.isSafeInteger(standbyLimit) || standbyLimit < 0 || standbyLimit > MAX_STANDBY_UMBOXES_PER_NODE) {
     throw badInput('PlannerOptions.standbyLimit', `an integer from 0 to ${MAX_STANDBY_UMBOXES_PER_NODE}`, standbyLimit);
   }
+  if (input.warm !== undefined) {
+    if (!Array.isArray(input.warm) || input.warm.length > MAX_WARM_IMAGES) throw badInput('DesiredInput.warm', `an array of at most ${MAX_WARM_IMAGES} images`, input.warm);
+    for (const [index, pin] of input.warm.entries()) {
+      if (typeof pin !== 'object' || pin === null) throw badInput(`DesiredInput.warm[${index}]`, 'an object', pin);
+      if (checkPin(`DesiredInput.warm[${index}]`, { image: pin.image, digest: pin.digest }) !== null) {
+        throw badInput(`DesiredInput.warm[${index}]`, `{ image: ${IMAGE_NAME.source}, digest: "sha256:" and 64 hex digits }`, pin);
+      }
+    }
+  }
   const ids = new Set<string>();
   for (const device of input.devices) {
     if (typeof device !== 'object' || device === null) throw badInput('DesiredInput.devices[]', 'objects', device);
@@ -176,6 +187,14 @@ export function umboxName(nodeId: string, deviceNumber: number, image: string, d
   const nodeTag = sha256Hex(nodeId).slice(0, 8);
   const contentTag = sha256Hex(`${umboxContent(image, digest, config)}\u0000${occurrence}`).slice(0, 10);
   return `qg-${nodeTag}-${deviceNumber.toString(16).padStart(8, '0')}-${contentTag}-${image}`;
+}
+
+/**
+ * warmName names a warm-pool container of `image` on `nodeId` (`tag`: random hex). Unlike umboxName it names
+ * no device: a claim renames the container to the planned μmbox's name.
+ */
+export function warmName(nodeId: string, image: string, tag: string): string {
+  return `qg-${sha256Hex(nodeId).slice(0, 8)}-warm-${tag}-${image}`;
 }
 
 function umboxContent(image: string, digest: string, config: Readonly<Record<string, string>>): string {

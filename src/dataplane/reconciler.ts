@@ -30,17 +30,22 @@
 //      ends waiting on the host. A μmbox that must start in step 1 takes a free slot when there is one (its
 //      container's labels record the slot's port names, and the pass addresses its ports through them), so
 //      starting it needs no bridge reconfiguration — on a bridge of 1,000 ports that takes as long as the
-//      container start and slows the switch's next bundle. Slots are made after the bundle, like standby.
+//      container start and slows the switch's next bundle. Slots are made after the bundle, like standby;
+//   6. then the warm pool: per image the policy can chain on this node (DesiredInput.warm), a running μmbox
+//      on a slot, unconfigured, dropping everything. A μmbox that must start in step 1 claims a warm one of
+//      its image instead: its configuration is loaded in place and it takes the planned name — no container
+//      start, and no link change (its interfaces are up on the bridge already), so Open vSwitch does not
+//      reconfigure the bridge on the reaction path either.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { strict as assert } from 'node:assert';
 import {
-  PORT_POOL_DEFAULT, RECONCILE_BACKOFF_MAX_MS, RECONCILE_BACKOFF_MIN_MS, RECONCILE_RESYNC_MS, STANDBY_STARTS_PER_PASS, UMBOX_START_CONCURRENCY,
+  PORT_POOL_DEFAULT, RECONCILE_BACKOFF_MAX_MS, WARM_POOL_DEFAULT, RECONCILE_BACKOFF_MIN_MS, RECONCILE_RESYNC_MS, STANDBY_STARTS_PER_PASS, UMBOX_START_CONCURRENCY,
 } from './constants.js';
 import { DataplaneError } from './errors.js';
 import { flowKey, type FlowChange, type Switch, type SwitchPortInfo } from './ovs.js';
-import { checkInput, planDataplane, splitCookie, umboxPorts, UMBOX_PORT_NAME, type PlannerOptions } from './planner.js';
+import { checkInput, planDataplane, splitCookie, umboxPorts, warmName, UMBOX_PORT_NAME, type PlannerOptions } from './planner.js';
 import { peerName, type RuntimeWatch, type UmboxRuntime } from './docker-runtime.js';
 import type {
   DesiredDataplane, DesiredInput, DeviceReport, FlowSpec, ObservedFlow, ObservedUmbox, PlannedDevice, PlannedUmbox,
@@ -110,8 +115,12 @@ export interface PassResult {
   preempted: boolean;
   /** pooledStarts counts μmboxes of step 1 started on a slot of the port pool (no bridge reconfiguration). */
   pooledStarts: number;
-  /** poolErrors lists failures to refill the port pool (step 5); no device is quarantined for them. */
+  /** poolErrors lists failures to refill the port pool or the warm pool (step 5); no device is quarantined for them. */
   poolErrors: string[];
+  /** claimedUmboxes counts μmboxes of step 1 made from a warm-pool container (no start, no link change). */
+  claimedUmboxes: number;
+  /** warmStarted counts warm-pool containers started by this pass (step 5). */
+  warmStarted: number;
 }
 
 /** ReconcilerInit wires a reconciler to its adapters. */
@@ -129,6 +138,11 @@ export interface ReconcilerInit {
   standbyLimit?: number;
   /** portPool is how many port slots the node keeps ready (default PORT_POOL_DEFAULT; 0 keeps none). */
   portPool?: number;
+  /**
+   * warmPool is how many free warm-pool μmboxes the node keeps per image of DesiredInput.warm (default
+   * WARM_POOL_DEFAULT; 0 keeps none). Needs a runtime with preparePorts, startPooled and claim.
+   */
+  warmPool?: number;
   backoffMinMs?: number;
   backoffMaxMs?: number;
   /**
@@ -141,6 +155,8 @@ export interface ReconcilerInit {
 
 /** FULL_PASS_SPACING_FACTOR spaces full passes at least this many of their own durations apart. */
 const FULL_PASS_SPACING_FACTOR = 10;
+/** WARM_STARTS_PER_PASS bounds the warm-pool containers one pass starts (step 5). */
+const WARM_STARTS_PER_PASS = 1;
 /** DEATH_PASS_SPACING_MS spaces the full passes that reported μmbox deaths trigger. */
 const DEATH_PASS_SPACING_MS = 1_000;
 const MAX_INTEGRITY_ALERTS_REMEMBERED = 10_000;
@@ -409,7 +425,7 @@ export class Reconciler {
     const result: PassResult = {
       startedUmboxes: 0, removedUmboxes: 0, flowsAdded: 0, flowsRemoved: 0, umboxMs: 0, flowsMs: 0, totalMs: 0, umboxesReadyAtMs: 0, flowsAppliedAtMs: 0, errors: [],
       standbyStarted: 0, standbyPending: 0, standbyErrors: [], earlyBlocked: 0, earlyBlockedAtMs: 0, full: false, preempted: false,
-      pooledStarts: 0, poolErrors: [],
+      pooledStarts: 0, poolErrors: [], claimedUmboxes: 0, warmStarted: 0,
     };
     try {
       await this.passBody(result, full || this.observed === null, preemptible);
@@ -518,8 +534,10 @@ export class Reconciler {
         result.errors.push(`early drop of ${early.map((device) => device.deviceId).join(', ')}: ${(cause as Error).message}`);
       }
     }
-    const started = await this.startUmboxes(toStart, blocked, ports, result);
-    ports = aliasPorts(mergePorts(ports, started.ports), mergeUmboxes(observedUmboxes, started.umboxes));
+    const started = await this.startUmboxes(toStart, blocked, ports, observedUmboxes, result);
+    // Warm-pool containers claimed (or lost in a failed claim) are no longer what they were.
+    const observedLeft = started.gone.size === 0 ? observedUmboxes : observedUmboxes.filter((umbox) => !started.gone.has(umbox.name));
+    ports = aliasPorts(mergePorts(ports, started.ports), mergeUmboxes(observedLeft, started.umboxes));
     result.umboxesReadyAtMs = Date.now();
     result.umboxMs = result.umboxesReadyAtMs - umboxStarted;
 
@@ -554,9 +572,10 @@ export class Reconciler {
     // 3. Break: μmboxes and ports no installed flow uses (standby μmboxes are kept).
     // What this pass started is known from the starts themselves; a failed start may leave a container
     // behind, so then the runtime is read again.
-    const umboxesNow = result.errors.length > 0 ? await this.runtime.list(desired.nodeId) : mergeUmboxes(observedUmboxes, started.umboxes);
+    const umboxesNow = result.errors.length > 0 ? await this.runtime.list(desired.nodeId) : mergeUmboxes(observedLeft, started.umboxes);
     const keep = new Set(inUse);
     for (const device of desired.devices) for (const umbox of device.standby) keep.add(umbox.name);
+    for (const umbox of warmKept(desired, umboxesNow, this.warmSize())) keep.add(umbox.name);
     const garbage = await this.collectGarbage(desired, inUse, keep, umboxesNow, ports, result);
     let portsNow = garbage.ports;
     const kept = [...umboxesNow.filter((umbox) => keep.has(umbox.name)), ...garbage.deferred];
@@ -564,10 +583,14 @@ export class Reconciler {
     // 4. Standby: a few missing standby μmboxes, started after the bundle so they never delay enforcement.
     const standby = await this.startStandby(desired, kept, portsNow, result);
     portsNow = mergePorts(portsNow, standby.ports);
-    const umboxesLeft = mergeUmboxes(kept, standby.umboxes); // a standby started again replaces its dead record
+    let umboxesLeft = mergeUmboxes(kept, standby.umboxes); // a standby started again replaces its dead record
 
-    // 5. The port pool, refilled last (a reconfiguration of the bridge: never ahead of enforcement).
-    portsNow = aliasPorts(mergePorts(portsNow, await this.refillPool(portsNow, result)), umboxesLeft);
+    // 5-6. The port pool and the warm pool, refilled last (each a reconfiguration of the bridge: never ahead of
+    // enforcement). The port pool makes the slots the warm containers about to start will take, too.
+    const warmMissing = warmWanted(desired, umboxesLeft, this.warmSize());
+    portsNow = mergePorts(portsNow, await this.refillPool(portsNow, result, warmMissing.length));
+    umboxesLeft = mergeUmboxes(umboxesLeft, await this.refillWarm(desired.nodeId, warmMissing, result));
+    portsNow = aliasPorts(portsNow, umboxesLeft);
     this.observed = { ports: portsNow, umboxes: umboxesLeft, table, composed };
     this.pruneIntegrityMemory(desired);
   }
@@ -673,6 +696,8 @@ export class Reconciler {
         if (!inUse.has(umbox.name)) this.init.channels?.detach(umbox.name);
       }
     }
+    // A kept warm-pool container (planned by no device) uses the slot its labels name.
+    for (const umbox of umboxes) if (umbox.pooled === true && keep.has(umbox.name) && umbox.ports !== undefined) usedPorts.add(umbox.ports.inPort).add(umbox.ports.outPort);
     // The ports of the μmboxes just removed are in `ports` (this pass listed them, or added them); their
     // records stay in OVS after the veths go, so they are found here without listing the bridge again.
     if (deferred.length > 0 || this.newInputWaiting()) return { ports, deferred }; // Ports too wait for the next pass.
@@ -732,12 +757,28 @@ export class Reconciler {
    * startUmboxes starts μmboxes with bounded concurrency, then attaches all their ports in one transaction;
    * returns what started and the ports added, with their numbers.
    */
-  private async startUmboxes(items: Array<{ umbox: PlannedUmbox; imageId: string }>, blocked: Map<string, string>, ports: readonly SwitchPortInfo[], result: PassResult): Promise<{ umboxes: ObservedUmbox[]; ports: SwitchPortInfo[] }> {
+  private async startUmboxes(items: Array<{ umbox: PlannedUmbox; imageId: string }>, blocked: Map<string, string>, ports: readonly SwitchPortInfo[],
+    known: readonly ObservedUmbox[], result: PassResult): Promise<{ umboxes: ObservedUmbox[]; ports: SwitchPortInfo[]; gone: Set<string> }> {
     const started: PlannedUmbox[] = [];
     const observed: ObservedUmbox[] = [];
+    // A free warm-pool container of the same pinned image is claimed instead of starting one: its
+    // configuration is loaded in place, on ports already up on the bridge (no start, no link change).
+    const claims = new Map<string, ObservedUmbox>();
+    const gone = new Set<string>();
+    if (this.runtime.claim !== undefined) {
+      const free = known.filter((umbox) => umbox.pooled === true && umbox.running && umbox.ready);
+      for (const item of items) {
+        if (blocked.has(item.umbox.deviceId)) continue;
+        const index = free.findIndex((umbox) => umbox.image === item.umbox.image && umbox.digest === item.umbox.digest);
+        if (index < 0) continue;
+        claims.set(item.umbox.name, free[index]!);
+        free.splice(index, 1);
+      }
+    }
     // A free slot of the port pool spares a μmbox the attachment of its ports (step 5 made the slot).
     const onSlot = new Map<string, PortSlot>();
     for (const item of items) {
+      if (claims.has(item.umbox.name)) continue;
       const slot = blocked.has(item.umbox.deviceId) ? undefined : this.freeSlots.shift();
       if (slot === undefined) continue;
       onSlot.set(item.umbox.name, slot);
@@ -748,7 +789,7 @@ export class Reconciler {
     const prepared: PlannedUmbox[] = [];
     if (this.runtime.prepare !== undefined) {
       for (const item of items) {
-        if (onSlot.has(item.umbox.name)) continue;
+        if (onSlot.has(item.umbox.name) || claims.has(item.umbox.name)) continue;
         try {
           this.ownChange(item.umbox.name);
           await this.runtime.prepare(item.umbox);
@@ -777,6 +818,23 @@ export class Reconciler {
           }
           continue;
         }
+        const pooled = claims.get(item.umbox.name);
+        if (pooled !== undefined && this.runtime.claim !== undefined) {
+          // Claimed or not, the warm container is no longer free: a failed claim removes it.
+          gone.add(pooled.name);
+          try {
+            this.ownChange(pooled.name);
+            this.ownChange(item.umbox.name);
+            observed.push(this.started(await this.runtime.claim(pooled.name, item.umbox)));
+            started.push(item.umbox);
+            result.claimedUmboxes++;
+          } catch (cause) {
+            const message = `μmbox ${item.umbox.name} (claiming ${pooled.name}): ${(cause as Error).message}`;
+            blocked.set(item.umbox.deviceId, message);
+            result.errors.push(message);
+          }
+          continue;
+        }
         try {
           this.ownChange(item.umbox.name);
           const slot = onSlot.get(item.umbox.name);
@@ -801,9 +859,43 @@ export class Reconciler {
     if (attachOutcome.error !== null) throw attachOutcome.error;
     const attached = attachOutcome.value;
     const preparedNames = new Set(prepared.map((umbox) => umbox.name));
-    const unprepared = started.filter((umbox) => !preparedNames.has(umbox.name) && !onSlot.has(umbox.name));
+    const unprepared = started.filter((umbox) => !preparedNames.has(umbox.name) && !onSlot.has(umbox.name) && !claims.has(umbox.name));
     const added = unprepared.length === 0 ? [] : await this.sw.addPorts(unprepared.flatMap((umbox) => [umbox.inPort, umbox.outPort]), onBridge);
-    return { umboxes: observed, ports: [...attached, ...added] };
+    return { umboxes: observed, ports: [...attached, ...added], gone };
+  }
+
+  private warmSize(): number {
+    const runtime = this.runtime;
+    return runtime.preparePorts === undefined || runtime.startPooled === undefined || runtime.claim === undefined ? 0 : this.init.warmPool ?? WARM_POOL_DEFAULT;
+  }
+
+  /**
+   * refillWarm starts the warm-pool containers `missing` names (warmWanted) on free port-pool slots. Returns
+   * what it started.
+   */
+  private async refillWarm(nodeId: string, missing: ReadonlyArray<{ image: string; digest: string }>, result: PassResult): Promise<ObservedUmbox[]> {
+    if (missing.length === 0 || this.runtime.startPooled === undefined || this.newInputWaiting()) return [];
+    const started: ObservedUmbox[] = [];
+    const checkImage = this.imageChecker();
+    for (const pin of missing) {
+      const check = await checkImage(pin);
+      if (!check.ok) {
+        // No device is quarantined for it: a device that needs the image raises the integrity alert.
+        result.poolErrors.push(`warm pool: image ${pin.image} ${check.reason}: ${check.detail}`);
+        continue;
+      }
+      const slot = this.freeSlots.shift();
+      if (slot === undefined) break;
+      const name = warmName(nodeId, pin.image, randomBytes(5).toString('hex'));
+      try {
+        started.push(this.started(await this.runtime.startPooled({ name, nodeId, image: pin.image, digest: pin.digest, ...slot }, check.imageId)));
+        result.warmStarted++;
+      } catch (cause) {
+        // The slot is not given back: the failed container names it in its labels; both are collected.
+        result.poolErrors.push(`warm pool: ${pin.image}: ${(cause as Error).message}`);
+      }
+    }
+    return started;
   }
 
   private poolSize(): number {
@@ -814,9 +906,12 @@ export class Reconciler {
     return this.init.interfaceExists ?? ((name: string) => existsSync(`/sys/class/net/${name}`));
   }
 
-  /** refillPool makes the slots the pool lacks and attaches their ports in one transaction (step 5). */
-  private async refillPool(ports: readonly SwitchPortInfo[], result: PassResult): Promise<SwitchPortInfo[]> {
-    const missing = this.poolSize() - this.freeSlots.length;
+  /**
+   * refillPool makes the slots the pool lacks, and `extra` more (for the warm containers about to start), and
+   * attaches their ports in one transaction (step 5).
+   */
+  private async refillPool(ports: readonly SwitchPortInfo[], result: PassResult, extra = 0): Promise<SwitchPortInfo[]> {
+    const missing = this.poolSize() + extra - this.freeSlots.length;
     if (missing <= 0 || this.runtime.preparePorts === undefined || this.newInputWaiting()) return [];
     const made: PortSlot[] = [];
     // A failure leaves no veth behind: removePorts deletes the host veths of the names (attached or not).
@@ -932,6 +1027,38 @@ export function aliasPorts(ports: readonly SwitchPortInfo[], umboxes: readonly O
 }
 
 /** mergeUmboxes is `observed` with `started` replacing the containers of the same names. */
+/**
+ * warmKept picks the warm-pool containers a pass keeps: running, free ones of each image in the plan's
+ * `warm` list, at most `size` per image; any other warm container (stopped, surplus, or of an image no
+ * longer warm) is garbage.
+ */
+function warmKept(desired: DesiredDataplane, umboxes: readonly ObservedUmbox[], size: number): ObservedUmbox[] {
+  if (size === 0) return [];
+  const kept: ObservedUmbox[] = [];
+  for (const pin of desired.warm) {
+    kept.push(...freeWarm(umboxes, pin).slice(0, size));
+  }
+  return kept;
+}
+
+/** freeWarm lists the running free warm-pool containers of one pinned image. */
+function freeWarm(umboxes: readonly ObservedUmbox[], pin: { image: string; digest: string }): ObservedUmbox[] {
+  return umboxes.filter((umbox) => umbox.pooled === true && umbox.running && umbox.image === pin.image && umbox.digest === pin.digest);
+}
+
+/**
+ * warmWanted lists the warm-pool containers a pass should start: for each image of the plan's `warm` list,
+ * as many as it lacks of `size` running free ones, at most WARM_STARTS_PER_PASS in all (a start takes as
+ * long as any container's, and the next reaction waits for the pass).
+ */
+function warmWanted(desired: DesiredDataplane, umboxes: readonly ObservedUmbox[], size: number): Array<{ image: string; digest: string }> {
+  const wanted: Array<{ image: string; digest: string }> = [];
+  for (const pin of desired.warm) {
+    for (let i = freeWarm(umboxes, pin).length; i < size && wanted.length < WARM_STARTS_PER_PASS; i++) wanted.push(pin);
+  }
+  return wanted;
+}
+
 function mergeUmboxes(observed: readonly ObservedUmbox[], started: readonly ObservedUmbox[]): ObservedUmbox[] {
   if (started.length === 0) return [...observed];
   const names = new Set(started.map((umbox) => umbox.name));

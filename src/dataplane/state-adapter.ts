@@ -14,7 +14,7 @@
 // (`from` its state or `any`), in rule order, so the reconciler can start them ahead of time. A device
 // already out of its type's initial state gets standby priority 1: it is the likelier to move again.
 import { strict as assert } from 'node:assert';
-import { MAX_DEVICES_PER_NODE, MAX_GENERATION } from './constants.js';
+import { MAX_DEVICES_PER_NODE, MAX_GENERATION, MAX_WARM_IMAGES } from './constants.js';
 import type { DesiredDevice, DesiredInput, DevicePlan, ImagePin, StandbyPlan } from './types.js';
 
 /** StatePlan is a device's plan as the state machine reports it (src/state DevicePlan). */
@@ -68,6 +68,8 @@ export function desiredInputFromState(state: StateView, nodeId: string, book: Ge
   const devices: DesiredDevice[] = [];
   const served = new Set<string>();
   const typesByDomain = new Map<string, Map<string, StandbyDeviceType>>();
+  // Every image any state of a served device's type can chain: the node keeps warm μmboxes of these.
+  const warm = new Map<string, { image: string; digest: string }>();
   const pinsOf = (chain: ReadonlyArray<{ name: string; digest: string }>, deviceId: string): ImagePin[] =>
     chain.map((pin): ImagePin => ({ image: pin.name, digest: pin.digest, config: { ...configFor(pin.name, deviceId) } }));
   for (const record of state.devices({ nodeId })) {
@@ -80,7 +82,8 @@ export function desiredInputFromState(state: StateView, nodeId: string, book: Ge
       plan = { state: statePlan.state, generation, ...content };
     }
     const device: DesiredDevice = { id: record.id, port: record.port, addresses: [...record.addresses], plan };
-    const type = statePlan === undefined ? undefined : deviceTypeOf(state, typesByDomain, record.domain, record.type);
+    const type = deviceTypeOf(state, typesByDomain, record.domain, record.type);
+    for (const one of type?.states ?? []) if ('chain' in one) for (const pin of one.chain) warm.set(`${pin.name}@${pin.digest}`, { image: pin.name, digest: pin.digest });
     if (type !== undefined && statePlan !== undefined) {
       const standby = nextChains(type, statePlan.state).map((target): StandbyPlan => ({ state: target.state, chain: pinsOf(target.chain, record.id) }));
       if (standby.length > 0) {
@@ -91,7 +94,7 @@ export function desiredInputFromState(state: StateView, nodeId: string, book: Ge
     devices.push(device);
   }
   book.retain(served);
-  return { nodeId, devices };
+  return { nodeId, devices, warm: [...warm.values()].slice(0, MAX_WARM_IMAGES) };
 }
 
 /** deviceTypeOf finds a device's type in its domain's policy (read once per domain and call). */

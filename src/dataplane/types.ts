@@ -59,6 +59,11 @@ export interface DesiredDevice {
 export interface DesiredInput {
   nodeId: string;
   devices: readonly DesiredDevice[];
+  /**
+   * warm lists the pinned images of every chain the policy can put this node's devices in: the node keeps a
+   * few unconfigured μmboxes of each running (a warm pool) so a move to such a chain need not start one.
+   */
+  warm?: ReadonlyArray<{ image: string; digest: string }>;
 }
 
 /** FlowSpec is one OpenFlow 1.3 flow in table 0, with ports by name (the driver resolves them to numbers). */
@@ -138,6 +143,8 @@ export interface DesiredDataplane {
   problems: readonly PlanProblem[];
   /** standbyLeftOut counts standby μmboxes asked for but left out by the node's standby limit. */
   standbyLeftOut: number;
+  /** warm is DesiredInput.warm without duplicates, in image order. */
+  warm: ReadonlyArray<{ image: string; digest: string }>;
 }
 
 /** ObservedUmbox is a μmbox container as the runtime reports it (found by its labels). */
@@ -159,6 +166,11 @@ export interface ObservedUmbox {
    * (umboxPorts of its name) or, when it started on a slot of the node's port pool, the slot's.
    */
   ports?: { inPort: string; outPort: string };
+  /**
+   * pooled marks a free warm-pool container: started from a pinned image before any device needed it,
+   * unconfigured, dropping everything; `ready` means it holds. A claim makes it a device's μmbox.
+   */
+  pooled?: boolean;
 }
 
 /** ObservedFlow is one flow as the switch reports it, ports by number. */

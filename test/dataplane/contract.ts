@@ -134,6 +134,37 @@ export function runtimeContract(rig: () => Promise<RuntimeRig & { dispose(): Pro
     assert.equal(await r.interfaceExists(umbox.inPort), false);
     await r.runtime.remove(umbox.name); // removing what is gone is fine
   }));
+  test('runtime contract: a warm μmbox on a slot holds until claimed; the claim keeps its container and slot, gives it the planned name and makes it ready', () => withRig(async (r) => {
+    const { runtime } = r;
+    if (runtime.preparePorts === undefined || runtime.startPooled === undefined || runtime.claim === undefined) return assert.fail('the runtime has no warm pool');
+    const tag = `${process.pid.toString(16).slice(-4)}pl`.padEnd(10, '0').slice(0, 10);
+    const slot = { inPort: `qp${tag}i`, outPort: `qp${tag}o` };
+    const umbox = planned(r, 'c');
+    const pooledName = `qgt-contract-${process.pid}-warm`;
+    const check = await runtime.checkImage(r.good.image, r.good.digest);
+    assert.ok(check.ok);
+    try {
+      await runtime.preparePorts(slot);
+      const pooled = await runtime.startPooled({ name: pooledName, nodeId: r.nodeId, image: r.good.image, digest: r.good.digest, ...slot }, check.imageId);
+      assert.equal(pooled.pooled, true);
+      const listed = (await runtime.list(r.nodeId)).find((one) => one.name === pooledName);
+      assert.deepEqual(listed && [listed.pooled, listed.running, listed.ready, listed.deviceId, listed.containerId, listed.ports], [true, true, true, '', pooled.containerId, slot]);
+      await assert.rejects(runtime.claim(pooledName, { ...umbox, image: 'other', digest: `sha256:${'00'.repeat(32)}` }), 'a claim for another image is refused');
+      const claimed = await runtime.claim(pooledName, umbox);
+      assert.deepEqual([claimed.name, claimed.containerId, claimed.ready, claimed.ports, claimed.pooled], [umbox.name, pooled.containerId, true, slot, undefined]);
+      const after = await runtime.list(r.nodeId);
+      assert.equal(after.some((one) => one.name === pooledName), false, 'the warm name is gone');
+      const now = after.find((one) => one.name === umbox.name);
+      assert.deepEqual(now && [now.pooled, now.running, now.ready, now.containerId, now.ports], [undefined, true, true, pooled.containerId, slot]);
+      assert.deepEqual(now && [now.deviceId, now.generation, now.position], [umbox.deviceId, umbox.generation, umbox.position], 'listed with the identity the claim gave it');
+      assert.ok(await r.interfaceExists(slot.inPort) && await r.interfaceExists(slot.outPort), 'the slot\'s host ends stay');
+      await assert.rejects(runtime.claim(umbox.name, umbox), 'a claimed μmbox is not free');
+    } finally {
+      await runtime.remove(umbox.name);
+      await runtime.remove(pooledName);
+    }
+    assert.equal(await r.interfaceExists(slot.inPort), false, 'removing the μmbox removes the slot\'s veths');
+  }));
   test('runtime contract: watch reports a container killed by hand, by name and id, and nothing once closed', () => withRig(async (r) => {
     if (r.runtime.watch === undefined) return assert.fail('the runtime has no watch');
     const umbox = planned(r, 'w');

@@ -62,6 +62,14 @@ describe('data plane with real packets', { skip, timeout: 280_000 }, () => {
     return { image, digest: built.digest, config: CONFIG[image] ?? {} };
   }
 
+  /** warm lists the images the node keeps warm μmboxes of (empty but in the warm-pool test). */
+  let warm: ImagePin[] = [];
+
+  /** handOver gives the reconciler the whole input: every device and the warm images. */
+  function handOver(): void {
+    reconciler.setDesired({ nodeId, devices: [...devices.values()], warm: warm.map(({ image, digest }) => ({ image, digest })) });
+  }
+
   /** setPlan gives a device its next generation and hands the whole input to the reconciler. */
   function setPlan(deviceId: string, plan: Omit<DevicePlan, 'generation'> & ({ chain: ImagePin[] } | { verdict: 'allow' | 'quarantine' })): number {
     const generation = (generations.get(deviceId) ?? 0) + 1;
@@ -69,7 +77,7 @@ describe('data plane with real packets', { skip, timeout: 280_000 }, () => {
     const device = devices.get(deviceId);
     assert.ok(device);
     devices.set(deviceId, { ...device, plan: { ...plan, generation } as DevicePlan });
-    reconciler.setDesired({ nodeId, devices: [...devices.values()] });
+    handOver();
     return generation;
   }
 
@@ -115,7 +123,7 @@ describe('data plane with real packets', { skip, timeout: 280_000 }, () => {
       lab.spawn(ns, ['busybox', 'httpd', '-f', '-p', '22', '-h', www]); // the device's "login" service
       await lab.exec(ns, ['nft', '-f', '-'], { input: COUNTERS });
     }
-    reconciler.setDesired({ nodeId, devices: [...devices.values()] });
+    handOver();
     reconciler.start();
     await reconciler.waitFor('dev1', () => true, 30_000);
   });
@@ -242,7 +250,7 @@ describe('data plane with real packets', { skip, timeout: 280_000 }, () => {
     assert.ok(await counter(lab, server, 'probe-in') > bypassBefore, 'the hand-made bypass carries packets before reconciliation');
 
     reconciler = newReconciler(); // a fresh process's reconciler: nothing in memory
-    reconciler.setDesired({ nodeId, devices: [...devices.values()] });
+    handOver();
     reconciler.start();
     await reconciler.waitForGeneration('dev2', generation, 30_000);
     const after = (await runtime.list(nodeId)).filter((umbox) => umbox.deviceId === 'dev2');
@@ -388,6 +396,34 @@ describe('data plane with real packets', { skip, timeout: 280_000 }, () => {
     }
     const cleared = setPlan('dev5', { state: 'quarantined', verdict: 'quarantine' });
     await reconciler.waitForGeneration('dev5', cleared, 30_000);
+  });
+
+  test('warm pool: a move to a firewall chain claims a running warm μmbox, which filters by the device\'s configuration from the first packet', async () => {
+    // The node keeps a warm firewall: running, on a slot of the bridge, dropping everything, configured by
+    // nobody. The move claims it: its configuration is loaded in place (no container start, no link change).
+    warm = [pin('firewall')];
+    handOver();
+    let pooled: { containerId: string; name: string } | undefined;
+    assert.ok(await pollUntil(async () => (pooled = (await runtime.list(nodeId)).find((umbox) => umbox.pooled === true && umbox.ready && umbox.image === 'firewall')) !== undefined, 30_000, 100),
+      `a warm firewall runs (last pass problems: ${passProblems.join(' | ')})`);
+    assert.ok(pooled);
+    const ns = await addDevice(6);
+    await lab.exec(ns, ['nft', '-f', '-'], { input: COUNTERS });
+    const started = Date.now();
+    const generation = setPlan('dev6', { state: 'suspicious', chain: [pin('firewall')] });
+    await reconciler.waitForGeneration('dev6', generation, 30_000);
+    console.log(`# move to a firewall chain by claiming a warm μmbox: ${Date.now() - started} ms from new plan to enforced`);
+    const carrying = (await runtime.list(nodeId)).filter((umbox) => umbox.deviceId === 'dev6' && umbox.running);
+    assert.deepEqual(carrying.map((umbox) => [umbox.containerId, umbox.generation]), [[pooled.containerId, generation]], 'the warm container carries the chain, listed as dev6\'s');
+    assert.match(await httpGet(lab, ns, SERVER_ADDRESS, 80), /hello from the server/, 'port 80 is on the allow-list');
+    assert.equal(await httpGet(lab, ns, SERVER_ADDRESS, 8080), '', 'port 8080 is not');
+    assert.ok(await umboxCounter(paths.dockerSocket, pooled.containerId, 'dropped') > 0, 'the claimed μmbox dropped the 8080 attempt');
+    // The pool is refilled with a new warm firewall; with no warm images it goes.
+    assert.ok(await pollUntil(async () => (await runtime.list(nodeId)).some((umbox) => umbox.pooled === true && umbox.ready && umbox.containerId !== pooled!.containerId), 30_000, 100), 'a new warm firewall runs');
+    warm = [];
+    const cleared = setPlan('dev6', { state: 'quarantined', verdict: 'quarantine' });
+    await reconciler.waitForGeneration('dev6', cleared, 30_000);
+    assert.ok(await pollUntil(async () => !(await runtime.list(nodeId)).some((umbox) => umbox.pooled === true), 30_000, 100), 'no warm μmbox is left');
   });
 
   test('50 chain swaps under continuous probe traffic let through zero forbidden packets', async () => {

@@ -24,7 +24,7 @@ function rig() {
   const runtime = new MemoryUmboxRuntime(interfaces, events);
   for (const image of ['monitor', 'firewall', 'block-all']) runtime.addImage(image, digest(image), [digest(image)]);
   const integrity: IntegrityAlert[] = [];
-  const make = (extra: { plantDeleteThenAdd?: boolean; resyncMs?: number; portPool?: number; onPass?: (result: PassResult) => void } = {}): Reconciler => new Reconciler({
+  const make = (extra: { plantDeleteThenAdd?: boolean; resyncMs?: number; portPool?: number; warmPool?: number; onPass?: (result: PassResult) => void } = {}): Reconciler => new Reconciler({
     switch: sw, runtime, uplinkPort: 'up0', interfaceExists: (name) => interfaces.has(name), onIntegrityAlert: (alert) => integrity.push(alert),
     resyncMs: 20, backoffMinMs: 5, backoffMaxMs: 40, ...extra,
   });
@@ -800,6 +800,103 @@ describe('Reconciler', () => {
       const left = new Set((await sw.listPorts()).map((port) => port.name));
       assert.ok(!left.has(umbox.ports.inPort) && !left.has(umbox.ports.outPort), 'the used slot\'s ports are removed with its μmbox');
       assert.equal([...left].filter((name) => /^qp[0-9a-f]{10}[io]$/.test(name)).length, 2, 'one free slot is left');
+    });
+  });
+
+  describe('the warm pool', () => {
+    const SLOT = /^qp[0-9a-f]{10}[io]$/;
+    const warm = (plans: Record<string, DevicePlan | null>, images = ['firewall']): DesiredInput => ({ ...input(plans), warm: images.map(pin) });
+
+    test('the node keeps an unconfigured μmbox per warm image on a slot, after the bundle; a move to a chain of that image claims it: no start, no port attached', async () => {
+      const { events, sw, runtime, make } = rig();
+      const reconciler = make({ portPool: 2, warmPool: 1 });
+      reconciler.setDesired(warm({ cam: { state: 'normal', generation: 1, verdict: 'allow' } }));
+      const first = await reconciler.reconcileOnce();
+      assert.equal(first.warmStarted, 1);
+      const [pooled] = await runtime.list('node-a');
+      assert.ok(pooled?.pooled === true && pooled.image === 'firewall' && pooled.deviceId === '', JSON.stringify(pooled));
+      assert.ok(pooled.ports !== undefined && SLOT.test(pooled.ports.inPort) && SLOT.test(pooled.ports.outPort), 'it runs on a slot');
+      const ofports = new Map((await sw.listPorts()).map((port) => [port.name, port.ofport]));
+      const flowsBefore = await sw.dumpFlows();
+      for (const port of [pooled.ports.inPort, pooled.ports.outPort]) {
+        const number = ofports.get(port);
+        assert.ok(number !== undefined && number > 0, `${port} is on the bridge`);
+        assert.ok(!flowsBefore.some((flow) => new RegExp(`in_port=${number}(,|$)`).test(flow.match) || flow.actions === `output:${number}`), `no flow leads to or from the warm μmbox (${port})`);
+      }
+      assert.equal([...ofports.keys()].filter((name) => SLOT.test(name)).length, 6, 'two free slots besides the warm μmbox\'s');
+
+      events.length = 0;
+      reconciler.setDesired(warm({ cam: { state: 'suspicious', generation: 2, chain: [pin('firewall')] } }));
+      const move = await reconciler.reconcileOnce({ full: false });
+      assert.equal(move.claimedUmboxes, 1);
+      assert.equal(move.startedUmboxes, 0);
+      const bundle = events.findIndex((event) => event.startsWith('bundle'));
+      assert.deepEqual(events.slice(0, bundle).filter((event) => !event.startsWith('claim')), [], `only the claim before the bundle: ${events.join(' | ')}`);
+      assert.equal(reconciler.reportFor('cam')?.appliedGeneration, 2);
+      const planned = reconciler.plannedFor('cam')?.umboxes[0];
+      assert.ok(planned);
+      const claimed = (await runtime.list('node-a')).find((umbox) => umbox.name === planned.name);
+      assert.ok(claimed !== undefined && claimed.containerId === pooled.containerId && claimed.pooled === undefined, `the warm container became the μmbox: ${JSON.stringify(claimed)}`);
+      const flows = await sw.dumpFlows();
+      for (const port of [pooled.ports.inPort, pooled.ports.outPort]) {
+        assert.ok(flows.some((flow) => flow.match.includes(`in_port=${ofports.get(port)}`)), `a flow matches on ${port}`);
+      }
+      // After the bundle the pool gets a new warm μmbox of the image.
+      assert.equal(move.warmStarted, 1);
+      assert.ok(events.slice(bundle).some((event) => event.startsWith('startPooled')), `the warm pool is refilled after the bundle: ${events.join(' | ')}`);
+      const afterwards = await reconciler.reconcileOnce();
+      assert.equal(afterwards.startedUmboxes + afterwards.claimedUmboxes + afterwards.warmStarted + afterwards.removedUmboxes, 0, 'a full pass afterwards changes nothing');
+    });
+
+    test('a claim that fails quarantines the device for that pass and removes the warm container; the retry enforces', async () => {
+      const { runtime, make } = rig();
+      const reconciler = make({ portPool: 2, warmPool: 1 });
+      reconciler.setDesired(warm({ cam: { state: 'normal', generation: 1, verdict: 'allow' } }));
+      await reconciler.reconcileOnce();
+      const [pooled] = await runtime.list('node-a');
+      assert.ok(pooled?.pooled === true);
+      runtime.failClaims.add('firewall');
+      reconciler.setDesired(warm({ cam: { state: 'suspicious', generation: 2, chain: [pin('firewall')] } }));
+      const failed = await reconciler.reconcileOnce({ full: false });
+      assert.ok(failed.errors.some((error) => error.includes(pooled.name)), failed.errors.join(' | '));
+      assert.equal(reconciler.reportFor('cam')?.enforcement, 'quarantine', 'fail closed: the device is quarantined, not left on its old flows');
+      assert.ok(!(await runtime.list('node-a')).some((umbox) => umbox.containerId === pooled.containerId), 'the warm container that failed its claim is gone');
+      runtime.failClaims.delete('firewall');
+      await reconciler.reconcileOnce({ full: false });
+      assert.equal(reconciler.reportFor('cam')?.appliedGeneration, 2);
+      assert.equal(reconciler.reportFor('cam')?.enforcement, 'chain');
+    });
+
+    test('a fresh reconciler adopts the warm containers; one of an image no longer warm is removed with its slot', async () => {
+      const { events, sw, runtime, make } = rig();
+      const first = make({ portPool: 1, warmPool: 1 });
+      first.setDesired(warm({ cam: { state: 'normal', generation: 1, verdict: 'allow' } }, ['firewall', 'monitor']));
+      await first.reconcileOnce();
+      await first.reconcileOnce(); // one warm start per pass
+      const pooled = (await runtime.list('node-a')).filter((umbox) => umbox.pooled === true);
+      assert.deepEqual(pooled.map((umbox) => umbox.image).sort(), ['firewall', 'monitor']);
+      events.length = 0;
+      const second = make({ portPool: 1, warmPool: 1 }); // a restarted node
+      second.setDesired(warm({ cam: { state: 'normal', generation: 1, verdict: 'allow' } }, ['firewall', 'monitor']));
+      const adopted = await second.reconcileOnce();
+      assert.equal(adopted.warmStarted + adopted.removedUmboxes, 0, `adopted as they are: ${events.join(' | ')}`);
+      second.setDesired(warm({ cam: { state: 'normal', generation: 1, verdict: 'allow' } }, ['firewall']));
+      const pass = await second.reconcileOnce();
+      assert.equal(pass.removedUmboxes, 1);
+      const left = await runtime.list('node-a');
+      assert.deepEqual(left.map((umbox) => umbox.image), ['firewall']);
+      const monitor = pooled.find((umbox) => umbox.image === 'monitor');
+      assert.ok(monitor?.ports !== undefined);
+      const ports = new Set((await sw.listPorts()).map((port) => port.name));
+      assert.ok(!ports.has(monitor.ports.inPort) && !ports.has(monitor.ports.outPort), 'its slot\'s ports are collected');
+    });
+
+    test('warm images are checked at the edge', () => {
+      const { make } = rig();
+      const reconciler = make();
+      assert.throws(() => reconciler.setDesired({ ...input({}), warm: [{ image: 'Fire wall', digest: digest('x') }] }), /DesiredInput\.warm\[0\]/);
+      assert.throws(() => reconciler.setDesired({ ...input({}), warm: [{ image: 'firewall', digest: 'sha256:00' }] }), /DesiredInput\.warm\[0\]/);
+      assert.throws(() => reconciler.setDesired({ ...input({}), warm: Array.from({ length: 17 }, (_, i) => ({ image: `i${i}`, digest: digest(String(i)) })) }), /at most 16/);
     });
   });
 });

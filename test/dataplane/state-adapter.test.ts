@@ -38,6 +38,7 @@ describe('desiredInputFromState', () => {
         { id: 'cam', port: 'p1', addresses: ['10.0.0.1'], plan: { state: 'normal', generation: 1, chain: [{ image: 'monitor', digest, config: {} }, { image: 'firewall', digest, config: { ALLOW: 'out:tcp:443' } }] } },
         { id: 'plug', port: 'p2', addresses: ['10.0.0.2'], plan: null },
       ],
+      warm: [],
     });
   });
 
@@ -101,6 +102,21 @@ describe('desiredInputFromState', () => {
       assert.deepEqual(plug?.standby, [{ state: 'attack', chain: [{ image: 'block-all', digest, config: {} }] }]);
       assert.equal(plug?.standbyPriority, 1);
       assert.equal(desiredInputFromState(base, 'a', new GenerationBook()).devices[0]?.standby, undefined, 'a view without device types plans no standby');
+    });
+
+    test('the warm list holds every image any state of a served device\'s type chains, once each, plans or not', () => {
+      const other = 'sha256:' + 'b'.repeat(64);
+      const plans = new Map<string, StatePlan>([['cam', { deviceId: 'cam', state: 'normal', sinceMs: 1, chain: [{ name: 'monitor', digest }] }]]);
+      const base = view(plans);
+      const typed: StateView = {
+        ...base,
+        // plug has no plan yet: its type still counts (it is about to get one).
+        devices: (filter) => base.devices(filter).map((record) => ({ ...record, domain: 'home', type: record.id === 'cam' ? 'camera' : 'plug' })),
+        deviceTypes: (domain) => (domain === 'home' ? [camera, { name: 'plug', states: [{ name: 'normal', chain: [{ name: 'firewall', digest: other }] }] }] : []),
+      };
+      const warm = desiredInputFromState(typed, 'a', new GenerationBook()).warm ?? [];
+      assert.deepEqual(warm.map((pin) => `${pin.image}@${pin.digest.slice(7, 8)}`).sort(), ['block-all@a', 'firewall@b', 'monitor@a', 'rate-limit@a']);
+      assert.deepEqual(desiredInputFromState(base, 'a', new GenerationBook()).warm, [], 'a view without device types keeps nothing warm');
     });
   });
 });
