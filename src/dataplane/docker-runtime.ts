@@ -161,13 +161,14 @@ export class DockerUmboxRuntime implements UmboxRuntime {
       // A warm-pool container is free (pooled) until a claim gives it a configuration; claimed, it is known
       // by its name like any μmbox (its labels name no device).
       const dir = this.channelDir(name);
-      const pooled = labels[LABEL.pool] === '1' && !existsSync(join(dir, 'config'));
-      const claimed = labels[LABEL.pool] === '1' && !pooled ? this.readClaim(name, info.Id) : null;
+      const claimed = labels[LABEL.pool] === '1' ? this.readClaim(info.Id) : null;
+      const pooled = labels[LABEL.pool] === '1' && claimed === null;
       observed.push({
         name, containerId: info.Id, nodeId, deviceId: claimed?.deviceId ?? labels[LABEL.device] ?? '',
         generation: claimed?.generation ?? Number(labels[LABEL.generation] ?? 0), position: claimed?.position ?? Number(labels[LABEL.position] ?? 0),
         image: labels[LABEL.image] ?? '', digest: labels[LABEL.digest] ?? '',
-        running, ready: running && wired && existsSync(join(dir, pooled ? 'held' : 'ready')), pid: 0,
+        // A free warm container holds; one that says it is ready while nobody claimed it is not free.
+        running, ready: running && wired && (pooled ? existsSync(join(dir, 'held')) && !existsSync(join(dir, 'ready')) : existsSync(join(dir, 'ready'))), pid: 0,
         ...(inPort !== undefined && outPort !== undefined ? { ports: { inPort, outPort } } : {}),
         ...(pooled ? { pooled: true } : {}),
       });
@@ -242,39 +243,44 @@ export class DockerUmboxRuntime implements UmboxRuntime {
     });
     const labels = info.Config.Labels;
     const [inPort, outPort] = [labels[LABEL.inPort], labels[LABEL.outPort]];
-    if (labels[LABEL.pool] !== '1' || existsSync(join(dir, 'config')) || inPort === undefined || outPort === undefined) {
-      throw new DataplaneError('umbox_start_failed', `claiming ${pooledName}: not a free pooled μmbox`);
+    // Free means: a warm container, running, never claimed (the node's own record, which the container
+    // cannot touch), and not claiming to be ready already.
+    if (labels[LABEL.pool] !== '1' || inPort === undefined || outPort === undefined || !info.State.Running
+      || this.readClaim(info.Id) !== null || existsSync(join(dir, 'ready'))) {
+      throw new DataplaneError('umbox_start_failed', `claiming ${pooledName}: not a free warm μmbox`);
     }
     if (labels[LABEL.image] !== umbox.image || labels[LABEL.digest] !== umbox.digest) {
       throw new DataplaneError('umbox_start_failed', `claiming ${pooledName} for ${umbox.name}: it runs ${labels[LABEL.image]} ${labels[LABEL.digest]}, not ${umbox.image} ${umbox.digest}`);
     }
     try {
-      // The configuration, one file per key (keys are the planner's CONFIG_KEY, values one line), moved
-      // into place at once; then the line on the claim FIFO that wakes the container. Opening the FIFO
-      // without blocking fails at once (ENXIO) when no container holds it open for reading.
-      const staging = join(dir, 'config.tmp');
+      // First the record: from here on the container is never free again, whatever happens next.
+      mkdirSync(this.claimsDir(), { recursive: true, mode: 0o700 });
+      writeFileSync(this.claimFile(info.Id), JSON.stringify({ deviceId: umbox.deviceId, generation: umbox.generation, position: umbox.position }));
+      // The configuration, one file per key (keys are the planner's CONFIG_KEY, values one line), staged in
+      // the node's own directory and moved into the container's at once (a rename does not follow what the
+      // container may have planted there, and fails on anything but nothing or an empty directory).
+      const staging = join(this.claimsDir(), `${info.Id}.config`);
       rmSync(staging, { recursive: true, force: true });
       mkdirSync(staging, { mode: 0o755 });
       for (const [key, value] of Object.entries(umbox.config)) {
         if (!/^[A-Z][A-Z0-9_]*$/.test(key)) throw new DataplaneError('umbox_start_failed', `claiming ${pooledName}: bad configuration key ${JSON.stringify(key)}`);
-        writeFileSync(join(staging, key), value);
+        writeFileSync(join(staging, key), value, { flag: 'wx' });
       }
       renameSync(staging, join(dir, 'config'));
-      const fifo = await open(join(dir, 'claim'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+      // Then the line on the claim FIFO that wakes the container; the FIFO must still be one (not a link).
+      const fifo = await open(join(dir, 'claim'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW);
       try {
+        if (!(await fifo.stat()).isFIFO()) throw new DataplaneError('umbox_start_failed', `claiming ${pooledName}: its claim channel is not a FIFO`);
         await fifo.write('claim\n');
       } finally {
         await fifo.close();
       }
       await this.waitReady(container, dir, 'ready', pooledName);
-      // Now it is the planned μmbox: a dead container of that name goes first, then the channel directory
-      // (bind-mounted by inode, so the container keeps it) and the container take the planned name.
+      // Now it is the planned μmbox: a dead container of that name goes first, then the container and its
+      // channel directory (bind-mounted by inode, so the container keeps it) take the planned name.
       await this.remove(umbox.name);
-      renameSync(dir, this.channelDir(umbox.name));
       await container.rename({ name: umbox.name });
-      // Its labels name no device; the node keeps the identity beside (not inside) the channel directory,
-      // where the container cannot write.
-      writeFileSync(this.claimFile(umbox.name), JSON.stringify({ containerId: info.Id, deviceId: umbox.deviceId, generation: umbox.generation, position: umbox.position }));
+      renameSync(dir, this.channelDir(umbox.name));
     } catch (cause) {
       // A claim that failed leaves a container that is neither free nor the planned μmbox: it goes.
       await this.remove(pooledName).catch(() => undefined);
@@ -289,19 +295,33 @@ export class DockerUmboxRuntime implements UmboxRuntime {
     };
   }
 
-  private claimFile(name: string): string {
-    return join(this.umboxDir, `${name}.claim.json`);
+  /** claimsDir holds the node's claim records, beside the channel directories and in none of them. */
+  private claimsDir(): string {
+    return join(this.umboxDir, '.claims');
   }
 
-  /** readClaim is the identity a claim gave the container `containerId` now named `name`; null if none is recorded for it. */
-  private readClaim(name: string, containerId: string): { deviceId: string; generation: number; position: number } | null {
+  /** claimFile is the record of the claim of container `containerId`: the identity it gave it. */
+  private claimFile(containerId: string): string {
+    return join(this.claimsDir(), `${containerId}.json`);
+  }
+
+  /** readClaim is the identity a claim gave the container `containerId`; null if it was never claimed. */
+  private readClaim(containerId: string): { deviceId: string; generation: number; position: number } | null {
+    let text: string;
     try {
-      const claim = JSON.parse(readFileSync(this.claimFile(name), 'utf8')) as { containerId?: unknown; deviceId?: unknown; generation?: unknown; position?: unknown };
-      if (claim.containerId !== containerId || typeof claim.deviceId !== 'string' || !Number.isSafeInteger(claim.generation) || !Number.isSafeInteger(claim.position)) return null;
-      return { deviceId: claim.deviceId, generation: claim.generation as number, position: claim.position as number };
+      text = readFileSync(this.claimFile(containerId), 'utf8');
     } catch {
-      return null; // none recorded (or unreadable): the container is listed by its name alone
+      return null; // no record: never claimed
     }
+    try {
+      const claim = JSON.parse(text) as { deviceId?: unknown; generation?: unknown; position?: unknown };
+      if (typeof claim.deviceId === 'string' && Number.isSafeInteger(claim.generation) && Number.isSafeInteger(claim.position)) {
+        return { deviceId: claim.deviceId, generation: claim.generation as number, position: claim.position as number };
+      }
+    } catch {
+      // fall through: a record the node could not finish writing still means "claimed"
+    }
+    return { deviceId: '', generation: 0, position: 0 };
   }
 
   /**
@@ -453,13 +473,14 @@ export class DockerUmboxRuntime implements UmboxRuntime {
       const info = await this.docker.getContainer(name).inspect();
       ports = [info.Config.Labels[LABEL.inPort], info.Config.Labels[LABEL.outPort]].filter((port): port is string => typeof port === 'string');
       await this.docker.getContainer(name).remove({ force: true });
+      rmSync(this.claimFile(info.Id), { force: true });
+      rmSync(join(this.claimsDir(), `${info.Id}.config`), { recursive: true, force: true });
     } catch (cause) {
       if ((cause as { statusCode?: number }).statusCode !== 404) throw new DataplaneError('command_failed', `removing μmbox ${name}: ${(cause as Error).message}`, { cause });
     }
     // The host ends normally vanish with the container's namespace; a pair left behind is deleted here.
     for (const port of ports) await run('ip', ['link', 'del', port], { allowFailure: true });
     rmSync(this.channelDir(name), { recursive: true, force: true });
-    rmSync(this.claimFile(name), { force: true });
   }
 }
 

@@ -241,6 +241,13 @@ export class MemoryUmboxRuntime implements UmboxRuntime {
     return { close: () => { this.watchers.delete(watcher); } };
   }
 
+  /** unready makes a running container report not ready (it lost its filter or its veths, say). */
+  unready(name: string): void {
+    const found = this.containers.get(name);
+    assert(found !== undefined, `unready: no container ${name}`);
+    found.ready = false;
+  }
+
   /** plant adds a container with this node's labels that no plan asked for (drift). */
   plant(umbox: ObservedUmbox): void {
     this.containers.set(umbox.name, { ...umbox, inPort: 'qm0000000000i', outPort: 'qm0000000000o' });

@@ -143,6 +143,8 @@ export interface ReconcilerInit {
    * WARM_POOL_DEFAULT; 0 keeps none). Needs a runtime with preparePorts, startPooled and claim.
    */
   warmPool?: number;
+  /** warmRetryMs is how long an image waits after its warm start failed (default WARM_RETRY_MS). */
+  warmRetryMs?: number;
   backoffMinMs?: number;
   backoffMaxMs?: number;
   /**
@@ -157,6 +159,8 @@ export interface ReconcilerInit {
 const FULL_PASS_SPACING_FACTOR = 10;
 /** WARM_STARTS_PER_PASS bounds the warm-pool containers one pass starts (step 5). */
 const WARM_STARTS_PER_PASS = 1;
+/** WARM_RETRY_MS: after a warm start of an image failed, the next waits this long. */
+const WARM_RETRY_MS = 30_000;
 /** DEATH_PASS_SPACING_MS spaces the full passes that reported μmbox deaths trigger. */
 const DEATH_PASS_SPACING_MS = 1_000;
 const MAX_INTEGRITY_ALERTS_REMEMBERED = 10_000;
@@ -198,6 +202,8 @@ export class Reconciler {
    */
   private readonly liveContainers = new Map<string, string>();
   private watching: { nodeId: string; handle: RuntimeWatch } | null = null;
+  /** warmFailedAt: when the last warm start of an image (image@digest) failed; it waits warmRetryMs. */
+  private readonly warmFailedAt = new Map<string, number>();
   /** freeSlots are the port pool's slots that no μmbox uses (found by a full pass, kept up by step 5). */
   private freeSlots: PortSlot[] = [];
   private passChain: Promise<unknown> = Promise.resolve();
@@ -587,7 +593,7 @@ export class Reconciler {
 
     // 5-6. The port pool and the warm pool, refilled last (each a reconfiguration of the bridge: never ahead of
     // enforcement). The port pool makes the slots the warm containers about to start will take, too.
-    const warmMissing = warmWanted(desired, umboxesLeft, this.warmSize());
+    const warmMissing = await this.warmToStart(desired, umboxesLeft, result);
     portsNow = mergePorts(portsNow, await this.refillPool(portsNow, result, warmMissing.length));
     umboxesLeft = mergeUmboxes(umboxesLeft, await this.refillWarm(desired.nodeId, warmMissing, result));
     portsNow = aliasPorts(portsNow, umboxesLeft);
@@ -870,29 +876,48 @@ export class Reconciler {
   }
 
   /**
-   * refillWarm starts the warm-pool containers `missing` names (warmWanted) on free port-pool slots. Returns
-   * what it started.
+   * warmToStart is warmWanted without the images that fail their pin (no device is quarantined for them: a
+   * device that needs one raises the integrity alert) or whose last warm start failed less than
+   * warmRetryMs ago; with each its verified image id. Checked before the port pool is refilled, so no slot
+   * is made for a start that will not happen.
    */
-  private async refillWarm(nodeId: string, missing: ReadonlyArray<{ image: string; digest: string }>, result: PassResult): Promise<ObservedUmbox[]> {
-    if (missing.length === 0 || this.runtime.startPooled === undefined || this.newInputWaiting()) return [];
-    const started: ObservedUmbox[] = [];
+  private async warmToStart(desired: DesiredDataplane, umboxes: readonly ObservedUmbox[], result: PassResult): Promise<Array<{ image: string; digest: string; imageId: string }>> {
+    if (this.runtime.startPooled === undefined || this.newInputWaiting()) return [];
     const checkImage = this.imageChecker();
-    for (const pin of missing) {
+    const now = Date.now();
+    const items: Array<{ image: string; digest: string; imageId: string }> = [];
+    for (const pin of warmWanted(desired, umboxes, this.warmSize())) {
+      const failedAt = this.warmFailedAt.get(`${pin.image}@${pin.digest}`);
+      if (failedAt !== undefined && now - failedAt < (this.init.warmRetryMs ?? WARM_RETRY_MS)) continue;
       const check = await checkImage(pin);
       if (!check.ok) {
-        // No device is quarantined for it: a device that needs the image raises the integrity alert.
         result.poolErrors.push(`warm pool: image ${pin.image} ${check.reason}: ${check.detail}`);
         continue;
       }
+      items.push({ ...pin, imageId: check.imageId });
+    }
+    return items;
+  }
+
+  /** refillWarm starts the warm-pool containers warmToStart chose on free port-pool slots; returns what it started. */
+  private async refillWarm(nodeId: string, items: ReadonlyArray<{ image: string; digest: string; imageId: string }>, result: PassResult): Promise<ObservedUmbox[]> {
+    if (items.length === 0 || this.runtime.startPooled === undefined) return [];
+    const started: ObservedUmbox[] = [];
+    for (const item of items) {
       const slot = this.freeSlots.shift();
       if (slot === undefined) break;
-      const name = warmName(nodeId, pin.image, randomBytes(5).toString('hex'));
+      const name = warmName(nodeId, item.image, randomBytes(5).toString('hex'));
       try {
-        started.push(this.started(await this.runtime.startPooled({ name, nodeId, image: pin.image, digest: pin.digest, ...slot }, check.imageId)));
+        started.push(this.started(await this.runtime.startPooled({ name, nodeId, image: item.image, digest: item.digest, ...slot }, item.imageId)));
         result.warmStarted++;
+        this.warmFailedAt.delete(`${item.image}@${item.digest}`);
       } catch (cause) {
-        // The slot is not given back: the failed container names it in its labels; both are collected.
-        result.poolErrors.push(`warm pool: ${pin.image}: ${(cause as Error).message}`);
+        // The container goes, and with it the slot (its labels name the slot's veths); the image waits
+        // warmRetryMs before the next try (a pass from the cache would otherwise try again at once).
+        result.poolErrors.push(`warm pool: ${item.image}: ${(cause as Error).message}`);
+        this.warmFailedAt.set(`${item.image}@${item.digest}`, Date.now());
+        this.ownChange(name);
+        await this.runtime.remove(name).catch(() => undefined);
       }
     }
     return started;
@@ -1041,9 +1066,12 @@ function warmKept(desired: DesiredDataplane, umboxes: readonly ObservedUmbox[], 
   return kept;
 }
 
-/** freeWarm lists the running free warm-pool containers of one pinned image. */
+/**
+ * freeWarm lists the free warm-pool containers of one pinned image that can be claimed: running and ready
+ * (holding, wired). One that is not (it never got ready, or lost its veths) is not kept: it is collected.
+ */
 function freeWarm(umboxes: readonly ObservedUmbox[], pin: { image: string; digest: string }): ObservedUmbox[] {
-  return umboxes.filter((umbox) => umbox.pooled === true && umbox.running && umbox.image === pin.image && umbox.digest === pin.digest);
+  return umboxes.filter((umbox) => umbox.pooled === true && umbox.running && umbox.ready && umbox.image === pin.image && umbox.digest === pin.digest);
 }
 
 /**

@@ -5,12 +5,14 @@
 // adapters need root, OVS and Docker: skipped with a message when missing, failed when CI=true.
 import { describe, after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { HostInterfaces, MemorySwitch, MemoryUmboxRuntime } from '../../src/dataplane/memory.js';
 import { OvsSwitch } from '../../src/dataplane/ovs.js';
 import { DockerUmboxRuntime, imageReference } from '../../src/dataplane/docker-runtime.js';
 import { run } from '../../src/dataplane/exec.js';
 import { buildImage } from '../../src/dataplane/umbox-images.js';
+import { DataplaneError } from '../../src/dataplane/errors.js';
+import type { PlannedUmbox } from '../../src/dataplane/types.js';
 import { runtimeContract, switchContract } from './contract.js';
 import { facilities, releaseFacilities } from './lab.js';
 
@@ -114,6 +116,48 @@ describe('DockerUmboxRuntime', { skip }, () => {
         await runtime.docker.getImage(`${repo}:${label}`).remove().catch(() => undefined);
       },
     };
+  });
+
+  test('claim: a claimed μmbox cannot make itself free again, and a claim channel planted as a link is refused without writing through it', async () => {
+    if (!available.ok) throw new Error(available.reason);
+    const runtime = new DockerUmboxRuntime({ socketPath: available.paths.dockerSocket, umboxDir: available.paths.umboxDir, readyTimeoutMs: 10_000 });
+    const image = await buildImage(runtime, 'block-all');
+    const check = await runtime.checkImage('block-all', image.digest);
+    assert.ok(check.ok);
+    const nodeId = `qgt-${process.pid}-claim`;
+    const hex = (process.pid % 0xfffff).toString(16).padStart(5, '0');
+    const slots = [0, 1].map((i) => ({ inPort: `qp${hex}cl${i}00i`, outPort: `qp${hex}cl${i}00o` }));
+    const warmNames = [0, 1].map((i) => `qgt-${process.pid}-warm${i}`);
+    const planned = (suffix: string): PlannedUmbox => ({
+      name: `qgt-${process.pid}-claimed-${suffix}`, nodeId, deviceId: `dev-${suffix}`, generation: 1, position: 0,
+      image: 'block-all', digest: image.digest, config: {}, inPort: `qm${hex}cl${suffix}0i`, outPort: `qm${hex}cl${suffix}0o`,
+    });
+    const [x, y, z] = [planned('x'), planned('y'), planned('z')];
+    const victim = `/tmp/qgt-victim-${process.pid}`;
+    writeFileSync(victim, 'untouched\n');
+    const exec = (name: string, script: string): Promise<unknown> => run('docker', ['-H', `unix://${available.paths.dockerSocket}`, 'exec', name, 'sh', '-c', script]);
+    try {
+      for (const [i, slot] of slots.entries()) {
+        await runtime.preparePorts(slot);
+        await runtime.startPooled({ name: warmNames[i]!, nodeId, image: 'block-all', digest: image.digest, ...slot }, check.imageId);
+      }
+      await runtime.claim(warmNames[0]!, x);
+      // The claimed μmbox erases every trace of its claim it can reach and says it holds again.
+      await exec(x.name, 'rm -rf /run/umbox/config /run/umbox/ready && echo held > /run/umbox/held');
+      const listed = (await runtime.list(nodeId)).find((one) => one.name === x.name);
+      assert.ok(listed !== undefined && listed.pooled === undefined && listed.deviceId === 'dev-x', `still claimed, still dev-x's: ${JSON.stringify(listed)}`);
+      await assert.rejects(runtime.claim(x.name, y), /not a free warm μmbox/);
+
+      // A free warm μmbox replaces its claim FIFO by a link to a host file.
+      await exec(warmNames[1]!, `rm /run/umbox/claim && ln -s ${victim} /run/umbox/claim`);
+      await assert.rejects(runtime.claim(warmNames[1]!, z), (error: unknown) => error instanceof DataplaneError && error.code === 'umbox_start_failed');
+      assert.equal(readFileSync(victim, 'utf8'), 'untouched\n', 'nothing was written through the link');
+      assert.ok(!(await runtime.list(nodeId)).some((one) => one.name === warmNames[1] || one.name === z.name), 'the container that failed its claim is gone');
+    } finally {
+      for (const name of [...warmNames, x.name, y.name, z.name]) await runtime.remove(name);
+      for (const slot of slots) for (const port of [slot.inPort, slot.outPort]) await run('ip', ['link', 'del', port], { allowFailure: true });
+      rmSync(victim, { force: true });
+    }
   });
 
   test('watch: a μmbox that dies while the event stream is down (between subscriptions) is still reported', async () => {

@@ -24,7 +24,7 @@ function rig() {
   const runtime = new MemoryUmboxRuntime(interfaces, events);
   for (const image of ['monitor', 'firewall', 'block-all']) runtime.addImage(image, digest(image), [digest(image)]);
   const integrity: IntegrityAlert[] = [];
-  const make = (extra: { plantDeleteThenAdd?: boolean; resyncMs?: number; portPool?: number; warmPool?: number; onPass?: (result: PassResult) => void } = {}): Reconciler => new Reconciler({
+  const make = (extra: { plantDeleteThenAdd?: boolean; resyncMs?: number; portPool?: number; warmPool?: number; warmRetryMs?: number; onPass?: (result: PassResult) => void } = {}): Reconciler => new Reconciler({
     switch: sw, runtime, uplinkPort: 'up0', interfaceExists: (name) => interfaces.has(name), onIntegrityAlert: (alert) => integrity.push(alert),
     resyncMs: 20, backoffMinMs: 5, backoffMaxMs: 40, ...extra,
   });
@@ -889,6 +889,41 @@ describe('Reconciler', () => {
       assert.ok(monitor?.ports !== undefined);
       const ports = new Set((await sw.listPorts()).map((port) => port.name));
       assert.ok(!ports.has(monitor.ports.inPort) && !ports.has(monitor.ports.outPort), 'its slot\'s ports are collected');
+    });
+
+    test('a warm μmbox that is not ready is collected and replaced, never claimed', async () => {
+      const { events, runtime, make } = rig();
+      const reconciler = make({ portPool: 1, warmPool: 1 });
+      reconciler.setDesired(warm({ cam: { state: 'normal', generation: 1, verdict: 'allow' } }));
+      await reconciler.reconcileOnce();
+      const [pooled] = await runtime.list('node-a');
+      assert.ok(pooled?.pooled === true);
+      runtime.unready(pooled.name);
+      const pass = await reconciler.reconcileOnce();
+      assert.equal(pass.removedUmboxes, 1, `the unready warm μmbox is removed: ${events.join(' | ')}`);
+      assert.equal(pass.warmStarted, 1, 'and replaced');
+      events.length = 0;
+      reconciler.setDesired(warm({ cam: { state: 'suspicious', generation: 2, chain: [pin('firewall')] } }));
+      const move = await reconciler.reconcileOnce({ full: false });
+      assert.equal(move.claimedUmboxes, 1);
+      assert.ok(!events.some((event) => event.startsWith(`claim ${pooled.name}`)), 'the claim took the new one');
+    });
+
+    test('a warm start that fails leaves no container and waits warmRetryMs before the next try', async () => {
+      const { runtime, make } = rig();
+      runtime.failStarts.add('firewall');
+      const reconciler = make({ portPool: 1, warmPool: 1, warmRetryMs: 60_000 });
+      reconciler.setDesired(warm({ cam: { state: 'normal', generation: 1, verdict: 'allow' } }));
+      const first = await reconciler.reconcileOnce();
+      assert.ok(first.poolErrors.some((error) => error.startsWith('warm pool: firewall')), first.poolErrors.join(' | '));
+      assert.deepEqual(await runtime.list('node-a'), [], 'no container left behind');
+      reconciler.setDesired(warm({ cam: { state: 'normal', generation: 2, verdict: 'allow' } }));
+      const later = [await reconciler.reconcileOnce({ full: false }), await reconciler.reconcileOnce()];
+      assert.deepEqual(later.flatMap((pass) => pass.poolErrors), [], 'no retry (and so no new failure) within warmRetryMs');
+      runtime.failStarts.delete('firewall');
+      const retry = make({ portPool: 1, warmPool: 1, warmRetryMs: 0 });
+      retry.setDesired(warm({ cam: { state: 'normal', generation: 2, verdict: 'allow' } }));
+      assert.equal((await retry.reconcileOnce()).warmStarted, 1, 'after it, the start is tried again');
     });
 
     test('warm images are checked at the edge', () => {
