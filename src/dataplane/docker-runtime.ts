@@ -5,7 +5,7 @@
 // Each container gets a private directory bind-mounted at /run/umbox: its alert FIFO and ready marker.
 // Before a container is created its image's layer digest is checked against the pin, and the container
 // is created from the verified image id, so a re-tag between check and create cannot swap the image.
-import { constants as fsConstants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { constants as fsConstants, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -149,7 +149,11 @@ export class DockerUmboxRuntime implements UmboxRuntime {
   }
 
   async list(nodeId: string): Promise<ObservedUmbox[]> {
-    const containers = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL.node}=${nodeId}`, `${LABEL.umbox}=1`] } });
+    // Every node's μmboxes on this engine, in one call: this node's are listed, and a claim record whose
+    // container is gone (removed while the engine was down, say) is deleted.
+    const all = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL.umbox}=1`] } });
+    this.pruneClaims(new Set(all.map((info) => info.Id)));
+    const containers = all.filter((info) => info.Labels[LABEL.node] === nodeId);
     const observed: ObservedUmbox[] = [];
     for (const info of containers) {
       const labels = info.Labels;
@@ -293,6 +297,20 @@ export class DockerUmboxRuntime implements UmboxRuntime {
       position: umbox.position, image: umbox.image, digest: umbox.digest, running: true, ready: true, pid: info.State.Pid,
       ports: { inPort, outPort },
     };
+  }
+
+  /** pruneClaims deletes the claim records (and staged configurations) of containers not in `existing`. */
+  private pruneClaims(existing: ReadonlySet<string>): void {
+    let entries: string[];
+    try {
+      entries = readdirSync(this.claimsDir());
+    } catch {
+      return; // no claim made yet
+    }
+    for (const entry of entries) {
+      const id = entry.replace(/\.(json|config)$/, '');
+      if (!existing.has(id)) rmSync(join(this.claimsDir(), entry), { recursive: true, force: true });
+    }
   }
 
   /** claimsDir holds the node's claim records, beside the channel directories and in none of them. */

@@ -6,6 +6,7 @@
 import { describe, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { HostInterfaces, MemorySwitch, MemoryUmboxRuntime } from '../../src/dataplane/memory.js';
 import { OvsSwitch } from '../../src/dataplane/ovs.js';
 import { DockerUmboxRuntime, imageReference } from '../../src/dataplane/docker-runtime.js';
@@ -141,7 +142,7 @@ describe('DockerUmboxRuntime', { skip }, () => {
         await runtime.preparePorts(slot);
         await runtime.startPooled({ name: warmNames[i]!, nodeId, image: 'block-all', digest: image.digest, ...slot }, check.imageId);
       }
-      await runtime.claim(warmNames[0]!, x);
+      const claimedX = await runtime.claim(warmNames[0]!, x);
       // The claimed μmbox erases every trace of its claim it can reach and says it holds again.
       await exec(x.name, 'rm -rf /run/umbox/config /run/umbox/ready && echo held > /run/umbox/held');
       const listed = (await runtime.list(nodeId)).find((one) => one.name === x.name);
@@ -153,6 +154,13 @@ describe('DockerUmboxRuntime', { skip }, () => {
       await assert.rejects(runtime.claim(warmNames[1]!, z), (error: unknown) => error instanceof DataplaneError && error.code === 'umbox_start_failed');
       assert.equal(readFileSync(victim, 'utf8'), 'untouched\n', 'nothing was written through the link');
       assert.ok(!(await runtime.list(nodeId)).some((one) => one.name === warmNames[1] || one.name === z.name), 'the container that failed its claim is gone');
+
+      // A claimed container removed behind the node's back: the next list deletes its claim record.
+      const record = join(available.paths.umboxDir, '.claims', `${claimedX.containerId}.json`);
+      assert.ok(existsSync(record), 'the claim is recorded by container id');
+      await runtime.docker.getContainer(claimedX.containerId).remove({ force: true });
+      await runtime.list(nodeId);
+      assert.equal(existsSync(record), false, 'the record of a container that is gone is pruned');
     } finally {
       for (const name of [...warmNames, x.name, y.name, z.name]) await runtime.remove(name);
       for (const slot of slots) for (const port of [slot.inPort, slot.outPort]) await run('ip', ['link', 'del', port], { allowFailure: true });
