@@ -12,6 +12,7 @@ import Docker from 'dockerode';
 import { LABEL_PREFIX, UMBOX_READY_TIMEOUT_MS, UMBOX_REPOSITORY } from './constants.js';
 import { DataplaneError } from './errors.js';
 import { pollUntil, run } from './exec.js';
+import { CONFIG_KEY } from './planner.js';
 import type { ObservedUmbox, PlannedUmbox } from './types.js';
 
 /** ImageCheck is the result of checking a local image against its pin. */
@@ -224,19 +225,12 @@ export class DockerUmboxRuntime implements UmboxRuntime {
       [LABEL.device]: umbox.deviceId, [LABEL.generation]: String(umbox.generation), [LABEL.position]: String(umbox.position),
     };
     const { containerId, pid } = await this.launch(umbox, imageId, env, labels, 'ready');
-    return {
-      name: umbox.name, containerId, nodeId: umbox.nodeId, deviceId: umbox.deviceId, generation: umbox.generation,
-      position: umbox.position, image: umbox.image, digest: umbox.digest, running: true, ready: true, pid,
-      ports: { inPort: umbox.inPort, outPort: umbox.outPort },
-    };
+    return runningUmbox(umbox, containerId, pid, umbox, umbox);
   }
 
   async startPooled(pooled: PooledUmbox, imageId: string): Promise<ObservedUmbox> {
     const { containerId, pid } = await this.launch(pooled, imageId, [`UMBOX_IMAGE=${pooled.image}`, 'UMBOX_POOLED=1'], { [LABEL.pool]: '1' }, 'held');
-    return {
-      name: pooled.name, containerId, nodeId: pooled.nodeId, deviceId: '', generation: 0, position: 0, image: pooled.image, digest: pooled.digest,
-      running: true, ready: true, pid, ports: { inPort: pooled.inPort, outPort: pooled.outPort }, pooled: true,
-    };
+    return { ...runningUmbox(pooled, containerId, pid, { deviceId: '', generation: 0, position: 0 }, pooled), pooled: true };
   }
 
   async claim(pooledName: string, umbox: PlannedUmbox): Promise<ObservedUmbox> {
@@ -263,11 +257,11 @@ export class DockerUmboxRuntime implements UmboxRuntime {
       // The configuration, one file per key (keys are the planner's CONFIG_KEY, values one line), staged in
       // the node's own directory and moved into the container's at once (a rename does not follow what the
       // container may have planted there, and fails on anything but nothing or an empty directory).
-      const staging = join(this.claimsDir(), `${info.Id}.config`);
+      const staging = this.stagingDir(info.Id);
       rmSync(staging, { recursive: true, force: true });
       mkdirSync(staging, { mode: 0o755 });
       for (const [key, value] of Object.entries(umbox.config)) {
-        if (!/^[A-Z][A-Z0-9_]*$/.test(key)) throw new DataplaneError('umbox_start_failed', `claiming ${pooledName}: bad configuration key ${JSON.stringify(key)}`);
+        if (!CONFIG_KEY.test(key)) throw new DataplaneError('umbox_start_failed', `claiming ${pooledName}: bad configuration key ${JSON.stringify(key)}`);
         writeFileSync(join(staging, key), value, { flag: 'wx' });
       }
       renameSync(staging, join(dir, 'config'));
@@ -292,11 +286,7 @@ export class DockerUmboxRuntime implements UmboxRuntime {
       if (cause instanceof DataplaneError) throw cause;
       throw new DataplaneError('umbox_start_failed', `claiming ${pooledName} for ${umbox.name}: ${(cause as Error).message}`, { cause });
     }
-    return {
-      name: umbox.name, containerId: info.Id, nodeId: umbox.nodeId, deviceId: umbox.deviceId, generation: umbox.generation,
-      position: umbox.position, image: umbox.image, digest: umbox.digest, running: true, ready: true, pid: info.State.Pid,
-      ports: { inPort, outPort },
-    };
+    return runningUmbox(umbox, info.Id, info.State.Pid, umbox, { inPort, outPort });
   }
 
   /** pruneClaims deletes the claim records (and staged configurations) of containers not in `existing`. */
@@ -309,8 +299,19 @@ export class DockerUmboxRuntime implements UmboxRuntime {
     }
     for (const entry of entries) {
       const id = entry.replace(/\.(json|config)$/, '');
-      if (!existing.has(id)) rmSync(join(this.claimsDir(), entry), { recursive: true, force: true });
+      if (!existing.has(id)) this.forgetClaim(id);
     }
+  }
+
+  /** forgetClaim deletes the claim record and the staged configuration of container `containerId`. */
+  private forgetClaim(containerId: string): void {
+    rmSync(this.claimFile(containerId), { force: true });
+    rmSync(this.stagingDir(containerId), { recursive: true, force: true });
+  }
+
+  /** stagingDir is where a claim stages the configuration of container `containerId`. */
+  private stagingDir(containerId: string): string {
+    return join(this.claimsDir(), `${containerId}.config`);
   }
 
   /** claimsDir holds the node's claim records, beside the channel directories and in none of them. */
@@ -491,8 +492,7 @@ export class DockerUmboxRuntime implements UmboxRuntime {
       const info = await this.docker.getContainer(name).inspect();
       ports = [info.Config.Labels[LABEL.inPort], info.Config.Labels[LABEL.outPort]].filter((port): port is string => typeof port === 'string');
       await this.docker.getContainer(name).remove({ force: true });
-      rmSync(this.claimFile(info.Id), { force: true });
-      rmSync(join(this.claimsDir(), `${info.Id}.config`), { recursive: true, force: true });
+      this.forgetClaim(info.Id);
     } catch (cause) {
       if ((cause as { statusCode?: number }).statusCode !== 404) throw new DataplaneError('command_failed', `removing μmbox ${name}: ${(cause as Error).message}`, { cause });
     }
@@ -500,6 +500,15 @@ export class DockerUmboxRuntime implements UmboxRuntime {
     for (const port of ports) await run('ip', ['link', 'del', port], { allowFailure: true });
     rmSync(this.channelDir(name), { recursive: true, force: true });
   }
+}
+
+/** runningUmbox is what start, startPooled and claim report: a running, ready μmbox with its identity and the ports its labels name. */
+function runningUmbox(one: { name: string; nodeId: string; image: string; digest: string }, containerId: string, pid: number,
+  identity: { deviceId: string; generation: number; position: number }, ports: { inPort: string; outPort: string }): ObservedUmbox {
+  return {
+    name: one.name, containerId, nodeId: one.nodeId, deviceId: identity.deviceId, generation: identity.generation, position: identity.position,
+    image: one.image, digest: one.digest, running: true, ready: true, pid, ports: { inPort: ports.inPort, outPort: ports.outPort },
+  };
 }
 
 /** destroyStream ends an event stream (dockerode types it as a ReadableStream, which has no destroy). */

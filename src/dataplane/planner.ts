@@ -39,7 +39,8 @@ export interface PlannerOptions {
 const IMAGE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const PORT_NAME = /^[A-Za-z0-9_.:-]{1,15}$/;
-const CONFIG_KEY = /^[A-Z][A-Z0-9_]{0,31}$/;
+/** CONFIG_KEY is the form of a μmbox configuration key (it becomes UMBOX_<key> in the container, or a file name). */
+export const CONFIG_KEY = /^[A-Z][A-Z0-9_]{0,31}$/;
 /** UMBOX_PORT_NAME is the form of the host ends of μmbox veth pairs (qm…, see umboxPorts) and of the reconciler's port-pool slots (qp…). */
 export const UMBOX_PORT_NAME = /^q[mp][0-9a-f]{10}[io]$/;
 const MAX_CONFIG_VALUE_CHARS = 1024;
@@ -71,7 +72,7 @@ export function planDataplane(input: DesiredInput, options: PlannerOptions): Des
     planned.push(planDevice(input.nodeId, device, deviceNumber, options.uplinkPort));
   }
   const standbyLeftOut = planStandby(input.nodeId, devices, planned, new Set(problems.map((problem) => problem.deviceId)), standbyLimit);
-  const warm = [...new Map((input.warm ?? []).map((pin) => [`${pin.image}@${pin.digest}`, { image: pin.image, digest: pin.digest }])).entries()]
+  const warm = [...new Map((input.warm ?? []).map((pin) => [pinKey(pin), { image: pin.image, digest: pin.digest }])).entries()]
     .sort(([a], [b]) => compareStrings(a, b)).map(([, pin]) => pin);
   return { nodeId: input.nodeId, uplinkPort: options.uplinkPort, devices: planned, baseFlows: baseFlowsFor(), problems, standbyLeftOut, warm };
 }
@@ -184,9 +185,8 @@ export function splitCookie(cookie: bigint): { deviceNumber: number; generation:
  * container become the chain's without a restart.
  */
 export function umboxName(nodeId: string, deviceNumber: number, image: string, digest: string, config: Readonly<Record<string, string>>, occurrence: number): string {
-  const nodeTag = sha256Hex(nodeId).slice(0, 8);
   const contentTag = sha256Hex(`${umboxContent(image, digest, config)}\u0000${occurrence}`).slice(0, 10);
-  return `qg-${nodeTag}-${deviceNumber.toString(16).padStart(8, '0')}-${contentTag}-${image}`;
+  return `qg-${nodeTag(nodeId)}-${deviceNumber.toString(16).padStart(8, '0')}-${contentTag}-${image}`;
 }
 
 /**
@@ -194,7 +194,17 @@ export function umboxName(nodeId: string, deviceNumber: number, image: string, d
  * no device: a claim renames the container to the planned μmbox's name.
  */
 export function warmName(nodeId: string, image: string, tag: string): string {
-  return `qg-${sha256Hex(nodeId).slice(0, 8)}-warm-${tag}-${image}`;
+  return `qg-${nodeTag(nodeId)}-warm-${tag}-${image}`;
+}
+
+/** nodeTag is the node's part of its container names. */
+function nodeTag(nodeId: string): string {
+  return sha256Hex(nodeId).slice(0, 8);
+}
+
+/** pinKey is one pinned image as a map key: "image@digest". */
+export function pinKey(pin: { image: string; digest: string }): string {
+  return `${pin.image}@${pin.digest}`;
 }
 
 function umboxContent(image: string, digest: string, config: Readonly<Record<string, string>>): string {

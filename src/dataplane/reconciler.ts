@@ -41,11 +41,11 @@ import { existsSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { strict as assert } from 'node:assert';
 import {
-  PORT_POOL_DEFAULT, RECONCILE_BACKOFF_MAX_MS, WARM_POOL_DEFAULT, RECONCILE_BACKOFF_MIN_MS, RECONCILE_RESYNC_MS, STANDBY_STARTS_PER_PASS, UMBOX_START_CONCURRENCY,
+  PORT_POOL_DEFAULT, RECONCILE_BACKOFF_MAX_MS, RECONCILE_BACKOFF_MIN_MS, RECONCILE_RESYNC_MS, STANDBY_STARTS_PER_PASS, UMBOX_START_CONCURRENCY, WARM_POOL_DEFAULT,
 } from './constants.js';
 import { DataplaneError } from './errors.js';
 import { flowKey, type FlowChange, type Switch, type SwitchPortInfo } from './ovs.js';
-import { checkInput, planDataplane, splitCookie, umboxPorts, warmName, UMBOX_PORT_NAME, type PlannerOptions } from './planner.js';
+import { checkInput, pinKey, planDataplane, splitCookie, umboxPorts, warmName, UMBOX_PORT_NAME, type PlannerOptions } from './planner.js';
 import { peerName, type RuntimeWatch, type UmboxRuntime } from './docker-runtime.js';
 import type {
   DesiredDataplane, DesiredInput, DeviceReport, FlowSpec, ObservedFlow, ObservedUmbox, PlannedDevice, PlannedUmbox,
@@ -726,7 +726,7 @@ export class Reconciler {
   private imageChecker(): (umbox: { image: string; digest: string }) => Promise<Awaited<ReturnType<UmboxRuntime['checkImage']>>> {
     const checks = new Map<string, Awaited<ReturnType<UmboxRuntime['checkImage']>>>();
     return async (umbox) => {
-      const key = `${umbox.image}@${umbox.digest}`;
+      const key = pinKey(umbox);
       let check = checks.get(key);
       if (check === undefined) {
         check = await this.runtime.checkImage(umbox.image, umbox.digest);
@@ -772,7 +772,7 @@ export class Reconciler {
     const claims = new Map<string, ObservedUmbox>();
     const gone = new Set<string>();
     if (this.runtime.claim !== undefined) {
-      const free = known.filter((umbox) => umbox.pooled === true && umbox.running && umbox.ready);
+      const free = known.filter(isFreeWarm);
       for (const item of items) {
         if (blocked.has(item.umbox.deviceId)) continue;
         const index = free.findIndex((umbox) => umbox.image === item.umbox.image && umbox.digest === item.umbox.digest);
@@ -882,12 +882,12 @@ export class Reconciler {
    * is made for a start that will not happen.
    */
   private async warmToStart(desired: DesiredDataplane, umboxes: readonly ObservedUmbox[], result: PassResult): Promise<Array<{ image: string; digest: string; imageId: string }>> {
-    if (this.runtime.startPooled === undefined || this.newInputWaiting()) return [];
+    if (this.newInputWaiting()) return [];
     const checkImage = this.imageChecker();
     const now = Date.now();
     const items: Array<{ image: string; digest: string; imageId: string }> = [];
     for (const pin of warmWanted(desired, umboxes, this.warmSize())) {
-      const failedAt = this.warmFailedAt.get(`${pin.image}@${pin.digest}`);
+      const failedAt = this.warmFailedAt.get(pinKey(pin));
       if (failedAt !== undefined && now - failedAt < (this.init.warmRetryMs ?? WARM_RETRY_MS)) continue;
       const check = await checkImage(pin);
       if (!check.ok) {
@@ -910,12 +910,12 @@ export class Reconciler {
       try {
         started.push(this.started(await this.runtime.startPooled({ name, nodeId, image: item.image, digest: item.digest, ...slot }, item.imageId)));
         result.warmStarted++;
-        this.warmFailedAt.delete(`${item.image}@${item.digest}`);
+        this.warmFailedAt.delete(pinKey(item));
       } catch (cause) {
         // The container goes, and with it the slot (its labels name the slot's veths); the image waits
         // warmRetryMs before the next try (a pass from the cache would otherwise try again at once).
         result.poolErrors.push(`warm pool: ${item.image}: ${(cause as Error).message}`);
-        this.warmFailedAt.set(`${item.image}@${item.digest}`, Date.now());
+        this.warmFailedAt.set(pinKey(item), Date.now());
         this.ownChange(name);
         await this.runtime.remove(name).catch(() => undefined);
       }
@@ -1006,7 +1006,6 @@ interface PortSlot {
   outPort: string;
 }
 
-
 /**
  * findFreeSlots finds the pool's slots on the bridge (a full pass): pairs qp…i/qp…o, both attached, both
  * veths complete on the host (the other ends not moved into any container), which no container's labels
@@ -1051,7 +1050,6 @@ export function aliasPorts(ports: readonly SwitchPortInfo[], umboxes: readonly O
   return aliases.size === 0 ? real : [...real, ...aliases.values()];
 }
 
-/** mergeUmboxes is `observed` with `started` replacing the containers of the same names. */
 /**
  * warmKept picks the warm-pool containers a pass keeps: running, free ones of each image in the plan's
  * `warm` list, at most `size` per image; any other warm container (stopped, surplus, or of an image no
@@ -1071,7 +1069,12 @@ function warmKept(desired: DesiredDataplane, umboxes: readonly ObservedUmbox[], 
  * (holding, wired). One that is not (it never got ready, or lost its veths) is not kept: it is collected.
  */
 function freeWarm(umboxes: readonly ObservedUmbox[], pin: { image: string; digest: string }): ObservedUmbox[] {
-  return umboxes.filter((umbox) => umbox.pooled === true && umbox.running && umbox.ready && umbox.image === pin.image && umbox.digest === pin.digest);
+  return umboxes.filter((umbox) => isFreeWarm(umbox) && umbox.image === pin.image && umbox.digest === pin.digest);
+}
+
+/** isFreeWarm: a warm-pool container that can be claimed (running, holding, wired). */
+function isFreeWarm(umbox: ObservedUmbox): boolean {
+  return umbox.pooled === true && umbox.running && umbox.ready;
 }
 
 /**
@@ -1087,6 +1090,7 @@ function warmWanted(desired: DesiredDataplane, umboxes: readonly ObservedUmbox[]
   return wanted;
 }
 
+/** mergeUmboxes is `observed` with `started` replacing the containers of the same names. */
 function mergeUmboxes(observed: readonly ObservedUmbox[], started: readonly ObservedUmbox[]): ObservedUmbox[] {
   if (started.length === 0) return [...observed];
   const names = new Set(started.map((umbox) => umbox.name));

@@ -15,6 +15,7 @@
 // already out of its type's initial state gets standby priority 1: it is the likelier to move again.
 import { strict as assert } from 'node:assert';
 import { MAX_DEVICES_PER_NODE, MAX_GENERATION, MAX_WARM_IMAGES } from './constants.js';
+import { pinKey } from './planner.js';
 import type { DesiredDevice, DesiredInput, DevicePlan, ImagePin, StandbyPlan } from './types.js';
 
 /** StatePlan is a device's plan as the state machine reports it (src/state DevicePlan). */
@@ -83,7 +84,10 @@ export function desiredInputFromState(state: StateView, nodeId: string, book: Ge
     }
     const device: DesiredDevice = { id: record.id, port: record.port, addresses: [...record.addresses], plan };
     const type = deviceTypeOf(state, typesByDomain, record.domain, record.type);
-    for (const one of type?.states ?? []) if ('chain' in one) for (const pin of one.chain) warm.set(`${pin.name}@${pin.digest}`, { image: pin.name, digest: pin.digest });
+    for (const one of type?.states ?? []) if ('chain' in one) for (const pin of one.chain) {
+      const image = { image: pin.name, digest: pin.digest };
+      warm.set(pinKey(image), image);
+    }
     if (type !== undefined && statePlan !== undefined) {
       const standby = nextChains(type, statePlan.state).map((target): StandbyPlan => ({ state: target.state, chain: pinsOf(target.chain, record.id) }));
       if (standby.length > 0) {
