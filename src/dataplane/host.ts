@@ -104,7 +104,7 @@ export async function ovsAnswers(paths: HostPaths): Promise<boolean> {
   const db = await run('ovs-vsctl', [`--db=unix:${paths.ovsDbSocket}`, '--timeout=10', 'show'], { allowFailure: true, timeoutMs: 15_000 })
     .catch(() => ({ code: -1 }));
   if (db.code !== 0) return false;
-  const pid = livePid(join(paths.ovsDir, 'vswitchd.pid'));
+  const pid = livePid(join(paths.ovsDir, 'vswitchd.pid'), 'ovs-vswitchd');
   if (pid === null) return false;
   const ctl = join(paths.ovsDir, `ovs-vswitchd.${pid}.ctl`);
   const appctl = await run('ovs-appctl', ['-t', ctl, 'version'], { allowFailure: true, timeoutMs: 15_000 }).catch(() => ({ code: -1 }));
@@ -121,7 +121,7 @@ async function ensureOvs(paths: HostPaths): Promise<boolean> {
   const env = { OVS_RUNDIR: paths.ovsDir, OVS_LOGDIR: paths.ovsDir, OVS_DBDIR: paths.ovsDir };
   const dbFile = join(paths.ovsDir, 'conf.db');
   let started = false;
-  let dbPid = livePid(join(paths.ovsDir, 'ovsdb.pid')) ?? liveCtlPid(paths.ovsDir, 'ovsdb-server');
+  let dbPid = livePid(join(paths.ovsDir, 'ovsdb.pid'), 'ovsdb-server') ?? liveCtlPid(paths.ovsDir, 'ovsdb-server');
   if (dbPid !== null && !existsSync(paths.ovsDbSocket)) {
     // Alive but unreachable (its socket file is gone): nothing can talk to it, so replace it.
     await stopProcess(dbPid, 10_000);
@@ -135,7 +135,7 @@ async function ensureOvs(paths: HostPaths): Promise<boolean> {
     await run('ovs-vsctl', [`--db=unix:${paths.ovsDbSocket}`, '--no-wait', 'init'], { env });
     started = true;
   }
-  const switchPid = livePid(join(paths.ovsDir, 'vswitchd.pid')) ?? liveCtlPid(paths.ovsDir, 'ovs-vswitchd');
+  const switchPid = livePid(join(paths.ovsDir, 'vswitchd.pid'), 'ovs-vswitchd') ?? liveCtlPid(paths.ovsDir, 'ovs-vswitchd');
   if (switchPid === null) {
     await run('ovs-vswitchd', [`unix:${paths.ovsDbSocket}`, `--pidfile=${join(paths.ovsDir, 'vswitchd.pid')}`, '--detach',
       `--log-file=${join(paths.ovsDir, 'vswitchd.log')}`, '--disable-system'], { env, timeoutMs: 30_000 });
@@ -166,7 +166,7 @@ export function dockerAnswers(socketPath: string): Promise<boolean> {
 
 async function ensureDocker(paths: HostPaths): Promise<boolean> {
   if (await dockerAnswers(paths.dockerSocket)) return false;
-  const pid = livePid(paths.dockerPidFile);
+  const pid = livePid(paths.dockerPidFile, 'dockerd');
   if (pid !== null) {
     // A dockerd that is starting, or slow on a loaded machine: give it time before declaring it dead.
     if (await pollUntil(() => dockerAnswers(paths.dockerSocket), 60_000, 200)) return false;
@@ -194,18 +194,18 @@ async function ensureDocker(paths: HostPaths): Promise<boolean> {
 
 /** stopHost stops the OVS instance and Docker engine that live in `paths` (what is not running is skipped). */
 export async function stopHost(paths: HostPaths = hostPaths(), which: { ovs?: boolean; docker?: boolean } = {}): Promise<void> {
-  if (which.docker !== false) await stopPid(paths.dockerPidFile, 30_000);
+  if (which.docker !== false) await stopPid(paths.dockerPidFile, 'dockerd', 30_000);
   if (which.ovs !== false) {
     for (const [pidFile, daemon] of [['vswitchd.pid', 'ovs-vswitchd'], ['ovsdb.pid', 'ovsdb-server']] as const) {
-      await stopPid(join(paths.ovsDir, pidFile), 10_000);
+      await stopPid(join(paths.ovsDir, pidFile), daemon, 10_000);
       const orphan = liveCtlPid(paths.ovsDir, daemon); // running without its pid file
       if (orphan !== null) await stopProcess(orphan, 10_000);
     }
   }
 }
 
-async function stopPid(pidFile: string, timeoutMs: number): Promise<void> {
-  const pid = livePid(pidFile);
+async function stopPid(pidFile: string, daemon: Daemon, timeoutMs: number): Promise<void> {
+  const pid = livePid(pidFile, daemon);
   if (pid !== null) await stopProcess(pid, timeoutMs);
   rmSync(pidFile, { force: true });
 }
@@ -222,13 +222,17 @@ async function stopProcess(pid: number, timeoutMs: number): Promise<void> {
   await pollUntil(() => !processAlive(pid), 10_000, 100);
 }
 
-function livePid(pidFile: string): number | null {
+/** Daemon is a host daemon's process name (its /proc/<pid>/comm). */
+type Daemon = 'ovsdb-server' | 'ovs-vswitchd' | 'dockerd';
+
+/** livePid is the pid in `pidFile` if that process is alive and is `daemon` (a stale file's pid may be reused by anything). */
+function livePid(pidFile: string, daemon: Daemon): number | null {
   const pid = readPid(pidFile);
-  return pid !== null && processAlive(pid) ? pid : null;
+  return pid !== null && isDaemon(pid, daemon) ? pid : null;
 }
 
 /** liveCtlPid finds a live daemon by its control socket name (<daemon>.<pid>.ctl) when its pid file is gone. */
-function liveCtlPid(dir: string, daemon: string): number | null {
+function liveCtlPid(dir: string, daemon: Daemon): number | null {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -238,7 +242,7 @@ function liveCtlPid(dir: string, daemon: string): number | null {
   for (const name of names) {
     const match = new RegExp(`^${daemon}\\.(\\d+)\\.ctl$`).exec(name);
     const pid = match?.[1] === undefined ? NaN : Number.parseInt(match[1], 10);
-    if (Number.isSafeInteger(pid) && pid > 0 && processAlive(pid)) return pid;
+    if (Number.isSafeInteger(pid) && pid > 0 && isDaemon(pid, daemon)) return pid;
   }
   return null;
 }
@@ -249,6 +253,21 @@ function readPid(pidFile: string): number | null {
     return Number.isSafeInteger(pid) && pid > 0 ? pid : null;
   } catch {
     return null;
+  }
+}
+
+/**
+ * isDaemon says whether process `pid` is alive and named `daemon`. A daemon stopped hard leaves its pid file
+ * or control socket (<daemon>.<pid>.ctl) behind; once the pid is reused, signalling it would stop whatever
+ * now has it — likely how a CI run lost a test process (it asked ensureHost for OVS, which found a stale
+ * ovsdb-server.<pid>.ctl naming the test process itself, and stopped it).
+ */
+function isDaemon(pid: number, daemon: Daemon): boolean {
+  if (!processAlive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === daemon;
+  } catch {
+    return false; // gone meanwhile
   }
 }
 

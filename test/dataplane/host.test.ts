@@ -6,7 +6,8 @@
 // message when missing, failed when CI=true. (The Docker half is exercised by every data-plane test file.)
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureHost, hostPaths, ovsAnswers, stopHost } from '../../src/dataplane/host.js';
 import { pollUntil } from '../../src/dataplane/exec.js';
@@ -62,5 +63,23 @@ describe('host set-up', { skip: usable ? false : 'needs root and openvswitch-swi
     await stopHost(paths, { docker: false });
     assert.equal(await ovsAnswers(paths), false);
     for (const pid of pids) assert.throws(() => process.kill(pid, 0), 'process is gone');
+  });
+
+  test('a stale pid file or control socket whose pid now names another process: stop leaves that process alone', async () => {
+    // A daemon stopped hard leaves these behind; the pid is then free for any process to take.
+    const bystander = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const pid = bystander.pid;
+      assert.ok(pid !== undefined);
+      mkdirSync(paths.ovsDir, { recursive: true });
+      mkdirSync(paths.dockerExecDir, { recursive: true });
+      for (const file of [ovsdbPid, vswitchdPid, paths.dockerPidFile]) writeFileSync(file, `${pid}\n`);
+      for (const daemon of ['ovsdb-server', 'ovs-vswitchd']) writeFileSync(join(paths.ovsDir, `${daemon}.${pid}.ctl`), '');
+      await stopHost(paths);
+      assert.doesNotThrow(() => process.kill(pid, 0), 'the process that took the pid is still alive');
+    } finally {
+      bystander.kill('SIGKILL');
+      for (const daemon of ['ovsdb-server', 'ovs-vswitchd']) rmSync(join(paths.ovsDir, `${daemon}.${bystander.pid}.ctl`), { force: true });
+    }
   });
 });
