@@ -3,6 +3,7 @@
 // The file is YAML (JSON is valid YAML). Every field is checked against the schema below; an
 // unknown key is an error, not ignored, so a typo never silently falls back to a default.
 import { readFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
@@ -76,6 +77,22 @@ export const NodeConfigSchema = Type.Object(
       runDir: Type.Optional(Type.String({ minLength: 1 })),
       standbyUmboxes: Type.Optional(Type.Integer({ minimum: 0, maximum: 256 })),
     }, { additionalProperties: false })),
+    /**
+     * devices: the device interface (docs/devices.md): this gateway's management address on its devices'
+     * network (a port `managementPort` on the data plane's bridge, host end `managementInterface`), the MQTT
+     * broker it runs there (`brokerPort`, default 1883), and `secretsFile`, the device credentials this node
+     * holds (a YAML map from credential reference to secret, mode 0600). Needs `dataplane`.
+     */
+    devices: Type.Optional(Type.Object({
+      managementAddress: Type.String({ pattern: '^[0-9]{1,3}([.][0-9]{1,3}){3}$' }),
+      managementPrefixLength: Type.Optional(Type.Integer({ minimum: 8, maximum: 30 })),
+      managementPort: Type.String({ pattern: '^[a-zA-Z0-9_.-]{1,15}$' }),
+      managementInterface: Type.String({ pattern: '^[a-zA-Z0-9_.-]{1,15}$' }),
+      brokerPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+      secretsFile: Type.Optional(Type.String({ minLength: 1 })),
+      discoveryDomain: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+      commandTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 120_000 })),
+    }, { additionalProperties: false })),
     logLevel: Type.Optional(Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)))),
   },
   { additionalProperties: false },
@@ -116,6 +133,10 @@ export function parseNodeConfig(value: unknown, file: string): NodeConfig {
   if (application === 'log' && !config.join && !ids.has(config.nodeId)) {
     throw new ConfigError(file, `at nodeId: ${config.nodeId} is not one of members (${[...ids].join(', ')}); set join: true for a node that joins later`);
   }
+  if (config.devices !== undefined && !isIPv4(config.devices.managementAddress)) {
+    throw new ConfigError(file, `at devices.managementAddress: expected an IPv4 address, found "${config.devices.managementAddress}"`);
+  }
+  if (config.devices !== undefined && config.dataplane === undefined) throw new ConfigError(file, 'at devices: needs dataplane (the management port is on the data plane\'s bridge)');
   const base = dirname(resolve(file));
   const absolute = (path: string): string => (isAbsolute(path) ? path : resolve(base, path));
   return {
@@ -124,6 +145,7 @@ export function parseNodeConfig(value: unknown, file: string): NodeConfig {
     dataDir: absolute(config.dataDir),
     identityKeyFile: absolute(config.identityKeyFile),
     ...(config.genesisFile !== undefined ? { genesisFile: absolute(config.genesisFile) } : {}),
+    ...(config.devices?.secretsFile !== undefined ? { devices: { ...config.devices, secretsFile: absolute(config.devices.secretsFile) } } : {}),
   };
 }
 

@@ -1,0 +1,124 @@
+// Goal: the node's own signed commands are proposed one at a time in sequence order, readings are batched
+// per domain and bounded (oldest dropped first while the cluster has no leader), a command that could not
+// commit is proposed again with the same bytes, and commands signed elsewhere go before those still to sign.
+// Method: a NodeProposer over an in-memory "cluster" whose propose records the order and can refuse.
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { NodeProposer, type NodePayload, type ProposeOutcome } from '../../src/devices/node-proposer.js';
+
+interface Signed { seq: number; domain: string; payload: NodePayload }
+
+function harness(options: { refuseFirst?: number; maxBufferedReadings?: number } = {}) {
+  let seq = 0;
+  const byBytes = new Map<string, Signed>();
+  const proposed: Signed[] = [];
+  let refusals = options.refuseFirst ?? 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let leader = true;
+  const proposer = new NodeProposer({
+    sign: (domain, payload) => {
+      seq++;
+      const bytes = new TextEncoder().encode(`cmd-${seq}`);
+      byBytes.set(`cmd-${seq}`, { seq, domain, payload });
+      return bytes;
+    },
+    propose: async (signed): Promise<ProposeOutcome> => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      inFlight--;
+      if (!leader || refusals > 0) {
+        refusals = Math.max(0, refusals - 1);
+        return { kind: 'retry', reason: 'no leader' };
+      }
+      const command = byBytes.get(new TextDecoder().decode(signed));
+      assert.ok(command !== undefined, 'only bytes this harness signed are proposed');
+      proposed.push(command);
+      return { kind: 'committed', index: proposed.length, ok: true };
+    },
+    domainOf: (deviceId) => (deviceId.startsWith('a-') ? 'alpha' : deviceId.startsWith('b-') ? 'beta' : null),
+    flushDelayMs: 5,
+    maxEventsPerBatch: 4,
+    ...(options.maxBufferedReadings === undefined ? {} : { maxBufferedReadings: options.maxBufferedReadings }),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, Math.min(ms, 5))),
+  });
+  return { proposer, proposed, maxInFlight: () => maxInFlight, setLeader: (value: boolean) => { leader = value; } };
+}
+
+async function until(condition: () => boolean, timeoutMs = 3_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const reading = (deviceId: string, value: number) => ({ deviceId, sensor: 'temperature', value });
+
+test('readings are batched per domain, bounded per batch, and proposed one at a time in sequence order', async () => {
+  const h = harness();
+  h.proposer.start();
+  h.proposer.addReadings([reading('a-1', 1), reading('b-1', 2), reading('a-2', 3), reading('x-9', 4), reading('a-3', 5), reading('a-4', 6), reading('a-5', 7)]);
+  await until(() => h.proposer.snapshotStats().submittedReadings === 6);
+  await h.proposer.stop();
+  assert.equal(h.maxInFlight(), 1, 'never two proposals in flight');
+  assert.deepEqual(h.proposed.map((c) => c.seq), [...h.proposed.map((c) => c.seq)].sort((a, b) => a - b), 'proposed in sequence order');
+  for (const command of h.proposed) {
+    assert.equal(command.payload.kind, 'telemetry');
+    const events = (command.payload as { events: { deviceId: string }[] }).events;
+    assert.ok(events.length <= 4, 'a batch holds at most maxEventsPerBatch events');
+    assert.ok(events.every((e) => (command.domain === 'alpha' ? e.deviceId.startsWith('a-') : e.deviceId.startsWith('b-'))), 'one domain per batch');
+  }
+  assert.equal(h.proposer.snapshotStats().droppedReadings.unknown_device, 1, 'a reading of a device not served here is dropped and counted');
+});
+
+test('while there is no leader readings wait in a bounded buffer; the oldest are dropped first and counted', async () => {
+  const h = harness({ maxBufferedReadings: 5 });
+  h.setLeader(false);
+  h.proposer.start();
+  h.proposer.addReadings([1, 2, 3].map((v) => reading('a-1', v)));
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  h.proposer.addReadings([4, 5, 6, 7, 8, 9, 10].map((v) => reading('a-1', v)));
+  assert.ok((h.proposer.snapshotStats().droppedReadings.buffer_full ?? 0) >= 2, 'readings beyond the bound are dropped');
+  h.setLeader(true);
+  await until(() => h.proposer.snapshotStats().queuedReadings === 0 && h.proposed.length > 0);
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  await h.proposer.stop();
+  const values = h.proposed.flatMap((c) => (c.payload as { events: { value: number }[] }).events.map((e) => e.value));
+  assert.ok(values.includes(10) && values.includes(9), 'the newest readings survive');
+  assert.ok(!values.includes(5), 'an old reading beyond the bound was dropped (oldest first)');
+});
+
+test('a command that could not commit is proposed again with the same bytes, not signed again', async () => {
+  const h = harness({ refuseFirst: 3 });
+  h.proposer.start();
+  const outcomes: ProposeOutcome[] = [];
+  h.proposer.addCommand('deviceCommandsDone', '', { kind: 'deviceCommandsDone', ids: [7], failures: [] }, (o) => outcomes.push(o));
+  await until(() => outcomes.length === 1);
+  await h.proposer.stop();
+  assert.equal(outcomes[0]!.kind, 'committed');
+  assert.equal(h.proposed.length, 1);
+  assert.equal(h.proposed[0]!.seq, 1, 'signed once: the retries reused its bytes');
+  assert.equal(h.proposer.snapshotStats().retries, 3);
+});
+
+test('commands signed elsewhere go before commands still to be signed', async () => {
+  const h = harness();
+  h.proposer.addCommand('later', '', { kind: 'telemetry', events: [] });
+  // Signed before the queued command is signed: its sequence number is lower, so it must go first.
+  const early = new TextEncoder().encode('cmd-0');
+  const proposer = h.proposer as unknown as { init: { propose: (b: Uint8Array) => Promise<ProposeOutcome> } };
+  const original = proposer.init.propose;
+  const order: string[] = [];
+  proposer.init.propose = async (bytes) => {
+    order.push(new TextDecoder().decode(bytes));
+    return bytes.length === early.length && new TextDecoder().decode(bytes) === 'cmd-0' ? { kind: 'committed', index: 1, ok: true } : original(bytes);
+  };
+  const settled = h.proposer.addSigned('alerts', early);
+  h.proposer.start();
+  assert.equal((await settled).kind, 'committed');
+  await until(() => order.length === 2);
+  await h.proposer.stop();
+  assert.deepEqual(order, ['cmd-0', 'cmd-1']);
+});
