@@ -6,14 +6,15 @@
 // no unknown field can hide in a signed body). Verification always uses the received bytes.
 import assert from 'node:assert/strict';
 import {
-  CLUSTER_ID_BYTES, IDENTIFIER, IMAGE_DIGEST, KEY_ID_BYTES, MAX_ADDRESSES, MAX_COMMAND_BYTES, MAX_DONE_IDS,
-  MAX_POLICY_JSON_CHARS, MAX_REASON_CHARS, MAX_ROOT_KEYS, MAX_SIGNATURES, MAX_TAGS, MAX_TELEMETRY_EVENTS, MAX_TEXT_CHARS,
-  NODE_ADDRESS, PUBLIC_KEY_BYTES, SIGNATURE_BYTES,
+  CLUSTER_ID_BYTES, IDENTIFIER, IMAGE_DIGEST, KEY_ID_BYTES, MAC_ADDRESS, MAX_ADDRESSES, MAX_ATTEMPT_REASON_CHARS, MAX_COMMAND_BYTES,
+  MAX_DHCP_TEXT_CHARS, MAX_DONE_IDS, MAX_POLICY_JSON_CHARS, MAX_REASON_CHARS, MAX_ROOT_KEYS, MAX_SIGNATURES, MAX_TAGS,
+  MAX_TELEMETRY_EVENTS, MAX_TEXT_CHARS, NODE_ADDRESS, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, SWITCH_PORT_NAME,
 } from './constants.js';
+import { decodeDeviceInterface, deviceInterfaceFields } from './device-interface.js';
 import { CommandError, describeValue } from './errors.js';
 import { commandTypes } from './schema.js';
 import type {
-  CommandBody, DeviceSpec, MembershipAction, Payload, SignedCommand, TelemetryEvent,
+  CommandBody, CommandFailure, DeviceSpec, DiscoveryEvent, MembershipAction, Payload, SignedCommand, TelemetryEvent,
 } from './types.js';
 
 type Fields = Record<string, unknown>;
@@ -93,7 +94,10 @@ function payloadToFields(payload: Payload): Fields {
       return { document_json: payload.documentJson };
     case 'putDevice': {
       const d = payload.device;
-      return { id: d.id, type: d.type, group: d.group, tags: d.tags, node_id: d.nodeId, port: d.port, addresses: d.addresses };
+      return {
+        id: d.id, type: d.type, group: d.group, tags: d.tags, node_id: d.nodeId, port: d.port, addresses: d.addresses,
+        ...(d.interface === undefined ? {} : { interface: deviceInterfaceFields(d.interface) }),
+      };
     }
     case 'removeDevice':
       return { id: payload.id };
@@ -113,7 +117,7 @@ function payloadToFields(payload: Payload): Fields {
         ...(payload.address === undefined ? {} : { address: payload.address }),
       };
     case 'deviceCommandsDone':
-      return { ids: payload.ids };
+      return { ids: payload.ids, failures: payload.failures.map((f) => ({ id: f.id, reason: f.reason, final: f.final })) };
     case 'transferLeader':
       return { node_id: payload.nodeId };
   }
@@ -122,6 +126,14 @@ function payloadToFields(payload: Payload): Fields {
 function eventToFields(event: TelemetryEvent): Fields {
   if (event.kind === 'alert') {
     return { alert: { device_id: event.deviceId, alert_type: event.alertType, source: event.source } };
+  }
+  if (event.kind === 'discovery') {
+    return {
+      discovery: {
+        port: event.port, mac: event.mac, first_seen_ms: event.firstSeenMs, last_seen_ms: event.lastSeenMs,
+        hostname: event.hostname, vendor_class: event.vendorClass,
+      },
+    };
   }
   const value = event.value;
   const valueField = typeof value === 'number' ? { number: value } : typeof value === 'boolean' ? { boolean: value } : { text: value };
@@ -261,11 +273,8 @@ function decodePayload(message: Fields): Payload {
       return { kind, events: listField(p, 'events', at, MAX_TELEMETRY_EVENTS).map((e, i) => decodeEvent(e as Fields, `${at}.events[${i}]`)) };
     case 'membership':
       return decodeMembership(p, at);
-    case 'deviceCommandsDone': {
-      const ids = listField(p, 'ids', at, MAX_DONE_IDS).map((id, i) => safeInteger(id, `${at}.ids[${i}]`));
-      if (ids.length === 0) throw invalid(`${at}.ids`, 'at least one id', ids);
-      return { kind, ids };
-    }
+    case 'deviceCommandsDone':
+      return decodeCommandsDone(p, at);
     case 'transferLeader':
       return { kind, nodeId: identifier(stringField(p, 'node_id'), `${at}.node_id`) };
   }
@@ -276,7 +285,7 @@ function decodeDevice(p: Fields, at: string): DeviceSpec {
   const tags = listField(p, 'tags', at, MAX_TAGS).map((t, i) => identifier(t, `${at}.tags[${i}]`));
   if (new Set(tags).size !== tags.length) throw invalid(`${at}.tags`, 'distinct tags', tags);
   const addresses = listField(p, 'addresses', at, MAX_ADDRESSES).map((a, i) => identifier(a, `${at}.addresses[${i}]`));
-  return {
+  const device: DeviceSpec = {
     id: identifier(stringField(p, 'id'), `${at}.id`),
     type: identifier(stringField(p, 'type'), `${at}.type`),
     group,
@@ -285,6 +294,37 @@ function decodeDevice(p: Fields, at: string): DeviceSpec {
     port: identifier(stringField(p, 'port'), `${at}.port`),
     addresses,
   };
+  const face = p['interface'];
+  if (face !== undefined && face !== null) device.interface = decodeDeviceInterface(face as Fields, `${at}.interface`, addresses);
+  return device;
+}
+
+/**
+ * decodeCommandsDone reads the ids carried out and the failed attempts. At least one of either, and
+ * each id once across both lists (a command is either done or failed, and reported once per command).
+ */
+function decodeCommandsDone(p: Fields, at: string): Payload {
+  const ids = listField(p, 'ids', at, MAX_DONE_IDS).map((id, i) => safeInteger(id, `${at}.ids[${i}]`));
+  const failures = listField(p, 'failures', at, MAX_DONE_IDS).map((raw, i): CommandFailure => {
+    const f = raw as Fields;
+    const path = `${at}.failures[${i}]`;
+    const reason = stringField(f, 'reason');
+    if (reason.trim().length === 0 || reason.length > MAX_ATTEMPT_REASON_CHARS) {
+      throw invalid(`${path}.reason`, `1..${MAX_ATTEMPT_REASON_CHARS} characters of text`, reason);
+    }
+    return { id: safeInteger(f['id'], `${path}.id`), reason, final: f['final'] === true };
+  });
+  if (ids.length + failures.length === 0) throw invalid(`${at}.ids`, 'at least one id or failure', ids);
+  if (ids.length + failures.length > MAX_DONE_IDS) throw invalid(at, `at most ${MAX_DONE_IDS} ids and failures together`, ids.length + failures.length);
+  const seen = new Map<number, string>();
+  const once = (id: number, path: string): void => {
+    const first = seen.get(id);
+    if (first !== undefined) throw invalid(path, `each command id once (${id} is already listed at ${first})`, id);
+    seen.set(id, path);
+  };
+  ids.forEach((id, i) => once(id, `${at}.ids[${i}]`));
+  failures.forEach((f, i) => once(f.id, `${at}.failures[${i}].id`));
+  return { kind: 'deviceCommandsDone', ids, failures };
 }
 
 function decodeEvent(e: Fields, at: string): TelemetryEvent {
@@ -315,7 +355,27 @@ function decodeEvent(e: Fields, at: string): TelemetryEvent {
     }
     throw invalid(`${at}.reading`, 'one of number, boolean, text', undefined);
   }
-  throw invalid(at, 'an alert or a reading', undefined);
+  if (e['discovery'] !== undefined && e['discovery'] !== null) return decodeDiscovery(e['discovery'] as Fields, `${at}.discovery`);
+  throw invalid(at, 'an alert, a reading or a discovery', undefined);
+}
+
+/** decodeDiscovery checks a discovery: port name, lowercase MAC, DHCP texts, and first <= last seen. */
+function decodeDiscovery(d: Fields, at: string): DiscoveryEvent {
+  const port = stringField(d, 'port');
+  if (!SWITCH_PORT_NAME.test(port)) throw invalid(`${at}.port`, 'a port name of 1-15 characters [A-Za-z0-9_.:-]', port);
+  const mac = stringField(d, 'mac');
+  if (!MAC_ADDRESS.test(mac)) throw invalid(`${at}.mac`, 'a MAC address in lowercase xx:xx:xx:xx:xx:xx', mac);
+  const dhcpText = (name: string): string => {
+    const value = stringField(d, name);
+    if (value.length > MAX_DHCP_TEXT_CHARS || !/^[\x20-\x7e]*$/.test(value)) {
+      throw invalid(`${at}.${name}`, `"" or at most ${MAX_DHCP_TEXT_CHARS} printable ASCII characters`, value);
+    }
+    return value;
+  };
+  const firstSeenMs = safeInteger(d['first_seen_ms'], `${at}.first_seen_ms`);
+  const lastSeenMs = safeInteger(d['last_seen_ms'], `${at}.last_seen_ms`);
+  if (firstSeenMs > lastSeenMs) throw invalid(`${at}.first_seen_ms`, `a time no later than last_seen_ms (${lastSeenMs})`, firstSeenMs);
+  return { kind: 'discovery', port, mac, firstSeenMs, lastSeenMs, hostname: dhcpText('hostname'), vendorClass: dhcpText('vendor_class') };
 }
 
 function decodeMembership(p: Fields, at: string): Payload {

@@ -59,3 +59,24 @@ export const IMAGE_DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 /** NODE_ADDRESS is a member's Raft address, "host:port". */
 export const NODE_ADDRESS = /^[A-Za-z0-9.\-[\]:]{1,253}:[0-9]{1,5}$/;
+
+/** DEVICE_PROTOCOLS are the device adapters a registration may name (docs/devices.md "Protocols"). */
+export const DEVICE_PROTOCOLS = ['mqtt', 'http-json', 'hue'] as const;
+/** MAX_INTERFACE_OPTIONS bounds the options of one device interface. */
+export const MAX_INTERFACE_OPTIONS = 32;
+/** MAX_INTERFACE_URL_CHARS bounds an interface endpoint (and a URL option such as commandUrl). */
+export const MAX_INTERFACE_URL_CHARS = 512;
+/** MAX_OPTION_VALUE_CHARS bounds one interface option value. */
+export const MAX_OPTION_VALUE_CHARS = 512;
+/** CREDENTIAL_REF is the shape of a credential reference: the name of a secret held by the serving node. */
+export const CREDENTIAL_REF = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** OPTION_KEY is the shape of an interface option key. */
+export const OPTION_KEY = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+/** SWITCH_PORT_NAME is the shape of a port name in a discovery (a Linux interface name is at most 15 bytes). */
+export const SWITCH_PORT_NAME = /^[A-Za-z0-9_.:-]{1,15}$/;
+/** MAC_ADDRESS is a MAC address as discoveries carry it: six lowercase hex pairs separated by colons. */
+export const MAC_ADDRESS = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/;
+/** MAX_DHCP_TEXT_CHARS bounds the DHCP host name and vendor class of a discovery. */
+export const MAX_DHCP_TEXT_CHARS = 64;
+/** MAX_ATTEMPT_REASON_CHARS bounds the reason of a failed device-command attempt. */
+export const MAX_ATTEMPT_REASON_CHARS = 200;

@@ -26,6 +26,25 @@ export interface DeviceSpec {
   nodeId: string;
   port: string;
   addresses: string[];
+  /** interface is how the serving node reads and commands the device; absent when it does not. */
+  interface?: DeviceInterface;
+}
+
+/** DeviceProtocol names a device adapter (docs/devices.md "Protocols"). */
+export type DeviceProtocol = 'mqtt' | 'http-json' | 'hue';
+
+/**
+ * DeviceInterface is the protocol, address and credential reference of a device (docs/devices.md
+ * "Registration"). It holds no secret: `credentialRef` names one held by the serving gateway.
+ */
+export interface DeviceInterface {
+  protocol: DeviceProtocol;
+  /** endpoint is '' for mqtt; for http-json and hue an http:// URL whose host is one of the device's IPv4 addresses. */
+  endpoint: string;
+  /** credentialRef names the secret in the serving node's secrets file ('' only for http-json). */
+  credentialRef: string;
+  /** options are protocol-specific settings, keys in ascending order (e.g. `light`, `sensor.temperature`). */
+  options: Record<string, string>;
 }
 
 /** SensorValue is a typed sensor sample. */
@@ -34,7 +53,30 @@ export type SensorValue = number | boolean | string;
 /** TelemetryEvent is one alert or sensor reading inside a telemetry batch. */
 export type TelemetryEvent =
   | { kind: 'alert'; deviceId: string; alertType: string; source: string }
-  | { kind: 'reading'; deviceId: string; sensor: string; value: SensorValue };
+  | { kind: 'reading'; deviceId: string; sensor: string; value: SensorValue }
+  | DiscoveryEvent;
+
+/**
+ * DiscoveryEvent reports traffic from a port or MAC that no registered device owns, as seen by the
+ * signing node; hostname and vendorClass come from DHCP when seen ('' otherwise).
+ */
+export interface DiscoveryEvent {
+  kind: 'discovery';
+  port: string;
+  mac: string;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  hostname: string;
+  vendorClass: string;
+}
+
+/** CommandFailure is a failed attempt at a pending device command; `final` gives the command up. */
+export interface CommandFailure {
+  id: number;
+  /** reason is 1..MAX_REASON_CHARS characters. */
+  reason: string;
+  final: boolean;
+}
 
 /** MembershipAction is what a membership intent asks the runtime to do. */
 export type MembershipAction = 'addLearner' | 'promote' | 'remove';
@@ -55,7 +97,7 @@ export type Payload =
   | { kind: 'setDeviceState'; deviceId: string; state: string; reason: string }
   | { kind: 'telemetry'; events: TelemetryEvent[] }
   | { kind: 'membership'; action: MembershipAction; nodeId: string; nodeKey?: Uint8Array; address?: string }
-  | { kind: 'deviceCommandsDone'; ids: number[] }
+  | { kind: 'deviceCommandsDone'; ids: number[]; failures: CommandFailure[] }
   | { kind: 'transferLeader'; nodeId: string };
 
 /** PayloadKind is the name of one payload case. */
