@@ -34,6 +34,37 @@ export interface ApiDeps {
     /** enforcement is set when this node runs a data plane. */
     readonly enforcement?: EnforcementView;
   };
+  /**
+   * devices is set by a node that runs the device interface (docs/devices.md): its adapters, broker,
+   * reading intake and command executor, reported as the `devices` section of GET /v1/status.
+   */
+  readonly devices?: { status(): DevicesStatus };
   /** nowMs: the wall clock the edge checks of commands use (expiry); Date.now by default. */
   readonly nowMs?: () => number;
+}
+
+/** DeviceAdapterStatus is one protocol adapter of this node (docs/devices.md "Protocols"). */
+export interface DeviceAdapterStatus {
+  /** protocol is the adapter's protocol: mqtt, http-json or hue. */
+  protocol: string;
+  /** connected says whether the adapter reaches its peer (the broker; for polling adapters, the last poll answered). */
+  connected: boolean;
+  lastError: string | null;
+  /** retries counts reconnections or failed polls since the adapter last succeeded. */
+  retries: number;
+  /** devices is how many devices this adapter serves. */
+  devices: number;
+  /** unreachable lists the ids of its devices that stopped answering (the alert device-unreachable). */
+  unreachable: string[];
+}
+
+/** DevicesStatus is the node-local device section of GET /v1/status (docs/api.md "Cluster"). */
+export interface DevicesStatus {
+  adapters: DeviceAdapterStatus[];
+  /** broker is this gateway's Mosquitto, null when the node runs none. */
+  broker: { running: boolean; address: string; lastError: string | null } | null;
+  /** readings: waiting for a telemetry batch, dropped (by reason), and submitted to the cluster. */
+  readings: { queued: number; dropped: Record<string, number>; submitted: number };
+  /** commands: device commands being carried out now, and those given up (listed as failed). */
+  commands: { inFlight: number; failed: number };
 }

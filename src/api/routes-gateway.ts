@@ -7,6 +7,7 @@ import type { ApplyResult, StateMachine } from '../state/index.js';
 import type { AppliedEvent } from '../node/gateway-applier.js';
 import { ApiError, batchResults, runtimeToApiError } from './errors.js';
 import type { ApiDeps } from './deps.js';
+import { ConsistencyQuery, readPointFor } from './read-point.js';
 
 /** MAX_ENVELOPE_BASE64_CHARS bounds a submitted envelope (a signed command is at most 1 MiB). */
 const MAX_ENVELOPE_BASE64_CHARS = Math.ceil((1024 * 1024) / 3) * 4;
@@ -24,9 +25,7 @@ const MAX_EXPORT_ENTRIES = 100_000;
 const DEFAULT_ENFORCED_WAIT_MS = 10_000;
 const MAX_ENFORCED_WAIT_MS = 120_000;
 
-const Consistency = Type.Object({
-  consistency: Type.Union([Type.Literal('linearizable'), Type.Literal('stale')], { default: 'linearizable' }),
-}, { additionalProperties: false });
+const Consistency = ConsistencyQuery;
 
 const ResultSchema = Type.Object({
   ok: Type.Boolean(),
@@ -66,15 +65,7 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
   const machine = (): StateMachine => gateway.applier.machine;
 
   /** readPoint waits for a linearizable read point (ReadIndex) unless a stale read is asked for. */
-  const readPoint = async (consistency: 'linearizable' | 'stale'): Promise<number> => {
-    if (consistency === 'stale' || gateway.plantLocalReads === true) return machine().lastApplied().index;
-    try {
-      await gateway.runtime.readIndex();
-    } catch (error) {
-      throw runtimeToApiError(error);
-    }
-    return machine().lastApplied().index;
-  };
+  const readPoint = readPointFor(gateway);
 
   /**
    * submitOne checks a signed command at the edge, proposes it and answers once this node has

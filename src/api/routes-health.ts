@@ -1,7 +1,27 @@
 // routes-health.ts — liveness, readiness and the node's Raft status.
 import type { FastifyPluginAsync } from 'fastify';
-import { Type } from '@sinclair/typebox';
-import type { ApiDeps } from './deps.js';
+import { Type, type Static } from '@sinclair/typebox';
+import type { ApiDeps, DevicesStatus } from './deps.js';
+
+/** DevicesStatusSchema is the `devices` section of GET /v1/status (DevicesStatus in deps.ts). */
+export const DevicesStatusSchema = Type.Object({
+  adapters: Type.Array(Type.Object({
+    protocol: Type.String(),
+    connected: Type.Boolean(),
+    lastError: Type.Union([Type.String(), Type.Null()]),
+    retries: Type.Integer({ minimum: 0 }),
+    devices: Type.Integer({ minimum: 0 }),
+    unreachable: Type.Array(Type.String()),
+  })),
+  broker: Type.Union([Type.Object({ running: Type.Boolean(), address: Type.String(), lastError: Type.Union([Type.String(), Type.Null()]) }), Type.Null()]),
+  readings: Type.Object({ queued: Type.Integer({ minimum: 0 }), dropped: Type.Record(Type.String(), Type.Integer({ minimum: 0 })), submitted: Type.Integer({ minimum: 0 }) }),
+  commands: Type.Object({ inFlight: Type.Integer({ minimum: 0 }), failed: Type.Integer({ minimum: 0 }) }),
+});
+
+// The schema and the interface the node implements must describe the same thing: this fails to
+// compile when one changes without the other.
+const schemaMatchesInterface: [Static<typeof DevicesStatusSchema>, DevicesStatus] extends [DevicesStatus, Static<typeof DevicesStatusSchema>] ? true : false = true;
+void schemaMatchesInterface;
 
 const StatusSchema = Type.Object({
   id: Type.Integer(),
@@ -25,6 +45,7 @@ const StatusSchema = Type.Object({
     enforcement: Type.String(),
     reason: Type.Union([Type.String(), Type.Null()]),
   }))),
+  devices: Type.Optional(DevicesStatusSchema),
 });
 
 /** healthRoutes: GET /healthz (the process answers), GET /readyz (a leader is known), GET /v1/status. */
@@ -41,7 +62,8 @@ export const healthRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
   app.get('/v1/status', { schema: { response: { 200: StatusSchema } } }, async () => {
     const status = deps.runtime.status();
     const gateway = deps.gateway;
-    if (!gateway) return status;
+    const devices = deps.devices ? { devices: deps.devices.status() } : {};
+    if (!gateway) return { ...status, ...devices };
     const machine = gateway.applier.machine;
     const enforcement = gateway.enforcement;
     return {
@@ -49,6 +71,7 @@ export const healthRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
       stateHash: machine.stateHash(),
       auditChain: machine.auditChain(),
       ...(enforcement ? { enforcedIndex: enforcement.enforcedIndex(), enforced: enforcement.report() } : {}),
+      ...devices,
     };
   });
 };
