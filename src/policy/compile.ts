@@ -1,8 +1,10 @@
 // compile.ts — a validated policy document turned into what the evaluator needs: thresholds as
 // milli-unit integers, rules indexed by the alert types, sensors and selectors they refer to, the
-// history each sensor and alert type must keep, and the time-in-state thresholds of every state.
+// history each sensor and alert type must keep, the time-in-state thresholds of every state, and the
+// wall-clock boundaries of its time-of-day conditions.
 
 import assert from 'node:assert/strict';
+import { BUILTIN_ALERT_TYPES } from './constants.js';
 import { toMilli } from './decimal.js';
 import type {
   Aggregate,
@@ -15,6 +17,7 @@ import type {
   SensorKind,
   StateSpec,
 } from './model.js';
+import { nextBoundaryMs, parseTimeOfDay } from './time-of-day.js';
 
 /** SensorValue is a stored reading: numbers are milli-unit integers. */
 export type SensorValue = number | boolean | string;
@@ -38,7 +41,8 @@ export type CompiledCondition =
   | { kind: 'alert'; type: string; atLeast: number; withinMs: number }
   | { kind: 'sensor'; name: string; op: ComparisonOp; value: SensorValue; last: number; aggregate: Aggregate }
   | { kind: 'devices'; clause: WatchClause }
-  | { kind: 'time'; atLeastMs: number };
+  | { kind: 'time'; atLeastMs: number }
+  | { kind: 'clock'; fromMinute: number; toMinute: number; timezone: string };
 
 /** CompiledRule is a rule with its condition compiled and the triggers it refers to. */
 export interface CompiledRule {
@@ -68,6 +72,16 @@ export interface CompiledType {
   timeRules: number[];
   /** timeThresholdsMs: per state, the distinct timeInState thresholds of the rules that apply from it. */
   timeThresholdsMs: Map<string, number[]>;
+  /** clockRules: the rules with a timeOfDay leaf, considered when a time-of-day deadline fires. */
+  clockRules: number[];
+  /** clockZones: per time zone, the distinct boundaries (minutes of the day) of the type's timeOfDay leaves. */
+  clockZones: Map<string, number[]>;
+  /** sensorBounds: per number sensor with bounds, min and max in milli-units. */
+  sensorBounds: Map<string, { minMilli: number | undefined; maxMilli: number | undefined }>;
+  /** commands: the commands the type declares (what a group command may reach). */
+  commands: ReadonlySet<string>;
+  /** clockMemo: the last nextClockMs answer (devices of one type share their deadline); a cache, not state. */
+  clockMemo: { atMs: number; dueMs: number } | undefined;
 }
 
 /** CompiledDomain is one domain's compiled policy document. */
@@ -98,6 +112,7 @@ interface RuleRefs {
   typeName: string;
   clauses: WatchClause[];
   timeThresholdsMs: Set<number>;
+  clock: boolean;
 }
 
 function compileCondition(condition: Condition, refs: RuleRefs): CompiledCondition {
@@ -131,8 +146,42 @@ function compileCondition(condition: Condition, refs: RuleRefs): CompiledConditi
     refs.clauses.push(clause);
     return { kind: 'devices', clause };
   }
+  if ('timeOfDay' in condition) {
+    const { from, to, timezone } = condition.timeOfDay;
+    const fromMinute = parseTimeOfDay(from);
+    const toMinute = parseTimeOfDay(to);
+    assert.ok(fromMinute !== undefined && toMinute !== undefined, 'compile: timeOfDay was validated');
+    const boundaries = new Set(refs.type.clockZones.get(timezone) ?? []).add(fromMinute).add(toMinute);
+    refs.type.clockZones.set(timezone, [...boundaries].sort((a, b) => a - b));
+    refs.clock = true;
+    return { kind: 'clock', fromMinute, toMinute, timezone };
+  }
   refs.timeThresholdsMs.add(condition.timeInState.atLeastMs);
   return { kind: 'time', atLeastMs: condition.timeInState.atLeastMs };
+}
+
+function boundsOf(spec: DeviceTypeSpec): CompiledType['sensorBounds'] {
+  const bounds: CompiledType['sensorBounds'] = new Map();
+  for (const sensor of spec.sensors) {
+    if (sensor.min === undefined && sensor.max === undefined) continue;
+    const minMilli = sensor.min === undefined ? undefined : milli(sensor.min) as number;
+    const maxMilli = sensor.max === undefined ? undefined : milli(sensor.max) as number;
+    bounds.set(sensor.name, { minMilli, maxMilli });
+  }
+  return bounds;
+}
+
+/**
+ * nextClockMs is the first instant after `timeMs` at which one of the type's timeOfDay leaves may
+ * change truth, or undefined when it has none. Devices of one type share the answer (memoized).
+ */
+export function nextClockMs(type: CompiledType, timeMs: number): number | undefined {
+  if (type.clockZones.size === 0) return undefined;
+  if (type.clockMemo?.atMs === timeMs) return type.clockMemo.dueMs;
+  let dueMs = Number.MAX_SAFE_INTEGER;
+  for (const [timezone, boundaries] of type.clockZones) dueMs = Math.min(dueMs, nextBoundaryMs(timeMs, timezone, boundaries));
+  type.clockMemo = { atMs: timeMs, dueMs };
+  return dueMs;
 }
 
 function emptyType(spec: DeviceTypeSpec): CompiledType {
@@ -141,13 +190,18 @@ function emptyType(spec: DeviceTypeSpec): CompiledType {
     states: new Map(spec.states.map((s) => [s.name, s])),
     sensorKinds: new Map(spec.sensors.map((s) => [s.name, s.type])),
     sensorCaps: new Map(spec.sensors.map((s) => [s.name, 1])),
-    alertCaps: new Map(spec.alertTypes.map((a) => [a, 0])),
-    alertWindowsMs: new Map(spec.alertTypes.map((a) => [a, 0])),
+    alertCaps: new Map([...spec.alertTypes, ...BUILTIN_ALERT_TYPES].map((a) => [a, 0])),
+    alertWindowsMs: new Map([...spec.alertTypes, ...BUILTIN_ALERT_TYPES].map((a) => [a, 0])),
     rules: [],
     rulesByAlert: new Map(),
     rulesBySensor: new Map(),
     timeRules: [],
     timeThresholdsMs: new Map(),
+    clockRules: [],
+    clockZones: new Map(),
+    sensorBounds: boundsOf(spec),
+    commands: new Set(spec.commands),
+    clockMemo: undefined,
   };
 }
 
@@ -165,10 +219,11 @@ export function compilePolicy(doc: PolicyDocument): CompiledDomain {
     const type = types.get(spec.name);
     assert.ok(type !== undefined, 'compilePolicy: type registered');
     spec.rules.forEach((rule, ruleIndex) => {
-      const refs: RuleRefs = { type, ruleIndex, typeName: spec.name, clauses, timeThresholdsMs: new Set() };
+      const refs: RuleRefs = { type, ruleIndex, typeName: spec.name, clauses, timeThresholdsMs: new Set(), clock: false };
       const when = compileCondition(rule.when, refs);
       const timeThresholdsMs = [...refs.timeThresholdsMs].sort((a, b) => a - b);
       if (timeThresholdsMs.length > 0) type.timeRules.push(ruleIndex);
+      if (refs.clock) type.clockRules.push(ruleIndex);
       type.rules.push({ index: ruleIndex, name: rule.name, from: rule.from, to: rule.to, when, commands: rule.commands, timeThresholdsMs });
     });
     for (const state of spec.states) {

@@ -57,3 +57,26 @@ export const DEVICE_TAGS_MAX = 32;
 
 /** TIMER_HEAP_SLACK is how many stale timer entries may pile up before the heap is rebuilt. */
 export const TIMER_HEAP_SLACK = 1024;
+
+/**
+ * BUILTIN_ALERT_TYPES are alert types every device type accepts without declaring them: the serving
+ * node raises `device-unreachable` when a device stops answering (docs/devices.md).
+ */
+export const BUILTIN_ALERT_TYPES: readonly string[] = ['device-unreachable'];
+
+/** DEVICE_COMMANDS_MAX bounds the commands a device type declares. */
+export const DEVICE_COMMANDS_MAX = 64;
+
+/** Sampling intervals (per device type and state): the default and the bounds. */
+export const SAMPLING_DEFAULT_MS = 10_000;
+export const SAMPLING_MIN_MS = 100;
+export const SAMPLING_MAX_MS = 24 * 3600 * 1000;
+
+/** TIME_OF_DAY_PATTERN is a wall-clock time "HH:MM", 00:00 to 23:59. */
+export const TIME_OF_DAY_PATTERN = /^([01][0-9]|2[0-3]):([0-5][0-9])$/;
+
+/** TIMEZONE_PATTERN is the shape of an IANA time zone name (the name is then checked with Intl). */
+export const TIMEZONE_PATTERN = /^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+){0,2}$/;
+
+/** TIMEZONE_CACHE_MAX bounds the cache of Intl formatters, one per time zone in use. */
+export const TIMEZONE_CACHE_MAX = 256;

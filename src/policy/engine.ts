@@ -15,16 +15,23 @@
 // - Time never runs backwards inside the engine: an event stamped earlier than one already seen is
 //   evaluated at the latest time seen. Every entry point first fires the time-in-state deadlines that
 //   are due, as their own event, then handles its own event.
+// - Time of day: a device whose type has timeOfDay leaves holds one more deadline, the next instant at
+//   which one of them may change truth (a boundary, or a daylight-saving switch of its zone). It fires
+//   like a time-in-state deadline, considers the rules with a timeOfDay leaf, and is re-armed from the
+//   time it fired at. nextDeadlineMs() tells the node when to propose an empty batch so it fires.
+// - A group command (`target: group`) reaches every device of the triggering device's domain and group
+//   whose type declares the command, and the triggering device itself, in id order.
 
 import assert from 'node:assert/strict';
-import { compilePolicy, ruleAppliesFrom, type CompiledCondition, type CompiledDomain, type CompiledRule, type CompiledType,
+import { compilePolicy, nextClockMs, ruleAppliesFrom, type CompiledCondition, type CompiledDomain, type CompiledRule, type CompiledType,
   type SensorValue, type WatchClause } from './compile.js';
-import { DEVICE_TAGS_MAX, NAME_PATTERN, NAME_PATTERN_TEXT, STRING_VALUE_LENGTH_MAX, TIMER_HEAP_SLACK } from './constants.js';
-import { toMilli } from './decimal.js';
+import { DEVICE_TAGS_MAX, NAME_PATTERN, NAME_PATTERN_TEXT, STRING_VALUE_LENGTH_MAX, TIMER_HEAP_SLACK, TIMEZONE_CACHE_MAX } from './constants.js';
+import { fromMilli, toMilli } from './decimal.js';
 import { PolicyRejected, TelemetryRejected } from './errors.js';
 import type { ComparisonOp, DeviceInfo, DeviceSelector, Plan, PolicyDocument, Reaction } from './model.js';
 import { restoreSnapshot, type DeviceSnapshot, type EngineSnapshot } from './snapshot.js';
-import { TimerHeap } from './timer-heap.js';
+import { timeOfDayHolds, wallClock } from './time-of-day.js';
+import { TimerHeap, type TimerEntry } from './timer-heap.js';
 import { validatePolicy } from './validate.js';
 
 /** DeviceRecord is the engine's state for one device. */
@@ -44,6 +51,10 @@ interface DeviceRecord {
   timersMs: number[];
   /** epoch identifies the current timersMs in the heap; older heap entries are stale. */
   epoch: number;
+  /** clockDueMs: the pending time-of-day deadline; null when the type has no timeOfDay leaf. */
+  clockDueMs: number | null;
+  /** clockEpoch identifies the current clockDueMs in the heap (epochs are unique across both kinds). */
+  clockEpoch: number;
 }
 
 /** DomainIndex finds a domain's devices by type, group, tag, and type within group. */
@@ -141,6 +152,8 @@ export class PolicyEngine {
   private nextEpoch = 0;
   /** nowMs: the latest entry time seen; never decreases. */
   private nowMs = 0;
+  /** minutesByZone: the wall-clock minute at nowMs per time zone, so one event reads each zone once (a cache). */
+  private readonly minutesByZone = new Map<string, { atMs: number; minuteOfDay: number }>();
   /** work counts evaluation effort, for tests and benchmarks; it is diagnostics, not state (not in snapshots). */
   private readonly work = { devicesEvaluated: 0, devicesScanned: 0 };
 
@@ -166,6 +179,7 @@ export class PolicyEngine {
       this.fitHistories(device, type);
       // Deadlines are re-armed from the time the device entered its state; any already passed fire at the next event.
       device.timersMs = (type.timeThresholdsMs.get(device.state) ?? []).map((t) => device.sinceMs + t);
+      device.clockDueMs = nextClockMs(type, this.nowMs) ?? null;
     }
     this.rebuildHeap();
   }
@@ -200,11 +214,12 @@ export class PolicyEngine {
     }
     const device: DeviceRecord = {
       info, state: type.spec.initialState, sinceMs: this.nowMs, rule: existing === undefined ? 'initial' : 'device-type-changed',
-      cause: '', sensors: new Map(), alerts: new Map(), timersMs: [], epoch: 0,
+      cause: '', sensors: new Map(), alerts: new Map(), timersMs: [], epoch: 0, clockDueMs: null, clockEpoch: 0,
     };
     this.devices.set(info.id, device);
     this.index(device);
     this.schedule(device);
+    this.armClock(device);
     if (existing !== undefined && existing.state !== device.state) {
       reactions.push({ kind: 'state', deviceId: info.id, from: existing.state, to: device.state, rule: device.rule, timeMs: this.nowMs });
     }
@@ -316,6 +331,20 @@ export class PolicyEngine {
     return reactions;
   }
 
+  /**
+   * nextDeadlineMs is the earliest pending deadline (time in state or time of day), or null when none is
+   * pending. A deadline at or before the latest entry time fires with the next event; the node proposes
+   * an empty telemetry batch when this time has come, so that rules move devices without a reading.
+   */
+  nextDeadlineMs(): number | null {
+    for (let guard = this.heap.size; guard > 0; guard--) {
+      const top = this.heap.peek();
+      if (top === undefined || this.liveKind(top) !== undefined) break;
+      this.heap.pop();
+    }
+    return this.heap.peek()?.dueMs ?? null;
+  }
+
   /** deviceState is a device's current state, since when, and what moved it there. */
   deviceState(id: string): { state: string; sinceMs: number; rule: string; cause: string } | undefined {
     const device = this.devices.get(id);
@@ -365,9 +394,10 @@ export class PolicyEngine {
         sensors: [...d.sensors.keys()].sort().map((name) => ({ name, samples: [...(d.sensors.get(name) ?? [])] })),
         alerts: [...d.alerts.keys()].sort().map((type) => ({ type, timesMs: [...(d.alerts.get(type) ?? [])] })),
         timersMs: [...d.timersMs],
+        clockMs: d.clockDueMs,
       };
     });
-    return { format: 1, nowMs: this.nowMs, policies, devices };
+    return { format: 2, nowMs: this.nowMs, policies, devices };
   }
 
   /** restore rebuilds an engine from snapshot(); it behaves, and snapshots, exactly as the original. */
@@ -387,8 +417,11 @@ export class PolicyEngine {
         state: d.state, sinceMs: d.sinceMs, rule: d.rule, cause: d.cause,
         sensors: new Map(d.sensors.map((s) => [s.name, [...s.samples]])),
         alerts: new Map(d.alerts.map((a) => [a.type, [...a.timesMs]])),
-        timersMs: [...d.timersMs], epoch: 0,
+        timersMs: [...d.timersMs], epoch: 0, clockDueMs: d.clockMs, clockEpoch: 0,
       };
+      if ((d.clockMs === null) !== (type.clockZones.size === 0)) {
+        throw new PolicyRejected('BAD_SNAPSHOT', `${where}: clockMs must be ${type.clockZones.size === 0 ? 'null (its type has no timeOfDay rule)' : 'a time (its type has timeOfDay rules)'}`);
+      }
       engine.checkRestoredHistories(device, type, where);
       engine.devices.set(d.id, device);
       engine.index(device);
@@ -424,6 +457,13 @@ export class PolicyEngine {
         throw milli.why === 'not-finite'
           ? new TelemetryRejected('SENSOR_VALUE_NOT_FINITE', `${where}: expected a finite number, found ${String(value)}`)
           : new TelemetryRejected('SENSOR_VALUE_OUT_OF_RANGE', `${where}: expected a magnitude of at most 1e9, found ${String(value)}`);
+      }
+      const bounds = type.sensorBounds.get(sensor);
+      const below = bounds?.minMilli !== undefined && milli.milli < bounds.minMilli;
+      const above = bounds?.maxMilli !== undefined && milli.milli > bounds.maxMilli;
+      if (below || above) {
+        const range = `${bounds?.minMilli === undefined ? '-1e9' : fromMilli(bounds.minMilli)}..${bounds?.maxMilli === undefined ? '1e9' : fromMilli(bounds.maxMilli)}`;
+        throw new TelemetryRejected('SENSOR_VALUE_OUT_OF_RANGE', `${where}: expected a value in ${range} (the sensor's min/max), found ${String(value)}`);
       }
       return milli.milli;
     }
@@ -513,8 +553,28 @@ export class PolicyEngine {
   private forget(device: DeviceRecord): void {
     this.unindex(device);
     this.devices.delete(device.info.id);
-    this.liveTimerCount -= device.timersMs.length;
+    this.liveTimerCount -= device.timersMs.length + (device.clockDueMs === null ? 0 : 1);
     device.timersMs = [];
+    device.clockDueMs = null;
+  }
+
+  /** armClock sets the device's time-of-day deadline to its type's next boundary after now (none without timeOfDay leaves). */
+  private armClock(device: DeviceRecord): void {
+    if (device.clockDueMs !== null) this.liveTimerCount -= 1;
+    device.clockEpoch = ++this.nextEpoch;
+    device.clockDueMs = nextClockMs(this.typeOf(device), this.nowMs) ?? null;
+    if (device.clockDueMs === null) return;
+    this.heap.push({ dueMs: device.clockDueMs, deviceId: device.info.id, epoch: device.clockEpoch });
+    this.liveTimerCount += 1;
+  }
+
+  /** liveKind says what a heap entry is for, or undefined when it is stale (its device moved on or is gone). */
+  private liveKind(entry: TimerEntry): 'state' | 'clock' | undefined {
+    const device = this.devices.get(entry.deviceId);
+    if (device === undefined) return undefined;
+    if (entry.epoch === device.epoch && device.timersMs.includes(entry.dueMs)) return 'state';
+    if (entry.epoch === device.clockEpoch && device.clockDueMs === entry.dueMs) return 'clock';
+    return undefined;
   }
 
   /** schedule arms the deadlines of the device's current state, measured from when it entered it. */
@@ -535,6 +595,11 @@ export class PolicyEngine {
       device.epoch = ++this.nextEpoch;
       for (const dueMs of device.timersMs) this.heap.push({ dueMs, deviceId: id, epoch: device.epoch });
       this.liveTimerCount += device.timersMs.length;
+      device.clockEpoch = ++this.nextEpoch;
+      if (device.clockDueMs !== null) {
+        this.heap.push({ dueMs: device.clockDueMs, deviceId: id, epoch: device.clockEpoch });
+        this.liveTimerCount += 1;
+      }
     }
   }
 
@@ -547,7 +612,15 @@ export class PolicyEngine {
       if (top === undefined || top.dueMs > this.nowMs) break;
       this.heap.pop();
       const device = this.devices.get(top.deviceId);
-      if (device === undefined || device.epoch !== top.epoch) continue;
+      if (device === undefined) continue;
+      if (device.clockEpoch === top.epoch && device.clockDueMs === top.dueMs) {
+        // Re-armed from now: the next boundary after the latest entry time (pushed beyond nowMs, so
+        // this loop does not pop it again).
+        this.armClock(device);
+        for (const ruleIndex of this.typeOf(device).clockRules) addPending(pending, top.deviceId, ruleIndex);
+        continue;
+      }
+      if (device.epoch !== top.epoch) continue;
       const at = device.timersMs.indexOf(top.dueMs);
       assert.ok(at >= 0, `advance: live deadline ${top.dueMs} of ${top.deviceId} is in its timers`);
       device.timersMs.splice(at, 1);
@@ -591,7 +664,8 @@ export class PolicyEngine {
         if (rule === undefined) continue;
         this.transition(device, rule.to, rule.name, reactions);
         for (const command of rule.commands) {
-          reactions.push({ kind: 'command', deviceId: id, command: command.command, args: { ...command.args } });
+          const targets = command.target === 'group' ? this.groupTargets(device, command.command) : [id];
+          for (const target of targets) reactions.push({ kind: 'command', deviceId: target, command: command.command, args: { ...command.args } });
         }
         moved.add(id);
         this.notify(device, { kind: 'state' }, next);
@@ -640,7 +714,34 @@ export class PolicyEngine {
         return this.devicesHold(device, condition.clause);
       case 'time':
         return this.nowMs - device.sinceMs >= condition.atLeastMs;
+      case 'clock':
+        return timeOfDayHolds(this.minuteOfDay(condition.timezone), condition.fromMinute, condition.toMinute);
     }
+  }
+
+  /** minuteOfDay is the wall-clock minute of the latest entry time in a time zone. */
+  private minuteOfDay(timezone: string): number {
+    const cached = this.minutesByZone.get(timezone);
+    if (cached?.atMs === this.nowMs) return cached.minuteOfDay;
+    if (this.minutesByZone.size >= TIMEZONE_CACHE_MAX) this.minutesByZone.clear();
+    const minuteOfDay = wallClock(this.nowMs, timezone).minuteOfDay;
+    this.minutesByZone.set(timezone, { atMs: this.nowMs, minuteOfDay });
+    return minuteOfDay;
+  }
+
+  /**
+   * groupTargets lists the devices a group command reaches, in id order: the triggering device, and
+   * every other device of its domain and group whose type declares the command.
+   */
+  private groupTargets(trigger: DeviceRecord, command: string): string[] {
+    const members = this.indexes.get(trigger.info.domain)?.byGroup.get(trigger.info.group) ?? EMPTY;
+    const targets: string[] = [];
+    for (const id of members) {
+      const other = this.devices.get(id);
+      if (other === undefined) continue;
+      if (id === trigger.info.id || this.typeOf(other).commands.has(command)) targets.push(id);
+    }
+    return targets.sort();
   }
 
   /**

@@ -6,6 +6,7 @@ export { PolicyEngine, compare } from './engine.js';
 export { parsePolicyYaml } from './yaml.js';
 export { validatePolicy, describeValue } from './validate.js';
 export { toMilli, fromMilli, type MilliResult } from './decimal.js';
+export { checkTimezone, nextBoundaryMs, parseTimeOfDay, timeOfDayHolds, wallClock, type WallClock } from './time-of-day.js';
 export {
   PolicyError,
   PolicyRejected,
@@ -20,6 +21,7 @@ export type { EngineSnapshot, DeviceSnapshot } from './snapshot.js';
 export type {
   Aggregate,
   AlertCondition,
+  CommandTarget,
   ComparisonOp,
   Condition,
   DeviceCommand,
@@ -37,6 +39,7 @@ export type {
   SensorSpec,
   StateSpec,
   TimeInStateCondition,
+  TimeOfDayCondition,
   Verdict,
 } from './model.js';
 export * as policyLimits from './constants.js';

@@ -12,6 +12,9 @@ export interface SensorSpec {
   type: SensorKind;
   /** unit is documentation only (e.g. "W", "°C"). */
   unit?: string;
+  /** min and max bound a number sensor's readings (inclusive, at most 3 decimal places); others are refused. */
+  min?: number;
+  max?: number;
 }
 
 /** ImagePin names a μmbox image and pins its content digest (`sha256:` + 64 hex digits). */
@@ -75,6 +78,14 @@ export interface TimeInStateCondition {
   timeInState: { atLeastMs: number };
 }
 
+/**
+ * TimeOfDayCondition holds when the entry time, read in the IANA `timezone`, is in [from, to) ("HH:MM",
+ * wrapping past midnight when from > to; from == to is refused).
+ */
+export interface TimeOfDayCondition {
+  timeOfDay: { from: string; to: string; timezone: string };
+}
+
 /** Condition is a tree of all/any/not over the leaf conditions. */
 export type Condition =
   | { all: Condition[] }
@@ -83,12 +94,21 @@ export type Condition =
   | AlertCondition
   | SensorCondition
   | DevicesCondition
-  | TimeInStateCondition;
+  | TimeInStateCondition
+  | TimeOfDayCondition;
 
-/** DeviceCommand is a command for the device itself, carried out once by the node that serves it. */
+/** CommandTarget says who receives a rule's command: the device, or every device of its group that declares it. */
+export type CommandTarget = 'device' | 'group';
+
+/**
+ * DeviceCommand is a command carried out once by the node that serves each receiving device: the
+ * device itself (`target: device`), or every device of the same domain and group whose type declares
+ * the command, the triggering device included (`target: group`).
+ */
 export interface DeviceCommand {
   command: string;
   args: Record<string, string>;
+  target: CommandTarget;
 }
 
 /** RuleSpec moves a device `from` a state (or any other state) `to` another when `when` holds. */
@@ -109,6 +129,10 @@ export interface DeviceTypeSpec {
   states: StateSpec[];
   initialState: string;
   rules: RuleSpec[];
+  /** commands are the device commands the type declares (what its adapters can carry out); [] = undeclared. */
+  commands: string[];
+  /** samplingMs is how often the serving node reads a device of this type, per state (one entry per state). */
+  samplingMs: Record<string, number>;
 }
 
 /** PolicyDocument is one security domain's policy, at one version. */

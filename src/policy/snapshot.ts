@@ -21,11 +21,13 @@ export interface DeviceSnapshot {
   sensors: Array<{ name: string; samples: Array<number | boolean | string> }>;
   alerts: Array<{ type: string; timesMs: number[] }>;
   timersMs: number[];
+  /** clockMs is the pending time-of-day deadline; null when the device's type has no timeOfDay leaf. */
+  clockMs: number | null;
 }
 
 /** EngineSnapshot is PolicyEngine.snapshot(): every domain's document and every device, sorted. */
 export interface EngineSnapshot {
-  format: 1;
+  format: 2;
   nowMs: number;
   policies: PolicyDocument[];
   devices: DeviceSnapshot[];
@@ -82,7 +84,7 @@ function ascendingTimes(value: unknown, path: string, strict: boolean): number[]
 }
 
 function deviceSnapshot(value: unknown, path: string): DeviceSnapshot {
-  const raw = record(value, path, ['id', 'type', 'domain', 'group', 'tags', 'state', 'sinceMs', 'rule', 'cause', 'sensors', 'alerts', 'timersMs']);
+  const raw = record(value, path, ['id', 'type', 'domain', 'group', 'tags', 'state', 'sinceMs', 'rule', 'cause', 'sensors', 'alerts', 'timersMs', 'clockMs']);
   const tags = list(raw.tags, `${path}.tags`).map((t, i) => name(t, `${path}.tags[${i}]`));
   sortedUnique(tags, `${path}.tags`);
   const sensors = list(raw.sensors, `${path}.sensors`).map((item, i) => {
@@ -106,6 +108,7 @@ function deviceSnapshot(value: unknown, path: string): DeviceSnapshot {
     group: name(raw.group, `${path}.group`), tags, state: name(raw.state, `${path}.state`), sinceMs: time(raw.sinceMs, `${path}.sinceMs`),
     rule: name(raw.rule, `${path}.rule`), cause: text(raw.cause, `${path}.cause`), sensors, alerts,
     timersMs: ascendingTimes(raw.timersMs, `${path}.timersMs`, true),
+    clockMs: raw.clockMs === null ? null : time(raw.clockMs, `${path}.clockMs`),
   };
 }
 
@@ -115,7 +118,7 @@ function deviceSnapshot(value: unknown, path: string): DeviceSnapshot {
  */
 export function restoreSnapshot(value: unknown): EngineSnapshot {
   const raw = record(value, '(root)', ['format', 'nowMs', 'policies', 'devices']);
-  if (raw.format !== 1) bad('format', '1', raw.format);
+  if (raw.format !== 2) bad('format', '2 (this version\'s engine snapshot)', raw.format);
   const policies = list(raw.policies, 'policies').map((doc, i) => {
     try {
       return validatePolicy(doc, `snapshot policies[${i}]`);
@@ -127,5 +130,5 @@ export function restoreSnapshot(value: unknown): EngineSnapshot {
   sortedUnique(policies.map((p) => p.domain), 'policies');
   const devices = list(raw.devices, 'devices').map((d, i) => deviceSnapshot(d, `devices[${i}]`));
   sortedUnique(devices.map((d) => d.id), 'devices');
-  return { format: 1, nowMs: time(raw.nowMs, 'nowMs'), policies, devices };
+  return { format: 2, nowMs: time(raw.nowMs, 'nowMs'), policies, devices };
 }

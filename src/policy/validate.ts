@@ -5,6 +5,7 @@
 import {
   ALERT_TYPES_MAX,
   ALERTS_AT_LEAST_MAX,
+  BUILTIN_ALERT_TYPES,
   CHAIN_IMAGES_MAX,
   COMMAND_ARGS_MAX,
   COMMANDS_PER_RULE_MAX,
@@ -12,12 +13,16 @@ import {
   CONDITION_DEPTH_MAX,
   DEFAULT_INITIAL_STATE,
   DEFAULT_STATES,
+  DEVICE_COMMANDS_MAX,
   DEVICE_TYPES_MAX,
   DIGEST_PATTERN,
   NAME_PATTERN,
   NAME_PATTERN_TEXT,
   RULES_MAX,
   SAMPLES_PER_SENSOR_MAX,
+  SAMPLING_DEFAULT_MS,
+  SAMPLING_MAX_MS,
+  SAMPLING_MIN_MS,
   SENSORS_MAX,
   STATES_MAX,
   STRING_VALUE_LENGTH_MAX,
@@ -25,6 +30,7 @@ import {
 } from './constants.js';
 import { toMilli } from './decimal.js';
 import { formatPath, PolicyError, type PolicyErrorCode } from './errors.js';
+import { checkTimezone, parseTimeOfDay } from './time-of-day.js';
 import type {
   Aggregate,
   ComparisonOp,
@@ -46,7 +52,16 @@ type Plain = Record<string, unknown>;
 const OPS: readonly ComparisonOp[] = ['<', '<=', '>', '>=', '==', '!='];
 const EQUALITY_OPS: readonly ComparisonOp[] = ['==', '!='];
 const AGGREGATES: readonly Aggregate[] = ['none', 'avg', 'sum', 'min', 'max'];
-const CONDITION_KEYS = ['all', 'any', 'not', 'alert', 'sensor', 'devices', 'timeInState'] as const;
+const CONDITION_KEYS = ['all', 'any', 'not', 'alert', 'sensor', 'devices', 'timeInState', 'timeOfDay'] as const;
+/** DURATION is a sampling interval written with a unit: "500ms", "10s", "2m", "1h". */
+const DURATION = /^([0-9]{1,9})(ms|s|m|h)$/;
+const DURATION_UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_TEXT = `an interval from ${SAMPLING_MIN_MS} ms to 24 h: an integer of ms or a string such as "500ms", "10s", "2m", "1h"`;
+
+/** own reads a key only when it is the mapping's own (a state named "constructor" must not find Object's). */
+function own(plain: Plain, key: string): unknown {
+  return Object.prototype.hasOwnProperty.call(plain, key) ? plain[key] : undefined;
+}
 
 /** describeValue renders a found value for an error message: its JSON type and a short excerpt. */
 export function describeValue(value: unknown): string {
@@ -71,6 +86,7 @@ interface TypeDeclarations {
   sensors: Map<string, SensorKind>;
   alertTypes: Set<string>;
   states: Set<string>;
+  commands: Set<string>;
 }
 
 /** Validator carries the source name through one validation. */
@@ -175,13 +191,61 @@ class Validator {
 }
 
 function sensorSpec(v: Validator, value: unknown, path: Path): SensorSpec {
-  const raw = v.object(value, path, ['name', 'type'], ['unit']);
+  const raw = v.object(value, path, ['name', 'type'], ['unit', 'min', 'max']);
   const spec: SensorSpec = {
     name: v.name(raw.name, [...path, 'name']),
     type: v.oneOf(raw.type, [...path, 'type'], ['number', 'boolean', 'string'] as const),
   };
   if (raw.unit !== undefined) spec.unit = v.text(raw.unit, [...path, 'unit']);
+  for (const bound of ['min', 'max'] as const) {
+    if (raw[bound] === undefined) continue;
+    if (spec.type !== 'number') v.fail('POLICY_VALUE', [...path, bound], `no ${bound} for a ${spec.type} sensor (bounds are for numbers)`, describeValue(raw[bound]));
+    spec[bound] = v.typedValue('number', '<', raw[bound], [...path, bound], [...path, bound]) as number;
+  }
+  if (spec.min !== undefined && spec.max !== undefined && spec.min > spec.max) {
+    v.fail('POLICY_VALUE', [...path, 'max'], `a number no smaller than min (${spec.min})`, describeValue(spec.max));
+  }
   return spec;
+}
+
+/** duration reads a sampling interval: an integer of ms or "<n>ms|s|m|h", within the sampling bounds. */
+function duration(v: Validator, value: unknown, path: Path): number {
+  let ms: number | undefined;
+  if (typeof value === 'number') ms = Number.isSafeInteger(value) ? value : undefined;
+  else if (typeof value === 'string') {
+    const match = DURATION.exec(value);
+    ms = match === null ? undefined : Number(match[1]) * (DURATION_UNIT_MS[match[2] ?? ''] ?? 0);
+  } else v.fail('POLICY_TYPE', path, DURATION_TEXT, describeValue(value));
+  if (ms === undefined || ms < SAMPLING_MIN_MS || ms > SAMPLING_MAX_MS) v.fail('POLICY_VALUE', path, DURATION_TEXT, describeValue(value));
+  return ms;
+}
+
+/**
+ * samplingOf normalizes a type's sampling to one interval per state. Input is `sampling` (durations
+ * per state and an optional `default`) or, in a normalized document, `samplingMs` (integers per state).
+ */
+function samplingOf(v: Validator, raw: Plain, path: Path, stateNames: readonly string[]): Record<string, number> {
+  if (raw.sampling !== undefined && raw.samplingMs !== undefined) {
+    v.fail('POLICY_VALUE', [...path, 'samplingMs'], 'either "sampling" or "samplingMs", not both', 'both');
+  }
+  const key = raw.samplingMs !== undefined ? 'samplingMs' : 'sampling';
+  const at = [...path, key];
+  const given = v.mapping(raw[key] ?? {}, at);
+  const allowDefault = key === 'sampling';
+  for (const name of Object.keys(given)) {
+    if (!(allowDefault && name === 'default') && !stateNames.includes(name)) {
+      v.fail('POLICY_REFERENCE', [...at, name], `a state of this type (${stateNames.join(', ')})${allowDefault ? ' or default' : ''}`, `"${name}"`);
+    }
+  }
+  const read = (name: string): number | undefined => {
+    const value = own(given, name);
+    if (value === undefined) return undefined;
+    return key === 'samplingMs' ? v.integer(value, [...at, name], SAMPLING_MIN_MS, SAMPLING_MAX_MS) : duration(v, value, [...at, name]);
+  };
+  const fallback = allowDefault ? read('default') ?? SAMPLING_DEFAULT_MS : SAMPLING_DEFAULT_MS;
+  const out: Record<string, number> = {};
+  for (const name of stateNames) out[name] = read(name) ?? fallback;
+  return out;
 }
 
 function imagePin(v: Validator, value: unknown, path: Path): ImagePin {
@@ -244,7 +308,15 @@ function declarations(v: Validator, raw: Plain, path: Path): Omit<DeviceTypeSpec
   if (!stateNames.has(initialState)) {
     v.fail('POLICY_REFERENCE', [...path, 'initialState'], `one of the declared states ${[...stateNames].join(', ')}`, describeValue(initialState));
   }
-  const spec: Omit<DeviceTypeSpec, 'rules'> = { name, sensors, alertTypes, states, initialState };
+  const commandsPath = [...path, 'commands'];
+  const commandNames = new Set<string>();
+  const commands = v.list(raw.commands ?? [], commandsPath, 0, DEVICE_COMMANDS_MAX).map((item, i) => {
+    const command = v.name(item, [...commandsPath, i]);
+    v.uniqueName(commandNames, command, [...commandsPath, i], 'command');
+    return command;
+  });
+  const samplingMs = samplingOf(v, raw, path, states.map((s) => s.name));
+  const spec: Omit<DeviceTypeSpec, 'rules'> = { name, sensors, alertTypes, states, initialState, commands, samplingMs };
   if (raw.description !== undefined) spec.description = v.text(raw.description, [...path, 'description']);
   return spec;
 }
@@ -350,7 +422,8 @@ function condition(v: Validator, value: unknown, path: Path, depth: number, ctx:
     case 'alert': {
       const alert = v.object(inner, at, ['type', 'withinMs'], ['atLeast']);
       const type = v.name(alert.type, [...at, 'type']);
-      reference(v, ctx.own.alertTypes, type, [...at, 'type'], `alert type of device type ${ctx.own.name}`);
+      reference(v, [...ctx.own.alertTypes, ...BUILTIN_ALERT_TYPES.filter((b) => !ctx.own.alertTypes.has(b))], type, [...at, 'type'],
+        `alert type of device type ${ctx.own.name} (or a built-in one)`);
       const atLeast = alert.atLeast === undefined ? 1 : v.integer(alert.atLeast, [...at, 'atLeast'], 1, ALERTS_AT_LEAST_MAX);
       return { alert: { type, atLeast, withinMs: v.integer(alert.withinMs, [...at, 'withinMs'], 1, WINDOW_MS_MAX) } };
     }
@@ -375,12 +448,35 @@ function condition(v: Validator, value: unknown, path: Path, depth: number, ctx:
       const time = v.object(inner, at, ['atLeastMs'], []);
       return { timeInState: { atLeastMs: v.integer(time.atLeastMs, [...at, 'atLeastMs'], 1, WINDOW_MS_MAX) } };
     }
+    case 'timeOfDay':
+      return timeOfDayCondition(v, inner, at);
   }
 }
 
-function deviceCommand(v: Validator, value: unknown, path: Path): DeviceCommand {
-  const raw = v.object(value, path, ['command'], ['args']);
+function timeOfDayCondition(v: Validator, value: unknown, path: Path): Condition {
+  const raw = v.object(value, path, ['from', 'to', 'timezone'], []);
+  const clock = (key: 'from' | 'to'): string => {
+    const text = raw[key];
+    const expected = 'a wall-clock time "HH:MM" from 00:00 to 23:59 (quote it in YAML)';
+    if (typeof text !== 'string') v.fail('POLICY_TYPE', [...path, key], expected, describeValue(text));
+    if (parseTimeOfDay(text) === undefined) v.fail('POLICY_VALUE', [...path, key], expected, describeValue(text));
+    return text;
+  };
+  const from = clock('from');
+  const to = clock('to');
+  if (from === to) v.fail('POLICY_VALUE', [...path, 'to'], `a time other than from (${from}); the window is [from, to)`, describeValue(to));
+  const timezone = raw.timezone;
+  if (typeof timezone !== 'string') v.fail('POLICY_TYPE', [...path, 'timezone'], 'an IANA time zone name such as Europe/Berlin', describeValue(timezone));
+  const problem = checkTimezone(timezone);
+  if (problem !== undefined) v.fail('POLICY_VALUE', [...path, 'timezone'], `an IANA time zone name such as Europe/Berlin (${problem})`, describeValue(timezone));
+  return { timeOfDay: { from, to, timezone } };
+}
+
+function deviceCommand(v: Validator, value: unknown, path: Path, declared: TypeDeclarations): DeviceCommand {
+  const raw = v.object(value, path, ['command'], ['args', 'target']);
   const command = v.name(raw.command, [...path, 'command']);
+  if (declared.commands.size > 0) reference(v, declared.commands, command, [...path, 'command'], `command of device type ${declared.name}`);
+  const target = raw.target === undefined ? 'device' : v.oneOf(raw.target, [...path, 'target'], ['device', 'group'] as const);
   const argsRaw = v.mapping(raw.args === undefined ? {} : raw.args, [...path, 'args']);
   const keys = Object.keys(argsRaw);
   if (keys.length > COMMAND_ARGS_MAX) v.fail('POLICY_LIMIT', [...path, 'args'], `at most ${COMMAND_ARGS_MAX} arguments`, `${keys.length}`);
@@ -389,7 +485,7 @@ function deviceCommand(v: Validator, value: unknown, path: Path): DeviceCommand 
     v.name(key, [...path, 'args', key]);
     args[key] = v.text(argsRaw[key], [...path, 'args', key]);
   }
-  return { command, args };
+  return { command, args, target };
 }
 
 function ruleSpec(v: Validator, value: unknown, path: Path, ctx: RuleContext): RuleSpec {
@@ -403,7 +499,7 @@ function ruleSpec(v: Validator, value: unknown, path: Path, ctx: RuleContext): R
   const when = condition(v, raw.when, [...path, 'when'], 1, ctx);
   const commandsPath = [...path, 'commands'];
   const commands = v.list(raw.commands ?? [], commandsPath, 0, COMMANDS_PER_RULE_MAX)
-    .map((item, i) => deviceCommand(v, item, [...commandsPath, i]));
+    .map((item, i) => deviceCommand(v, item, [...commandsPath, i], ctx.own));
   return { name, from, to, when, commands };
 }
 
@@ -437,7 +533,8 @@ export function validatePolicy(value: unknown, source: string): PolicyDocument {
   const typeNames = new Set<string>();
   const declared = typesRaw.map((item, i) => {
     const path = ['deviceTypes', i];
-    const typeRaw = v.object(item, path, ['name', 'states'], ['description', 'sensors', 'alertTypes', 'initialState', 'rules']);
+    const typeRaw = v.object(item, path, ['name', 'states'],
+      ['description', 'sensors', 'alertTypes', 'initialState', 'rules', 'commands', 'sampling', 'samplingMs']);
     const spec = declarations(v, typeRaw, path);
     v.uniqueName(typeNames, spec.name, [...path, 'name'], 'device type');
     return { typeRaw, spec };
@@ -451,6 +548,7 @@ export function validatePolicy(value: unknown, source: string): PolicyDocument {
       sensors: new Map(spec.sensors.map((s) => [s.name, s.type])),
       alertTypes: new Set(spec.alertTypes),
       states: new Set(spec.states.map((s) => s.name)),
+      commands: new Set(spec.commands),
     });
     for (const state of spec.states) allStates.add(state.name);
   }

@@ -160,7 +160,8 @@ describe('restore refuses a damaged snapshot', () => {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests poke at arbitrary JSON shapes
   type Loose = any;
   const cases: Array<[string, (s: Loose) => void, RegExp]> = [
-    ['an unknown format', (s) => { s.format = 2; }, /format: expected 1/],
+    ['an unknown format', (s) => { s.format = 1; }, /format: expected 2/],
+    ['a time-of-day deadline for a type without timeOfDay rules', (s) => { s.devices[0].clockMs = 5; }, /clockMs must be null/],
     ['a device in a state its type lacks', (s) => { s.devices[0].state = 'lockdown'; }, /has no state lockdown/],
     ['a fractional sample', (s) => { s.devices.find((d: Loose) => d.id === 'plug-1').sensors[0].samples = [12.5]; }, /samples\[0\]: expected an integer/],
     ['devices out of order', (s) => { s.devices.reverse(); }, /devices: expected names in strictly ascending order/],

@@ -38,7 +38,7 @@ const fixtureCases: FixtureCase[] = [
   { fixture: 'bad-op-for-boolean.yaml', code: 'POLICY_VALUE', path: 'deviceTypes[0].rules[1].when.all[0].sensor.op', line: 26,
     expected: /^== or != for a boolean sensor$/, found: /^string ">"$/ },
   { fixture: 'bad-unknown-alert.yaml', code: 'POLICY_REFERENCE', path: 'deviceTypes[0].rules[0].when.alert.type', line: 20,
-    expected: /alert type of device type meter: one of brute-force$/, found: /^string "brute-forced"$/ },
+    expected: /alert type of device type meter \(or a built-in one\): one of brute-force, device-unreachable$/, found: /^string "brute-forced"$/ },
   { fixture: 'bad-duplicate-rule.yaml', code: 'POLICY_DUPLICATE', path: 'deviceTypes[0].rules[1].name', line: 21,
     expected: /rule name not declared before/, found: /"brute-force" again/ },
 ];
@@ -206,7 +206,8 @@ describe('normalization', () => {
       states: [{ name: 'normal', verdict: 'allow' }, { name: 'suspicious', verdict: 'allow' }, { name: 'attack', verdict: 'quarantine' }],
     }]), 'x');
     assert.deepEqual(doc.deviceTypes[0], {
-      name: 'bare', sensors: [], alertTypes: [], initialState: 'normal', rules: [],
+      name: 'bare', sensors: [], alertTypes: [], initialState: 'normal', rules: [], commands: [],
+      samplingMs: { normal: 10_000, suspicious: 10_000, attack: 10_000 },
       states: [{ name: 'normal', verdict: 'allow' }, { name: 'suspicious', verdict: 'allow' }, { name: 'attack', verdict: 'quarantine' }],
     });
     const full = validatePolicy(valid(), 'x');
