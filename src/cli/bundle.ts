@@ -5,8 +5,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, isNode, isPair, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
-import { IDENTIFIER, IMAGE_DIGEST, MAX_ADDRESSES, MAX_TAGS, MAX_TEXT_CHARS, fromHex } from '../commands/index.js';
-import type { DeviceSpec } from '../commands/index.js';
+import { DEVICE_PROTOCOLS, IDENTIFIER, IMAGE_DIGEST, MAX_ADDRESSES, MAX_INTERFACE_OPTIONS, MAX_TAGS, MAX_TEXT_CHARS, fromHex } from '../commands/index.js';
+import type { DeviceInterface, DeviceProtocol, DeviceSpec } from '../commands/index.js';
 import { PolicyError, describeValue, formatPath, parsePolicyYaml, validatePolicy, type PolicyDocument } from '../policy/index.js';
 import { MAX_BUNDLE_ITEMS, MAX_INPUT_FILE_BYTES } from './constants.js';
 import { CliError } from './errors.js';
@@ -152,7 +152,42 @@ class Reader {
   }
 }
 
-const DEVICE_KEYS = ['id', 'type', 'group', 'tags', 'nodeId', 'port', 'addresses'] as const;
+const DEVICE_KEYS = ['id', 'type', 'group', 'tags', 'nodeId', 'port', 'addresses', 'interface'] as const;
+const INTERFACE_KEYS = ['protocol', 'endpoint', 'credentialRef', 'options'] as const;
+
+/** isDeviceProtocol says whether a value names a device adapter (docs/devices.md "Protocols"). */
+export function isDeviceProtocol(value: unknown): value is DeviceProtocol {
+  return typeof value === 'string' && (DEVICE_PROTOCOLS as readonly string[]).includes(value);
+}
+
+/** sortedOptions returns interface options with their keys in ascending order, as the command encoding requires. */
+export function sortedOptions(options: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(options).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * readInterface validates a device's `interface` mapping: its shape here, with located errors; what
+ * the values must be (an endpoint on one of the device's addresses, no secret in an option) is checked
+ * by the command encoding when the registration is signed.
+ */
+function readInterface(reader: Reader, value: unknown, at: Segments): DeviceInterface {
+  const raw = reader.object(value, at, INTERFACE_KEYS, ['protocol']);
+  const protocol = raw['protocol'];
+  if (!isDeviceProtocol(protocol)) reader.fail([...at, 'protocol'], `one of ${DEVICE_PROTOCOLS.join(', ')}`, protocol);
+  const options: Record<string, string> = {};
+  if (raw['options'] !== undefined) {
+    const map = reader.object(raw['options'], [...at, 'options'], Object.keys(raw['options'] ?? {}), []);
+    const keys = Object.keys(map);
+    if (keys.length > MAX_INTERFACE_OPTIONS) reader.failText([...at, 'options'], `at most ${MAX_INTERFACE_OPTIONS} options`, `${keys.length}`);
+    for (const key of keys) options[key] = reader.text(map[key], [...at, 'options', key]);
+  }
+  return {
+    protocol,
+    endpoint: raw['endpoint'] === undefined ? '' : reader.text(raw['endpoint'], [...at, 'endpoint']),
+    credentialRef: raw['credentialRef'] === undefined ? '' : reader.text(raw['credentialRef'], [...at, 'credentialRef']),
+    options: sortedOptions(options),
+  };
+}
 
 /** readDevice validates one device mapping (group defaults to "default", tags and addresses to none). */
 function readDevice(reader: Reader, value: unknown, at: Segments, extraKeys: readonly string[] = []): DeviceSpec {
@@ -165,6 +200,7 @@ function readDevice(reader: Reader, value: unknown, at: Segments, extraKeys: rea
     nodeId: reader.identifier(raw['nodeId'], [...at, 'nodeId']),
     port: reader.identifier(raw['port'], [...at, 'port']),
     addresses: reader.identifiers(raw['addresses'], [...at, 'addresses'], MAX_ADDRESSES),
+    ...(raw['interface'] === undefined ? {} : { interface: readInterface(reader, raw['interface'], [...at, 'interface']) }),
   };
 }
 

@@ -1,8 +1,8 @@
 // cmd-cluster.ts — the commands that sign and submit changes (apply, devices, state, domains, admins,
 // images, members, leader) and the reads that go with them.
 import { Option, type Command } from 'commander';
-import { IDENTIFIER, IMAGE_DIGEST, keyIdHex, NODE_ADDRESS, type DeviceSpec, type Payload } from '../commands/index.js';
-import { parseBundle, parseDeviceFile, readInputFile } from './bundle.js';
+import { DEVICE_PROTOCOLS, IDENTIFIER, IMAGE_DIGEST, keyIdHex, MAX_INTERFACE_OPTIONS, NODE_ADDRESS, type DeviceInterface, type DeviceSpec, type Payload } from '../commands/index.js';
+import { isDeviceProtocol, parseBundle, parseDeviceFile, readInputFile, sortedOptions } from './bundle.js';
 import type { WaitMode } from './client.js';
 import type { Context, SubmitOutcome } from './context.js';
 import { CliError } from './errors.js';
@@ -11,16 +11,19 @@ import { collect, type Action } from './options.js';
 import { cell, renderTable, shortHash } from './output.js';
 import { planBundle, type DomainView, type PlanItem } from './plan.js';
 
-function isObject(value: unknown): value is Record<string, unknown> {
+/** isObject says whether an answer's value is a JSON object. */
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function list(answer: Record<string, unknown>, field: string): Record<string, unknown>[] {
+/** list reads an answer's array field, keeping only its objects. */
+export function list(answer: Record<string, unknown>, field: string): Record<string, unknown>[] {
   const value = answer[field];
   return Array.isArray(value) ? value.filter(isObject) : [];
 }
 
-function identifier(value: string, what: string): string {
+/** identifier checks a name given on the command line (USAGE error naming `what` otherwise). */
+export function identifier(value: string, what: string): string {
   if (!IDENTIFIER.test(value)) throw new CliError('USAGE', `${what}: expected a name of 1-64 characters [A-Za-z0-9._:-], found "${value}"`);
   return value;
 }
@@ -55,11 +58,13 @@ export function report(ctx: Context, what: string, outcome: SubmitOutcome): void
   }
 }
 
-function waitOption(): Option {
+/** waitOption is the --wait option of every command that submits. */
+export function waitOption(): Option {
   return new Option('--wait <mode>', 'answer once committed and applied, or once every serving node enforces it').choices(['committed', 'enforced']).default('committed');
 }
 
-async function submitAndReport(ctx: Context, what: string, domain: string, payload: Payload, wait: WaitMode): Promise<void> {
+/** submitAndReport signs and submits one payload and reports its outcome (report). */
+export async function submitAndReport(ctx: Context, what: string, domain: string, payload: Payload, wait: WaitMode): Promise<void> {
   report(ctx, what, await ctx.submit(domain, payload, wait));
 }
 
@@ -97,6 +102,7 @@ export async function readDomainView(ctx: Context, domain: string): Promise<Doma
       id: d['id'], type: String(d['type'] ?? ''), group: String(d['group'] ?? ''), nodeId: String(d['nodeId'] ?? ''), port: String(d['port'] ?? ''),
       tags: Array.isArray(d['tags']) ? d['tags'].map(String) : [], addresses: Array.isArray(d['addresses']) ? d['addresses'].map(String) : [],
       ...(typeof d['domain'] === 'string' ? { domain: d['domain'] } : {}),
+      ...(isObject(d['interface']) ? { interface: d['interface'] as unknown as DeviceInterface } : {}),
     });
   }
   return { exists: record !== undefined, adminKeyIds, images, policy, devices };
@@ -174,14 +180,46 @@ async function devicesGet(ctx: Context, id: string): Promise<void> {
   ctx.print(answer, `${lines.join('\n')}\n`);
 }
 
-interface RegisterOptions {
+/** RegisterOptions are the options of `devices register`. */
+export interface RegisterOptions {
   file?: string; domain?: string; type?: string; node?: string; port?: string; group?: string; tag: string[]; address: string[]; wait: WaitMode;
+  /** id is --id (the positional ID may be given instead). */
+  id?: string;
+  /** fromDiscovered is the port or MAC of a discovered device to adopt (cmd-devices.ts). */
+  fromDiscovered?: string;
+  interfaceProtocol?: string; interfaceEndpoint?: string; credentialRef?: string; interfaceOption: string[];
+}
+
+/**
+ * interfaceFromFlags builds a device interface from --interface-protocol, --interface-endpoint,
+ * --credential-ref and --interface-option KEY=VALUE (undefined when none is given). What the values
+ * must be (an endpoint on one of the device's addresses, no secret in an option) is checked when the
+ * registration is signed, with the field's path in the message.
+ */
+export function interfaceFromFlags(options: RegisterOptions): DeviceInterface | undefined {
+  const given = options.interfaceProtocol !== undefined || options.interfaceEndpoint !== undefined || options.credentialRef !== undefined || options.interfaceOption.length > 0;
+  if (!given) return undefined;
+  if (options.interfaceProtocol === undefined) throw new CliError('USAGE', 'devices register: --interface-endpoint, --credential-ref and --interface-option need --interface-protocol');
+  if (!isDeviceProtocol(options.interfaceProtocol)) throw new CliError('USAGE', `--interface-protocol: expected one of ${DEVICE_PROTOCOLS.join(', ')}, found "${options.interfaceProtocol}"`);
+  if (options.interfaceOption.length > MAX_INTERFACE_OPTIONS) throw new CliError('USAGE', `--interface-option: expected at most ${MAX_INTERFACE_OPTIONS}, found ${options.interfaceOption.length}`);
+  const entries = new Map<string, string>();
+  for (const text of options.interfaceOption) {
+    const at = text.indexOf('=');
+    if (at <= 0) throw new CliError('USAGE', `--interface-option: expected KEY=VALUE (e.g. sensor.temperature=/sensors/temperature), found "${text}"`);
+    const key = text.slice(0, at);
+    if (entries.has(key)) throw new CliError('USAGE', `--interface-option: expected each key once, found "${key}" twice`);
+    entries.set(key, text.slice(at + 1));
+  }
+  return {
+    protocol: options.interfaceProtocol, endpoint: options.interfaceEndpoint ?? '', credentialRef: options.credentialRef ?? '',
+    options: sortedOptions(Object.fromEntries(entries)),
+  };
 }
 
 /** deviceFromFlags builds a device from `devices register` flags (file or flags, not both). */
 export function deviceFromFlags(id: string | undefined, options: RegisterOptions): { device: DeviceSpec; domain: string } {
   if (options.file !== undefined) {
-    if (id !== undefined || options.type !== undefined || options.node !== undefined || options.port !== undefined) {
+    if (id !== undefined || options.type !== undefined || options.node !== undefined || options.port !== undefined || interfaceFromFlags(options) !== undefined) {
       throw new CliError('USAGE', 'devices register: give either -f FILE or the device as ID --type --node --port, not both');
     }
     const parsed = parseDeviceFile(readInputFile(options.file), options.file);
@@ -194,11 +232,13 @@ export function deviceFromFlags(id: string | undefined, options: RegisterOptions
   }
   const missing = [id === undefined ? 'ID' : '', options.type === undefined ? '--type' : '', options.node === undefined ? '--node' : '',
     options.port === undefined ? '--port' : '', options.domain === undefined ? '--domain' : ''].filter((m) => m !== '');
-  if (missing.length > 0) throw new CliError('USAGE', `devices register: expected -f FILE, or ${missing.join(', ')}`);
+  if (missing.length > 0) throw new CliError('USAGE', `devices register: expected -f FILE, --from-discovered PORT_OR_MAC, or ${missing.join(', ')}`);
+  const face = interfaceFromFlags(options);
   const device: DeviceSpec = {
     id: identifier(id as string, 'ID'), type: identifier(options.type as string, '--type'), group: identifier(options.group ?? 'default', '--group'),
     tags: options.tag.map((t) => identifier(t, '--tag')), nodeId: identifier(options.node as string, '--node'), port: identifier(options.port as string, '--port'),
     addresses: options.address.map((a) => identifier(a, '--address')),
+    ...(face === undefined ? {} : { interface: face }),
   };
   return { device, domain: identifier(options.domain as string, '--domain') };
 }
@@ -216,7 +256,7 @@ export function registerCluster(program: Command, run: Action): void {
   registerMembership(program, run);
 }
 
-/** registerDevices adds apply, devices and state set. */
+/** registerDevices adds apply, devices (list, get, remove; cmd-devices.ts adds the rest) and state set. */
 function registerDevices(program: Command, run: Action): void {
   program.command('apply').description('sign and submit a bundle or policy file: domain, admin keys, images, policy, devices (unchanged items are skipped)')
     .requiredOption('-f, --file <file>', 'a bundle or a policy document (YAML or JSON)')
@@ -229,15 +269,6 @@ function registerDevices(program: Command, run: Action): void {
     .action(run((ctx, options: { domain?: string; node?: string }) => devicesList(ctx, options)));
   devices.command('get').description('show one device, its state and its plan').argument('<id>')
     .action(run((ctx, id: string) => devicesGet(ctx, id)));
-  devices.command('register').description('register or update a device (admin-signed)').argument('[id]')
-    .option('-f, --file <file>', 'a device file: id, type, group, tags, nodeId, port, addresses (and optionally domain)')
-    .option('--domain <name>').option('--type <type>').option('--node <id>', 'the node that serves the device').option('--port <port>', 'its switch port on that node')
-    .option('--group <group>', 'its group', undefined).option('--tag <tag>', 'a tag (repeatable)', collect, []).option('--address <address>', 'an address (repeatable)', collect, [])
-    .addOption(waitOption())
-    .action(run(async (ctx, id: string | undefined, options: RegisterOptions) => {
-      const { device, domain } = deviceFromFlags(id, options);
-      await submitAndReport(ctx, `device ${device.id}`, domain, { kind: 'putDevice', device }, options.wait);
-    }));
   devices.command('remove').description('remove a device (admin-signed)').argument('<id>').option('--domain <name>', 'its domain (default: looked up)').addOption(waitOption())
     .action(run(async (ctx, id: string, options: { domain?: string; wait: WaitMode }) => {
       await submitAndReport(ctx, `remove device ${id}`, await deviceDomain(ctx, id, options.domain), { kind: 'removeDevice', id: identifier(id, 'ID') }, options.wait);
@@ -300,7 +331,7 @@ function registerDomains(program: Command, run: Action): void {
 
 }
 
-/** registerMembership adds members, leader transfer, rejections and commands get. */
+/** registerMembership adds members, leader transfer and rejections. */
 function registerMembership(program: Command, run: Action): void {
   const members = program.command('members').description('cluster membership (changes are root-signed)');
   members.command('list').description('the member nodes the agreed state records').action(run(async (ctx) => {
@@ -328,13 +359,6 @@ function registerMembership(program: Command, run: Action): void {
     ctx.print(answer, `${renderTable(['CODE', 'COUNT'], counts.map(([code, n]) => [code, cell(n)]))}\n${renderTable(['INDEX', 'CODE', 'SIGNER', 'REASON'],
       list(answer, 'recent').map((r) => [cell(r['index']), cell(r['code']), cell(r['signer']), cell(r['reason'])]))}`);
   }));
-
-  program.command('commands').description('submitted commands').command('get').description('the remembered result of an envelope').argument('<body-hash>')
-    .action(run(async (ctx, hash: string) => {
-      if (!/^[0-9a-f]{64}$/.test(hash)) throw new CliError('USAGE', `BODY-HASH: expected 64 lowercase hex digits, found "${hash}"`);
-      const answer = await ctx.client().get(`/v1/commands/${hash}`);
-      ctx.print(answer, Object.entries(answer).map(([k, v]) => `${`${k}:`.padEnd(10)}${cell(v)}`).join('\n'));
-    }));
 }
 
 /** enforcementSummary renders GET /v1/status `enforced` (a list of devices, or a map of generations). */

@@ -30,12 +30,20 @@ async function status(ctx: Context): Promise<void> {
   if (failed > 0) throw new CliError('UNAVAILABLE', `${failed} of ${answers.length} endpoints did not answer`);
 }
 
-/** formatWatchEvent renders one `applied` event for a person (one line, effects indented below). */
+/** describeReading renders one reading of a telemetry entry: `reading DEVICE SENSOR = VALUE`. */
+export function describeReading(reading: unknown): string {
+  if (typeof reading !== 'object' || reading === null) return `reading ${cell(reading)}`;
+  const r = reading as Record<string, unknown>;
+  return `reading ${cell(r['deviceId'])} ${cell(r['sensor'])} = ${typeof r['value'] === 'string' ? JSON.stringify(r['value']) : cell(r['value'])}`;
+}
+
+/** formatWatchEvent renders one `applied` event for a person (one line; readings, then effects, indented below). */
 export function formatWatchEvent(data: Record<string, unknown>): string {
   const time = typeof data['timeMs'] === 'number' ? new Date(data['timeMs']).toISOString() : '-';
   const verdict = data['ok'] === false ? `REJECTED ${cell(data['code'])}` : 'ok';
+  const readings = Array.isArray(data['readings']) ? data['readings'].map((r) => `    ${describeReading(r)}`) : [];
   const effects = Array.isArray(data['effects']) ? data['effects'].map((e) => `    ${describeEffect(e)}`) : [];
-  return [`${time}  #${cell(data['index'])} term ${cell(data['term'])}  ${cell(data['kind'])}  ${verdict}`, ...effects].join('\n') + '\n';
+  return [`${time}  #${cell(data['index'])} term ${cell(data['term'])}  ${cell(data['kind'])}  ${verdict}`, ...readings, ...effects].join('\n') + '\n';
 }
 
 /** WATCH_IDLE_MS is how long `watch` waits for any byte (events or 15 s keep-alives) before reconnecting. */
@@ -138,7 +146,7 @@ async function watch(ctx: Context, options: { from?: number; idleTimeout: number
 export function registerObserve(program: Command, run: Action): void {
   program.command('status').description('the status of every endpoint: role, leader, term, commit/applied index, state hash, enforcement')
     .action(run((ctx) => status(ctx)));
-  program.command('watch').description('print applied entries as they happen (server-sent events) until Ctrl-C')
+  program.command('watch').description('print applied entries as they happen (server-sent events), with the sensor readings they carry, until Ctrl-C')
     .option('--from <index>', 'start at this log index (default: from now)', positiveInteger('--from', true))
     .option('--idle-timeout <ms>', 'reconnect to the next endpoint when nothing (not even a keep-alive) arrives for this long', positiveInteger('--idle-timeout'), WATCH_IDLE_MS)
     .action(run((ctx, options: { from?: number; idleTimeout: number }) => watch(ctx, options)));

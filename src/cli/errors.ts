@@ -5,7 +5,7 @@
 export const EXIT_CODES = {
   /** ok: the command did what was asked. */
   ok: 0,
-  /** rejected: the cluster refused the command (result.ok false, a 422 at the edge, or a 409). */
+  /** rejected: the cluster refused the command (result.ok false, a 422 at the edge, or a 409); also "different" (policy get --diff). */
   rejected: 1,
   /** usage: bad arguments or a bad input file (policy YAML, bundle, key, genesis, export). */
   usage: 2,
@@ -30,7 +30,8 @@ export type CliErrorCode =
   | 'INDETERMINATE'
   | 'NOT_FOUND'
   | 'NOT_ENFORCED'
-  | 'AUDIT_MISMATCH';
+  | 'AUDIT_MISMATCH'
+  | 'DIFFERENT';
 
 const EXIT_FOR_CODE: Record<CliErrorCode, ExitCode> = {
   USAGE: EXIT_CODES.usage,
@@ -42,6 +43,7 @@ const EXIT_FOR_CODE: Record<CliErrorCode, ExitCode> = {
   NOT_FOUND: EXIT_CODES.notFound,
   NOT_ENFORCED: EXIT_CODES.unavailable,
   AUDIT_MISMATCH: EXIT_CODES.rejected,
+  DIFFERENT: EXIT_CODES.rejected,
 };
 
 /** CliError is an expected failure: one clear line for stderr, and the exit code it maps to. */

@@ -31,7 +31,8 @@ export interface PlanItem {
 function sameDevice(a: DeviceSpec, b: DeviceSpec): boolean {
   const sorted = (list: readonly string[]): string => [...list].sort().join('\n');
   return a.type === b.type && a.group === b.group && a.nodeId === b.nodeId && a.port === b.port
-    && sorted(a.tags) === sorted(b.tags) && sorted(a.addresses) === sorted(b.addresses);
+    && sorted(a.tags) === sorted(b.tags) && sorted(a.addresses) === sorted(b.addresses)
+    && canonicalJson(a.interface ?? null) === canonicalJson(b.interface ?? null);
 }
 
 /** planBundle lists the commands that bring `view` to what `bundle` declares (nothing is removed). */

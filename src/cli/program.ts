@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { packagePath } from '../commands/index.js';
 import { registerCluster } from './cmd-cluster.js';
+import { registerDeviceInterface } from './cmd-devices.js';
 import { registerObserve } from './cmd-observe.js';
 import { positiveInteger, registerOffline } from './cmd-offline.js';
 import { DEFAULT_ENDPOINT, DEFAULT_EXPIRES_IN_MS, DEFAULT_TIMEOUT_MS, ENV_ENDPOINTS, ENV_KEY, ENV_KEY_SEED } from './constants.js';
@@ -15,7 +16,7 @@ import { collect, type Action } from './options.js';
 export const HELP_EPILOG = `
 Exit codes:
   ${EXIT_CODES.ok}  ok
-  ${EXIT_CODES.rejected}  the cluster rejected the command (result.ok false, 422 or 409), or an audit chain does not verify
+  ${EXIT_CODES.rejected}  the cluster rejected the command (result.ok false, 422 or 409), an audit chain does not verify, or policy get --diff found differences
   ${EXIT_CODES.usage}  usage error or bad input file (arguments, policy/bundle YAML, key, genesis, export)
   ${EXIT_CODES.unavailable}  unavailable, the outcome still indeterminate after retrying the same envelope, or --wait enforced timed out
   ${EXIT_CODES.notFound}  not found
@@ -84,6 +85,7 @@ export function buildProgram(io: Io): Command {
   };
   registerOffline(program, run);
   registerCluster(program, run);
+  registerDeviceInterface(program, run);
   registerObserve(program, run);
   // Every subcommand reports errors the same way and exits through runCli, never process.exit.
   const configure = (command: Command): void => {
@@ -116,7 +118,8 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       return error.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage;
     }
     if (error instanceof CliError) {
-      io.stderr(`qgate: error: ${error.message}\n`);
+      // A difference found is an answer (as diff(1) exits 1), not an error.
+      io.stderr(error.code === 'DIFFERENT' ? `qgate: ${error.message}\n` : `qgate: error: ${error.message}\n`);
       return error.exitCode;
     }
     io.stderr(`qgate: internal error: ${error instanceof Error ? error.message : String(error)}\n`);

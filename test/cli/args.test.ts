@@ -130,8 +130,8 @@ describe('offline commands', () => {
   });
 
   test('devices register takes a file or flags, not both, and lists what is missing', () => {
-    const base = { tag: [], address: [], wait: 'committed' as const };
-    assert.throws(() => deviceFromFlags('d1', { ...base, type: 't' }), /expected -f FILE, or --node, --port, --domain$/);
+    const base = { tag: [], address: [], interfaceOption: [], wait: 'committed' as const };
+    assert.throws(() => deviceFromFlags('d1', { ...base, type: 't' }), /expected -f FILE, --from-discovered PORT_OR_MAC, or --node, --port, --domain$/);
     assert.throws(() => deviceFromFlags('d1', { ...base, file: 'x.yaml' }), /either -f FILE or the device as ID --type --node --port, not both/);
     assert.deepEqual(deviceFromFlags('d1', { ...base, type: 't', node: 'n1', port: 'p1', domain: 'home', tag: ['a'], address: ['10.0.0.9'] }), {
       domain: 'home', device: { id: 'd1', type: 't', group: 'default', tags: ['a'], nodeId: 'n1', port: 'p1', addresses: ['10.0.0.9'] },
