@@ -7,7 +7,7 @@ import type { WaitMode } from './client.js';
 import type { Context, SubmitOutcome } from './context.js';
 import { CliError } from './errors.js';
 import { readPublicKey } from './keys.js';
-import { collect, type Action } from './options.js';
+import type { Action } from './options.js';
 import { cell, renderTable, shortHash } from './output.js';
 import { planBundle, type DomainView, type PlanItem } from './plan.js';
 
