@@ -59,3 +59,37 @@ export const STANDBY_STARTS_PER_PASS = 4;
 export const WARM_POOL_DEFAULT = 1;
 /** MAX_WARM_IMAGES caps the images a node keeps warm containers of. */
 export const MAX_WARM_IMAGES = 16;
+
+/**
+ * MANAGEMENT_FLOW_PRIORITY is the priority of a device's management-path flows (device ↔ the gateway's
+ * management port): above every chain, allow and quarantine flow of the device, so the gateway reaches a
+ * device in every state.
+ */
+export const MANAGEMENT_FLOW_PRIORITY = 200;
+/**
+ * MANAGEMENT_GUARD_PRIORITY is the priority of the drops that close the management path to everything else:
+ * the management port's own traffic, and a device's IPv4 towards the management address (by any path).
+ */
+export const MANAGEMENT_GUARD_PRIORITY = 150;
+/**
+ * DEVICE_REPORT_PRIORITY is the priority of the flow that reports (and drops) what arrives on a registered
+ * device's port with a source the device does not own: below its plan's flows, which match its own sources.
+ */
+export const DEVICE_REPORT_PRIORITY = 10;
+/** UNKNOWN_PORT_REPORT_PRIORITY is the priority of the flow that reports (and drops) what arrives on a port no device owns. */
+export const UNKNOWN_PORT_REPORT_PRIORITY = 5;
+/** DISCOVERY_METER_ID is the OpenFlow 1.3 meter every report flow goes through (one per bridge). */
+export const DISCOVERY_METER_ID = 1;
+/** DISCOVERY_METER_PPS and DISCOVERY_METER_BURST bound the frames a bridge reports to the node: a flood costs the node a few packet-ins a second. */
+export const DISCOVERY_METER_PPS = 5;
+export const DISCOVERY_METER_BURST = 5;
+/** REPORT_ACTIONS are a report flow's actions as OVS prints them: through the meter to the controller (the node's monitor), nothing else. */
+export const REPORT_ACTIONS = `meter:${DISCOVERY_METER_ID},CONTROLLER:65535`;
+/** MAX_MANAGEMENT_TCP_PORTS bounds the device-side TCP ports of one device's management path. */
+export const MAX_MANAGEMENT_TCP_PORTS = 16;
+/** DISCOVERY_REPORT_INTERVAL_MS is how often, at most, a DiscoveryMonitor reports the same (port, MAC). */
+export const DISCOVERY_REPORT_INTERVAL_MS = 10_000;
+/** MAX_DISCOVERIES bounds the (port, MAC) pairs a DiscoveryMonitor remembers (the oldest is evicted). */
+export const MAX_DISCOVERIES = 256;
+/** MAX_PACKET_IN_BYTES bounds the frame bytes a DiscoveryMonitor reads of one packet-in (the rest is ignored). */
+export const MAX_PACKET_IN_BYTES = 1600;

@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { strict as assert } from 'node:assert';
+import { DISCOVERY_METER_BURST, DISCOVERY_METER_ID, DISCOVERY_METER_PPS } from './constants.js';
 import { DataplaneError } from './errors.js';
 import { run } from './exec.js';
 import { UMBOX_PORT_NAME } from './planner.js';
@@ -83,6 +84,18 @@ export class OvsSwitch implements Switch {
   async ensureBridge(): Promise<void> {
     await this.vsctl(['--', '--may-exist', 'add-br', this.bridge, '--', 'set', 'Bridge', this.bridge,
       'datapath_type=netdev', 'fail_mode=secure', 'protocols=OpenFlow13', 'other_config:disable-in-band=true']);
+    await this.ensureDiscoveryMeter();
+  }
+
+  /**
+   * ensureDiscoveryMeter makes the bridge's discovery meter (DISCOVERY_METER_ID): every report flow sends
+   * its frames to the node through it, so a flood of unknown frames costs the node at most
+   * DISCOVERY_METER_PPS packet-ins a second (plus a burst). Added, or modified when it exists.
+   */
+  private async ensureDiscoveryMeter(): Promise<void> {
+    const meter = `meter=${DISCOVERY_METER_ID},pktps,burst,band=type=drop,rate=${DISCOVERY_METER_PPS},burst_size=${DISCOVERY_METER_BURST}`;
+    const added = await run('ovs-ofctl', ['-O', 'OpenFlow13', 'add-meter', this.bridge, meter], { env: this.env, timeoutMs: 30_000, allowFailure: true });
+    if (added.code !== 0) await this.ofctl(['mod-meter', this.bridge, meter]);
   }
 
   /**

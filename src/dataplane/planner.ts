@@ -9,7 +9,23 @@
 //   quarantine:      device → drop, uplink (to the device's addresses) → drop
 // Traffic from the device must carry one of its addresses (IPv4 source, ARP sender); traffic from the
 // uplink is steered by destination address (IPv4 destination, ARP target). A μmbox port belongs to one
-// device's chain, so it is matched by port alone.
+// device's chain, so it is matched by port alone. A device registered with MAC addresses must also send
+// from one of them (Ethernet source).
+//
+// The management path (DesiredInput.management, DesiredDevice.management) joins a device and the gateway's
+// management port directly, in every state of a valid plan (chain, allow and quarantine: the gateway must be
+// able to read a quarantined device and switch it off), above the device's other flows
+// (MANAGEMENT_FLOW_PRIORITY): ARP between the device's addresses and the management address, IPv4 TCP
+// device → management address only to the broker's port (when the device uses the broker), management
+// address → device only to the device's listed TCP ports, and the return traffic of those connections
+// (matched by the reverse ports). Below them (MANAGEMENT_GUARD_PRIORITY) the device's other IPv4 towards
+// the management address is dropped, and so is everything else from the management port (a base flow):
+// nothing else passes the management port.
+//
+// Reports (DesiredDataplane and discovery.ts): what arrives on a device's port with a source the device
+// does not own (IPv4 or ARP; in a chain or allow state) and everything arriving on a port no device owns is
+// dropped at the switch and sent through the bridge's meter to the node's discovery monitor; the uplink,
+// μmbox and management ports never report.
 //
 // μmbox identity is content, not generation: a μmbox is named after (node, device, image, digest, config,
 // occurrence in its chain). A device moving to a chain whose μmboxes already run (started as standby, or
@@ -20,12 +36,13 @@
 import { createHash } from 'node:crypto';
 import { strict as assert } from 'node:assert';
 import {
-  BASE_DROP_PRIORITY, DEVICE_FLOW_PRIORITY, MAX_ADDRESSES_PER_DEVICE, MAX_CHAIN_LENGTH, MAX_DEVICES_PER_NODE, MAX_GENERATION,
-  MAX_STANDBY_UMBOXES_PER_NODE, MAX_WARM_IMAGES, STANDBY_UMBOXES_DEFAULT,
+  BASE_DROP_PRIORITY, DEVICE_FLOW_PRIORITY, DEVICE_REPORT_PRIORITY, MANAGEMENT_FLOW_PRIORITY, MANAGEMENT_GUARD_PRIORITY, MAX_ADDRESSES_PER_DEVICE,
+  MAX_CHAIN_LENGTH, MAX_DEVICES_PER_NODE, MAX_GENERATION, MAX_MANAGEMENT_TCP_PORTS, MAX_STANDBY_UMBOXES_PER_NODE, MAX_WARM_IMAGES,
+  STANDBY_UMBOXES_DEFAULT, UNKNOWN_PORT_REPORT_PRIORITY,
 } from './constants.js';
 import { badInput } from './errors.js';
 import type {
-  DesiredDataplane, DesiredDevice, DesiredInput, DevicePlan, FlowSpec, ImagePin, PlanProblem, PlannedDevice, PlannedUmbox,
+  DesiredDataplane, DesiredDevice, DesiredInput, DevicePlan, FlowSpec, ImagePin, NodeManagement, PlanProblem, PlannedDevice, PlannedUmbox,
 } from './types.js';
 
 /** PlannerOptions are the node's own wiring. */
@@ -52,8 +69,13 @@ export function planDataplane(input: DesiredInput, options: PlannerOptions): Des
   const numbers = assignDeviceNumbers(devices.map((device) => String(device.id)));
   const problems: PlanProblem[] = [];
   const planned: PlannedDevice[] = [];
+  const management = input.management ?? null;
   const ports = new Set<string>([options.uplinkPort]);
   const addresses = new Set<string>();
+  if (management !== null) {
+    ports.add(management.port);
+    addresses.add(management.address);
+  }
 
   for (const device of devices) {
     const deviceNumber = numbers.get(device.id);
@@ -68,13 +90,16 @@ export function planDataplane(input: DesiredInput, options: PlannerOptions): Des
       continue;
     }
     ports.add(device.port);
-    for (const address of device.addresses) addresses.add(address);
-    planned.push(planDevice(input.nodeId, device, deviceNumber, options.uplinkPort));
+    for (const address of device.addresses) addresses.add(normalAddress(address));
+    planned.push(planDevice(input.nodeId, device, deviceNumber, options.uplinkPort, management));
   }
   const standbyLeftOut = planStandby(input.nodeId, devices, planned, new Set(problems.map((problem) => problem.deviceId)), standbyLimit);
   const warm = [...new Map((input.warm ?? []).map((pin) => [pinKey(pin), { image: pin.image, digest: pin.digest }])).entries()]
     .sort(([a], [b]) => compareStrings(a, b)).map(([, pin]) => pin);
-  return { nodeId: input.nodeId, uplinkPort: options.uplinkPort, devices: planned, baseFlows: baseFlowsFor(), problems, standbyLeftOut, warm };
+  return {
+    nodeId: input.nodeId, uplinkPort: options.uplinkPort, devices: planned, baseFlows: baseFlowsFor(management), problems, standbyLeftOut, warm,
+    management: management === null ? null : { ...management, ...(management.mac === undefined ? {} : { mac: management.mac.toLowerCase() }) },
+  };
 }
 
 /**
@@ -156,6 +181,7 @@ export function checkInput(input: DesiredInput, options: PlannerOptions): number
       }
     }
   }
+  if (input.management !== undefined) checkManagement(input.management, options.uplinkPort);
   const ids = new Set<string>();
   for (const device of input.devices) {
     if (typeof device !== 'object' || device === null) throw badInput('DesiredInput.devices[]', 'objects', device);
@@ -164,6 +190,19 @@ export function checkInput(input: DesiredInput, options: PlannerOptions): number
     ids.add(device.id);
   }
   return standbyLimit;
+}
+
+/** checkManagement rejects a malformed node management port (the node's own configuration, not a device's). */
+function checkManagement(management: NodeManagement, uplinkPort: string): void {
+  const where = 'DesiredInput.management';
+  if (typeof management !== 'object' || management === null) throw badInput(where, 'an object { port, address, mac?, brokerPort }', management);
+  if (typeof management.port !== 'string' || !PORT_NAME.test(management.port) || UMBOX_PORT_NAME.test(management.port)) {
+    throw badInput(`${where}.port`, 'an interface name (1-15 of A-Z a-z 0-9 _ . : -) not of the μmbox form', management.port);
+  }
+  if (management.port === uplinkPort) throw badInput(`${where}.port`, 'a port other than the uplink', management.port);
+  if (!isIpv4(management.address)) throw badInput(`${where}.address`, 'a dotted-quad IPv4 address', management.address);
+  if (management.mac !== undefined && !isMac(management.mac)) throw badInput(`${where}.mac`, 'a MAC address (six hex pairs, colon-separated)', management.mac);
+  if (!isTcpPort(management.brokerPort)) throw badInput(`${where}.brokerPort`, 'an integer from 1 to 65535', management.brokerPort);
 }
 
 /** cookieOf packs a device number and a plan generation into an OpenFlow cookie. */
@@ -218,16 +257,18 @@ export function umboxPorts(name: string): { inPort: string; outPort: string } {
   return { inPort: `qm${tag}i`, outPort: `qm${tag}o` };
 }
 
-function planDevice(nodeId: string, device: DesiredDevice, deviceNumber: number, uplink: string): PlannedDevice {
+function planDevice(nodeId: string, device: DesiredDevice, deviceNumber: number, uplink: string, management: NodeManagement | null): PlannedDevice {
   const plan = device.plan;
   assert(plan !== null, 'planDevice is called with a plan');
   const cookie = cookieOf(deviceNumber, plan.generation);
   const quarantineFlows = quarantine(cookie, device, uplink);
+  const managementFlows = management === null || device.management === undefined ? [] : managementPath(cookie, device, management);
+  const addresses = device.addresses.map(normalAddress);
   if ('verdict' in plan) {
-    const flows = plan.verdict === 'allow' ? steer(cookie, device, device.port, uplink, device.port, uplink) : quarantineFlows;
+    const flows = plan.verdict === 'allow' ? [...steer(cookie, device, device.port, uplink, device.port, uplink), ...reportFlows(cookie, device.port)] : quarantineFlows;
     return {
-      deviceId: device.id, deviceNumber, port: device.port, addresses: [...device.addresses], generation: plan.generation, state: plan.state,
-      enforcement: plan.verdict, umboxes: [], standby: [], flows, quarantineFlows,
+      deviceId: device.id, deviceNumber, port: device.port, addresses, generation: plan.generation, state: plan.state,
+      enforcement: plan.verdict, umboxes: [], standby: [], flows, quarantineFlows, managementFlows,
     };
   }
   const umboxes = planChain(nodeId, device.id, deviceNumber, plan.generation, plan.chain);
@@ -241,10 +282,61 @@ function planDevice(nodeId: string, device: DesiredDevice, deviceNumber: number,
     assert(here !== undefined && next !== undefined);
     flows.push(flow(cookie, here.outPort, '', next.inPort), flow(cookie, next.inPort, '', here.outPort));
   }
+  flows.push(...reportFlows(cookie, device.port));
   return {
-    deviceId: device.id, deviceNumber, port: device.port, addresses: [...device.addresses], generation: plan.generation, state: plan.state,
-    enforcement: 'chain', umboxes, standby: [], flows, quarantineFlows,
+    deviceId: device.id, deviceNumber, port: device.port, addresses, generation: plan.generation, state: plan.state,
+    enforcement: 'chain', umboxes, standby: [], flows, quarantineFlows, managementFlows,
   };
+}
+
+/**
+ * sourcesOf lists the (IPv4, MAC) source pairs a device may send from, as match prefixes: "nw" for IPv4
+ * ("dl_src=…,nw_src=…" or "nw_src=…") and "arp" for ARP ("dl_src=…,arp_spa=…" or "arp_spa=…").
+ */
+function sourcesOf(device: DesiredDevice): Array<{ ip: string; nw: string; arp: string }> {
+  const ips = device.addresses.filter(isIpv4);
+  const macs = device.addresses.filter(isMac).map((mac) => mac.toLowerCase());
+  const sources: Array<{ ip: string; nw: string; arp: string }> = [];
+  for (const ip of ips) {
+    if (macs.length === 0) sources.push({ ip, nw: `nw_src=${ip}`, arp: `arp_spa=${ip}` });
+    for (const mac of macs) sources.push({ ip, nw: `dl_src=${mac},nw_src=${ip}`, arp: `dl_src=${mac},arp_spa=${ip}` });
+  }
+  return sources;
+}
+
+/**
+ * reportFlows drop and report IPv4 and ARP arriving on a device's port from a source it does not own (its
+ * own sources match the plan's flows, above). Other frames from the port are dropped by the table miss,
+ * unreported: a registered device's own link-local chatter is no discovery.
+ */
+function reportFlows(cookie: bigint, port: string): FlowSpec[] {
+  return ['ip', 'arp'].map((match): FlowSpec => ({ cookie, priority: DEVICE_REPORT_PRIORITY, inPort: port, match, output: null, report: true }));
+}
+
+/** managementPath is the device's part of the management path (see the head of this file). */
+function managementPath(cookie: bigint, device: DesiredDevice, management: NodeManagement): FlowSpec[] {
+  const wanted = device.management;
+  assert(wanted !== undefined, 'managementPath is called for a device with management');
+  const m = management.port;
+  const a = management.address;
+  const fromManagement = management.mac === undefined ? '' : `dl_src=${management.mac.toLowerCase()},`;
+  const flows: FlowSpec[] = [];
+  const open = (inPort: string, match: string, output: string): void => {
+    flows.push({ cookie, priority: MANAGEMENT_FLOW_PRIORITY, inPort, match, output });
+  };
+  for (const source of sourcesOf(device)) {
+    open(device.port, `arp,${source.arp},arp_tpa=${a}`, m);
+    if (wanted.broker) open(device.port, `tcp,${source.nw},nw_dst=${a},tp_dst=${management.brokerPort}`, m);
+    for (const port of wanted.tcpPorts) open(device.port, `tcp,${source.nw},nw_dst=${a},tp_src=${port}`, m);
+  }
+  for (const ip of device.addresses.filter(isIpv4)) {
+    open(m, `arp,${fromManagement}arp_spa=${a},arp_tpa=${ip}`, device.port);
+    if (wanted.broker) open(m, `tcp,${fromManagement}nw_src=${a},nw_dst=${ip},tp_src=${management.brokerPort}`, device.port);
+    for (const port of wanted.tcpPorts) open(m, `tcp,${fromManagement}nw_src=${a},nw_dst=${ip},tp_dst=${port}`, device.port);
+  }
+  // Anything else of the device's towards the management address goes nowhere (not even up the uplink).
+  flows.push({ cookie, priority: MANAGEMENT_GUARD_PRIORITY, inPort: device.port, match: `ip,nw_dst=${a}`, output: null });
+  return flows;
 }
 
 /**
@@ -254,8 +346,8 @@ function planDevice(nodeId: string, device: DesiredDevice, deviceNumber: number,
  */
 function steer(cookie: bigint, device: DesiredDevice, port: string, towardUplink: string, fromUplinkSide: string, uplink: string): FlowSpec[] {
   const flows: FlowSpec[] = [];
-  for (const address of device.addresses) {
-    flows.push(flow(cookie, port, `ip,nw_src=${address}`, towardUplink), flow(cookie, port, `arp,arp_spa=${address}`, towardUplink));
+  for (const source of sourcesOf(device)) flows.push(flow(cookie, port, `ip,${source.nw}`, towardUplink), flow(cookie, port, `arp,${source.arp}`, towardUplink));
+  for (const address of device.addresses.filter(isIpv4)) {
     flows.push(flow(cookie, uplink, `ip,nw_dst=${address}`, fromUplinkSide), flow(cookie, uplink, `arp,arp_tpa=${address}`, fromUplinkSide));
   }
   if (towardUplink !== uplink) {
@@ -268,7 +360,7 @@ function steer(cookie: bigint, device: DesiredDevice, port: string, towardUplink
 
 function quarantine(cookie: bigint, device: DesiredDevice, uplink: string): FlowSpec[] {
   const flows = [dropFlow(cookie, device.port, '')];
-  for (const address of device.addresses) {
+  for (const address of device.addresses.filter(isIpv4)) {
     flows.push(dropFlow(cookie, uplink, `ip,nw_dst=${address}`), dropFlow(cookie, uplink, `arp,arp_tpa=${address}`));
   }
   return flows;
@@ -278,7 +370,7 @@ function quarantinedDevice(device: DesiredDevice, deviceNumber: number, flows: F
   return {
     deviceId: device.id, deviceNumber, port: String(device.port), addresses: Array.isArray(device.addresses) ? device.addresses.map(String) : [],
     generation: 0, state: null, enforcement: 'quarantine',
-    umboxes: [], standby: [], flows, quarantineFlows: flows,
+    umboxes: [], standby: [], flows, quarantineFlows: flows, managementFlows: [],
   };
 }
 
@@ -290,9 +382,31 @@ function dropFlow(cookie: bigint, inPort: string, match: string): FlowSpec {
   return { cookie, priority: DEVICE_FLOW_PRIORITY, inPort, match, output: null };
 }
 
-/** baseFlowsFor lists the node's own flows: the table-miss drop (the bridge's fail-closed default). */
-export function baseFlowsFor(): FlowSpec[] {
-  return [{ cookie: 0n, priority: BASE_DROP_PRIORITY, inPort: '', match: '', output: null }];
+/**
+ * baseFlowsFor lists the node's own flows: the table-miss drop (the bridge's fail-closed default) and, with a
+ * management port, the drop of everything from it that no device's management flow passes.
+ */
+export function baseFlowsFor(management: NodeManagement | null = null): FlowSpec[] {
+  const flows: FlowSpec[] = [{ cookie: 0n, priority: BASE_DROP_PRIORITY, inPort: '', match: '', output: null }];
+  if (management !== null) flows.push({ cookie: 0n, priority: MANAGEMENT_GUARD_PRIORITY, inPort: management.port, match: '', output: null });
+  return flows;
+}
+
+/**
+ * unknownPortFlows reports (and drops) everything arriving on a port of the bridge that no device owns:
+ * `portNames` are the bridge's ports; the uplink, the management port, μmbox and port-pool ports
+ * (UMBOX_PORT_NAME) and every planned device's port are left out (their frames are never reported).
+ */
+export function unknownPortFlows(desired: DesiredDataplane, portNames: Iterable<string>): FlowSpec[] {
+  const known = new Set<string>([desired.uplinkPort, ...desired.devices.map((device) => device.port)]);
+  if (desired.management !== null) known.add(desired.management.port);
+  const flows: FlowSpec[] = [];
+  for (const name of portNames) {
+    if (known.has(name) || UMBOX_PORT_NAME.test(name) || !PORT_NAME.test(name)) continue;
+    known.add(name);
+    flows.push({ cookie: 0n, priority: UNKNOWN_PORT_REPORT_PRIORITY, inPort: name, match: '', output: null, report: true });
+  }
+  return flows;
 }
 
 /** checkDevice returns why a device cannot be planned (null when it can); it does not change the sets. */
@@ -304,16 +418,32 @@ function checkDevice(device: DesiredDevice, ports: Set<string>, addresses: Set<s
   if (ports.has(device.port)) return `${where}: port ${device.port} is already the uplink or another device's port`;
   if (UMBOX_PORT_NAME.test(device.port)) return `${where}: port ${device.port} has the form of a μmbox port (qm or qp + 10 hex + i/o), which the node reserves`;
   if (!Array.isArray(device.addresses) || device.addresses.length === 0 || device.addresses.length > MAX_ADDRESSES_PER_DEVICE) {
-    return `${where}: addresses: expected 1 to ${MAX_ADDRESSES_PER_DEVICE} IPv4 addresses, got ${JSON.stringify(device.addresses)}`;
+    return `${where}: addresses: expected 1 to ${MAX_ADDRESSES_PER_DEVICE} IPv4 (and MAC) addresses, got ${JSON.stringify(device.addresses)}`;
   }
   const own = new Set<string>();
   for (const address of device.addresses) {
-    if (!isIpv4(address)) return `${where}: addresses: expected dotted-quad IPv4 addresses, got ${JSON.stringify(address)}`;
-    if (addresses.has(address) || own.has(address)) return `${where}: address ${address} is already another device's`;
-    own.add(address);
+    if (!isIpv4(address) && !isMac(address)) return `${where}: addresses: expected dotted-quad IPv4 or colon-separated MAC addresses, got ${JSON.stringify(address)}`;
+    const normal = normalAddress(address);
+    if (addresses.has(normal) || own.has(normal)) return `${where}: address ${normal} is already another device's or the management address`;
+    own.add(normal);
+  }
+  if (!device.addresses.some(isIpv4)) return `${where}: addresses: expected at least one IPv4 address, got ${JSON.stringify(device.addresses)}`;
+  if (device.management !== undefined) {
+    const problem = checkDeviceManagement(where, device.management);
+    if (problem !== null) return problem;
   }
   if (device.plan === null) return `${where}: no plan yet`;
   return checkPlan(where, device.plan);
+}
+
+function checkDeviceManagement(where: string, management: DesiredDevice['management']): string | null {
+  if (typeof management !== 'object' || management === null) return `${where}: management: expected { tcpPorts, broker }, got ${JSON.stringify(management)}`;
+  if (typeof management.broker !== 'boolean') return `${where}: management.broker: expected true or false, got ${JSON.stringify(management.broker)}`;
+  const ports: unknown = management.tcpPorts;
+  if (!Array.isArray(ports) || ports.length > MAX_MANAGEMENT_TCP_PORTS || !ports.every(isTcpPort) || new Set(ports).size !== ports.length) {
+    return `${where}: management.tcpPorts: expected at most ${MAX_MANAGEMENT_TCP_PORTS} distinct integers from 1 to 65535, got ${JSON.stringify(ports)}`;
+  }
+  return null;
 }
 
 function checkPlan(where: string, plan: DevicePlan): string | null {
@@ -348,6 +478,20 @@ function checkPin(where: string, pin: ImagePin): string | null {
     }
   }
   return null;
+}
+
+/** isMac accepts MAC addresses as six colon-separated hex pairs (either case). */
+export function isMac(text: unknown): text is string {
+  return typeof text === 'string' && /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/.test(text);
+}
+
+/** normalAddress is an address as flows spell it: MACs in lower case, IPv4 as given. */
+function normalAddress(address: string): string {
+  return isMac(address) ? address.toLowerCase() : address;
+}
+
+function isTcpPort(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 65535;
 }
 
 /** isIpv4 accepts dotted-quad IPv4 addresses without leading zeros. */

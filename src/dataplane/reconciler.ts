@@ -41,11 +41,11 @@ import { existsSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { strict as assert } from 'node:assert';
 import {
-  PORT_POOL_DEFAULT, RECONCILE_BACKOFF_MAX_MS, RECONCILE_BACKOFF_MIN_MS, RECONCILE_RESYNC_MS, STANDBY_STARTS_PER_PASS, UMBOX_START_CONCURRENCY, WARM_POOL_DEFAULT,
+  PORT_POOL_DEFAULT, REPORT_ACTIONS, RECONCILE_BACKOFF_MAX_MS, RECONCILE_BACKOFF_MIN_MS, RECONCILE_RESYNC_MS, STANDBY_STARTS_PER_PASS, UMBOX_START_CONCURRENCY, WARM_POOL_DEFAULT,
 } from './constants.js';
 import { DataplaneError } from './errors.js';
 import { flowKey, type FlowChange, type Switch, type SwitchPortInfo } from './ovs.js';
-import { checkInput, pinKey, planDataplane, splitCookie, umboxPorts, warmName, UMBOX_PORT_NAME, type PlannerOptions } from './planner.js';
+import { checkInput, pinKey, planDataplane, splitCookie, umboxPorts, unknownPortFlows, warmName, UMBOX_PORT_NAME, type PlannerOptions } from './planner.js';
 import { peerName, type RuntimeWatch, type UmboxRuntime } from './docker-runtime.js';
 import type {
   DesiredDataplane, DesiredInput, DeviceReport, FlowSpec, ObservedFlow, ObservedUmbox, PlannedDevice, PlannedUmbox,
@@ -610,7 +610,9 @@ export class Reconciler {
   private async startStandby(desired: DesiredDataplane, observed: readonly ObservedUmbox[], ports: readonly SwitchPortInfo[], result: PassResult): Promise<{ umboxes: ObservedUmbox[]; ports: SwitchPortInfo[] }> {
     const byName = new Map(observed.map((umbox) => [umbox.name, umbox]));
     const ofports = new Map(ports.map((port) => [port.name, port.ofport]));
-    const missing = desired.devices.flatMap((device) => device.standby).filter((umbox) => !isHealthy(umbox, byName.get(umbox.name), ofports));
+    // Nothing is started ahead of time for a device not plugged in yet (see umboxesToStart).
+    const missing = desired.devices.filter((device) => isPlugged(device, ofports)).flatMap((device) => device.standby)
+      .filter((umbox) => !isHealthy(umbox, byName.get(umbox.name), ofports));
     if (this.newInputWaiting()) {
       // New input waits for nothing optional: the standby starts go to a later pass.
       result.standbyPending = missing.length;
@@ -716,7 +718,7 @@ export class Reconciler {
   private async attachDevicePorts(desired: DesiredDataplane, ports: SwitchPortInfo[]): Promise<SwitchPortInfo[]> {
     const exists = this.interfaceExists();
     const byName = new Map(ports.map((port) => [port.name, port]));
-    const wanted = [desired.uplinkPort, ...desired.devices.map((device) => device.port)];
+    const wanted = [desired.uplinkPort, ...desired.devices.map((device) => device.port), ...(desired.management === null ? [] : [desired.management.port])];
     const missing = wanted.filter((name) => name !== '' && (byName.get(name)?.ofport ?? -1) <= 0 && exists(name));
     if (missing.length === 0) return ports;
     return mergePorts(ports, await this.sw.addPorts(missing, attachedNames(ports)));
@@ -743,6 +745,13 @@ export class Reconciler {
     const checkImage = this.imageChecker();
     const toStart: Array<{ umbox: PlannedUmbox; imageId: string }> = [];
     for (const device of desired.devices) {
+      // A device whose port is not on the bridge yet (registered before it is plugged in) waits quietly:
+      // its flows could not be installed, so μmboxes started for it would be collected as unused by the
+      // same pass and started again by the next one. It stays quarantined until a pass finds its port.
+      if (device.umboxes.length > 0 && !isPlugged(device, ofports)) {
+        blocked.set(device.deviceId, unpluggedReason(device));
+        continue;
+      }
       for (const umbox of device.umboxes) {
         // A running μmbox was created from the image id verified when it started; re-tagging the image later
         // cannot change it. Only a μmbox about to start needs its image checked against the pin.
@@ -1153,6 +1162,15 @@ function tableOf(flows: readonly ObservedFlow[]): Map<string, RenderedFlow> {
   }));
 }
 
+/** isPlugged says whether a device's port is on the bridge with an interface (it has an OpenFlow number). */
+function isPlugged(device: PlannedDevice, ofports: ReadonlyMap<string, number>): boolean {
+  return (ofports.get(device.port) ?? -1) > 0;
+}
+
+function unpluggedReason(device: PlannedDevice): string {
+  return `port ${device.port} is not plugged in yet: quarantined, no μmbox started, until its interface appears`;
+}
+
 /** isHealthy says whether a planned μmbox runs, is ready, has its pinned digest and both ports on the bridge. */
 function isHealthy(umbox: PlannedUmbox, seen: ObservedUmbox | undefined, ofports: ReadonlyMap<string, number>): boolean {
   return seen !== undefined && seen.running && seen.ready && seen.digest === umbox.digest
@@ -1174,21 +1192,27 @@ export interface ComposedDevice {
  * are on the bridge, its quarantine flows otherwise.
  */
 export function composeDevice(device: PlannedDevice, ofports: ReadonlyMap<string, number>, reason: string | null, signature: string, bridge: string): ComposedDevice {
+  // The management path is the same in every state; it waits only for its ports (device and management).
+  const management = renderAll(device.managementFlows, ofports) ?? [];
   const planFlows = reason === null ? renderAll(device.flows, ofports) : null;
   if (planFlows !== null) {
-    return { signature, flows: planFlows, report: report(device, device.generation, device.enforcement, null), inUse: device.umboxes.map((umbox) => umbox.name) };
+    return {
+      signature, flows: [...planFlows, ...management], report: report(device, device.generation, device.enforcement, null), inUse: device.umboxes.map((umbox) => umbox.name),
+    };
   }
   const flows = device.quarantineFlows.map((flow) => renderFlow(flow, ofports)).filter((flow): flow is RenderedFlow => flow !== null);
-  return { signature, flows, report: report(device, null, 'quarantine', reason ?? `a port of the plan is not on bridge ${bridge}`), inUse: [] };
+  return { signature, flows: [...flows, ...management], report: report(device, null, 'quarantine', reason ?? `a port of the plan is not on bridge ${bridge}`), inUse: [] };
 }
 
 /** deviceSignature is what a device's composition depends on; equal signatures give equal flows. */
 function deviceSignature(device: PlannedDevice, ofports: ReadonlyMap<string, number>, uplink: string, reason: string | null): string {
   const numbers = [device.port, uplink];
   for (const umbox of device.umboxes) numbers.push(umbox.inPort, umbox.outPort);
+  // The management flows depend on the node's management port and address too: they are part of the signature.
+  const management = device.managementFlows.map((flow) => `${flow.inPort}>${flow.match}>${flow.output ?? 'drop'}@${ofports.get(flow.inPort) ?? -1}`).join(';');
   return [
     device.deviceNumber, device.generation, device.enforcement, device.port, device.addresses.join(' '),
-    numbers.map((name) => ofports.get(name) ?? -1).join(' '), device.umboxes.map((umbox) => umbox.name).join(' '), reason ?? '',
+    numbers.map((name) => ofports.get(name) ?? -1).join(' '), device.umboxes.map((umbox) => umbox.name).join(' '), reason ?? '', management,
   ].join('|');
 }
 
@@ -1212,6 +1236,8 @@ export function composeTable(desired: DesiredDataplane, ports: readonly SwitchPo
   const problems = new Map(desired.problems.map((problem) => [problem.deviceId, problem.message]));
   const table = new Map<string, RenderedFlow>();
   for (const flow of desired.baseFlows) addRendered(table, renderFlow(flow, ofports));
+  // Ports no device owns report what arrives (a full pass finds them; passes from the cache keep what it installed).
+  for (const flow of unknownPortFlows(desired, ofports.keys())) addRendered(table, renderFlow(flow, ofports));
   const composed = new Map<string, ComposedDevice>();
   const reports = new Map<string, DeviceReport>();
   const inUse = new Set<string>();
@@ -1300,7 +1326,9 @@ export function renderFlow(flow: FlowSpec, ofports: ReadonlyMap<string, number>)
   }
   if (flow.match !== '') fields.push(...flow.match.split(','));
   let actions = 'drop';
-  if (flow.output !== null) {
+  if (flow.report === true) {
+    actions = REPORT_ACTIONS;
+  } else if (flow.output !== null) {
     const output = ofports.get(flow.output);
     if (output === undefined) return null;
     actions = `output:${output}`;

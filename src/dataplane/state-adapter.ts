@@ -13,10 +13,15 @@
 // device also gets the chains of the states its type's rules can move it to from its current state
 // (`from` its state or `any`), in rule order, so the reconciler can start them ahead of time. A device
 // already out of its type's initial state gets standby priority 1: it is the likelier to move again.
+//
+// Management: a device registered with an `interface` (docs/devices.md) gets the management path its
+// protocol needs: `mqtt` → the device connects to the gateway's broker; `http-json` and `hue` → the gateway
+// connects to the port of the endpoint's URL (80 by default, 443 for https) and, for http-json, of
+// options.commandUrl. The node's own management port comes from the node (DesiredInputOptions.management).
 import { strict as assert } from 'node:assert';
 import { MAX_DEVICES_PER_NODE, MAX_GENERATION, MAX_WARM_IMAGES } from './constants.js';
 import { pinKey } from './planner.js';
-import type { DesiredDevice, DesiredInput, DevicePlan, ImagePin, StandbyPlan } from './types.js';
+import type { DesiredDevice, DesiredInput, DeviceManagement, DevicePlan, ImagePin, NodeManagement, StandbyPlan } from './types.js';
 
 /** StatePlan is a device's plan as the state machine reports it (src/state DevicePlan). */
 export type StatePlan = { deviceId: string; state: string; sinceMs: number } & (
@@ -32,9 +37,21 @@ export interface StandbyDeviceType {
   rules?: ReadonlyArray<{ from: string; to: string }>;
 }
 
+/**
+ * DeviceInterfaceView is what the data plane reads of a device's registered interface (DeviceSpec.interface:
+ * protocol, endpoint, credentialRef, options); read structurally, so the registration may carry more.
+ */
+export interface DeviceInterfaceView {
+  protocol: string;
+  endpoint?: string;
+  options?: Readonly<Record<string, string>>;
+}
+
 /** StateView is the part of the state machine the data plane reads. */
 export interface StateView {
-  devices(filter: { nodeId?: string }): ReadonlyArray<{ id: string; nodeId: string; port: string; addresses: readonly string[]; domain?: string; type?: string }>;
+  devices(filter: { nodeId?: string }): ReadonlyArray<{
+    id: string; nodeId: string; port: string; addresses: readonly string[]; domain?: string; type?: string; interface?: DeviceInterfaceView | null;
+  }>;
   devicePlan(id: string): StatePlan | undefined;
   /** deviceTypes, when present, lets the adapter plan standby μmboxes (rule targets of each device's state). */
   deviceTypes?(domain: string): readonly StandbyDeviceType[];
@@ -64,8 +81,14 @@ export class GenerationBook {
   }
 }
 
+/** DesiredInputOptions are the node's own parts of its input. */
+export interface DesiredInputOptions {
+  /** management is the node's management port (absent: the node talks to no device). */
+  management?: NodeManagement;
+}
+
 /** desiredInputFromState builds the DesiredInput of `nodeId` from the agreed state. */
-export function desiredInputFromState(state: StateView, nodeId: string, book: GenerationBook, configFor: ImageConfig = () => ({})): DesiredInput {
+export function desiredInputFromState(state: StateView, nodeId: string, book: GenerationBook, configFor: ImageConfig = () => ({}), options: DesiredInputOptions = {}): DesiredInput {
   const devices: DesiredDevice[] = [];
   const served = new Set<string>();
   const typesByDomain = new Map<string, Map<string, StandbyDeviceType>>();
@@ -83,6 +106,8 @@ export function desiredInputFromState(state: StateView, nodeId: string, book: Ge
       plan = { state: statePlan.state, generation, ...content };
     }
     const device: DesiredDevice = { id: record.id, port: record.port, addresses: [...record.addresses], plan };
+    const management = managementOf(record.interface);
+    if (management !== null) device.management = management;
     const type = deviceTypeOf(state, typesByDomain, record.domain, record.type);
     for (const one of type?.states ?? []) if ('chain' in one) for (const pin of one.chain) {
       const image = { image: pin.name, digest: pin.digest };
@@ -98,7 +123,39 @@ export function desiredInputFromState(state: StateView, nodeId: string, book: Ge
     devices.push(device);
   }
   book.retain(served);
-  return { nodeId, devices, warm: [...warm.values()].slice(0, MAX_WARM_IMAGES) };
+  return { nodeId, devices, warm: [...warm.values()].slice(0, MAX_WARM_IMAGES), ...(options.management === undefined ? {} : { management: options.management }) };
+}
+
+/**
+ * managementOf is the management path a registered interface needs (see the head of this file); null for a
+ * device without an interface, of an unknown protocol, or whose URL does not parse (the gateway could not
+ * talk to it anyway).
+ */
+export function managementOf(spec: DeviceInterfaceView | null | undefined): DeviceManagement | null {
+  if (spec === undefined || spec === null || typeof spec !== 'object') return null;
+  if (spec.protocol === 'mqtt') return { broker: true, tcpPorts: [] };
+  if (spec.protocol !== 'http-json' && spec.protocol !== 'hue') return null;
+  const ports = new Set<number>();
+  for (const url of [spec.endpoint, spec.protocol === 'http-json' ? spec.options?.commandUrl : undefined]) {
+    if (url === undefined || url === '') continue;
+    const port = urlPort(url);
+    if (port === null) return null;
+    ports.add(port);
+  }
+  return ports.size === 0 ? null : { broker: false, tcpPorts: [...ports].sort((a, b) => a - b) };
+}
+
+/** urlPort is the TCP port of an http(s) URL (its default when it names none); null when it is no such URL. */
+function urlPort(text: string): number | null {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return null; // not a URL: the caller treats the interface as unreachable
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+  if (url.port !== '') return Number.parseInt(url.port, 10);
+  return url.protocol === 'https:' ? 443 : 80;
 }
 
 /** deviceTypeOf finds a device's type in its domain's policy (read once per domain and call). */

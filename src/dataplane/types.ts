@@ -42,7 +42,11 @@ export interface DesiredDevice {
   id: string;
   /** port is the OVS port (host interface name) the device is plugged into. */
   port: string;
-  /** addresses are the device's IPv4 addresses; traffic from it must carry one, traffic to it is routed by them. */
+  /**
+   * addresses are the device's IPv4 addresses and, optionally, its MAC addresses ("02:00:00:00:00:14"):
+   * traffic from it must carry one of its IPv4 addresses (and, when it has MACs, one of them as its Ethernet
+   * source); traffic to it is routed by its IPv4 addresses. At least one IPv4 address.
+   */
   addresses: readonly string[];
   /** plan is null when the state has none yet: the device is quarantined. */
   plan: DevicePlan | null;
@@ -53,6 +57,34 @@ export interface DesiredDevice {
    * already out of its initial state), then by device id. Default 0.
    */
   standbyPriority?: number;
+  /**
+   * management opens the gateway's management path to this device (see DesiredInput.management), in every
+   * state of a valid plan. Absent: the gateway does not talk to the device.
+   */
+  management?: DeviceManagement;
+}
+
+/** DeviceManagement is what a device's interface needs of the management path. */
+export interface DeviceManagement {
+  /** tcpPorts are device-side TCP ports the gateway connects to (HTTP polling), at most MAX_MANAGEMENT_TCP_PORTS. */
+  tcpPorts: readonly number[];
+  /** broker: the device connects to the gateway's broker (MQTT) on NodeManagement.brokerPort. */
+  broker: boolean;
+}
+
+/**
+ * NodeManagement is the gateway's management port: a port of its bridge whose host end carries the
+ * gateway's management address (see management.ts ensureManagementPort).
+ */
+export interface NodeManagement {
+  /** port is the OVS port (host interface name of the veth's bridge end). */
+  port: string;
+  /** address is the gateway's management IPv4 address, in its devices' subnet. */
+  address: string;
+  /** mac, when given, is the host end's MAC: frames from the management port must carry it. */
+  mac?: string;
+  /** brokerPort is the TCP port of the gateway's MQTT broker on `address`. */
+  brokerPort: number;
 }
 
 /** DesiredInput is everything the data plane needs from the agreed state, for one node. */
@@ -64,6 +96,8 @@ export interface DesiredInput {
    * few unconfigured μmboxes of each running (a warm pool) so a move to such a chain need not start one.
    */
   warm?: ReadonlyArray<{ image: string; digest: string }>;
+  /** management is the node's management port, when it talks to devices (absent: no management path). */
+  management?: NodeManagement;
 }
 
 /** FlowSpec is one OpenFlow 1.3 flow in table 0, with ports by name (the driver resolves them to numbers). */
@@ -75,8 +109,13 @@ export interface FlowSpec {
   inPort: string;
   /** match is the rest of the match, in OVS's canonical spelling: "" or "ip,nw_src=10.0.0.2" or "arp,arp_tpa=...". */
   match: string;
-  /** output is the OVS port name to send the packet to; null drops it. */
+  /** output is the OVS port name to send the packet to; null drops it (and so does a report). */
   output: string | null;
+  /**
+   * report: instead of an output, the frame goes through the discovery meter to the node's monitor
+   * (REPORT_ACTIONS) and no further — it is dropped at the switch and reported. `output` is null.
+   */
+  report?: true;
 }
 
 /**
@@ -126,6 +165,13 @@ export interface PlannedDevice {
   flows: readonly FlowSpec[];
   /** quarantineFlows drop all of the device's traffic; used while the plan cannot be enforced. */
   quarantineFlows: readonly FlowSpec[];
+  /**
+   * managementFlows open the management path to the device (DesiredDevice.management): installed with
+   * `flows` or `quarantineFlows` alike (every state), at MANAGEMENT_FLOW_PRIORITY, with the same cookie.
+   * Empty for a device without management or with a plan problem. Left out while the management port is
+   * not on the bridge (the rest of the device's flows do not wait for it).
+   */
+  managementFlows: readonly FlowSpec[];
 }
 
 /** PlanProblem is a device the planner could not plan; it is quarantined. */
@@ -145,6 +191,8 @@ export interface DesiredDataplane {
   standbyLeftOut: number;
   /** warm is DesiredInput.warm without duplicates, in image order. */
   warm: ReadonlyArray<{ image: string; digest: string }>;
+  /** management is DesiredInput.management (the management port is attached like a device port). */
+  management: NodeManagement | null;
 }
 
 /** ObservedUmbox is a μmbox container as the runtime reports it (found by its labels). */

@@ -558,6 +558,8 @@ function policy(manifest: ImageManifest): PolicyDocument {
     deviceTypes: [{
       name: 'camera',
       sensors: [],
+      commands: [],
+      samplingMs: { normal: 10_000, suspicious: 10_000, attack: 10_000 },
       alertTypes: ['brute-force'],
       states: [
         { name: 'normal', chain: [{ name: 'monitor', digest: digest('monitor') }, { name: 'firewall', digest: digest('firewall') }] },

@@ -571,7 +571,8 @@ describe('Reconciler', () => {
     });
 
     test('a pass starts at most a few standby μmboxes; the loop starts the rest in the passes right after', async () => {
-      const { runtime, make } = rig();
+      const { runtime, make, interfaces } = rig();
+      interfaces.add('dev3'); // every device is plugged in (nothing starts for a device that is not)
       const reconciler = make();
       const devices = Array.from({ length: 3 }, (_, index) => ({
         id: `d${index}`, port: `dev${index + 1}`, addresses: [`10.0.0.${index + 1}`], plan: { state: 'normal', generation: 1, verdict: 'allow' as const },
