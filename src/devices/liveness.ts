@@ -1,0 +1,108 @@
+// liveness.ts — which watched devices are answering. A device is unreachable once it has been silent for
+// `afterIntervals` sampling intervals (no reading: no message over MQTT, no successful poll over HTTP), or
+// at once when it says so (MQTT status "offline", its will). It is reachable again with its next reading.
+// Each change is reported once through the adapter's events.
+import type { AdapterEvents } from './port.js';
+
+interface DeviceLiveness {
+  samplingMs: number;
+  /** lastHeardMs is when the device last answered, or when its silence clock was last restarted. */
+  lastHeardMs: number;
+  unreachable: boolean;
+  /** why is the latest failure seen for the device (a poll error), used as the reason when it goes silent. */
+  why: string | null;
+}
+
+/** Liveness tracks silence per watched device and reports transitions. */
+export class Liveness {
+  private readonly devices = new Map<string, DeviceLiveness>();
+  private suspended = false;
+
+  constructor(
+    private readonly events: Pick<AdapterEvents, 'onReachable' | 'onUnreachable'>,
+    private readonly afterIntervals: number,
+    private readonly now: () => number,
+  ) {}
+
+  /** track starts (or restarts) the silence clock of a device; an unreachable device stays so until heard. */
+  track(deviceId: string, samplingMs: number): void {
+    const known = this.devices.get(deviceId);
+    this.devices.set(deviceId, { samplingMs, lastHeardMs: this.now(), unreachable: known?.unreachable ?? false, why: known?.why ?? null });
+  }
+
+  /** setSampling changes the interval and restarts the clock (the device may still be on its old interval). */
+  setSampling(deviceId: string, samplingMs: number): void {
+    const device = this.devices.get(deviceId);
+    if (device === undefined) return;
+    device.samplingMs = samplingMs;
+    device.lastHeardMs = Math.max(device.lastHeardMs, this.now());
+  }
+
+  forget(deviceId: string): void {
+    this.devices.delete(deviceId);
+  }
+
+  /** heard records an answer; an unreachable device becomes reachable. */
+  heard(deviceId: string): void {
+    const device = this.devices.get(deviceId);
+    if (device === undefined) return;
+    device.lastHeardMs = this.now();
+    device.why = null;
+    if (device.unreachable) {
+      device.unreachable = false;
+      this.events.onReachable(deviceId);
+    }
+  }
+
+  /** failed records why the latest attempt to hear a device failed (the reason given if it goes silent). */
+  failed(deviceId: string, why: string): void {
+    const device = this.devices.get(deviceId);
+    if (device !== undefined) device.why = why;
+  }
+
+  /** restartClock restarts a device's silence clock without calling it reachable (an "online" status). */
+  restartClock(deviceId: string): void {
+    const device = this.devices.get(deviceId);
+    if (device !== undefined) device.lastHeardMs = this.now();
+  }
+
+  /** markUnreachable reports a device unreachable at once (it said so itself). */
+  markUnreachable(deviceId: string, reason: string): void {
+    const device = this.devices.get(deviceId);
+    if (device === undefined || device.unreachable) return;
+    device.unreachable = true;
+    this.events.onUnreachable(deviceId, reason);
+  }
+
+  /**
+   * suspend stops silence detection (the adapter lost its broker: the devices are not to blame); resume
+   * restarts every clock.
+   */
+  suspend(): void {
+    this.suspended = true;
+  }
+
+  resume(): void {
+    this.suspended = false;
+    const nowMs = this.now();
+    for (const device of this.devices.values()) device.lastHeardMs = nowMs;
+  }
+
+  /** check reports every device silent for `afterIntervals` intervals; called periodically by the adapter. */
+  check(): void {
+    if (this.suspended) return;
+    const nowMs = this.now();
+    for (const [deviceId, device] of this.devices) {
+      const silentMs = nowMs - device.lastHeardMs;
+      if (device.unreachable || silentMs < this.afterIntervals * device.samplingMs) continue;
+      device.unreachable = true;
+      const because = device.why === null ? '' : ` (last error: ${device.why})`;
+      this.events.onUnreachable(deviceId, `no reading for ${silentMs} ms, ${this.afterIntervals} sampling intervals of ${device.samplingMs} ms${because}`);
+    }
+  }
+
+  /** unreachable lists the devices currently unreachable, sorted. */
+  unreachable(): string[] {
+    return [...this.devices].filter(([, device]) => device.unreachable).map(([deviceId]) => deviceId).sort();
+  }
+}
