@@ -316,6 +316,16 @@ export class Reconciler {
     if (!this.backingOff) this.wake?.();
   }
 
+  /**
+   * interfacesChanged is told that host interfaces appeared or went (a link event, see watchLinks): the next
+   * pass runs at once, so a device plugged in after its registration gets its flows (and μmboxes) without
+   * waiting for the next full pass. Every pass attaches the device interfaces that exist.
+   */
+  interfacesChanged(): void {
+    this.dirty = true;
+    if (!this.backingOff) this.wake?.();
+  }
+
   /** ownChange notes that this reconciler is about to remove or (re)start the container `name`. */
   private ownChange(name: string): void {
     this.liveContainers.delete(name);

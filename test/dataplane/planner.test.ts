@@ -1,15 +1,19 @@
 // planner.test.ts — goal: the desired data plane is a pure, deterministic function of the agreed state:
 // every chain is steered in declared order both ways, allow and quarantine are what they say, every
 // device flow carries its device and generation in the cookie, names fit Linux and Docker limits, and
-// bad input is quarantined (per device) or rejected (whole input) with a message naming what was wrong.
+// bad input is quarantined (per device) or rejected (whole input) with a message naming what was wrong;
+// the management path passes exactly what docs/devices.md allows, in every state, and nothing else;
+// foreign sources and unknown ports are reported, the uplink, μmbox and management ports never.
 // Method: table tests over planDataplane, plus a walker that follows a packet through the planned flows
-// (crossing each μmbox from eth1 to eth2 or back) to check the path a packet really takes.
+// (crossing each μmbox from eth1 to eth2 or back) to check the path a packet really takes, and a
+// classifier that picks the highest-priority flow matching a packet among all of a node's flows.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { assignDeviceNumbers, cookieOf, planDataplane, splitCookie, umboxName, umboxPorts } from '../../src/dataplane/planner.js';
+import { assignDeviceNumbers, cookieOf, planDataplane, splitCookie, umboxName, umboxPorts, unknownPortFlows } from '../../src/dataplane/planner.js';
+import { DEVICE_FLOW_PRIORITY, DEVICE_REPORT_PRIORITY, MANAGEMENT_FLOW_PRIORITY } from '../../src/dataplane/constants.js';
 import { DataplaneError } from '../../src/dataplane/errors.js';
-import type { DesiredDevice, DesiredInput, FlowSpec, ImagePin, PlannedDevice } from '../../src/dataplane/types.js';
+import type { DesiredDataplane, DesiredDevice, DesiredInput, FlowSpec, ImagePin, NodeManagement, PlannedDevice } from '../../src/dataplane/types.js';
 
 const UPLINK = 'uplink0';
 const digest = (text: string): string => `sha256:${createHash('sha256').update(text).digest('hex')}`;
@@ -246,6 +250,145 @@ describe('planDataplane', () => {
         (error: unknown) => error instanceof DataplaneError && error.code === 'bad_input' && /DesiredInput.nodeId: expected a non-empty string, got ""/.test(error.message));
       assert.throws(() => planDataplane({ nodeId: 'n', devices: [device('a', 1, null), device('a', 2, null)] }, { uplinkPort: UPLINK }), /unique device ids/);
       assert.throws(() => planDataplane({ nodeId: 'n', devices: [] }, { uplinkPort: 'bad port' }), /PlannerOptions.uplinkPort/);
+    });
+  });
+
+  describe('the management path', () => {
+    const MGMT: NodeManagement = { port: 'qgmgmt', address: '10.0.0.250', brokerPort: 1883 };
+    const A = MGMT.address;
+    const states: Array<[string, DesiredDevice['plan']]> = [
+      ['allow', { state: 'normal', generation: 3, verdict: 'allow' }],
+      ['chain', { state: 'suspicious', generation: 3, chain: [pin('monitor'), pin('firewall')] }],
+      ['quarantine', { state: 'attack', generation: 3, verdict: 'quarantine' }],
+    ];
+
+    /** node plans a node with the management port: a broker device (1), an HTTP device (2), a device without management (3). */
+    function node(plan: DesiredDevice['plan'], management: NodeManagement | null = MGMT): DesiredDataplane {
+      return planDataplane({
+        nodeId: 'n', ...(management === null ? {} : { management }), devices: [
+          { ...device('plug', 1, plan), management: { broker: true, tcpPorts: [] } },
+          { ...device('lamp', 2, plan), management: { broker: false, tcpPorts: [8080] } },
+          device('cam', 3, plan),
+        ],
+      }, { uplinkPort: UPLINK });
+    }
+
+    /** verdict is where the highest-priority flow matching the packet sends it: a port, 'drop' or 'report'. */
+    function verdict(plan: DesiredDataplane, inPort: string, packet: string[]): string {
+      const flows = [...plan.baseFlows, ...plan.devices.flatMap((one) => [...one.flows, ...one.managementFlows])];
+      const fields = packet.includes('tcp') ? ['ip', ...packet] : packet;
+      let best: FlowSpec | undefined;
+      for (const flow of flows) {
+        if (flow.inPort !== '' && flow.inPort !== inPort) continue;
+        if (flow.match !== '' && !flow.match.split(',').every((field) => fields.includes(field))) continue;
+        if (best === undefined || flow.priority > best.priority) best = flow;
+      }
+      assert.ok(best, 'the table-miss flow matches everything');
+      return best.report === true ? 'report' : best.output ?? 'drop';
+    }
+    const tcp = (src: string, dst: string, srcPort: number, dstPort: number): string[] => ['tcp', `nw_src=${src}`, `nw_dst=${dst}`, `tp_src=${srcPort}`, `tp_dst=${dstPort}`];
+    const arp = (spa: string, tpa: string): string[] => ['arp', `arp_spa=${spa}`, `arp_tpa=${tpa}`];
+
+    for (const [name, plan] of states) {
+      test(`${name}: a broker device reaches only the broker port, an HTTP device answers only on its port, ARP both ways, nothing else`, () => {
+        const planned = node(plan);
+        // The broker device (10.0.0.1) and the broker on the management address.
+        assert.equal(verdict(planned, 'dev1', arp('10.0.0.1', A)), MGMT.port);
+        assert.equal(verdict(planned, MGMT.port, arp(A, '10.0.0.1')), 'dev1');
+        assert.equal(verdict(planned, 'dev1', tcp('10.0.0.1', A, 40000, 1883)), MGMT.port);
+        assert.equal(verdict(planned, MGMT.port, tcp(A, '10.0.0.1', 1883, 40000)), 'dev1');
+        assert.equal(verdict(planned, 'dev1', tcp('10.0.0.1', A, 40000, 22)), 'drop', 'no other port of the management address');
+        assert.equal(verdict(planned, 'dev1', ['udp', 'ip', 'nw_src=10.0.0.1', `nw_dst=${A}`, 'tp_dst=1883']), 'drop', 'no UDP');
+        assert.equal(verdict(planned, MGMT.port, tcp(A, '10.0.0.1', 40000, 22)), 'drop', 'the gateway cannot open other ports of a broker device');
+        // The HTTP device (10.0.0.2, port 8080): polled by the gateway, and its answers back.
+        assert.equal(verdict(planned, MGMT.port, tcp(A, '10.0.0.2', 40000, 8080)), 'dev2');
+        assert.equal(verdict(planned, 'dev2', tcp('10.0.0.2', A, 8080, 40000)), MGMT.port);
+        assert.equal(verdict(planned, 'dev2', tcp('10.0.0.2', A, 40000, 1883)), 'drop', 'an HTTP device does not reach the broker');
+        assert.equal(verdict(planned, 'dev2', tcp('10.0.0.2', A, 40000, 8080)), 'drop', 'nor opens connections to the management address');
+        assert.equal(verdict(planned, MGMT.port, tcp(A, '10.0.0.2', 40000, 22)), 'drop');
+        // Spoofing: a device sending as another towards the management port gets nowhere near it.
+        assert.notEqual(verdict(planned, 'dev2', tcp('10.0.0.1', A, 40000, 1883)), MGMT.port);
+        assert.notEqual(verdict(planned, 'dev1', arp('10.0.0.2', A)), MGMT.port);
+        // A device without management gets nothing from or to the management port.
+        assert.notEqual(verdict(planned, 'dev3', arp('10.0.0.3', A)), MGMT.port);
+        assert.equal(verdict(planned, MGMT.port, arp(A, '10.0.0.3')), 'drop');
+        assert.equal(verdict(planned, MGMT.port, tcp(A, '10.0.0.3', 40000, 80)), 'drop');
+        // The management port reaches nothing else: not the uplink, not a device by another address.
+        assert.equal(verdict(planned, MGMT.port, tcp(A, '10.0.0.99', 40000, 80)), 'drop');
+        assert.equal(verdict(planned, MGMT.port, tcp('10.0.0.77', '10.0.0.1', 1883, 40000)), 'drop', 'only from the management address');
+        for (const one of planned.devices) {
+          const cookie = cookieOf(one.deviceNumber, one.generation);
+          assert.ok(one.managementFlows.every((flow) => flow.cookie === cookie), 'management flows carry the device cookie');
+          assert.ok(one.managementFlows.every((flow) => flow.priority > DEVICE_FLOW_PRIORITY), 'above the device flows');
+        }
+        assert.equal(planned.devices.find((one) => one.deviceId === 'cam')?.managementFlows.length, 0);
+      });
+    }
+
+    test('no management port, or a device whose registration has a problem: no management flows', () => {
+      assert.ok(node(states[0]![1], null).devices.every((one) => one.managementFlows.length === 0));
+      const plan = planDataplane({ nodeId: 'n', management: MGMT, devices: [{ ...device('x', 1, null), management: { broker: true, tcpPorts: [] } }] }, { uplinkPort: UPLINK });
+      assert.equal(plan.devices[0]?.managementFlows.length, 0, 'no plan yet: no management path');
+    });
+
+    test('bad management is rejected (node) or quarantines its device (registration), naming the field', () => {
+      const base = { nodeId: 'n', devices: [] };
+      assert.throws(() => planDataplane({ ...base, management: { ...MGMT, address: '10.0.0.300' } }, { uplinkPort: UPLINK }), /DesiredInput.management.address: expected a dotted-quad IPv4 address/);
+      assert.throws(() => planDataplane({ ...base, management: { ...MGMT, port: UPLINK } }, { uplinkPort: UPLINK }), /DesiredInput.management.port: expected a port other than the uplink/);
+      assert.throws(() => planDataplane({ ...base, management: { ...MGMT, brokerPort: 0 } }, { uplinkPort: UPLINK }), /DesiredInput.management.brokerPort: expected an integer from 1 to 65535, got 0/);
+      assert.throws(() => planDataplane({ ...base, management: { ...MGMT, mac: 'zz' } }, { uplinkPort: UPLINK }), /DesiredInput.management.mac/);
+      const allow: DesiredDevice['plan'] = { state: 's', generation: 1, verdict: 'allow' };
+      for (const [bad, message] of [
+        [{ broker: 'yes', tcpPorts: [] }, /management.broker: expected true or false/],
+        [{ broker: false, tcpPorts: [0] }, /management.tcpPorts: expected at most 16 distinct integers from 1 to 65535, got \[0\]/],
+        [{ broker: false, tcpPorts: Array.from({ length: 17 }, (_, i) => i + 1) }, /management.tcpPorts/],
+      ] as const) {
+        const plan = planDataplane({ nodeId: 'n', management: MGMT, devices: [{ ...device('x', 1, allow), management: bad as unknown as DesiredDevice['management'] }] }, { uplinkPort: UPLINK });
+        assert.match(plan.problems[0]?.message ?? '', message);
+        assert.equal(plan.devices[0]?.enforcement, 'quarantine');
+      }
+      const onMgmt = planDataplane({ nodeId: 'n', management: MGMT, devices: [{ ...device('x', 1, allow), port: MGMT.port }, { ...device('y', 2, allow), addresses: [A] }] }, { uplinkPort: UPLINK });
+      assert.deepEqual(onMgmt.devices.map((one) => one.enforcement), ['quarantine', 'quarantine'], 'a device on the management port or address is quarantined');
+    });
+
+    test('with a management MAC, only frames from it pass from the management port', () => {
+      const planned = planDataplane({ nodeId: 'n', management: { ...MGMT, mac: '02:AA:00:00:00:01' }, devices: [{ ...device('plug', 1, states[0]![1]), management: { broker: true, tcpPorts: [] } }] }, { uplinkPort: UPLINK });
+      assert.equal(verdict(planned, MGMT.port, ['dl_src=02:aa:00:00:00:01', ...arp(A, '10.0.0.1')]), 'dev1');
+      assert.equal(verdict(planned, MGMT.port, ['dl_src=02:bb:00:00:00:01', ...arp(A, '10.0.0.1')]), 'drop');
+    });
+  });
+
+  describe('sources and reports', () => {
+    test('a device registered with a MAC must send from it: its own address from another MAC is reported, not passed', () => {
+      const planned = planDataplane({ nodeId: 'n', devices: [{ ...device('cam', 1, { state: 's', generation: 1, verdict: 'allow' }), addresses: ['10.0.0.1', '02:00:00:00:00:0A'] }] }, { uplinkPort: UPLINK });
+      const cam = planned.devices[0];
+      assert.ok(cam);
+      assert.equal(cam.enforcement, 'allow');
+      assert.deepEqual(cam.addresses, ['10.0.0.1', '02:00:00:00:00:0a']);
+      const from = (packet: string[]): FlowSpec | undefined => cam.flows.filter((flow) => flow.inPort === 'dev1' && flow.match.split(',').every((field) => packet.includes(field)))
+        .sort((a, b) => b.priority - a.priority)[0];
+      assert.equal(from(['ip', 'dl_src=02:00:00:00:00:0a', 'nw_src=10.0.0.1'])?.output, UPLINK);
+      assert.equal(from(['ip', 'dl_src=02:00:00:00:00:0b', 'nw_src=10.0.0.1'])?.report, true);
+      assert.equal(from(['arp', 'dl_src=02:00:00:00:00:0b', 'arp_spa=10.0.0.1'])?.report, true);
+      assert.ok(cam.flows.filter((flow) => flow.inPort === UPLINK).every((flow) => !flow.match.includes('dl_')), 'traffic to the device is routed by IPv4 alone');
+    });
+
+    test('allow and chain devices report foreign IPv4 and ARP below their own flows; a quarantined device reports nothing', () => {
+      for (const plan of [{ state: 's', generation: 1, verdict: 'allow' as const }, { state: 's', generation: 1, chain: [pin('monitor')] }]) {
+        const one = only({ nodeId: 'n', devices: [device('cam', 1, plan)] });
+        const reports = one.flows.filter((flow) => flow.report === true);
+        assert.deepEqual(reports.map((flow) => [flow.inPort, flow.match, flow.priority, flow.output]), [['dev1', 'ip', DEVICE_REPORT_PRIORITY, null], ['dev1', 'arp', DEVICE_REPORT_PRIORITY, null]]);
+        assert.ok(reports.every((flow) => flow.cookie === cookieOf(one.deviceNumber, 1)));
+      }
+      const quarantined = only({ nodeId: 'n', devices: [device('cam', 1, { state: 's', generation: 1, verdict: 'quarantine' })] });
+      assert.ok(quarantined.flows.every((flow) => flow.report !== true));
+      assert.ok(MANAGEMENT_FLOW_PRIORITY > DEVICE_FLOW_PRIORITY && DEVICE_FLOW_PRIORITY > DEVICE_REPORT_PRIORITY);
+    });
+
+    test('unknown ports report; the uplink, management, μmbox, pool and device ports do not', () => {
+      const planned = planDataplane({ nodeId: 'n', management: { port: 'qgmgmt', address: '10.0.0.250', brokerPort: 1883 }, devices: [device('cam', 1, null)] }, { uplinkPort: UPLINK });
+      const flows = unknownPortFlows(planned, [UPLINK, 'qgmgmt', 'dev1', 'qm0123456789i', 'qp0123456789o', 'stray0', 'stray0']);
+      assert.deepEqual(flows.map((flow) => [flow.inPort, flow.match, flow.report, flow.cookie]), [['stray0', '', true, 0n]]);
     });
   });
 });

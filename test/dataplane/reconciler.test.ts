@@ -935,4 +935,57 @@ describe('Reconciler', () => {
       assert.throws(() => reconciler.setDesired({ ...input({}), warm: Array.from({ length: 17 }, (_, i) => ({ image: `i${i}`, digest: digest(String(i)) })) }), /at most 16/);
     });
   });
+
+  describe('a device registered before it is plugged in', () => {
+    test('waits quietly: no μmbox starts for it over many passes, it stays quarantined, the others are unaffected', async () => {
+      const { events, make } = rig();
+      const passes: PassResult[] = [];
+      const reconciler = make({ resyncMs: 10, onPass: (result) => passes.push(result) });
+      // dev1 exists on the host; the third device's port (dev3) does not, yet.
+      const plans: DesiredInput = {
+        nodeId: 'node-a',
+        devices: [
+          { id: 'cam', port: 'dev1', addresses: ['10.0.0.1'], plan: { state: 'normal', generation: 1, chain: [pin('monitor')] } },
+          { id: 'plug', port: 'dev3', addresses: ['10.0.0.3'], plan: { state: 'normal', generation: 1, chain: [pin('monitor'), pin('firewall')] }, standby: [{ state: 'attack', chain: [pin('block-all')] }] },
+        ],
+      };
+      reconciler.setDesired(plans);
+      reconciler.start();
+      try {
+        await until(() => passes.filter((pass) => pass.full).length >= 30, 10_000, '30 full passes');
+      } finally {
+        await reconciler.stop();
+      }
+      const plugStarts = events.filter((event) => /^(start|startPooled|claim|remove) /.test(event) && event.includes(reconciler.plannedFor('plug')?.umboxes[0]?.name.slice(0, 20) ?? 'none'));
+      assert.deepEqual(plugStarts, [], `nothing started or removed for the unplugged device: ${events.join(' | ')}`);
+      const starts = events.filter((event) => event.startsWith('start ')).length;
+      assert.equal(starts, 1, `only cam's μmbox started, once, over ${passes.length} passes: ${events.filter((event) => /^(start|remove)/.test(event)).join(' | ')}`);
+      assert.equal(events.filter((event) => event.startsWith('remove ')).length, 0, 'nothing removed: no churn');
+      const report = reconciler.reportFor('plug');
+      assert.equal(report?.enforcement, 'quarantine');
+      assert.equal(report?.appliedGeneration, null);
+      assert.match(report?.reason ?? '', /port dev3 is not plugged in yet/);
+      assert.equal(reconciler.reportFor('cam')?.appliedGeneration, 1);
+    });
+
+    test('its flows and μmboxes come when its port appears (a link event wakes the loop at once)', async () => {
+      const { interfaces, events, sw, make } = rig();
+      const reconciler = make({ resyncMs: 60_000 }); // no timer pass during the test: only the link event can wake it
+      reconciler.setDesired({ nodeId: 'node-a', devices: [{ id: 'plug', port: 'dev3', addresses: ['10.0.0.3'], plan: { state: 'normal', generation: 1, chain: [pin('monitor')] } }] });
+      reconciler.start();
+      try {
+        await reconciler.waitFor('plug', (report) => report.enforcement === 'quarantine', 5_000);
+        assert.equal(events.filter((event) => event.startsWith('start ')).length, 0);
+        interfaces.add('dev3');
+        reconciler.interfacesChanged();
+        await reconciler.waitForGeneration('plug', 1, 2_000);
+      } finally {
+        await reconciler.stop();
+      }
+      assert.equal(events.filter((event) => event.startsWith('start ')).length, 1);
+      const devPort = (await sw.listPorts()).find((port) => port.name === 'dev3');
+      assert.ok(devPort !== undefined && devPort.ofport > 0, 'the device port was attached');
+      assert.ok((await sw.dumpFlows()).some((flow) => flow.match.includes(`in_port=${devPort.ofport}`) && flow.actions.startsWith('output:')), 'its chain flows are installed');
+    });
+  });
 });

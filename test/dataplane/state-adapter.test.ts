@@ -1,12 +1,14 @@
 // state-adapter.test.ts — goal: the data plane's input is derived from the agreed state correctly: only the
 // devices this node serves, each plan's chain in declared order with its pins and this node's config, a
 // generation that rises exactly when the plan or its state entry changes, and no plan (quarantine) for a
-// device the state has no plan for. Also checks at compile time that src/state's StateMachine is a StateView.
+// device the state has no plan for; a registered interface opens the management path its protocol needs
+// (mqtt: the broker; http-json and hue: the endpoint's port), and the node's management port is passed on.
+// Also checks at compile time that src/state's StateMachine is a StateView.
 // Method: a small in-memory StateView driven through plan changes.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { StateMachine } from '../../src/state/index.js';
-import { GenerationBook, desiredInputFromState, nextChains, type StandbyDeviceType, type StatePlan, type StateView } from '../../src/dataplane/state-adapter.js';
+import { GenerationBook, desiredInputFromState, managementOf, nextChains, type StandbyDeviceType, type StatePlan, type StateView } from '../../src/dataplane/state-adapter.js';
 
 // Compile-time: the real state machine offers what the adapter reads.
 export const stateMachineIsAStateView = (machine: StateMachine): StateView => machine;
@@ -117,6 +119,33 @@ describe('desiredInputFromState', () => {
       const warm = desiredInputFromState(typed, 'a', new GenerationBook()).warm ?? [];
       assert.deepEqual(warm.map((pin) => `${pin.image}@${pin.digest.slice(7, 8)}`).sort(), ['block-all@a', 'firewall@b', 'monitor@a', 'rate-limit@a']);
       assert.deepEqual(desiredInputFromState(base, 'a', new GenerationBook()).warm, [], 'a view without device types keeps nothing warm');
+    });
+  });
+
+  describe('management', () => {
+    test('the interface protocol gives the device its management path; unknown protocols and bad URLs give none', () => {
+      assert.deepEqual(managementOf({ protocol: 'mqtt', endpoint: '' }), { broker: true, tcpPorts: [] });
+      assert.deepEqual(managementOf({ protocol: 'http-json', endpoint: 'http://10.77.0.12:8080/status', options: { commandUrl: 'http://10.77.0.12:8081/commands' } }), { broker: false, tcpPorts: [8080, 8081] });
+      assert.deepEqual(managementOf({ protocol: 'http-json', endpoint: 'http://10.77.0.12/status', options: { commandUrl: 'http://10.77.0.12/commands' } }), { broker: false, tcpPorts: [80] });
+      assert.deepEqual(managementOf({ protocol: 'hue', endpoint: 'http://10.77.0.13' }), { broker: false, tcpPorts: [80] });
+      assert.deepEqual(managementOf({ protocol: 'hue', endpoint: 'https://10.77.0.13' }), { broker: false, tcpPorts: [443] });
+      assert.equal(managementOf({ protocol: 'zigbee', endpoint: '' }), null);
+      assert.equal(managementOf({ protocol: 'hue', endpoint: 'not a url' }), null);
+      assert.equal(managementOf({ protocol: 'hue', endpoint: 'ftp://10.77.0.13' }), null);
+      assert.equal(managementOf(undefined), null);
+    });
+
+    test('devices carry their management and the input the node\'s management port', () => {
+      const devices = [
+        { id: 'plug', nodeId: 'a', port: 'p1', addresses: ['10.0.0.1'], interface: { protocol: 'mqtt', endpoint: '', credentialRef: 'plug' } },
+        { id: 'lamp', nodeId: 'a', port: 'p2', addresses: ['10.0.0.2'], interface: { protocol: 'hue', endpoint: 'http://10.0.0.2:8000', credentialRef: 'lamp', options: { light: '1' } } },
+        { id: 'cam', nodeId: 'a', port: 'p3', addresses: ['10.0.0.3'] },
+      ];
+      const management = { port: 'qgm', address: '10.0.0.250', brokerPort: 1883 };
+      const input = desiredInputFromState({ devices: () => devices, devicePlan: () => undefined }, 'a', new GenerationBook(), () => ({}), { management });
+      assert.deepEqual(input.management, management);
+      assert.deepEqual(input.devices.map((device) => device.management ?? null), [{ broker: true, tcpPorts: [] }, { broker: false, tcpPorts: [8000] }, null]);
+      assert.equal(desiredInputFromState({ devices: () => devices, devicePlan: () => undefined }, 'a', new GenerationBook()).management, undefined);
     });
   });
 });
