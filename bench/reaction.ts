@@ -353,6 +353,7 @@ function policy(mode: Mode, images: Record<string, { digest: string }>): PolicyD
       states: [{ name: 'normal', chain: [pin('monitor')] }, { name: 'suspicious', chain: [pin('monitor')] },
         mode === 'verdict' ? { name: 'attack', verdict: 'quarantine' } : { name: 'attack', chain: [pin(mode === 'cold-firewall' || mode === 'pool-firewall' ? 'firewall' : 'block-all')] }],
       rules: [{ name: 'brute-force', from: 'normal', to: 'attack', when: { alert: { type: 'brute-force', atLeast: 1, withinMs: 60_000 } }, commands: [] }],
+      commands: [], samplingMs: { normal: 10_000, suspicious: 10_000, attack: 10_000 },
     }],
   };
 }

@@ -5,15 +5,17 @@
 // nothing when it refuses (throws) an input.
 import assert from 'node:assert/strict';
 import {
-  keyIdHex, toHex, type DeviceSpec, type Payload, type TelemetryEvent, type VerifiedCommand,
+  keyIdHex, toHex, type DeviceSpec, type DiscoveryEvent, type Payload, type TelemetryEvent, type VerifiedCommand,
 } from '../commands/index.js';
 import {
-  MAX_ADMIN_KEYS_PER_DOMAIN, MAX_CLUSTER_MEMBERS, MAX_DEVICES, MAX_DOMAINS, MAX_IMAGES_PER_DOMAIN,
-  MAX_PENDING_COMMANDS_PER_NODE, MAX_SIGNERS,
+  MAX_ADMIN_KEYS_PER_DOMAIN, MAX_CLUSTER_MEMBERS, MAX_COMMAND_ATTEMPTS, MAX_DEVICES, MAX_DISCOVERIES_PER_NODE, MAX_DOMAINS,
+  MAX_DONE_COMMANDS, MAX_FAILED_COMMANDS, MAX_IMAGES_PER_DOMAIN, MAX_PENDING_COMMANDS_PER_NODE, MAX_READINGS_HISTORY, MAX_SIGNERS,
 } from './constants.js';
 import type { PolicyDeviceType, PolicyDocumentView, PolicyEngineFactory, PolicyReaction } from './policy-port.js';
-import type { DomainData, StateData } from './state-data.js';
-import type { Effect, StateRejectionCode } from './types.js';
+import {
+  countOwner, deviceMacs, discoveryKey, portKey, type DomainData, type StateData,
+} from './state-data.js';
+import type { DeviceCommandRecord, DeviceRecord, Effect, PendingDeviceCommand, StateRejectionCode } from './types.js';
 
 /** StateRejection is a verified command that the current state forbids; nothing has changed. */
 export class StateRejection extends Error {
@@ -233,6 +235,10 @@ const setPolicy: Handler<'setPolicy'> = (data, command, payload, context) => {
   }
   engineCall(context, () => data.engine.setPolicy(document));
   domain.policy = document;
+  for (const id of domain.devices) {
+    const device = data.devices.get(id);
+    if (device !== undefined) fitReadings(data, id, document.deviceTypes.find((t) => t.name === device.type));
+  }
   return [{ kind: 'changed', what: 'policy', id: `${domain.name}@${document.version}` }];
 };
 
@@ -271,29 +277,74 @@ const putDevice: Handler<'putDevice'> = (data, command, payload, context) => {
   const existing = data.devices.get(spec.id);
   if (existing !== undefined && existing.domain !== domain.name) reject('device_in_other_domain', `device "${spec.id}" belongs to another domain`, 'body.put_device.id');
   if (existing === undefined && data.devices.size >= MAX_DEVICES) reject('limit_reached', `the cluster already has ${MAX_DEVICES} devices`);
-  deviceType(domain, spec.type, 'body.put_device.type');
+  const type = deviceType(domain, spec.type, 'body.put_device.type');
   if (!data.members.has(spec.nodeId)) reject('unknown_node', `node "${spec.nodeId}" is not a member`, 'body.put_device.node_id');
-  const record = { id: spec.id, domain: domain.name, type: spec.type, group: spec.group, tags: [...spec.tags], nodeId: spec.nodeId, port: spec.port, addresses: [...spec.addresses] };
+  const record: DeviceRecord = {
+    id: spec.id, domain: domain.name, type: spec.type, group: spec.group, tags: [...spec.tags], nodeId: spec.nodeId, port: spec.port,
+    addresses: [...spec.addresses],
+  };
+  if (spec.interface !== undefined) record.interface = { ...spec.interface, options: { ...spec.interface.options } };
   const reactions = engineCall(context, () => data.engine.upsertDevice({ id: record.id, type: record.type, domain: record.domain, group: record.group, tags: record.tags }, context.timeMs));
-  if (existing !== undefined && existing.nodeId !== record.nodeId) dropPendingFor(data, existing.nodeId, record.id);
+  if (existing !== undefined && existing.nodeId !== record.nodeId) {
+    giveUpPendingFor(data, existing.nodeId, record.id, `device ${record.id} moved to node ${record.nodeId}`, context.timeMs);
+  }
+  if (existing !== undefined) countOwner(data.owners, existing, -1);
   data.devices.set(record.id, record);
+  countOwner(data.owners, record, 1);
   domain.devices.add(record.id);
+  fitReadings(data, record.id, type);
+  forgetOwnedDiscoveries(data, record);
   return [{ kind: 'changed', what: 'device', id: record.id }, ...reactionEffects(data, reactions, context)];
 };
 
-function dropPendingFor(data: StateData, nodeId: string, deviceId: string): void {
+/** giveUpPendingFor moves a device's pending commands on a node to the failed list (moved or removed device). */
+function giveUpPendingFor(data: StateData, nodeId: string, deviceId: string, reason: string, timeMs: number): void {
   const queue = data.pending.get(nodeId);
   if (queue === undefined) return;
-  for (const [id, pending] of queue) if (pending.deviceId === deviceId) queue.delete(id);
+  for (const [id, pending] of queue) {
+    if (pending.deviceId !== deviceId) continue;
+    queue.delete(id);
+    remember(data.failedCommands, { ...pending, status: 'failed', failedMs: timeMs, reason }, MAX_FAILED_COMMANDS);
+  }
   if (queue.size === 0) data.pending.delete(nodeId);
+}
+
+/** remember appends a finished command to a bounded list, evicting the oldest. */
+function remember(list: DeviceCommandRecord[], record: DeviceCommandRecord, max: number): void {
+  list.push(record);
+  if (list.length > max) list.splice(0, list.length - max);
+}
+
+/** fitReadings drops a device's reading histories its type (if any) no longer declares with that value type. */
+function fitReadings(data: StateData, deviceId: string, type: PolicyDeviceType | undefined): void {
+  const sensors = data.readings.get(deviceId);
+  if (sensors === undefined) return;
+  for (const [name, samples] of [...sensors]) {
+    const declared = type?.sensors.find((s) => s.name === name);
+    if (declared === undefined || typeof samples[0]?.value !== declared.type) sensors.delete(name);
+  }
+  if (sensors.size === 0) data.readings.delete(deviceId);
+}
+
+/** forgetOwnedDiscoveries forgets what nodes reported about a port or MAC that this device now owns. */
+function forgetOwnedDiscoveries(data: StateData, device: DeviceRecord): void {
+  const macs = new Set(deviceMacs(device));
+  for (const [nodeId, found] of data.discoveries) {
+    for (const [key, d] of found) {
+      if (macs.has(d.mac) || (nodeId === device.nodeId && d.port === device.port)) found.delete(key);
+    }
+    if (found.size === 0) data.discoveries.delete(nodeId);
+  }
 }
 
 const removeDevice: Handler<'removeDevice'> = (data, command, payload, context) => {
   const domain = domainOf(data, command.body.domain);
   const device = deviceIn(data, domain, payload.id, 'body.remove_device.id');
   const reactions = engineCall(context, () => data.engine.removeDevice(device.id));
-  dropPendingFor(data, device.nodeId, device.id);
+  giveUpPendingFor(data, device.nodeId, device.id, `device ${device.id} was removed`, context.timeMs);
+  countOwner(data.owners, device, -1);
   data.devices.delete(device.id);
+  data.readings.delete(device.id);
   domain.devices.delete(device.id);
   return [{ kind: 'changed', what: 'device', id: device.id }, ...reactionEffects(data, reactions, context)];
 };
@@ -328,7 +379,10 @@ export function reactionEffects(data: StateData, reactions: readonly PolicyReact
     }
     const id = data.nextCommandId;
     data.nextCommandId += 1;
-    queue.set(id, { id, nodeId: device.nodeId, deviceId: device.id, command: reaction.command, args: { ...reaction.args }, index: context.index, timeMs: context.timeMs });
+    queue.set(id, {
+      id, nodeId: device.nodeId, deviceId: device.id, command: reaction.command, args: { ...reaction.args }, index: context.index,
+      timeMs: context.timeMs, attempts: 0, lastError: '',
+    });
     data.pending.set(device.nodeId, queue);
     effects.push({ kind: 'deviceCommand', id, nodeId: device.nodeId, deviceId: device.id, command: reaction.command, args: { ...reaction.args } });
   }
@@ -338,7 +392,14 @@ export function reactionEffects(data: StateData, reactions: readonly PolicyReact
 // ---------------------------------------------------------------------------------------------------
 // Telemetry and device commands (node keys).
 
-function checkEvent(data: StateData, nodeId: string, event: TelemetryEvent, at: string): void {
+function checkEvent(data: StateData, nodeId: string, scope: string, event: TelemetryEvent, at: string): void {
+  if (event.kind === 'discovery') {
+    // A discovery names no device: it is listed in the batch's domain, which must exist.
+    if (scope === '' || !data.domains.has(scope)) {
+      reject('unknown_domain', scope === '' ? 'a discovery must come in a batch scoped to a domain' : `domain "${scope}" does not exist`, 'body.domain');
+    }
+    return;
+  }
   const device = data.devices.get(event.deviceId);
   if (device === undefined) reject('unknown_device', `device "${event.deviceId}" does not exist`, `${at}.device_id`);
   if (device.nodeId !== nodeId) {
@@ -348,7 +409,7 @@ function checkEvent(data: StateData, nodeId: string, event: TelemetryEvent, at: 
   assert.ok(domain !== undefined, `device ${device.id} has no domain`);
   const type = deviceType(domain, device.type, `${at}.device_id`);
   if (event.kind === 'alert') {
-    if (!type.alertTypes.includes(event.alertType)) {
+    if (!type.alertTypes.includes(event.alertType) && !data.engine.builtinAlertTypes().includes(event.alertType)) {
       reject('invalid_telemetry', `device type ${type.name} declares no alert type "${event.alertType}"`, `${at}.alert_type`);
     }
     return;
@@ -363,9 +424,10 @@ function checkEvent(data: StateData, nodeId: string, event: TelemetryEvent, at: 
 const telemetry: Handler<'telemetry'> = (data, command, payload, context) => {
   const nodeId = command.nodeId;
   assert.ok(nodeId !== undefined, 'telemetry is verified as signed by a node key');
-  payload.events.forEach((event, i) => checkEvent(data, nodeId, event, `body.telemetry.events[${i}].${event.kind}`));
   const scope = command.body.domain;
+  payload.events.forEach((event, i) => checkEvent(data, nodeId, scope, event, `body.telemetry.events[${i}].${event.kind}`));
   payload.events.forEach((event, i) => {
+    if (event.kind === 'discovery') return;
     const domain = data.devices.get(event.deviceId)?.domain;
     if (scope !== '' && domain !== scope) {
       reject('device_in_other_domain', `the batch is scoped to domain "${scope}" but device "${event.deviceId}" belongs to "${domain}"`, `body.telemetry.events[${i}]`);
@@ -373,6 +435,10 @@ const telemetry: Handler<'telemetry'> = (data, command, payload, context) => {
   });
   const effects: Effect[] = [];
   payload.events.forEach((event, i) => {
+    if (event.kind === 'discovery') {
+      effects.push(...discover(data, nodeId, scope, event));
+      return;
+    }
     // The batch was checked as a whole above; a value the engine still refuses (out of its numeric
     // range, say) skips that one event, deterministically, and the rest of the batch applies.
     let reactions: PolicyReaction[];
@@ -386,24 +452,106 @@ const telemetry: Handler<'telemetry'> = (data, command, payload, context) => {
       effects.push({ kind: 'telemetrySkipped', event: i, code: refusal.code, reason: refusal.reason });
       return;
     }
+    if (event.kind === 'reading') recordReading(data, event.deviceId, event.sensor, event.value, context.timeMs);
     effects.push(...reactionEffects(data, reactions, context));
   });
   return effects;
 };
 
-const deviceCommandsDone: Handler<'deviceCommandsDone'> = (data, command, payload) => {
+/** recordReading keeps an accepted reading in the device's bounded history, for people (not for rules). */
+function recordReading(data: StateData, deviceId: string, sensor: string, value: number | boolean | string, timeMs: number): void {
+  let sensors = data.readings.get(deviceId);
+  if (sensors === undefined) {
+    sensors = new Map();
+    data.readings.set(deviceId, sensors);
+  }
+  const samples = sensors.get(sensor) ?? [];
+  samples.push({ value, timeMs });
+  if (samples.length > MAX_READINGS_HISTORY) samples.splice(0, samples.length - MAX_READINGS_HISTORY);
+  sensors.set(sensor, samples);
+}
+
+/**
+ * discover records a node's report of an unknown device, merged with what it reported before; a report
+ * of a port or MAC a registered device owns is ignored. The node's list is bounded: the discovery seen
+ * longest ago (ties: the smallest port and MAC) is evicted and counted.
+ */
+function discover(data: StateData, nodeId: string, domain: string, event: DiscoveryEvent): Effect[] {
+  if (data.owners.ports.has(portKey(nodeId, event.port)) || data.owners.macs.has(event.mac)) return [];
+  let found = data.discoveries.get(nodeId);
+  if (found === undefined) {
+    found = new Map();
+    data.discoveries.set(nodeId, found);
+  }
+  const key = discoveryKey(event.port, event.mac);
+  const earlier = found.get(key);
+  if (earlier !== undefined) {
+    earlier.domain = domain;
+    earlier.firstSeenMs = Math.min(earlier.firstSeenMs, event.firstSeenMs);
+    earlier.lastSeenMs = Math.max(earlier.lastSeenMs, event.lastSeenMs);
+    if (event.hostname !== '') earlier.hostname = event.hostname;
+    if (event.vendorClass !== '') earlier.vendorClass = event.vendorClass;
+    return [];
+  }
+  found.set(key, {
+    nodeId, domain, port: event.port, mac: event.mac, firstSeenMs: event.firstSeenMs, lastSeenMs: event.lastSeenMs,
+    hostname: event.hostname, vendorClass: event.vendorClass,
+  });
+  if (found.size > MAX_DISCOVERIES_PER_NODE) {
+    let oldest: [string, number] | undefined;
+    for (const [k, d] of found) {
+      if (oldest === undefined || d.lastSeenMs < oldest[1] || (d.lastSeenMs === oldest[1] && k < oldest[0])) oldest = [k, d.lastSeenMs];
+    }
+    assert.ok(oldest !== undefined, 'a full list has an oldest discovery');
+    found.delete(oldest[0]);
+    data.discoveriesEvicted += 1;
+    if (oldest[0] === key) return [];
+  }
+  return [{ kind: 'discovery', nodeId, domain, port: event.port, mac: event.mac }];
+}
+
+/**
+ * deviceCommandsDone records what the signing node did with its pending commands: those carried out
+ * move to the done list; a failed attempt is counted on the command, which stays pending for a retry
+ * unless the failure is final or the attempts reach MAX_COMMAND_ATTEMPTS, when it moves to the failed
+ * list with its reason. Every id must be one of the node's pending commands, listed once.
+ */
+const deviceCommandsDone: Handler<'deviceCommandsDone'> = (data, command, payload, context) => {
   const nodeId = command.nodeId;
   assert.ok(nodeId !== undefined, 'deviceCommandsDone is verified as signed by a node key');
-  const queue = data.pending.get(nodeId);
+  const queue = data.pending.get(nodeId) ?? new Map<number, PendingDeviceCommand>();
   const seen = new Set<number>();
-  payload.ids.forEach((id, i) => {
-    if (seen.has(id)) reject('unknown_command_id', `device command ${id} is listed twice`, `body.device_commands_done.ids[${i}]`);
+  const check = (id: number, path: string): void => {
+    if (seen.has(id)) reject('unknown_command_id', `device command ${id} is listed twice`, path);
     seen.add(id);
-    if (queue?.has(id) !== true) reject('unknown_command_id', `node "${nodeId}" has no pending device command ${id}`, `body.device_commands_done.ids[${i}]`);
-  });
-  for (const id of payload.ids) queue?.delete(id);
-  if (queue?.size === 0) data.pending.delete(nodeId);
-  return [];
+    if (!queue.has(id)) reject('unknown_command_id', `node "${nodeId}" has no pending device command ${id}`, path);
+  };
+  payload.ids.forEach((id, i) => check(id, `body.device_commands_done.ids[${i}]`));
+  payload.failures.forEach((f, i) => check(f.id, `body.device_commands_done.failures[${i}].id`));
+  const effects: Effect[] = [];
+  const outcome = (c: PendingDeviceCommand, status: 'done' | 'failed' | 'retry', reason: string): Effect =>
+    ({ kind: 'deviceCommandOutcome', id: c.id, nodeId, deviceId: c.deviceId, command: c.command, status, attempts: c.attempts, reason });
+  for (const id of payload.ids) {
+    const done = queue.get(id) as PendingDeviceCommand;
+    queue.delete(id);
+    remember(data.doneCommands, { ...done, status: 'done', doneMs: context.timeMs }, MAX_DONE_COMMANDS);
+    effects.push(outcome(done, 'done', ''));
+  }
+  for (const failure of payload.failures) {
+    const pending = queue.get(failure.id) as PendingDeviceCommand;
+    pending.attempts += 1;
+    pending.lastError = failure.reason;
+    if (!failure.final && pending.attempts < MAX_COMMAND_ATTEMPTS) {
+      effects.push(outcome(pending, 'retry', failure.reason));
+      continue;
+    }
+    queue.delete(failure.id);
+    const reason = failure.final ? failure.reason : `gave up after ${pending.attempts} attempts: ${failure.reason}`;
+    remember(data.failedCommands, { ...pending, status: 'failed', failedMs: context.timeMs, reason }, MAX_FAILED_COMMANDS);
+    effects.push(outcome(pending, 'failed', reason));
+  }
+  if (queue.size === 0) data.pending.delete(nodeId);
+  return effects;
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -449,5 +597,6 @@ const membership: Handler<'membership'> = (data, _command, payload) => {
   data.members.delete(member.nodeId);
   for (const [id, key] of data.keys) if (key.role === 'node' && key.nodeId === member.nodeId) data.keys.delete(id);
   data.pending.delete(member.nodeId);
+  data.discoveries.delete(member.nodeId);
   return [{ kind: 'membership', action: 'remove', nodeId: member.nodeId }];
 };

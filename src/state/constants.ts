@@ -18,7 +18,17 @@ export const MAX_DEVICES = 100_000;
 export const MAX_CLUSTER_MEMBERS = 64;
 /** MAX_PENDING_COMMANDS_PER_NODE bounds the device commands waiting for one node to carry out. */
 export const MAX_PENDING_COMMANDS_PER_NODE = 1024;
-/** SNAPSHOT_FORMAT_VERSION identifies the snapshot layout written by snapshot(). */
-export const SNAPSHOT_FORMAT_VERSION = 1;
+/** SNAPSHOT_FORMAT_VERSION identifies the snapshot layout written by snapshot() (2: the device interface). */
+export const SNAPSHOT_FORMAT_VERSION = 2;
+/** MAX_DISCOVERIES_PER_NODE bounds the unknown devices kept per node; the one seen longest ago is evicted. */
+export const MAX_DISCOVERIES_PER_NODE = 256;
+/** MAX_READINGS_HISTORY is how many readings the state keeps per device and sensor, for people. */
+export const MAX_READINGS_HISTORY = 32;
+/** MAX_DONE_COMMANDS is how many carried-out device commands the state remembers (the newest). */
+export const MAX_DONE_COMMANDS = 256;
+/** MAX_FAILED_COMMANDS is how many given-up device commands the state remembers (the newest). */
+export const MAX_FAILED_COMMANDS = 256;
+/** MAX_COMMAND_ATTEMPTS is the attempt at which a failing device command is given up. */
+export const MAX_COMMAND_ATTEMPTS = 10;
 /** MAX_REASON_CHARS bounds the reason text kept with a rejection. */
 export const MAX_REASON_CHARS = 512;

@@ -1,5 +1,5 @@
 // policy-engine.ts — the adapter from src/policy's PolicyEngine to the state machine's PolicyPort.
-import { PolicyEngine, PolicyError, PolicyRejected, validatePolicy, type PolicyDocument } from '../policy/index.js';
+import { PolicyEngine, PolicyError, PolicyRejected, policyLimits, validatePolicy, type PolicyDocument } from '../policy/index.js';
 import type { PolicyEngineFactory, PolicyPort, PolicyReaction } from './policy-port.js';
 
 class EnginePort implements PolicyPort<PolicyDocument> {
@@ -30,6 +30,12 @@ class EnginePort implements PolicyPort<PolicyDocument> {
   }
   deviceState(id: string): { state: string; sinceMs: number } | undefined {
     return this.engine.deviceState(id);
+  }
+  nextDeadlineMs(): number | null {
+    return this.engine.nextDeadlineMs();
+  }
+  builtinAlertTypes(): readonly string[] {
+    return policyLimits.BUILTIN_ALERT_TYPES;
   }
   snapshot(): unknown {
     return this.engine.snapshot();

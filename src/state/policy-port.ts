@@ -5,6 +5,10 @@
 export interface PolicySensor {
   name: string;
   type: 'number' | 'boolean' | 'string';
+  unit?: string;
+  /** min and max bound a number sensor's readings (inclusive). */
+  min?: number;
+  max?: number;
 }
 
 /** PolicyState is a security state: a μmbox chain of pinned images, or a verdict. */
@@ -16,6 +20,10 @@ export interface PolicyDeviceType {
   sensors: PolicySensor[];
   alertTypes: string[];
   states: PolicyState[];
+  /** commands are the device commands the type declares ([] when it declares none). */
+  commands: string[];
+  /** samplingMs is the sampling interval per state (one entry per state). */
+  samplingMs: Record<string, number>;
 }
 
 /** PolicyDocumentView is the part of a validated policy document the state machine reads. */
@@ -43,6 +51,10 @@ export interface PolicyPort<Document extends PolicyDocumentView = PolicyDocument
   /** onTime advances time to timeMs and fires the time-in-state rules now due. */
   onTime(timeMs: number): PolicyReaction[];
   deviceState(id: string): { state: string; sinceMs: number } | undefined;
+  /** nextDeadlineMs is the earliest pending time-in-state or time-of-day deadline, or null. */
+  nextDeadlineMs(): number | null;
+  /** builtinAlertTypes are the alert types every device type accepts without declaring them. */
+  builtinAlertTypes(): readonly string[];
   /** snapshot is plain JSON-able data from which restore() rebuilds an identical engine. */
   snapshot(): unknown;
 }

@@ -9,7 +9,9 @@ import { canonicalJson, fromHex, keyIdHex, toHex, type Genesis } from '../comman
 import { genesisChain } from './audit.js';
 import { SNAPSHOT_FORMAT_VERSION } from './constants.js';
 import type { PolicyDocumentView, PolicyEngineFactory, PolicyPort } from './policy-port.js';
-import type { DeviceRecord, MemberRecord, PendingDeviceCommand, Rejection, RememberedResult } from './types.js';
+import type {
+  DeviceCommandRecord, DeviceRecord, DiscoveredDevice, MemberRecord, PendingDeviceCommand, ReadingSample, Rejection, RememberedResult,
+} from './types.js';
 
 /** KeyEntry is a registered admin or node key, as verification reads it. */
 export type KeyEntry =
@@ -54,6 +56,21 @@ export interface StateData {
   pending: Map<string, Map<number, PendingDeviceCommand>>;
   nextCommandId: number;
   droppedDeviceCommands: number;
+  /** doneCommands: the newest carried-out device commands, oldest first (bounded ring). */
+  doneCommands: DeviceCommandRecord[];
+  /** failedCommands: the newest given-up device commands, oldest first (bounded ring). */
+  failedCommands: DeviceCommandRecord[];
+  /** discoveries: node id → discoveryKey(port, mac) → what the node reported (bounded per node). */
+  discoveries: Map<string, Map<string, DiscoveredDevice>>;
+  /** discoveriesEvicted counts discoveries evicted because a node's list was full. */
+  discoveriesEvicted: number;
+  /** readings: device id → sensor → the last readings, oldest first (bounded per sensor). */
+  readings: Map<string, Map<string, ReadingSample[]>>;
+  /**
+   * owners is derived (not in the snapshot, rebuilt on restore): how many registered devices own each
+   * (node, port) and each MAC, so that a discovery is checked against them in O(1).
+   */
+  owners: DeviceOwners;
   appliedCount: number;
   /** Invariant: lastIndex strictly increases with every apply. */
   lastIndex: number;
@@ -62,6 +79,47 @@ export interface StateData {
   timeMs: number;
   chain: Uint8Array;
   engine: PolicyPort;
+}
+
+/** DeviceOwners counts the registered devices owning each "node\0port" and each lowercase MAC. */
+export interface DeviceOwners {
+  ports: Map<string, number>;
+  macs: Map<string, number>;
+}
+
+const MAC = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/;
+
+/** discoveryKey is the key of a discovery within its node's map. */
+export function discoveryKey(port: string, mac: string): string {
+  return `${port}\u0000${mac}`;
+}
+
+/** portKey is the key of a (node, port) in DeviceOwners.ports. */
+export function portKey(nodeId: string, port: string): string {
+  return `${nodeId}\u0000${port}`;
+}
+
+/** deviceMacs lists a device's MAC addresses in lowercase (registrations may use either case). */
+export function deviceMacs(device: DeviceRecord): string[] {
+  return [...new Set(device.addresses.map((a) => a.toLowerCase()).filter((a) => MAC.test(a)))];
+}
+
+/** countOwner adds (+1) or removes (-1) a device's port and MACs in the owner counts. */
+export function countOwner(owners: DeviceOwners, device: DeviceRecord, delta: 1 | -1): void {
+  const bump = (map: Map<string, number>, key: string): void => {
+    const count = (map.get(key) ?? 0) + delta;
+    assert.ok(count >= 0, `owner count of ${key} stays non-negative`);
+    if (count === 0) map.delete(key);
+    else map.set(key, count);
+  };
+  bump(owners.ports, portKey(device.nodeId, device.port));
+  for (const mac of deviceMacs(device)) bump(owners.macs, mac);
+}
+
+function ownersOf(devices: Iterable<DeviceRecord>): DeviceOwners {
+  const owners: DeviceOwners = { ports: new Map(), macs: new Map() };
+  for (const device of devices) countOwner(owners, device, 1);
+  return owners;
 }
 
 /** initialData builds the state of a cluster right after its genesis. */
@@ -85,7 +143,8 @@ export function initialData(genesis: Genesis, clusterId: Uint8Array, engine: Pol
     root: { version: 1, keys: rootKeys, threshold: genesis.rootThreshold },
     keys, lastSeq, domains: new Map(), devices: new Map(), members,
     remembered: new Map(), rejections: [], rejectionCounts: new Map(), pending: new Map(),
-    nextCommandId: 1, droppedDeviceCommands: 0, appliedCount: 0,
+    nextCommandId: 1, droppedDeviceCommands: 0, doneCommands: [], failedCommands: [],
+    discoveries: new Map(), discoveriesEvicted: 0, readings: new Map(), owners: ownersOf([]), appliedCount: 0,
     lastIndex: 0, lastTerm: 0, timeMs: 0, chain: genesisChain(clusterId), engine,
   };
 }
@@ -121,6 +180,13 @@ export function toSnapshotJson(data: StateData): string {
     pending: sortedEntries(data.pending).map(([nodeId, queue]) => ({ nodeId, commands: [...queue.values()] })),
     nextCommandId: data.nextCommandId,
     droppedDeviceCommands: data.droppedDeviceCommands,
+    doneCommands: data.doneCommands,
+    failedCommands: data.failedCommands,
+    discoveries: sortedEntries(data.discoveries).map(([nodeId, found]) => ({ nodeId, found: sortedEntries(found).map(([, d]) => d) })),
+    discoveriesEvicted: data.discoveriesEvicted,
+    readings: sortedEntries(data.readings).map(([deviceId, sensors]) => ({
+      deviceId, sensors: sortedEntries(sensors).map(([sensor, samples]) => ({ sensor, samples })),
+    })),
     appliedCount: data.appliedCount,
     lastIndex: data.lastIndex,
     lastTerm: data.lastTerm,
@@ -195,6 +261,15 @@ function parseSnapshot(raw: Json, engines: PolicyEngineFactory): StateData {
   for (const p of raw['pending'] as { nodeId: string; commands: PendingDeviceCommand[] }[]) {
     pending.set(p.nodeId, new Map(p.commands.map((c) => [c.id, c])));
   }
+  const discoveries = new Map<string, Map<string, DiscoveredDevice>>();
+  for (const n of raw['discoveries'] as { nodeId: string; found: DiscoveredDevice[] }[]) {
+    discoveries.set(n.nodeId, new Map(n.found.map((d) => [discoveryKey(d.port, d.mac), d])));
+  }
+  const readings = new Map<string, Map<string, ReadingSample[]>>();
+  for (const r of raw['readings'] as { deviceId: string; sensors: { sensor: string; samples: ReadingSample[] }[] }[]) {
+    readings.set(r.deviceId, new Map(r.sensors.map((s) => [s.sensor, s.samples])));
+  }
+  const devices = new Map((raw['devices'] as DeviceRecord[]).map((d) => [d.id, d]));
   return {
     clusterId: hex32(raw['clusterId']),
     clusterName: String(raw['clusterName']),
@@ -202,7 +277,7 @@ function parseSnapshot(raw: Json, engines: PolicyEngineFactory): StateData {
     keys,
     lastSeq: new Map(raw['lastSeq'] as [string, number][]),
     domains,
-    devices: new Map((raw['devices'] as DeviceRecord[]).map((d) => [d.id, d])),
+    devices,
     members: new Map((raw['members'] as MemberRecord[]).map((m) => [m.nodeId, m])),
     remembered: new Map(raw['remembered'] as [string, RememberedResult][]),
     rejections: raw['rejections'] as Rejection[],
@@ -210,6 +285,12 @@ function parseSnapshot(raw: Json, engines: PolicyEngineFactory): StateData {
     pending,
     nextCommandId: Number(raw['nextCommandId']),
     droppedDeviceCommands: Number(raw['droppedDeviceCommands']),
+    doneCommands: raw['doneCommands'] as DeviceCommandRecord[],
+    failedCommands: raw['failedCommands'] as DeviceCommandRecord[],
+    discoveries,
+    discoveriesEvicted: Number(raw['discoveriesEvicted']),
+    readings,
+    owners: ownersOf(devices.values()),
     appliedCount: Number(raw['appliedCount']),
     lastIndex: Number(raw['lastIndex']),
     lastTerm: Number(raw['lastTerm']),

@@ -21,11 +21,11 @@ import {
 import { applyPayload, reactionEffects, StateRejection, type ApplyContext } from './apply-payload.js';
 import { extendChain } from './audit.js';
 import { MAX_REASON_CHARS, MAX_RECENT_REJECTIONS, MAX_REMEMBERED_RESULTS } from './constants.js';
-import type { PolicyDocumentView, PolicyEngineFactory, PolicyState } from './policy-port.js';
+import type { PolicyDeviceType, PolicyDocumentView, PolicyEngineFactory, PolicySensor, PolicyState } from './policy-port.js';
 import { fromSnapshotJson, initialData, toSnapshotJson, type StateData } from './state-data.js';
 import type {
-  AdminKeyRecord, ApplyResult, DeviceRecord, DomainRecord, KeyInfo, LogEntryInput, MemberRecord,
-  PendingDeviceCommand, Rejection, RejectionCode, RememberedResult,
+  AdminKeyRecord, ApplyResult, DeviceCommandFilter, DeviceCommandRecord, DeviceRecord, DiscoveredDevice, DomainRecord, KeyInfo,
+  LogEntryInput, MemberRecord, PendingDeviceCommand, Rejection, RejectionCode, RememberedResult, SensorReadings,
 } from './types.js';
 
 /** AUTHENTICATED_CODES are the command errors verifyCommand reports only after the signatures verified. */
@@ -314,6 +314,95 @@ export class StateMachine {
   /** pendingCommands lists the device commands (policy reactions) a node has yet to carry out, by id. */
   pendingCommands(nodeId: string): PendingDeviceCommand[] {
     return [...(this.data.pending.get(nodeId)?.values() ?? [])].map((c) => structuredClone(c));
+  }
+
+  /**
+   * commands lists device commands with their status, sorted by id: every pending one, and the newest
+   * MAX_DONE_COMMANDS carried out and MAX_FAILED_COMMANDS given up. Every given filter field must match.
+   */
+  commands(filter: DeviceCommandFilter = {}): DeviceCommandRecord[] {
+    const matches = (c: PendingDeviceCommand): boolean =>
+      (filter.nodeId === undefined || c.nodeId === filter.nodeId) && (filter.deviceId === undefined || c.deviceId === filter.deviceId);
+    const out: DeviceCommandRecord[] = [];
+    if (filter.status === undefined || filter.status === 'pending') {
+      for (const queue of this.data.pending.values()) {
+        for (const c of queue.values()) if (matches(c)) out.push({ ...structuredClone(c), status: 'pending' });
+      }
+    }
+    if (filter.status === undefined || filter.status === 'done') {
+      for (const c of this.data.doneCommands) if (matches(c)) out.push(structuredClone(c));
+    }
+    if (filter.status === undefined || filter.status === 'failed') {
+      for (const c of this.data.failedCommands) if (matches(c)) out.push(structuredClone(c));
+    }
+    return out.sort((a, b) => a.id - b.id);
+  }
+
+  /** command is one device command with its status, or undefined (never ordered, or forgotten). */
+  command(id: number): DeviceCommandRecord | undefined {
+    for (const queue of this.data.pending.values()) {
+      const pending = queue.get(id);
+      if (pending !== undefined) return { ...structuredClone(pending), status: 'pending' };
+    }
+    const finished = this.data.doneCommands.find((c) => c.id === id) ?? this.data.failedCommands.find((c) => c.id === id);
+    return finished === undefined ? undefined : structuredClone(finished);
+  }
+
+  /** discovered lists the unknown devices nodes reported (one node's, or all), sorted by node, port and MAC. */
+  discovered(nodeId?: string): DiscoveredDevice[] {
+    const nodes = nodeId === undefined ? [...this.data.discoveries.keys()].sort() : [nodeId];
+    return nodes.flatMap((node) => [...(this.data.discoveries.get(node)?.values() ?? [])]
+      .sort((a, b) => (a.port < b.port ? -1 : a.port > b.port ? 1 : a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0))
+      .map((d) => ({ ...d })));
+  }
+
+  /** discoveriesEvicted counts discoveries evicted because a node's list was full. */
+  discoveriesEvicted(): number {
+    return this.data.discoveriesEvicted;
+  }
+
+  /**
+   * deviceReadings lists, for every sensor the device's type declares (in declared order), its latest
+   * accepted reading and the last MAX_READINGS_HISTORY with their entry times; [] for an unknown device.
+   */
+  deviceReadings(id: string): SensorReadings[] {
+    const type = this.typeOfDevice(id);
+    if (type === undefined) return [];
+    const stored = this.data.readings.get(id);
+    return type.sensors.map((sensor) => {
+      const history = (stored?.get(sensor.name) ?? []).map((sample) => ({ ...sample }));
+      const last = history[history.length - 1];
+      return { sensor: sensor.name, latest: last === undefined ? null : { ...last }, history };
+    });
+  }
+
+  /** samplingMs is how often the serving node reads the device now: its type's interval for its current state. */
+  samplingMs(deviceId: string): number | undefined {
+    const type = this.typeOfDevice(deviceId);
+    const state = this.data.engine.deviceState(deviceId);
+    if (type === undefined || state === undefined) return undefined;
+    return Object.prototype.hasOwnProperty.call(type.samplingMs, state.state) ? type.samplingMs[state.state] : undefined;
+  }
+
+  /** sensorSpecs are the sensors the device's type declares (name, type, unit, min, max), or undefined. */
+  sensorSpecs(deviceId: string): PolicySensor[] | undefined {
+    const type = this.typeOfDevice(deviceId);
+    return type === undefined ? undefined : structuredClone(type.sensors);
+  }
+
+  /**
+   * nextDeadlineMs is the earliest pending policy deadline (time in state or time of day, in every
+   * domain), or null. When it is at or before the current time, the node proposes an empty telemetry
+   * batch so that the deadline fires.
+   */
+  nextDeadlineMs(): number | null {
+    return this.data.engine.nextDeadlineMs();
+  }
+
+  private typeOfDevice(id: string): PolicyDeviceType | undefined {
+    const device = this.data.devices.get(id);
+    if (device === undefined) return undefined;
+    return this.data.domains.get(device.domain)?.policy?.deviceTypes.find((t) => t.name === device.type);
   }
 
   /** rejections lists the most recent rejections, oldest first (at most MAX_RECENT_REJECTIONS). */

@@ -67,6 +67,8 @@ export type Effect =
   | { kind: 'transferLeader'; nodeId: string }
   | { kind: 'changed'; what: 'root' | 'key' | 'domain' | 'policy' | 'device' | 'image' | 'member'; id: string }
   | { kind: 'deviceCommandDropped'; nodeId: string; deviceId: string; command: string }
+  | { kind: 'deviceCommandOutcome'; id: number; nodeId: string; deviceId: string; command: string; status: 'done' | 'failed' | 'retry'; attempts: number; reason: string }
+  | { kind: 'discovery'; nodeId: string; domain: string; port: string; mac: string }
   | { kind: 'telemetrySkipped'; event: number; code: string; reason: string };
 
 /** ApplyResult is the outcome of one entry; apply never throws for bad input. */
@@ -124,6 +126,60 @@ export interface PendingDeviceCommand {
   /** index and timeMs locate the entry that caused it. */
   index: number;
   timeMs: number;
+  /** attempts counts the failed attempts reported so far (0 before any). */
+  attempts: number;
+  /** lastError is the reason of the last failed attempt ('' before any). */
+  lastError: string;
+}
+
+/** DeviceCommandStatus is where a device command is in its life: waiting, carried out, or given up. */
+export type DeviceCommandStatus = 'pending' | 'done' | 'failed';
+
+/**
+ * DeviceCommandRecord is a device command with its status: doneMs when carried out, failedMs and reason
+ * when given up (entry times of the reports).
+ */
+export type DeviceCommandRecord = PendingDeviceCommand & {
+  status: DeviceCommandStatus;
+  doneMs?: number;
+  failedMs?: number;
+  reason?: string;
+};
+
+/** DeviceCommandFilter selects device commands; every given field must match. */
+export interface DeviceCommandFilter {
+  nodeId?: string;
+  deviceId?: string;
+  status?: DeviceCommandStatus;
+}
+
+/**
+ * DiscoveredDevice is traffic from a port or MAC that no registered device owns, as a node reported it
+ * (merged over reports: first seen is the earliest, last seen the latest, non-empty names win).
+ */
+export interface DiscoveredDevice {
+  nodeId: string;
+  /** domain is the domain of the batch that reported it last. */
+  domain: string;
+  port: string;
+  mac: string;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  hostname: string;
+  vendorClass: string;
+}
+
+/** ReadingSample is one accepted sensor reading and the entry time it was applied at. */
+export interface ReadingSample {
+  value: number | boolean | string;
+  timeMs: number;
+}
+
+/** SensorReadings is one sensor of a device: its latest reading and the last MAX_READINGS_HISTORY, oldest first. */
+export interface SensorReadings {
+  sensor: string;
+  latest: ReadingSample | null;
+  history: ReadingSample[];
 }
 
 /** KeyInfo describes a registered key (public material only). */

@@ -37,9 +37,32 @@ const payloads: fc.Arbitrary<Payload> = fc.oneof(
     events: fc.array(fc.oneof(
       fc.record({ kind: fc.constant('alert' as const), deviceId: name, alertType: name, source: name }),
       fc.record({ kind: fc.constant('reading' as const), deviceId: name, sensor: name, value: fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.string({ maxLength: 20 })) }),
+      fc.tuple(fc.nat(), fc.nat()).chain(([a, b]) => fc.record({
+        kind: fc.constant('discovery' as const), port: fc.stringMatching(/^[A-Za-z0-9_.:-]{1,15}$/),
+        mac: fc.stringMatching(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/), firstSeenMs: fc.constant(Math.min(a, b)), lastSeenMs: fc.constant(Math.max(a, b)),
+        hostname: fc.stringMatching(/^[ -~]{0,64}$/), vendorClass: fc.stringMatching(/^[ -~]{0,64}$/),
+      })),
     ), { maxLength: 5 }),
   }),
-  fc.record({ kind: fc.constant('deviceCommandsDone' as const), ids: fc.array(fc.nat(), { minLength: 1, maxLength: 5 }) }),
+  fc.uniqueArray(fc.nat(), { minLength: 1, maxLength: 8 }).chain((ids) => fc.integer({ min: 0, max: ids.length }).chain((split) => fc.record({
+    kind: fc.constant('deviceCommandsDone' as const),
+    ids: fc.constant(ids.slice(0, split)),
+    failures: fc.tuple(...ids.slice(split).map((id) => fc.record({
+      id: fc.constant(id), reason: fc.string({ minLength: 1, maxLength: 200 }).filter((r) => r.trim() !== ''), final: fc.boolean(),
+    }))),
+  }))),
+  fc.record({
+    kind: fc.constant('putDevice' as const),
+    device: fc.record({
+      id: name, type: name, group: name, tags: fc.constant<string[]>([]), nodeId: name, port: name, addresses: fc.constant<string[]>(['10.0.0.7', '02:00:00:00:00:07']),
+      interface: fc.oneof(
+        fc.record({ protocol: fc.constant('mqtt' as const), endpoint: fc.constant(''), credentialRef: name, options: fc.dictionary(fc.stringMatching(/^topic[a-z]{0,8}$/), fc.string({ maxLength: 30 }).filter((v) => !/[\x00-\x1f\x7f]/.test(v))) }),
+        fc.record({ protocol: fc.constant('http-json' as const), endpoint: fc.constant('http://10.0.0.7:8080/status'), credentialRef: fc.oneof(fc.constant(''), name),
+          options: fc.dictionary(name.map((n) => `sensor.${n}`), fc.stringMatching(/^(\/[a-z0-9]{1,8}){0,4}$/)) }),
+        fc.record({ protocol: fc.constant('hue' as const), endpoint: fc.constant('http://10.0.0.7'), credentialRef: name, options: fc.constant({ light: '3' }) }),
+      ),
+    }),
+  }),
 );
 
 describe('command body codec', () => {

@@ -166,7 +166,7 @@ const rows: Row[] = [
   },
   {
     rule: 'a cluster-wide command that names a domain', code: 'wrong_domain',
-    build: (c) => c.as(c.nodes[0]!, { kind: 'deviceCommandsDone', ids: [1] }, 'home'),
+    build: (c) => c.as(c.nodes[0]!, { kind: 'deviceCommandsDone', ids: [1], failures: [] }, 'home'),
   },
   {
     rule: 'an envelope that is not protobuf', code: 'malformed_envelope',

@@ -161,10 +161,10 @@ describe('telemetry and reactions', () => {
     assert.deepEqual(h.machine.pendingCommands('n1').map((p) => p.id), [command.id]);
     assert.deepEqual(h.machine.pendingCommands('n2'), []);
     // Another node cannot acknowledge it; the serving node can, once.
-    h.fails(c.as(c.nodes[1]!, { kind: 'deviceCommandsDone', ids: [command.id] }), 'unknown_command_id');
-    h.ok(c.as(c.nodes[0]!, { kind: 'deviceCommandsDone', ids: [command.id] }));
+    h.fails(c.as(c.nodes[1]!, { kind: 'deviceCommandsDone', ids: [command.id], failures: [] }), 'unknown_command_id');
+    h.ok(c.as(c.nodes[0]!, { kind: 'deviceCommandsDone', ids: [command.id], failures: [] }));
     assert.deepEqual(h.machine.pendingCommands('n1'), []);
-    h.fails(c.as(c.nodes[0]!, { kind: 'deviceCommandsDone', ids: [command.id] }), 'unknown_command_id');
+    h.fails(c.as(c.nodes[0]!, { kind: 'deviceCommandsDone', ids: [command.id], failures: [] }), 'unknown_command_id');
   });
 
   test('a manual reset moves the device back and records when', () => {
