@@ -15,3 +15,8 @@ export { TokenBucket, Counters, resolveLimits } from './limits.js';
 export { startSimulator, parseSimArgs, simulatorCommand, type SimKind, type SimOptions, type RunningSim } from './sim/main.js';
 export { controlRequest } from './sim/control.js';
 export { readJournal, type JournalEntry } from './sim/journal.js';
+// The node's side of the device interface (the edge check of readings, the node's proposer, the agent that
+// wires adapters to the agreed state), written alongside the adapters.
+export * from './reading-check.js';
+export * from './node-proposer.js';
+export * from './device-agent.js';
