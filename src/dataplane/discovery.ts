@@ -4,7 +4,7 @@
 // controller connection. A DiscoveryMonitor reads those packet-ins with
 // `ovs-ofctl monitor <bridge> 65534 -P nxt_packet_in -m --no-names` (verified on OVS 3.1, userspace
 // datapath: each packet-in prints a header with in_port and data_len, the frame's flow, and with -m a hex
-// dump of the frame), and aggregates them per (port, source MAC) with the DHCP host name (option 12) and
+// dump of the frame — on stderr, as it happens), and aggregates them per (port, source MAC) with the DHCP host name (option 12) and
 // vendor class (option 60) of DISCOVER and REQUEST frames. Every byte of a frame is untrusted: each length
 // is checked against what is left, text is cut to printable ASCII, and the book is bounded.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -259,6 +259,8 @@ export interface DiscoveryMonitorInit extends DiscoveryBookInit {
 }
 
 const RESTART_MIN_MS = 500;
+/** LOG_LINE is an OVS log line ("2026-12-06T17:45:38Z|00001|module|LEVEL|text"). */
+const LOG_LINE = /^\d{4}-\d\d-\d\dT[\d:.]+Z\|/;
 const RESTART_MAX_MS = 30_000;
 const PORT_REFRESH_MIN_MS = 1_000;
 
@@ -351,32 +353,34 @@ export class DiscoveryMonitor {
       env: { ...process.env, OVS_RUNDIR: this.init.ovsDir }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
-    const parser = new PacketInParser();
-    let partial = '';
     let lastError = '';
     let queue: Promise<void> = Promise.resolve();
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      const lines = (partial + chunk).split('\n');
-      partial = lines.pop() ?? '';
-      if (partial.length > MAX_LINE_CHARS) partial = ''; // a line this long is nothing this parser reads
-      for (const line of lines) {
-        const packet = parser.line(line);
-        if (packet !== null) {
+    // ovs-ofctl 3.1 prints the packet-ins of `monitor -m` on stderr (with its log lines) and others on
+    // stdout: both are read, each by its own parser.
+    const read = (stream: NodeJS.ReadableStream, isStderr: boolean): void => {
+      const parser = new PacketInParser();
+      let partial = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        const lines = (partial + chunk).split('\n');
+        partial = lines.pop() ?? '';
+        if (partial.length > MAX_LINE_CHARS) partial = ''; // a line this long is nothing this parser reads
+        for (const line of lines) {
+          if (isStderr && LOG_LINE.test(line)) lastError = line.slice(0, 500);
+          const packet = parser.line(line);
+          if (packet === null) continue;
           this.restartMs = RESTART_MIN_MS;
           queue = queue.then(() => this.ingest(packet)).catch((error: unknown) => this.init.onError?.(error as Error));
         }
-      }
-    });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
-      lastError = (lastError + chunk).slice(-500);
-    });
+      });
+    };
+    read(child.stdout, false);
+    read(child.stderr, true);
     child.on('error', (error) => this.init.onError?.(error));
     child.on('close', (code, signal) => {
       if (this.child === child) this.child = null;
       if (!this.running) return;
-      this.init.onError?.(new Error(`ovs-ofctl monitor ${this.init.bridge} ended (${signal ?? `exit ${code}`}): ${lastError.trim()}; restarting in ${this.restartMs} ms`));
+      this.init.onError?.(new Error(`ovs-ofctl monitor ${this.init.bridge} ended (${signal ?? `exit ${code}`}): ${lastError}; restarting in ${this.restartMs} ms`));
       this.restartTimer = setTimeout(() => {
         this.restartTimer = null;
         if (this.running) this.spawnMonitor();
