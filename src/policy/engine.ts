@@ -18,7 +18,9 @@
 // - Time of day: a device whose type has timeOfDay leaves holds one more deadline, the next instant at
 //   which one of them may change truth (a boundary, or a daylight-saving switch of its zone). It fires
 //   like a time-in-state deadline, considers the rules with a timeOfDay leaf, and is re-armed from the
-//   time it fired at. nextDeadlineMs() tells the node when to propose an empty batch so it fires.
+//   time it fired at. A device just added, and every device when a new document arrives, starts with
+//   the deadline due at once, so its time-of-day rules are evaluated at the next event.
+//   nextDeadlineMs() tells the node when to propose an empty batch so that a deadline fires.
 // - A group command (`target: group`) reaches every device of the triggering device's domain and group
 //   whose type declares the command, and the triggering device itself, in id order.
 
@@ -179,7 +181,9 @@ export class PolicyEngine {
       this.fitHistories(device, type);
       // Deadlines are re-armed from the time the device entered its state; any already passed fire at the next event.
       device.timersMs = (type.timeThresholdsMs.get(device.state) ?? []).map((t) => device.sinceMs + t);
-      device.clockDueMs = nextClockMs(type, this.nowMs) ?? null;
+      // Due now: the time-of-day rules of the new document are evaluated at the next event (in the state
+      // machine, the onTime that ends this very entry), then re-armed at the next boundary.
+      device.clockDueMs = type.clockZones.size === 0 ? null : this.nowMs;
     }
     this.rebuildHeap();
   }
@@ -219,7 +223,7 @@ export class PolicyEngine {
     this.devices.set(info.id, device);
     this.index(device);
     this.schedule(device);
-    this.armClock(device);
+    this.armClock(device, true);
     if (existing !== undefined && existing.state !== device.state) {
       reactions.push({ kind: 'state', deviceId: info.id, from: existing.state, to: device.state, rule: device.rule, timeMs: this.nowMs });
     }
@@ -558,11 +562,16 @@ export class PolicyEngine {
     device.clockDueMs = null;
   }
 
-  /** armClock sets the device's time-of-day deadline to its type's next boundary after now (none without timeOfDay leaves). */
-  private armClock(device: DeviceRecord): void {
+  /**
+   * armClock sets the device's time-of-day deadline to its type's next boundary after now, or to now
+   * itself (`dueNow`, for a device just added: its time-of-day rules are evaluated at the next event,
+   * so a device added inside a window does not wait for the window's end). None without timeOfDay leaves.
+   */
+  private armClock(device: DeviceRecord, dueNow = false): void {
     if (device.clockDueMs !== null) this.liveTimerCount -= 1;
     device.clockEpoch = ++this.nextEpoch;
-    device.clockDueMs = nextClockMs(this.typeOf(device), this.nowMs) ?? null;
+    const next = nextClockMs(this.typeOf(device), this.nowMs);
+    device.clockDueMs = next === undefined ? null : dueNow ? this.nowMs : next;
     if (device.clockDueMs === null) return;
     this.heap.push({ dueMs: device.clockDueMs, deviceId: device.info.id, epoch: device.clockEpoch });
     this.liveTimerCount += 1;

@@ -186,6 +186,8 @@ describe('timeOfDay deadlines move devices at the boundary without a reading', (
   test('across midnight: suspicious at 22:00, normal at 06:00, every day', () => {
     const engine = engineWith(nightPolicy(), []);
     engine.upsertDevice(device('lamp-1', 'lamp'), utc('2026-01-15T12:00:00Z'));
+    assert.equal(engine.nextDeadlineMs(), utc('2026-01-15T12:00:00Z'), 'a new device is evaluated at the next event');
+    engine.onTime(utc('2026-01-15T12:00:00Z'));
     assert.equal(engine.nextDeadlineMs(), utc('2026-01-15T21:00:00Z'));
     assert.deepEqual(runDeadlines(engine, utc('2026-01-17T12:00:00Z')), [
       '2026-01-15T21:00:00.000Z lamp-1:normal>suspicious(night)',
@@ -276,7 +278,15 @@ describe('timeOfDay deadlines move devices at the boundary without a reading', (
     assert.equal(engine.nextDeadlineMs(), null);
     engine.onTime(utc('2026-01-15T13:00:00Z'));
     engine.setPolicy(validatePolicy({ ...nightPolicy('15:00', '16:00'), version: 3 }, 'v3')); // now is 14:00 Berlin
+    assert.equal(engine.nextDeadlineMs(), utc('2026-01-15T13:00:00Z'), 'due at once: the new rules are evaluated at the next event');
+    engine.onTime(utc('2026-01-15T13:00:00Z'));
     assert.equal(engine.nextDeadlineMs(), utc('2026-01-15T14:00:00Z'));
+  });
+
+  test('a device added inside a window moves at the next event, not at the window\'s end', () => {
+    const engine = engineWith(nightPolicy(), []);
+    engine.upsertDevice(device('lamp-1', 'lamp'), utc('2026-01-15T23:00:00Z'));
+    assert.deepEqual(moves(engine.onTime(utc('2026-01-15T23:00:01Z'))), ['lamp-1:normal>suspicious(night)']);
   });
 });
 
