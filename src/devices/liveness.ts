@@ -1,6 +1,8 @@
 // liveness.ts — which watched devices are answering. A device is unreachable once it has been silent for
-// `afterIntervals` sampling intervals (no reading: no message over MQTT, no successful poll over HTTP), or
-// at once when it says so (MQTT status "offline", its will). It is reachable again with its next reading.
+// `afterIntervals` sampling intervals (no message on its readings topic over MQTT, no HTTP answer to a poll;
+// a message or answer dropped as oversize, malformed or over the rate still shows it is alive), or silent
+// for one interval after it said "offline" (MQTT status, its will: not at once, because a broker that shuts
+// down publishes every connected device's will). It is reachable again with its next reading.
 // Each change is reported once through the adapter's events.
 import type { AdapterEvents } from './port.js';
 
@@ -9,6 +11,8 @@ interface DeviceLiveness {
   /** lastHeardMs is when the device last answered, or when its silence clock was last restarted. */
   lastHeardMs: number;
   unreachable: boolean;
+  /** offline: the device's status said "offline" since it was last heard. */
+  offline: boolean;
   /** why is the latest failure seen for the device (a poll error), used as the reason when it goes silent. */
   why: string | null;
 }
@@ -27,7 +31,7 @@ export class Liveness {
   /** track starts (or restarts) the silence clock of a device; an unreachable device stays so until heard. */
   track(deviceId: string, samplingMs: number): void {
     const known = this.devices.get(deviceId);
-    this.devices.set(deviceId, { samplingMs, lastHeardMs: this.now(), unreachable: known?.unreachable ?? false, why: known?.why ?? null });
+    this.devices.set(deviceId, { samplingMs, lastHeardMs: this.now(), unreachable: known?.unreachable ?? false, offline: false, why: known?.why ?? null });
   }
 
   /** setSampling changes the interval and restarts the clock (the device may still be on its old interval). */
@@ -48,6 +52,7 @@ export class Liveness {
     if (device === undefined) return;
     device.lastHeardMs = this.now();
     device.why = null;
+    device.offline = false;
     if (device.unreachable) {
       device.unreachable = false;
       this.events.onReachable(deviceId);
@@ -63,15 +68,15 @@ export class Liveness {
   /** restartClock restarts a device's silence clock without calling it reachable (an "online" status). */
   restartClock(deviceId: string): void {
     const device = this.devices.get(deviceId);
-    if (device !== undefined) device.lastHeardMs = this.now();
+    if (device === undefined) return;
+    device.lastHeardMs = this.now();
+    device.offline = false;
   }
 
-  /** markUnreachable reports a device unreachable at once (it said so itself). */
-  markUnreachable(deviceId: string, reason: string): void {
+  /** reportedOffline records the device's own "offline": one silent interval then makes it unreachable. */
+  reportedOffline(deviceId: string): void {
     const device = this.devices.get(deviceId);
-    if (device === undefined || device.unreachable) return;
-    device.unreachable = true;
-    this.events.onUnreachable(deviceId, reason);
+    if (device !== undefined) device.offline = true;
   }
 
   /**
@@ -85,7 +90,10 @@ export class Liveness {
   resume(): void {
     this.suspended = false;
     const nowMs = this.now();
-    for (const device of this.devices.values()) device.lastHeardMs = nowMs;
+    for (const device of this.devices.values()) {
+      device.lastHeardMs = nowMs;
+      device.offline = false; // a device really offline says so again: its will is retained
+    }
   }
 
   /** check reports every device silent for `afterIntervals` intervals; called periodically by the adapter. */
@@ -94,10 +102,11 @@ export class Liveness {
     const nowMs = this.now();
     for (const [deviceId, device] of this.devices) {
       const silentMs = nowMs - device.lastHeardMs;
-      if (device.unreachable || silentMs < this.afterIntervals * device.samplingMs) continue;
+      const intervals = device.offline ? 1 : this.afterIntervals;
+      if (device.unreachable || silentMs < intervals * device.samplingMs) continue;
       device.unreachable = true;
-      const because = device.why === null ? '' : ` (last error: ${device.why})`;
-      this.events.onUnreachable(deviceId, `no reading for ${silentMs} ms, ${this.afterIntervals} sampling intervals of ${device.samplingMs} ms${because}`);
+      const because = device.offline ? ' after it reported offline' : device.why === null ? '' : ` (last error: ${device.why})`;
+      this.events.onUnreachable(deviceId, `no reading for ${silentMs} ms (sampling every ${device.samplingMs} ms)${because}`);
     }
   }
 

@@ -246,6 +246,8 @@ export class MqttAdapter implements DeviceAdapter {
   }
 
   private reading(deviceId: string, payload: Buffer): void {
+    // Any message shows the device is alive, even one dropped below: flooding or oversize is not silence.
+    this.liveness.heard(deviceId);
     if (payload.length > this.limits.maxReadingBytes) {
       this.counters.add('oversize');
       return;
@@ -260,7 +262,6 @@ export class MqttAdapter implements DeviceAdapter {
       return;
     }
     this.counters.add('readings');
-    this.liveness.heard(deviceId);
     this.events.onReading({ deviceId, values, receivedMs: this.now(), bytes: payload.length });
   }
 
@@ -281,7 +282,7 @@ export class MqttAdapter implements DeviceAdapter {
 
   private status(deviceId: string, payload: Buffer): void {
     const text = payload.toString('utf8').trim().replace(/^"(.*)"$/, '$1');
-    if (text === 'offline') this.liveness.markUnreachable(deviceId, 'the device reported offline (its will: the broker lost its connection)');
+    if (text === 'offline') this.liveness.reportedOffline(deviceId);
     else if (text === 'online') this.liveness.restartClock(deviceId);
     else if (text !== '') this.counters.add('malformed_status');
   }

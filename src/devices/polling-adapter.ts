@@ -166,7 +166,9 @@ export abstract class PollingAdapter<Prepared> implements DeviceAdapter {
       this.counters.add(result.drop);
       this.failures++;
       this.lastError = `${device.deviceId}: ${result.reason}`;
-      this.liveness.failed(device.deviceId, result.reason);
+      // An answer of any kind (a bad status, oversize, not JSON) shows the device is alive; only no answer is silence.
+      if (result.drop === 'poll_timeout' || result.drop === 'poll_error') this.liveness.failed(device.deviceId, result.reason);
+      else this.liveness.heard(device.deviceId);
     }
     this.schedule(entry, Math.max(0, device.samplingMs - (this.now() - startedMs)));
   }
@@ -201,11 +203,11 @@ export function parseJson(text: string): unknown {
 
 /** httpUrl checks that `value` is an http(s) URL; `where` names it in the error. */
 export function httpUrl(value: string, where: string): URL {
-  let url: URL | null = null;
+  let url: URL | null;
   try {
     url = new URL(value);
   } catch {
-    url = null;
+    url = null; // not a URL: refused below
   }
   if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw badInput(where, 'an http:// or https:// URL', value);
   return url;

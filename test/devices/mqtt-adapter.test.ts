@@ -61,7 +61,7 @@ async function makeRig(): Promise<AdapterRig> {
       await new Promise((resolve) => setTimeout(resolve, 500));
       const health = adapter.health();
       assert.ok(health.retries >= 1 && health.lastError !== null, `health says it is retrying: ${JSON.stringify(health)}`);
-      assert.deepEqual(health.unreachable.filter((id) => id !== 'plug-a'), [], 'a broker outage is not blamed on the devices');
+      assert.deepEqual(health.unreachable.filter((id) => id !== 'plug-a'), [], `a broker outage is not blamed on the devices: ${JSON.stringify(events.unreachable)} now ${Date.now()}`);
       assert.deepEqual(await broker.ensure({ dir: join(lab.dir, 'broker'), host, port }), { started: true });
     },
     dispose: () => adapter.close(),
@@ -78,6 +78,19 @@ adapterContract('mqtt', makeRig, available.ok ? false : available.reason, (rig) 
     assert.equal(events.since(b.deviceId, sinceMs).length, 0);
     adapter.watch(b);
     await waitFor('B reported again', () => events.since(b.deviceId, sinceMs).length > 0, 5_000);
+  });
+
+  test('mqtt: a device whose connection drops (its will says "offline") is unreachable after one silent interval', async () => {
+    const { adapter, events, a, control } = rig();
+    await control('a', '/stop', { mode: 'drop' });
+    const droppedMs = Date.now();
+    const down = await waitFor('A unreachable', () => events.unreachable.find((e) => e.deviceId === a.deviceId && e.atMs >= droppedMs), 3 * SAMPLING_MS + 1_000);
+    assert.match(down.reason, /after it reported offline/);
+    assert.ok(down.atMs - droppedMs <= 2 * SAMPLING_MS + 200, `after ${down.atMs - droppedMs} ms`);
+    await control('a', '/resume', {});
+    const resumedMs = Date.now();
+    await waitFor('A reachable again', () => events.reachable.find((e) => e.deviceId === a.deviceId && e.atMs >= resumedMs), 5_000);
+    assert.deepEqual(adapter.health().unreachable, []);
   });
 
   test('mqtt: bad input to the port is refused with what, where, expected and got', async () => {
