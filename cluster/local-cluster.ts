@@ -7,11 +7,11 @@
 // config.yaml, node.key, node.log, node.pid and the Raft data.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify as toYaml } from 'yaml';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { clusterIdOf, createGenesis, toHex } from '../src/commands/index.js';
 import { pollUntil } from '../src/dataplane/exec.js';
 import { writeIdentityKey } from '../src/node/identity.js';
@@ -36,6 +36,8 @@ export interface ClusterFile {
   nodes: ClusterNodeInfo[];
   nextNodeId: number;
   dataplanePrefix?: string;
+  /** devicesSubnet, when set, gives each gateway a device interface (see LocalClusterInit.devicesSubnet). */
+  devicesSubnet?: string;
   /** hostPrefix, when set, gives node N the address `<hostPrefix>N` (e.g. "127.0.77." → 127.0.77.N). */
   hostPrefix?: string;
 }
@@ -59,6 +61,12 @@ export interface LocalClusterInit {
    * `<prefix><id>br` and uplink port `<prefix><id>up` (interface names stay within 15 characters).
    */
   readonly dataplanePrefix?: string;
+  /**
+   * devicesSubnet (with dataplanePrefix), e.g. "10.77.0.", gives every gateway its device interface
+   * (docs/devices.md): management address `<devicesSubnet><240 + id>`/24 on port `<prefix><id>m` (host end
+   * `<prefix><id>mh`), its MQTT broker there, and a device secrets file `secrets.yaml` (0600) in its directory.
+   */
+  readonly devicesSubnet?: string;
   /** rootKeys and rootThreshold shape the genesis root (gateway mode; default 2 of 3). */
   readonly rootKeys?: number;
   readonly rootThreshold?: number;
@@ -175,6 +183,7 @@ export class LocalCluster {
     const file: ClusterFile = {
       clusterId: toHex(randomBytes(32)), application, timing: init.timing ?? {}, nodes: [], nextNodeId: 1,
       ...(init.dataplanePrefix !== undefined ? { dataplanePrefix: init.dataplanePrefix } : {}),
+      ...(init.devicesSubnet !== undefined ? { devicesSubnet: init.devicesSubnet } : {}),
       ...(init.hostPrefix !== undefined ? { hostPrefix: init.hostPrefix } : {}),
     };
     const cluster = new LocalCluster(dir, file);
@@ -383,6 +392,26 @@ export class LocalCluster {
     return { bridge: `${prefix}${nodeId}br`, uplinkPort: `${prefix}${nodeId}up` };
   }
 
+  /** devicesOf is a node's device interface settings (clusters created with devicesSubnet), or undefined. */
+  devicesOf(nodeId: number): { managementAddress: string; managementPort: string; managementInterface: string; brokerPort: number; secretsFile: string } | undefined {
+    if (this.file.devicesSubnet === undefined) return undefined;
+    const prefix = this.file.dataplanePrefix ?? 'qg';
+    return {
+      managementAddress: `${this.file.devicesSubnet}${240 + nodeId}`, managementPort: `${prefix}${nodeId}m`, managementInterface: `${prefix}${nodeId}mh`,
+      brokerPort: 1883, secretsFile: join(this.nodeDir(nodeId), 'secrets.yaml'),
+    };
+  }
+
+  /** setDeviceSecret stores a device credential on one gateway (its secrets file, 0600); the node picks it up within seconds. */
+  setDeviceSecret(nodeId: number, reference: string, secret: string): void {
+    const devices = this.devicesOf(nodeId);
+    if (devices === undefined) throw new Error('this cluster has no device interface (create it with devicesSubnet)');
+    const current = existsSync(devices.secretsFile) ? (parseYaml(readFileSync(devices.secretsFile, 'utf8')) as Record<string, string> | null) ?? {} : {};
+    current[reference] = secret;
+    writeFileSync(devices.secretsFile, toYaml(current), { mode: 0o600 });
+    chmodSync(devices.secretsFile, 0o600);
+  }
+
   /** genesisFile is the cluster's genesis document (gateway mode). */
   get genesisFile(): string {
     return join(this.dir, 'genesis.json');
@@ -424,7 +453,10 @@ export class LocalCluster {
       application: this.file.application,
       ...(Object.keys(this.file.timing).length > 0 ? { timing: this.file.timing } : {}),
       ...(this.file.dataplanePrefix !== undefined ? { dataplane: this.dataplaneOf(node.nodeId) } : {}),
+      ...(this.devicesOf(node.nodeId) !== undefined ? { devices: { ...this.devicesOf(node.nodeId)!, managementPrefixLength: 24, secretsFile: './secrets.yaml' } } : {}),
     };
+    const devices = this.devicesOf(node.nodeId);
+    if (devices !== undefined && !existsSync(devices.secretsFile)) writeFileSync(devices.secretsFile, '{}\n', { mode: 0o600 });
     writeFileSync(join(this.nodeDir(node.nodeId), 'config.yaml'), toYaml(config));
   }
 

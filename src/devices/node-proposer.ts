@@ -223,7 +223,7 @@ export class NodeProposer {
 
   private sleepOrWake(ms: number): Promise<void> {
     this.filling = true;
-    return new Promise((resolve) => {
+    return new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, ms);
       this.wake = () => {
         clearTimeout(timer);

@@ -6,7 +6,7 @@ import { clusterIdOf, loadGenesis, toHex, GenesisError } from '../commands/index
 import type { Genesis, KeyPair } from '../commands/index.js';
 import type { NodeId } from '../raft/index.js';
 import { StateMachine, policyEngines } from '../state/index.js';
-import type { ApiDeps } from '../api/deps.js';
+import type { ApiDeps, DevicesStatus } from '../api/deps.js';
 import type { NodeConfig } from './config.js';
 import { GatewayApplier } from './gateway-applier.js';
 import { LogApplier } from './log-applier.js';
@@ -16,6 +16,8 @@ import { StartupError } from './startup-error.js';
 import type { Plant } from './plants.js';
 import { startDataplane } from './dataplane-link.js';
 import type { DataplaneLink } from './dataplane-link.js';
+import { nodeSequence, startDevices } from './device-link.js';
+import type { DeviceLink } from './device-link.js';
 
 /** DesiredMember is one member the leader converges the Raft configuration to. */
 export interface DesiredMember {
@@ -93,6 +95,7 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?
   const applier = new GatewayApplier(new StateMachine(genesis, policyEngines, machineOptions));
   const machine = (): StateMachine => applier.machine;
   let dataplane: DataplaneLink | undefined;
+  let devices: DeviceLink | undefined;
   return {
     kind: 'quorumgate',
     clusterId,
@@ -110,8 +113,19 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?
       return desired;
     },
     attach: (runtime, logger) => {
+      // One sequence source for the node key: the data plane's alert batches and the device half's
+      // commands must never be signed with the same or out-of-order numbers.
+      const sequence = nodeSequence(applier, identity);
+      if (config.dataplane && config.devices) {
+        devices = startDevices({ config, identity, clusterId, applier, runtime, sequence, logger });
+      }
       if (config.dataplane) {
-        dataplane = startDataplane({ config, identity, clusterId, applier, runtime, logger, plantDeleteThenAdd: plant === 'delete-then-add' });
+        const proposer = devices?.proposer;
+        dataplane = startDataplane({
+          config, identity, clusterId, applier, runtime, logger, sequence, plantDeleteThenAdd: plant === 'delete-then-add',
+          ...(config.devices ? { management: { port: config.devices.managementPort, address: config.devices.managementAddress, brokerPort: config.devices.brokerPort ?? 1883 } } : {}),
+          ...(proposer ? { submitSigned: (signed: Uint8Array) => proposer.addSigned('alerts', signed) } : {}),
+        });
       }
       applier.on('applied', (event: { result: { ok: boolean; effects?: Array<{ kind: string; nodeId?: string }> } }) => {
         if (!event.result.ok) return;
@@ -126,6 +140,7 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?
       });
     },
     stop: async () => {
+      await devices?.stop();
       await dataplane?.stop();
     },
     apiDeps: (runtime) => ({
@@ -137,7 +152,20 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?
         ...(plant === 'local-reads' ? { plantLocalReads: true } : {}),
         ...(dataplane ? { enforcement: dataplane.enforcement } : {}),
       },
+      ...(devices ? { devices: { status: () => devicesStatus(devices!) } } : {}),
     }),
+  };
+}
+
+/** devicesStatus maps the device half's status onto the API's /v1/status section. */
+function devicesStatus(link: DeviceLink): DevicesStatus & { detail: ReturnType<DeviceLink['status']> } {
+  const status = link.status();
+  return {
+    adapters: status.adapters,
+    broker: status.broker,
+    readings: { queued: status.readings.queuedReadings, dropped: status.readings.droppedReadings, submitted: status.readings.submittedReadings },
+    commands: { inFlight: status.commands.inFlight, failed: status.commands.failed },
+    detail: status,
   };
 }
 

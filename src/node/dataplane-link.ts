@@ -8,11 +8,12 @@
 import type { Logger } from 'pino';
 import { DataplaneAgent, hostPaths, nodeSigner } from '../dataplane/index.js';
 import type { DeviceReport } from '../dataplane/index.js';
-import { keyIdHex } from '../commands/index.js';
 import type { KeyPair } from '../commands/index.js';
 import type { NodeConfig } from './config.js';
 import type { GatewayApplier } from './gateway-applier.js';
 import type { RaftRuntime } from './raft-runtime.js';
+import type { NodeSequence } from './device-link.js';
+import type { ProposeOutcome } from '../devices/index.js';
 import { RuntimeError } from './runtime-errors.js';
 
 /** TELEMETRY_ATTEMPTS bounds the proposals of one telemetry batch (≈30 s of retries; the batch expires after 60 s). */
@@ -40,20 +41,21 @@ export function startDataplane(init: {
   applier: GatewayApplier;
   runtime: RaftRuntime<unknown>;
   logger: Logger;
+  /** sequence is the node key's one sequence source (device-link.ts nodeSequence). */
+  sequence: NodeSequence;
+  /** management is the node's management port (config devices), so the planner installs the device management flows. */
+  management?: { port: string; address: string; brokerPort: number };
+  /** submitSigned, when set, proposes the alert batches (the device half's NodeProposer keeps the node's commands in sequence order). */
+  submitSigned?: (signed: Uint8Array) => Promise<ProposeOutcome>;
   /** plantDeleteThenAdd: PLANTED BUG (chaos self-test) — flow swaps delete before they add. */
   plantDeleteThenAdd?: boolean;
 }): DataplaneLink {
   const { config, identity, clusterId, applier, runtime } = init;
   const logger = init.logger.child({ module: 'dataplane' });
-  const signer = keyIdHex(identity.publicKey);
   const memberId = `n${config.nodeId}`;
-  let localSeq = 0;
   // Telemetry sequence numbers must exceed what the state last applied for this key, and what this
-  // process signed before (batches in flight are not applied yet).
-  const nextSeq = (): number => {
-    localSeq = Math.max(localSeq, applier.machine.lastSeq(signer)) + 1;
-    return localSeq;
-  };
+  // process signed before (batches in flight are not applied yet): one source for the whole node.
+  const nextSeq = (): number => init.sequence.next();
   const paths = hostPaths(config.dataplane?.runDir);
   const agent = new DataplaneAgent({
     nodeId: memberId,
@@ -63,7 +65,14 @@ export function startDataplane(init: {
     ...(init.plantDeleteThenAdd === true ? { plantDeleteThenAdd: true } : {}),
     ...(config.dataplane?.standbyUmboxes === undefined ? {} : { standbyLimit: config.dataplane.standbyUmboxes }),
     sign: nodeSigner({ clusterId, keyPair: identity, nextSeq }),
+    ...(init.management ? { management: init.management } : {}),
     submit: async (signed, batch) => {
+      if (init.submitSigned) {
+        const outcome = await init.submitSigned(signed);
+        if (outcome.kind === 'committed' && (outcome.ok || outcome.code === 'duplicate')) logger.info({ domain: batch.domain, events: batch.events.length, index: outcome.index }, 'telemetry committed');
+        else logger.warn({ domain: batch.domain, outcome }, 'telemetry batch not applied');
+        return;
+      }
       // An alert must not be lost to a leader change: the same signed bytes are proposed again
       // until they commit (the state machine applies a body once; a repeat is answered 'duplicate').
       for (let attempt = 1; ; attempt++) {
