@@ -14,6 +14,7 @@ import { healthRoutes } from './routes-health.js';
 import { metricsRoutes } from './routes-metrics.js';
 import { raftLogRoutes } from './routes-raft-log.js';
 import { gatewayRoutes } from './routes-gateway.js';
+import { deviceRoutes } from './routes-devices.js';
 import type { ApiDeps } from './deps.js';
 
 /** MAX_BODY_BYTES bounds every request body (a signed command is at most 1 MiB). */
@@ -59,7 +60,10 @@ export async function buildApp(deps: ApiDeps, logger?: Logger): Promise<ApiApp> 
   await app.register(healthRoutes, { deps });
   await app.register(metricsRoutes, { deps });
   if (deps.logApplier) await app.register(raftLogRoutes, { deps });
-  if (deps.gateway) await app.register(gatewayRoutes, { deps });
+  if (deps.gateway) {
+    await app.register(gatewayRoutes, { deps });
+    await app.register(deviceRoutes, { deps });
+  }
   await app.ready();
   return app as unknown as ApiApp;
 }

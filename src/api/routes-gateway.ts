@@ -2,7 +2,7 @@
 // See docs/api.md for the contract these routes implement.
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { CommandError } from '../commands/index.js';
+import { CommandError, decodeBody, decodeSignedCommand, type SensorValue } from '../commands/index.js';
 import type { ApplyResult, StateMachine } from '../state/index.js';
 import type { AppliedEvent } from '../node/gateway-applier.js';
 import { ApiError, batchResults, runtimeToApiError } from './errors.js';
@@ -66,6 +66,8 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
 
   /** readPoint waits for a linearizable read point (ReadIndex) unless a stale read is asked for. */
   const readPoint = readPointFor(gateway);
+  /** readings finds the sensor readings of an applied telemetry entry, for the watch stream. */
+  const readings = watchReadings(gateway.appliedEnvelopes);
 
   /**
    * submitOne checks a signed command at the edge, proposes it and answers once this node has
@@ -261,7 +263,10 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     schema: { querystring: Type.Object({ from: Type.Optional(Type.Integer({ minimum: 0 })) }, { additionalProperties: false }) },
   }, async (request, reply) => {
     const { from } = request.query as { from?: number };
-    streamEvents(reply, gateway.applier, from);
+    const applier = gateway.applier;
+    streamEvents(reply, {
+      on: (e, l) => applier.on(e, l), off: (e, l) => applier.off(e, l), recentFrom: (at) => applier.recentFrom(at), readings,
+    }, from);
     return reply;
   });
 };
@@ -296,28 +301,116 @@ function resultBody(result: ApplyResult): Record<string, unknown> & { ok: boolea
   return { ok: false, index: result.index, code: result.code, reason: result.reason, path: result.path };
 }
 
-function eventBody(event: AppliedEvent): string {
+/** WatchReading is a sensor reading that an applied telemetry entry recorded (docs/api.md "Watch"). */
+export interface WatchReading {
+  deviceId: string;
+  sensor: string;
+  value: SensorValue;
+  /** timeMs is the entry's leader-stamped time, the time the state records for the reading. */
+  timeMs: number;
+}
+
+/**
+ * readingsOf lists the readings an applied telemetry entry recorded, from the entry's own bytes: every
+ * `reading` event of the batch except those the state machine skipped (a `telemetrySkipped` effect
+ * names each by its position). Undefined for any other entry, and for a rejected batch, which records
+ * nothing.
+ */
+export function readingsOf(result: ApplyResult, timeMs: number, payload: Uint8Array | undefined): WatchReading[] | undefined {
+  if (!result.ok || result.kind !== 'telemetry' || payload === undefined) return undefined;
+  let events;
+  try {
+    const body = decodeBody(decodeSignedCommand(payload).body);
+    if (body.payload.kind !== 'telemetry') return undefined;
+    events = body.payload.events;
+  } catch (error) {
+    // The bytes were applied, so they decode; if they do not, the watch says nothing of readings.
+    if (error instanceof CommandError) return undefined;
+    throw error;
+  }
+  const skipped = new Set(result.effects.flatMap((effect) => (effect.kind === 'telemetrySkipped' ? [effect.event] : [])));
+  const readings: WatchReading[] = [];
+  events.forEach((event, i) => {
+    if (event.kind === 'reading' && !skipped.has(i)) readings.push({ deviceId: event.deviceId, sensor: event.sensor, value: event.value, timeMs });
+  });
+  return readings;
+}
+
+function eventBody(event: AppliedEvent, readings: WatchReading[] | undefined): string {
   const result = event.result;
-  return JSON.stringify({ ...resultBody(result), index: event.index, term: event.term, timeMs: event.timeMs });
+  return JSON.stringify({ ...resultBody(result), index: event.index, term: event.term, timeMs: event.timeMs, ...(readings === undefined ? {} : { readings }) });
+}
+
+/** WatchSource is what the watch stream reads: the applier's events, and (optionally) the applied entries' bytes. */
+interface WatchSource {
+  on: (e: string, l: (event: AppliedEvent) => void) => void;
+  off: (e: string, l: (event: AppliedEvent) => void) => void;
+  recentFrom: (from: number) => { events: AppliedEvent[]; complete: boolean };
+  /** readings finds the readings of applied telemetry entries (undefined for other entries). */
+  readings: WatchReadings;
+}
+
+/**
+ * watchReadings returns the function that finds the readings of an applied event, from the applied
+ * entries' bytes (appliedEnvelopes: the runtime's in-memory log). Each event is decoded once for all
+ * watch clients (a weak map keyed by the event object the applier hands every listener); a node that
+ * cannot export its log sends no readings.
+ */
+function watchReadings(appliedEnvelopes: NonNullable<ApiDeps['gateway']>['appliedEnvelopes']): WatchReadings {
+  const decoded = new WeakMap<AppliedEvent, { readings: WatchReading[] | undefined }>();
+  const isTelemetry = (event: AppliedEvent): boolean => event.result.ok && event.result.kind === 'telemetry';
+  const remember = (event: AppliedEvent, payload: Uint8Array | undefined): WatchReading[] | undefined => {
+    const readings = readingsOf(event.result, event.timeMs, payload);
+    decoded.set(event, { readings });
+    return readings;
+  };
+  return {
+    of: (event) => {
+      if (!isTelemetry(event) || appliedEnvelopes === undefined) return undefined;
+      const known = decoded.get(event);
+      if (known !== undefined) return known.readings;
+      const entry = appliedEnvelopes(event.index, 1).entries[0];
+      return remember(event, entry?.index === event.index ? entry.payload : undefined);
+    },
+    prime: (events) => {
+      const wanted = events.filter((event) => isTelemetry(event) && !decoded.has(event));
+      const first = wanted[0];
+      const last = wanted[wanted.length - 1];
+      if (appliedEnvelopes === undefined || first === undefined || last === undefined) return;
+      // One read of the log for a replay, instead of one per entry.
+      const payloads = new Map(appliedEnvelopes(first.index, last.index - first.index + 1).entries.map((entry) => [entry.index, entry.payload]));
+      for (const event of wanted) remember(event, payloads.get(event.index));
+    },
+  };
+}
+
+/** WatchReadings finds the readings of applied events: one at a time, or primed for a replay. */
+interface WatchReadings {
+  of: (event: AppliedEvent) => WatchReading[] | undefined;
+  prime: (events: readonly AppliedEvent[]) => void;
 }
 
 /** streamEvents sends server-sent events for applied entries (from `from` when still remembered) until the client leaves. */
-function streamEvents(reply: FastifyReply, applier: { on: (e: string, l: (event: AppliedEvent) => void) => void; off: (e: string, l: (event: AppliedEvent) => void) => void; recentFrom: (from: number) => { events: AppliedEvent[]; complete: boolean } }, from: number | undefined): void {
+function streamEvents(reply: FastifyReply, source: WatchSource, from: number | undefined): void {
   const raw = reply.raw;
   reply.hijack();
   raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-  if (from !== undefined) {
-    const { events, complete } = applier.recentFrom(from);
-    if (!complete) raw.write(`event: gap\ndata: ${JSON.stringify({ reason: `entries before ${events[0]?.index ?? 'now'} are no longer remembered` })}\n\n`);
-    for (const event of events) raw.write(`event: applied\nid: ${event.index}\ndata: ${eventBody(event)}\n\n`);
-  }
-  const listener = (event: AppliedEvent): void => {
-    raw.write(`event: applied\nid: ${event.index}\ndata: ${eventBody(event)}\n\n`);
+  // Node holds the headers until the first body byte: without this, a client watching from now
+  // would not see its stream open until the next entry is applied (or the first keep-alive, 15 s).
+  raw.flushHeaders();
+  const send = (event: AppliedEvent): void => {
+    raw.write(`event: applied\nid: ${event.index}\ndata: ${eventBody(event, source.readings.of(event))}\n\n`);
   };
-  applier.on('applied', listener);
+  if (from !== undefined) {
+    const { events, complete } = source.recentFrom(from);
+    if (!complete) raw.write(`event: gap\ndata: ${JSON.stringify({ reason: `entries before ${events[0]?.index ?? 'now'} are no longer remembered` })}\n\n`);
+    source.readings.prime(events);
+    for (const event of events) send(event);
+  }
+  source.on('applied', send);
   const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
   raw.on('close', () => {
     clearInterval(keepAlive);
-    applier.off('applied', listener);
+    source.off('applied', send);
   });
 }

@@ -36,7 +36,10 @@ export function describeEffect(effect: unknown): string {
     case 'changed': return `changed ${cell(effect['what'])} ${cell(effect['id'])}`;
     case 'membership': return `membership ${cell(effect['action'])} ${cell(effect['nodeId'])}`;
     case 'transferLeader': return `leadership to ${cell(effect['nodeId'])}`;
-    case 'deviceCommand': return `device command ${cell(effect['command'])} for ${cell(effect['deviceId'])} on ${cell(effect['nodeId'])}`;
+    case 'deviceCommand': return `device command ${cell(effect['id'])} ${cell(effect['command'])} for ${cell(effect['deviceId'])} on ${cell(effect['nodeId'])}`;
+    case 'deviceCommandOutcome': return `device command ${cell(effect['id'])} ${cell(effect['command'])} for ${cell(effect['deviceId'])}: ${cell(effect['status'])}`
+      + `${effect['status'] === 'done' ? '' : ` after ${cell(effect['attempts'])} attempt(s)${effect['reason'] ? `: ${cell(effect['reason'])}` : ''}`}`;
+    case 'discovery': return `discovered on ${cell(effect['nodeId'])}: port ${cell(effect['port'])} mac ${cell(effect['mac'])}${effect['domain'] ? ` (domain ${cell(effect['domain'])})` : ''}`;
     default: return JSON.stringify(effect);
   }
 }
@@ -173,11 +176,20 @@ async function devicesGet(ctx: Context, id: string): Promise<void> {
   const device = isObject(answer['device']) ? answer['device'] : {};
   const lines = [
     ...['id', 'domain', 'type', 'group', 'tags', 'nodeId', 'port', 'addresses'].map((k) => `${`${k}:`.padEnd(11)}${cell(device[k])}`),
+    `${'interface:'.padEnd(11)}${interfaceText(device['interface'])}`,
     `${'state:'.padEnd(11)}${cell(answer['state'])}${typeof answer['sinceMs'] === 'number' ? ` since ${new Date(answer['sinceMs']).toISOString()}` : ''}`,
     `${'plan:'.padEnd(11)}${cell(answer['plan'])}`,
     `${'index:'.padEnd(11)}${cell(answer['index'])}`,
   ];
   ctx.print(answer, `${lines.join('\n')}\n`);
+}
+
+/** interfaceText renders a device's interface in one line: protocol, endpoint, credential reference, options. */
+export function interfaceText(face: unknown): string {
+  if (!isObject(face)) return '-';
+  const options = isObject(face['options']) ? Object.entries(face['options']).map(([k, v]) => `${k}=${cell(v)}`) : [];
+  return [cell(face['protocol']), face['endpoint'] === '' ? '' : cell(face['endpoint']), face['credentialRef'] === '' ? '' : `credential ${cell(face['credentialRef'])}`,
+    options.length === 0 ? '' : `options ${options.join(',')}`].filter((part) => part !== '').join(' ');
 }
 
 /** RegisterOptions are the options of `devices register`. */

@@ -59,8 +59,10 @@ export function comparePolicies(domain: string, clusterDocument: unknown, file: 
   const local: unknown = JSON.parse(JSON.stringify(fileDocument));
   const version = (d: unknown): unknown => (isObject(d) ? d['version'] : undefined);
   const equal = canonicalJson(clusterDocument) === canonicalJson(local);
+  // jsdiff opens a patch with a line of '=' (for an `Index:` line that is not written here); a unified
+  // diff as diff -u prints it starts at the --- line.
   const diff = equal ? '' : createTwoFilesPatch(`cluster: policy of ${domain}`, file, policyYaml(clusterDocument), policyYaml(local),
-    `version ${cell(version(clusterDocument))}`, `version ${cell(version(local))}`, { context: 3 });
+    `version ${cell(version(clusterDocument))}`, `version ${cell(version(local))}`, { context: 3 }).replace(/^=+\n/, '');
   return { domain, file, equal, clusterVersion: version(clusterDocument) ?? null, fileVersion: version(local) ?? null, diff };
 }
 

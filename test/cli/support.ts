@@ -72,6 +72,8 @@ export interface Lab {
   genesisFile: string;
   genesis: Genesis;
   clusterIdHex: string;
+  /** nodes are the key pairs of members n1..n3 (to sign node commands: telemetry, deviceCommandsDone). */
+  nodes: KeyPair[];
   cluster: FakeCluster;
   node: FakeNode;
   /** base are the arguments every cluster command gets: --endpoints of the node. */
@@ -86,9 +88,10 @@ export async function makeLab(): Promise<Lab> {
   const roots = rootFiles.map((file) => writeIdentityKey(file));
   const adminFile = join(dir, 'alice.key');
   const admin = writeIdentityKey(adminFile);
+  const nodes = [1, 2, 3].map(() => generateKeyPair());
   const genesis = createGenesis({
     clusterName: 'lab', rootKeys: roots.map((r) => r.publicKey), rootThreshold: 2,
-    members: [1, 2, 3].map((i) => ({ nodeId: `n${i}`, nodeKey: generateKeyPair().publicKey, address: `127.0.0.1:${7000 + i}` })),
+    members: nodes.map((key, i) => ({ nodeId: `n${i + 1}`, nodeKey: key.publicKey, address: `127.0.0.1:${7001 + i}` })),
   });
   const genesisFile = join(dir, 'genesis.json');
   writeFileSync(genesisFile, JSON.stringify(genesis));
@@ -96,7 +99,7 @@ export async function makeLab(): Promise<Lab> {
   const node = new FakeNode(cluster);
   await node.start();
   return {
-    dir, rootFiles, roots, adminFile, admin, genesisFile, genesis, clusterIdHex: toHex(clusterIdOf(genesis)), cluster, node,
+    dir, rootFiles, roots, adminFile, admin, genesisFile, genesis, clusterIdHex: toHex(clusterIdOf(genesis)), nodes, cluster, node,
     base: ['--endpoints', node.url],
     close: async () => {
       await node.close();
