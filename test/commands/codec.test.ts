@@ -56,7 +56,7 @@ const payloads: fc.Arbitrary<Payload> = fc.oneof(
     device: fc.record({
       id: name, type: name, group: name, tags: fc.constant<string[]>([]), nodeId: name, port: name, addresses: fc.constant<string[]>(['10.0.0.7', '02:00:00:00:00:07']),
       interface: fc.oneof(
-        fc.record({ protocol: fc.constant('mqtt' as const), endpoint: fc.constant(''), credentialRef: name, options: fc.dictionary(fc.stringMatching(/^topic[a-z]{0,8}$/), fc.string({ maxLength: 30 }).filter((v) => !/[\x00-\x1f\x7f]/.test(v))) }),
+        fc.record({ protocol: fc.constant('mqtt' as const), endpoint: fc.constant(''), credentialRef: name, options: fc.dictionary(fc.stringMatching(/^topic[a-z]{0,8}$/), fc.stringMatching(/^[ -~]{0,30}$/)) }),
         fc.record({ protocol: fc.constant('http-json' as const), endpoint: fc.constant('http://10.0.0.7:8080/status'), credentialRef: fc.oneof(fc.constant(''), name),
           options: fc.dictionary(name.map((n) => `sensor.${n}`), fc.stringMatching(/^(\/[a-z0-9]{1,8}){0,4}$/)) }),
         fc.record({ protocol: fc.constant('hue' as const), endpoint: fc.constant('http://10.0.0.7'), credentialRef: name, options: fc.constant({ light: '3' }) }),

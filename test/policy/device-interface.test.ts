@@ -9,9 +9,11 @@
 // between deadlines restore to engines that answer every later event alike.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import {
   PolicyEngine, PolicyError, TelemetryRejected, nextBoundaryMs, parsePolicyYaml, validatePolicy, wallClock, type Reaction,
 } from '../../src/policy/index.js';
+import { repoPath } from '../support/paths.js';
 import { commands, device, deviceType, engineWith, labDoc, moves, rule, type Plain } from './support.js';
 
 const utc = (iso: string): number => Date.parse(iso);
@@ -345,5 +347,14 @@ describe('sensor bounds and the built-in alert', () => {
     ]), [device('d', 't'), device('e', 'u')]);
     assert.deepEqual(moves(engine.onAlert('d', 'device-unreachable', 10)), ['d:normal>suspicious(gone)']);
     assert.deepEqual(engine.onAlert('e', 'device-unreachable', 11), []);
+  });
+});
+
+describe('the documentation', () => {
+  test('every complete YAML example of cluster/policies/README.md loads', () => {
+    const text = readFileSync(repoPath('cluster', 'policies', 'README.md'), 'utf8');
+    const examples = [...text.matchAll(/```yaml\n(domain: lab\n[\s\S]*?)```/g)].map((m) => m[1] ?? '');
+    assert.ok(examples.length >= 4, `at least the four device-interface examples, found ${examples.length}`);
+    for (const [i, example] of examples.entries()) parsePolicyYaml(example, `README example ${i}`);
   });
 });
