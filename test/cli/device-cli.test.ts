@@ -269,6 +269,13 @@ describe('qgate and the device interface', () => {
       '--interface-protocol', 'mqtt', '--interface-option', 'nonsense']);
     assert.equal(badOption.code, 2);
     assert.match(badOption.stderr, /--interface-option: expected KEY=VALUE/);
+    // A secret never goes into a registration: one that looks like a secret is refused before signing.
+    const posted = runtime.entries.length;
+    const secret = await qgate([...base, '--key', lab.adminFile, 'devices', 'register', '--from-discovered', 'dev8', '--id', 't8', '--type', 'thermostat',
+      '--interface-protocol', 'mqtt', '--credential-ref', 't8', '--interface-option', 'password=hunter2']);
+    assert.equal(secret.code, 2);
+    assert.match(secret.stderr, /interface\.options\["password"\].*credentialRef/);
+    assert.equal(runtime.entries.length, posted, 'nothing was proposed');
   });
 
   test('watch prints the reading values of each applied telemetry entry', async () => {
