@@ -113,7 +113,24 @@ devices:
     assert.deepEqual(parseDeviceFile('id: cam1\ntype: camera\nnodeId: n2\nport: dev3\ndomain: home\n', 'd.yaml'), {
       domain: 'home', device: { id: 'cam1', type: 'camera', group: 'default', tags: [], nodeId: 'n2', port: 'dev3', addresses: [] },
     });
-    fails(() => parseDeviceFile('id: cam1\ntype: camera\nnodeId: n2\nport: dev3\nowner: me\n', 'd.yaml'), /^d\.yaml:5:1: owner: expected one of the keys id, type, group, tags, nodeId, port, addresses, domain/);
+    fails(() => parseDeviceFile('id: cam1\ntype: camera\nnodeId: n2\nport: dev3\nowner: me\n', 'd.yaml'), /^d\.yaml:5:1: owner: expected one of the keys id, type, group, tags, nodeId, port, addresses, interface, domain/);
+  });
+
+  test('a device file may name the device\'s interface; its options come out in key order', () => {
+    const text = [
+      'id: temp1', 'type: thermostat', 'nodeId: n1', 'port: dev1', 'addresses: [10.0.0.5]',
+      'interface:', '  protocol: http-json', '  endpoint: http://10.0.0.5/status',
+      '  options: { sensor.temperature: /t, commandUrl: "http://10.0.0.5/c" }', '',
+    ].join('\n');
+    const { device } = parseDeviceFile(text, 'd.yaml');
+    assert.deepEqual(device.interface, { protocol: 'http-json', endpoint: 'http://10.0.0.5/status', credentialRef: '', options: { commandUrl: 'http://10.0.0.5/c', 'sensor.temperature': '/t' } });
+    assert.deepEqual(Object.keys(device.interface?.options ?? {}), ['commandUrl', 'sensor.temperature']);
+    const mqtt = parseDeviceFile('id: p\ntype: plug\nnodeId: n1\nport: d\ninterface: { protocol: mqtt, credentialRef: p }\n', 'd.yaml').device;
+    assert.deepEqual(mqtt.interface, { protocol: 'mqtt', endpoint: '', credentialRef: 'p', options: {} });
+    fails(() => parseDeviceFile('id: p\ntype: plug\nnodeId: n1\nport: d\ninterface: { protocol: zigbee }\n', 'd.yaml'), /^d\.yaml:5:\d+: interface\.protocol: expected one of mqtt, http-json, hue, found string "zigbee"/);
+    fails(() => parseDeviceFile('id: p\ntype: plug\nnodeId: n1\nport: d\ninterface: { protocol: hue, options: { light: 1 } }\n', 'd.yaml'), /interface\.options\.light: expected a string/);
+    fails(() => parseDeviceFile('id: p\ntype: plug\nnodeId: n1\nport: d\ninterface: { protocol: mqtt, secret: x }\n', 'd.yaml'), /interface\.secret: expected one of the keys protocol, endpoint, credentialRef, options/);
+    fails(() => parseDeviceFile('id: p\ntype: plug\nnodeId: n1\nport: d\ninterface: { endpoint: x }\n', 'd.yaml'), /interface\.protocol: expected a value for "protocol"/);
   });
 });
 
@@ -147,6 +164,19 @@ devices:
     assert.ok(planBundle(bundle, view).every((item) => item.action === 'unchanged' && item.payload === undefined));
     const moved = planBundle(bundle, { ...view, images: new Map([['monitor', `sha256:${'2'.repeat(64)}`]]), devices: new Map() });
     assert.deepEqual(moved.filter((i) => i.payload).map((i) => [i.what, i.action]), [['image monitor', 'update'], ['device plug1', 'create']]);
+  });
+
+  test('a device whose interface changed is an update; the same interface is unchanged', () => {
+    const face = { protocol: 'mqtt' as const, endpoint: '', credentialRef: 'plug1', options: {} };
+    const withInterface: Bundle = { ...bundle, devices: [{ ...(bundle.devices[0] as Bundle['devices'][number]), interface: face }] };
+    const view = (device: Bundle['devices'][number]): DomainView => ({
+      exists: true, adminKeyIds: new Set([keyIdHex(admin)]), images: new Map([['monitor', `sha256:${'1'.repeat(64)}`]]),
+      policy: { version: 1, document: JSON.parse(canonicalJson(bundle.policy)) as unknown }, devices: new Map([['plug1', { ...device, domain: 'home' }]]),
+    });
+    const sent = (plan: ReturnType<typeof planBundle>): unknown[] => plan.filter((i) => i.payload).map((i) => [i.what, i.action]);
+    assert.deepEqual(sent(planBundle(withInterface, view(bundle.devices[0] as Bundle['devices'][number]))), [['device plug1', 'update']]);
+    assert.deepEqual(sent(planBundle(withInterface, view({ ...(bundle.devices[0] as Bundle['devices'][number]), interface: { ...face } }))), []);
+    assert.deepEqual(sent(planBundle(withInterface, view({ ...(bundle.devices[0] as Bundle['devices'][number]), interface: { ...face, credentialRef: 'other' } }))), [['device plug1', 'update']]);
   });
 
   test('a changed policy whose version was not raised is refused before anything is sent', () => {
