@@ -9,9 +9,12 @@ import type { ExecResult } from '../src/dataplane/exec.js';
 export const SERVER_ADDRESS = '10.77.0.1';
 export const ATTACKER_ADDRESS = '10.77.0.66';
 
+/** DEFAULT_SUBNET is the demo's device network ("10.77.0." + host number). */
+export const DEFAULT_SUBNET = '10.77.0.';
+
 /** deviceAddress is the address of device `index` (1-based) behind any gateway. */
-export function deviceAddress(index: number): string {
-  return `10.77.0.${10 + index}`;
+export function deviceAddress(index: number, subnet = DEFAULT_SUBNET): string {
+  return `${subnet}${10 + index}`;
 }
 
 /** inNamespace runs a command inside a namespace. */
@@ -72,8 +75,11 @@ export async function buildNetwork(init: {
   prefix: string;
   gateways: ReadonlyArray<{ nodeId: number; uplinkPort: string }>;
   devices: ReadonlyArray<{ id: string; gateway: number }>;
+  /** subnet is the /24 of every address here, as "10.77.0." (default); the server is .1, the attacker .66. */
+  subnet?: string;
 }): Promise<DemoNetwork> {
   const { prefix } = init;
+  const subnet = init.subnet ?? DEFAULT_SUBNET;
   const upstream = `${prefix}-up`;
   const server = `${prefix}-srv`;
   const attacker = `${prefix}-atk`;
@@ -84,7 +90,8 @@ export async function buildNetwork(init: {
     await hostVeth(gateway.uplinkPort, upstream, inner, null);
     await inNamespace(upstream, ['ip', 'link', 'set', inner, 'master', 'br0']);
   }
-  for (const [ns, inner, address] of [[server, 'srv', SERVER_ADDRESS], [attacker, 'atk', ATTACKER_ADDRESS]] as const) {
+  const upstreamHosts = [[server, 'srv', `${subnet}1`], [attacker, 'atk', `${subnet}66`]] as const;
+  for (const [ns, inner, address] of upstreamHosts) {
     await addNamespace(ns);
     await run('ip', ['link', 'add', inner, 'netns', upstream, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
     await inNamespace(upstream, ['ip', 'link', 'set', inner, 'master', 'br0']);
@@ -98,8 +105,8 @@ export async function buildNetwork(init: {
     const namespace = `${prefix}-${device.id}`;
     const port = `${prefix}${device.gateway}d${i + 1}`;
     await addNamespace(namespace);
-    await hostVeth(port, namespace, 'eth0', `${deviceAddress(i + 1)}/24`);
-    devices.push({ id: device.id, gateway: device.gateway, namespace, port, address: deviceAddress(i + 1) });
+    await hostVeth(port, namespace, 'eth0', `${deviceAddress(i + 1, subnet)}/24`);
+    devices.push({ id: device.id, gateway: device.gateway, namespace, port, address: deviceAddress(i + 1, subnet) });
   }
   return { upstream, server, attacker, devices };
 }

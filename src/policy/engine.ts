@@ -739,8 +739,9 @@ export class PolicyEngine {
   }
 
   /**
-   * groupTargets lists the devices a group command reaches, in id order: the triggering device, and
-   * every other device of its domain and group whose type declares the command.
+   * groupTargets lists the devices a group command reaches, in id order: every device of the triggering
+   * device's domain and group whose type declares the command (the triggering device too, if its type
+   * declares it). A sensor whose reading orders the plugs of its group off is not itself switched off.
    */
   private groupTargets(trigger: DeviceRecord, command: string): string[] {
     const members = this.indexes.get(trigger.info.domain)?.byGroup.get(trigger.info.group) ?? EMPTY;
@@ -748,7 +749,7 @@ export class PolicyEngine {
     for (const id of members) {
       const other = this.devices.get(id);
       if (other === undefined) continue;
-      if (id === trigger.info.id || this.typeOf(other).commands.has(command)) targets.push(id);
+      if (this.typeOf(other).commands.has(command)) targets.push(id);
     }
     return targets.sort();
   }

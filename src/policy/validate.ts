@@ -475,8 +475,9 @@ function timeOfDayCondition(v: Validator, value: unknown, path: Path): Condition
 function deviceCommand(v: Validator, value: unknown, path: Path, declared: TypeDeclarations): DeviceCommand {
   const raw = v.object(value, path, ['command'], ['args', 'target']);
   const command = v.name(raw.command, [...path, 'command']);
-  if (declared.commands.size > 0) reference(v, declared.commands, command, [...path, 'command'], `command of device type ${declared.name}`);
   const target = raw.target === undefined ? 'device' : v.oneOf(raw.target, [...path, 'target'], ['device', 'group'] as const);
+  // A group command goes to the group's devices whose types declare it, not to this type's devices.
+  if (target === 'device' && declared.commands.size > 0) reference(v, declared.commands, command, [...path, 'command'], `command of device type ${declared.name}`);
   const argsRaw = v.mapping(raw.args === undefined ? {} : raw.args, [...path, 'args']);
   const keys = Object.keys(argsRaw);
   if (keys.length > COMMAND_ARGS_MAX) v.fail('POLICY_LIMIT', [...path, 'args'], `at most ${COMMAND_ARGS_MAX} arguments`, `${keys.length}`);

@@ -320,11 +320,20 @@ describe('group commands', () => {
     assert.deepEqual(first?.kind === 'command' && first.args, { why: 'scan' });
   });
 
-  test('a trigger whose type declares no commands is included; devices of other groups and domains are not', () => {
+  test('a trigger whose type does not declare the command is left out; devices of other groups and domains are not reached', () => {
     const engine = engineWith(doc(), fleet);
     engine.setPolicy(validatePolicy({ ...doc(), domain: 'lab2' }, 'lab2'));
     engine.upsertDevice(device('lamp-9', 'lamp', 'g1', [], 'lab2'), 5);
-    assert.deepEqual(commands(engine.onAlert('bare-1', 'scan', 10)), ['bare-1:power-off', 'lamp-1:power-off', 'lamp-2:power-off', 'plug-1:power-off']);
+    assert.deepEqual(commands(engine.onAlert('bare-1', 'scan', 10)), ['lamp-1:power-off', 'lamp-2:power-off', 'plug-1:power-off']);
+  });
+
+  test('a group command need not be declared by the rule\'s own type; a device command must be', () => {
+    const withCommands = (target: 'device' | 'group') => labDoc([
+      deviceType('sensor', { commands: ['reboot'], rules: [rule('hot', 'normal', 'attack', { alert: { type: 'scan', withinMs: 1000 } }, [{ command: 'power-off', target }])] }),
+      deviceType('plug', { commands: ['power-off'] }),
+    ]);
+    assert.doesNotThrow(() => validatePolicy(withCommands('group'), 'lab'));
+    assert.throws(() => validatePolicy(withCommands('device'), 'lab'), /power-off/);
   });
 });
 
