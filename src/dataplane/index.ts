@@ -17,6 +17,7 @@ export {
   desiredInputFromState, managementOf, nextChains, GenerationBook, type StateView, type StatePlan, type ImageConfig, type StandbyDeviceType, type DeviceInterfaceView,
   type DesiredInputOptions,
 } from './state-adapter.js';
+export { LinkWatcher, type LinkWatcherInit } from './links.js';
 export { ensureManagementPort, removeManagementPort, managementTable, subnetOf, type ManagementPortInit, type ManagementPort } from './management.js';
 export {
   DiscoveryMonitor, DiscoveryBook, PacketInParser, parseFrame, MAX_DHCP_TEXT_CHARS, type Discovery, type DiscoveryMonitorInit, type DiscoveryBookInit, type PacketIn,

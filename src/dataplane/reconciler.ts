@@ -317,7 +317,7 @@ export class Reconciler {
   }
 
   /**
-   * interfacesChanged is told that host interfaces appeared or went (a link event, see watchLinks): the next
+   * interfacesChanged is told that host interfaces appeared or went (a link event, see links.ts LinkWatcher): the next
    * pass runs at once, so a device plugged in after its registration gets its flows (and μmboxes) without
    * waiting for the next full pass. Every pass attaches the device interfaces that exist.
    */
