@@ -2,14 +2,19 @@
 // μmboxes, and telemetry batches signed with the node key. The node's composition root creates one agent,
 // calls update(state) after every applied entry (or batch of entries), and submits what the agent signs.
 // Stopping the agent leaves flows and μmboxes in place: enforcement is fail-static.
+// With `management` the agent's input opens the management path (the node makes the port first with
+// ensureManagementPort); with `onDiscovery` it runs a DiscoveryMonitor on the bridge; with `watchLinks` a
+// LinkWatcher wakes the reconciler when host interfaces appear (a device plugged in after its registration).
 import { AlertIntake } from './alerts.js';
+import { DiscoveryMonitor, type Discovery } from './discovery.js';
+import { LinkWatcher } from './links.js';
 import { DockerUmboxRuntime, type UmboxRuntime } from './docker-runtime.js';
 import { hostPaths, type HostPaths } from './host.js';
 import { OvsSwitch, type Switch } from './ovs.js';
 import { Reconciler, type IntegrityAlert, type PassResult } from './reconciler.js';
 import { GenerationBook, desiredInputFromState, type ImageConfig, type StateView } from './state-adapter.js';
 import { TelemetryBatcher, type SignBatch, type TelemetryBatch } from './telemetry.js';
-import type { DeviceReport, UmboxAlert } from './types.js';
+import type { DeviceReport, NodeManagement, UmboxAlert } from './types.js';
 
 /** AgentStateView is what the agent reads from the agreed state: StateView plus each device's domain. */
 export interface AgentStateView extends StateView {
@@ -36,6 +41,14 @@ export interface DataplaneAgentInit {
   standbyLimit?: number;
   /** plantDeleteThenAdd: PLANTED BUG for the chaos self-test (see ReconcilerInit). */
   plantDeleteThenAdd?: boolean;
+  /** management is the node's management port (DesiredInput.management), made by ensureManagementPort. */
+  management?: NodeManagement;
+  /** onDiscovery, when given, runs a DiscoveryMonitor on the bridge (real OVS at `paths`) and hears its reports. */
+  onDiscovery?: (discovery: Discovery) => void;
+  /** onDiscoveryError hears the monitor's trouble (it restarts itself). */
+  onDiscoveryError?: (error: Error) => void;
+  /** watchLinks runs a LinkWatcher that calls Reconciler.interfacesChanged (default false). */
+  watchLinks?: boolean;
 }
 
 /** DataplaneAgent keeps one node's data plane in step with the agreed state. */
@@ -47,11 +60,22 @@ export class DataplaneAgent {
   private readonly book = new GenerationBook();
   private readonly imageConfig: ImageConfig | undefined;
   private state: AgentStateView | null = null;
+  private readonly management: NodeManagement | undefined;
+  /** discovery is the bridge's discovery monitor, when the agent was given onDiscovery. */
+  readonly discovery: DiscoveryMonitor | null;
+  private readonly watchLinks: boolean;
+  private links: LinkWatcher | null = null;
 
   constructor(init: DataplaneAgentInit) {
     const paths = init.paths ?? hostPaths();
     this.nodeId = init.nodeId;
     this.imageConfig = init.imageConfig;
+    this.management = init.management;
+    this.watchLinks = init.watchLinks === true;
+    this.discovery = init.onDiscovery === undefined ? null : new DiscoveryMonitor({
+      bridge: init.bridge, ovsDir: paths.ovsDir, ...(init.onDiscoveryError === undefined ? {} : { onError: init.onDiscoveryError }),
+    });
+    if (this.discovery !== null && init.onDiscovery !== undefined) this.discovery.onDiscovery(init.onDiscovery);
     this.batcher = new TelemetryBatcher({
       nodeId: init.nodeId, sign: init.sign, submit: init.submit,
       domainOf: (deviceId) => {
@@ -78,12 +102,14 @@ export class DataplaneAgent {
   /** start begins reconciling (a full resync first: whatever runs from before is adopted or repaired). */
   start(): void {
     this.reconciler.start();
+    this.discovery?.start();
+    if (this.watchLinks && this.links === null) this.links = new LinkWatcher({ onChange: () => this.reconciler.interfacesChanged() });
   }
 
   /** update hands the agent the agreed state after it changed; the reconciler converges on it. */
   update(state: AgentStateView): void {
     this.state = state;
-    this.reconciler.setDesired(desiredInputFromState(state, this.nodeId, this.book, this.imageConfig));
+    this.reconciler.setDesired(desiredInputFromState(state, this.nodeId, this.book, this.imageConfig, this.management === undefined ? {} : { management: this.management }));
   }
 
   /** report lists the generation enforced per device. */
@@ -93,6 +119,9 @@ export class DataplaneAgent {
 
   /** stop ends reconciling and alert intake, and flushes pending telemetry; flows and μmboxes stay. */
   async stop(): Promise<void> {
+    this.links?.close();
+    this.links = null;
+    await this.discovery?.stop();
     await this.reconciler.stop();
     this.intake.close();
     await this.batcher.close();

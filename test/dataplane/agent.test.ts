@@ -1,6 +1,7 @@
 // agent.test.ts — goal: the wired data plane of a node follows the agreed state (plans become enforced
 // generations) and turns a μmbox's alert into a telemetry command for the device's domain, signed by the
-// node key; alerts about devices the node does not serve are not signed; stopping keeps enforcement.
+// node key; alerts about devices the node does not serve are not signed; stopping keeps enforcement; the
+// node's management port and the devices' registered interfaces open the management path.
 // Also checks at compile time that src/state's StateMachine is what the agent reads.
 // Method: a DataplaneAgent over the in-memory switch and runtime, a small in-memory state view, a real
 // FIFO standing in for a μmbox's channel, and src/commands to decode and verify what was signed.
@@ -80,5 +81,34 @@ describe('DataplaneAgent', () => {
       await agent.stop();
     }
     assert.ok((await sw.dumpFlows()).length > 0, 'flows stay after stop (fail-static)');
+  });
+
+  test('the node\'s management port and a device\'s registered interface open its management path', async () => {
+    const interfaces = new HostInterfaces();
+    interfaces.add('p1', 'up0', 'qgm0');
+    const sw = new MemorySwitch('br0', interfaces);
+    const runtime = new MemoryUmboxRuntime(interfaces);
+    const agent = new DataplaneAgent({
+      nodeId: 'node-a', bridge: 'br0', uplinkPort: 'up0', switch: sw, runtime, interfaceExists: (name) => interfaces.has(name),
+      sign: () => new Uint8Array(), submit: async () => undefined,
+      management: { port: 'qgm0', address: '10.0.0.250', brokerPort: 1883 },
+    });
+    const records = [{ id: 'plug', nodeId: 'node-a', domain: 'home', port: 'p1', addresses: ['10.0.0.1'], interface: { protocol: 'mqtt', endpoint: '', credentialRef: 'plug' } }];
+    const state: AgentStateView = {
+      devices: () => records,
+      devicePlan: () => ({ deviceId: 'plug', state: 'attack', sinceMs: 1, verdict: 'quarantine' }),
+      device: (id) => records.find((record) => record.id === id),
+    };
+    agent.start();
+    try {
+      agent.update(state);
+      await agent.reconciler.waitForGeneration('plug', 1, 2000);
+      const ports = new Map((await sw.listPorts()).map((port) => [port.name, port.ofport]));
+      assert.ok((ports.get('qgm0') ?? -1) > 0, 'the management port is attached');
+      const toBroker = (await sw.dumpFlows()).find((flow) => flow.match.includes('tp_dst=1883'));
+      assert.equal(toBroker?.actions, `output:${ports.get('qgm0')}`, 'quarantined, the device still reaches the broker');
+    } finally {
+      await agent.stop();
+    }
   });
 });

@@ -198,6 +198,10 @@ describe('the management path with real packets', { skip, timeout: 300_000 }, ()
   test('allow: the management path passes exactly what is allowed', async () => {
     const generation = setPlans({ state: 'normal', verdict: 'allow' });
     for (const id of ['dev1', 'dev2', 'dev3']) await reconciler.waitForGeneration(id, generation.get(id)!, 30_000);
+    // The switch prints management, report and meter flows as the planner writes them: a full pass converges.
+    await reconciler.reconcileOnce();
+    const again = await reconciler.reconcileOnce();
+    assert.deepEqual([again.flowsAdded, again.flowsRemoved], [0, 0], 'a full pass over the converged switch changes nothing');
     await checkPath('allow');
   });
 
