@@ -263,6 +263,8 @@ const RESTART_MIN_MS = 500;
 const LOG_LINE = /^\d{4}-\d\d-\d\dT[\d:.]+Z\|/;
 const RESTART_MAX_MS = 30_000;
 const PORT_REFRESH_MIN_MS = 1_000;
+/** MAX_QUEUED_PACKET_INS bounds the packet-ins waiting to be ingested. */
+const MAX_QUEUED_PACKET_INS = 64;
 
 /**
  * DiscoveryMonitor reads the bridge's reports of unknown devices (see the head of this file) and calls
@@ -283,9 +285,10 @@ export class DiscoveryMonitor {
   private portNames = new Map<number, string>();
   private portsReadMs = Number.NEGATIVE_INFINITY;
   private portsReading: Promise<void> | null = null;
-  /** packetIns counts packet-ins read; ignored counts those that named no port or carried no frame. */
+  /** packetIns counts packet-ins read; ignored counts those that named no port, carried no frame or found the queue full. */
   packetIns = 0;
   ignored = 0;
+  private queued = 0;
 
   constructor(init: DiscoveryMonitorInit) {
     this.init = init;
@@ -370,7 +373,13 @@ export class DiscoveryMonitor {
           const packet = parser.line(line);
           if (packet === null) continue;
           this.restartMs = RESTART_MIN_MS;
-          queue = queue.then(() => this.ingest(packet)).catch((error: unknown) => this.init.onError?.(error as Error));
+          // The meter keeps packet-ins few; should they still outrun the port lookups, the surplus is dropped.
+          if (this.queued >= MAX_QUEUED_PACKET_INS) {
+            this.ignored++;
+            continue;
+          }
+          this.queued++;
+          queue = queue.then(() => this.ingest(packet)).catch((error: unknown) => this.init.onError?.(error as Error)).finally(() => { this.queued--; });
         }
       });
     };
