@@ -50,12 +50,13 @@ export interface ManagementPort {
 const INTERFACE_NAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 
 /**
- * managementTable is the default routing table of a management address: derived from the address, so
- * gateways on one host with different addresses get different tables (and a restart finds its own again).
+ * managementTable is the default routing table of a management address: the address itself as a 32-bit
+ * number, so gateways on one host with different addresses (in one subnet or in several) never share a
+ * table, and a restart finds its own again. (An address below 256 would name a reserved table: moved up.)
  */
 export function managementTable(address: string): number {
-  const octets = address.split('.').map(Number);
-  return 0x5147_0000 + ((octets[2] ?? 0) << 8) + (octets[3] ?? 0);
+  const value = address.split('.').reduce((sum, octet) => sum * 256 + Number(octet), 0);
+  return value > 255 ? value : 0x5147_0000 + value;
 }
 
 /**

@@ -18,13 +18,32 @@ import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { DockerUmboxRuntime } from '../../src/dataplane/docker-runtime.js';
 import { pollUntil, run } from '../../src/dataplane/exec.js';
-import { ensureManagementPort, removeManagementPort, type ManagementPortInit } from '../../src/dataplane/management.js';
+import { ensureManagementPort, managementTable, removeManagementPort, subnetOf, type ManagementPortInit } from '../../src/dataplane/management.js';
 import { MemoryUmboxRuntime } from '../../src/dataplane/memory.js';
 import { OvsSwitch } from '../../src/dataplane/ovs.js';
 import { Reconciler } from '../../src/dataplane/reconciler.js';
 import { buildAllImages, type ImageManifest } from '../../src/dataplane/umbox-images.js';
 import type { DesiredDevice, DevicePlan, ImagePin, NodeManagement } from '../../src/dataplane/types.js';
 import { Lab, SERVER_ADDRESS, buildUpstream, deviceAddress, facilities, releaseFacilities } from './lab.js';
+
+describe('management port helpers', () => {
+  test('each management address gets its own routing table (two subnets, same host part: two tables) and its subnet', () => {
+    assert.notEqual(managementTable('10.78.0.242'), managementTable('10.79.0.242'));
+    assert.notEqual(managementTable('10.77.0.250'), managementTable('10.77.0.251'));
+    assert.ok(![0, 253, 254, 255].includes(managementTable('0.0.0.254')));
+    assert.equal(subnetOf('10.77.0.250', 24), '10.77.0.0');
+    assert.equal(subnetOf('10.77.3.250', 20), '10.77.0.0');
+  });
+
+  test('bad input is rejected naming the field', async () => {
+    const good: ManagementPortInit = { ovsDir: '/nonexistent', bridge: 'br0', port: 'qgm0', hostInterface: 'qgh0', address: '10.77.0.250', prefixLength: 24 };
+    await assert.rejects(ensureManagementPort({ ...good, address: '10.77.0' }), /ManagementPortInit.address: expected a dotted-quad IPv4 address, got "10.77.0"/);
+    await assert.rejects(ensureManagementPort({ ...good, prefixLength: 31 }), /ManagementPortInit.prefixLength: expected an integer from 8 to 30, got 31/);
+    await assert.rejects(ensureManagementPort({ ...good, hostInterface: 'qgm0' }), /ManagementPortInit.hostInterface: expected a name other than the port/);
+    await assert.rejects(ensureManagementPort({ ...good, port: 'a-very-long-interface-name' }), /ManagementPortInit.port: expected an interface name/);
+    await assert.rejects(ensureManagementPort({ ...good, table: 254 }), /ManagementPortInit.table/);
+  });
+});
 
 const available = await facilities();
 const skip = available.ok ? false : `needs ${available.reason}`;
