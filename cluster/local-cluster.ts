@@ -14,6 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { clusterIdOf, createGenesis, toHex } from '../src/commands/index.js';
 import { pollUntil } from '../src/dataplane/exec.js';
+import { hostPaths, removeManagementPort } from '../src/dataplane/index.js';
+import { stopBrokerIn } from '../src/devices/index.js';
+import { brokerDir } from '../src/node/device-link.js';
 import { writeIdentityKey } from '../src/node/identity.js';
 
 /** ClusterNodeInfo is what cluster.json records per node. */
@@ -383,6 +386,7 @@ export class LocalCluster {
   /** destroy stops every node and deletes the cluster directory. */
   async destroy(): Promise<void> {
     await this.stopAll();
+    await this.releaseDevices();
     rmSync(this.dir, { recursive: true, force: true });
   }
 
@@ -400,6 +404,24 @@ export class LocalCluster {
       managementAddress: `${this.file.devicesSubnet}${240 + nodeId}`, managementPort: `${prefix}${nodeId}m`, managementInterface: `${prefix}${nodeId}mh`,
       brokerPort: 1883, secretsFile: join(this.nodeDir(nodeId), 'secrets.yaml'),
     };
+  }
+
+  /**
+   * releaseDevices stops the gateways' brokers and removes their management ports (they outlive a node
+   * process on purpose, so devices stay connected across a restart); destroy() calls it.
+   */
+  async releaseDevices(): Promise<void> {
+    const paths = hostPaths();
+    for (const node of this.file.nodes) {
+      const devices = this.devicesOf(node.nodeId);
+      if (devices === undefined) continue;
+      const { bridge } = this.dataplaneOf(node.nodeId);
+      await stopBrokerIn(brokerDir(paths, bridge));
+      await removeManagementPort({
+        ovsDir: paths.ovsDir, bridge, port: devices.managementPort, hostInterface: devices.managementInterface,
+        address: devices.managementAddress, prefixLength: 24,
+      }).catch(() => undefined);
+    }
   }
 
   /** setDeviceSecret stores a device credential on one gateway (its secrets file, 0600); the node picks it up within seconds. */

@@ -78,6 +78,12 @@ export async function ensureManagementPort(init: ManagementPortInit): Promise<Ma
   for (const [key, value] of [['arp_ignore', '1'], ['arp_announce', '2'], ['rp_filter', '2']] as const) {
     await run('sysctl', ['-qw', `net.ipv4.conf.${hostInterface}.${key}=${value}`]);
   }
+  // The userspace datapath reads the device ports' host ends as ordinary kernel interfaces too, and by
+  // default the kernel answers ARP for any local address on any interface: a device asking for the
+  // management address got the MAC of its own port's host end, and its frames never reached the
+  // management port. arp_ignore takes the larger of `all` and the interface's value, so `all=1` makes only
+  // the interface that carries an address answer for it.
+  await run('sysctl', ['-qw', 'net.ipv4.conf.all.arp_ignore=1']);
   await run('ip', ['addr', 'replace', `${address}/${init.prefixLength}`, 'dev', hostInterface, 'noprefixroute']);
   await run('ip', ['link', 'set', hostInterface, 'up']);
   await run('ip', ['link', 'set', port, 'up']);

@@ -416,3 +416,11 @@ function tail(path: string): string {
     return '';
   }
 }
+
+/** stopBrokerIn ends the broker whose files are in `dir` (if its pid file names a live mosquitto); for clean-ups by a process that did not start it. */
+export async function stopBrokerIn(dir: string): Promise<void> {
+  const files = brokerFiles(resolve(dir));
+  const pid = livePid(files.pid);
+  if (pid !== null) await stopProcess(pid);
+  rmSync(files.pid, { force: true });
+}

@@ -9,7 +9,7 @@ export type {
 export { MqttAdapter, type MqttAdapterInit } from './mqtt-adapter.js';
 export { HttpJsonAdapter } from './http-adapter.js';
 export { HueAdapter, HUE_COMMANDS, hueError } from './hue-adapter.js';
-export { MosquittoBroker, hashPassword, BROKER_PACKAGES, BROKER_MAX_PACKET_BYTES, MOSQUITTO_BINARY, type BrokerInit, type BrokerDevice, type BrokerHealth } from './broker.js';
+export { MosquittoBroker, stopBrokerIn, hashPassword, BROKER_PACKAGES, BROKER_MAX_PACKET_BYTES, MOSQUITTO_BINARY, type BrokerInit, type BrokerDevice, type BrokerHealth } from './broker.js';
 export { parsePointer, resolvePointer } from './json-pointer.js';
 export { TokenBucket, Counters, resolveLimits } from './limits.js';
 export { startSimulator, parseSimArgs, simulatorCommand, type SimKind, type SimOptions, type RunningSim } from './sim/main.js';

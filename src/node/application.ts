@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { clusterIdOf, loadGenesis, toHex, GenesisError } from '../commands/index.js';
 import type { Genesis, KeyPair } from '../commands/index.js';
 import type { NodeId } from '../raft/index.js';
+import type { Discovery } from '../dataplane/index.js';
 import { StateMachine, policyEngines } from '../state/index.js';
 import type { ApiDeps, DevicesStatus } from '../api/deps.js';
 import type { NodeConfig } from './config.js';
@@ -125,6 +126,7 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?
           config, identity, clusterId, applier, runtime, logger, sequence, plantDeleteThenAdd: plant === 'delete-then-add',
           ...(config.devices ? { management: { port: config.devices.managementPort, address: config.devices.managementAddress, brokerPort: config.devices.brokerPort ?? 1883 } } : {}),
           ...(proposer ? { submitSigned: (signed: Uint8Array) => proposer.addSigned('alerts', signed) } : {}),
+          ...(devices ? { onDiscovery: (found: Discovery) => devices!.onDiscovery(found) } : {}),
         });
       }
       applier.on('applied', (event: { result: { ok: boolean; effects?: Array<{ kind: string; nodeId?: string }> } }) => {

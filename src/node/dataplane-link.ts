@@ -7,7 +7,7 @@
 // commit.
 import type { Logger } from 'pino';
 import { DataplaneAgent, hostPaths, nodeSigner } from '../dataplane/index.js';
-import type { DeviceReport } from '../dataplane/index.js';
+import type { DeviceReport, Discovery } from '../dataplane/index.js';
 import type { KeyPair } from '../commands/index.js';
 import type { NodeConfig } from './config.js';
 import type { GatewayApplier } from './gateway-applier.js';
@@ -45,6 +45,8 @@ export function startDataplane(init: {
   sequence: NodeSequence;
   /** management is the node's management port (config devices), so the planner installs the device management flows. */
   management?: { port: string; address: string; brokerPort: number };
+  /** onDiscovery, when set, runs the bridge's discovery monitor and hears unknown devices. */
+  onDiscovery?: (found: Discovery) => void;
   /** submitSigned, when set, proposes the alert batches (the device half's NodeProposer keeps the node's commands in sequence order). */
   submitSigned?: (signed: Uint8Array) => Promise<ProposeOutcome>;
   /** plantDeleteThenAdd: PLANTED BUG (chaos self-test) — flow swaps delete before they add. */
@@ -65,7 +67,8 @@ export function startDataplane(init: {
     ...(init.plantDeleteThenAdd === true ? { plantDeleteThenAdd: true } : {}),
     ...(config.dataplane?.standbyUmboxes === undefined ? {} : { standbyLimit: config.dataplane.standbyUmboxes }),
     sign: nodeSigner({ clusterId, keyPair: identity, nextSeq }),
-    ...(init.management ? { management: init.management } : {}),
+    ...(init.management ? { management: init.management, watchLinks: true } : {}),
+    ...(init.onDiscovery ? { onDiscovery: init.onDiscovery, onDiscoveryError: (error: Error) => logger.debug({ err: error }, 'discovery monitor') } : {}),
     submit: async (signed, batch) => {
       if (init.submitSigned) {
         const outcome = await init.submitSigned(signed);

@@ -4,13 +4,13 @@
 // and feeds the DeviceAgent the agreed state after every burst of applied entries. Everything the node signs
 // with its own key (readings, alerts, discoveries, deadline ticks, device-command reports) is proposed by the
 // one NodeProposer, in sequence order.
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { unwatchFile, watchFile } from 'node:fs';
 import type { Logger } from 'pino';
 import { keyIdHex, signCommand } from '../commands/index.js';
 import type { CommandBody, KeyPair, Payload } from '../commands/index.js';
-import { DiscoveryMonitor, ensureManagementPort, hostPaths } from '../dataplane/index.js';
-import type { ManagementPort } from '../dataplane/index.js';
+import { ensureManagementPort, hostPaths } from '../dataplane/index.js';
+import type { Discovery, HostPaths, ManagementPort } from '../dataplane/index.js';
 import {
   DeviceAgent, HttpJsonAdapter, HueAdapter, MosquittoBroker, MqttAdapter, NodeProposer,
 } from '../devices/index.js';
@@ -53,6 +53,8 @@ export interface DeviceLinkStatus extends DeviceAgentStatus {
 /** DeviceLink is a started device half. */
 export interface DeviceLink {
   readonly proposer: NodeProposer;
+  /** onDiscovery reports an unknown device the data plane's discovery monitor saw. */
+  onDiscovery(found: Discovery): void;
   status(): DeviceLinkStatus;
   stop(): Promise<void>;
 }
@@ -124,11 +126,6 @@ export function startDevices(init: {
   late.agent = agent;
 
   const management = { ready: false, lastError: null as string | null, port: null as ManagementPort | null };
-  const discovery = new DiscoveryMonitor({ bridge, ovsDir: paths.ovsDir, onError: (error) => logger.debug({ err: error }, 'discovery monitor') });
-  discovery.onDiscovery((found) => agent.onDiscovery({
-    port: found.port, mac: found.mac, firstSeenMs: found.firstSeenMs, lastSeenMs: found.lastSeenMs,
-    hostname: found.hostname ?? '', vendorClass: found.vendorClass ?? '',
-  }));
   let stopped = false;
   let setupTimer: NodeJS.Timeout | null = null;
 
@@ -142,7 +139,9 @@ export function startDevices(init: {
         ovsDir: paths.ovsDir, bridge, port: devices.managementPort, hostInterface: devices.managementInterface,
         address, prefixLength: devices.managementPrefixLength ?? 24,
       });
-      await broker.ensure({ dir: join(config.dataDir, 'broker'), host: address, port: brokerPort });
+      // The broker drops to its own user, which must traverse its directory: it lives beside the private
+      // OVS under the host's run directory (a node's data directory is root's alone), one per bridge.
+      await broker.ensure({ dir: brokerDir(paths, bridge), host: address, port: brokerPort });
       const credentials = broker.gatewayCredentials();
       const mqtt = new MqttAdapter({ events, localAddress: address, host: address, port: brokerPort, username: credentials.username, password: credentials.password });
       if (stopped) return;
@@ -150,7 +149,6 @@ export function startDevices(init: {
       await mqtt.start();
       management.ready = true;
       management.lastError = null;
-      discovery.start();
       logger.info({ address, port: devices.managementPort, brokerPort }, 'device interface ready: management port, broker and adapters');
       update();
     } catch (error) {
@@ -188,6 +186,10 @@ export function startDevices(init: {
 
   return {
     proposer,
+    onDiscovery: (found) => agent.onDiscovery({
+      port: found.port, mac: found.mac, firstSeenMs: found.firstSeenMs, lastSeenMs: found.lastSeenMs,
+      hostname: found.hostname ?? '', vendorClass: found.vendorClass ?? '',
+    }),
     status: () => {
       const health = broker.health();
       return {
@@ -204,12 +206,16 @@ export function startDevices(init: {
       applier.off('applied', update);
       applier.off('restored', update);
       agent.stop();
-      await discovery.stop();
       await proposer.stop();
       for (const adapter of adapters.values()) await adapter.close().catch(() => undefined);
       // The broker keeps running: devices stay connected while the node restarts (ensure adopts it).
     },
   };
+}
+
+/** brokerDir is where a gateway's Mosquitto keeps its files: beside the private OVS, one directory per bridge. */
+export function brokerDir(paths: HostPaths, bridge: string): string {
+  return join(dirname(paths.ovsDir), 'mosquitto', bridge);
 }
 
 /** proposeOutcome proposes signed bytes and classifies what became of them for the NodeProposer. */

@@ -24,6 +24,7 @@ import type { DemoNetwork } from '../../cluster/netlab.js';
 import { startDevice } from '../../cluster/devlab.js';
 import type { RunningDevice } from '../../cluster/devlab.js';
 import { MOSQUITTO_BINARY } from '../../src/devices/index.js';
+import { OvsSwitch } from '../../src/dataplane/index.js';
 import { facilities, releaseFacilities } from '../dataplane/lab.js';
 import { repoPath, requireInCi } from '../support/paths.js';
 
@@ -59,7 +60,7 @@ function policy(window: { from: string; to: string }): Record<string, unknown> {
         sensors: [{ name: 'temperature', type: 'number', unit: '°C', min: -40, max: 125 }],
         alertTypes: [],
         sampling: { normal: 1000, suspicious: 250, lost: 1000 },
-        states: [{ name: 'normal', verdict: 'allow' }, { name: 'suspicious', verdict: 'allow' }, { name: 'lost', verdict: 'quarantine' }],
+        states: [{ name: 'normal', verdict: 'allow' }, { name: 'suspicious', verdict: 'allow' }, { name: 'attack', verdict: 'quarantine' }, { name: 'lost', verdict: 'quarantine' }],
         rules: [
           { name: 'overheat', from: 'normal', to: 'suspicious', when: { sensor: { name: 'temperature', op: '>', value: 30, over: { last: 3, aggregate: 'avg' } } }, commands: [{ command: 'power-off', target: 'group' }] },
           { name: 'cooled', from: 'suspicious', to: 'normal', when: { sensor: { name: 'temperature', op: '<', value: 25, over: { last: 3, aggregate: 'avg' } } }, commands: [{ command: 'power-on', target: 'group' }] },
@@ -71,7 +72,7 @@ function policy(window: { from: string; to: string }): Record<string, unknown> {
         sensors: [{ name: 'isOn', type: 'boolean' }, { name: 'power', type: 'number', unit: 'W', min: 0, max: 3680 }],
         commands: ['power-off', 'power-on'],
         alertTypes: [],
-        states: [{ name: 'normal', verdict: 'allow' }],
+        states: [{ name: 'normal', verdict: 'allow' }, { name: 'suspicious', verdict: 'allow' }, { name: 'attack', verdict: 'quarantine' }],
         rules: [],
       },
       {
@@ -79,12 +80,18 @@ function policy(window: { from: string; to: string }): Record<string, unknown> {
         sensors: [{ name: 'on', type: 'boolean' }, { name: 'bri', type: 'number', min: 0, max: 254 }, { name: 'reachable', type: 'boolean' }],
         commands: ['power-off', 'power-on'],
         alertTypes: [],
-        states: [{ name: 'normal', verdict: 'allow' }, { name: 'after-hours', verdict: 'allow' }],
+        states: [{ name: 'normal', verdict: 'allow' }, { name: 'suspicious', verdict: 'allow' }, { name: 'attack', verdict: 'quarantine' }, { name: 'after-hours', verdict: 'allow' }],
         rules: [{ name: 'lights-out', from: 'normal', to: 'after-hours', when: { not: { timeOfDay: { from: window.from, to: window.to, timezone: 'UTC' } } }, commands: [{ command: 'power-off' }] }],
       },
-      { name: 'unknown', sensors: [], alertTypes: [], states: [{ name: 'normal', verdict: 'quarantine' }], rules: [] },
+      { name: 'unknown', sensors: [], alertTypes: [], states: ['normal', 'suspicious', 'attack'].map((name) => ({ name, verdict: 'quarantine' })), rules: [] },
     ],
   };
+}
+
+/** deleteBridges removes this test's bridges: a bridge left from an earlier run holds ports whose veths are gone. */
+async function deleteBridges(): Promise<void> {
+  if (!available.ok) return;
+  for (const gateway of [1, 2, 3]) await new OvsSwitch({ bridge: `${PREFIX}${gateway}br`, ovsDir: available.paths.ovsDir }).deleteBridge();
 }
 
 describe('the device interface on a real 3-gateway cluster', { skip, timeout: 420_000 }, () => {
@@ -118,6 +125,7 @@ describe('the device interface on a real 3-gateway cluster', { skip, timeout: 42
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'qg-devices-'));
     await teardownNetwork(PREFIX);
+    await deleteBridges();
     cluster = await LocalCluster.create({ dir, nodes: 3, application: 'quorumgate', dataplanePrefix: PREFIX, devicesSubnet: SUBNET, timing: { tickMs: 50, electionTicks: 10, heartbeatTicks: 1 } });
     network = await buildNetwork({
       prefix: PREFIX, subnet: SUBNET, devices: DEVICES,
@@ -157,8 +165,15 @@ describe('the device interface on a real 3-gateway cluster', { skip, timeout: 42
 
   after(async () => {
     for (const device of devices.values()) await device.stop().catch(() => undefined);
-    await cluster?.destroy().catch(() => undefined);
+    // QG_KEEP_DEVICE_LAB=1 keeps the cluster's directory (node logs, broker logs, journals) for a post-mortem.
+    if (process.env.QG_KEEP_DEVICE_LAB === '1') {
+      await cluster?.stopAll().catch(() => undefined);
+      console.log(`kept the device lab's directory: ${dir}`);
+    } else {
+      await cluster?.destroy().catch(() => undefined);
+    }
     await teardownNetwork(PREFIX).catch(() => undefined);
+    await deleteBridges().catch(() => undefined);
     await releaseFacilities(available);
   });
 
