@@ -901,8 +901,11 @@ export function formatRun(run: Pick<SizeRun, 'devices' | 'readings_per_s' | 'off
   ].join('\n');
 }
 
+/** TableRow is what formatTable reads of one size's run. */
+export type TableRow = Pick<SizeRun, 'devices' | 'readings_per_s' | 'offered_per_s' | 'backlog_growing' | 'rss_mb_max'> & { reaction_ms: { p50: number | null; p95: number | null } };
+
 /** formatTable prints every size side by side with the goals and KalKi's figures. */
-export function formatTable(runs: readonly Pick<SizeRun, 'devices' | 'readings_per_s' | 'offered_per_s' | 'backlog_growing' | 'rss_mb_max' | 'reaction_ms'>[]): string {
+export function formatTable(runs: readonly TableRow[]): string {
   const lines = ['devices | offered/s | applied/s | backlog | RSS max MB | reaction p50 | p95'];
   for (const run of runs) {
     lines.push(`${run.devices} | ${run.offered_per_s} | ${run.readings_per_s} | ${run.backlog_growing ? 'growing' : 'flat'} | ${run.rss_mb_max} | ${run.reaction_ms.p50 ?? '-'} | ${run.reaction_ms.p95 ?? '-'}`);
