@@ -367,6 +367,7 @@ async function main(): Promise<void> {
   let cluster: LocalCluster | undefined;
   let probe: RunningDevice | undefined;
   let cleaned = false;
+  const failure: { record: (error: unknown) => void } = { record: () => undefined };
   const cleanUp = async (): Promise<void> => {
     if (cleaned) return;
     cleaned = true;
@@ -439,7 +440,14 @@ async function main(): Promise<void> {
 
     const runs: SizeRun[] = [];
     let registered = splitAcross(0, GATEWAYS.length);
+    let current = 0;
+    const recordFailure = (error: unknown): void => {
+      // A size that breaks is recorded with the sizes measured before it, then the run stops.
+      if (current > 0) writeResults(options, runs, startedAt, loadAtStart, { devices: current, error: error instanceof Error ? error.message : String(error) });
+    };
+    failure.record = recordFailure;
     for (const size of options.sizes) {
+      current = size;
       const perGateway = splitAcross(size, GATEWAYS.length);
       process.stdout.write(`\n== ${size} devices (${perGateway.join(' / ')} per gateway)\n`);
       const registrationStarted = Date.now();
@@ -479,6 +487,7 @@ async function main(): Promise<void> {
     }
     process.stdout.write(`\n${formatTable(runs)}\n`);
   } catch (error) {
+    failure.record(error);
     if (cluster !== undefined) {
       for (const gateway of GATEWAYS) process.stderr.write(`node ${gateway}: ${cluster.whyNoAnswer(gateway, 15)}\n`);
     }
@@ -920,8 +929,9 @@ export function formatTable(runs: readonly TableRow[]): string {
   return lines.join('\n');
 }
 
-function writeResults(options: Options, runs: readonly SizeRun[], startedAt: string, loadAtStart: number[]): void {
-  const largest = runs[runs.length - 1]!;
+function writeResults(options: Options, runs: readonly SizeRun[], startedAt: string, loadAtStart: number[], failed?: { devices: number; error: string }): void {
+  const largest = runs[runs.length - 1];
+  if (largest === undefined) return;
   const output = {
     benchmark: 'devices',
     date: startedAt,
@@ -944,6 +954,7 @@ function writeResults(options: Options, runs: readonly SizeRun[], startedAt: str
     },
     kalki: KALKI,
     runs,
+    ...(failed === undefined ? {} : { failed }),
     notes: [
       'readings_per_s: readings committed and applied, summed over the nodes\' GET /v1/status devices.readings.submitted (each node counts the readings of its own telemetry batches once they committed and applied on it), over the steady window, which starts 5 s after every fleet device connected and once every node\'s queue is under a second of its readings (settle_s).',
       'offered_per_s: what the fleet simulators published (their own counters) over the same window; the reaction sensor publishes besides (1/s).',
