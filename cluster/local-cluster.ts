@@ -237,12 +237,9 @@ export class LocalCluster {
     if (!existsSync(path)) return undefined;
     const pid = Number(readFileSync(path, 'utf8').trim());
     if (!Number.isInteger(pid) || pid <= 0) return undefined;
-    try {
-      process.kill(pid, 0);
-      return pid;
-    } catch {
-      return undefined;
-    }
+    // A killed node that its parent has not reaped yet is a zombie: it answers signal 0 but runs nothing,
+    // and taking it for running made start() (and `cluster restart`) leave the node down.
+    return isAlive(pid) ? pid : undefined;
   }
 
   /**

@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { strict as assert } from 'node:assert';
 import { DISCOVERY_REPORT_INTERVAL_MS, MAX_DISCOVERIES, MAX_PACKET_IN_BYTES } from './constants.js';
 import { badInput } from './errors.js';
+import { UMBOX_PORT_NAME } from './planner.js';
 import { OvsSwitch, type SwitchPortInfo } from './ovs.js';
 
 /** Discovery is what the node knows of an unknown device: where it is plugged, and what it said of itself. */
@@ -339,7 +340,8 @@ export class DiscoveryMonitor {
     this.packetIns++;
     const facts = parseFrame(packet.data);
     const port = await this.portName(packet.inPort);
-    if (facts === null || port === undefined) {
+    // μmbox and pool ports are the node's own: the catch-all report flow may see them before their flows.
+    if (facts === null || port === undefined || UMBOX_PORT_NAME.test(port)) {
       this.ignored++;
       return;
     }

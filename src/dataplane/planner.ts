@@ -393,19 +393,19 @@ export function baseFlowsFor(management: NodeManagement | null = null): FlowSpec
 }
 
 /**
- * unknownPortFlows reports (and drops) everything arriving on a port of the bridge that no device owns:
- * `portNames` are the bridge's ports; the uplink, the management port, μmbox and port-pool ports
- * (UMBOX_PORT_NAME) and every planned device's port are left out (their frames are never reported).
+ * unknownPortFlows reports (and drops) everything arriving on a port of the bridge that no device owns: one
+ * catch-all report flow below every other flow, so a port plugged in (or added to the bridge) reports at once,
+ * without waiting for a pass that lists the bridge's ports. The uplink and every planned device's port are
+ * dropped above it without a report (a registered device's unmatched frames are no discovery); the
+ * management port has its guard (MANAGEMENT_GUARD_PRIORITY); μmbox and pool ports are left to the
+ * discovery monitor, which ignores their names (UMBOX_PORT_NAME). `portNames` is kept for the callers that
+ * list the bridge; the flows do not depend on it.
  */
-export function unknownPortFlows(desired: DesiredDataplane, portNames: Iterable<string>): FlowSpec[] {
-  const known = new Set<string>([desired.uplinkPort, ...desired.devices.map((device) => device.port)]);
-  if (desired.management !== null) known.add(desired.management.port);
-  const flows: FlowSpec[] = [];
-  for (const name of portNames) {
-    if (known.has(name) || UMBOX_PORT_NAME.test(name) || !PORT_NAME.test(name)) continue;
-    known.add(name);
-    flows.push({ cookie: 0n, priority: UNKNOWN_PORT_REPORT_PRIORITY, inPort: name, match: '', output: null, report: true });
-  }
+export function unknownPortFlows(desired: DesiredDataplane, portNames: Iterable<string> = []): FlowSpec[] {
+  void portNames;
+  const silent = new Set<string>([desired.uplinkPort, ...desired.devices.map((device) => device.port)].filter((name) => PORT_NAME.test(name)));
+  const flows: FlowSpec[] = [{ cookie: 0n, priority: UNKNOWN_PORT_REPORT_PRIORITY, inPort: '', match: '', output: null, report: true }];
+  for (const name of [...silent].sort(compareStrings)) flows.push({ cookie: 0n, priority: UNKNOWN_PORT_REPORT_PRIORITY + 1, inPort: name, match: '', output: null });
   return flows;
 }
 

@@ -11,7 +11,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { assignDeviceNumbers, cookieOf, planDataplane, splitCookie, umboxName, umboxPorts, unknownPortFlows } from '../../src/dataplane/planner.js';
-import { DEVICE_FLOW_PRIORITY, DEVICE_REPORT_PRIORITY, MANAGEMENT_FLOW_PRIORITY } from '../../src/dataplane/constants.js';
+import { DEVICE_FLOW_PRIORITY, DEVICE_REPORT_PRIORITY, MANAGEMENT_FLOW_PRIORITY, MANAGEMENT_GUARD_PRIORITY, UNKNOWN_PORT_REPORT_PRIORITY } from '../../src/dataplane/constants.js';
 import { DataplaneError } from '../../src/dataplane/errors.js';
 import type { DesiredDataplane, DesiredDevice, DesiredInput, FlowSpec, ImagePin, NodeManagement, PlannedDevice } from '../../src/dataplane/types.js';
 
@@ -385,10 +385,13 @@ describe('planDataplane', () => {
       assert.ok(MANAGEMENT_FLOW_PRIORITY > DEVICE_FLOW_PRIORITY && DEVICE_FLOW_PRIORITY > DEVICE_REPORT_PRIORITY);
     });
 
-    test('unknown ports report; the uplink, management, μmbox, pool and device ports do not', () => {
+    test('any port no device owns reports at once (one catch-all, below everything); the uplink and device ports are dropped unreported', () => {
       const planned = planDataplane({ nodeId: 'n', management: { port: 'qgmgmt', address: '10.0.0.250', brokerPort: 1883 }, devices: [device('cam', 1, null)] }, { uplinkPort: UPLINK });
-      const flows = unknownPortFlows(planned, [UPLINK, 'qgmgmt', 'dev1', 'qm0123456789i', 'qp0123456789o', 'stray0', 'stray0']);
-      assert.deepEqual(flows.map((flow) => [flow.inPort, flow.match, flow.report, flow.cookie]), [['stray0', '', true, 0n]]);
+      const flows = unknownPortFlows(planned);
+      assert.deepEqual(flows.map((flow) => [flow.inPort, flow.priority, flow.report === true]), [
+        ['', UNKNOWN_PORT_REPORT_PRIORITY, true], ['dev1', UNKNOWN_PORT_REPORT_PRIORITY + 1, false], [UPLINK, UNKNOWN_PORT_REPORT_PRIORITY + 1, false],
+      ]);
+      assert.ok(UNKNOWN_PORT_REPORT_PRIORITY + 1 < DEVICE_REPORT_PRIORITY && MANAGEMENT_GUARD_PRIORITY > UNKNOWN_PORT_REPORT_PRIORITY + 1, 'the management guard and device flows stay above');
     });
   });
 });
