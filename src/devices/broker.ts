@@ -297,8 +297,10 @@ function configText(init: BrokerInit, files: BrokerFiles, owner: { name: string 
     `max_packet_size ${BROKER_MAX_PACKET_BYTES}`,
     // Per client: a slow or flooding client cannot make the broker queue without bound.
     'max_inflight_messages 20',
-    'max_queued_messages 1000',
-    'max_queued_bytes 1048576',
+    // The gateway's own client receives every device's readings: a burst while its node is busy must wait
+    // in the broker, not be dropped (devices receive only commands and their config, a few messages).
+    'max_queued_messages 200000',
+    'max_queued_bytes 67108864',
     'max_keepalive 300',
     'max_connections 20000',
     'set_tcp_nodelay true',

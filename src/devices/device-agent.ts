@@ -140,8 +140,7 @@ export class DeviceAgent {
     if (watch === undefined || this.unreachable.has(deviceId)) return;
     this.unreachable.add(deviceId);
     this.log('warn', 'device unreachable', { deviceId, reason });
-    const event = { kind: 'alert', deviceId, alertType: 'device-unreachable', source: `adapter:${watch.protocol}` };
-    this.init.proposer.addCommand('device-unreachable', watch.domain, { kind: 'telemetry', events: [event] });
+    this.init.proposer.addAlert({ deviceId, alertType: 'device-unreachable', source: `adapter:${watch.protocol}` });
   }
 
   /** onReachable ends an outage (the next outage raises the alert again). */

@@ -16,6 +16,16 @@
 import { strict as assert } from 'node:assert';
 import type { CheckedReading } from './reading-check.js';
 
+/** DeviceAlert is an alert the node raises itself about a device it serves (e.g. device-unreachable). */
+export interface DeviceAlert {
+  deviceId: string;
+  alertType: string;
+  source: string;
+}
+
+/** BufferedEvent is a reading or an alert waiting for a telemetry batch. */
+type BufferedEvent = ({ kind: 'reading' } & CheckedReading) | ({ kind: 'alert' } & DeviceAlert);
+
 /** ProposeOutcome is what proposing one signed command gave. */
 export type ProposeOutcome =
   | { kind: 'committed'; index: number; ok: boolean; code?: string; reason?: string }
@@ -74,7 +84,7 @@ export class NodeProposer {
   private readonly init: NodeProposerInit & typeof DEFAULTS;
   private readonly presigned: { what: string; signed: Uint8Array; done?: (outcome: ProposeOutcome) => void }[] = [];
   private readonly commands: QueuedCommand[] = [];
-  private readings: CheckedReading[] = [];
+  private readings: BufferedEvent[] = [];
   private wake: (() => void) | null = null;
   private filling = false;
   private running = false;
@@ -105,7 +115,21 @@ export class NodeProposer {
 
   /** addReadings queues checked readings; when the buffer is full the oldest are dropped and counted. */
   addReadings(readings: readonly CheckedReading[]): void {
-    for (const reading of readings) this.readings.push(reading);
+    for (const reading of readings) this.readings.push({ kind: 'reading', ...reading });
+    this.trimAndWake();
+  }
+
+  /**
+   * addAlert queues a node-raised alert with the readings: it goes in the next telemetry batch of its
+   * device's domain (thousands of devices going silent at once make a few batches, not thousands of commands
+   * ahead of every reading).
+   */
+  addAlert(alert: DeviceAlert): void {
+    this.readings.push({ kind: 'alert', ...alert });
+    this.trimAndWake();
+  }
+
+  private trimAndWake(): void {
     const excess = this.readings.length - this.init.maxBufferedReadings;
     if (excess > 0) {
       this.readings.splice(0, excess);
@@ -177,7 +201,7 @@ export class NodeProposer {
 
   private async proposeReadings(): Promise<void> {
     const taken = this.readings.splice(0, this.init.maxEventsPerBatch);
-    const byDomain = new Map<string, CheckedReading[]>();
+    const byDomain = new Map<string, BufferedEvent[]>();
     for (const reading of taken) {
       const domain = this.init.domainOf(reading.deviceId);
       if (domain === null) {
@@ -189,9 +213,12 @@ export class NodeProposer {
       byDomain.set(domain, list);
     }
     for (const [domain, readings] of [...byDomain.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      const events = readings.map((r) => ({ kind: 'reading', deviceId: r.deviceId, sensor: r.sensor, value: r.value }));
+      const events = readings.map((r) => (r.kind === 'reading'
+        ? { kind: 'reading', deviceId: r.deviceId, sensor: r.sensor, value: r.value }
+        : { kind: 'alert', deviceId: r.deviceId, alertType: r.alertType, source: r.source }));
+      const readingCount = readings.filter((r) => r.kind === 'reading').length;
       const outcome = await this.proposeUntilSettled('readings', this.init.sign(domain, { kind: 'telemetry', events }));
-      if (outcome.kind === 'committed' && (outcome.ok || outcome.code === 'duplicate')) this.stats.submittedReadings += events.length;
+      if (outcome.kind === 'committed' && (outcome.ok || outcome.code === 'duplicate')) this.stats.submittedReadings += readingCount;
       else this.countDrop(outcome.kind === 'committed' ? `rejected_${outcome.code ?? 'unknown'}` : 'not_committed', events.length);
     }
   }

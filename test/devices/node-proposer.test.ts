@@ -122,3 +122,15 @@ test('commands signed elsewhere go before commands still to be signed', async ()
   await h.proposer.stop();
   assert.deepEqual(order, ['cmd-0', 'cmd-1']);
 });
+
+test('node-raised alerts go in the readings\' telemetry batches, not one command each ahead of them', async () => {
+  const h = harness();
+  h.proposer.start();
+  for (let i = 1; i <= 4; i++) h.proposer.addAlert({ deviceId: `a-${i}`, alertType: 'device-unreachable', source: 'adapter:mqtt' });
+  h.proposer.addReadings([reading('a-9', 1)]);
+  await until(() => h.proposer.snapshotStats().submittedReadings === 1);
+  await h.proposer.stop();
+  const events = h.proposed.flatMap((c) => (c.payload as { events: { kind: string }[] }).events);
+  assert.equal(events.filter((e) => e.kind === 'alert').length, 4);
+  assert.ok(h.proposed.length <= 2, `five events in at most two batches (of four), found ${h.proposed.length} commands`);
+});

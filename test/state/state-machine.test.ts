@@ -317,6 +317,26 @@ describe('bounds and snapshots', () => {
   });
 });
 
+describe('the state hash is kept per applied entry', () => {
+  test('asked twice with nothing applied, the state is hashed once; after an apply or a restore, afresh', () => {
+    const h = Harness.ready(2);
+    let snapshots = 0;
+    const original = h.machine.snapshot.bind(h.machine);
+    h.machine.snapshot = () => {
+      snapshots++;
+      return original();
+    };
+    const first = h.machine.stateHash();
+    assert.equal(h.machine.stateHash(), first);
+    assert.equal(snapshots, 1, 'the second call used the kept hash');
+    const other = new StateMachine(h.cluster.genesis, policyEngines);
+    const before = other.stateHash();
+    other.restore(original());
+    assert.notEqual(other.stateHash(), before, 'a restore is hashed afresh');
+    assert.equal(other.stateHash(), toHex(sha256(original())));
+  });
+});
+
 describe('the planted bug no-replay-check (chaos self-test only)', () => {
   test('with it, a replayed command applies twice and an older seq applies after a newer one; without it, neither', () => {
     const cluster = new TestCluster();
