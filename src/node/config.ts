@@ -34,6 +34,7 @@ const Timing = Type.Object(
     electionTicks: Type.Optional(Type.Integer({ minimum: 2, maximum: 1_000 })),
     heartbeatTicks: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
     snapshotEveryEntries: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000_000 })),
+    snapshotEveryBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 1_073_741_824 })),
     proposalTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_600_000 })),
     readTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 3_600_000 })),
   },

@@ -49,6 +49,12 @@ export interface RaftRuntimeInit {
   readonly heartbeatTicks: number;
   /** snapshotEveryEntries: take a snapshot once this many entries were applied since the last one. */
   readonly snapshotEveryEntries: number;
+  /**
+   * snapshotEveryBytes: take a snapshot once the entries applied since the last one carry this many bytes.
+   * The log since the last snapshot is held in memory too, so this bounds the node's memory when entries
+   * are large (telemetry batches of hundreds of readings), where the entry count alone did not.
+   */
+  readonly snapshotEveryBytes: number;
   readonly proposalTimeoutMs: number;
   readonly readTimeoutMs: number;
   readonly maxPendingProposals: number;
@@ -67,6 +73,7 @@ export const RUNTIME_DEFAULTS: RaftRuntimeInit = {
   electionTicks: 10,
   heartbeatTicks: 1,
   snapshotEveryEntries: 10_000,
+  snapshotEveryBytes: 32 * 1024 * 1024,
   proposalTimeoutMs: 10_000,
   readTimeoutMs: 5_000,
   maxPendingProposals: 10_000,
@@ -153,6 +160,8 @@ export class RaftRuntime<Result> extends EventEmitter {
   private directory: MemberDirectory;
   private applied: number;
   private snapshotIndex: number;
+  /** bytesSinceSnapshot counts the entry bytes applied since the last snapshot (see snapshotEveryBytes). */
+  private bytesSinceSnapshot = 0;
   private lastTimeMs = 0;
   private leader = 0;
   private removed = false;
@@ -663,6 +672,7 @@ export class RaftRuntime<Result> extends EventEmitter {
     if (entry.index <= this.applied) return;
     if (entry.type === EntryType.ConfChange) this.applyConfChange(entry);
     else if (entry.data.length > 0) this.applyNormal(entry);
+    this.bytesSinceSnapshot += entry.data.length;
     this.applied = entry.index;
     this.emit('applied', entry.index);
   }
@@ -719,15 +729,18 @@ export class RaftRuntime<Result> extends EventEmitter {
   }
 
   private async maybeSnapshot(): Promise<void> {
-    if (this.applied - this.snapshotIndex < this.init.snapshotEveryEntries) return;
+    if (this.applied - this.snapshotIndex < this.init.snapshotEveryEntries && this.bytesSinceSnapshot < this.init.snapshotEveryBytes) return;
+    if (this.applied === this.snapshotIndex) return;
     const confState: ConfState = this.node.status().confState;
     const data = encodeRuntimeSnapshot({
       members: this.directory.toState() as MemberDirectoryState,
       lastTimeMs: this.lastTimeMs,
       application: this.components.applier.snapshot(),
     });
-    await this.components.store.createSnapshot(this.applied, confState, data);
-    this.snapshotIndex = this.applied;
+    const index = this.applied;
+    await this.components.store.createSnapshot(index, confState, data);
+    this.snapshotIndex = index;
+    this.bytesSinceSnapshot = 0;
     this.emit('snapshot', this.applied);
   }
 

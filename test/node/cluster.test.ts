@@ -136,6 +136,17 @@ describe('a 3-node cluster of real processes', { timeout: 120_000 }, () => {
     assert.ok(status && status.snapshotIndex > 0, `the restarted node should hold a snapshot, status: ${JSON.stringify(status)}`);
   });
 
+  test('the log is compacted by bytes too: large entries never pile up in memory until the entry count is reached', async () => {
+    const cluster = await createTestCluster({ nodes: 3, timing: { tickMs: 50, electionTicks: 10, heartbeatTicks: 1, snapshotEveryEntries: 1_000_000, snapshotEveryBytes: 4096 } });
+    clusters.push(cluster);
+    const leader = await cluster.waitForLeader();
+    const workload = new Workload(cluster, 8);
+    workload.start();
+    await waitUntilAsync(async () => ((await cluster.status(leader))?.snapshotIndex ?? 0) > 0, 30_000, 'the leader to snapshot after 4 KiB of entries');
+    await workload.stop();
+    await assertNoLoss(cluster, cluster.nodes.map((n) => n.nodeId), workload.acked());
+  });
+
   test('a fourth node is added and another removed under load', async () => {
     const cluster = await createTestCluster({ nodes: 3 });
     clusters.push(cluster);
