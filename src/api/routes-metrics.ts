@@ -29,6 +29,34 @@ export const metricsRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
   gauge('quorumgate_dropped_input_total', 'Inputs dropped because the runtime queue was full.', () => counters().droppedMessages);
   gauge('quorumgate_pending_proposals', 'Proposals waiting for their outcome.', () => counters().pendingProposals);
   gauge('quorumgate_pending_reads', 'Linearizable reads waiting for their index.', () => counters().pendingReads);
+  const devices = deps.devices;
+  if (devices !== undefined) {
+    gauge('quorumgate_device_readings_queued', 'Readings waiting for a telemetry batch (bounded; the oldest are dropped first).', () => devices.status().readings.queued);
+    gauge('quorumgate_device_readings_submitted_total', 'Readings committed in node-signed telemetry.', () => devices.status().readings.submitted);
+    gauge('quorumgate_device_commands_in_flight', 'Device commands being carried out now.', () => devices.status().commands.inFlight);
+    gauge('quorumgate_device_commands_failed_total', 'Device commands given up (listed as failed).', () => devices.status().commands.failed);
+    new Gauge({
+      name: 'quorumgate_device_readings_dropped_total', help: 'Readings dropped, by reason (edge check, rate limit, buffer full while no leader, rejected).',
+      labelNames: ['reason'], registers: [registry],
+      collect() {
+        for (const [reason, count] of Object.entries(devices.status().readings.dropped)) this.set({ reason }, count);
+      },
+    });
+    new Gauge({
+      name: 'quorumgate_device_adapter_connected', help: '1 when a device adapter reaches its peer (the broker; polling adapters: started).',
+      labelNames: ['protocol'], registers: [registry],
+      collect() {
+        for (const adapter of devices.status().adapters) this.set({ protocol: adapter.protocol }, adapter.connected ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'quorumgate_device_unreachable', help: 'Devices an adapter reports unreachable now.',
+      labelNames: ['protocol'], registers: [registry],
+      collect() {
+        for (const adapter of devices.status().adapters) this.set({ protocol: adapter.protocol }, adapter.unreachable.length);
+      },
+    });
+  }
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', registry.contentType);
     return registry.metrics();

@@ -305,4 +305,19 @@ describe('GET /v1/status', () => {
     const without = (await app.inject({ method: 'GET', url: '/v1/status' })).json() as Json;
     assert.equal('devices' in without, false);
   });
+
+  test('/metrics counts readings (queued, submitted, dropped by reason), commands and adapters', async () => {
+    const withDevices = await buildApp({ runtime, gateway: { applier, runtime }, devices: { status: () => devices } });
+    try {
+      const text = (await withDevices.inject({ method: 'GET', url: '/metrics' })).body;
+      assert.match(text, /^quorumgate_device_readings_queued 3$/m);
+      assert.match(text, /^quorumgate_device_readings_submitted_total 120$/m);
+      assert.match(text, /^quorumgate_device_readings_dropped_total\{reason="out_of_bounds"\} 2$/m);
+      assert.match(text, /^quorumgate_device_adapter_connected\{protocol="mqtt"\} 0$/m);
+      assert.match(text, /^quorumgate_device_unreachable\{protocol="mqtt"\} 1$/m);
+      assert.match(text, /^quorumgate_device_commands_in_flight 1$/m);
+    } finally {
+      await withDevices.close();
+    }
+  });
 });
