@@ -1,8 +1,10 @@
 // readme.test.ts — the README's commands, run as written.
 //
 // Goal: what a newcomer does first works: the README names one command for the main job and one
-// for the tests; CI calls exactly the latter; the main job brings up the 3-gateway demo, contains
-// both attacks while the leader dies, leaves the cluster running, and its teardown command removes it.
+// for the tests; CI calls exactly the latter; the main job brings up the 3-gateway demo, switches the
+// plug off over MQTT when the sensor overheats, contains both attacks while the leader dies, leaves the
+// cluster running, and its teardown command removes it (the demo's teardown itself fails if a broker,
+// simulator, namespace or link of the demo remains).
 // Method: read the commands out of README.md's code blocks, run the main job and its teardown as
 // child processes (real OVS, Docker engine, namespaces: root needed), and check what they print.
 import { after, describe, test } from 'node:test';
@@ -41,11 +43,17 @@ describe('the README', () => {
 
   const isRoot = process.getuid?.() === 0;
   if (!isRoot && requireInCi()) throw new Error('the README main-job test needs root (CI=true: failing instead of skipping)');
-  test('the main job runs as written: attacks contained while the leader dies, and its teardown cleans up', { skip: isRoot ? false : 'needs root', timeout: 900_000 }, () => {
+  test('the main job runs as written: the sensor overheats and the plug goes off, attacks contained while the leader dies, and its teardown cleans up', { skip: isRoot ? false : 'needs root', timeout: 900_000 }, () => {
     assert.ok(!existsSync(repoPath('run', 'demo', 'cluster.json')), 'a demo is already running in run/demo; tear it down first');
+    startedDemo = true;
     const up = run(mainJob, 780_000);
     try {
       assert.equal(up.status, 0, `the main job failed:\n${up.output.slice(-4000)}`);
+      assert.match(up.output, /\+ *\d+ ms {2}reading 60 °C committed/);
+      assert.match(up.output, /\+ *\d+ ms {2}temp-1 moved to suspicious \(rule overheat\)/);
+      assert.match(up.output, /\+ *\d+ ms {2}temp-1 reports every 500 ms/);
+      assert.match(up.output, /\+ *\d+ ms {2}plug-1 received power-off \(command \d+\) from gateway 1 over MQTT and carried it out/);
+      assert.match(up.output, /\+ *\d+ ms {2}plug-1 is off/);
       assert.match(up.output, /cam-1 moved to attack \d+ ms after the attack began/);
       assert.match(up.output, /attacker -> cam-1: cut off/);
       assert.match(up.output, /attacker -> cam-1 right after the kill: still cut off/);
@@ -64,7 +72,10 @@ describe('the README', () => {
   });
 });
 
+/** startedDemo: this test brought a demo up (a demo someone else runs is never torn down from here). */
+let startedDemo = false;
+
 after(() => {
-  // If the test was interrupted between up and down, leave nothing behind.
-  if (existsSync(repoPath('run', 'demo', 'cluster.json'))) run(teardown, 180_000);
+  // If the test was interrupted between up and down, leave nothing behind — of its own demo only.
+  if (startedDemo && existsSync(repoPath('run', 'demo', 'cluster.json'))) run(teardown, 180_000);
 });
