@@ -7,6 +7,7 @@
 // Level-triggered like the data plane: update(view) after every burst of applied entries compares what the
 // agreed state asks with what the adapters do and changes only the difference.
 import { strict as assert } from 'node:assert';
+import type { DiscoveryEvent } from '../commands/index.js';
 import { CommandRunner, type CommandRunnerStats, type PendingCommandView } from './command-runner.js';
 import type { NodeProposer, NodeProposerStats } from './node-proposer.js';
 import type { AdapterHealth, DeviceAdapter, RawReading, WatchedDevice } from './port.js';
@@ -35,15 +36,8 @@ export interface MqttCredentialSink {
   setDevices(devices: { deviceId: string; password: string }[]): Promise<void>;
 }
 
-/** DiscoveryReport is an unknown device seen on this node's switch (src/dataplane's DiscoveryMonitor). */
-export interface DiscoveryReport {
-  port: string;
-  mac: string;
-  firstSeenMs: number;
-  lastSeenMs: number;
-  hostname: string;
-  vendorClass: string;
-}
+/** DiscoveryReport is an unknown device seen on this node's switch (src/dataplane's DiscoveryMonitor), as the discovery event carries it. */
+export type DiscoveryReport = Omit<DiscoveryEvent, 'kind'>;
 
 /** DeviceAgentInit wires an agent. */
 export interface DeviceAgentInit {

@@ -1,5 +1,5 @@
 // types.ts — the records of the replicated state and the results of applying an entry.
-import type { CommandErrorCode, DeviceSpec, MembershipAction, PayloadKind } from '../commands/index.js';
+import type { CommandErrorCode, DeviceSpec, DiscoveryEvent, MembershipAction, PayloadKind } from '../commands/index.js';
 
 /** LogEntryInput is a committed entry as the runtime hands it to apply (src/node/ports.ts AppliedEntry). */
 export interface LogEntryInput {
@@ -157,16 +157,10 @@ export interface DeviceCommandFilter {
  * DiscoveredDevice is traffic from a port or MAC that no registered device owns, as a node reported it
  * (merged over reports: first seen is the earliest, last seen the latest, non-empty names win).
  */
-export interface DiscoveredDevice {
+export interface DiscoveredDevice extends Omit<DiscoveryEvent, 'kind'> {
   nodeId: string;
   /** domain is the domain of the batch that reported it last. */
   domain: string;
-  port: string;
-  mac: string;
-  firstSeenMs: number;
-  lastSeenMs: number;
-  hostname: string;
-  vendorClass: string;
 }
 
 /** ReadingSample is one accepted sensor reading and the entry time it was applied at. */
