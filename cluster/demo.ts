@@ -1,40 +1,70 @@
-// demo.ts — the main job: a 3-gateway quorumgate cluster on this machine that contains a brute-force
-// attack while it loses its leader. `bash scripts/demo.sh` runs it (after installing what it needs);
-// `bash scripts/demo.sh down` tears it down.
+// demo.ts — the main job: a 3-gateway quorumgate cluster on this machine that reads a sensor and switches
+// a plug off over MQTT, and contains a brute-force attack while it loses its leader. `bash scripts/demo.sh`
+// runs it (after installing what it needs); `bash scripts/demo.sh down` tears it down.
 //
-// What it does, in order (and says so as it goes):
+// What it does, in order (and says so as it goes, each reaction with its time):
 //  1. starts a private Open vSwitch and Docker engine, builds the μmbox images and pins their digests;
 //  2. creates root keys, node keys and a genesis, and starts 3 gateway processes (Raft on loopback),
-//     each with its own OVS bridge; behind each bridge a device in its own network namespace, and
-//     above all bridges an upstream network with a server and an attacker;
+//     each with its own OVS bridge, and its device interface: a management address (10.77.0.241-243) on a
+//     port of its bridge and its own Mosquitto broker there; behind each bridge devices in their own
+//     network namespaces (a camera per gateway; a smart plug and a temperature sensor behind gateway 1,
+//     whose secrets only gateway 1 holds), and above all bridges an upstream network with a server and an
+//     attacker;
 //  3. loads a policy with `qgate apply` (signed by 2 of 3 root keys and the domain's admin key) and
 //     waits until every gateway enforces it;
-//  4. runs a brute-force attack from the attacker on a camera: the camera's monitor μmbox raises an
+//  4. starts the sensor and the plug (MQTT simulators in their namespaces): their readings become
+//     node-signed telemetry; then the sensor's temperature rises: the reading is committed, the policy
+//     moves the sensor to `suspicious`, gateway 1 samples it every 500 ms instead of 2 s, and the rule's
+//     group command `power-off` is carried out on the plug by gateway 1 through MQTT;
+//  5. runs a brute-force attack from the attacker on a camera: the camera's monitor μmbox raises an
 //     alert, its gateway signs it as telemetry, the cluster commits it, the policy moves the camera to
 //     `attack`, and its gateway swaps its chain to block-all: the attacker is cut off;
-//  5. kills the leader (kill -9), attacks a second camera while the cluster elects a new leader, and
+//  6. kills the leader (kill -9), attacks a second camera while the cluster elects a new leader, and
 //     shows that enforcement never lapsed and the second attack is contained too;
-//  6. restarts the killed gateway, which catches up; leaves everything running to explore with qgate.
+//  7. restarts the killed gateway, which catches up; leaves everything running to explore with qgate.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
 import { LocalCluster, waitUntilAsync } from './local-cluster.js';
 import { ATTACKER_ADDRESS, SERVER_ADDRESS, buildNetwork, startServices, tcpReach, teardownNetwork } from './netlab.js';
-import type { DemoNetwork } from './netlab.js';
+import type { DemoDevice, DemoNetwork } from './netlab.js';
+import { startDevice, stopProcess } from './devlab.js';
+import type { RunningDevice, SimSpec } from './devlab.js';
 import { DockerUmboxRuntime, OvsSwitch, buildAllImages, ensureHost, hostPaths, stopHost } from '../src/dataplane/index.js';
+import { brokerDir } from '../src/node/device-link.js';
 
 const PREFIX = 'qgd';
 const DEFAULT_DIR = resolve('run', 'demo');
+/** DEVICES_SUBNET gives gateway N its management address 10.77.0.(240 + N) (LocalClusterInit.devicesSubnet). */
+const DEVICES_SUBNET = '10.77.0.';
+/** GROUP holds every demo device: the sensor's `overheat` rule switches off the devices of its group that declare `power-off`. */
+const GROUP = 'demo';
 // A camera behind every gateway (so a camera behind a surviving gateway can be attacked after the
-// leader dies, whichever node leads), and a smart plug.
+// leader dies, whichever node leads), a smart plug and a temperature sensor. Appended last, the sensor
+// leaves the other devices' ports and addresses as they were (netlab numbers them in this order).
 const DEVICES = [
   { id: 'cam-1', gateway: 1 },
   { id: 'cam-2', gateway: 2 },
   { id: 'cam-3', gateway: 3 },
   { id: 'plug-1', gateway: 1 },
+  { id: 'temp-1', gateway: 1 },
 ];
+/** SIMULATED are the devices that speak MQTT to their gateway's broker (a simulator runs in their namespace). */
+const SIMULATED: Readonly<Record<string, SimSpec['kind']>> = { 'temp-1': 'temperature', 'plug-1': 'plug' };
+/** Temperatures of the sensor (°C): the `overheat` rule fires when the average of the last 3 exceeds OVERHEAT_CELSIUS. */
+const START_CELSIUS = 21.5;
+const HOT_CELSIUS = 60;
+const OVERHEAT_CELSIUS = 30;
+/** Sampling intervals of the sensor by state (the policy's `sampling`). */
+const NORMAL_SAMPLING_MS = 2_000;
+const SUSPICIOUS_SAMPLING_MS = 500;
+/** REACTION_TIMEOUT_MS bounds the wait for every step of the sensor's reaction. */
+const REACTION_TIMEOUT_MS = 30_000;
+/** simulatorsFile records the simulators' pids in the cluster directory, so that `down` ends them by pid. */
+const simulatorsFile = (dir: string): string => join(dir, 'devices', 'simulators.json');
 
 function say(text: string): void {
   console.log(`\n\x1b[1m== ${text}\x1b[0m`);
@@ -58,17 +88,35 @@ function qgate(cluster: LocalCluster, args: readonly string[], keys: readonly st
   return result.stdout ?? '';
 }
 
-async function deviceState(cluster: LocalCluster, nodeId: number, deviceId: string): Promise<string | undefined> {
+/** read GETs a path from one gateway's API (this node's applied state when the path asks for it); undefined when it does not answer. */
+async function read<T>(cluster: LocalCluster, nodeId: number, path: string): Promise<T | undefined> {
   try {
-    const response = await fetch(`${cluster.apiUrl(nodeId)}/v1/devices/${deviceId}?consistency=stale`, { signal: AbortSignal.timeout(2_000) });
-    return response.ok ? ((await response.json()) as { state: string }).state : undefined;
+    const response = await fetch(`${cluster.apiUrl(nodeId)}${path}`, { signal: AbortSignal.timeout(2_000) });
+    return response.ok ? ((await response.json()) as T) : undefined;
   } catch {
     return undefined;
   }
 }
 
+async function deviceState(cluster: LocalCluster, nodeId: number, deviceId: string): Promise<string | undefined> {
+  return (await read<{ state: string }>(cluster, nodeId, `/v1/devices/${deviceId}?consistency=stale`))?.state;
+}
+
+/** Readings is the answer of GET /v1/devices/:id/readings. */
+interface Readings {
+  samplingMs: number | null;
+  sensors: { sensor: string; latest: { value: unknown; timeMs: number } | null; history: { value: unknown; timeMs: number }[] }[];
+}
+
+/** history is one sensor's readings in a gateway's agreed state, oldest first. */
+async function history(cluster: LocalCluster, nodeId: number, deviceId: string, sensor: string): Promise<{ value: unknown; timeMs: number }[]> {
+  const readings = await read<Readings>(cluster, nodeId, `/v1/devices/${deviceId}/readings?consistency=stale`);
+  return readings?.sensors.find((s) => s.sensor === sensor)?.history ?? [];
+}
+
 function policyBundle(digests: Record<string, string>, adminPublicKey: string): Record<string, unknown> {
   const pin = (name: string): { name: string; digest: string } => ({ name, digest: digests[name]! });
+  const bruteForce = { name: 'brute-force-login', from: 'any', to: 'attack', when: { alert: { type: 'brute-force', atLeast: 1, withinMs: 60_000 } } };
   return {
     domain: 'site',
     description: 'the demo site',
@@ -87,30 +135,53 @@ function policyBundle(digests: Record<string, string>, adminPublicKey: string): 
             { name: 'suspicious', chain: [pin('monitor'), pin('rate-limit')] },
             { name: 'attack', chain: [pin('block-all')] },
           ],
-          rules: [{ name: 'brute-force-login', from: 'any', to: 'attack', when: { alert: { type: 'brute-force', atLeast: 1, withinMs: 60_000 } } }],
+          rules: [bruteForce],
         },
         {
           name: 'smart-plug',
-          sensors: [{ name: 'power', type: 'number' }],
+          sensors: [{ name: 'isOn', type: 'boolean' }, { name: 'power', type: 'number', unit: 'W', min: 0, max: 3680 }],
+          commands: ['power-off', 'power-on'],
           alertTypes: ['brute-force'],
+          sampling: { default: '2s' },
           states: [
             { name: 'normal', chain: [pin('monitor')] },
             { name: 'suspicious', chain: [pin('monitor'), pin('rate-limit')] },
             { name: 'attack', verdict: 'quarantine' },
           ],
-          rules: [{ name: 'brute-force-login', from: 'any', to: 'attack', when: { alert: { type: 'brute-force', atLeast: 1, withinMs: 60_000 } } }],
+          rules: [bruteForce],
+        },
+        {
+          // A sensor needs no μmbox: its traffic is allowed, or quarantined under attack; its gateway
+          // reaches it in every state through the management path.
+          name: 'temp-sensor',
+          sensors: [{ name: 'temperature', type: 'number', unit: '°C', min: -40, max: 125 }],
+          alertTypes: [],
+          sampling: { normal: `${NORMAL_SAMPLING_MS}ms`, suspicious: `${SUSPICIOUS_SAMPLING_MS}ms`, default: `${NORMAL_SAMPLING_MS}ms` },
+          states: [{ name: 'normal', verdict: 'allow' }, { name: 'suspicious', verdict: 'allow' }, { name: 'attack', verdict: 'quarantine' }],
+          rules: [{
+            name: 'overheat', from: 'normal', to: 'suspicious',
+            when: { sensor: { name: 'temperature', op: '>', value: OVERHEAT_CELSIUS, over: { last: 3, aggregate: 'avg' } } },
+            commands: [{ command: 'power-off', target: 'group' }],
+          }],
         },
       ],
     },
   };
 }
 
+function typeOf(deviceId: string): string {
+  if (deviceId.startsWith('cam')) return 'camera';
+  return deviceId.startsWith('plug') ? 'smart-plug' : 'temp-sensor';
+}
+
 function devicesBundle(network: DemoNetwork): Record<string, unknown> {
   return {
     domain: 'site',
     devices: network.devices.map((device) => ({
-      id: device.id, type: device.id.startsWith('cam') ? 'camera' : 'smart-plug', nodeId: `n${device.gateway}`,
-      port: device.port, group: 'demo', tags: ['iot'], addresses: [device.address],
+      id: device.id, type: typeOf(device.id), nodeId: `n${device.gateway}`,
+      port: device.port, group: GROUP, tags: ['iot'], addresses: [device.address],
+      // The registration names the secret (credentialRef), never holds it: the gateway's secrets file does.
+      ...(SIMULATED[device.id] !== undefined ? { interface: { protocol: 'mqtt', endpoint: '', credentialRef: device.id } } : {}),
     })),
   };
 }
@@ -127,6 +198,133 @@ async function attack(cluster: LocalCluster, network: DemoNetwork, deviceId: str
   return Date.now() - started;
 }
 
+/** startSimulators runs the MQTT simulators in their devices' namespaces, connecting to their gateway's broker with their secrets. */
+async function startSimulators(cluster: LocalCluster, network: DemoNetwork, secrets: ReadonlyMap<string, string>): Promise<Map<string, RunningDevice>> {
+  const running = new Map<string, RunningDevice>();
+  const dir = join(cluster.dir, 'devices');
+  for (const device of network.devices.filter((d) => SIMULATED[d.id] !== undefined)) {
+    const broker = `${cluster.devicesOf(device.gateway)!.managementAddress}:${cluster.devicesOf(device.gateway)!.brokerPort}`;
+    const spec: SimSpec = { kind: SIMULATED[device.id]!, namespace: device.namespace, args: ['--id', device.id, '--broker', broker, '--password', secrets.get(device.id)!] };
+    running.set(device.id, await startDevice(dir, device.id, spec));
+    writeFileSync(simulatorsFile(cluster.dir), `${JSON.stringify([...running.values()].map((d) => d.pid))}\n`);
+  }
+  return running;
+}
+
+/** Milestone is one step of a reaction: `observe` answers when it happened (epoch ms) and what to say, or undefined before it has. */
+interface Milestone {
+  readonly what: string;
+  readonly observe: () => Promise<{ atMs: number; text: string } | undefined>;
+}
+
+/**
+ * follow polls every milestone at once (every 100 ms) from `sinceMs` on, and prints each with its time
+ * since then, in the order given, as soon as it and those before it have happened. An event the cluster
+ * or the device timestamps (an entry's time, the device's journal) is shown at that time; the others at
+ * the poll that saw them.
+ */
+async function follow(sinceMs: number, milestones: readonly Milestone[], timeoutMs: number): Promise<number[]> {
+  const seen: ({ atMs: number; text: string } | undefined)[] = milestones.map(() => undefined);
+  let printed = 0;
+  for (let round = 0; printed < milestones.length; round++) {
+    if (Date.now() - sinceMs > timeoutMs) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for: ${milestones.filter((_, i) => seen[i] === undefined).map((m) => m.what).join('; ')}`);
+    }
+    await Promise.all(milestones.map(async (milestone, i) => {
+      if (seen[i] === undefined) seen[i] = await milestone.observe();
+    }));
+    while (printed < milestones.length && seen[printed] !== undefined) {
+      const { atMs, text } = seen[printed]!;
+      note(`+${String(Math.max(0, atMs - sinceMs)).padStart(5)} ms  ${text}`);
+      printed++;
+    }
+    if (printed < milestones.length) await new Promise((done) => setTimeout(done, 100));
+  }
+  return seen.map((s) => s!.atMs - sinceMs);
+}
+
+/** sensorStep is step 4: readings arrive, then the sensor overheats and the plug is switched off. */
+async function sensorStep(cluster: LocalCluster, network: DemoNetwork, secrets: ReadonlyMap<string, string>): Promise<void> {
+  say('4. A temperature sensor and a smart plug on MQTT: the sensor overheats, and the policy switches the plug off');
+  const gateway = cluster.devicesOf(1)!;
+  const started = Date.now();
+  const simulators = await startSimulators(cluster, network, secrets);
+  const temp = simulators.get('temp-1')!;
+  const plug = simulators.get('plug-1')!;
+  await temp.set({ temperature: START_CELSIUS });
+  note(`temp-1 (a temperature sensor) and plug-1 (a smart plug) run in their namespaces and connect to gateway 1's broker at ${gateway.managementAddress}:${gateway.brokerPort},`);
+  note('each with its own user and secret (held by gateway 1 only; the registration names it, the log never holds it)');
+  // Observed on gateway 3, which serves neither: what it shows is agreed state.
+  await waitUntilAsync(async () => (await history(cluster, 3, 'temp-1', 'temperature')).length >= 3, REACTION_TIMEOUT_MS, 'three readings of temp-1 in the agreed state');
+  await waitUntilAsync(async () => (await history(cluster, 3, 'plug-1', 'isOn')).length >= 1, REACTION_TIMEOUT_MS, 'a reading of plug-1 in the agreed state');
+  note(`readings arrive: gateway 1 signs them as telemetry, and gateway 3 holds 3 of temp-1's ${Date.now() - started} ms after the sensors started`);
+  qgate(cluster, ['devices', 'readings', 'temp-1']);
+  qgate(cluster, ['devices', 'readings', 'plug-1']);
+
+  const before = (await temp.state()) as { samplingMs?: number };
+  const changed = Date.now();
+  await temp.set({ temperature: HOT_CELSIUS });
+  note(`the sensor's temperature rises to ${HOT_CELSIUS} °C (set on the device); from then on:`);
+  const times = await follow(changed, [
+    {
+      what: `temp-1's reading of ${HOT_CELSIUS} °C committed`,
+      observe: async () => {
+        const temperatures = await history(cluster, 3, 'temp-1', 'temperature');
+        const hot = temperatures.findIndex((r) => r.value === HOT_CELSIUS);
+        if (hot < 0) return undefined;
+        const last3 = temperatures.slice(Math.max(0, hot - 2), hot + 1).map((r) => Number(r.value));
+        const average = last3.reduce((sum, v) => sum + v, 0) / last3.length;
+        return { atMs: temperatures[hot]!.timeMs, text: `reading ${HOT_CELSIUS} °C committed (entry time); the average of the last 3 (${last3.join(', ')}) is ${average.toFixed(1)} > ${OVERHEAT_CELSIUS}` };
+      },
+    },
+    {
+      what: 'temp-1 to move to suspicious',
+      observe: async () => {
+        const device = await read<{ state: string; sinceMs: number }>(cluster, 3, '/v1/devices/temp-1?consistency=stale');
+        return device?.state === 'suspicious' ? { atMs: device.sinceMs, text: 'temp-1 moved to suspicious (rule overheat), on every gateway' } : undefined;
+      },
+    },
+    {
+      what: `temp-1 to report every ${SUSPICIOUS_SAMPLING_MS} ms`,
+      observe: async () => {
+        const state = (await temp.state()) as { samplingMs?: number };
+        return state.samplingMs === SUSPICIOUS_SAMPLING_MS
+          ? { atMs: Date.now(), text: `temp-1 reports every ${SUSPICIOUS_SAMPLING_MS} ms (was ${before.samplingMs ?? '?'} ms): gateway 1 changed its sampling (its retained config topic)` }
+          : undefined;
+      },
+    },
+    {
+      what: 'plug-1 to carry out power-off',
+      observe: async () => {
+        const command = plug.commands().find((c) => c.command === 'power-off' && c.executed);
+        return command === undefined ? undefined : { atMs: command.atMs, text: `plug-1 received power-off (command ${command.id}) from gateway 1 over MQTT and carried it out (its journal)` };
+      },
+    },
+    {
+      what: 'plug-1 to be off',
+      observe: async () => {
+        const state = (await plug.state()) as { isOn?: boolean; power?: number };
+        return state.isOn === false ? { atMs: Date.now(), text: `plug-1 is off (isOn ${String(state.isOn)}, power ${state.power ?? '?'} W)` } : undefined;
+      },
+    },
+    {
+      what: 'the power-off command done',
+      observe: async () => {
+        const done = await read<{ commands: { command: string; doneMs?: number }[] }>(cluster, 3, '/v1/device-commands?device=plug-1&status=done&consistency=stale');
+        const command = done?.commands.find((c) => c.command === 'power-off');
+        return command?.doneMs === undefined ? undefined : { atMs: command.doneMs, text: 'gateway 1 reported it done: the command is done in the agreed state' };
+      },
+    },
+  ], REACTION_TIMEOUT_MS);
+  note(`temp-1 overheated -> plug-1 off: ${times[4]! - times[0]!} ms after the reading was committed, ${times[4]} ms after the temperature rose`);
+  qgate(cluster, ['commands', 'list']);
+}
+
+/** isChained says whether a device's type chains μmboxes in `normal` (the sensor is allowed without one). */
+function isChained(device: DemoDevice): boolean {
+  return typeOf(device.id) !== 'temp-sensor';
+}
+
 async function up(dir: string): Promise<void> {
   if (existsSync(join(dir, 'cluster.json'))) {
     throw new Error(`a demo already runs in ${dir}; tear it down first with: bash scripts/demo.sh down`);
@@ -141,7 +339,9 @@ async function up(dir: string): Promise<void> {
 
   say('2. Three gateways: keys, genesis, processes, and a network with devices behind each gateway');
   await teardownNetwork(PREFIX);
-  const cluster = await LocalCluster.create({ dir, nodes: 3, application: 'quorumgate', dataplanePrefix: PREFIX, timing: { tickMs: 100, electionTicks: 10 } });
+  const cluster = await LocalCluster.create({
+    dir, nodes: 3, application: 'quorumgate', dataplanePrefix: PREFIX, devicesSubnet: DEVICES_SUBNET, timing: { tickMs: 100, electionTicks: 10 },
+  });
   note(`root keys (2 of 3 needed) and node keys in ${cluster.dir}; genesis ${cluster.genesisFile}`);
   const network = await buildNetwork({
     prefix: PREFIX,
@@ -154,15 +354,22 @@ async function up(dir: string): Promise<void> {
   await startServices(network, www);
   for (const device of network.devices) note(`${device.id} (${device.address}) sits behind gateway ${device.gateway}, on its OVS port ${device.port}`);
   note(`upstream: server ${SERVER_ADDRESS}, attacker ${ATTACKER_ADDRESS}`);
+  // Each MQTT device's secret goes to the gateway that serves it, and only there (its secrets file, 0600).
+  const secrets = new Map(Object.keys(SIMULATED).map((id) => [id, randomBytes(12).toString('hex')]));
+  for (const device of network.devices.filter((d) => secrets.has(d.id))) cluster.setDeviceSecret(device.gateway, device.id, secrets.get(device.id)!);
   cluster.startAll();
   const leader = await cluster.waitForLeader(30_000);
   note(`gateways 1-3 are up; node ${leader} was elected leader`);
+  for (const node of cluster.nodes) {
+    const devices = cluster.devicesOf(node.nodeId)!;
+    note(`gateway ${node.nodeId}: management address ${devices.managementAddress} on its bridge's port ${devices.managementPort}, its MQTT broker there on port ${devices.brokerPort}`);
+  }
   qgate(cluster, ['status']);
 
   say('3. Load the policy: signed by 2 of 3 root keys and the site admin, enforced on every gateway');
   const adminKey = join(cluster.dir, 'keys', 'admin.key');
   qgate(cluster, ['keys', 'gen', '--out', adminKey]);
-  const adminPublic = (JSON.parse((await import('node:fs')).readFileSync(adminKey, 'utf8')) as { publicKey: string }).publicKey;
+  const adminPublic = (JSON.parse(readFileSync(adminKey, 'utf8')) as { publicKey: string }).publicKey;
   const bundleFile = join(cluster.dir, 'site-policy.yaml');
   writeFileSync(bundleFile, toYaml(policyBundle(digests, adminPublic)));
   const devicesFile = join(cluster.dir, 'site-devices.yaml');
@@ -173,17 +380,20 @@ async function up(dir: string): Promise<void> {
   qgate(cluster, ['devices', 'list']);
   for (const device of network.devices) {
     const reach = await tcpReach(device.namespace, SERVER_ADDRESS, 80);
-    note(`${device.id} -> server: ${reach ? 'reaches it through its monitor μmbox' : 'NOT reachable (unexpected)'}`);
+    const how = isChained(device) ? 'through its monitor μmbox' : 'directly (its type allows it without a μmbox)';
+    note(`${device.id} -> server: ${reach ? `reaches it ${how}` : 'NOT reachable (unexpected)'}`);
   }
   note(`attacker -> cam-1 login port: ${(await tcpReach(network.attacker, network.devices[0]!.address, 22)) ? 'open (cam-1 is in normal)' : 'closed'}`);
 
-  say('4. Brute-force attack on cam-1 (behind gateway 1)');
+  await sensorStep(cluster, network, secrets);
+
+  say('5. Brute-force attack on cam-1 (behind gateway 1)');
   const firstMs = await attack(cluster, network, 'cam-1', 1);
   note(`cam-1 moved to attack ${firstMs} ms after the attack began: monitor alert -> signed telemetry -> commit -> policy -> block-all`);
   await waitUntilAsync(async () => !(await tcpReach(network.attacker, network.devices[0]!.address, 22, 1)), 10_000, 'the attacker to be cut off from cam-1');
   note('attacker -> cam-1: cut off');
 
-  say('5. Kill the leader (kill -9) and attack a camera behind another gateway while the cluster recovers');
+  say('6. Kill the leader (kill -9) and attack a camera behind another gateway while the cluster recovers');
   const doomed = await cluster.waitForLeader(10_000);
   await cluster.kill(doomed);
   note(`gateway ${doomed} (the leader) is dead; the others keep enforcing what was agreed (fail-static)`);
@@ -196,15 +406,16 @@ async function up(dir: string): Promise<void> {
   note(`new leader: gateway ${newLeader}; ${target.id} (behind gateway ${target.gateway}) contained ${secondMs} ms after its attack began, although the leader died just before`);
   await waitUntilAsync(async () => !(await tcpReach(network.attacker, target.address, 22, 1)), 10_000, `the attacker to be cut off from ${target.id}`);
   note(`attacker -> ${target.id}: cut off`);
-  // A device in `normal` behind the dead gateway: its flows and μmbox were installed before the
-  // gateway died, and they keep forwarding (fail-static) — OVS does not need its gateway process.
+  // A device in `normal` behind the dead gateway whose traffic passes a μmbox: its flows and μmbox were
+  // installed before the gateway died, and they keep forwarding (fail-static) — OVS does not need its
+  // gateway process.
   let dead = network.devices[0]!;
-  for (const device of network.devices.filter((d) => d.gateway === doomed)) {
+  for (const device of network.devices.filter((d) => d.gateway === doomed && isChained(d))) {
     if ((await deviceState(cluster, newLeader, device.id)) === 'normal') dead = device;
   }
   note(`${dead.id}, behind the dead gateway ${doomed}, keeps its installed flows: ${(await tcpReach(dead.namespace, SERVER_ADDRESS, 80)) ? 'it still reaches the server through its monitor μmbox' : 'its traffic is held (fail-closed)'}`);
 
-  say('6. The dead gateway comes back and catches up');
+  say('7. The dead gateway comes back and catches up');
   cluster.start(doomed);
   await waitUntilAsync(async () => {
     const statuses = await cluster.statusAll();
@@ -218,13 +429,51 @@ async function up(dir: string): Promise<void> {
   const endpoints = cluster.nodes.map((n) => cluster.apiUrl(n.nodeId)).join(',');
   console.log(`   export QGATE_ENDPOINTS=${endpoints}`);
   console.log('   npm run qgate -- status');
-  console.log('   npm run qgate -- watch');
+  console.log('   npm run qgate -- watch                                  # entries as they are applied, with the readings they record');
+  console.log('   npm run qgate -- devices readings temp-1 --history      # what the sensor reported, as agreed');
+  console.log('   npm run qgate -- commands list --device plug-1          # device commands the policy ordered, and what became of them');
   console.log(`   npm run qgate -- --key ${adminKey} state set cam-1 normal --reason "incident closed"`);
   console.log(`   npm run cluster -- kill 2 --dir ${cluster.dir}     # and npm run cluster -- restart 2 --dir ${cluster.dir}`);
   console.log('\n   Tear it all down with:  bash scripts/demo.sh down');
 }
 
+/** stopSimulators ends the simulators `up` recorded, by pid (each checked to still be one of ours). */
+async function stopSimulators(dir: string): Promise<void> {
+  const file = simulatorsFile(dir);
+  if (!existsSync(file)) return;
+  for (const pid of JSON.parse(readFileSync(file, 'utf8')) as number[]) {
+    if (commandLine(pid)?.includes(join(dir, 'devices')) === true) await stopProcess(pid);
+  }
+}
+
+/** commandLine is a process's command line (arguments joined by spaces), or undefined once it is gone. */
+function commandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** leftovers names what of the demo still exists: its namespaces and links, its gateways' brokers and its simulators. */
+function leftovers(dir: string): string[] {
+  const found: string[] = [];
+  const namespaces = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').map((line) => line.split(' ')[0]!);
+  found.push(...namespaces.filter((name) => name.startsWith(`${PREFIX}-`)).map((name) => `namespace ${name}`));
+  const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout.split('\n').map((line) => /^\d+: ([^:@]+)/.exec(line)?.[1]);
+  found.push(...links.filter((name): name is string => name?.startsWith(PREFIX) === true).map((name) => `link ${name}`));
+  const brokers = [1, 2, 3].map((id) => brokerDir(hostPaths(), `${PREFIX}${id}br`));
+  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    const line = commandLine(Number(entry));
+    if (line === undefined) continue;
+    if (line.includes('mosquitto') && brokers.some((broker) => line.includes(broker))) found.push(`broker process ${entry} (${line.trim()})`);
+    if (line.includes(join(dir, 'devices'))) found.push(`simulator process ${entry} (${line.trim()})`);
+  }
+  return found;
+}
+
 async function down(dir: string, stopEngines: boolean): Promise<void> {
+  await stopSimulators(dir);
   if (existsSync(join(dir, 'cluster.json'))) {
     const cluster = LocalCluster.open(dir);
     await cluster.stopAll();
@@ -237,16 +486,25 @@ async function down(dir: string, stopEngines: boolean): Promise<void> {
     for (const node of cluster.nodes) {
       for (const umbox of await runtime.list(`n${node.nodeId}`).catch(() => [])) await runtime.remove(umbox.name).catch(() => undefined);
     }
+    // destroy also stops the gateways' brokers and removes their management ports (releaseDevices).
     await cluster.destroy();
   }
+  // The namespaces go last, with whatever still runs in them (a simulator `up` had not recorded yet).
   await teardownNetwork(PREFIX);
   if (stopEngines) await stopHost(hostPaths(), { ovs: true, docker: true });
+  const remaining = leftovers(dir);
+  if (remaining.length > 0) throw new Error(`the teardown left: ${remaining.join('; ')}`);
   console.log('demo: torn down');
 }
 
 const program = new Command('demo').description('Run the quorumgate demo cluster.').showHelpAfterError();
 program.command('up', { isDefault: true }).option('--dir <dir>', 'cluster directory', DEFAULT_DIR)
-  .action(async (options: { dir: string }) => up(resolve(options.dir)));
+  .action(async (options: { dir: string }) => {
+    await up(resolve(options.dir));
+    // The simulators' stdout pipes (how devlab's startDevice hears they are ready) would keep this process
+    // waiting for them forever; they write nothing after their ready line, so leaving them running is safe.
+    process.exit(0);
+  });
 program.command('down').option('--dir <dir>', 'cluster directory', DEFAULT_DIR).option('--keep-engines', 'leave Open vSwitch and the Docker engine running')
   .action(async (options: { dir: string; keepEngines?: boolean }) => down(resolve(options.dir), !options.keepEngines));
 program.parseAsync(process.argv).catch((error: unknown) => {
