@@ -13,7 +13,8 @@ export type { BootstrappableStorage } from './raw-node.js';
 export { SeededRandom } from './random.js';
 export { decodeConfChange, encodeConfChange } from './conf-change.js';
 export { confChangeEntry } from './raft.js';
-export { validateWireMessage } from './message-validation.js';
+export { validateAgainstReceiver, validateWireMessage } from './message-validation.js';
+export type { ReceiverView } from './message-validation.js';
 export {
   EMPTY_BYTES, EMPTY_CONF_STATE, EMPTY_HARD_STATE, entrySizeBytes, isEmptySnapshot, makeMessage,
 } from './util.js';

@@ -2,7 +2,9 @@
 // the core sees them. The core trusts its peers' Raft behaviour (Raft is not Byzantine-tolerant),
 // but a decoding slip or a corrupted frame must be refused at the edge with a precise error,
 // never crash the node on an assertion or be misread as a local message (term 0).
-import { InvalidMessageError } from './errors.js';
+import type { ConfigAndProgress } from './conf-change.js';
+import { Changer, decodeConfChange } from './conf-change.js';
+import { ConfChangeDecodeError, ConfChangeError, InvalidMessageError } from './errors.js';
 import type { Entry, Message } from './types.js';
 import { EntryType, MessageType } from './types.js';
 
@@ -68,5 +70,57 @@ export function validateWireMessage(m: Message): void {
     }
     if (cs.voters.length === 0) throw new InvalidMessageError('snapshot.metadata.confState.voters', 'at least one voter', 0);
     if (!(snapshot.data instanceof Uint8Array)) throw new InvalidMessageError('snapshot.data', 'a Uint8Array', typeof snapshot.data);
+  }
+}
+
+/**
+ * ReceiverView is what validateAgainstReceiver needs to know of the node a message arrives at:
+ * its term, its last log index, whether it leads, and its membership (to check a conf change the
+ * way RawNode.proposeConfChange checks a local one).
+ */
+export interface ReceiverView {
+  readonly term: number;
+  readonly lastIndex: number;
+  readonly isLeader: boolean;
+  readonly membership: ConfigAndProgress;
+  readonly maxInflightMsgs: number;
+}
+
+/**
+ * validateAgainstReceiver throws InvalidMessageError for a well-formed message (validateWireMessage
+ * passed) that the core would otherwise assert on, or that would append what can never apply:
+ * - a Heartbeat of the current or a newer term whose commit is beyond the receiver's log. A leader
+ *   sends commit = min(its commit, the follower's acknowledged match) (thesis 3.5, etcd's
+ *   sendHeartbeat), so more than the follower holds means a corrupted frame or a lost log; the
+ *   core's commitTo asserts on it. Stale-term heartbeats still pass: the receiver answers them so
+ *   that a deposed leader learns the term (thesis 6.2).
+ * - an AppResp of the leader's term acknowledging an index beyond the leader's last index: by
+ *   Leader Completeness (thesis 3.6.3) a follower only acknowledges entries this leader sent, and
+ *   handleAppendResponse asserts on it.
+ * - a forwarded Prop whose ConfChange entry does not decode or could never apply to the current
+ *   configuration (thesis 4.1, 4.3): committed, it would crash every node in applyConfChange. Only
+ *   the leader checks; a follower forwards the Prop to its leader, which appends it.
+ */
+export function validateAgainstReceiver(m: Message, receiver: ReceiverView): void {
+  if (m.type === MessageType.Heartbeat && m.term >= receiver.term && m.commit > receiver.lastIndex) {
+    throw new InvalidMessageError('commit', `<= the receiver's last index ${receiver.lastIndex} on a Heartbeat`, m.commit);
+  }
+  if (m.type === MessageType.AppResp && receiver.isLeader && m.term === receiver.term && m.index > receiver.lastIndex) {
+    throw new InvalidMessageError('index', `<= the leader's last index ${receiver.lastIndex} on an AppResp`, m.index);
+  }
+  if (m.type === MessageType.Prop && receiver.isLeader) {
+    m.entries.forEach((entry, i) => {
+      if (entry.type === EntryType.ConfChange) checkConfChange(`entries[${i}].data`, entry.data, receiver);
+    });
+  }
+}
+
+function checkConfChange(where: string, data: Uint8Array, receiver: ReceiverView): void {
+  try {
+    const change = decodeConfChange(data);
+    new Changer(receiver.membership, receiver.lastIndex, receiver.maxInflightMsgs).applyChange(change);
+  } catch (error) {
+    if (!(error instanceof ConfChangeDecodeError) && !(error instanceof ConfChangeError)) throw error;
+    throw new InvalidMessageError(where, `a ConfChange that applies to the current configuration (${error.message})`, `${data.byteLength} bytes`);
   }
 }

@@ -667,28 +667,32 @@ export class Raft {
     if (this.leadTransferee !== NONE) {
       throw new ProposalDroppedError('transferring', `leadership is being transferred to ${this.leadTransferee}`);
     }
-    let entries = m.entries;
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i]!;
+    // Decide on the whole proposal before changing anything: a refused proposal (a second conf
+    // change in the same Prop, or the uncommitted limit) must leave pendingConfIndex as it was,
+    // or the next conf change would be refused until some unrelated entry applies (thesis 4.1:
+    // one change at a time, and only a change that was appended is pending).
+    let pendingConfIndex = this.pendingConfIndex;
+    for (let i = 0; i < m.entries.length; i++) {
+      const entry = m.entries[i]!;
       if (entry.type !== EntryType.ConfChange) continue;
-      const refusal = this.confChangeRefusal(decodeConfChange(entry.data));
+      const refusal = this.confChangeRefusal(decodeConfChange(entry.data), pendingConfIndex);
       if (refusal !== undefined) throw new ProposalDroppedError('conf-change-pending', refusal);
-      this.pendingConfIndex = this.raftLog.lastIndex() + i + 1;
+      pendingConfIndex = this.raftLog.lastIndex() + i + 1;
     }
-    entries = entries.map((entry) => ({ ...entry }));
-    if (!this.appendEntries(entries)) {
+    if (!this.appendEntries(m.entries.map((entry) => ({ ...entry })))) {
       throw new ProposalDroppedError('uncommitted-limit', `uncommitted entries exceed ${this.cfg.maxUncommittedEntriesBytes} bytes`);
     }
+    this.pendingConfIndex = pendingConfIndex;
     this.bcastAppend();
   }
 
   /** confChangeRefusal says why a conf change cannot be proposed now, or undefined if it can. */
-  private confChangeRefusal(change: ConfChange): string | undefined {
-    const alreadyPending = this.pendingConfIndex > this.raftLog.applied;
+  private confChangeRefusal(change: ConfChange, pendingConfIndex: number): string | undefined {
+    const alreadyPending = pendingConfIndex > this.raftLog.applied;
     const alreadyJoint = this.trk.config.voters.outgoing.size > 0;
     const wantsLeaveJoint = isLeaveJoint(change);
     if (alreadyPending && !this.hasPlant('two-pending-conf-changes')) {
-      return `possible unapplied conf change at index ${this.pendingConfIndex} (applied to ${this.raftLog.applied})`;
+      return `possible unapplied conf change at index ${pendingConfIndex} (applied to ${this.raftLog.applied})`;
     }
     if (alreadyJoint && !wantsLeaveJoint) return 'must transition out of joint config first';
     if (!alreadyJoint && wantsLeaveJoint) return 'not in joint state; refusing empty conf change';

@@ -2,7 +2,7 @@
 // it feeds Raft and packs its output into Ready values, following the contract of types.ts.
 import { Changer } from './conf-change.js';
 import { ConfChangeDecodeError, ConfigError, PeerNotFoundError, ProposalDroppedError, StepLocalMessageError, assert } from './errors.js';
-import { validateWireMessage } from './message-validation.js';
+import { validateAgainstReceiver, validateWireMessage } from './message-validation.js';
 import { Raft, confChangeEntry, isLocalMessage, isResponseMessage } from './raft.js';
 import type {
   ConfChange, ConfState, Config, HardState, Message, NodeId, PeerProgress, RaftNode, Ready, SoftState, Snapshot, Status, Storage,
@@ -79,13 +79,19 @@ export class RawNode implements RaftNode {
 
   /**
    * step feeds a message from the network. Throws StepLocalMessageError for local-only types,
-   * InvalidMessageError for a malformed message, and PeerNotFoundError for a response from a
+   * InvalidMessageError for a malformed message or one impossible for this node (validateAgainstReceiver:
+   * a commit or acknowledgement beyond its log, a forwarded conf change that cannot apply), and PeerNotFoundError for a response from a
    * node outside the configuration (callers drop the message in all three cases). A proposal forwarded by a follower that this node refuses is dropped silently: the
    * follower's client times out and retries, as with any lost message.
    */
   step(message: Message): void {
     if (isLocalMessage(message.type)) throw new StepLocalMessageError(message.type);
     validateWireMessage(message);
+    const raft = this.raft;
+    validateAgainstReceiver(message, {
+      term: raft.term, lastIndex: raft.raftLog.lastIndex(), isLeader: raft.state === 'leader',
+      membership: { config: raft.trk.config, progress: raft.trk.progress }, maxInflightMsgs: raft.trk.maxInflightMsgs,
+    });
     if (isResponseMessage(message.type) && !this.raft.trk.progress.has(message.from)) throw new PeerNotFoundError(message.from);
     if (message.type === MessageType.Prop) {
       if (message.entries.length === 0) {

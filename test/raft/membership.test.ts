@@ -1,7 +1,8 @@
 // membership.test.ts — membership changes through the log: one-at-a-time changes (thesis 4.1),
 // joint consensus entered and left automatically or explicitly (thesis 4.3), never two changes
 // pending at once, the first change of a term waiting for an entry of that term, removal of a
-// follower and of the leader, and a new member caught up by snapshot.
+// follower and of the leader, a refused proposal leaving no change pending, and a new member
+// caught up by snapshot.
 //
 // Method: in-test networks (founders bootstrapped with a snapshot at index 1, so joiners start
 // from an empty storage), proposals through RawNode.proposeConfChange, and checks of every
@@ -9,7 +10,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ConfChangeError, ConfChangeType, EMPTY_BYTES, MemoryStorage, MessageType, ProposalDroppedError, RawNode, SeededRandom, confChangeEntry,
+  ConfChangeError, ConfChangeType, EMPTY_BYTES, MemoryStorage, MessageType, ProposalDroppedError, RawNode, SeededRandom, confChangeEntry, makeMessage,
 } from '../../src/raft/index.js';
 import type { ConfChange, ConfChangeSingle, ConfChangeTransition, NodeId } from '../../src/raft/index.js';
 import { Network } from './support/network.js';
@@ -91,6 +92,38 @@ describe('membership changes', () => {
     leader.proposeConfChange(change([remove(4)]));
     net.stabilize();
     assert.deepEqual(leader.status().confState.voters, [1, 2, 3]);
+  });
+
+  test('a refused proposal leaves no change pending: after a Prop carrying two changes is refused, the next change is accepted', () => {
+    const net = cluster();
+    net.stabilize();
+    const leader = net.raw(1);
+    const lastIndex = leader.raft.raftLog.lastIndex();
+    const twoChanges = makeMessage({ type: MessageType.Prop, from: 1, entries: [confChangeEntry(change([add(4)])), confChangeEntry(change([add(5)]))] });
+    assert.throws(() => leader.raft.step(twoChanges), isDropped('conf-change-pending'));
+    assert.equal(leader.raft.raftLog.lastIndex(), lastIndex, 'nothing appended');
+    assert.equal(leader.raft.pendingConfIndex <= leader.raft.raftLog.applied, true, 'no change pending');
+    leader.proposeConfChange(change([add(4)]));
+    net.stabilize();
+    assert.deepEqual(leader.status().confState.voters, [1, 2, 3, 4]);
+  });
+
+  test('a conf change refused by the uncommitted-entries limit leaves no change pending', () => {
+    const net = new Network([1, 2, 3], { bootstrap: true, config: () => ({ maxUncommittedEntriesBytes: 64 }) });
+    net.campaign(1);
+    net.stabilize();
+    net.isolate(2);
+    net.isolate(3);
+    const leader = net.raw(1);
+    leader.propose(new Uint8Array(100));
+    assert.throws(() => leader.proposeConfChange(change([add(4)])), isDropped('uncommitted-limit'));
+    assert.equal(leader.raft.pendingConfIndex <= leader.raft.raftLog.applied, true, 'no change pending');
+    net.heal();
+    net.tick(2);
+    net.stabilize();
+    leader.proposeConfChange(change([add(4)]));
+    net.stabilize();
+    assert.deepEqual(leader.status().confState.voters, [1, 2, 3, 4]);
   });
 
   test("a new leader's first change waits until an entry of its own term is applied", () => {

@@ -3,12 +3,18 @@
 // and leave the node untouched; well-formed messages pass.
 //
 // Method: take a valid message of each kind, break one field at a time, step it into a
-// RawNode, and check the error and that the node's state did not change.
+// RawNode, and check the error and that the node's state did not change. Then messages that are
+// well formed but impossible for the node they reach (a Heartbeat committing beyond its log, an
+// AppResp beyond the leader's log, a forwarded conf change that cannot apply), stepped into the
+// nodes of an in-test network.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InvalidMessageError, MemoryStorage, MessageType, RawNode, SeededRandom, makeMessage, validateWireMessage } from '../../src/raft/index.js';
-import type { Message } from '../../src/raft/index.js';
-import { bytes, confState } from './support/network.js';
+import {
+  ConfChangeType, EMPTY_BYTES, EntryType, InvalidMessageError, MemoryStorage, MessageType, RawNode, SeededRandom, encodeConfChange, makeMessage,
+  validateAgainstReceiver, validateWireMessage,
+} from '../../src/raft/index.js';
+import type { ConfChange, ConfChangeSingle, Message } from '../../src/raft/index.js';
+import { Network, bytes, confState } from './support/network.js';
 import { entry } from './support/raft-helpers.js';
 
 const app = makeMessage({ type: MessageType.App, from: 2, to: 1, term: 3, index: 4, logTerm: 2, commit: 4, entries: [entry(5, 2, 'a'), entry(6, 3, 'b')] });
@@ -55,4 +61,73 @@ describe('validateWireMessage', () => {
       assert.equal(node.hasReady(), false);
     });
   }
+});
+
+// Messages that are well formed on their own but impossible for the node they reach: before
+// validateAgainstReceiver, each of these crashed the node on an assertion in the core (or, for
+// the conf change, would have crashed every node when applied).
+describe('validateAgainstReceiver', () => {
+  const add = (nodeId: number): ConfChangeSingle => ({ type: ConfChangeType.AddNode, nodeId });
+  const change = (changes: ConfChangeSingle[]): ConfChange => ({ transition: 'auto', changes, context: EMPTY_BYTES });
+  function leaderOfThree(): Network {
+    const net = new Network([1, 2, 3]);
+    net.campaign(1);
+    net.propose(1, 'x');
+    return net;
+  }
+  function refuses(node: RawNode, message: Message, field: RegExp): void {
+    const before = JSON.stringify(node.status());
+    assert.throws(() => node.step(message), (e: unknown) => {
+      assert.ok(e instanceof InvalidMessageError, String(e));
+      assert.match(e.message, field);
+      return true;
+    });
+    assert.equal(JSON.stringify(node.status()), before, 'the node is untouched');
+  }
+
+  test('a Heartbeat whose commit is beyond the follower\'s log is refused, and a valid one still commits', () => {
+    const net = leaderOfThree();
+    const follower = net.raw(2);
+    const { term } = follower.raft;
+    const last = follower.raft.raftLog.lastIndex();
+    refuses(follower, makeMessage({ type: MessageType.Heartbeat, from: 1, to: 2, term, commit: last + 1 }), /field commit: expected <= the receiver's last index \d+ on a Heartbeat, got \d+/);
+    refuses(follower, makeMessage({ type: MessageType.Heartbeat, from: 3, to: 2, term: term + 1, commit: last + 5 }), /field commit/);
+    follower.step(makeMessage({ type: MessageType.Heartbeat, from: 1, to: 2, term, commit: last }));
+    assert.equal(follower.raft.raftLog.committed, last);
+  });
+
+  test('a stale-term Heartbeat passes whatever its commit (the receiver answers so the old leader learns the term)', () => {
+    const net = leaderOfThree();
+    const raft = net.raw(2).raft;
+    const view = { term: 5, lastIndex: 1, isLeader: false, membership: { config: raft.trk.config, progress: raft.trk.progress }, maxInflightMsgs: 256 };
+    validateAgainstReceiver(makeMessage({ type: MessageType.Heartbeat, from: 3, to: 2, term: 4, commit: 10_000 }), view);
+    assert.throws(() => validateAgainstReceiver(makeMessage({ type: MessageType.Heartbeat, from: 3, to: 2, term: 5, commit: 10_000 }), view), InvalidMessageError);
+  });
+
+  test('an AppResp acknowledging an index beyond the leader\'s last index is refused', () => {
+    const net = leaderOfThree();
+    const leader = net.raw(1);
+    const { term } = leader.raft;
+    const last = leader.raft.raftLog.lastIndex();
+    refuses(leader, makeMessage({ type: MessageType.AppResp, from: 2, to: 1, term, index: last + 1 }), /field index: expected <= the leader's last index \d+ on an AppResp, got \d+/);
+    refuses(leader, makeMessage({ type: MessageType.AppResp, from: 2, to: 1, term, index: last + 7, reject: true, rejectHint: 0 }), /field index/);
+    leader.step(makeMessage({ type: MessageType.AppResp, from: 2, to: 1, term, index: last }));
+  });
+
+  test('a forwarded conf change that cannot apply (or does not decode) is refused before it is appended', () => {
+    const net = leaderOfThree();
+    const leader = net.raw(1);
+    const last = leader.raft.raftLog.lastIndex();
+    const prop = (data: Uint8Array): Message => makeMessage({ type: MessageType.Prop, from: 2, to: 1, entries: [{ term: 0, index: 0, type: EntryType.ConfChange, data }] });
+    // Removing every voter passes the leader's pending/joint checks; appended and committed, it
+    // would make applyConfChange throw on every node.
+    const removeAll: ConfChange = { transition: 'explicit', changes: [1, 2, 3].map((nodeId) => ({ type: ConfChangeType.RemoveNode, nodeId })), context: EMPTY_BYTES };
+    refuses(leader, prop(encodeConfChange(removeAll)), /entries\[0\]\.data: expected a ConfChange that applies to the current configuration \(.*voters/);
+    // Leaving a joint configuration that is not joint.
+    refuses(leader, prop(encodeConfChange(change([]))), /entries\[0\]\.data: expected a ConfChange that applies to the current configuration \(.*can't leave a non-joint config\), got "\d+ bytes"/);
+    refuses(leader, prop(bytes('{not json')), /entries\[0\]\.data: expected a ConfChange that applies/);
+    assert.equal(leader.raft.raftLog.lastIndex(), last, 'nothing appended');
+    leader.step(prop(encodeConfChange(change([add(4)]))));
+    assert.equal(leader.raft.raftLog.lastIndex(), last + 1, 'a valid forwarded change is appended');
+  });
 });

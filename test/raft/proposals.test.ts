@@ -7,7 +7,7 @@
 // Method: in-test networks and single Raft instances; each refusal is provoked directly.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfChangeType, EMPTY_BYTES, MessageType, ProposalDroppedError } from '../../src/raft/index.js';
+import { ConfChangeType, EMPTY_BYTES, InvalidMessageError, MessageType, ProposalDroppedError } from '../../src/raft/index.js';
 import type { ProposalDropReason } from '../../src/raft/index.js';
 import { Network, bytes } from './support/network.js';
 import { newRaft, msg, entry } from './support/raft-helpers.js';
@@ -113,8 +113,8 @@ describe('proposals', () => {
     net.stabilize();
     net.raw(1).step(msg({ type: MessageType.Prop, from: 2, to: 1, entries: [entry(0, 0, 'over the bound, and more')] }));
     assert.equal(net.raw(1).raft.state, 'leader');
-    // A forwarded proposal with garbage as a conf change is dropped the same way.
-    net.raw(1).step(msg({ type: MessageType.Prop, from: 2, to: 1, entries: [{ term: 0, index: 0, type: 1, data: bytes('garbage') }] }));
+    // A forwarded proposal with garbage as a conf change is refused at the edge (validateAgainstReceiver).
+    assert.throws(() => net.raw(1).step(msg({ type: MessageType.Prop, from: 2, to: 1, entries: [{ term: 0, index: 0, type: 1, data: bytes('garbage') }] })), InvalidMessageError);
     net.raw(1).step(msg({ type: MessageType.Prop, from: 2, to: 1, entries: [] }));
     assert.equal(net.raw(1).raft.raftLog.lastIndex(), 2, 'term-start entry and the first proposal only');
   });
