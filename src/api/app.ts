@@ -8,8 +8,9 @@ import { Ajv } from 'ajv';
 import type { FastifyInstance, FastifyError } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
-import { ApiError } from './errors.js';
-import type { ErrorBody } from './errors.js';
+import { ApiError, errorBody } from './errors.js';
+import { readJsonBody } from './json-body.js';
+import { clientErrorHandler, frameworkErrorHandler } from './edge-errors.js';
 import { healthRoutes } from './routes-health.js';
 import { metricsRoutes } from './routes-metrics.js';
 import { raftLogRoutes } from './routes-raft-log.js';
@@ -31,7 +32,22 @@ export async function buildApp(deps: ApiDeps, logger?: Logger): Promise<ApiApp> 
     // are still logged by the error handler.
     disableRequestLogging: true,
     bodyLimit: MAX_BODY_BYTES,
+    // Errors Fastify or Node answer before any route runs (a path parameter over its length: 414; headers
+    // over Node's limit: 431; a malformed request line: 400) use the documented error shape too.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // A JSON body is scanned while it arrives and refused at the first bound it crosses, so that
+  // JSON.parse only ever sees a body that is cheap to parse (json-body.ts).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', (request, payload, done) => {
+    const declared = request.headers['content-length'] === undefined ? undefined : Number(request.headers['content-length']);
+    readJsonBody(payload, declared, MAX_BODY_BYTES, (refusal, text) => {
+      if (refusal !== undefined) done(new ApiError(refusal.kind === 'too-large' ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST', refusal.message), undefined);
+      else parseJson(request, text ?? '', done);
+    });
+  });
   // A query string or a path holds only text, so "?limit=10" must become a number there. A JSON body
   // carries its own types: coercing them would take 7 for "7" or [x] for x without a word, so bodies
   // are validated as sent. Nothing is removed or defaulted silently in a body either.
@@ -41,10 +57,7 @@ export async function buildApp(deps: ApiDeps, logger?: Logger): Promise<ApiApp> 
   };
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? validators.body : validators.text).compile(schema));
   app.setErrorHandler((error: FastifyError | ApiError | Error, request, reply) => {
-    if (error instanceof ApiError) {
-      const body: ErrorBody = { error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } };
-      return reply.status(error.statusCode).send(body);
-    }
+    if (error instanceof ApiError) return reply.status(error.statusCode).send(errorBody(error));
     const fastifyError = error as FastifyError;
     if (fastifyError.validation) {
       const where = fastifyError.validationContext ?? 'request';
@@ -57,6 +70,10 @@ export async function buildApp(deps: ApiDeps, logger?: Logger): Promise<ApiApp> 
     request.log.error({ err: error }, 'unhandled error');
     return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal error' } });
   });
+  app.setNotFoundHandler((request, reply) => {
+    const error = new ApiError('NOT_FOUND', `no route ${request.method} ${describePath(request.url)}`);
+    return reply.status(error.statusCode).send(errorBody(error));
+  });
   await app.register(healthRoutes, { deps });
   await app.register(metricsRoutes, { deps });
   if (deps.logApplier) await app.register(raftLogRoutes, { deps });
@@ -66,4 +83,10 @@ export async function buildApp(deps: ApiDeps, logger?: Logger): Promise<ApiApp> 
   }
   await app.ready();
   return app as unknown as ApiApp;
+}
+
+/** describePath shortens a request path for an error message (a client may send kilobytes). */
+function describePath(url: string): string {
+  const path = url.split('?', 1)[0] ?? '';
+  return JSON.stringify(path.length > 80 ? `${path.slice(0, 80)}...` : path);
 }

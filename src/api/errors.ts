@@ -11,6 +11,9 @@ export const API_ERRORS = {
   CONFLICT: 409,
   NOT_LEADER: 421,
   PAYLOAD_TOO_LARGE: 413,
+  URI_TOO_LONG: 414,
+  HEADERS_TOO_LARGE: 431,
+  REQUEST_TIMEOUT: 408,
   UNPROCESSABLE: 422,
   OVERLOADED: 429,
   UNAVAILABLE: 503,
@@ -37,6 +40,11 @@ export class ApiError extends Error {
 /** ErrorBody is the JSON shape of every error answer. */
 export interface ErrorBody {
   error: { code: string; message: string; details?: Record<string, unknown> };
+}
+
+/** errorBody is the documented answer for an ApiError. */
+export function errorBody(error: ApiError): ErrorBody {
+  return { error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } };
 }
 
 /** runtimeToApiError maps the runtime's expected errors to the API catalogue. */

@@ -1,0 +1,34 @@
+// support.ts — a stand-in Raft runtime for API tests: it applies every proposal at once through the
+// real GatewayApplier and StateMachine, as a one-node cluster would.
+import type { RuntimeApi } from '../../src/api/deps.js';
+import type { GatewayApplier } from '../../src/node/gateway-applier.js';
+import type { Committed, RuntimeCounters, RuntimeStatus } from '../../src/node/raft-runtime.js';
+import type { ApplyResult } from '../../src/state/index.js';
+
+/** StandInRuntime applies every proposal at once; `term` is the term it stamps on entries. */
+export class StandInRuntime implements RuntimeApi<ApplyResult> {
+  proposals = 0;
+  term = 2;
+  private index = 0;
+  constructor(private readonly applier: GatewayApplier, private readonly clock: () => number) {}
+  status(): RuntimeStatus {
+    return { id: 1, role: 'leader', leader: 1, term: this.term, commit: this.index, applied: this.index,
+      snapshotIndex: 0, lastIndex: this.index, voters: [1], learners: [], removed: false };
+  }
+  counters(): RuntimeCounters {
+    return { readies: 0, saves: 0, syncedSaves: 0, savedEntries: 0, saveMs: 0, syncedSaveMs: 0, appliedEntries: this.index, sentMessages: 0, droppedMessages: 0, pendingProposals: 0, pendingReads: 0 };
+  }
+  async propose(payload: Uint8Array): Promise<Committed<ApplyResult>> {
+    this.proposals += 1;
+    this.index += 1;
+    const timeMs = this.clock();
+    const result = this.applier.apply({ index: this.index, term: this.term, timeMs, payload });
+    return { index: this.index, term: this.term, timeMs, result };
+  }
+  async readIndex(): Promise<number> {
+    return this.index;
+  }
+  addMember(): void {}
+  removeMember(): void {}
+  transferLeadership(): void {}
+}
