@@ -26,7 +26,10 @@
 // exist on the bridge (not plugged in: the node waits quietly for them); their secrets are written once per
 // gateway (0600) before the nodes start.
 //
-// Usage: npm run bench:devices -- [--sizes 10,1000,10000] [--seconds 30] [--reactions 20]
+// Usage: npm run bench:devices -- [--sizes 10,1000,10000] [--seconds 30] [--reactions 20] [--cpu-prof-node G]
+// (--cpu-prof-node G runs node G under node --cpu-prof --trace-gc: its profile lands in LOGS_DIR/cpu-prof when
+// the bench stops it, with a long grace so the profile is written, and each garbage collection's heap sizes in
+// its node.log. For attribution only: profiling costs CPU.)
 // Writes bench/results/devices.json. Needs root, Open vSwitch, Docker (the data plane's facilities) and
 // Mosquitto; `npm run build` first (the nodes and qgate run from dist/).
 import { spawn, execFile } from 'node:child_process';
@@ -64,7 +67,7 @@ export const BUNDLE_DEVICES = 2_000;
 const REGISTER_BATCH = 200;
 /** WIRE_INTERVAL_MS is the reaction sensor's packet interval to the upstream server (the wire's resolution). */
 const WIRE_INTERVAL_MS = 2;
-/** STATUS_EVERY_MS spaces the /v1/status polls of the steady window (each computes the state hash: O(state)). */
+/** STATUS_EVERY_MS spaces the /v1/status polls of the steady window. */
 const STATUS_EVERY_MS = 5_000;
 const WARMUP_MS = 5_000;
 /** SETTLE_MAX_MS bounds the wait for the nodes' queues to drain after the fleet connects. */
@@ -83,6 +86,8 @@ export interface Options {
   sizes: number[];
   seconds: number;
   reactions: number;
+  /** cpuProfNode: profile this node's process (node --cpu-prof into LOGS_DIR/cpu-prof when it stops, and --trace-gc into its log). */
+  cpuProfNode?: number;
 }
 
 /** parseOptions reads --sizes A,B,C, --seconds S and --reactions N; bad input names the flag, expected and got. */
@@ -102,8 +107,10 @@ export function parseOptions(argv: readonly string[]): Options {
       options.seconds = positiveInteger(flag, value, 3_600);
     } else if (flag === '--reactions') {
       options.reactions = positiveInteger(flag, value, 1_000);
+    } else if (flag === '--cpu-prof-node') {
+      options.cpuProfNode = positiveInteger(flag, value, GATEWAYS.length);
     } else {
-      throw new Error(`bench:devices: unknown argument ${JSON.stringify(flag)}; expected --sizes A,B,C, --seconds S or --reactions N`);
+      throw new Error(`bench:devices: unknown argument ${JSON.stringify(flag)}; expected --sizes A,B,C, --seconds S, --reactions N or --cpu-prof-node G`);
     }
   }
   return options;
@@ -247,6 +254,8 @@ interface StatusSample {
   tMs: number;
   statusMs: number;
   readings: ReadingsStatus;
+  /** raft: the node's applied index and its log since the last snapshot (lastIndex - snapshotIndex, entries). */
+  raft: { applied: number; logSinceSnapshot: number };
 }
 
 interface ProcessWatch {
@@ -377,6 +386,8 @@ async function main(): Promise<void> {
     await probe?.stop().catch(() => undefined);
     if (cluster !== undefined) {
       const brokers = GATEWAYS.map((gateway) => brokerPid(cluster!, gateway)).filter((pid): pid is number => pid !== undefined);
+      // A profiled node writes its profile on a graceful exit: give it time (stopAll's grace is 5 s).
+      if (options.cpuProfNode !== undefined) await cluster.stop(options.cpuProfNode, 120_000).catch(() => undefined);
       await cluster.stopAll().catch(() => undefined);
       for (const pid of brokers) await stopProcess(pid);
       keepLogs(cluster, dir);
@@ -407,7 +418,9 @@ async function main(): Promise<void> {
     // Every secret, for the largest size, written once per gateway before the nodes start (0600).
     const largest = options.sizes[options.sizes.length - 1]!;
     const secrets = writeSecrets(c, dir, splitAcross(largest, GATEWAYS.length));
-    c.startAll();
+    const profileDir = join(LOGS_DIR, 'cpu-prof');
+    if (options.cpuProfNode !== undefined) mkdirSync(profileDir, { recursive: true });
+    for (const gateway of GATEWAYS) c.start(gateway, {}, gateway === options.cpuProfNode ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--trace-gc'] : []);
     await c.waitForLeader(60_000);
     for (const gateway of GATEWAYS) watcher.watch(`n${gateway}`, c.pid(gateway)!);
     watcher.start();
@@ -659,17 +672,17 @@ async function readingsStatus(cluster: LocalCluster, gateway: number): Promise<S
   const started = performance.now();
   const response = await fetch(`${cluster.apiUrl(gateway)}/v1/status`, { signal: AbortSignal.timeout(30_000) });
   if (!response.ok) throw new Error(`GET /v1/status of node ${gateway}: HTTP ${response.status}`);
-  const body = (await response.json()) as { devices?: { readings?: ReadingsStatus } };
+  const body = (await response.json()) as { devices?: { readings?: ReadingsStatus }; applied?: number; lastIndex?: number; snapshotIndex?: number };
   const statusMs = performance.now() - started;
   if (body.devices?.readings === undefined) throw new Error(`GET /v1/status of node ${gateway}: expected a devices.readings section, got ${JSON.stringify(Object.keys(body))}`);
-  return { tMs: Date.now(), statusMs, readings: body.devices.readings };
+  return { tMs: Date.now(), statusMs, readings: body.devices.readings, raft: { applied: body.applied ?? 0, logSinceSnapshot: (body.lastIndex ?? 0) - (body.snapshotIndex ?? 0) } };
 }
 
 /**
  * settle waits (up to SETTLE_MAX_MS) until, in two polls 5 s apart, every node's reading queue is under a
  * second of its fleet's readings and its submitted count advanced: the registration leaves each node a
- * device-unreachable alert per device that was not connected yet, proposed one command at a time ahead of
- * any reading, and the window must not start while a node drains them.
+ * device-unreachable alert per device that was not connected yet (one command each, ahead of any reading,
+ * before c5a2871; in the readings' batches since), and the window must not start while a node drains them.
  */
 async function settle(cluster: LocalCluster, perGateway: readonly number[]): Promise<boolean> {
   const deadline = Date.now() + SETTLE_MAX_MS;
@@ -731,6 +744,8 @@ async function steadyWindow(cluster: LocalCluster, fleets: ReadonlyMap<number, F
     perNode[`n${gateway}`] = {
       submitted_per_s: Math.round(submitted / windowS), queued: series.map((s) => s.readings.queued), backlog, dropped_in_window: dropped, dropped_total: last.readings.dropped,
       status_ms: summary(series.map((s) => s.statusMs)),
+      entries_applied_per_s: Math.round((last.raft.applied - first.raft.applied) / windowS),
+      log_since_snapshot: series.map((s) => s.raft.logSinceSnapshot),
     };
   }
   const cpuOf = (name: string): { cpu_ms_per_s: number; cpu_ms_total: number } => {
@@ -936,7 +951,7 @@ function writeResults(options: Options, runs: readonly SizeRun[], startedAt: str
     benchmark: 'devices',
     date: startedAt,
     finished: new Date().toISOString(),
-    command: `npm run bench:devices -- --sizes ${options.sizes.join(',')} --seconds ${options.seconds} --reactions ${options.reactions}`,
+    command: `npm run bench:devices -- --sizes ${options.sizes.join(',')} --seconds ${options.seconds} --reactions ${options.reactions}${options.cpuProfNode === undefined ? '' : ` --cpu-prof-node ${options.cpuProfNode}`}`,
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memory_gb: Math.round(totalmem() / 2 ** 30), node: process.version, load_average: { start: loadAtStart, end: loadavg() } },
     devices: largest.devices,
     readings_per_s: largest.readings_per_s,
@@ -962,7 +977,8 @@ function writeResults(options: Options, runs: readonly SizeRun[], startedAt: str
       'rss_mb_max: the largest VmRSS of any node process, sampled every second from registration to the end of the size\'s reactions.',
       'reaction: set the sensor\'s temperature (control socket) and have it publish at once (/flood of 1) → the new verdict enforced on gateway 1\'s switch, seen on the wire (UDP every 2 ms to an upstream server: quarantine = last packet before they stop, allow = first packet again). state_visible: the same start → GET /v1/devices/probe on gateway 1 shows the new state.',
       'fleet: one simulator process per gateway in the host namespace, connecting to its gateway\'s management address (the fleet does not cross the switch; the reaction sensor, in its own namespace behind gateway 1, does). Fleet devices are registered with ports that are not on the bridge (not plugged in).',
-      'status_ms: how long each GET /v1/status took: it computes the state hash (O(state)) on every call, so the window polls it only every 5 s.',
+      'status_ms: how long each GET /v1/status took (the window polls it every 5 s; the state hash in it is computed once per applied entry since 2026-12-06 c5a2871, before that on every call).',
+      'entries_applied_per_s: Raft entries the node applied per second over the window (readings_per_s / entries = readings per entry); log_since_snapshot: lastIndex - snapshotIndex at each poll (the log a node holds in memory).',
     ],
   };
   mkdirSync(repoPath('bench', 'results'), { recursive: true });
