@@ -279,7 +279,7 @@ function parseSnapshot(raw: Json, engines: PolicyEngineFactory): StateData {
     domains,
     devices,
     members: new Map((raw['members'] as MemberRecord[]).map((m) => [m.nodeId, m])),
-    remembered: new Map(raw['remembered'] as [string, RememberedResult][]),
+    remembered: new Map((raw['remembered'] as [string, RememberedResult][]).map(([hash, result]) => [hash, { ...result, term: result.term ?? 0 }])),
     rejections: raw['rejections'] as Rejection[],
     rejectionCounts: new Map(raw['rejectionCounts'] as [string, number][]),
     pending,

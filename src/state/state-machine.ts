@@ -31,6 +31,11 @@ import type {
 /** AUTHENTICATED_CODES are the command errors verifyCommand reports only after the signatures verified. */
 const AUTHENTICATED_CODES: ReadonlySet<RejectionCode> = new Set(['expired', 'lifetime_too_long', 'stale_sequence', 'role_not_allowed', 'wrong_domain']);
 
+/** isAuthenticatedRejection: a rejection reported only after the command's signatures verified (its signer is known). */
+function isAuthenticatedRejection(error: unknown): boolean {
+  return error instanceof StateRejection || (error instanceof CommandError && AUTHENTICATED_CODES.has(error.code));
+}
+
 /** DevicePlan is what the data plane enforces for a device: its state's μmbox chain or verdict. */
 export type DevicePlan = { deviceId: string; state: string; sinceMs: number } & (
   | { chain: { name: string; digest: string }[] }
@@ -133,30 +138,49 @@ export class StateMachine {
     try {
       envelope = decodeSignedCommand(entry.payload);
     } catch (error) {
-      return this.reject(entry.index, timeMs, error, '', '');
+      return this.reject(entry, timeMs, error, '', '');
     }
     const bodyHash = toHex(sha256(envelope.body));
+    // A body that was applied, or rejected after its signatures verified, is answered as a duplicate
+    // and its remembered result kept: a retry must find the original result, never a later one.
     const earlier = data.remembered.get(bodyHash);
-    if (earlier?.ok === true && this.options.skipReplayCheck !== true) {
-      return this.reject(entry.index, timeMs, new CommandError('duplicate', `this command was applied at index ${earlier.index}`), '', bodyHash, false);
+    if (earlier !== undefined && this.options.skipReplayCheck !== true) {
+      const what = earlier.ok ? 'applied' : `rejected (${earlier.code ?? 'unknown'})`;
+      return this.reject(entry, timeMs, new CommandError('duplicate', `this command was ${what} at index ${earlier.index}`), '', bodyHash, false);
     }
-    let signer = '';
+    let body: CommandBody | undefined;
     try {
-      const body = decodeBody(envelope.body);
-      signer = body.signer;
+      body = decodeBody(envelope.body);
       const verified = verifyCommand(envelope, body, this.trustView(), timeMs);
       const context: ApplyContext = { index: entry.index, timeMs, engines: this.engines };
       const effects = applyPayload(data, verified, context);
       data.lastSeq.set(body.signer, body.seq);
       effects.push(...reactionEffects(data, data.engine.onTime(timeMs), context));
-      this.remember(bodyHash, { index: entry.index, ok: true });
+      this.remember(bodyHash, { index: entry.index, term: entry.term, ok: true });
       return { ok: true, index: entry.index, kind: body.payload.kind, signer: body.signer, bodyHash, effects };
     } catch (error) {
-      return this.reject(entry.index, timeMs, error, signer, bodyHash);
+      if (body !== undefined && isAuthenticatedRejection(error)) this.consumeSeq(body);
+      return this.reject(entry, timeMs, error, body?.signer ?? '', bodyHash);
     }
   }
 
-  private reject(index: number, timeMs: number, error: unknown, signer: string, bodyHash: string, remember = true): ApplyResult {
+  /**
+   * consumeSeq raises the signer's last sequence number to a command rejected after its signatures
+   * verified, so that the same envelope can never be applied later (DESIGN.md promise 3; issue 15: an
+   * admin's putDevice rejected because the device belonged to another domain was applied, replayed by
+   * anyone, once that domain removed the device). Why this and not remembering rejected body hashes
+   * until their expiry: the sequence number is already replicated, hashed and in the snapshot, it
+   * costs nothing per rejection, and it cannot be evicted, while a bounded memory of rejected bodies
+   * could be flushed by a signer's own stream of rejections, and an unbounded one is not allowed. The
+   * signer loses nothing it could use: its next command takes a higher sequence number anyway.
+   */
+  private consumeSeq(body: CommandBody): void {
+    const last = this.data.lastSeq.get(body.signer) ?? 0;
+    if (body.seq > last) this.data.lastSeq.set(body.signer, body.seq);
+  }
+
+  private reject(entry: LogEntryInput, timeMs: number, error: unknown, signer: string, bodyHash: string, remember = true): ApplyResult {
+    const index = entry.index;
     // Only expected failures become rejections; anything else is a broken invariant and crashes.
     if (!(error instanceof CommandError) && !(error instanceof StateRejection)) throw error;
     const code: RejectionCode = error.code;
@@ -167,8 +191,8 @@ export class StateMachine {
     if (data.rejections.length > MAX_RECENT_REJECTIONS) data.rejections.shift();
     data.rejectionCounts.set(code, (data.rejectionCounts.get(code) ?? 0) + 1);
     // Only authenticated commands are remembered, so unsigned junk cannot evict real results.
-    if (remember && bodyHash !== '' && (error instanceof StateRejection || AUTHENTICATED_CODES.has(code))) {
-      this.remember(bodyHash, { index, ok: false, code, reason });
+    if (remember && bodyHash !== '' && isAuthenticatedRejection(error)) {
+      this.remember(bodyHash, { index, term: entry.term, ok: false, code, reason });
     }
     return { ok: false, index, code, reason, path: error.path, bodyHash };
   }

@@ -79,6 +79,8 @@ export type ApplyResult =
 /** RememberedResult is what resultFor() returns for a body hash. */
 export interface RememberedResult {
   index: number;
+  /** term is the term of the entry that carried the command (0 in a snapshot taken before terms were kept). */
+  term: number;
   ok: boolean;
   code?: RejectionCode;
   reason?: string;

@@ -2,14 +2,15 @@
 // with its stable code, recorded identically, and changes nothing but the rejection record: forged,
 // tampered, wrong cluster, replayed, out-of-order, expired, under threshold, the same key twice, a node
 // key changing policy, an admin key outside its domain, a malleated signature (S + L), telemetry for a
-// device another node serves, and more. Method: a set-up cluster; each row builds one envelope; we
-// compare the state's semantic part (everything except rejection bookkeeping, chain and clock) before
-// and after, and check the rejection record.
+// device another node serves, and more; a rejected command is never applied later. Method: a set-up
+// cluster; each row builds one envelope; we compare the state's semantic part (everything except
+// rejection bookkeeping, chain, clock and sequence numbers) before and after, check that only a command
+// whose signatures verified consumed its signer's seq, and check the rejection record.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  decodeSignedCommand, encodeSignedCommand, keyIdHex, sha256, signCommand, toHex, type SignedCommand,
+  decodeBody, decodeSignedCommand, encodeSignedCommand, keyIdHex, sha256, signCommand, toHex, type SignedCommand,
 } from '../../src/commands/index.js';
 import { StateMachine, policyEngines } from '../../src/state/index.js';
 import { DAY_MS, MONITOR_DIGEST, T0_MS, TestCluster, homePolicy, testKey, toEntries } from './fixtures.js';
@@ -28,12 +29,24 @@ function malleate(signature: Uint8Array): Uint8Array {
   return out;
 }
 
-/** semantic is the snapshot minus rejection bookkeeping, the chain and the clock. */
+/**
+ * semantic is the snapshot minus rejection bookkeeping, the chain, the clock and the signers'
+ * sequence numbers (a rejection after the signatures verified consumes its seq: checked apart).
+ */
 function semantic(machine: StateMachine): unknown {
   const json = JSON.parse(Buffer.from(machine.snapshot()).toString('utf8')) as Record<string, unknown>;
-  for (const key of ['rejections', 'rejectionCounts', 'remembered', 'chain', 'lastIndex', 'lastTerm', 'timeMs', 'appliedCount']) delete json[key];
+  for (const key of ['rejections', 'rejectionCounts', 'remembered', 'chain', 'lastIndex', 'lastTerm', 'timeMs', 'appliedCount', 'lastSeq']) delete json[key];
   return json;
 }
+
+/** lastSeqs is every signer's last sequence number, from the snapshot. */
+function lastSeqs(machine: StateMachine): Map<string, number> {
+  const json = JSON.parse(Buffer.from(machine.snapshot()).toString('utf8')) as { lastSeq: [string, number][] };
+  return new Map(json.lastSeq);
+}
+
+/** UNAUTHENTICATED_CODES are rejections before the signatures verified: they consume no seq. */
+const UNAUTHENTICATED_CODES = new Set(['unexpected_key', 'duplicate_signature', 'bad_signature', 'unknown_signer', 'wrong_cluster', 'below_threshold', 'duplicate', 'bad_signer', 'malformed_envelope', 'malformed_body']);
 
 function editEnvelope(bytes: Uint8Array, edit: (command: SignedCommand) => SignedCommand): Uint8Array {
   return encodeSignedCommand(edit(decodeSignedCommand(bytes)));
@@ -192,6 +205,7 @@ describe('adversarial envelopes are rejected and change nothing but the rejectio
       };
       const hostile = row.build(cluster, machine, applyLegit);
       const before = semantic(machine);
+      const seqsBefore = lastSeqs(machine);
       const countsBefore = machine.rejectionCounts()[row.code] ?? 0;
       index += 1;
       const result = machine.apply({ index, term: 1, timeMs: at(), payload: hostile });
@@ -199,6 +213,13 @@ describe('adversarial envelopes are rejected and change nothing but the rejectio
       assert.ok(!result.ok);
       assert.equal(result.code, row.code, result.reason);
       assert.deepEqual(semantic(machine), before, 'the rejected entry changed the state');
+      // Only a command whose signatures verified consumes its signer's seq (and only upwards).
+      const expectedSeqs = new Map(seqsBefore);
+      if (!UNAUTHENTICATED_CODES.has(row.code)) {
+        const body = decodeBody(decodeSignedCommand(hostile).body);
+        expectedSeqs.set(body.signer, Math.max(seqsBefore.get(body.signer) ?? 0, body.seq));
+      }
+      assert.deepEqual([...lastSeqs(machine)].sort(), [...expectedSeqs].sort(), 'sequence numbers after the rejection');
       const last = machine.rejections().at(-1);
       assert.equal(last?.index, index);
       assert.equal(last?.code, row.code);
@@ -225,17 +246,35 @@ describe('adversarial envelopes are rejected and change nothing but the rejectio
     assert.deepEqual(a.rejections(), b.rejections());
   });
 
-  test('a rejected command that becomes valid applies once, later, within its expiry', () => {
+  test('a rejected command can never be applied later, even once it would be valid; a re-signed one applies', () => {
+    // Issue 15: an admin's putDevice rejected by the state was applied when replayed after the state
+    // changed. A rejection after the signatures verified consumes the signer's seq, so the envelope
+    // stays dead; a retry of it is answered as a duplicate of the original rejection.
     const cluster = new TestCluster();
     const machine = new StateMachine(cluster.genesis, policyEngines);
-    const setup = cluster.setup(0);
-    // The device command arrives before its domain's policy: rejected, seq not consumed.
+    // The device command is signed first (lower seq than the set-up's admin commands) and arrives
+    // before its domain's policy: rejected.
     const early = cluster.putDevice('cam-1', 'camera', 'n1');
-    const entries = toEntries([setup[0]!, setup[1]!, early, setup[2]!, setup[3]!, setup[4]!, early, early]);
+    const setup = cluster.setup(0);
+    const entries = toEntries([setup[0]!, setup[1]!, early, setup[2]!, setup[3]!, setup[4]!, early]);
     const results = entries.map((e) => machine.apply(e));
     assert.equal(results[2]?.ok, false);
-    assert.equal(results[6]?.ok, true, JSON.stringify(results[6]));
-    assert.equal(results[7]?.ok === false && results[7].code, 'duplicate');
+    const original = results[2]!.ok ? '' : results[2]!.code;
+    assert.equal(results[6]?.ok === false && results[6].code, 'duplicate', JSON.stringify(results[6]));
+    assert.equal(machine.devices().length, 0);
+    const bodyHash = toHex(sha256(decodeSignedCommand(early).body));
+    assert.deepEqual(machine.resultFor(bodyHash), { index: 3, term: 1, ok: false, code: original, reason: results[2]!.ok ? '' : results[2]!.reason },
+      'the original rejection is still the remembered result');
+    // Forgotten results (the memory is bounded) still cannot revive it: its seq is consumed.
+    const forgetful = StateMachine.restore(machine.snapshot(), policyEngines);
+    const json = JSON.parse(Buffer.from(forgetful.snapshot()).toString('utf8')) as Record<string, unknown>;
+    json['remembered'] = [];
+    forgetful.restore(Buffer.from(JSON.stringify(json)));
+    const replay = forgetful.apply({ index: 100, term: 1, timeMs: entries.at(-1)!.timeMs, payload: early });
+    assert.equal(replay.ok === false && replay.code, 'stale_sequence');
+    const resigned = cluster.putDevice('cam-1', 'camera', 'n1');
+    const applied = machine.apply({ index: 8, term: 1, timeMs: entries.at(-1)!.timeMs, payload: resigned });
+    assert.equal(applied.ok, true, JSON.stringify(applied));
     assert.equal(machine.devices().length, 1);
   });
 

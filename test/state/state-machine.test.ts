@@ -258,7 +258,7 @@ describe('time, retries and the audit chain', () => {
     h.fails(bytes, 'duplicate');
     const bodyHash = toHex(sha256(decodeSignedCommand(bytes).body));
     assert.equal(first.bodyHash, bodyHash);
-    assert.deepEqual(h.machine.resultFor(bodyHash), { index: first.index, ok: true });
+    assert.deepEqual(h.machine.resultFor(bodyHash), { index: first.index, term: 1, ok: true });
   });
 
   test('the audit chain verifies offline over the exported log and detects any change', () => {
