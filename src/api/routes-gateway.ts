@@ -5,6 +5,7 @@ import { Type } from '@sinclair/typebox';
 import { CommandError, decodeBody, decodeSignedCommand, type SensorValue } from '../commands/index.js';
 import type { ApplyResult, StateMachine } from '../state/index.js';
 import type { AppliedEvent } from '../node/gateway-applier.js';
+import type { Committed } from '../node/raft-runtime.js';
 import { ApiError, batchResults, runtimeToApiError } from './errors.js';
 import type { ApiDeps } from './deps.js';
 import { ConsistencyQuery, readPointFor } from './read-point.js';
@@ -81,7 +82,9 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
       checked = machine().precheck(bytes, (deps.nowMs ?? Date.now)());
     } catch (error) {
       if (!(error instanceof CommandError)) throw error;
-      const earlier = duplicateOf(machine(), bytes);
+      // A retry of an applied (or rejected) command fails precheck: its seq is no longer above its
+      // signer's last. It gets the original result, if its signatures verify.
+      const earlier = originalAnswer(machine(), bytes);
       if (earlier) return earlier;
       const undecodable = ['too_large', 'malformed_envelope', 'malformed_body', 'non_canonical_body', 'unsafe_integer', 'unknown_payload', 'invalid_payload'];
       const status = undecodable.includes(error.code) ? 'BAD_REQUEST' : 'UNPROCESSABLE';
@@ -89,15 +92,38 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
       const item = where === 'body.envelope' ? '' : `${where}: `;
       throw new ApiError(status, `${item}the command was not proposed: ${error.message}`, { commandCode: error.code, path: error.path });
     }
-    // No separate duplicate check is needed here: an applied command's seq is no longer above its
-    // signer's last, so a retried envelope always fails precheck and is answered by duplicateOf.
     try {
-      const committed = await gateway.runtime.propose(bytes);
+      const { committed, first } = await proposeOnce(bytes, checked.bodyHash);
       const result = committed.result as ApplyResult;
+      // A copy that reached this node before it applied the first one (a retry, the same envelope
+      // posted to several nodes, or twice in a batch) is proposed too and applied as a duplicate:
+      // answer the original result.
+      if (!result.ok && result.code === 'duplicate') {
+        const earlier = originalAnswer(machine(), bytes);
+        if (earlier) return earlier;
+      }
       if (wait === 'enforced') await waitEnforced(gateway.enforcement!, committed.index, timeoutMs);
-      return { index: committed.index, term: committed.term, bodyHash: checked.bodyHash, duplicate: false, result: resultBody(result) };
+      return { index: committed.index, term: committed.term, bodyHash: checked.bodyHash, duplicate: !first, result: resultBody(result) };
     } catch (error) {
       throw runtimeToApiError(error);
+    }
+  };
+
+  /**
+   * inFlight holds the proposal of each body being proposed by this node, so that a copy submitted
+   * meanwhile waits for it instead of adding an entry to the log. Bounded by the runtime's bound on
+   * pending proposals: an entry leaves when its proposal settles.
+   */
+  const inFlight = new Map<string, Promise<Committed<unknown>>>();
+  const proposeOnce = async (bytes: Uint8Array, bodyHash: string): Promise<{ committed: Committed<unknown>; first: boolean }> => {
+    const pending = inFlight.get(bodyHash);
+    if (pending !== undefined) return { committed: await pending, first: false };
+    const proposal = gateway.runtime.propose(bytes);
+    inFlight.set(bodyHash, proposal);
+    try {
+      return { committed: await proposal, first: true };
+    } finally {
+      inFlight.delete(bodyHash);
     }
   };
 
@@ -284,16 +310,19 @@ async function waitEnforced(enforcement: NonNullable<NonNullable<ApiDeps['gatewa
 }
 
 /** duplicateOf answers a retried envelope whose first copy was applied (its seq is now stale, so precheck refuses it). */
-function duplicateOf(machine: StateMachine, bytes: Uint8Array): { index: number; term: number; bodyHash: string; duplicate: boolean; result: { ok: boolean; index: number } } | undefined {
-  let bodyHash: string;
-  try {
-    bodyHash = machine.bodyHashOf(bytes);
-  } catch {
-    return undefined;
-  }
-  const remembered = machine.resultFor(bodyHash);
-  if (!remembered?.ok) return undefined;
-  return { index: remembered.index, term: 0, bodyHash, duplicate: true, result: { ok: true, index: remembered.index } };
+/**
+ * originalAnswer is the answer to an envelope whose body was applied (or rejected) before: the original
+ * index, term and result, marked duplicate. Undefined when nothing is remembered for its body, or when
+ * its signatures do not verify (StateMachine.resultForEnvelope).
+ */
+function originalAnswer(machine: StateMachine, bytes: Uint8Array): SubmitAnswer | undefined {
+  const found = machine.resultForEnvelope(bytes);
+  if (found === undefined) return undefined;
+  const { result, kind, signer } = found;
+  return {
+    index: result.index, term: result.term, bodyHash: machine.bodyHashOf(bytes), duplicate: true,
+    result: result.ok ? { ok: true, index: result.index, kind, signer } : { ok: false, index: result.index, kind, signer, code: result.code, reason: result.reason },
+  };
 }
 
 function resultBody(result: ApplyResult): Record<string, unknown> & { ok: boolean; index: number } {

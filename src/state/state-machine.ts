@@ -247,6 +247,34 @@ export class StateMachine {
     return result === undefined ? undefined : { ...result };
   }
 
+  /**
+   * resultForEnvelope answers a retried or duplicated envelope: the remembered result of its body,
+   * with the body's kind and signer, but only if its signatures verify against the current keys
+   * (sequence number and expiry aside: a retry of an applied command is stale by design). An
+   * envelope whose body was applied but whose signature is wrong or malleated gets undefined: it
+   * must be refused as what it is, never answered as the original.
+   */
+  resultForEnvelope(envelopeBytes: Uint8Array): { result: RememberedResult; kind: string; signer: string } | undefined {
+    let envelope: SignedCommand;
+    let body: CommandBody;
+    try {
+      envelope = decodeSignedCommand(envelopeBytes);
+      body = decodeBody(envelope.body);
+    } catch (error) {
+      if (error instanceof CommandError) return undefined;
+      throw error;
+    }
+    const remembered = this.data.remembered.get(toHex(sha256(envelope.body)));
+    if (remembered === undefined) return undefined;
+    try {
+      verifyCommand(envelope, body, { ...this.trustView(), lastSeq: () => 0 }, body.notAfterMs);
+    } catch (error) {
+      if (!(error instanceof CommandError)) throw error;
+      if (!AUTHENTICATED_CODES.has(error.code)) return undefined;
+    }
+    return { result: { ...remembered }, kind: body.payload.kind, signer: body.signer };
+  }
+
   // -------------------------------------------------------------------------------------------------
   // Read accessors (copies; callers cannot change the state through them).
 

@@ -18,8 +18,14 @@ export class StandInRuntime implements RuntimeApi<ApplyResult> {
   counters(): RuntimeCounters {
     return { readies: 0, saves: 0, syncedSaves: 0, savedEntries: 0, saveMs: 0, syncedSaveMs: 0, appliedEntries: this.index, sentMessages: 0, droppedMessages: 0, pendingProposals: 0, pendingReads: 0 };
   }
+  /**
+   * deferApply: apply each proposal on a later turn of the event loop, as a real cluster does after a
+   * round trip, so that copies submitted meanwhile are checked against a state without it.
+   */
+  deferApply = false;
   async propose(payload: Uint8Array): Promise<Committed<ApplyResult>> {
     this.proposals += 1;
+    if (this.deferApply) await new Promise((resolve) => setImmediate(resolve));
     this.index += 1;
     const timeMs = this.clock();
     const result = this.applier.apply({ index: this.index, term: this.term, timeMs, payload });
