@@ -190,6 +190,11 @@ export class DeviceAgent {
     this.armDeadline(view.nextDeadlineMs());
   }
 
+  /** armDeadlineFrom re-arms the deadline tick alone (after entries that changed nothing else the agent reads). */
+  armDeadlineFrom(view: Pick<DeviceStateView, 'nextDeadlineMs'>): void {
+    if (!this.stopped) this.armDeadline(view.nextDeadlineMs());
+  }
+
   /** status is the agent's part of /v1/status. */
   status(): DeviceAgentStatus {
     return {

@@ -84,7 +84,9 @@ export class NodeProposer {
   private readonly init: NodeProposerInit & typeof DEFAULTS;
   private readonly presigned: { what: string; signed: Uint8Array; done?: (outcome: ProposeOutcome) => void }[] = [];
   private readonly commands: QueuedCommand[] = [];
+  /** readings[readingsHead..] wait for a batch; the head moves instead of shifting the array (a full buffer drops one per reading). */
   private readings: BufferedEvent[] = [];
+  private readingsHead = 0;
   private wake: (() => void) | null = null;
   private filling = false;
   private running = false;
@@ -129,14 +131,31 @@ export class NodeProposer {
     this.trimAndWake();
   }
 
+  private queuedReadings(): number {
+    return this.readings.length - this.readingsHead;
+  }
+
+  /** compactReadings drops the consumed prefix once it is half the array (amortized O(1) per reading). */
+  private compactReadings(): void {
+    if (this.readingsHead === this.readings.length) {
+      this.readings = [];
+      this.readingsHead = 0;
+    } else if (this.readingsHead > 1024 && this.readingsHead * 2 > this.readings.length) {
+      this.readings = this.readings.slice(this.readingsHead);
+      this.readingsHead = 0;
+    }
+    assert(this.readingsHead <= this.readings.length, 'the head is within the buffer');
+  }
+
   private trimAndWake(): void {
-    const excess = this.readings.length - this.init.maxBufferedReadings;
+    const excess = this.queuedReadings() - this.init.maxBufferedReadings;
     if (excess > 0) {
-      this.readings.splice(0, excess);
+      this.readingsHead += excess;
       this.countDrop('buffer_full', excess);
     }
+    this.compactReadings();
     // While a batch fills up, only a full batch cuts its delay short.
-    if (!this.filling || this.readings.length >= this.init.maxEventsPerBatch) this.wake?.();
+    if (!this.filling || this.queuedReadings() >= this.init.maxEventsPerBatch) this.wake?.();
   }
 
   /** addCommand queues a command to sign when its turn comes; false when the queue is full. */
@@ -168,7 +187,7 @@ export class NodeProposer {
   snapshotStats(): NodeProposerStats {
     return {
       ...this.stats, droppedReadings: { ...this.stats.droppedReadings },
-      queuedReadings: this.readings.length, queuedCommands: this.commands.length + this.presigned.length,
+      queuedReadings: this.queuedReadings(), queuedCommands: this.commands.length + this.presigned.length,
     };
   }
 
@@ -186,9 +205,9 @@ export class NodeProposer {
         command.done?.(outcome);
         continue;
       }
-      if (this.readings.length > 0) {
+      if (this.queuedReadings() > 0) {
         // Let a batch fill up a little: one proposal of many readings costs far less than many of one.
-        if (this.readings.length < this.init.maxEventsPerBatch) await this.sleepOrWake(this.init.flushDelayMs);
+        if (this.queuedReadings() < this.init.maxEventsPerBatch) await this.sleepOrWake(this.init.flushDelayMs);
         await this.proposeReadings();
         continue;
       }
@@ -200,7 +219,10 @@ export class NodeProposer {
   }
 
   private async proposeReadings(): Promise<void> {
-    const taken = this.readings.splice(0, this.init.maxEventsPerBatch);
+    const end = Math.min(this.readings.length, this.readingsHead + this.init.maxEventsPerBatch);
+    const taken = this.readings.slice(this.readingsHead, end);
+    this.readingsHead = end;
+    this.compactReadings();
     const byDomain = new Map<string, BufferedEvent[]>();
     for (const reading of taken) {
       const domain = this.init.domainOf(reading.deviceId);

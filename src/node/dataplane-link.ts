@@ -10,7 +10,8 @@ import { DataplaneAgent, hostPaths, nodeSigner } from '../dataplane/index.js';
 import type { DeviceReport, Discovery } from '../dataplane/index.js';
 import type { KeyPair } from '../commands/index.js';
 import type { NodeConfig } from './config.js';
-import type { GatewayApplier } from './gateway-applier.js';
+import { changesPlans } from './gateway-applier.js';
+import type { AppliedEvent, GatewayApplier } from './gateway-applier.js';
 import type { RaftRuntime } from './raft-runtime.js';
 import type { NodeSequence } from './device-link.js';
 import type { ProposeOutcome } from '../devices/index.js';
@@ -114,7 +115,11 @@ export function startDataplane(init: {
     scheduled = true;
     setImmediate(updateNow);
   };
-  applier.on('applied', update);
+  const onApplied = (event: AppliedEvent): void => {
+    if (changesPlans(event)) update();
+    else desiredIndex = applier.machine.lastApplied().index; // nothing to plan: enforced as before
+  };
+  applier.on('applied', onApplied);
   applier.on('restored', update);
   updateNow();
   agent.start();
@@ -135,7 +140,7 @@ export function startDataplane(init: {
       },
     },
     stop: async () => {
-      applier.off('applied', update);
+      applier.off('applied', onApplied);
       applier.off('restored', update);
       await agent.stop();
     },

@@ -17,7 +17,8 @@ import {
 import type { AdapterEvents, DeviceAdapter, DeviceAgentStatus, ProposeOutcome } from '../devices/index.js';
 import type { NodeConfig } from './config.js';
 import { DeviceSecrets } from './device-secrets.js';
-import type { GatewayApplier } from './gateway-applier.js';
+import { changesPlans } from './gateway-applier.js';
+import type { AppliedEvent, GatewayApplier } from './gateway-applier.js';
 import type { RaftRuntime } from './raft-runtime.js';
 import { RuntimeError } from './runtime-errors.js';
 
@@ -159,6 +160,10 @@ export function startDevices(init: {
   };
 
   let scheduled = false;
+  const onApplied = (event: AppliedEvent): void => {
+    if (changesPlans(event)) update();
+    else agent.armDeadlineFrom(applier.machine); // a deadline re-armed without moving any device
+  };
   const update = (): void => {
     if (scheduled || stopped) return;
     scheduled = true;
@@ -177,7 +182,7 @@ export function startDevices(init: {
     }
   };
   if (devices.secretsFile !== undefined) watchFile(devices.secretsFile, { interval: 1_000 }, reloadSecrets);
-  applier.on('applied', update);
+  applier.on('applied', onApplied);
   applier.on('restored', update);
   for (const adapter of adapters.values()) void adapter.start();
   proposer.start();
@@ -203,7 +208,7 @@ export function startDevices(init: {
       stopped = true;
       if (setupTimer !== null) clearTimeout(setupTimer);
       if (devices.secretsFile !== undefined) unwatchFile(devices.secretsFile, reloadSecrets);
-      applier.off('applied', update);
+      applier.off('applied', onApplied);
       applier.off('restored', update);
       agent.stop();
       await proposer.stop();
