@@ -6,7 +6,7 @@
 // write to a file but has no unix-socket client, and Node has no AF_UNIX datagram sockets.
 //
 // Line format, written by the μmbox: "<alert-type> [key=value ...]\n", at most MAX_ALERT_LINE_BYTES.
-import { closeSync, constants, fstatSync, openSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { MAX_ALERT_DETAIL_BYTES, MAX_ALERT_LINE_BYTES } from './constants.js';
@@ -26,8 +26,20 @@ export interface AlertIntakeInit {
 interface Channel {
   umbox: PlannedUmbox;
   socket: Socket;
+  /** fifo names the FIFO read (device and inode): a μmbox recreated under the same name has a new one. */
+  fifo: { path: string; dev: number; ino: number };
   pending: string;
   discarding: boolean;
+}
+
+/** sameFifo says whether `path` is still the FIFO a channel reads (false when it is gone or was replaced). */
+function sameFifo(fifo: Channel['fifo'], path: string): boolean {
+  try {
+    const stat = lstatSync(path);
+    return fifo.path === path && stat.dev === fifo.dev && stat.ino === fifo.ino;
+  } catch {
+    return false;
+  }
 }
 
 /** AlertIntake reads the alert FIFO of every μmbox the reconciler reports in use. */
@@ -47,11 +59,14 @@ export class AlertIntake implements UmboxChannelSink {
 
   attach(umbox: PlannedUmbox, channelDir: string): void {
     const existing = this.channels.get(umbox.name);
-    if (existing !== undefined && !existing.socket.destroyed) {
+    if (existing !== undefined && !existing.socket.destroyed && sameFifo(existing.fifo, join(channelDir, 'alert'))) {
       // A μmbox kept across plans (same content, new generation) reports under the plan that uses it now.
       existing.umbox = umbox;
       return;
     }
+    // A μmbox destroyed and created again under its deterministic name has a new channel directory and
+    // FIFO; the old descriptor (O_RDWR: it never sees end-of-file) would be read for ever, the new FIFO never.
+    if (existing !== undefined) this.detach(umbox.name);
     let fd: number;
     try {
       // O_RDWR: the FIFO then always has a writer, so the stream never sees end-of-file between alerts.
@@ -62,7 +77,8 @@ export class AlertIntake implements UmboxChannelSink {
       this.refused++;
       return; // Missing (the container is being replaced) or a symlink; the next pass tries again.
     }
-    if (!fstatSync(fd).isFIFO()) {
+    const stat = fstatSync(fd);
+    if (!stat.isFIFO()) {
       closeSync(fd);
       this.refused++;
       return;
@@ -74,7 +90,7 @@ export class AlertIntake implements UmboxChannelSink {
       closeSync(fd);
       throw cause;
     }
-    const channel: Channel = { umbox, socket, pending: '', discarding: false };
+    const channel: Channel = { umbox, socket, fifo: { path: join(channelDir, 'alert'), dev: stat.dev, ino: stat.ino }, pending: '', discarding: false };
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => this.receive(channel, chunk));
     socket.on('error', () => socket.destroy());

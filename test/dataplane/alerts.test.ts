@@ -75,6 +75,27 @@ describe('AlertIntake', () => {
     }
   });
 
+  test('a μmbox destroyed and created again under the same name is read from its new FIFO, not the deleted one', async () => {
+    const alerts: UmboxAlert[] = [];
+    const intake = new AlertIntake({ onAlert: (alert) => alerts.push(alert) });
+    try {
+      const dir = await channel('recreated');
+      intake.attach(umbox('mb-again', 'camera-3', 'monitor'), dir);
+      write(dir, 'brute-force src=10.0.0.1\n');
+      assert.ok(await pollUntil(() => alerts.length === 1, 2000, 10));
+      // The container goes and a new one of the same name comes, with a new channel directory and FIFO.
+      rmSync(dir, { recursive: true, force: true });
+      const again = await channel('recreated');
+      intake.attach(umbox('mb-again', 'camera-3', 'monitor'), again);
+      write(again, 'brute-force src=10.0.0.2\n');
+      assert.ok(await pollUntil(() => alerts.length === 2, 2000, 10), 'the new FIFO is read');
+      assert.equal(alerts[1]!.detail, 'src=10.0.0.2');
+      assert.deepEqual(intake.attached(), ['mb-again']);
+    } finally {
+      intake.close();
+    }
+  });
+
   test('lines split across writes are joined; malformed and over-long lines are counted and skipped', async () => {
     const alerts: UmboxAlert[] = [];
     const intake = new AlertIntake({ onAlert: (alert) => alerts.push(alert) });
