@@ -28,6 +28,12 @@ export const DEFAULT_MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
 /** DEFAULT_MAX_INBOUND_CONNECTIONS bounds accepted connections (authenticated or not). */
 export const DEFAULT_MAX_INBOUND_CONNECTIONS = 64;
 
+/**
+ * DEFAULT_MAX_UNAUTHENTICATED_PER_SOURCE bounds the connections one remote address holds before they
+ * authenticate: a member dials one at a time, nodes sharing an address (loopback) a few.
+ */
+export const DEFAULT_MAX_UNAUTHENTICATED_PER_SOURCE = 8;
+
 /** DEFAULT_RECONNECT_BASE_MS: the first redial waits 25..50 ms (equal jitter); each failure doubles it. */
 export const DEFAULT_RECONNECT_BASE_MS = 50;
 

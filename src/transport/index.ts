@@ -12,5 +12,7 @@ export { ed25519PublicKey, generateNodeIdentity, hex, nodeIdentityFromPrivateKey
 export type { NodeIdentity } from './keys.js';
 export { CipherState, FRAME_OVERHEAD_BYTES, SecureConnection } from './secure-connection.js';
 export type { SecureConnectionInit } from './secure-connection.js';
+export { DropLog } from './drop-log.js';
+export type { DropLogInit, DropLogLogger } from './drop-log.js';
 export { Transport, WIRE_MESSAGE_TYPES, decodeFrame, encodeFrame } from './transport.js';
 export type { FrameContent, PeerAddress, PeerStats, SnapshotChunkFields, TransportComponents, TransportInit, TransportStats } from './transport.js';

@@ -29,8 +29,10 @@ import { decodeProto, messageFromProto, messageToProto, readBytes, readUint64 } 
 import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_KEEPALIVE_MS, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_INBOUND_CONNECTIONS,
   DEFAULT_MAX_QUEUE_BYTES, DEFAULT_MAX_QUEUE_MESSAGES, DEFAULT_MAX_SNAPSHOT_BYTES, DEFAULT_RECONNECT_BASE_MS,
-  DEFAULT_RECONNECT_MAX_MS, DEFAULT_SNAPSHOT_CHUNK_BYTES, DEFAULT_WRITE_STALL_TIMEOUT_MS,
+  DEFAULT_RECONNECT_MAX_MS, DEFAULT_SNAPSHOT_CHUNK_BYTES, DEFAULT_WRITE_STALL_TIMEOUT_MS, DEFAULT_MAX_UNAUTHENTICATED_PER_SOURCE,
 } from './constants.js';
+import { DropLog } from './drop-log.js';
+import type { DropLogInit } from './drop-log.js';
 import { CodecError, NotMemberError, ProtocolError, TransportError, assert } from './errors.js';
 import type { MembershipCheck } from './handshake.js';
 import type { NodeIdentity } from './keys.js';
@@ -72,6 +74,8 @@ export interface TransportComponents {
   readonly onSnapshotStatus?: (nodeId: number, ok: boolean) => void;
   /** random returns a number in [0, 1) for reconnect jitter (default Math.random). */
   readonly random?: () => number;
+  /** dropLog configures the aggregated log of unauthenticated connections dropped (window, bounds, clock). */
+  readonly dropLog?: DropLogInit;
 }
 
 /** TransportInit are the transport's options; every limit has a documented default in constants.ts. */
@@ -93,6 +97,8 @@ export interface TransportInit {
   readonly reconnectBaseMs?: number;
   readonly reconnectMaxMs?: number;
   readonly maxInboundConnections?: number;
+  /** maxUnauthenticatedPerSource: connections one remote address may hold before they authenticate. */
+  readonly maxUnauthenticatedPerSource?: number;
   readonly keepAliveMs?: number;
   /** writeStallTimeoutMs: an outbound connection whose socket has not drained for this long is closed and redialled. */
   readonly writeStallTimeoutMs?: number;
@@ -159,6 +165,7 @@ export class Transport {
   private readonly inbound = new Set<InboundLink>();
   private server: Server | undefined;
   private stopped = false;
+  private readonly dropLog: DropLog;
 
   constructor(private readonly components: TransportComponents, private readonly init: TransportInit) {
     this.settings = {
@@ -172,6 +179,7 @@ export class Transport {
       reconnectMaxMs: init.reconnectMaxMs ?? DEFAULT_RECONNECT_MAX_MS,
       maxInboundConnections: init.maxInboundConnections ?? DEFAULT_MAX_INBOUND_CONNECTIONS,
       keepAliveMs: init.keepAliveMs ?? DEFAULT_KEEPALIVE_MS,
+      maxUnauthenticatedPerSource: init.maxUnauthenticatedPerSource ?? DEFAULT_MAX_UNAUTHENTICATED_PER_SOURCE,
       writeStallTimeoutMs: init.writeStallTimeoutMs ?? DEFAULT_WRITE_STALL_TIMEOUT_MS,
     };
     const s = this.settings;
@@ -180,6 +188,7 @@ export class Transport {
     assert(s.maxQueueMessages > 0 && s.maxQueueBytes > 0 && s.reconnectBaseMs > 0 && s.reconnectMaxMs >= s.reconnectBaseMs,
       'queue bounds and reconnect delays must be positive');
     this.random = components.random ?? Math.random;
+    this.dropLog = new DropLog(components.logger, components.dropLog);
   }
 
   /** start listens for peers; resolves with the bound port. */
@@ -249,6 +258,7 @@ export class Transport {
     this.links.clear();
     for (const link of this.inbound) link.connection.close(undefined);
     this.inbound.clear();
+    this.dropLog.flush();
     const server = this.server;
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -291,21 +301,26 @@ export class Transport {
     this.components.onSnapshotStatus?.(nodeId, ok);
   }
 
-  /** @internal records why a connection closed and logs it. */
-  noteClosed(direction: 'inbound' | 'outbound', connection: SecureConnection, error: Error | undefined): void {
+  /**
+   * @internal records why a connection closed and logs it. `remote` is the address and port taken
+   * when the connection opened (a closed socket no longer knows them). An inbound connection that
+   * never authenticated is logged through the drop log: aggregated and rate-limited.
+   */
+  noteClosed(direction: 'inbound' | 'outbound', connection: SecureConnection, error: Error | undefined, remote: string): void {
     const peer = connection.claimedPeer;
-    const context = {
-      direction, peer: peer?.nodeId, peerKey: peer === undefined ? undefined : hex(peer.publicKey),
-      remote: `${connection.socket.remoteAddress ?? '?'}:${connection.socket.remotePort ?? '?'}`,
-      authenticated: connection.peer !== undefined,
-    };
+    const authenticated = connection.peer !== undefined;
+    const context = { direction, peer: peer?.nodeId, peerKey: peer === undefined ? undefined : hex(peer.publicKey), remote, authenticated };
+    const code = error === undefined ? undefined : (error as { code?: unknown }).code;
+    const key = typeof code === 'string' ? code : 'UNKNOWN';
+    if (error !== undefined) this.counters.closedByCode[key] = (this.counters.closedByCode[key] ?? 0) + 1;
+    if (direction === 'inbound' && !authenticated && !this.stopped) {
+      this.dropLog.note(sourceOf(remote), error === undefined ? 'CLOSED' : key, { ...context, reason: error?.message }, 'transport: connection closed');
+      return;
+    }
     if (error === undefined) {
       this.components.logger.info(context, 'transport: connection closed');
       return;
     }
-    const code = (error as { code?: unknown }).code;
-    const key = typeof code === 'string' ? code : 'UNKNOWN';
-    this.counters.closedByCode[key] = (this.counters.closedByCode[key] ?? 0) + 1;
     this.components.logger.warn({ ...context, code: key, reason: error.message }, 'transport: connection closed');
   }
 
@@ -314,12 +329,26 @@ export class Transport {
       socket.destroy();
       return;
     }
+    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    const source = socket.remoteAddress ?? '?';
+    // One source may hold only a few connections that have not authenticated: a member needs one at
+    // a time (a few while nodes share an address, as on loopback), a flood from one host is refused
+    // here before it costs a handshake or evicts anyone else's.
+    let fromSource = 0;
+    for (const link of this.inbound) if (!link.connection.isEstablished && link.source === source) fromSource++;
+    if (fromSource >= this.settings.maxUnauthenticatedPerSource) {
+      this.counters.closedByCode.TRANSPORT_SOURCE_LIMIT = (this.counters.closedByCode.TRANSPORT_SOURCE_LIMIT ?? 0) + 1;
+      this.dropLog.note(source, 'TRANSPORT_SOURCE_LIMIT', { remote, limit: this.settings.maxUnauthenticatedPerSource },
+        'transport: refused a connection: too many unauthenticated connections from its source');
+      socket.destroy();
+      return;
+    }
     if (this.inbound.size >= this.settings.maxInboundConnections) {
       // At the limit, the oldest connection that has not authenticated yet makes room, so idle
       // unauthenticated sockets cannot lock members out; if every slot is authenticated, refuse.
       const oldestUnauthenticated = [...this.inbound].find((link) => !link.connection.isEstablished);
       if (oldestUnauthenticated === undefined) {
-        this.components.logger.warn({ remote: socket.remoteAddress, limit: this.settings.maxInboundConnections },
+        this.dropLog.note(source, 'TRANSPORT_FULL', { remote, limit: this.settings.maxInboundConnections },
           'transport: refused a connection: every inbound slot holds an authenticated peer');
         socket.destroy();
         return;
@@ -329,7 +358,7 @@ export class Transport {
     }
     this.counters.connectionsAccepted++;
     socket.setKeepAlive(true, this.settings.keepAliveMs);
-    const link = new InboundLink(socket, this, (closed) => this.inbound.delete(closed), (established) => {
+    const link = new InboundLink(socket, remote, source, this, (closed) => this.inbound.delete(closed), (established) => {
       // One inbound connection per peer: a newer one (e.g. after the peer restarted) replaces the older.
       for (const other of this.inbound) {
         if (other !== established && other.connection.peer?.nodeId === established.connection.peer?.nodeId) {
@@ -339,6 +368,12 @@ export class Transport {
     });
     this.inbound.add(link);
   }
+}
+
+/** sourceOf is the address part of "address:port" (IPv6 addresses contain colons). */
+function sourceOf(remote: string): string {
+  const colon = remote.lastIndexOf(':');
+  return colon < 0 ? remote : remote.slice(0, colon);
 }
 
 /** FrameContent is a decoded transport Frame: a batch of messages, a snapshot chunk, or nothing. */
@@ -570,7 +605,7 @@ class PeerLink {
     if (this.connection !== connection) return;
     if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
     this.stallTimer = undefined;
-    this.transport.noteClosed('outbound', connection, error);
+    this.transport.noteClosed('outbound', connection, error, `${this.address.host}:${this.address.port}`);
     const wasEstablished = this.established;
     this.connection = undefined;
     this.established = false;
@@ -695,6 +730,9 @@ class InboundLink {
 
   constructor(
     socket: Socket,
+    private readonly remote: string,
+    /** source is the remote address (without port) the connection came from. */
+    readonly source: string,
     private readonly transport: Transport,
     onGone: (link: InboundLink) => void,
     onEstablished: (link: InboundLink) => void,
@@ -714,7 +752,7 @@ class InboundLink {
       },
       onFrame: (_connection, plaintext) => this.onFrame(plaintext),
       onClose: (connection, error) => {
-        transport.noteClosed('inbound', connection, error);
+        transport.noteClosed('inbound', connection, error, this.remote);
         onGone(this);
       },
     });

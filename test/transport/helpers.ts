@@ -3,7 +3,7 @@
 import { pino } from 'pino';
 import type { Message } from '../../src/raft/index.js';
 import { Transport, generateNodeIdentity, hex } from '../../src/transport/index.js';
-import type { NodeIdentity, PeerAddress, TransportInit } from '../../src/transport/index.js';
+import type { DropLogInit, NodeIdentity, PeerAddress, TransportInit } from '../../src/transport/index.js';
 
 export const CLUSTER_ID = new Uint8Array(32).fill(0xc1);
 
@@ -40,7 +40,7 @@ export interface TestNode {
 /** startNode starts a transport for `identity` (or a fresh one) on an OS-chosen port. */
 export async function startNode(
   nodeId: number, membership: Membership,
-  options: { identity?: NodeIdentity; init?: Partial<TransportInit>; clusterId?: Uint8Array; random?: () => number } = {},
+  options: { identity?: NodeIdentity; init?: Partial<TransportInit>; clusterId?: Uint8Array; random?: () => number; dropLog?: DropLogInit } = {},
 ): Promise<TestNode> {
   const identity = options.identity ?? generateNodeIdentity(nodeId);
   const logs: LogLine[] = [];
@@ -55,6 +55,7 @@ export async function startNode(
       onUnreachable: (id) => unreachable.push(id),
       onSnapshotStatus: (id, ok) => snapshotStatus.push({ nodeId: id, ok }),
       ...(options.random === undefined ? {} : { random: options.random }),
+      ...(options.dropLog === undefined ? {} : { dropLog: options.dropLog }),
     },
     { listenHost: '127.0.0.1', listenPort: 0, handshakeTimeoutMs: 2000, reconnectBaseMs: 20, reconnectMaxMs: 200, ...options.init },
   );
