@@ -6,6 +6,7 @@ import type { PeerAddress } from '../node/ports.js';
 import type { GatewayApplier } from '../node/gateway-applier.js';
 import type { EnforcementView } from '../node/dataplane-link.js';
 import type { ApplyResult } from '../state/index.js';
+import type { WatchLimits } from './watch.js';
 
 /** RuntimeApi is the part of the Raft runtime the API drives. */
 export interface RuntimeApi<Result> {
@@ -41,6 +42,8 @@ export interface ApiDeps {
   readonly devices?: { status(): DevicesStatus };
   /** nowMs: the wall clock the edge checks of commands use (expiry); Date.now by default. */
   readonly nowMs?: () => number;
+  /** watchLimits bound GET /v1/watch (clients per node and per address, bytes per client); DEFAULT_WATCH_LIMITS by default. */
+  readonly watchLimits?: WatchLimits;
 }
 
 /** DeviceAdapterStatus is one protocol adapter of this node (docs/devices.md "Protocols"). */

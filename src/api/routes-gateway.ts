@@ -1,6 +1,6 @@
 // routes-gateway.ts — the gateway API: submit signed commands, read the agreed state, watch it.
 // See docs/api.md for the contract these routes implement.
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { CommandError, decodeBody, decodeSignedCommand, type SensorValue } from '../commands/index.js';
 import type { ApplyResult, StateMachine } from '../state/index.js';
@@ -9,6 +9,7 @@ import type { Committed } from '../node/raft-runtime.js';
 import { ApiError, batchResults, runtimeToApiError } from './errors.js';
 import type { ApiDeps } from './deps.js';
 import { ConsistencyQuery, readPointFor } from './read-point.js';
+import { WatchHub } from './watch.js';
 
 /** MAX_ENVELOPE_BASE64_CHARS bounds a submitted envelope (a signed command is at most 1 MiB). */
 const MAX_ENVELOPE_BASE64_CHARS = Math.ceil((1024 * 1024) / 3) * 4;
@@ -69,6 +70,12 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
   const readPoint = readPointFor(gateway);
   /** readings finds the sensor readings of an applied telemetry entry, for the watch stream. */
   const readings = watchReadings(gateway.appliedEnvelopes);
+  /** watchHub serves GET /v1/watch: one listener on the applier, bounded clients (watch.ts). */
+  const applier = gateway.applier;
+  const watchHub = new WatchHub({
+    on: (e, l) => applier.on(e, l), off: (e, l) => applier.off(e, l), recentFrom: (at) => applier.recentFrom(at),
+    prime: (events) => readings.prime(events), format: (event) => eventBody(event, readings.of(event)),
+  }, deps.watchLimits);
 
   /**
    * submitOne checks a signed command at the edge, proposes it and answers once this node has
@@ -289,10 +296,14 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     schema: { querystring: Type.Object({ from: Type.Optional(Type.Integer({ minimum: 0 })) }, { additionalProperties: false }) },
   }, async (request, reply) => {
     const { from } = request.query as { from?: number };
-    const applier = gateway.applier;
-    streamEvents(reply, {
-      on: (e, l) => applier.on(e, l), off: (e, l) => applier.off(e, l), recentFrom: (at) => applier.recentFrom(at), readings,
-    }, from);
+    watchHub.admit(request.ip);
+    const raw = reply.raw;
+    reply.hijack();
+    raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    // Node holds the headers until the first body byte: without this, a client watching from now
+    // would not see its stream open until the next entry is applied (or the first keep-alive, 15 s).
+    raw.flushHeaders();
+    watchHub.open(raw, request.ip, from);
     return reply;
   });
 };
@@ -309,7 +320,6 @@ async function waitEnforced(enforcement: NonNullable<NonNullable<ApiDeps['gatewa
   }
 }
 
-/** duplicateOf answers a retried envelope whose first copy was applied (its seq is now stale, so precheck refuses it). */
 /**
  * originalAnswer is the answer to an envelope whose body was applied (or rejected) before: the original
  * index, term and result, marked duplicate. Undefined when nothing is remembered for its body, or when
@@ -370,15 +380,6 @@ function eventBody(event: AppliedEvent, readings: WatchReading[] | undefined): s
   return JSON.stringify({ ...resultBody(result), index: event.index, term: event.term, timeMs: event.timeMs, ...(readings === undefined ? {} : { readings }) });
 }
 
-/** WatchSource is what the watch stream reads: the applier's events, and (optionally) the applied entries' bytes. */
-interface WatchSource {
-  on: (e: string, l: (event: AppliedEvent) => void) => void;
-  off: (e: string, l: (event: AppliedEvent) => void) => void;
-  recentFrom: (from: number) => { events: AppliedEvent[]; complete: boolean };
-  /** readings finds the readings of applied telemetry entries (undefined for other entries). */
-  readings: WatchReadings;
-}
-
 /**
  * watchReadings returns the function that finds the readings of an applied event, from the applied
  * entries' bytes (appliedEnvelopes: the runtime's in-memory log). Each event is decoded once for all
@@ -417,29 +418,4 @@ function watchReadings(appliedEnvelopes: NonNullable<ApiDeps['gateway']>['applie
 interface WatchReadings {
   of: (event: AppliedEvent) => WatchReading[] | undefined;
   prime: (events: readonly AppliedEvent[]) => void;
-}
-
-/** streamEvents sends server-sent events for applied entries (from `from` when still remembered) until the client leaves. */
-function streamEvents(reply: FastifyReply, source: WatchSource, from: number | undefined): void {
-  const raw = reply.raw;
-  reply.hijack();
-  raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-  // Node holds the headers until the first body byte: without this, a client watching from now
-  // would not see its stream open until the next entry is applied (or the first keep-alive, 15 s).
-  raw.flushHeaders();
-  const send = (event: AppliedEvent): void => {
-    raw.write(`event: applied\nid: ${event.index}\ndata: ${eventBody(event, source.readings.of(event))}\n\n`);
-  };
-  if (from !== undefined) {
-    const { events, complete } = source.recentFrom(from);
-    if (!complete) raw.write(`event: gap\ndata: ${JSON.stringify({ reason: `entries before ${events[0]?.index ?? 'now'} are no longer remembered` })}\n\n`);
-    source.readings.prime(events);
-    for (const event of events) send(event);
-  }
-  source.on('applied', send);
-  const keepAlive = setInterval(() => raw.write(': keep-alive\n\n'), 15_000);
-  raw.on('close', () => {
-    clearInterval(keepAlive);
-    source.off('applied', send);
-  });
 }
