@@ -78,6 +78,8 @@ interface Watch {
   protocol: string;
   samplingMs: number;
   domain: string;
+  /** sensors are the type's sensor declarations, read once per update (not once per reading). */
+  sensors: readonly ReadingSensor[];
 }
 
 /** DeviceAgent runs the device half of one gateway. */
@@ -121,7 +123,7 @@ export class DeviceAgent {
   /** onReading takes what an adapter read (wire it as every adapter's reading callback). */
   onReading(raw: RawReading): void {
     const watch = this.watches.get(raw.deviceId);
-    const sensors = watch === undefined ? undefined : this.view?.sensorSpecs(raw.deviceId);
+    const sensors = watch?.sensors;
     const checked = checkReading(raw.deviceId, raw.values, raw.bytes, sensors);
     for (const drop of checked.dropped) this.init.proposer.countDrop(drop.reason);
     if (checked.dropped.length > 0) this.logDrop(raw.deviceId, checked.dropped[0]!.reason);
@@ -217,11 +219,13 @@ export class DeviceAgent {
 
   private converge(deviceId: string, domain: string, spec: DeviceInterfaceView, secret: string, adapter: DeviceAdapter, view: DeviceStateView): void {
     const samplingMs = view.samplingMs(deviceId) ?? 10_000;
-    const sensors = (view.sensorSpecs(deviceId) ?? []).map((s) => ({ name: s.name, type: s.type }));
+    const declared = view.sensorSpecs(deviceId) ?? [];
+    const sensors = declared.map((s) => ({ name: s.name, type: s.type }));
     const key = JSON.stringify([spec.protocol, spec.endpoint, spec.options, secret, sensors]);
     const current = this.watches.get(deviceId);
     if (current !== undefined && current.key === key) {
       current.domain = domain;
+      current.sensors = declared;
       if (current.samplingMs !== samplingMs) {
         adapter.setSampling(deviceId, samplingMs);
         current.samplingMs = samplingMs;
@@ -232,7 +236,7 @@ export class DeviceAgent {
     if (current !== undefined && current.protocol !== spec.protocol) this.init.adapters.get(current.protocol)?.unwatch(deviceId);
     const watched: WatchedDevice = { deviceId, endpoint: spec.endpoint, options: spec.options, secret, sensors, samplingMs };
     adapter.watch(watched);
-    this.watches.set(deviceId, { key, protocol: spec.protocol, samplingMs, domain });
+    this.watches.set(deviceId, { key, protocol: spec.protocol, samplingMs, domain, sensors: declared });
   }
 
   private updateBroker(credentials: { deviceId: string; password: string }[]): void {
