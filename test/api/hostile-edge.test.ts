@@ -87,8 +87,10 @@ function errorOf(answer: RawAnswer): { code: string; message: string } {
 }
 
 before(async () => {
-  const script = fileURLToPath(new URL('./edge-server.ts', import.meta.url));
-  server = fork(script, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // From test/ (tsx) the server is the .ts source; from dist/test/ (npm test, CI) its compiled .js.
+  const compiled = import.meta.url.endsWith('.js');
+  const script = fileURLToPath(new URL(compiled ? './edge-server.js' : './edge-server.ts', import.meta.url));
+  server = fork(script, { execArgv: compiled ? [] : ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   port = await new Promise<number>((resolve, reject) => {
     server.once('message', (message) => resolve((message as { port: number }).port));
     server.once('exit', (code) => reject(new Error(`edge server exited with ${code} before listening`)));
