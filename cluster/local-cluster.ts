@@ -7,7 +7,7 @@
 // config.yaml, node.key, node.log, node.pid and the Raft data.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -250,8 +250,11 @@ export class LocalCluster {
     const running = this.pid(nodeId);
     if (running) return running;
     const dir = this.nodeDir(nodeId);
+    // The node writes node.log itself, rotated by size (node.log.1, .2, .3; src/node/runtime-log.ts);
+    // what it prints on stdout or stderr (a start-up error, a crash) is appended to the node.log of
+    // its start (after a rotation, that file is node.log.N: whyNoAnswer reads the newest).
     const log = openSync(join(dir, 'node.log'), 'a');
-    const child = spawn(process.execPath, ['--enable-source-maps', ...nodeArgs, nodeEntryPoint(), '--config', join(dir, 'config.yaml')], {
+    const child = spawn(process.execPath, ['--enable-source-maps', ...nodeArgs, nodeEntryPoint(), '--config', join(dir, 'config.yaml'), '--log-file', join(dir, 'node.log')], {
       detached: true,
       stdio: ['ignore', log, log],
       env: { ...process.env, ...extraEnv },
@@ -319,13 +322,14 @@ export class LocalCluster {
   whyNoAnswer(nodeId: number, lines = 8): string {
     const pid = this.pid(nodeId);
     const state = pid !== undefined ? `process ${pid} running` : 'process not running';
-    let tail: string;
-    try {
-      tail = readFileSync(join(this.nodeDir(nodeId), 'node.log'), 'utf8').trimEnd().split('\n').slice(-lines).join('\n    ');
-    } catch {
-      tail = '(no node.log)';
-    }
-    return `${state}; node.log ends:\n    ${tail}`;
+    // A crash trace goes to the file the node's stderr was opened on, which a rotation renames to
+    // node.log.N: read whichever of them changed last.
+    const dir = this.nodeDir(nodeId);
+    const candidates = ['node.log', 'node.log.1', 'node.log.2', 'node.log.3'].filter((name) => existsSync(join(dir, name)));
+    const newest = candidates.sort((a, b) => statSync(join(dir, b)).mtimeMs - statSync(join(dir, a)).mtimeMs)[0];
+    if (newest === undefined) return `${state}; (no node.log)`;
+    const tail = readFileSync(join(dir, newest), 'utf8').trimEnd().split('\n').slice(-lines).join('\n    ');
+    return `${state}; ${newest} ends:\n    ${tail}`;
   }
 
   /** statusAll reports every node (undefined for a node that does not answer). */

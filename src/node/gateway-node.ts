@@ -8,6 +8,8 @@ import { mkdirSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { rotatingLog } from './runtime-log.js';
+import type { RotatingLogInit } from './runtime-log.js';
 import type { Logger } from 'pino';
 import { SeededRandom, bootstrapStorage } from '../raft/index.js';
 import type { ConfState, Message, NodeId, RaftLogger } from '../raft/index.js';
@@ -48,8 +50,10 @@ function raftLogger(logger: Logger): RaftLogger {
 }
 
 /** startNode starts every part of a node; on failure it closes what it opened and throws. */
-export async function startNode(config: NodeConfig, overrides: { logLevel?: string | undefined } = {}): Promise<RunningNode> {
-  const logger = pino({ level: overrides.logLevel ?? config.logLevel ?? 'info', redact: REDACTED_LOG_PATHS, base: { node: config.nodeId } });
+export async function startNode(config: NodeConfig, overrides: { logLevel?: string | undefined; logFile?: RotatingLogInit | undefined } = {}): Promise<RunningNode> {
+  // With a log file the node bounds and rotates it itself (runtime-log.ts); otherwise it logs to stdout.
+  const options = { level: overrides.logLevel ?? config.logLevel ?? 'info', redact: REDACTED_LOG_PATHS, base: { node: config.nodeId } };
+  const logger = overrides.logFile === undefined ? pino(options) : pino(options, rotatingLog(overrides.logFile));
   const identity = readIdentityKey(config.identityKeyFile);
   const plant = plantFromEnv();
   if (plant !== undefined) logger.warn({ plant }, `PLANTED BUG "${plant}" IS ON: this node breaks a promise on purpose (chaos self-test); never run it in production`);
