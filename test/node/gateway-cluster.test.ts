@@ -3,7 +3,8 @@
 // Goal: signed commands submitted to any node are verified, committed and applied identically on
 // every node (same state hash), survive the leader's kill -9, and drive the cluster itself:
 // root-signed membership commands add a node (learner, then voter) and a root-signed transfer moves
-// leadership.
+// leadership; one envelope posted to every node at once, or twice in a batch, gets the original answer
+// everywhere, and a malleated copy is refused as a bad signature (issue 15).
 // Method: LocalCluster in gateway mode (genesis with a 2-of-3 root); commands signed in the test
 // with the cluster's root keys, submitted over HTTP; reads compared across nodes.
 import { after, describe, test } from 'node:test';
@@ -13,7 +14,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalCluster, waitUntilAsync } from '../../cluster/local-cluster.js';
-import { clusterIdOf, keyPairFromSeed, signCommand } from '../../src/commands/index.js';
+import { clusterIdOf, decodeSignedCommand, encodeSignedCommand, keyPairFromSeed, signCommand } from '../../src/commands/index.js';
 import type { Genesis, KeyPair, Payload } from '../../src/commands/index.js';
 import { FAST_TIMING } from './cluster-support.js';
 import { repoPath } from '../support/paths.js';
@@ -64,6 +65,52 @@ async function stateOf(cluster: LocalCluster, nodeId: number): Promise<{ stateHa
 }
 
 describe('the gateway on a real cluster', { timeout: 120_000 }, () => {
+  test('one envelope posted to every node at once, or twice in a batch, is answered ok everywhere with the original index and term; a malleated copy is a bad signature', async () => {
+    const cluster = await LocalCluster.create({ dir: mkdtempSync(join(tmpdir(), 'qg-gw-dup-')), nodes: 3, application: 'quorumgate', timing: FAST_TIMING });
+    clusters.push(cluster);
+    cluster.startAll();
+    const root = new Root(cluster);
+    await cluster.waitForLeader(20_000);
+    const ids = cluster.nodes.map((n) => n.nodeId);
+    for (let round = 0; round < 5; round++) {
+      const envelope = root.sign({ kind: 'createDomain', description: `round ${round}` }, `d${round}`);
+      const answers = await Promise.all(ids.map((id) => submit(cluster, id, envelope)));
+      for (const answer of answers) {
+        assert.equal(answer.status, 200, JSON.stringify(answer.body));
+        assert.equal((answer.body.result as { ok: boolean }).ok, true, `round ${round}: ${JSON.stringify(answers.map((a) => a.body))}`);
+        assert.equal(answer.body.index, answers[0]!.body.index, `round ${round}: one index for every copy`);
+        assert.equal(answer.body.term, answers[0]!.body.term);
+        assert.ok((answer.body.term as number) > 0, 'the original term, never 0');
+      }
+      assert.equal(answers.filter((a) => a.body.duplicate === false).length <= 1, true, 'at most one answer is the first');
+    }
+    const twice = root.sign({ kind: 'createDomain', description: 'batch' }, 'batch');
+    const batch = await fetch(`${cluster.apiUrl(ids[1]!)}/v1/commands/batch`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ envelopes: [twice, twice] }),
+    });
+    const { results } = (await batch.json()) as { results: Array<{ ok: boolean; answer: { index: number; duplicate: boolean; result: { ok: boolean } } }> };
+    assert.deepEqual(results.map((r) => r.ok && r.answer.result.ok), [true, true], JSON.stringify(results));
+    assert.equal(results[1]!.answer.index, results[0]!.answer.index);
+    assert.equal(results[1]!.answer.duplicate, true);
+    // The same body with its signatures' S halves malleated (S + L): refused, not answered duplicate.
+    const L = (1n << 252n) + 27742317777372353535851937790883648493n;
+    const command = decodeSignedCommand(Buffer.from(twice, 'base64'));
+    const malleated = encodeSignedCommand({ ...command, signatures: command.signatures.map((signature) => {
+      let value = 0n;
+      for (let i = 63; i >= 32; i--) value = (value << 8n) | BigInt(signature.sig[i] ?? 0);
+      let sum = value + L;
+      const sig = Uint8Array.from(signature.sig);
+      for (let i = 32; i < 64; i++) {
+        sig[i] = Number(sum & 0xffn);
+        sum >>= 8n;
+      }
+      return { ...signature, sig };
+    }) });
+    const refused = await submit(cluster, ids[2]!, Buffer.from(malleated).toString('base64'));
+    assert.equal(refused.status, 422, JSON.stringify(refused.body));
+    assert.equal((refused.body.error as { details: { commandCode: string } }).details.commandCode, 'bad_signature');
+  });
+
   test('signed commands reach every node identically, survive the leader, and drive membership and leadership', async () => {
     const cluster = await LocalCluster.create({ dir: mkdtempSync(join(tmpdir(), 'qg-gw-')), nodes: 3, application: 'quorumgate', timing: FAST_TIMING });
     clusters.push(cluster);
