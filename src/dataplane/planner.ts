@@ -395,18 +395,19 @@ export function baseFlowsFor(management: NodeManagement | null = null): FlowSpec
 /**
  * unknownPortFlows reports (and drops) everything arriving on a port of the bridge that no device owns: one
  * catch-all report flow below every other flow, so a port plugged in (or added to the bridge) reports at once,
- * without waiting for a pass that lists the bridge's ports. The uplink and every planned device's port are
- * dropped above it without a report (a registered device's unmatched frames are no discovery); the
- * management port has its guard (MANAGEMENT_GUARD_PRIORITY); μmbox and pool ports are left to the
- * discovery monitor, which ignores their names (UMBOX_PORT_NAME). `portNames` is kept for the callers that
- * list the bridge; the flows do not depend on it.
+ * without waiting for a pass that lists the bridge's ports. The uplink is dropped above it without a report;
+ * the management port has its guard (MANAGEMENT_GUARD_PRIORITY); a registered device's own frames that none
+ * of its flows match reach the catch-all too, and the state ignores a discovery on a registered port; μmbox
+ * and pool ports are left to the discovery monitor, which ignores their names (UMBOX_PORT_NAME). The flows
+ * depend on the uplink alone, so an incremental pass (composeChanges) and a full one agree; `portNames` is
+ * kept for the callers that list the bridge.
  */
 export function unknownPortFlows(desired: DesiredDataplane, portNames: Iterable<string> = []): FlowSpec[] {
   void portNames;
-  const silent = new Set<string>([desired.uplinkPort, ...desired.devices.map((device) => device.port)].filter((name) => PORT_NAME.test(name)));
-  const flows: FlowSpec[] = [{ cookie: 0n, priority: UNKNOWN_PORT_REPORT_PRIORITY, inPort: '', match: '', output: null, report: true }];
-  for (const name of [...silent].sort(compareStrings)) flows.push({ cookie: 0n, priority: UNKNOWN_PORT_REPORT_PRIORITY + 1, inPort: name, match: '', output: null });
-  return flows;
+  return [
+    { cookie: 0n, priority: UNKNOWN_PORT_REPORT_PRIORITY, inPort: '', match: '', output: null, report: true },
+    { cookie: 0n, priority: UNKNOWN_PORT_REPORT_PRIORITY + 1, inPort: desired.uplinkPort, match: '', output: null },
+  ];
 }
 
 /** checkDevice returns why a device cannot be planned (null when it can); it does not change the sets. */

@@ -1310,6 +1310,23 @@ export function composeChanges(desired: DesiredDataplane, ports: readonly Switch
     remove.push(removalText(current));
     previousTable.delete(key);
   }
+  // The node's own flows (cookie 0: the table-miss drop, the management guard, the discovery catch-all and
+  // the uplink's drop) follow the ports too: one whose port appeared since the last full pass is added now.
+  const own = new Map<string, RenderedFlow>();
+  for (const flow of [...desired.baseFlows, ...unknownPortFlows(desired)]) {
+    const rendered = renderFlow(flow, ofports);
+    if (rendered !== null) own.set(rendered.key, rendered);
+  }
+  for (const [key, flow] of own) {
+    if (!differs(previousTable.get(key), flow)) continue;
+    add.push(flowText(flow));
+    previousTable.set(key, flow);
+  }
+  for (const [key, flow] of [...previousTable]) {
+    if (flow.cookie !== 0n || own.has(key)) continue;
+    remove.push(removalText(flow));
+    previousTable.delete(key);
+  }
   return { table: previousTable, composed, change: { add, remove } };
 }
 

@@ -385,11 +385,11 @@ describe('planDataplane', () => {
       assert.ok(MANAGEMENT_FLOW_PRIORITY > DEVICE_FLOW_PRIORITY && DEVICE_FLOW_PRIORITY > DEVICE_REPORT_PRIORITY);
     });
 
-    test('any port no device owns reports at once (one catch-all, below everything); the uplink and device ports are dropped unreported', () => {
+    test('any port no device owns reports at once (one catch-all, below everything); the uplink is dropped unreported', () => {
       const planned = planDataplane({ nodeId: 'n', management: { port: 'qgmgmt', address: '10.0.0.250', brokerPort: 1883 }, devices: [device('cam', 1, null)] }, { uplinkPort: UPLINK });
       const flows = unknownPortFlows(planned);
       assert.deepEqual(flows.map((flow) => [flow.inPort, flow.priority, flow.report === true]), [
-        ['', UNKNOWN_PORT_REPORT_PRIORITY, true], ['dev1', UNKNOWN_PORT_REPORT_PRIORITY + 1, false], [UPLINK, UNKNOWN_PORT_REPORT_PRIORITY + 1, false],
+        ['', UNKNOWN_PORT_REPORT_PRIORITY, true], [UPLINK, UNKNOWN_PORT_REPORT_PRIORITY + 1, false],
       ]);
       assert.ok(UNKNOWN_PORT_REPORT_PRIORITY + 1 < DEVICE_REPORT_PRIORITY && MANAGEMENT_GUARD_PRIORITY > UNKNOWN_PORT_REPORT_PRIORITY + 1, 'the management guard and device flows stay above');
     });
