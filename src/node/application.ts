@@ -160,14 +160,13 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?
 }
 
 /** devicesStatus maps the device half's status onto the API's /v1/status section. */
-function devicesStatus(link: DeviceLink): DevicesStatus & { detail: ReturnType<DeviceLink['status']> } {
+function devicesStatus(link: DeviceLink): DevicesStatus {
   const status = link.status();
   return {
     adapters: status.adapters,
     broker: status.broker,
     readings: { queued: status.readings.queuedReadings, dropped: status.readings.droppedReadings, submitted: status.readings.submittedReadings },
     commands: { inFlight: status.commands.inFlight, failed: status.commands.failed },
-    detail: status,
   };
 }
 
