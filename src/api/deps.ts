@@ -70,4 +70,8 @@ export interface DevicesStatus {
   readings: { queued: number; dropped: Record<string, number>; submitted: number };
   /** commands: device commands being carried out now, and those given up (listed as failed). */
   commands: { inFlight: number; failed: number };
+  /** management: the gateway's management port and address, and why it is not ready yet (docs/devices.md). */
+  management: { address: string; port: string; ready: boolean; lastError: string | null };
+  /** problems lists served devices that are not read, and why (no secret on this node, no adapter), at most 100. */
+  problems: { deviceId: string; problem: string }[];
 }

@@ -16,6 +16,8 @@ export const DevicesStatusSchema = Type.Object({
   broker: Type.Union([Type.Object({ running: Type.Boolean(), address: Type.String(), lastError: Type.Union([Type.String(), Type.Null()]) }), Type.Null()]),
   readings: Type.Object({ queued: Type.Integer({ minimum: 0 }), dropped: Type.Record(Type.String(), Type.Integer({ minimum: 0 })), submitted: Type.Integer({ minimum: 0 }) }),
   commands: Type.Object({ inFlight: Type.Integer({ minimum: 0 }), failed: Type.Integer({ minimum: 0 }) }),
+  management: Type.Object({ address: Type.String(), port: Type.String(), ready: Type.Boolean(), lastError: Type.Union([Type.String(), Type.Null()]) }),
+  problems: Type.Array(Type.Object({ deviceId: Type.String(), problem: Type.String() })),
 });
 
 // The schema and the interface the node implements must describe the same thing: this fails to

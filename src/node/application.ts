@@ -167,6 +167,8 @@ function devicesStatus(link: DeviceLink): DevicesStatus {
     broker: status.broker,
     readings: { queued: status.readings.queuedReadings, dropped: status.readings.droppedReadings, submitted: status.readings.submittedReadings },
     commands: { inFlight: status.commands.inFlight, failed: status.commands.failed },
+    management: status.management,
+    problems: status.problems,
   };
 }
 

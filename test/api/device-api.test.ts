@@ -291,6 +291,8 @@ describe('GET /v1/status', () => {
     broker: { running: true, address: '10.77.0.1:1883', lastError: null },
     readings: { queued: 3, dropped: { out_of_bounds: 2 }, submitted: 120 },
     commands: { inFlight: 1, failed: 0 },
+    management: { address: '10.77.0.241', port: 'qg1m', ready: true, lastError: null },
+    problems: [{ deviceId: 'temp-9', problem: 'this node holds no secret "temp-9" (devices.secretsFile)' }],
   };
 
   test('has the node\'s devices section when the node runs the device interface, and none otherwise', async () => {
