@@ -60,7 +60,11 @@ function rawRequest(request: string | Buffer): Promise<RawAnswer> {
         finish();
       }
     });
-    socket.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' ? finish() : reject(error)));
+    // The server answers and closes as soon as a bound is crossed, while this client may still be writing the
+    // rest of the body: EPIPE or ECONNRESET then, and the answer already received is read at 'close'.
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ECONNRESET' && error.code !== 'EPIPE') reject(error);
+    });
     socket.on('close', finish);
     socket.setTimeout(20_000, () => socket.destroy(new Error('no answer in 20 s')));
     socket.write(request);
