@@ -117,7 +117,10 @@ export function startDataplane(init: {
   };
   const onApplied = (event: AppliedEvent): void => {
     if (changesPlans(event)) update();
-    else desiredIndex = applier.machine.lastApplied().index; // nothing to plan: enforced as before
+    // Nothing to plan: the plans enforced at desiredIndex are those of this entry too — unless an update is
+    // still pending, whose new plans the agent has not been given yet (advancing then would report a state
+    // change enforced before its flows are: the chaos smoke's probes caught packets passing after "enforced").
+    else if (!scheduled) desiredIndex = applier.machine.lastApplied().index;
   };
   applier.on('applied', onApplied);
   applier.on('restored', update);
