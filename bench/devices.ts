@@ -43,7 +43,7 @@ import { promisify } from 'node:util';
 import { stringify as toYaml } from 'yaml';
 import { LocalCluster, waitUntilAsync } from '../cluster/local-cluster.js';
 import { buildNetwork, inNamespace, teardownNetwork, type DemoNetwork } from '../cluster/netlab.js';
-import { startDevice, stopProcess, type RunningDevice } from '../cluster/devlab.js';
+import { spawnReady, startDevice, stopProcess, type RunningDevice } from '../cluster/devlab.js';
 import { OvsSwitch, hostPaths } from '../src/dataplane/index.js';
 import { MOSQUITTO_BINARY, controlRequest, simulatorCommand } from '../src/devices/index.js';
 import { facilities, releaseFacilities } from '../test/dataplane/lab.js';
@@ -661,7 +661,7 @@ async function restartFleets(cluster: LocalCluster, dir: string, fleets: Map<num
     mkdirSync(join(dir, 'sims'), { recursive: true });
     const argv = [...simulatorCommand(), '--kind', 'temperature', '--fleet', String(count), '--prefix', `g${gateway}-`, '--rate', '1',
       '--broker', `${cluster.devicesOf(gateway)!.managementAddress}:1883`, '--passwords-file', join(dir, `passwords-${gateway}.json`), '--control', control];
-    const pid = await spawnReady(argv[0]!, argv.slice(1), join(dir, 'sims', `fleet-${gateway}.log`));
+    const pid = await spawnReady(argv[0]!, argv.slice(1), 'fleet simulator', join(dir, 'sims', `fleet-${gateway}.log`), 60_000);
     fleets.set(gateway, { gateway, count, pid, control });
     watcher.watch(`fleet${gateway}`, pid);
   }
@@ -675,30 +675,6 @@ async function restartFleets(cluster: LocalCluster, dir: string, fleets: Map<num
   }, 300_000, 'every fleet device to connect to its broker');
 }
 
-/** spawnReady starts a simulator process (detached, its own pid) and resolves with its pid once it prints its ready line. */
-function spawnReady(command: string, args: readonly string[], logFile: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr = `${stderr}${chunk.toString()}`.slice(-4_000);
-    });
-    const timer = setTimeout(() => reject(new Error(`fleet simulator not ready within 60 s: ${stderr.trim() || '(no output)'} (${logFile})`)), 60_000);
-    const lines = createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      if (!line.includes('"ready":true')) return;
-      clearTimeout(timer);
-      lines.close();
-      child.stdout?.resume();
-      child.unref();
-      resolve(child.pid!);
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`fleet simulator exited with ${code}: ${stderr.trim() || '(no output)'}`));
-    });
-  });
-}
 
 async function readingsStatus(cluster: LocalCluster, gateway: number): Promise<StatusSample> {
   const started = performance.now();

@@ -43,11 +43,7 @@ export async function startDevice(dir: string, name: string, spec: SimSpec): Pro
   const control = join(dir, `${name}.sock`);
   const logFile = join(dir, `${name}.log`);
   const argv = [...simulatorCommand(), '--kind', spec.kind, ...spec.args, '--journal', journal, '--control', control];
-  const child = spawn('ip', ['netns', 'exec', spec.namespace, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const pid = child.pid;
-  if (pid === undefined) throw new Error(`could not start simulator ${name}`);
-  await waitReady(child, name, logFile);
-  child.unref();
+  const pid = await spawnReady('ip', ['netns', 'exec', spec.namespace, ...argv], `simulator ${name}`, logFile, 20_000);
   return {
     spec, pid, journal, control,
     state: async () => (await controlRequest(control, 'GET', '/state')) as Record<string, unknown>,
@@ -65,15 +61,27 @@ export async function startDevice(dir: string, name: string, spec: SimSpec): Pro
   };
 }
 
-function waitReady(child: ChildProcess, name: string, logFile: string): Promise<void> {
+/**
+ * spawnReady starts a simulator process (detached, ended later by its pid) and resolves with its pid once it
+ * prints its ready line, or rejects after `timeoutMs` or when it exits first.
+ */
+export async function spawnReady(command: string, args: readonly string[], label: string, logFile: string, timeoutMs: number): Promise<number> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  if (child.pid === undefined) throw new Error(`could not start ${label}`);
+  await waitReady(child, label, logFile, timeoutMs);
+  child.unref();
+  return child.pid;
+}
+
+function waitReady(child: ChildProcess, label: string, logFile: string, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => {
       stderr = `${stderr}${chunk.toString()}`.slice(-4_000);
     });
     const timer = setTimeout(() => {
-      reject(new Error(`simulator ${name} not ready within 20 s: ${stderr.trim() || '(no output)'} (log: ${logFile})`));
-    }, 20_000);
+      reject(new Error(`${label} not ready within ${timeoutMs / 1000} s: ${stderr.trim() || '(no output)'} (log: ${logFile})`));
+    }, timeoutMs);
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
       if (!line.includes('"ready":true')) return;
@@ -84,7 +92,7 @@ function waitReady(child: ChildProcess, name: string, logFile: string): Promise<
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`simulator ${name} exited with ${code}: ${stderr.trim() || '(no output)'}`));
+      reject(new Error(`${label} exited with ${code}: ${stderr.trim() || '(no output)'}`));
     });
   });
 }
