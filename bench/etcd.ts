@@ -12,24 +12,28 @@
 //    verifies it again in apply, and the state machine updates the device and its policy state.
 //    Each client has its own admin key (a signer's seq must grow, so concurrent clients cannot share
 //    one), 64 admins per domain (the per-domain limit), each domain with a one-type policy;
-//  - to etcd: a plain v3 put of a 256-byte value through the JSON gateway.
+//  - to etcd: a plain v3 put of a 256-byte value, once through the JSON gateway (`etcd`) and once
+//    through its gRPC API with the `etcd3` client (`etcd_grpc`), against the same etcd cluster.
 // Each client overwrites its own device or key. Writes go to the leader, as etcd's clients do.
-// Measured, interleaved per step (quorumgate, then etcd) so machine load drifts alike for both:
+// Measured, interleaved per step (quorumgate, etcd JSON, etcd gRPC) so machine load drifts alike for all:
 //  - throughput_per_s at each client count (--levels, default 1,16,64,256) over --seconds each,
 //    after a 1 s warm-up; latency p50/p99 per level (`latency_ms` is the 64-client level);
 //  - failover_ms: kill -9 the leader, then the time until a write is acknowledged again. Probes to
 //    the survivors start every 25 ms on up to 64 lanes (one signer per lane), each with a timeout of
 //    two election timeouts, so a probe that a system holds until its request timeout (etcd does this
 //    with a proposal forwarded to the dead leader) does not hide when writes work again.
-// Prints both side by side with the ratios and writes bench/results/etcd.json, including the load
-// average (the machine is shared, so figures are noisy).
+// Prints the three side by side with the ratios and writes bench/results/etcd.json, including the load
+// average (the machine is shared, so figures are noisy). The ratios that count (issue #18) compare
+// quorumgate with the faster etcd API at each level: `ratio.*_best` and `ratio.cpu_per_write_*`.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { noop } from 'cockatiel';
 import { Command, InvalidArgumentError } from 'commander';
+import { Etcd3 } from 'etcd3';
 import { LocalCluster } from '../cluster/local-cluster.js';
 import {
   clusterIdOf, generateKeyPair, keyIdHex, keyPairFromSeed, packagePath, signCommand,
@@ -205,6 +209,51 @@ export function ratios(quorumgate: SystemFigures, etcd: SystemFigures): { throug
   return {
     throughput_64: ratioOf(quorumgate.throughputPerSecond.get(64), etcd.throughputPerSecond.get(64)),
     failover_p99: ratioOf(summarize(quorumgate.failoversMs).p99, summarize(etcd.failoversMs).p99),
+  };
+}
+
+/** BestRatios compare quorumgate with the better of etcd's two APIs at each figure (issue #18's goals). */
+export interface BestRatios {
+  /** throughput_64_best: quorumgate's writes/s at 64 clients ÷ the faster etcd API's (higher is better). */
+  readonly throughput_64_best: number | null;
+  /** p50_1_best: quorumgate's p50 at 1 client ÷ the lower etcd p50 (lower is better). */
+  readonly p50_1_best: number | null;
+  /** cpu_per_write_64 / cpu_per_write_1: cluster CPU ms per write ÷ the lower etcd figure (lower is better). */
+  readonly cpu_per_write_64: number | null;
+  readonly cpu_per_write_1: number | null;
+  /** failover_p99_best: quorumgate's failover p99 ÷ the lower etcd p99 (lower is better). */
+  readonly failover_p99_best: number | null;
+}
+
+/** bestRatios compares quorumgate with whichever etcd API is better on each figure. */
+export function bestRatios(quorumgate: SystemFigures, etcdApis: readonly SystemFigures[]): BestRatios {
+  const best = (values: ReadonlyArray<number | null | undefined>, pick: (a: number, b: number) => number): number | null => {
+    const present = values.filter((v): v is number => v !== null && v !== undefined);
+    return present.length === 0 ? null : present.reduce((a, b) => pick(a, b));
+  };
+  const cpuPerWrite = (f: SystemFigures, level: number): number | null => f.resources?.get(level)?.cluster_cpu_ms_per_write ?? null;
+  const p50At = (f: SystemFigures, level: number): number | null => summarize(f.latenciesMs.get(level) ?? []).p50;
+  return {
+    throughput_64_best: ratioOf(quorumgate.throughputPerSecond.get(64), best(etcdApis.map((f) => f.throughputPerSecond.get(64)), Math.max)),
+    p50_1_best: ratioOf(p50At(quorumgate, 1), best(etcdApis.map((f) => p50At(f, 1)), Math.min)),
+    cpu_per_write_64: ratioOf(cpuPerWrite(quorumgate, 64), best(etcdApis.map((f) => cpuPerWrite(f, 64)), Math.min)),
+    cpu_per_write_1: ratioOf(cpuPerWrite(quorumgate, 1), best(etcdApis.map((f) => cpuPerWrite(f, 1)), Math.min)),
+    failover_p99_best: ratioOf(summarize(quorumgate.failoversMs).p99, best(etcdApis.map((f) => summarize(f.failoversMs).p99), Math.min)),
+  };
+}
+
+/** BEST_GOALS are issue #18's bounds on the best-API ratios. */
+export const BEST_GOALS = { throughput_64_best: 1.0, p50_1_best: 1.5, cpu_per_write_64: 1.5, cpu_per_write_1: 1.5, failover_p99_best: 1.0 } as const;
+
+/** bestGoals says, per best-API ratio, whether issue #18's goal is met (null when not measured). */
+export function bestGoals(r: BestRatios): Record<keyof BestRatios, boolean | null> {
+  const atMost = (value: number | null, bound: number): boolean | null => (value === null ? null : value <= bound);
+  return {
+    throughput_64_best: r.throughput_64_best === null ? null : r.throughput_64_best >= BEST_GOALS.throughput_64_best,
+    p50_1_best: atMost(r.p50_1_best, BEST_GOALS.p50_1_best),
+    cpu_per_write_64: atMost(r.cpu_per_write_64, BEST_GOALS.cpu_per_write_64),
+    cpu_per_write_1: atMost(r.cpu_per_write_1, BEST_GOALS.cpu_per_write_1),
+    failover_p99_best: atMost(r.failover_p99_best, BEST_GOALS.failover_p99_best),
   };
 }
 
@@ -464,6 +513,75 @@ export class EtcdSystem implements BenchSystem {
   }
 }
 
+/**
+ * EtcdGrpcSystem writes the same puts as EtcdSystem to the same cluster through etcd's gRPC API,
+ * with the `etcd3` client: one client per member (so writes go to the leader, as the JSON side's
+ * do), its retries and circuit breaker turned off so each write is one request, and a deadline per
+ * write.
+ */
+export class EtcdGrpcSystem implements BenchSystem {
+  readonly name = 'etcd_grpc';
+  private readonly cluster: EtcdCluster;
+  private readonly clients = new Map<string, Etcd3>();
+  private readonly writes: number[] = [];
+  readonly errorSamples: string[] = [];
+
+  constructor(cluster: EtcdCluster) {
+    this.cluster = cluster;
+  }
+
+  async leader(): Promise<string> {
+    return this.cluster.waitForLeader(15_000);
+  }
+
+  members(): string[] {
+    return this.cluster.members.map((m) => m.name);
+  }
+
+  async write(client: number, member: string, timeoutMs: number): Promise<SendOutcome> {
+    this.writes[client] = (this.writes[client] ?? 0) + 1;
+    const value = Buffer.from(writeTag(this.writes[client]!).padEnd(VALUE_BYTES, 'x'));
+    try {
+      await this.clientOf(member).put(`bench/c${client}`).value(value).options({ deadline: Date.now() + timeoutMs }).exec();
+      return { ok: true };
+    } catch (error) {
+      if (this.errorSamples.length < 5) this.errorSamples.push((error as Error).message);
+      return { ok: false };
+    }
+  }
+
+  async kill(member: string): Promise<void> {
+    await this.cluster.kill(member);
+  }
+
+  restart(member: string): void {
+    this.cluster.startMember(member);
+  }
+
+  async settled(): Promise<void> {
+    await this.cluster.waitForCaughtUp(30_000);
+  }
+
+  async counters(member: string): Promise<MemberCounters | undefined> {
+    return readCounters(`${this.cluster.member(member).clientUrl}/metrics`, COUNTER_METRICS.etcd);
+  }
+
+  /** close ends every gRPC channel (the clients hold sockets and timers). */
+  close(): void {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+  }
+
+  private clientOf(member: string): Etcd3 {
+    let client = this.clients.get(member);
+    if (client === undefined) {
+      client = new Etcd3({ hosts: this.cluster.member(member).clientUrl, faultHandling: { host: () => noop, global: noop } });
+      this.clients.set(member, client);
+    }
+    return client;
+  }
+}
+
 function toBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('base64');
 }
@@ -621,10 +739,13 @@ export interface EtcdBenchReport {
   readonly heartbeat_ms: number;
   readonly election_timeout_ms: number;
   readonly kills: number;
-  readonly writes: { readonly quorumgate: string; readonly etcd: string };
+  readonly writes: { readonly quorumgate: string; readonly etcd: string; readonly etcd_grpc: string };
   readonly quorumgate: SystemReport;
+  /** etcd: through its JSON gateway; etcd_grpc: the same cluster through gRPC. */
   readonly etcd: SystemReport;
-  readonly ratio: { readonly throughput_64: number | null; readonly failover_p99: number | null };
+  readonly etcd_grpc: SystemReport;
+  /** ratio: throughput_64 and failover_p99 against the JSON gateway (as before), and the best-API ratios. */
+  readonly ratio: { readonly throughput_64: number | null; readonly failover_p99: number | null } & BestRatios;
   /**
    * quorumgate_batching_client: the same clients and signed writes through a client that coalesces them into
    * batch requests (etcd's JSON gateway has no batch of independent puts, so etcd has no such row). Not part
@@ -637,7 +758,12 @@ export interface EtcdBenchReport {
     readonly mean_batch: Record<string, number>;
     readonly throughput_64_ratio_to_etcd: number | null;
   } | null;
-  readonly goals: { readonly throughput_64_at_least_etcd: boolean | null; readonly failover_p99_no_slower_than_etcd: boolean | null };
+  readonly goals: {
+    readonly throughput_64_at_least_etcd: boolean | null;
+    readonly failover_p99_no_slower_than_etcd: boolean | null;
+    /** best_api: issue #18's goals against the faster etcd API (BEST_GOALS). */
+    readonly best_api: Record<keyof BestRatios, boolean | null>;
+  };
 }
 
 /** parseOptions reads the command line (argv as in process.argv). */
@@ -678,7 +804,9 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     timing: { tickMs: options.tickMs, electionTicks: options.electionTicks, heartbeatTicks: 1, proposalTimeoutMs: 5_000 },
   });
   let etcdCluster: EtcdCluster | undefined;
+  let etcdGrpc: EtcdGrpcSystem | undefined;
   const cleanup = async (): Promise<void> => {
+    etcdGrpc?.close();
     await Promise.allSettled([qgCluster.destroy(), etcdCluster?.destroy()]);
   };
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -691,11 +819,12 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     etcdCluster = await EtcdCluster.start({ heartbeatIntervalMs: options.tickMs, electionTimeoutMs, preVote: true });
     const quorumgate = new QuorumgateSystem(qgCluster);
     const etcd = new EtcdSystem(etcdCluster);
+    etcdGrpc = new EtcdGrpcSystem(etcdCluster);
     const clients = Math.max(PROBE_LANES, ...options.levels);
     log(`setting up quorumgate: ${Math.ceil(clients / ADMINS_PER_DOMAIN)} domains, ${clients} admin keys, policies`);
     await quorumgate.prepare(clients);
-    const figures = { quorumgate: emptyFigures(), etcd: emptyFigures() };
-    const systems = [quorumgate, etcd] as const;
+    const figures = { quorumgate: emptyFigures(), etcd: emptyFigures(), etcd_grpc: emptyFigures() };
+    const systems = [quorumgate, etcd, etcdGrpc] as const;
     for (const system of systems) {
       figures[system.name].idleCpuCores = await measureIdle(system, IDLE_SECONDS);
       log(`${system.name.padEnd(10)} idle: cluster CPU ${figures[system.name].idleCpuCores} cores`);
@@ -716,7 +845,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     }
     const batching = await measureBatching(quorumgate, options, log);
     // Failover probes fail by design until a new leader takes writes: report the throughput phase's errors only.
-    const errorSamples = { quorumgate: [...quorumgate.errorSamples], etcd: [...etcd.errorSamples] };
+    const errorSamples = { quorumgate: [...quorumgate.errorSamples], etcd: [...etcd.errorSamples], etcd_grpc: [...etcdGrpc.errorSamples] };
     for (let kill = 0; kill < options.kills; kill++) {
       for (const system of systems) {
         const failoverMs = await measureFailover(system, PROBE_LANES, electionTimeoutMs);
@@ -728,7 +857,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     const report = buildReport({ options, electionTimeoutMs, etcdVersion, loadAtStart, figures, errorSamples, batching });
     mkdirSync(dirname(options.out), { recursive: true });
     writeFileSync(options.out, `${JSON.stringify(report, null, 2)}\n`);
-    log(`\n${formatTable(options.levels, figures.quorumgate, figures.etcd)}`);
+    log(`\n${formatTable(options.levels, figures.quorumgate, figures.etcd, figures.etcd_grpc)}`);
     if (report.quorumgate_batching_client !== null) {
       const b = report.quorumgate_batching_client;
       log(`quorumgate through a batching client (${b.connections} connections; not in the goals): ${options.levels.map((level) => `${level} clients ${b.throughput_per_s[String(level)] ?? '-'} w/s`).join(', ')}` +
@@ -745,12 +874,13 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
 
 function buildReport(init: {
   options: BenchOptions; electionTimeoutMs: number; etcdVersion: string; loadAtStart: number[];
-  figures: { quorumgate: SystemFigures; etcd: SystemFigures }; errorSamples: { quorumgate: string[]; etcd: string[] };
+  figures: { quorumgate: SystemFigures; etcd: SystemFigures; etcd_grpc: SystemFigures };
+  errorSamples: { quorumgate: string[]; etcd: string[]; etcd_grpc: string[] };
   batching: BatchingFigures | null;
 }): EtcdBenchReport {
   const { options, figures } = init;
   const latencyLevel = latencyLevelOf(options.levels);
-  const ratio = ratios(figures.quorumgate, figures.etcd);
+  const ratio = { ...ratios(figures.quorumgate, figures.etcd), ...bestRatios(figures.quorumgate, [figures.etcd, figures.etcd_grpc]) };
   return {
     date: new Date().toISOString(),
     machine: `${cpus().length} cores, Node ${process.version}, ${init.etcdVersion}`,
@@ -764,9 +894,11 @@ function buildReport(init: {
     writes: {
       quorumgate: `admin-signed putDevice (Ed25519), PutDevice payload ${VALUE_BYTES} bytes, one admin key per client, POST /v1/commands to the leader, acknowledged after commit and apply`,
       etcd: `v3 put of a ${VALUE_BYTES}-byte value, POST /v3/kv/put (JSON gateway) to the leader, --pre-vote=true`,
+      etcd_grpc: `the same put through etcd's gRPC API (etcd3 client, one channel per member, no retries), to the leader`,
     },
     quorumgate: { ...systemReport(figures.quorumgate, latencyLevel), error_samples: init.errorSamples.quorumgate },
     etcd: { ...systemReport(figures.etcd, latencyLevel), error_samples: init.errorSamples.etcd },
+    etcd_grpc: { ...systemReport(figures.etcd_grpc, latencyLevel), error_samples: init.errorSamples.etcd_grpc },
     ratio,
     quorumgate_batching_client: init.batching === null ? null : {
       connections: init.batching.connections,
@@ -778,26 +910,35 @@ function buildReport(init: {
     goals: {
       throughput_64_at_least_etcd: ratio.throughput_64 === null ? null : ratio.throughput_64 >= 1,
       failover_p99_no_slower_than_etcd: ratio.failover_p99 === null ? null : ratio.failover_p99 <= 1,
+      best_api: bestGoals(ratio),
     },
   };
 }
 
-/** formatTable prints the two systems side by side with quorumgate ÷ etcd. */
-export function formatTable(levels: readonly number[], quorumgate: SystemFigures, etcd: SystemFigures): string {
+/** formatTable prints quorumgate and etcd's two APIs side by side, the ratios, and whether each goal is met. */
+export function formatTable(levels: readonly number[], quorumgate: SystemFigures, etcd: SystemFigures, etcdGrpc?: SystemFigures): string {
   const cell = (value: number | null | undefined, width: number): string => (value === null || value === undefined ? '-' : String(value)).padStart(width);
-  const lines = [`${'clients'.padStart(7)} | ${'quorumgate w/s'.padStart(14)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} | ${'etcd w/s'.padStart(9)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} | ${'w/s ratio'.padStart(9)}`];
+  const columns = (f: SystemFigures | undefined, level: number): string => {
+    const rate = f?.throughputPerSecond.get(level);
+    const s = summarize(f?.latenciesMs.get(level) ?? []);
+    const cpu = f?.resources?.get(level)?.cluster_cpu_ms_per_write;
+    return `${cell(rate === undefined ? null : Math.round(rate), 7)} ${cell(s.p50, 7)} ${cell(s.p99, 7)} ${cell(cpu, 6)}`;
+  };
+  const head = (name: string): string => `${name.padEnd(7)} ${'p50'.padStart(7)} ${'p99'.padStart(7)} ${'cpu/w'.padStart(6)}`;
+  const apis = etcdGrpc === undefined ? [etcd] : [etcd, etcdGrpc];
+  const lines = [`${'clients'.padStart(7)} | ${head('qg w/s')} | ${head('etcd-js')}${etcdGrpc === undefined ? '' : ` | ${head('etcd-gr')}`} | ${'best ratio'.padStart(10)}`];
   for (const level of levels) {
-    const q = summarize(quorumgate.latenciesMs.get(level) ?? []);
-    const e = summarize(etcd.latenciesMs.get(level) ?? []);
-    const qps = quorumgate.throughputPerSecond.get(level);
-    const eps = etcd.throughputPerSecond.get(level);
-    lines.push(`${cell(level, 7)} | ${cell(qps === undefined ? null : Math.round(qps), 14)} ${cell(q.p50, 7)} ${cell(q.p99, 7)} | ${cell(eps === undefined ? null : Math.round(eps), 9)} ${cell(e.p50, 7)} ${cell(e.p99, 7)} | ${cell(ratioOf(qps, eps), 9)}`);
+    const bestEtcd = Math.max(...apis.map((f) => f.throughputPerSecond.get(level) ?? 0));
+    lines.push(`${cell(level, 7)} | ${columns(quorumgate, level)} | ${columns(etcd, level)}${etcdGrpc === undefined ? '' : ` | ${columns(etcdGrpc, level)}`} | ${cell(ratioOf(quorumgate.throughputPerSecond.get(level), bestEtcd), 10)}`);
   }
-  const qf = summarize(quorumgate.failoversMs);
-  const ef = summarize(etcd.failoversMs);
+  const failover = (f: SystemFigures): string => { const x = summarize(f.failoversMs); return `p50 ${cell(x.p50, 0)} p99 ${cell(x.p99, 0)}`; };
+  lines.push(`failover ms (${quorumgate.failoversMs.length} kills) | quorumgate ${failover(quorumgate)} | etcd JSON ${failover(etcd)}${etcdGrpc === undefined ? '' : ` | etcd gRPC ${failover(etcdGrpc)}`}`);
   const ratio = ratios(quorumgate, etcd);
-  lines.push(`failover ms (${quorumgate.failoversMs.length} kills) | quorumgate p50 ${cell(qf.p50, 0)} p99 ${cell(qf.p99, 0)} | etcd p50 ${cell(ef.p50, 0)} p99 ${cell(ef.p99, 0)} | p99 ratio ${cell(ratio.failover_p99, 0)}`);
-  lines.push(`goals: throughput at 64 clients >= etcd's: ${goalText(ratio.throughput_64, (r) => r >= 1)}; failover p99 <= etcd's: ${goalText(ratio.failover_p99, (r) => r <= 1)}`);
+  lines.push(`goals vs etcd's JSON gateway: throughput at 64 clients >= etcd's: ${goalText(ratio.throughput_64, (r) => r >= 1)}; failover p99 <= etcd's: ${goalText(ratio.failover_p99, (r) => r <= 1)}`);
+  const best = bestRatios(quorumgate, apis);
+  lines.push(`goals vs the faster etcd API: throughput at 64 >= 1.0x: ${goalText(best.throughput_64_best, (r) => r >= BEST_GOALS.throughput_64_best)}; ` +
+    `p50 at 1 <= 1.5x: ${goalText(best.p50_1_best, (r) => r <= BEST_GOALS.p50_1_best)}; CPU/write at 64 <= 1.5x: ${goalText(best.cpu_per_write_64, (r) => r <= BEST_GOALS.cpu_per_write_64)}; ` +
+    `CPU/write at 1 <= 1.5x: ${goalText(best.cpu_per_write_1, (r) => r <= BEST_GOALS.cpu_per_write_1)}; failover p99 <= 1.0x: ${goalText(best.failover_p99_best, (r) => r <= BEST_GOALS.failover_p99_best)}`);
   return lines.join('\n');
 }
 

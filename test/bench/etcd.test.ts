@@ -8,17 +8,18 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  COUNTER_METRICS, VALUE_BYTES, benchDevice, levelResources, parseCounters, benchPolicy, clientOf, formatTable, latencyLevelOf, parseLevels, parseOptions, parsePositiveInteger,
+  COUNTER_METRICS, VALUE_BYTES, bestGoals, bestRatios, benchDevice, levelResources, parseCounters, benchPolicy, clientOf, formatTable, latencyLevelOf, parseLevels, parseOptions, parsePositiveInteger,
   putDevicePayloadBytes, ratioOf, ratios, summarize, systemReport, writeTag, type SystemFigures,
 } from '../../bench/etcd.js';
 import { decodeBody, encodeBody, generateKeyPair, keyIdHex, type DeviceSpec } from '../../src/commands/index.js';
 
-function figures(init: { throughput?: Array<[number, number]>; latencies?: Array<[number, number[]]>; failovers?: number[] }): SystemFigures {
+function figures(init: { throughput?: Array<[number, number]>; latencies?: Array<[number, number[]]>; failovers?: number[]; cpuPerWrite?: Array<[number, number]> }): SystemFigures {
   return {
     throughputPerSecond: new Map(init.throughput ?? []),
     latenciesMs: new Map(init.latencies ?? []),
     errors: new Map(),
     failoversMs: init.failovers ?? [],
+    resources: new Map((init.cpuPerWrite ?? []).map(([level, ms]) => [level, { leader_log_syncs_per_s: null, leader_mean_log_sync_ms: null, cluster_cpu_cores: null, cluster_cpu_ms_per_write: ms }])),
   };
 }
 
@@ -76,15 +77,37 @@ describe('the report', () => {
     assert.deepEqual(report.errors_by_clients, { 1: 0, 64: 0 });
   });
 
-  test('the printed table shows both systems per level, the ratio and whether each goal is met', () => {
-    const quorumgate = figures({ throughput: [[64, 900]], latencies: [[64, [10, 20]]], failovers: [1000] });
-    const etcd = figures({ throughput: [[64, 600]], latencies: [[64, [5, 6]]], failovers: [2000] });
-    const table = formatTable([64], quorumgate, etcd);
-    assert.match(table, /^\s+64 \|\s+900\s+10\s+20 \|\s+600\s+5\s+6 \|\s+1\.5$/m);
+  test('the printed table shows the three systems per level, the best ratio and whether each goal is met', () => {
+    const quorumgate = figures({ throughput: [[64, 900]], latencies: [[64, [10, 20]]], failovers: [1000], cpuPerWrite: [[64, 1.2]] });
+    const etcd = figures({ throughput: [[64, 600]], latencies: [[64, [5, 6]]], failovers: [2000], cpuPerWrite: [[64, 0.5]] });
+    const grpc = figures({ throughput: [[64, 800]], latencies: [[64, [4, 5]]], failovers: [1500], cpuPerWrite: [[64, 0.4]] });
+    const table = formatTable([64], quorumgate, etcd, grpc);
+    assert.match(table, /^\s+64 \|\s+900\s+10\s+20\s+1\.2 \|\s+600\s+5\s+6\s+0\.5 \|\s+800\s+4\s+5\s+0\.4 \|\s+1\.125$/m);
     assert.match(table, /throughput at 64 clients >= etcd's: met \(ratio 1\.5\)/);
     assert.match(table, /failover p99 <= etcd's: met \(ratio 0\.5\)/);
+    assert.match(table, /vs the faster etcd API: throughput at 64 >= 1\.0x: met \(ratio 1\.125\)/);
+    assert.match(table, /CPU\/write at 64 <= 1\.5x: NOT met \(ratio 3\)/);
     const slower = formatTable([64], etcd, quorumgate);
     assert.match(slower, /throughput at 64 clients >= etcd's: NOT met/);
+  });
+});
+
+describe('against the faster etcd API', () => {
+  test('each best ratio takes the better etcd API for that figure, and null when no API measured it', () => {
+    const quorumgate = figures({ throughput: [[1, 100], [64, 1000]], latencies: [[1, [6]]], failovers: [500], cpuPerWrite: [[1, 8], [64, 1.3]] });
+    const json = figures({ throughput: [[1, 500], [64, 2600]], latencies: [[1, [2]]], failovers: [1500], cpuPerWrite: [[1, 2.3], [64, 0.5]] });
+    const grpc = figures({ throughput: [[1, 340], [64, 2900]], latencies: [[1, [3]]], failovers: [1000], cpuPerWrite: [[1, 2], [64, 0.65]] });
+    const r = bestRatios(quorumgate, [json, grpc]);
+    assert.deepEqual(r, { throughput_64_best: 0.345, p50_1_best: 3, cpu_per_write_64: 2.6, cpu_per_write_1: 4, failover_p99_best: 0.5 });
+    assert.deepEqual(bestGoals(r), { throughput_64_best: false, p50_1_best: false, cpu_per_write_64: false, cpu_per_write_1: false, failover_p99_best: true });
+    const none = bestRatios(quorumgate, [figures({}), figures({})]);
+    assert.deepEqual(none, { throughput_64_best: null, p50_1_best: null, cpu_per_write_64: null, cpu_per_write_1: null, failover_p99_best: null });
+    assert.deepEqual(bestGoals(none), { throughput_64_best: null, p50_1_best: null, cpu_per_write_64: null, cpu_per_write_1: null, failover_p99_best: null });
+  });
+
+  test('a goal at its exact bound is met', () => {
+    const r = { throughput_64_best: 1, p50_1_best: 1.5, cpu_per_write_64: 1.5, cpu_per_write_1: 1.5, failover_p99_best: 1 };
+    assert.deepEqual(Object.values(bestGoals(r)), [true, true, true, true, true]);
   });
 });
 
