@@ -16,6 +16,8 @@ import { metricsRoutes } from './routes-metrics.js';
 import { raftLogRoutes } from './routes-raft-log.js';
 import { gatewayRoutes } from './routes-gateway.js';
 import { deviceRoutes } from './routes-devices.js';
+import { uiRoutes } from './routes-ui.js';
+import { dashboardRoutes } from './routes-dashboard.js';
 import type { ApiDeps } from './deps.js';
 
 /** MAX_BODY_BYTES bounds every request body (a signed command is at most 1 MiB). */
@@ -80,6 +82,8 @@ export async function buildApp(deps: ApiDeps, logger?: Logger): Promise<ApiApp> 
   if (deps.gateway) {
     await app.register(gatewayRoutes, { deps });
     await app.register(deviceRoutes, { deps });
+    await app.register(uiRoutes, {});
+    await app.register(dashboardRoutes, { deps });
   }
   await app.ready();
   return app as unknown as ApiApp;
