@@ -22,6 +22,8 @@ export const MAX_HISTORY_PER_DEVICE = 100;
 export const MAX_TRACKED_DEVICES = 10_000;
 /** MAX_DASHBOARD_COMMANDS bounds the device commands one device's page lists (the newest). */
 export const MAX_DASHBOARD_COMMANDS = 50;
+/** MAX_PENDING_EVENTS bounds the applied events waiting to be recorded (they are recorded at once beyond it). */
+const MAX_PENDING_EVENTS = 4096;
 /** ROLE_SAMPLE_MS is how often the node's Raft role and term are sampled to date elections and lost leaders. */
 export const ROLE_SAMPLE_MS = 100;
 
@@ -40,15 +42,24 @@ export interface AlertRecord { index: number; timeMs: number; alertType: string 
 export class DeviceHistories {
   private readonly byDevice = new Map<string, { changes: StateChange[]; alerts: AlertRecord[] }>();
 
-  /** record adds what one applied event did; `payload` is its entry's bytes (for alerts), when known. */
-  record(event: AppliedEvent, payload: Uint8Array | undefined): void {
+  /**
+   * record adds what one applied event did. `payloadOf` gives its entry's bytes when the event needs them:
+   * a telemetry batch's alerts, and an admin's state change (the engine names its rule "manual"; the signer
+   * and the reason are in the command).
+   */
+  record(event: AppliedEvent, payloadOf: (index: number) => Uint8Array | undefined): void {
     const result = event.result;
     if (!result.ok) return;
+    let manual: string | undefined;
     for (const effect of result.effects) {
       if (effect.kind !== 'deviceState') continue;
-      push(this.entry(effect.deviceId).changes, { index: event.index, timeMs: effect.timeMs, from: effect.from, to: effect.to, rule: effect.rule });
+      if (effect.rule === 'manual' && manual === undefined) manual = manualCause(payloadOf(event.index));
+      const rule = effect.rule === 'manual' ? manual ?? 'manual' : effect.rule;
+      push(this.entry(effect.deviceId).changes, { index: event.index, timeMs: effect.timeMs, from: effect.from, to: effect.to, rule });
     }
-    if (result.kind !== 'telemetry' || payload === undefined) return;
+    if (result.kind !== 'telemetry') return;
+    const payload = payloadOf(event.index);
+    if (payload === undefined) return;
     for (const alert of alertsOf(payload)) push(this.entry(alert.deviceId).alerts, { index: event.index, timeMs: event.timeMs, alertType: alert.alertType });
   }
 
@@ -76,17 +87,29 @@ function push<T>(list: T[], item: T): void {
   if (list.length > MAX_HISTORY_PER_DEVICE) list.shift();
 }
 
-/** alertsOf lists the alert events of a telemetry entry's bytes ([] when they do not decode as telemetry). */
-function alertsOf(payload: Uint8Array): { deviceId: string; alertType: string }[] {
+/** decoded is an applied entry's body, or undefined when its bytes do not decode (then the dashboard says less). */
+function decoded(payload: Uint8Array): ReturnType<typeof decodeBody> | undefined {
   try {
-    const body = decodeBody(decodeSignedCommand(payload).body);
-    if (body.payload.kind !== 'telemetry') return [];
-    return body.payload.events.flatMap((event) => (event.kind === 'alert' ? [{ deviceId: event.deviceId, alertType: event.alertType }] : []));
+    return decodeBody(decodeSignedCommand(payload).body);
   } catch (error) {
-    // The entry was applied, so its bytes decode; if they do not, the dashboard shows no alert for it.
-    if (error instanceof CommandError) return [];
+    // The entry was applied, so its bytes decode; if they do not, the dashboard shows less of it.
+    if (error instanceof CommandError) return undefined;
     throw error;
   }
+}
+
+/** alertsOf lists the alert events of a telemetry entry's bytes ([] when they do not decode as telemetry). */
+function alertsOf(payload: Uint8Array): { deviceId: string; alertType: string }[] {
+  const body = decoded(payload);
+  if (body === undefined || body.payload.kind !== 'telemetry') return [];
+  return body.payload.events.flatMap((event) => (event.kind === 'alert' ? [{ deviceId: event.deviceId, alertType: event.alertType }] : []));
+}
+
+/** manualCause is an admin's state change as the state records its cause: "manual by <signer>: <reason>". */
+function manualCause(payload: Uint8Array | undefined): string | undefined {
+  const body = payload === undefined ? undefined : decoded(payload);
+  if (body === undefined || body.payload.kind !== 'setDeviceState') return undefined;
+  return `manual by ${body.signer.slice(0, 8)}: ${body.payload.reason}`;
 }
 
 /**
@@ -146,9 +169,19 @@ export const dashboardRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app
     const entry = gateway.appliedEnvelopes?.(index, 1).entries[0];
     return entry?.index === index ? entry.payload : undefined;
   };
-  const onApplied = (event: AppliedEvent): void => histories.record(event, event.result.ok && event.result.kind === 'telemetry' ? payloadOf(event.index) : undefined);
-  for (const event of gateway.applier.recentFrom(0).events) onApplied(event);
+  // The runtime exports an entry's bytes only once it counts the entry applied, after its listeners ran:
+  // events are recorded on the next turn of the event loop (or before any answer, whichever is first).
+  const pending: AppliedEvent[] = [];
+  const flush = (): void => {
+    for (const event of pending.splice(0)) histories.record(event, payloadOf);
+  };
+  const onApplied = (event: AppliedEvent): void => {
+    if (pending.length >= MAX_PENDING_EVENTS) flush();
+    if (pending.push(event) === 1) setImmediate(flush);
+  };
+  for (const event of gateway.applier.recentFrom(0).events) histories.record(event, payloadOf);
   gateway.applier.on('applied', onApplied);
+  app.addHook('onRequest', async () => flush());
   const roles = new RoleTracker();
   roles.sample(deps.runtime.status(), nowMs());
   const sampler = setInterval(() => roles.sample(deps.runtime.status(), nowMs()), ROLE_SAMPLE_MS);

@@ -1,0 +1,169 @@
+// dashboard-routes.test.ts — the API side of the dashboard: /ui/ and /v1/dashboard/* (docs/dashboard.md).
+//
+// Goal: the assets come with a Content-Security-Policy that allows nothing inline or foreign, an unbuilt
+// dashboard says how to build it, and the dashboard's reads say what a person needs: a device's state
+// changes with the rule or admin that made them, its alerts and readings, the command that changes its
+// state, the policy's states and rules with readable conditions, and which node answers and how far behind.
+// Method: the real app and StateMachine behind a GatewayApplier, fed real signed commands through
+// POST /v1/commands; the Raft runtime is a stand-in that applies each proposal at once (as in
+// test/api/device-api.test.ts). The browser test (dashboard.test.ts) drives the same routes from Chromium.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Fastify from 'fastify';
+import { buildApp, type ApiApp } from '../../src/api/app.js';
+import type { RuntimeApi } from '../../src/api/deps.js';
+import { formatCondition, RoleTracker } from '../../src/api/routes-dashboard.js';
+import { UI_CONTENT_SECURITY_POLICY, uiRoutes } from '../../src/api/routes-ui.js';
+import { GatewayApplier } from '../../src/node/gateway-applier.js';
+import type { Committed, RuntimeCounters, RuntimeStatus } from '../../src/node/raft-runtime.js';
+import { policyEngines, StateMachine, type ApplyResult } from '../../src/state/index.js';
+import { FIREWALL_DIGEST, homePolicy, MONITOR_DIGEST, T0_MS, TestCluster } from '../state/fixtures.js';
+
+/** StandInRuntime applies every proposal at once and keeps the applied entries; `commitAhead` fakes a lagging follower. */
+class StandInRuntime implements RuntimeApi<ApplyResult> {
+  readonly entries: Array<{ index: number; term: number; timeMs: number; payload: Uint8Array }> = [];
+  index = 0;
+  commitAhead = 0;
+  constructor(private readonly applier: GatewayApplier, private readonly clock: () => number) {}
+  status(): RuntimeStatus {
+    return { id: 2, role: 'follower', leader: 1, term: 2, commit: this.index + this.commitAhead, applied: this.index, snapshotIndex: 0, lastIndex: this.index, voters: [1, 2, 3], learners: [], removed: false };
+  }
+  counters(): RuntimeCounters {
+    return { readies: 0, saves: 0, syncedSaves: 0, savedEntries: 0, saveMs: 0, syncedSaveMs: 0, appliedEntries: this.index, sentMessages: 0, droppedMessages: 0, pendingProposals: 0, pendingReads: 0 };
+  }
+  async propose(payload: Uint8Array): Promise<Committed<ApplyResult>> {
+    this.index += 1;
+    const timeMs = this.clock();
+    this.entries.push({ index: this.index, term: 2, timeMs, payload });
+    return { index: this.index, term: 2, timeMs, result: this.applier.apply({ index: this.index, term: 2, timeMs, payload }) };
+  }
+  async readIndex(): Promise<number> {
+    return this.index;
+  }
+  appliedEnvelopes(from: number, limit: number): { firstIndex: number; entries: Array<{ index: number; term: number; timeMs: number; payload: Uint8Array }> } {
+    return { firstIndex: 1, entries: this.entries.filter((e) => e.index >= from).slice(0, limit) };
+  }
+  addMember(): void {}
+  removeMember(): void {}
+  transferLeadership(): void {}
+}
+
+const cluster = new TestCluster();
+const n1Key = cluster.nodes[0]!;
+let now = T0_MS;
+const applier = new GatewayApplier(new StateMachine(cluster.genesis, policyEngines));
+const runtime = new StandInRuntime(applier, () => now);
+let app: ApiApp;
+type Json = Record<string, unknown>;
+
+async function submit(envelope: Uint8Array): Promise<void> {
+  now += 1000;
+  const response = await app.inject({ method: 'POST', url: '/v1/commands', payload: { envelope: Buffer.from(envelope).toString('base64') } });
+  assert.equal(response.statusCode, 200, response.body);
+  assert.match(response.body, /"ok":true/, response.body);
+}
+
+async function get(url: string, status = 200): Promise<Json> {
+  const response = await app.inject({ method: 'GET', url });
+  assert.equal(response.statusCode, status, `${url}: ${response.body}`);
+  return response.json() as Json;
+}
+
+before(async () => {
+  app = await buildApp({ runtime, gateway: { applier, runtime, appliedEnvelopes: (from, limit) => runtime.appliedEnvelopes(from, limit) }, nowMs: () => now });
+  for (const command of [
+    cluster.root({ kind: 'createDomain', description: 'the house' }, 'home'),
+    cluster.root({ kind: 'addAdminKey', publicKey: cluster.admin.publicKey, name: 'alice' }, 'home'),
+    cluster.as(cluster.admin, { kind: 'putImage', name: 'monitor', digest: MONITOR_DIGEST }, 'home'),
+    cluster.as(cluster.admin, { kind: 'putImage', name: 'firewall', digest: FIREWALL_DIGEST }, 'home'),
+    cluster.as(cluster.admin, { kind: 'setPolicy', documentJson: JSON.stringify(homePolicy(1)) }, 'home'),
+    cluster.putDevice('plug-0', 'smart-plug', 'n1'),
+    cluster.putDevice('plug-1', 'smart-plug', 'n2'),
+  ]) await submit(command);
+});
+after(async () => {
+  await app.close();
+});
+
+describe('GET /v1/dashboard/*', () => {
+  test('a device\'s page data: the rule and the admin that moved it, its alerts, readings and the qgate command', async () => {
+    for (const watts of [1900, 1950, 2000]) await submit(cluster.as(n1Key, { kind: 'telemetry', events: [{ kind: 'reading', deviceId: 'plug-0', sensor: 'power', value: watts }] }, 'home'));
+    await submit(cluster.as(n1Key, { kind: 'telemetry', events: [{ kind: 'alert', deviceId: 'plug-0', alertType: 'brute-force-login', source: 'monitor' }] }, 'home'));
+    await submit(cluster.as(cluster.admin, { kind: 'setDeviceState', deviceId: 'plug-1', state: 'attack', reason: 'stolen' }, 'home'));
+    const { device } = await get('/v1/dashboard/devices/plug-0') as { device: Json };
+    const changes = device['changes'] as Array<{ from: string; to: string; rule: string }>;
+    assert.deepEqual(changes.map((c) => [c.from, c.to, c.rule]), [['normal', 'suspicious', 'overload']]);
+    assert.deepEqual((device['alerts'] as Array<{ alertType: string }>).map((a) => a.alertType), ['brute-force-login']);
+    assert.deepEqual((device['readings'] as Array<{ sensor: string; history: Array<{ value: number }> }>)[0]?.history.map((h) => h.value), [1900, 1950, 2000]);
+    assert.match(device['stateCommand'] as string, /^qgate --key <admin key of home> state set plug-0 \S+ --reason 'why you change it'$/);
+    const other = await get('/v1/dashboard/devices/plug-1') as { device: { changes: Array<{ rule: string; to: string }> } };
+    assert.match(other.device.changes[0]?.rule ?? '', /^manual by [0-9a-f]{8}: stolen$/);
+    const { devices } = await get('/v1/dashboard/devices') as { devices: Array<{ id: string; state: string; lastAlert: { alertType: string } | null; plan: string }> };
+    assert.deepEqual(devices.map((d) => [d.id, d.state, d.lastAlert?.alertType ?? null]), [['plug-0', 'suspicious', 'brute-force-login'], ['plug-1', 'attack', null]]);
+    await get('/v1/dashboard/devices/nope', 404);
+  });
+
+  test('the node says how far its applied state is behind what it knows committed', async () => {
+    runtime.commitAhead = 7;
+    const node = await get('/v1/dashboard/node');
+    runtime.commitAhead = 0;
+    assert.equal(node['behindEntries'], 7);
+    assert.equal(node['role'], 'follower');
+    assert.equal(node['applied'], runtime.index);
+  });
+
+  test('the policy: a state per state with its chain or verdict, a rule per rule with its condition and commands', async () => {
+    const { domains } = await get('/v1/dashboard/policy') as { domains: Array<{ name: string; deviceTypes: Array<{ name: string; states: Array<{ name: string; plan: string }>; rules: Array<{ name: string; when: string; commands: string[] }> }> }> };
+    const plug = domains[0]!.deviceTypes.find((t) => t.name === 'smart-plug')!;
+    const source = (homePolicy(1)['deviceTypes'] as Array<{ name: string; states: unknown[]; rules: unknown[] }>).find((t) => t.name === 'smart-plug')!;
+    assert.equal(plug.states.length, source.states.length);
+    assert.equal(plug.rules.length, source.rules.length);
+    assert.ok(plug.states.some((s) => s.plan === 'quarantine'), JSON.stringify(plug.states));
+    assert.ok(plug.rules.some((r) => /avg\(power, last \d+\) > 1800/.test(r.when)), JSON.stringify(plug.rules));
+  });
+
+  test('formatCondition writes all/any/not and every leaf on one line', () => {
+    assert.equal(formatCondition({ all: [{ sensor: { name: 'relay-on', op: '==', value: false } }, { not: { timeInState: { atLeastMs: 600000 } } }] }), '(relay-on == false and not in state ≥ 600000 ms)');
+    assert.equal(formatCondition({ any: [{ alert: { type: 'x', atLeast: 3, withinMs: 10 } }, { timeOfDay: { from: '08:00', to: '18:00', timezone: 'UTC' } }] }), '(alert x ≥ 3 in 10 ms or time in 08:00-18:00 UTC)');
+  });
+
+  test('RoleTracker dates an election and the leader that was lost', () => {
+    const roles = new RoleTracker();
+    roles.sample({ term: 2, leader: 1 }, 1000);
+    roles.sample({ term: 3, leader: 0 }, 1500);
+    roles.sample({ term: 3, leader: 2 }, 1800);
+    assert.deepEqual(roles.lostLeader, { nodeId: 1, atMs: 1500 });
+    assert.deepEqual(roles.lastElection, { term: 3, atMs: 1500, leader: 2 });
+    assert.equal(roles.noLeaderSinceMs, null);
+  });
+});
+
+describe('GET /ui/', () => {
+  test('serves the built page with a CSP that allows nothing inline or foreign', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qg-ui-assets-'));
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>t</title>');
+    writeFileSync(join(dir, 'app.js'), 'export {};');
+    const ui = Fastify();
+    await ui.register(uiRoutes, { dir });
+    const page = await ui.inject({ method: 'GET', url: '/ui/' });
+    assert.equal(page.statusCode, 200);
+    assert.equal(page.headers['content-security-policy'], UI_CONTENT_SECURITY_POLICY);
+    assert.match(UI_CONTENT_SECURITY_POLICY, /default-src 'self'/);
+    assert.doesNotMatch(UI_CONTENT_SECURITY_POLICY, /unsafe-inline|unsafe-eval|\*/);
+    assert.match((await ui.inject({ method: 'GET', url: '/ui/app.js' })).headers['content-type'] as string, /javascript/);
+    assert.equal((await ui.inject({ method: 'GET', url: '/ui/..%2Fsecret' })).statusCode, 400);
+    await ui.close();
+  });
+
+  test('an unbuilt dashboard answers 404 saying how to build it', async () => {
+    const empty = Fastify();
+    await empty.register(uiRoutes, { dir: join(tmpdir(), 'qg-ui-no-such-dir') });
+    const answer = await empty.inject({ method: 'GET', url: '/ui/' });
+    await empty.close();
+    assert.equal(answer.statusCode, 404);
+    assert.match(answer.body, /npm run build/);
+  });
+});
