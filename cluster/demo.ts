@@ -434,6 +434,8 @@ async function up(dir: string): Promise<void> {
   console.log('   npm run qgate -- commands list --device plug-1          # device commands the policy ordered, and what became of them');
   console.log(`   npm run qgate -- --key ${adminKey} state set cam-1 normal --reason "incident closed"`);
   console.log(`   npm run cluster -- kill 2 --dir ${cluster.dir}     # and npm run cluster -- restart 2 --dir ${cluster.dir}`);
+  // Every gateway serves the dashboard (docs/dashboard.md), from its own applied state: open any of them.
+  console.log(`\n   The dashboard, live, on every gateway: ${cluster.nodes.map((n) => `${cluster.apiUrl(n.nodeId)}/ui/`).join('  ')}`);
   console.log('\n   Tear it all down with:  bash scripts/demo.sh down');
 }
 

@@ -27,7 +27,9 @@ const MAX_PENDING_EVENTS = 4096;
 /** ROLE_SAMPLE_MS is how often the node's Raft role and term are sampled to date elections and lost leaders. */
 export const ROLE_SAMPLE_MS = 100;
 
-const Name = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$' });
+/** DEVICE_ID is what a device id may be (the adopt command proposes the DHCP host name when it is one). */
+const DEVICE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+const Name = Type.String({ minLength: 1, maxLength: 64, pattern: DEVICE_ID.source });
 
 /** StateChange is one move of a device's security state, with the rule (or admin) that made it. */
 export interface StateChange { index: number; timeMs: number; from: string; to: string; rule: string }
@@ -343,8 +345,13 @@ function policyView(m: StateMachine): Record<string, unknown>[] {
 }
 
 function discoveredView(m: StateMachine): Record<string, unknown>[] {
-  return m.discovered().sort((a, b) => b.lastSeenMs - a.lastSeenMs).slice(0, 1000).map((d) => ({
-    nodeId: d.nodeId, domain: d.domain, port: d.port, mac: d.mac, hostname: d.hostname, vendorClass: d.vendorClass, firstSeenMs: d.firstSeenMs, lastSeenMs: d.lastSeenMs,
-    adoptCommand: `qgate --key <admin key of ${d.domain}> devices register ${shellQuote(d.hostname !== '' ? d.hostname : `dev-${d.mac.replace(/:/g, '')}`)} --from-discovered ${shellQuote(d.mac)} --domain ${shellQuote(d.domain)} --node ${shellQuote(d.nodeId)} --type <type>`,
-  }));
+  return m.discovered().sort((a, b) => b.lastSeenMs - a.lastSeenMs).slice(0, 1000).map((d) => {
+    // A discovered device may name no domain yet: the command then leaves a placeholder for it.
+    const domain = d.domain !== '' ? shellQuote(d.domain) : '<domain>';
+    const id = DEVICE_ID.test(d.hostname) ? d.hostname : `dev-${d.mac.replace(/:/g, '')}`;
+    return {
+      nodeId: d.nodeId, domain: d.domain, port: d.port, mac: d.mac, hostname: d.hostname, vendorClass: d.vendorClass, firstSeenMs: d.firstSeenMs, lastSeenMs: d.lastSeenMs,
+      adoptCommand: `qgate --key <admin key of ${d.domain !== '' ? d.domain : 'that domain'}> devices register ${shellQuote(id)} --from-discovered ${shellQuote(d.mac)} --domain ${domain} --node ${shellQuote(d.nodeId)} --type <type>`,
+    };
+  });
 }

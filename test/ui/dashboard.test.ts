@@ -134,6 +134,7 @@ describe('the dashboard in a real browser against a 3-node cluster', { skip, tim
     await qgate(['apply', '-f', join(dir, 'lab.yaml')], [...cluster.rootKeyFiles().slice(0, 2), adminKey]);
     for (const t of [21, 21.5, 22, 23, 22.5]) await telemetry(1, [{ kind: 'reading', deviceId: 'thermo-1', sensor: 'temperature', value: t }]);
     await telemetry(2, [{ kind: 'alert', deviceId: 'cam-1', alertType: 'brute-force-login', source: 'monitor' }]);
+    await telemetry(3, [{ kind: 'discovery', port: 'p9', mac: '02:42:0a:4f:00:0d', firstSeenMs: Date.now() - 5000, lastSeenMs: Date.now(), hostname: 'printer-3', vendorClass: 'HP LaserJet' }]);
     token = (await viewerToken(cli(), adminKey, 'lab', 3600)).token;
     browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
     page = await browser.newPage();
@@ -190,7 +191,7 @@ describe('the dashboard in a real browser against a 3-node cluster', { skip, tim
     await waitForText('main', (t) => /manual by [0-9a-f]{8}: seen by the dashboard test/.test(t), 5_000, 'the admin\'s change with its reason');
   });
 
-  test('the policy graph has a node per state and an edge per rule', async () => {
+  test('the policy graph has a node per state and an edge per rule; a discovered device comes with the command that adopts it', async () => {
     await page.goto(`${page.url().split('#')[0]}#/policy`);
     await waitForText('figure.policy', (t) => t.includes('thermostat') && t.includes('camera'), 5_000, 'the policy graphs');
     for (const type of POLICY.deviceTypes) {
@@ -203,7 +204,7 @@ describe('the dashboard in a real browser against a 3-node cluster', { skip, tim
     assert.match(await page.$eval('figure.policy[data-type="thermostat"]', (f) => f.textContent ?? ''), /avg\(temperature, last 3\) > 30/);
     await shoot('policy');
     await page.goto(`${page.url().split('#')[0]}#/discovered`);
-    await waitForText('main h2', (t) => t.includes('Discovered'), 5_000, 'the discovered page');
+    await waitForText('main code', (t) => t === 'qgate --key <admin key of lab> devices register printer-3 --from-discovered 02:42:0a:4f:00:0d --domain lab --node n3 --type <type>', 5_000, 'the discovered printer with the command that adopts it');
     await shoot('discovered');
   });
 
