@@ -15,41 +15,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildApp, type ApiApp } from '../../src/api/app.js';
-import type { DevicesStatus, RuntimeApi } from '../../src/api/deps.js';
+import type { DevicesStatus } from '../../src/api/deps.js';
 import type { Payload } from '../../src/commands/index.js';
 import { GatewayApplier } from '../../src/node/gateway-applier.js';
-import type { Committed, RuntimeCounters, RuntimeStatus } from '../../src/node/raft-runtime.js';
-import { policyEngines, StateMachine, type ApplyResult } from '../../src/state/index.js';
+import { policyEngines, StateMachine } from '../../src/state/index.js';
 import { FIREWALL_DIGEST, homePolicy, MONITOR_DIGEST, T0_MS, TestCluster } from '../state/fixtures.js';
-
-/** StandInRuntime applies every proposal at once, as a one-node cluster would, and keeps the applied entries. */
-class StandInRuntime implements RuntimeApi<ApplyResult> {
-  readonly entries: Array<{ index: number; term: number; timeMs: number; payload: Uint8Array }> = [];
-  private index = 0;
-  constructor(private readonly applier: GatewayApplier, private readonly clock: () => number) {}
-  status(): RuntimeStatus {
-    return { id: 1, role: 'leader', leader: 1, term: 2, commit: this.index, applied: this.index, snapshotIndex: 0, lastIndex: this.index, voters: [1], learners: [], removed: false };
-  }
-  counters(): RuntimeCounters {
-    return { readies: 0, saves: 0, syncedSaves: 0, savedEntries: 0, saveMs: 0, syncedSaveMs: 0, appliedEntries: this.index, sentMessages: 0, droppedMessages: 0, pendingProposals: 0, pendingReads: 0 };
-  }
-  async propose(payload: Uint8Array): Promise<Committed<ApplyResult>> {
-    this.index += 1;
-    const timeMs = this.clock();
-    // As in the real runtime, the entry is in the log (and exportable) before the applier sees it.
-    this.entries.push({ index: this.index, term: 2, timeMs, payload });
-    return { index: this.index, term: 2, timeMs, result: this.applier.apply({ index: this.index, term: 2, timeMs, payload }) };
-  }
-  async readIndex(): Promise<number> {
-    return this.index;
-  }
-  appliedEnvelopes(from: number, limit: number): { firstIndex: number; entries: Array<{ index: number; term: number; timeMs: number; payload: Uint8Array }> } {
-    return { firstIndex: 1, entries: this.entries.filter((e) => e.index >= from).slice(0, limit) };
-  }
-  addMember(): void {}
-  removeMember(): void {}
-  transferLeadership(): void {}
-}
+import { StandInRuntime } from '../support/stand-in-runtime.js';
 
 const cluster = new TestCluster();
 const [n1Key, n2Key] = [cluster.nodes[0]!, cluster.nodes[1]!];

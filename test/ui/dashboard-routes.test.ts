@@ -14,48 +14,30 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { buildApp, type ApiApp } from '../../src/api/app.js';
-import type { RuntimeApi } from '../../src/api/deps.js';
 import { formatCondition, RoleTracker } from '../../src/api/routes-dashboard.js';
 import { UI_CONTENT_SECURITY_POLICY, uiRoutes } from '../../src/api/routes-ui.js';
 import { GatewayApplier } from '../../src/node/gateway-applier.js';
-import type { Committed, RuntimeCounters, RuntimeStatus } from '../../src/node/raft-runtime.js';
-import { policyEngines, StateMachine, type ApplyResult } from '../../src/state/index.js';
+import type { RuntimeStatus } from '../../src/node/raft-runtime.js';
+import { policyEngines, StateMachine } from '../../src/state/index.js';
 import { FIREWALL_DIGEST, homePolicy, MONITOR_DIGEST, T0_MS, TestCluster } from '../state/fixtures.js';
+import { StandInRuntime } from '../support/stand-in-runtime.js';
 
-/** StandInRuntime applies every proposal at once and keeps the applied entries; `commitAhead` fakes a lagging follower. */
-class StandInRuntime implements RuntimeApi<ApplyResult> {
-  readonly entries: Array<{ index: number; term: number; timeMs: number; payload: Uint8Array }> = [];
-  index = 0;
+/** LaggingRuntime is a follower of a 3-node cluster; `commitAhead` makes it know of entries it has not applied. */
+class LaggingRuntime extends StandInRuntime {
   commitAhead = 0;
-  constructor(private readonly applier: GatewayApplier, private readonly clock: () => number) {}
-  status(): RuntimeStatus {
-    return { id: 2, role: 'follower', leader: 1, term: 2, commit: this.index + this.commitAhead, applied: this.index, snapshotIndex: 0, lastIndex: this.index, voters: [1, 2, 3], learners: [], removed: false };
-  }
-  counters(): RuntimeCounters {
-    return { readies: 0, saves: 0, syncedSaves: 0, savedEntries: 0, saveMs: 0, syncedSaveMs: 0, appliedEntries: this.index, sentMessages: 0, droppedMessages: 0, pendingProposals: 0, pendingReads: 0 };
-  }
-  async propose(payload: Uint8Array): Promise<Committed<ApplyResult>> {
-    this.index += 1;
-    const timeMs = this.clock();
-    this.entries.push({ index: this.index, term: 2, timeMs, payload });
-    return { index: this.index, term: 2, timeMs, result: this.applier.apply({ index: this.index, term: 2, timeMs, payload }) };
-  }
-  async readIndex(): Promise<number> {
+  get appliedIndex(): number {
     return this.index;
   }
-  appliedEnvelopes(from: number, limit: number): { firstIndex: number; entries: Array<{ index: number; term: number; timeMs: number; payload: Uint8Array }> } {
-    return { firstIndex: 1, entries: this.entries.filter((e) => e.index >= from).slice(0, limit) };
+  override status(): RuntimeStatus {
+    return { ...super.status(), id: 2, role: 'follower', commit: this.index + this.commitAhead, voters: [1, 2, 3] };
   }
-  addMember(): void {}
-  removeMember(): void {}
-  transferLeadership(): void {}
 }
 
 const cluster = new TestCluster();
 const n1Key = cluster.nodes[0]!;
 let now = T0_MS;
 const applier = new GatewayApplier(new StateMachine(cluster.genesis, policyEngines));
-const runtime = new StandInRuntime(applier, () => now);
+const runtime = new LaggingRuntime(applier, () => now);
 let app: ApiApp;
 type Json = Record<string, unknown>;
 
@@ -112,7 +94,7 @@ describe('GET /v1/dashboard/*', () => {
     runtime.commitAhead = 0;
     assert.equal(node['behindEntries'], 7);
     assert.equal(node['role'], 'follower');
-    assert.equal(node['applied'], runtime.index);
+    assert.equal(node['applied'], runtime.appliedIndex);
   });
 
   test('the policy: a state per state with its chain or verdict, a rule per rule with its condition and commands', async () => {
