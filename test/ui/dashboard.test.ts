@@ -3,7 +3,8 @@
 // Goal: what an operator sees. The devices page lists the registered devices; a state change made with
 // `qgate` shows within 1 s of the command's acknowledgement, without reloading; a device's page shows its
 // history, chart and the qgate command; the policy graph has a node per state and an edge per rule; the
-// cluster page shows a killed leader as down within 2 s and the page keeps working from a follower; the page
+// cluster page shows a killed leader (on a follower) and an unresponsive member (SIGSTOP, on the leader) as down
+// within 2 s, and the page keeps working from a follower; the page
 // runs under its Content-Security-Policy without a violation and is keyboard navigable; a request without a
 // token sees no device data (this last test needs issue 14's authentication: marked `todo` until it lands).
 // Method: LocalCluster in gateway mode (3 processes, no data plane), the policy and devices loaded with the
@@ -219,6 +220,22 @@ describe('the dashboard in a real browser against a 3-node cluster', { skip, tim
     assert.equal(focused, 'Cluster', 'Tab reaches the Cluster link');
     await page.keyboard.press('Enter');
     await waitForText('main h2', (t) => t === 'Cluster', 3_000, 'the cluster page opened with Enter');
+  });
+
+  test('a member that stops answering (SIGSTOP, as if cut off) shows as down on the leader\'s cluster page within 2 s, and up again once it answers', async () => {
+    const leader = await cluster.waitForLeader(15_000);
+    const frozen = await follower();
+    await page.goto(`${cluster.apiUrl(leader)}/ui/#/cluster`);
+    await waitForText(`tr[data-member="${frozen}"]`, (t) => t.includes('up'), 5_000, `n${frozen} up on the leader's cluster page`);
+    const stoppedAt = Date.now();
+    assert.ok(cluster.signal(frozen, 'SIGSTOP'), `n${frozen} stopped`);
+    try {
+      await waitForText(`tr[data-member="${frozen}"]`, (t) => t.includes('DOWN'), DEAD_NODE_BOUND_MS, `the unresponsive n${frozen} shown as down on the leader n${leader}`);
+      console.log(`# unresponsive member shown as down ${Date.now() - stoppedAt} ms after SIGSTOP`);
+    } finally {
+      cluster.signal(frozen, 'SIGCONT');
+    }
+    await waitForText(`tr[data-member="${frozen}"]`, (t) => t.includes('up'), 10_000, `n${frozen} up again after SIGCONT`);
   });
 
   test('killing the leader shows on the cluster page within 2 s, and the page keeps working from a follower', async () => {
