@@ -10,15 +10,15 @@ import { keyPairFromSeed, signMessage } from '../../src/commands/index.js';
 
 const run = promisify(execFile);
 
-/** viewerToken returns a token for reading `domain` for `ttlSeconds`, from `qgate token create` when it exists. */
+/** viewerToken returns a token for reading `domain` for `ttlSeconds` (whole hours for qgate), from `qgate token create` when it exists. */
 export async function viewerToken(cli: { command: string; args: string[]; env: NodeJS.ProcessEnv }, keyFile: string, domain: string, ttlSeconds: number): Promise<{ token: string; madeBy: 'qgate' | 'test' }> {
   try {
-    const { stdout } = await run(cli.command, [...cli.args, '--key', keyFile, 'token', 'create', '--domain', domain, '--ttl', `${ttlSeconds}s`], { env: cli.env, timeout: 30_000 });
+    const { stdout } = await run(cli.command, [...cli.args, '--key', keyFile, 'token', 'create', '--domain', domain, '--ttl', `${Math.ceil(ttlSeconds / 3600)}h`], { env: cli.env, timeout: 30_000 });
     const token = stdout.trim().split('\n').pop() ?? '';
     if (token !== '') return { token, madeBy: 'qgate' };
   } catch (error) {
     // The command does not exist yet (exit status 1, "unknown command"): make the token here.
-    if (!/unknown command|error: unknown/i.test(String((error as { stderr?: string }).stderr ?? ''))) throw error;
+    if (!/unknown command/i.test(String((error as { stderr?: string }).stderr ?? ''))) throw error;
   }
   const record = JSON.parse(readFileSync(keyFile, 'utf8')) as { seed: string };
   const pair = keyPairFromSeed(Buffer.from(record.seed, 'hex'));
