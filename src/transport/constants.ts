@@ -1,16 +1,13 @@
 // constants.ts — the transport's defaults and protocol constants, resolved once by the Transport
 // constructor. Every limit is an option of TransportInit; these are its documented defaults.
 
-/** PROTOCOL_VERSION is carried in ClientHello and ServerHelloBody; a peer with another version is refused. */
+/** PROTOCOL_VERSION is part of the ALPN name both sides offer in TLS; a peer with another version is refused. */
 export const PROTOCOL_VERSION = 1;
 
 /** DEFAULT_MAX_FRAME_BYTES: a frame (length prefix value) above 16 MiB closes the connection. */
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
-/** HANDSHAKE_MAX_FRAME_BYTES bounds the frames an unauthenticated peer may send (hellos are ~150 bytes). */
-export const HANDSHAKE_MAX_FRAME_BYTES = 4096;
-
-/** DEFAULT_HANDSHAKE_TIMEOUT_MS: a connection that has not authenticated within 5 s is closed. */
+/** DEFAULT_HANDSHAKE_TIMEOUT_MS: a connection that has not completed TLS and the membership check within 5 s is closed. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
 
 /** DEFAULT_MAX_QUEUE_MESSAGES bounds each peer's send queue; beyond it messages are dropped (Raft tolerates loss). */
@@ -46,14 +43,8 @@ export const DEFAULT_KEEPALIVE_MS = 5000;
 /** DEFAULT_WRITE_STALL_TIMEOUT_MS: an outbound socket that has not drained for 5 s is closed and redialled. */
 export const DEFAULT_WRITE_STALL_TIMEOUT_MS = 5000;
 
-/** AEAD_TAG_BYTES is the Poly1305 tag appended to every encrypted frame. */
-export const AEAD_TAG_BYTES = 16;
-
 /** FRAME_HEADER_BYTES is the big-endian length prefix of every frame. */
 export const FRAME_HEADER_BYTES = 4;
 
 /** ED25519_PUBLIC_KEY_BYTES is the size of a raw Ed25519 public key (RFC 8032). */
 export const ED25519_PUBLIC_KEY_BYTES = 32;
-
-/** X25519_PUBLIC_KEY_BYTES is the size of a raw X25519 public key (RFC 7748). */
-export const X25519_PUBLIC_KEY_BYTES = 32;

@@ -35,10 +35,26 @@ export class FrameTooLargeError extends TransportError {
   }
 }
 
+/**
+ * HandshakeErrorCode names why a connection failed before both sides were authenticated: a TLS
+ * failure (not TLS at all, not TLS 1.3, another cluster, a record that failed authentication) or a
+ * peer certificate that does not identify a member.
+ */
+export type HandshakeErrorCode =
+  | 'TRANSPORT_HANDSHAKE_FAILED' // any other failure before authentication (timeout, close, misrouted dial)
+  | 'TRANSPORT_NOT_TLS' // the first bytes are not a TLS handshake
+  | 'TRANSPORT_TLS_VERSION' // the peer does not offer TLS 1.3
+  | 'TRANSPORT_WRONG_CLUSTER' // the peer's ALPN names another cluster or protocol version, or none
+  | 'TRANSPORT_TLS_FAILED' // the TLS handshake failed for another reason (OpenSSL's reason is in the message)
+  | 'TRANSPORT_NO_CERTIFICATE' // the peer presented no certificate
+  | 'TRANSPORT_CERTIFICATE_KEY' // the peer certificate's key is not an Ed25519 node key
+  | 'TRANSPORT_CERTIFICATE_SUBJECT' // the peer certificate does not name a node
+  | 'TRANSPORT_WRONG_KEY'; // the dialed node presented another key than the peer list names
+
 /** HandshakeError: the peer failed to authenticate, or is not allowed to connect. */
 export class HandshakeError extends TransportError {
-  constructor(detail: string, options?: { cause?: unknown }) {
-    super('TRANSPORT_HANDSHAKE_FAILED', `transport: handshake failed: ${detail}`, options);
+  constructor(detail: string, options?: { cause?: unknown; code?: HandshakeErrorCode }) {
+    super(options?.code ?? 'TRANSPORT_HANDSHAKE_FAILED', `transport: handshake failed: ${detail}`, options);
   }
 }
 
@@ -49,10 +65,10 @@ export class NotMemberError extends TransportError {
   }
 }
 
-/** DecryptError: an encrypted frame failed authentication (tampered, replayed, reordered or truncated). */
+/** DecryptError: a TLS record failed authentication (tampered, replayed, reordered or truncated). */
 export class DecryptError extends TransportError {
-  constructor(counter: number) {
-    super('TRANSPORT_DECRYPT_FAILED', `transport: frame ${counter} failed authentication (tampered, replayed or reordered)`);
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super('TRANSPORT_DECRYPT_FAILED', `transport: a TLS record failed authentication (tampered, replayed or reordered): ${reason}`, options);
   }
 }
 

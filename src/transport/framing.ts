@@ -1,14 +1,8 @@
-// framing.ts — length-prefixed frames: a 4-byte big-endian length, then that many bytes.
-// FrameDecoder refuses a frame as soon as its length prefix exceeds the limit, before buffering
+// framing.ts — length-prefixed frames inside the TLS stream: a 4-byte big-endian length, then that
+// many bytes (a protobuf Frame of proto/transport.proto). FrameDecoder refuses a frame as soon as its length prefix exceeds the limit, before buffering
 // its body, so a hostile peer cannot make the node allocate more than maxFrameBytes.
 import { FRAME_HEADER_BYTES } from './constants.js';
 import { FrameTooLargeError, assert } from './errors.js';
-
-/** Frame is one received frame: its 4-byte header (authenticated as AAD once encrypted) and body. */
-export interface Frame {
-  readonly header: Buffer;
-  readonly body: Buffer;
-}
 
 /** frameHeader returns the 4-byte length prefix for a body of `lengthBytes`. */
 export function frameHeader(lengthBytes: number): Buffer {
@@ -18,7 +12,7 @@ export function frameHeader(lengthBytes: number): Buffer {
   return header;
 }
 
-/** FrameDecoder splits a byte stream into frames of at most `maxFrameBytes` (changeable, e.g. after a handshake). */
+/** FrameDecoder splits a byte stream into frames of at most `maxFrameBytes` (changeable, e.g. once the handshake is confirmed). */
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private bufferedBytes = 0;
@@ -39,17 +33,16 @@ export class FrameDecoder {
   }
 
   /**
-   * next returns the next complete frame, or undefined if more bytes are needed; throws
+   * next returns the next complete frame's body, or undefined if more bytes are needed; throws
    * FrameTooLargeError when a length prefix exceeds the limit. Call push() with new bytes first.
    */
-  next(): Frame | undefined {
+  next(): Buffer | undefined {
     if (this.bufferedBytes < FRAME_HEADER_BYTES) return undefined;
     const head = this.peek(FRAME_HEADER_BYTES);
     const length = head.readUInt32BE(0);
     if (length > this.maxFrameBytes) throw new FrameTooLargeError(length, this.maxFrameBytes);
     if (this.bufferedBytes < FRAME_HEADER_BYTES + length) return undefined;
-    const all = this.take(FRAME_HEADER_BYTES + length);
-    return { header: all.subarray(0, FRAME_HEADER_BYTES), body: all.subarray(FRAME_HEADER_BYTES) };
+    return this.take(FRAME_HEADER_BYTES + length).subarray(FRAME_HEADER_BYTES);
   }
 
   /** push appends received bytes. */

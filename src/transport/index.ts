@@ -1,17 +1,16 @@
-// index.ts — the public surface of the transport module: the Raft protobuf codec and the
-// authenticated TCP transport between nodes.
+// index.ts — the public surface of the transport module: the Raft protobuf codec and the TLS 1.3
+// transport between nodes, mutually authenticated by pinned node keys.
 export * from './codec.js';
 export * from './errors.js';
 export { findRepositoryRoot } from './proto.js';
 export * from './constants.js';
 export { FrameDecoder, frameHeader } from './framing.js';
-export type { Frame } from './framing.js';
-export type { AuthenticatedPeer, MembershipCheck, SessionKeys } from './handshake.js';
-export { Initiator, Responder } from './handshake.js';
-export { ed25519PublicKey, generateNodeIdentity, hex, nodeIdentityFromPrivateKey, nodeIdentityFromSeed, rawPublicKey } from './keys.js';
+export type { AuthenticatedPeer, MembershipCheck } from './peer-certificate.js';
+export { checkDialer, checkListener, claimedPeer, nodeCommonName } from './peer-certificate.js';
+export { generateNodeIdentity, hex, nodeIdentityFromPrivateKey, nodeIdentityFromSeed, rawPublicKey } from './keys.js';
 export type { NodeIdentity } from './keys.js';
-export { CipherState, FRAME_OVERHEAD_BYTES, SecureConnection } from './secure-connection.js';
-export type { SecureConnectionInit } from './secure-connection.js';
+export { FRAME_OVERHEAD_BYTES, TLS_VERSION, TlsConnection, createTlsCredentials } from './tls-connection.js';
+export type { DialAddress, TlsConnectionInit, TlsCredentials } from './tls-connection.js';
 export { DropLog } from './drop-log.js';
 export type { DropLogInit, DropLogLogger } from './drop-log.js';
 export { Transport, WIRE_MESSAGE_TYPES, decodeFrame, encodeFrame } from './transport.js';

@@ -1,7 +1,7 @@
-// keys.ts — node identities (Ed25519) and the raw-key conversions the handshake needs, with
+// keys.ts — node identities (Ed25519) and the raw-key conversions the transport needs, with
 // Node's native crypto only (DESIGN.md: one native verifier on every node).
 import { KeyObject, createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { ED25519_PUBLIC_KEY_BYTES, X25519_PUBLIC_KEY_BYTES } from './constants.js';
+import { ED25519_PUBLIC_KEY_BYTES } from './constants.js';
 import { assert } from './errors.js';
 
 // DER PKCS#8 prefix (RFC 8410) for a raw 32-byte Ed25519 private key seed.
@@ -9,7 +9,6 @@ const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'he
 const ED25519_SEED_BYTES = 32;
 // DER SubjectPublicKeyInfo prefixes (RFC 8410) for a raw 32-byte key.
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-const X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 
 /** NodeIdentity is a node's transport identity: its Raft node id and its Ed25519 node key. */
 export interface NodeIdentity {
@@ -42,23 +41,11 @@ export function nodeIdentityFromSeed(nodeId: number, seed: Uint8Array): NodeIden
   return { nodeId, privateKey, publicKey: rawPublicKey(createPublicKey(privateKey)) };
 }
 
-/** rawPublicKey returns the raw 32 bytes of an Ed25519 or X25519 public key. */
+/** rawPublicKey returns the raw 32 bytes of an Ed25519 public key. */
 export function rawPublicKey(key: KeyObject): Uint8Array {
   const der = key.export({ format: 'der', type: 'spki' });
   assert(der.length === ED25519_SPKI_PREFIX.length + ED25519_PUBLIC_KEY_BYTES, () => `unexpected SPKI length ${der.length}`);
   return new Uint8Array(der.subarray(ED25519_SPKI_PREFIX.length));
-}
-
-/** ed25519PublicKey turns raw key bytes into a KeyObject; throws if they are not a valid key. */
-export function ed25519PublicKey(raw: Uint8Array): KeyObject {
-  assert(raw.length === ED25519_PUBLIC_KEY_BYTES, () => `Ed25519 key must be 32 bytes, got ${raw.length}`);
-  return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
-}
-
-/** x25519PublicKey turns raw key bytes into a KeyObject; throws if they are not a valid key. */
-export function x25519PublicKey(raw: Uint8Array): KeyObject {
-  assert(raw.length === X25519_PUBLIC_KEY_BYTES, () => `X25519 key must be 32 bytes, got ${raw.length}`);
-  return createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
 }
 
 /** hex renders key bytes for logs. */

@@ -1,5 +1,5 @@
-// transport.ts — Transport: the node-to-node messaging adapter. TCP, length-prefixed protobuf
-// frames, mutual Ed25519 authentication and ChaCha20-Poly1305 encryption (secure-connection.ts).
+// transport.ts — Transport: the node-to-node messaging adapter. TLS 1.3 (node:tls) with mutual
+// authentication by pinned Ed25519 node keys (tls-connection.ts), length-prefixed protobuf frames.
 //
 // Shape (etcd's rafthttp, simplified): every node dials each peer it sends to and uses that
 // connection only to send; it receives on the connections peers dial to it. So there is no
@@ -18,7 +18,7 @@
 // Every received message is checked: its `from` must be the authenticated peer, its `to` this
 // node, its type one that travels on the wire. Anything else closes the connection with a
 // logged reason; the node keeps running and keeps serving other peers.
-import { createServer, connect } from 'node:net';
+import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type protobuf from 'protobufjs';
@@ -34,11 +34,12 @@ import {
 import { DropLog } from './drop-log.js';
 import type { DropLogInit } from './drop-log.js';
 import { CodecError, NotMemberError, ProtocolError, TransportError, assert } from './errors.js';
-import type { MembershipCheck } from './handshake.js';
 import type { NodeIdentity } from './keys.js';
 import { hex } from './keys.js';
+import type { MembershipCheck } from './peer-certificate.js';
 import { protoType } from './proto.js';
-import { FRAME_OVERHEAD_BYTES, SecureConnection } from './secure-connection.js';
+import { FRAME_OVERHEAD_BYTES, TlsConnection, createTlsCredentials } from './tls-connection.js';
+import type { TlsConnectionInit, TlsCredentials } from './tls-connection.js';
 
 /** WIRE_MESSAGE_TYPES are the message types that travel between nodes; the others are local to a node. */
 export const WIRE_MESSAGE_TYPES: ReadonlySet<number> = new Set<number>([
@@ -47,7 +48,7 @@ export const WIRE_MESSAGE_TYPES: ReadonlySet<number> = new Set<number>([
   MessageType.ReadIndex, MessageType.ReadIndexResp, MessageType.PreVote, MessageType.PreVoteResp,
 ]);
 
-/** MAX_MESSAGES_PER_FRAME bounds how many queued messages share one encrypted frame. */
+/** MAX_MESSAGES_PER_FRAME bounds how many queued messages share one frame. */
 const MAX_MESSAGES_PER_FRAME = 4096;
 /** MAX_RECONNECT_EXPONENT caps the doubling so the delay computation never overflows. */
 const MAX_RECONNECT_EXPONENT = 30;
@@ -58,7 +59,7 @@ const SNAPSHOT_FIRST_CHUNK_ALLOWANCE_BYTES = 64 * 1024;
 export interface TransportComponents {
   readonly logger: Logger;
   readonly identity: NodeIdentity;
-  /** clusterId: the genesis hash; bound into every handshake. */
+  /** clusterId: the genesis hash; both sides offer it in TLS's ALPN, so nodes of another cluster are refused. */
   readonly clusterId: Uint8Array;
   /** isMember is asked at every handshake and on setPeers(), because membership changes at runtime. */
   readonly isMember: MembershipCheck;
@@ -164,6 +165,7 @@ export class Transport {
   private readonly links = new Map<number, PeerLink>();
   private readonly inbound = new Set<InboundLink>();
   private server: Server | undefined;
+  private credentials: TlsCredentials | undefined;
   private stopped = false;
   private readonly dropLog: DropLog;
 
@@ -191,9 +193,11 @@ export class Transport {
     this.dropLog = new DropLog(components.logger, components.dropLog);
   }
 
-  /** start listens for peers; resolves with the bound port. */
+  /** start makes this node's TLS certificate from its node key and listens for peers; resolves with the bound port. */
   async start(): Promise<{ port: number }> {
-    assert(this.server === undefined, 'start called twice');
+    assert(this.server === undefined && this.credentials === undefined, 'start called twice');
+    const identity = this.components.identity;
+    this.credentials = await createTlsCredentials(identity.nodeId, identity.privateKey, this.components.clusterId);
     const server = createServer((socket) => this.accept(socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -285,6 +289,18 @@ export class Transport {
     return this.components;
   }
 
+  /**
+   * @internal the parts of a TlsConnectionInit every connection of this node shares. Connections
+   * exist only after start(), which made the credentials.
+   */
+  connectionInit(): Pick<TlsConnectionInit, 'selfNodeId' | 'credentials' | 'isMember' | 'maxFrameBytes' | 'handshakeTimeoutMs'> {
+    assert(this.credentials !== undefined, 'a connection before start()');
+    return {
+      selfNodeId: this.components.identity.nodeId, credentials: this.credentials, isMember: this.components.isMember,
+      maxFrameBytes: this.settings.maxFrameBytes, handshakeTimeoutMs: this.settings.handshakeTimeoutMs,
+    };
+  }
+
   /** @internal */ get isStopped(): boolean {
     return this.stopped;
   }
@@ -306,7 +322,7 @@ export class Transport {
    * when the connection opened (a closed socket no longer knows them). An inbound connection that
    * never authenticated is logged through the drop log: aggregated and rate-limited.
    */
-  noteClosed(direction: 'inbound' | 'outbound', connection: SecureConnection, error: Error | undefined, remote: string): void {
+  noteClosed(direction: 'inbound' | 'outbound', connection: TlsConnection, error: Error | undefined, remote: string): void {
     const peer = connection.claimedPeer;
     const authenticated = connection.peer !== undefined;
     const context = { direction, peer: peer?.nodeId, peerKey: peer === undefined ? undefined : hex(peer.publicKey), remote, authenticated };
@@ -357,7 +373,6 @@ export class Transport {
         `transport: unauthenticated connection evicted: ${this.settings.maxInboundConnections} inbound connections reached`));
     }
     this.counters.connectionsAccepted++;
-    socket.setKeepAlive(true, this.settings.keepAliveMs);
     const link = new InboundLink(socket, remote, source, this, (closed) => this.inbound.delete(closed), (established) => {
       // One inbound connection per peer: a newer one (e.g. after the peer restarted) replaces the older.
       for (const other of this.inbound) {
@@ -450,7 +465,7 @@ class PeerLink {
   private queue: (Message | undefined)[] = [];
   private queueHead = 0;
   private queuedBytes = 0;
-  private connection: SecureConnection | undefined;
+  private connection: TlsConnection | undefined;
   private established = false;
   private writable = true;
   private stream: SnapshotStream | undefined;
@@ -552,17 +567,9 @@ class PeerLink {
   private dial(): void {
     if (this.connection !== undefined || this.backoffTimer !== undefined || this.closedForGood || this.transport.isStopped) return;
     const settings = this.transport.options;
-    const localAddress = this.transport.localAddress;
-    const socket = connect({ host: this.address.host, port: this.address.port, ...(localAddress !== undefined ? { localAddress } : {}) });
-    socket.setKeepAlive(true, settings.keepAliveMs);
-    this.connection = new SecureConnection(socket, {
-      role: 'initiator',
-      identity: this.transport.deps.identity,
-      clusterId: this.transport.deps.clusterId,
-      isMember: this.transport.deps.isMember,
+    const connection = this.connection = TlsConnection.dial({ host: this.address.host, port: this.address.port, localAddress: this.transport.localAddress, keepAliveMs: settings.keepAliveMs }, {
+      ...this.transport.connectionInit(),
       expectedPeer: { nodeId: this.nodeId, publicKey: this.address.publicKey },
-      maxFrameBytes: settings.maxFrameBytes,
-      handshakeTimeoutMs: settings.handshakeTimeoutMs,
       onEstablished: () => {
         this.established = true;
         this.writable = true;
@@ -572,12 +579,12 @@ class PeerLink {
         this.pump();
       },
       onFrame: (connection) => {
-        // Data flows only from the dialer; the responder sends nothing after its confirmation.
-        connection.close(new ProtocolError('the responder sent a frame after the handshake'));
+        // Data flows only from the dialer; the listener sends nothing after its confirmation.
+        connection.close(new ProtocolError('the listener sent a frame after the handshake'));
       },
-      onClose: (connection, error) => this.onClosed(connection, error),
+      onClose: (closed, error) => this.onClosed(closed, error),
     });
-    socket.on('drain', () => {
+    connection.socket.on('drain', () => {
       this.writable = true;
       if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
       this.stallTimer = undefined;
@@ -590,7 +597,7 @@ class PeerLink {
    * a silently partitioned peer would otherwise hold it for the kernel's retransmission timeout
    * (minutes), and reconnecting finds the peer as soon as the partition heals.
    */
-  private watchStall(connection: SecureConnection): void {
+  private watchStall(connection: TlsConnection): void {
     if (this.stallTimer !== undefined) return;
     const timeoutMs = this.transport.options.writeStallTimeoutMs;
     this.stallTimer = setTimeout(() => {
@@ -601,7 +608,7 @@ class PeerLink {
     }, timeoutMs);
   }
 
-  private onClosed(connection: SecureConnection, error: Error | undefined): void {
+  private onClosed(connection: TlsConnection, error: Error | undefined): void {
     if (this.connection !== connection) return;
     if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
     this.stallTimer = undefined;
@@ -693,7 +700,7 @@ class PeerLink {
     return message;
   }
 
-  private writeChunk(connection: SecureConnection, stream: SnapshotStream): boolean {
+  private writeChunk(connection: TlsConnection, stream: SnapshotStream): boolean {
     const chunkBytes = this.transport.options.snapshotChunkBytes;
     const data = stream.data.subarray(stream.offset, stream.offset + chunkBytes);
     const frame = encodeFrame({
@@ -723,9 +730,9 @@ interface Reassembly {
   readonly parts: Buffer[];
 }
 
-/** InboundLink is one accepted connection: it authenticates the dialer and delivers its messages. */
+/** InboundLink is one accepted connection: TLS authenticates the dialer, and this delivers its messages. */
 class InboundLink {
-  readonly connection: SecureConnection;
+  readonly connection: TlsConnection;
   private reassembly: Reassembly | undefined;
 
   constructor(
@@ -737,14 +744,8 @@ class InboundLink {
     onGone: (link: InboundLink) => void,
     onEstablished: (link: InboundLink) => void,
   ) {
-    const settings = transport.options;
-    this.connection = new SecureConnection(socket, {
-      role: 'responder',
-      identity: transport.deps.identity,
-      clusterId: transport.deps.clusterId,
-      isMember: transport.deps.isMember,
-      maxFrameBytes: settings.maxFrameBytes,
-      handshakeTimeoutMs: settings.handshakeTimeoutMs,
+    this.connection = TlsConnection.accept(socket, transport.options.keepAliveMs, {
+      ...transport.connectionInit(),
       onEstablished: () => {
         transport.count.connectionsEstablished++;
         transport.deps.logger.info({ peer: this.connection.peer?.nodeId }, 'transport: accepted');

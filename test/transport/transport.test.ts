@@ -1,17 +1,18 @@
 // transport.test.ts — goal: the transport delivers Raft messages between authenticated members
-// over real TCP, refuses everyone and everything else with a logged reason while it keeps
-// serving good peers, and never lets a slow or dead peer block the caller.
+// over real TLS 1.3 connections, refuses everyone and everything else with a logged reason while
+// it keeps serving good peers, and never lets a slow or dead peer block the caller.
 // Method: real Transports on 127.0.0.1 with OS-chosen ports; hostile peers are played with the
-// module's own SecureConnection (an authenticated member sending bad frames), raw sockets, and
-// a TCP proxy in the middle that flips or replays bytes; assertions read what each node
-// delivered, its counters (closedByCode) and its captured pino log lines.
+// module's own TlsConnection (an authenticated member sending bad frames), raw sockets, and a TCP
+// proxy in the middle that flips or replays bytes of TLS records; assertions read what each node
+// delivered, its counters (closedByCode) and its captured pino log lines. The certificate checks
+// themselves (no certificate, wrong key, TLS 1.2, ...) are in tls.test.ts.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { connect, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import {
-  SecureConnection, encodeFrame, frameHeader, generateNodeIdentity,
+  TlsConnection, createTlsCredentials, encodeFrame, frameHeader, generateNodeIdentity,
 } from '../../src/transport/index.js';
 import type { NodeIdentity } from '../../src/transport/index.js';
 import type { Message } from '../../src/raft/index.js';
@@ -41,13 +42,13 @@ async function cluster(count: number, init: Parameters<typeof startNode>[2] = {}
 }
 
 /** dialAs opens an authenticated connection to `target` as `identity`, for playing a hostile member. */
-function dialAs(identity: NodeIdentity, target: TestNode, membership: Membership): Promise<{ connection: SecureConnection; closed: Promise<Error | undefined> }> {
+async function dialAs(identity: NodeIdentity, target: TestNode, membership: Membership): Promise<{ connection: TlsConnection; closed: Promise<Error | undefined> }> {
+  const credentials = await createTlsCredentials(identity.nodeId, identity.privateKey, CLUSTER_ID);
   return new Promise((resolve, reject) => {
     let onClosed: (error: Error | undefined) => void = () => undefined;
     const closed = new Promise<Error | undefined>((r) => { onClosed = r; });
-    const socket = connect({ host: '127.0.0.1', port: target.port });
-    new SecureConnection(socket, {
-      role: 'initiator', identity, clusterId: CLUSTER_ID, isMember: membership.isMember,
+    TlsConnection.dial({ host: '127.0.0.1', port: target.port, keepAliveMs: 5000 }, {
+      selfNodeId: identity.nodeId, credentials, isMember: membership.isMember,
       expectedPeer: { nodeId: target.identity.nodeId, publicKey: target.identity.publicKey },
       maxFrameBytes: 1 << 24, handshakeTimeoutMs: 2000,
       onEstablished: (connection) => resolve({ connection, closed }),
@@ -119,8 +120,8 @@ describe('authentication and membership', () => {
     const [node1, node2] = nodes;
     node1!.transport.setPeers(new Map([[2, { ...address(node2!), publicKey: generateNodeIdentity(2).publicKey }]]));
     node1!.transport.send([message(1, 2)]);
-    await waitFor('node 1 to refuse node 2', () => closedWith(node1!, 'TRANSPORT_HANDSHAKE_FAILED'));
-    assert.match(node1!.logs.find((l) => l.code === 'TRANSPORT_HANDSHAKE_FAILED')!.reason!, /presented key/);
+    await waitFor('node 1 to refuse node 2', () => closedWith(node1!, 'TRANSPORT_WRONG_KEY'));
+    assert.match(node1!.logs.find((l) => l.code === 'TRANSPORT_WRONG_KEY')!.reason!, /node 2 presented key [0-9a-f]{64}, expected [0-9a-f]{64}/);
     assert.equal(node2!.received.length, 0);
   });
 
@@ -131,8 +132,8 @@ describe('authentication and membership', () => {
     running.push(stranger);
     stranger.transport.setPeers(new Map([[1, address(nodes[0]!)]]));
     stranger.transport.send([message(2, 1)]);
-    await waitFor('node 1 to refuse the other cluster', () => closedWith(nodes[0]!, 'TRANSPORT_HANDSHAKE_FAILED'));
-    assert.match(nodes[0]!.logs.find((l) => l.code === 'TRANSPORT_HANDSHAKE_FAILED')!.reason!, /cluster id/);
+    await waitFor('node 1 to refuse the other cluster', () => closedWith(nodes[0]!, 'TRANSPORT_WRONG_CLUSTER'));
+    assert.match(nodes[0]!.logs.find((l) => l.code === 'TRANSPORT_WRONG_CLUSTER')!.reason!, /another cluster or protocol version/);
     assert.equal(nodes[0]!.received.length, 0);
   });
 
@@ -182,14 +183,15 @@ describe('hostile frames close only their own connection', () => {
     assert.equal(node1!.received.length, 0);
   });
 
-  test('an oversize frame closes the connection before its body is read (unauthenticated and authenticated)', async () => {
+  test('an oversize frame closes the connection before its body is read (authenticated; unauthenticated bytes are not TLS)', async () => {
     const { nodes, membership } = await cluster(2, { init: { maxFrameBytes: 1 << 20, snapshotChunkBytes: 512 * 1024 } });
     const [node1, node2] = nodes;
     const raw = connect({ host: '127.0.0.1', port: node1!.port });
     await new Promise<void>((resolve) => raw.on('connect', () => resolve()));
-    raw.write(frameHeader(0xffff_fff0));
+    raw.on('error', () => undefined);
+    raw.write(Buffer.concat([frameHeader(0xffff_fff0), Buffer.alloc(4)])); // TLS reads a 5-byte record header first
     await new Promise<void>((resolve) => raw.on('close', () => resolve()));
-    assert.match(node1!.logs.find((l) => l.code === 'TRANSPORT_FRAME_TOO_LARGE')!.reason!, /4294967280 bytes exceeds maxFrameBytes 4096/);
+    await waitFor('the raw header refused as not TLS', () => closedWith(node1!, 'TRANSPORT_NOT_TLS'));
     const { connection, closed } = await dialAs(node2!.identity, node1!, membership);
     connection.socket.write(frameHeader((1 << 20) + 1));
     await closed;
@@ -209,31 +211,59 @@ describe('hostile frames close only their own connection', () => {
   });
 });
 
-/** startProxy forwards TCP to `port`; `alter` may rewrite the client-to-server frames of the first connection. */
-async function startProxy(port: number, alter: (frameNumber: number, frame: Buffer) => Buffer[]): Promise<number> {
+const TLS_RECORD_HEADER_BYTES = 5;
+const TLS_APPLICATION_DATA = 23;
+
+/** TlsRecordSplitter cuts a byte stream into whole TLS records (5-byte header: type, version, length). */
+class TlsRecordSplitter {
+  private pending = Buffer.alloc(0);
+  push(chunk: Buffer): Buffer[] {
+    this.pending = Buffer.concat([this.pending, chunk]);
+    const records: Buffer[] = [];
+    while (this.pending.length >= TLS_RECORD_HEADER_BYTES && this.pending.length >= TLS_RECORD_HEADER_BYTES + this.pending.readUInt16BE(3)) {
+      const length = TLS_RECORD_HEADER_BYTES + this.pending.readUInt16BE(3);
+      records.push(Buffer.from(this.pending.subarray(0, length)));
+      this.pending = this.pending.subarray(length);
+    }
+    return records;
+  }
+}
+
+/**
+ * startProxy forwards TCP to `port`; `alter` may rewrite the dialer's application-data TLS records
+ * of the first connection (numbered from 1). The dialer's encrypted records before the listener's
+ * answer to them are its handshake flight; the ones after are the frames it sends once confirmed.
+ */
+async function startProxy(port: number, alter: (recordNumber: number, record: Buffer) => Buffer[]): Promise<number> {
   let connections = 0;
   const server = createServer((client: Socket) => {
     const first = connections++ === 0;
     const upstream = connect({ host: '127.0.0.1', port });
-    upstream.on('data', (chunk) => client.write(chunk));
+    let dialerFlightSeen = false;
+    let handshakeDone = false;
+    const fromListener = new TlsRecordSplitter();
+    const fromDialer = new TlsRecordSplitter();
+    let recordNumber = 0;
+    upstream.on('data', (chunk: Buffer) => {
+      for (const record of fromListener.push(chunk)) {
+        if (record[0] === TLS_APPLICATION_DATA && dialerFlightSeen) handshakeDone = true;
+        client.write(record);
+      }
+    });
     upstream.on('close', () => client.destroy());
     client.on('close', () => upstream.destroy());
     client.on('error', () => upstream.destroy());
     upstream.on('error', () => client.destroy());
-    let pending = Buffer.alloc(0);
-    let frameNumber = 0;
     client.on('data', (chunk: Buffer) => {
-      if (!first) {
-        upstream.write(chunk);
-        return;
-      }
-      pending = Buffer.concat([pending, chunk]);
-      while (pending.length >= 4 && pending.length >= 4 + pending.readUInt32BE(0)) {
-        const length = 4 + pending.readUInt32BE(0);
-        const frame = Buffer.from(pending.subarray(0, length));
-        pending = pending.subarray(length);
-        frameNumber++;
-        for (const out of alter(frameNumber, frame)) upstream.write(out);
+      for (const record of fromDialer.push(chunk)) {
+        if (record[0] !== TLS_APPLICATION_DATA || !first) {
+          upstream.write(record);
+        } else if (!handshakeDone) {
+          dialerFlightSeen = true;
+          upstream.write(record);
+        } else {
+          for (const out of alter(++recordNumber, record)) upstream.write(out);
+        }
       }
     });
   });
@@ -244,19 +274,19 @@ async function startProxy(port: number, alter: (frameNumber: number, frame: Buff
   return bound.port;
 }
 
-describe('encrypted frames resist tampering and replay', () => {
-  // Client-to-server frames: 1 ClientHello, 2 ClientAuth, 3.. encrypted data frames.
+describe('TLS records resist tampering and replay', () => {
+  // The dialer's application-data records after the handshake: 1, 2, ... (one per frame written).
   test('a flipped ciphertext bit fails authentication and closes the connection; the next connection works', async () => {
     const { nodes } = await cluster(2);
     const [node1, node2] = nodes;
     const proxyPort = await startProxy(node1!.port, (n, frame) => {
-      if (n === 3) frame.writeUInt8(frame.readUInt8(10) ^ 0x04, 10);
+      if (n === 1) frame.writeUInt8(frame.readUInt8(10) ^ 0x04, 10);
       return [frame];
     });
     node2!.transport.setPeers(new Map([[1, { ...address(node1!), port: proxyPort }]]));
     node2!.transport.send([message(2, 1, { commit: 1 })]);
     await waitFor('decrypt failure', () => closedWith(node1!, 'TRANSPORT_DECRYPT_FAILED'));
-    assert.match(node1!.logs.find((l) => l.code === 'TRANSPORT_DECRYPT_FAILED')!.reason!, /frame 0 failed authentication/);
+    assert.match(node1!.logs.find((l) => l.code === 'TRANSPORT_DECRYPT_FAILED')!.reason!, /a TLS record failed authentication/);
     assert.equal(node1!.received.length, 0);
     await waitFor('node 2 to notice', () => node2!.unreachable.includes(1));
     await sleep(300);
@@ -265,27 +295,28 @@ describe('encrypted frames resist tampering and replay', () => {
     assert.equal(node1!.received[0]!.commit, 2);
   });
 
-  test('a replayed frame fails authentication (counter nonces); the original is delivered once', async () => {
+  test('a replayed record fails authentication (TLS sequence numbers); the original is delivered once', async () => {
     const { nodes } = await cluster(2);
     const [node1, node2] = nodes;
-    const proxyPort = await startProxy(node1!.port, (n, frame) => (n === 3 ? [frame, frame] : [frame]));
+    const proxyPort = await startProxy(node1!.port, (n, frame) => (n === 1 ? [frame, frame] : [frame]));
     node2!.transport.setPeers(new Map([[1, { ...address(node1!), port: proxyPort }]]));
     node2!.transport.send([message(2, 1, { commit: 7 })]);
     await waitFor('replay refused', () => closedWith(node1!, 'TRANSPORT_DECRYPT_FAILED'));
     assert.deepEqual(node1!.received.map((m) => m.commit), [7]);
   });
 
-  test('reordered frames fail authentication', async () => {
+  test('reordered records fail authentication', async () => {
     const { nodes } = await cluster(2);
     const [node1, node2] = nodes;
     let held: Buffer | undefined;
     const proxyPort = await startProxy(node1!.port, (n, frame) => {
-      if (n === 3) { held = frame; return []; }
-      if (n === 4) return [frame, held!];
+      if (n === 1) { held = frame; return []; }
+      if (n === 2) return [frame, held!];
       return [frame];
     });
     node2!.transport.setPeers(new Map([[1, { ...address(node1!), port: proxyPort }]]));
     node2!.transport.send([message(2, 1, { commit: 1 })]);
+    await waitFor('node 2 connected', () => node2!.transport.stats().peers[1]?.connected === true);
     await sleep(50); // a separate frame (messages queued together would share one)
     node2!.transport.send([message(2, 1, { commit: 2 })]);
     await waitFor('reorder refused', () => closedWith(node1!, 'TRANSPORT_DECRYPT_FAILED'));
@@ -297,7 +328,7 @@ describe('slow and dead peers never block', () => {
   test('a black-hole peer fills only its own bounded queue; drops are counted; other peers get everything at once', async () => {
     const { nodes } = await cluster(2, { init: { maxQueueMessages: 100 } });
     const [node1, node2] = nodes;
-    const hole = createServer(() => undefined); // accepts TCP, never answers the handshake
+    const hole = createServer(() => undefined); // accepts TCP, never answers the TLS handshake
     servers.push(hole);
     await new Promise<void>((resolve) => hole.listen(0, '127.0.0.1', () => resolve()));
     const holePort = (hole.address() as { port: number }).port;
@@ -342,18 +373,19 @@ describe('slow and dead peers never block', () => {
     const { nodes } = await cluster(2, { init: { writeStallTimeoutMs: 300, maxFrameBytes: 4 << 20, snapshotChunkBytes: 1 << 20 } });
     const [node1, node2] = nodes;
     let stalled = true;
-    // The first connection goes through a proxy that stops reading once the handshake is done.
+    // The first connection goes through a proxy that stops reading once the dialer has sent more
+    // than the TLS handshake takes (a few KiB), i.e. while the big messages flow.
     const proxy = createServer((client: Socket) => {
       const upstream = connect({ host: '127.0.0.1', port: node2!.port });
       upstream.on('data', (chunk) => client.write(chunk));
       upstream.on('error', () => client.destroy());
       client.on('error', () => upstream.destroy());
       client.on('close', () => upstream.destroy());
-      let frames = 0;
+      let forwardedBytes = 0;
       client.on('data', (chunk: Buffer) => {
         upstream.write(chunk);
-        frames++;
-        if (stalled && frames >= 2) client.pause();
+        forwardedBytes += chunk.length;
+        if (stalled && forwardedBytes > 64 * 1024) client.pause();
       });
     });
     servers.push(proxy);
