@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debian_packages=(openvswitch-switch docker.io etcd-server etcd-client iproute2 nftables iptables busybox-static ethtool procps psmisc mosquitto mosquitto-clients chromium)
+debian_packages=(openvswitch-switch docker.io etcd-server etcd-client iproute2 nftables iptables busybox-static ethtool procps psmisc mosquitto mosquitto-clients chromium openssl)
 missing=()
 for pkg in "${debian_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

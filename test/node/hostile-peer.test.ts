@@ -4,7 +4,7 @@
 // refused, never crashes a node, and does not disturb the cluster.
 // Method: a real 3-node cluster (separate processes). An impostor with its own key claims to be
 // a member and sends a Vote with a huge term; raw TCP clients send garbage and an oversized frame
-// length. Each connection must be closed by the node; afterwards every node is alive, the term has
+// length where the TLS 1.3 handshake should be. Each connection must be closed by the node; afterwards every node is alive, the term has
 // not jumped, and a proposal commits.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -71,9 +71,10 @@ describe('hostile peers against a running cluster', { timeout: 60_000 }, () => {
     assert.equal(impostorStats.connectionsEstablished, 0, 'the node must not accept the impostor');
     assert.equal(impostorStats.peers[target.nodeId]?.connected ?? false, false);
 
-    // Garbage where a handshake should be, and a frame header announcing 1 GiB.
+    // Garbage where the TLS handshake should be, and a frame header announcing 1 GiB (plus a byte:
+    // TLS reads a 5-byte record header before it can refuse).
     assert.equal(await rawExchange(target.raftPort, Buffer.from('GET / HTTP/1.1\r\n\r\n'), 5_000), 'closed');
-    const oversized = Buffer.alloc(4);
+    const oversized = Buffer.alloc(5);
     oversized.writeUInt32BE(1024 * 1024 * 1024);
     assert.equal(await rawExchange(target.raftPort, oversized, 5_000), 'closed');
 
