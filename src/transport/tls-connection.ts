@@ -132,10 +132,12 @@ export class TlsConnection {
     return this.authenticated ?? this.init.expectedPeer;
   }
 
+  /** isEstablished: both sides are authenticated and frames may flow. */
   get isEstablished(): boolean {
     return this.phase === 'established';
   }
 
+  /** isClosed: close() ran; nothing more is sent or delivered. */
   get isClosed(): boolean {
     return this.phase === 'closed';
   }
