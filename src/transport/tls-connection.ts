@@ -108,6 +108,8 @@ export class TlsConnection {
 
   private constructor(readonly socket: TLSSocket, private readonly tcp: Socket, private readonly role: 'dialer' | 'listener', private readonly init: TlsConnectionInit) {
     // The dialer accepts only the empty confirmation frame until the listener has accepted it.
+    // A server-side TLSSocket signals its finished handshake with 'secure' (what tls.Server's own
+    // listener waits for before 'secureConnection'); a client socket with 'secureConnect'.
     this.decoder = new FrameDecoder(role === 'dialer' ? 0 : init.maxFrameBytes);
     socket.on(role === 'dialer' ? 'secureConnect' : 'secure', () => this.guard(() => this.onSecure()));
     socket.on('data', (chunk: Buffer) => this.guard(() => this.onData(chunk)));
