@@ -16,13 +16,13 @@ async function certificateOf(identity: NodeIdentity, commonName = nodeCommonName
   return new X509Certificate((await createNodeCertificate(identity.privateKey, { commonName })).certPem);
 }
 
-describe('the listener authenticates a dialer by its certificate and the membership', () => {
-  const node1 = generateNodeIdentity(1);
-  const node2 = generateNodeIdentity(2);
-  const membership = new Membership();
-  membership.add(node1);
-  membership.add(node2);
+const node1 = generateNodeIdentity(1);
+const node2 = generateNodeIdentity(2);
+const membership = new Membership();
+membership.add(node1);
+membership.add(node2);
 
+describe('the listener authenticates a dialer by its certificate and the membership', () => {
   test('a member with its own key is accepted as the node its certificate names', async () => {
     const peer = checkDialer(await certificateOf(node2), 1, membership.isMember);
     assert.equal(peer.nodeId, 2);
@@ -50,12 +50,6 @@ describe('the listener authenticates a dialer by its certificate and the members
 });
 
 describe('a dialer authenticates the listener it dialed', () => {
-  const node1 = generateNodeIdentity(1);
-  const node2 = generateNodeIdentity(2);
-  const membership = new Membership();
-  membership.add(node1);
-  membership.add(node2);
-
   test('the dialed node with the key from the peer list is accepted; another key, another node or a non-member is not', async () => {
     const expected = { nodeId: 2, publicKey: node2.publicKey };
     const own = await certificateOf(node2);
