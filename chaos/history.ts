@@ -61,6 +61,8 @@ export interface RegisterOp {
   /** index is the log index the write was committed at (ok writes). */
   index?: number;
   error?: string;
+  /** code is the rejection code a node answered (a `fail` recorded as rejected), when it gave one. */
+  code?: string;
   /**
    * sends is how many times the harness submitted these same envelope bytes (a retry after a lost
    * answer); absent means once. The nothing-lost checker allows that many copies in the log.
@@ -79,6 +81,8 @@ export interface UniqueUpdate {
   outcome: Outcome;
   index?: number;
   error?: string;
+  /** code is the rejection code a node answered (a `fail` recorded as rejected), when it gave one. */
+  code?: string;
   /** sends is how many times the harness submitted these same envelope bytes; absent means once. */
   sends?: number;
 }

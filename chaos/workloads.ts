@@ -119,11 +119,12 @@ export class Adversary {
 
 let nextOpId = 1;
 
-function finish(op: { completeMs: number | null; outcome: string; index?: number; error?: string }, answer: SubmitAnswer, t: number): void {
+function finish(op: { completeMs: number | null; outcome: string; index?: number; error?: string; code?: string }, answer: SubmitAnswer, t: number): void {
   op.outcome = answer.outcome;
   op.completeMs = answer.outcome === 'info' ? null : t;
   if (answer.index !== undefined) op.index = answer.index;
   if (answer.error !== undefined) op.error = answer.error;
+  if (answer.code !== undefined) op.code = answer.code;
 }
 
 /** registerProcess runs one register process: random reads and unique writes of REGISTER_KEYS. */

@@ -12,15 +12,24 @@
 //       (history.keys); or any signature fails native Ed25519 verification (node:crypto) over the
 //       exact body bytes; or a non-root body has other than one signature, by its signer's key;
 //   (b) its body's clusterId is not history.keys.clusterId;
-//   (c) its seq is not strictly greater than the seq of the signer's last ACCEPTABLE entry;
-//   (d) its body hash was already acceptable at an earlier index (a duplicate).
+//   (c) its seq is not strictly greater than the signer's last CONSUMED seq (that of its last
+//       acceptable entry, or of its last entry rejected after verification: see below);
+//   (d) its body hash was already acceptable, or rejected after verification, at an earlier index.
 // Every other entry is ACCEPTABLE, except that an entry some node answered as rejected (an op `fail`
 // with that index, or an adversary answer with ok=false at it) is taken as rejected: a node may reject
-// for reasons this checker cannot see (role, domain, expiry, policy), and such an entry must not
-// advance the signer's seq or claim its body hash here. Acceptable is "may be applied", not "was".
+// for reasons this checker cannot see (role, domain, expiry, policy), and such an entry does not claim
+// its body hash as applied here. Acceptable is "may be applied", not "was".
+// A rejection CONSUMES its signer's seq (src/state StateMachine.consumeSeq, issue 15): a command
+// rejected after its signatures verified raises the signer's last seq to its own and its body is
+// remembered, so neither it nor an older command of that signer may be applied later. Here, an entry
+// taken as rejected that passed (a)-(d) consumes its seq and claims its body hash as rejected — rule
+// (c) then measures against it, and a later copy is (d) a duplicate — unless its recorded code is one
+// a node reports BEFORE the signatures verify (PRE_VERIFICATION_CODES: the node never learnt the
+// signer). A rejection with no code recorded consumes too: every signer the workloads use is known to
+// the cluster before the run, so a node can only reject their verified envelopes after verifying them.
 // Limitation: an entry rejected for such a reason with no answer recorded is taken as acceptable; that
-// could only mislead rule (c) when the same signer's lower seq follows it, which the sequential
-// workloads never do.
+// only makes the checker stricter about the same signer's later entries, which pass (c) anyway since
+// the workloads number each signer's commands in the order they send them.
 //
 // Problems reported:
 //   1. An ok acknowledgement (RegisterOp/UniqueUpdate/StateChange `ok` with an index, an adversary
@@ -50,6 +59,25 @@ interface Acknowledgement {
   readonly index: number;
   readonly ok: boolean;
   readonly bodyHash: string | undefined;
+  /** code is the rejection code the node gave (rejections only), when it was recorded. */
+  readonly code?: string | undefined;
+}
+
+/**
+ * PRE_VERIFICATION_CODES are the rejection codes a node reports before the command's signatures have
+ * verified (src/commands verifyCommand, src/state StateMachine.apply): such a rejection does not consume
+ * the signer's seq. Every other code (expired, stale_sequence, role_not_allowed, wrong_domain, and every
+ * state rejection) is reported after they verified, and consumes it.
+ */
+const PRE_VERIFICATION_CODES: ReadonlySet<string> = new Set([
+  'too_large', 'malformed_envelope', 'malformed_body', 'non_canonical_body', 'unsafe_integer', 'unknown_payload', 'invalid_payload',
+  'no_signatures', 'too_many_signatures', 'bad_key_id', 'bad_signature_length', 'duplicate_signature', 'wrong_cluster', 'bad_signer',
+  'unknown_signer', 'unexpected_key', 'bad_signature', 'below_threshold', 'duplicate',
+]);
+
+/** consumesSeq says whether a node's rejection with this code consumed the signer's seq (no code: it did). */
+export function consumesSeq(code: string | undefined): boolean {
+  return code === undefined || !PRE_VERIFICATION_CODES.has(code);
 }
 
 const TAMPER_KINDS: ReadonlySet<AdversaryAttempt['kind']> = new Set(['tamper-body', 'tamper-signature', 'foreign-cluster']);
@@ -62,7 +90,10 @@ export function checkValidEnvelopes(history: History): CheckerVerdict {
   const decoder = new EntryDecoder();
   const byIndex = new Map<number, { decoded: DecodedEntry; classification: Classification }>();
   if (reference !== null) {
-    const rejectedByNode = new Set(acknowledgements.filter((ack) => !ack.ok).map((ack) => ack.index));
+    const rejectedByNode = new Map<number, string | undefined>();
+    for (const ack of acknowledgements) {
+      if (!ack.ok && (!rejectedByNode.has(ack.index) || rejectedByNode.get(ack.index) === undefined)) rejectedByNode.set(ack.index, ack.code);
+    }
     const classified = classifyLog(history, reference.log, decoder, rejectedByNode);
     for (const item of classified) byIndex.set(item.decoded.entry.index, item);
   }
@@ -95,23 +126,29 @@ export function checkValidEnvelopes(history: History): CheckerVerdict {
   return verdictOf('valid-envelopes', summary, problems);
 }
 
-/** classifyLog derives, entry by entry, which entries a correct node may apply (rules (a)-(d)). */
-export function classifyLog(history: History, log: readonly AppliedEntry[], decoder: EntryDecoder, rejectedByNode: ReadonlySet<number>): Array<{ decoded: DecodedEntry; classification: Classification }> {
+/**
+ * classifyLog derives, entry by entry, which entries a correct node may apply (rules (a)-(d)).
+ * rejectedByNode maps the index of every entry some node answered as rejected to the code it gave.
+ */
+export function classifyLog(history: History, log: readonly AppliedEntry[], decoder: EntryDecoder, rejectedByNode: ReadonlyMap<number, string | undefined>): Array<{ decoded: DecodedEntry; classification: Classification }> {
   const lastSeq = new Map<string, number>();
-  const acceptedAt = new Map<string, number>();
+  const seenAt = new Map<string, { index: number; what: 'acceptable' | 'rejected' }>();
   const out: Array<{ decoded: DecodedEntry; classification: Classification }> = [];
   for (const entry of [...log].sort((a, b) => a.index - b.index)) {
     const decoded = decoder.decode(entry);
-    const classification = classify(history, decoded, lastSeq, acceptedAt);
+    const classification = classify(history, decoded, lastSeq, seenAt);
     out.push({ decoded, classification });
-    if (!classification.acceptable || rejectedByNode.has(entry.index)) continue;
+    if (!classification.acceptable) continue;
+    const rejected = rejectedByNode.has(entry.index);
+    if (rejected && !consumesSeq(rejectedByNode.get(entry.index))) continue;
+    // Applied, or rejected after its signatures verified: either way the seq is consumed (issue 15).
     lastSeq.set(decoded.body!.signer, decoded.body!.seq);
-    acceptedAt.set(decoded.bodyHash!, entry.index);
+    seenAt.set(decoded.bodyHash!, { index: entry.index, what: rejected ? 'rejected' : 'acceptable' });
   }
   return out;
 }
 
-function classify(history: History, decoded: DecodedEntry, lastSeq: ReadonlyMap<string, number>, acceptedAt: ReadonlyMap<string, number>): Classification {
+function classify(history: History, decoded: DecodedEntry, lastSeq: ReadonlyMap<string, number>, seenAt: ReadonlyMap<string, { index: number; what: string }>): Classification {
   const { envelope, body } = decoded;
   if (envelope === null || body === null || decoded.bodyHash === null) return { acceptable: false, reason: `undecodable: ${decoded.error ?? 'no body'}` };
   for (const [i, signature] of envelope.signatures.entries()) {
@@ -128,9 +165,9 @@ function classify(history: History, decoded: DecodedEntry, lastSeq: ReadonlyMap<
   }
   if (toHex(body.clusterId) !== history.keys.clusterId) return { acceptable: false, reason: `foreign cluster: body is for cluster ${shortHash(toHex(body.clusterId))}` };
   const last = lastSeq.get(body.signer) ?? 0;
-  if (body.seq <= last) return { acceptable: false, reason: `stale seq: seq ${body.seq} of signer ${shortHash(body.signer)} is not above its last acceptable seq ${last}` };
-  const earlier = acceptedAt.get(decoded.bodyHash);
-  if (earlier !== undefined) return { acceptable: false, reason: `duplicate: body ${shortHash(decoded.bodyHash)} was already acceptable at index ${earlier}` };
+  if (body.seq <= last) return { acceptable: false, reason: `stale seq: seq ${body.seq} of signer ${shortHash(body.signer)} is not above its last consumed seq ${last}` };
+  const earlier = seenAt.get(decoded.bodyHash);
+  if (earlier !== undefined) return { acceptable: false, reason: `duplicate: body ${shortHash(decoded.bodyHash)} was already ${earlier.what} at index ${earlier.index}` };
   return { acceptable: true };
 }
 
@@ -138,11 +175,11 @@ function collectAcknowledgements(history: History): Acknowledgement[] {
   const acks: Acknowledgement[] = [];
   for (const op of history.register) {
     if (op.kind !== 'write' || op.index === undefined || op.outcome === 'info') continue;
-    acks.push({ source: `register write op ${op.id}`, index: op.index, ok: op.outcome === 'ok', bodyHash: op.bodyHash });
+    acks.push({ source: `register write op ${op.id}`, index: op.index, ok: op.outcome === 'ok', bodyHash: op.bodyHash, code: op.code });
   }
   for (const update of history.updates) {
     if (update.index === undefined || update.outcome === 'info') continue;
-    acks.push({ source: `update ${update.id}`, index: update.index, ok: update.outcome === 'ok', bodyHash: update.bodyHash });
+    acks.push({ source: `update ${update.id}`, index: update.index, ok: update.outcome === 'ok', bodyHash: update.bodyHash, code: update.code });
   }
   for (const change of history.stateChanges) {
     if (change.index === undefined || change.outcome === 'info') continue;
@@ -151,7 +188,7 @@ function collectAcknowledgements(history: History): Acknowledgement[] {
   for (const attempt of history.adversary) {
     const answer = attempt.answer;
     if (answer === null || answer.index === undefined || answer.ok === undefined) continue;
-    acks.push({ source: `adversary ${attempt.kind} at ${attempt.t} ms via n${attempt.node}`, index: answer.index, ok: answer.ok, bodyHash: attempt.bodyHash });
+    acks.push({ source: `adversary ${attempt.kind} at ${attempt.t} ms via n${attempt.node}`, index: answer.index, ok: answer.ok, bodyHash: attempt.bodyHash, code: answer.code });
   }
   return acks;
 }

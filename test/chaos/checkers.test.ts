@@ -33,8 +33,8 @@ function write(key: string, value: string, invokeMs: number, completeMs: number 
 function read(key: string, value: string | null, invokeMs: number, completeMs: number, outcome: RegisterOp['outcome'] = 'ok'): RegisterOp {
   return { id: nextId++, process: nextId, node: 1, kind: 'read', key, value, invokeMs, completeMs, outcome };
 }
-function update(id: string, bodyHash: string, outcome: UniqueUpdate['outcome'], index?: number): UniqueUpdate {
-  return { id, process: 1, node: 1, bodyHash, invokeMs: 100, completeMs: outcome === 'info' ? null : 200, outcome, ...(index === undefined ? {} : { index }) };
+function update(id: string, bodyHash: string, outcome: UniqueUpdate['outcome'], index?: number, code?: string): UniqueUpdate {
+  return { id, process: 1, node: 1, bodyHash, invokeMs: 100, completeMs: outcome === 'info' ? null : 200, outcome, ...(index === undefined ? {} : { index }), ...(code === undefined ? {} : { code }) };
 }
 
 describe('linearizability', () => {
@@ -213,7 +213,7 @@ describe('valid-envelopes', () => {
       updates: [update('newer', newer.bodyHash, 'ok', 1)],
       adversary: [{ t: 300, node: 1, kind: 'reorder', bodyHash: older.bodyHash, originalBodyHash: older.bodyHash, answer: { status: 200, duplicate: false, ok: true, index: 2 } }],
     };
-    fails(checkValidEnvelopes(history), /must be rejected: stale seq: seq 1 .* last acceptable seq 2/);
+    fails(checkValidEnvelopes(history), /must be rejected: stale seq: seq 1 .* last consumed seq 2/);
   });
 
   test('a tampered envelope acknowledged ok fails', () => {
@@ -250,17 +250,46 @@ describe('valid-envelopes', () => {
     fails(checkValidEnvelopes(history), /must be rejected: unknown key/);
   });
 
-  test('an entry a node reported rejected does not advance its signer\'s seq', () => {
-    // seq 2 reached the log first and was rejected for a reason the checker cannot see (say, expiry);
-    // seq 1 was then legitimately applied.
+  test('an entry rejected before its signatures verified does not consume its signer\'s seq', () => {
+    // seq 2 reached the log first and was rejected for a reason found before verification (an unknown
+    // signer at the time); seq 1 was then legitimately applied.
     const envelopes = new Envelopes();
     const first = envelopes.write('first');
     const second = envelopes.write('second');
     const history: History = {
       ...quietHistory(envelopes.keys(), [entry(1, second.bytes), entry(2, first.bytes)]),
-      updates: [update('second', second.bodyHash, 'fail', 1), update('first', first.bodyHash, 'ok', 2)],
+      updates: [update('second', second.bodyHash, 'fail', 1, 'unknown_signer'), update('first', first.bodyHash, 'ok', 2)],
     };
     passes(checkValidEnvelopes(history));
+  });
+
+  test('a rejection after verification consumes the seq: neither an older command nor the rejected one applies later (issue 15)', () => {
+    // seq 2 was rejected by the state (say, the device was in another domain) after its signature
+    // verified; seq 1 applied after it, or seq 2 replayed and applied once the state allowed it, must fail.
+    const envelopes = new Envelopes();
+    const first = envelopes.write('first');
+    const second = envelopes.write('second');
+    for (const code of ['device_in_other_domain', 'expired', undefined]) {
+      const older: History = {
+        ...quietHistory(envelopes.keys(), [entry(1, second.bytes), entry(2, first.bytes)]),
+        updates: [update('second', second.bodyHash, 'fail', 1, code), update('first', first.bodyHash, 'ok', 2)],
+      };
+      fails(checkValidEnvelopes(older), /update first was acknowledged ok at index 2, but that entry must be rejected: stale seq: seq 1 .* last consumed seq 2/);
+      const replayed: History = {
+        ...quietHistory(envelopes.keys(), [entry(1, second.bytes), entry(2, second.bytes)]),
+        updates: [update('second', second.bodyHash, 'fail', 1, code)],
+        adversary: [{ t: 300, node: 2, kind: 'replay', bodyHash: second.bodyHash, originalBodyHash: second.bodyHash, answer: { status: 200, duplicate: false, ok: true, index: 2 } }],
+      };
+      fails(checkValidEnvelopes(replayed), /adversary replay .* acknowledged ok at index 2, but that entry must be rejected: stale seq/);
+    }
+    const answeredDuplicate: History = {
+      ...quietHistory(envelopes.keys(), [entry(1, second.bytes), entry(2, second.bytes)]),
+      updates: [update('second', second.bodyHash, 'fail', 1, 'device_in_other_domain')],
+      adversary: [{ t: 300, node: 2, kind: 'replay', bodyHash: second.bodyHash, originalBodyHash: second.bodyHash, answer: { status: 200, duplicate: true, ok: false, index: 2, code: 'duplicate' } }],
+    };
+    const verdict = checkValidEnvelopes(answeredDuplicate);
+    passes(verdict);
+    assert.match(verdict.summary, /1 acceptable, 1 must be rejected \(stale seq 1\)/);
   });
 });
 
