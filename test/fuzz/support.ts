@@ -35,8 +35,8 @@ export class FuzzPlan {
    * allows (stopping at the budget is not a failure).
    */
   parameters<T>(ciRuns: number): fc.Parameters<T> {
-    if (this.propertyBudgetMs === undefined) return { seed: this.seed, numRuns: ciRuns };
-    return { seed: this.seed, numRuns: 1_000_000_000, interruptAfterTimeLimit: this.propertyBudgetMs, markInterruptAsFailure: false };
+    if (this.propertyBudgetMs === undefined) return { seed: this.seed, numRuns: ciRuns, includeErrorInReport: true };
+    return { seed: this.seed, numRuns: 1_000_000_000, interruptAfterTimeLimit: this.propertyBudgetMs, markInterruptAsFailure: false, includeErrorInReport: true };
   }
 }
 
