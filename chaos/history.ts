@@ -186,6 +186,33 @@ export interface KnownKeys {
   readonly keys: Readonly<Record<string, string>>;
 }
 
+/**
+ * HostileRecord is what the hostile workload (`--hostile`, chaos/hostile.ts) did and what it saw: the
+ * windows in which the adversary flooded (it alternates with quiet windows, which are the baseline of
+ * the latency checker), what each flood sent and was answered, and every node's resources once a
+ * second. `bounds` are what the hostile checkers hold the run to.
+ */
+export interface HostileRecord {
+  readonly floods: readonly string[];
+  readonly windows: Array<{ startMs: number; endMs: number }>;
+  counts: Record<string, { attempts: number; answers: Record<string, number>; refused: number; closedByNode: number; errors: string[] }>;
+  readonly resources: Array<{ t: number; node: number; pid: number; rssBytes: number; logBytes: number; loopDelayMaxMs?: number }>;
+  readonly bounds: HostileBounds;
+}
+
+/** HostileBounds are the limits the hostile checkers apply (see each checker). */
+export interface HostileBounds {
+  /** rssGrowthMb: how far a node process's RSS may rise above its first sample in an adversary window. */
+  readonly rssGrowthMb: number;
+  /** logBytesPerS: a node's log growth, averaged over the run. */
+  readonly logBytesPerS: number;
+  /** p99Factor and p99SlackMs: write p99 under the adversary <= factor × p99 without it + slack. */
+  readonly p99Factor: number;
+  readonly p99SlackMs: number;
+  /** minSamples: fewer writes than this on either side and the latency comparison is not made. */
+  readonly minSamples: number;
+}
+
 /** History is one run's complete record (written as history.json). */
 export interface History {
   readonly version: 1;
@@ -199,6 +226,8 @@ export interface History {
   readonly probes: ProbeSeries[];
   readonly samples: NodeSample[];
   final: FinalObservation | null;
+  /** hostile is present when the run had the hostile workload. */
+  hostile?: HostileRecord;
 }
 
 /** CheckerVerdict is one checker's result. */

@@ -35,12 +35,13 @@ export async function writeReport(dir: string, history: History, verdicts: reado
   return files;
 }
 
-/** repeatCommand is the command line that repeats a run (same seed, nodes, faults, duration, plant). */
+/** repeatCommand is the command line that repeats a run (same seed, nodes, faults, duration, plant, hostile workload). */
 export function repeatCommand(history: History): string {
   const run = history.run;
   const seconds = Number.isInteger(run.durationMs / 1000) ? String(run.durationMs / 1000) : (run.durationMs / 1000).toFixed(3);
   const plant = run.plant === undefined || run.plant === '' ? '' : ` --plant ${run.plant}`;
-  return `npm run chaos -- --nodes ${run.nodes} --faults ${run.faults.join(',')} --duration ${seconds} --seed ${run.seed}${plant}`;
+  const hostile = history.hostile === undefined ? '' : ' --hostile';
+  return `npm run chaos -- --nodes ${run.nodes} --faults ${run.faults.join(',')} --duration ${seconds} --seed ${run.seed}${plant}${hostile}`;
 }
 
 /** SUMMARY_PROBLEMS is how many problem lines of a failed checker the text summary shows. */

@@ -9,8 +9,13 @@ import { checkNothingLost } from './nothing-lost.js';
 import { checkProbes } from './probes.js';
 import { checkRegisterLinearizability } from './register-linearizability.js';
 import { checkValidEnvelopes } from './valid-envelopes.js';
+import { checkLeaderChanges } from './leader-changes.js';
+import { checkHostileBounds, checkHostileLatency } from './hostile.js';
 
-export { checkAppliedMonotone, checkConvergence, checkLivenessAfterHeal, checkNothingLost, checkProbes, checkRegisterLinearizability, checkValidEnvelopes };
+export {
+  checkAppliedMonotone, checkConvergence, checkHostileBounds, checkHostileLatency, checkLeaderChanges, checkLivenessAfterHeal, checkNothingLost, checkProbes,
+  checkRegisterLinearizability, checkValidEnvelopes,
+};
 export { MAX_PROBLEMS, bodyHashOfEnvelope } from './common.js';
 
 /** CHECKERS lists every checker by the name its verdict carries, in the order they run. */
@@ -22,6 +27,9 @@ export const CHECKERS: ReadonlyArray<{ readonly name: string; readonly check: (h
   { name: 'convergence', check: checkConvergence },
   { name: 'probes', check: checkProbes },
   { name: 'liveness-after-heal', check: checkLivenessAfterHeal },
+  { name: 'leader-changes', check: checkLeaderChanges },
+  { name: 'hostile-bounds', check: checkHostileBounds },
+  { name: 'hostile-latency', check: checkHostileLatency },
 ];
 
 /**
