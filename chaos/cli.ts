@@ -1,4 +1,4 @@
-// cli.ts — `npm run chaos -- [--nodes N] [--faults LIST|all] [--runs N] [--duration S] [--seed S] [--plant BUG]`
+// cli.ts — `npm run chaos -- [--nodes N] [--faults LIST|all] [--runs N] [--duration S] [--seed S] [--plant BUG] [--hostile]`
 //
 // Runs a campaign of chaos runs (run i uses seed S+i), checks each history, writes each run's report
 // (history.json, verdicts.json, summary.txt, timeline.html) under --out, prints the summaries, and exits
@@ -29,6 +29,7 @@ interface CliOptions {
   duration: number;
   seed?: number;
   plant?: string;
+  hostile?: boolean;
   out: string;
 }
 
@@ -47,6 +48,7 @@ const program = new Command('chaos')
     if (!(PLANTS as readonly string[]).includes(text)) throw new InvalidArgumentError(`--plant must be one of ${PLANTS.join(', ')}, got "${text}"`);
     return text;
   })
+  .option('--hostile', 'add the hostile workload: floods of every node\'s API and Raft port in alternating windows (chaos/hostile.ts), checked by hostile-bounds and hostile-latency')
   .option('--out <dir>', 'where the reports go', resolve('run', 'chaos'))
   .showHelpAfterError()
   .exitOverride();
@@ -79,10 +81,11 @@ async function main(): Promise<number> {
   for (let i = 0; i < options.runs; i++) {
     const runSeed = seed + i;
     const dir = join(campaign, `run-${i + 1}-seed${runSeed}`);
-    console.log(`\n== chaos run ${i + 1}/${options.runs}: ${options.nodes} nodes, seed ${runSeed}, ${options.duration} s, faults ${faults.join(',')}${options.plant ? `, PLANTED BUG ${options.plant}` : ''}`);
+    console.log(`\n== chaos run ${i + 1}/${options.runs}: ${options.nodes} nodes, seed ${runSeed}, ${options.duration} s, faults ${faults.join(',')}${options.plant ? `, PLANTED BUG ${options.plant}` : ''}${options.hostile ? ', HOSTILE workload' : ''}`);
     const history = await runOnce({
       nodes: options.nodes, faults, durationMs: options.duration * 1000, seed: runSeed, dir,
       ...(options.plant !== undefined ? { plant: options.plant } : {}),
+      ...(options.hostile === true ? { hostile: true } : {}),
       log: (line) => console.log(`   ${line}`),
     });
     const verdicts = checkHistory(history);

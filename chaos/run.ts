@@ -10,6 +10,7 @@ import { Partitioner } from './partition.js';
 import { Adversary, ProbeTraffic, registerProcess, sampler, stateChanger, updatesProcess } from './workloads.js';
 import type { WorkloadContext } from './workloads.js';
 import { getJson, submit } from './client.js';
+import { hostileWorkload, startHostileRecord } from './hostile-workload.js';
 import type { AppliedEntry, FinalNodeView, FinalObservation, History } from './history.js';
 import { hostPaths } from '../src/dataplane/index.js';
 import { sha256, toHex } from '../src/commands/index.js';
@@ -21,6 +22,8 @@ export interface RunOptions {
   readonly durationMs: number;
   readonly seed: number;
   readonly plant?: string;
+  /** hostile adds the hostile workload (chaos/hostile-workload.ts) and its checkers' record. */
+  readonly hostile?: boolean;
   /** dir receives the cluster's data and the run's report. */
   readonly dir: string;
   readonly log: (line: string) => void;
@@ -69,6 +72,10 @@ export async function runOnce(options: RunOptions): Promise<History> {
       stateChanger(ctx),
       adversary.run(env.updateSigners[0]!),
     ];
+    if (options.hostile === true) {
+      history.hostile = startHostileRecord();
+      workloads.push(hostileWorkload(ctx, history.hostile));
+    }
     const schedule = new FaultSchedule({
       env, partitioner, rng: seedRandom(options.seed, 'faults'), t,
       record: (event) => history.faults.push(event), log: options.log,
