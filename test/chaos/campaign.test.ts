@@ -1,7 +1,8 @@
 // campaign.test.ts — the chaos suite run as CI runs it (issue #7): a smoke campaign that injects every
 // fault family into a real 3-gateway cluster (processes, OVS, Docker, packets) and must pass every
-// checker; then the self-test: with each planted bug switched on, the campaign must FAIL, and fail on
-// the checker that guards the promise the bug breaks.
+// checker; a short hostile campaign (--hostile: floods of every API and Raft port during pauses and
+// partitions) that must pass every checker too; then the self-test: with each planted bug switched on,
+// the campaign must FAIL, and fail on the checker that guards the promise the bug breaks.
 //
 // Needs root, OVS and Docker: skipped with a message when missing, failed when CI=true. Each run tears
 // down what it made (nodes, bridges, μmboxes, namespaces, firewall chain), even when it fails.
@@ -90,6 +91,20 @@ describe('chaos campaign with real processes and packets', { skip, timeout: 1_80
       assert.ok(result.history.register.filter((op) => op.kind === 'read' && op.outcome === 'ok').length > 20, 'reads answered');
       assert.ok(result.history.adversary.length > 20, 'the adversary was busy');
       for (const series of result.history.probes) assert.ok(series.received.length > 100, `probes of ${series.device} got through while allowed`);
+    });
+  });
+
+  test('hostile smoke: the adversary floods every API and Raft port while nodes are paused and partitioned; every checker passes', () => {
+    const result = campaign(['--nodes', '3', '--faults', 'pause,partition-one', '--duration', '40', '--seed', '3', '--hostile']);
+    judged(result, () => {
+      assert.equal(result.status, 0, `the campaign passes:\n${explain(result)}`);
+      assert.deepEqual(failed(result), []);
+      const hostile = result.history.hostile;
+      assert.ok(hostile !== undefined && hostile.windows.length >= 2, 'the adversary flooded in at least two windows');
+      for (const kind of hostile.floods) assert.ok((hostile.counts[kind]?.attempts ?? 0) > 0, `the ${kind} flood ran`);
+      assert.ok((hostile.counts['deep-json']?.answers['400'] ?? 0) > 0, 'deep bodies were refused with 400');
+      assert.ok(result.history.register.filter((op) => op.kind === 'write' && op.outcome === 'ok').length > 20, 'writes were acknowledged under the floods');
+      assert.ok(hostile.resources.length > 30, 'node resources were sampled');
     });
   });
 
