@@ -16,24 +16,10 @@ import { CommandError, decodeSignedCommand, encodeSignedCommand, keyIdHex } from
 import type { SignedCommand } from '../../src/commands/index.js';
 import { StateMachine, policyEngines } from '../../src/state/index.js';
 import { T0_MS, TestCluster, toEntries } from '../state/fixtures.js';
+import { malleateSignature } from '../support/ed25519.js';
 import { FuzzPlan, describeError, mutatedBytes } from './support.js';
 
 const plan = new FuzzPlan(3);
-const L = (1n << 252n) + 27742317777372353535851937790883648493n;
-
-/** malleate adds the group order L to a signature's S half (little-endian): S + L is the same point to a lax verifier. */
-function malleate(signature: Uint8Array): Uint8Array {
-  let s = 0n;
-  for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(signature[i] ?? 0);
-  let sum = s + L;
-  const out = Uint8Array.from(signature);
-  for (let i = 32; i < 64; i++) {
-    out[i] = Number(sum & 0xffn);
-    sum >>= 8n;
-  }
-  return out;
-}
-
 /** World is a state machine after the fixture setup, and the cluster that signs for it. */
 interface World {
   readonly cluster: TestCluster;
@@ -83,13 +69,23 @@ function forge(world: World, genuine: Uint8Array, forgery: Forgery): Uint8Array 
   const envelope = decodeSignedCommand(genuine);
   const sig = envelope.signatures[0]!;
   const variants: Record<Forgery, SignedCommand> = {
-    'malleate': { body: envelope.body, signatures: [{ keyId: sig.keyId, sig: malleate(sig.sig) }] },
+    'malleate': { body: envelope.body, signatures: [{ keyId: sig.keyId, sig: malleateSignature(sig.sig) }] },
     'duplicate-signature': { body: envelope.body, signatures: [sig, sig] },
     'other-key': { body: envelope.body, signatures: [{ keyId: Buffer.from(keyIdHex(world.cluster.officeAdmin.publicKey), 'hex'), sig: sig.sig }] },
     'no-signature': { body: envelope.body, signatures: [] },
     'swap-signature-bytes': { body: envelope.body, signatures: [{ keyId: sig.keyId, sig: Uint8Array.from(sig.sig).reverse() }] },
   };
   return encodeSignedCommand(variants[forgery]);
+}
+
+/** Attack is how a copy is made: a structural forgery, or byte edits drawn with a seed. */
+type Attack = { forgery: Forgery; edits: null } | { forgery: null; edits: number };
+const attack: fc.Arbitrary<Attack> = fc.oneof(
+  fc.constantFrom<Forgery>('malleate', 'duplicate-signature', 'other-key', 'no-signature', 'swap-signature-bytes').map((forgery): Attack => ({ forgery, edits: null })),
+  fc.integer({ min: 0, max: 1_000_000 }).map((seed): Attack => ({ forgery: null, edits: seed })),
+);
+function copyOf(world: World, genuine: Uint8Array, how: Attack): Uint8Array {
+  return how.forgery !== null ? forge(world, genuine, how.forgery) : fc.sample(mutatedBytes(fc.constant(genuine)), { seed: how.edits, numRuns: 1 })[0]!;
 }
 
 /** sameAsGenuine: the copy carries the genuine body and signatures byte for byte. */
@@ -124,13 +120,10 @@ function checkCopy(world: World, genuine: Uint8Array, copy: Uint8Array, genuineA
 
 describe('envelopes and command bodies', () => {
   test('a corrupted or forged copy is never accepted before the genuine one applies, and does not keep it from applying', () => {
-    fc.assert(fc.property(genuineCommand, fc.oneof(
-      fc.constantFrom<Forgery>('malleate', 'duplicate-signature', 'other-key', 'no-signature', 'swap-signature-bytes').map((forgery) => ({ forgery, edits: null })),
-      fc.integer({ min: 0, max: 1_000_000 }).map((seed) => ({ forgery: null, edits: seed })),
-    ), (command, attack) => {
+    fc.assert(fc.property(genuineCommand, attack, (command, how) => {
       const world = sharedWorld();
       const genuine = sign(world, command);
-      const copy = attack.forgery !== null ? forge(world, genuine, attack.forgery) : fc.sample(mutatedBytes(fc.constant(genuine)), { seed: attack.edits!, numRuns: 1 })[0]!;
+      const copy = copyOf(world, genuine, how);
       checkCopy(world, genuine, copy, false);
       const applied = applyAt(world, genuine);
       if (!sameAsGenuine(copy, genuine)) assert.equal(applied.ok, true, `the genuine command was refused after a rejected copy: ${JSON.stringify(applied)}`);
@@ -138,14 +131,11 @@ describe('envelopes and command bodies', () => {
   });
 
   test('after the genuine envelope applied, no corrupted or forged copy is answered as it or applied', () => {
-    fc.assert(fc.property(genuineCommand, fc.oneof(
-      fc.constantFrom<Forgery>('malleate', 'duplicate-signature', 'other-key', 'no-signature', 'swap-signature-bytes').map((forgery) => ({ forgery, edits: null })),
-      fc.integer({ min: 0, max: 1_000_000 }).map((seed) => ({ forgery: null, edits: seed })),
-    ), (command, attack) => {
+    fc.assert(fc.property(genuineCommand, attack, (command, how) => {
       const world = sharedWorld();
       const genuine = sign(world, command);
       assert.equal(applyAt(world, genuine).ok, true);
-      const copy = attack.forgery !== null ? forge(world, genuine, attack.forgery) : fc.sample(mutatedBytes(fc.constant(genuine)), { seed: attack.edits!, numRuns: 1 })[0]!;
+      const copy = copyOf(world, genuine, how);
       checkCopy(world, genuine, copy, true);
     }), plan.parameters(plan.longMode ? 0 : 500));
   });
