@@ -80,12 +80,16 @@ async function measurePhase(cluster: LocalCluster, system: QuorumgateSystem, sec
   const figures: PhaseFigures = { latenciesMs: [], errors: 0, terms: new Set(), samples: [] };
   const until = Date.now() + seconds * 1000;
   const writer = async (client: number): Promise<void> => {
+    // The leader is asked for again only after a failed write: asking before each would itself be a status poll.
+    let leader = await system.leader();
     while (Date.now() < until) {
-      const leader = String(await system.leader());
       const started = performance.now();
       const outcome = await system.write(client, leader, WRITE_TIMEOUT_MS);
       if (outcome.ok) figures.latenciesMs.push(performance.now() - started);
-      else figures.errors += 1;
+      else {
+        figures.errors += 1;
+        leader = await system.leader();
+      }
     }
   };
   const sampler = async (): Promise<void> => {
