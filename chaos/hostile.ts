@@ -4,9 +4,10 @@
 // API floods: `deep-json` posts issue 15's 2 MB body of a million nested brackets to POST /v1/commands;
 // `oversized` posts a body over the 2 MiB limit (declared and sent); `slow-watch` holds GET
 // /v1/watch?from=0 streams whose socket is never read; `status-poll` asks GET /v1/status and GET
-// /v1/state back to back. Raft-port floods are protocol-agnostic (they were written while the port moved
-// from a hand-made handshake to TLS 1.3, #14): `raft-garbage` writes random bytes and hangs up, `raft-half-handshake` writes a
-// TLS-ClientHello-sized record of junk and goes silent, `raft-idle` holds hundreds of sockets that
+// /v1/state back to back. Raft-port floods are protocol-agnostic (written while the port moved from a
+// hand-made handshake to TLS 1.3, #14): `raft-garbage` writes random bytes and hangs up,
+// `raft-half-handshake` writes a TLS-ClientHello-sized record of junk and goes silent, `raft-idle` holds
+// hundreds of sockets that
 // send nothing, spread over many loopback source addresses (a node admits a few unauthenticated
 // connections per source). Everything is bounded: a fixed number of lanes per node, each one request
 // or socket at a time, and every socket closed at stop().
