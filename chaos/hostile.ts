@@ -7,9 +7,8 @@
 // /v1/state back to back. Raft-port floods are protocol-agnostic (written while the port moved from a
 // hand-made handshake to TLS 1.3, #14): `raft-garbage` writes random bytes and hangs up,
 // `raft-half-handshake` writes a TLS-ClientHello-sized record of junk and goes silent, `raft-idle` holds
-// hundreds of sockets that
-// send nothing, spread over many loopback source addresses (a node admits a few unauthenticated
-// connections per source). Everything is bounded: a fixed number of lanes per node, each one request
+// hundreds of sockets that send nothing, spread over many loopback source addresses (a node admits a
+// few unauthenticated connections per source). Everything is bounded: a fixed number of lanes per node, each one request
 // or socket at a time, and every socket closed at stop().
 //
 // The adversary connects from its own loopback addresses (ADVERSARY_PREFIX), never the workloads'
