@@ -41,8 +41,9 @@ import { existsSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { strict as assert } from 'node:assert';
 import {
-  PORT_POOL_DEFAULT, REPORT_ACTIONS, RECONCILE_BACKOFF_MAX_MS, RECONCILE_BACKOFF_MIN_MS, RECONCILE_RESYNC_MS, STANDBY_STARTS_PER_PASS, UMBOX_START_CONCURRENCY, WARM_POOL_DEFAULT,
+  DRAIN_MS, PORT_POOL_DEFAULT, REPORT_ACTIONS, RECONCILE_BACKOFF_MAX_MS, RECONCILE_BACKOFF_MIN_MS, RECONCILE_RESYNC_MS, STANDBY_STARTS_PER_PASS, UMBOX_START_CONCURRENCY, WARM_POOL_DEFAULT,
 } from './constants.js';
+import { systemClock, sleepOn, type Clock } from './clock.js';
 import { DataplaneError } from './errors.js';
 import { flowKey, type FlowChange, type Switch, type SwitchPortInfo } from './ovs.js';
 import { checkInput, pinKey, planDataplane, splitCookie, umboxPorts, unknownPortFlows, warmName, UMBOX_PORT_NAME, type PlannerOptions } from './planner.js';
@@ -121,6 +122,8 @@ export interface PassResult {
   claimedUmboxes: number;
   /** warmStarted counts warm-pool containers started by this pass (step 5). */
   warmStarted: number;
+  /** drainedFlows counts flows out of old chains' μmboxes kept past the bundle and removed after the drain (step 2b). */
+  drainedFlows: number;
 }
 
 /** ReconcilerInit wires a reconciler to its adapters. */
@@ -147,6 +150,13 @@ export interface ReconcilerInit {
   warmRetryMs?: number;
   backoffMinMs?: number;
   backoffMaxMs?: number;
+  /** clock is the loop's time source (default systemClock; tests pass a SimulatedClock). */
+  clock?: Clock;
+  /**
+   * drainMs is how long the flows out of an old chain's μmboxes outlive the bundle that moves their device
+   * off that chain (default DRAIN_MS; 0 removes them in that bundle). See drainOldChains.
+   */
+  drainMs?: number;
   /**
    * plantDeleteThenAdd: PLANTED BUG for the chaos self-test only — a device whose plan changes loses its
    * old flows first, in a bundle of their own, and gets the new ones after its new μmboxes started (KalKi's
@@ -171,6 +181,7 @@ export class Reconciler {
   private readonly runtime: UmboxRuntime;
   private readonly uplinkPort: string;
   private readonly init: ReconcilerInit;
+  private readonly clock: Clock;
   private input: DesiredInput | null = null;
   /** wanted caches wantedGenerations() for the current input. */
   private wanted: { input: DesiredInput | null; generations: Map<string, number> } | null = null;
@@ -216,6 +227,7 @@ export class Reconciler {
     this.runtime = init.runtime;
     this.uplinkPort = init.uplinkPort;
     this.init = init;
+    this.clock = init.clock ?? systemClock;
   }
 
   /** setDesired replaces the desired input and wakes the loop; the input is planned on the next pass. */
@@ -268,14 +280,14 @@ export class Reconciler {
         const report = this.reports.get(deviceId);
         if (report === undefined || !done(report)) return false;
         this.waiters.delete(check);
-        clearTimeout(timer);
+        timer.cancel();
         resolve(report);
         return true;
       };
-      const timer = setTimeout(() => {
+      const timer = this.clock.setTimer(timeoutMs, () => {
         this.waiters.delete(check);
         reject(new DataplaneError('command_timeout', `device ${deviceId}: not enforced as awaited within ${timeoutMs} ms (last report ${JSON.stringify(this.reports.get(deviceId) ?? null)})`));
-      }, timeoutMs);
+      });
       if (!check()) this.waiters.add(check);
     });
   }
@@ -376,21 +388,21 @@ export class Reconciler {
       // passes are at least DEATH_PASS_SPACING_MS apart (a μmbox that dies as soon as it starts would
       // otherwise keep the loop restarting it back to back).
       this.backingOff = backoffMs > 0;
-      const deathWaitMs = this.deathReported ? Math.max(0, lastDeathPassMs + DEATH_PASS_SPACING_MS - Date.now()) : Number.POSITIVE_INFINITY;
+      const deathWaitMs = this.deathReported ? Math.max(0, lastDeathPassMs + DEATH_PASS_SPACING_MS - this.clock.nowMs()) : Number.POSITIVE_INFINITY;
       if (backoffMs > 0 ? !this.dirty : !this.dirty && !fullOwed && deathWaitMs > 0) await this.sleep(backoffMs > 0 ? backoffMs : Math.min(spacingMs, deathWaitMs));
       if (!this.running) break;
       // Woken by a death report before its spacing is over (and by nothing else): wait out the rest first.
-      if (backoffMs === 0 && !this.dirty && !fullOwed && this.deathReported && Date.now() < lastDeathPassMs + DEATH_PASS_SPACING_MS) continue;
+      if (backoffMs === 0 && !this.dirty && !fullOwed && this.deathReported && this.clock.nowMs() < lastDeathPassMs + DEATH_PASS_SPACING_MS) continue;
       // A pass woken by new input trusts what the previous pass observed (and changed): reacting costs one
       // bundle. The timer's passes, retries and the first pass read everything again, and so does a pass
       // for new input when input has kept the timer from running for two spacings. A full pass may give
       // up its reads for new input (preemptible) unless full passes have been starved that long.
-      const starved = Date.now() - lastFullMs >= 2 * spacingMs;
+      const starved = this.clock.nowMs() - lastFullMs >= 2 * spacingMs;
       const full = !this.dirty || backoffMs > 0 || starved || this.deathReported;
       this.dirty = false;
-      if (this.deathReported && full) lastDeathPassMs = Date.now();
+      if (this.deathReported && full) lastDeathPassMs = this.clock.nowMs();
       this.deathReported = false;
-      const startedAt = Date.now();
+      const startedAt = this.clock.nowMs();
       try {
         const result = await this.reconcileOnce({ full, preemptible: full && !starved });
         if (result.preempted) fullOwed = true;
@@ -411,9 +423,9 @@ export class Reconciler {
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
+      const timer = this.clock.setTimer(ms, done);
       function done(): void {
-        clearTimeout(timer);
+        timer.cancel();
         resolve();
       }
       this.wake = () => {
@@ -437,21 +449,21 @@ export class Reconciler {
   }
 
   private async pass(full: boolean, preemptible: boolean): Promise<PassResult> {
-    const started = Date.now();
+    const started = this.clock.nowMs();
     const result: PassResult = {
       startedUmboxes: 0, removedUmboxes: 0, flowsAdded: 0, flowsRemoved: 0, umboxMs: 0, flowsMs: 0, totalMs: 0, umboxesReadyAtMs: 0, flowsAppliedAtMs: 0, errors: [],
       standbyStarted: 0, standbyPending: 0, standbyErrors: [], earlyBlocked: 0, earlyBlockedAtMs: 0, full: false, preempted: false,
-      pooledStarts: 0, poolErrors: [], claimedUmboxes: 0, warmStarted: 0,
+      pooledStarts: 0, poolErrors: [], claimedUmboxes: 0, warmStarted: 0, drainedFlows: 0,
     };
     try {
       await this.passBody(result, full || this.observed === null, preemptible);
-      result.totalMs = Date.now() - started;
+      result.totalMs = this.clock.nowMs() - started;
       this.init.onPass?.(result, null);
       return result;
     } catch (cause) {
       this.bridgeReady = false;
       this.observed = null;
-      result.totalMs = Date.now() - started;
+      result.totalMs = this.clock.nowMs() - started;
       const error = cause instanceof Error ? cause : new Error(String(cause));
       this.init.onPass?.(result, error);
       throw error;
@@ -528,7 +540,7 @@ export class Reconciler {
     if (this.init.plantDeleteThenAdd === true) observedFlows = await this.plantedDeleteFirst(desired, cached, observedFlows);
 
     // 1. μmboxes of every device's current generation, started before any flow points at them.
-    const umboxStarted = Date.now();
+    const umboxStarted = this.clock.nowMs();
     const blocked = new Map<string, string>(); // deviceId → why its plan cannot be enforced now
     const toStart = await this.umboxesToStart(desired, observedUmboxes, ports, blocked);
     // What the switch holds once the early bundle (if any) is in: the flows the cache says were installed
@@ -541,7 +553,7 @@ export class Reconciler {
       try {
         await this.sw.applyFlows(interim.change);
         result.earlyBlocked = early.length;
-        result.earlyBlockedAtMs = Date.now();
+        result.earlyBlockedAtMs = this.clock.nowMs();
         for (const [deviceId, one] of interim.composed) this.reports.set(deviceId, one.report);
         base = { table, composed: cached === null ? null : new Map([...cached.composed, ...interim.composed]) };
       } catch (cause) {
@@ -554,24 +566,30 @@ export class Reconciler {
     // Warm-pool containers claimed (or lost in a failed claim) are no longer what they were.
     const observedLeft = started.gone.size === 0 ? observedUmboxes : observedUmboxes.filter((umbox) => !started.gone.has(umbox.name));
     ports = aliasPorts(mergePorts(ports, started.ports), mergeUmboxes(observedLeft, started.umboxes));
-    result.umboxesReadyAtMs = Date.now();
+    result.umboxesReadyAtMs = this.clock.nowMs();
     result.umboxMs = result.umboxesReadyAtMs - umboxStarted;
 
     // 2. One atomic bundle for the whole table. A pass from the cache re-renders and diffs only the devices
     // whose composition changed (the rest of the table is what the previous pass installed); a full pass
     // composes everything and diffs against the switch's own dump.
-    const flowsStarted = Date.now();
+    const flowsStarted = this.clock.nowMs();
     let table: Map<string, RenderedFlow>;
     let composed: Map<string, ComposedDevice>;
     let change: FlowChange;
+    let removed: ReadonlyArray<{ cookie: bigint; priority: number; match: string }>;
     if (cached !== null) {
-      ({ table, composed, change } = composeChanges(desired, ports, blocked, this.sw.bridge, base?.composed ?? cached.composed, base?.table ?? cached.table));
+      ({ table, composed, change, removed } = composeChanges(desired, ports, blocked, this.sw.bridge, base?.composed ?? cached.composed, base?.table ?? cached.table));
     } else {
       ({ table, composed } = composeTable(desired, ports, blocked, this.sw.bridge));
       assert(observedFlows !== null, 'a full pass dumped the flows');
-      change = diffFlows(table, base !== null ? [...base.table.values()] : observedFlows);
+      const before = base !== null ? [...base.table.values()] : observedFlows;
+      change = diffFlows(table, before);
+      const removing = new Set(change.remove);
+      removed = before.filter((flow) => removing.has(removalText(flow)));
     }
-    await this.sw.applyFlows(change);
+    const drainMs = this.init.drainMs ?? DRAIN_MS;
+    const drain = drainMs > 0 ? holdForDrain(change, removed, umboxPortNumbers(ports), passingDevices(desired, composed)) : { now: change, held: [] };
+    await this.sw.applyFlows(drain.now);
     const reports = new Map<string, DeviceReport>();
     const inUse = new Set<string>();
     for (const [deviceId, one] of composed) {
@@ -580,10 +598,11 @@ export class Reconciler {
     }
     result.flowsAdded = change.add.length;
     result.flowsRemoved = change.remove.length;
-    result.flowsAppliedAtMs = Date.now();
+    result.flowsAppliedAtMs = this.clock.nowMs();
     result.flowsMs = result.flowsAppliedAtMs - flowsStarted;
     this.reports = reports;
     this.notifyWaiters(); // Enforcement is in place now; what follows only cleans up.
+    await this.drainOldChains(drain.held, drainMs, result);
 
     // 3. Break: μmboxes and ports no installed flow uses (standby μmboxes are kept).
     // What this pass started is known from the starts themselves; a failed start may leave a container
@@ -609,6 +628,25 @@ export class Reconciler {
     portsNow = aliasPorts(portsNow, umboxesLeft);
     this.observed = { ports: portsNow, umboxes: umboxesLeft, table, composed };
     this.pruneIntegrityMemory(desired);
+  }
+
+  /**
+   * drainOldChains keeps make-before-break in the datapath, not only in the flow table ("enforcement never
+   * lapses", DESIGN.md; proved by test/dataplane/swap.test.ts with real packets and by reconciler.test.ts
+   * "make-before-break in the datapath" on simulated time). The bundle of step 2 moved devices off their old
+   * chains but left the flows OUT of those chains' μmboxes (`held`, see holdForDrain): Open vSwitch's
+   * datapath keeps forwarding by the flows it cached from the old table until its revalidators update them,
+   * one by one, after the bundle, so for a few milliseconds (tens on a loaded machine) it may still send a
+   * device's packets into its old chain; without these flows they would come out into a table that drops
+   * them (the chaos run of seed 90901 lost 3 allowed datagrams so in a normal → direct swap). After
+   * `drainMs` they go, in a bundle of their own, before step 3 removes any μmbox or port they name.
+   */
+  private async drainOldChains(held: readonly string[], drainMs: number, result: PassResult): Promise<void> {
+    if (held.length === 0) return;
+    assert(drainMs > 0, 'flows are held only with a drain interval');
+    await sleepOn(this.clock, drainMs);
+    await this.sw.applyFlows({ add: [], remove: held });
+    result.drainedFlows = held.length;
   }
 
   /**
@@ -903,7 +941,7 @@ export class Reconciler {
   private async warmToStart(desired: DesiredDataplane, umboxes: readonly ObservedUmbox[], result: PassResult): Promise<Array<{ image: string; digest: string; imageId: string }>> {
     if (this.newInputWaiting()) return [];
     const checkImage = this.imageChecker();
-    const now = Date.now();
+    const now = this.clock.nowMs();
     const items: Array<{ image: string; digest: string; imageId: string }> = [];
     for (const pin of warmWanted(desired, umboxes, this.warmSize())) {
       const failedAt = this.warmFailedAt.get(pinKey(pin));
@@ -934,7 +972,7 @@ export class Reconciler {
         // The container goes, and with it the slot (its labels name the slot's veths); the image waits
         // warmRetryMs before the next try (a pass from the cache would otherwise try again at once).
         result.poolErrors.push(`warm pool: ${item.image}: ${(cause as Error).message}`);
-        this.warmFailedAt.set(pinKey(item), Date.now());
+        this.warmFailedAt.set(pinKey(item), this.clock.nowMs());
         this.ownChange(name);
         await this.runtime.remove(name).catch(() => undefined);
       }
@@ -1269,7 +1307,9 @@ export function composeTable(desired: DesiredDataplane, ports: readonly SwitchPo
  * caller no longer trusts it if the bundle fails), the compositions and the FlowChange.
  */
 export function composeChanges(desired: DesiredDataplane, ports: readonly SwitchPortInfo[], blocked: ReadonlyMap<string, string>, bridge: string,
-  previous: ReadonlyMap<string, ComposedDevice>, previousTable: Map<string, RenderedFlow>): { table: Map<string, RenderedFlow>; composed: Map<string, ComposedDevice>; change: FlowChange } {
+  previous: ReadonlyMap<string, ComposedDevice>, previousTable: Map<string, RenderedFlow>): {
+  table: Map<string, RenderedFlow>; composed: Map<string, ComposedDevice>; change: FlowChange; removed: RenderedFlow[];
+} {
   const ofports = resolvedPorts(ports);
   const problems = new Map(desired.problems.map((problem) => [problem.deviceId, problem.message]));
   const composed = new Map<string, ComposedDevice>();
@@ -1296,6 +1336,7 @@ export function composeChanges(desired: DesiredDataplane, ports: readonly Switch
   }
   const add: string[] = [];
   const remove: string[] = [];
+  const removed: RenderedFlow[] = [];
   for (const [key, flow] of incoming) {
     const current = previousTable.get(key);
     // The planner never gives two devices the same match: a key taken in the table must be one this pass takes out.
@@ -1308,6 +1349,7 @@ export function composeChanges(desired: DesiredDataplane, ports: readonly Switch
     const current = previousTable.get(key);
     if (current === undefined) continue;
     remove.push(removalText(current));
+    removed.push(current);
     previousTable.delete(key);
   }
   // The node's own flows (cookie 0: the table-miss drop, the management guard, the discovery catch-all and
@@ -1325,9 +1367,10 @@ export function composeChanges(desired: DesiredDataplane, ports: readonly Switch
   for (const [key, flow] of [...previousTable]) {
     if (flow.cookie !== 0n || own.has(key)) continue;
     remove.push(removalText(flow));
+    removed.push(flow);
     previousTable.delete(key);
   }
-  return { table: previousTable, composed, change: { add, remove } };
+  return { table: previousTable, composed, change: { add, remove }, removed };
 }
 
 function report(device: PlannedDevice, appliedGeneration: number | null, enforcement: DeviceReport['enforcement'], reason: string | null): DeviceReport {
@@ -1417,4 +1460,38 @@ export function diffFlows(desired: ReadonlyMap<string, RenderedFlow>, observed: 
     if (differs(current, flow)) add.push(flowText(flow));
   }
   return { add, remove };
+}
+
+/** IN_PORT finds a flow match's in_port number. */
+const IN_PORT = /(?:^|,)in_port=(\d+)(?:,|$)/;
+
+/**
+ * holdForDrain splits a flow change (pure): the flows it removes that lead OUT of a μmbox (their in_port is
+ * one of `umboxPorts`, the numbers of μmbox and pool ports) of a device whose new composition still passes
+ * traffic (`passing`, device numbers) are held back — removed after the drain (Reconciler.drainOldChains) —
+ * and the rest is the change to apply now. A device now quarantined keeps none: what is inside its old chain
+ * is dropped at once (fail-closed). `removed` are the flows the change removes, with their cookies.
+ */
+export function holdForDrain(change: FlowChange, removed: ReadonlyArray<{ cookie: bigint; priority: number; match: string }>, umboxPorts: ReadonlySet<number>,
+  passing: ReadonlySet<number>): { now: FlowChange; held: string[] } {
+  const held = new Set<string>();
+  for (const flow of removed) {
+    if (flow.cookie === 0n || !passing.has(splitCookie(flow.cookie).deviceNumber)) continue;
+    const inPort = IN_PORT.exec(flow.match)?.[1];
+    if (inPort !== undefined && umboxPorts.has(Number(inPort))) held.add(removalText(flow));
+  }
+  if (held.size === 0) return { now: change, held: [] };
+  const now = { add: change.add, remove: change.remove.filter((text) => !held.has(text)) };
+  assert(now.remove.length + held.size === change.remove.length, 'every held flow is one the change removes');
+  return { now, held: [...held] };
+}
+
+/** umboxPortNumbers are the OpenFlow numbers of the μmbox and pool ports among `ports` (aliases included). */
+export function umboxPortNumbers(ports: readonly SwitchPortInfo[]): Set<number> {
+  return new Set(ports.filter((port) => port.ofport > 0 && UMBOX_PORT_NAME.test(port.name)).map((port) => port.ofport));
+}
+
+/** passingDevices are the numbers of the devices whose composition passes traffic (anything but quarantine). */
+function passingDevices(desired: DesiredDataplane, composed: ReadonlyMap<string, ComposedDevice>): Set<number> {
+  return new Set(desired.devices.filter((device) => composed.get(device.deviceId)?.report.enforcement !== 'quarantine').map((device) => device.deviceNumber));
 }

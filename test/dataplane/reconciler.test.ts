@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { HostInterfaces, MemorySwitch, MemoryUmboxRuntime } from '../../src/dataplane/memory.js';
 import { Reconciler, type IntegrityAlert, type PassResult } from '../../src/dataplane/reconciler.js';
-import { assignDeviceNumbers, splitCookie } from '../../src/dataplane/planner.js';
+import { assignDeviceNumbers, splitCookie, umboxPorts } from '../../src/dataplane/planner.js';
+import { SimulatedClock, type Clock } from '../../src/dataplane/clock.js';
 import type { DesiredInput, DevicePlan, ImagePin, ObservedFlow } from '../../src/dataplane/types.js';
 
 const digest = (text: string): string => `sha256:${createHash('sha256').update(text).digest('hex')}`;
@@ -24,9 +25,11 @@ function rig() {
   const runtime = new MemoryUmboxRuntime(interfaces, events);
   for (const image of ['monitor', 'firewall', 'block-all']) runtime.addImage(image, digest(image), [digest(image)]);
   const integrity: IntegrityAlert[] = [];
-  const make = (extra: { plantDeleteThenAdd?: boolean; resyncMs?: number; portPool?: number; warmPool?: number; warmRetryMs?: number; onPass?: (result: PassResult) => void } = {}): Reconciler => new Reconciler({
+  const make = (extra: {
+    plantDeleteThenAdd?: boolean; resyncMs?: number; portPool?: number; warmPool?: number; warmRetryMs?: number; onPass?: (result: PassResult) => void; clock?: Clock; drainMs?: number;
+  } = {}): Reconciler => new Reconciler({
     switch: sw, runtime, uplinkPort: 'up0', interfaceExists: (name) => interfaces.has(name), onIntegrityAlert: (alert) => integrity.push(alert),
-    resyncMs: 20, backoffMinMs: 5, backoffMaxMs: 40, ...extra,
+    resyncMs: 20, backoffMinMs: 5, backoffMaxMs: 40, drainMs: 5, ...extra,
   });
   return { interfaces, events, sw, runtime, integrity, make };
 }
@@ -98,13 +101,66 @@ describe('Reconciler', () => {
     const at = (prefix: string): number => events.findIndex((event) => event.startsWith(prefix));
     assert.ok(at(`start ${fresh[0]}`) >= 0 && at(`start ${fresh[0]}`) < at('bundle'), `the new μmbox starts before the flows move: ${events.join(' | ')}`);
     assert.ok(at('bundle') < at(`remove ${old[0]}`), `the old μmbox goes only after the flows moved: ${events.join(' | ')}`);
-    assert.equal(sw.bundles.length - bundlesBefore, 1, 'one atomic bundle per change');
-    const bundle = sw.bundles.at(-1);
-    assert.ok(bundle && bundle.add.length > 0 && bundle.remove.length > 0, 'the bundle both adds the new generation and removes the old');
+    // One atomic bundle moves the device; the flows out of the old μmbox follow after the drain, in a bundle
+    // that only removes (see 'make-before-break in the datapath').
+    assert.equal(sw.bundles.length - bundlesBefore, 2, 'the swap bundle, then the drain bundle');
+    const [bundle, drain] = sw.bundles.slice(-2);
+    assert.ok(bundle && bundle.add.length > 0, 'the bundle adds the new generation (over the old one\'s flows into the chain)');
+    assert.ok(drain && drain.add.length === 0 && drain.remove.length > 0, 'the drain bundle only removes: the old generation\'s flows out of its chain');
+    assert.equal(result.drainedFlows, drain.remove.length);
     assert.deepEqual(await deviceGenerations(sw), [2]);
     assert.equal(result.startedUmboxes, 1);
     assert.equal(result.removedUmboxes, 1);
     assert.deepEqual(reconciler.reportFor('cam'), { deviceId: 'cam', desiredGeneration: 2, appliedGeneration: 2, enforcement: 'chain', reason: null });
+  });
+
+  test('make-before-break in the datapath: the flows out of the old chain outlive the swap bundle by the drain interval, then go before its μmbox does', async () => {
+    // Open vSwitch's datapath may still send a device's packets into its old chain for a moment after the
+    // bundle (it revalidates its cached flows one by one): the flows out of that chain must still be there.
+    // The chaos run of seed 90901 lost 3 allowed datagrams in a normal -> direct swap without this.
+    const clock = new SimulatedClock();
+    const { events, sw, runtime, make } = rig();
+    const reconciler = make({ clock, drainMs: 200, portPool: 0, warmPool: 0 });
+    reconciler.setDesired(input({ cam: { state: 'normal', generation: 1, chain: [pin('monitor')] } }));
+    const first = reconciler.reconcileOnce();
+    await clock.advanceMs(0);
+    await first;
+    const monitor = (await runtime.list('node-a'))[0];
+    assert.ok(monitor);
+    const ports = new Map((await sw.listPorts()).map((port) => [port.name, port.ofport]));
+    const own = umboxPorts(monitor.name);
+    const outOfMonitor = (flows: ObservedFlow[]): ObservedFlow[] => flows.filter((flow) => [own.inPort, own.outPort].some((name) => flow.match.split(',').includes(`in_port=${ports.get(name)}`)));
+    assert.equal(outOfMonitor(await sw.dumpFlows()).length, 2, 'the chain has a flow out of each of its μmbox\'s ports');
+    events.length = 0;
+
+    reconciler.setDesired(input({ cam: { state: 'direct', generation: 2, verdict: 'allow' } }));
+    const pass = reconciler.reconcileOnce({ full: false });
+    await clock.advanceMs(0);
+    assert.deepEqual(reconciler.reportFor('cam')?.appliedGeneration, 2, 'the swap bundle is in: the device is enforced');
+    assert.deepEqual(await deviceGenerations(sw), [1, 2], 'the old generation\'s flows out of the monitor are still there');
+    assert.equal(outOfMonitor(await sw.dumpFlows()).length, 2, 'both flows out of the old chain outlive the swap bundle');
+    assert.ok(!events.some((event) => event.startsWith('remove')), `nothing is removed during the drain: ${events.join(' | ')}`);
+    await clock.advanceMs(199);
+    assert.equal(outOfMonitor(await sw.dumpFlows()).length, 2, 'still there 199 ms later');
+    await clock.advanceMs(1);
+    const result = await pass;
+    assert.deepEqual(await deviceGenerations(sw), [2]);
+    assert.equal(result.drainedFlows, 2);
+    const drained = events.findIndex((event, index) => event.startsWith('bundle') && index > events.findIndex((e) => e.startsWith('bundle')));
+    assert.ok(drained >= 0 && drained < events.indexOf(`remove ${monitor.name}`), `the drain bundle comes before the old μmbox goes: ${events.join(' | ')}`);
+  });
+
+  test('a device moved to quarantine keeps nothing of its old chain: its flows go in the one bundle (fail-closed)', async () => {
+    const { sw, make } = rig();
+    const reconciler = make({ drainMs: 200 });
+    reconciler.setDesired(input({ cam: { state: 'normal', generation: 1, chain: [pin('monitor')] } }));
+    await reconciler.reconcileOnce();
+    const bundlesBefore = sw.bundles.length;
+    reconciler.setDesired(input({ cam: { state: 'quarantined', generation: 2, verdict: 'quarantine' } }));
+    const result = await reconciler.reconcileOnce({ full: false });
+    assert.equal(result.drainedFlows, 0);
+    assert.equal(sw.bundles.length - bundlesBefore, 1, 'one bundle, no drain');
+    assert.deepEqual(await deviceGenerations(sw), [2]);
   });
 
   for (const full of [true, false]) {
@@ -535,7 +591,8 @@ describe('Reconciler', () => {
       reconciler.setDesired(input({ cam: { state: 'attack', generation: 2, chain: [pin('block-all')] } }));
       const result = await reconciler.reconcileOnce({ full: false });
       assert.equal(result.startedUmboxes, 0, 'nothing starts on the reaction path');
-      assert.equal(sw.bundles.length - bundlesBefore, 1, 'the swap is one bundle');
+      assert.equal(sw.bundles.length - bundlesBefore, 2, 'the swap is one bundle (then the old chain\'s exit flows drain in a second)');
+      assert.equal(sw.bundles.at(-1)?.add.length, 0, 'the drain bundle only removes');
       assert.deepEqual(await deviceGenerations(sw), [2]);
       const bundleAt = events.findIndex((event) => event.startsWith('bundle'));
       assert.ok(bundleAt >= 0 && bundleAt < events.indexOf(`remove ${monitor.name}`), `the old chain goes after the bundle: ${events.join(' | ')}`);
