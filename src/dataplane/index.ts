@@ -8,7 +8,10 @@ export { planDataplane, cookieOf, splitCookie, umboxName, umboxPorts, isIpv4, is
 export { OvsSwitch, parseFlowDump, flowKey, type Switch, type SwitchPortInfo, type FlowChange, type OvsSwitchInit } from './ovs.js';
 export { DockerUmboxRuntime, imageReference, type UmboxRuntime, type ImageCheck, type DockerUmboxRuntimeInit } from './docker-runtime.js';
 export { MemorySwitch, MemoryUmboxRuntime, HostInterfaces } from './memory.js';
-export { Reconciler, composeTable, diffFlows, renderFlow, flowText, type ReconcilerInit, type PassResult, type IntegrityAlert, type UmboxChannelSink, type RenderedFlow } from './reconciler.js';
+export { Reconciler, type ReconcilerInit, type PassResult, type IntegrityAlert, type UmboxChannelSink } from './reconciler.js';
+export { composeTable, composeChanges, diffFlows, renderFlow, flowText, holdForDrain, type RenderedFlow, type ComposedDevice } from './flow-table.js';
+export { UmboxPools, findFreeSlots, aliasPorts, type PortSlot } from './umbox-pools.js';
+export { systemClock, SimulatedClock, type Clock, type TimerHandle } from './clock.js';
 export { AlertIntake, type AlertIntakeInit } from './alerts.js';
 export { TelemetryBatcher, batchAlerts, nodeSigner, type TelemetryBatch, type TelemetryAlertEvent, type SignBatch, type TelemetryBatcherInit, type NodeSignerInit } from './telemetry.js';
 export { ensureHost, stopHost, hostPaths, ovsAnswers, dockerAnswers, HOST_PACKAGES, DEFAULT_DATA_DIR, DEFAULT_RUN_DIR, type HostPaths, type HostStatus } from './host.js';

@@ -36,20 +36,25 @@
 //      its image instead: its configuration is loaded in place and it takes the planned name — no container
 //      start, and no link change (its interfaces are up on the bridge already), so Open vSwitch does not
 //      reconfigure the bridge on the reaction path either.
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { strict as assert } from 'node:assert';
 import {
-  DRAIN_MS, PORT_POOL_DEFAULT, REPORT_ACTIONS, RECONCILE_BACKOFF_MAX_MS, RECONCILE_BACKOFF_MIN_MS, RECONCILE_RESYNC_MS, STANDBY_STARTS_PER_PASS, UMBOX_START_CONCURRENCY, WARM_POOL_DEFAULT,
+  DRAIN_MS, RECONCILE_BACKOFF_MAX_MS, RECONCILE_BACKOFF_MIN_MS, RECONCILE_RESYNC_MS, STANDBY_STARTS_PER_PASS, UMBOX_START_CONCURRENCY,
 } from './constants.js';
 import { systemClock, sleepOn, type Clock } from './clock.js';
 import { DataplaneError } from './errors.js';
 import { flowKey, type FlowChange, type Switch, type SwitchPortInfo } from './ovs.js';
-import { checkInput, pinKey, planDataplane, splitCookie, umboxPorts, unknownPortFlows, warmName, UMBOX_PORT_NAME, type PlannerOptions } from './planner.js';
-import { peerName, type RuntimeWatch, type UmboxRuntime } from './docker-runtime.js';
+import { checkInput, pinKey, planDataplane, splitCookie, UMBOX_PORT_NAME, type PlannerOptions } from './planner.js';
+import { type RuntimeWatch, type UmboxRuntime } from './docker-runtime.js';
+import {
+  blockingEarly, blockNow, composeChanges, composeTable, diffFlows, holdForDrain, passingDevices, removalText, tableOf, umboxPortNumbers, type ComposedDevice, type RenderedFlow,
+} from './flow-table.js';
+import {
+  aliasPorts, attachedNames, isFreeWarm, mergePorts, mergeUmboxes, warmKept, UmboxPools, type PortSlot,
+} from './umbox-pools.js';
 import type {
-  DesiredDataplane, DesiredInput, DeviceReport, FlowSpec, ObservedFlow, ObservedUmbox, PlannedDevice, PlannedUmbox,
+  DesiredDataplane, DesiredInput, DeviceReport, ObservedFlow, ObservedUmbox, PlannedDevice, PlannedUmbox,
 } from './types.js';
 
 /**
@@ -167,10 +172,6 @@ export interface ReconcilerInit {
 
 /** FULL_PASS_SPACING_FACTOR spaces full passes at least this many of their own durations apart. */
 const FULL_PASS_SPACING_FACTOR = 10;
-/** WARM_STARTS_PER_PASS bounds the warm-pool containers one pass starts (step 5). */
-const WARM_STARTS_PER_PASS = 1;
-/** WARM_RETRY_MS: after a warm start of an image failed, the next waits this long. */
-const WARM_RETRY_MS = 30_000;
 /** DEATH_PASS_SPACING_MS spaces the full passes that reported μmbox deaths trigger. */
 const DEATH_PASS_SPACING_MS = 1_000;
 const MAX_INTEGRITY_ALERTS_REMEMBERED = 10_000;
@@ -213,10 +214,8 @@ export class Reconciler {
    */
   private readonly liveContainers = new Map<string, string>();
   private watching: { nodeId: string; handle: RuntimeWatch } | null = null;
-  /** warmFailedAt: when the last warm start of an image (image@digest) failed; it waits warmRetryMs. */
-  private readonly warmFailedAt = new Map<string, number>();
-  /** freeSlots are the port pool's slots that no μmbox uses (found by a full pass, kept up by step 5). */
-  private freeSlots: PortSlot[] = [];
+  /** pools are the port pool and the warm pool (umbox-pools.ts), with their own state. */
+  private readonly pools: UmboxPools;
   private passChain: Promise<unknown> = Promise.resolve();
   private readonly waiters = new Set<() => void>();
   /** passes counts completed passes (successful or not). */
@@ -228,6 +227,11 @@ export class Reconciler {
     this.uplinkPort = init.uplinkPort;
     this.init = init;
     this.clock = init.clock ?? systemClock;
+    this.pools = new UmboxPools({
+      switch: init.switch, runtime: init.runtime, clock: this.clock, started: (umbox) => this.started(umbox), ownChange: (name) => this.ownChange(name),
+      ...(init.portPool === undefined ? {} : { portPool: init.portPool }), ...(init.warmPool === undefined ? {} : { warmPool: init.warmPool }),
+      ...(init.warmRetryMs === undefined ? {} : { warmRetryMs: init.warmRetryMs }),
+    });
   }
 
   /** setDesired replaces the desired input and wakes the loop; the input is planned on the next pass. */
@@ -534,7 +538,7 @@ export class Reconciler {
     const desired = this.plan(this.input);
     assert(desired.nodeId === nodeId, 'a reconciler serves one node');
     this.lastPlan = desired;
-    if (cached === null) this.freeSlots = findFreeSlots(desired, initialPorts, observedUmboxes, this.interfaceExists(), this.poolSize());
+    if (cached === null) this.pools.findSlots(desired, initialPorts, observedUmboxes, this.interfaceExists());
     let ports = aliasPorts(await this.attachDevicePorts(desired, initialPorts), observedUmboxes);
     let observedFlows = dumpedFlows;
     if (this.init.plantDeleteThenAdd === true) observedFlows = await this.plantedDeleteFirst(desired, cached, observedFlows);
@@ -610,7 +614,7 @@ export class Reconciler {
     const umboxesNow = result.errors.length > 0 ? await this.runtime.list(desired.nodeId) : mergeUmboxes(observedLeft, started.umboxes);
     const keep = new Set(inUse);
     for (const device of desired.devices) for (const umbox of device.standby) keep.add(umbox.name);
-    for (const umbox of warmKept(desired, umboxesNow, this.warmSize())) keep.add(umbox.name);
+    for (const umbox of warmKept(desired, umboxesNow, this.pools.warmSize())) keep.add(umbox.name);
     const garbage = await this.collectGarbage(desired, inUse, keep, umboxesNow, ports, result);
     let portsNow = garbage.ports;
     const kept = [...umboxesNow.filter((umbox) => keep.has(umbox.name)), ...garbage.deferred];
@@ -622,9 +626,9 @@ export class Reconciler {
 
     // 5-6. The port pool and the warm pool, refilled last (each a reconfiguration of the bridge: never ahead of
     // enforcement). The port pool makes the slots the warm containers about to start will take, too.
-    const warmMissing = await this.warmToStart(desired, umboxesLeft, result);
-    portsNow = mergePorts(portsNow, await this.refillPool(portsNow, result, warmMissing.length));
-    umboxesLeft = mergeUmboxes(umboxesLeft, await this.refillWarm(desired.nodeId, warmMissing, result));
+    const warmMissing = this.newInputWaiting() ? [] : await this.pools.warmToStart(desired, umboxesLeft, this.imageChecker(), result);
+    if (!this.newInputWaiting()) portsNow = mergePorts(portsNow, await this.pools.refillPool(portsNow, result, warmMissing.length));
+    umboxesLeft = mergeUmboxes(umboxesLeft, await this.pools.refillWarm(desired.nodeId, warmMissing, result));
     portsNow = aliasPorts(portsNow, umboxesLeft);
     this.observed = { ports: portsNow, umboxes: umboxesLeft, table, composed };
     this.pruneIntegrityMemory(desired);
@@ -731,7 +735,7 @@ export class Reconciler {
     // A μmbox on a pool slot uses the slot's ports (its labels say which); free slots are kept too.
     const actualPorts = new Map(umboxes.flatMap((umbox) => umbox.ports === undefined ? [] : [[umbox.name, umbox.ports] as const]));
     const usedPorts = new Set<string>();
-    for (const slot of this.freeSlots) usedPorts.add(slot.inPort).add(slot.outPort);
+    for (const slot of this.pools.freeSlots()) usedPorts.add(slot.inPort).add(slot.outPort);
     // A μmbox uses the ports its container's labels name; its own names only while it has no container
     // (records of its own names left by an earlier container, while it runs on a slot, are garbage).
     const use = (umbox: PlannedUmbox): void => {
@@ -842,7 +846,7 @@ export class Reconciler {
     const onSlot = new Map<string, PortSlot>();
     for (const item of items) {
       if (claims.has(item.umbox.name)) continue;
-      const slot = blocked.has(item.umbox.deviceId) ? undefined : this.freeSlots.shift();
+      const slot = blocked.has(item.umbox.deviceId) ? undefined : this.pools.takeSlot();
       if (slot === undefined) continue;
       onSlot.set(item.umbox.name, slot);
       result.pooledStarts++;
@@ -876,7 +880,7 @@ export class Reconciler {
           const slot = onSlot.get(item.umbox.name);
           if (slot !== undefined) {
             onSlot.delete(item.umbox.name);
-            this.freeSlots.push(slot);
+            this.pools.returnSlot(slot);
             result.pooledStarts--;
           }
           continue;
@@ -927,102 +931,8 @@ export class Reconciler {
     return { umboxes: observed, ports: [...attached, ...added], gone };
   }
 
-  private warmSize(): number {
-    const runtime = this.runtime;
-    return runtime.preparePorts === undefined || runtime.startPooled === undefined || runtime.claim === undefined ? 0 : this.init.warmPool ?? WARM_POOL_DEFAULT;
-  }
-
-  /**
-   * warmToStart is warmWanted without the images that fail their pin (no device is quarantined for them: a
-   * device that needs one raises the integrity alert) or whose last warm start failed less than
-   * warmRetryMs ago; with each its verified image id. Checked before the port pool is refilled, so no slot
-   * is made for a start that will not happen.
-   */
-  private async warmToStart(desired: DesiredDataplane, umboxes: readonly ObservedUmbox[], result: PassResult): Promise<Array<{ image: string; digest: string; imageId: string }>> {
-    if (this.newInputWaiting()) return [];
-    const checkImage = this.imageChecker();
-    const now = this.clock.nowMs();
-    const items: Array<{ image: string; digest: string; imageId: string }> = [];
-    for (const pin of warmWanted(desired, umboxes, this.warmSize())) {
-      const failedAt = this.warmFailedAt.get(pinKey(pin));
-      if (failedAt !== undefined && now - failedAt < (this.init.warmRetryMs ?? WARM_RETRY_MS)) continue;
-      const check = await checkImage(pin);
-      if (!check.ok) {
-        result.poolErrors.push(`warm pool: image ${pin.image} ${check.reason}: ${check.detail}`);
-        continue;
-      }
-      items.push({ ...pin, imageId: check.imageId });
-    }
-    return items;
-  }
-
-  /** refillWarm starts the warm-pool containers warmToStart chose on free port-pool slots; returns what it started. */
-  private async refillWarm(nodeId: string, items: ReadonlyArray<{ image: string; digest: string; imageId: string }>, result: PassResult): Promise<ObservedUmbox[]> {
-    if (items.length === 0 || this.runtime.startPooled === undefined) return [];
-    const started: ObservedUmbox[] = [];
-    for (const item of items) {
-      const slot = this.freeSlots.shift();
-      if (slot === undefined) break;
-      const name = warmName(nodeId, item.image, randomBytes(5).toString('hex'));
-      try {
-        started.push(this.started(await this.runtime.startPooled({ name, nodeId, image: item.image, digest: item.digest, ...slot }, item.imageId)));
-        result.warmStarted++;
-        this.warmFailedAt.delete(pinKey(item));
-      } catch (cause) {
-        // The container goes, and with it the slot (its labels name the slot's veths); the image waits
-        // warmRetryMs before the next try (a pass from the cache would otherwise try again at once).
-        result.poolErrors.push(`warm pool: ${item.image}: ${(cause as Error).message}`);
-        this.warmFailedAt.set(pinKey(item), this.clock.nowMs());
-        this.ownChange(name);
-        await this.runtime.remove(name).catch(() => undefined);
-      }
-    }
-    return started;
-  }
-
-  private poolSize(): number {
-    return this.runtime.preparePorts === undefined ? 0 : this.init.portPool ?? PORT_POOL_DEFAULT;
-  }
-
   private interfaceExists(): (name: string) => boolean {
     return this.init.interfaceExists ?? ((name: string) => existsSync(`/sys/class/net/${name}`));
-  }
-
-  /**
-   * refillPool makes the slots the pool lacks, and `extra` more (for the warm containers about to start), and
-   * attaches their ports in one transaction (step 5).
-   */
-  private async refillPool(ports: readonly SwitchPortInfo[], result: PassResult, extra = 0): Promise<SwitchPortInfo[]> {
-    const missing = this.poolSize() + extra - this.freeSlots.length;
-    if (missing <= 0 || this.runtime.preparePorts === undefined || this.newInputWaiting()) return [];
-    const made: PortSlot[] = [];
-    // A failure leaves no veth behind: removePorts deletes the host veths of the names (attached or not).
-    const discard = async (slots: readonly PortSlot[], cause: unknown): Promise<void> => {
-      result.poolErrors.push(`port pool: ${(cause as Error).message}`);
-      await this.sw.removePorts(slots.flatMap((slot) => [slot.inPort, slot.outPort])).catch(() => undefined);
-    };
-    for (let i = 0; i < missing; i++) {
-      const tag = randomBytes(5).toString('hex');
-      const slot = { inPort: `qp${tag}i`, outPort: `qp${tag}o` };
-      try {
-        await this.runtime.preparePorts(slot);
-      } catch (cause) {
-        await discard([slot], cause);
-        break;
-      }
-      made.push(slot);
-    }
-    if (made.length === 0) return [];
-    let added: SwitchPortInfo[];
-    try {
-      added = await this.sw.addPorts(made.flatMap((slot) => [slot.inPort, slot.outPort]), attachedNames(ports));
-    } catch (cause) {
-      await discard(made, cause);
-      return [];
-    }
-    const numbers = new Map(added.map((port) => [port.name, port.ofport]));
-    for (const slot of made) if ((numbers.get(slot.inPort) ?? -1) > 0 && (numbers.get(slot.outPort) ?? -1) > 0) this.freeSlots.push(slot);
-    return added;
   }
 
   private reportIntegrity(alert: IntegrityAlert): void {
@@ -1042,174 +952,6 @@ export class Reconciler {
   }
 }
 
-/** mergePorts is `ports` with `added` replacing the records of the same names (and appended when new). */
-function mergePorts(ports: readonly SwitchPortInfo[], added: readonly SwitchPortInfo[]): SwitchPortInfo[] {
-  if (added.length === 0) return [...ports];
-  const addedNames = new Set(added.map((port) => port.name));
-  return [...ports.filter((port) => !addedNames.has(port.name)), ...added];
-}
-
-/** attachedNames are the names of the ports really on the bridge (what addPorts must know), without aliases. */
-function attachedNames(ports: readonly SwitchPortInfo[]): Set<string> {
-  return new Set(ports.filter((port) => port.aliasOf === undefined).map((port) => port.name));
-}
-
-/** POOL_IN_PORT is the in-port of a pool slot: qp + 10 hex + i (a μmbox's own ports are qm…; see UMBOX_PORT_NAME). */
-const POOL_IN_PORT = /^qp[0-9a-f]{10}i$/;
-
-/** PortSlot is a slot of the port pool: two veth pairs, host ends on the bridge, other ends on the host. */
-interface PortSlot {
-  inPort: string;
-  outPort: string;
-}
-
-/**
- * findFreeSlots finds the pool's slots on the bridge (a full pass): pairs qp…i/qp…o, both attached, both
- * veths complete on the host (the other ends not moved into any container), which no container's labels
- * and no planned μmbox name; at most `limit` (the rest are garbage).
- */
-export function findFreeSlots(desired: DesiredDataplane, ports: readonly SwitchPortInfo[], umboxes: readonly ObservedUmbox[], exists: (name: string) => boolean, limit: number): PortSlot[] {
-  if (limit <= 0) return [];
-  const onBridge = new Map(ports.filter((port) => port.aliasOf === undefined).map((port) => [port.name, port.ofport]));
-  const taken = new Set<string>();
-  for (const umbox of umboxes) if (umbox.ports !== undefined) taken.add(umbox.ports.inPort).add(umbox.ports.outPort);
-  for (const device of desired.devices) for (const umbox of [...device.umboxes, ...device.standby]) taken.add(umbox.inPort).add(umbox.outPort);
-  const slots: PortSlot[] = [];
-  for (const [inPort, ofport] of [...onBridge].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    const outPort = `${inPort.slice(0, -1)}o`;
-    if (!POOL_IN_PORT.test(inPort) || ofport <= 0 || (onBridge.get(outPort) ?? -1) <= 0 || taken.has(inPort) || taken.has(outPort)) continue;
-    if (![inPort, outPort, peerName(inPort), peerName(outPort)].every(exists)) continue;
-    slots.push({ inPort, outPort });
-    if (slots.length === limit) break;
-  }
-  return slots;
-}
-
-/**
- * aliasPorts is `ports` (without earlier aliases) plus, for each μmbox started on a pool slot, its own port
- * names (umboxPorts) standing for the slot's ports, with their numbers: plans name a μmbox's ports by its
- * own names, and so the rest of the pass needs no other change. An alias entry has `aliasOf` and is never
- * attached or removed.
- */
-export function aliasPorts(ports: readonly SwitchPortInfo[], umboxes: readonly ObservedUmbox[]): SwitchPortInfo[] {
-  const real = ports.filter((port) => port.aliasOf === undefined);
-  const numbers = new Map(real.map((port) => [port.name, port.ofport]));
-  const aliases = new Map<string, SwitchPortInfo>();
-  for (const umbox of umboxes) {
-    if (umbox.ports === undefined) continue;
-    const own = umboxPorts(umbox.name);
-    for (const [name, actual] of [[own.inPort, umbox.ports.inPort], [own.outPort, umbox.ports.outPort]] as const) {
-      if (name !== actual) aliases.set(name, { name, ofport: numbers.get(actual) ?? -1, aliasOf: actual });
-    }
-  }
-  // Aliases come last: every lookup by name (new Map(ports…)) finds them. A real record they shadow (left by
-  // an earlier container of the μmbox) stays listed, so the switch is told it exists and it is collected.
-  return aliases.size === 0 ? real : [...real, ...aliases.values()];
-}
-
-/**
- * warmKept picks the warm-pool containers a pass keeps: running, free ones of each image in the plan's
- * `warm` list, at most `size` per image; any other warm container (stopped, surplus, or of an image no
- * longer warm) is garbage.
- */
-function warmKept(desired: DesiredDataplane, umboxes: readonly ObservedUmbox[], size: number): ObservedUmbox[] {
-  if (size === 0) return [];
-  const kept: ObservedUmbox[] = [];
-  for (const pin of desired.warm) {
-    kept.push(...freeWarm(umboxes, pin).slice(0, size));
-  }
-  return kept;
-}
-
-/**
- * freeWarm lists the free warm-pool containers of one pinned image that can be claimed: running and ready
- * (holding, wired). One that is not (it never got ready, or lost its veths) is not kept: it is collected.
- */
-function freeWarm(umboxes: readonly ObservedUmbox[], pin: { image: string; digest: string }): ObservedUmbox[] {
-  return umboxes.filter((umbox) => isFreeWarm(umbox) && umbox.image === pin.image && umbox.digest === pin.digest);
-}
-
-/** isFreeWarm: a warm-pool container that can be claimed (running, holding, wired). */
-function isFreeWarm(umbox: ObservedUmbox): boolean {
-  return umbox.pooled === true && umbox.running && umbox.ready;
-}
-
-/**
- * warmWanted lists the warm-pool containers a pass should start: for each image of the plan's `warm` list,
- * as many as it lacks of `size` running free ones, at most WARM_STARTS_PER_PASS in all (a start takes as
- * long as any container's, and the next reaction waits for the pass).
- */
-function warmWanted(desired: DesiredDataplane, umboxes: readonly ObservedUmbox[], size: number): Array<{ image: string; digest: string }> {
-  const wanted: Array<{ image: string; digest: string }> = [];
-  for (const pin of desired.warm) {
-    for (let i = freeWarm(umboxes, pin).length; i < size && wanted.length < WARM_STARTS_PER_PASS; i++) wanted.push(pin);
-  }
-  return wanted;
-}
-
-/** mergeUmboxes is `observed` with `started` replacing the containers of the same names. */
-function mergeUmboxes(observed: readonly ObservedUmbox[], started: readonly ObservedUmbox[]): ObservedUmbox[] {
-  if (started.length === 0) return [...observed];
-  const names = new Set(started.map((umbox) => umbox.name));
-  return [...observed.filter((umbox) => !names.has(umbox.name)), ...started];
-}
-
-/** BLOCK_ALL_IMAGE is the μmbox that forwards nothing (deploy/umbox/block-all): a chain with it drops everything. */
-const BLOCK_ALL_IMAGE = 'block-all';
-
-/**
- * blockingEarly lists the devices whose plan is a chain that drops all traffic (it has a block-all μmbox)
- * and must start some of its μmboxes: they are dropped at the switch before the starts (step 1).
- */
-export function blockingEarly(desired: DesiredDataplane, toStart: ReadonlyArray<{ umbox: PlannedUmbox }>, blocked: ReadonlyMap<string, string>): PlannedDevice[] {
-  const starting = new Set(toStart.map((item) => item.umbox.deviceId));
-  return desired.devices.filter((device) => device.enforcement === 'chain' && starting.has(device.deviceId) && !blocked.has(device.deviceId)
-    && device.umboxes.some((umbox) => umbox.image === BLOCK_ALL_IMAGE));
-}
-
-/**
- * blockNow replaces, in `table` (what the switch holds, updated in place), every flow of the given devices
- * (found by the device number in their cookies) with the devices' quarantine flows; returns the change that
- * does it on the switch and each device's composition (its report says why it is quarantined).
- */
-export function blockNow(devices: readonly PlannedDevice[], ports: readonly SwitchPortInfo[], uplink: string, bridge: string, table: Map<string, RenderedFlow>,
-  previous?: ReadonlyMap<string, ComposedDevice>): { change: FlowChange; composed: Map<string, ComposedDevice> } {
-  const ofports = resolvedPorts(ports);
-  const composed = new Map<string, ComposedDevice>();
-  const incoming = new Map<string, RenderedFlow>();
-  for (const device of devices) {
-    const reason = `its chain (${device.umboxes.map((umbox) => umbox.image).join(' → ')}) drops everything: dropped at the switch while its μmboxes start`;
-    const one = composeDevice(device, ofports, reason, deviceSignature(device, ofports, uplink, reason), bridge);
-    composed.set(device.deviceId, one);
-    for (const flow of one.flows) incoming.set(flow.key, flow);
-  }
-  // A device's flows: those whose cookie carries its number, and (from the cache) those its last composition
-  // installed — its number may have changed since (planner.ts assignDeviceNumbers resolves collisions).
-  const numbers = new Set(devices.map((device) => device.deviceNumber));
-  const composedKeys = new Set(devices.flatMap((device) => previous?.get(device.deviceId)?.flows.map((flow) => flow.key) ?? []));
-  const remove: string[] = [];
-  for (const [key, flow] of table) {
-    if (incoming.has(key) || !(composedKeys.has(key) || (flow.cookie !== 0n && numbers.has(splitCookie(flow.cookie).deviceNumber)))) continue;
-    remove.push(removalText(flow));
-    table.delete(key);
-  }
-  const add: string[] = [];
-  for (const [key, flow] of incoming) {
-    const current = table.get(key);
-    if (differs(current, flow)) add.push(flowText(flow));
-    table.set(key, flow);
-  }
-  return { change: { add, remove }, composed };
-}
-
-/** tableOf indexes dumped flows by flow key, as a rendered table. */
-function tableOf(flows: readonly ObservedFlow[]): Map<string, RenderedFlow> {
-  return new Map(flows.map((flow) => {
-    const key = flowKey(flow.priority, flow.match);
-    return [key, { key, cookie: flow.cookie, priority: flow.priority, match: flow.match, actions: flow.actions }];
-  }));
-}
-
 /** isPlugged says whether a device's port is on the bridge with an interface (it has an OpenFlow number). */
 function isPlugged(device: PlannedDevice, ofports: ReadonlyMap<string, number>): boolean {
   return (ofports.get(device.port) ?? -1) > 0;
@@ -1225,273 +967,8 @@ function isHealthy(umbox: PlannedUmbox, seen: ObservedUmbox | undefined, ofports
     && (ofports.get(umbox.inPort) ?? -1) > 0 && (ofports.get(umbox.outPort) ?? -1) > 0;
 }
 
-/** ComposedDevice is one device's part of the flow table, with what it was composed from (its signature). */
-export interface ComposedDevice {
-  /** signature names everything the device's flows depend on: plan, ports and their numbers, blocking. */
-  signature: string;
-  flows: readonly RenderedFlow[];
-  report: DeviceReport;
-  /** inUse names the μmboxes these flows send traffic through. */
-  inUse: readonly string[];
-}
-
-/**
- * composeDevice renders one device's flows (pure): its plan's flows when nothing blocks it and all its ports
- * are on the bridge, its quarantine flows otherwise.
- */
-export function composeDevice(device: PlannedDevice, ofports: ReadonlyMap<string, number>, reason: string | null, signature: string, bridge: string): ComposedDevice {
-  // The management path is the same in every state; it waits only for its ports (device and management).
-  const management = renderAll(device.managementFlows, ofports) ?? [];
-  const planFlows = reason === null ? renderAll(device.flows, ofports) : null;
-  if (planFlows !== null) {
-    return {
-      signature, flows: [...planFlows, ...management], report: report(device, device.generation, device.enforcement, null), inUse: device.umboxes.map((umbox) => umbox.name),
-    };
-  }
-  const flows = device.quarantineFlows.map((flow) => renderFlow(flow, ofports)).filter((flow): flow is RenderedFlow => flow !== null);
-  return { signature, flows: [...flows, ...management], report: report(device, null, 'quarantine', reason ?? `a port of the plan is not on bridge ${bridge}`), inUse: [] };
-}
-
-/** deviceSignature is what a device's composition depends on; equal signatures give equal flows. */
-function deviceSignature(device: PlannedDevice, ofports: ReadonlyMap<string, number>, uplink: string, reason: string | null): string {
-  const numbers = [device.port, uplink];
-  for (const umbox of device.umboxes) numbers.push(umbox.inPort, umbox.outPort);
-  // The management flows depend on the node's management port and address too: they are part of the signature.
-  const management = device.managementFlows.map((flow) => `${flow.inPort}>${flow.match}>${flow.output ?? 'drop'}@${ofports.get(flow.inPort) ?? -1}`).join(';');
-  return [
-    device.deviceNumber, device.generation, device.enforcement, device.port, device.addresses.join(' '),
-    numbers.map((name) => ofports.get(name) ?? -1).join(' '), device.umboxes.map((umbox) => umbox.name).join(' '), reason ?? '', management,
-  ].join('|');
-}
-
-function resolvedPorts(ports: readonly SwitchPortInfo[]): Map<string, number> {
-  return new Map(ports.filter((port) => port.ofport > 0).map((port) => [port.name, port.ofport]));
-}
-
-function reasonFor(deviceId: string, blocked: ReadonlyMap<string, string>, problems: ReadonlyMap<string, string>): string | null {
-  return blocked.get(deviceId) ?? problems.get(deviceId) ?? null;
-}
-
-/**
- * composeTable is the whole desired flow table with ports resolved (pure): each device composed by
- * composeDevice, plus the node's base flows. Returns the table, each device's composition (reports and the
- * μmboxes in use among them) and, for convenience, the reports and the μmboxes the table uses.
- */
-export function composeTable(desired: DesiredDataplane, ports: readonly SwitchPortInfo[], blocked: ReadonlyMap<string, string>, bridge: string): {
-  table: Map<string, RenderedFlow>; composed: Map<string, ComposedDevice>; reports: Map<string, DeviceReport>; inUse: Set<string>;
-} {
-  const ofports = resolvedPorts(ports);
-  const problems = new Map(desired.problems.map((problem) => [problem.deviceId, problem.message]));
-  const table = new Map<string, RenderedFlow>();
-  for (const flow of desired.baseFlows) addRendered(table, renderFlow(flow, ofports));
-  // Ports no device owns report what arrives (a full pass finds them; passes from the cache keep what it installed).
-  for (const flow of unknownPortFlows(desired, ofports.keys())) addRendered(table, renderFlow(flow, ofports));
-  const composed = new Map<string, ComposedDevice>();
-  const reports = new Map<string, DeviceReport>();
-  const inUse = new Set<string>();
-  for (const device of desired.devices) {
-    const reason = reasonFor(device.deviceId, blocked, problems);
-    const one = composeDevice(device, ofports, reason, deviceSignature(device, ofports, desired.uplinkPort, reason), bridge);
-    for (const flow of one.flows) addRendered(table, flow);
-    for (const name of one.inUse) inUse.add(name);
-    composed.set(device.deviceId, one);
-    reports.set(device.deviceId, one.report);
-  }
-  return { table, composed, reports, inUse };
-}
-
-/**
- * composeChanges is composeTable for a table known to hold exactly `previousTable`, composed as
- * `previous`: only devices whose signature changed (or that came or went) are rendered, and the change is
- * their old flows out, their new flows in. Returns the new table (`previousTable`, updated in place: the
- * caller no longer trusts it if the bundle fails), the compositions and the FlowChange.
- */
-export function composeChanges(desired: DesiredDataplane, ports: readonly SwitchPortInfo[], blocked: ReadonlyMap<string, string>, bridge: string,
-  previous: ReadonlyMap<string, ComposedDevice>, previousTable: Map<string, RenderedFlow>): {
-  table: Map<string, RenderedFlow>; composed: Map<string, ComposedDevice>; change: FlowChange; removed: RenderedFlow[];
-} {
-  const ofports = resolvedPorts(ports);
-  const problems = new Map(desired.problems.map((problem) => [problem.deviceId, problem.message]));
-  const composed = new Map<string, ComposedDevice>();
-  const outgoing = new Set<string>(); // keys of flows of changed or departed devices
-  const incoming = new Map<string, RenderedFlow>();
-  for (const device of desired.devices) {
-    const reason = reasonFor(device.deviceId, blocked, problems);
-    const signature = deviceSignature(device, ofports, desired.uplinkPort, reason);
-    const before = previous.get(device.deviceId);
-    if (before !== undefined && before.signature === signature) {
-      composed.set(device.deviceId, before);
-      continue;
-    }
-    const one = composeDevice(device, ofports, reason, signature, bridge);
-    composed.set(device.deviceId, one);
-    for (const flow of before?.flows ?? []) outgoing.add(flow.key);
-    for (const flow of one.flows) {
-      assert(!incoming.has(flow.key), `two desired flows share match ${flow.key}`);
-      incoming.set(flow.key, flow);
-    }
-  }
-  for (const [deviceId, before] of previous) {
-    if (!composed.has(deviceId)) for (const flow of before.flows) outgoing.add(flow.key);
-  }
-  const add: string[] = [];
-  const remove: string[] = [];
-  const removed: RenderedFlow[] = [];
-  for (const [key, flow] of incoming) {
-    const current = previousTable.get(key);
-    // The planner never gives two devices the same match: a key taken in the table must be one this pass takes out.
-    assert(current === undefined || outgoing.has(key) || !differs(current, flow), `two desired flows share match ${key}`);
-    if (differs(current, flow)) add.push(flowText(flow));
-    previousTable.set(key, flow);
-  }
-  for (const key of outgoing) {
-    if (incoming.has(key)) continue;
-    const current = previousTable.get(key);
-    if (current === undefined) continue;
-    remove.push(removalText(current));
-    removed.push(current);
-    previousTable.delete(key);
-  }
-  // The node's own flows (cookie 0: the table-miss drop, the management guard, the discovery catch-all and
-  // the uplink's drop) follow the ports too: one whose port appeared since the last full pass is added now.
-  const own = new Map<string, RenderedFlow>();
-  for (const flow of [...desired.baseFlows, ...unknownPortFlows(desired)]) {
-    const rendered = renderFlow(flow, ofports);
-    if (rendered !== null) own.set(rendered.key, rendered);
-  }
-  for (const [key, flow] of own) {
-    if (!differs(previousTable.get(key), flow)) continue;
-    add.push(flowText(flow));
-    previousTable.set(key, flow);
-  }
-  for (const [key, flow] of [...previousTable]) {
-    if (flow.cookie !== 0n || own.has(key)) continue;
-    remove.push(removalText(flow));
-    removed.push(flow);
-    previousTable.delete(key);
-  }
-  return { table: previousTable, composed, change: { add, remove }, removed };
-}
-
-function report(device: PlannedDevice, appliedGeneration: number | null, enforcement: DeviceReport['enforcement'], reason: string | null): DeviceReport {
-  return { deviceId: device.deviceId, desiredGeneration: device.generation, appliedGeneration, enforcement, reason };
-}
-
-/** RenderedFlow is a FlowSpec with its ports resolved to OpenFlow port numbers. */
-export interface RenderedFlow {
-  key: string;
-  cookie: bigint;
-  priority: number;
-  match: string;
-  actions: string;
-}
-
-/** renderFlow resolves a FlowSpec's port names; null when a port is not on the bridge. */
-export function renderFlow(flow: FlowSpec, ofports: ReadonlyMap<string, number>): RenderedFlow | null {
-  const fields: string[] = [];
-  if (flow.inPort !== '') {
-    const inPort = ofports.get(flow.inPort);
-    if (inPort === undefined) return null;
-    fields.push(`in_port=${inPort}`);
-  }
-  if (flow.match !== '') fields.push(...flow.match.split(','));
-  let actions = 'drop';
-  if (flow.report === true) {
-    actions = REPORT_ACTIONS;
-  } else if (flow.output !== null) {
-    const output = ofports.get(flow.output);
-    if (output === undefined) return null;
-    actions = `output:${output}`;
-  }
-  const match = fields.join(',');
-  return { key: flowKey(flow.priority, match), cookie: flow.cookie, priority: flow.priority, match, actions };
-}
-
-function renderAll(flows: readonly FlowSpec[], ofports: ReadonlyMap<string, number>): RenderedFlow[] | null {
-  const rendered: RenderedFlow[] = [];
-  for (const flow of flows) {
-    const one = renderFlow(flow, ofports);
-    if (one === null) return null;
-    rendered.push(one);
-  }
-  return rendered;
-}
-
-function addRendered(table: Map<string, RenderedFlow>, flow: RenderedFlow | null): void {
-  if (flow === null) return;
-  // The planner never gives two flows the same match and priority (ports and addresses are unique).
-  assert(!table.has(flow.key), `two desired flows share match ${flow.key}`);
-  table.set(flow.key, flow);
-}
-
-/** flowText is a rendered flow as ovs-ofctl reads it. */
-export function flowText(flow: RenderedFlow): string {
-  return `cookie=0x${flow.cookie.toString(16)},${removalText(flow)} actions=${flow.actions}`;
-}
-
-/** removalText names a flow for `delete_strict`: its priority and match. */
-function removalText(flow: { priority: number; match: string }): string {
-  return `priority=${flow.priority}${flow.match === '' ? '' : `,${flow.match}`}`;
-}
-
-/** differs says whether the switch must (re)install `flow` over what holds its match now (`current`). */
-function differs(current: { cookie: bigint; actions: string } | undefined, flow: RenderedFlow): boolean {
-  return current === undefined || current.cookie !== flow.cookie || current.actions !== flow.actions;
-}
-
 /** againstLatestInput reports a device against the generation the latest input wants (see Reconciler.report). */
 function againstLatestInput(report: DeviceReport, wanted: ReadonlyMap<string, number>): DeviceReport {
   const generation = wanted.get(report.deviceId);
   return generation === undefined || generation === report.desiredGeneration ? report : { ...report, desiredGeneration: generation };
-}
-
-/** diffFlows lists what to add (missing or different) and what to delete (not desired) to make `observed` equal `desired`. */
-export function diffFlows(desired: ReadonlyMap<string, RenderedFlow>, observed: readonly ObservedFlow[]): FlowChange {
-  const seen = new Map<string, ObservedFlow>();
-  const remove: string[] = [];
-  for (const flow of observed) {
-    const key = flowKey(flow.priority, flow.match);
-    seen.set(key, flow);
-    if (!desired.has(key)) remove.push(removalText(flow));
-  }
-  const add: string[] = [];
-  for (const [key, flow] of desired) {
-    const current = seen.get(key);
-    if (differs(current, flow)) add.push(flowText(flow));
-  }
-  return { add, remove };
-}
-
-/** IN_PORT finds a flow match's in_port number. */
-const IN_PORT = /(?:^|,)in_port=(\d+)(?:,|$)/;
-
-/**
- * holdForDrain splits a flow change (pure): the flows it removes that lead OUT of a μmbox (their in_port is
- * one of `umboxPorts`, the numbers of μmbox and pool ports) of a device whose new composition still passes
- * traffic (`passing`, device numbers) are held back — removed after the drain (Reconciler.drainOldChains) —
- * and the rest is the change to apply now. A device now quarantined keeps none: what is inside its old chain
- * is dropped at once (fail-closed). `removed` are the flows the change removes, with their cookies.
- */
-export function holdForDrain(change: FlowChange, removed: ReadonlyArray<{ cookie: bigint; priority: number; match: string }>, umboxPorts: ReadonlySet<number>,
-  passing: ReadonlySet<number>): { now: FlowChange; held: string[] } {
-  const held = new Set<string>();
-  for (const flow of removed) {
-    if (flow.cookie === 0n || !passing.has(splitCookie(flow.cookie).deviceNumber)) continue;
-    const inPort = IN_PORT.exec(flow.match)?.[1];
-    if (inPort !== undefined && umboxPorts.has(Number(inPort))) held.add(removalText(flow));
-  }
-  if (held.size === 0) return { now: change, held: [] };
-  const now = { add: change.add, remove: change.remove.filter((text) => !held.has(text)) };
-  assert(now.remove.length + held.size === change.remove.length, 'every held flow is one the change removes');
-  return { now, held: [...held] };
-}
-
-/** umboxPortNumbers are the OpenFlow numbers of the μmbox and pool ports among `ports` (aliases included). */
-export function umboxPortNumbers(ports: readonly SwitchPortInfo[]): Set<number> {
-  return new Set(ports.filter((port) => port.ofport > 0 && UMBOX_PORT_NAME.test(port.name)).map((port) => port.ofport));
-}
-
-/** passingDevices are the numbers of the devices whose composition passes traffic (anything but quarantine). */
-function passingDevices(desired: DesiredDataplane, composed: ReadonlyMap<string, ComposedDevice>): Set<number> {
-  return new Set(desired.devices.filter((device) => composed.get(device.deviceId)?.report.enforcement !== 'quarantine').map((device) => device.deviceNumber));
 }

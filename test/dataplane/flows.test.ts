@@ -9,7 +9,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { flowKey, parseFlowDump } from '../../src/dataplane/ovs.js';
 import { createHash } from 'node:crypto';
-import { composeChanges, composeTable, diffFlows, flowText, renderFlow, type ComposedDevice, type RenderedFlow } from '../../src/dataplane/reconciler.js';
+import { composeChanges, composeTable, diffFlows, flowText, renderFlow, type ComposedDevice, type RenderedFlow } from '../../src/dataplane/flow-table.js';
 import { planDataplane } from '../../src/dataplane/planner.js';
 import type { DesiredDevice, DevicePlan } from '../../src/dataplane/types.js';
 import { DataplaneError } from '../../src/dataplane/errors.js';
