@@ -69,8 +69,41 @@ interface Observed {
   composed: Map<string, ComposedDevice>;
 }
 
-/** Reads are what a full pass reads: ports, μmbox containers and (null for a pass from the cache) flows. */
-type Reads = [SwitchPortInfo[], ObservedUmbox[], ObservedFlow[] | null];
+/** Reads are what a full pass reads: ports, μmbox containers and flows. */
+type Reads = [SwitchPortInfo[], ObservedUmbox[], ObservedFlow[]];
+
+/**
+ * Observation is what a pass starts from (Reconciler.observe): the ports and containers read afresh or taken
+ * from the cache, the flows dumped (null for a pass from the cache) and the cache itself (null for a full pass).
+ * Invariant: exactly one of `flows` and `cached` is null.
+ */
+interface Observation {
+  nodeId: string;
+  ports: SwitchPortInfo[];
+  umboxes: ObservedUmbox[];
+  flows: ObservedFlow[] | null;
+  cached: Observed | null;
+}
+
+/**
+ * Prepared is what step 1 leaves: the ports (with the started μmboxes'), the devices blocked and why, every
+ * μmbox known after the starts, the flows as the switch holds them (full pass) and, after an early drop, the
+ * table the switch holds then.
+ */
+interface Prepared {
+  ports: SwitchPortInfo[];
+  blocked: Map<string, string>;
+  umboxes: ObservedUmbox[];
+  flows: ObservedFlow[] | null;
+  base: { table: Map<string, RenderedFlow>; composed: Map<string, ComposedDevice> | null } | null;
+}
+
+/** Enforced is what step 2 installed: the table, each device's composition and the μmboxes its flows use. */
+interface Enforced {
+  table: Map<string, RenderedFlow>;
+  composed: Map<string, ComposedDevice>;
+  inUse: Set<string>;
+}
 
 /** IntegrityAlert says a μmbox image did not match its pin (or is missing), so its device is quarantined. */
 export interface IntegrityAlert {
@@ -501,105 +534,140 @@ export class Reconciler {
     return first;
   }
 
+  /**
+   * passBody is one pass, as named steps: observe (read afresh, or take the cache), plan (the latest input),
+   * startChains (step 1: early drops, μmbox starts), enforce (step 2: the one bundle, then the drain of old
+   * chains — make-before-break) and cleanUp (steps 3-6: collect, standby, pools). See the head of this file.
+   */
   private async passBody(result: PassResult, full: boolean, preemptible: boolean): Promise<void> {
     if (this.input === null) return; // Nothing agreed yet: the bridge's fail-secure default drops everything.
     if (!this.bridgeReady) {
       await this.sw.ensureBridge();
       this.bridgeReady = true;
     }
+    const observation = await this.observe(full, preemptible, result);
+    const desired = this.planPass(observation.nodeId);
+    const prepared = await this.startChains(desired, observation, result);
+    const enforced = await this.enforce(desired, observation, prepared, result);
+    await this.cleanUp(desired, prepared, enforced, result);
+  }
+
+  /**
+   * observe is what the pass starts from: a full pass reads ports, containers and flows afresh (and may give
+   * the reads up for new input, then running from the cache: `preempted`); a pass for new input takes what
+   * the previous pass observed and left. Nothing observed is trusted again until this pass ends well.
+   */
+  private async observe(full: boolean, preemptible: boolean, result: PassResult): Promise<Observation> {
+    const input = this.input;
+    assert(input !== null, 'a pass observes for an input');
     const prior = this.observed;
-    const inputAtStart = this.input;
-    let cached = full ? null : prior;
-    this.observed = null; // Until this pass ends well, nothing observed is trusted.
-    const nodeId = this.input.nodeId;
-    this.watchRuntime(nodeId);
-    let reads: Reads;
-    if (cached !== null) {
-      reads = [cached.ports, cached.umboxes, null];
-    } else {
-      const fresh = await this.readAfresh(nodeId, preemptible ? prior : null, inputAtStart);
-      if (fresh === null) {
-        // New input came during the reads: this pass runs from the cache instead, and the loop owes a full pass.
-        assert(prior !== null);
-        result.preempted = true;
-        cached = prior;
-        reads = [prior.ports, prior.umboxes, null];
-      } else {
-        result.full = true;
-        reads = fresh;
-        this.liveContainers.clear();
-        for (const umbox of fresh[1]) if (umbox.running) this.liveContainers.set(umbox.name, umbox.containerId);
-      }
+    this.observed = null;
+    this.watchRuntime(input.nodeId);
+    const fromCache = (cache: Observed): Observation => ({ nodeId: input.nodeId, ports: cache.ports, umboxes: cache.umboxes, flows: null, cached: cache });
+    if (!full) {
+      assert(prior !== null, 'a pass from the cache has a cache (pass() makes it full otherwise)');
+      return fromCache(prior);
     }
-    const [initialPorts, observedUmboxes, dumpedFlows] = reads;
-    // Planned after the reads: input that arrived while a full pass read OVS and Docker (a reaction during a
-    // resync) is enforced by this pass rather than by the next one.
+    const fresh = await this.readAfresh(input.nodeId, preemptible ? prior : null, input);
+    if (fresh === null) {
+      // New input came during the reads: this pass runs from the cache instead, and the loop owes a full pass.
+      assert(prior !== null, 'only a pass with a cache to fall back on gives its reads up');
+      result.preempted = true;
+      return fromCache(prior);
+    }
+    result.full = true;
+    this.liveContainers.clear();
+    for (const umbox of fresh[1]) if (umbox.running) this.liveContainers.set(umbox.name, umbox.containerId);
+    return { nodeId: input.nodeId, ports: fresh[0], umboxes: fresh[1], flows: fresh[2], cached: null };
+  }
+
+  /**
+   * planPass plans the latest input — after the reads: input that arrived while a full pass read OVS and
+   * Docker (a reaction during a resync) is enforced by this pass rather than by the next one.
+   */
+  private planPass(nodeId: string): DesiredDataplane {
+    assert(this.input !== null, 'a pass plans an input');
     this.plannedInput = this.input;
     const desired = this.plan(this.input);
     assert(desired.nodeId === nodeId, 'a reconciler serves one node');
     this.lastPlan = desired;
-    if (cached === null) this.pools.findSlots(desired, initialPorts, observedUmboxes, this.interfaceExists());
-    let ports = aliasPorts(await this.attachDevicePorts(desired, initialPorts), observedUmboxes);
-    let observedFlows = dumpedFlows;
-    if (this.init.plantDeleteThenAdd === true) observedFlows = await this.plantedDeleteFirst(desired, cached, observedFlows);
+    return desired;
+  }
 
-    // 1. μmboxes of every device's current generation, started before any flow points at them.
+  /**
+   * startChains is step 1: attach the device ports that appeared, drop at the switch the devices moving to a
+   * block-all chain (dropEarly), and start (or claim) the μmboxes of every device's current generation,
+   * before any flow points at them. A device whose μmboxes cannot start is `blocked` (quarantined in step 2).
+   */
+  private async startChains(desired: DesiredDataplane, observation: Observation, result: PassResult): Promise<Prepared> {
+    assert((observation.flows === null) !== (observation.cached === null), 'a pass has either dumped flows or a cache');
+    if (observation.cached === null) this.pools.findSlots(desired, observation.ports, observation.umboxes, this.interfaceExists());
+    const attached = aliasPorts(await this.attachDevicePorts(desired, observation.ports), observation.umboxes);
+    let flows = observation.flows;
+    if (this.init.plantDeleteThenAdd === true) flows = await this.plantedDeleteFirst(desired, observation.cached, flows);
     const umboxStarted = this.clock.nowMs();
     const blocked = new Map<string, string>(); // deviceId → why its plan cannot be enforced now
-    const toStart = await this.umboxesToStart(desired, observedUmboxes, ports, blocked);
-    // What the switch holds once the early bundle (if any) is in: the flows the cache says were installed
-    // (and how each device was composed), or the dump of a full pass.
-    let base: { table: Map<string, RenderedFlow>; composed: Map<string, ComposedDevice> | null } | null = null;
-    const early = blockingEarly(desired, toStart, blocked);
-    if (early.length > 0) {
-      const table = new Map(cached !== null ? cached.table : tableOf(observedFlows ?? []));
-      const interim = blockNow(early, ports, desired.uplinkPort, this.sw.bridge, table, cached?.composed);
-      try {
-        await this.sw.applyFlows(interim.change);
-        result.earlyBlocked = early.length;
-        result.earlyBlockedAtMs = this.clock.nowMs();
-        for (const [deviceId, one] of interim.composed) this.reports.set(deviceId, one.report);
-        base = { table, composed: cached === null ? null : new Map([...cached.composed, ...interim.composed]) };
-      } catch (cause) {
-        // A refused bundle changes nothing: these devices keep their old flows until the pass's own bundle
-        // (make-before-break, as for any other move); the error makes the next pass a full one.
-        result.errors.push(`early drop of ${early.map((device) => device.deviceId).join(', ')}: ${(cause as Error).message}`);
-      }
-    }
-    const started = await this.startUmboxes(toStart, blocked, ports, observedUmboxes, result);
+    const toStart = await this.umboxesToStart(desired, observation.umboxes, attached, blocked);
+    const base = await this.dropEarly(desired, toStart, blocked, attached, observation.cached, flows, result);
+    const started = await this.startUmboxes(toStart, blocked, attached, observation.umboxes, result);
     // Warm-pool containers claimed (or lost in a failed claim) are no longer what they were.
-    const observedLeft = started.gone.size === 0 ? observedUmboxes : observedUmboxes.filter((umbox) => !started.gone.has(umbox.name));
-    ports = aliasPorts(mergePorts(ports, started.ports), mergeUmboxes(observedLeft, started.umboxes));
+    const observedLeft = started.gone.size === 0 ? observation.umboxes : observation.umboxes.filter((umbox) => !started.gone.has(umbox.name));
+    const umboxes = mergeUmboxes(observedLeft, started.umboxes);
+    const ports = aliasPorts(mergePorts(attached, started.ports), umboxes);
     result.umboxesReadyAtMs = this.clock.nowMs();
     result.umboxMs = result.umboxesReadyAtMs - umboxStarted;
+    for (const umbox of started.umboxes) assert(umbox.running, `μmbox ${umbox.name} runs once started`);
+    return { ports, blocked, umboxes, flows, base };
+  }
 
-    // 2. One atomic bundle for the whole table. A pass from the cache re-renders and diffs only the devices
-    // whose composition changed (the rest of the table is what the previous pass installed); a full pass
-    // composes everything and diffs against the switch's own dump.
-    const flowsStarted = this.clock.nowMs();
-    let table: Map<string, RenderedFlow>;
-    let composed: Map<string, ComposedDevice>;
-    let change: FlowChange;
-    let removed: ReadonlyArray<{ cookie: bigint; priority: number; match: string }>;
-    if (cached !== null) {
-      ({ table, composed, change, removed } = composeChanges(desired, ports, blocked, this.sw.bridge, base?.composed ?? cached.composed, base?.table ?? cached.table));
-    } else {
-      ({ table, composed } = composeTable(desired, ports, blocked, this.sw.bridge));
-      assert(observedFlows !== null, 'a full pass dumped the flows');
-      const before = base !== null ? [...base.table.values()] : observedFlows;
-      change = diffFlows(table, before);
-      const removing = new Set(change.remove);
-      removed = before.filter((flow) => removing.has(removalText(flow)));
+  /**
+   * dropEarly replaces, in a bundle of their own, the flows of the devices moving to a chain that drops
+   * everything with their drop flows, before their μmboxes start (see the head of this file, step 1).
+   * Returns what the switch holds then (null when nothing was dropped early).
+   */
+  private async dropEarly(desired: DesiredDataplane, toStart: ReadonlyArray<{ umbox: PlannedUmbox }>, blocked: ReadonlyMap<string, string>, ports: readonly SwitchPortInfo[],
+    cached: Observed | null, flows: ObservedFlow[] | null, result: PassResult): Promise<Prepared['base']> {
+    const early = blockingEarly(desired, toStart, blocked);
+    if (early.length === 0) return null;
+    // What the switch holds: the flows the cache says were installed (and how each device was composed), or the dump of a full pass.
+    const table = new Map(cached !== null ? cached.table : tableOf(flows ?? []));
+    const interim = blockNow(early, ports, desired.uplinkPort, this.sw.bridge, table, cached?.composed);
+    try {
+      await this.sw.applyFlows(interim.change);
+    } catch (cause) {
+      // A refused bundle changes nothing: these devices keep their old flows until the pass's own bundle
+      // (make-before-break, as for any other move); the error makes the next pass a full one.
+      result.errors.push(`early drop of ${early.map((device) => device.deviceId).join(', ')}: ${(cause as Error).message}`);
+      return null;
     }
+    result.earlyBlocked = early.length;
+    result.earlyBlockedAtMs = this.clock.nowMs();
+    for (const [deviceId, one] of interim.composed) this.reports.set(deviceId, one.report);
+    return { table, composed: cached === null ? null : new Map([...cached.composed, ...interim.composed]) };
+  }
+
+  /**
+   * enforce is step 2: ONE atomic bundle for the whole table (every device its plan's flows if its μmboxes
+   * are ready, its drop flows otherwise), reported at once; then drainOldChains, the step that keeps
+   * make-before-break in the datapath. Invariant: no flow leads into a μmbox this pass does not know running.
+   */
+  private async enforce(desired: DesiredDataplane, observation: Observation, prepared: Prepared, result: PassResult): Promise<Enforced> {
+    const flowsStarted = this.clock.nowMs();
+    const { table, composed, change, removed } = this.composeStep(desired, observation, prepared);
     const drainMs = this.init.drainMs ?? DRAIN_MS;
-    const drain = drainMs > 0 ? holdForDrain(change, removed, umboxPortNumbers(ports), passingDevices(desired, composed)) : { now: change, held: [] };
-    await this.sw.applyFlows(drain.now);
+    const drain = drainMs > 0 ? holdForDrain(change, removed, umboxPortNumbers(prepared.ports), passingDevices(desired, composed)) : { now: change, held: [] };
+    const known = new Set(prepared.umboxes.map((umbox) => umbox.name));
     const reports = new Map<string, DeviceReport>();
     const inUse = new Set<string>();
     for (const [deviceId, one] of composed) {
       reports.set(deviceId, one.report);
-      for (const name of one.inUse) inUse.add(name);
+      for (const name of one.inUse) {
+        assert(known.has(name), `make-before-break: device ${deviceId}'s flows lead into μmbox ${name}, which this pass neither found nor started`);
+        inUse.add(name);
+      }
     }
+    assert(reports.size === desired.devices.length, 'every planned device gets a report');
+    await this.sw.applyFlows(drain.now);
     result.flowsAdded = change.add.length;
     result.flowsRemoved = change.remove.length;
     result.flowsAppliedAtMs = this.clock.nowMs();
@@ -607,30 +675,55 @@ export class Reconciler {
     this.reports = reports;
     this.notifyWaiters(); // Enforcement is in place now; what follows only cleans up.
     await this.drainOldChains(drain.held, drainMs, result);
+    return { table, composed, inUse };
+  }
 
-    // 3. Break: μmboxes and ports no installed flow uses (standby μmboxes are kept).
+  /**
+   * composeStep composes the table of step 2 (pure, flow-table.ts): a pass from the cache re-renders and
+   * diffs only the devices whose composition changed (the rest is what the previous pass installed); a full
+   * pass composes everything and diffs against the switch's own dump. Returns the flows removed too.
+   */
+  private composeStep(desired: DesiredDataplane, observation: Observation, prepared: Prepared): {
+    table: Map<string, RenderedFlow>; composed: Map<string, ComposedDevice>; change: FlowChange; removed: ReadonlyArray<{ cookie: bigint; priority: number; match: string }>;
+  } {
+    const { ports, blocked, base } = prepared;
+    if (observation.cached !== null) {
+      return composeChanges(desired, ports, blocked, this.sw.bridge, base?.composed ?? observation.cached.composed, base?.table ?? observation.cached.table);
+    }
+    const { table, composed } = composeTable(desired, ports, blocked, this.sw.bridge);
+    assert(prepared.flows !== null, 'a full pass dumped the flows');
+    const before = base !== null ? [...base.table.values()] : prepared.flows;
+    const change = diffFlows(table, before);
+    const removing = new Set(change.remove);
+    return { table, composed, change, removed: before.filter((flow) => removing.has(removalText(flow))) };
+  }
+
+  /**
+   * cleanUp is steps 3-6, after enforcement: remove what no installed flow uses (standby μmboxes stay), start
+   * a few missing standby μmboxes, refill the port and warm pools; then the pass's observation is trusted.
+   */
+  private async cleanUp(desired: DesiredDataplane, prepared: Prepared, enforced: Enforced, result: PassResult): Promise<void> {
     // What this pass started is known from the starts themselves; a failed start may leave a container
     // behind, so then the runtime is read again.
-    const umboxesNow = result.errors.length > 0 ? await this.runtime.list(desired.nodeId) : mergeUmboxes(observedLeft, started.umboxes);
-    const keep = new Set(inUse);
+    const umboxesNow = result.errors.length > 0 ? await this.runtime.list(desired.nodeId) : prepared.umboxes;
+    const keep = new Set(enforced.inUse);
     for (const device of desired.devices) for (const umbox of device.standby) keep.add(umbox.name);
     for (const umbox of warmKept(desired, umboxesNow, this.pools.warmSize())) keep.add(umbox.name);
-    const garbage = await this.collectGarbage(desired, inUse, keep, umboxesNow, ports, result);
+    const garbage = await this.collectGarbage(desired, enforced.inUse, keep, umboxesNow, prepared.ports, result);
     let portsNow = garbage.ports;
     const kept = [...umboxesNow.filter((umbox) => keep.has(umbox.name)), ...garbage.deferred];
-
     // 4. Standby: a few missing standby μmboxes, started after the bundle so they never delay enforcement.
     const standby = await this.startStandby(desired, kept, portsNow, result);
     portsNow = mergePorts(portsNow, standby.ports);
     let umboxesLeft = mergeUmboxes(kept, standby.umboxes); // a standby started again replaces its dead record
-
     // 5-6. The port pool and the warm pool, refilled last (each a reconfiguration of the bridge: never ahead of
     // enforcement). The port pool makes the slots the warm containers about to start will take, too.
     const warmMissing = this.newInputWaiting() ? [] : await this.pools.warmToStart(desired, umboxesLeft, this.imageChecker(), result);
     if (!this.newInputWaiting()) portsNow = mergePorts(portsNow, await this.pools.refillPool(portsNow, result, warmMissing.length));
     umboxesLeft = mergeUmboxes(umboxesLeft, await this.pools.refillWarm(desired.nodeId, warmMissing, result));
     portsNow = aliasPorts(portsNow, umboxesLeft);
-    this.observed = { ports: portsNow, umboxes: umboxesLeft, table, composed };
+    assert(new Set(umboxesLeft.map((umbox) => umbox.name)).size === umboxesLeft.length, 'the observation lists each μmbox once');
+    this.observed = { ports: portsNow, umboxes: umboxesLeft, table: enforced.table, composed: enforced.composed };
     this.pruneIntegrityMemory(desired);
   }
 
