@@ -98,6 +98,21 @@ interface Prepared {
   base: { table: Map<string, RenderedFlow>; composed: Map<string, ComposedDevice> | null } | null;
 }
 
+/** StartItem is a μmbox step 1 must start, with the image id that matched its pin. */
+interface StartItem {
+  umbox: PlannedUmbox;
+  imageId: string;
+}
+
+/** StartRun is the state of one startUmboxes: what started, what was observed, the warm containers gone, claims and slots. */
+interface StartRun {
+  started: PlannedUmbox[];
+  observed: ObservedUmbox[];
+  gone: Set<string>;
+  claims: ReadonlyMap<string, ObservedUmbox>;
+  onSlot: Map<string, PortSlot>;
+}
+
 /** Enforced is what step 2 installed: the table, each device's composition and the μmboxes its flows use. */
 interface Enforced {
   table: Map<string, RenderedFlow>;
@@ -915,27 +930,55 @@ export class Reconciler {
 
   /**
    * startUmboxes starts μmboxes with bounded concurrency, then attaches all their ports in one transaction;
-   * returns what started and the ports added, with their numbers.
+   * returns what started and the ports added, with their numbers. A μmbox claims a free warm-pool container
+   * of its pinned image when there is one (planClaims), else takes a free port-pool slot (planSlots), else
+   * has its veths prepared so the switch attaches them while the containers start (prepareVeths).
    */
-  private async startUmboxes(items: Array<{ umbox: PlannedUmbox; imageId: string }>, blocked: Map<string, string>, ports: readonly SwitchPortInfo[],
+  private async startUmboxes(items: readonly StartItem[], blocked: Map<string, string>, ports: readonly SwitchPortInfo[],
     known: readonly ObservedUmbox[], result: PassResult): Promise<{ umboxes: ObservedUmbox[]; ports: SwitchPortInfo[]; gone: Set<string> }> {
-    const started: PlannedUmbox[] = [];
-    const observed: ObservedUmbox[] = [];
-    // A free warm-pool container of the same pinned image is claimed instead of starting one: its
-    // configuration is loaded in place, on ports already up on the bridge (no start, no link change).
-    const claims = new Map<string, ObservedUmbox>();
-    const gone = new Set<string>();
-    if (this.runtime.claim !== undefined) {
-      const free = known.filter(isFreeWarm);
-      for (const item of items) {
-        if (blocked.has(item.umbox.deviceId)) continue;
-        const index = free.findIndex((umbox) => umbox.image === item.umbox.image && umbox.digest === item.umbox.digest);
-        if (index < 0) continue;
-        claims.set(item.umbox.name, free[index]!);
-        free.splice(index, 1);
+    const claims = this.planClaims(items, blocked, known);
+    const onSlot = this.planSlots(items, claims, blocked, result);
+    const prepared = await this.prepareVeths(items, claims, onSlot, blocked, result);
+    const onBridge = attachedNames(ports);
+    const attaching = prepared.length === 0 ? Promise.resolve([]) : this.sw.addPorts(prepared.flatMap((umbox) => [umbox.inPort, umbox.outPort]), onBridge);
+    const run: StartRun = { started: [], observed: [], gone: new Set<string>(), claims, onSlot };
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < items.length) {
+        const item = items[next++];
+        assert(item !== undefined);
+        await this.startOne(item, blocked, run, result);
       }
+    };
+    const workers = Promise.all(Array.from({ length: Math.min(UMBOX_START_CONCURRENCY, items.length) }, worker));
+    // Both finish before the pass goes on (or fails): no start is left running behind a failed attach.
+    const attachOutcome = await attaching.then((value) => ({ value, error: null }), (error: unknown) => ({ value: [] as SwitchPortInfo[], error }));
+    await workers;
+    if (attachOutcome.error !== null) throw attachOutcome.error;
+    const preparedNames = new Set(prepared.map((umbox) => umbox.name));
+    const unprepared = run.started.filter((umbox) => !preparedNames.has(umbox.name) && !onSlot.has(umbox.name) && !claims.has(umbox.name));
+    const added = unprepared.length === 0 ? [] : await this.sw.addPorts(unprepared.flatMap((umbox) => [umbox.inPort, umbox.outPort]), onBridge);
+    assert(run.observed.length === run.started.length, 'every μmbox started is observed');
+    return { umboxes: run.observed, ports: [...attachOutcome.value, ...added], gone: run.gone };
+  }
+
+  /** planClaims pairs μmboxes to start with free warm-pool containers of the same pinned image (one each). */
+  private planClaims(items: readonly StartItem[], blocked: ReadonlyMap<string, string>, known: readonly ObservedUmbox[]): Map<string, ObservedUmbox> {
+    const claims = new Map<string, ObservedUmbox>();
+    if (this.runtime.claim === undefined) return claims;
+    const free = known.filter(isFreeWarm);
+    for (const item of items) {
+      if (blocked.has(item.umbox.deviceId)) continue;
+      const index = free.findIndex((umbox) => umbox.image === item.umbox.image && umbox.digest === item.umbox.digest);
+      if (index < 0) continue;
+      claims.set(item.umbox.name, free[index]!);
+      free.splice(index, 1);
     }
-    // A free slot of the port pool spares a μmbox the attachment of its ports (step 5 made the slot).
+    return claims;
+  }
+
+  /** planSlots gives each μmbox that claims nothing a free slot of the port pool while there is one. */
+  private planSlots(items: readonly StartItem[], claims: ReadonlyMap<string, ObservedUmbox>, blocked: ReadonlyMap<string, string>, result: PassResult): Map<string, PortSlot> {
     const onSlot = new Map<string, PortSlot>();
     for (const item of items) {
       if (claims.has(item.umbox.name)) continue;
@@ -944,84 +987,79 @@ export class Reconciler {
       onSlot.set(item.umbox.name, slot);
       result.pooledStarts++;
     }
-    // With a runtime that can prepare, the veths exist before the containers start, so OVS attaches the
-    // ports (a reconfiguration of the whole bridge: slow on a big one) while Docker starts the containers.
+    return onSlot;
+  }
+
+  /**
+   * prepareVeths creates, with a runtime that can, the veths of the μmboxes that neither claim nor take a
+   * slot, so OVS attaches the ports (a reconfiguration of the whole bridge: slow on a big one) while Docker
+   * starts the containers. A failure blocks the μmbox's device.
+   */
+  private async prepareVeths(items: readonly StartItem[], claims: ReadonlyMap<string, ObservedUmbox>, onSlot: ReadonlyMap<string, PortSlot>, blocked: Map<string, string>,
+    result: PassResult): Promise<PlannedUmbox[]> {
     const prepared: PlannedUmbox[] = [];
-    if (this.runtime.prepare !== undefined) {
-      for (const item of items) {
-        if (onSlot.has(item.umbox.name) || claims.has(item.umbox.name)) continue;
-        try {
-          this.ownChange(item.umbox.name);
-          await this.runtime.prepare(item.umbox);
-          prepared.push(item.umbox);
-        } catch (cause) {
-          const message = `μmbox ${item.umbox.name}: ${(cause as Error).message}`;
-          blocked.set(item.umbox.deviceId, message);
-          result.errors.push(message);
-        }
+    if (this.runtime.prepare === undefined) return prepared;
+    for (const item of items) {
+      if (onSlot.has(item.umbox.name) || claims.has(item.umbox.name)) continue;
+      try {
+        this.ownChange(item.umbox.name);
+        await this.runtime.prepare(item.umbox);
+        prepared.push(item.umbox);
+      } catch (cause) {
+        this.blockFor(item.umbox, `μmbox ${item.umbox.name}: ${(cause as Error).message}`, blocked, result);
       }
     }
-    const onBridge = attachedNames(ports);
-    const attaching = prepared.length === 0 ? Promise.resolve([]) : this.sw.addPorts(prepared.flatMap((umbox) => [umbox.inPort, umbox.outPort]), onBridge);
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < items.length) {
-        const item = items[next++];
-        assert(item !== undefined);
-        if (blocked.has(item.umbox.deviceId)) {
-          // Untouched, a slot taken for it goes back to the pool.
-          const slot = onSlot.get(item.umbox.name);
-          if (slot !== undefined) {
-            onSlot.delete(item.umbox.name);
-            this.pools.returnSlot(slot);
-            result.pooledStarts--;
-          }
-          continue;
-        }
-        const pooled = claims.get(item.umbox.name);
-        if (pooled !== undefined && this.runtime.claim !== undefined) {
-          // Claimed or not, the warm container is no longer free: a failed claim removes it.
-          gone.add(pooled.name);
-          try {
-            this.ownChange(pooled.name);
-            this.ownChange(item.umbox.name);
-            observed.push(this.started(await this.runtime.claim(pooled.name, item.umbox)));
-            started.push(item.umbox);
-            result.claimedUmboxes++;
-          } catch (cause) {
-            const message = `μmbox ${item.umbox.name} (claiming ${pooled.name}): ${(cause as Error).message}`;
-            blocked.set(item.umbox.deviceId, message);
-            result.errors.push(message);
-          }
-          continue;
-        }
-        try {
-          this.ownChange(item.umbox.name);
-          const slot = onSlot.get(item.umbox.name);
-          const wiredTo = slot === undefined ? item.umbox : { ...item.umbox, inPort: slot.inPort, outPort: slot.outPort };
-          observed.push(this.started(await this.runtime.start(wiredTo, item.imageId)));
-          started.push(item.umbox);
-          result.startedUmboxes++;
-        } catch (cause) {
-          const message = `μmbox ${item.umbox.name}: ${(cause as Error).message}`;
-          blocked.set(item.umbox.deviceId, message);
-          result.errors.push(message);
-          // The slot it took is not given back: a container that failed may name it in its labels, and its
-          // removal deletes those veths. Unused, the slot's ports are collected (with their veths) and
-          // step 5 makes a new one.
-        }
+    return prepared;
+  }
+
+  /**
+   * startOne starts one μmbox (claiming its warm container, or on its slot, or on its own veths); a failure
+   * blocks its device. A slot taken for a μmbox whose device is blocked meanwhile goes back to the pool.
+   */
+  private async startOne(item: StartItem, blocked: Map<string, string>, run: StartRun, result: PassResult): Promise<void> {
+    if (blocked.has(item.umbox.deviceId)) {
+      const slot = run.onSlot.get(item.umbox.name);
+      if (slot !== undefined) {
+        run.onSlot.delete(item.umbox.name);
+        this.pools.returnSlot(slot);
+        result.pooledStarts--;
       }
-    };
-    const workers = Promise.all(Array.from({ length: Math.min(UMBOX_START_CONCURRENCY, items.length) }, worker));
-    // Both finish before the pass goes on (or fails): no start is left running behind a failed attach.
-    const attachOutcome = await attaching.then((value) => ({ value, error: null }), (error: unknown) => ({ value: [] as SwitchPortInfo[], error }));
-    await workers;
-    if (attachOutcome.error !== null) throw attachOutcome.error;
-    const attached = attachOutcome.value;
-    const preparedNames = new Set(prepared.map((umbox) => umbox.name));
-    const unprepared = started.filter((umbox) => !preparedNames.has(umbox.name) && !onSlot.has(umbox.name) && !claims.has(umbox.name));
-    const added = unprepared.length === 0 ? [] : await this.sw.addPorts(unprepared.flatMap((umbox) => [umbox.inPort, umbox.outPort]), onBridge);
-    return { umboxes: observed, ports: [...attached, ...added], gone };
+      return;
+    }
+    const pooled = run.claims.get(item.umbox.name);
+    if (pooled !== undefined && this.runtime.claim !== undefined) {
+      // Claimed or not, the warm container is no longer free: a failed claim removes it.
+      run.gone.add(pooled.name);
+      try {
+        this.ownChange(pooled.name);
+        this.ownChange(item.umbox.name);
+        run.observed.push(this.started(await this.runtime.claim(pooled.name, item.umbox)));
+        run.started.push(item.umbox);
+        result.claimedUmboxes++;
+      } catch (cause) {
+        this.blockFor(item.umbox, `μmbox ${item.umbox.name} (claiming ${pooled.name}): ${(cause as Error).message}`, blocked, result);
+      }
+      return;
+    }
+    try {
+      this.ownChange(item.umbox.name);
+      const slot = run.onSlot.get(item.umbox.name);
+      const wiredTo = slot === undefined ? item.umbox : { ...item.umbox, inPort: slot.inPort, outPort: slot.outPort };
+      run.observed.push(this.started(await this.runtime.start(wiredTo, item.imageId)));
+      run.started.push(item.umbox);
+      result.startedUmboxes++;
+    } catch (cause) {
+      // The slot it took is not given back: a container that failed may name it in its labels, and its
+      // removal deletes those veths. Unused, the slot's ports are collected (with their veths) and step 5
+      // makes a new one.
+      this.blockFor(item.umbox, `μmbox ${item.umbox.name}: ${(cause as Error).message}`, blocked, result);
+    }
+  }
+
+  /** blockFor blocks a μmbox's device for this pass (it is quarantined in step 2) and records why. */
+  private blockFor(umbox: PlannedUmbox, message: string, blocked: Map<string, string>, result: PassResult): void {
+    blocked.set(umbox.deviceId, message);
+    result.errors.push(message);
   }
 
   private interfaceExists(): (name: string) => boolean {
