@@ -2,7 +2,9 @@
 // ONE bundle swaps the flows, only then old μmboxes go); fail-closed (a device whose μmboxes cannot start
 // or whose image fails its pin is quarantined, never left passing, and retried with backoff); drift made
 // by hand is repaired; a restarted reconciler adopts what runs without touching it; a failed bundle
-// changes nothing; stopping leaves enforcement in place (fail-static).
+// changes nothing; stopping leaves enforcement in place (fail-static); the flows out of an old chain outlive
+// the swap bundle by the drain interval (make-before-break in the datapath); the loop's backoff and resync
+// spacing hold on simulated time.
 // Method: the real Reconciler over the in-memory Switch and UmboxRuntime (src/dataplane/memory.ts, which
 // pass the same contract suites as the OVS and Docker adapters), sharing one event log to check order.
 import { test, describe } from 'node:test';
@@ -161,6 +163,37 @@ describe('Reconciler', () => {
     assert.equal(result.drainedFlows, 0);
     assert.equal(sw.bundles.length - bundlesBefore, 1, 'one bundle, no drain');
     assert.deepEqual(await deviceGenerations(sw), [2]);
+  });
+
+  test('the loop on simulated time: a failing pass is retried after a capped, doubling backoff; then a full pass every resync interval', async () => {
+    const clock = new SimulatedClock();
+    const { sw } = rig();
+    const passes: Array<{ atMs: number; ok: boolean; full: boolean }> = [];
+    let failing = true;
+    const apply = sw.applyFlows.bind(sw);
+    sw.applyFlows = async (change) => {
+      if (failing) throw new Error('bundle refused (test)');
+      return apply(change);
+    };
+    const reconciler = new Reconciler({
+      switch: sw, runtime: new MemoryUmboxRuntime(sw.interfaces), uplinkPort: 'up0', interfaceExists: (name) => sw.interfaces.has(name), clock,
+      resyncMs: 1_000, backoffMinMs: 100, backoffMaxMs: 400, drainMs: 5, portPool: 0, warmPool: 0,
+      onPass: (result, error) => passes.push({ atMs: clock.nowMs() - start, ok: error === null, full: result.full }),
+    });
+    const start = clock.nowMs();
+    reconciler.setDesired(input({ cam: { state: 'a', generation: 1, verdict: 'allow' } }));
+    reconciler.start();
+    for (let t = 0; t < 1_200; t += 50) await clock.advanceMs(50);
+    failing = false;
+    for (let t = 0; t < 3_000; t += 50) await clock.advanceMs(50);
+    await reconciler.stop();
+    const failed = passes.filter((pass) => !pass.ok).map((pass) => pass.atMs);
+    assert.deepEqual(failed.slice(0, 5), [0, 100, 300, 700, 1_100], `backoff 100, 200, 400, 400 ms: ${JSON.stringify(passes)}`);
+    const firstOk = passes.findIndex((pass) => pass.ok);
+    assert.equal(passes[firstOk]?.atMs, 1_500, 'the retry after the fault cleared');
+    const later = passes.slice(firstOk + 1).map((pass) => pass.atMs);
+    assert.deepEqual(later, [2_500, 3_500], `then a full pass every resync interval: ${JSON.stringify(passes)}`);
+    assert.ok(passes.slice(firstOk).every((pass) => pass.ok && pass.full));
   });
 
   for (const full of [true, false]) {
