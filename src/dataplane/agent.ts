@@ -39,8 +39,6 @@ export interface DataplaneAgentInit {
   onPass?: (result: PassResult, error: Error | null) => void;
   /** standbyLimit bounds the node's standby μmboxes (default STANDBY_UMBOXES_DEFAULT; 0 turns standby off). */
   standbyLimit?: number;
-  /** plantDeleteThenAdd: PLANTED BUG for the chaos self-test (see ReconcilerInit). */
-  plantDeleteThenAdd?: boolean;
   /** management is the node's management port (DesiredInput.management), made by ensureManagementPort. */
   management?: NodeManagement;
   /** onDiscovery, when given, runs a DiscoveryMonitor on the bridge (real OVS at `paths`) and hears its reports. */
@@ -93,7 +91,6 @@ export class DataplaneAgent {
       switch: init.switch ?? new OvsSwitch({ bridge: init.bridge, ovsDir: paths.ovsDir }),
       runtime: init.runtime ?? new DockerUmboxRuntime({ socketPath: paths.dockerSocket, umboxDir: paths.umboxDir }),
       uplinkPort: init.uplinkPort, channels: this.intake, onIntegrityAlert: init.onIntegrityAlert, onPass: init.onPass,
-      ...(init.plantDeleteThenAdd === true ? { plantDeleteThenAdd: true } : {}),
       ...(init.standbyLimit === undefined ? {} : { standbyLimit: init.standbyLimit }),
       ...(init.interfaceExists ? { interfaceExists: init.interfaceExists } : {}),
     });

@@ -44,8 +44,8 @@ import {
 } from './constants.js';
 import { systemClock, sleepOn, type Clock } from './clock.js';
 import { DataplaneError } from './errors.js';
-import { flowKey, type FlowChange, type Switch, type SwitchPortInfo } from './ovs.js';
-import { checkInput, pinKey, planDataplane, splitCookie, UMBOX_PORT_NAME, type PlannerOptions } from './planner.js';
+import { type FlowChange, type Switch, type SwitchPortInfo } from './ovs.js';
+import { checkInput, pinKey, planDataplane, UMBOX_PORT_NAME, type PlannerOptions } from './planner.js';
 import { type RuntimeWatch, type UmboxRuntime } from './docker-runtime.js';
 import {
   blockingEarly, blockNow, composeChanges, composeTable, diffFlows, holdForDrain, passingDevices, removalText, tableOf, umboxPortNumbers, type ComposedDevice, type RenderedFlow,
@@ -210,12 +210,6 @@ export interface ReconcilerInit {
    * off that chain (default DRAIN_MS; 0 removes them in that bundle). See drainOldChains.
    */
   drainMs?: number;
-  /**
-   * plantDeleteThenAdd: PLANTED BUG for the chaos self-test only — a device whose plan changes loses its
-   * old flows first, in a bundle of their own, and gets the new ones after its new μmboxes started (KalKi's
-   * break-before-make). With this bridge's drop-by-default table the gap drops the device's traffic.
-   */
-  plantDeleteThenAdd?: boolean;
 }
 
 /** FULL_PASS_SPACING_FACTOR spaces full passes at least this many of their own durations apart. */
@@ -618,8 +612,7 @@ export class Reconciler {
     assert((observation.flows === null) !== (observation.cached === null), 'a pass has either dumped flows or a cache');
     if (observation.cached === null) this.pools.findSlots(desired, observation.ports, observation.umboxes, this.interfaceExists());
     const attached = aliasPorts(await this.attachDevicePorts(desired, observation.ports), observation.umboxes);
-    let flows = observation.flows;
-    if (this.init.plantDeleteThenAdd === true) flows = await this.plantedDeleteFirst(desired, observation.cached, flows);
+    const flows = observation.flows;
     const umboxStarted = this.clock.nowMs();
     const blocked = new Map<string, string>(); // deviceId → why its plan cannot be enforced now
     const toStart = await this.umboxesToStart(desired, observation.umboxes, attached, blocked);
@@ -799,22 +792,6 @@ export class Reconciler {
       missing.filter((umbox) => startedNames.has(umbox.name)).flatMap((umbox) => [umbox.inPort, umbox.outPort]), attachedNames(ports));
     result.standbyPending = missing.length - started.length;
     return { umboxes: started, ports: added };
-  }
-
-  /** plantedDeleteFirst removes the flows of older generations of every device before anything else (planted bug). */
-  private async plantedDeleteFirst(desired: DesiredDataplane, cached: Observed | null, dumped: ObservedFlow[] | null): Promise<ObservedFlow[] | null> {
-    const flows: ObservedFlow[] = cached !== null ? [...cached.table.values()] : dumped ?? await this.sw.dumpFlows();
-    const wanted = new Map(desired.devices.map((device) => [device.deviceNumber, device.generation]));
-    const stale = flows.filter((flow) => {
-      if (flow.cookie === 0n) return false;
-      const { deviceNumber, generation } = splitCookie(flow.cookie);
-      const current = wanted.get(deviceNumber);
-      return current !== undefined && generation !== current;
-    });
-    if (stale.length === 0) return dumped;
-    await this.sw.applyFlows({ add: [], remove: stale.map(removalText) });
-    if (cached !== null) for (const flow of stale) cached.table.delete(flowKey(flow.priority, flow.match));
-    return dumped === null ? null : dumped.filter((flow) => !stale.includes(flow));
   }
 
   /**

@@ -6,7 +6,7 @@
 // enforced generation per device from here, so a client can wait for enforcement, not only for
 // commit.
 import type { Logger } from 'pino';
-import { DataplaneAgent, hostPaths, nodeSigner } from '../dataplane/index.js';
+import { DataplaneAgent, OvsSwitch, hostPaths, nodeSigner } from '../dataplane/index.js';
 import type { DeviceReport, Discovery } from '../dataplane/index.js';
 import type { KeyPair } from '../commands/index.js';
 import type { NodeConfig } from './config.js';
@@ -16,6 +16,7 @@ import type { RaftRuntime } from './raft-runtime.js';
 import type { NodeSequence } from './device-link.js';
 import type { ProposeOutcome } from '../devices/index.js';
 import { RuntimeError } from './runtime-errors.js';
+import { DeleteThenAddSwitch } from './plant-delete-then-add.js';
 
 /** TELEMETRY_ATTEMPTS bounds the proposals of one telemetry batch (≈30 s of retries; the batch expires after 60 s). */
 const TELEMETRY_ATTEMPTS = 20;
@@ -65,7 +66,8 @@ export function startDataplane(init: {
     bridge: config.dataplane!.bridge,
     uplinkPort: config.dataplane!.uplinkPort,
     paths,
-    ...(init.plantDeleteThenAdd === true ? { plantDeleteThenAdd: true } : {}),
+    // The planted bug is a wrapper around the switch, made here in the composition root.
+    ...(init.plantDeleteThenAdd === true ? { switch: new DeleteThenAddSwitch(new OvsSwitch({ bridge: config.dataplane!.bridge, ovsDir: paths.ovsDir })) } : {}),
     ...(config.dataplane?.standbyUmboxes === undefined ? {} : { standbyLimit: config.dataplane.standbyUmboxes }),
     sign: nodeSigner({ clusterId, keyPair: identity, nextSeq }),
     ...(init.management ? { management: init.management, watchLinks: true } : {}),
