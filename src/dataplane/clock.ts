@@ -1,7 +1,7 @@
 // clock.ts — the reconciler's time source, injected (STYLE.md: clock, network and disk are injected): the
 // system clock in production, a simulated one in tests, so the scheduling loop's rules (backoff, resync
 // spacing, the drain of an old chain) are tested without waiting for real time to pass.
-import { strict as assert } from 'node:assert';
+import { assert } from './errors.js';
 
 /** TimerHandle is what Clock.setTimer returns, to cancel the timer. */
 export interface TimerHandle {

@@ -8,9 +8,8 @@
 // vendor class (option 60) of DISCOVER and REQUEST frames. Every byte of a frame is untrusted: each length
 // is checked against what is left, text is cut to printable ASCII, and the book is bounded.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { strict as assert } from 'node:assert';
 import { DISCOVERY_REPORT_INTERVAL_MS, MAX_DISCOVERIES, MAX_PACKET_IN_BYTES } from './constants.js';
-import { badInput } from './errors.js';
+import { badInput, assert } from './errors.js';
 import { UMBOX_PORT_NAME } from './planner.js';
 import { OvsSwitch, type SwitchPortInfo } from './ovs.js';
 

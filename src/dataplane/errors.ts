@@ -1,6 +1,8 @@
 // errors.ts — the data plane's expected operating errors, each with a stable code (STYLE.md:
 // broken invariants assert and crash; expected failures are these classes; bad input is rejected
-// at the edge with what, where, expected and got).
+// at the edge with what, where, expected and got). The data plane's assert is built on the one assertion
+// helper, src/assert.ts.
+import { InvariantError, assertWith, type Assert } from '../assert.js';
 
 /** DataplaneErrorCode names every expected way the data plane can fail. Codes are stable. */
 export type DataplaneErrorCode =
@@ -32,3 +34,13 @@ export function badInput(where: string, expected: string, got: unknown): Datapla
   const shown = typeof got === 'string' ? JSON.stringify(got) : JSON.stringify(got) ?? String(got);
   return new DataplaneError('bad_input', `${where}: expected ${expected}, got ${shown}`);
 }
+
+/** DataplaneAssertionError is a broken data-plane invariant (a bug): never caught as an operating error. */
+export class DataplaneAssertionError extends InvariantError {
+  constructor(message: string) {
+    super('DATAPLANE_ASSERTION_FAILED', `dataplane: assertion failed: ${message}`);
+  }
+}
+
+/** assert throws DataplaneAssertionError when `condition` is false (kept on in production, TigerStyle). */
+export const assert: Assert = assertWith((message) => new DataplaneAssertionError(message));

@@ -6,11 +6,11 @@
 // the flows out of an old chain outlive the bundle that moves its device; Reconciler.drainOldChains).
 // The reconciler (reconciler.ts) drives the switch with what these return; test/dataplane/flow-table.test.ts
 // and flows.test.ts check them on their own.
-import { strict as assert } from 'node:assert';
 import { REPORT_ACTIONS } from './constants.js';
 import { flowKey, type FlowChange, type SwitchPortInfo } from './ovs.js';
 import { splitCookie, unknownPortFlows, UMBOX_PORT_NAME } from './planner.js';
 import type { DesiredDataplane, DeviceReport, FlowSpec, ObservedFlow, PlannedDevice, PlannedUmbox } from './types.js';
+import { assert } from './errors.js';
 
 /** BLOCK_ALL_IMAGE is the μmbox that forwards nothing (deploy/umbox/block-all): a chain with it drops everything. */
 const BLOCK_ALL_IMAGE = 'block-all';

@@ -2,8 +2,7 @@
 // reconciler tests. They follow the same contract as OvsSwitch and DockerUmboxRuntime (the contract suites
 // in test/dataplane run against both), and record every call so tests can check ordering
 // (make-before-break) and atomicity (one bundle per change).
-import { strict as assert } from 'node:assert';
-import { DataplaneError } from './errors.js';
+import { DataplaneError, assert } from './errors.js';
 import { flowKey, parseFlowDump, type FlowChange, type Switch, type SwitchPortInfo } from './ovs.js';
 import { peerName, type ImageCheck, type PooledUmbox, type RuntimeWatch, type UmboxRuntime } from './docker-runtime.js';
 import { UMBOX_PORT_NAME } from './planner.js';

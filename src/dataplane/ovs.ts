@@ -5,9 +5,8 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { strict as assert } from 'node:assert';
 import { DISCOVERY_METER_BURST, DISCOVERY_METER_ID, DISCOVERY_METER_PPS } from './constants.js';
-import { DataplaneError } from './errors.js';
+import { DataplaneError, assert } from './errors.js';
 import { run } from './exec.js';
 import { UMBOX_PORT_NAME } from './planner.js';
 import type { ObservedFlow } from './types.js';

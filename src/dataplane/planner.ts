@@ -34,13 +34,12 @@
 // per node by PlannerOptions.standbyLimit: devices with a higher standbyPriority first, then by id, whole
 // chains only. They are planned but never referenced by a flow until a plan's chain names them.
 import { createHash } from 'node:crypto';
-import { strict as assert } from 'node:assert';
 import {
   BASE_DROP_PRIORITY, DEVICE_FLOW_PRIORITY, DEVICE_REPORT_PRIORITY, MANAGEMENT_FLOW_PRIORITY, MANAGEMENT_GUARD_PRIORITY, MAX_ADDRESSES_PER_DEVICE,
   MAX_CHAIN_LENGTH, MAX_DEVICES_PER_NODE, MAX_GENERATION, MAX_MANAGEMENT_TCP_PORTS, MAX_STANDBY_UMBOXES_PER_NODE, MAX_WARM_IMAGES,
   STANDBY_UMBOXES_DEFAULT, UNKNOWN_PORT_REPORT_PRIORITY,
 } from './constants.js';
-import { badInput } from './errors.js';
+import { badInput, assert } from './errors.js';
 import type {
   DesiredDataplane, DesiredDevice, DesiredInput, DevicePlan, FlowSpec, ImagePin, NodeManagement, PlanProblem, PlannedDevice, PlannedUmbox,
 } from './types.js';
@@ -116,7 +115,7 @@ function planStandby(nodeId: string, devices: readonly DesiredDevice[], planned:
   let leftOut = 0;
   for (const { device, index } of order) {
     const plannedDevice = planned[index];
-    assert(plannedDevice !== undefined && plannedDevice.deviceId === device.id);
+    assert(plannedDevice !== undefined && plannedDevice.deviceId === device.id, `device ${device.id} is planned in input order`);
     const taken = new Set(plannedDevice.umboxes.map((umbox) => umbox.name));
     const standby: PlannedUmbox[] = [];
     for (const [chainIndex, target] of (device.standby ?? []).entries()) {
@@ -279,7 +278,7 @@ function planDevice(nodeId: string, device: DesiredDevice, deviceNumber: number,
   for (let position = 0; position + 1 < umboxes.length; position++) {
     const here = umboxes[position];
     const next = umboxes[position + 1];
-    assert(here !== undefined && next !== undefined);
+    assert(here !== undefined && next !== undefined, 'a chain hop has a μmbox on each side');
     flows.push(flow(cookie, here.outPort, '', next.inPort), flow(cookie, next.inPort, '', here.outPort));
   }
   flows.push(...reportFlows(cookie, device.port));

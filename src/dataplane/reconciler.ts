@@ -38,12 +38,11 @@
 //      reconfigure the bridge on the reaction path either.
 import { existsSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
-import { strict as assert } from 'node:assert';
 import {
   DRAIN_MS, RECONCILE_BACKOFF_MAX_MS, RECONCILE_BACKOFF_MIN_MS, RECONCILE_RESYNC_MS, STANDBY_STARTS_PER_PASS, UMBOX_START_CONCURRENCY,
 } from './constants.js';
 import { systemClock, sleepOn, type Clock } from './clock.js';
-import { DataplaneError } from './errors.js';
+import { DataplaneError, assert } from './errors.js';
 import { type FlowChange, type Switch, type SwitchPortInfo } from './ovs.js';
 import { checkInput, pinKey, planDataplane, UMBOX_PORT_NAME, type PlannerOptions } from './planner.js';
 import { type RuntimeWatch, type UmboxRuntime } from './docker-runtime.js';
@@ -923,7 +922,7 @@ export class Reconciler {
     const worker = async (): Promise<void> => {
       while (next < items.length) {
         const item = items[next++];
-        assert(item !== undefined);
+        assert(item !== undefined, 'a worker takes an item within bounds');
         await this.startOne(item, blocked, run, result);
       }
     };

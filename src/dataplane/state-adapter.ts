@@ -18,10 +18,10 @@
 // protocol needs: `mqtt` → the device connects to the gateway's broker; `http-json` and `hue` → the gateway
 // connects to the port of the endpoint's URL (80 by default, 443 for https) and, for http-json, of
 // options.commandUrl. The node's own management port comes from the node (DesiredInputOptions.management).
-import { strict as assert } from 'node:assert';
 import { MAX_DEVICES_PER_NODE, MAX_GENERATION, MAX_WARM_IMAGES } from './constants.js';
 import { pinKey } from './planner.js';
 import type { DesiredDevice, DesiredInput, DeviceManagement, DevicePlan, ImagePin, NodeManagement, StandbyPlan } from './types.js';
+import { assert } from './errors.js';
 
 /** StatePlan is a device's plan as the state machine reports it (src/state DevicePlan). */
 export type StatePlan = { deviceId: string; state: string; sinceMs: number } & (

@@ -2,10 +2,10 @@
 // `telemetry` command per security domain, signed by the node key (a node key may sign telemetry only
 // for devices it serves; the state machine checks that on apply). Pending alerts are bounded: when the
 // queue is full new alerts are dropped and counted, never buffered without limit.
-import { strict as assert } from 'node:assert';
 import { keyIdHex, signCommand, type CommandBody, type KeyPair } from '../commands/index.js';
 import { ALERT_BATCH_MAX, MAX_PENDING_ALERTS } from './constants.js';
 import type { UmboxAlert } from './types.js';
+import { assert } from './errors.js';
 
 /** TelemetryAlertEvent is the alert event as the `telemetry` command payload carries it (src/commands). */
 export interface TelemetryAlertEvent {

@@ -6,13 +6,13 @@
 // containers to keep and to start; UmboxPools holds the pools' state (free slots, failed warm starts) and
 // refills them after the bundle (Reconciler steps 5-6). Tested in test/dataplane/umbox-pools.test.ts.
 import { randomBytes } from 'node:crypto';
-import { strict as assert } from 'node:assert';
 import type { Clock } from './clock.js';
 import { PORT_POOL_DEFAULT, WARM_POOL_DEFAULT } from './constants.js';
 import { peerName, type ImageCheck, type UmboxRuntime } from './docker-runtime.js';
 import { pinKey, umboxPorts, warmName } from './planner.js';
 import type { Switch, SwitchPortInfo } from './ovs.js';
 import type { DesiredDataplane, ObservedUmbox } from './types.js';
+import { assert } from './errors.js';
 
 /** WARM_STARTS_PER_PASS bounds the warm-pool containers one pass starts (step 5). */
 export const WARM_STARTS_PER_PASS = 1;
