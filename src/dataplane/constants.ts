@@ -28,8 +28,9 @@ export const MAX_ALERT_DETAIL_BYTES = 256;
 export const MAX_PENDING_ALERTS = 4096;
 /** ALERT_BATCH_MAX is the most alerts one signed telemetry batch carries. */
 export const ALERT_BATCH_MAX = 256;
-/** RECONCILE_BACKOFF_MIN_MS and RECONCILE_BACKOFF_MAX_MS bound the retry delay after a failed pass. */
+/** RECONCILE_BACKOFF_MIN_MS is the first retry delay after a failed pass (it doubles per failure). */
 export const RECONCILE_BACKOFF_MIN_MS = 100;
+/** RECONCILE_BACKOFF_MAX_MS caps the retry delay after failed passes. */
 export const RECONCILE_BACKOFF_MAX_MS = 5_000;
 /**
  * DRAIN_MS is how long the flows out of an old chain's μmboxes stay after the bundle that moves their device
@@ -88,8 +89,9 @@ export const DEVICE_REPORT_PRIORITY = 10;
 export const UNKNOWN_PORT_REPORT_PRIORITY = 5;
 /** DISCOVERY_METER_ID is the OpenFlow 1.3 meter every report flow goes through (one per bridge). */
 export const DISCOVERY_METER_ID = 1;
-/** DISCOVERY_METER_PPS and DISCOVERY_METER_BURST bound the frames a bridge reports to the node: a flood costs the node a few packet-ins a second. */
+/** DISCOVERY_METER_PPS bounds the frames a bridge reports to the node a second: a flood costs the node a few packet-ins. */
 export const DISCOVERY_METER_PPS = 5;
+/** DISCOVERY_METER_BURST is the burst the discovery meter lets through above DISCOVERY_METER_PPS. */
 export const DISCOVERY_METER_BURST = 5;
 /** REPORT_ACTIONS are a report flow's actions as OVS prints them: through the meter to the controller (the node's monitor), nothing else. */
 export const REPORT_ACTIONS = `meter:${DISCOVERY_METER_ID},CONTROLLER:65535`;

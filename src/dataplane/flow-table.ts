@@ -107,10 +107,12 @@ function deviceSignature(device: PlannedDevice, ofports: ReadonlyMap<string, num
   ].join('|');
 }
 
+/** resolvedPorts maps the names of the ports with an OpenFlow number (aliases included) to it. */
 function resolvedPorts(ports: readonly SwitchPortInfo[]): Map<string, number> {
   return new Map(ports.filter((port) => port.ofport > 0).map((port) => [port.name, port.ofport]));
 }
 
+/** reasonFor says why a device is quarantined this pass (blocked in step 1, or a plan problem); null when it is not. */
 function reasonFor(deviceId: string, blocked: ReadonlyMap<string, string>, problems: ReadonlyMap<string, string>): string | null {
   return blocked.get(deviceId) ?? problems.get(deviceId) ?? null;
 }
@@ -216,6 +218,7 @@ export function composeChanges(desired: DesiredDataplane, ports: readonly Switch
   return { table: previousTable, composed, change: { add, remove }, removed };
 }
 
+/** report is a device's enforcement report. */
 function report(device: PlannedDevice, appliedGeneration: number | null, enforcement: DeviceReport['enforcement'], reason: string | null): DeviceReport {
   return { deviceId: device.deviceId, desiredGeneration: device.generation, appliedGeneration, enforcement, reason };
 }
@@ -250,6 +253,7 @@ export function renderFlow(flow: FlowSpec, ofports: ReadonlyMap<string, number>)
   return { key: flowKey(flow.priority, match), cookie: flow.cookie, priority: flow.priority, match, actions };
 }
 
+/** renderAll renders every flow, or null when one of them names a port not on the bridge. */
 function renderAll(flows: readonly FlowSpec[], ofports: ReadonlyMap<string, number>): RenderedFlow[] | null {
   const rendered: RenderedFlow[] = [];
   for (const flow of flows) {
@@ -260,6 +264,7 @@ function renderAll(flows: readonly FlowSpec[], ofports: ReadonlyMap<string, numb
   return rendered;
 }
 
+/** addRendered puts a rendered flow in the table (a flow whose port is missing is left out). */
 function addRendered(table: Map<string, RenderedFlow>, flow: RenderedFlow | null): void {
   if (flow === null) return;
   // The planner never gives two flows the same match and priority (ports and addresses are unique).

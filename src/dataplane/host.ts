@@ -36,8 +36,9 @@ export interface HostPaths {
   lockFile: string;
 }
 
-/** DEFAULT_RUN_DIR and DEFAULT_DATA_DIR are the host directories used when none are given. */
+/** DEFAULT_RUN_DIR is the host's run directory (sockets, OVS and Docker state) when none is given. */
 export const DEFAULT_RUN_DIR = '/run/quorumgate';
+/** DEFAULT_DATA_DIR is the host's data directory when none is given. */
 export const DEFAULT_DATA_DIR = '/var/lib/quorumgate';
 
 /** hostPaths lays out the directories under a run directory (sockets, pids) and a data directory. */

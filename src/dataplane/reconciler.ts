@@ -20,7 +20,9 @@
 //      new state's effect at once instead of the old chain's for the length of a container start; every
 //      other move keeps the old chain until the new one is ready (make-before-break);
 //   2. install the whole flow table in ONE atomic bundle: devices whose μmboxes are ready get their plan's
-//      flows, all others get drop flows (quarantine);
+//      flows, all others get drop flows (quarantine); the flows OUT of a chain a device leaves stay for
+//      DRAIN_MS more and go in a bundle of their own (drainOldChains: make-before-break in the datapath,
+//      whose cached flows may still send packets into the old chain for a moment after the bundle);
 //   3. only then remove the μmboxes and ports that no installed flow uses any more (standby μmboxes stay);
 //   4. last, start a few missing standby μmboxes (the chains devices may move to next, see planner.ts) and
 //      attach their ports; no flow references them, so until a plan's chain names them the table-miss drop
@@ -36,6 +38,13 @@
 //      its image instead: its configuration is loaded in place and it takes the planned name — no container
 //      start, and no link change (its interfaces are up on the bridge already), so Open vSwitch does not
 //      reconfigure the bridge on the reaction path either.
+//
+// The promise "enforcement never lapses" (DESIGN.md, make-before-break) is kept by Reconciler.enforce and
+// Reconciler.drainOldChains (read their doc comments); test/dataplane/swap.test.ts proves it with real
+// packets, reconciler.test.ts "make-before-break…" on the in-memory adapters and simulated time.
+// Layout: this file is the loop (runLoop, on an injected Clock: clock.ts) and the pass's named steps
+// (observe, planPass, startChains, enforce, cleanUp); the pure flow table is flow-table.ts, the port and
+// warm pools umbox-pools.ts.
 import { existsSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import {
@@ -411,10 +420,17 @@ export class Reconciler {
     return planDataplane(input, this.plannerOptions());
   }
 
+  /** plannerOptions are this node's wiring for planDataplane. */
   private plannerOptions(): PlannerOptions {
     return { uplinkPort: this.uplinkPort, ...(this.init.standbyLimit === undefined ? {} : { standbyLimit: this.init.standbyLimit }) };
   }
 
+  /**
+   * runLoop is the scheduling loop: it runs a pass on new input (from the cache), on a reported μmbox death
+   * (a full pass, spaced DEATH_PASS_SPACING_MS), every resync interval (a full pass, spaced at least
+   * FULL_PASS_SPACING_FACTOR of its own duration), and after a failed pass with capped, doubling backoff.
+   * All its time comes from the injected clock (tests: SimulatedClock).
+   */
   private async runLoop(): Promise<void> {
     const minMs = this.init.backoffMinMs ?? RECONCILE_BACKOFF_MIN_MS;
     const maxMs = this.init.backoffMaxMs ?? RECONCILE_BACKOFF_MAX_MS;
@@ -466,6 +482,7 @@ export class Reconciler {
     }
   }
 
+  /** sleep waits `ms` of the clock, or until wake() (new input, a death, stop). */
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = this.clock.setTimer(ms, done);
@@ -493,6 +510,7 @@ export class Reconciler {
     return pass;
   }
 
+  /** pass runs passBody and reports its result (onPass, waiters); a failed pass trusts nothing observed. */
   private async pass(full: boolean, preemptible: boolean): Promise<PassResult> {
     const started = this.clock.nowMs();
     const result: PassResult = {
@@ -518,6 +536,7 @@ export class Reconciler {
     }
   }
 
+  /** notifyWaiters lets every waitFor check the reports again. */
   private notifyWaiters(): void {
     for (const waiter of [...this.waiters]) waiter();
   }
@@ -1038,10 +1057,12 @@ export class Reconciler {
     result.errors.push(message);
   }
 
+  /** interfaceExists says whether a host interface exists (the init's, or /sys/class/net). */
   private interfaceExists(): (name: string) => boolean {
     return this.init.interfaceExists ?? ((name: string) => existsSync(`/sys/class/net/${name}`));
   }
 
+  /** reportIntegrity raises an integrity alert once per device, generation, image, digest and reason (bounded memory). */
   private reportIntegrity(alert: IntegrityAlert): void {
     const key = `${alert.deviceId}\u0000${alert.generation}\u0000${alert.image}\u0000${alert.digest}\u0000${alert.reason}`;
     if (this.integrityReported.has(key)) return;
@@ -1050,6 +1071,7 @@ export class Reconciler {
     this.init.onIntegrityAlert?.(alert);
   }
 
+  /** pruneIntegrityMemory forgets the alerts of generations no longer planned. */
   private pruneIntegrityMemory(desired: DesiredDataplane): void {
     const current = new Set(desired.devices.map((device) => `${device.deviceId}\u0000${device.generation}\u0000`));
     for (const key of this.integrityReported) {
@@ -1064,6 +1086,7 @@ function isPlugged(device: PlannedDevice, ofports: ReadonlyMap<string, number>):
   return (ofports.get(device.port) ?? -1) > 0;
 }
 
+/** unpluggedReason says why a device whose port is not on the bridge yet is quarantined. */
 function unpluggedReason(device: PlannedDevice): string {
   return `port ${device.port} is not plugged in yet: quarantined, no μmbox started, until its interface appears`;
 }
