@@ -7,7 +7,7 @@
 // commit.
 import type { Logger } from 'pino';
 import { DataplaneAgent, OvsSwitch, hostPaths, nodeSigner } from '../dataplane/index.js';
-import type { DeviceReport, Discovery } from '../dataplane/index.js';
+import type { DeviceReport, Discovery, TelemetryBatch } from '../dataplane/index.js';
 import type { KeyPair } from '../commands/index.js';
 import type { NodeConfig } from './config.js';
 import { changesPlans } from './gateway-applier.js';
@@ -35,8 +35,8 @@ export interface DataplaneLink {
   stop(): Promise<void>;
 }
 
-/** startDataplane creates and starts the agent for this node and feeds it every applied state. */
-export function startDataplane(init: {
+/** DataplaneInit is what startDataplane needs of the node. */
+export interface DataplaneInit {
   config: NodeConfig;
   identity: KeyPair;
   clusterId: Uint8Array;
@@ -53,8 +53,11 @@ export function startDataplane(init: {
   submitSigned?: (signed: Uint8Array) => Promise<ProposeOutcome>;
   /** plantDeleteThenAdd: PLANTED BUG (chaos self-test) — flow swaps delete before they add. */
   plantDeleteThenAdd?: boolean;
-}): DataplaneLink {
-  const { config, identity, clusterId, applier, runtime } = init;
+}
+
+/** startDataplane creates and starts the agent for this node and feeds it every applied state. */
+export function startDataplane(init: DataplaneInit): DataplaneLink {
+  const { config, identity, clusterId, applier } = init;
   const logger = init.logger.child({ module: 'dataplane' });
   const memberId = `n${config.nodeId}`;
   // Telemetry sequence numbers must exceed what the state last applied for this key, and what this
@@ -72,31 +75,7 @@ export function startDataplane(init: {
     sign: nodeSigner({ clusterId, keyPair: identity, nextSeq }),
     ...(init.management ? { management: init.management, watchLinks: true } : {}),
     ...(init.onDiscovery ? { onDiscovery: init.onDiscovery, onDiscoveryError: (error: Error) => logger.debug({ err: error }, 'discovery monitor') } : {}),
-    submit: async (signed, batch) => {
-      if (init.submitSigned) {
-        const outcome = await init.submitSigned(signed);
-        if (outcome.kind === 'committed' && (outcome.ok || outcome.code === 'duplicate')) logger.info({ domain: batch.domain, events: batch.events.length, index: outcome.index }, 'telemetry committed');
-        else logger.warn({ domain: batch.domain, outcome }, 'telemetry batch not applied');
-        return;
-      }
-      // An alert must not be lost to a leader change: the same signed bytes are proposed again
-      // until they commit (the state machine applies a body once; a repeat is answered 'duplicate').
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const committed = await runtime.propose(signed);
-          const result = committed.result as { ok: boolean; code?: string; reason?: string };
-          if (result.ok) logger.info({ domain: batch.domain, events: batch.events.length, index: committed.index }, 'telemetry committed');
-          else if (result.code === 'duplicate') logger.info({ domain: batch.domain, index: committed.index }, 'telemetry had already been committed');
-          else logger.warn({ domain: batch.domain, code: result.code, reason: result.reason }, 'telemetry batch rejected');
-          return;
-        } catch (error) {
-          const retriable = error instanceof RuntimeError && error.code !== 'RUNTIME_STOPPED';
-          if (!retriable || attempt >= TELEMETRY_ATTEMPTS) throw error;
-          logger.info({ attempt, reason: error.message }, 'telemetry not committed yet; proposing the same batch again');
-          await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 50 * 2 ** attempt)));
-        }
-      }
-    },
+    submit: telemetrySubmitter(init, logger),
     onAlert: (alert) => logger.info({ alert }, 'μmbox alert'),
     onIntegrityAlert: (alert) => logger.warn({ alert }, 'μmbox image failed its integrity check; device quarantined'),
     onPass: (result, error) => {
@@ -130,24 +109,65 @@ export function startDataplane(init: {
   agent.start();
   logger.info({ bridge: config.dataplane!.bridge, ovsDir: paths.ovsDir, dockerSocket: paths.dockerSocket }, 'data plane started');
   return {
-    enforcement: {
-      report: () => agent.report(),
-      enforcedIndex: () => {
-        // Every device this node serves must be reported and enforced at the generation asked for;
-        // a node that restarted and has not reconciled yet reports nothing, and so enforces nothing.
-        const reports = new Map(agent.report().map((d) => [d.deviceId, d]));
-        const served = applier.machine.devices({ nodeId: memberId });
-        const enforced = served.every((device) => {
-          const report = reports.get(device.id);
-          return report !== undefined && report.appliedGeneration === report.desiredGeneration;
-        });
-        return enforced ? desiredIndex : 0;
-      },
-    },
+    enforcement: enforcementOf(agent, applier, memberId, () => desiredIndex),
     stop: async () => {
       applier.off('applied', onApplied);
       applier.off('restored', update);
       await agent.stop();
+    },
+  };
+}
+
+/**
+ * telemetrySubmitter proposes a signed telemetry batch: through the device half's proposer when the node has
+ * one (it keeps the node's commands in sequence order), else straight to Raft, the same signed bytes again
+ * until they commit (at most TELEMETRY_ATTEMPTS): an alert must not be lost to a leader change.
+ */
+function telemetrySubmitter(init: Pick<DataplaneInit, 'submitSigned' | 'runtime'>, logger: Logger): (signed: Uint8Array, batch: TelemetryBatch) => Promise<void> {
+  const runtime = init.runtime;
+  return async (signed, batch) => {
+  if (init.submitSigned) {
+    const outcome = await init.submitSigned(signed);
+    if (outcome.kind === 'committed' && (outcome.ok || outcome.code === 'duplicate')) logger.info({ domain: batch.domain, events: batch.events.length, index: outcome.index }, 'telemetry committed');
+    else logger.warn({ domain: batch.domain, outcome }, 'telemetry batch not applied');
+    return;
+  }
+  // An alert must not be lost to a leader change: the same signed bytes are proposed again
+  // until they commit (the state machine applies a body once; a repeat is answered 'duplicate').
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const committed = await runtime.propose(signed);
+      const result = committed.result as { ok: boolean; code?: string; reason?: string };
+      if (result.ok) logger.info({ domain: batch.domain, events: batch.events.length, index: committed.index }, 'telemetry committed');
+      else if (result.code === 'duplicate') logger.info({ domain: batch.domain, index: committed.index }, 'telemetry had already been committed');
+      else logger.warn({ domain: batch.domain, code: result.code, reason: result.reason }, 'telemetry batch rejected');
+      return;
+    } catch (error) {
+      const retriable = error instanceof RuntimeError && error.code !== 'RUNTIME_STOPPED';
+      if (!retriable || attempt >= TELEMETRY_ATTEMPTS) throw error;
+      logger.info({ attempt, reason: error.message }, 'telemetry not committed yet; proposing the same batch again');
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 50 * 2 ** attempt)));
+    }
+  }
+  };
+}
+
+/**
+ * enforcementOf is the enforcement view of a started agent: its reports, and the highest applied index whose
+ * plans are all enforced — every device this node serves reported and enforced at the generation asked for
+ * (a node that restarted and has not reconciled yet reports nothing, and so enforces nothing).
+ */
+function enforcementOf(agent: DataplaneAgent, applier: GatewayApplier, memberId: string, desiredIndex: () => number): EnforcementView {
+  return {
+    report: () => agent.report(),
+    enforcedIndex: () => {
+      const reports = new Map(agent.report().map((d) => [d.deviceId, d]));
+      const served = applier.machine.devices({ nodeId: memberId });
+      const enforced = served.every((device) => {
+        const report = reports.get(device.id);
+        return report !== undefined && report.appliedGeneration === report.desiredGeneration;
+      });
+      return enforced ? desiredIndex() : 0;
     },
   };
 }
