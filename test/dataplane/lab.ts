@@ -7,6 +7,9 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, type ExecResult } from '../../src/dataplane/exec.js';
 import { dockerAnswers, ensureHost, hostPaths, ovsAnswers, stopHost, type HostPaths } from '../../src/dataplane/host.js';
+import type { OvsSwitch } from '../../src/dataplane/ovs.js';
+import type { Reconciler } from '../../src/dataplane/reconciler.js';
+import type { UmboxRuntime } from '../../src/dataplane/docker-runtime.js';
 import { requireInCi } from '../support/paths.js';
 import { addNamespace, endpoint, hostVeth, removeNamespace } from '../../cluster/netlab.js';
 
@@ -139,4 +142,19 @@ export async function buildUpstream(lab: Lab, uplinkPort: string): Promise<{ ser
   }
   await lab.exec(up, ['ip', 'link', 'set', 'br0', 'up']);
   return { server, attacker };
+}
+
+/** emptyNode stops a lab's reconciler and leaves its node empty: no device flows, no μmbox containers (teardown). */
+export async function emptyNode(reconciler: Reconciler, runtime: UmboxRuntime, nodeId: string): Promise<void> {
+  await reconciler.stop();
+  reconciler.setDesired({ nodeId, devices: [] });
+  await reconciler.reconcileOnce().catch(() => undefined);
+  for (const umbox of await runtime.list(nodeId)) await runtime.remove(umbox.name);
+}
+
+/** releaseLab deletes the lab's bridge and everything the lab made, and drops this process's lease on OVS and Docker. */
+export async function releaseLab(sw: OvsSwitch, lab: Lab, available: Awaited<ReturnType<typeof facilities>>): Promise<void> {
+  await sw.deleteBridge().catch(() => undefined);
+  await lab.destroy();
+  await releaseFacilities(available);
 }

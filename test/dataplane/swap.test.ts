@@ -24,7 +24,7 @@ import { OvsSwitch } from '../../src/dataplane/ovs.js';
 import { Reconciler } from '../../src/dataplane/reconciler.js';
 import { buildAllImages, type ImageManifest } from '../../src/dataplane/umbox-images.js';
 import type { DesiredDevice, DevicePlan, ImagePin } from '../../src/dataplane/types.js';
-import { Lab, SERVER_ADDRESS, buildUpstream, deviceAddress, facilities, releaseFacilities } from './lab.js';
+import { Lab, SERVER_ADDRESS, buildUpstream, deviceAddress, emptyNode, facilities, releaseLab } from './lab.js';
 
 const available = await facilities();
 const skip = available.ok ? false : `needs ${available.reason}`;
@@ -98,14 +98,9 @@ describe('make-before-break with real packets', { skip, timeout: 240_000 }, () =
 
   after(async () => {
     try {
-      await reconciler.stop();
-      reconciler.setDesired({ nodeId, devices: [] });
-      await reconciler.reconcileOnce().catch(() => undefined);
-      for (const umbox of await runtime.list(nodeId)) await runtime.remove(umbox.name);
+      await emptyNode(reconciler, runtime, nodeId);
     } finally {
-      await sw.deleteBridge().catch(() => undefined);
-      await lab.destroy();
-      await releaseFacilities(available);
+      await releaseLab(sw, lab, available);
     }
   });
 
