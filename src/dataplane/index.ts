@@ -12,6 +12,7 @@ export { Reconciler, type ReconcilerInit, type PassResult, type IntegrityAlert, 
 export { composeTable, composeChanges, diffFlows, renderFlow, flowText, holdForDrain, type RenderedFlow, type ComposedDevice } from './flow-table.js';
 export { UmboxPools, findFreeSlots, aliasPorts, type PortSlot } from './umbox-pools.js';
 export { systemClock, SimulatedClock, type Clock, type TimerHandle } from './clock.js';
+export { PassSchedule, type Signals } from './pass-schedule.js';
 export { AlertIntake, type AlertIntakeInit } from './alerts.js';
 export { TelemetryBatcher, batchAlerts, nodeSigner, type TelemetryBatch, type TelemetryAlertEvent, type SignBatch, type TelemetryBatcherInit, type NodeSignerInit } from './telemetry.js';
 export { ensureHost, stopHost, hostPaths, ovsAnswers, dockerAnswers, HOST_PACKAGES, DEFAULT_DATA_DIR, DEFAULT_RUN_DIR, type HostPaths, type HostStatus } from './host.js';

@@ -42,9 +42,9 @@
 // The promise "enforcement never lapses" (DESIGN.md, make-before-break) is kept by Reconciler.enforce and
 // Reconciler.drainOldChains (read their doc comments); test/dataplane/swap.test.ts proves it with real
 // packets, reconciler.test.ts "make-before-break…" on the in-memory adapters and simulated time.
-// Layout: this file is the loop (runLoop, on an injected Clock: clock.ts) and the pass's named steps
-// (observe, planPass, startChains, enforce, cleanUp); the pure flow table is flow-table.ts, the port and
-// warm pools umbox-pools.ts.
+// Layout: this file is the loop (runLoop, on an injected Clock: clock.ts; when to run which pass is the pure
+// pass-schedule.ts) and the pass's named steps (observe, planPass, startChains, enforce, cleanUp); the pure
+// flow table is flow-table.ts, the port and warm pools umbox-pools.ts.
 import { existsSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import {
@@ -52,6 +52,7 @@ import {
 } from './constants.js';
 import { systemClock, sleepOn, type Clock } from './clock.js';
 import { DataplaneError, assert } from './errors.js';
+import { PassSchedule, type Signals } from './pass-schedule.js';
 import { type FlowChange, type Switch, type SwitchPortInfo } from './ovs.js';
 import { checkInput, pinKey, planDataplane, UMBOX_PORT_NAME, type PlannerOptions } from './planner.js';
 import { type RuntimeWatch, type UmboxRuntime } from './docker-runtime.js';
@@ -220,10 +221,6 @@ export interface ReconcilerInit {
   drainMs?: number;
 }
 
-/** FULL_PASS_SPACING_FACTOR spaces full passes at least this many of their own durations apart. */
-const FULL_PASS_SPACING_FACTOR = 10;
-/** DEATH_PASS_SPACING_MS spaces the full passes that reported μmbox deaths trigger. */
-const DEATH_PASS_SPACING_MS = 1_000;
 const MAX_INTEGRITY_ALERTS_REMEMBERED = 10_000;
 
 /** Reconciler makes one node's OVS bridge and μmbox containers match the agreed state. */
@@ -432,54 +429,35 @@ export class Reconciler {
    * All its time comes from the injected clock (tests: SimulatedClock).
    */
   private async runLoop(): Promise<void> {
-    const minMs = this.init.backoffMinMs ?? RECONCILE_BACKOFF_MIN_MS;
-    const maxMs = this.init.backoffMaxMs ?? RECONCILE_BACKOFF_MAX_MS;
-    const resyncMs = this.init.resyncMs ?? RECONCILE_RESYNC_MS;
-    let backoffMs = 0;
-    let lastFullMs = 0; // start of the last full pass that read to the end
-    let lastFullPassMs = 0;
-    let fullOwed = false; // a full pass gave up its reads for new input: run one as soon as input allows
-    let lastDeathPassMs = Number.NEGATIVE_INFINITY; // start of the last full pass a reported death asked for
+    const schedule = new PassSchedule({
+      resyncMs: this.init.resyncMs ?? RECONCILE_RESYNC_MS, backoffMinMs: this.init.backoffMinMs ?? RECONCILE_BACKOFF_MIN_MS,
+      backoffMaxMs: this.init.backoffMaxMs ?? RECONCILE_BACKOFF_MAX_MS,
+    });
     while (this.running) {
-      // Full passes read the whole bridge and engine; on a big node one takes long and every pass waits
-      // for it, so they are spaced to take at most 1/FULL_PASS_SPACING_FACTOR of the time.
-      const spacingMs = Math.max(resyncMs, FULL_PASS_SPACING_FACTOR * lastFullPassMs);
-      // An owed full pass runs at once, but never ahead of the backoff of a failed pass.
-      // A reported death is news like new input, but it too waits out a backoff, and death-driven full
-      // passes are at least DEATH_PASS_SPACING_MS apart (a μmbox that dies as soon as it starts would
-      // otherwise keep the loop restarting it back to back).
-      this.backingOff = backoffMs > 0;
-      const deathWaitMs = this.deathReported ? Math.max(0, lastDeathPassMs + DEATH_PASS_SPACING_MS - this.clock.nowMs()) : Number.POSITIVE_INFINITY;
-      if (backoffMs > 0 ? !this.dirty : !this.dirty && !fullOwed && deathWaitMs > 0) await this.sleep(backoffMs > 0 ? backoffMs : Math.min(spacingMs, deathWaitMs));
+      this.backingOff = schedule.backingOff();
+      const waitMs = schedule.waitMs(this.signals(), this.clock.nowMs());
+      if (waitMs > 0) await this.sleep(waitMs);
       if (!this.running) break;
-      // Woken by a death report before its spacing is over (and by nothing else): wait out the rest first.
-      if (backoffMs === 0 && !this.dirty && !fullOwed && this.deathReported && this.clock.nowMs() < lastDeathPassMs + DEATH_PASS_SPACING_MS) continue;
-      // A pass woken by new input trusts what the previous pass observed (and changed): reacting costs one
-      // bundle. The timer's passes, retries and the first pass read everything again, and so does a pass
-      // for new input when input has kept the timer from running for two spacings. A full pass may give
-      // up its reads for new input (preemptible) unless full passes have been starved that long.
-      const starved = this.clock.nowMs() - lastFullMs >= 2 * spacingMs;
-      const full = !this.dirty || backoffMs > 0 || starved || this.deathReported;
+      const next = schedule.next(this.signals(), this.clock.nowMs());
+      if (next === null) continue;
       this.dirty = false;
-      if (this.deathReported && full) lastDeathPassMs = this.clock.nowMs();
       this.deathReported = false;
       const startedAt = this.clock.nowMs();
       try {
-        const result = await this.reconcileOnce({ full, preemptible: full && !starved });
-        if (result.preempted) fullOwed = true;
-        else if (full) fullOwed = false;
-        if (full && !result.preempted) {
-          lastFullMs = startedAt;
-          lastFullPassMs = result.totalMs;
-        }
-        backoffMs = result.errors.length > 0 ? Math.min(maxMs, Math.max(minMs, backoffMs * 2)) : 0;
+        const result = await this.reconcileOnce(next);
+        schedule.passEnded(next.full, startedAt, { preempted: result.preempted, totalMs: result.totalMs, failed: result.errors.length > 0 });
         // Standby μmboxes start a few per pass; the next few go in the pass right after (no new reads).
         if (result.standbyPending > 0 && result.standbyErrors.length === 0) this.dirty = true;
       } catch {
         // reconcileOnce reported the error through onPass; retry after a capped, growing delay.
-        backoffMs = Math.min(maxMs, Math.max(minMs, backoffMs * 2));
+        schedule.passEnded(next.full, startedAt, null);
       }
     }
+  }
+
+  /** signals are what the loop learned since its last pass. */
+  private signals(): Signals {
+    return { dirty: this.dirty, deathReported: this.deathReported };
   }
 
   /** sleep waits `ms` of the clock, or until wake() (new input, a death, stop). */
