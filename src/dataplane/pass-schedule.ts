@@ -98,6 +98,7 @@ export class PassSchedule {
     this.backoffMs = result.failed ? this.nextBackoffMs() : 0;
   }
 
+  /** nextBackoffMs doubles the backoff, from backoffMinMs up to backoffMaxMs. */
   private nextBackoffMs(): number {
     return Math.min(this.backoffMaxMs, Math.max(this.backoffMinMs, this.backoffMs * 2));
   }
