@@ -654,6 +654,10 @@ export class Reconciler {
    * enforce is step 2: ONE atomic bundle for the whole table (every device its plan's flows if its μmboxes
    * are ready, its drop flows otherwise), reported at once; then drainOldChains, the step that keeps
    * make-before-break in the datapath. Invariant: no flow leads into a μmbox this pass does not know running.
+   * This is where "enforcement never lapses" (DESIGN.md promise 4) is kept: the new chain's μmboxes started in
+   * step 1, one bundle moves the device, the old chain's way out outlives it. Proved by reconciler.test.ts
+   * "make-before-break: new μmboxes start, ONE bundle swaps the flows…" and "…in the datapath…", and with
+   * real packets by test/dataplane/swap.test.ts.
    */
   private async enforce(desired: DesiredDataplane, observation: Observation, prepared: Prepared, result: PassResult): Promise<Enforced> {
     const flowsStarted = this.clock.nowMs();
