@@ -5,6 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { packagePath } from '../commands/index.js';
 import { registerCluster } from './cmd-cluster.js';
 import { registerDeviceInterface } from './cmd-devices.js';
+import { registerNode } from './cmd-node.js';
 import { registerObserve } from './cmd-observe.js';
 import { positiveInteger, registerOffline } from './cmd-offline.js';
 import { DEFAULT_ENDPOINT, DEFAULT_EXPIRES_IN_MS, DEFAULT_TIMEOUT_MS, ENV_ENDPOINTS, ENV_KEY, ENV_KEY_SEED } from './constants.js';
@@ -87,6 +88,7 @@ export function buildProgram(io: Io): Command {
   registerCluster(program, run);
   registerDeviceInterface(program, run);
   registerObserve(program, run);
+  registerNode(program, run);
   // Every subcommand reports errors the same way and exits through runCli, never process.exit.
   const configure = (command: Command): void => {
     for (const sub of command.commands) {
