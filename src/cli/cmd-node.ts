@@ -199,7 +199,7 @@ async function nodeJoin(ctx: Context, cardFile: string, options: { out: string; 
   const file = join(out, `${card.nodeId}.yaml`);
   writeOut(file, toYaml(nodeConfig(card, { join: true, members })), options.force);
   if (resolve(genesisFile) !== join(out, 'genesis.json')) copyFileSync(genesisFile, join(out, 'genesis.json'));
-  ctx.note(`qgate: wrote ${file}; copy it with genesis.json to ${card.nodeId}'s host and start the node: the leader promotes it to voter once it has caught up`);
+  ctx.note(`qgate: wrote ${file}; copy it with genesis.json to ${card.nodeId}'s host and start the node; once it has caught up (qgate status), make it a voter with "qgate members promote ${card.nodeId}"`);
 }
 
 /** registerNode adds `node init`, `node join` and `cluster init`. */
