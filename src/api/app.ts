@@ -18,6 +18,7 @@ import { gatewayRoutes } from './routes-gateway.js';
 import { deviceRoutes } from './routes-devices.js';
 import { uiRoutes } from './routes-ui.js';
 import { dashboardRoutes } from './routes-dashboard.js';
+import { snapshotRoutes } from './routes-snapshot.js';
 import type { ApiDeps } from './deps.js';
 
 /** MAX_BODY_BYTES bounds every request body (a signed command is at most 1 MiB). */
@@ -84,6 +85,7 @@ export async function buildApp(deps: ApiDeps, logger?: Logger): Promise<ApiApp> 
     await app.register(deviceRoutes, { deps });
     await app.register(uiRoutes, {});
     await app.register(dashboardRoutes, { deps });
+    await app.register(snapshotRoutes, { deps });
   }
   await app.ready();
   return app as unknown as ApiApp;

@@ -6,6 +6,7 @@ import { packagePath } from '../commands/index.js';
 import { registerCluster } from './cmd-cluster.js';
 import { registerDeviceInterface } from './cmd-devices.js';
 import { registerNode } from './cmd-node.js';
+import { registerSnapshot } from './cmd-snapshot.js';
 import { registerObserve } from './cmd-observe.js';
 import { positiveInteger, registerOffline } from './cmd-offline.js';
 import { DEFAULT_ENDPOINT, DEFAULT_EXPIRES_IN_MS, DEFAULT_TIMEOUT_MS, ENV_ENDPOINTS, ENV_KEY, ENV_KEY_SEED } from './constants.js';
@@ -89,6 +90,7 @@ export function buildProgram(io: Io): Command {
   registerDeviceInterface(program, run);
   registerObserve(program, run);
   registerNode(program, run);
+  registerSnapshot(program, run);
   // Every subcommand reports errors the same way and exits through runCli, never process.exit.
   const configure = (command: Command): void => {
     for (const sub of command.commands) {

@@ -90,7 +90,8 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?
     throw new StartupError('NOT_A_MEMBER', `node ${config.nodeId} (member id "n${config.nodeId}") is not in ${config.genesisFile}; set join: true for a node added later`);
   }
   if (self && self.publicKey !== toHex(identity.publicKey)) {
-    throw new StartupError('KEY_MISMATCH', `the key in ${config.identityKeyFile} is not node ${config.nodeId}'s key in the genesis; use that node's key file`);
+    throw new StartupError('KEY_MISMATCH', `the key in ${config.identityKeyFile} (${toHex(identity.publicKey)}) is not node ${config.nodeId}'s key `
+      + `(${self.publicKey} in ${config.genesisFile} or the config's members): node ${config.nodeId} exists already; use its own key file, or give this node a new id`);
   }
   const machineOptions = { skipReplayCheck: plant === 'no-replay-check' };
   const applier = new GatewayApplier(new StateMachine(genesis, policyEngines, machineOptions));

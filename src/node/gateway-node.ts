@@ -26,6 +26,7 @@ import { encodeRuntimeSnapshot } from './runtime-snapshot.js';
 import type { RaftTransportPort } from './ports.js';
 import { RaftRuntime } from './raft-runtime.js';
 import { StartupError } from './startup-error.js';
+import { checkDataDir, markDataDir } from './data-dir.js';
 import { plantFromEnv } from './plants.js';
 import type { Plant } from './plants.js';
 
@@ -63,6 +64,9 @@ export async function startNode(config: NodeConfig, overrides: { logLevel?: stri
   if (self && self.publicKey !== Buffer.from(identity.publicKey).toString('hex')) {
     throw new StartupError('KEY_MISMATCH', `the key in ${config.identityKeyFile} is not the key listed for node ${config.nodeId}; use that node's key file`);
   }
+  // Refuse another cluster's, node's or key's data directory before anything is opened or written.
+  const mark = { clusterId: Buffer.from(application.clusterId).toString('hex'), nodeId: config.nodeId, publicKey: Buffer.from(identity.publicKey).toString('hex') };
+  const marked = checkDataDir(config.dataDir, mark, { config: config.genesisFile ?? 'the config', keyFile: config.identityKeyFile });
   const raftDir = join(config.dataDir, 'raft');
   try {
     mkdirSync(raftDir, { recursive: true });
@@ -86,6 +90,7 @@ export async function startNode(config: NodeConfig, overrides: { logLevel?: stri
       await storage.bootstrap((scratch) => bootstrapStorage(scratch, confState, initial));
       logger.info({ voters: confState.voters }, 'bootstrapped a new cluster member');
     }
+    if (!marked) markDataDir(config.dataDir, mark);
     const seed = Buffer.from(identity.seed).readUInt32BE(0) ^ config.nodeId ^ (Date.now() & 0xffffffff);
     // The transport's callbacks reach the runtime, which needs the transport: late binding.
     const late: { runtime?: RaftRuntime<unknown> } = {};
