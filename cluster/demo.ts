@@ -428,11 +428,11 @@ async function up(dir: string): Promise<void> {
   say('The cluster keeps running. Explore it:');
   const endpoints = cluster.nodes.map((n) => cluster.apiUrl(n.nodeId)).join(',');
   console.log(`   export QGATE_ENDPOINTS=${endpoints}`);
-  console.log('   npm run qgate -- status');
-  console.log('   npm run qgate -- watch                                  # entries as they are applied, with the readings they record');
-  console.log('   npm run qgate -- devices readings temp-1 --history      # what the sensor reported, as agreed');
-  console.log('   npm run qgate -- commands list --device plug-1          # device commands the policy ordered, and what became of them');
-  console.log(`   npm run qgate -- --key ${adminKey} state set cam-1 normal --reason "incident closed"`);
+  console.log('   qgate status');
+  console.log('   qgate watch                                  # entries as they are applied, with the readings they record');
+  console.log('   qgate devices readings temp-1 --history      # what the sensor reported, as agreed');
+  console.log('   qgate commands list --device plug-1          # device commands the policy ordered, and what became of them');
+  console.log(`   qgate --key ${adminKey} state set cam-1 normal --reason "incident closed"`);
   console.log(`   npm run cluster -- kill 2 --dir ${cluster.dir}     # and npm run cluster -- restart 2 --dir ${cluster.dir}`);
   // Every gateway serves the dashboard (docs/dashboard.md), from its own applied state: open any of them.
   console.log(`\n   The dashboard, live, on every gateway: ${cluster.nodes.map((n) => `${cluster.apiUrl(n.nodeId)}/ui/`).join('  ')}`);

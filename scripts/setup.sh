@@ -24,3 +24,9 @@ fi
 
 echo "setup: building"
 npm run build --silent
+
+# qgate and the node program on PATH, as an installed release puts them (links to this checkout's build;
+# running set-up again replaces them).
+for command in qgate quorumgate-node quorumgate-host; do
+  ln -sfn "$PWD/deploy/bin/$command.mjs" "/usr/local/bin/$command"
+done

@@ -8,7 +8,7 @@
 // File: DATA_DIR/quorumgate-data.json = { type, formatVersion, clusterId, nodeId, publicKey }.
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { newerFormatAdvice } from './snapshot-file.js';
+import { newerFormatAdvice } from './format-version.js';
 import { StartupError } from './startup-error.js';
 
 /** DATA_DIR_MARK_FILE is the mark's name inside the data directory. */

@@ -13,6 +13,8 @@
 // Chosen over protobuf because it is fixed, tiny and parsed on every apply; it is validated
 // as untrusted input (a forwarded proposal arrives from the network).
 
+import { newerFormatAdvice } from './format-version.js';
+
 /** LOG_ENVELOPE_VERSION is the only format version this code reads and writes. */
 export const LOG_ENVELOPE_VERSION = 1;
 
@@ -63,6 +65,7 @@ export function decodeLogEnvelope(data: Uint8Array): LogEnvelope {
   }
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const version = buf.readUInt8(0);
+  if (version > LOG_ENVELOPE_VERSION) throw new LogEnvelopeError(newerFormatAdvice('the entry', version, LOG_ENVELOPE_VERSION));
   if (version !== LOG_ENVELOPE_VERSION) {
     throw new LogEnvelopeError(`expected version ${LOG_ENVELOPE_VERSION}, got ${version}`);
   }

@@ -6,6 +6,7 @@
 // Format (version 1): u8 version | u32 BE length of header JSON | header JSON | application bytes.
 import type { MemberDirectoryState } from './member-directory.js';
 import { RuntimeError } from './runtime-errors.js';
+import { newerFormatAdvice } from './format-version.js';
 
 const VERSION = 1;
 
@@ -30,6 +31,9 @@ export function encodeRuntimeSnapshot(snapshot: RuntimeSnapshot): Uint8Array {
 /** decodeRuntimeSnapshot parses a runtime snapshot, throwing RuntimeError on malformed bytes. */
 export function decodeRuntimeSnapshot(data: Uint8Array): RuntimeSnapshot {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (buf.length >= 5 && buf.readUInt8(0) > VERSION) {
+    throw new RuntimeError('RUNTIME_SNAPSHOT_INVALID', `runtime snapshot: ${newerFormatAdvice('it', buf.readUInt8(0), VERSION)}`);
+  }
   if (buf.length < 5 || buf.readUInt8(0) !== VERSION) {
     throw new RuntimeError('RUNTIME_SNAPSHOT_INVALID', `runtime snapshot: expected version ${VERSION} header, got ${buf.length} bytes`);
   }

@@ -11,6 +11,7 @@
 // which is what ties the file to the signed history.
 import { createHash } from 'node:crypto';
 import { policyEngines, StateMachine } from '../state/index.js';
+import { newerFormatAdvice } from './format-version.js';
 
 /** SNAPSHOT_FILE_TYPE marks a quorumgate snapshot file. */
 export const SNAPSHOT_FILE_TYPE = 'quorumgate-snapshot';
@@ -49,12 +50,6 @@ export class SnapshotFileError extends Error {
     super(`snapshot ${file}: ${detail}`);
     this.name = 'SnapshotFileError';
   }
-}
-
-/** newerFormatAdvice is the message for data written by a newer major format than this build reads. */
-export function newerFormatAdvice(what: string, found: number, supported: number): string {
-  return `${what} has format version ${found}, newer than the ${supported} this quorumgate reads: it was written by a newer release; `
-    + 'upgrade quorumgate on this host (npm install -g the newer release tarball) and start it again';
 }
 
 const FIELDS: ReadonlyArray<[keyof SnapshotFile, 'string' | 'number']> = [

@@ -30,7 +30,11 @@ export class StorageCorruptionError extends StorageError {
 /** StorageFormatError: the data directory was written by an unknown format version. */
 export class StorageFormatError extends StorageError {
   constructor(found: number, expected: number) {
-    super('STORAGE_FORMAT_UNSUPPORTED', `storage: format version ${found} is not supported (expected ${expected})`);
+    // A newer version means a newer release wrote this store (the wording matches src/node/format-version.ts).
+    super('STORAGE_FORMAT_UNSUPPORTED', found > expected
+      ? `storage: the Raft store has format version ${found}, newer than the ${expected} this quorumgate reads: it was written by a newer release; `
+        + 'upgrade quorumgate on this host (npm install -g the newer release tarball) and start it again'
+      : `storage: format version ${found} is not supported (expected ${expected})`);
   }
 }
 

@@ -2,7 +2,9 @@
 // deploy/bin/quorumgate-node.mjs, which run the build in dist/), start and stop node processes, read status.
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from '../../cluster/local-cluster.js';
 import { repoPath } from '../support/paths.js';
 
 /** Ran is a finished command. */
@@ -117,4 +119,132 @@ export async function waitForLeader(apiUrls: readonly string[], timeoutMs = 20_0
     return true;
   }, timeoutMs, `a leader agreed by ${apiUrls.join(', ')}`);
   return leader!;
+}
+
+/** Host is one stand-in host: a directory holding its node directory (key, card, data) and its etc/. */
+export interface Host {
+  readonly id: string;
+  readonly dir: string;
+  readonly apiUrl: string;
+  readonly card: string;
+}
+
+/** Admin is the admin's machine: root keys (2 of 3), an admin key, and what cluster init wrote. */
+export interface Admin {
+  readonly dir: string;
+  readonly roots: string[];
+  readonly alice: string;
+  readonly alicePublicKey: string;
+  readonly out: string;
+}
+
+/** Field runs the procedure of deploy/README.md over stand-in hosts in `work`. */
+export class Field {
+  constructor(readonly work: string, readonly nodes: NodeProcesses) {}
+
+  /** initHost runs `qgate node init` in a new host directory (id nN, loopback ports). */
+  async initHost(n: number): Promise<Host> {
+    const dir = join(this.work, `host${n}`);
+    const raft = await freePort();
+    const api = await freePort();
+    const printed = qgateJson<{ cardFile: string }>(['node', 'init', '--id', `n${n}`, '--address', `127.0.0.1:${raft}`, '--api', `127.0.0.1:${api}`, '--dir', join(dir, 'node')]);
+    return { id: `n${n}`, dir, apiUrl: `http://127.0.0.1:${api}`, card: printed.cardFile };
+  }
+
+  /** makeAdmin creates the root keys and an admin key on the admin's machine. */
+  makeAdmin(): Admin {
+    const dir = join(this.work, 'admin');
+    mkdirSync(dir, { recursive: true });
+    const roots = [1, 2, 3].map((i) => join(dir, `root-${i}.key`));
+    for (const root of roots) qgateJson(['keys', 'gen', '--out', root]);
+    const alice = join(dir, 'alice.key');
+    const alicePublicKey = qgateJson<{ publicKey: string }>(['keys', 'gen', '--out', alice]).publicKey;
+    return { dir, roots, alice, alicePublicKey, out: join(dir, 'out') };
+  }
+
+  /** clusterInit runs `qgate cluster init` for the founders' cards (root 2 of 3). */
+  clusterInit(admin: Admin, hosts: readonly Host[]): void {
+    qgateJson(['cluster', 'init', '--name', 'field', ...admin.roots.flatMap((r) => ['--root-key', r.replace(/\.key$/, '.pub')]), '--threshold', '2',
+      ...hosts.flatMap((h) => ['--node', h.card]), '--out', admin.out]);
+  }
+
+  /** install copies a host's config and the genesis from `fromDir` into its etc/ and starts its node. */
+  install(host: Host, fromDir: string): void {
+    const etc = join(host.dir, 'etc');
+    mkdirSync(etc, { recursive: true });
+    copyFileSync(join(fromDir, 'genesis.json'), join(etc, 'genesis.json'));
+    copyFileSync(join(fromDir, `${host.id}.yaml`), join(etc, `${host.id}.yaml`));
+    this.start(host);
+  }
+
+  /** start starts a host's installed node. */
+  start(host: Host): void {
+    this.nodes.start(host.id, this.configOf(host), join(host.dir, 'node.log'));
+  }
+
+  configOf(host: Host): string {
+    return join(host.dir, 'etc', `${host.id}.yaml`);
+  }
+
+  /** sameState waits until every node has applied the same index with the same state hash. */
+  async sameState(hosts: readonly Host[], timeoutMs = 30_000): Promise<Status> {
+    let agreed: Status | undefined;
+    await waitFor(async () => {
+      const all = await Promise.all(hosts.map((h) => status(h.apiUrl)));
+      const first = all[0];
+      if (first === undefined || !all.every((s) => s !== undefined && s.stateHash !== undefined && s.applied === first.applied && s.stateHash === first.stateHash)) return false;
+      agreed = first;
+      return true;
+    }, timeoutMs, `the same state on ${hosts.map((h) => h.id).join(', ')}`);
+    return agreed!;
+  }
+
+  /** officeBundle writes a policy bundle (domain office, admin alice, device t1 on n1). */
+  officeBundle(admin: Admin): string {
+    const file = join(admin.dir, 'office.yaml');
+    writeFileSync(file, [
+      'domain: office', `admins: [{ name: alice, publicKey: "${admin.alicePublicKey}" }]`,
+      'policy:', '  domain: office', '  version: 1', '  deviceTypes:', '    - name: thermostat',
+      '      states: [{ name: normal, verdict: allow }, { name: suspicious, verdict: allow }, { name: attack, verdict: quarantine }]',
+      'devices:', '  - { id: t1, type: thermostat, nodeId: n1, port: dev1 }',
+    ].join('\n'));
+    return file;
+  }
+
+  /** founders brings up `count` founding hosts with the policy applied; returns them and the admin. */
+  async founders(count: number): Promise<{ hosts: Host[]; admin: Admin; endpoints: string[] }> {
+    const hosts: Host[] = [];
+    for (let n = 1; n <= count; n++) hosts.push(await this.initHost(n));
+    const admin = this.makeAdmin();
+    this.clusterInit(admin, hosts);
+    for (const host of hosts) this.install(host, admin.out);
+    await waitForLeader(hosts.map((h) => h.apiUrl));
+    const endpoints = ['--endpoints', hosts.map((h) => h.apiUrl).join(',')];
+    const applied = qgate([...endpoints, '--key', admin.roots[0]!, '--key', admin.roots[1]!, '--key', admin.alice, 'apply', '-f', this.officeBundle(admin)]);
+    if (applied.status !== 0) throw new Error(`qgate apply failed: ${applied.stderr}`);
+    await this.sameState(hosts);
+    return { hosts, admin, endpoints };
+  }
+
+  /** join runs `qgate node join` for a new host, installs and starts it, and promotes it once caught up. */
+  async join(host: Host, admin: Admin, endpoints: readonly string[], others: readonly Host[]): Promise<void> {
+    const joinDir = join(admin.dir, `join-${host.id}`);
+    const joined = qgate([...endpoints, '--genesis', join(admin.out, 'genesis.json'), '--key', admin.roots[0]!, '--key', admin.roots[1]!, 'node', 'join', host.card, '--out', joinDir]);
+    if (joined.status !== 0) throw new Error(`qgate node join ${host.id} failed: ${joined.stderr}`);
+    this.install(host, joinDir);
+    await this.sameState([...others, host]);
+    const promoted = qgate([...endpoints, '--key', admin.roots[0]!, '--key', admin.roots[2]!, 'members', 'promote', host.id]);
+    if (promoted.status !== 0) throw new Error(`qgate members promote ${host.id} failed: ${promoted.stderr}`);
+    const number = Number(host.id.slice(1));
+    await waitFor(async () => (await status(others[0]!.apiUrl))?.voters.includes(number) === true, 30_000, `${host.id} promoted to voter`, join(host.dir, 'node.log'));
+  }
+}
+
+/** treeState lists a directory's files with sizes and modification times (to prove nothing was written). */
+export function treeState(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true }).map(String).sort().map((path) => {
+    const stat = statSync(join(dir, path));
+    return `${path} ${stat.size} ${stat.mtimeMs}`;
+  });
 }
