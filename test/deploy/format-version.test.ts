@@ -25,7 +25,7 @@ import { requireBuild, runNode, treeState } from './support.js';
 
 const work = mkdtempSync(join(tmpdir(), 'qg-format-'));
 after(() => rmSync(work, { recursive: true, force: true }));
-const NEWER = /format version 2, newer than the 1 this quorumgate reads: it was written by a newer release; upgrade quorumgate on this host/;
+const NEWER = /has format version 2, newer than the 1 this quorumgate reads: it was written by a newer release; upgrade quorumgate on this host/;
 
 /** newerStore makes a real LevelDB Raft store and raises its format record to 2, as a newer release would write it. */
 async function newerStore(dir: string): Promise<void> {
