@@ -92,7 +92,12 @@ export async function restoreSnapshot(config: NodeConfig, snapshotPath: string):
   const verified = readSnapshotFile(snapshotPath);
   restorePreconditions(config, snapshotPath, verified);
   const { index, term, timeMs, stateHash, clusterId } = verified.file;
-  const runtimeSnapshot = encodeRuntimeSnapshot({ members: restoredDirectory(verified).toState(), lastTimeMs: timeMs, application: verified.stateBytes });
+  // The other members are lost: marked removed in the runtime's directory, so the leader never adds them back
+  // to the Raft configuration (a learner that never answers would otherwise be promoted while the log is
+  // short, and take the quorum with it). The agreed state still lists them until `members remove`.
+  const directory = restoredDirectory(verified).toState();
+  const members = { ...directory, removed: directory.everUsed.filter((id) => id !== config.nodeId) };
+  const runtimeSnapshot = encodeRuntimeSnapshot({ members, lastTimeMs: timeMs, application: verified.stateBytes });
   const confState: ConfState = { voters: [config.nodeId], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
   const raftDir = join(config.dataDir, 'raft');
   mkdirSync(raftDir, { recursive: true, mode: 0o700 });

@@ -102,7 +102,7 @@ test('after two of three nodes lose their disks, a snapshot restore brings the c
   const middle = Math.floor(state.length / 2);
   state.writeUInt8(state.readUInt8(middle) ^ 0x01, middle);
   writeFileSync(edited, JSON.stringify({ ...document, state: state.toString('base64') }));
-  for (const [file, message] of [[truncated, /not complete JSON/], [edited, /SHA-256 is [0-9a-f]{64}, the file says stateHash [0-9a-f]{64}: the state was changed or damaged/]] as const) {
+  for (const [file, message] of [[truncated, /not complete JSON/], [edited, /the state's SHA-256 is [0-9a-f]{64}, the file says stateHash [0-9a-f]{64}: the state was changed or damaged/]] as const) {
     const ran = qgate(['snapshot', 'verify', file]);
     assert.equal(ran.status, 2);
     assert.match(ran.stderr, new RegExp(`snapshot ${file}: ${message.source}`));

@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from '../../cluster/local-cluster.js';
+import { freePort, type NodeStatus } from '../../cluster/local-cluster.js';
 import { repoPath } from '../support/paths.js';
 
 /** Ran is a finished command. */
@@ -73,18 +73,8 @@ export class NodeProcesses {
   }
 }
 
-/** Status is the part of GET /v1/status the tests read. */
-export interface Status {
-  id: number;
-  role: string;
-  leader: number;
-  term: number;
-  commit: number;
-  applied: number;
-  voters: number[];
-  learners: number[];
-  stateHash?: string;
-}
+/** Status is GET /v1/status of a gateway node (the state hash is there in the gateway mode). */
+export type Status = NodeStatus & { stateHash?: string };
 
 /** status reads a node's /v1/status, or undefined when it does not answer. */
 export async function status(apiUrl: string): Promise<Status | undefined> {
