@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // release.mjs — `npm run release`: build the installable tarball release/quorumgate-<version>.tgz.
 //
-// The tarball is `npm pack` of a staged package: the compiled src/ (dist/src), proto/, deploy/ (μmbox
+// The tarball is `npm pack` of a staged package: the compiled src/ (dist/src), the dashboard (dist/ui), proto/, deploy/ (μmbox
 // recipes, host set-up, systemd units, the bin wrappers) and the README, with every production dependency
 // bundled (bundleDependencies), because gateways on tactical networks reach no registry: `npm install -g
 // --offline quorumgate-<version>.tgz` needs nothing but the file. It puts `qgate`, `quorumgate-node` and
@@ -32,6 +32,12 @@ function compile(stage) {
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', config], root);
   rmSync(config);
   if (!existsSync(join(stage, 'dist', 'src', 'cli', 'main.js'))) throw new Error(`release: the build did not produce ${join(stage, 'dist/src/cli/main.js')}`);
+  // The dashboard's assets, built once as `npm run build` does (dist/ui), ship in the package.
+  if (existsSync(join(root, 'src', 'ui', 'tsconfig.json'))) {
+    run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'src', 'ui', 'tsconfig.json')], root);
+    run(process.execPath, [join(root, 'scripts', 'build-ui.mjs')], root);
+    cpSync(join(root, 'dist', 'ui'), join(stage, 'dist', 'ui'), { recursive: true });
+  }
 }
 
 /** productionModules lists the installed production dependencies (paths relative to the root). */
@@ -46,7 +52,7 @@ function manifest(source) {
   return {
     name: source.name, version: source.version, description: source.description, type: source.type, license: source.license,
     engines: source.engines, bin: BINS, dependencies, bundleDependencies: Object.keys(dependencies).sort(),
-    files: ['dist/src', ...SHIPPED],
+    files: ['dist/src', 'dist/ui', ...SHIPPED],
   };
 }
 

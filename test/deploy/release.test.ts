@@ -53,7 +53,7 @@ test('npm run release builds a tarball that installs offline and puts qgate and 
   assert.match(refused.stderr, new RegExp(`config ${config}: at .*dataDir|config ${config}: .*required`));
 
   const packageDir = join(prefix, 'lib', 'node_modules', 'quorumgate');
-  for (const shipped of ['deploy/umbox/common/start', 'deploy/umbox/firewall/rules', 'deploy/host-setup.sh', 'deploy/systemd/quorumgate-node@.service', 'proto/commands.proto']) {
+  for (const shipped of ['deploy/umbox/common/start', 'deploy/umbox/firewall/rules', 'deploy/host-setup.sh', 'deploy/systemd/quorumgate-node@.service', 'proto/commands.proto', 'dist/ui']) {
     assert.ok(existsSync(join(packageDir, shipped)), `${shipped} is in the installed package`);
   }
   assert.ok(!existsSync(join(packageDir, 'src')), 'the TypeScript source is not shipped, the build is');
