@@ -26,8 +26,10 @@ function compile(stage) {
   const config = join(stage, 'tsconfig.release.json');
   writeFileSync(config, JSON.stringify({
     extends: join(root, 'tsconfig.json'),
-    compilerOptions: { rootDir: root, outDir: join(stage, 'dist'), incremental: false, tsBuildInfoFile: null },
+    // typeRoots: the staging directory may be outside the checkout, where @types would not be found.
+    compilerOptions: { rootDir: root, outDir: join(stage, 'dist'), incremental: false, tsBuildInfoFile: null, typeRoots: [join(root, 'node_modules', '@types')] },
     include: [join(root, 'src')],
+    exclude: [join(root, 'src', 'ui')],
   }));
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', config], root);
   rmSync(config);
