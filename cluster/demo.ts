@@ -22,26 +22,23 @@
 //  6. kills the leader (kill -9), attacks a second camera while the cluster elects a new leader, and
 //     shows that enforcement never lapsed and the second attack is contained too;
 //  7. restarts the killed gateway, which catches up; leaves everything running to explore with qgate.
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { stringify as toYaml } from 'yaml';
 import { LocalCluster, waitUntilAsync } from './local-cluster.js';
-import { ATTACKER_ADDRESS, SERVER_ADDRESS, buildNetwork, startServices, tcpReach, teardownNetwork } from './netlab.js';
+import { ATTACKER_ADDRESS, SERVER_ADDRESS, tcpReach } from './netlab.js';
 import type { DemoDevice, DemoNetwork } from './netlab.js';
 import { startDevice, stopProcess } from './devlab.js';
 import type { RunningDevice, SimSpec } from './devlab.js';
-import { DockerUmboxRuntime, OvsSwitch, buildAllImages, ensureHost, hostPaths, stopHost } from '../src/dataplane/index.js';
-import { brokerDir } from '../src/node/device-link.js';
+import {
+  NORMAL_SAMPLING_MS, OVERHEAT_CELSIUS, SUSPICIOUS_SAMPLING_MS, commandLine, createSite, deviceState, loadPolicy, qgate, read, startHost, tearDownSite, typeOf,
+} from './demo-site.js';
 
 const PREFIX = 'qgd';
 const DEFAULT_DIR = resolve('run', 'demo');
 /** DEVICES_SUBNET gives gateway N its management address 10.77.0.(240 + N) (LocalClusterInit.devicesSubnet). */
 const DEVICES_SUBNET = '10.77.0.';
-/** GROUP holds every demo device: the sensor's `overheat` rule switches off the devices of its group that declare `power-off`. */
-const GROUP = 'demo';
 // A camera behind every gateway (so a camera behind a surviving gateway can be attacked after the
 // leader dies, whichever node leads), a smart plug and a temperature sensor. Appended last, the sensor
 // leaves the other devices' ports and addresses as they were (netlab numbers them in this order).
@@ -57,10 +54,6 @@ const SIMULATED: Readonly<Record<string, SimSpec['kind']>> = { 'temp-1': 'temper
 /** Temperatures of the sensor (°C): the `overheat` rule fires when the average of the last 3 exceeds OVERHEAT_CELSIUS. */
 const START_CELSIUS = 21.5;
 const HOT_CELSIUS = 60;
-const OVERHEAT_CELSIUS = 30;
-/** Sampling intervals of the sensor by state (the policy's `sampling`). */
-const NORMAL_SAMPLING_MS = 2_000;
-const SUSPICIOUS_SAMPLING_MS = 500;
 /** REACTION_TIMEOUT_MS bounds the wait for every step of the sensor's reaction. */
 const REACTION_TIMEOUT_MS = 30_000;
 /** simulatorsFile records the simulators' pids in the cluster directory, so that `down` ends them by pid. */
@@ -74,34 +67,6 @@ function note(text: string): void {
   console.log(`   ${text}`);
 }
 
-/** qgate runs the admin CLI (compiled) and shows the command and its output. */
-function qgate(cluster: LocalCluster, args: readonly string[], keys: readonly string[] = []): string {
-  const endpoints = cluster.nodes.map((n) => cluster.apiUrl(n.nodeId)).join(',');
-  const shown = ['qgate', ...args].join(' ');
-  console.log(`   $ ${shown}`);
-  const result = spawnSync(process.execPath, [resolve('dist/src/cli/main.js'), ...keys.flatMap((k) => ['--key', k]), ...args], {
-    env: { ...process.env, QGATE_ENDPOINTS: endpoints }, encoding: 'utf8', timeout: 120_000,
-  });
-  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trimEnd();
-  if (output) console.log(output.split('\n').map((line) => `     ${line}`).join('\n'));
-  if (result.status !== 0) throw new Error(`"${shown}" failed with exit status ${result.status}`);
-  return result.stdout ?? '';
-}
-
-/** read GETs a path from one gateway's API (this node's applied state when the path asks for it); undefined when it does not answer. */
-async function read<T>(cluster: LocalCluster, nodeId: number, path: string): Promise<T | undefined> {
-  try {
-    const response = await fetch(`${cluster.apiUrl(nodeId)}${path}`, { signal: AbortSignal.timeout(2_000) });
-    return response.ok ? ((await response.json()) as T) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function deviceState(cluster: LocalCluster, nodeId: number, deviceId: string): Promise<string | undefined> {
-  return (await read<{ state: string }>(cluster, nodeId, `/v1/devices/${deviceId}?consistency=stale`))?.state;
-}
-
 /** Readings is the answer of GET /v1/devices/:id/readings. */
 interface Readings {
   samplingMs: number | null;
@@ -112,78 +77,6 @@ interface Readings {
 async function history(cluster: LocalCluster, nodeId: number, deviceId: string, sensor: string): Promise<{ value: unknown; timeMs: number }[]> {
   const readings = await read<Readings>(cluster, nodeId, `/v1/devices/${deviceId}/readings?consistency=stale`);
   return readings?.sensors.find((s) => s.sensor === sensor)?.history ?? [];
-}
-
-function policyBundle(digests: Record<string, string>, adminPublicKey: string): Record<string, unknown> {
-  const pin = (name: string): { name: string; digest: string } => ({ name, digest: digests[name]! });
-  const bruteForce = { name: 'brute-force-login', from: 'any', to: 'attack', when: { alert: { type: 'brute-force', atLeast: 1, withinMs: 60_000 } } };
-  return {
-    domain: 'site',
-    description: 'the demo site',
-    admins: [{ name: 'demo-admin', publicKey: adminPublicKey }],
-    images: ['monitor', 'rate-limit', 'block-all'].map(pin),
-    policy: {
-      domain: 'site',
-      version: 1,
-      deviceTypes: [
-        {
-          name: 'camera',
-          sensors: [],
-          alertTypes: ['brute-force'],
-          states: [
-            { name: 'normal', chain: [pin('monitor')] },
-            { name: 'suspicious', chain: [pin('monitor'), pin('rate-limit')] },
-            { name: 'attack', chain: [pin('block-all')] },
-          ],
-          rules: [bruteForce],
-        },
-        {
-          name: 'smart-plug',
-          sensors: [{ name: 'isOn', type: 'boolean' }, { name: 'power', type: 'number', unit: 'W', min: 0, max: 3680 }],
-          commands: ['power-off', 'power-on'],
-          alertTypes: ['brute-force'],
-          sampling: { default: '2s' },
-          states: [
-            { name: 'normal', chain: [pin('monitor')] },
-            { name: 'suspicious', chain: [pin('monitor'), pin('rate-limit')] },
-            { name: 'attack', verdict: 'quarantine' },
-          ],
-          rules: [bruteForce],
-        },
-        {
-          // A sensor needs no μmbox: its traffic is allowed, or quarantined under attack; its gateway
-          // reaches it in every state through the management path.
-          name: 'temp-sensor',
-          sensors: [{ name: 'temperature', type: 'number', unit: '°C', min: -40, max: 125 }],
-          alertTypes: [],
-          sampling: { normal: `${NORMAL_SAMPLING_MS}ms`, suspicious: `${SUSPICIOUS_SAMPLING_MS}ms`, default: `${NORMAL_SAMPLING_MS}ms` },
-          states: [{ name: 'normal', verdict: 'allow' }, { name: 'suspicious', verdict: 'allow' }, { name: 'attack', verdict: 'quarantine' }],
-          rules: [{
-            name: 'overheat', from: 'normal', to: 'suspicious',
-            when: { sensor: { name: 'temperature', op: '>', value: OVERHEAT_CELSIUS, over: { last: 3, aggregate: 'avg' } } },
-            commands: [{ command: 'power-off', target: 'group' }],
-          }],
-        },
-      ],
-    },
-  };
-}
-
-function typeOf(deviceId: string): string {
-  if (deviceId.startsWith('cam')) return 'camera';
-  return deviceId.startsWith('plug') ? 'smart-plug' : 'temp-sensor';
-}
-
-function devicesBundle(network: DemoNetwork): Record<string, unknown> {
-  return {
-    domain: 'site',
-    devices: network.devices.map((device) => ({
-      id: device.id, type: typeOf(device.id), nodeId: `n${device.gateway}`,
-      port: device.port, group: GROUP, tags: ['iot'], addresses: [device.address],
-      // The registration names the secret (credentialRef), never holds it: the gateway's secrets file does.
-      ...(SIMULATED[device.id] !== undefined ? { interface: { protocol: 'mqtt', endpoint: '', credentialRef: device.id } } : {}),
-    })),
-  };
 }
 
 /** attack opens many login connections from the attacker and returns when the device is contained (or after 20 s). */
@@ -330,28 +223,11 @@ async function up(dir: string): Promise<void> {
     throw new Error(`a demo already runs in ${dir}; tear it down first with: bash scripts/demo.sh down`);
   }
   say('1. Host: a private Open vSwitch and Docker engine, and the μmbox images');
-  const paths = hostPaths();
-  const host = await ensureHost(paths);
-  note(`Open vSwitch ${host.ovsStarted ? 'started' : 'already running'} in ${paths.ovsDir}; Docker engine ${host.dockerStarted ? 'started' : 'already running'} at ${paths.dockerSocket}`);
-  const manifest = await buildAllImages(new DockerUmboxRuntime({ socketPath: paths.dockerSocket, umboxDir: paths.umboxDir }));
-  const digests = Object.fromEntries(Object.entries(manifest.images).map(([name, image]) => [name, image.digest]));
-  for (const [name, digest] of Object.entries(digests)) note(`μmbox image ${name.padEnd(10)} pinned as ${digest}`);
+  const digests = await startHost(note);
 
   say('2. Three gateways: keys, genesis, processes, and a network with devices behind each gateway');
-  await teardownNetwork(PREFIX);
-  const cluster = await LocalCluster.create({
-    dir, nodes: 3, application: 'quorumgate', dataplanePrefix: PREFIX, devicesSubnet: DEVICES_SUBNET, timing: { tickMs: 100, electionTicks: 10 },
-  });
+  const { cluster, network } = await createSite({ dir, prefix: PREFIX, subnet: DEVICES_SUBNET, devices: DEVICES, timing: { tickMs: 100, electionTicks: 10 } });
   note(`root keys (2 of 3 needed) and node keys in ${cluster.dir}; genesis ${cluster.genesisFile}`);
-  const network = await buildNetwork({
-    prefix: PREFIX,
-    gateways: cluster.nodes.map((n) => ({ nodeId: n.nodeId, uplinkPort: cluster.dataplaneOf(n.nodeId).uplinkPort })),
-    devices: DEVICES,
-  });
-  const www = join(dir, 'www');
-  mkdirSync(www, { recursive: true });
-  writeFileSync(join(www, 'index.html'), 'hello\n');
-  await startServices(network, www);
   for (const device of network.devices) note(`${device.id} (${device.address}) sits behind gateway ${device.gateway}, on its OVS port ${device.port}`);
   note(`upstream: server ${SERVER_ADDRESS}, attacker ${ATTACKER_ADDRESS}`);
   // Each MQTT device's secret goes to the gateway that serves it, and only there (its secrets file, 0600).
@@ -367,16 +243,7 @@ async function up(dir: string): Promise<void> {
   qgate(cluster, ['status']);
 
   say('3. Load the policy: signed by 2 of 3 root keys and the site admin, enforced on every gateway');
-  const adminKey = join(cluster.dir, 'keys', 'admin.key');
-  qgate(cluster, ['keys', 'gen', '--out', adminKey]);
-  const adminPublic = (JSON.parse(readFileSync(adminKey, 'utf8')) as { publicKey: string }).publicKey;
-  const bundleFile = join(cluster.dir, 'site-policy.yaml');
-  writeFileSync(bundleFile, toYaml(policyBundle(digests, adminPublic)));
-  const devicesFile = join(cluster.dir, 'site-devices.yaml');
-  writeFileSync(devicesFile, toYaml(devicesBundle(network)));
-  const roots = cluster.rootKeyFiles().slice(0, 2);
-  qgate(cluster, ['apply', '-f', bundleFile], [...roots, adminKey]);
-  qgate(cluster, ['apply', '-f', devicesFile, '--wait', 'enforced', '--timeout', '90000'], [adminKey]);
+  const adminKey = loadPolicy(cluster, network, digests, new Set(Object.keys(SIMULATED)));
   qgate(cluster, ['devices', 'list']);
   for (const device of network.devices) {
     const reach = await tcpReach(device.namespace, SERVER_ADDRESS, 80);
@@ -448,54 +315,9 @@ async function stopSimulators(dir: string): Promise<void> {
   }
 }
 
-/** commandLine is a process's command line (arguments joined by spaces), or undefined once it is gone. */
-function commandLine(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-  } catch {
-    return undefined;
-  }
-}
-
-/** leftovers names what of the demo still exists: its namespaces and links, its gateways' brokers and its simulators. */
-function leftovers(dir: string): string[] {
-  const found: string[] = [];
-  const namespaces = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').map((line) => line.split(' ')[0]!);
-  found.push(...namespaces.filter((name) => name.startsWith(`${PREFIX}-`)).map((name) => `namespace ${name}`));
-  const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout.split('\n').map((line) => /^\d+: ([^:@]+)/.exec(line)?.[1]);
-  found.push(...links.filter((name): name is string => name?.startsWith(PREFIX) === true).map((name) => `link ${name}`));
-  const brokers = [1, 2, 3].map((id) => brokerDir(hostPaths(), `${PREFIX}${id}br`));
-  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    const line = commandLine(Number(entry));
-    if (line === undefined) continue;
-    if (line.includes('mosquitto') && brokers.some((broker) => line.includes(broker))) found.push(`broker process ${entry} (${line.trim()})`);
-    if (line.includes(join(dir, 'devices'))) found.push(`simulator process ${entry} (${line.trim()})`);
-  }
-  return found;
-}
-
 async function down(dir: string, stopEngines: boolean): Promise<void> {
   await stopSimulators(dir);
-  if (existsSync(join(dir, 'cluster.json'))) {
-    const cluster = LocalCluster.open(dir);
-    await cluster.stopAll();
-    const paths = hostPaths();
-    for (const node of cluster.nodes) {
-      const { bridge } = cluster.dataplaneOf(node.nodeId);
-      await new OvsSwitch({ bridge, ovsDir: paths.ovsDir }).deleteBridge().catch(() => undefined);
-    }
-    const runtime = new DockerUmboxRuntime({ socketPath: paths.dockerSocket, umboxDir: paths.umboxDir });
-    for (const node of cluster.nodes) {
-      for (const umbox of await runtime.list(`n${node.nodeId}`).catch(() => [])) await runtime.remove(umbox.name).catch(() => undefined);
-    }
-    // destroy also stops the gateways' brokers and removes their management ports (releaseDevices).
-    await cluster.destroy();
-  }
-  // The namespaces go last, with whatever still runs in them (a simulator `up` had not recorded yet).
-  await teardownNetwork(PREFIX);
-  if (stopEngines) await stopHost(hostPaths(), { ovs: true, docker: true });
-  const remaining = leftovers(dir);
-  if (remaining.length > 0) throw new Error(`the teardown left: ${remaining.join('; ')}`);
+  await tearDownSite(dir, PREFIX, stopEngines);
   console.log('demo: torn down');
 }
 

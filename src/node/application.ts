@@ -10,6 +10,7 @@ import { StateMachine, policyEngines } from '../state/index.js';
 import type { ApiDeps, DevicesStatus } from '../api/deps.js';
 import type { NodeConfig } from './config.js';
 import { GatewayApplier } from './gateway-applier.js';
+import type { AppliedEvent } from './gateway-applier.js';
 import { LogApplier } from './log-applier.js';
 import type { PeerAddress, RuntimeApplier } from './ports.js';
 import type { RaftRuntime } from './raft-runtime.js';
@@ -126,10 +127,11 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?
         dataplane = startDataplane({
           config, identity, clusterId, applier, runtime, logger, sequence, plantDeleteThenAdd: plant === 'delete-then-add',
           ...(config.devices ? { management: { port: config.devices.managementPort, address: config.devices.managementAddress, brokerPort: config.devices.brokerPort ?? 1883 } } : {}),
-          ...(proposer ? { submitSigned: (signed: Uint8Array) => proposer.addSigned('alerts', signed) } : {}),
+          ...(proposer ? { submitSigned: (signed: Uint8Array) => proposer.addSigned('alerts', signed), firstProposedAtMs: (signed: Uint8Array) => devices!.firstProposedAtMs(signed) } : {}),
           ...(devices ? { onDiscovery: (found: Discovery) => devices!.onDiscovery(found) } : {}),
         });
       }
+      logStateChanges(applier, logger);
       applier.on('applied', (event: { result: { ok: boolean; effects?: Array<{ kind: string; nodeId?: string }> } }) => {
         if (!event.result.ok) return;
         for (const effect of event.result.effects ?? []) {
@@ -158,6 +160,21 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?
       ...(devices ? { devices: { status: () => devicesStatus(devices!) } } : {}),
     }),
   };
+}
+
+/**
+ * logStateChanges logs every device state change this node applies, with the entry's index, the leader's
+ * stamp and this node's apply time: an operator sees when each gateway learnt of a move, and
+ * bench:reaction-cluster reads commit (the first node to apply) and apply on the serving node from it.
+ */
+function logStateChanges(applier: GatewayApplier, logger: Logger): void {
+  applier.on('applied', (event: AppliedEvent) => {
+    if (!event.result.ok) return;
+    for (const effect of event.result.effects) {
+      if (effect.kind !== 'deviceState') continue;
+      logger.info({ deviceId: effect.deviceId, from: effect.from, to: effect.to, rule: effect.rule, index: event.index, entryTimeMs: event.timeMs, appliedAtMs: Date.now() }, 'device state changed');
+    }
+  });
 }
 
 /** devicesStatus maps the device half's status onto the API's /v1/status section. */

@@ -51,6 +51,8 @@ export interface DataplaneInit {
   onDiscovery?: (found: Discovery) => void;
   /** submitSigned, when set, proposes the alert batches (the device half's NodeProposer keeps the node's commands in sequence order). */
   submitSigned?: (signed: Uint8Array) => Promise<ProposeOutcome>;
+  /** firstProposedAtMs, with submitSigned, says when the proposer first proposed a batch's bytes (for its log line). */
+  firstProposedAtMs?: (signed: Uint8Array) => number | undefined;
   /** plantDeleteThenAdd: PLANTED BUG (chaos self-test) — flow swaps delete before they add. */
   plantDeleteThenAdd?: boolean;
 }
@@ -123,22 +125,25 @@ export function startDataplane(init: DataplaneInit): DataplaneLink {
  * one (it keeps the node's commands in sequence order), else straight to Raft, the same signed bytes again
  * until they commit (at most TELEMETRY_ATTEMPTS): an alert must not be lost to a leader change.
  */
-function telemetrySubmitter(init: Pick<DataplaneInit, 'submitSigned' | 'runtime'>, logger: Logger): (signed: Uint8Array, batch: TelemetryBatch) => Promise<void> {
+function telemetrySubmitter(init: Pick<DataplaneInit, 'submitSigned' | 'firstProposedAtMs' | 'runtime'>, logger: Logger): (signed: Uint8Array, batch: TelemetryBatch) => Promise<void> {
   const runtime = init.runtime;
   return async (signed, batch) => {
   if (init.submitSigned) {
     const outcome = await init.submitSigned(signed);
-    if (outcome.kind === 'committed' && (outcome.ok || outcome.code === 'duplicate')) logger.info({ domain: batch.domain, events: batch.events.length, index: outcome.index }, 'telemetry committed');
+    // The times split an alert's reaction (bench:reaction-cluster): proposed, then applied here.
+    const times = { proposedAtMs: init.firstProposedAtMs?.(signed), appliedAtMs: Date.now() };
+    if (outcome.kind === 'committed' && (outcome.ok || outcome.code === 'duplicate')) logger.info({ domain: batch.domain, events: batch.events.length, index: outcome.index, ...times }, 'telemetry committed');
     else logger.warn({ domain: batch.domain, outcome }, 'telemetry batch not applied');
     return;
   }
   // An alert must not be lost to a leader change: the same signed bytes are proposed again
   // until they commit (the state machine applies a body once; a repeat is answered 'duplicate').
+  const proposedAtMs = Date.now();
   for (let attempt = 1; ; attempt++) {
     try {
       const committed = await runtime.propose(signed);
       const result = committed.result as { ok: boolean; code?: string; reason?: string };
-      if (result.ok) logger.info({ domain: batch.domain, events: batch.events.length, index: committed.index }, 'telemetry committed');
+      if (result.ok) logger.info({ domain: batch.domain, events: batch.events.length, index: committed.index, proposedAtMs, appliedAtMs: Date.now() }, 'telemetry committed');
       else if (result.code === 'duplicate') logger.info({ domain: batch.domain, index: committed.index }, 'telemetry had already been committed');
       else logger.warn({ domain: batch.domain, code: result.code, reason: result.reason }, 'telemetry batch rejected');
       return;

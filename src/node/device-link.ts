@@ -54,6 +54,12 @@ export interface DeviceLinkStatus extends DeviceAgentStatus {
 /** DeviceLink is a started device half. */
 export interface DeviceLink {
   readonly proposer: NodeProposer;
+  /**
+   * firstProposedAtMs is when this node first proposed these signed bytes (epoch ms; a retry keeps the first
+   * time), or undefined for bytes it has not proposed: the log line of a committed alert batch carries it, so
+   * bench:reaction-cluster can split the reaction into batching (alert read → proposal) and commit.
+   */
+  firstProposedAtMs(signed: Uint8Array): number | undefined;
   /** onDiscovery reports an unknown device the data plane's discovery monitor saw. */
   onDiscovery(found: Discovery): void;
   status(): DeviceLinkStatus;
@@ -82,6 +88,9 @@ export function startDevices(init: {
   const reportDelayMs = Number(process.env.QG_DEVICE_COMMAND_REPORT_DELAY_MS ?? '0');
   if (reportDelayMs > 0) logger.warn({ reportDelayMs }, 'QG_DEVICE_COMMAND_REPORT_DELAY_MS is set: device command reports wait after the device answered (a test knob)');
 
+  // Keyed by the signed bytes' object (the proposer proposes the very array it was handed): entries go
+  // with the bytes, so the map holds nothing once a command is done.
+  const proposedAtMs = new WeakMap<Uint8Array, number>();
   const proposer = new NodeProposer({
     sign: (domain, payload) => {
       const body: CommandBody = {
@@ -89,7 +98,10 @@ export function startDevices(init: {
       };
       return signCommand(body, [identity]);
     },
-    propose: (signed) => proposeOutcome(runtime, signed),
+    propose: (signed) => {
+      if (!proposedAtMs.has(signed)) proposedAtMs.set(signed, Date.now());
+      return proposeOutcome(runtime, signed);
+    },
     domainOf: (deviceId) => {
       const device = applier.machine.device(deviceId);
       return device !== undefined && device.nodeId === memberId ? device.domain : null;
@@ -191,6 +203,7 @@ export function startDevices(init: {
 
   return {
     proposer,
+    firstProposedAtMs: (signed) => proposedAtMs.get(signed),
     onDiscovery: (found) => agent.onDiscovery({
       port: found.port, mac: found.mac, firstSeenMs: found.firstSeenMs, lastSeenMs: found.lastSeenMs,
       hostname: found.hostname ?? '', vendorClass: found.vendorClass ?? '',
