@@ -51,7 +51,7 @@ import { repoPath } from '../test/support/paths.js';
 import { keyIdHex, signCommand, type DeviceSpec } from '../src/commands/index.js';
 import { brokerDir } from '../src/node/device-link.js';
 import { readIdentityKey } from '../src/node/identity.js';
-import { percentile, postJson } from './support.js';
+import { percentile, submitBatch } from './support.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -575,40 +575,6 @@ async function registerFleet(cluster: LocalCluster, adminKeys: readonly string[]
     }
     process.stdout.write(`  gateway ${gateway}: ${devices.length} devices registered\n`);
   }));
-}
-
-/** SUBMIT_ATTEMPTS bounds how often one batch of registrations is posted again after an indeterminate answer. */
-const SUBMIT_ATTEMPTS = 6;
-
-/**
- * submitBatch posts signed envelopes to the leader and checks every one applied. An answer that leaves the
- * outcome unknown (a leader change mid-proposal: UNAVAILABLE, or no answer) is retried with the same bytes
- * through the new leader: what already applied is answered `duplicate` with its original result, so a
- * registration is never applied twice. A loaded 2-core machine changed leaders during registration of 10,000
- * devices in two runs of 2026-12-06.
- */
-async function submitBatch(cluster: LocalCluster, envelopes: readonly string[], what: string): Promise<void> {
-  let last = '';
-  for (let attempt = 1; attempt <= SUBMIT_ATTEMPTS; attempt++) {
-    const leader = await cluster.waitForLeader(30_000);
-    let answer: { status: number; body: unknown };
-    try {
-      answer = await postJson(`${cluster.apiUrl(leader)}/v1/commands/batch`, { envelopes }, 120_000);
-    } catch (error) {
-      last = error instanceof Error ? error.message : String(error);
-      await sleep(1_000);
-      continue;
-    }
-    const results = (answer.body as { results?: Array<{ ok: boolean; answer?: { result?: { ok?: boolean; code?: string; reason?: string } }; error?: { code?: string; message?: string } }> }).results;
-    const refused = results?.find((one) => !one.ok || one.answer?.result?.ok !== true);
-    if (answer.status === 200 && results?.length === envelopes.length && refused === undefined) return;
-    last = `HTTP ${answer.status}, ${refused === undefined ? JSON.stringify(answer.body).slice(0, 500) : JSON.stringify(refused)}`;
-    const unknownOutcome = answer.status >= 500 || (refused !== undefined && !refused.ok && refused.error?.code === 'UNAVAILABLE');
-    if (!unknownOutcome) break;
-    process.stdout.write(`  ${what}: outcome unknown (${last.slice(0, 160)}); posting the same envelopes again (attempt ${attempt + 1})\n`);
-    await sleep(1_000);
-  }
-  throw new Error(`registering ${what}: ${last}`);
 }
 
 async function getJson(url: string): Promise<unknown> {

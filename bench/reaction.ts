@@ -39,30 +39,11 @@ import { buildAllImages } from '../src/dataplane/umbox-images.js';
 import type { DesiredDevice, DevicePlan, UmboxAlert } from '../src/dataplane/types.js';
 import { Lab, buildUpstream, deviceAddress, facilities, releaseFacilities } from '../test/dataplane/lab.js';
 import { repoPath } from '../test/support/paths.js';
+import { ATTACKER_SCRIPT, RECEIVER_SCRIPT } from './support.js';
 
 type Mode = 'warm' | 'cold' | 'cold-firewall' | 'pool-firewall' | 'verdict';
 const MODES: readonly Mode[] = ['warm', 'cold', 'cold-firewall', 'pool-firewall', 'verdict'];
 interface Sample { reactionMs: number; alertMs: number; applyMs: number; umboxMs: number; flowsMs: number; wireMs: number; chainMs: number }
-
-const ATTACKER = `
-const dgram = require('node:dgram'); const net = require('node:net');
-const target = process.argv[1];
-const socket = dgram.createSocket('udp4');
-const t0 = Date.now();
-process.stdout.write('t0=' + t0 + '\\n');
-let seq = 0;
-setInterval(() => socket.send(Buffer.from(String(seq++)), 9998, target, () => {}), 1);
-setInterval(() => { const c = net.connect({ host: target, port: 22 }); c.on('error', () => {}); c.on('connect', () => c.destroy()); setTimeout(() => c.destroy(), 500); }, 5);
-`;
-const RECEIVER = `
-const fs = require('node:fs');
-const socket = require('node:dgram').createSocket('udp4');
-const file = process.argv[1];
-let last = 0; let written = 0;
-socket.on('message', () => { last = Date.now(); });
-socket.bind(9998);
-setInterval(() => { if (last !== written) { fs.writeFileSync(file + '.tmp', String(last)); fs.renameSync(file + '.tmp', file); written = last; } }, 5);
-`;
 
 function parseArgs(argv: string[]): { runs: number; devices: number[]; modes: Mode[]; resyncMs: number } {
   let runs = 20;
@@ -133,7 +114,7 @@ async function main(): Promise<void> {
     const { attacker } = await buildUpstream(lab, lab.name('u'));
     const victim = await lab.addNamespace('v');
     await lab.hostVeth(lab.name('v'), victim, 'eth0', `${deviceAddress(1)}/24`);
-    lab.spawn(victim, ['node', '-e', RECEIVER, lastFile]);
+    lab.spawn(victim, ['node', '-e', RECEIVER_SCRIPT, lastFile]);
     const devices = new Map<string, DesiredDevice>([['victim', { id: 'victim', port: lab.name('v'), addresses: [deviceAddress(1)], plan: null }]]);
     let generation = 0;
     let standby: DesiredDevice['standby'] = [];
@@ -195,7 +176,7 @@ async function main(): Promise<void> {
           if (mode === 'warm') await standbyReady();
           if (mode === 'pool-firewall') await poolReady();
           rmSync(lastFile, { force: true });
-          const attack = lab.spawn(attacker, ['node', '-e', ATTACKER, deviceAddress(1)]);
+          const attack = lab.spawn(attacker, ['node', '-e', ATTACKER_SCRIPT, deviceAddress(1)]);
           try {
             const t0 = await firstLine(attack, /^t0=(\d+)/);
             if (!(await pollUntil(() => alerts.some((alert) => alert.deviceId === 'victim' && alert.generation === normal), 15_000, 2))) {

@@ -208,3 +208,66 @@ export class BatchingProposer extends BatchingClient {
     return this.send(`${id}:`.padEnd(this.bytes, 'x'));
   }
 }
+
+/** SUBMIT_ATTEMPTS bounds how often one batch of registrations is posted again after an indeterminate answer. */
+const SUBMIT_ATTEMPTS = 6;
+
+/**
+ * submitBatch posts signed envelopes to the leader and checks every one applied. An answer that leaves the
+ * outcome unknown (a leader change mid-proposal: UNAVAILABLE, or no answer) is retried with the same bytes
+ * through the new leader: what already applied is answered `duplicate` with its original result, so a
+ * registration is never applied twice. A loaded 2-core machine changed leaders during registration of 10,000
+ * devices in two runs of 2026-12-06.
+ */
+export async function submitBatch(cluster: LocalCluster, envelopes: readonly string[], what: string): Promise<void> {
+  let last = '';
+  for (let attempt = 1; attempt <= SUBMIT_ATTEMPTS; attempt++) {
+    const leader = await cluster.waitForLeader(30_000);
+    let answer: { status: number; body: unknown };
+    try {
+      answer = await postJson(`${cluster.apiUrl(leader)}/v1/commands/batch`, { envelopes }, 120_000);
+    } catch (error) {
+      last = error instanceof Error ? error.message : String(error);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      continue;
+    }
+    const results = (answer.body as { results?: Array<{ ok: boolean; answer?: { result?: { ok?: boolean; code?: string; reason?: string } }; error?: { code?: string; message?: string } }> }).results;
+    const refused = results?.find((one) => !one.ok || one.answer?.result?.ok !== true);
+    if (answer.status === 200 && results?.length === envelopes.length && refused === undefined) return;
+    last = `HTTP ${answer.status}, ${refused === undefined ? JSON.stringify(answer.body).slice(0, 500) : JSON.stringify(refused)}`;
+    const unknownOutcome = answer.status >= 500 || (refused !== undefined && !refused.ok && refused.error?.code === 'UNAVAILABLE');
+    if (!unknownOutcome) break;
+    process.stdout.write(`  ${what}: outcome unknown (${last.slice(0, 160)}); posting the same envelopes again (attempt ${attempt + 1})\n`);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+  throw new Error(`registering ${what}: ${last}`);
+}
+
+/**
+ * ATTACKER_SCRIPT is a brute-force attacker (node -e, the target's address as its argument): it prints its
+ * clock as `t0=<ms>` just before its first packet, then sends a UDP datagram to port 9998 every 1 ms and opens
+ * a TCP connection to the login port 22 every 5 ms (what the monitor μmbox counts), until it is killed.
+ */
+export const ATTACKER_SCRIPT = `
+const dgram = require('node:dgram'); const net = require('node:net');
+const target = process.argv[1];
+const socket = dgram.createSocket('udp4');
+const t0 = Date.now();
+process.stdout.write('t0=' + t0 + '\\n');
+let seq = 0;
+setInterval(() => socket.send(Buffer.from(String(seq++)), 9998, target, () => {}), 1);
+setInterval(() => { const c = net.connect({ host: target, port: 22 }); c.on('error', () => {}); c.on('connect', () => c.destroy()); setTimeout(() => c.destroy(), 500); }, 5);
+`;
+/**
+ * RECEIVER_SCRIPT runs on the victim (node -e, a file as its argument): it listens on UDP 9998 and keeps the
+ * time of the last datagram received in the file (written atomically, at most every 5 ms).
+ */
+export const RECEIVER_SCRIPT = `
+const fs = require('node:fs');
+const socket = require('node:dgram').createSocket('udp4');
+const file = process.argv[1];
+let last = 0; let written = 0;
+socket.on('message', () => { last = Date.now(); });
+socket.bind(9998);
+setInterval(() => { if (last !== written) { fs.writeFileSync(file + '.tmp', String(last)); fs.renameSync(file + '.tmp', file); written = last; } }, 5);
+`;
