@@ -147,10 +147,15 @@ export function quantiles(values: ReadonlyArray<number | null>): Quantiles {
 /** CellReport is one mode at one size: the whole reaction, each stage, the runs and how many stages went unmeasured. */
 export interface CellReport extends Quantiles {
   runs: number;
+  /** measured_at and load_average_1m say when the cell was measured and how loaded the machine was (start, end). */
+  measured_at?: string;
+  load_average_1m?: [number, number];
   goal_p95: number | null;
   goal_met: boolean | null;
   stages: Record<Stage, Quantiles>;
   unmeasured_stages: number;
+  /** reactions_ms are the runs' reactions, in the order measured. */
+  reactions_ms: number[];
 }
 
 /** cellReport summarizes the samples of one mode at one size. */
@@ -161,6 +166,7 @@ export function cellReport(mode: ClusterMode, samples: readonly StageSample[]): 
     ...total, runs: samples.length, goal_p95: goal, goal_met: goal === null || total.p95 === null ? null : total.p95 <= goal,
     stages: Object.fromEntries(STAGES.map((stage) => [stage, quantiles(samples.map((sample) => sample.stages[stage]))])) as Record<Stage, Quantiles>,
     unmeasured_stages: samples.reduce((sum, sample) => sum + missingStages(sample).length, 0),
+    reactions_ms: samples.map((sample) => sample.totalMs),
   };
 }
 
@@ -177,12 +183,28 @@ export function clusterReaction(results: ReadonlyMap<ClusterMode, ReadonlyMap<nu
 }
 
 /**
- * mergeReactionJson puts this bench's fields into the existing bench/results/reaction.json (bench:reaction's
- * fields are kept as they are; a file that is missing or not a JSON object starts empty).
+ * mergeReactionJson puts this bench's fields into the existing bench/results/reaction.json: bench:reaction's
+ * fields are kept as they are, and `cluster_reaction_ms` is merged by mode and size, so that sizes measured in
+ * separate runs sit side by side (a cell measured again is replaced). A file that is missing or not a JSON
+ * object starts empty.
  */
 export function mergeReactionJson(existing: unknown, fields: { cluster_reaction_ms: ClusterReaction } & Record<string, unknown>): Record<string, unknown> {
-  const base = typeof existing === 'object' && existing !== null && !Array.isArray(existing) ? (existing as Record<string, unknown>) : {};
-  return { ...base, ...fields };
+  const base = isRecord(existing) ? existing : {};
+  const before = isRecord(base['cluster_reaction_ms']) ? base['cluster_reaction_ms'] : {};
+  const merged: Record<string, unknown> = { ...before };
+  for (const [mode, bySize] of Object.entries(fields.cluster_reaction_ms)) {
+    merged[mode] = { ...(isRecord(before[mode]) ? before[mode] : {}), ...bySize };
+  }
+  return { ...base, ...fields, cluster_reaction_ms: merged };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** modeOrder puts first the modes that need no restart from the gateways' standby setting (cold turns it off). */
+export function modeOrder(modes: readonly ClusterMode[], standby: boolean): ClusterMode[] {
+  return [...modes.filter((mode) => (mode !== 'cold') === standby), ...modes.filter((mode) => (mode !== 'cold') !== standby)];
 }
 
 /** formatTable prints one row per mode and size: p50 and p95 of the reaction and of every stage, and the goal. */

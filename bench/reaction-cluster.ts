@@ -39,9 +39,9 @@ import { readIdentityKey } from '../src/node/identity.js';
 import { facilities, releaseFacilities } from '../test/dataplane/lab.js';
 import { repoPath } from '../test/support/paths.js';
 import {
-  clusterReaction, formatTable, mergeReactionJson, missingStages, parseLogLines, parseOptions, reactionStages,
+  clusterReaction, formatTable, mergeReactionJson, missingStages, modeOrder, parseLogLines, parseOptions, reactionStages,
 } from './reaction-cluster-report.js';
-import type { ClusterMode, NodeLogLine, Options, StageSample } from './reaction-cluster-report.js';
+import type { CellReport, ClusterMode, NodeLogLine, Options, StageSample } from './reaction-cluster-report.js';
 import { ATTACKER_SCRIPT, RECEIVER_SCRIPT, submitBatch } from './support.js';
 
 /** PREFIX names the bench's bridges, ports and namespaces; SUBNET its device network; FILLER_NET its fillers' addresses (10.82.x.y). */
@@ -147,9 +147,9 @@ async function waitAllEnforced(bench: Bench, timeoutMs: number): Promise<void> {
   }, timeoutMs, `every gateway to enforce its ${bench.fillers + 3} devices' share`);
 }
 
-/** setStandby turns the gateways' standby μmboxes on (the default) or off, restarting them when it changes. */
-async function setStandby(bench: Bench, standby: boolean): Promise<void> {
-  if (bench.standby === standby) return;
+/** setStandby turns the gateways' standby μmboxes on (the default) or off, restarting them when it changes (true then). */
+async function setStandby(bench: Bench, standby: boolean): Promise<boolean> {
+  if (bench.standby === standby) return false;
   await bench.cluster.stopAll();
   for (const node of bench.cluster.nodes) {
     const file = join(bench.cluster.nodeDir(node.nodeId), 'config.yaml');
@@ -162,6 +162,7 @@ async function setStandby(bench: Bench, standby: boolean): Promise<void> {
   bench.standby = standby;
   await bench.cluster.waitForLeader(60_000);
   await waitAllEnforced(bench, 120_000);
+  return true;
 }
 
 /** standbyReady says whether a camera's standby block-all μmbox runs on its gateway. */
@@ -262,7 +263,8 @@ async function attackOnce(bench: Bench, camera: DemoDevice): Promise<StageSample
 
 /** runMode measures `runs` reactions of one mode at the current size. */
 async function runMode(bench: Bench, mode: ClusterMode, runs: number, size: number, say: (line: string) => void): Promise<StageSample[]> {
-  await setStandby(bench, mode !== 'cold');
+  const restartedAt = Date.now();
+  if (await setStandby(bench, mode !== 'cold')) say(`gateways restarted with standby μmboxes ${bench.standby ? 'on' : 'off'} in ${Date.now() - restartedAt} ms`);
   const cameras = bench.network.devices;
   for (const camera of cameras) await resetCamera(bench, camera);
   const samples: StageSample[] = [];
@@ -321,17 +323,30 @@ export async function runBench(options: Options, say: (line: string) => void = (
   const dir = mkdtempSync(join(tmpdir(), 'qg-bench-reaction-cluster-'));
   let bench: Bench | undefined;
   const results = new Map<ClusterMode, Map<number, StageSample[]>>(options.modes.map((mode) => [mode, new Map()]));
+  const stamps = new Map<string, Pick<CellReport, 'measured_at' | 'load_average_1m'>>();
   try {
     await tearDownSite(join(dir, 'cluster'), PREFIX, false);
+    const startedAt = Date.now();
     bench = await setUp(dir);
+    say(`site up (3 gateways, a camera each, the policy enforced) in ${Date.now() - startedAt} ms`);
     for (const size of options.sizes) {
+      const growingAt = Date.now();
       await growFillers(bench, size);
-      for (const mode of options.modes) results.get(mode)!.set(size, await runMode(bench, mode, options.runs, size, say));
+      say(`${size} devices registered and enforced in ${Date.now() - growingAt} ms`);
+      for (const mode of modeOrder(options.modes, bench.standby)) {
+        const loadBefore = loadavg()[0] ?? 0;
+        const samples = await runMode(bench, mode, options.runs, size, say);
+        results.get(mode)!.set(size, samples);
+        stamps.set(`${mode}/${size}`, { measured_at: new Date().toISOString(), load_average_1m: [loadBefore, loadavg()[0] ?? 0] });
+      }
     }
   } finally {
     await cleanUp(dir, bench).finally(() => releaseFacilities(available));
   }
   const report = reportOf(results, options, loadAtStart);
+  for (const [mode, bySize] of Object.entries(report.cluster_reaction_ms)) {
+    for (const [size, cell] of Object.entries(bySize)) Object.assign(cell, stamps.get(`${mode}/${size}`));
+  }
   say(formatTable(report.cluster_reaction_ms));
   const existing: unknown = existsSync(options.out) ? JSON.parse(readFileSync(options.out, 'utf8')) : undefined;
   writeFileSync(options.out, `${JSON.stringify(mergeReactionJson(existing, { ...report }), null, 2)}\n`);
