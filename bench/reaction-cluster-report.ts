@@ -90,6 +90,12 @@ export interface StageSample {
   readonly stages: Record<Stage, number | null>;
   /** index is the entry that moved the victim to attack (null when no node logged it). */
   readonly index: number | null;
+  /**
+   * flowsSplit divides `flows` at the end of the serving node's flow bundle that stopped the attacker (its
+   * debug 'reconcile pass' line): switch = apply → that bundle committed (planning, the pass, the bundle),
+   * wire = → the last attacker packet. Null when the node logged no such pass (log level above debug).
+   */
+  readonly flowsSplit: { switchMs: number; wireMs: number } | null;
 }
 
 const numberField = (line: NodeLogLine, field: string): number | undefined => (typeof line[field] === 'number' ? (line[field] as number) : undefined);
@@ -116,14 +122,31 @@ export function reactionStages(input: ReactionInput): StageSample {
   const batch = serving.find((line) => line.msg === 'telemetry committed' && numberField(line, 'index') === index);
   const proposedAt = batch === undefined ? undefined : numberField(batch, 'proposedAtMs');
   const span = (from: number | undefined, to: number | undefined): number | null => (from === undefined || to === undefined ? null : to - from);
+  const blockedAt = appliedAt === undefined ? undefined : bundleEnd(serving, appliedAt);
   return {
     totalMs: lastArrivalMs - attackStartMs,
     index: index ?? null,
+    flowsSplit: appliedAt === undefined || blockedAt === undefined ? null : { switchMs: blockedAt - appliedAt, wireMs: lastArrivalMs - blockedAt },
     stages: {
       alert: span(attackStartMs, alertAt), batching: span(alertAt, proposedAt), commit: span(proposedAt, committedAt),
       apply: span(committedAt, appliedAt), flows: span(appliedAt, lastArrivalMs),
     },
   };
+}
+
+/**
+ * bundleEnd is when the first flow bundle that changed something on the serving node after `appliedAt` was
+ * committed on its switch: the early drop of a device whose block-all chain must start, else the chain's bundle.
+ */
+function bundleEnd(serving: readonly NodeLogLine[], appliedAt: number): number | undefined {
+  for (const line of serving) {
+    if (line.msg !== 'reconcile pass') continue;
+    const result = line['result'] as { flowsAdded?: number; earlyBlocked?: number; earlyBlockedAtMs?: number; flowsAppliedAtMs?: number } | undefined;
+    if (result === undefined || ((result.flowsAdded ?? 0) === 0 && (result.earlyBlocked ?? 0) === 0)) continue;
+    const end = (result.earlyBlockedAtMs ?? 0) > 0 ? result.earlyBlockedAtMs! : result.flowsAppliedAtMs;
+    if (end !== undefined && end >= appliedAt) return end;
+  }
+  return undefined;
 }
 
 /** missingStages names the stages a sample could not measure. */
@@ -153,6 +176,8 @@ export interface CellReport extends Quantiles {
   goal_p95: number | null;
   goal_met: boolean | null;
   stages: Record<Stage, Quantiles>;
+  /** flows_split divides the flows stage (reactionStages' flowsSplit), over the runs that logged it. */
+  flows_split: { switch: Quantiles; wire: Quantiles };
   unmeasured_stages: number;
   /** reactions_ms are the runs' reactions, in the order measured. */
   reactions_ms: number[];
@@ -165,6 +190,10 @@ export function cellReport(mode: ClusterMode, samples: readonly StageSample[]): 
   return {
     ...total, runs: samples.length, goal_p95: goal, goal_met: goal === null || total.p95 === null ? null : total.p95 <= goal,
     stages: Object.fromEntries(STAGES.map((stage) => [stage, quantiles(samples.map((sample) => sample.stages[stage]))])) as Record<Stage, Quantiles>,
+    flows_split: {
+      switch: quantiles(samples.map((sample) => sample.flowsSplit?.switchMs ?? null)),
+      wire: quantiles(samples.map((sample) => sample.flowsSplit?.wireMs ?? null)),
+    },
     unmeasured_stages: samples.reduce((sum, sample) => sum + missingStages(sample).length, 0),
     reactions_ms: samples.map((sample) => sample.totalMs),
   };
@@ -210,9 +239,9 @@ export function modeOrder(modes: readonly ClusterMode[], standby: boolean): Clus
 /** formatTable prints one row per mode and size: p50 and p95 of the reaction and of every stage, and the goal. */
 export function formatTable(report: ClusterReaction): string {
   const cell = (q: Quantiles): string => `${q.p50 ?? '—'}/${q.p95 ?? '—'}`;
-  const header = ['mode', 'devices', 'runs', 'reaction p50/p95', ...STAGES.map((stage) => `${stage} p50/p95`), 'goal p95'];
+  const header = ['mode', 'devices', 'runs', 'reaction p50/p95', ...STAGES.map((stage) => `${stage} p50/p95`), 'flows: switch, wire', 'goal p95'];
   const rows = Object.entries(report).flatMap(([mode, bySize]) => Object.entries(bySize).map(([size, one]) => [
-    mode, size, String(one.runs), cell(one), ...STAGES.map((stage) => cell(one.stages[stage])),
+    mode, size, String(one.runs), cell(one), ...STAGES.map((stage) => cell(one.stages[stage])), `${cell(one.flows_split.switch)}, ${cell(one.flows_split.wire)}`,
     one.goal_p95 === null ? '—' : `≤ ${one.goal_p95}: ${one.goal_met === true ? 'met' : one.goal_met === false ? 'NOT met' : '—'}`,
   ]));
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));

@@ -147,17 +147,24 @@ async function waitAllEnforced(bench: Bench, timeoutMs: number): Promise<void> {
   }, timeoutMs, `every gateway to enforce its ${bench.fillers + 3} devices' share`);
 }
 
+/** editConfigs changes every node's config.yaml (the nodes read it when they start). */
+function editConfigs(cluster: LocalCluster, edit: (config: { dataplane: Record<string, unknown> } & Record<string, unknown>) => void): void {
+  for (const node of cluster.nodes) {
+    const file = join(cluster.nodeDir(node.nodeId), 'config.yaml');
+    const config = parseYaml(readFileSync(file, 'utf8')) as { dataplane: Record<string, unknown> } & Record<string, unknown>;
+    edit(config);
+    writeFileSync(file, toYaml(config));
+  }
+}
+
 /** setStandby turns the gateways' standby μmboxes on (the default) or off, restarting them when it changes (true then). */
 async function setStandby(bench: Bench, standby: boolean): Promise<boolean> {
   if (bench.standby === standby) return false;
   await bench.cluster.stopAll();
-  for (const node of bench.cluster.nodes) {
-    const file = join(bench.cluster.nodeDir(node.nodeId), 'config.yaml');
-    const config = parseYaml(readFileSync(file, 'utf8')) as { dataplane: Record<string, unknown> };
+  editConfigs(bench.cluster, (config) => {
     if (standby) delete config.dataplane['standbyUmboxes'];
     else config.dataplane['standbyUmboxes'] = 0;
-    writeFileSync(file, toYaml(config));
-  }
+  });
   bench.cluster.startAll();
   bench.standby = standby;
   await bench.cluster.waitForLeader(60_000);
@@ -296,6 +303,10 @@ async function setUp(dir: string): Promise<Bench> {
   const digests = await startHost(() => undefined);
   const { cluster, network } = await createSite({ dir: join(dir, 'cluster'), prefix: PREFIX, subnet: SUBNET, devices: CAMERAS, timing: TIMING });
   const bench: Bench = { dir, cluster, network, adminKey: '', processes: [], fillers: 0, standby: true };
+  // Debug level: the data plane's 'reconcile pass' lines split the flows stage (switch, wire).
+  editConfigs(cluster, (config) => {
+    config['logLevel'] = 'debug';
+  });
   cluster.startAll();
   await cluster.waitForLeader(60_000);
   const adminKey = loadPolicy(cluster, network, digests, new Set(), false);

@@ -25,6 +25,10 @@ function nodeLines(): NodeLogLine[] {
     { nodeId: 1, msg: 'device state changed', deviceId: 'cam-2', to: 'attack', index: 41, appliedAtMs: T0 + 140 },
     { nodeId: 3, msg: 'device state changed', deviceId: 'cam-2', to: 'attack', index: 41, appliedAtMs: T0 + 150 },
     { nodeId: 2, msg: 'device state changed', deviceId: 'cam-2', to: 'attack', index: 41, appliedAtMs: T0 + 158 },
+    // The serving node's passes: one that changed nothing, then the bundle that moved cam-2 (ends at +185).
+    { nodeId: 2, msg: 'reconcile pass', result: { flowsAdded: 0, earlyBlocked: 0, earlyBlockedAtMs: 0, flowsAppliedAtMs: T0 + 170 } },
+    { nodeId: 2, msg: 'reconcile pass', result: { flowsAdded: 4, earlyBlocked: 0, earlyBlockedAtMs: 0, flowsAppliedAtMs: T0 + 185 } },
+    { nodeId: 1, msg: 'reconcile pass', result: { flowsAdded: 4, earlyBlocked: 0, earlyBlockedAtMs: 0, flowsAppliedAtMs: T0 + 160 } },
     // The reset of an earlier run, before this attack began: not this reaction.
     { nodeId: 2, msg: 'device state changed', deviceId: 'cam-2', to: 'attack', index: 12, appliedAtMs: T0 - 5_000 },
   ];
@@ -40,6 +44,18 @@ describe('reactionStages', () => {
     const sum = Object.values(sample.stages).reduce<number>((total, ms) => total + (ms ?? 0), 0);
     assert.equal(sum, sample.totalMs, 'the stages add up to the reaction');
     assert.deepEqual(missingStages(sample), []);
+    // flows splits at the serving node's first bundle that changed flows after its apply.
+    assert.deepEqual(sample.flowsSplit, { switchMs: 27, wireMs: 15 });
+  });
+
+  test('a device dropped early (its block-all chain not started yet) is blocked at the early bundle', () => {
+    const lines = nodeLines().filter((line) => line.msg !== 'reconcile pass');
+    lines.push({ nodeId: 2, msg: 'reconcile pass', result: { flowsAdded: 6, earlyBlocked: 1, earlyBlockedAtMs: T0 + 175, flowsAppliedAtMs: T0 + 700 } });
+    const sample = reactionStages({ deviceId: 'cam-2', servingNode: 2, attackStartMs: T0, lastArrivalMs: T0 + 200, lines });
+    assert.deepEqual(sample.flowsSplit, { switchMs: 17, wireMs: 25 });
+    const none = reactionStages({ deviceId: 'cam-2', servingNode: 2, attackStartMs: T0, lastArrivalMs: T0 + 200, lines: nodeLines().filter((line) => line.msg !== 'reconcile pass') });
+    assert.equal(none.flowsSplit, null, 'without debug lines the split is unknown, the five stages are not');
+    assert.deepEqual(missingStages(none), []);
   });
 
   const without = (drop: (line: NodeLogLine) => boolean): NodeLogLine[] => nodeLines().filter((line) => !drop(line));
@@ -72,7 +88,7 @@ describe('summaries', () => {
     assert.deepEqual(quantiles(Array.from({ length: 20 }, (_, i) => i + 1)), { p50: 10, p95: 19 });
   });
 
-  const sample = (totalMs: number, commit: number | null = 10): StageSample => ({ totalMs, index: 1, stages: { alert: 1, batching: 2, commit, apply: 3, flows: 4 } });
+  const sample = (totalMs: number, commit: number | null = 10): StageSample => ({ totalMs, index: 1, stages: { alert: 1, batching: 2, commit, apply: 3, flows: 4 }, flowsSplit: commit === null ? null : { switchMs: 3, wireMs: 1 } });
   test('the goal is judged on the p95 per mode: 300 ms warm, 1 s cold, none after a leader kill', () => {
     assert.equal(cellReport('warm', [sample(100), sample(300)]).goal_met, true);
     assert.equal(cellReport('warm', [sample(100), sample(301)]).goal_met, false);
@@ -86,13 +102,14 @@ describe('summaries', () => {
     assert.equal(cell.runs, 2);
     assert.equal(cell.unmeasured_stages, 1);
     assert.deepEqual(cell.stages.commit, { p50: 10, p95: 10 });
+    assert.deepEqual(cell.flows_split, { switch: { p50: 3, p95: 3 }, wire: { p50: 1, p95: 1 } });
   });
 
   test('the table has a row per mode and size with every stage and the goal', () => {
     const report = clusterReaction(new Map([['warm', new Map([[10, [sample(120)]], [100, [sample(400)]]])], ['leader-kill', new Map([[10, [sample(900)]]])]]));
     const lines = formatTable(report).split('\n');
     assert.equal(lines.length, 2 + 3);
-    assert.match(lines[0]!, /reaction p50\/p95.*alert.*batching.*commit.*apply.*flows.*goal/);
+    assert.match(lines[0]!, /reaction p50\/p95.*alert.*batching.*commit.*apply.*flows.*switch, wire.*goal/);
     assert.match(lines[2]!, /warm\s+\| 10\s+\| 1\s+\| 120\/120 .*≤ 300: met/);
     assert.match(lines[3]!, /warm\s+\| 100 .*≤ 300: NOT met/);
     assert.match(lines[4]!, /leader-kill .*\| —\s+\|$/);
@@ -100,7 +117,7 @@ describe('summaries', () => {
 });
 
 describe('mergeReactionJson', () => {
-  const cell = cellReport('warm', [{ totalMs: 100, index: 1, stages: { alert: 1, batching: 1, commit: 1, apply: 1, flows: 1 } }]);
+  const cell = cellReport('warm', [{ totalMs: 100, index: 1, stages: { alert: 1, batching: 1, commit: 1, apply: 1, flows: 1 }, flowsSplit: null }]);
   test('keeps bench:reaction\'s fields and merges the cluster figures by mode and size', () => {
     const existing = { benchmark: 'reaction', reaction_ms: { warm: { p50: 1, p95: 2 } }, cluster_reaction_ms: { warm: { '10': { ...cell, p50: 7 }, '100': cell }, cold: { '10': cell } } };
     const merged = mergeReactionJson(existing, { cluster_reaction_ms: { warm: { '10': cell, '1000': cell } }, cluster_reaction: { runs_per_mode: 2 } });

@@ -52,6 +52,8 @@ describe('bench:reaction-cluster end to end', { timeout: 900_000 }, () => {
         assert.equal(cell.unmeasured_stages, 0, `${mode}: every stage of every run was measured (${lines.join('\n')})`);
         assert.ok(cell.p50 !== null && cell.p95 !== null && cell.p50 > 0 && cell.p50 <= cell.p95, `${mode}: ${JSON.stringify(cell)}`);
         for (const stage of STAGES) assert.equal(typeof cell.stages[stage].p95, 'number', `${mode}: ${stage}`);
+        // The nodes run at debug level: the data plane's pass lines split the flows stage too.
+        assert.equal(typeof cell.flows_split.switch.p95, 'number', `${mode}: flows split`);
         assert.equal(typeof cell.load_average_1m?.[0], 'number');
       }
       assert.equal(lines.filter((line) => / run \d\/2 \(cam-\d\): \d+ ms \(alert \d+, batching \d+, commit \d+, apply \d+, flows -?\d+\)$/.test(line)).length, 6, lines.join('\n'));
