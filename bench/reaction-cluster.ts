@@ -56,6 +56,12 @@ const REGISTER_BATCH = 200;
 /** QUIET_MS: the attacker is cut off once no packet of it arrived for this long. */
 const QUIET_MS = 400;
 const REACTION_TIMEOUT_MS = 30_000;
+/**
+ * SETTLE_MS is how long the gateways are left alone after new fillers are enforced, before the next attack: the
+ * data plane's full passes over the new ports and the standby and warm-pool starts are done by then, as they
+ * are long before an attack on a site whose devices were registered earlier.
+ */
+const SETTLE_MS = 15_000;
 
 /** Bench is what one run of the bench holds on to (and cleans up). */
 interface Bench {
@@ -123,6 +129,7 @@ async function growFillers(bench: Bench, size: number): Promise<void> {
   }
   bench.fillers = target;
   await waitAllEnforced(bench, 300_000);
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
 }
 
 /** EnforcedReport is a device's line in GET /v1/status `enforced`. */
