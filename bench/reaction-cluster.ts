@@ -266,9 +266,10 @@ async function attackOnce(bench: Bench, camera: DemoDevice): Promise<StageSample
   } finally {
     await stopChild(child);
   }
-  // The nodes may write their lines a moment after the state is visible: read until every stage is there (or 5 s).
+  // The nodes may write their lines a moment after the state is visible, and a reconcile pass is logged at its
+  // end (after its standby starts): read until every stage and the flows split are there (or 10 s).
   let sample = reactionStages({ deviceId: camera.id, servingNode: camera.gateway, attackStartMs: startMs, lastArrivalMs: lastArrival(bench, camera), lines: tail.lines() });
-  for (let attempt = 0; attempt < 50 && missingStages(sample).length > 0; attempt++) {
+  for (let attempt = 0; attempt < 100 && (missingStages(sample).length > 0 || sample.flowsSplit === null); attempt++) {
     await new Promise((resolve) => setTimeout(resolve, 100));
     sample = reactionStages({ deviceId: camera.id, servingNode: camera.gateway, attackStartMs: startMs, lastArrivalMs: lastArrival(bench, camera), lines: tail.lines() });
   }
@@ -294,7 +295,8 @@ async function runMode(bench: Bench, mode: ClusterMode, runs: number, size: numb
     const sample = await attackOnce(bench, camera);
     samples.push(sample);
     const stages = Object.entries(sample.stages).map(([stage, ms]) => `${stage} ${ms ?? '?'}`).join(', ');
-    say(`${size} devices, ${mode}, run ${attempt + 1}/${runs} (${camera.id}): ${sample.totalMs} ms (${stages})`);
+    const split = sample.flowsSplit === null ? '' : `; flows: switch ${sample.flowsSplit.switchMs}, wire ${sample.flowsSplit.wireMs}`;
+    say(`${size} devices, ${mode}, run ${attempt + 1}/${runs} (${camera.id}): ${sample.totalMs} ms (${stages}${split})`);
     if (killed !== undefined) {
       bench.cluster.start(killed);
       await bench.cluster.waitForLeader(60_000);

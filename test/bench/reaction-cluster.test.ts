@@ -56,7 +56,7 @@ describe('bench:reaction-cluster end to end', { timeout: 900_000 }, () => {
         assert.equal(typeof cell.flows_split.switch.p95, 'number', `${mode}: flows split`);
         assert.equal(typeof cell.load_average_1m?.[0], 'number');
       }
-      assert.equal(lines.filter((line) => / run \d\/2 \(cam-\d\): \d+ ms \(alert \d+, batching \d+, commit \d+, apply \d+, flows -?\d+\)$/.test(line)).length, 6, lines.join('\n'));
+      assert.equal(lines.filter((line) => / run \d\/2 \(cam-\d\): \d+ ms \(alert \d+, batching \d+, commit \d+, apply \d+, flows -?\d+(; flows: switch -?\d+, wire -?\d+)?\)$/.test(line)).length, 6, lines.join('\n'));
       assert.ok(lines.some((line) => line.includes('reaction p50/p95') && line.includes('flows p50/p95')), 'the table was printed');
       // Nothing of the site is left: namespaces, links, brokers (leftovers), and no node process of its cluster.
       assert.deepEqual(leftovers(dir, PREFIX), []);
