@@ -298,9 +298,9 @@ export class StateMachine {
   keys(): KeyInfo[] {
     const root: KeyInfo[] = this.data.root.keys.map((k) => ({ keyId: keyIdHex(k), publicKey: toHex(k), role: 'root' }));
     const others = [...this.data.keys.entries()].map(([keyId, k]): KeyInfo =>
-      k.role === 'admin'
-        ? { keyId, publicKey: toHex(k.publicKey), role: 'admin', domains: [...k.domains].sort() }
-        : { keyId, publicKey: toHex(k.publicKey), role: 'node', nodeId: k.nodeId });
+      k.role === 'node'
+        ? { keyId, publicKey: toHex(k.publicKey), role: 'node', nodeId: k.nodeId }
+        : { keyId, publicKey: toHex(k.publicKey), role: k.role, domains: [...k.domains].sort() });
     return [...root, ...others].sort((a, b) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0));
   }
 
@@ -320,6 +320,7 @@ export class StateMachine {
       name: d.name,
       description: d.description,
       adminKeys: [...d.admins.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([keyId, a]): AdminKeyRecord => ({ keyId, publicKey: a.publicKey, name: a.name })),
+      viewerKeys: [...d.viewers.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([keyId, v]): AdminKeyRecord => ({ keyId, publicKey: v.publicKey, name: v.name })),
       images: [...d.images.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, digest]) => ({ name, digest })),
       policyVersion: d.policy?.version ?? 0,
       deviceCount: d.devices.size,
