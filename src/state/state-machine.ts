@@ -16,7 +16,7 @@
 import assert from 'node:assert/strict';
 import {
   clusterIdOf, CommandError, decodeBody, decodeSignedCommand, keyIdHex, sha256, toHex, verifyCommand,
-  type CommandBody, type Genesis, type SignedCommand, type TrustView,
+  type CommandBody, type Genesis, type SignedCommand, type TokenTrust, type TrustView,
 } from '../commands/index.js';
 import { applyPayload, reactionEffects, StateRejection, type ApplyContext } from './apply-payload.js';
 import { extendChain } from './audit.js';
@@ -302,6 +302,25 @@ export class StateMachine {
         ? { keyId, publicKey: toHex(k.publicKey), role: 'node', nodeId: k.nodeId }
         : { keyId, publicKey: toHex(k.publicKey), role: k.role, domains: [...k.domains].sort() });
     return [...root, ...others].sort((a, b) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0));
+  }
+
+  /**
+   * tokenTrust is the trust store as read-token verification sees it (src/commands/token.ts): a root
+   * key reads every domain, an admin or viewer key the domains it holds its role in, a node key none.
+   * It reads the current state at each call, so a revocation applies to the next request.
+   */
+  tokenTrust(): TokenTrust {
+    return {
+      clusterId: toHex(this.data.clusterId),
+      reader: (id) => {
+        const root = this.data.root.keys.find((k) => keyIdHex(k) === id);
+        if (root !== undefined) return { role: 'root', publicKey: root, domains: 'all' };
+        const entry = this.data.keys.get(id);
+        if (entry === undefined) return undefined;
+        if (entry.role === 'node') return { role: 'node', publicKey: entry.publicKey, domains: new Set<string>() };
+        return { role: entry.role, publicKey: entry.publicKey, domains: new Set(entry.domains) };
+      },
+    };
   }
 
   /** lastSeq is a signer's last applied sequence number (0 if none): what its next command must exceed. */
