@@ -38,6 +38,8 @@ const StatusSchema = Type.Object({
   voters: Type.Array(Type.Integer()),
   learners: Type.Array(Type.Integer()),
   removed: Type.Boolean(),
+  /** clusterId names the cluster (gateway mode): what a read token's `aud` must be. */
+  clusterId: Type.Optional(Type.String()),
   stateHash: Type.Optional(Type.String()),
   auditChain: Type.Optional(Type.String()),
   enforcedIndex: Type.Optional(Type.Integer()),
@@ -74,6 +76,7 @@ export const healthRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
     const visible = (deviceId: string): boolean => grant !== null && (grant.domains === 'all' || grantCovers(grant, machine.device(deviceId)?.domain ?? ''));
     return {
       ...status,
+      clusterId: machine.clusterId(),
       stateHash: machine.stateHash(),
       auditChain: machine.auditChain(),
       ...(enforcement ? { enforcedIndex: enforcement.enforcedIndex(), ...(grant !== null ? { enforced: enforcement.report().filter((e) => visible(e.deviceId)) } : {}) } : {}),
