@@ -76,11 +76,10 @@ function note(text: string): void {
 
 /** qgate runs the admin CLI (compiled) and shows the command and its output. */
 function qgate(cluster: LocalCluster, args: readonly string[], keys: readonly string[] = []): string {
-  const endpoints = cluster.nodes.map((n) => cluster.apiUrl(n.nodeId)).join(',');
   const shown = ['qgate', ...args].join(' ');
   console.log(`   $ ${shown}`);
   const result = spawnSync(process.execPath, [resolve('dist/src/cli/main.js'), ...keys.flatMap((k) => ['--key', k]), ...args], {
-    env: { ...process.env, QGATE_ENDPOINTS: endpoints }, encoding: 'utf8', timeout: 120_000,
+    env: { ...process.env, ...cluster.qgateEnv() }, encoding: 'utf8', timeout: 120_000,
   });
   const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trimEnd();
   if (output) console.log(output.split('\n').map((line) => `     ${line}`).join('\n'));
@@ -91,7 +90,7 @@ function qgate(cluster: LocalCluster, args: readonly string[], keys: readonly st
 /** read GETs a path from one gateway's API (this node's applied state when the path asks for it); undefined when it does not answer. */
 async function read<T>(cluster: LocalCluster, nodeId: number, path: string): Promise<T | undefined> {
   try {
-    const response = await fetch(`${cluster.apiUrl(nodeId)}${path}`, { signal: AbortSignal.timeout(2_000) });
+    const response = await cluster.fetch(`${cluster.apiUrl(nodeId)}${path}`, { signal: AbortSignal.timeout(2_000) });
     return response.ok ? ((await response.json()) as T) : undefined;
   } catch {
     return undefined;
@@ -426,8 +425,8 @@ async function up(dir: string): Promise<void> {
   qgate(cluster, ['devices', 'list']);
 
   say('The cluster keeps running. Explore it:');
-  const endpoints = cluster.nodes.map((n) => cluster.apiUrl(n.nodeId)).join(',');
-  console.log(`   export QGATE_ENDPOINTS=${endpoints}`);
+  console.log(`   export QGATE_ENDPOINTS=${cluster.qgateEnv()['QGATE_ENDPOINTS']} QGATE_MEMBERS=${cluster.membersFile}   # HTTPS, node keys pinned`);
+  console.log(`   export QGATE_KEY=${cluster.rootKeyFiles()[0]}   # reads carry a token signed by this key (or: qgate token create)`);
   console.log('   npm run qgate -- status');
   console.log('   npm run qgate -- watch                                  # entries as they are applied, with the readings they record');
   console.log('   npm run qgate -- devices readings temp-1 --history      # what the sensor reported, as agreed');

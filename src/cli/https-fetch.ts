@@ -6,7 +6,9 @@
 // token included) is sent. A certificate with another key is a TlsPinError naming the endpoint and both
 // keys. With a CA file instead (an operator's CA-issued certificates), standard verification applies.
 // The answer is a WHATWG Response, so callers use it as they use fetch's.
-import { request as httpsRequest } from 'node:https';
+import assert from 'node:assert/strict';
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
+import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
@@ -44,11 +46,10 @@ export function pinCheck(pins: NodePins, origin: string, presented: string): str
 export type TlsTrust = { kind: 'pins'; pins: NodePins } | { kind: 'ca'; caPem: string };
 
 /** connectPinned opens a TLS 1.3 connection and checks the node's key before handing the socket over. */
-function connectPinned(url: URL, trust: TlsTrust, done: (error: Error | null, socket?: TLSSocket) => void): void {
-  const origin = `${url.protocol}//${url.host}`;
-  const host = url.hostname.replace(/^\[|\]$/g, '');
+function connectPinned(host: string, port: number, trust: TlsTrust, done: (error: Error | null, socket?: TLSSocket) => void): void {
+  const origin = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const socket = tlsConnect({
-    host, port: Number(url.port || 443), minVersion: 'TLSv1.3', ALPNProtocols: ['http/1.1'],
+    host, port, minVersion: 'TLSv1.3', ALPNProtocols: ['http/1.1'],
     ...(host.match(/^[0-9.]+$|:/) ? {} : { servername: host }),
     // Pinned nodes present self-signed certificates: the chain is not what is trusted, the key is.
     ...(trust.kind === 'ca' ? { ca: trust.caPem, rejectUnauthorized: true } : { rejectUnauthorized: false }),
@@ -85,23 +86,34 @@ function toResponse(message: IncomingMessage): Response {
 }
 
 /**
+ * PinnedAgent is an HTTPS agent whose connections are checked as `trust` says before use, and kept alive
+ * between requests (so the check costs one handshake per connection, not per request).
+ */
+export class PinnedAgent extends HttpsAgent {
+  constructor(private readonly trust: TlsTrust) {
+    super({ keepAlive: true });
+  }
+
+  override createConnection(options: RequestOptions, callback?: (error: Error | null, socket: Duplex) => void): undefined {
+    assert.ok(callback !== undefined, 'Node calls createConnection with a callback');
+    const host = (options.hostname ?? options.host ?? 'localhost').replace(/^\[|\]$/g, '');
+    connectPinned(host, Number(options.port ?? 443), this.trust, (error, socket) => callback(error, socket as Duplex));
+    return undefined;
+  }
+}
+
+/**
  * pinnedFetch is a FetchFunction for https:// endpoints that trusts nodes as `trust` says (http:// URLs
  * go to the global fetch: a node serves plain HTTP only on loopback). Bodies are strings (JSON).
  */
 export function pinnedFetch(trust: TlsTrust): FetchFunction {
+  const agent = new PinnedAgent(trust);
   return (target, init) => {
     const url = new URL(target);
     if (url.protocol !== 'https:') return fetch(target, init);
     return new Promise<Response>((resolve, reject) => {
       const headers = new Headers(init.headers);
-      const request = httpsRequest(url, {
-        method: init.method ?? 'GET',
-        headers: Object.fromEntries(headers.entries()),
-        createConnection: (_options: unknown, callback: (error: Error | null, socket?: TLSSocket) => void) => {
-          connectPinned(url, trust, callback);
-          return undefined;
-        },
-      } as Parameters<typeof httpsRequest>[1], (message) => resolve(toResponse(message)));
+      const request = httpsRequest(url, { method: init.method ?? 'GET', headers: Object.fromEntries(headers.entries()), agent }, (message) => resolve(toResponse(message)));
       const signal = init.signal ?? undefined;
       const abort = (): void => {
         request.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
