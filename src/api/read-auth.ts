@@ -38,7 +38,7 @@ export function isProtected(method: string, routeUrl: string | undefined): boole
 
 /** bearerToken extracts the token of an Authorization header ("Bearer TOKEN"), throwing TokenError otherwise. */
 function bearerToken(header: string | string[] | undefined): string {
-  if (header === undefined) throw new TokenError('missing', 'expected an Authorization: Bearer TOKEN header (create a token with "qgate token create"), found none');
+  if (header === undefined || header === '') throw new TokenError('missing', 'expected an Authorization: Bearer TOKEN header (create a token with "qgate token create"), found none');
   const text = Array.isArray(header) ? header.join(',') : header;
   const match = /^Bearer ([^\s,]+)$/i.exec(text);
   if (match === null) throw new TokenError('malformed', 'Authorization: expected "Bearer TOKEN", found another scheme or shape');
@@ -80,7 +80,8 @@ export function installReadAuth(app: FastifyInstance, init: ReadAuthInit): void 
   app.decorateRequest('readGrant', null);
   app.addHook('onRequest', async (request) => {
     const needed = isProtected(request.method, request.routeOptions.url);
-    if (!needed && request.headers.authorization === undefined) return;
+    // An empty Authorization header is no header (some clients send one).
+    if (!needed && (request.headers.authorization ?? '') === '') return;
     try {
       request.readGrant = verifyToken(bearerToken(request.headers.authorization), init.trust(), init.nowMs());
     } catch (error) {
