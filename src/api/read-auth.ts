@@ -13,6 +13,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** readGrant is the verified read token of this request, null when it carried none. */
     readGrant: ReadGrant | null;
+    /** recheckRead verifies the request's token again against the trust store now (long-lived streams). */
+    recheckRead: (() => ReadGrant) | null;
   }
 }
 
@@ -78,12 +80,15 @@ function tokenApiError(error: TokenError): ApiError {
 export function installReadAuth(app: FastifyInstance, init: ReadAuthInit): void {
   const refusals = new RefusalLog(init.nowMs);
   app.decorateRequest('readGrant', null);
+  app.decorateRequest('recheckRead', null);
   app.addHook('onRequest', async (request) => {
     const needed = isProtected(request.method, request.routeOptions.url);
     // An empty Authorization header is no header (some clients send one).
     if (!needed && (request.headers.authorization ?? '') === '') return;
     try {
-      request.readGrant = verifyToken(bearerToken(request.headers.authorization), init.trust(), init.nowMs());
+      const token = bearerToken(request.headers.authorization);
+      request.readGrant = verifyToken(token, init.trust(), init.nowMs());
+      request.recheckRead = () => verifyToken(token, init.trust(), init.nowMs());
     } catch (error) {
       if (!(error instanceof TokenError)) throw error;
       refusals.record(request, error);

@@ -11,7 +11,8 @@ import type { ApiDeps } from './deps.js';
 import { ConsistencyQuery, readPointFor } from './read-point.js';
 import { WatchHub } from './watch.js';
 import { authorizeRead, grantCovers, grantsEvery } from './read-auth.js';
-import type { ReadGrant } from '../commands/index.js';
+import { TokenError, type ReadGrant } from '../commands/index.js';
+import type { ServerResponse } from 'node:http';
 
 /** MAX_ENVELOPE_BASE64_CHARS bounds a submitted envelope (a signed command is at most 1 MiB). */
 const MAX_ENVELOPE_BASE64_CHARS = Math.ceil((1024 * 1024) / 3) * 4;
@@ -326,6 +327,7 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     // would not see its stream open until the next entry is applied (or the first keep-alive, 15 s).
     raw.flushHeaders();
     watchHub.open(raw, request.ip, from);
+    endWhenUnauthorized(request, raw, () => machine().domains().map((d) => d.name));
     return reply;
   });
 };
@@ -340,6 +342,32 @@ function requireEveryDomain(request: FastifyRequest, machine: StateMachine, why:
   if (!grantsEvery(grant, machine.domains().map((d) => d.name))) {
     throw new ApiError('FORBIDDEN', `authorization: ${why}; the token of key ${grant.keyId} does not grant every domain (sign it with a root key, or name every domain)`, { tokenCode: 'wrong_domain' });
   }
+}
+
+/** WATCH_RECHECK_MS is how often a watch stream's token is verified again (expiry, revocation). */
+const WATCH_RECHECK_MS = 5_000;
+
+/**
+ * endWhenUnauthorized ends a watch stream with an `error` event once its token no longer reads every
+ * domain: expired, its key revoked, or a domain created that it does not grant.
+ */
+function endWhenUnauthorized(request: FastifyRequest, raw: ServerResponse, domains: () => string[]): void {
+  const recheck = request.recheckRead;
+  if (recheck === null) return;
+  const timer = setInterval(() => {
+    let message: string | undefined;
+    try {
+      if (!grantsEvery(recheck(), domains())) message = 'the token no longer grants every domain';
+    } catch (error) {
+      if (!(error instanceof TokenError)) throw error;
+      message = error.message;
+    }
+    if (message === undefined) return;
+    clearInterval(timer);
+    raw.end(`event: error\ndata: ${JSON.stringify({ code: 'UNAUTHENTICATED', message: `watch: ended: ${message}` })}\n\n`);
+  }, WATCH_RECHECK_MS);
+  timer.unref();
+  raw.on('close', () => clearInterval(timer));
 }
 
 /** visibleKeys lists the root and node keys, and the admin and viewer keys of the domains a grant reads (with only those domains). */

@@ -3,7 +3,7 @@
 // that domain: expired, future-dated, wrongly signed, wrong-domain, revoked-key, malformed and oversized
 // tokens, and a token replayed after its key's revocation, are each refused with a precise error (401 or
 // 403 in the documented shape), logged once, and nothing is served; a viewer reads its domain and cannot
-// write; qgate pins node keys and names both keys on a mismatch; `qgate token create` makes a token that works.
+// write; a watch stream ends when its token stops granting what it reads; qgate pins node keys and names both keys on a mismatch; `qgate token create` makes a token that works.
 // Method: LocalCluster with one gateway node (a real process, real TLS over loopback), requests through
 // the pinned HTTPS client, tokens made with src/commands/token.ts or by the qgate process.
 import { after, before, describe, test } from 'node:test';
@@ -159,6 +159,23 @@ describe('authenticated reads on a real node over HTTPS', { timeout: 120_000 }, 
     assert.equal((await get('/v1/devices', token)).status, 200);
     await applied({ kind: 'revokeViewerKey', keyId: fromHex(keyIdHex(viewer.publicKey), 16)! }, 'home', [admin]);
     refused(await get('/v1/devices', token), 401, 'unknown_key', new RegExp(`no root, admin or viewer key has id ${keyIdHex(viewer.publicKey)}`));
+  });
+
+  test('a watch stream ends with an error event once its token no longer grants every domain (a key revoked)', async () => {
+    const watcher = writeIdentityKey(join(dir, 'watcher.key'));
+    await applied({ kind: 'addViewerKey', publicKey: watcher.publicKey, name: 'w' }, 'home', 'root');
+    await applied({ kind: 'addViewerKey', publicKey: watcher.publicKey, name: 'w' }, 'office', 'root');
+    const response = await cluster.fetch(`${url}/v1/watch`, { headers: { authorization: bearer(createToken(watcher, clusterIdHex, '*', Date.now(), 600)) } });
+    assert.equal(response.status, 200);
+    const reader = response.body!.getReader();
+    await applied({ kind: 'revokeViewerKey', keyId: fromHex(keyIdHex(watcher.publicKey), 16)! }, 'office', 'root');
+    let text = '';
+    for (;;) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      text += Buffer.from(chunk.value).toString('utf8');
+    }
+    assert.match(text, /event: error\ndata: \{"code":"UNAUTHENTICATED","message":"watch: ended: the token no longer grants every domain"\}/);
   });
 
   test('qgate names the endpoint and both keys when a node presents another key than its members file says', () => {
