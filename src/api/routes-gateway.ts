@@ -73,6 +73,8 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
   const readPoint = readPointFor(gateway);
   /** readings finds the sensor readings of an applied telemetry entry, for the watch stream. */
   const readings = watchReadings(gateway.appliedEnvelopes);
+  /** entryDomains finds the domain an applied entry's command names, for readers of some domains. */
+  const entryDomains = watchDomains(gateway.appliedEnvelopes);
   /** watchHub serves GET /v1/watch: one listener on the applier, bounded clients (watch.ts). */
   const applier = gateway.applier;
   const watchHub = new WatchHub({
@@ -318,7 +320,13 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     schema: { querystring: Type.Object({ from: Type.Optional(Type.Integer({ minimum: 0 })) }, { additionalProperties: false }) },
   }, async (request, reply) => {
     const { from } = request.query as { from?: number };
-    requireEveryDomain(request, machine(), 'the watch stream carries every domain\'s events');
+    const grant = authorizeRead(request);
+    const domains = (): string[] => machine().domains().map((d) => d.name);
+    // A reader of some domains sees the entries of those domains only (cluster-wide ones are for readers of every domain).
+    const visible = grantsEvery(grant, domains()) ? undefined : (event: AppliedEvent): boolean => {
+      const domain = entryDomains.of(event);
+      return domain !== undefined && domain !== '' && grantCovers(grant, domain);
+    };
     watchHub.admit(request.ip);
     const raw = reply.raw;
     reply.hijack();
@@ -326,8 +334,8 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     // Node holds the headers until the first body byte: without this, a client watching from now
     // would not see its stream open until the next entry is applied (or the first keep-alive, 15 s).
     raw.flushHeaders();
-    watchHub.open(raw, request.ip, from);
-    endWhenUnauthorized(request, raw, () => machine().domains().map((d) => d.name));
+    watchHub.open(raw, request.ip, from, visible);
+    endWhenUnauthorized(request, raw, grant, domains);
     return reply;
   });
 };
@@ -348,16 +356,20 @@ function requireEveryDomain(request: FastifyRequest, machine: StateMachine, why:
 const WATCH_RECHECK_MS = 5_000;
 
 /**
- * endWhenUnauthorized ends a watch stream with an `error` event once its token no longer reads every
- * domain: expired, its key revoked, or a domain created that it does not grant.
+ * endWhenUnauthorized ends a watch stream with an `error` event once its token no longer reads what it
+ * read when the stream opened: expired, its key revoked, a domain of it revoked (or, for a reader of every
+ * domain, a domain created that it does not grant).
  */
-function endWhenUnauthorized(request: FastifyRequest, raw: ServerResponse, domains: () => string[]): void {
+function endWhenUnauthorized(request: FastifyRequest, raw: ServerResponse, opened: ReadGrant, domains: () => string[]): void {
   const recheck = request.recheckRead;
   if (recheck === null) return;
+  const wasEvery = grantsEvery(opened, domains());
   const timer = setInterval(() => {
     let message: string | undefined;
     try {
-      if (!grantsEvery(recheck(), domains())) message = 'the token no longer grants every domain';
+      const now = recheck();
+      const still = wasEvery ? grantsEvery(now, domains()) : opened.domains !== 'all' && [...opened.domains].every((d) => grantCovers(now, d));
+      if (!still) message = `the token no longer grants ${wasEvery ? 'every domain' : 'the domains it watched'}`;
     } catch (error) {
       if (!(error instanceof TokenError)) throw error;
       message = error.message;
@@ -480,6 +492,33 @@ function watchReadings(appliedEnvelopes: NonNullable<ApiDeps['gateway']>['applie
       // One read of the log for a replay, instead of one per entry.
       const payloads = new Map(appliedEnvelopes(first.index, last.index - first.index + 1).entries.map((entry) => [entry.index, entry.payload]));
       for (const event of wanted) remember(event, payloads.get(event.index));
+    },
+  };
+}
+
+/**
+ * watchDomains returns the function that finds the domain an applied entry's command names ('' for a
+ * cluster-wide one), from the entry's bytes, decoded once per event; undefined when the bytes are gone.
+ */
+function watchDomains(appliedEnvelopes: NonNullable<ApiDeps['gateway']>['appliedEnvelopes']): { of: (event: AppliedEvent) => string | undefined } {
+  const decoded = new WeakMap<AppliedEvent, { domain: string | undefined }>();
+  const domainOf = (payload: Uint8Array | undefined): string | undefined => {
+    if (payload === undefined) return undefined;
+    try {
+      return decodeBody(decodeSignedCommand(payload).body).domain;
+    } catch (error) {
+      if (error instanceof CommandError) return undefined;
+      throw error;
+    }
+  };
+  return {
+    of: (event) => {
+      const known = decoded.get(event);
+      if (known !== undefined) return known.domain;
+      const entry = appliedEnvelopes?.(event.index, 1).entries[0];
+      const domain = domainOf(entry?.index === event.index ? entry.payload : undefined);
+      decoded.set(event, { domain });
+      return domain;
     },
   };
 }

@@ -133,7 +133,7 @@ describe('authenticated reads on a real node over HTTPS', { timeout: 120_000 }, 
     refused(await get('/v1/domains', bearer(createToken(writeIdentityKey(join(dir, 'stranger.key')), clusterIdHex, '*', now, 600))), 401, 'unknown_key', /never added, or revoked/);
   });
 
-  test('a viewer reads its domain only: lists are filtered, another domain is 403, and it cannot write', async () => {
+  test('a viewer reads its domain only: lists and the watch stream are filtered, another domain is 403, and it cannot write', async () => {
     const token = bearer(createToken(viewer, clusterIdHex, '*', Date.now(), 600));
     const domains = await get('/v1/domains', token);
     assert.equal(domains.status, 200);
@@ -141,6 +141,21 @@ describe('authenticated reads on a real node over HTTPS', { timeout: 120_000 }, 
     refused(await get('/v1/devices?domain=office', token), 403, 'wrong_domain', /does not grant domain "office"/);
     refused(await get('/v1/audit/log', token), 403, 'wrong_domain', /the audit export holds every domain's commands/);
     refused(await get('/v1/domains', bearer(createToken(viewer, clusterIdHex, ['office'], Date.now(), 600))), 403, 'wrong_domain', /names domain "office", in which key [0-9a-f]{32} holds no role/);
+    // The watch stream carries only the entries of its domains: one createDomain (home's), not office's.
+    const controller = new AbortController();
+    const watch = await cluster.fetch(`${url}/v1/watch?from=1`, { headers: { authorization: token }, signal: controller.signal });
+    assert.equal(watch.status, 200);
+    const reader = watch.body!.getReader();
+    let stream = '';
+    const stop = setTimeout(() => controller.abort(), 1500);
+    try {
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) stream += Buffer.from(chunk.value).toString('utf8');
+    } catch {
+      // Aborted after 1.5 s: what arrived by then is the replay.
+    }
+    clearTimeout(stop);
+    const kinds = [...stream.matchAll(/"kind":"([A-Za-z]+)"/g)].map((m) => m[1]);
+    assert.deepEqual(kinds, ['createDomain', 'addAdminKey', 'addViewerKey'], stream);
     const write = await submit(sign({ kind: 'putImage', name: 'monitor', digest: `sha256:${'1'.repeat(64)}` }, 'home', [viewer]));
     assert.equal(write.status, 422, JSON.stringify(write.body));
     assert.match((write.body['error'] as { message: string }).message, /a viewer key may not sign putImage/);
