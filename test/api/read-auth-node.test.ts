@@ -154,7 +154,7 @@ describe('authenticated reads on a real node over HTTPS', { timeout: 120_000 }, 
       // Aborted after 1.5 s: what arrived by then is the replay.
     }
     clearTimeout(stop);
-    const kinds = [...stream.matchAll(/"kind":"([A-Za-z]+)"/g)].map((m) => m[1]);
+    const kinds = [...stream.matchAll(/"index":\d+,"kind":"([A-Za-z]+)"/g)].map((m) => m[1]);
     assert.deepEqual(kinds, ['createDomain', 'addAdminKey', 'addViewerKey'], stream);
     const write = await submit(sign({ kind: 'putImage', name: 'monitor', digest: `sha256:${'1'.repeat(64)}` }, 'home', [viewer]));
     assert.equal(write.status, 422, JSON.stringify(write.body));
