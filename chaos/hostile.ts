@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleepMs } from '../src/dataplane/exec.js';
+import { nodeFetch } from './client.js';
 
 /** FLOOD_KINDS lists every flood. */
 export const FLOOD_KINDS = ['deep-json', 'oversized', 'slow-watch', 'status-poll', 'raft-garbage', 'raft-half-handshake', 'raft-idle'] as const;
@@ -255,7 +256,7 @@ export function logBytesOf(dir: string): number {
 /** loopDelayMaxMsOf scrapes prom-client's event-loop lag maximum from a node's /metrics (reset by each scrape). */
 export async function loopDelayMaxMsOf(apiUrl: string): Promise<number | undefined> {
   try {
-    const response = await fetch(`${apiUrl}/metrics`, { signal: AbortSignal.timeout(1_000) });
+    const response = await nodeFetch(`${apiUrl}/metrics`, { signal: AbortSignal.timeout(1_000) });
     const text = await response.text();
     const match = /^quorumgate_process_nodejs_eventloop_lag_max_seconds\s+([0-9.eE+-]+)$/m.exec(text);
     return match === null ? undefined : Number(match[1]) * 1000;
