@@ -156,7 +156,7 @@ export function goalsMet(floods: Record<string, FloodFigures>): Record<keyof typ
 async function measureFlood(cluster: LocalCluster, system: QuorumgateSystem, kinds: readonly FloodKind[], seconds: number): Promise<FloodFigures> {
   const termsBefore = new Set((await Promise.all(cluster.nodes.map((n) => cluster.status(n.nodeId)))).map((s) => s?.term ?? 0));
   const quiet = await measurePhase(cluster, system, seconds);
-  const floods = new Floods(() => cluster.nodes.map((n) => ({ node: n.nodeId, apiHost: cluster.hostOf(n.nodeId), apiPort: n.apiPort, raftHost: cluster.hostOf(n.nodeId), raftPort: n.raftPort })), kinds);
+  const floods = new Floods(() => cluster.nodes.map((n) => ({ node: n.nodeId, apiHost: cluster.hostOf(n.nodeId), apiPort: n.apiPort, raftHost: cluster.hostOf(n.nodeId), raftPort: n.raftPort, apiTls: cluster.apiUrl(n.nodeId).startsWith('https:') })), kinds);
   floods.start();
   let flood: PhaseFigures;
   try {
