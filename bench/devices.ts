@@ -515,11 +515,10 @@ async function main(): Promise<void> {
 
 /** qgateRunner runs the real qgate (dist/) against the cluster, without blocking this process's samplers. */
 function qgateRunner(cluster: LocalCluster): (args: readonly string[], keys: readonly string[]) => Promise<string> {
-  const endpoints = cluster.nodes.map((n) => cluster.apiUrl(n.nodeId)).join(',');
   return async (args, keys) => {
     try {
       const { stdout } = await execFileAsync(process.execPath, [repoPath('dist', 'src', 'cli', 'main.js'), ...keys.flatMap((k) => ['--key', k]), ...args], {
-        env: { ...process.env, QGATE_ENDPOINTS: endpoints }, timeout: 1_800_000, maxBuffer: 64 * 1024 * 1024,
+        env: { ...process.env, ...cluster.qgateEnv() }, timeout: 1_800_000, maxBuffer: 64 * 1024 * 1024,
       });
       return stdout;
     } catch (error) {
@@ -560,7 +559,7 @@ async function registerFleet(cluster: LocalCluster, adminKeys: readonly string[]
   await Promise.all(GATEWAYS.map(async (gateway) => {
     const pair = readIdentityKey(adminKeys[gateway - 1]!);
     const signer = keyIdHex(pair.publicKey);
-    const seqAnswer = await getJson(`${cluster.apiUrl(leader)}/v1/signers/${signer}/seq?consistency=linearizable`) as { lastSeq?: number };
+    const seqAnswer = await getJson(cluster, `${cluster.apiUrl(leader)}/v1/signers/${signer}/seq?consistency=linearizable`) as { lastSeq?: number };
     let seq = seqAnswer.lastSeq ?? 0;
     const devices: FleetDevice[] = [];
     for (let index = from[gateway - 1]!; index < to[gateway - 1]!; index++) devices.push(fleetDevice(gateway, index));
@@ -577,8 +576,8 @@ async function registerFleet(cluster: LocalCluster, adminKeys: readonly string[]
   }));
 }
 
-async function getJson(url: string): Promise<unknown> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+async function getJson(cluster: LocalCluster, url: string): Promise<unknown> {
+  const response = await cluster.fetch(url, { signal: AbortSignal.timeout(30_000) });
   if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
   return response.json();
 }
@@ -644,7 +643,7 @@ async function restartFleets(cluster: LocalCluster, dir: string, fleets: Map<num
 
 async function readingsStatus(cluster: LocalCluster, gateway: number): Promise<StatusSample> {
   const started = performance.now();
-  const response = await fetch(`${cluster.apiUrl(gateway)}/v1/status`, { signal: AbortSignal.timeout(30_000) });
+  const response = await cluster.fetch(`${cluster.apiUrl(gateway)}/v1/status`, { signal: AbortSignal.timeout(30_000) });
   if (!response.ok) throw new Error(`GET /v1/status of node ${gateway}: HTTP ${response.status}`);
   const body = (await response.json()) as { devices?: { readings?: ReadingsStatus }; applied?: number; lastIndex?: number; snapshotIndex?: number };
   const statusMs = performance.now() - started;
@@ -818,7 +817,7 @@ async function startWire(network: DemoNetwork, probeNamespace: string, helpers: 
 /** probeView is gateway 1's view of the reaction sensor: its state (stale read: this node's applied state). */
 async function probeState(cluster: LocalCluster): Promise<string | undefined> {
   try {
-    const response = await fetch(`${cluster.apiUrl(1)}/v1/devices/${PROBE}?consistency=stale`, { signal: AbortSignal.timeout(2_000) });
+    const response = await cluster.fetch(`${cluster.apiUrl(1)}/v1/devices/${PROBE}?consistency=stale`, { signal: AbortSignal.timeout(2_000) });
     if (!response.ok) return undefined;
     return ((await response.json()) as { state?: string }).state;
   } catch {
@@ -828,7 +827,7 @@ async function probeState(cluster: LocalCluster): Promise<string | undefined> {
 
 /** probeEnforced asks gateway 1's enforcement report whether the probe is enforced at the generation asked for. */
 async function probeEnforced(cluster: LocalCluster): Promise<{ enforced: boolean; detail: string }> {
-  const response = await fetch(`${cluster.apiUrl(1)}/v1/status`, { signal: AbortSignal.timeout(30_000) });
+  const response = await cluster.fetch(`${cluster.apiUrl(1)}/v1/status`, { signal: AbortSignal.timeout(30_000) });
   const body = (await response.json()) as { enforced?: Array<{ deviceId: string; desiredGeneration: number; appliedGeneration: number | null; enforcement: string }> };
   const report = body.enforced?.find((one) => one.deviceId === PROBE);
   return { enforced: report !== undefined && report.appliedGeneration === report.desiredGeneration, detail: JSON.stringify(report ?? null) };

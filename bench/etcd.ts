@@ -319,9 +319,9 @@ export function levelResources(init: {
   };
 }
 
-async function readCounters(metricsUrl: string, names: (typeof COUNTER_METRICS)[keyof typeof COUNTER_METRICS]): Promise<MemberCounters | undefined> {
+async function readCounters(metricsUrl: string, names: (typeof COUNTER_METRICS)[keyof typeof COUNTER_METRICS], fetchFunction: (url: string, init: RequestInit) => Promise<Response> = (url, init) => fetch(url, init)): Promise<MemberCounters | undefined> {
   try {
-    const response = await fetch(metricsUrl, { signal: AbortSignal.timeout(2_000) });
+    const response = await fetchFunction(metricsUrl, { signal: AbortSignal.timeout(2_000) });
     return response.ok ? parseCounters(await response.text(), names) : undefined;
   } catch {
     // A member that is down has no counters; the figures it feeds are reported as null.
@@ -408,7 +408,7 @@ export class QuorumgateSystem implements BenchSystem {
    * requests over at most `connections` connections (each write still its own signed command and answer).
    */
   batchingClient(member: string, connections: number, timeoutMs: number): BatchingClient {
-    return new BatchingClient({ url: `${this.cluster.apiUrl(Number(member))}/v1/commands/batch`, field: 'envelopes', connections, timeoutMs });
+    return new BatchingClient({ url: `${this.cluster.apiUrl(Number(member))}/v1/commands/batch`, field: 'envelopes', connections, timeoutMs, httpsAgent: this.cluster.httpsAgent() });
   }
 
   /** writeVia is write() through a batching client. */
@@ -435,7 +435,7 @@ export class QuorumgateSystem implements BenchSystem {
   }
 
   async counters(member: string): Promise<MemberCounters | undefined> {
-    return readCounters(`${this.cluster.apiUrl(Number(member))}/metrics`, COUNTER_METRICS.quorumgate);
+    return readCounters(`${this.cluster.apiUrl(Number(member))}/metrics`, COUNTER_METRICS.quorumgate, this.cluster.fetch);
   }
 
   private signRoot(roots: KeyPair[], domain: string, payload: Payload): string {
@@ -457,7 +457,7 @@ export class QuorumgateSystem implements BenchSystem {
 
   private async submit(member: string, envelope: string, timeoutMs: number): Promise<{ ok: true } | { ok: false; error: string }> {
     try {
-      const answer = await postJson(`${this.cluster.apiUrl(Number(member))}/v1/commands`, { envelope }, timeoutMs);
+      const answer = await postJson(`${this.cluster.apiUrl(Number(member))}/v1/commands`, { envelope }, timeoutMs, this.cluster.httpsAgent());
       const body = (typeof answer.body === 'object' && answer.body !== null ? answer.body : {}) as { result?: { ok?: boolean; code?: string; reason?: string }; error?: { code?: string; message?: string } };
       if (answer.status === 200 && body.result?.ok === true) return { ok: true };
       return { ok: false, error: `HTTP ${answer.status}: ${body.error?.message ?? `${body.result?.code ?? ''} ${body.result?.reason ?? ''}`}` };

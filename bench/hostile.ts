@@ -19,6 +19,7 @@ import { LocalCluster } from '../cluster/local-cluster.js';
 import { packagePath } from '../src/commands/index.js';
 import { sleepMs } from '../src/dataplane/exec.js';
 import { FLOOD_KINDS, Floods, sampleResources, summarizeCounts, type FloodKind, type ResourceSample } from '../chaos/hostile.js';
+import { useClientFetch } from '../chaos/client.js';
 import { QuorumgateSystem } from './etcd.js';
 import { percentile } from './support.js';
 
@@ -155,7 +156,7 @@ export function goalsMet(floods: Record<string, FloodFigures>): Record<keyof typ
 async function measureFlood(cluster: LocalCluster, system: QuorumgateSystem, kinds: readonly FloodKind[], seconds: number): Promise<FloodFigures> {
   const termsBefore = new Set((await Promise.all(cluster.nodes.map((n) => cluster.status(n.nodeId)))).map((s) => s?.term ?? 0));
   const quiet = await measurePhase(cluster, system, seconds);
-  const floods = new Floods(() => cluster.nodes.map((n) => ({ node: n.nodeId, apiHost: cluster.hostOf(n.nodeId), apiPort: n.apiPort, raftHost: cluster.hostOf(n.nodeId), raftPort: n.raftPort })), kinds);
+  const floods = new Floods(() => cluster.nodes.map((n) => ({ node: n.nodeId, apiHost: cluster.hostOf(n.nodeId), apiPort: n.apiPort, raftHost: cluster.hostOf(n.nodeId), raftPort: n.raftPort, apiTls: cluster.apiUrl(n.nodeId).startsWith('https:') })), kinds);
   floods.start();
   let flood: PhaseFigures;
   try {
@@ -177,6 +178,7 @@ async function main(options: Options): Promise<void> {
     dir: mkdtempSync(join(tmpdir(), 'qg-bench-hostile-')), nodes: 3, application: 'quorumgate', hostPrefix: HOST_PREFIX,
     timing: { tickMs: 50, electionTicks: 10, heartbeatTicks: 1, proposalTimeoutMs: 5_000 },
   });
+  useClientFetch(cluster.fetch);
   const onSignal = (): void => {
     void cluster.destroy().finally(() => process.exit(130));
   };

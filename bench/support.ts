@@ -1,5 +1,6 @@
 // support.ts — load generation and statistics shared by the benchmarks.
 import { Agent, request } from 'node:http';
+import { request as httpsRequest, type Agent as HttpsAgent } from 'node:https';
 import type { LocalCluster } from '../cluster/local-cluster.js';
 
 /** percentile returns the p-th percentile (nearest rank) of values; NaN for none. */
@@ -75,12 +76,15 @@ export interface JsonAnswer {
  * it, to either system: node:http costs the client about a quarter of the CPU that fetch (undici)
  * does per request, and the client shares the machine's cores with the clusters it measures.
  */
-export function postJson(url: string, body: unknown, timeoutMs: number): Promise<JsonAnswer> {
+export function postJson(url: string, body: unknown, timeoutMs: number, httpsAgent?: HttpsAgent): Promise<JsonAnswer> {
   const text = JSON.stringify(body);
+  // An https:// node (the gateway mode) is reached through the cluster's agent, which pins node keys.
+  const https = url.startsWith('https:');
+  if (https && httpsAgent === undefined) throw new Error(`postJson ${url}: an https:// endpoint needs the cluster's HTTPS agent (LocalCluster.httpsAgent)`);
   return new Promise<JsonAnswer>((resolve, reject) => {
-    const req = request(url, {
+    const req = (https ? httpsRequest : request)(url, {
       method: 'POST',
-      agent: LOAD_AGENT,
+      agent: https ? httpsAgent : LOAD_AGENT,
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
       signal: AbortSignal.timeout(timeoutMs),
     }, (res) => {
@@ -143,13 +147,15 @@ export class BatchingClient {
   private readonly connections: number;
   private readonly maxBatch: number;
   private readonly timeoutMs: number;
+  private readonly httpsAgent: HttpsAgent | undefined;
   private readonly queue: { item: string; done: (outcome: SendOutcome) => void }[] = [];
   private inFlight = 0;
   /** batchSizes records the size of every batch sent (for the report). */
   readonly batchSizes: number[] = [];
 
-  constructor(init: { url: string; field: string; connections: number; maxBatch?: number; timeoutMs?: number }) {
+  constructor(init: { url: string; field: string; connections: number; maxBatch?: number; timeoutMs?: number; httpsAgent?: HttpsAgent }) {
     this.url = init.url;
+    this.httpsAgent = init.httpsAgent;
     this.field = init.field;
     this.connections = init.connections;
     this.maxBatch = init.maxBatch ?? 256;
@@ -184,7 +190,7 @@ export class BatchingClient {
   private async post(batch: { item: string; done: (outcome: SendOutcome) => void }[]): Promise<void> {
     let results: { ok?: boolean }[] = [];
     try {
-      const answer = await postJson(this.url, { [this.field]: batch.map((p) => p.item) }, this.timeoutMs);
+      const answer = await postJson(this.url, { [this.field]: batch.map((p) => p.item) }, this.timeoutMs, this.httpsAgent);
       const body = answer.body as { results?: { ok?: boolean }[] } | undefined;
       if (answer.status === 200 && Array.isArray(body?.results) && body.results.length === batch.length) results = body.results;
     } catch {
@@ -225,7 +231,7 @@ export async function submitBatch(cluster: LocalCluster, envelopes: readonly str
     const leader = await cluster.waitForLeader(30_000);
     let answer: { status: number; body: unknown };
     try {
-      answer = await postJson(`${cluster.apiUrl(leader)}/v1/commands/batch`, { envelopes }, 120_000);
+      answer = await postJson(`${cluster.apiUrl(leader)}/v1/commands/batch`, { envelopes }, 120_000, cluster.httpsAgent());
     } catch (error) {
       last = error instanceof Error ? error.message : String(error);
       await new Promise((resolve) => setTimeout(resolve, 1_000));

@@ -72,11 +72,27 @@ export interface SubmitAnswer {
   readonly error?: string;
 }
 
+/**
+ * clientFetch is how this harness reaches nodes: set once to the cluster's HTTPS client with pinned keys
+ * and a read token (LocalCluster.fetch; docs/api.md "Authentication"), the global fetch until then.
+ */
+let clientFetch: (url: string, init: RequestInit) => Promise<Response> = (url, init) => fetch(url, init);
+
+/** useClientFetch sets the HTTP client every request of the harness goes through. */
+export function useClientFetch(fetchFunction: (url: string, init: RequestInit) => Promise<Response>): void {
+  clientFetch = fetchFunction;
+}
+
+/** nodeFetch sends one request through the harness's HTTP client (useClientFetch). */
+export function nodeFetch(url: string, init: RequestInit): Promise<Response> {
+  return clientFetch(url, init);
+}
+
 /** submit posts an envelope to one node once and classifies the answer. */
 export async function submit(baseUrl: string, envelope: Uint8Array, options: { timeoutMs: number; wait?: 'committed' | 'enforced' }): Promise<SubmitAnswer> {
   let response: Response;
   try {
-    response = await fetch(`${baseUrl}/v1/commands`, {
+    response = await clientFetch(`${baseUrl}/v1/commands`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ envelope: Buffer.from(envelope).toString('base64'), wait: options.wait ?? 'committed' }),
@@ -138,7 +154,7 @@ export async function submitUntilAnswered(urls: readonly string[], envelope: Uin
 /** getJson reads a JSON document; undefined when the node does not answer 200 in time. */
 export async function getJson<T>(url: string, timeoutMs: number): Promise<T | undefined> {
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const response = await clientFetch(url, { signal: AbortSignal.timeout(timeoutMs) });
     if (response.status !== 200) {
       await response.body?.cancel();
       return undefined;

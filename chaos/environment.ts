@@ -17,7 +17,7 @@ import { readIdentityKey } from '../src/node/identity.js';
 import { LocalCluster, waitUntilAsync } from '../cluster/local-cluster.js';
 import { SERVER_ADDRESS, buildNetwork, inNamespace, teardownNetwork } from '../cluster/netlab.js';
 import type { DemoNetwork } from '../cluster/netlab.js';
-import { Signer, getJson, submitUntilAnswered } from './client.js';
+import { Signer, getJson, submitUntilAnswered, useClientFetch } from './client.js';
 import { removeChaosChain } from './partition.js';
 
 /** PREFIX names every namespace, bridge and port a chaos run creates. */
@@ -87,6 +87,8 @@ export async function setUp(init: EnvironmentInit): Promise<Environment> {
   const cluster = await LocalCluster.create({
     dir: join(init.dir, 'cluster'), nodes: init.nodes, application: 'quorumgate', dataplanePrefix: PREFIX, hostPrefix: HOST_PREFIX, timing: CHAOS_TIMING,
   });
+  // The API is HTTPS with pinned node keys, and reads carry a root read token.
+  useClientFetch(cluster.fetch);
   try {
     const genesis = loadGenesis(cluster.genesisFile);
     const clusterId = clusterIdOf(genesis);

@@ -24,7 +24,7 @@ const SAMPLE_EVERY_MS = 1_000;
 
 /** floodTargets is every node of the run's cluster as the adversary sees it. */
 function floodTargets(ctx: WorkloadContext): FloodTarget[] {
-  return ctx.env.cluster.nodes.map((n) => ({ node: n.nodeId, apiHost: ctx.env.cluster.hostOf(n.nodeId), apiPort: n.apiPort, raftHost: ctx.env.cluster.hostOf(n.nodeId), raftPort: n.raftPort }));
+  return ctx.env.cluster.nodes.map((n) => ({ node: n.nodeId, apiHost: ctx.env.cluster.hostOf(n.nodeId), apiPort: n.apiPort, raftHost: ctx.env.cluster.hostOf(n.nodeId), raftPort: n.raftPort, apiTls: ctx.env.cluster.apiUrl(n.nodeId).startsWith('https:') }));
 }
 
 /** startHostileRecord creates the run's hostile record (history.hostile). */

@@ -14,10 +14,12 @@
 // The adversary connects from its own loopback addresses (ADVERSARY_PREFIX), never the workloads'
 // 127.0.0.1, so per-source limits on the nodes hit it and not the clients it must not hurt.
 import net from 'node:net';
+import tls from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleepMs } from '../src/dataplane/exec.js';
+import { nodeFetch } from './client.js';
 
 /** FLOOD_KINDS lists every flood. */
 export const FLOOD_KINDS = ['deep-json', 'oversized', 'slow-watch', 'status-poll', 'raft-garbage', 'raft-half-handshake', 'raft-idle'] as const;
@@ -43,6 +45,8 @@ export interface FloodTarget {
   readonly apiPort: number;
   readonly raftHost: string;
   readonly raftPort: number;
+  /** apiTls: the API is HTTPS (the gateway mode's default). */
+  readonly apiTls?: boolean;
 }
 
 /** FloodCounts is what one flood did: attempts, HTTP answers by status, and connection outcomes. */
@@ -126,7 +130,7 @@ export class Floods {
       case 'status-poll':
         return this.http(target, lane, counts, `GET ${lane % 2 === 0 ? '/v1/status' : '/v1/state?consistency=stale'} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, undefined);
       case 'slow-watch':
-        return this.hold(target.apiHost, target.apiPort, lane, counts, Buffer.from('GET /v1/watch?from=0 HTTP/1.1\r\nHost: x\r\n\r\n'), true);
+        return this.hold(target.apiHost, target.apiPort, lane, counts, Buffer.from('GET /v1/watch?from=0 HTTP/1.1\r\nHost: x\r\n\r\n'), true, undefined, target.apiTls);
       case 'raft-garbage':
         return this.hold(target.raftHost, target.raftPort, lane, counts, randomBytes(1 + (lane * 1_031) % 4_096), false, 2_000);
       case 'raft-half-handshake':
@@ -139,7 +143,7 @@ export class Floods {
   /** http sends one request on a fresh connection and records the status of the answer. */
   private http(target: FloodTarget, lane: number, counts: FloodCounts, head: string, body: Buffer | undefined): Promise<void> {
     return new Promise((resolve) => {
-      const socket = this.connect(target.apiHost, target.apiPort, lane);
+      const socket = this.connect(target.apiHost, target.apiPort, lane, target.apiTls);
       let received = '';
       let settled = false;
       const finish = (refused: boolean): void => {
@@ -169,9 +173,9 @@ export class Floods {
    * hold connects, writes `first`, then keeps the socket until the node closes it (counted), the flood
    * stops, or `maxMs` passes. `pause`: never read what the node sends (a slow watch client).
    */
-  private hold(host: string, port: number, lane: number, counts: FloodCounts, first: Buffer, pause: boolean, maxMs?: number): Promise<void> {
+  private hold(host: string, port: number, lane: number, counts: FloodCounts, first: Buffer, pause: boolean, maxMs?: number, secure = false): Promise<void> {
     return new Promise((resolve) => {
-      const socket = this.connect(host, port, lane);
+      const socket = this.connect(host, port, lane, secure);
       let connected = false;
       let timer: NodeJS.Timeout | undefined;
       const finish = (): void => {
@@ -194,8 +198,10 @@ export class Floods {
     });
   }
 
-  private connect(host: string, port: number, lane: number): net.Socket {
-    const socket = net.connect({ host, port, localAddress: sourceAddress(lane) });
+  private connect(host: string, port: number, lane: number, secure = false): net.Socket {
+    // An HTTPS API is flooded over TLS (an attacker checks no certificate); writes wait for the handshake.
+    const options = { host, port, localAddress: sourceAddress(lane) };
+    const socket = secure ? tls.connect({ ...options, rejectUnauthorized: false }) : net.connect(options);
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     return socket;
@@ -255,7 +261,7 @@ export function logBytesOf(dir: string): number {
 /** loopDelayMaxMsOf scrapes prom-client's event-loop lag maximum from a node's /metrics (reset by each scrape). */
 export async function loopDelayMaxMsOf(apiUrl: string): Promise<number | undefined> {
   try {
-    const response = await fetch(`${apiUrl}/metrics`, { signal: AbortSignal.timeout(1_000) });
+    const response = await nodeFetch(`${apiUrl}/metrics`, { signal: AbortSignal.timeout(1_000) });
     const text = await response.text();
     const match = /^quorumgate_process_nodejs_eventloop_lag_max_seconds\s+([0-9.eE+-]+)$/m.exec(text);
     return match === null ? undefined : Number(match[1]) * 1000;

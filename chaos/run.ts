@@ -9,7 +9,7 @@ import type { FaultFamily } from './faults.js';
 import { Partitioner } from './partition.js';
 import { Adversary, ProbeTraffic, registerProcess, sampler, stateChanger, updatesProcess } from './workloads.js';
 import type { WorkloadContext } from './workloads.js';
-import { getJson, submit } from './client.js';
+import { getJson, nodeFetch, submit } from './client.js';
 import { hostileWorkload, startHostileRecord } from './hostile-workload.js';
 import type { AppliedEntry, FinalNodeView, FinalObservation, History } from './history.js';
 import { hostPaths } from '../src/dataplane/index.js';
@@ -201,7 +201,7 @@ function enforcedAll(status: StatusView, served: readonly string[]): boolean {
 /** auditLog reads a node's whole audit export (NDJSON: a header, then one line per applied entry). */
 async function auditLog(url: string): Promise<{ entries: AppliedEntry[]; from: number }> {
   try {
-    const response = await fetch(`${url}/v1/audit/log?from=1&limit=100000`, { signal: AbortSignal.timeout(30_000) });
+    const response = await nodeFetch(`${url}/v1/audit/log?from=1&limit=100000`, { signal: AbortSignal.timeout(30_000) });
     if (response.status !== 200) return { entries: [], from: Number.MAX_SAFE_INTEGER };
     const lines = (await response.text()).split('\n').filter((line) => line.trim() !== '');
     const entries = lines.slice(1).map((line) => JSON.parse(line) as AppliedEntry);

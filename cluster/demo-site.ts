@@ -26,11 +26,10 @@ export type Say = (text: string) => void;
 
 /** qgate runs the admin CLI (compiled) against every gateway and, when `echo`, shows the command and its output. */
 export function qgate(cluster: LocalCluster, args: readonly string[], keys: readonly string[] = [], echo = true): string {
-  const endpoints = cluster.nodes.map((n) => cluster.apiUrl(n.nodeId)).join(',');
   const shown = ['qgate', ...args].join(' ');
   if (echo) console.log(`   $ ${shown}`);
   const result = spawnSync(process.execPath, [resolve('dist/src/cli/main.js'), ...keys.flatMap((k) => ['--key', k]), ...args], {
-    env: { ...process.env, QGATE_ENDPOINTS: endpoints }, encoding: 'utf8', timeout: 120_000,
+    env: { ...process.env, ...cluster.qgateEnv() }, encoding: 'utf8', timeout: 120_000,
   });
   const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trimEnd();
   if (output && echo) console.log(output.split('\n').map((line) => `     ${line}`).join('\n'));
@@ -41,7 +40,7 @@ export function qgate(cluster: LocalCluster, args: readonly string[], keys: read
 /** read GETs a path from one gateway's API (this node's applied state when the path asks for it); undefined when it does not answer. */
 export async function read<T>(cluster: LocalCluster, nodeId: number, path: string): Promise<T | undefined> {
   try {
-    const response = await fetch(`${cluster.apiUrl(nodeId)}${path}`, { signal: AbortSignal.timeout(2_000) });
+    const response = await cluster.fetch(`${cluster.apiUrl(nodeId)}${path}`, { signal: AbortSignal.timeout(2_000) });
     return response.ok ? ((await response.json()) as T) : undefined;
   } catch {
     return undefined;

@@ -293,8 +293,8 @@ async function up(dir: string): Promise<void> {
   qgate(cluster, ['devices', 'list']);
 
   say('The cluster keeps running. Explore it:');
-  const endpoints = cluster.nodes.map((n) => cluster.apiUrl(n.nodeId)).join(',');
-  console.log(`   export QGATE_ENDPOINTS=${endpoints}`);
+  console.log(`   export QGATE_ENDPOINTS=${cluster.qgateEnv()['QGATE_ENDPOINTS']} QGATE_MEMBERS=${cluster.membersFile}   # HTTPS, node keys pinned`);
+  console.log(`   export QGATE_KEY=${cluster.rootKeyFiles()[0]}   # reads carry a token signed by this key (or: qgate token create)`);
   console.log('   qgate status');
   console.log('   qgate watch                                  # entries as they are applied, with the readings they record');
   console.log('   qgate devices readings temp-1 --history      # what the sensor reported, as agreed');
@@ -303,6 +303,7 @@ async function up(dir: string): Promise<void> {
   console.log(`   npm run cluster -- kill 2 --dir ${cluster.dir}     # and npm run cluster -- restart 2 --dir ${cluster.dir}`);
   // Every gateway serves the dashboard (docs/dashboard.md), from its own applied state: open any of them.
   console.log(`\n   The dashboard, live, on every gateway: ${cluster.nodes.map((n) => `${cluster.apiUrl(n.nodeId)}/ui/`).join('  ')}`);
+  console.log(`   Its read token (8 h; or make one with: qgate token create --ttl 8h): ${cluster.readToken(8 * 3600)}`);
   console.log('\n   Tear it all down with:  bash scripts/demo.sh down');
 }
 

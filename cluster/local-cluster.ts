@@ -12,12 +12,14 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
-import { clusterIdOf, createGenesis, toHex } from '../src/commands/index.js';
+import { ALL_DOMAINS, clusterIdOf, createGenesis, createToken, toHex, type KeyPair } from '../src/commands/index.js';
+import type { FetchFunction } from '../src/cli/client.js';
+import { PinnedAgent, pinnedFetch } from '../src/cli/https-fetch.js';
 import { pollUntil } from '../src/dataplane/exec.js';
 import { hostPaths, removeManagementPort } from '../src/dataplane/index.js';
 import { stopBrokerIn } from '../src/devices/index.js';
 import { brokerDir } from '../src/node/device-link.js';
-import { writeIdentityKey } from '../src/node/identity.js';
+import { readIdentityKey, writeIdentityKey } from '../src/node/identity.js';
 
 /** ClusterNodeInfo is what cluster.json records per node. */
 export interface ClusterNodeInfo {
@@ -170,6 +172,9 @@ function listenOnce(host: string, port: number): Promise<number> {
 export class LocalCluster {
   readonly dir: string;
   private file: ClusterFile;
+  private rootReader: KeyPair | undefined;
+  private transport: FetchFunction | undefined;
+  private agent: PinnedAgent | undefined;
 
   private constructor(dir: string, file: ClusterFile) {
     this.dir = dir;
@@ -216,8 +221,56 @@ export class LocalCluster {
     return join(this.dir, `n${nodeId}`);
   }
 
+  /**
+   * apiUrl is a node's API: HTTPS with the certificate of its node key in the gateway mode; plain HTTP on
+   * loopback in the bare log mode (no trust store, no domain data; bench:raft measures the Raft path).
+   */
   apiUrl(nodeId: number): string {
-    return `http://${this.hostOf(nodeId)}:${this.info(nodeId).apiPort}`;
+    return `${this.file.application === 'log' ? 'http' : 'https'}://${this.hostOf(nodeId)}:${this.info(nodeId).apiPort}`;
+  }
+
+  /** membersFile pins each node's API key for qgate (--members, QGATE_MEMBERS); written in the gateway mode. */
+  get membersFile(): string {
+    return join(this.dir, 'members.json');
+  }
+
+  /**
+   * readToken is a read token for every domain, signed by the first root key (gateway mode), valid for
+   * `ttlS` seconds: what the tests, benchmarks and the chaos harness read with.
+   */
+  readToken(ttlS = 3600): string {
+    this.rootReader ??= readIdentityKey(this.rootKeyFiles()[0]!);
+    return createToken(this.rootReader, this.file.clusterId, ALL_DOMAINS, Date.now(), ttlS);
+  }
+
+  /**
+   * fetch is the one HTTP client of the tools around a local cluster: node keys pinned from cluster.json,
+   * and in the gateway mode a root read token on every request that carries none.
+   */
+  readonly fetch = async (url: string, init: RequestInit = {}): Promise<Response> => {
+    this.transport ??= pinnedFetch({ kind: 'pins', pins: { byOrigin: this.pins(), members: new Set(), source: `${join(this.dir, 'cluster.json')}` } });
+    const headers = new Headers(init.headers);
+    if (this.file.application !== 'log' && !headers.has('authorization')) headers.set('authorization', `Bearer ${this.readToken()}`);
+    return this.transport(url, { ...init, headers: Object.fromEntries(headers.entries()) });
+  };
+
+  /** httpsAgent is a kept-alive HTTPS agent that pins the nodes' keys (the benchmarks' load generators). */
+  httpsAgent(): PinnedAgent {
+    this.agent ??= new PinnedAgent({ kind: 'pins', pins: { byOrigin: this.pins(), members: new Set(), source: `${join(this.dir, 'cluster.json')}` } });
+    return this.agent;
+  }
+
+  /** qgateEnv is the environment for running qgate against this cluster: endpoints, pinned keys, a read token. */
+  qgateEnv(): Record<string, string> {
+    return {
+      QGATE_ENDPOINTS: this.nodes.map((n) => this.apiUrl(n.nodeId)).join(','),
+      ...(this.file.application === 'log' ? {} : { QGATE_MEMBERS: this.membersFile, QGATE_TOKEN: this.readToken(6 * 3600) }),
+    };
+  }
+
+  /** pins maps each node's API origin to its key (a node's API certificate is derived from its node key). */
+  private pins(): Map<string, string> {
+    return new Map(this.file.nodes.map((n) => [this.apiUrl(n.nodeId), n.publicKey]));
   }
 
   /** hostOf is the address a node listens on (its own loopback address when the cluster has a hostPrefix). */
@@ -307,7 +360,7 @@ export class LocalCluster {
   /** status asks a node for its status; undefined when it does not answer. */
   async status(nodeId: number, timeoutMs = 1_000): Promise<NodeStatus | undefined> {
     try {
-      const response = await fetch(`${this.apiUrl(nodeId)}/v1/status`, { signal: AbortSignal.timeout(timeoutMs) });
+      const response = await this.fetch(`${this.apiUrl(nodeId)}/v1/status`, { signal: AbortSignal.timeout(timeoutMs) });
       if (!response.ok) return undefined;
       return (await response.json()) as NodeStatus;
     } catch {
@@ -469,6 +522,7 @@ export class LocalCluster {
       identityKeyFile: './node.key',
       raft: { host: node.host ?? HOST, port: node.raftPort },
       api: { host: node.host ?? HOST, port: node.apiPort },
+      ...(this.file.application === 'log' ? { apiTls: 'off' } : {}),
       ...(this.file.application === 'log' || !node.founder
         ? { members: (node.founder ? founders : this.file.nodes).map((n) => ({ nodeId: n.nodeId, host: n.host ?? HOST, port: n.raftPort, publicKey: n.publicKey })) }
         : {}),
@@ -485,6 +539,12 @@ export class LocalCluster {
 
   private save(): void {
     writeFileSync(join(this.dir, 'cluster.json'), `${JSON.stringify(this.file, null, 2)}\n`);
+    this.transport = undefined;
+    this.agent = undefined;
+    if (this.file.application !== 'log') {
+      const members = this.file.nodes.map((n) => ({ nodeId: String(n.nodeId), endpoint: this.apiUrl(n.nodeId), publicKey: n.publicKey }));
+      writeFileSync(this.membersFile, `${JSON.stringify({ members }, null, 2)}\n`);
+    }
   }
 }
 

@@ -19,18 +19,27 @@ import { deviceRoutes } from './routes-devices.js';
 import { uiRoutes } from './routes-ui.js';
 import { dashboardRoutes } from './routes-dashboard.js';
 import { snapshotRoutes } from './routes-snapshot.js';
+import { installReadAuth } from './read-auth.js';
 import type { ApiDeps } from './deps.js';
 
 /** MAX_BODY_BYTES bounds every request body (a signed command is at most 1 MiB). */
 export const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
-/** buildApp assembles the API for one node. */
 /** ApiApp is the type of the app buildApp returns. */
 export type ApiApp = FastifyInstance;
 
-export async function buildApp(deps: ApiDeps, logger?: Logger): Promise<ApiApp> {
+/** ApiTls is the certificate and key (PEM) the API serves HTTPS with. */
+export interface ApiTls {
+  certPem: string;
+  keyPem: string;
+}
+
+/** buildApp assembles the API for one node; with `https` it serves HTTPS only. */
+export async function buildApp(deps: ApiDeps, logger?: Logger, https?: ApiTls): Promise<ApiApp> {
   const app = Fastify({
     loggerInstance: logger,
+    // HTTPS (docs/api.md "Transport"): TLS 1.3 only, with the node's certificate or an operator's.
+    ...(https === undefined ? {} : { https: { cert: https.certPem, key: https.keyPem, minVersion: 'TLSv1.3' as const } }),
     // Two log lines per request cost more than the request itself under load (bench:etcd); errors
     // are still logged by the error handler.
     disableRequestLogging: true,
@@ -77,6 +86,10 @@ export async function buildApp(deps: ApiDeps, logger?: Logger): Promise<ApiApp> 
     const error = new ApiError('NOT_FOUND', `no route ${request.method} ${describePath(request.url)}`);
     return reply.status(error.statusCode).send(errorBody(error));
   });
+  const gateway = deps.gateway;
+  // Reads of domain data need a read token (docs/api.md "Authentication"); the bare Raft log mode
+  // (tests, bench:raft) has no trust store and no domain data, and stays open.
+  if (gateway) installReadAuth(app as unknown as FastifyInstance, { trust: () => gateway.applier.machine.tokenTrust(), nowMs: deps.nowMs ?? Date.now });
   await app.register(healthRoutes, { deps });
   await app.register(metricsRoutes, { deps });
   if (deps.logApplier) await app.register(raftLogRoutes, { deps });

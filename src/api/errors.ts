@@ -6,6 +6,8 @@ import { RuntimeError } from '../node/runtime-errors.js';
 /** ApiErrorCode lists every error code the API answers with. */
 export const API_ERRORS = {
   BAD_REQUEST: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
   NOT_FOUND: 404,
   GONE: 410,
   CONFLICT: 409,

@@ -8,6 +8,7 @@ import type { StateMachine } from '../state/index.js';
 import type { ApiDeps } from './deps.js';
 import { ApiError } from './errors.js';
 import { ConsistencyField, readPointFor, type Consistency } from './read-point.js';
+import { authorizeRead, grantCovers } from './read-auth.js';
 
 /** MAX_HISTORY_SAMPLES bounds the history per sensor one answer carries (the policy keeps at most 1,000). */
 export const MAX_HISTORY_SAMPLES = 1000;
@@ -116,7 +117,9 @@ export const deviceRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
     const { consistency, limit } = request.query as { consistency: Consistency; limit: number };
     const index = await readPoint(consistency);
     const m = machine();
-    if (m.device(id) === undefined) throw new ApiError('NOT_FOUND', `no device "${id}"`);
+    const device = m.device(id);
+    if (device === undefined) throw new ApiError('NOT_FOUND', `no device "${id}"`);
+    authorizeRead(request, [device.domain]);
     const sensors = m.deviceReadings(id).map((s) => ({
       sensor: s.sensor,
       latest: s.latest === null ? null : { value: s.latest.value, timeMs: s.latest.timeMs },
@@ -138,12 +141,16 @@ export const deviceRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
     },
   }, async (request) => {
     const query = request.query as { consistency: Consistency; node?: string; device?: string; status?: 'pending' | 'done' | 'failed'; limit: number };
+    const grant = authorizeRead(request);
     const index = await readPoint(query.consistency);
-    const all = machine().commands({
+    const m = machine();
+    // A command is read with its device's domain; a command whose device was removed, by every-domain readers only.
+    const visible = (deviceId: string): boolean => grant.domains === 'all' || grantCovers(grant, m.device(deviceId)?.domain ?? '');
+    const all = m.commands({
       ...(query.node !== undefined ? { nodeId: query.node } : {}),
       ...(query.device !== undefined ? { deviceId: query.device } : {}),
       ...(query.status !== undefined ? { status: query.status } : {}),
-    }).sort((a, b) => a.id - b.id);
+    }).filter((c) => visible(c.deviceId)).sort((a, b) => a.id - b.id);
     // The newest commands matter most: a long list keeps the last `limit`, and says how many matched.
     return { index, total: all.length, commands: newest(all, query.limit).map(commandView) };
   });
@@ -159,6 +166,9 @@ export const deviceRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
     const index = await readPoint((request.query as { consistency: Consistency }).consistency);
     const record = machine().command(id);
     if (record === undefined) throw new ApiError('NOT_FOUND', `no device command ${id} (never ordered, or forgotten)`);
+    const grant = authorizeRead(request);
+    const domain = machine().device(record.deviceId)?.domain;
+    if (grant.domains !== 'all') authorizeRead(request, [domain ?? `(the removed device ${record.deviceId})`]);
     return { index, command: commandView(record) };
   });
 
@@ -173,8 +183,9 @@ export const deviceRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
     },
   }, async (request) => {
     const query = request.query as { consistency: Consistency; node?: string; limit: number };
+    const grant = authorizeRead(request);
     const index = await readPoint(query.consistency);
-    const all: DiscoveredView[] = machine().discovered(query.node).map((d) => ({
+    const all: DiscoveredView[] = machine().discovered(query.node).filter((d) => grantCovers(grant, d.domain)).map((d) => ({
       nodeId: d.nodeId, domain: d.domain, port: d.port, mac: d.mac, firstSeenMs: d.firstSeenMs, lastSeenMs: d.lastSeenMs, hostname: d.hostname, vendorClass: d.vendorClass,
     }));
     // The most recently seen first; ties in a stable order, so two reads of one state answer alike.

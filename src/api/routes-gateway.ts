@@ -1,6 +1,6 @@
 // routes-gateway.ts — the gateway API: submit signed commands, read the agreed state, watch it.
 // See docs/api.md for the contract these routes implement.
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { CommandError, decodeBody, decodeSignedCommand, type SensorValue } from '../commands/index.js';
 import type { ApplyResult, StateMachine } from '../state/index.js';
@@ -10,6 +10,9 @@ import { ApiError, batchResults, runtimeToApiError } from './errors.js';
 import type { ApiDeps } from './deps.js';
 import { ConsistencyQuery, readPointFor } from './read-point.js';
 import { WatchHub } from './watch.js';
+import { authorizeRead, grantCovers, grantsEvery } from './read-auth.js';
+import { TokenError, type ReadGrant } from '../commands/index.js';
+import type { ServerResponse } from 'node:http';
 
 /** MAX_ENVELOPE_BASE64_CHARS bounds a submitted envelope (a signed command is at most 1 MiB). */
 const MAX_ENVELOPE_BASE64_CHARS = Math.ceil((1024 * 1024) / 3) * 4;
@@ -70,6 +73,8 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
   const readPoint = readPointFor(gateway);
   /** readings finds the sensor readings of an applied telemetry entry, for the watch stream. */
   const readings = watchReadings(gateway.appliedEnvelopes);
+  /** entryDomains finds the domain an applied entry's command names, for readers of some domains. */
+  const entryDomains = watchDomains(gateway.appliedEnvelopes);
   /** watchHub serves GET /v1/watch: one listener on the applier, bounded clients (watch.ts). */
   const applier = gateway.applier;
   const watchHub = new WatchHub({
@@ -181,6 +186,7 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
       response: { 200: Type.Object({ index: Type.Integer(), ok: Type.Boolean(), code: Type.Optional(Type.String()), reason: Type.Optional(Type.String()) }) },
     },
   }, async (request) => {
+    authorizeRead(request);
     const { bodyHash } = request.params as { bodyHash: string };
     const remembered = machine().resultFor(bodyHash);
     if (!remembered) throw new ApiError('NOT_FOUND', `no command with body hash ${bodyHash} was applied (or it was forgotten)`);
@@ -188,6 +194,7 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
   });
 
   app.get('/v1/state', { schema: { querystring: Consistency } }, async (request) => {
+    authorizeRead(request);
     const index = await readPoint((request.query as { consistency: 'linearizable' | 'stale' }).consistency);
     const m = machine();
     return { index, stateHash: m.stateHash(), auditChain: m.auditChain(), clusterId: m.clusterId(), clusterName: m.clusterName(), root: m.root(), lastApplied: m.lastApplied() };
@@ -203,9 +210,11 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     },
   }, async (request) => {
     const query = request.query as { consistency: 'linearizable' | 'stale'; domain?: string; node?: string };
+    const grant = authorizeRead(request, query.domain ? [query.domain] : []);
     const index = await readPoint(query.consistency);
     const m = machine();
     const devices = m.devices({ ...(query.domain ? { domain: query.domain } : {}), ...(query.node ? { nodeId: query.node } : {}) })
+      .filter((device) => grantCovers(grant, device.domain))
       .map((device) => ({ ...device, ...(m.deviceState(device.id) ?? { state: 'unknown', sinceMs: 0 }) }));
     return { index, devices };
   });
@@ -218,18 +227,21 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     const m = machine();
     const device = m.device(id);
     if (!device) throw new ApiError('NOT_FOUND', `no device "${id}"`);
+    authorizeRead(request, [device.domain]);
     return { index, device, ...(m.deviceState(id) ?? {}), plan: m.devicePlan(id) ?? null };
   });
 
   app.get('/v1/domains', { schema: { querystring: Consistency } }, async (request) => {
     const index = await readPoint((request.query as { consistency: 'linearizable' | 'stale' }).consistency);
-    return { index, domains: machine().domains() };
+    const grant = authorizeRead(request);
+    return { index, domains: machine().domains().filter((d) => grantCovers(grant, d.name)) };
   });
 
   app.get('/v1/policies/:domain', {
     schema: { params: Type.Object({ domain: Type.String({ minLength: 1, maxLength: 64 }) }), querystring: Consistency },
   }, async (request) => {
     const { domain } = request.params as { domain: string };
+    authorizeRead(request, [domain]);
     const index = await readPoint((request.query as { consistency: 'linearizable' | 'stale' }).consistency);
     const policy = machine().policy(domain);
     if (!policy) throw new ApiError('NOT_FOUND', `domain "${domain}" has no policy`);
@@ -240,28 +252,39 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     schema: { querystring: Type.Object({ consistency: Type.Union([Type.Literal('linearizable'), Type.Literal('stale')], { default: 'linearizable' }), domain: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false }) },
   }, async (request) => {
     const query = request.query as { consistency: 'linearizable' | 'stale'; domain?: string };
+    const grant = authorizeRead(request, query.domain ? [query.domain] : []);
     const index = await readPoint(query.consistency);
     const m = machine();
-    const domains = query.domain ? [query.domain] : m.domains().map((d) => (d as { name: string }).name);
+    const domains = query.domain ? [query.domain] : m.domains().map((d) => d.name).filter((name) => grantCovers(grant, name));
     return { index, images: domains.flatMap((domain) => m.images(domain).map((image) => ({ domain, ...image }))) };
   });
 
   app.get('/v1/keys', { schema: { querystring: Consistency } }, async (request) => {
+    const grant = authorizeRead(request);
     const index = await readPoint((request.query as { consistency: 'linearizable' | 'stale' }).consistency);
-    return { index, root: machine().root(), keys: machine().keys(), members: machine().members() };
+    return { index, root: machine().root(), keys: visibleKeys(machine(), grant), members: machine().members() };
   });
 
   app.get('/v1/signers/:signer/seq', {
     schema: { params: Type.Object({ signer: Type.String({ minLength: 1, maxLength: 64 }) }), querystring: Consistency },
   }, async (request) => {
+    authorizeRead(request);
     const { signer } = request.params as { signer: string };
     const index = await readPoint((request.query as { consistency: 'linearizable' | 'stale' }).consistency);
     return { index, signer, lastSeq: machine().lastSeq(signer) };
   });
 
   app.get('/v1/rejections', { schema: { querystring: Consistency } }, async (request) => {
+    const grant = authorizeRead(request);
     const index = await readPoint((request.query as { consistency: 'linearizable' | 'stale' }).consistency);
-    return { index, counts: machine().rejectionCounts(), recent: machine().rejections() };
+    const m = machine();
+    if (grantsEvery(grant, m.domains().map((d) => d.name))) return { index, counts: m.rejectionCounts(), recent: m.rejections() };
+    // A reader of some domains sees the rejections signed by keys of those domains; the counts are theirs.
+    const signers = new Set(m.keys().filter((k) => (k.domains ?? []).some((d) => grantCovers(grant, d))).map((k) => k.keyId));
+    const recent = m.rejections().filter((r) => signers.has(r.signer));
+    const counts: Record<string, number> = {};
+    for (const r of recent) counts[r.code] = (counts[r.code] ?? 0) + 1;
+    return { index, counts, recent };
   });
 
   app.get('/v1/audit/log', {
@@ -273,6 +296,7 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     },
   }, async (request, reply) => {
     const { from, limit } = request.query as { from: number; limit: number };
+    requireEveryDomain(request, machine(), 'the audit export holds every domain\'s commands');
     const exporter = gateway.appliedEnvelopes;
     if (!exporter) throw new ApiError('NOT_FOUND', 'this node cannot export its log');
     // Read the chain and the entries in one synchronous step, so the header matches the entries.
@@ -296,6 +320,13 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     schema: { querystring: Type.Object({ from: Type.Optional(Type.Integer({ minimum: 0 })) }, { additionalProperties: false }) },
   }, async (request, reply) => {
     const { from } = request.query as { from?: number };
+    const grant = authorizeRead(request);
+    const domains = (): string[] => machine().domains().map((d) => d.name);
+    // A reader of some domains sees the entries of those domains only (cluster-wide ones are for readers of every domain).
+    const visible = grantsEvery(grant, domains()) ? undefined : (event: AppliedEvent): boolean => {
+      const domain = entryDomains.of(event);
+      return domain !== undefined && domain !== '' && grantCovers(grant, domain);
+    };
     watchHub.admit(request.ip);
     const raw = reply.raw;
     reply.hijack();
@@ -303,11 +334,62 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     // Node holds the headers until the first body byte: without this, a client watching from now
     // would not see its stream open until the next entry is applied (or the first keep-alive, 15 s).
     raw.flushHeaders();
-    watchHub.open(raw, request.ip, from);
+    watchHub.open(raw, request.ip, from, visible);
+    endWhenUnauthorized(request, raw, grant, domains);
     return reply;
   });
 };
 
+
+/**
+ * requireEveryDomain refuses (403) a token that does not grant every domain of the cluster, for the
+ * routes whose answer cannot be split by domain without breaking it (the audit chain covers every entry).
+ */
+function requireEveryDomain(request: FastifyRequest, machine: StateMachine, why: string): void {
+  const grant = authorizeRead(request);
+  if (!grantsEvery(grant, machine.domains().map((d) => d.name))) {
+    throw new ApiError('FORBIDDEN', `authorization: ${why}; the token of key ${grant.keyId} does not grant every domain (sign it with a root key, or name every domain)`, { tokenCode: 'wrong_domain' });
+  }
+}
+
+/** WATCH_RECHECK_MS is how often a watch stream's token is verified again (expiry, revocation). */
+const WATCH_RECHECK_MS = 5_000;
+
+/**
+ * endWhenUnauthorized ends a watch stream with an `error` event once its token no longer reads what it
+ * read when the stream opened: expired, its key revoked, a domain of it revoked (or, for a reader of every
+ * domain, a domain created that it does not grant).
+ */
+function endWhenUnauthorized(request: FastifyRequest, raw: ServerResponse, opened: ReadGrant, domains: () => string[]): void {
+  const recheck = request.recheckRead;
+  if (recheck === null) return;
+  const wasEvery = grantsEvery(opened, domains());
+  const timer = setInterval(() => {
+    let message: string | undefined;
+    try {
+      const now = recheck();
+      const still = wasEvery ? grantsEvery(now, domains()) : opened.domains !== 'all' && [...opened.domains].every((d) => grantCovers(now, d));
+      if (!still) message = `the token no longer grants ${wasEvery ? 'every domain' : 'the domains it watched'}`;
+    } catch (error) {
+      if (!(error instanceof TokenError)) throw error;
+      message = error.message;
+    }
+    if (message === undefined) return;
+    clearInterval(timer);
+    raw.end(`event: error\ndata: ${JSON.stringify({ code: 'UNAUTHENTICATED', message: `watch: ended: ${message}` })}\n\n`);
+  }, WATCH_RECHECK_MS);
+  timer.unref();
+  raw.on('close', () => clearInterval(timer));
+}
+
+/** visibleKeys lists the root and node keys, and the admin and viewer keys of the domains a grant reads (with only those domains). */
+function visibleKeys(machine: StateMachine, grant: ReadGrant): ReturnType<StateMachine['keys']> {
+  return machine.keys().flatMap((key) => {
+    if (key.domains === undefined || grant.domains === 'all') return [key];
+    const domains = key.domains.filter((d) => grantCovers(grant, d));
+    return domains.length === 0 ? [] : [{ ...key, domains }];
+  });
+}
 
 /** waitEnforced resolves once this node's data plane enforces the state at `index`, or fails with TIMEOUT. */
 async function waitEnforced(enforcement: NonNullable<NonNullable<ApiDeps['gateway']>['enforcement']>, index: number, timeoutMs: number): Promise<void> {
@@ -410,6 +492,33 @@ function watchReadings(appliedEnvelopes: NonNullable<ApiDeps['gateway']>['applie
       // One read of the log for a replay, instead of one per entry.
       const payloads = new Map(appliedEnvelopes(first.index, last.index - first.index + 1).entries.map((entry) => [entry.index, entry.payload]));
       for (const event of wanted) remember(event, payloads.get(event.index));
+    },
+  };
+}
+
+/**
+ * watchDomains returns the function that finds the domain an applied entry's command names ('' for a
+ * cluster-wide one), from the entry's bytes, decoded once per event; undefined when the bytes are gone.
+ */
+function watchDomains(appliedEnvelopes: NonNullable<ApiDeps['gateway']>['appliedEnvelopes']): { of: (event: AppliedEvent) => string | undefined } {
+  const decoded = new WeakMap<AppliedEvent, { domain: string | undefined }>();
+  const domainOf = (payload: Uint8Array | undefined): string | undefined => {
+    if (payload === undefined) return undefined;
+    try {
+      return decodeBody(decodeSignedCommand(payload).body).domain;
+    } catch (error) {
+      if (error instanceof CommandError) return undefined;
+      throw error;
+    }
+  };
+  return {
+    of: (event) => {
+      const known = decoded.get(event);
+      if (known !== undefined) return known.domain;
+      const entry = appliedEnvelopes?.(event.index, 1).entries[0];
+      const domain = domainOf(entry?.index === event.index ? entry.payload : undefined);
+      decoded.set(event, { domain });
+      return domain;
     },
   };
 }

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { ApiDeps, DevicesStatus } from './deps.js';
+import { grantCovers, type ReadGrant } from '../commands/index.js';
 
 /** DevicesStatusSchema is the `devices` section of GET /v1/status (DevicesStatus in deps.ts). */
 export const DevicesStatusSchema = Type.Object({
@@ -37,6 +38,8 @@ const StatusSchema = Type.Object({
   voters: Type.Array(Type.Integer()),
   learners: Type.Array(Type.Integer()),
   removed: Type.Boolean(),
+  /** clusterId names the cluster (gateway mode): what a read token's `aud` must be. */
+  clusterId: Type.Optional(Type.String()),
   stateHash: Type.Optional(Type.String()),
   auditChain: Type.Optional(Type.String()),
   enforcedIndex: Type.Optional(Type.Integer()),
@@ -61,19 +64,33 @@ export const healthRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
     if (status.leader === 0) return reply.status(503).send({ ready: false, reason: 'no leader known' });
     return { ready: true, reason: `leader is node ${status.leader}` };
   });
-  app.get('/v1/status', { schema: { response: { 200: StatusSchema } } }, async () => {
+  // Open to anyone (docs/api.md "Authentication"): Raft status, hashes and the enforced index. Device
+  // details (per-device enforcement, the devices section) only with a read token, for its domains.
+  app.get('/v1/status', { schema: { response: { 200: StatusSchema } } }, async (request) => {
     const status = deps.runtime.status();
     const gateway = deps.gateway;
-    const devices = deps.devices ? { devices: deps.devices.status() } : {};
-    if (!gateway) return { ...status, ...devices };
+    const grant = request.readGrant;
+    if (!gateway) return { ...status, ...(deps.devices ? { devices: deps.devices.status() } : {}) };
     const machine = gateway.applier.machine;
     const enforcement = gateway.enforcement;
+    const visible = (deviceId: string): boolean => grant !== null && (grant.domains === 'all' || grantCovers(grant, machine.device(deviceId)?.domain ?? ''));
     return {
       ...status,
+      clusterId: machine.clusterId(),
       stateHash: machine.stateHash(),
       auditChain: machine.auditChain(),
-      ...(enforcement ? { enforcedIndex: enforcement.enforcedIndex(), enforced: enforcement.report() } : {}),
-      ...devices,
+      ...(enforcement ? { enforcedIndex: enforcement.enforcedIndex(), ...(grant !== null ? { enforced: enforcement.report().filter((e) => visible(e.deviceId)) } : {}) } : {}),
+      ...(deps.devices && grant !== null ? { devices: devicesFor(deps.devices.status(), grant, visible) } : {}),
     };
   });
 };
+
+/** devicesFor keeps the device ids of the devices section that a grant may read. */
+function devicesFor(status: DevicesStatus, grant: ReadGrant, visible: (deviceId: string) => boolean): DevicesStatus {
+  if (grant.domains === 'all') return status;
+  return {
+    ...status,
+    adapters: status.adapters.map((a) => ({ ...a, unreachable: a.unreachable.filter(visible) })),
+    problems: status.problems.filter((p) => visible(p.deviceId)),
+  };
+}

@@ -70,16 +70,19 @@ export class WatchHub {
     }
   }
 
-  /** open starts streaming to `raw` (headers already sent), from `from` when still remembered. */
-  open(raw: ServerResponse, address: string, from: number | undefined): void {
+  /**
+   * open starts streaming to `raw` (headers already sent), from `from` when still remembered; only the
+   * events `visible` accepts (all by default: a reader of every domain).
+   */
+  open(raw: ServerResponse, address: string, from: number | undefined, visible: (event: AppliedEvent) => boolean = () => true): void {
     let backlog: AppliedEvent[] = [];
     if (from !== undefined) {
       const { events, complete } = this.source.recentFrom(from);
       if (!complete) raw.write(`event: gap\ndata: ${JSON.stringify({ reason: `entries before ${events[0]?.index ?? 'now'} are no longer remembered` })}\n\n`);
-      this.source.prime(events);
-      backlog = events;
+      backlog = events.filter(visible);
+      this.source.prime(backlog);
     }
-    const client = new WatchClient(raw, address, backlog, this);
+    const client = new WatchClient(raw, address, backlog, this, visible);
     if (this.clients.size === 0) {
       this.source.on('applied', this.onApplied);
       this.keepAlive = setInterval(() => this.sendKeepAlive(), this.limits.keepAliveMs);
@@ -120,7 +123,10 @@ class WatchClient {
   private waitingBytes = 0;
   private closed = false;
 
-  constructor(private readonly raw: ServerResponse, readonly address: string, private readonly backlog: readonly AppliedEvent[], private readonly hub: WatchHub) {
+  constructor(
+    private readonly raw: ServerResponse, readonly address: string, private readonly backlog: readonly AppliedEvent[], private readonly hub: WatchHub,
+    private readonly visible: (event: AppliedEvent) => boolean,
+  ) {
     raw.on('drain', () => this.pump());
     raw.on('close', () => {
       this.closed = true;
@@ -130,7 +136,7 @@ class WatchClient {
 
   /** push queues a live event, or drops the client when its unsent bytes would pass the bound. */
   push(event: AppliedEvent): void {
-    if (this.closed) return;
+    if (this.closed || !this.visible(event)) return;
     const frame = `event: applied\nid: ${event.index}\ndata: ${this.hub.format(event)}\n\n`;
     const unsentBytes = this.raw.writableLength + this.waitingBytes + frame.length;
     if (unsentBytes > this.hub.limits.maxBufferedBytes) {

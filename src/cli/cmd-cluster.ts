@@ -297,6 +297,29 @@ function registerDevices(program: Command, run: Action): void {
 
 }
 
+/**
+ * registerDomainKeys adds `admins add|revoke` (root-signed) or `viewers add|revoke` (root- or
+ * admin-signed: a viewer key may only read the domain, with read tokens).
+ */
+function registerDomainKeys(program: Command, run: Action, role: 'admin' | 'viewer'): void {
+  const signedBy = role === 'admin' ? 'root-signed' : 'signed by an admin of the domain, or root';
+  const group = program.command(`${role}s`).description(role === 'admin' ? 'admin keys of a domain' : 'viewer keys of a domain: read-only access with tokens');
+  group.command('add').alias('grant').description(`make a key ${role === 'admin' ? 'an admin' : 'a viewer'} of a domain (${signedBy})`)
+    .argument('<domain>').argument('<public-key-file>', '.pub or key file')
+    .requiredOption('--name <name>', 'who holds the key').addOption(waitOption())
+    .action(run(async (ctx, domain: string, file: string, options: { name: string; wait: WaitMode }) => {
+      const publicKey = readPublicKey(file);
+      const payload: Payload = role === 'admin' ? { kind: 'addAdminKey', publicKey, name: options.name } : { kind: 'addViewerKey', publicKey, name: options.name };
+      await submitAndReport(ctx, `${role} ${options.name} (${keyIdHex(publicKey)}) of ${domain}`, identifier(domain, 'DOMAIN'), payload, options.wait);
+    }));
+  group.command('revoke').description(`revoke ${role === 'admin' ? 'an admin' : 'a viewer'} key of a domain (${signedBy})`).argument('<domain>').argument('<key-id>').addOption(waitOption())
+    .action(run(async (ctx, domain: string, keyIdText: string, options: { wait: WaitMode }) => {
+      if (!/^[0-9a-f]{32}$/.test(keyIdText)) throw new CliError('USAGE', `KEY-ID: expected 32 lowercase hex digits, found "${keyIdText}"`);
+      const keyId = new Uint8Array(Buffer.from(keyIdText, 'hex'));
+      await submitAndReport(ctx, `revoke ${keyIdText} in ${domain}`, identifier(domain, 'DOMAIN'), role === 'admin' ? { kind: 'revokeAdminKey', keyId } : { kind: 'revokeViewerKey', keyId }, options.wait);
+    }));
+}
+
 /** registerDomains adds domains, admins and images (root- and admin-signed changes and their reads). */
 function registerDomains(program: Command, run: Action): void {
   const domains = program.command('domains').description('security domains');
@@ -313,18 +336,8 @@ function registerDomains(program: Command, run: Action): void {
   domains.command('remove').description('remove an empty domain (root-signed)').argument('<name>').addOption(waitOption())
     .action(run((ctx, name: string, options: { wait: WaitMode }) => submitAndReport(ctx, `remove domain ${name}`, identifier(name, 'NAME'), { kind: 'removeDomain' }, options.wait)));
 
-  const admins = program.command('admins').description('admin keys of a domain');
-  admins.command('add').description('make a key an admin of a domain (root-signed)').argument('<domain>').argument('<public-key-file>', '.pub or key file')
-    .requiredOption('--name <name>', 'who holds the key').addOption(waitOption())
-    .action(run(async (ctx, domain: string, file: string, options: { name: string; wait: WaitMode }) => {
-      const publicKey = readPublicKey(file);
-      await submitAndReport(ctx, `admin ${options.name} (${keyIdHex(publicKey)}) of ${domain}`, identifier(domain, 'DOMAIN'), { kind: 'addAdminKey', publicKey, name: options.name }, options.wait);
-    }));
-  admins.command('revoke').description('revoke an admin key of a domain (root-signed)').argument('<domain>').argument('<key-id>').addOption(waitOption())
-    .action(run(async (ctx, domain: string, keyIdText: string, options: { wait: WaitMode }) => {
-      if (!/^[0-9a-f]{32}$/.test(keyIdText)) throw new CliError('USAGE', `KEY-ID: expected 32 lowercase hex digits, found "${keyIdText}"`);
-      await submitAndReport(ctx, `revoke ${keyIdText} in ${domain}`, identifier(domain, 'DOMAIN'), { kind: 'revokeAdminKey', keyId: new Uint8Array(Buffer.from(keyIdText, 'hex')) }, options.wait);
-    }));
+  registerDomainKeys(program, run, 'admin');
+  registerDomainKeys(program, run, 'viewer');
 
   const images = program.command('images').description('μmbox image pins of a domain');
   images.command('list').option('--domain <name>').action(run(async (ctx, options: { domain?: string }) => {

@@ -100,7 +100,7 @@ async function readStream(ctx: Context, body: ReadableStream<Uint8Array>, positi
 
 async function watch(ctx: Context, options: { from?: number; idleTimeout: number }): Promise<void> {
   const client = ctx.client();
-  const fetchFunction = ctx.io.fetch ?? ((url: string, init: RequestInit) => fetch(url, init));
+  const fetchFunction = ctx.fetch();
   const sleep = ctx.io.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const signal = ctx.io.signal;
   // A function, not a property read, because the signal changes under the awaits below.

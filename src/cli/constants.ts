@@ -1,7 +1,7 @@
 // constants.ts — defaults and bounds of the qgate CLI, resolved once here.
 
 /** DEFAULT_ENDPOINT is used when neither --endpoints nor QGATE_ENDPOINTS is given. */
-export const DEFAULT_ENDPOINT = 'http://127.0.0.1:8001';
+export const DEFAULT_ENDPOINT = 'https://127.0.0.1:8001';
 /** DEFAULT_TIMEOUT_MS bounds one HTTP request (and, for a submission, what the server may wait). */
 export const DEFAULT_TIMEOUT_MS = 15_000;
 /** DEFAULT_EXPIRES_IN_MS is how long after signing a command stays valid (its notAfterMs). */
@@ -38,3 +38,13 @@ export const ENV_ENDPOINTS = 'QGATE_ENDPOINTS';
 export const ENV_KEY = 'QGATE_KEY';
 /** ENV_KEY_SEED names the variable holding hex seeds (comma-separated) when --key is not given. */
 export const ENV_KEY_SEED = 'QGATE_KEY_SEED';
+/** ENV_TOKEN names the variable holding a read token when --token is not given. */
+export const ENV_TOKEN = 'QGATE_TOKEN';
+/** ENV_MEMBERS names the variable holding the members file when --members is not given. */
+export const ENV_MEMBERS = 'QGATE_MEMBERS';
+/** ENV_GENESIS names the variable holding the genesis file when --genesis is not given. */
+export const ENV_GENESIS = 'QGATE_GENESIS';
+/** DEFAULT_TOKEN_TTL_S is the life of the read tokens qgate makes for its own requests (renewed at half). */
+export const DEFAULT_TOKEN_TTL_S = 300;
+/** MAX_MEMBERS_FILE_ENTRIES bounds the nodes of a members file. */
+export const MAX_MEMBERS_FILE_ENTRIES = 1024;

@@ -1,9 +1,11 @@
 // context.ts — one qgate invocation: its options, its I/O, and the lazily made client, keys, cluster id
 // and trust view that commands share. Commands receive a Context and never touch process.* directly,
 // so tests can run them in-process with a fake I/O.
-import { clusterIdOf, fromHex, GenesisError, loadGenesis, toHex, type Payload } from '../commands/index.js';
+import { ALL_DOMAINS, clusterIdOf, createToken, fromHex, GenesisError, loadGenesis, toHex, type Payload } from '../commands/index.js';
 import { ApiClient, type FetchFunction, type SubmitAnswer, type WaitMode } from './client.js';
-import { DEFAULT_ENDPOINT, ENFORCED_POLL_MS, ENV_ENDPOINTS, MAX_ENFORCED_POLLS } from './constants.js';
+import { DEFAULT_ENDPOINT, DEFAULT_TOKEN_TTL_S, ENFORCED_POLL_MS, ENV_ENDPOINTS, ENV_GENESIS, ENV_TOKEN, MAX_ENFORCED_POLLS } from './constants.js';
+import { pinnedFetch } from './https-fetch.js';
+import { loadTlsTrust } from './members.js';
 import { buildEnvelope, chooseSigners, notAfterFor, SeqAllocator, type TrustInfo } from './envelope.js';
 import { CliError } from './errors.js';
 import { loadSigningKeys, type SigningKey } from './keys.js';
@@ -27,6 +29,12 @@ export interface GlobalOptions {
   key: string[];
   signer: string;
   genesis?: string;
+  /** members: a members file pinning each endpoint's node key (src/cli/README.md "HTTPS"). */
+  members?: string;
+  /** ca: a CA certificate (PEM) for nodes serving CA-issued certificates, instead of pinning. */
+  ca?: string;
+  /** token: a read token to send instead of one made from the signing key. */
+  token?: string;
   output: OutputFormat;
   timeout: number;
   expiresIn: number;
@@ -87,6 +95,8 @@ export class Context {
   private keysLoaded: SigningKey[] | undefined;
   private clusterIdValue: Uint8Array | undefined;
   private trustValue: { value: TrustInfo | undefined } | undefined;
+  private fetchInstance: FetchFunction | undefined;
+  private tokenValue: { token: string; renewAtMs: number } | undefined;
   readonly seq: SeqAllocator;
 
   constructor(readonly options: GlobalOptions, readonly io: Io) {
@@ -115,18 +125,55 @@ export class Context {
     this.io.stderr(`${line}\n`);
   }
 
-  /** client is the API client for --endpoints (or QGATE_ENDPOINTS, or the default). */
-  client(): ApiClient {
-    if (this.clientInstance === undefined) {
-      const list = (this.options.endpoints ?? this.io.env[ENV_ENDPOINTS] ?? DEFAULT_ENDPOINT).split(',');
-      this.clientInstance = new ApiClient({
-        endpoints: list,
-        timeoutMs: this.options.timeout,
-        ...(this.io.fetch ? { fetch: this.io.fetch } : {}),
-        ...(this.io.sleep ? { sleep: this.io.sleep } : {}),
-        note: (line) => this.note(`qgate: ${line}`),
-      });
+  /** transport is the fetch that reaches nodes: HTTPS with pinned node keys (or a CA), or the injected one. */
+  private transport(): FetchFunction {
+    this.fetchInstance ??= this.io.fetch ?? pinnedFetch(loadTlsTrust(this.options, this.io.env));
+    return this.fetchInstance;
+  }
+
+  /**
+   * fetch is the transport with a read token on every request (docs/api.md "Authentication"): --token
+   * or QGATE_TOKEN when given, else a short-lived one signed by the first signing key, renewed before it
+   * expires. Without either, requests go without one and protected reads answer 401.
+   */
+  fetch(): FetchFunction {
+    return async (url, init) => {
+      const token = await this.readToken();
+      const headers = new Headers(init.headers);
+      if (token !== undefined && !headers.has('authorization')) headers.set('authorization', `Bearer ${token}`);
+      return this.transport()(url, { ...init, headers: Object.fromEntries(headers.entries()) });
+    };
+  }
+
+  /** readToken is the token reads carry, undefined when there is no token and no key to sign one. */
+  async readToken(): Promise<string | undefined> {
+    const given = this.options.token ?? this.io.env[ENV_TOKEN];
+    if (given !== undefined && given !== '') return given;
+    const keys = this.keys();
+    if (keys.length === 0) return undefined;
+    const now = this.io.nowMs();
+    if (this.tokenValue === undefined || now >= this.tokenValue.renewAtMs) {
+      const clusterId = toHex(await this.clusterId());
+      this.tokenValue = { token: createToken(keys[0]!.pair, clusterId, ALL_DOMAINS, now, DEFAULT_TOKEN_TTL_S), renewAtMs: now + (DEFAULT_TOKEN_TTL_S * 1000) / 2 };
     }
+    return this.tokenValue.token;
+  }
+
+  /** newClient is an API client for the endpoints over `fetchFunction`. */
+  private newClient(fetchFunction: FetchFunction): ApiClient {
+    const list = (this.options.endpoints ?? this.io.env[ENV_ENDPOINTS] ?? DEFAULT_ENDPOINT).split(',');
+    return new ApiClient({
+      endpoints: list,
+      timeoutMs: this.options.timeout,
+      fetch: fetchFunction,
+      ...(this.io.sleep ? { sleep: this.io.sleep } : {}),
+      note: (line) => this.note(`qgate: ${line}`),
+    });
+  }
+
+  /** client is the API client for --endpoints (or QGATE_ENDPOINTS, or the default), with read tokens. */
+  client(): ApiClient {
+    this.clientInstance ??= this.newClient(this.fetch());
     return this.clientInstance;
   }
 
@@ -141,20 +188,21 @@ export class Context {
     return this.keysLoaded;
   }
 
-  /** clusterId comes from --genesis when given, else from GET /v1/state. */
+  /** clusterId comes from --genesis when given, else from GET /v1/status (open: it names no domain data). */
   async clusterId(): Promise<Uint8Array> {
     if (this.clusterIdValue !== undefined) return this.clusterIdValue;
-    if (this.options.genesis !== undefined) {
+    const genesis = this.options.genesis ?? this.io.env[ENV_GENESIS];
+    if (genesis !== undefined && genesis !== '') {
       try {
-        this.clusterIdValue = clusterIdOf(loadGenesis(this.options.genesis));
+        this.clusterIdValue = clusterIdOf(loadGenesis(genesis));
       } catch (error) {
         if (error instanceof GenesisError) throw new CliError('BAD_INPUT', error.message, undefined, { cause: error });
         throw error;
       }
     } else {
-      const state = await this.client().get(this.readPath('/v1/state', 'stale'));
-      const id = typeof state['clusterId'] === 'string' ? fromHex(state['clusterId'], 32) : undefined;
-      if (id === undefined) throw new CliError('UNAVAILABLE', `GET /v1/state: expected clusterId to be 64 hex digits, found ${JSON.stringify(state['clusterId'])}`);
+      const status = await this.newClient(this.transport()).get('/v1/status');
+      const id = typeof status['clusterId'] === 'string' ? fromHex(status['clusterId'], 32) : undefined;
+      if (id === undefined) throw new CliError('UNAVAILABLE', `GET /v1/status: expected clusterId to be 64 hex digits, found ${JSON.stringify(status['clusterId'])}`);
       this.clusterIdValue = id;
     }
     return this.clusterIdValue;

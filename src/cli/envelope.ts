@@ -41,8 +41,7 @@ export function chooseSigners(kind: Payload['kind'], domain: string, keys: reado
     rootThreshold: 1,
     adminDomains: new Map(),
   };
-  const role = rolesFor(kind)[0];
-  assert.ok(role !== undefined, `payload kind ${kind} has a role`);
+  const role = signingRole(kind, domain, keys, trust, choice);
   if (keys.length === 0) {
     throw new CliError('KEY', `a ${kind} command must be signed by ${role === 'root' ? 'root keys' : `an ${role} key`}: give --key FILE (or set QGATE_KEY or QGATE_KEY_SEED)`);
   }
@@ -68,6 +67,23 @@ export function chooseSigners(kind: Payload['kind'], domain: string, keys: reado
   if (candidates.length === 0) throw new CliError('KEY', `a ${kind} command is signed by ${role === 'admin' ? `an admin key of domain "${domain}"` : 'a node key'}; only root keys were given`);
   if (candidates.length > 1) throw new CliError('USAGE', `several keys could sign this ${kind} command (${candidates.map((k) => k.keyId).join(', ')}): choose one with --signer KEYID`);
   return { signer: (candidates[0] as SigningKey).keyId, keys: candidates };
+}
+
+/**
+ * signingRole is the role that signs a payload: its one role, or for kinds both root and an admin may
+ * sign (viewer keys), root when asked (--signer root) or when no loaded key administers the domain and
+ * enough root keys are loaded, an admin otherwise.
+ */
+function signingRole(kind: Payload['kind'], domain: string, keys: readonly SigningKey[], trust: TrustInfo, choice: SignerChoice): string {
+  const roles = rolesFor(kind);
+  const first = roles[0];
+  assert.ok(first !== undefined, `payload kind ${kind} has a role`);
+  if (!(roles.includes('root') && roles.includes('admin'))) return first;
+  if (choice === ROOT_SIGNER) return 'root';
+  if (choice !== 'auto') return 'admin';
+  const admins = keys.filter((k) => !trust.rootKeys.has(k.publicKeyHex) && (trust.adminDomains.size === 0 || trust.adminDomains.get(k.keyId)?.has(domain) === true));
+  const roots = keys.filter((k) => trust.rootKeys.has(k.publicKeyHex));
+  return admins.length === 0 && roots.length >= trust.rootThreshold ? 'root' : 'admin';
 }
 
 /** notAfterFor is the expiry of a command signed at `nowMs` that is valid for `expiresInMs`. */

@@ -8,8 +8,11 @@ import { registerDeviceInterface } from './cmd-devices.js';
 import { registerNode } from './cmd-node.js';
 import { registerSnapshot } from './cmd-snapshot.js';
 import { registerObserve } from './cmd-observe.js';
+import { registerToken } from './cmd-token.js';
 import { positiveInteger, registerOffline } from './cmd-offline.js';
-import { DEFAULT_ENDPOINT, DEFAULT_EXPIRES_IN_MS, DEFAULT_TIMEOUT_MS, ENV_ENDPOINTS, ENV_KEY, ENV_KEY_SEED } from './constants.js';
+import {
+  DEFAULT_ENDPOINT, DEFAULT_EXPIRES_IN_MS, DEFAULT_TIMEOUT_MS, ENV_ENDPOINTS, ENV_GENESIS, ENV_KEY, ENV_KEY_SEED, ENV_MEMBERS, ENV_TOKEN,
+} from './constants.js';
 import { Context, type GlobalOptions, type Io } from './context.js';
 import { CliError, EXIT_CODES } from './errors.js';
 import { collect, type Action } from './options.js';
@@ -27,6 +30,9 @@ Environment:
   ${ENV_ENDPOINTS}  endpoints when --endpoints is not given (default ${DEFAULT_ENDPOINT})
   ${ENV_KEY}       key file path(s), comma-separated, when --key is not given
   ${ENV_KEY_SEED}  Ed25519 seed(s) in hex, comma-separated, when --key is not given (never printed)
+  ${ENV_TOKEN}     a read token when --token is not given
+  ${ENV_GENESIS}   the genesis file when --genesis is not given
+  ${ENV_MEMBERS}   the members file when --members is not given
 `;
 
 /** packageVersion is the version in package.json (shown by --version). */
@@ -52,6 +58,9 @@ function globalOptions(raw: Record<string, unknown>): GlobalOptions {
   };
   if (typeof raw['endpoints'] === 'string') options.endpoints = raw['endpoints'];
   if (typeof raw['genesis'] === 'string') options.genesis = raw['genesis'];
+  if (typeof raw['members'] === 'string') options.members = raw['members'];
+  if (typeof raw['ca'] === 'string') options.ca = raw['ca'];
+  if (typeof raw['token'] === 'string') options.token = raw['token'];
   if (options.signer !== 'auto' && options.signer !== 'root' && !/^[0-9a-f]{32}$/.test(options.signer)) {
     throw new CliError('USAGE', `--signer: expected auto, root or a 32-hex key id, found "${options.signer}"`);
   }
@@ -65,7 +74,10 @@ export function buildProgram(io: Io): Command {
     .option('--endpoints <urls>', `comma-separated API URLs of the cluster's nodes (default: $${ENV_ENDPOINTS} or ${DEFAULT_ENDPOINT})`)
     .option('--key <file>', 'a signing key file; repeat for each root key a root command needs', collect, [])
     .option('--signer <who>', 'auto (by the command\'s role), root, or the key id of the admin key to sign with', 'auto')
-    .option('--genesis <file>', 'the genesis file (its hash is the cluster id; else read from GET /v1/state)')
+    .option('--genesis <file>', `the genesis file: its hash is the cluster id, its founders' keys are pinned for HTTPS (default: $${ENV_GENESIS})`)
+    .option('--members <file>', `a members file naming each endpoint's node key, pinned for HTTPS (default: $${ENV_MEMBERS})`)
+    .option('--ca <file>', 'a CA certificate (PEM) for nodes that serve CA-issued certificates, instead of pinning node keys')
+    .option('--token <token>', `a read token to send (default: $${ENV_TOKEN}, else one made with the first --key)`)
     .addOption(new Option('--output <format>', 'table for people, json for scripts (stdout holds JSON only)').choices(['table', 'json']).default('table'))
     .addOption(new Option('-o <format>').choices(['table', 'json']).hideHelp())
     .option('--timeout <ms>', 'bound on each HTTP request, in milliseconds', positiveInteger('--timeout'), DEFAULT_TIMEOUT_MS)
@@ -91,6 +103,7 @@ export function buildProgram(io: Io): Command {
   registerObserve(program, run);
   registerNode(program, run);
   registerSnapshot(program, run);
+  registerToken(program, run);
   // Every subcommand reports errors the same way and exits through runCli, never process.exit.
   const configure = (command: Command): void => {
     for (const sub of command.commands) {

@@ -44,6 +44,8 @@ const PAYLOAD_FIELDS = {
   membership: 'membership',
   deviceCommandsDone: 'device_commands_done',
   transferLeader: 'transfer_leader',
+  addViewerKey: 'add_viewer_key',
+  revokeViewerKey: 'revoke_viewer_key',
 } as const satisfies Record<Payload['kind'], string>;
 
 // ---------------------------------------------------------------------------------------------------
@@ -81,8 +83,10 @@ function payloadToFields(payload: Payload): Fields {
     case 'rotateRoot':
       return { version: payload.version, root_keys: payload.rootKeys, threshold: payload.threshold };
     case 'addAdminKey':
+    case 'addViewerKey':
       return { public_key: payload.publicKey, name: payload.name };
     case 'revokeAdminKey':
+    case 'revokeViewerKey':
       return { key_id: payload.keyId };
     case 'setNodeKey':
       return { node_id: payload.nodeId, public_key: payload.publicKey };
@@ -232,8 +236,10 @@ function decodePayload(message: Fields): Payload {
       return { kind, version: safeInteger(p['version'], `${at}.version`), rootKeys: keys, threshold };
     }
     case 'addAdminKey':
+    case 'addViewerKey':
       return { kind, publicKey: publicKey(p['public_key'], `${at}.public_key`), name: text(p, 'name', at, true) };
-    case 'revokeAdminKey': {
+    case 'revokeAdminKey':
+    case 'revokeViewerKey': {
       const keyId = bytesField(p, 'key_id');
       if (keyId.length !== KEY_ID_BYTES) throw invalid(`${at}.key_id`, `${KEY_ID_BYTES} bytes`, keyId);
       return { kind, keyId };

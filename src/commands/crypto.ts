@@ -63,10 +63,15 @@ export function signMessage(pair: KeyPair, message: Uint8Array, implementation: 
   }
   let privateKey = privateKeys.get(pair);
   if (privateKey === undefined) {
-    privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, pair.seed]), format: 'der', type: 'pkcs8' });
+    privateKey = privateKeyObject(pair.seed);
     privateKeys.set(pair, privateKey);
   }
   return new Uint8Array(sign(null, message, privateKey));
+}
+
+/** privateKeyObject is a node:crypto private key for a 32-byte Ed25519 seed (e.g. to make a TLS certificate). */
+export function privateKeyObject(seed: Uint8Array): KeyObject {
+  return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
 }
 
 // Parsing a PKCS#8 key costs several times a signature. The parsed key lives exactly as long as the

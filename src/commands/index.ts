@@ -4,7 +4,7 @@ export { CommandError, type CommandErrorCode } from './errors.js';
 export type * from './types.js';
 export { encodeBody, decodeBody, encodeSignedCommand, decodeSignedCommand } from './codec.js';
 export {
-  generateKeyPair, keyPairFromSeed, keyId, keyIdHex, signMessage, verifySignature, sha256, toHex, fromHex,
+  generateKeyPair, keyPairFromSeed, keyId, keyIdHex, signMessage, verifySignature, privateKeyObject, sha256, toHex, fromHex,
   type KeyPair, type SignerImplementation,
 } from './crypto.js';
 export { signBody, signCommand } from './envelope.js';
@@ -15,3 +15,7 @@ export {
   type Genesis, type GenesisMember, type GenesisErrorCode,
 } from './genesis.js';
 export { packageRoot, packagePath } from './repo-root.js';
+export {
+  ALL_DOMAINS, MAX_TOKEN_CHARS, MAX_TOKEN_DOMAINS, MAX_TOKEN_LIFETIME_S, TOKEN_CLOCK_SKEW_S, TokenError, createToken, grantCovers, parseToken, verifyToken,
+  type ReadGrant, type TokenClaims, type TokenErrorCode, type TokenReader, type TokenTrust,
+} from './token.js';

@@ -86,6 +86,8 @@ export type Payload =
   | { kind: 'rotateRoot'; version: number; rootKeys: Uint8Array[]; threshold: number }
   | { kind: 'addAdminKey'; publicKey: Uint8Array; name: string }
   | { kind: 'revokeAdminKey'; keyId: Uint8Array }
+  | { kind: 'addViewerKey'; publicKey: Uint8Array; name: string }
+  | { kind: 'revokeViewerKey'; keyId: Uint8Array }
   | { kind: 'setNodeKey'; nodeId: string; publicKey: Uint8Array }
   | { kind: 'createDomain'; description: string }
   | { kind: 'removeDomain' }
@@ -109,7 +111,7 @@ export interface CommandBody {
   clusterId: Uint8Array;
   /** domain is the security domain acted on; '' for cluster-wide commands. */
   domain: string;
-  /** signer is "root" or the hex key id of an admin or node key. */
+  /** signer is "root" or the hex key id of an admin or node key (a viewer key signs no command). */
   signer: string;
   /** seq is strictly greater than the signer's last applied seq (>= 1). */
   seq: number;

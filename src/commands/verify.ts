@@ -8,12 +8,15 @@ import { keyIdHex, toHex, verifySignature } from './crypto.js';
 import { CommandError } from './errors.js';
 import type { CommandBody, PayloadKind, SignedCommand } from './types.js';
 
-/** Role is who may sign what (DESIGN.md "Roles"). */
-export type Role = 'root' | 'admin' | 'node';
+/**
+ * Role is who may sign what (DESIGN.md "Roles"). A viewer signs no command: only read tokens for the
+ * API (token.ts), so every command it signs is refused with role_not_allowed.
+ */
+export type Role = 'root' | 'admin' | 'node' | 'viewer';
 
-/** KeyRecord is a registered non-root key: an admin key (per domains) or a node's key. */
+/** KeyRecord is a registered non-root key: an admin or viewer key (per domains) or a node's key. */
 export type KeyRecord =
-  | { role: 'admin'; publicKey: Uint8Array; domains: ReadonlySet<string> }
+  | { role: 'admin' | 'viewer'; publicKey: Uint8Array; domains: ReadonlySet<string> }
   | { role: 'node'; publicKey: Uint8Array; nodeId: string };
 
 /** RootSet is the root role: its public keys (distinct) and how many must sign. */
@@ -26,7 +29,7 @@ export interface RootSet {
 export interface TrustView {
   clusterId: Uint8Array;
   root: RootSet;
-  /** key looks up an admin or node key by its hex key id. */
+  /** key looks up an admin, viewer or node key by its hex key id. */
   key(keyIdHex: string): KeyRecord | undefined;
   /** lastSeq is the signer's last applied sequence number, 0 if none. */
   lastSeq(signer: string): number;
@@ -44,22 +47,28 @@ export interface VerifiedCommand {
   keyIds: string[];
 }
 
-/** ROLE_PAYLOADS lists, per role, the payload kinds it may sign and whether they are domain-scoped. */
+/**
+ * ROLE_PAYLOADS lists, per role, the payload kinds it may sign and whether they are domain-scoped.
+ * Viewer keys are granted and revoked by root or by an admin of the domain (an admin may share read
+ * access to what it administers); a viewer may sign nothing.
+ */
 const ROLE_PAYLOADS: Record<Role, ReadonlyMap<PayloadKind, 'domain' | 'cluster' | 'either'>> = {
   root: new Map([
     ['rotateRoot', 'cluster'], ['setNodeKey', 'cluster'], ['membership', 'cluster'], ['transferLeader', 'cluster'],
     ['addAdminKey', 'domain'], ['revokeAdminKey', 'domain'], ['createDomain', 'domain'], ['removeDomain', 'domain'],
+    ['addViewerKey', 'domain'], ['revokeViewerKey', 'domain'],
   ]),
   admin: new Map([
     ['setPolicy', 'domain'], ['putDevice', 'domain'], ['removeDevice', 'domain'], ['putImage', 'domain'],
-    ['removeImage', 'domain'], ['setDeviceState', 'domain'],
+    ['removeImage', 'domain'], ['setDeviceState', 'domain'], ['addViewerKey', 'domain'], ['revokeViewerKey', 'domain'],
   ]),
   // A node may scope a telemetry batch to the domain of its devices (the data plane batches per
   // domain) or leave it cluster-wide; the state checks every event's device against it.
   node: new Map([['telemetry', 'either'], ['deviceCommandsDone', 'cluster']]),
+  viewer: new Map(),
 };
 
-/** rolesFor returns the roles that may sign a payload kind (exactly one in this model). */
+/** rolesFor returns the roles that may sign a payload kind (one, or root and admin for viewer keys). */
 export function rolesFor(kind: PayloadKind): Role[] {
   return (Object.keys(ROLE_PAYLOADS) as Role[]).filter((role) => ROLE_PAYLOADS[role].has(kind));
 }
@@ -124,7 +133,7 @@ function verifySingle(envelope: SignedCommand, body: CommandBody, trust: TrustVi
     throw new CommandError('bad_signer', `signer must be "root" or a 32-digit lowercase hex key id, found "${body.signer.slice(0, 40)}"`, 'body.signer');
   }
   const record = trust.key(body.signer);
-  if (record === undefined) throw new CommandError('unknown_signer', `no admin or node key has id ${body.signer}`, 'body.signer');
+  if (record === undefined) throw new CommandError('unknown_signer', `no admin, viewer or node key has id ${body.signer}`, 'body.signer');
   if (envelope.signatures.length !== 1) {
     throw new CommandError('unexpected_key', `a ${record.role} command carries exactly one signature, found ${envelope.signatures.length}`, 'signatures');
   }
@@ -136,6 +145,7 @@ function verifySingle(envelope: SignedCommand, body: CommandBody, trust: TrustVi
     throw new CommandError('bad_signature', `signatures[0] by key ${body.signer} does not verify over the body`, 'signatures[0].sig');
   }
   if (record.role === 'node') return { body, role: 'node', nodeId: record.nodeId, keyIds: [body.signer] };
+  if (record.role === 'viewer') return { body, role: 'viewer', keyIds: [body.signer] };
   return { body, role: 'admin', adminDomains: record.domains, keyIds: [body.signer] };
 }
 

@@ -56,6 +56,17 @@ export const NodeConfigSchema = Type.Object(
     raft: Endpoint,
     api: Endpoint,
     /**
+     * apiTls: how the API serves HTTPS (docs/api.md "Transport"). `node-key` (the default): a certificate
+     * derived from this node's Ed25519 key, which clients pin through the genesis or a members file;
+     * `{certFile, keyFile}`: an operator's CA-issued certificate and key (PEM); `off`: plain HTTP, allowed
+     * only on a loopback address.
+     */
+    apiTls: Type.Optional(Type.Union([
+      Type.Literal('node-key'),
+      Type.Literal('off'),
+      Type.Object({ certFile: Type.String({ minLength: 1 }), keyFile: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+    ])),
+    /**
      * members: the founding members (log mode), or — for a node that joins later — the current
      * members it accepts connections from. In the gateway mode the founders come from the genesis.
      */
@@ -137,6 +148,9 @@ export function parseNodeConfig(value: unknown, file: string): NodeConfig {
   if (config.devices !== undefined && !isIPv4(config.devices.managementAddress)) {
     throw new ConfigError(file, `at devices.managementAddress: expected an IPv4 address, found "${config.devices.managementAddress}"`);
   }
+  if (config.apiTls === 'off' && !isLoopbackHost(config.api.host)) {
+    throw new ConfigError(file, `at apiTls: "off" serves the API in plain HTTP, allowed only on a loopback address; api.host is "${config.api.host}" (remove apiTls to serve HTTPS with the node key's certificate)`);
+  }
   if (config.devices !== undefined && config.dataplane === undefined) throw new ConfigError(file, 'at devices: needs dataplane (the management port is on the data plane\'s bridge)');
   const base = dirname(resolve(file));
   const absolute = (path: string): string => (isAbsolute(path) ? path : resolve(base, path));
@@ -146,8 +160,14 @@ export function parseNodeConfig(value: unknown, file: string): NodeConfig {
     dataDir: absolute(config.dataDir),
     identityKeyFile: absolute(config.identityKeyFile),
     ...(config.genesisFile !== undefined ? { genesisFile: absolute(config.genesisFile) } : {}),
+    ...(typeof config.apiTls === 'object' ? { apiTls: { certFile: absolute(config.apiTls.certFile), keyFile: absolute(config.apiTls.keyFile) } } : {}),
     ...(config.devices?.secretsFile !== undefined ? { devices: { ...config.devices, secretsFile: absolute(config.devices.secretsFile) } } : {}),
   };
+}
+
+/** isLoopbackHost says whether a listen address only accepts connections from this host. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(?:\.[0-9]{1,3}){3}$/.test(host);
 }
 
 /** loadNodeConfig reads and validates a configuration file. */

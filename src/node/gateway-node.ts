@@ -4,7 +4,7 @@
 // order, and stop() closes them in reverse. In the bare-log application mode the state machine
 // is the LogApplier (for Raft tests and bench:raft); the gateway mode adds the signed-command
 // state machine and the data plane.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -17,8 +17,10 @@ import { DurableStorage, FaultLogStore, LevelLogStore } from '../storage/index.j
 import type { LogStore } from '../storage/index.js';
 import { Transport, nodeIdentityFromSeed } from '../transport/index.js';
 import { buildApp } from '../api/app.js';
-import type { ApiApp } from '../api/app.js';
-import type { NodeConfig } from './config.js';
+import type { ApiApp, ApiTls } from '../api/app.js';
+import { createNodeCertificate } from '../tls/node-cert.js';
+import { privateKeyObject } from '../commands/index.js';
+import { isLoopbackHost, type NodeConfig } from './config.js';
 import { readIdentityKey } from './identity.js';
 import { gatewayApplication, logApplication } from './application.js';
 import { MemberDirectory } from './member-directory.js';
@@ -135,19 +137,49 @@ export async function startNode(config: NodeConfig, overrides: { logLevel?: stri
     application.attach(started, logger);
     closers.push(() => application.stop());
     closers.push(() => started.stop());
-    const app: ApiApp = await buildApp(application.apiDeps(started), logger.child({ module: 'api' }));
+    const https = await apiTls(config, identity.seed);
+    const app: ApiApp = await buildApp(application.apiDeps(started), logger.child({ module: 'api' }), https);
     closers.push(() => app.close());
     await app.listen({ host: config.api.host, port: config.api.port }).catch((error: unknown) => {
       throw portError('api', config.api.host, config.api.port, error);
     });
     started.start();
-    const apiUrl = `http://${config.api.host}:${config.api.port}`;
+    const apiUrl = `${https === undefined ? 'http' : 'https'}://${hostForUrl(config.api.host)}:${config.api.port}`;
     logger.info({ api: apiUrl, raft: `${config.raft.host}:${config.raft.port}`, application: application.kind }, 'node started');
     return { logger, runtime: started, apiUrl, stop: closeAll };
   } catch (error) {
     await closeAll();
     throw error;
   }
+}
+
+/**
+ * apiTls is the certificate the API serves: by default one derived from the node's Ed25519 key (clients
+ * pin that key), or the operator's files, or none (`off`, loopback only: config.ts refuses it elsewhere).
+ */
+async function apiTls(config: NodeConfig, seed: Uint8Array): Promise<ApiTls | undefined> {
+  const choice = config.apiTls ?? 'node-key';
+  if (choice === 'off') {
+    if (!isLoopbackHost(config.api.host)) throw new StartupError('API_TLS', `refusing to serve the API without TLS on the non-loopback address ${config.api.host}`);
+    return undefined;
+  }
+  if (choice === 'node-key') {
+    const privateKey = privateKeyObject(seed);
+    const host = config.api.host;
+    const ipAddresses = isSpecificAddress(host) ? [host] : ['127.0.0.1'];
+    const cert = await createNodeCertificate(privateKey, { commonName: `quorumgate node ${config.nodeId}`, dnsNames: ['localhost'], ipAddresses });
+    return { certPem: cert.certPem, keyPem: cert.keyPem };
+  }
+  try {
+    return { certPem: readFileSync(choice.certFile, 'utf8'), keyPem: readFileSync(choice.keyFile, 'utf8') };
+  } catch (error) {
+    throw new StartupError('API_TLS', `cannot read the API certificate or key (apiTls.certFile ${choice.certFile}, apiTls.keyFile ${choice.keyFile}): ${(error as Error).message}`, error);
+  }
+}
+
+/** hostForUrl brackets an IPv6 address for a URL. */
+function hostForUrl(host: string): string {
+  return isIP(host) === 6 ? `[${host}]` : host;
 }
 
 async function openStorage(raftDir: string, logger: Logger, plant: Plant | undefined): Promise<DurableStorage> {

@@ -49,6 +49,8 @@ export function applyPayload(data: StateData, command: VerifiedCommand, context:
     case 'rotateRoot': return rotateRoot(data, command, payload, context);
     case 'addAdminKey': return addAdminKey(data, command, payload, context);
     case 'revokeAdminKey': return revokeAdminKey(data, command, payload, context);
+    case 'addViewerKey': return addViewerKey(data, command, payload, context);
+    case 'revokeViewerKey': return revokeViewerKey(data, command, payload, context);
     case 'setNodeKey': return setNodeKey(data, command, payload, context);
     case 'createDomain': return createDomain(data, command, payload, context);
     case 'removeDomain': return removeDomain(data, command, payload, context);
@@ -74,7 +76,8 @@ function keyInUse(data: StateData, publicKey: Uint8Array): string | undefined {
   if (data.root.keys.some((k) => toHex(k) === hex)) return 'a root key';
   const entry = data.keys.get(keyIdHex(publicKey));
   if (entry === undefined) return undefined;
-  return entry.role === 'node' ? `the key of node ${entry.nodeId}` : 'an admin key';
+  if (entry.role === 'node') return `the key of node ${entry.nodeId}`;
+  return entry.role === 'viewer' ? 'a viewer key' : 'an admin key';
 }
 
 function requireNewSigner(data: StateData, keyId: string): void {
@@ -89,7 +92,7 @@ const rotateRoot: Handler<'rotateRoot'> = (data, _command, payload) => {
   }
   payload.rootKeys.forEach((key, i) => {
     const entry = data.keys.get(keyIdHex(key));
-    if (entry !== undefined) reject('key_in_use', `new root key ${i} is already ${entry.role === 'node' ? `the key of node ${entry.nodeId}` : 'an admin key'}`, `body.rotate_root.root_keys[${i}]`);
+    if (entry !== undefined) reject('key_in_use', `new root key ${i} is already ${entry.role === 'node' ? `the key of node ${entry.nodeId}` : `an ${entry.role} key`}`, `body.rotate_root.root_keys[${i}]`);
   });
   data.root = { version: payload.version, keys: payload.rootKeys.map((k) => Uint8Array.from(k)), threshold: payload.threshold };
   return [{ kind: 'changed', what: 'root', id: String(payload.version) }];
@@ -101,38 +104,65 @@ function domainOf(data: StateData, name: string): DomainData {
   return domain;
 }
 
-const addAdminKey: Handler<'addAdminKey'> = (data, command, payload) => {
-  const domain = domainOf(data, command.body.domain);
-  const id = keyIdHex(payload.publicKey);
-  const existing = data.keys.get(id);
-  if (existing?.role === 'admin' && existing.domains.has(domain.name)) {
-    reject('key_exists', `key ${id} already administers domain "${domain.name}"`, 'body.add_admin_key.public_key');
-  }
-  if (existing === undefined || existing.role !== 'admin') {
-    const holder = keyInUse(data, payload.publicKey);
-    if (holder !== undefined) reject('key_in_use', `key ${id} is already ${holder}; a key has one role`, 'body.add_admin_key.public_key');
-  }
-  if (domain.admins.size >= MAX_ADMIN_KEYS_PER_DOMAIN) reject('limit_reached', `domain "${domain.name}" already has ${MAX_ADMIN_KEYS_PER_DOMAIN} admin keys`);
-  requireNewSigner(data, id);
-  if (existing?.role === 'admin') existing.domains.add(domain.name);
-  else data.keys.set(id, { role: 'admin', publicKey: Uint8Array.from(payload.publicKey), domains: new Set([domain.name]) });
-  domain.admins.set(id, { publicKey: toHex(payload.publicKey), name: payload.name });
-  return [{ kind: 'changed', what: 'key', id }];
+/** DomainKeyRole is a role held per domain: admin (may sign the domain's commands) or viewer (may only read it). */
+type DomainKeyRole = 'admin' | 'viewer';
+
+/** ROLE_WORDS are the words of the rejection messages of each per-domain role. */
+const ROLE_WORDS: Record<DomainKeyRole, { holds: string; holder: string; field: string }> = {
+  admin: { holds: 'administers', holder: 'an admin key', field: 'admin_key' },
+  viewer: { holds: 'reads', holder: 'a viewer key', field: 'viewer_key' },
 };
 
-const revokeAdminKey: Handler<'revokeAdminKey'> = (data, command, payload) => {
-  const domain = domainOf(data, command.body.domain);
-  const id = toHex(payload.keyId);
+/** holdersOf is the domain's map of the keys holding a per-domain role. */
+function holdersOf(domain: DomainData, role: DomainKeyRole): Map<string, { publicKey: string; name: string }> {
+  return role === 'admin' ? domain.admins : domain.viewers;
+}
+
+/**
+ * grantDomainKey gives a key a per-domain role (addAdminKey, addViewerKey). A key holds one role: an
+ * admin key of one domain may administer others, but never also be a viewer, root or node key.
+ */
+function grantDomainKey(data: StateData, domainName: string, role: DomainKeyRole, publicKey: Uint8Array, name: string): Effect[] {
+  const domain = domainOf(data, domainName);
+  const words = ROLE_WORDS[role];
+  const id = keyIdHex(publicKey);
+  const existing = data.keys.get(id);
+  const path = `body.add_${words.field}.public_key`;
+  if (existing?.role === role && existing.domains.has(domain.name)) {
+    reject('key_exists', `key ${id} already ${words.holds} domain "${domain.name}"`, path);
+  }
+  if (existing === undefined || existing.role !== role) {
+    const holder = keyInUse(data, publicKey);
+    if (holder !== undefined) reject('key_in_use', `key ${id} is already ${holder}; a key has one role`, path);
+  }
+  const holders = holdersOf(domain, role);
+  if (holders.size >= MAX_ADMIN_KEYS_PER_DOMAIN) reject('limit_reached', `domain "${domain.name}" already has ${MAX_ADMIN_KEYS_PER_DOMAIN} ${role} keys`);
+  requireNewSigner(data, id);
+  if (existing?.role === role) existing.domains.add(domain.name);
+  else data.keys.set(id, { role, publicKey: Uint8Array.from(publicKey), domains: new Set([domain.name]) });
+  holders.set(id, { publicKey: toHex(publicKey), name });
+  return [{ kind: 'changed', what: 'key', id }];
+}
+
+/** revokeDomainKey takes a per-domain role away from a key (revokeAdminKey, revokeViewerKey). */
+function revokeDomainKey(data: StateData, domainName: string, role: DomainKeyRole, keyId: Uint8Array): Effect[] {
+  const domain = domainOf(data, domainName);
+  const id = toHex(keyId);
   const entry = data.keys.get(id);
-  if (entry?.role !== 'admin' || !entry.domains.has(domain.name)) {
-    reject('unknown_key', `key ${id} is not an admin key of domain "${domain.name}"`, 'body.revoke_admin_key.key_id');
+  if (entry?.role !== role || !entry.domains.has(domain.name)) {
+    reject('unknown_key', `key ${id} is not ${ROLE_WORDS[role].holder} of domain "${domain.name}"`, `body.revoke_${ROLE_WORDS[role].field}.key_id`);
   }
   entry.domains.delete(domain.name);
   if (entry.domains.size === 0) data.keys.delete(id);
-  domain.admins.delete(id);
+  holdersOf(domain, role).delete(id);
   // The signer's replay window (lastSeq) is kept: a re-added key continues from its last seq.
   return [{ kind: 'changed', what: 'key', id }];
-};
+}
+
+const addAdminKey: Handler<'addAdminKey'> = (data, command, payload) => grantDomainKey(data, command.body.domain, 'admin', payload.publicKey, payload.name);
+const revokeAdminKey: Handler<'revokeAdminKey'> = (data, command, payload) => revokeDomainKey(data, command.body.domain, 'admin', payload.keyId);
+const addViewerKey: Handler<'addViewerKey'> = (data, command, payload) => grantDomainKey(data, command.body.domain, 'viewer', payload.publicKey, payload.name);
+const revokeViewerKey: Handler<'revokeViewerKey'> = (data, command, payload) => revokeDomainKey(data, command.body.domain, 'viewer', payload.keyId);
 
 const setNodeKey: Handler<'setNodeKey'> = (data, _command, payload) => {
   const member = data.members.get(payload.nodeId);
@@ -156,7 +186,7 @@ const createDomain: Handler<'createDomain'> = (data, command, payload) => {
   const name = command.body.domain;
   if (data.domains.has(name)) reject('domain_exists', `domain "${name}" already exists`, 'body.domain');
   if (data.domains.size >= MAX_DOMAINS) reject('limit_reached', `the cluster already has ${MAX_DOMAINS} domains`);
-  data.domains.set(name, { name, description: payload.description, admins: new Map(), images: new Map(), policy: undefined, devices: new Set() });
+  data.domains.set(name, { name, description: payload.description, admins: new Map(), viewers: new Map(), images: new Map(), policy: undefined, devices: new Set() });
   return [{ kind: 'changed', what: 'domain', id: name }];
 };
 
@@ -165,6 +195,7 @@ const removeDomain: Handler<'removeDomain'> = (data, command) => {
   const blockers = [
     domain.devices.size > 0 ? `${domain.devices.size} devices` : '',
     domain.admins.size > 0 ? `${domain.admins.size} admin keys` : '',
+    domain.viewers.size > 0 ? `${domain.viewers.size} viewer keys` : '',
     domain.policy !== undefined ? `a policy (version ${domain.policy.version})` : '',
   ].filter((b) => b !== '');
   if (blockers.length > 0) reject('domain_not_empty', `domain "${domain.name}" still has ${blockers.join(', ')}`, 'body.domain');

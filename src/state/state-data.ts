@@ -13,9 +13,9 @@ import type {
   DeviceCommandRecord, DeviceRecord, DiscoveredDevice, MemberRecord, PendingDeviceCommand, ReadingSample, Rejection, RememberedResult,
 } from './types.js';
 
-/** KeyEntry is a registered admin or node key, as verification reads it. */
+/** KeyEntry is a registered admin, viewer or node key, as verification reads it. */
 export type KeyEntry =
-  | { role: 'admin'; publicKey: Uint8Array; domains: Set<string> }
+  | { role: 'admin' | 'viewer'; publicKey: Uint8Array; domains: Set<string> }
   | { role: 'node'; publicKey: Uint8Array; nodeId: string };
 
 /** DomainData is one security domain. */
@@ -24,6 +24,8 @@ export interface DomainData {
   description: string;
   /** admins maps key id (hex) to the admin's public key (hex) and label. */
   admins: Map<string, { publicKey: string; name: string }>;
+  /** viewers maps key id (hex) to a viewer's public key (hex) and label: keys that may only read the domain. */
+  viewers: Map<string, { publicKey: string; name: string }>;
   /** images maps an image name to its pinned digest. */
   images: Map<string, string>;
   policy: PolicyDocumentView | undefined;
@@ -160,14 +162,16 @@ export function toSnapshotJson(data: StateData): string {
     clusterName: data.clusterName,
     root: { version: data.root.version, keys: data.root.keys.map(toHex), threshold: data.root.threshold },
     keys: sortedEntries(data.keys).map(([id, k]) =>
-      k.role === 'admin'
-        ? { id, role: 'admin', publicKey: toHex(k.publicKey), domains: [...k.domains].sort() }
-        : { id, role: 'node', publicKey: toHex(k.publicKey), nodeId: k.nodeId }),
+      k.role === 'node'
+        ? { id, role: 'node', publicKey: toHex(k.publicKey), nodeId: k.nodeId }
+        : { id, role: k.role, publicKey: toHex(k.publicKey), domains: [...k.domains].sort() }),
     lastSeq: sortedEntries(data.lastSeq),
     domains: sortedEntries(data.domains).map(([, d]) => ({
       name: d.name,
       description: d.description,
       admins: sortedEntries(d.admins).map(([id, a]) => ({ id, publicKey: a.publicKey, name: a.name })),
+      // Written only when a domain has viewers, so a state without any hashes as it did before viewers existed.
+      ...(d.viewers.size > 0 ? { viewers: sortedEntries(d.viewers).map(([id, v]) => ({ id, publicKey: v.publicKey, name: v.name })) } : {}),
       images: sortedEntries(d.images),
       policy: d.policy ?? null,
       devices: [...d.devices].sort(),
@@ -241,8 +245,9 @@ function parseSnapshot(raw: Json, engines: PolicyEngineFactory): StateData {
   const keys = new Map<string, KeyEntry>();
   for (const k of raw['keys'] as Json[]) {
     const publicKey = hex32(k['publicKey']);
-    keys.set(String(k['id']), k['role'] === 'admin'
-      ? { role: 'admin', publicKey, domains: new Set(k['domains'] as string[]) }
+    const role = k['role'];
+    keys.set(String(k['id']), role === 'admin' || role === 'viewer'
+      ? { role, publicKey, domains: new Set(k['domains'] as string[]) }
       : { role: 'node', publicKey, nodeId: String(k['nodeId']) });
   }
   const domains = new Map<string, DomainData>();
@@ -252,6 +257,7 @@ function parseSnapshot(raw: Json, engines: PolicyEngineFactory): StateData {
       name,
       description: String(d['description']),
       admins: new Map((d['admins'] as { id: string; publicKey: string; name: string }[]).map((a) => [a.id, { publicKey: a.publicKey, name: a.name }])),
+      viewers: new Map(((d['viewers'] ?? []) as { id: string; publicKey: string; name: string }[]).map((v) => [v.id, { publicKey: v.publicKey, name: v.name }])),
       images: new Map(d['images'] as [string, string][]),
       policy: (d['policy'] ?? undefined) as PolicyDocumentView | undefined,
       devices: new Set(d['devices'] as string[]),

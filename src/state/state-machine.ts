@@ -16,7 +16,7 @@
 import assert from 'node:assert/strict';
 import {
   clusterIdOf, CommandError, decodeBody, decodeSignedCommand, keyIdHex, sha256, toHex, verifyCommand,
-  type CommandBody, type Genesis, type SignedCommand, type TrustView,
+  type CommandBody, type Genesis, type SignedCommand, type TokenTrust, type TrustView,
 } from '../commands/index.js';
 import { applyPayload, reactionEffects, StateRejection, type ApplyContext } from './apply-payload.js';
 import { extendChain } from './audit.js';
@@ -298,10 +298,29 @@ export class StateMachine {
   keys(): KeyInfo[] {
     const root: KeyInfo[] = this.data.root.keys.map((k) => ({ keyId: keyIdHex(k), publicKey: toHex(k), role: 'root' }));
     const others = [...this.data.keys.entries()].map(([keyId, k]): KeyInfo =>
-      k.role === 'admin'
-        ? { keyId, publicKey: toHex(k.publicKey), role: 'admin', domains: [...k.domains].sort() }
-        : { keyId, publicKey: toHex(k.publicKey), role: 'node', nodeId: k.nodeId });
+      k.role === 'node'
+        ? { keyId, publicKey: toHex(k.publicKey), role: 'node', nodeId: k.nodeId }
+        : { keyId, publicKey: toHex(k.publicKey), role: k.role, domains: [...k.domains].sort() });
     return [...root, ...others].sort((a, b) => (a.keyId < b.keyId ? -1 : a.keyId > b.keyId ? 1 : 0));
+  }
+
+  /**
+   * tokenTrust is the trust store as read-token verification sees it (src/commands/token.ts): a root
+   * key reads every domain, an admin or viewer key the domains it holds its role in, a node key none.
+   * It reads the current state at each call, so a revocation applies to the next request.
+   */
+  tokenTrust(): TokenTrust {
+    return {
+      clusterId: toHex(this.data.clusterId),
+      reader: (id) => {
+        const root = this.data.root.keys.find((k) => keyIdHex(k) === id);
+        if (root !== undefined) return { role: 'root', publicKey: root, domains: 'all' };
+        const entry = this.data.keys.get(id);
+        if (entry === undefined) return undefined;
+        if (entry.role === 'node') return { role: 'node', publicKey: entry.publicKey, domains: new Set<string>() };
+        return { role: entry.role, publicKey: entry.publicKey, domains: new Set(entry.domains) };
+      },
+    };
   }
 
   /** lastSeq is a signer's last applied sequence number (0 if none): what its next command must exceed. */
@@ -320,6 +339,7 @@ export class StateMachine {
       name: d.name,
       description: d.description,
       adminKeys: [...d.admins.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([keyId, a]): AdminKeyRecord => ({ keyId, publicKey: a.publicKey, name: a.name })),
+      viewerKeys: [...d.viewers.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([keyId, v]): AdminKeyRecord => ({ keyId, publicKey: v.publicKey, name: v.name })),
       images: [...d.images.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, digest]) => ({ name, digest })),
       policyVersion: d.policy?.version ?? 0,
       deviceCount: d.devices.size,

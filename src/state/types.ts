@@ -100,7 +100,7 @@ export interface MemberRecord {
   role: 'voter' | 'learner';
 }
 
-/** AdminKeyRecord is an admin key of one domain. */
+/** AdminKeyRecord is an admin (or viewer) key of one domain. */
 export interface AdminKeyRecord {
   keyId: string;
   publicKey: string;
@@ -112,6 +112,8 @@ export interface DomainRecord {
   name: string;
   description: string;
   adminKeys: AdminKeyRecord[];
+  /** viewerKeys are the keys that may only read the domain (read tokens, docs/api.md "Authentication"). */
+  viewerKeys: AdminKeyRecord[];
   images: { name: string; digest: string }[];
   /** policyVersion is 0 before the first policy. */
   policyVersion: number;
@@ -182,8 +184,8 @@ export interface SensorReadings {
 export interface KeyInfo {
   keyId: string;
   publicKey: string;
-  role: 'root' | 'admin' | 'node';
-  /** domains is set for admin keys; nodeId for node keys. */
+  role: 'root' | 'admin' | 'node' | 'viewer';
+  /** domains is set for admin and viewer keys; nodeId for node keys. */
   domains?: string[];
   nodeId?: string;
 }

@@ -21,6 +21,7 @@ import { GatewayApplier } from '../../src/node/gateway-applier.js';
 import { policyEngines, StateMachine } from '../../src/state/index.js';
 import { FIREWALL_DIGEST, homePolicy, MONITOR_DIGEST, T0_MS, TestCluster } from '../state/fixtures.js';
 import { StandInRuntime } from '../support/stand-in-runtime.js';
+import { readToken, withReadToken } from './support.js';
 
 const cluster = new TestCluster();
 const [n1Key, n2Key] = [cluster.nodes[0]!, cluster.nodes[1]!];
@@ -68,7 +69,7 @@ function commandIdFor(deviceId: string): number {
 }
 
 before(async () => {
-  app = await buildApp({ runtime, gateway: { applier, runtime, appliedEnvelopes: (from, limit) => runtime.appliedEnvelopes(from, limit) }, nowMs: () => now });
+  app = withReadToken(await buildApp({ runtime, gateway: { applier, runtime, appliedEnvelopes: (from, limit) => runtime.appliedEnvelopes(from, limit) }, nowMs: () => now }), cluster, () => now);
   const policy = homePolicy(1);
   const plug = (policy['deviceTypes'] as Json[])[0]!;
   plug['sampling'] = { normal: '10s', suspicious: '2s' };
@@ -217,7 +218,7 @@ describe('GET /v1/watch carries readings', () => {
     const address = await app.listen({ host: '127.0.0.1', port: 0 });
     const from = applier.machine.lastApplied().index + 1;
     const controller = new AbortController();
-    const response = await fetch(`${address}/v1/watch`, { signal: controller.signal });
+    const response = await fetch(`${address}/v1/watch`, { signal: controller.signal, headers: { authorization: `Bearer ${readToken(cluster, now)}` } });
     const reader = response.body!.getReader();
     // 2e9 W is beyond the policy engine's numeric range: the state machine skips that one reading.
     await submit(telemetry(n1Key, [power('plug-0', 1700), { kind: 'reading', deviceId: 'plug-0', sensor: 'relay-on', value: false }, power('plug-0', 2e9)], ''));
@@ -241,7 +242,7 @@ describe('GET /v1/watch carries readings', () => {
     assert.ok(event.effects.some((e) => e['kind'] === 'telemetrySkipped' && e['event'] === 2), JSON.stringify(event.effects));
 
     // A replay from a remembered index carries the same readings.
-    const replay = await fetch(`${address}/v1/watch?from=${from - 1}`, { signal: AbortSignal.timeout(5000) });
+    const replay = await fetch(`${address}/v1/watch?from=${from - 1}`, { signal: AbortSignal.timeout(5000), headers: { authorization: `Bearer ${readToken(cluster, now)}` } });
     const replayReader = replay.body!.getReader();
     let replayed = '';
     while ((replayed.match(/event: applied/g) ?? []).length < 2) {
@@ -267,7 +268,7 @@ describe('GET /v1/status', () => {
   };
 
   test('has the node\'s devices section when the node runs the device interface, and none otherwise', async () => {
-    const withDevices = await buildApp({ runtime, gateway: { applier, runtime }, devices: { status: () => devices } });
+    const withDevices = withReadToken(await buildApp({ runtime, gateway: { applier, runtime }, devices: { status: () => devices } }), cluster, Date.now);
     try {
       const body = (await withDevices.inject({ method: 'GET', url: '/v1/status' })).json() as Json;
       assert.deepEqual(body['devices'], devices);

@@ -19,6 +19,7 @@ import { RuntimeError } from '../../src/node/runtime-errors.js';
 import { StateMachine, policyEngines } from '../../src/state/index.js';
 import type { ApplyResult } from '../../src/state/index.js';
 import { T0_MS, TestCluster } from '../state/fixtures.js';
+import { readToken, withReadToken } from './support.js';
 
 /** StandInRuntime applies every proposal at once, as a one-node cluster would. */
 class StandInRuntime implements RuntimeApi<ApplyResult> {
@@ -66,7 +67,7 @@ function submit(envelope: Uint8Array | string): Promise<{ statusCode: number; bo
 }
 
 before(async () => {
-  app = await buildApp({ runtime, gateway: { applier, runtime }, nowMs: () => now });
+  app = withReadToken(await buildApp({ runtime, gateway: { applier, runtime }, nowMs: () => now }), cluster, () => now);
 });
 after(async () => {
   await app.close();
@@ -205,7 +206,7 @@ describe('GET /v1/watch', () => {
     const address = await app.listen({ host: '127.0.0.1', port: 0 });
     const from = applier.machine.lastApplied().index;
     const controller = new AbortController();
-    const response = await fetch(`${address}/v1/watch?from=${from}`, { signal: controller.signal });
+    const response = await fetch(`${address}/v1/watch?from=${from}`, { signal: controller.signal, headers: { authorization: `Bearer ${readToken(cluster, now)}` } });
     assert.equal(response.headers.get('content-type'), 'text/event-stream');
     const reader = response.body!.getReader();
     now += 1000;

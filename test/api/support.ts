@@ -4,6 +4,9 @@ import type { RuntimeApi } from '../../src/api/deps.js';
 import type { GatewayApplier } from '../../src/node/gateway-applier.js';
 import type { Committed, RuntimeCounters, RuntimeStatus } from '../../src/node/raft-runtime.js';
 import type { ApplyResult } from '../../src/state/index.js';
+import type { InjectOptions } from 'fastify';
+import { createToken, toHex, type KeyPair } from '../../src/commands/index.js';
+import type { TestCluster } from '../state/fixtures.js';
 
 /** StandInRuntime applies every proposal at once; `term` is the term it stamps on entries. */
 export class StandInRuntime implements RuntimeApi<ApplyResult> {
@@ -37,4 +40,27 @@ export class StandInRuntime implements RuntimeApi<ApplyResult> {
   addMember(): void {}
   removeMember(): void {}
   transferLeadership(): void {}
+}
+
+/**
+ * readToken is a read token for every domain of a test cluster, signed by its first root key at
+ * `nowMs` (docs/api.md "Authentication").
+ */
+export function readToken(cluster: TestCluster, nowMs: number, signer: KeyPair = cluster.roots[0]!, domains: readonly string[] | '*' = '*'): string {
+  return createToken(signer, toHex(cluster.clusterId), domains, nowMs, 3600);
+}
+
+/**
+ * withReadToken makes every app.inject() of a test carry a root read token made at the app's clock, as
+ * a client holding the root key would (a request that sets its own Authorization header keeps it). The
+ * one place the API tests get their tokens from.
+ */
+export function withReadToken<App extends { inject: (options: InjectOptions) => unknown }>(app: App, cluster: TestCluster, clock: () => number): App {
+  const inject = app.inject.bind(app);
+  app.inject = ((options: InjectOptions) => {
+    const headers = { ...(options.headers ?? {}) } as Record<string, string>;
+    if (!('authorization' in headers)) headers['authorization'] = `Bearer ${readToken(cluster, clock())}`;
+    return inject({ ...options, headers });
+  }) as App['inject'];
+  return app;
 }

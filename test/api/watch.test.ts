@@ -23,7 +23,7 @@ import { GatewayApplier } from '../../src/node/gateway-applier.js';
 import type { AppliedEvent } from '../../src/node/gateway-applier.js';
 import { StateMachine, policyEngines } from '../../src/state/index.js';
 import { T0_MS, TestCluster } from '../state/fixtures.js';
-import { StandInRuntime } from './support.js';
+import { StandInRuntime, readToken } from './support.js';
 
 const closers: Array<() => Promise<void> | void> = [];
 after(async () => {
@@ -31,9 +31,9 @@ after(async () => {
 });
 
 /** watch opens GET /v1/watch from `localAddress` and resolves with the response (the stream stays open). */
-function watch(port: number, localAddress: string): Promise<IncomingMessage> {
+function watch(port: number, localAddress: string, token: string): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const request = httpRequest({ host: '127.0.0.1', port, path: '/v1/watch', localAddress, agent: false }, resolve);
+    const request = httpRequest({ host: '127.0.0.1', port, path: '/v1/watch', localAddress, agent: false, headers: { authorization: `Bearer ${token}` } }, resolve);
     request.on('error', reject);
     request.end();
   });
@@ -54,27 +54,30 @@ describe('GET /v1/watch is bounded', () => {
     await app.listen({ host: '127.0.0.1', port: 0 });
     closers.push(() => app.close());
     const { port } = app.server.address() as AddressInfo;
+    const token = readToken(cluster, T0_MS);
+    // Other parts of the app (the dashboard's routes) may listen too: count the watch's listeners only.
+    const listenersBefore = applier.listenerCount('applied');
     const open: IncomingMessage[] = [];
     closers.push(() => { for (const response of open) response.destroy(); });
-    for (let i = 0; i < 3; i++) open.push(await watch(port, '127.0.0.1'));
+    for (let i = 0; i < 3; i++) open.push(await watch(port, '127.0.0.1', token));
     assert.deepEqual(open.map((r) => r.statusCode), [200, 200, 200]);
-    const fourth = await watch(port, '127.0.0.1');
+    const fourth = await watch(port, '127.0.0.1', token);
     assert.equal(fourth.statusCode, 429);
     const error = (JSON.parse(await bodyOf(fourth)) as { error: { code: string; message: string } }).error;
     assert.equal(error.code, 'OVERLOADED');
     assert.match(error.message, /at most 3 watch clients from 127\.0\.0\.1/);
-    for (let i = 0; i < 2; i++) open.push(await watch(port, '127.0.0.2'));
+    for (let i = 0; i < 2; i++) open.push(await watch(port, '127.0.0.2', token));
     assert.deepEqual(open.map((r) => r.statusCode), [200, 200, 200, 200, 200]);
-    const sixth = await watch(port, '127.0.0.3');
+    const sixth = await watch(port, '127.0.0.3', token);
     assert.equal(sixth.statusCode, 429);
     assert.match(await bodyOf(sixth), /at most 5 watch clients on this node/);
-    assert.equal(applier.listenerCount('applied'), 1, 'one listener on the applier for every client');
+    assert.equal(applier.listenerCount('applied') - listenersBefore, 1, 'one listener on the applier for every client');
     open.shift()!.destroy();
     const deadline = Date.now() + 5000;
-    let again = await watch(port, '127.0.0.3');
+    let again = await watch(port, '127.0.0.3', token);
     while (again.statusCode === 429 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
-      again = await watch(port, '127.0.0.3');
+      again = await watch(port, '127.0.0.3', token);
     }
     assert.equal(again.statusCode, 200, 'the slot is free again');
     open.push(again);

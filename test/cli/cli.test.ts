@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { toHex, type KeyPair } from '../../src/commands/index.js';
+import { keyIdHex, toHex, verifyToken, type KeyPair } from '../../src/commands/index.js';
 import { parsePolicyYaml } from '../../src/policy/index.js';
 import { repoPath } from '../support/paths.js';
 import { closedPortUrl, FakeNode } from './fake-api.js';
@@ -103,6 +103,36 @@ describe('qgate against a cluster', () => {
     } finally {
       removeDir(dir);
     }
+  });
+
+  test('viewers add and revoke are signed by the admin of the domain when one is loaded, else by root', async () => {
+    const dir = tempDir();
+    try {
+      assert.equal((await qgate(['keys', 'gen', '--out', join(dir, 'eve.key')])).code, 0);
+      const eve = readFileSync(join(dir, 'eve.pub'), 'utf8').trim();
+      const granted = await qgate([...lab.base, '--key', lab.adminFile, 'viewers', 'add', 'home', join(dir, 'eve.pub'), '--name', 'eve']);
+      assert.equal(granted.code, 0, granted.stderr);
+      const added = lab.cluster.events.at(-1)?.result;
+      assert.deepEqual(added?.ok === true ? [added.kind, added.signer] : added, ['addViewerKey', keyIdHex(lab.admin.publicKey)]);
+      assert.deepEqual(lab.cluster.machine.keys().find((k) => k.publicKey === eve)?.domains, ['home']);
+      const revoked = await qgate([...lab.base, '--key', lab.rootFiles[0] as string, '--key', lab.rootFiles[1] as string, 'viewers', 'revoke', 'home', keyIdHex(Buffer.from(eve, 'hex'))]);
+      assert.equal(revoked.code, 0, revoked.stderr);
+      const removed = lab.cluster.events.at(-1)?.result;
+      assert.deepEqual(removed?.ok === true ? [removed.kind, removed.signer] : removed, ['revokeViewerKey', 'root']);
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  test('token create prints a token signed by --key for the cluster of --genesis; --ttl is bounded to 24h', async () => {
+    const run = await qgate(['--genesis', lab.genesisFile, '--key', lab.adminFile, 'token', 'create', '--ttl', '8h', '--domain', 'home']);
+    assert.equal(run.code, 0, run.stderr);
+    const grant = verifyToken(run.stdout.trim(), lab.cluster.machine.tokenTrust(), Date.now());
+    assert.deepEqual([grant.keyId, grant.role, [...(grant.domains as Set<string>)]], [keyIdHex(lab.admin.publicKey), 'admin', ['home']]);
+    assert.ok(grant.expiresAtMs - Date.now() > 7.9 * 3600_000 && grant.expiresAtMs - Date.now() < 8.1 * 3600_000);
+    const tooLong = await qgate(['--genesis', lab.genesisFile, '--key', lab.adminFile, 'token', 'create', '--ttl', '25h']);
+    assert.equal(tooLong.code, 2);
+    assert.match(tooLong.stderr, /--ttl: at most 24h, found 25h/);
   });
 
   test('devices register, list, get, state set and remove work with the admin key from QGATE_KEY_SEED', async () => {

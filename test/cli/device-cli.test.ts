@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { parse } from 'yaml';
 import { buildApp, type ApiApp } from '../../src/api/app.js';
 import type { RuntimeApi } from '../../src/api/deps.js';
-import { clusterIdOf, decodeBody, decodeSignedCommand, keyIdHex, signCommand, toHex, type KeyPair, type Payload } from '../../src/commands/index.js';
+import { clusterIdOf, createToken, decodeBody, decodeSignedCommand, keyIdHex, signCommand, toHex, type KeyPair, type Payload } from '../../src/commands/index.js';
 import { GatewayApplier } from '../../src/node/gateway-applier.js';
 import type { Committed, RuntimeCounters, RuntimeStatus } from '../../src/node/raft-runtime.js';
 import { policyEngines, StateMachine, type ApplyResult } from '../../src/state/index.js';
@@ -99,7 +99,9 @@ describe('qgate and the device interface', () => {
       runtime, gateway: { applier, runtime, appliedEnvelopes: (from, limit) => ({ firstIndex: 1, entries: runtime.entries.filter((e) => e.index >= from).slice(0, limit) }) },
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
-    base = ['--endpoints', `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`];
+    // Reads carry a read token (docs/api.md "Authentication"): one signed by a root key, for every domain.
+    const token = createToken(lab.roots[0]!, lab.clusterIdHex, '*', Date.now(), 3600);
+    base = ['--endpoints', `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, '--token', token];
     policyFile = join(lab.dir, 'office-policy.yaml');
     writeFileSync(policyFile, POLICY);
     const bundle = join(lab.dir, 'office.yaml');

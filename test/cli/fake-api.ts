@@ -131,7 +131,7 @@ export class FakeNode {
     if (path === '/v1/rejections') return send(200, { index, counts: m.rejectionCounts(), recent: m.rejections() });
     if (path === '/v1/status') {
       this.statusPolls += 1;
-      return send(200, { id: this.id, role: this.id === 1 ? 'leader' : 'follower', leader: 1, term: this.cluster.term, commit: index, applied: index,
+      return send(200, { id: this.id, role: this.id === 1 ? 'leader' : 'follower', leader: 1, term: this.cluster.term, clusterId: m.clusterId(), commit: index, applied: index,
         snapshotIndex: 0, lastIndex: index, voters: [1, 2, 3], learners: [], removed: false, stateHash: m.stateHash(),
         enforcedIndex: Math.max(0, index - this.enforcedLag),
         enforced: [

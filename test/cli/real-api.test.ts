@@ -77,7 +77,11 @@ describe('qgate against the real API app', () => {
     const again = await qgate([...base, ...keys, 'apply', '-f', bundle]);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /0 command\(s\) applied, 4 unchanged/);
-    const list = await qgate([...base, '--consistency', 'stale', 'devices', 'list', '--domain', 'office']);
+    // Reads without a key or token are refused; with the admin key qgate signs its own read token.
+    const anonymous = await qgate([...base, '--consistency', 'stale', 'devices', 'list', '--domain', 'office']);
+    assert.equal(anonymous.code, 2);
+    assert.match(anonymous.stderr, /UNAUTHENTICATED: authorization: expected an Authorization: Bearer TOKEN header/);
+    const list = await qgate([...base, '--key', lab.adminFile, '--consistency', 'stale', 'devices', 'list', '--domain', 'office']);
     assert.match(list.stdout, /\nt1\s+office\s+thermostat\s+default\s+n1\s+dev1\s+normal\s/);
     const set = await qgate([...base, '--key', lab.adminFile, 'state', 'set', 't1', 'attack', '--reason', 'test']);
     assert.equal(set.code, 0, set.stderr);
@@ -88,16 +92,17 @@ describe('qgate against the real API app', () => {
     const status = await qgate([...base, '-o', 'json', 'status']);
     assert.equal(status.code, 0, status.stderr);
     assert.equal((JSON.parse(status.stdout) as { role: string }[])[0]?.role, 'leader');
-    const rejections = await qgate([...base, 'rejections']);
+    const rejections = await qgate([...base, '--key', lab.rootFiles[0] as string, 'rejections']);
     assert.match(rejections.stdout, /unknown_state\s+1/);
-    const missing = await qgate([...base, 'devices', 'get', 'nope']);
+    const missing = await qgate([...base, '--key', lab.adminFile, 'devices', 'get', 'nope']);
     assert.equal(missing.code, 4);
   });
 
   test('watch --from replays applied entries from the server\'s stream', async () => {
     const controller = new AbortController();
     let stdout = '';
-    const run = await qgate([...base, '-o', 'json', 'watch', '--from', '1'], {
+    const token = (await qgate([...base, '--key', lab.rootFiles[0] as string, 'token', 'create', '--ttl', '10m'])).stdout.trim();
+    const run = await qgate([...base, '--token', token, '-o', 'json', 'watch', '--from', '1'], {
       signal: controller.signal,
       stdout: (text) => {
         stdout += text;

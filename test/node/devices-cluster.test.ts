@@ -104,9 +104,8 @@ describe('the device interface on a real 3-gateway cluster', { skip, timeout: 42
   const devices = new Map<string, RunningDevice>();
 
   const qgate = (args: readonly string[], keys: readonly string[] = []): { status: number; stdout: string; stderr: string } => {
-    const endpoints = cluster.nodes.map((n) => cluster.apiUrl(n.nodeId)).join(',');
     const result = spawnSync(process.execPath, [repoPath('dist/src/cli/main.js'), ...keys.flatMap((k) => ['--key', k]), ...args], {
-      env: { ...process.env, QGATE_ENDPOINTS: endpoints }, encoding: 'utf8', timeout: 120_000,
+      env: { ...process.env, ...cluster.qgateEnv() }, encoding: 'utf8', timeout: 120_000,
     });
     return { status: result.status ?? -1, stdout: result.stdout ?? '', stderr: result.stderr ?? '' };
   };
@@ -116,7 +115,7 @@ describe('the device interface on a real 3-gateway cluster', { skip, timeout: 42
     return result.stdout;
   };
   const read = async <T>(nodeId: number, path: string): Promise<T | undefined> => {
-    const response = await fetch(`${cluster.apiUrl(nodeId)}${path}`, { signal: AbortSignal.timeout(3_000) }).catch(() => undefined);
+    const response = await cluster.fetch(`${cluster.apiUrl(nodeId)}${path}`, { signal: AbortSignal.timeout(3_000) }).catch(() => undefined);
     return response?.ok === true ? ((await response.json()) as T) : undefined;
   };
   const stateOf = async (nodeId: number, deviceId: string): Promise<string | undefined> =>

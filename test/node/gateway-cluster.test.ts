@@ -48,7 +48,7 @@ class Root {
 async function submit(cluster: LocalCluster, nodeId: number, envelope: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const deadline = Date.now() + 15_000;
   for (;;) {
-    const response = await fetch(`${cluster.apiUrl(nodeId)}/v1/commands`, {
+    const response = await cluster.fetch(`${cluster.apiUrl(nodeId)}/v1/commands`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ envelope }), signal: AbortSignal.timeout(10_000),
     }).catch(() => undefined);
     const body = response ? ((await response.json()) as Record<string, unknown>) : {};
@@ -60,7 +60,7 @@ async function submit(cluster: LocalCluster, nodeId: number, envelope: string): 
 }
 
 async function stateOf(cluster: LocalCluster, nodeId: number): Promise<{ stateHash: string; index: number }> {
-  const response = await fetch(`${cluster.apiUrl(nodeId)}/v1/state?consistency=stale`);
+  const response = await cluster.fetch(`${cluster.apiUrl(nodeId)}/v1/state?consistency=stale`);
   return (await response.json()) as { stateHash: string; index: number };
 }
 
@@ -85,7 +85,7 @@ describe('the gateway on a real cluster', { timeout: 120_000 }, () => {
       assert.equal(answers.filter((a) => a.body.duplicate === false).length <= 1, true, 'at most one answer is the first');
     }
     const twice = root.sign({ kind: 'createDomain', description: 'batch' }, 'batch');
-    const batch = await fetch(`${cluster.apiUrl(ids[1]!)}/v1/commands/batch`, {
+    const batch = await cluster.fetch(`${cluster.apiUrl(ids[1]!)}/v1/commands/batch`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ envelopes: [twice, twice] }),
     });
     const { results } = (await batch.json()) as { results: Array<{ ok: boolean; answer: { index: number; duplicate: boolean; result: { ok: boolean } } }> };
@@ -125,7 +125,7 @@ describe('the gateway on a real cluster', { timeout: 120_000 }, () => {
 
     // A linearizable read on another node sees the domain at once.
     const other = cluster.nodes.map((n) => n.nodeId).find((id) => id !== follower)!;
-    const domains = (await (await fetch(`${cluster.apiUrl(other)}/v1/domains`)).json()) as { domains: Array<{ name: string }> };
+    const domains = (await (await cluster.fetch(`${cluster.apiUrl(other)}/v1/domains`)).json()) as { domains: Array<{ name: string }> };
     assert.ok(domains.domains.some((d) => d.name === 'home'), JSON.stringify(domains));
 
     await cluster.kill(leader);
@@ -165,7 +165,7 @@ describe('the gateway on a real cluster', { timeout: 120_000 }, () => {
 
     // The applied log, exported by one node, verifies offline against the genesis with qgate; a
     // tampered copy does not.
-    const exported = await (await fetch(`${cluster.apiUrl(survivors[0]!)}/v1/audit/log`)).text();
+    const exported = await (await cluster.fetch(`${cluster.apiUrl(survivors[0]!)}/v1/audit/log`)).text();
     const exportFile = join(cluster.dir, 'audit.jsonl');
     writeFileSync(exportFile, exported);
     const verify = spawnSync(process.execPath, [repoPath('dist', 'src', 'cli', 'main.js'), 'audit', 'verify', exportFile, '--genesis', cluster.genesisFile], { encoding: 'utf8' });

@@ -105,6 +105,67 @@ describe('keys, domains and images', () => {
   });
 });
 
+describe('viewer keys', () => {
+  test('root or an admin of the domain grants a viewer key; it may read, never sign a command', () => {
+    const h = Harness.ready(1);
+    const c = h.cluster;
+    const viewer = testKey('viewer-home');
+    h.ok(c.as(c.admin, { kind: 'addViewerKey', publicKey: viewer.publicKey, name: 'watch-desk' }, 'home'));
+    const key = h.machine.keys().find((k) => k.keyId === keyIdHex(viewer.publicKey));
+    assert.deepEqual(key, { keyId: keyIdHex(viewer.publicKey), publicKey: toHex(viewer.publicKey), role: 'viewer', domains: ['home'] });
+    assert.deepEqual(h.machine.domains()[0]?.viewerKeys.map((v) => v.name), ['watch-desk']);
+    // A viewer-signed command is refused, whatever it asks.
+    h.fails(c.as(viewer, { kind: 'setDeviceState', deviceId: 'plug-0', state: 'attack', reason: 'x' }, 'home'), 'role_not_allowed');
+    h.fails(c.as(viewer, { kind: 'addViewerKey', publicKey: testKey('v2').publicKey, name: 'v2' }, 'home'), 'role_not_allowed');
+    h.fails(c.as(c.admin, { kind: 'addViewerKey', publicKey: viewer.publicKey, name: 'again' }, 'home'), 'key_exists');
+  });
+
+  test('an admin grants viewers only in the domains it administers; root in any', () => {
+    const h = Harness.ready(0);
+    const c = h.cluster;
+    h.ok(c.root({ kind: 'createDomain', description: 'office' }, 'office'));
+    h.fails(c.as(c.admin, { kind: 'addViewerKey', publicKey: testKey('viewer-office').publicKey, name: 'o' }, 'office'), 'wrong_domain');
+    h.ok(c.root({ kind: 'addViewerKey', publicKey: testKey('viewer-office').publicKey, name: 'o' }, 'office'));
+  });
+
+  test('a key has one role: an admin, node or root key cannot become a viewer, nor a viewer an admin', () => {
+    const h = Harness.ready(0);
+    const c = h.cluster;
+    const viewer = testKey('viewer-home');
+    h.fails(c.root({ kind: 'addViewerKey', publicKey: c.admin.publicKey, name: 'a' }, 'home'), 'key_in_use');
+    h.fails(c.root({ kind: 'addViewerKey', publicKey: c.nodes[0]!.publicKey, name: 'n' }, 'home'), 'key_in_use');
+    h.fails(c.root({ kind: 'addViewerKey', publicKey: c.roots[0]!.publicKey, name: 'r' }, 'home'), 'key_in_use');
+    h.ok(c.root({ kind: 'addViewerKey', publicKey: viewer.publicKey, name: 'v' }, 'home'));
+    h.fails(c.root({ kind: 'addAdminKey', publicKey: viewer.publicKey, name: 'v' }, 'home'), 'key_in_use');
+  });
+
+  test('revoking removes the viewer from the domain and the key from the trust store; the domain can then be emptied', () => {
+    const h = Harness.ready(0);
+    const c = h.cluster;
+    const viewer = testKey('viewer-spare');
+    h.ok(c.root({ kind: 'createDomain', description: '' }, 'spare'));
+    h.ok(c.root({ kind: 'addViewerKey', publicKey: viewer.publicKey, name: 'v' }, 'spare'));
+    h.fails(c.root({ kind: 'removeDomain' }, 'spare'), 'domain_not_empty');
+    h.fails(c.as(c.admin, { kind: 'revokeViewerKey', keyId: sha256(viewer.publicKey).subarray(0, 16) }, 'home'), 'unknown_key');
+    h.ok(c.root({ kind: 'revokeViewerKey', keyId: sha256(viewer.publicKey).subarray(0, 16) }, 'spare'));
+    assert.equal(h.machine.keys().some((k) => k.keyId === keyIdHex(viewer.publicKey)), false);
+    h.ok(c.root({ kind: 'removeDomain' }, 'spare'));
+  });
+
+  test('viewers survive snapshot and restore with the same state hash', () => {
+    const h = Harness.ready(0);
+    const before = h.machine.stateHash();
+    const fresh = new StateMachine(h.cluster.genesis, policyEngines);
+    fresh.restore(h.machine.snapshot());
+    assert.equal(fresh.stateHash(), before);
+    h.ok(h.cluster.root({ kind: 'addViewerKey', publicKey: testKey('viewer-home').publicKey, name: 'v' }, 'home'));
+    const restored = new StateMachine(h.cluster.genesis, policyEngines);
+    restored.restore(h.machine.snapshot());
+    assert.equal(restored.stateHash(), h.machine.stateHash());
+    assert.deepEqual(restored.keys(), h.machine.keys());
+  });
+});
+
 describe('policies and devices', () => {
   test('policy versions only move forward, and the document must be for the command domain', () => {
     const h = Harness.ready(1);

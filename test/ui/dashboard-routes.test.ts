@@ -21,6 +21,7 @@ import type { RuntimeStatus } from '../../src/node/raft-runtime.js';
 import { policyEngines, StateMachine } from '../../src/state/index.js';
 import { FIREWALL_DIGEST, homePolicy, MONITOR_DIGEST, T0_MS, TestCluster } from '../state/fixtures.js';
 import { StandInRuntime } from '../support/stand-in-runtime.js';
+import { withReadToken } from '../api/support.js';
 
 /** LaggingRuntime is a follower of a 3-node cluster; `commitAhead` makes it know of entries it has not applied. */
 class LaggingRuntime extends StandInRuntime {
@@ -55,7 +56,7 @@ async function get(url: string, status = 200): Promise<Json> {
 }
 
 before(async () => {
-  app = await buildApp({ runtime, gateway: { applier, runtime, appliedEnvelopes: (from, limit) => runtime.appliedEnvelopes(from, limit) }, nowMs: () => now });
+  app = withReadToken(await buildApp({ runtime, gateway: { applier, runtime, appliedEnvelopes: (from, limit) => runtime.appliedEnvelopes(from, limit) }, nowMs: () => now }), cluster, () => now);
   for (const command of [
     cluster.root({ kind: 'createDomain', description: 'the house' }, 'home'),
     cluster.root({ kind: 'addAdminKey', publicKey: cluster.admin.publicKey, name: 'alice' }, 'home'),
