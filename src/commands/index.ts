@@ -14,4 +14,3 @@ export {
   createGenesis, parseGenesis, loadGenesis, validateGenesis, genesisBytes, clusterIdOf, GenesisError,
   type Genesis, type GenesisMember, type GenesisErrorCode,
 } from './genesis.js';
-export { packageRoot, packagePath } from './repo-root.js';
