@@ -15,7 +15,8 @@
 import {
   CAMPAIGN_TRANSFER_CONTEXT, ConfChangeType, MemoryStorage, MessageType, RaftError,
 } from '../../../src/raft/index.js';
-import type { ConfChangeSingle, ConfChangeTransition, Message, NodeId, PlantedBug } from '../../../src/raft/index.js';
+import type { ConfChangeSingle, ConfChangeTransition, Message, NodeId } from '../../../src/raft/index.js';
+import type { PlantedBug } from './planted-raft.js';
 import { bytesEqual as bytesEqualForTrace } from '../../../src/raft/util.js';
 import { Network, bytes, describeConfChange, text } from './network.js';
 import type { NetworkOptions } from './network.js';
@@ -128,13 +129,13 @@ class TraceSession {
           readOnlyOption: named.get('read') === 'lease' ? 'leaseBased' as const : 'safe' as const,
           ...(named.has('max-msg-bytes') ? { maxSizePerMsgBytes: Number(named.get('max-msg-bytes')) } : {}),
           ...(named.has('inflight') ? { maxInflightMsgs: Number(named.get('inflight')) } : {}),
-          ...(named.has('plant') ? { plant: new Set([named.get('plant') as PlantedBug]) } : {}),
         };
         this.options = {
           seed: Number(named.get('seed') ?? 1),
           learners: parseIds(named.get('learners') ?? ''),
           bootstrap: positional.includes('bootstrap'),
           config: () => config,
+          ...(named.has('plant') ? { plant: named.get('plant') as PlantedBug } : {}),
         };
         this.net = new Network(parseIds(named.get('ids') ?? ''), this.options);
         this.net.formatMessage = formatMessage;
