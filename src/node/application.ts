@@ -7,14 +7,14 @@ import type { Genesis, KeyPair } from '../commands/index.js';
 import type { NodeId } from '../raft/index.js';
 import type { Discovery } from '../dataplane/index.js';
 import { StateMachine, policyEngines } from '../state/index.js';
-import type { ApiDeps, DevicesStatus } from '../api/deps.js';
+import type { ApiDeps, DevicesStatus, RuntimeApi } from '../api/deps.js';
 import type { NodeConfig } from './config.js';
 import { GatewayApplier } from './gateway-applier.js';
 import { LogApplier } from './log-applier.js';
 import type { PeerAddress, RuntimeApplier } from './ports.js';
 import type { RaftRuntime } from './raft-runtime.js';
 import { StartupError } from './startup-error.js';
-import type { Plant } from './plants.js';
+import { ReplayBlindStateMachine, withLocalReads, type Plant } from './plants.js';
 import { startDataplane } from './dataplane-link.js';
 import type { DataplaneLink } from './dataplane-link.js';
 import { nodeSequence, startDevices } from './device-link.js';
@@ -93,8 +93,7 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?
     throw new StartupError('KEY_MISMATCH', `the key in ${config.identityKeyFile} (${toHex(identity.publicKey)}) is not node ${config.nodeId}'s key `
       + `(${self.publicKey} in ${config.genesisFile} or the config's members): node ${config.nodeId} exists already; use its own key file, or give this node a new id`);
   }
-  const machineOptions = { skipReplayCheck: plant === 'no-replay-check' };
-  const applier = new GatewayApplier(new StateMachine(genesis, policyEngines, machineOptions));
+  const applier = new GatewayApplier(plant === 'no-replay-check' ? new ReplayBlindStateMachine(genesis, policyEngines) : new StateMachine(genesis, policyEngines));
   const machine = (): StateMachine => applier.machine;
   let dataplane: DataplaneLink | undefined;
   let devices: DeviceLink | undefined;
@@ -150,14 +149,18 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?
       runtime,
       gateway: {
         applier,
-        runtime: runtime as unknown as NonNullable<ApiDeps['gateway']>['runtime'],
+        runtime: gatewayRuntime(runtime as unknown as NonNullable<ApiDeps['gateway']>['runtime'], plant),
         appliedEnvelopes: (from: number, limit: number) => runtime.appliedEnvelopes(from, limit),
-        ...(plant === 'local-reads' ? { plantLocalReads: true } : {}),
         ...(dataplane ? { enforcement: dataplane.enforcement } : {}),
       },
       ...(devices ? { devices: { status: () => devicesStatus(devices!) } } : {}),
     }),
   };
+}
+
+/** gatewayRuntime is the runtime the gateway API reads through: the node's own, or the planted local-reads wrapper. */
+function gatewayRuntime<Result>(runtime: RuntimeApi<Result>, plant: Plant | undefined): RuntimeApi<Result> {
+  return plant === 'local-reads' ? withLocalReads(runtime) : runtime;
 }
 
 /** devicesStatus maps the device half's status onto the API's /v1/status section. */
