@@ -83,16 +83,7 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?
   if (config.clusterId !== undefined && config.clusterId !== toHex(clusterId)) {
     throw new StartupError('CLUSTER_ID', `clusterId ${config.clusterId} in the config is not the hash of ${config.genesisFile} (${toHex(clusterId)}); remove clusterId or fix it`);
   }
-  const founders = genesisFounders(genesis, config.genesisFile!);
-  for (const member of config.members ?? []) founders.set(member.nodeId, { host: member.host, port: member.port, publicKey: member.publicKey });
-  const self = founders.get(config.nodeId);
-  if (!config.join && self === undefined) {
-    throw new StartupError('NOT_A_MEMBER', `node ${config.nodeId} (member id "n${config.nodeId}") is not in ${config.genesisFile}; set join: true for a node added later`);
-  }
-  if (self && self.publicKey !== toHex(identity.publicKey)) {
-    throw new StartupError('KEY_MISMATCH', `the key in ${config.identityKeyFile} (${toHex(identity.publicKey)}) is not node ${config.nodeId}'s key `
-      + `(${self.publicKey} in ${config.genesisFile} or the config's members): node ${config.nodeId} exists already; use its own key file, or give this node a new id`);
-  }
+  const founders = checkedFounders(config, genesis, identity);
   const applier = new GatewayApplier(plant === 'no-replay-check' ? new ReplayBlindStateMachine(genesis, policyEngines) : new StateMachine(genesis, policyEngines));
   const machine = (): StateMachine => applier.machine;
   let dataplane: DataplaneLink | undefined;
@@ -103,16 +94,7 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?
     founders,
     applier,
     initialState: () => new StateMachine(genesis, policyEngines).snapshot(),
-    desiredMembers: () => {
-      const desired = new Map<NodeId, DesiredMember>();
-      for (const member of machine().members()) {
-        const id = raftNodeId(member.nodeId);
-        const address = parseHostPort(member.address);
-        if (id === undefined || address === undefined) continue;
-        desired.set(id, { address: { ...address, publicKey: member.nodeKey }, voter: member.role === 'voter' });
-      }
-      return desired;
-    },
+    desiredMembers: () => desiredMembersOf(machine()),
     attach: (runtime, logger) => {
       // One sequence source for the node key: the data plane's alert batches and the device half's
       // commands must never be signed with the same or out-of-order numbers.
@@ -158,6 +140,36 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?
   };
 }
 
+/**
+ * checkedFounders returns the genesis founders plus the config's members, after checking that this
+ * node is one of them (unless it joins later) under the key in its key file.
+ */
+function checkedFounders(config: NodeConfig, genesis: Genesis, identity: KeyPair): Map<NodeId, PeerAddress> {
+  const founders = genesisFounders(genesis, config.genesisFile!);
+  for (const member of config.members ?? []) founders.set(member.nodeId, { host: member.host, port: member.port, publicKey: member.publicKey });
+  const self = founders.get(config.nodeId);
+  if (!config.join && self === undefined) {
+    throw new StartupError('NOT_A_MEMBER', `node ${config.nodeId} (member id "n${config.nodeId}") is not in ${config.genesisFile}; set join: true for a node added later`);
+  }
+  if (self && self.publicKey !== toHex(identity.publicKey)) {
+    throw new StartupError('KEY_MISMATCH', `the key in ${config.identityKeyFile} (${toHex(identity.publicKey)}) is not node ${config.nodeId}'s key `
+      + `(${self.publicKey} in ${config.genesisFile} or the config's members): node ${config.nodeId} exists already; use its own key file, or give this node a new id`);
+  }
+  return founders;
+}
+
+/** desiredMembersOf is the membership the leader converges to: the replicated state's members with valid ids and addresses. */
+function desiredMembersOf(machine: StateMachine): Map<NodeId, DesiredMember> {
+  const desired = new Map<NodeId, DesiredMember>();
+  for (const member of machine.members()) {
+    const id = raftNodeId(member.nodeId);
+    const address = parseHostPort(member.address);
+    if (id === undefined || address === undefined) continue;
+    desired.set(id, { address: { ...address, publicKey: member.nodeKey }, voter: member.role === 'voter' });
+  }
+  return desired;
+}
+
 /** gatewayRuntime is the runtime the gateway API reads through: the node's own, or the planted local-reads wrapper. */
 function gatewayRuntime<Result>(runtime: RuntimeApi<Result>, plant: Plant | undefined): RuntimeApi<Result> {
   return plant === 'local-reads' ? withLocalReads(runtime) : runtime;
@@ -176,6 +188,7 @@ function devicesStatus(link: DeviceLink): DevicesStatus {
   };
 }
 
+/** loadGenesisOrExplain loads the genesis file, turning its GenesisError into a start-up error. */
 function loadGenesisOrExplain(file: string): Genesis {
   try {
     return loadGenesis(file);
@@ -185,6 +198,7 @@ function loadGenesisOrExplain(file: string): Genesis {
   }
 }
 
+/** genesisFounders maps the genesis members to Raft ids and addresses; a malformed member is a start-up error naming it. */
 function genesisFounders(genesis: Genesis, file: string): Map<NodeId, PeerAddress> {
   const founders = new Map<NodeId, PeerAddress>();
   for (const [i, member] of genesis.members.entries()) {

@@ -144,7 +144,11 @@ export interface RuntimeCounters {
   readonly pendingReads: number;
 }
 
-/** RaftRuntime runs one node: core + durable log + transport + state machine. */
+/**
+ * RaftRuntime runs one node: core + durable log + transport + state machine. It owns the ready loop
+ * (with its invariants, ready-invariants.ts); membership control (runtime-membership.ts) and the
+ * bookkeeping of pending proposals and reads (runtime-requests.ts) live in files of their own.
+ */
 export class RaftRuntime<Result> extends EventEmitter {
   private readonly components: RaftRuntimeComponents<Result>;
   private readonly init: RaftRuntimeInit;
@@ -308,6 +312,7 @@ export class RaftRuntime<Result> extends EventEmitter {
     this.feed(() => this.node.campaign());
   }
 
+  /** status reports this node's view: role, leader, term, commit, applied, snapshot, membership. */
   status(): RuntimeStatus {
     const status: Status = this.node.status();
     return {
