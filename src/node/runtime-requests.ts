@@ -65,20 +65,12 @@ export class RequestBook<Result> {
 
   /** resolveProposal answers proposal `requestId` with where it was applied, if this node is waiting for it. */
   resolveProposal(requestId: string, committed: Committed<Result>): void {
-    const pending = this.proposals.get(requestId);
-    if (pending === undefined) return;
-    clearTimeout(pending.timer);
-    this.proposals.delete(requestId);
-    pending.resolve(committed);
+    take(this.proposals, requestId)?.resolve(committed);
   }
 
   /** failProposal refuses proposal `requestId` with `error`, if it is still pending. */
   failProposal(requestId: string, error: Error): void {
-    const pending = this.proposals.get(requestId);
-    if (pending === undefined) return;
-    clearTimeout(pending.timer);
-    this.proposals.delete(requestId);
-    pending.reject(error);
+    take(this.proposals, requestId)?.reject(error);
   }
 
   /** failAllProposals refuses every pending proposal with the error `makeError` builds. */
@@ -99,11 +91,7 @@ export class RequestBook<Result> {
 
   /** failRead refuses read `context` with `error`, if it is still pending. */
   failRead(context: string, error: Error): void {
-    const pending = this.reads.get(context);
-    if (pending === undefined) return;
-    clearTimeout(pending.timer);
-    this.reads.delete(context);
-    pending.reject(error);
+    take(this.reads, context)?.reject(error);
   }
 
   /** recordReadIndex notes the read index the core answered for `context` (a ReadState). */
@@ -114,11 +102,9 @@ export class RequestBook<Result> {
 
   /** settleReads answers every read whose read index this node has applied (`applied`). */
   settleReads(applied: number): void {
-    for (const [context, pending] of this.reads) {
+    for (const [context, pending] of [...this.reads]) {
       if (pending.index === undefined || pending.index > applied) continue;
-      clearTimeout(pending.timer);
-      this.reads.delete(context);
-      pending.resolve(pending.index);
+      take(this.reads, context)?.resolve(pending.index);
     }
   }
 
@@ -127,4 +113,13 @@ export class RequestBook<Result> {
     this.failAllProposals(() => error);
     for (const context of [...this.reads.keys()]) this.failRead(context, error);
   }
+}
+
+/** take removes the request `key` from `pending` and stops its timer; the caller settles it (once). */
+function take<Request extends { timer: NodeJS.Timeout }>(pending: Map<string, Request>, key: string): Request | undefined {
+  const request = pending.get(key);
+  if (request === undefined) return undefined;
+  clearTimeout(request.timer);
+  pending.delete(key);
+  return request;
 }
