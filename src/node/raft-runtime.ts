@@ -45,7 +45,7 @@ import {
 import { MembershipControl, type DesiredMembers } from './runtime-membership.js';
 import { RequestBook } from './runtime-requests.js';
 import { decodeRuntimeSnapshot, encodeRuntimeSnapshot } from './runtime-snapshot.js';
-import { RuntimeError } from './runtime-errors.js';
+import { RuntimeError, assert } from './runtime-errors.js';
 
 /** RaftRuntimeInit holds the runtime's limits and timings; defaults in RUNTIME_DEFAULTS. */
 export interface RaftRuntimeInit {
@@ -662,6 +662,7 @@ export class RaftRuntime<Result> extends EventEmitter {
 
   private applyEntry(entry: Entry): void {
     if (entry.index <= this.applied) return;
+    assert(entry.index === this.applied + 1, () => `applying entry ${entry.index} after ${this.applied}: the state machine would skip entries`);
     if (entry.type === EntryType.ConfChange) this.applyConfChange(entry);
     else if (entry.data.length > 0) this.applyNormal(entry);
     this.bytesSinceSnapshot += entry.data.length;
