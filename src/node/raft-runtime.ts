@@ -43,7 +43,7 @@ import {
   assertAcknowledgementsDurable, assertAppliedBounds, assertEarlyMessagesSafe, assertPersisted, assertReadyWellFormed,
 } from './ready-invariants.js';
 import { MembershipControl, type DesiredMembers } from './runtime-membership.js';
-import { RequestBook } from './runtime-requests.js';
+import { ProposalQueue, RequestBook } from './runtime-requests.js';
 import { decodeRuntimeSnapshot, encodeRuntimeSnapshot } from './runtime-snapshot.js';
 import { RuntimeError, assert } from './runtime-errors.js';
 
@@ -67,10 +67,6 @@ export interface RaftRuntimeInit {
   /** promoteLagEntries: a learner within this many entries of the leader's last index is promoted. */
   readonly promoteLagEntries: number;
 }
-
-/** MAX_BATCH_ENTRIES and MAX_BATCH_BYTES bound one batch of proposals handed to the core. */
-const MAX_BATCH_ENTRIES = 1024;
-const MAX_BATCH_BYTES = 512 * 1024;
 
 /** RUNTIME_DEFAULTS are the documented defaults of RaftRuntimeInit. */
 export const RUNTIME_DEFAULTS: RaftRuntimeInit = {
@@ -170,11 +166,8 @@ export class RaftRuntime<Result> extends EventEmitter {
   private queuedTicks = 0;
   /** queuedInput: input that arrived while a Ready was handled, fed to the core after advance(). Bounded. */
   private readonly queuedInput: Array<() => void> = [];
-  /**
-   * proposalQueue: proposals (local, or forwarded by followers) waiting to be handed to the core in
-   * one batch (one append, one App message per follower). Bounded by maxQueuedMessages.
-   */
-  private readonly proposalQueue: Array<{ requestId: string; payload: Uint8Array }> = [];
+  /** proposalQueue: proposals (local, or forwarded by followers) waiting to be handed to the core in batches. */
+  private readonly proposalQueue: ProposalQueue;
   private readonly requests: RequestBook<Result>;
   private readonly membership: MembershipControl;
   private readonly bootId: string;
@@ -204,6 +197,7 @@ export class RaftRuntime<Result> extends EventEmitter {
     // A commit index written without fsync may be lost in a crash, never below the snapshot (see the header).
     this.committed = Math.max(components.store.initialState().hardState.commit, this.applied);
     this.requests = new RequestBook(this.init);
+    this.proposalQueue = new ProposalQueue(this.init.maxQueuedMessages);
     this.bootId = randomToken(components.random);
     this.node = new RawNode({
       id: components.id,
@@ -457,26 +451,18 @@ export class RaftRuntime<Result> extends EventEmitter {
   }
 
   private enqueueProposal(requestId: string, payload: Uint8Array): boolean {
-    if (this.proposalQueue.length >= this.init.maxQueuedMessages) return false;
-    this.proposalQueue.push({ requestId, payload });
+    if (!this.proposalQueue.push(requestId, payload)) return false;
     this.schedule();
     return true;
   }
 
   /**
-   * flushProposals hands every queued proposal to the core, in batches of at most
-   * MAX_BATCH_ENTRIES entries and MAX_BATCH_BYTES bytes. The leader stamps them with its time; a
-   * follower's core forwards them unstamped to the leader, whose runtime stamps them.
+   * flushProposals hands every queued proposal to the core, in the queue's bounded batches. The
+   * leader stamps them with its time; a follower's core forwards them unstamped to the leader, whose
+   * runtime stamps them.
    */
   private flushProposals(): void {
-    while (this.proposalQueue.length > 0) {
-      let bytes = 0;
-      let count = 0;
-      while (count < this.proposalQueue.length && count < MAX_BATCH_ENTRIES && (count === 0 || bytes < MAX_BATCH_BYTES)) {
-        bytes += this.proposalQueue[count]!.payload.length;
-        count += 1;
-      }
-      const batch = this.proposalQueue.splice(0, count);
+    for (let batch = this.proposalQueue.takeBatch(); batch.length > 0; batch = this.proposalQueue.takeBatch()) {
       const isLeader = this.node.status().softState.role === 'leader';
       const timeMs = isLeader ? this.stampTime() : 0;
       try {

@@ -1,9 +1,62 @@
-// runtime-requests.ts — the runtime's bookkeeping of the requests it answers: proposals waiting for
-// their entry to be applied here, and reads waiting for a read index that this node has applied.
+// runtime-requests.ts — the runtime's bookkeeping of the requests it answers: proposals waiting to be
+// handed to the core (ProposalQueue, in bounded batches), proposals waiting for their entry to be
+// applied here, and reads waiting for a read index that this node has applied (RequestBook).
 // Each request has a timer; every request is settled exactly once (answered, refused, timed out, or
 // failed when the leader changes or the node stops), and settling removes it with its timer.
 import type { Committed } from './raft-runtime.js';
 import { RuntimeError, assert } from './runtime-errors.js';
+
+/** MAX_BATCH_ENTRIES and MAX_BATCH_BYTES bound one batch of proposals handed to the core. */
+const MAX_BATCH_ENTRIES = 1024;
+const MAX_BATCH_BYTES = 512 * 1024;
+
+/** QueuedProposal is a proposal's envelope parts, waiting to be handed to the core. */
+export interface QueuedProposal {
+  readonly requestId: string;
+  readonly payload: Uint8Array;
+}
+
+/**
+ * ProposalQueue holds proposals (local, or forwarded by followers) until the ready loop hands them to
+ * the core in batches: one append and one App message per follower for many proposals. Bounded.
+ */
+export class ProposalQueue {
+  private readonly queue: QueuedProposal[] = [];
+  private readonly maxQueued: number;
+
+  constructor(maxQueued: number) {
+    assert(Number.isSafeInteger(maxQueued) && maxQueued > 0, () => `the proposal queue's bound must be a positive integer, got ${maxQueued}`);
+    this.maxQueued = maxQueued;
+  }
+
+  /** length is the number of queued proposals. */
+  get length(): number {
+    return this.queue.length;
+  }
+
+  /** push queues a proposal; false when the queue is full (the proposal is refused). */
+  push(requestId: string, payload: Uint8Array): boolean {
+    if (this.queue.length >= this.maxQueued) return false;
+    this.queue.push({ requestId, payload });
+    return true;
+  }
+
+  /**
+   * takeBatch removes and returns the oldest proposals: at most MAX_BATCH_ENTRIES, and no more once
+   * MAX_BATCH_BYTES are reached (always at least one while any is queued); empty when none is.
+   */
+  takeBatch(): QueuedProposal[] {
+    let bytes = 0;
+    let count = 0;
+    while (count < this.queue.length && count < MAX_BATCH_ENTRIES && (count === 0 || bytes < MAX_BATCH_BYTES)) {
+      bytes += this.queue[count]!.payload.length;
+      count += 1;
+    }
+    const batch = this.queue.splice(0, count);
+    assert(batch.length === count, () => `took ${batch.length} proposals, counted ${count}`);
+    return batch;
+  }
+}
 
 interface PendingProposal<Result> {
   resolve(committed: Committed<Result>): void;
