@@ -51,7 +51,7 @@ export function raftNodeId(memberId: string): NodeId | undefined {
   return Number.isSafeInteger(id) ? id : undefined;
 }
 
-/** parseAddress splits "host:port" (IPv6 in brackets). */
+/** parseHostPort splits "host:port" (IPv6 in brackets). */
 export function parseHostPort(address: string): { host: string; port: number } | undefined {
   const match = /^\[?([^\]]+?)\]?:([0-9]{1,5})$/.exec(address);
   if (!match) return undefined;

@@ -234,7 +234,7 @@ export interface Config {
   readonly logger?: RaftLogger;
 }
 
-/** Progress of one peer as the leader sees it; reported by status(). */
+/** PeerProgress is the progress of one peer as the leader sees it; reported by status(). */
 export interface PeerProgress {
   readonly match: number;
   readonly next: number;
