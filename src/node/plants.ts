@@ -33,17 +33,21 @@ export function plantFromEnv(env: NodeJS.ProcessEnv = process.env): Plant | unde
 }
 
 /**
- * AckBeforeFsyncStore (ack-before-fsync) writes every batch as unsynced: under the fault model
- * (FaultLogStore, which gateway-node puts below it) an unsynced write is acknowledged at once and a
- * crash within its sync delay loses it — a node that forgot fsync.
+ * AckBeforeFsyncStore (ack-before-fsync) acknowledges every save at once and hands it on without
+ * waiting: under the fault model (FaultLogStore, which gateway-node puts below it) each synced write
+ * still takes its own sync delay, so under load a backlog of acknowledged writes builds up and a crash
+ * loses all of it — a node that forgot fsync. A write that then fails makes every later call fail.
  */
 export class AckBeforeFsyncStore implements LogStore {
+  private failure: Error | undefined;
   constructor(private readonly inner: LogStore) {}
   load(): Promise<PersistedState> {
     return this.inner.load();
   }
   save(batch: SaveBatch): Promise<void> {
-    return this.inner.save({ ...batch, sync: false });
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    this.inner.save(batch).catch((error: unknown) => { this.failure ??= error as Error; });
+    return Promise.resolve();
   }
   compact(snapshot: Snapshot): Promise<void> {
     return this.inner.compact(snapshot);
