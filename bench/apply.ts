@@ -11,7 +11,8 @@
 // snapshot) with 10,000 devices. Prints the figures and writes bench/results/apply.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { packagePath, signMessage, verifySignature, type TelemetryEvent } from '../src/commands/index.js';
+import { signMessage, verifySignature, type TelemetryEvent } from '../src/commands/index.js';
+import { packagePath } from '../src/wire/index.js';
 import { StateMachine, policyEngines } from '../src/state/index.js';
 import { T0_MS, TestCluster } from '../test/state/fixtures.js';
 

@@ -36,9 +36,10 @@ import { Command, InvalidArgumentError } from 'commander';
 import { Etcd3 } from 'etcd3';
 import { LocalCluster } from '../cluster/local-cluster.js';
 import {
-  clusterIdOf, generateKeyPair, keyIdHex, keyPairFromSeed, packagePath, signCommand,
+  clusterIdOf, generateKeyPair, keyIdHex, keyPairFromSeed, signCommand,
   type DeviceSpec, type Genesis, type KeyPair, type Payload,
 } from '../src/commands/index.js';
+import { packagePath } from '../src/wire/index.js';
 import { EtcdCluster, findEtcdBinary, putAt } from './etcd-cluster.js';
 import { BatchingClient, percentile, postJson, runClosedLoop, waitForAllApplied, type ClosedLoopResult, type SendOutcome } from './support.js';
 

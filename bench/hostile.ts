@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { LocalCluster } from '../cluster/local-cluster.js';
-import { packagePath } from '../src/commands/index.js';
+import { packagePath } from '../src/wire/index.js';
 import { sleepMs } from '../src/dataplane/exec.js';
 import { FLOOD_KINDS, Floods, sampleResources, summarizeCounts, type FloodKind, type ResourceSample } from '../chaos/hostile.js';
 import { useClientFetch } from '../chaos/client.js';

@@ -11,7 +11,7 @@ import { randomInt } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { packagePath } from '../src/commands/index.js';
+import { packagePath } from '../src/wire/index.js';
 
 function positiveNumber(text: string): number {
   const value = Number(text);

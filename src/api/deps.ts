@@ -30,8 +30,6 @@ export interface ApiDeps {
     readonly runtime: RuntimeApi<ApplyResult>;
     /** appliedEnvelopes exports applied commands (for `qgate audit verify`); see RaftRuntime.appliedEnvelopes. */
     readonly appliedEnvelopes?: (from: number, limit: number) => { firstIndex: number; entries: Array<{ index: number; term: number; timeMs: number; payload: Uint8Array }> };
-    /** plantLocalReads: PLANTED BUG (chaos self-test) — linearizable reads answer from local state. */
-    readonly plantLocalReads?: boolean;
     /** enforcement is set when this node runs a data plane. */
     readonly enforcement?: EnforcementView;
   };

@@ -21,12 +21,12 @@ export type GatewayDeps = NonNullable<ApiDeps['gateway']>;
 /**
  * readPointFor returns the function that waits for a read point: with `linearizable` a ReadIndex
  * through the leader (the Raft thesis, section 6.4), then this node's applied index, which the answer
- * reflects. The planted bug plantLocalReads (chaos self-test only) answers every read locally.
+ * reflects.
  */
 export function readPointFor(gateway: GatewayDeps): (consistency: Consistency) => Promise<number> {
   const machine = (): StateMachine => gateway.applier.machine;
   return async (consistency) => {
-    if (consistency === 'stale' || gateway.plantLocalReads === true) return machine().lastApplied().index;
+    if (consistency === 'stale') return machine().lastApplied().index;
     try {
       await gateway.runtime.readIndex();
     } catch (error) {

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { packagePath } from '../commands/repo-root.js';
+import { packagePath } from '../wire/index.js';
 import { ApiError } from './errors.js';
 
 /** UI_CONTENT_SECURITY_POLICY is sent with every asset: same-origin only, no inline script or style. */

@@ -2,7 +2,7 @@
 // invocation against an injected I/O and returns its exit code (main.ts binds it to the process).
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { packagePath } from '../commands/index.js';
+import { packagePath } from '../wire/index.js';
 import { registerCluster } from './cmd-cluster.js';
 import { registerDeviceInterface } from './cmd-devices.js';
 import { registerNode } from './cmd-node.js';

@@ -12,7 +12,7 @@ import {
 } from './constants.js';
 import { decodeDeviceInterface, deviceInterfaceFields } from './device-interface.js';
 import { CommandError, describeValue } from './errors.js';
-import { commandTypes } from './schema.js';
+import { commandTypes } from '../wire/index.js';
 import type {
   CommandBody, CommandFailure, DeviceSpec, DiscoveryEvent, MembershipAction, Payload, SignedCommand, TelemetryEvent,
 } from './types.js';

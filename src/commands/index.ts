@@ -14,7 +14,6 @@ export {
   createGenesis, parseGenesis, loadGenesis, validateGenesis, genesisBytes, clusterIdOf, GenesisError,
   type Genesis, type GenesisMember, type GenesisErrorCode,
 } from './genesis.js';
-export { packageRoot, packagePath } from './repo-root.js';
 export {
   ALL_DOMAINS, MAX_TOKEN_CHARS, MAX_TOKEN_DOMAINS, MAX_TOKEN_LIFETIME_S, TOKEN_CLOCK_SKEW_S, TokenError, createToken, grantCovers, parseToken, verifyToken,
   type ReadGrant, type TokenClaims, type TokenErrorCode, type TokenReader, type TokenTrust,

@@ -7,7 +7,7 @@ import type { Genesis, KeyPair } from '../commands/index.js';
 import type { NodeId } from '../raft/index.js';
 import type { Discovery } from '../dataplane/index.js';
 import { StateMachine, policyEngines } from '../state/index.js';
-import type { ApiDeps, DevicesStatus } from '../api/deps.js';
+import type { ApiDeps, DevicesStatus, RuntimeApi } from '../api/deps.js';
 import type { NodeConfig } from './config.js';
 import { GatewayApplier } from './gateway-applier.js';
 import type { AppliedEvent } from './gateway-applier.js';
@@ -15,7 +15,7 @@ import { LogApplier } from './log-applier.js';
 import type { PeerAddress, RuntimeApplier } from './ports.js';
 import type { RaftRuntime } from './raft-runtime.js';
 import { StartupError } from './startup-error.js';
-import type { Plant } from './plants.js';
+import { ReplayBlindStateMachine, withLocalReads, type Plant } from './plants.js';
 import { startDataplane } from './dataplane-link.js';
 import type { DataplaneLink } from './dataplane-link.js';
 import { nodeSequence, startDevices } from './device-link.js';
@@ -52,7 +52,7 @@ export function raftNodeId(memberId: string): NodeId | undefined {
   return Number.isSafeInteger(id) ? id : undefined;
 }
 
-/** parseAddress splits "host:port" (IPv6 in brackets). */
+/** parseHostPort splits "host:port" (IPv6 in brackets). */
 export function parseHostPort(address: string): { host: string; port: number } | undefined {
   const match = /^\[?([^\]]+?)\]?:([0-9]{1,5})$/.exec(address);
   if (!match) return undefined;
@@ -84,18 +84,8 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?
   if (config.clusterId !== undefined && config.clusterId !== toHex(clusterId)) {
     throw new StartupError('CLUSTER_ID', `clusterId ${config.clusterId} in the config is not the hash of ${config.genesisFile} (${toHex(clusterId)}); remove clusterId or fix it`);
   }
-  const founders = genesisFounders(genesis, config.genesisFile!);
-  for (const member of config.members ?? []) founders.set(member.nodeId, { host: member.host, port: member.port, publicKey: member.publicKey });
-  const self = founders.get(config.nodeId);
-  if (!config.join && self === undefined) {
-    throw new StartupError('NOT_A_MEMBER', `node ${config.nodeId} (member id "n${config.nodeId}") is not in ${config.genesisFile}; set join: true for a node added later`);
-  }
-  if (self && self.publicKey !== toHex(identity.publicKey)) {
-    throw new StartupError('KEY_MISMATCH', `the key in ${config.identityKeyFile} (${toHex(identity.publicKey)}) is not node ${config.nodeId}'s key `
-      + `(${self.publicKey} in ${config.genesisFile} or the config's members): node ${config.nodeId} exists already; use its own key file, or give this node a new id`);
-  }
-  const machineOptions = { skipReplayCheck: plant === 'no-replay-check' };
-  const applier = new GatewayApplier(new StateMachine(genesis, policyEngines, machineOptions));
+  const founders = checkedFounders(config, genesis, identity);
+  const applier = new GatewayApplier(plant === 'no-replay-check' ? new ReplayBlindStateMachine(genesis, policyEngines) : new StateMachine(genesis, policyEngines));
   const machine = (): StateMachine => applier.machine;
   let dataplane: DataplaneLink | undefined;
   let devices: DeviceLink | undefined;
@@ -105,16 +95,7 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?
     founders,
     applier,
     initialState: () => new StateMachine(genesis, policyEngines).snapshot(),
-    desiredMembers: () => {
-      const desired = new Map<NodeId, DesiredMember>();
-      for (const member of machine().members()) {
-        const id = raftNodeId(member.nodeId);
-        const address = parseHostPort(member.address);
-        if (id === undefined || address === undefined) continue;
-        desired.set(id, { address: { ...address, publicKey: member.nodeKey }, voter: member.role === 'voter' });
-      }
-      return desired;
-    },
+    desiredMembers: () => desiredMembersOf(machine()),
     attach: (runtime, logger) => {
       // One sequence source for the node key: the data plane's alert batches and the device half's
       // commands must never be signed with the same or out-of-order numbers.
@@ -152,9 +133,8 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?
       runtime,
       gateway: {
         applier,
-        runtime: runtime as unknown as NonNullable<ApiDeps['gateway']>['runtime'],
+        runtime: gatewayRuntime(runtime as unknown as NonNullable<ApiDeps['gateway']>['runtime'], plant),
         appliedEnvelopes: (from: number, limit: number) => runtime.appliedEnvelopes(from, limit),
-        ...(plant === 'local-reads' ? { plantLocalReads: true } : {}),
         ...(dataplane ? { enforcement: dataplane.enforcement } : {}),
       },
       ...(devices ? { devices: { status: () => devicesStatus(devices!) } } : {}),
@@ -177,6 +157,41 @@ function logStateChanges(applier: GatewayApplier, logger: Logger): void {
   });
 }
 
+/**
+ * checkedFounders returns the genesis founders plus the config's members, after checking that this
+ * node is one of them (unless it joins later) under the key in its key file.
+ */
+function checkedFounders(config: NodeConfig, genesis: Genesis, identity: KeyPair): Map<NodeId, PeerAddress> {
+  const founders = genesisFounders(genesis, config.genesisFile!);
+  for (const member of config.members ?? []) founders.set(member.nodeId, { host: member.host, port: member.port, publicKey: member.publicKey });
+  const self = founders.get(config.nodeId);
+  if (!config.join && self === undefined) {
+    throw new StartupError('NOT_A_MEMBER', `node ${config.nodeId} (member id "n${config.nodeId}") is not in ${config.genesisFile}; set join: true for a node added later`);
+  }
+  if (self && self.publicKey !== toHex(identity.publicKey)) {
+    throw new StartupError('KEY_MISMATCH', `the key in ${config.identityKeyFile} (${toHex(identity.publicKey)}) is not node ${config.nodeId}'s key `
+      + `(${self.publicKey} in ${config.genesisFile} or the config's members): node ${config.nodeId} exists already; use its own key file, or give this node a new id`);
+  }
+  return founders;
+}
+
+/** desiredMembersOf is the membership the leader converges to: the replicated state's members with valid ids and addresses. */
+function desiredMembersOf(machine: StateMachine): Map<NodeId, DesiredMember> {
+  const desired = new Map<NodeId, DesiredMember>();
+  for (const member of machine.members()) {
+    const id = raftNodeId(member.nodeId);
+    const address = parseHostPort(member.address);
+    if (id === undefined || address === undefined) continue;
+    desired.set(id, { address: { ...address, publicKey: member.nodeKey }, voter: member.role === 'voter' });
+  }
+  return desired;
+}
+
+/** gatewayRuntime is the runtime the gateway API reads through: the node's own, or the planted local-reads wrapper. */
+function gatewayRuntime<Result>(runtime: RuntimeApi<Result>, plant: Plant | undefined): RuntimeApi<Result> {
+  return plant === 'local-reads' ? withLocalReads(runtime) : runtime;
+}
+
 /** devicesStatus maps the device half's status onto the API's /v1/status section. */
 function devicesStatus(link: DeviceLink): DevicesStatus {
   const status = link.status();
@@ -190,6 +205,7 @@ function devicesStatus(link: DeviceLink): DevicesStatus {
   };
 }
 
+/** loadGenesisOrExplain loads the genesis file, turning its GenesisError into a start-up error. */
 function loadGenesisOrExplain(file: string): Genesis {
   try {
     return loadGenesis(file);
@@ -199,6 +215,7 @@ function loadGenesisOrExplain(file: string): Genesis {
   }
 }
 
+/** genesisFounders maps the genesis members to Raft ids and addresses; a malformed member is a start-up error naming it. */
 function genesisFounders(genesis: Genesis, file: string): Map<NodeId, PeerAddress> {
   const founders = new Map<NodeId, PeerAddress>();
   for (const [i, member] of genesis.members.entries()) {

@@ -29,7 +29,7 @@ import type { RaftTransportPort } from './ports.js';
 import { RaftRuntime } from './raft-runtime.js';
 import { StartupError } from './startup-error.js';
 import { checkDataDir, markDataDir } from './data-dir.js';
-import { plantFromEnv } from './plants.js';
+import { AckBeforeFsyncStore, plantFromEnv } from './plants.js';
 import type { Plant } from './plants.js';
 
 /** RunningNode is a started node. */
@@ -202,9 +202,10 @@ function withStorageFaults(store: LogStore, logger: Logger, plant: Plant | undef
   if (!Number.isInteger(syncDelayMs) || syncDelayMs < 0 || syncDelayMs > 10_000) {
     throw new StartupError('FAULT_CONFIG', `QUORUMGATE_STORAGE_SYNC_DELAY_MS must be an integer in 0..10000, got "${delayText}"`);
   }
-  const ackBeforeSync = plant === 'ack-before-fsync';
-  logger.warn({ syncDelayMs, ackBeforeSync }, 'TEST FAULT MODE: storage writes are delayed before they are durable');
-  return new FaultLogStore(store, { syncDelayMs, ackBeforeSync });
+  const ackBeforeFsync = plant === 'ack-before-fsync';
+  logger.warn({ syncDelayMs, ackBeforeFsync }, 'TEST FAULT MODE: storage writes are delayed before they are durable');
+  const faulty = new FaultLogStore(store, { syncDelayMs });
+  return ackBeforeFsync ? new AckBeforeFsyncStore(faulty) : faulty;
 }
 
 /** transportPort adapts the transport to the runtime's port (hex keys in the directory, raw bytes on the wire). */

@@ -39,8 +39,13 @@ import { LogEnvelopeError, decodeLogEnvelope, encodeLogEnvelope } from './log-en
 import { MemberDirectory, decodeMemberContext, encodeMemberContext } from './member-directory.js';
 import type { MemberContext, MemberDirectoryState } from './member-directory.js';
 import type { Clock, PeerAddress, RaftLogStore, RaftTransportPort, RuntimeApplier } from './ports.js';
+import {
+  assertAcknowledgementsDurable, assertAppliedBounds, assertEarlyMessagesSafe, assertPersisted, assertReadyWellFormed,
+} from './ready-invariants.js';
+import { MembershipControl, type DesiredMembers } from './runtime-membership.js';
+import { ProposalQueue, RequestBook } from './runtime-requests.js';
 import { decodeRuntimeSnapshot, encodeRuntimeSnapshot } from './runtime-snapshot.js';
-import { RuntimeError } from './runtime-errors.js';
+import { RuntimeError, assert } from './runtime-errors.js';
 
 /** RaftRuntimeInit holds the runtime's limits and timings; defaults in RUNTIME_DEFAULTS. */
 export interface RaftRuntimeInit {
@@ -64,10 +69,6 @@ export interface RaftRuntimeInit {
 }
 
 /** RUNTIME_DEFAULTS are the documented defaults of RaftRuntimeInit. */
-/** MAX_BATCH_ENTRIES and MAX_BATCH_BYTES bound one batch of proposals handed to the core. */
-const MAX_BATCH_ENTRIES = 1024;
-const MAX_BATCH_BYTES = 512 * 1024;
-
 export const RUNTIME_DEFAULTS: RaftRuntimeInit = {
   tickMs: 100,
   electionTicks: 10,
@@ -96,7 +97,7 @@ export interface RaftRuntimeComponents<Result> {
    * desiredMembers, when given, is the membership the leader converges the Raft configuration to
    * (the gateway mode: the replicated state's members). Without it, addMember/removeMember drive it.
    */
-  readonly desiredMembers?: () => ReadonlyMap<NodeId, { address: PeerAddress; voter: boolean }>;
+  readonly desiredMembers?: () => DesiredMembers;
 }
 
 /** Committed is the outcome of a proposal: where it landed and what applying it returned. */
@@ -139,20 +140,11 @@ export interface RuntimeCounters {
   readonly pendingReads: number;
 }
 
-interface PendingProposal<Result> {
-  resolve(committed: Committed<Result>): void;
-  reject(error: Error): void;
-  timer: NodeJS.Timeout;
-}
-
-interface PendingRead {
-  resolve(index: number): void;
-  reject(error: Error): void;
-  timer: NodeJS.Timeout;
-  index?: number;
-}
-
-/** RaftRuntime runs one node: core + durable log + transport + state machine. */
+/**
+ * RaftRuntime runs one node: core + durable log + transport + state machine. It owns the ready loop
+ * (with its invariants, ready-invariants.ts); membership control (runtime-membership.ts) and the
+ * bookkeeping of pending proposals and reads (runtime-requests.ts) live in files of their own.
+ */
 export class RaftRuntime<Result> extends EventEmitter {
   private readonly components: RaftRuntimeComponents<Result>;
   private readonly init: RaftRuntimeInit;
@@ -160,6 +152,8 @@ export class RaftRuntime<Result> extends EventEmitter {
   private directory: MemberDirectory;
   private applied: number;
   private snapshotIndex: number;
+  /** committed: the commit index of the last Ready's hard state. Invariant: applied <= committed. */
+  private committed: number;
   /** bytesSinceSnapshot counts the entry bytes applied since the last snapshot (see snapshotEveryBytes). */
   private bytesSinceSnapshot = 0;
   private lastTimeMs = 0;
@@ -172,13 +166,10 @@ export class RaftRuntime<Result> extends EventEmitter {
   private queuedTicks = 0;
   /** queuedInput: input that arrived while a Ready was handled, fed to the core after advance(). Bounded. */
   private readonly queuedInput: Array<() => void> = [];
-  /**
-   * proposalQueue: proposals (local, or forwarded by followers) waiting to be handed to the core in
-   * one batch (one append, one App message per follower). Bounded by maxQueuedMessages.
-   */
-  private readonly proposalQueue: Array<{ requestId: string; payload: Uint8Array }> = [];
-  private readonly proposals = new Map<string, PendingProposal<Result>>();
-  private readonly reads = new Map<string, PendingRead>();
+  /** proposalQueue: proposals (local, or forwarded by followers) waiting to be handed to the core in batches. */
+  private readonly proposalQueue: ProposalQueue;
+  private readonly requests: RequestBook<Result>;
+  private readonly membership: MembershipControl;
   private readonly bootId: string;
   private sequence = 0;
   private ticker: NodeJS.Timeout | undefined;
@@ -203,6 +194,10 @@ export class RaftRuntime<Result> extends EventEmitter {
       this.directory.seed(components.founders);
     }
     this.applied = snapshot.metadata.index;
+    // A commit index written without fsync may be lost in a crash, never below the snapshot (see the header).
+    this.committed = Math.max(components.store.initialState().hardState.commit, this.applied);
+    this.requests = new RequestBook(this.init);
+    this.proposalQueue = new ProposalQueue(this.init.maxQueuedMessages);
     this.bootId = randomToken(components.random);
     this.node = new RawNode({
       id: components.id,
@@ -212,6 +207,10 @@ export class RaftRuntime<Result> extends EventEmitter {
       electionTicks: this.init.electionTicks,
       heartbeatTicks: this.init.heartbeatTicks,
       logger: components.logger,
+    });
+    this.membership = new MembershipControl({
+      id: components.id, node: this.node, directory: () => this.directory, lastIndex: () => components.store.lastIndex(),
+      promoteLagEntries: this.init.promoteLagEntries, ...(components.desiredMembers ? { desiredMembers: components.desiredMembers } : {}),
     });
     components.transport.setPeers(this.directory.peers(components.id));
   }
@@ -228,9 +227,7 @@ export class RaftRuntime<Result> extends EventEmitter {
     this.stopped = true;
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = undefined;
-    const stoppedError = new RuntimeError('RUNTIME_STOPPED', 'the node is stopping');
-    for (const [id, pending] of this.proposals) this.settleProposal(id, pending, stoppedError);
-    for (const [id, pending] of this.reads) this.settleRead(id, pending, stoppedError);
+    this.requests.failAll(new RuntimeError('RUNTIME_STOPPED', 'the node is stopping'));
     while (this.busy) await new Promise((resolve) => setTimeout(resolve, 5));
   }
 
@@ -265,45 +262,23 @@ export class RaftRuntime<Result> extends EventEmitter {
   /** propose replicates `payload` and resolves once this node has applied it. */
   propose(payload: Uint8Array): Promise<Committed<Result>> {
     if (this.stopped) return Promise.reject(new RuntimeError('RUNTIME_STOPPED', 'the node is stopping'));
-    if (this.proposals.size >= this.init.maxPendingProposals) {
-      return Promise.reject(new RuntimeError('RUNTIME_OVERLOADED',
-        `too many proposals in flight (${this.proposals.size}, limit ${this.init.maxPendingProposals})`));
-    }
     const requestId = `${this.components.id}.${this.bootId}.${++this.sequence}`;
-    return new Promise<Committed<Result>>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const pending = this.proposals.get(requestId);
-        if (pending) {
-          this.settleProposal(requestId, pending, new RuntimeError('RUNTIME_PROPOSAL_TIMEOUT',
-            `no outcome within ${this.init.proposalTimeoutMs} ms: the proposal may or may not be committed`));
-        }
-      }, this.init.proposalTimeoutMs);
-      this.proposals.set(requestId, { resolve, reject, timer });
-      if (!this.enqueueProposal(requestId, payload)) {
-        this.settleProposal(requestId, this.proposals.get(requestId)!, new RuntimeError('RUNTIME_OVERLOADED',
-          `the proposal queue is full (${this.init.maxQueuedMessages} items)`));
-      }
-    });
+    const outcome = this.requests.addProposal(requestId);
+    if (!this.enqueueProposal(requestId, payload)) {
+      this.requests.failProposal(requestId, new RuntimeError('RUNTIME_OVERLOADED', `the proposal queue is full (${this.init.maxQueuedMessages} items)`));
+    }
+    return outcome;
   }
 
   /** readIndex resolves with an index such that a read of state applied up to it is linearizable. */
   readIndex(): Promise<number> {
     if (this.stopped) return Promise.reject(new RuntimeError('RUNTIME_STOPPED', 'the node is stopping'));
     const context = `${this.components.id}.${this.bootId}.r${++this.sequence}`;
-    return new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const pending = this.reads.get(context);
-        if (pending) {
-          this.settleRead(context, pending, new RuntimeError('RUNTIME_READ_TIMEOUT',
-            `no read index within ${this.init.readTimeoutMs} ms (no leader, or the leader is partitioned)`));
-        }
-      }, this.init.readTimeoutMs);
-      this.reads.set(context, { resolve, reject, timer });
-      if (!this.feed(() => this.node.readIndex(Buffer.from(context, 'utf8')))) {
-        this.settleRead(context, this.reads.get(context)!, new RuntimeError('RUNTIME_OVERLOADED',
-          `the input queue is full (${this.init.maxQueuedMessages} items)`));
-      }
-    });
+    const outcome = this.requests.addRead(context);
+    if (!this.feed(() => this.node.readIndex(Buffer.from(context, 'utf8')))) {
+      this.requests.failRead(context, new RuntimeError('RUNTIME_OVERLOADED', `the input queue is full (${this.init.maxQueuedMessages} items)`));
+    }
+    return outcome;
   }
 
   /** addMember proposes a new member as a learner (promoted once caught up when `asVoter`). */
@@ -331,6 +306,7 @@ export class RaftRuntime<Result> extends EventEmitter {
     this.feed(() => this.node.campaign());
   }
 
+  /** status reports this node's view: role, leader, term, commit, applied, snapshot, membership. */
   status(): RuntimeStatus {
     const status: Status = this.node.status();
     return {
@@ -387,7 +363,7 @@ export class RaftRuntime<Result> extends EventEmitter {
 
   /** counters for metrics. */
   counters(): RuntimeCounters {
-    return { ...this.stats, droppedMessages: this.droppedMessages, pendingProposals: this.proposals.size, pendingReads: this.reads.size };
+    return { ...this.stats, droppedMessages: this.droppedMessages, pendingProposals: this.requests.pendingProposals, pendingReads: this.requests.pendingReads };
   }
 
   private proposeConfChange(change: ConfChange): void {
@@ -453,7 +429,7 @@ export class RaftRuntime<Result> extends EventEmitter {
       return;
     }
     this.node.tick();
-    this.reconcileMembership();
+    this.membership.reconcile();
     this.schedule();
   }
 
@@ -475,26 +451,18 @@ export class RaftRuntime<Result> extends EventEmitter {
   }
 
   private enqueueProposal(requestId: string, payload: Uint8Array): boolean {
-    if (this.proposalQueue.length >= this.init.maxQueuedMessages) return false;
-    this.proposalQueue.push({ requestId, payload });
+    if (!this.proposalQueue.push(requestId, payload)) return false;
     this.schedule();
     return true;
   }
 
   /**
-   * flushProposals hands every queued proposal to the core, in batches of at most
-   * MAX_BATCH_ENTRIES entries and MAX_BATCH_BYTES bytes. The leader stamps them with its time; a
-   * follower's core forwards them unstamped to the leader, whose runtime stamps them.
+   * flushProposals hands every queued proposal to the core, in the queue's bounded batches. The
+   * leader stamps them with its time; a follower's core forwards them unstamped to the leader, whose
+   * runtime stamps them.
    */
   private flushProposals(): void {
-    while (this.proposalQueue.length > 0) {
-      let bytes = 0;
-      let count = 0;
-      while (count < this.proposalQueue.length && count < MAX_BATCH_ENTRIES && (count === 0 || bytes < MAX_BATCH_BYTES)) {
-        bytes += this.proposalQueue[count]!.payload.length;
-        count += 1;
-      }
-      const batch = this.proposalQueue.splice(0, count);
+    for (let batch = this.proposalQueue.takeBatch(); batch.length > 0; batch = this.proposalQueue.takeBatch()) {
       const isLeader = this.node.status().softState.role === 'leader';
       const timeMs = isLeader ? this.stampTime() : 0;
       try {
@@ -502,10 +470,7 @@ export class RaftRuntime<Result> extends EventEmitter {
       } catch (error) {
         if (!(error instanceof ProposalDroppedError)) throw error;
         // Proposals forwarded by other nodes are dropped here; their origin answers "indeterminate" or times out.
-        for (const { requestId } of batch) {
-          const pending = this.proposals.get(requestId);
-          if (pending) this.settleProposal(requestId, pending, new RuntimeError('RUNTIME_PROPOSAL_DROPPED', error.message, error));
-        }
+        for (const { requestId } of batch) this.requests.failProposal(requestId, new RuntimeError('RUNTIME_PROPOSAL_DROPPED', error.message, error));
       }
     }
   }
@@ -559,48 +524,63 @@ export class RaftRuntime<Result> extends EventEmitter {
     if (!this.stopped && (this.node.hasReady() || this.proposalQueue.length > 0)) this.schedule();
   }
 
-  /** handleReady: persist, then send, then apply (the caller advances). */
+  /**
+   * handleReady: persist, then send, then apply (the caller advances), asserting the ready loop's
+   * invariants on the way (ready-invariants.ts): what is acknowledged or depended on is durable first,
+   * and applied <= committed, snapshot <= applied.
+   */
   private async handleReady(ready: Ready): Promise<void> {
     if (ready.softState && ready.softState.leader !== this.leader) {
       this.leader = ready.softState.leader;
       this.failPendingOnLeaderChange();
       this.emit('leader', this.leader);
     }
-    if (ready.earlyMessages.length > 0) throw new RuntimeError('RUNTIME_PLANTED_BUG', 'the core emitted early messages: planted bugs are refused at runtime');
+    if (ready.hardState !== undefined) this.committed = ready.hardState.commit;
+    assertReadyWellFormed(ready, this.applied, this.committed);
     this.stats.readies += 1;
     // A leader replicates while it persists (thesis 10.2.1): see beforePersist.
     const early = this.beforePersist(ready);
+    assertEarlyMessagesSafe(early, this.components.store);
     if (early.length > 0) this.components.transport.send(early);
-    if (ready.hardState || ready.entries.length > 0 || ready.snapshot) {
-      const saveStart = this.components.clock.monotonicMs();
-      this.stats.saves += 1;
-      if (ready.mustSync) this.stats.syncedSaves += 1;
-      this.stats.savedEntries += ready.entries.length;
-      const durableLast = this.components.store.lastIndex();
-      // One atomic batch per Ready; fsynced only when the core says so (see the header).
-      const saving = this.components.store.save({
-        ...(ready.hardState ? { hardState: ready.hardState } : {}),
-        entries: ready.entries,
-        ...(ready.snapshot ? { snapshot: ready.snapshot } : {}),
-        sync: ready.mustSync,
-      });
-      // Awaited below; marked handled now so that a failure of the write is not reported as
-      // unhandled if applying throws first (either way the loop stops the node).
-      saving.catch(() => undefined);
-      this.applyDurable(ready, durableLast);
-      await saving;
-      const saveMs = this.components.clock.monotonicMs() - saveStart;
-      this.stats.saveMs += saveMs;
-      if (ready.mustSync) this.stats.syncedSaveMs += saveMs;
-    }
+    if (ready.hardState || ready.entries.length > 0 || ready.snapshot) await this.persist(ready);
+    assertAcknowledgementsDurable(ready.messages, this.components.store);
     this.stats.sentMessages += ready.messages.length;
     this.stats.appliedEntries += ready.committedEntries.length;
     this.components.transport.send(early.length === 0 ? ready.messages : ready.messages.filter((m) => !early.includes(m)));
     if (ready.snapshot && ready.snapshot.metadata.index > this.applied) this.applySnapshot(ready.snapshot.data, ready.snapshot.metadata.index);
     for (const entry of ready.committedEntries) this.applyEntry(entry);
-    for (const readState of ready.readStates) this.onReadState(Buffer.from(readState.requestContext).toString('utf8'), readState.index);
-    this.settleReads();
+    for (const readState of ready.readStates) this.requests.recordReadIndex(Buffer.from(readState.requestContext).toString('utf8'), readState.index);
+    this.requests.settleReads(this.applied);
     await this.maybeSnapshot();
+    assertAppliedBounds(this.applied, Math.max(this.committed, this.snapshotIndex), this.snapshotIndex);
+  }
+
+  /**
+   * persist writes the Ready as one atomic batch, fsynced only when the core says so (see the
+   * header), applies meanwhile what was already durable (applyDurable), and asserts that the write
+   * landed before anything that depends on it is sent.
+   */
+  private async persist(ready: Ready): Promise<void> {
+    const saveStart = this.components.clock.monotonicMs();
+    this.stats.saves += 1;
+    if (ready.mustSync) this.stats.syncedSaves += 1;
+    this.stats.savedEntries += ready.entries.length;
+    const durableLast = this.components.store.lastIndex();
+    const saving = this.components.store.save({
+      ...(ready.hardState ? { hardState: ready.hardState } : {}),
+      entries: ready.entries,
+      ...(ready.snapshot ? { snapshot: ready.snapshot } : {}),
+      sync: ready.mustSync,
+    });
+    // Awaited below; marked handled now so that a failure of the write is not reported as
+    // unhandled if applying throws first (either way the loop stops the node).
+    saving.catch(() => undefined);
+    this.applyDurable(ready, durableLast);
+    await saving;
+    assertPersisted(ready, this.components.store);
+    const saveMs = this.components.clock.monotonicMs() - saveStart;
+    this.stats.saveMs += saveMs;
+    if (ready.mustSync) this.stats.syncedSaveMs += saveMs;
   }
 
   /**
@@ -651,10 +631,8 @@ export class RaftRuntime<Result> extends EventEmitter {
    * failover. Proposals that are then applied here are not answered twice.
    */
   private failPendingOnLeaderChange(): void {
-    for (const [id, pending] of this.proposals) {
-      this.settleProposal(id, pending, new RuntimeError('RUNTIME_LEADER_CHANGED',
-        `the leader changed to node ${this.leader || 'none'} before the proposal's outcome was known: it may or may not be committed`));
-    }
+    this.requests.failAllProposals(() => new RuntimeError('RUNTIME_LEADER_CHANGED',
+      `the leader changed to node ${this.leader || 'none'} before the proposal's outcome was known: it may or may not be committed`));
   }
 
   private applySnapshot(data: Uint8Array, index: number): void {
@@ -670,6 +648,7 @@ export class RaftRuntime<Result> extends EventEmitter {
 
   private applyEntry(entry: Entry): void {
     if (entry.index <= this.applied) return;
+    assert(entry.index === this.applied + 1, () => `applying entry ${entry.index} after ${this.applied}: the state machine would skip entries`);
     if (entry.type === EntryType.ConfChange) this.applyConfChange(entry);
     else if (entry.data.length > 0) this.applyNormal(entry);
     this.bytesSinceSnapshot += entry.data.length;
@@ -688,12 +667,7 @@ export class RaftRuntime<Result> extends EventEmitter {
     }
     this.lastTimeMs = Math.max(this.lastTimeMs, envelope.timeMs);
     const result = this.components.applier.apply({ index: entry.index, term: entry.term, timeMs: envelope.timeMs, payload: envelope.payload });
-    const pending = this.proposals.get(envelope.requestId);
-    if (pending) {
-      clearTimeout(pending.timer);
-      this.proposals.delete(envelope.requestId);
-      pending.resolve({ index: entry.index, term: entry.term, timeMs: envelope.timeMs, result });
-    }
+    this.requests.resolveProposal(envelope.requestId, { index: entry.index, term: entry.term, timeMs: envelope.timeMs, result });
   }
 
   private applyConfChange(entry: Entry): void {
@@ -711,21 +685,6 @@ export class RaftRuntime<Result> extends EventEmitter {
       && !confState.votersOutgoing.includes(this.components.id);
     this.emit('conf', confState);
     if (this.removed) this.emit('removed');
-  }
-
-  private onReadState(context: string, index: number): void {
-    const pending = this.reads.get(context);
-    if (pending) pending.index = index;
-  }
-
-  private settleReads(): void {
-    for (const [context, pending] of this.reads) {
-      if (pending.index !== undefined && pending.index <= this.applied) {
-        clearTimeout(pending.timer);
-        this.reads.delete(context);
-        pending.resolve(pending.index);
-      }
-    }
   }
 
   private async maybeSnapshot(): Promise<void> {
@@ -748,74 +707,9 @@ export class RaftRuntime<Result> extends EventEmitter {
     for (; this.queuedTicks > 0; this.queuedTicks--) this.node.tick();
     for (const input of this.queuedInput.splice(0)) input();
   }
-
-  /**
-   * reconcileMembership (leader only, every tick) makes the Raft configuration match the desired
-   * membership, one change at a time (controller-runtime style: level-triggered, idempotent).
-   * In the gateway mode the desired membership is the replicated state's member list (changed by
-   * root-signed commands); in the bare-log mode it is the explicit addMember/removeMember calls.
-   * New members join as learners and are promoted once within promoteLagEntries of the leader
-   * (thesis 4.2.1). A leader that must be removed first hands leadership to a caught-up voter.
-   */
-  private reconcileMembership(): void {
-    const status = this.node.status();
-    if (status.softState.role !== 'leader' || status.confState.votersOutgoing.length > 0) return;
-    const conf = status.confState;
-    const desired = this.components.desiredMembers?.();
-    const current = new Set([...conf.voters, ...conf.learners]);
-    if (desired) {
-      for (const id of current) {
-        if (desired.has(id)) continue;
-        if (id === this.components.id) {
-          const successor = conf.voters.find((v) => v !== id && this.caughtUp(status, v));
-          if (successor !== undefined && status.leadTransferee === 0) this.node.transferLeadership(successor);
-          return;
-        }
-        this.tryConfChange(ConfChangeType.RemoveNode, id, { nodeId: id });
-        return;
-      }
-      for (const [id, member] of desired) {
-        if (current.has(id)) continue;
-        if (this.directory.isRemoved(id)) continue; // ids are never reused
-        this.tryConfChange(ConfChangeType.AddLearner, id, { nodeId: id, address: member.address, promote: member.voter });
-        return;
-      }
-    }
-    for (const learner of conf.learners) {
-      const wanted = desired ? desired.get(learner)?.voter === true : this.directory.wantsPromotion(learner);
-      if (!wanted || !this.caughtUp(status, learner)) continue;
-      this.tryConfChange(ConfChangeType.AddNode, learner, { nodeId: learner });
-      return;
-    }
-  }
-
-  private caughtUp(status: Status, id: NodeId): boolean {
-    const progress = status.progress.get(id);
-    return progress !== undefined && progress.match + this.init.promoteLagEntries >= this.components.store.lastIndex();
-  }
-
-  private tryConfChange(type: ConfChangeType, nodeId: NodeId, context: MemberContext): void {
-    try {
-      this.node.proposeConfChange({ transition: 'auto', changes: [{ type, nodeId }], context: encodeMemberContext(context) });
-    } catch (error) {
-      // A change still pending (or no quorum yet) refuses this one; the next tick tries again.
-      if (!(error instanceof ProposalDroppedError)) throw error;
-    }
-  }
-
-  private settleProposal(id: string, pending: PendingProposal<Result>, error: Error): void {
-    clearTimeout(pending.timer);
-    this.proposals.delete(id);
-    pending.reject(error);
-  }
-
-  private settleRead(id: string, pending: PendingRead, error: Error): void {
-    clearTimeout(pending.timer);
-    this.reads.delete(id);
-    pending.reject(error);
-  }
 }
 
+/** randomToken returns 8 base-36 characters from `random`: this boot's part of request ids. */
 function randomToken(random: RandomSource): string {
   let token = '';
   for (let i = 0; i < 8; i++) token += random.nextInt(36).toString(36);

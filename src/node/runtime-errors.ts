@@ -1,4 +1,6 @@
-// runtime-errors.ts — expected operating errors of the node runtime, each with a stable code.
+// runtime-errors.ts — expected operating errors of the node runtime, each with a stable code, and the
+// runtime's assertion (a broken invariant of the ready loop: never caught, the node stops).
+import { InvariantError, assertWith, type Assert } from '../assert.js';
 
 /** RuntimeErrorCode lists the runtime's stable error codes. */
 export type RuntimeErrorCode =
@@ -9,7 +11,6 @@ export type RuntimeErrorCode =
   | 'RUNTIME_PROPOSAL_DROPPED'
   | 'RUNTIME_READ_TIMEOUT'
   | 'RUNTIME_NODE_ID_REUSED'
-  | 'RUNTIME_PLANTED_BUG'
   | 'RUNTIME_SNAPSHOT_INVALID';
 
 /** RuntimeError is an expected failure of the runtime; `code` is stable. */
@@ -26,3 +27,14 @@ export class RuntimeError extends Error {
     return this.code === 'RUNTIME_PROPOSAL_TIMEOUT' || this.code === 'RUNTIME_LEADER_CHANGED' || this.code === 'RUNTIME_STOPPED';
   }
 }
+
+
+/** RuntimeAssertionError: a broken invariant of the ready loop (see ready-invariants.ts). Never caught. */
+export class RuntimeAssertionError extends InvariantError {
+  constructor(message: string) {
+    super('RUNTIME_ASSERTION_FAILED', `runtime: assertion failed: ${message}`);
+  }
+}
+
+/** assert throws RuntimeAssertionError when `condition` is false (kept on in production). */
+export const assert: Assert = assertWith((message) => new RuntimeAssertionError(message));

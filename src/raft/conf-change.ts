@@ -40,7 +40,7 @@ export class Changer {
     private readonly maxInflightMsgs: number,
   ) {}
 
-  /** apply applies any ConfChange: leave, enter joint, or simple, per its transition. */
+  /** applyChange applies any ConfChange: leave, enter joint, or simple, per its transition. */
   applyChange(change: ConfChange): ConfigAndProgress {
     if (isLeaveJoint(change)) return this.leaveJoint();
     const mode = enterJointMode(change);

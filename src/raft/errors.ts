@@ -3,6 +3,7 @@
 // Three kinds of failure, never mixed (STYLE.md): expected refusals are the classes below,
 // each with a stable `code`; broken invariants call assert(), which throws AssertionError and
 // must never be caught.
+import { InvariantError, assertWith, type Assert } from '../assert.js';
 
 /** RaftError is the base of the core's expected errors; `code` is stable across releases. */
 export class RaftError extends Error {
@@ -108,15 +109,11 @@ export class ConfigError extends RaftError {
 }
 
 /** AssertionError: a broken invariant of the core. Never caught; the process must crash. */
-export class AssertionError extends Error {
-  readonly code = 'RAFT_ASSERTION_FAILED';
+export class AssertionError extends InvariantError {
   constructor(message: string) {
-    super(`raft: assertion failed: ${message}`);
-    this.name = 'AssertionError';
+    super('RAFT_ASSERTION_FAILED', `raft: assertion failed: ${message}`);
   }
 }
 
 /** assert throws AssertionError when `condition` is false (kept on in production, TigerStyle). */
-export function assert(condition: boolean, message: string | (() => string)): asserts condition {
-  if (!condition) throw new AssertionError(typeof message === 'string' ? message : message());
-}
+export const assert: Assert = assertWith((message) => new AssertionError(message));

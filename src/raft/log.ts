@@ -201,12 +201,11 @@ export class RaftLog {
 
   /**
    * maybeCommit commits maxIndex if its entry has the current term (paper 5.4.2: a leader
-   * commits only entries of its own term by counting replicas). With `ignoreTerm` (the planted
-   * bug 'commit-old-term-by-count') the term check is skipped.
+   * commits only entries of its own term by counting replicas).
    */
-  maybeCommit(maxIndex: number, term: number, ignoreTerm = false): boolean {
+  maybeCommit(maxIndex: number, term: number): boolean {
     if (maxIndex <= this.committed) return false;
-    if (!ignoreTerm && this.termOrUndefined(maxIndex) !== term) return false;
+    if (this.termOrUndefined(maxIndex) !== term) return false;
     this.commitTo(maxIndex);
     return true;
   }

@@ -22,7 +22,7 @@ import { ReadOnly } from './read-only.js';
 import { ProgressTracker } from './tracker.js';
 import type { Progress } from './tracker.js';
 import type {
-  ConfChange, ConfState, Config, Entry, HardState, Message, NodeId, PlantedBug, RaftLogger, RandomSource,
+  ConfChange, ConfState, Config, Entry, HardState, Message, NodeId, RaftLogger, RandomSource,
   ReadOnlyOption, ReadState, Snapshot, SoftState, StateRole,
 } from './types.js';
 import { EntryType, MessageType, NONE } from './types.js';
@@ -48,7 +48,6 @@ export interface ResolvedConfig {
   readonly readOnlyOption: ReadOnlyOption;
   readonly disableProposalForwarding: boolean;
   readonly logger: RaftLogger;
-  readonly plant: ReadonlySet<PlantedBug>;
 }
 
 /** resolveConfig fills in defaults from constants.ts and validates ranges; throws ConfigError. */
@@ -82,7 +81,6 @@ export function resolveConfig(config: Config): ResolvedConfig {
     readOnlyOption,
     disableProposalForwarding: config.disableProposalForwarding ?? false,
     logger: config.logger ?? SILENT_LOGGER,
-    plant: config.plant ?? new Set(),
   };
 }
 
@@ -118,8 +116,6 @@ export class Raft {
   isLearner = false;
   /** messages: outgoing messages, sent by the application after persisting the Ready. */
   messages: Message[] = [];
-  /** earlyMessages: sent before persisting; only filled by the planted bug 'ack-before-persist'. */
-  earlyMessages: Message[] = [];
   readStates: ReadState[] = [];
   lead: NodeId = NONE;
   /** leadTransferee: the target of an ongoing leadership transfer (thesis 3.10), or NONE. */
@@ -159,10 +155,6 @@ export class Raft {
     this.logger.info(`newRaft ${this.id} [voters: ${switched.voters.join(',')}] term: ${this.term}, commit: ${this.raftLog.committed}, applied: ${this.raftLog.applied}, lastIndex: ${this.raftLog.lastIndex()}, lastTerm: ${this.raftLog.lastTerm()}`);
   }
 
-  hasPlant(bug: PlantedBug): boolean {
-    return this.cfg.plant.has(bug);
-  }
-
   softState(): SoftState {
     return { leader: this.lead, role: this.state };
   }
@@ -188,10 +180,6 @@ export class Raft {
       // Proposals and read requests forwarded to the leader carry no term: they are treated
       // as local messages there.
       if (type !== MessageType.Prop && type !== MessageType.ReadIndex) message = { ...message, term: this.term };
-    }
-    if (type === MessageType.AppResp && this.hasPlant('ack-before-persist')) {
-      this.earlyMessages.push(message);
-      return;
     }
     if (this.messages.length >= MAX_MESSAGES_PER_READY) {
       this.logger.warn(`${this.id} dropped message ${type} to ${message.to}: outgoing queue full`);
@@ -292,7 +280,7 @@ export class Raft {
   maybeCommit(): boolean {
     const index = this.trk.committed();
     if (!Number.isFinite(index)) return false;
-    return this.raftLog.maybeCommit(index, this.term, this.hasPlant('commit-old-term-by-count'));
+    return this.raftLog.maybeCommit(index, this.term);
   }
 
   /**
@@ -367,6 +355,16 @@ export class Raft {
     this.logger.info(`${this.id} became pre-candidate at term ${this.term}`);
   }
 
+  /**
+   * appendTermStartEntry appends the empty entry of a new leader's term (paper 5.4.2, 8):
+   * committing it commits all earlier entries. Protected, like candidateLogUpToDate and
+   * confChangeRefusal, so that a test can derive a Raft that breaks one rule (test/raft/support).
+   */
+  protected appendTermStartEntry(): void {
+    const appended = this.appendEntries([{ term: 0, index: 0, type: EntryType.Normal, data: EMPTY_BYTES }]);
+    assert(appended, 'empty entry was dropped');
+  }
+
   becomeLeader(): void {
     assert(this.state !== 'follower', 'invalid transition [follower -> leader]');
     this.reset(this.term);
@@ -377,11 +375,7 @@ export class Raft {
     // The leader's own progress is always in replicate state and always active.
     self.becomeReplicate();
     self.recentActive = true;
-    if (!this.hasPlant('no-term-start-entry')) {
-      // The empty entry of a new term (paper 5.4.2, 8): committing it commits all earlier entries.
-      const appended = this.appendEntries([{ term: 0, index: 0, type: EntryType.Normal, data: EMPTY_BYTES }]);
-      assert(appended, 'empty entry was dropped');
-    }
+    this.appendTermStartEntry();
     // A conf change waits until the term-start entry is applied: a leader proposes a change
     // only after an entry of its own term is committed (thesis 4.1, the 2015 correction to the
     // single-server change algorithm), and any change of an earlier leader is applied by then.
@@ -581,12 +575,17 @@ export class Raft {
     }
   }
 
+  /** candidateLogUpToDate: the requester's log is at least as up-to-date as ours (paper 5.4.1). */
+  protected candidateLogUpToDate(m: Message): boolean {
+    return this.raftLog.isUpToDate(m.index, m.logTerm);
+  }
+
   /** handleVoteRequest grants at most one vote per term (paper 5.2) to an up-to-date log (5.4.1). */
   private handleVoteRequest(m: Message): void {
     const canVote = this.vote === m.from
       || (this.vote === NONE && this.lead === NONE)
       || (m.type === MessageType.PreVote && m.term > this.term);
-    const upToDate = this.hasPlant('vote-without-log-check') || this.raftLog.isUpToDate(m.index, m.logTerm);
+    const upToDate = this.candidateLogUpToDate(m);
     const responseType = voteResponseType(m.type);
     if (canVote && upToDate) {
       this.logger.info(`${this.id} cast ${m.type} for ${m.from} [logterm: ${m.logTerm}, index: ${m.index}] at term ${this.term}`);
@@ -687,11 +686,11 @@ export class Raft {
   }
 
   /** confChangeRefusal says why a conf change cannot be proposed now, or undefined if it can. */
-  private confChangeRefusal(change: ConfChange, pendingConfIndex: number): string | undefined {
+  protected confChangeRefusal(change: ConfChange, pendingConfIndex: number): string | undefined {
     const alreadyPending = pendingConfIndex > this.raftLog.applied;
     const alreadyJoint = this.trk.config.voters.outgoing.size > 0;
     const wantsLeaveJoint = isLeaveJoint(change);
-    if (alreadyPending && !this.hasPlant('two-pending-conf-changes')) {
+    if (alreadyPending) {
       return `possible unapplied conf change at index ${pendingConfIndex} (applied to ${this.raftLog.applied})`;
     }
     if (alreadyJoint && !wantsLeaveJoint) return 'must transition out of joint config first';

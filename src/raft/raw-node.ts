@@ -19,8 +19,13 @@ export class RawNode implements RaftNode {
   /** pending: the Ready handed out and not yet advanced. */
   private pending: Ready | undefined = undefined;
 
-  constructor(config: Config) {
-    this.raft = new Raft(config);
+  /**
+   * The constructor builds the state machine with `createRaft`: the default is the Raft of this
+   * module; a test may pass a subclass that breaks one rule on purpose (the simulator's planted
+   * bugs, test/raft/support/planted-raft.ts), so that no production type carries a test switch.
+   */
+  constructor(config: Config, createRaft: (config: Config) => Raft = (resolved) => new Raft(resolved)) {
+    this.raft = createRaft(config);
     this.prevSoftState = this.raft.softState();
     this.prevHardState = this.raft.hardState();
   }
@@ -130,7 +135,7 @@ export class RawNode implements RaftNode {
     if (!isEmptyHardState(hard) && !hardStateEqual(hard, this.prevHardState)) return true;
     if (raft.raftLog.unstable.snapshot !== undefined) return true;
     if (raft.raftLog.unstable.entries.length > 0) return true;
-    if (raft.messages.length > 0 || raft.earlyMessages.length > 0) return true;
+    if (raft.messages.length > 0) return true;
     if (raft.readStates.length > 0) return true;
     return raft.raftLog.hasNextCommittedEntries();
   }
@@ -152,7 +157,6 @@ export class RawNode implements RaftNode {
       entries,
       committedEntries: raft.raftLog.nextCommittedEntries(),
       messages: raft.messages,
-      earlyMessages: raft.earlyMessages,
       // A new term or vote must be durable before any message that depends on it leaves
       // (paper 5.2: one vote per term survives restarts); so must appended entries (5.3).
       mustSync: entries.length > 0 || snapshot !== undefined || hard.term !== this.prevHardState.term || hard.vote !== this.prevHardState.vote,
@@ -160,7 +164,6 @@ export class RawNode implements RaftNode {
     if (softChanged) this.prevSoftState = soft;
     if (hardChanged) this.prevHardState = hard;
     raft.messages = [];
-    raft.earlyMessages = [];
     raft.readStates = [];
     this.pending = ready;
     return ready;

@@ -168,12 +168,6 @@ export interface Ready {
   readonly snapshot?: Snapshot;
   readonly committedEntries: readonly Entry[];
   readonly messages: readonly Message[];
-  /**
-   * earlyMessages: messages that may be sent before persisting (step 0, before step 1); always
-   * empty unless a planted bug is on ('ack-before-persist' puts a follower's AppResp here, so the
-   * leader may count an entry the follower then loses in a crash).
-   */
-  readonly earlyMessages: readonly Message[];
   /** mustSync: the write of step 1 must be fsynced before step 2. */
   readonly mustSync: boolean;
 }
@@ -207,26 +201,6 @@ export interface RandomSource {
 /** ReadOnlyOption picks how ReadIndex is answered. */
 export type ReadOnlyOption = 'safe' | 'leaseBased';
 
-/**
- * PlantedBug names a test-only defect that the simulator must catch (issue 2). Never set in
- * production; the runtime refuses to start with any.
- */
-export type PlantedBug =
-  | 'no-term-start-entry'
-  | 'commit-old-term-by-count'
-  | 'vote-without-log-check'
-  | 'two-pending-conf-changes'
-  | 'ack-before-persist';
-
-/** PLANTED_BUGS lists every PlantedBug, for CLIs and tests. */
-export const PLANTED_BUGS: readonly PlantedBug[] = [
-  'no-term-start-entry',
-  'commit-old-term-by-count',
-  'vote-without-log-check',
-  'two-pending-conf-changes',
-  'ack-before-persist',
-];
-
 /** RaftLogger receives the core's diagnostics. It must not do I/O synchronously that matters to the core. */
 export interface RaftLogger {
   debug(message: string): void;
@@ -258,11 +232,9 @@ export interface Config {
   /** disableProposalForwarding: followers drop proposals instead of forwarding them to the leader. */
   readonly disableProposalForwarding?: boolean;
   readonly logger?: RaftLogger;
-  /** plant: test-only defects, for the simulator's self-test. */
-  readonly plant?: ReadonlySet<PlantedBug>;
 }
 
-/** Progress of one peer as the leader sees it; reported by status(). */
+/** PeerProgress is the progress of one peer as the leader sees it; reported by status(). */
 export interface PeerProgress {
   readonly match: number;
   readonly next: number;

@@ -42,12 +42,6 @@ export type DevicePlan = { deviceId: string; state: string; sinceMs: number } & 
   | { verdict: 'allow' | 'quarantine' }
 );
 
-/** StateMachineOptions exist for the chaos suite's self-test only; production passes none. */
-export interface StateMachineOptions {
-  /** skipReplayCheck: PLANTED BUG — apply without the per-signer sequence and duplicate-body checks. */
-  readonly skipReplayCheck?: boolean;
-}
-
 /**
  * StateMachine is one node's copy of the replicated state. It implements the runtime's
  * RuntimeApplier<ApplyResult> port: apply(entry), snapshot(), restore(bytes).
@@ -55,21 +49,18 @@ export interface StateMachineOptions {
 export class StateMachine {
   private data: StateData;
   private readonly engines: PolicyEngineFactory;
-  private readonly options: StateMachineOptions = {};
 
   /** constructor creates the state right after genesis; `engines` builds the policy engine. */
-  constructor(genesis: Genesis, engines: PolicyEngineFactory, options: StateMachineOptions = {}) {
+  constructor(genesis: Genesis, engines: PolicyEngineFactory) {
     this.engines = engines;
-    this.options = options;
     this.data = initialData(genesis, clusterIdOf(genesis), engines.create());
   }
 
   /** restore (static) builds a state machine from snapshot() bytes. */
   static restore(bytes: Uint8Array, engines: PolicyEngineFactory): StateMachine {
     const machine = Object.create(StateMachine.prototype) as StateMachine;
-    const fields = machine as unknown as { data: StateData; engines: PolicyEngineFactory; options: StateMachineOptions };
+    const fields = machine as unknown as { data: StateData; engines: PolicyEngineFactory };
     fields.engines = engines;
-    fields.options = {};
     fields.data = fromSnapshotJson(Buffer.from(bytes).toString('utf8'), engines);
     return machine;
   }
@@ -88,9 +79,22 @@ export class StateMachine {
       clusterId: data.clusterId,
       root: data.root,
       key: (id) => data.keys.get(id),
-      // The planted bug no-replay-check (chaos self-test only) forgets every signer's sequence.
-      lastSeq: (signer) => (this.options.skipReplayCheck === true ? 0 : data.lastSeq.get(signer) ?? 0),
+      lastSeq: (signer) => this.lastSequence(signer),
     };
+  }
+
+  /**
+   * lastSequence returns the last sequence number applied for `signer` (0 if none): a command must
+   * carry a higher one (DESIGN.md promise 3). Protected, like earlierResult, so that the replay
+   * checks can be seen through one seam (the composition root derives a machine from it).
+   */
+  protected lastSequence(signer: string): number {
+    return this.data.lastSeq.get(signer) ?? 0;
+  }
+
+  /** earlierResult returns the remembered outcome of a command with the same body, if it was applied or rejected after verifying. */
+  protected earlierResult(bodyHash: string): { readonly ok: boolean; readonly code?: string; readonly index: number } | undefined {
+    return this.data.remembered.get(bodyHash);
   }
 
   /**
@@ -143,8 +147,8 @@ export class StateMachine {
     const bodyHash = toHex(sha256(envelope.body));
     // A body that was applied, or rejected after its signatures verified, is answered as a duplicate
     // and its remembered result kept: a retry must find the original result, never a later one.
-    const earlier = data.remembered.get(bodyHash);
-    if (earlier !== undefined && this.options.skipReplayCheck !== true) {
+    const earlier = this.earlierResult(bodyHash);
+    if (earlier !== undefined) {
       const what = earlier.ok ? 'applied' : `rejected (${earlier.code ?? 'unknown'})`;
       return this.reject(entry, timeMs, new CommandError('duplicate', `this command was ${what} at index ${earlier.index}`), '', bodyHash, false);
     }

@@ -1,5 +1,6 @@
 // errors.ts — the storage module's named errors. Each has a stable `code`; corruption errors
 // name the record (key and, for log entries, the index) so an operator knows what is damaged.
+import { InvariantError, assertWith, type Assert } from '../assert.js';
 
 /** StorageError is the base of the storage module's expected errors. */
 export class StorageError extends Error {
@@ -53,15 +54,11 @@ export class StorageCrashedError extends StorageError {
 }
 
 /** StorageAssertionError: a broken invariant (a caller bug such as a gap in appended entries). Never caught. */
-export class StorageAssertionError extends Error {
-  readonly code = 'STORAGE_ASSERTION_FAILED';
+export class StorageAssertionError extends InvariantError {
   constructor(message: string) {
-    super(`storage: assertion failed: ${message}`);
-    this.name = 'StorageAssertionError';
+    super('STORAGE_ASSERTION_FAILED', `storage: assertion failed: ${message}`);
   }
 }
 
 /** assert throws StorageAssertionError when `condition` is false (kept on in production). */
-export function assert(condition: boolean, message: string | (() => string)): asserts condition {
-  if (!condition) throw new StorageAssertionError(typeof message === 'string' ? message : message());
-}
+export const assert: Assert = assertWith((message) => new StorageAssertionError(message));

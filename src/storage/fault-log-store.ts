@@ -14,9 +14,9 @@
 // only a Ready whose one durable change is a higher commit index.
 //
 // A correct node only acts on a synced write after its promise resolves, so a crash never loses
-// anything it acknowledged; the planted defect `ackBeforeSync` resolves every write at once (as a
-// node that forgot fsync would) so tests can show that they detect the loss. For real processes,
-// kill -9 during the delay has the same effect.
+// anything it acknowledged; a caller that writes everything with `sync: false` (a node that forgot
+// fsync) loses acknowledged writes, which is how tests show that they detect the loss. For real
+// processes, kill -9 during the delay has the same effect.
 import type { Snapshot } from '../raft/index.js';
 import { StorageClosedError, StorageCrashedError, assert } from './errors.js';
 import type { LogStore, PersistedState, SaveBatch } from './log-store.js';
@@ -25,8 +25,6 @@ import type { LogStore, PersistedState, SaveBatch } from './log-store.js';
 export interface FaultLogStoreInit {
   /** syncDelayMs: how long each write stays unsynced before it is durable (>= 0). */
   readonly syncDelayMs: number;
-  /** ackBeforeSync: planted defect for negative tests; save() resolves before the write is durable. */
-  readonly ackBeforeSync?: boolean;
   /** maxPendingWrites bounds the queue of unsynced writes (default 1024). */
   readonly maxPendingWrites?: number;
   /**
@@ -41,7 +39,7 @@ interface PendingWrite {
   readonly run: () => Promise<void>;
   /** synced: the write is an fsync (a pass ends with it). */
   readonly synced: boolean;
-  /** acknowledged: its promise already resolved (unsynced, or the ackBeforeSync defect); a crash loses it silently. */
+  /** acknowledged: its promise already resolved (an unsynced write); a crash loses it silently. */
   readonly acknowledged: boolean;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
@@ -102,8 +100,8 @@ export class FaultLogStore implements LogStore {
 
   /**
    * crash simulates a power cut: every write not yet durable is lost (its promise rejects with
-   * StorageCrashedError unless it was already acknowledged: an unsynced write, or the
-   * ackBeforeSync defect), and the wrapped store is closed. Returns the number of writes lost.
+   * StorageCrashedError unless it was already acknowledged: an unsynced write), and the wrapped
+   * store is closed. Returns the number of writes lost.
    */
   async crash(): Promise<number> {
     if (this.crashed || this.closed) return 0;
@@ -123,8 +121,8 @@ export class FaultLogStore implements LogStore {
     const limit = this.init.maxPendingWrites ?? DEFAULT_MAX_PENDING_WRITES;
     assert(this.pending.length < limit, () => `FaultLogStore: more than ${limit} unsynced writes`);
     const acknowledged = new Promise<void>((resolve, reject) => {
-      if (!synced || this.init.ackBeforeSync === true) {
-        // Acknowledged now (an unsynced write, or the planted defect); a later crash silently loses it.
+      if (!synced) {
+        // Acknowledged now (an unsynced write); a later crash silently loses it.
         this.pending.push({ run, synced, acknowledged: true, resolve: () => undefined, reject: () => undefined });
         resolve();
       } else {

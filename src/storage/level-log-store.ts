@@ -25,7 +25,7 @@ import { ClassicLevel } from 'classic-level';
 import type { Entry, HardState, Snapshot, SnapshotMetadata } from '../raft/index.js';
 import {
   CodecError, decodeEntry, decodeHardState, decodeSnapshotMetadata, encodeEntry, encodeHardState, encodeSnapshotMetadata,
-} from '../transport/index.js';
+} from '../wire/index.js';
 import {
   DEFAULT_SNAPSHOT_CHUNK_BYTES, EMPTY_CONF_STATE_VALUE, EMPTY_HARD_STATE_VALUE, MAX_SNAPSHOT_CHUNKS, STORAGE_FORMAT_VERSION,
 } from './constants.js';

@@ -1,5 +1,6 @@
 // errors.ts — the transport's named errors. Each has a stable `code`; messages say what was
 // expected and what was received. Broken invariants use assert() and are never caught.
+import { InvariantError, assertWith, type Assert } from '../assert.js';
 
 /** TransportError is the base of the transport's expected errors; `code` is stable across releases. */
 export class TransportError extends Error {
@@ -11,22 +12,8 @@ export class TransportError extends Error {
   }
 }
 
-/** CodecErrorCode names why bytes could not become a core object. */
-export type CodecErrorCode =
-  | 'CODEC_MALFORMED' // not a valid protobuf encoding of the expected message
-  | 'CODEC_UNSAFE_INTEGER' // a 64-bit value above Number.MAX_SAFE_INTEGER
-  | 'CODEC_INVALID_ENUM' // an enum number the core does not define
-  | 'CODEC_MISSING_FIELD' // a required sub-message is absent
-  | 'CODEC_INVALID_FIELD'; // a value the core would reject (wrong size, wrong combination)
-
-/** CodecError: decoding refused bytes; `path` names the offending field (e.g. `Message.entries[3].term`). */
-export class CodecError extends TransportError {
-  readonly path: string;
-  constructor(code: CodecErrorCode, path: string, detail: string, options?: { cause?: unknown }) {
-    super(code, `codec: ${path}: ${detail}`, options);
-    this.path = path;
-  }
-}
+/** CodecError and CodecErrorCode live in src/wire, with the codecs that throw them. */
+export { CodecError, type CodecErrorCode } from '../wire/errors.js';
 
 /** FrameTooLargeError: a length prefix announced more than maxFrameBytes. */
 export class FrameTooLargeError extends TransportError {
@@ -80,15 +67,11 @@ export class ProtocolError extends TransportError {
 }
 
 /** TransportAssertionError: a broken invariant of the transport. Never caught. */
-export class TransportAssertionError extends Error {
-  readonly code = 'TRANSPORT_ASSERTION_FAILED';
+export class TransportAssertionError extends InvariantError {
   constructor(message: string) {
-    super(`transport: assertion failed: ${message}`);
-    this.name = 'TransportAssertionError';
+    super('TRANSPORT_ASSERTION_FAILED', `transport: assertion failed: ${message}`);
   }
 }
 
 /** assert throws TransportAssertionError when `condition` is false (kept on in production). */
-export function assert(condition: boolean, message: string | (() => string)): asserts condition {
-  if (!condition) throw new TransportAssertionError(typeof message === 'string' ? message : message());
-}
+export const assert: Assert = assertWith((message) => new TransportAssertionError(message));

@@ -1,8 +1,6 @@
-// index.ts — the public surface of the transport module: the Raft protobuf codec and the TLS 1.3
-// transport between nodes, mutually authenticated by pinned node keys.
-export * from './codec.js';
+// index.ts — the public surface of the transport module: the TLS 1.3 transport between nodes,
+// mutually authenticated by pinned node keys. The Raft protobuf codec it speaks lives in src/wire.
 export * from './errors.js';
-export { findRepositoryRoot } from './proto.js';
 export * from './constants.js';
 export { FrameDecoder, frameHeader } from './framing.js';
 export type { AuthenticatedPeer, MembershipCheck } from './peer-certificate.js';

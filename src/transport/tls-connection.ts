@@ -20,7 +20,7 @@ import { TLSSocket, connect as connectTls, createSecureContext } from 'node:tls'
 import type { SecureContext } from 'node:tls';
 import { createNodeCertificate } from '../tls/node-cert.js';
 import { FRAME_HEADER_BYTES, PROTOCOL_VERSION } from './constants.js';
-import { DecryptError, HandshakeError, ProtocolError, TransportError, assert } from './errors.js';
+import { CodecError, DecryptError, HandshakeError, ProtocolError, TransportError, assert } from './errors.js';
 import { FrameDecoder, frameHeader } from './framing.js';
 import { hex } from './keys.js';
 import type { AuthenticatedPeer, MembershipCheck } from './peer-certificate.js';
@@ -166,7 +166,7 @@ export class TlsConnection {
     try {
       step();
     } catch (error) {
-      if (error instanceof TransportError) this.close(error);
+      if (error instanceof TransportError || error instanceof CodecError) this.close(error);
       else throw error;
     }
   }

@@ -24,8 +24,8 @@ import type { Logger } from 'pino';
 import type protobuf from 'protobufjs';
 import type { Message } from '../raft/index.js';
 import { MessageType } from '../raft/index.js';
-import type { ProtoObject } from './codec.js';
-import { decodeProto, messageFromProto, messageToProto, readBytes, readUint64 } from './codec.js';
+import type { ProtoObject } from '../wire/index.js';
+import { decodeProto, messageFromProto, messageToProto, readBytes, readUint64 } from '../wire/index.js';
 import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_KEEPALIVE_MS, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_INBOUND_CONNECTIONS,
   DEFAULT_MAX_QUEUE_BYTES, DEFAULT_MAX_QUEUE_MESSAGES, DEFAULT_MAX_SNAPSHOT_BYTES, DEFAULT_RECONNECT_BASE_MS,
@@ -37,7 +37,7 @@ import { CodecError, NotMemberError, ProtocolError, TransportError, assert } fro
 import type { NodeIdentity } from './keys.js';
 import { hex } from './keys.js';
 import type { MembershipCheck } from './peer-certificate.js';
-import { protoType } from './proto.js';
+import { protoType } from '../wire/index.js';
 import { FRAME_OVERHEAD_BYTES, TlsConnection, createTlsCredentials } from './tls-connection.js';
 import type { TlsConnectionInit, TlsCredentials } from './tls-connection.js';
 

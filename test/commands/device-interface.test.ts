@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import {
   CommandError, decodeBody, encodeBody, type CommandBody, type DeviceInterface, type DeviceSpec, type Payload, type TelemetryEvent,
 } from '../../src/commands/index.js';
-import { commandTypes } from '../../src/commands/schema.js';
+import { commandTypes } from '../../src/wire/index.js';
 
 const CLUSTER = new Uint8Array(32).fill(9);
 

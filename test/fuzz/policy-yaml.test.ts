@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { PolicyError, parsePolicyYaml } from '../../src/policy/index.js';
-import { packagePath } from '../../src/commands/index.js';
+import { packagePath } from '../../src/wire/index.js';
 import { FuzzPlan, describeError } from './support.js';
 
 const plan = new FuzzPlan(3);

@@ -19,7 +19,7 @@ import {
   ConfChangeType, EntryType, InvalidMessageError, MessageType, PeerNotFoundError, StepLocalMessageError, encodeConfChange, makeMessage,
 } from '../../src/raft/index.js';
 import type { Entry, Message } from '../../src/raft/index.js';
-import { decodeMessage, encodeMessage } from '../../src/transport/codec.js';
+import { decodeMessage, encodeMessage } from '../../src/wire/index.js';
 import { CodecError } from '../../src/transport/errors.js';
 import { Network, bytes, confState } from '../raft/support/network.js';
 import { FuzzPlan, describeError, mutatedBytes } from './support.js';

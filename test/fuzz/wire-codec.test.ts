@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
   decodeConfChange, decodeEntry, decodeHardState, decodeMessage, decodeSnapshot, encodeConfChange, encodeEntry, encodeHardState, encodeMessage, encodeSnapshot,
-} from '../../src/transport/codec.js';
+} from '../../src/wire/index.js';
 import { CodecError, FrameTooLargeError } from '../../src/transport/errors.js';
 import { FrameDecoder, frameHeader } from '../../src/transport/framing.js';
 import { FuzzPlan, describeError, mutatedBytes } from './support.js';

@@ -1,16 +1,17 @@
-// planted.test.ts — unit-level evidence that each planted bug (Config.plant, test-only) really
-// changes the core's behaviour, and that without it the core behaves correctly. The simulator
-// (test/raft/sim) shows that each one is caught as a safety violation.
+// planted.test.ts — unit-level evidence that each planted bug (a Raft subclass or a harness rule of
+// test/raft/support/planted-raft.ts, test-only) really changes the core's behaviour, and that without
+// it the core behaves correctly. The simulator (test/raft/sim) shows that each one is caught as a
+// safety violation.
 //
 // Method: for each bug, the same small scenario with and without the plant.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfChangeType, EMPTY_BYTES, MessageType } from '../../src/raft/index.js';
-import type { PlantedBug } from '../../src/raft/index.js';
 import { Network } from './support/network.js';
+import { earlyMessages, type PlantedBug } from './support/planted-raft.js';
 import { entriesWithTerms, entry, msg, newRaft, newStorage, takeMessages } from './support/raft-helpers.js';
 
-const plant = (bug?: PlantedBug) => (bug === undefined ? {} : { plant: new Set<PlantedBug>([bug]) });
+const plant = (bug?: PlantedBug) => (bug === undefined ? {} : { plant: bug });
 
 describe('planted bugs', () => {
   for (const bug of [undefined, 'no-term-start-entry'] as const) {
@@ -42,7 +43,7 @@ describe('planted bugs', () => {
 
   for (const bug of [undefined, 'two-pending-conf-changes'] as const) {
     test(`${bug ?? 'no plant'}: a second conf change while one is pending is ${bug ? 'accepted' : 'refused'}`, () => {
-      const net = new Network([1, 2, 3], { config: () => plant(bug) });
+      const net = new Network([1, 2, 3], plant(bug));
       net.campaign(1);
       const add = (nodeId: number) => ({ transition: 'auto' as const, changes: [{ type: ConfChangeType.AddLearner, nodeId }], context: EMPTY_BYTES });
       net.raw(1).proposeConfChange(add(4));
@@ -52,8 +53,8 @@ describe('planted bugs', () => {
   }
 
   for (const bug of [undefined, 'ack-before-persist'] as const) {
-    test(`${bug ?? 'no plant'}: a follower's acknowledgement is in ${bug ? 'earlyMessages (sent before persisting)' : 'messages (sent after persisting)'}`, () => {
-      const net = new Network([1, 2, 3], { config: () => plant(bug) });
+    test(`${bug ?? 'no plant'}: a follower's acknowledgement is sent ${bug ? 'before' : 'after'} persisting`, () => {
+      const net = new Network([1, 2, 3], plant(bug));
       net.campaign(1);
       net.raw(1).propose(new Uint8Array([1]));
       const ready = net.raw(1).ready();
@@ -62,9 +63,9 @@ describe('planted bugs', () => {
       const app = ready.messages.find((m) => m.type === MessageType.App && m.to === 2)!;
       net.raw(2).step(app);
       const followerReady = net.raw(2).ready();
-      const early = followerReady.earlyMessages.filter((m) => m.type === MessageType.AppResp);
-      const late = followerReady.messages.filter((m) => m.type === MessageType.AppResp);
-      assert.deepEqual([early.length, late.length], bug ? [1, 0] : [0, 1]);
+      const { early, late } = earlyMessages(followerReady, bug);
+      const acks = (messages: readonly { type: MessageType }[]) => messages.filter((m) => m.type === MessageType.AppResp).length;
+      assert.deepEqual([acks(early), acks(late)], bug ? [1, 0] : [0, 1]);
       assert.equal(followerReady.entries.length, 1, 'the entry is still to be persisted');
       net.raw(2).advance();
     });

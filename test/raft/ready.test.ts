@@ -28,7 +28,6 @@ describe('Ready and advance', () => {
     assert.equal(ready.mustSync, true);
     assert.deepEqual(ready.entries.map((e) => [e.index, e.term]), [[1, 1]]);
     assert.deepEqual(ready.committedEntries.map((e) => e.index), [1], 'in this Ready too: it is persisted before it is applied');
-    assert.deepEqual(ready.earlyMessages, []);
     storage.append(ready.entries);
     storage.setHardState(ready.hardState!);
     node.advance();

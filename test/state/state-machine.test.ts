@@ -397,18 +397,3 @@ describe('the state hash is kept per applied entry', () => {
     assert.equal(other.stateHash(), toHex(sha256(original())));
   });
 });
-
-describe('the planted bug no-replay-check (chaos self-test only)', () => {
-  test('with it, a replayed command applies twice and an older seq applies after a newer one; without it, neither', () => {
-    const cluster = new TestCluster();
-    const first = cluster.root({ kind: 'createDomain', description: 'one' }, 'one');
-    const second = cluster.root({ kind: 'createDomain', description: 'two' }, 'two');
-    const run = (machine: StateMachine): boolean[] => [first, second, first].map((payload, i) => machine.apply({ index: i + 1, term: 1, timeMs: T0_MS + i, payload }).ok);
-    assert.deepEqual(run(new StateMachine(cluster.genesis, policyEngines)), [true, true, false], 'the correct machine rejects the replay');
-    const planted = new StateMachine(cluster.genesis, policyEngines, { skipReplayCheck: true });
-    // The replay is not rejected as a duplicate or a stale seq; it fails only because the domain exists.
-    const results = [first, second, first].map((payload, i) => planted.apply({ index: i + 1, term: 1, timeMs: T0_MS + i, payload }));
-    assert.equal(results[2]!.ok, false);
-    assert.equal(!results[2]!.ok && results[2]!.code, 'domain_exists', 'the planted machine let the replay through to the payload');
-  });
-});

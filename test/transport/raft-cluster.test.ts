@@ -93,7 +93,6 @@ class ClusterNode {
 
   private async handleReady(): Promise<void> {
     const ready = this.raw.ready();
-    this.transport.send(ready.earlyMessages);
     await this.storage.save({ entries: ready.entries, ...(ready.hardState ? { hardState: ready.hardState } : {}), ...(ready.snapshot ? { snapshot: ready.snapshot } : {}) });
     this.transport.send(ready.messages);
     if (ready.snapshot !== undefined) {

@@ -1,5 +1,5 @@
 // campaign.ts — runs many seeds and summarises them (used by the CLI and the CI tests).
-import type { PlantedBug } from '../../../src/raft/index.js';
+import type { PlantedBug } from '../support/planted-raft.js';
 import { DEFAULT_LIVENESS_FAULT_STEPS, DEFAULT_SAFETY_STEPS, runSimulation, type SimResult, type SimStats } from './simulator.js';
 import type { ProfileKind } from './profile.js';
 import type { InvariantKind, RunMode } from './violation.js';

@@ -9,7 +9,7 @@
 // With --plant BUG the simulator expects to fail: exit 0 when the bug was caught, 1 when not.
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { PLANTED_BUGS, type PlantedBug } from '../../../src/raft/index.js';
+import { PLANTED_BUGS, type PlantedBug } from '../support/planted-raft.js';
 import { defaultStepsFor, formatStats, nodesForSeed, runCampaign, type NodeCount } from './campaign.js';
 import { PROFILE_KINDS, type ProfileKind } from './profile.js';
 import { LIVENESS_BOUND_ELECTION_TIMEOUTS, runSimulation } from './simulator.js';

@@ -1,7 +1,8 @@
 // Goal: the simulator catches each planted defect of the core (issue 2, item 5), within a
 // bounded number of seeds and as the invariant the defect breaks — evidence that a clean
 // campaign on the real core means something.
-// Method: for each PlantedBug, run seeds 0..K-1 with the defect switched on (Config.plant) and
+// Method: for each PlantedBug, run seeds 0..K-1 with the defect switched on (a Raft subclass of
+// test/raft/support/planted-raft.ts, handed to RawNode) and
 // stop at the first seed that breaks one of the expected invariants. Where the simulator has a
 // direct protocol-rule check (leader-commit-rule, single-pending-conf-change), a second search
 // switches those checks off and demands the client-visible damage itself: with the leader-churn
@@ -10,7 +11,7 @@
 // from local state instead of ReadIndex must be caught as non-linearizable.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PLANTED_BUGS, type PlantedBug } from '../../../src/raft/index.js';
+import { PLANTED_BUGS, type PlantedBug } from '../support/planted-raft.js';
 import { nodesForSeed } from './campaign.js';
 import type { ProfileKind } from './profile.js';
 import { DEFAULT_LIVENESS_FAULT_STEPS, DEFAULT_SAFETY_STEPS, runSimulation } from './simulator.js';

@@ -11,7 +11,7 @@
 // InvariantViolation that names the seed, the step and the command that replays the run.
 import { createHash, type Hash } from 'node:crypto';
 import type {
-  ConfChange, ConfChangeSingle, ConfState, Entry, HardState, Message, NodeId, PlantedBug, Ready, StateRole,
+  ConfChange, ConfChangeSingle, ConfState, Entry, HardState, Message, NodeId, Ready, StateRole,
 } from '../../../src/raft/index.js';
 import {
   AssertionError, ConfChangeType, EntryType, MemoryStorage, MessageType, PeerNotFoundError, ProposalDroppedError, RaftError,
@@ -22,6 +22,7 @@ import { History, INITIAL_MACHINE, type MachineState } from './history.js';
 import { SimRandom } from './prng.js';
 import { TICK_TIME, describeProfile, drawProfile, type Profile, type ProfileKind } from './profile.js';
 import { InvariantViolation, replayCommand, type RunIdentity, type RunMode } from './violation.js';
+import { createRaftFor, earlyMessages, type PlantedBug } from '../support/planted-raft.js';
 
 /** DEFAULT_SAFETY_STEPS is the default length of a safety run, in steps (events). */
 export const DEFAULT_SAFETY_STEPS = 4000;
@@ -227,7 +228,7 @@ class Simulation {
   private readonly blocked = new Set<string>();
   private readonly pendingReads = new Map<string, PendingRead>();
   private readonly pendingProposals = new Map<string, PendingProposal>();
-  private readonly plant: ReadonlySet<PlantedBug>;
+  private readonly plant: PlantedBug | undefined;
   private readonly traceHash: Hash = createHash('sha256');
   private readonly traceTail: string[] = [];
   private readonly traceAll: string[] | undefined;
@@ -256,7 +257,7 @@ class Simulation {
       seed: options.seed, nodes: options.nodes, mode: options.mode, steps: options.steps, plant: options.plant,
       ruleChecks: options.ruleChecks !== false, profile: options.profile ?? 'swarm',
     };
-    this.plant = new Set(options.plant === undefined ? [] : [options.plant]);
+    this.plant = options.plant;
     this.traceAll = options.keepTrace === true ? [] : undefined;
     this.nextNodeId = options.nodes + 1;
     this.maxNodeId = options.nodes * 4;
@@ -387,8 +388,7 @@ class Simulation {
       checkQuorum: this.profile.checkQuorum,
       preVote: this.profile.preVote,
       readOnlyOption: 'safe',
-      plant: this.plant,
-    }));
+    }, createRaftFor(this.plant)));
     node.state = 'up';
     node.role = 'follower';
     node.term = node.durableHardState.term;
@@ -555,8 +555,9 @@ class Simulation {
       const raw = node.raw!;
       if (!this.core(node, 'hasReady', () => raw.hasReady())) return;
       const ready = this.core(node, 'ready', () => raw.ready());
-      // Messages the core allows before persistence (only the planted ack-before-persist makes any).
-      for (const message of ready.earlyMessages) this.sendFrom(node.id, message);
+      // Messages sent before persistence: only the planted ack-before-persist sends any.
+      const { early, late } = earlyMessages(ready, this.plant);
+      for (const message of early) this.sendFrom(node.id, message);
       const meets = (when: ArmedCrash['when']): boolean => when === 'any'
         || (when === 'entries' && ready.entries.length > 0)
         || (when === 'commit' && ready.hardState !== undefined && ready.hardState.commit > node.durableHardState.commit);
@@ -565,7 +566,7 @@ class Simulation {
       this.persist(node, ready);
       const met = (when: ArmedCrash['when']): boolean => (when === 'commit' ? committing : meets(when));
       if (this.crashPoint(node, 'before-send', met)) return;
-      for (const message of ready.messages) this.sendFrom(node.id, message);
+      for (const message of late) this.sendFrom(node.id, message);
       if (this.crashPoint(node, 'before-apply', met)) return;
       this.apply(node, ready);
       if (this.crashPoint(node, 'before-advance', met)) return;

@@ -1,5 +1,6 @@
 // violation.ts — the simulator's failure report: which invariant broke, where, and how to replay it.
-import type { NodeId, PlantedBug } from '../../../src/raft/index.js';
+import type { NodeId } from '../../../src/raft/index.js';
+import type { PlantedBug } from '../support/planted-raft.js';
 import type { ProfileKind } from './profile.js';
 
 /**

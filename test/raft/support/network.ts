@@ -8,6 +8,7 @@ import {
   EntryType, MemoryStorage, MessageType, PeerNotFoundError, RawNode, SeededRandom, bootstrapStorage, decodeConfChange,
 } from '../../../src/raft/index.js';
 import type { ConfState, Config, Entry, Message, NodeId, ReadState, Ready } from '../../../src/raft/index.js';
+import { createRaftFor, earlyMessages, type PlantedBug } from './planted-raft.js';
 
 /** confState builds a ConfState from voters (and optionally learners). */
 export function confState(voters: readonly NodeId[], learners: readonly NodeId[] = []): ConfState {
@@ -46,11 +47,14 @@ export class TestNode {
   /** eventSink receives one line per notable Ready content (role change, apply, read state), for traces. */
   eventSink: ((line: string) => void) | undefined = undefined;
   readonly config: Omit<Config, 'storage'>;
+  /** plant: the planted bug this node's core runs with (test/raft/support/planted-raft.ts), if any. */
+  readonly plant: PlantedBug | undefined;
 
-  constructor(config: Omit<Config, 'storage'>, storage: MemoryStorage) {
+  constructor(config: Omit<Config, 'storage'>, storage: MemoryStorage, plant?: PlantedBug) {
     this.storage = storage;
     this.config = config;
-    this.node = new RawNode({ ...config, storage });
+    this.plant = plant;
+    this.node = new RawNode({ ...config, storage }, createRaftFor(plant));
   }
 
   get id(): NodeId {
@@ -66,14 +70,15 @@ export class TestNode {
     for (let round = 0; round < 1000 && this.node.hasReady(); round++) {
       const ready = this.node.ready();
       this.reportReady(ready);
-      out.push(...ready.earlyMessages);
+      const { early, late } = earlyMessages(ready, this.plant);
+      out.push(...early);
       if (ready.snapshot !== undefined) {
         this.storage.applySnapshot(ready.snapshot);
         this.snapshotsApplied.push(ready.snapshot.metadata.index);
       }
       this.storage.append(ready.entries);
       if (ready.hardState !== undefined) this.storage.setHardState(ready.hardState);
-      out.push(...ready.messages);
+      out.push(...late);
       for (const entry of ready.committedEntries) {
         this.applied.push(entry);
         if (entry.type === EntryType.ConfChange) this.confStates.push(this.node.applyConfChange(decodeConfChange(entry.data)));
@@ -99,7 +104,7 @@ export class TestNode {
 
   /** restart rebuilds the RawNode from its storage (a crash after the last flush). */
   restart(overrides: Partial<Omit<Config, 'storage'>> = {}): void {
-    this.node = new RawNode({ ...this.config, ...overrides, storage: this.storage });
+    this.node = new RawNode({ ...this.config, ...overrides, storage: this.storage }, createRaftFor(this.plant));
   }
 
   /** appliedData returns the data of applied normal entries that are not empty, as strings. */
@@ -116,6 +121,8 @@ export interface NetworkOptions {
   readonly config?: (id: NodeId) => Partial<Omit<Config, 'storage' | 'id' | 'random'>>;
   /** learners among the ids. */
   readonly learners?: readonly NodeId[];
+  /** plant: a planted bug every node's core runs with (test/raft/support/planted-raft.ts). */
+  readonly plant?: PlantedBug;
   /**
    * bootstrap: founders' storages are prepared with bootstrapStorage (a snapshot at index 1),
    * so that members added later with an empty storage are caught up by snapshot. Otherwise
@@ -156,7 +163,7 @@ export class Network {
   /** add puts a node with the given storage into the network (e.g. a node joining later). */
   add(id: NodeId, storage: MemoryStorage, options: NetworkOptions = {}): TestNode {
     const seed = (options.seed ?? 1) + id;
-    const node = new TestNode({ id, random: new SeededRandom(seed), ...(options.config?.(id) ?? {}) }, storage);
+    const node = new TestNode({ id, random: new SeededRandom(seed), ...(options.config?.(id) ?? {}) }, storage, options.plant);
     node.eventSink = (line) => this.traceSink?.(line);
     this.nodes.set(id, node);
     return node;

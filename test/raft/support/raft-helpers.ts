@@ -1,14 +1,15 @@
 // raft-helpers.ts — helpers for unit tests that drive the Raft state machine directly (the
 // etcd-io/raft test style): build a Raft over MemoryStorage, read and clear its outbox,
 // persist its unstable entries, and build messages and entries tersely.
-import { Raft } from '../../../src/raft/raft.js';
+import type { Raft } from '../../../src/raft/raft.js';
 import { EntryType, MemoryStorage, MessageType, SeededRandom, makeMessage } from '../../../src/raft/index.js';
 import type { Config, Entry, HardState, Message, NodeId } from '../../../src/raft/index.js';
 import type { MessageFields } from '../../../src/raft/util.js';
 import { bytes, confState } from './network.js';
+import { createRaftFor, type PlantedBug } from './planted-raft.js';
 
 /** RaftOptions overrides Config for newRaft; preVote and checkQuorum default to off (paper behaviour). */
-export type RaftOptions = Partial<Omit<Config, 'id' | 'storage' | 'random'>> & { readonly seed?: number };
+export type RaftOptions = Partial<Omit<Config, 'id' | 'storage' | 'random'>> & { readonly seed?: number; readonly plant?: PlantedBug };
 
 /** newStorage builds a MemoryStorage with peers, optional entries (index from 1) and hard state. */
 export function newStorage(peers: readonly NodeId[], entries: readonly Entry[] = [], hardState?: HardState, learners: readonly NodeId[] = []): MemoryStorage {
@@ -21,8 +22,8 @@ export function newStorage(peers: readonly NodeId[], entries: readonly Entry[] =
 /** newRaft builds a Raft for node `id` over `storage` (or a fresh storage with `peers`). */
 export function newRaft(id: NodeId, peers: readonly NodeId[], options: RaftOptions = {}, storage?: MemoryStorage): { raft: Raft; storage: MemoryStorage } {
   const store = storage ?? newStorage(peers);
-  const { seed, ...rest } = options;
-  const raft = new Raft({
+  const { seed, plant, ...rest } = options;
+  const raft = createRaftFor(plant)({
     id, storage: store, random: new SeededRandom(seed ?? id), electionTicks: 10, heartbeatTicks: 1,
     preVote: false, checkQuorum: false, ...rest,
   });
@@ -31,9 +32,8 @@ export function newRaft(id: NodeId, peers: readonly NodeId[], options: RaftOptio
 
 /** takeMessages returns and clears the Raft's outgoing messages, sorted by destination. */
 export function takeMessages(raft: Raft): Message[] {
-  const out = [...raft.messages, ...raft.earlyMessages];
+  const out = [...raft.messages];
   raft.messages = [];
-  raft.earlyMessages = [];
   return out.sort((a, b) => a.to - b.to);
 }
 

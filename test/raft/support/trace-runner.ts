@@ -15,7 +15,8 @@
 import {
   CAMPAIGN_TRANSFER_CONTEXT, ConfChangeType, MemoryStorage, MessageType, RaftError,
 } from '../../../src/raft/index.js';
-import type { ConfChangeSingle, ConfChangeTransition, Message, NodeId, PlantedBug } from '../../../src/raft/index.js';
+import type { ConfChangeSingle, ConfChangeTransition, Message, NodeId } from '../../../src/raft/index.js';
+import type { PlantedBug } from './planted-raft.js';
 import { bytesEqual as bytesEqualForTrace } from '../../../src/raft/util.js';
 import { Network, bytes, describeConfChange, text } from './network.js';
 import type { NetworkOptions } from './network.js';
@@ -120,27 +121,7 @@ class TraceSession {
     const positional = args.filter((a) => !a.includes('=') && a !== 'hold');
     const id = (): NodeId => parseIds(positional[0] ?? '')[0]!;
     switch (name) {
-      case 'cluster': {
-        const on = (key: string, fallback: boolean): boolean => (named.has(key) ? named.get(key) === 'on' : fallback);
-        const config = {
-          preVote: on('prevote', true),
-          checkQuorum: on('checkquorum', true),
-          readOnlyOption: named.get('read') === 'lease' ? 'leaseBased' as const : 'safe' as const,
-          ...(named.has('max-msg-bytes') ? { maxSizePerMsgBytes: Number(named.get('max-msg-bytes')) } : {}),
-          ...(named.has('inflight') ? { maxInflightMsgs: Number(named.get('inflight')) } : {}),
-          ...(named.has('plant') ? { plant: new Set([named.get('plant') as PlantedBug]) } : {}),
-        };
-        this.options = {
-          seed: Number(named.get('seed') ?? 1),
-          learners: parseIds(named.get('learners') ?? ''),
-          bootstrap: positional.includes('bootstrap'),
-          config: () => config,
-        };
-        this.net = new Network(parseIds(named.get('ids') ?? ''), this.options);
-        this.net.formatMessage = formatMessage;
-        this.net.traceSink = (line) => this.lines.push(line);
-        return;
-      }
+      case 'cluster': this.cluster(named, positional); return;
       case 'campaign': this.network().get(id()).node.campaign(); break;
       case 'propose': this.network().get(id()).node.propose(bytes(positional.slice(1).join(' '))); break;
       case 'conf': {
@@ -188,6 +169,28 @@ class TraceSession {
       default: throw new Error(`unknown trace command ${JSON.stringify(name)}`);
     }
     if (!hold) this.network().stabilize();
+  }
+
+  /** cluster starts a new network: `ids=`, `seed=`, `learners=`, `prevote=`, `checkquorum=`, `read=`, `max-msg-bytes=`, `inflight=`, `plant=`, `bootstrap`. */
+  private cluster(named: ReadonlyMap<string, string>, positional: readonly string[]): void {
+    const on = (key: string, fallback: boolean): boolean => (named.has(key) ? named.get(key) === 'on' : fallback);
+    const config = {
+      preVote: on('prevote', true),
+      checkQuorum: on('checkquorum', true),
+      readOnlyOption: named.get('read') === 'lease' ? 'leaseBased' as const : 'safe' as const,
+      ...(named.has('max-msg-bytes') ? { maxSizePerMsgBytes: Number(named.get('max-msg-bytes')) } : {}),
+      ...(named.has('inflight') ? { maxInflightMsgs: Number(named.get('inflight')) } : {}),
+    };
+    this.options = {
+      seed: Number(named.get('seed') ?? 1),
+      learners: parseIds(named.get('learners') ?? ''),
+      bootstrap: positional.includes('bootstrap'),
+      config: () => config,
+      ...(named.has('plant') ? { plant: named.get('plant') as PlantedBug } : {}),
+    };
+    this.net = new Network(parseIds(named.get('ids') ?? ''), this.options);
+    this.net.formatMessage = formatMessage;
+    this.net.traceSink = (line) => this.lines.push(line);
   }
 
   private status(): void {

@@ -9,12 +9,13 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import protobuf from 'protobufjs';
 import {
-  CodecError, decodeConfChange, decodeFrame, decodeConfState, decodeEntry, decodeHardState, decodeMessage, decodeSnapshot,
+  CodecError, decodeConfChange, decodeConfState, decodeEntry, decodeHardState, decodeMessage, decodeSnapshot,
   encodeConfChange, encodeConfState, encodeEntry, encodeHardState, encodeMessage, encodeSnapshot,
-} from '../../src/transport/index.js';
+} from '../../src/wire/index.js';
+import { decodeFrame } from '../../src/transport/index.js';
 import { ConfChangeType, EntryType, MessageType } from '../../src/raft/index.js';
 import type { ConfState, Message } from '../../src/raft/index.js';
-import { findRepositoryRoot } from '../../src/transport/index.js';
+import { packageRoot } from '../../src/wire/index.js';
 
 const MAX = Number.MAX_SAFE_INTEGER;
 const confState: ConfState = { voters: [1, 2, MAX], learners: [4], votersOutgoing: [1, 2, 5], learnersNext: [5], autoLeave: true };
@@ -37,7 +38,7 @@ function codeOf(fn: () => unknown): string {
 }
 
 describe('proto/raft.proto matches src/raft/types.ts', () => {
-  const root = protobuf.loadSync(`${findRepositoryRoot()}/proto/raft.proto`);
+  const root = protobuf.loadSync(`${packageRoot()}/proto/raft.proto`);
   /** protoNames maps an enum's values to the core's names: MSG_APP_RESP -> AppResp. */
   function protoValues(enumName: string, prefix: string): Record<string, number> {
     const values = root.lookupEnum(enumName).values;

@@ -1,4 +1,5 @@
-// repo-root.ts — locating files shipped with the package (proto/), from src/ (tsx) or dist/src/ (tsc).
+// package-root.ts — the one finder of the package root, for files shipped with the package (proto/,
+// package.json), from src/ (tsx) or dist/src/ (tsc).
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
