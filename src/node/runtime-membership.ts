@@ -79,10 +79,17 @@ export class MembershipControl {
     }
   }
 
-  /** caughtUp: member `id` holds the log up to within promoteLagEntries of this leader's last index. */
+  /**
+   * caughtUp: member `id` has answered this leader (its progress is in the replicate state, which a
+   * peer reaches only by acknowledging an append or a snapshot) and holds the log up to within
+   * promoteLagEntries of the leader's last index. Without the first condition a learner that never
+   * answered (match 0) counted as caught up while the log was shorter than the lag bound, and its
+   * promotion could cost the cluster its quorum (found by the disaster-recovery test of issue #17).
+   */
   private caughtUp(status: Status, id: NodeId): boolean {
     const progress = status.progress.get(id);
-    return progress !== undefined && progress.match + this.init.promoteLagEntries >= this.init.lastIndex();
+    if (progress === undefined || progress.state !== 'replicate' || progress.match === 0) return false;
+    return progress.match + this.init.promoteLagEntries >= this.init.lastIndex();
   }
 
   /** tryConfChange proposes one single-member change; a change still pending (or no quorum yet) refuses it until a later tick. */
