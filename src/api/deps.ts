@@ -1,10 +1,6 @@
 // deps.ts — what the API needs from the node: narrow interfaces, so tests can build the app
 // around a real runtime or a small in-memory one.
-import type { Committed, RuntimeCounters, RuntimeStatus } from '../node/raft-runtime.js';
-import type { LogApplier, LogApplyResult } from '../node/log-applier.js';
-import type { PeerAddress } from '../node/ports.js';
-import type { GatewayApplier } from '../node/gateway-applier.js';
-import type { EnforcementView } from '../node/dataplane-link.js';
+import type { AppliedFeed, Committed, EnforcementView, LogApplyResult, LogFeed, MemberAddress, RuntimeCounters, RuntimeStatus } from './ports.js';
 import type { ApplyResult } from '../state/index.js';
 import type { WatchLimits } from './watch.js';
 
@@ -14,7 +10,7 @@ export interface RuntimeApi<Result> {
   counters(): RuntimeCounters;
   propose(payload: Uint8Array): Promise<Committed<Result>>;
   readIndex(): Promise<number>;
-  addMember(id: number, address: PeerAddress, asVoter: boolean): void;
+  addMember(id: number, address: MemberAddress, asVoter: boolean): void;
   removeMember(id: number): void;
   transferLeadership(to: number): void;
 }
@@ -22,11 +18,11 @@ export interface RuntimeApi<Result> {
 /** ApiDeps are the API's dependencies. `logApplier` is set only in the bare-log application mode. */
 export interface ApiDeps {
   readonly runtime: RuntimeApi<unknown>;
-  readonly logApplier?: LogApplier;
+  readonly logApplier?: LogFeed;
   readonly logRuntime?: RuntimeApi<LogApplyResult>;
   /** gateway is set in the gateway mode: the state machine (through its applier) and the runtime. */
   readonly gateway?: {
-    readonly applier: GatewayApplier;
+    readonly applier: AppliedFeed;
     readonly runtime: RuntimeApi<ApplyResult>;
     /** appliedEnvelopes exports applied commands (for `qgate audit verify`); see RaftRuntime.appliedEnvelopes. */
     readonly appliedEnvelopes?: (from: number, limit: number) => { firstIndex: number; entries: Array<{ index: number; term: number; timeMs: number; payload: Uint8Array }> };

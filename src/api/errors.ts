@@ -1,7 +1,7 @@
 // errors.ts — the API's one catalogue of errors: a stable code, an HTTP status, a message that
 // says what was expected and what was received. Unknown errors are logged and answered as a bare
 // 500, never leaked (STYLE.md, after Fastify).
-import { RuntimeError } from '../node/runtime-errors.js';
+import { RUNTIME_ERROR_ANSWERS, type RuntimeErrorCode } from './ports.js';
 
 /** ApiErrorCode lists every error code the API answers with. */
 export const API_ERRORS = {
@@ -49,27 +49,16 @@ export function errorBody(error: ApiError): ErrorBody {
   return { error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) } };
 }
 
-/** runtimeToApiError maps the runtime's expected errors to the API catalogue. */
+/**
+ * runtimeToApiError maps the runtime's expected errors (an Error whose `code` is one of the runtime's codes,
+ * ports.ts) to the API catalogue; any other error is returned as it is.
+ */
 export function runtimeToApiError(error: unknown): unknown {
-  if (!(error instanceof RuntimeError)) return error;
-  switch (error.code) {
-    case 'RUNTIME_OVERLOADED':
-      return new ApiError('OVERLOADED', error.message);
-    case 'RUNTIME_PROPOSAL_TIMEOUT':
-      return new ApiError('TIMEOUT', error.message, { indeterminate: true });
-    case 'RUNTIME_LEADER_CHANGED':
-      return new ApiError('UNAVAILABLE', error.message, { indeterminate: true });
-    case 'RUNTIME_READ_TIMEOUT':
-      return new ApiError('TIMEOUT', error.message, { indeterminate: false });
-    case 'RUNTIME_PROPOSAL_DROPPED':
-      return new ApiError('UNAVAILABLE', error.message, { indeterminate: false });
-    case 'RUNTIME_STOPPED':
-      return new ApiError('UNAVAILABLE', error.message, { indeterminate: true });
-    case 'RUNTIME_NODE_ID_REUSED':
-      return new ApiError('CONFLICT', error.message);
-    default:
-      return new ApiError('INTERNAL', error.message);
-  }
+  if (!(error instanceof Error)) return error;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string' || !Object.hasOwn(RUNTIME_ERROR_ANSWERS, code)) return error;
+  const answer: { code: ApiErrorCode; indeterminate?: boolean } = RUNTIME_ERROR_ANSWERS[code as RuntimeErrorCode];
+  return new ApiError(answer.code, error.message, answer.indeterminate === undefined ? undefined : { indeterminate: answer.indeterminate });
 }
 
 /** BatchItemError is how a batch answers one item that failed. */

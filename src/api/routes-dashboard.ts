@@ -11,7 +11,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { CommandError, decodeBody, decodeSignedCommand } from '../commands/index.js';
 import type { StateMachine } from '../state/index.js';
-import type { AppliedEvent } from '../node/gateway-applier.js';
+import type { AppliedEvent } from './ports.js';
 import type { Status as RaftStatus } from '../raft/types.js';
 import type { ApiDeps } from './deps.js';
 import { ApiError } from './errors.js';

@@ -4,8 +4,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { batchResults, runtimeToApiError } from './errors.js';
-import type { Committed } from '../node/raft-runtime.js';
-import type { LogApplyResult } from '../node/log-applier.js';
+import type { Committed, LogApplyResult } from './ports.js';
 import type { ApiDeps } from './deps.js';
 
 const MAX_PAYLOAD_CHARS = 64 * 1024;

@@ -8,7 +8,7 @@
 // 'drain'), and a client whose waiting events and unsent bytes exceed maxBufferedBytes is sent an
 // `error` event and dropped. A replay (`?from=`) is written as the client reads, not all at once.
 import type { ServerResponse } from 'node:http';
-import type { AppliedEvent } from '../node/gateway-applier.js';
+import type { AppliedEvent } from './ports.js';
 import { ApiError } from './errors.js';
 
 /** WatchLimits bound the watch stream; every field has a default in DEFAULT_WATCH_LIMITS. */

@@ -7,7 +7,7 @@
 // commit.
 import type { Logger } from 'pino';
 import { DataplaneAgent, OvsSwitch, hostPaths, nodeSigner } from '../dataplane/index.js';
-import type { DeviceReport, Discovery, TelemetryBatch } from '../dataplane/index.js';
+import type { Discovery, TelemetryBatch } from '../dataplane/index.js';
 import type { KeyPair } from '../commands/index.js';
 import type { NodeConfig } from './config.js';
 import { changesPlans } from './gateway-applier.js';
@@ -17,17 +17,13 @@ import type { NodeSequence } from './device-link.js';
 import type { ProposeOutcome } from '../devices/index.js';
 import { RuntimeError } from './runtime-errors.js';
 import { DeleteThenAddSwitch } from './plant-delete-then-add.js';
+import type { EnforcementView } from '../api/ports.js';
 
 /** TELEMETRY_ATTEMPTS bounds the proposals of one telemetry batch (≈30 s of retries; the batch expires after 60 s). */
 const TELEMETRY_ATTEMPTS = 20;
 
 /** EnforcementView is what the API reads about enforcement on this node. */
-export interface EnforcementView {
-  /** report lists, per device this node serves, the generation asked for and the one enforced. */
-  report(): DeviceReport[];
-  /** appliedIndexEnforced is the highest applied index whose plans are all enforced on this node. */
-  enforcedIndex(): number;
-}
+export type { EnforcementView } from '../api/ports.js';
 
 /** DataplaneLink is a started data plane. */
 export interface DataplaneLink {

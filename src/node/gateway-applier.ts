@@ -7,14 +7,10 @@
 import { EventEmitter } from 'node:events';
 import type { ApplyResult, StateMachine } from '../state/index.js';
 import type { AppliedEntry, RuntimeApplier } from './ports.js';
+import type { AppliedEvent } from '../api/ports.js';
 
 /** AppliedEvent describes one applied entry. */
-export interface AppliedEvent {
-  readonly index: number;
-  readonly term: number;
-  readonly timeMs: number;
-  readonly result: ApplyResult;
-}
+export type { AppliedEvent } from '../api/ports.js';
 
 /**
  * changesPlans says whether an applied entry may change what the data plane and the device half read of the

@@ -5,13 +5,9 @@
 import { createHash } from 'node:crypto';
 import type { AppliedEntry, RuntimeApplier } from './ports.js';
 
-/** LogApplyResult is what applying one payload returns. */
-export interface LogApplyResult {
-  readonly index: number;
-  /** position: how many payloads were applied before this one (0-based), equal on every node. */
-  readonly position: number;
-  readonly hash: string;
-}
+import type { LogApplyResult } from '../api/ports.js';
+
+export type { LogApplyResult } from '../api/ports.js';
 
 /** LogApplierState is the applier's snapshot form. */
 interface LogApplierState {

@@ -46,6 +46,7 @@ import { MembershipControl, type DesiredMembers } from './runtime-membership.js'
 import { ProposalQueue, RequestBook } from './runtime-requests.js';
 import { decodeRuntimeSnapshot, encodeRuntimeSnapshot } from './runtime-snapshot.js';
 import { RuntimeError, assert } from './runtime-errors.js';
+import type { Committed, RuntimeCounters, RuntimeStatus } from '../api/ports.js';
 
 /** RaftRuntimeInit holds the runtime's limits and timings; defaults in RUNTIME_DEFAULTS. */
 export interface RaftRuntimeInit {
@@ -100,45 +101,7 @@ export interface RaftRuntimeComponents<Result> {
   readonly desiredMembers?: () => DesiredMembers;
 }
 
-/** Committed is the outcome of a proposal: where it landed and what applying it returned. */
-export interface Committed<Result> {
-  readonly index: number;
-  readonly term: number;
-  readonly timeMs: number;
-  readonly result: Result;
-}
-
-/** RuntimeStatus reports a node's view for the API and the cluster tools. */
-export interface RuntimeStatus {
-  readonly id: NodeId;
-  readonly role: string;
-  readonly leader: NodeId;
-  readonly term: number;
-  readonly commit: number;
-  readonly applied: number;
-  readonly snapshotIndex: number;
-  readonly lastIndex: number;
-  readonly voters: readonly NodeId[];
-  readonly learners: readonly NodeId[];
-  readonly removed: boolean;
-}
-
-/** RuntimeCounters are cumulative counters of the ready loop, for /metrics. */
-export interface RuntimeCounters {
-  readonly readies: number;
-  readonly saves: number;
-  /** syncedSaves: saves that were fsynced (the Ready had mustSync); the others only moved the commit index. */
-  readonly syncedSaves: number;
-  readonly savedEntries: number;
-  readonly saveMs: number;
-  /** syncedSaveMs: the part of saveMs spent in fsynced saves. */
-  readonly syncedSaveMs: number;
-  readonly appliedEntries: number;
-  readonly sentMessages: number;
-  readonly droppedMessages: number;
-  readonly pendingProposals: number;
-  readonly pendingReads: number;
-}
+export type { Committed, RuntimeCounters, RuntimeStatus } from '../api/ports.js';
 
 /**
  * RaftRuntime runs one node: core + durable log + transport + state machine. It owns the ready loop

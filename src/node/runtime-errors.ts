@@ -2,16 +2,9 @@
 // runtime's assertion (a broken invariant of the ready loop: never caught, the node stops).
 import { InvariantError, assertWith, type Assert } from '../assert.js';
 
-/** RuntimeErrorCode lists the runtime's stable error codes. */
-export type RuntimeErrorCode =
-  | 'RUNTIME_STOPPED'
-  | 'RUNTIME_OVERLOADED'
-  | 'RUNTIME_PROPOSAL_TIMEOUT'
-  | 'RUNTIME_LEADER_CHANGED'
-  | 'RUNTIME_PROPOSAL_DROPPED'
-  | 'RUNTIME_READ_TIMEOUT'
-  | 'RUNTIME_NODE_ID_REUSED'
-  | 'RUNTIME_SNAPSHOT_INVALID';
+import type { RuntimeErrorCode } from '../api/ports.js';
+
+export type { RuntimeErrorCode } from '../api/ports.js';
 
 /** RuntimeError is an expected failure of the runtime; `code` is stable. */
 export class RuntimeError extends Error {
