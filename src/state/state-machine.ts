@@ -23,7 +23,7 @@ import { extendChain } from './audit.js';
 import { MAX_REASON_CHARS, MAX_RECENT_REJECTIONS, MAX_REMEMBERED_RESULTS } from './constants.js';
 import type { PolicyDeviceType, PolicyDocumentView, PolicyEngineFactory, PolicySensor, PolicyState } from './policy-port.js';
 import { fromSnapshotJson, initialData, toSnapshotJson, type StateData } from './state-data.js';
-import { StateHasher } from './state-hash.js';
+import { scratchStateHash, StateHasher } from './state-hash.js';
 import type {
   AdminKeyRecord, ApplyResult, DeviceCommandFilter, DeviceCommandRecord, DeviceRecord, DiscoveredDevice, DomainRecord, KeyInfo,
   LogEntryInput, MemberRecord, PendingDeviceCommand, Rejection, RejectionCode, RememberedResult, SensorReadings,
@@ -233,6 +233,11 @@ export class StateMachine {
     const hash = this.hasher.digest(data);
     this.hashMemo = { data, appliedCount: data.appliedCount, lastIndex: data.lastIndex, hash };
     return hash;
+  }
+
+  /** recomputeStateHash is stateHash() computed from nothing, changing nothing (for tests and benchmarks). */
+  recomputeStateHash(): string {
+    return scratchStateHash(this.data);
   }
 
   /** hashMemo is the last stateHash and the state it was computed for (undefined on a machine made by restore). */
