@@ -5,14 +5,15 @@
 // Construction (version "quorumgate/state-hash/1"): a fixed-shape hash tree (Merkle, "A Digital Signature
 // Based on a Conventional Encryption Function", CRYPTO '87), with sha256 at every node and each node kind
 // domain-separated by a leading byte (the RFC 6962 §2.1 leaf/interior separation):
-//   leaf    = sha256(0x00 ‖ len(section) ‖ section ‖ len(key) ‖ key ‖ canonical JSON of the entry)
-//   bucket  = sha256(0x01 ‖ the bucket's leaves, sorted bytewise)       (256 buckets, by sha256(key)[0])
+//   leaf    = sha256(U+0000 ‖ len(section) ":" section ‖ len(key) ":" key ‖ canonical JSON of the entry)
+//   bucket  = sha256(0x01 ‖ the bucket's leaves, sorted bytewise)       (256 buckets, by FNV-1a of the key)
 //   section = sha256(0x02 ‖ len(section) ‖ section ‖ bucket 0 ‖ … ‖ bucket 255)
 //   state   = sha256(0x03 ‖ len(tag) ‖ tag ‖ sha256(canonical JSON of the rest) ‖ section 1 ‖ … ‖ section 6)
 // The sections are the large keyed parts of the snapshot (lastSeq, devices, remembered results, readings,
 // each domain's devices, the policy engine's devices); "the rest" is snapshotObject(data, false): the
 // snapshot with those parts null, bounded by the state's small limits. Every length is 4 bytes big-endian
-// and every digest 32 bytes, so each node's input parses uniquely; hence two states with equal hashes
+// (in the leaf, decimal UTF-16 lengths before a colon) and every digest 32 bytes, so each node's input
+// parses uniquely; hence two states with equal hashes
 // have equal rests and equal entry sets in every section, or sha256 has a collision (the standard Merkle
 // tree argument) — no multiset-sum assumption, and no Wagner generalized-birthday attack as on a 256-bit
 // sum of digests. Equal entry sets give equal snapshots: each entry is rendered exactly as its snapshot
@@ -41,6 +42,18 @@ function withLength(hash: Hash, text: string): Hash {
   return hash.update(length).update(bytes);
 }
 
+/**
+ * bucketOf places a key in one of the 256 buckets by FNV-1a (32 bits). Which bucket a key lands in only
+ * decides how much is rehashed per change, never what the hash commits to (each leaf commits to its key),
+ * so a non-cryptographic spread is enough; keys are chosen by authenticated admins and nodes, and a
+ * deliberately crowded bucket costs at most a rehash of its (bounded) leaves per change.
+ */
+function bucketOf(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h >>> 24) ^ (h & 0xff);
+}
+
 const EMPTY_BUCKET = createHash('sha256').update(Buffer.from([1])).digest();
 
 /** SectionHash is one section: its entries' leaves in 256 buckets, rehashed bucket by bucket. */
@@ -54,12 +67,13 @@ class SectionHash {
 
   /** put sets the entry under key to its canonical JSON text; undefined removes it. */
   put(key: string, json: string | undefined): void {
-    const bucket = createHash('sha256').update(key, 'utf8').digest()[0] as number;
+    const bucket = bucketOf(key);
     const entries = this.buckets[bucket] as Map<string, Buffer>;
     if (json === undefined) {
       if (!entries.delete(key)) return;
     } else {
-      entries.set(key, withLength(withLength(createHash('sha256').update(Buffer.from([0])), this.name), key).update(json, 'utf8').digest());
+      // Lengths in UTF-16 code units, netstring style: the text parses uniquely, and UTF-8 is injective.
+      entries.set(key, createHash('sha256').update(`\u0000${this.name.length}:${this.name}${key.length}:${key}${json}`, 'utf8').digest());
     }
     this.dirty.add(bucket);
   }
