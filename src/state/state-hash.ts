@@ -58,7 +58,8 @@ const EMPTY_BUCKET = createHash('sha256').update(Buffer.from([1])).digest();
 
 /** SectionHash is one section: its entries' leaves in 256 buckets, rehashed bucket by bucket. */
 class SectionHash {
-  private readonly buckets: Map<string, Buffer>[] = Array.from({ length: BUCKETS }, () => new Map<string, Buffer>());
+  /** buckets map key → leaf digest, as a 32-character binary (latin1) string, smaller than a Buffer. */
+  private readonly buckets: Map<string, string>[] = Array.from({ length: BUCKETS }, () => new Map<string, string>());
   private readonly bucketDigests: Buffer[] = Array.from({ length: BUCKETS }, () => EMPTY_BUCKET);
   private readonly dirty = new Set<number>();
   private cached: Buffer | undefined;
@@ -68,12 +69,12 @@ class SectionHash {
   /** put sets the entry under key to its canonical JSON text; undefined removes it. */
   put(key: string, json: string | undefined): void {
     const bucket = bucketOf(key);
-    const entries = this.buckets[bucket] as Map<string, Buffer>;
+    const entries = this.buckets[bucket] as Map<string, string>;
     if (json === undefined) {
       if (!entries.delete(key)) return;
     } else {
       // Lengths in UTF-16 code units, netstring style: the text parses uniquely, and UTF-8 is injective.
-      entries.set(key, createHash('sha256').update(`\u0000${this.name.length}:${this.name}${key.length}:${key}${json}`, 'utf8').digest());
+      entries.set(key, createHash('sha256').update(`\u0000${this.name.length}:${this.name}${key.length}:${key}${json}`, 'utf8').digest('binary'));
     }
     this.dirty.add(bucket);
   }
@@ -82,8 +83,9 @@ class SectionHash {
   digest(): Buffer {
     if (this.cached !== undefined && this.dirty.size === 0) return this.cached;
     for (const bucket of this.dirty) {
-      const leaves = [...(this.buckets[bucket] as Map<string, Buffer>).values()].sort(Buffer.compare);
-      this.bucketDigests[bucket] = createHash('sha256').update(Buffer.from([1])).update(Buffer.concat(leaves)).digest();
+      // Sorted by UTF-16 code unit, which for binary (latin1) strings is bytewise.
+      const leaves = [...(this.buckets[bucket] as Map<string, string>).values()].sort();
+      this.bucketDigests[bucket] = createHash('sha256').update(Buffer.from([1])).update(leaves.join(''), 'binary').digest();
     }
     this.dirty.clear();
     const hash = withLength(createHash('sha256').update(Buffer.from([2])), this.name);
