@@ -5,7 +5,7 @@
 // (what the first stateHash() after a restore costs).
 import { sha256, toHex } from '../../src/commands/index.js';
 import { StateMachine, policyEngines } from '../../src/state/index.js';
-import { T0_MS, TestCluster } from './fixtures.js';
+import { T0_MS, TestCluster, toEntries } from './fixtures.js';
 
 const ROUNDS = 15;
 
@@ -14,15 +14,14 @@ interface Setup { cluster: TestCluster; machine: StateMachine; index: number }
 function setUp(devices: number): Setup {
   const cluster = new TestCluster();
   const machine = new StateMachine(cluster.genesis, policyEngines);
-  const commands = cluster.setup(0);
-  for (let i = 0; i < devices; i++) commands.push(cluster.putDevice(`plug-${i}`, 'smart-plug', `n${(i % 3) + 1}`, `room-${Math.floor(i / 10)}`));
-  let index = 0;
-  for (const payload of commands) {
-    index += 1;
-    const result = machine.apply({ index, term: 1, timeMs: T0_MS + index, payload });
-    if (!result.ok) throw new Error(`setup failed at ${index}: ${result.code} ${result.reason}`);
+  const first = cluster.setup(0); // signed before the devices: sequence numbers increase in log order
+  const puts = Array.from({ length: devices }, (_, i) => cluster.putDevice(`plug-${i}`, 'smart-plug', `n${(i % 3) + 1}`, `room-${Math.floor(i / 10)}`));
+  const entries = toEntries([...first, ...puts]);
+  for (const entry of entries) {
+    const result = machine.apply(entry);
+    if (!result.ok) throw new Error(`setup failed at ${entry.index}: ${result.code} ${result.reason}`);
   }
-  return { cluster, machine, index };
+  return { cluster, machine, index: entries.length };
 }
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -32,7 +31,7 @@ function afterOneApply(setup: Setup, make: (n: number) => Uint8Array, hash: () =
   const times: number[] = [];
   for (let n = 0; n < ROUNDS; n++) {
     setup.index += 1;
-    const result = setup.machine.apply({ index: setup.index, term: 1, timeMs: T0_MS + setup.index, payload: make(n) });
+    const result = setup.machine.apply({ index: setup.index, term: 1, timeMs: T0_MS + setup.index * 1000, payload: make(n) });
     if (!result.ok) throw new Error(`command rejected: ${result.code} ${result.reason}`);
     const start = performance.now();
     hash();
