@@ -35,6 +35,7 @@ import { restoreSnapshot, type DeviceSnapshot, type EngineSnapshot } from './sna
 import { timeOfDayHolds, wallClock } from './time-of-day.js';
 import { TimerHeap, type TimerEntry } from './timer-heap.js';
 import { validatePolicy } from './validate.js';
+import { TouchedMap } from '../state/touched-map.js';
 
 /** DeviceRecord is the engine's state for one device. */
 interface DeviceRecord {
@@ -146,7 +147,8 @@ function checkDevice(d: DeviceInfo): DeviceInfo {
  */
 export class PolicyEngine {
   private readonly domains = new Map<string, CompiledDomain>();
-  private readonly devices = new Map<string, DeviceRecord>();
+  /** devices records touched ids for the incremental state hash; change a record only after get(). */
+  private readonly devices = new TouchedMap<string, DeviceRecord>();
   private readonly indexes = new Map<string, DomainIndex>();
   private readonly heap = new TimerHeap();
   /** liveTimerCount: the heap entries that are not stale. Invariant: equals the sum of timersMs lengths. */
@@ -389,19 +391,32 @@ export class PolicyEngine {
 
   /** snapshot is the engine's whole state as canonical plain data (sorted, no Maps, numbers as integers). */
   snapshot(): EngineSnapshot {
+    return { ...this.snapshotHead(), devices: this.deviceIds().map((id) => this.snapshotDevice(id) as DeviceSnapshot) };
+  }
+
+  /** snapshotHead is snapshot() with devices null (for the incremental state hash, src/state/state-hash.ts). */
+  snapshotHead(): Omit<EngineSnapshot, 'devices'> & { devices: null } {
     const policies = [...this.domains.keys()].sort().map((domain) => structuredClone((this.domains.get(domain) as CompiledDomain).doc));
-    const devices = this.deviceIds().map((id): DeviceSnapshot => {
-      const d = this.device(id);
-      return {
-        id, type: d.info.type, domain: d.info.domain, group: d.info.group, tags: [...d.info.tags],
-        state: d.state, sinceMs: d.sinceMs, rule: d.rule, cause: d.cause,
-        sensors: [...d.sensors.keys()].sort().map((name) => ({ name, samples: [...(d.sensors.get(name) ?? [])] })),
-        alerts: [...d.alerts.keys()].sort().map((type) => ({ type, timesMs: [...(d.alerts.get(type) ?? [])] })),
-        timersMs: [...d.timersMs],
-        clockMs: d.clockDueMs,
-      };
-    });
-    return { format: 2, nowMs: this.nowMs, policies, devices };
+    return { format: 2, nowMs: this.nowMs, policies, devices: null };
+  }
+
+  /** snapshotDevice is one device's element of snapshot().devices, or undefined; it records no touch. */
+  snapshotDevice(id: string): DeviceSnapshot | undefined {
+    const d = this.devices.peek(id);
+    if (d === undefined) return undefined;
+    return {
+      id, type: d.info.type, domain: d.info.domain, group: d.info.group, tags: [...d.info.tags],
+      state: d.state, sinceMs: d.sinceMs, rule: d.rule, cause: d.cause,
+      sensors: [...d.sensors.keys()].sort().map((name) => ({ name, samples: [...(d.sensors.get(name) ?? [])] })),
+      alerts: [...d.alerts.keys()].sort().map((type) => ({ type, timesMs: [...(d.alerts.get(type) ?? [])] })),
+      timersMs: [...d.timersMs],
+      clockMs: d.clockDueMs,
+    };
+  }
+
+  /** takeTouchedDevices lists the devices read or written since the last call (their snapshot may differ). */
+  takeTouchedDevices(): Set<string> {
+    return this.devices.takeTouched();
   }
 
   /** restore rebuilds an engine from snapshot(); it behaves, and snapshots, exactly as the original. */

@@ -16,6 +16,7 @@ import {
   countOwner, deviceMacs, discoveryKey, portKey, type DomainData, type StateData,
 } from './state-data.js';
 import type { DeviceCommandRecord, DeviceRecord, Effect, PendingDeviceCommand, StateRejectionCode } from './types.js';
+import { TouchedSet } from './touched-map.js';
 
 /** StateRejection is a verified command that the current state forbids; nothing has changed. */
 export class StateRejection extends Error {
@@ -186,7 +187,7 @@ const createDomain: Handler<'createDomain'> = (data, command, payload) => {
   const name = command.body.domain;
   if (data.domains.has(name)) reject('domain_exists', `domain "${name}" already exists`, 'body.domain');
   if (data.domains.size >= MAX_DOMAINS) reject('limit_reached', `the cluster already has ${MAX_DOMAINS} domains`);
-  data.domains.set(name, { name, description: payload.description, admins: new Map(), viewers: new Map(), images: new Map(), policy: undefined, devices: new Set() });
+  data.domains.set(name, { name, description: payload.description, admins: new Map(), viewers: new Map(), images: new Map(), policy: undefined, devices: new TouchedSet() });
   return [{ kind: 'changed', what: 'domain', id: name }];
 };
 

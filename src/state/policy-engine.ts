@@ -40,6 +40,15 @@ class EnginePort implements PolicyPort<PolicyDocument> {
   snapshot(): unknown {
     return this.engine.snapshot();
   }
+  snapshotHead(): unknown {
+    return this.engine.snapshotHead();
+  }
+  snapshotDevice(id: string): unknown {
+    return this.engine.snapshotDevice(id);
+  }
+  takeTouchedDevices(): Iterable<string> {
+    return this.engine.takeTouchedDevices();
+  }
 }
 
 /** policyEngines is the PolicyEngineFactory backed by src/policy, used by nodes and tests. */

@@ -57,6 +57,15 @@ export interface PolicyPort<Document extends PolicyDocumentView = PolicyDocument
   builtinAlertTypes(): readonly string[];
   /** snapshot is plain JSON-able data from which restore() rebuilds an identical engine. */
   snapshot(): unknown;
+  /**
+   * snapshotHead, snapshotDevice and takeTouchedDevices (optional, all or none) split snapshot() for the
+   * incremental state hash: snapshotHead is snapshot() without its devices, snapshotDevice one element
+   * of its devices list (undefined for an unknown id), and takeTouchedDevices the ids whose element may
+   * have changed since the last call. An engine without them is hashed whole, by snapshot().
+   */
+  snapshotHead?(): unknown;
+  snapshotDevice?(id: string): unknown;
+  takeTouchedDevices?(): Iterable<string>;
 }
 
 /** PolicyEngineFactory creates a fresh engine or rebuilds one from snapshot data. */

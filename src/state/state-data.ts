@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { canonicalJson, fromHex, keyIdHex, toHex, type Genesis } from '../commands/index.js';
 import { genesisChain } from './audit.js';
 import { SNAPSHOT_FORMAT_VERSION } from './constants.js';
+import { TouchedMap, TouchedSet } from './touched-map.js';
 import type { PolicyDocumentView, PolicyEngineFactory, PolicyPort } from './policy-port.js';
 import type {
   DeviceCommandRecord, DeviceRecord, DiscoveredDevice, MemberRecord, PendingDeviceCommand, ReadingSample, Rejection, RememberedResult,
@@ -29,7 +30,8 @@ export interface DomainData {
   /** images maps an image name to its pinned digest. */
   images: Map<string, string>;
   policy: PolicyDocumentView | undefined;
-  devices: Set<string>;
+  /** devices is touch-recording for the incremental state hash (state-hash.ts). */
+  devices: TouchedSet<string>;
 }
 
 /** RootData is the current root role. */
@@ -45,12 +47,14 @@ export interface StateData {
   clusterName: string;
   root: RootData;
   keys: Map<string, KeyEntry>;
-  lastSeq: Map<string, number>;
+  // The four large maps (and each domain's devices) record touched keys, so that the state hash is
+  // maintained incrementally (state-hash.ts); change their values in place only after a get().
+  lastSeq: TouchedMap<string, number>;
   domains: Map<string, DomainData>;
-  devices: Map<string, DeviceRecord>;
+  devices: TouchedMap<string, DeviceRecord>;
   members: Map<string, MemberRecord>;
   /** remembered: body hash → result, oldest first (bounded). */
-  remembered: Map<string, RememberedResult>;
+  remembered: TouchedMap<string, RememberedResult>;
   /** rejections: the most recent rejections, oldest first (bounded ring). */
   rejections: Rejection[];
   rejectionCounts: Map<string, number>;
@@ -67,7 +71,7 @@ export interface StateData {
   /** discoveriesEvicted counts discoveries evicted because a node's list was full. */
   discoveriesEvicted: number;
   /** readings: device id → sensor → the last readings, oldest first (bounded per sensor). */
-  readings: Map<string, Map<string, ReadingSample[]>>;
+  readings: TouchedMap<string, Map<string, ReadingSample[]>>;
   /**
    * owners is derived (not in the snapshot, rebuilt on restore): how many registered devices own each
    * (node, port) and each MAC, so that a discovery is checked against them in O(1).
@@ -128,7 +132,7 @@ function ownersOf(devices: Iterable<DeviceRecord>): DeviceOwners {
 export function initialData(genesis: Genesis, clusterId: Uint8Array, engine: PolicyPort): StateData {
   const keys = new Map<string, KeyEntry>();
   const members = new Map<string, MemberRecord>();
-  const lastSeq = new Map<string, number>();
+  const lastSeq = new TouchedMap<string, number>();
   for (const member of genesis.members) {
     const publicKey = fromHex(member.nodeKey, 32);
     assert.ok(publicKey !== undefined);
@@ -143,10 +147,10 @@ export function initialData(genesis: Genesis, clusterId: Uint8Array, engine: Pol
   return {
     clusterId, clusterName: genesis.clusterName,
     root: { version: 1, keys: rootKeys, threshold: genesis.rootThreshold },
-    keys, lastSeq, domains: new Map(), devices: new Map(), members,
-    remembered: new Map(), rejections: [], rejectionCounts: new Map(), pending: new Map(),
+    keys, lastSeq, domains: new Map(), devices: new TouchedMap(), members,
+    remembered: new TouchedMap(), rejections: [], rejectionCounts: new Map(), pending: new Map(),
     nextCommandId: 1, droppedDeviceCommands: 0, doneCommands: [], failedCommands: [],
-    discoveries: new Map(), discoveriesEvicted: 0, readings: new Map(), owners: ownersOf([]), appliedCount: 0,
+    discoveries: new Map(), discoveriesEvicted: 0, readings: new TouchedMap(), owners: ownersOf([]), appliedCount: 0,
     lastIndex: 0, lastTerm: 0, timeMs: 0, chain: genesisChain(clusterId), engine,
   };
 }
@@ -154,9 +158,24 @@ export function initialData(genesis: Genesis, clusterId: Uint8Array, engine: Pol
 const sortedEntries = <V>(map: ReadonlyMap<string, V>): [string, V][] =>
   [...map.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
-/** toSnapshotJson renders the state as canonical JSON text (the snapshot, and what stateHash hashes). */
+/** readingsEntry is one device's element of the snapshot's readings list. */
+export function readingsEntry(deviceId: string, sensors: ReadonlyMap<string, ReadingSample[]>): unknown {
+  return { deviceId, sensors: sortedEntries(sensors).map(([sensor, samples]) => ({ sensor, samples })) };
+}
+
+/** toSnapshotJson renders the state as canonical JSON text (the snapshot; state-hash.ts hashes its parts). */
 export function toSnapshotJson(data: StateData): string {
-  return canonicalJson({
+  return canonicalJson(snapshotObject(data, true));
+}
+
+/**
+ * snapshotObject is the snapshot as plain data. With `whole` false, the large keyed parts the state hash
+ * keeps incrementally (lastSeq, devices, remembered, readings, each domain's devices, the engine's devices
+ * when the engine can split them) are left null; what remains is bounded by the state's small limits.
+ */
+export function snapshotObject(data: StateData, whole: boolean): Record<string, unknown> {
+  const head = whole ? undefined : data.engine.snapshotHead?.();
+  return {
     format: SNAPSHOT_FORMAT_VERSION,
     clusterId: toHex(data.clusterId),
     clusterName: data.clusterName,
@@ -165,7 +184,7 @@ export function toSnapshotJson(data: StateData): string {
       k.role === 'node'
         ? { id, role: 'node', publicKey: toHex(k.publicKey), nodeId: k.nodeId }
         : { id, role: k.role, publicKey: toHex(k.publicKey), domains: [...k.domains].sort() }),
-    lastSeq: sortedEntries(data.lastSeq),
+    lastSeq: whole ? sortedEntries(data.lastSeq) : null,
     domains: sortedEntries(data.domains).map(([, d]) => ({
       name: d.name,
       description: d.description,
@@ -174,11 +193,11 @@ export function toSnapshotJson(data: StateData): string {
       ...(d.viewers.size > 0 ? { viewers: sortedEntries(d.viewers).map(([id, v]) => ({ id, publicKey: v.publicKey, name: v.name })) } : {}),
       images: sortedEntries(d.images),
       policy: d.policy ?? null,
-      devices: [...d.devices].sort(),
+      devices: whole ? [...d.devices].sort() : null,
     })),
-    devices: sortedEntries(data.devices).map(([, d]) => d),
+    devices: whole ? sortedEntries(data.devices).map(([, d]) => d) : null,
     members: sortedEntries(data.members).map(([, m]) => m),
-    remembered: [...data.remembered.entries()],
+    remembered: whole ? [...data.remembered.entries()] : null,
     rejections: data.rejections,
     rejectionCounts: sortedEntries(data.rejectionCounts),
     pending: sortedEntries(data.pending).map(([nodeId, queue]) => ({ nodeId, commands: [...queue.values()] })),
@@ -188,16 +207,14 @@ export function toSnapshotJson(data: StateData): string {
     failedCommands: data.failedCommands,
     discoveries: sortedEntries(data.discoveries).map(([nodeId, found]) => ({ nodeId, found: sortedEntries(found).map(([, d]) => d) })),
     discoveriesEvicted: data.discoveriesEvicted,
-    readings: sortedEntries(data.readings).map(([deviceId, sensors]) => ({
-      deviceId, sensors: sortedEntries(sensors).map(([sensor, samples]) => ({ sensor, samples })),
-    })),
+    readings: whole ? sortedEntries(data.readings).map(([deviceId, sensors]) => readingsEntry(deviceId, sensors)) : null,
     appliedCount: data.appliedCount,
     lastIndex: data.lastIndex,
     lastTerm: data.lastTerm,
     timeMs: data.timeMs,
     chain: toHex(data.chain),
-    engine: data.engine.snapshot(),
-  });
+    engine: head ?? data.engine.snapshot(),
+  };
 }
 
 /** SnapshotError reports snapshot bytes that are not a state snapshot of this format. */
@@ -260,7 +277,7 @@ function parseSnapshot(raw: Json, engines: PolicyEngineFactory): StateData {
       viewers: new Map(((d['viewers'] ?? []) as { id: string; publicKey: string; name: string }[]).map((v) => [v.id, { publicKey: v.publicKey, name: v.name }])),
       images: new Map(d['images'] as [string, string][]),
       policy: (d['policy'] ?? undefined) as PolicyDocumentView | undefined,
-      devices: new Set(d['devices'] as string[]),
+      devices: new TouchedSet(d['devices'] as string[]),
     });
   }
   const pending = new Map<string, Map<number, PendingDeviceCommand>>();
@@ -271,21 +288,21 @@ function parseSnapshot(raw: Json, engines: PolicyEngineFactory): StateData {
   for (const n of raw['discoveries'] as { nodeId: string; found: DiscoveredDevice[] }[]) {
     discoveries.set(n.nodeId, new Map(n.found.map((d) => [discoveryKey(d.port, d.mac), d])));
   }
-  const readings = new Map<string, Map<string, ReadingSample[]>>();
+  const readings = new TouchedMap<string, Map<string, ReadingSample[]>>();
   for (const r of raw['readings'] as { deviceId: string; sensors: { sensor: string; samples: ReadingSample[] }[] }[]) {
     readings.set(r.deviceId, new Map(r.sensors.map((s) => [s.sensor, s.samples])));
   }
-  const devices = new Map((raw['devices'] as DeviceRecord[]).map((d) => [d.id, d]));
+  const devices = new TouchedMap((raw['devices'] as DeviceRecord[]).map((d) => [d.id, d]));
   return {
     clusterId: hex32(raw['clusterId']),
     clusterName: String(raw['clusterName']),
     root: { version: root.version, keys: root.keys.map(hex32), threshold: root.threshold },
     keys,
-    lastSeq: new Map(raw['lastSeq'] as [string, number][]),
+    lastSeq: new TouchedMap(raw['lastSeq'] as [string, number][]),
     domains,
     devices,
     members: new Map((raw['members'] as MemberRecord[]).map((m) => [m.nodeId, m])),
-    remembered: new Map((raw['remembered'] as [string, RememberedResult][]).map(([hash, result]) => [hash, { ...result, term: result.term ?? 0 }])),
+    remembered: new TouchedMap((raw['remembered'] as [string, RememberedResult][]).map(([hash, result]) => [hash, { ...result, term: result.term ?? 0 }])),
     rejections: raw['rejections'] as Rejection[],
     rejectionCounts: new Map(raw['rejectionCounts'] as [string, number][]),
     pending,

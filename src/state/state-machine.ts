@@ -23,6 +23,7 @@ import { extendChain } from './audit.js';
 import { MAX_REASON_CHARS, MAX_RECENT_REJECTIONS, MAX_REMEMBERED_RESULTS } from './constants.js';
 import type { PolicyDeviceType, PolicyDocumentView, PolicyEngineFactory, PolicySensor, PolicyState } from './policy-port.js';
 import { fromSnapshotJson, initialData, toSnapshotJson, type StateData } from './state-data.js';
+import { scratchStateHash, StateHasher } from './state-hash.js';
 import type {
   AdminKeyRecord, ApplyResult, DeviceCommandFilter, DeviceCommandRecord, DeviceRecord, DiscoveredDevice, DomainRecord, KeyInfo,
   LogEntryInput, MemberRecord, PendingDeviceCommand, Rejection, RejectionCode, RememberedResult, SensorReadings,
@@ -219,21 +220,30 @@ export class StateMachine {
     return new TextEncoder().encode(toSnapshotJson(this.data));
   }
 
-  /** stateHash is sha256 of the snapshot, hex: equal on every node after the same entries. O(state). */
+  /**
+   * stateHash is the incremental state hash (state-hash.ts), hex: equal on every node after the same
+   * entries. Its cost is proportional to the entries changed since the last call, and it is kept per
+   * applied index: /v1/status and /v1/state are polled while writes flow (issue 15).
+   */
   stateHash(): string {
-    // The state changes only by apply and restore, and each moves lastIndex or replaces the data, so the
-    // hash is kept per (data, applied count): /v1/status and /v1/state polled at scale hashed the whole state
-    // on every call (0.5-0.8 s at 1,000 devices with readings history).
     const data = this.data;
     const memo = this.hashMemo;
     if (memo !== undefined && memo.data === data && memo.appliedCount === data.appliedCount && memo.lastIndex === data.lastIndex) return memo.hash;
-    const hash = toHex(sha256(this.snapshot()));
+    this.hasher ??= new StateHasher();
+    const hash = this.hasher.digest(data);
     this.hashMemo = { data, appliedCount: data.appliedCount, lastIndex: data.lastIndex, hash };
     return hash;
   }
 
+  /** recomputeStateHash is stateHash() computed from nothing, changing nothing (for tests and benchmarks). */
+  recomputeStateHash(): string {
+    return scratchStateHash(this.data);
+  }
+
   /** hashMemo is the last stateHash and the state it was computed for (undefined on a machine made by restore). */
   private hashMemo: { data: StateData; appliedCount: number; lastIndex: number; hash: string } | undefined;
+  /** hasher keeps the state hash incrementally; it rebuilds a section whose maps were replaced (restore). */
+  private hasher: StateHasher | undefined;
 
   /** auditChain is the audit hash chain value after the last applied entry, hex. */
   auditChain(): string {
