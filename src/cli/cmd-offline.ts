@@ -2,7 +2,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { clusterIdOf, createGenesis, fromHex, genesisBytes, GenesisError, keyIdHex, loadGenesis, toHex } from '../commands/index.js';
-import { writeIdentityKey } from '../node/identity.js';
+import { writeIdentityKey } from '../node/index.js';
 import { verifyAuditChain } from '../state/index.js';
 import { parseAuditExport } from './audit.js';
 import { readInputFile } from './bundle.js';

@@ -5,7 +5,7 @@
 // 64-hex seeds). Seeds are held only in memory: no message, log line or output of qgate contains one.
 import { readFileSync, statSync } from 'node:fs';
 import { fromHex, keyIdHex, keyPairFromSeed, toHex, type KeyPair } from '../commands/index.js';
-import { IdentityKeyError, readIdentityKey } from '../node/identity.js';
+import { IdentityKeyError, readIdentityKey } from '../node/index.js';
 import { ENV_KEY, ENV_KEY_SEED, KEY_TYPE, MAX_INPUT_FILE_BYTES, MAX_KEYS } from './constants.js';
 import { CliError } from './errors.js';
 

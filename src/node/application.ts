@@ -7,7 +7,7 @@ import type { Genesis, KeyPair } from '../commands/index.js';
 import type { NodeId } from '../raft/index.js';
 import type { Discovery } from '../dataplane/index.js';
 import { StateMachine, policyEngines } from '../state/index.js';
-import type { ApiDeps, DevicesStatus, RuntimeApi } from '../api/deps.js';
+import type { ApiDeps, DevicesStatus, RuntimeApi } from '../api/index.js';
 import type { NodeConfig } from './config.js';
 import { GatewayApplier } from './gateway-applier.js';
 import type { AppliedEvent } from './gateway-applier.js';

@@ -17,13 +17,13 @@ import type { NodeSequence } from './device-link.js';
 import type { ProposeOutcome } from '../devices/index.js';
 import { RuntimeError } from './runtime-errors.js';
 import { DeleteThenAddSwitch } from './plant-delete-then-add.js';
-import type { EnforcementView } from '../api/ports.js';
+import type { EnforcementView } from '../api/index.js';
 
 /** TELEMETRY_ATTEMPTS bounds the proposals of one telemetry batch (≈30 s of retries; the batch expires after 60 s). */
 const TELEMETRY_ATTEMPTS = 20;
 
 /** EnforcementView is what the API reads about enforcement on this node. */
-export type { EnforcementView } from '../api/ports.js';
+export type { EnforcementView } from '../api/index.js';
 
 /** DataplaneLink is a started data plane. */
 export interface DataplaneLink {

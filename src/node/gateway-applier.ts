@@ -7,10 +7,10 @@
 import { EventEmitter } from 'node:events';
 import type { ApplyResult, StateMachine } from '../state/index.js';
 import type { AppliedEntry, RuntimeApplier } from './ports.js';
-import type { AppliedEvent } from '../api/ports.js';
+import type { AppliedEvent } from '../api/index.js';
 
 /** AppliedEvent describes one applied entry. */
-export type { AppliedEvent } from '../api/ports.js';
+export type { AppliedEvent } from '../api/index.js';
 
 /**
  * changesPlans says whether an applied entry may change what the data plane and the device half read of the

@@ -5,9 +5,9 @@
 import { createHash } from 'node:crypto';
 import type { AppliedEntry, RuntimeApplier } from './ports.js';
 
-import type { LogApplyResult } from '../api/ports.js';
+import type { LogApplyResult } from '../api/index.js';
 
-export type { LogApplyResult } from '../api/ports.js';
+export type { LogApplyResult } from '../api/index.js';
 
 /** LogApplierState is the applier's snapshot form. */
 interface LogApplierState {

@@ -13,7 +13,7 @@
 // local-reads wraps the runtime the API reads through, no-replay-check derives the state machine
 // through its two protected replay lookups (the one seam it needed: the checks are inside apply), and
 // delete-then-add is handed to the data plane (src/dataplane keeps that one; see dataplane-link.ts).
-import type { RuntimeApi } from '../api/deps.js';
+import type { RuntimeApi } from '../api/index.js';
 import type { Snapshot } from '../raft/index.js';
 import { StateMachine } from '../state/index.js';
 import type { LogStore, PersistedState, SaveBatch } from '../storage/index.js';

@@ -46,7 +46,7 @@ import { MembershipControl, type DesiredMembers } from './runtime-membership.js'
 import { ProposalQueue, RequestBook } from './runtime-requests.js';
 import { decodeRuntimeSnapshot, encodeRuntimeSnapshot } from './runtime-snapshot.js';
 import { RuntimeError, assert } from './runtime-errors.js';
-import type { Committed, RuntimeCounters, RuntimeStatus } from '../api/ports.js';
+import type { Committed, RuntimeCounters, RuntimeStatus } from '../api/index.js';
 
 /** RaftRuntimeInit holds the runtime's limits and timings; defaults in RUNTIME_DEFAULTS. */
 export interface RaftRuntimeInit {
@@ -101,7 +101,7 @@ export interface RaftRuntimeComponents<Result> {
   readonly desiredMembers?: () => DesiredMembers;
 }
 
-export type { Committed, RuntimeCounters, RuntimeStatus } from '../api/ports.js';
+export type { Committed, RuntimeCounters, RuntimeStatus } from '../api/index.js';
 
 /**
  * RaftRuntime runs one node: core + durable log + transport + state machine. It owns the ready loop

@@ -2,9 +2,9 @@
 // runtime's assertion (a broken invariant of the ready loop: never caught, the node stops).
 import { InvariantError, assertWith, type Assert } from '../assert.js';
 
-import type { RuntimeErrorCode } from '../api/ports.js';
+import type { RuntimeErrorCode } from '../api/index.js';
 
-export type { RuntimeErrorCode } from '../api/ports.js';
+export type { RuntimeErrorCode } from '../api/index.js';
 
 /** RuntimeError is an expected failure of the runtime; `code` is stable. */
 export class RuntimeError extends Error {
