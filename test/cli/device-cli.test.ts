@@ -17,37 +17,11 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { parse } from 'yaml';
 import { buildApp, type ApiApp } from '../../src/api/app.js';
-import type { RuntimeApi } from '../../src/api/deps.js';
 import { clusterIdOf, createToken, decodeBody, decodeSignedCommand, keyIdHex, signCommand, toHex, type KeyPair, type Payload } from '../../src/commands/index.js';
 import { GatewayApplier } from '../../src/node/gateway-applier.js';
-import type { Committed, RuntimeCounters, RuntimeStatus } from '../../src/node/raft-runtime.js';
-import { policyEngines, StateMachine, type ApplyResult } from '../../src/state/index.js';
+import { StandInRuntime } from '../support/stand-in-runtime.js';
+import { policyEngines, StateMachine } from '../../src/state/index.js';
 import { makeLab, qgate, type Lab } from './support.js';
-
-/** StandInRuntime applies every proposal at once, as a one-node cluster would, and keeps the applied entries. */
-class StandInRuntime implements RuntimeApi<ApplyResult> {
-  readonly entries: Array<{ index: number; term: number; timeMs: number; payload: Uint8Array }> = [];
-  private index = 0;
-  constructor(private readonly applier: GatewayApplier) {}
-  status(): RuntimeStatus {
-    return { id: 1, role: 'leader', leader: 1, term: 2, commit: this.index, applied: this.index, snapshotIndex: 0, lastIndex: this.index, voters: [1], learners: [], removed: false };
-  }
-  counters(): RuntimeCounters {
-    return { readies: 0, saves: 0, syncedSaves: 0, savedEntries: 0, saveMs: 0, syncedSaveMs: 0, appliedEntries: this.index, sentMessages: 0, droppedMessages: 0, pendingProposals: 0, pendingReads: 0 };
-  }
-  async propose(payload: Uint8Array): Promise<Committed<ApplyResult>> {
-    this.index += 1;
-    const timeMs = Date.now();
-    this.entries.push({ index: this.index, term: 2, timeMs, payload });
-    return { index: this.index, term: 2, timeMs, result: this.applier.apply({ index: this.index, term: 2, timeMs, payload }) };
-  }
-  async readIndex(): Promise<number> {
-    return this.index;
-  }
-  addMember(): void {}
-  removeMember(): void {}
-  transferLeadership(): void {}
-}
 
 /** POLICY is the domain's policy: a thermostat read every 10 s (2 s when suspicious) that is switched off when hot. */
 const POLICY = [
@@ -94,7 +68,7 @@ describe('qgate and the device interface', () => {
   before(async () => {
     lab = await makeLab();
     applier = new GatewayApplier(new StateMachine(lab.genesis, policyEngines));
-    runtime = new StandInRuntime(applier);
+    runtime = new StandInRuntime(applier, Date.now);
     app = await buildApp({
       runtime, gateway: { applier, runtime, appliedEnvelopes: (from, limit) => ({ firstIndex: 1, entries: runtime.entries.filter((e) => e.index >= from).slice(0, limit) }) },
     });

@@ -9,35 +9,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { buildApp, type ApiApp } from '../../src/api/app.js';
-import type { RuntimeApi } from '../../src/api/deps.js';
 import { toHex } from '../../src/commands/index.js';
 import { GatewayApplier } from '../../src/node/gateway-applier.js';
-import type { Committed, RuntimeCounters, RuntimeStatus } from '../../src/node/raft-runtime.js';
-import { policyEngines, StateMachine, type ApplyResult } from '../../src/state/index.js';
+import { StandInRuntime } from '../support/stand-in-runtime.js';
+import { policyEngines, StateMachine } from '../../src/state/index.js';
 import { makeLab, qgate, type Lab } from './support.js';
-
-/** StandInRuntime applies every proposal at once, as a one-node cluster would. */
-class StandInRuntime implements RuntimeApi<ApplyResult> {
-  private index = 0;
-  constructor(private readonly applier: GatewayApplier) {}
-  status(): RuntimeStatus {
-    return { id: 1, role: 'leader', leader: 1, term: 2, commit: this.index, applied: this.index, snapshotIndex: 0, lastIndex: this.index, voters: [1], learners: [], removed: false };
-  }
-  counters(): RuntimeCounters {
-    return { readies: 0, saves: 0, syncedSaves: 0, savedEntries: 0, saveMs: 0, syncedSaveMs: 0, appliedEntries: this.index, sentMessages: 0, droppedMessages: 0, pendingProposals: 0, pendingReads: 0 };
-  }
-  async propose(payload: Uint8Array): Promise<Committed<ApplyResult>> {
-    this.index += 1;
-    const timeMs = Date.now();
-    return { index: this.index, term: 2, timeMs, result: this.applier.apply({ index: this.index, term: 2, timeMs, payload }) };
-  }
-  async readIndex(): Promise<number> {
-    return this.index;
-  }
-  addMember(): void {}
-  removeMember(): void {}
-  transferLeadership(): void {}
-}
 
 describe('qgate against the real API app', () => {
   let lab: Lab;
@@ -46,7 +22,7 @@ describe('qgate against the real API app', () => {
   before(async () => {
     lab = await makeLab();
     const applier = new GatewayApplier(new StateMachine(lab.genesis, policyEngines));
-    const runtime = new StandInRuntime(applier);
+    const runtime = new StandInRuntime(applier, Date.now);
     app = await buildApp({ runtime, gateway: { applier, runtime } });
     await app.listen({ port: 0, host: '127.0.0.1' });
     base = ['--endpoints', `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`];
