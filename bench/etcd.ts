@@ -468,10 +468,13 @@ export class QuorumgateSystem implements BenchSystem {
   }
 }
 
-/** EtcdSystem writes plain puts to an EtcdCluster. */
-export class EtcdSystem implements BenchSystem {
-  readonly name = 'etcd';
-  private readonly cluster: EtcdCluster;
+/**
+ * EtcdMembers is what both etcd systems share: the cluster, its leader and members, kills and restarts,
+ * and the members' counters. Subclasses say how a put is sent.
+ */
+abstract class EtcdMembers implements BenchSystem {
+  abstract readonly name: 'etcd' | 'etcd_grpc';
+  protected readonly cluster: EtcdCluster;
   private readonly writes: number[] = [];
   readonly errorSamples: string[] = [];
 
@@ -492,10 +495,13 @@ export class EtcdSystem implements BenchSystem {
     this.writes[client] = (this.writes[client] ?? 0) + 1;
     const value = Buffer.from(writeTag(this.writes[client]!).padEnd(VALUE_BYTES, 'x'));
     assert.equal(value.length, VALUE_BYTES);
-    const outcome = await putAt(this.cluster.member(member).clientUrl, `bench/c${client}`, value, timeoutMs);
-    if (!outcome.ok && this.errorSamples.length < 5) this.errorSamples.push(outcome.error ?? 'unknown');
-    return { ok: outcome.ok };
+    const error = await this.put(member, `bench/c${client}`, value, timeoutMs);
+    if (error !== undefined && this.errorSamples.length < 5) this.errorSamples.push(error);
+    return { ok: error === undefined };
   }
+
+  /** put writes one key to `member`; it returns undefined when acknowledged, else the error. */
+  protected abstract put(member: string, key: string, value: Buffer, timeoutMs: number): Promise<string | undefined>;
 
   async kill(member: string): Promise<void> {
     await this.cluster.kill(member);
@@ -514,57 +520,32 @@ export class EtcdSystem implements BenchSystem {
   }
 }
 
+/** EtcdSystem writes plain puts to an EtcdCluster through its JSON gateway. */
+export class EtcdSystem extends EtcdMembers {
+  readonly name = 'etcd';
+
+  protected async put(member: string, key: string, value: Buffer, timeoutMs: number): Promise<string | undefined> {
+    const outcome = await putAt(this.cluster.member(member).clientUrl, key, value, timeoutMs);
+    return outcome.ok ? undefined : outcome.error ?? 'unknown';
+  }
+}
+
 /**
- * EtcdGrpcSystem writes the same puts as EtcdSystem to the same cluster through etcd's gRPC API,
- * with the `etcd3` client: one client per member (so writes go to the leader, as the JSON side's
- * do), its retries and circuit breaker turned off so each write is one request, and a deadline per
- * write.
+ * EtcdGrpcSystem writes the same puts to the same cluster through etcd's gRPC API, with the `etcd3`
+ * client: one client per member (so writes go to the leader, as the JSON side's do), its retries and
+ * circuit breaker turned off so each write is one request, and a deadline per write.
  */
-export class EtcdGrpcSystem implements BenchSystem {
+export class EtcdGrpcSystem extends EtcdMembers {
   readonly name = 'etcd_grpc';
-  private readonly cluster: EtcdCluster;
   private readonly clients = new Map<string, Etcd3>();
-  private readonly writes: number[] = [];
-  readonly errorSamples: string[] = [];
 
-  constructor(cluster: EtcdCluster) {
-    this.cluster = cluster;
-  }
-
-  async leader(): Promise<string> {
-    return this.cluster.waitForLeader(15_000);
-  }
-
-  members(): string[] {
-    return this.cluster.members.map((m) => m.name);
-  }
-
-  async write(client: number, member: string, timeoutMs: number): Promise<SendOutcome> {
-    this.writes[client] = (this.writes[client] ?? 0) + 1;
-    const value = Buffer.from(writeTag(this.writes[client]!).padEnd(VALUE_BYTES, 'x'));
+  protected async put(member: string, key: string, value: Buffer, timeoutMs: number): Promise<string | undefined> {
     try {
-      await this.clientOf(member).put(`bench/c${client}`).value(value).options({ deadline: Date.now() + timeoutMs }).exec();
-      return { ok: true };
+      await this.clientOf(member).put(key).value(value).options({ deadline: Date.now() + timeoutMs }).exec();
+      return undefined;
     } catch (error) {
-      if (this.errorSamples.length < 5) this.errorSamples.push((error as Error).message);
-      return { ok: false };
+      return (error as Error).message;
     }
-  }
-
-  async kill(member: string): Promise<void> {
-    await this.cluster.kill(member);
-  }
-
-  restart(member: string): void {
-    this.cluster.startMember(member);
-  }
-
-  async settled(): Promise<void> {
-    await this.cluster.waitForCaughtUp(30_000);
-  }
-
-  async counters(member: string): Promise<MemberCounters | undefined> {
-    return readCounters(`${this.cluster.member(member).clientUrl}/metrics`, COUNTER_METRICS.etcd);
   }
 
   /** close ends every gRPC channel (the clients hold sockets and timers). */
