@@ -185,15 +185,18 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
       response: { 200: Type.Object({ index: Type.Integer(), ok: Type.Boolean(), code: Type.Optional(Type.String()), reason: Type.Optional(Type.String()) }) },
     },
   }, async (request) => {
-    authorizeRead(request);
+    const grant = authorizeRead(request);
     const { bodyHash } = request.params as { bodyHash: string };
     const remembered = machine().resultFor(bodyHash);
     if (!remembered) throw new ApiError('NOT_FOUND', `no command with body hash ${bodyHash} was applied (or it was forgotten)`);
+    // A reader of some domains sees the results of its domains' commands; a cluster-wide command, or one
+    // whose entry was compacted away, is for readers of every domain.
+    if (!grantsEvery(grant, machine().domains().map((d) => d.name))) authorizeRead(request, [entryDomains.at(remembered.index) || '(a cluster-wide command)']);
     return remembered;
   });
 
   app.get('/v1/state', { schema: { querystring: Consistency } }, async (request) => {
-    authorizeRead(request);
+    requireEveryDomain(request, machine(), 'GET /v1/state describes the whole cluster state');
     const index = await readPoint((request.query as { consistency: 'linearizable' | 'stale' }).consistency);
     const m = machine();
     return { index, stateHash: m.stateHash(), auditChain: m.auditChain(), clusterId: m.clusterId(), clusterName: m.clusterName(), root: m.root(), lastApplied: m.lastApplied() };
@@ -267,8 +270,9 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
   app.get('/v1/signers/:signer/seq', {
     schema: { params: Type.Object({ signer: Type.String({ minLength: 1, maxLength: 64 }) }), querystring: Consistency },
   }, async (request) => {
-    authorizeRead(request);
+    const grant = authorizeRead(request);
     const { signer } = request.params as { signer: string };
+    authorizeSigner(request, grant, machine(), signer);
     const index = await readPoint((request.query as { consistency: 'linearizable' | 'stale' }).consistency);
     return { index, signer, lastSeq: machine().lastSeq(signer) };
   });
@@ -344,11 +348,26 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
  * requireEveryDomain refuses (403) a token that does not grant every domain of the cluster, for the
  * routes whose answer cannot be split by domain without breaking it (the audit chain covers every entry).
  */
-function requireEveryDomain(request: FastifyRequest, machine: StateMachine, why: string): void {
+export function requireEveryDomain(request: FastifyRequest, machine: StateMachine, why: string): void {
   const grant = authorizeRead(request);
   if (!grantsEvery(grant, machine.domains().map((d) => d.name))) {
     throw new ApiError('FORBIDDEN', `authorization: ${why}; the token of key ${grant.keyId} does not grant every domain (sign it with a root key, or name every domain)`, { tokenCode: 'wrong_domain' });
   }
+}
+
+/**
+ * authorizeSigner lets a token read a signer's last sequence number when the signer is the token's own key,
+ * an admin or viewer key all of whose domains the token grants, or when the token grants every domain
+ * (root and node keys, and unknown signers, are cluster-wide); 403 otherwise.
+ */
+function authorizeSigner(request: FastifyRequest, grant: ReadGrant, machine: StateMachine, signer: string): void {
+  const key = machine.keys().find((k) => k.keyId === signer || k.publicKey === signer);
+  if (key !== undefined && key.keyId === grant.keyId) return;
+  if (key?.domains !== undefined && key.domains.length > 0) {
+    authorizeRead(request, key.domains);
+    return;
+  }
+  requireEveryDomain(request, machine, `signer ${signer} is not a key of the token's domains`);
 }
 
 /** WATCH_RECHECK_MS is how often a watch stream's token is verified again (expiry, revocation). */
@@ -499,7 +518,7 @@ function watchReadings(appliedEnvelopes: NonNullable<ApiDeps['gateway']>['applie
  * watchDomains returns the function that finds the domain an applied entry's command names ('' for a
  * cluster-wide one), from the entry's bytes, decoded once per event; undefined when the bytes are gone.
  */
-function watchDomains(appliedEnvelopes: NonNullable<ApiDeps['gateway']>['appliedEnvelopes']): { of: (event: AppliedEvent) => string | undefined } {
+function watchDomains(appliedEnvelopes: NonNullable<ApiDeps['gateway']>['appliedEnvelopes']): { of: (event: AppliedEvent) => string | undefined; at: (index: number) => string | undefined } {
   const decoded = new WeakMap<AppliedEvent, { domain: string | undefined }>();
   const domainOf = (payload: Uint8Array | undefined): string | undefined => {
     if (payload === undefined) return undefined;
@@ -510,15 +529,19 @@ function watchDomains(appliedEnvelopes: NonNullable<ApiDeps['gateway']>['applied
       throw error;
     }
   };
+  const at = (index: number): string | undefined => {
+    const entry = appliedEnvelopes?.(index, 1).entries[0];
+    return domainOf(entry?.index === index ? entry.payload : undefined);
+  };
   return {
     of: (event) => {
       const known = decoded.get(event);
       if (known !== undefined) return known.domain;
-      const entry = appliedEnvelopes?.(event.index, 1).entries[0];
-      const domain = domainOf(entry?.index === event.index ? entry.payload : undefined);
+      const domain = at(event.index);
       decoded.set(event, { domain });
       return domain;
     },
+    at,
   };
 }
 

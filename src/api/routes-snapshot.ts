@@ -5,12 +5,15 @@
 // one synchronous step, so they describe the same applied entry. Linearizable by default (a ReadIndex
 // through the leader first, so the snapshot holds every write acknowledged before the request); `stale`
 // answers from this node alone, which is what a survivor without a quorum can still give.
-// The answer holds the whole state, device inventory and keys included: once the API requires tokens for
-// reads (issue 14), this route must require a root or admin token like the audit export.
+// The answer holds the whole state (every domain's devices, policies and keys, the membership, the root
+// keys): it is a restore's material, so only a root key's token may take it (docs/api.md "Authentication").
+// An admin key, even one that administers every domain today, is refused: it may not read cluster-wide state.
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ApiDeps } from './deps.js';
 import { ConsistencyQuery, readPointFor, type Consistency } from './read-point.js';
+import { ApiError } from './errors.js';
+import { authorizeRead } from './read-auth.js';
 
 /** snapshotRoutes registers GET /v1/snapshot (gateway mode only). */
 export const snapshotRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
@@ -18,6 +21,10 @@ export const snapshotRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app,
   if (gateway === undefined) return;
   const readPoint = readPointFor(gateway);
   app.get('/v1/snapshot', { schema: { querystring: ConsistencyQuery } }, async (request) => {
+    const grant = authorizeRead(request);
+    if (grant.role !== 'root' || grant.domains !== 'all') {
+      throw new ApiError('FORBIDDEN', `authorization: GET /v1/snapshot holds every domain's data and the cluster's keys; it needs a token of a root key naming every domain ("*"), the token of key ${grant.keyId} is a ${grant.role}'s${grant.domains === 'all' ? '' : ' naming some domains'}`, { tokenCode: 'role_not_allowed' });
+    }
     await readPoint((request.query as { consistency: Consistency }).consistency);
     const machine = gateway.applier.machine;
     const bytes = machine.snapshot();
