@@ -15,6 +15,8 @@ import type { AppliedEvent } from './ports.js';
 import type { Status as RaftStatus } from '../raft/types.js';
 import type { ApiDeps } from './deps.js';
 import { ApiError } from './errors.js';
+import { authorizeRead, grantCovers } from './read-auth.js';
+import type { ReadGrant } from '../commands/index.js';
 
 /** MAX_HISTORY_PER_DEVICE bounds the state changes and the alerts kept per device. */
 export const MAX_HISTORY_PER_DEVICE = 100;
@@ -193,15 +195,20 @@ export const dashboardRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app
     gateway.applier.off('applied', onApplied);
   });
   const view = { deps, machine, histories, roles, nowMs };
-  app.get('/v1/dashboard/node', async () => nodeView(view));
-  app.get('/v1/dashboard/devices', async () => ({ node: nodeView(view), devices: devicesView(view) }));
+  // Every answer needs a valid read token (the onRequest hook of read-auth.ts refuses the others); domain
+  // data is only of the grant's domains; this node's Raft view names no domain data (docs/api.md).
+  app.get('/v1/dashboard/node', async (request) => {
+    authorizeRead(request);
+    return nodeView(view);
+  });
+  app.get('/v1/dashboard/devices', async (request) => ({ node: nodeView(view), devices: devicesView(view, authorizeRead(request)) }));
   app.get('/v1/dashboard/devices/:id', { schema: { params: Type.Object({ id: Name }) } }, async (request) => {
     const { id } = request.params as { id: string };
-    return { node: nodeView(view), device: deviceDetail(view, id) };
+    return { node: nodeView(view), device: deviceDetail(view, id, (domain) => authorizeRead(request, [domain])) };
   });
-  app.get('/v1/dashboard/cluster', async () => clusterView(view));
-  app.get('/v1/dashboard/policy', async () => ({ node: nodeView(view), domains: policyView(machine()) }));
-  app.get('/v1/dashboard/discovered', async () => ({ node: nodeView(view), discovered: discoveredView(machine()) }));
+  app.get('/v1/dashboard/cluster', async (request) => clusterView(view, authorizeRead(request)));
+  app.get('/v1/dashboard/policy', async (request) => ({ node: nodeView(view), domains: policyView(machine(), authorizeRead(request)) }));
+  app.get('/v1/dashboard/discovered', async (request) => ({ node: nodeView(view), discovered: discoveredView(machine(), authorizeRead(request)) }));
 };
 
 /** DashboardView is what the dashboard's answers are computed from. */
@@ -243,11 +250,12 @@ function planText(plan: ReturnType<StateMachine['devicePlan']>): string {
   return 'chain' in plan ? plan.chain.map((p) => p.name).join(' → ') : plan.verdict;
 }
 
-function devicesView(view: DashboardView): Record<string, unknown>[] {
+/** devicesView is the devices table: the devices of the grant's domains. */
+function devicesView(view: DashboardView, grant: ReadGrant): Record<string, unknown>[] {
   const m = view.machine();
   const enforcement = enforcementOf(view);
   const selfId = `n${view.deps.runtime.status().id}`;
-  return m.devices().map((device) => {
+  return m.devices().filter((device) => grantCovers(grant, device.domain)).map((device) => {
     const state = m.deviceState(device.id) ?? { state: 'unknown', sinceMs: 0 };
     const alerts = view.histories.of(device.id).alerts;
     return {
@@ -260,10 +268,12 @@ function devicesView(view: DashboardView): Record<string, unknown>[] {
   });
 }
 
-function deviceDetail(view: DashboardView, id: string): Record<string, unknown> {
+/** deviceDetail is one device's story; `authorize` refuses (403) a device outside the request's grant. */
+function deviceDetail(view: DashboardView, id: string, authorize: (domain: string) => void): Record<string, unknown> {
   const m = view.machine();
   const device = m.device(id);
   if (device === undefined) throw new ApiError('NOT_FOUND', `no device "${id}" in this node's applied state`);
+  authorize(device.domain);
   const state = m.deviceState(id) ?? { state: 'unknown', sinceMs: 0 };
   const type = m.policy(device.domain)?.deviceTypes.find((t) => t.name === device.type);
   const sensors = type?.sensors ?? [];
@@ -286,7 +296,7 @@ function deviceDetail(view: DashboardView, id: string): Record<string, unknown> 
  * elections it saw; the leader also knows each member's replicated index and whether it answered since the
  * last quorum check (the Raft thesis, section 6.2), so a dead or cut-off member shows there as unreachable.
  */
-function clusterView(view: DashboardView): Record<string, unknown> {
+function clusterView(view: DashboardView, grant: ReadGrant): Record<string, unknown> {
   const node = nodeView(view);
   const status = view.deps.runtime.status();
   const raft = raftStatusOf(view.deps.runtime);
@@ -305,7 +315,9 @@ function clusterView(view: DashboardView): Record<string, unknown> {
       note: self ? 'this node' : progress !== undefined ? (peer?.recentActive ? 'answers the leader' : 'no answer to the leader since the last quorum check') : lost ? `stopped leading at ${new Date(view.roles.lostLeader!.atMs).toISOString()}` : 'known to the leader only',
     };
   });
-  const dataplane = view.deps.gateway?.enforcement ? summarizeEnforcement(view.deps.gateway.enforcement.report()) : null;
+  const m = view.machine();
+  const visible = (deviceId: string): boolean => grantCovers(grant, m.device(deviceId)?.domain ?? '');
+  const dataplane = view.deps.gateway?.enforcement ? summarizeEnforcement(view.deps.gateway.enforcement.report().filter((r) => visible(r.deviceId))) : null;
   return { node, members: rows, dataplane, devicesInterface: view.deps.devices?.status() ?? null };
 }
 
@@ -315,6 +327,7 @@ function raftStatusOf(runtime: ApiDeps['runtime']): RaftStatus | undefined {
   return typeof offered === 'function' ? offered.call(runtime) : undefined;
 }
 
+/** summarizeEnforcement counts devices by enforcement and lists the first problems (of the report it is given: the grant's devices). */
 function summarizeEnforcement(report: ReturnType<NonNullable<NonNullable<ApiDeps['gateway']>['enforcement']>['report']>): Record<string, unknown> {
   const byState: Record<string, number> = {};
   for (const r of report) byState[r.enforcement] = (byState[r.enforcement] ?? 0) + 1;
@@ -325,8 +338,8 @@ function summarizeEnforcement(report: ReturnType<NonNullable<NonNullable<ApiDeps
 interface PolicyRule { name: string; from: string; to: string; when: unknown; commands?: { command: string; target?: string; args?: Record<string, string> }[] }
 
 /** policyView lists, per domain and device type, its states (chain or verdict) and rules (condition, commands). */
-function policyView(m: StateMachine): Record<string, unknown>[] {
-  return m.domains().map((domain) => {
+function policyView(m: StateMachine, grant: ReadGrant): Record<string, unknown>[] {
+  return m.domains().filter((domain) => grantCovers(grant, domain.name)).map((domain) => {
     const policy = m.policy(domain.name);
     const types = (policy?.deviceTypes ?? []).map((type) => {
       const rules = ((type as unknown as { rules?: PolicyRule[] }).rules ?? []);
@@ -344,8 +357,9 @@ function policyView(m: StateMachine): Record<string, unknown>[] {
   });
 }
 
-function discoveredView(m: StateMachine): Record<string, unknown>[] {
-  return m.discovered().sort((a, b) => b.lastSeenMs - a.lastSeenMs).slice(0, 1000).map((d) => {
+/** discoveredView lists the discovered devices of the grant's domains (those of no domain yet: a grant of every domain). */
+function discoveredView(m: StateMachine, grant: ReadGrant): Record<string, unknown>[] {
+  return m.discovered().filter((d) => grantCovers(grant, d.domain)).sort((a, b) => b.lastSeenMs - a.lastSeenMs).slice(0, 1000).map((d) => {
     // A discovered device may name no domain yet: the command then leaves a placeholder for it.
     const domain = d.domain !== '' ? shellQuote(d.domain) : '<domain>';
     const id = DEVICE_ID.test(d.hostname) ? d.hostname : `dev-${d.mac.replace(/:/g, '')}`;

@@ -21,7 +21,7 @@ import type { RuntimeStatus } from '../../src/node/raft-runtime.js';
 import { policyEngines, StateMachine } from '../../src/state/index.js';
 import { FIREWALL_DIGEST, homePolicy, MONITOR_DIGEST, T0_MS, TestCluster } from '../state/fixtures.js';
 import { StandInRuntime } from '../support/stand-in-runtime.js';
-import { withReadToken } from '../api/support.js';
+import { readToken, withReadToken } from '../api/support.js';
 
 /** LaggingRuntime is a follower of a 3-node cluster; `commitAhead` makes it know of entries it has not applied. */
 class LaggingRuntime extends StandInRuntime {
@@ -106,6 +106,34 @@ describe('GET /v1/dashboard/*', () => {
     assert.equal(plug.rules.length, source.rules.length);
     assert.ok(plug.states.some((s) => s.plan === 'quarantine'), JSON.stringify(plug.states));
     assert.ok(plug.rules.some((r) => /avg\(power, last \d+\) > 1800/.test(r.when)), JSON.stringify(plug.rules));
+  });
+
+  test('a reader of one domain sees only that domain\'s devices and policies; no token sees nothing', async () => {
+    for (const command of [
+      cluster.root({ kind: 'createDomain', description: 'the office' }, 'office'),
+      cluster.root({ kind: 'addAdminKey', publicKey: cluster.officeAdmin.publicKey, name: 'olga' }, 'office'),
+      cluster.as(cluster.officeAdmin, { kind: 'putImage', name: 'monitor', digest: MONITOR_DIGEST }, 'office'),
+      cluster.as(cluster.officeAdmin, { kind: 'putImage', name: 'firewall', digest: FIREWALL_DIGEST }, 'office'),
+      cluster.as(cluster.officeAdmin, { kind: 'setPolicy', documentJson: JSON.stringify({ ...homePolicy(1), domain: 'office' }) }, 'office'),
+      cluster.as(cluster.officeAdmin, { kind: 'putDevice', device: { id: 'office-plug', type: 'smart-plug', group: 'desk', tags: [], nodeId: 'n1', port: 'p-office', addresses: ['02:00:00:00:00:09'] } }, 'office'),
+    ]) await submit(command);
+    const home = `Bearer ${readToken(cluster, now, cluster.admin, ['home'])}`;
+    const as = async (url: string, authorization: string): Promise<{ statusCode: number; json: () => Json }> =>
+      await app.inject({ method: 'GET', url, headers: { authorization } }) as never;
+    const devices = (await as('/v1/dashboard/devices', home)).json()['devices'] as Array<{ id: string; domain: string }>;
+    assert.deepEqual([...new Set(devices.map((d) => d.domain))], ['home']);
+    const all = (await get('/v1/dashboard/devices'))['devices'] as Array<{ id: string }>;
+    assert.ok(all.some((d) => d.id === 'office-plug'), 'a root token sees every domain');
+    assert.equal((await as('/v1/dashboard/devices/office-plug', home)).statusCode, 403);
+    assert.equal((await as('/v1/dashboard/devices/plug-0', home)).statusCode, 200);
+    const policies = (await as('/v1/dashboard/policy', home)).json()['domains'] as Array<{ name: string }>;
+    assert.deepEqual(policies.map((d) => d.name), ['home']);
+    assert.equal((await as('/v1/dashboard/cluster', home)).statusCode, 200);
+    for (const url of ['/v1/dashboard/devices', '/v1/dashboard/devices/plug-0', '/v1/dashboard/policy', '/v1/dashboard/discovered', '/v1/dashboard/cluster', '/v1/dashboard/node']) {
+      const answer = await as(url, '');
+      assert.equal(answer.statusCode, 401, url);
+      assert.doesNotMatch(JSON.stringify(answer.json()), /plug-0|office-plug/, url);
+    }
   });
 
   test('formatCondition writes all/any/not and every leaf on one line', () => {
