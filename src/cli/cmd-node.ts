@@ -15,6 +15,8 @@ import type { WaitMode } from './client.js';
 import type { Context } from './context.js';
 import { CliError } from './errors.js';
 import { readPublicKey } from './keys.js';
+import { parseMembersFile, type MembersEntry } from './members.js';
+import { ENV_MEMBERS } from './constants.js';
 import { collect, type Action } from './options.js';
 import { positiveInteger } from './cmd-offline.js';
 
@@ -32,7 +34,7 @@ export interface NodeCard {
   readonly nodeId: string;
   /** address is the Raft address peers dial, host:port. */
   readonly address: string;
-  /** api is the HTTP API address, host:port. */
+  /** api is the API address, host:port: HTTPS with the certificate of the node key (pinned by its public key). */
   readonly api: string;
   readonly publicKey: string;
   /** dir is the node's directory on its host (node.key, data/). */
@@ -118,6 +120,16 @@ function nodeConfig(card: NodeCard, extra: Record<string, unknown>): Record<stri
   };
 }
 
+/** membersEntry is a card's line of a members file (src/cli/members.ts): its HTTPS endpoint and the key it presents. */
+function membersEntry(card: NodeCard): MembersEntry {
+  return { nodeId: card.nodeId, endpoint: `https://${card.api}`, publicKey: card.publicKey };
+}
+
+/** membersText is a members file for qgate's pinning (--members, QGATE_MEMBERS). */
+function membersText(entries: readonly MembersEntry[]): string {
+  return `${JSON.stringify({ members: entries }, null, 2)}\n`;
+}
+
 function writeOut(file: string, text: string, force: boolean): void {
   try {
     writeFileSync(file, text, { mode: 0o644, flag: force ? 'w' : 'wx' });
@@ -163,9 +175,12 @@ async function clusterInit(ctx: Context, options: { name: string; rootKey: strin
     writeOut(file, toYaml(nodeConfig(card, {})), options.force);
     return { nodeId: card.nodeId, file };
   });
+  const membersFile = join(out, 'members.json');
+  writeOut(membersFile, membersText(cards.map(membersEntry)), options.force);
   const clusterId = toHex(clusterIdOf(genesis));
-  ctx.print({ clusterId, genesisFile, configs }, [
+  ctx.print({ clusterId, genesisFile, membersFile, configs }, [
     `wrote ${genesisFile} (cluster id ${clusterId})`,
+    `wrote ${membersFile}: each node's HTTPS endpoint and key, for qgate (--members FILE or QGATE_MEMBERS=FILE)`,
     ...configs.map((c) => `wrote ${c.file}: copy it with genesis.json to ${c.nodeId}'s host (e.g. /etc/quorumgate/${c.nodeId}.yaml)`),
   ].join('\n'));
 }
@@ -199,7 +214,16 @@ async function nodeJoin(ctx: Context, cardFile: string, options: { out: string; 
   const file = join(out, `${card.nodeId}.yaml`);
   writeOut(file, toYaml(nodeConfig(card, { join: true, members })), options.force);
   if (resolve(genesisFile) !== join(out, 'genesis.json')) copyFileSync(genesisFile, join(out, 'genesis.json'));
+  const membersFile = join(out, 'members.json');
+  writeOut(membersFile, membersText([...knownMembers(ctx).filter((e) => e.nodeId !== card.nodeId), membersEntry(card)]), options.force);
+  ctx.note(`qgate: wrote ${membersFile} (the members file qgate used, with ${card.nodeId} added: use it from now on)`);
   ctx.note(`qgate: wrote ${file}; copy it with genesis.json to ${card.nodeId}'s host and start the node; once it has caught up (qgate status), make it a voter with "qgate members promote ${card.nodeId}"`);
+}
+
+/** knownMembers is the members file qgate pins with (--members or QGATE_MEMBERS), [] when it pins with the genesis. */
+function knownMembers(ctx: Context): MembersEntry[] {
+  const file = ctx.options.members ?? ctx.io.env[ENV_MEMBERS];
+  return file === undefined || file === '' ? [] : parseMembersFile(readInputFile(file), file);
 }
 
 /** registerNode adds `node init`, `node join` and `cluster init`. */
@@ -212,13 +236,13 @@ export function registerNode(program: Command, run: Action): void {
     .action(run((ctx, options: { id: string; address: string; api?: string; dir?: string }) => nodeInit(ctx, options)));
   node.command('join').description('root-signed: add the node of CARD to the running cluster as a learner and write its config (join: true)')
     .argument('<card>', 'the node.json its host\'s "qgate node init" wrote')
-    .requiredOption('--out <dir>', 'where to write <id>.yaml and genesis.json').option('--force', 'overwrite an existing config', false).addOption(waitOption())
+    .requiredOption('--out <dir>', 'where to write <id>.yaml, genesis.json and members.json').option('--force', 'overwrite an existing config', false).addOption(waitOption())
     .action(run((ctx, card: string, options: { out: string; wait: WaitMode; force: boolean }) => nodeJoin(ctx, card, options)));
   const cluster = program.commands.find((c) => c.name() === 'cluster') ?? program.command('cluster').description('create a cluster');
   cluster.command('init').description('on the admin\'s machine: write the genesis and one config per founding host from their node cards')
     .requiredOption('--name <name>', 'the cluster\'s name').option('--root-key <file>', 'a root public key (.pub); repeat', collect, [])
     .option('--threshold <n>', 'root signatures a root command needs', positiveInteger('--threshold'), 1)
     .option('--node <card>', 'a founding node\'s card (node.json); repeat', collect, [])
-    .requiredOption('--out <dir>', 'where to write genesis.json and <id>.yaml').option('--force', 'overwrite existing files', false)
+    .requiredOption('--out <dir>', 'where to write genesis.json, members.json and <id>.yaml').option('--force', 'overwrite existing files', false)
     .action(run((ctx, options: { name: string; rootKey: string[]; threshold: number; node: string[]; out: string; force: boolean }) => clusterInit(ctx, options)));
 }

@@ -4,7 +4,8 @@
 // `qgate cluster init` on the admin's machine turns the cards and the root public keys into the genesis and
 // one config per host; the nodes started from those configs elect a leader and apply a root- and
 // admin-signed policy identically; `qgate node join` adds a fourth host as a learner, which catches up and
-// is then promoted by `qgate members promote`.
+// is then promoted by `qgate members promote`. The API is HTTPS with each node key's certificate: qgate
+// pins with the members file cluster init writes, and a read without a token is refused.
 // Bad input: a second `node init` on a host, two cards with the same id, and a join of a taken id are refused.
 // Method: four directories stand for four hosts (each holds only what the procedure puts there); real node
 // processes on loopback, started with the shipped quorumgate-node command; qgate run as a process.
@@ -13,7 +14,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Field, NodeProcesses, qgate, requireBuild } from './support.js';
+import { Field, NodeProcesses, qgate, requireBuild, rootRead } from './support.js';
 
 const work = mkdtempSync(join(tmpdir(), 'qg-bootstrap-'));
 const nodes = new NodeProcesses();
@@ -30,6 +31,9 @@ test('three bare hosts become a cluster applying a signed policy, and a fourth j
     assert.equal(statSync(join(host.dir, 'node', 'node.key')).mode & 0o777, 0o600, `${host.id}'s key is readable by its owner only`);
     assert.doesNotMatch(readFileSync(host.card, 'utf8'), /seed/, 'the card holds nothing secret');
   }
+  // cluster init wrote a members file pinning each founder's HTTPS endpoint to its card's key.
+  const members = (JSON.parse(readFileSync(admin.members, 'utf8')) as { members: Array<{ nodeId: string; endpoint: string; publicKey: string }> }).members;
+  assert.deepEqual(members, hosts.map((h) => ({ nodeId: h.id, endpoint: h.apiUrl, publicKey: (JSON.parse(readFileSync(h.card, 'utf8')) as { publicKey: string }).publicKey })));
   const again = qgate(['node', 'init', '--id', 'n1', '--address', '127.0.0.1:1', '--dir', join(hosts[0]!.dir, 'node')]);
   assert.equal(again.status, 2);
   assert.match(again.stderr, /node\.key exists: this host already has a node key; refusing to replace it/);
@@ -44,7 +48,7 @@ test('three bare hosts become a cluster applying a signed policy, and a fourth j
   await field.join(fourth, admin, endpoints, hosts);
   const agreed = await field.sameState([...hosts, fourth]);
   assert.deepEqual([...agreed.voters].sort(), [1, 2, 3, 4]);
-  const policy = (await (await fetch(`${fourth.apiUrl}/v1/policies/office?consistency=stale`)).json()) as { policy?: { version?: number } };
+  const policy = (await (await rootRead(`${fourth.apiUrl}/v1/policies/office?consistency=stale`, admin.roots[0]!, join(admin.out, 'genesis.json'))).json()) as { policy?: { version?: number } };
   assert.equal(policy.policy?.version, 1, 'the joined node serves the agreed policy');
 
   // No node's private key was ever written outside its own host directory.

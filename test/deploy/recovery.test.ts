@@ -86,7 +86,7 @@ test('after two of three nodes lose their disks, a snapshot restore brings the c
   const { hosts, admin, endpoints } = await dr.founders(3);
   const [h1, h2, h3] = hosts as [Host, Host, Host];
   const backup = join(admin.dir, 'backup.json');
-  const saved = qgateJson<{ index: number; stateHash: string; auditChain: string; devices: number; domains: number }>([...endpoints, 'snapshot', 'save', backup]);
+  const saved = qgateJson<{ index: number; stateHash: string; auditChain: string; devices: number; domains: number }>([...endpoints, '--key', admin.roots[0]!, 'snapshot', 'save', backup]);
   assert.equal(saved.devices, 1);
   assert.equal(saved.domains, 1);
   const verified = qgateJson<{ ok: boolean; stateHash: string }>(['--genesis', join(admin.out, 'genesis.json'), 'snapshot', 'verify', backup]);
@@ -130,10 +130,11 @@ test('after two of three nodes lose their disks, a snapshot restore brings the c
   await waitFor(async () => (await status(h1.apiUrl))?.role === 'leader', 30_000, 'the restored node to lead alone', join(h1.dir, 'node.log'));
 
   // What the snapshot held is back: the policy, the device, the admin's key in its domain.
-  const one = ['--endpoints', h1.apiUrl];
-  const policy = qgateJson<{ policy: { version: number } }>([...one, 'policy', 'get', 'office']);
+  const one = ['--endpoints', h1.apiUrl, '--members', admin.members];
+  const reader = ['--key', admin.roots[0]!];
+  const policy = qgateJson<{ policy: { version: number } }>([...one, ...reader, 'policy', 'get', 'office']);
   assert.equal(policy.policy.version, 1);
-  const devices = qgateJson<{ devices: Array<{ id: string }> }>([...one, 'devices', 'list']);
+  const devices = qgateJson<{ devices: Array<{ id: string }> }>([...one, ...reader, 'devices', 'list']);
   assert.deepEqual(devices.devices.map((d) => d.id), ['t1']);
   // Root-signed: the lost members go, two new hosts join; the admin's signed writes work again on all three.
   for (const lost of ['n2', 'n3']) {
@@ -141,10 +142,10 @@ test('after two of three nodes lose their disks, a snapshot restore brings the c
     assert.equal(removed.status, 0, removed.stderr);
   }
   const h4 = await dr.initHost(4);
-  await dr.join(h4, admin, one, [h1]);
+  const withH4 = await dr.join(h4, admin, one, [h1]);
   const h5 = await dr.initHost(5);
-  await dr.join(h5, admin, one, [h1, h4]);
-  const all = ['--endpoints', [h1, h4, h5].map((h) => h.apiUrl).join(',')];
+  const withH5 = await dr.join(h5, admin, ['--endpoints', h1.apiUrl, '--members', withH4], [h1, h4]);
+  const all = ['--endpoints', [h1, h4, h5].map((h) => h.apiUrl).join(','), '--members', withH5];
   const set = qgate([...all, '--key', admin.alice, 'state', 'set', 't1', 'attack', '--reason', 'after recovery']);
   assert.equal(set.status, 0, set.stderr);
   const agreed = await dr.sameState([h1, h4, h5]);

@@ -1,10 +1,16 @@
 // support.ts — helpers for the deployment tests: run the installed-style commands (deploy/bin/qgate.mjs,
 // deploy/bin/quorumgate-node.mjs, which run the build in dist/), start and stop node processes, read status.
+// Every node serves its API over HTTPS with the certificate of its node key (the default): the tests pin
+// each endpoint to the key of the card its host's `qgate node init` printed, and qgate pins with the
+// members file `qgate cluster init` / `qgate node join` wrote; reads carry a root key's token.
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, type NodeStatus } from '../../cluster/local-cluster.js';
+import { ALL_DOMAINS, clusterIdOf, createToken, loadGenesis, toHex } from '../../src/commands/index.js';
+import { pinnedFetch } from '../../src/cli/https-fetch.js';
+import { readIdentityKey } from '../../src/node/identity.js';
 import { repoPath } from '../support/paths.js';
 
 /** Ran is a finished command. */
@@ -76,10 +82,22 @@ export class NodeProcesses {
 /** Status is GET /v1/status of a gateway node (the state hash is there in the gateway mode). */
 export type Status = NodeStatus & { stateHash?: string };
 
-/** status reads a node's /v1/status, or undefined when it does not answer. */
+/** CARD_PINS maps each stand-in host's API origin to the node key of its card (filled by Field.initHost). */
+const CARD_PINS = new Map<string, string>();
+/** nodeFetch is fetch over HTTPS that refuses a node whose certificate carries another key than its card's. */
+export const nodeFetch = pinnedFetch({ kind: 'pins', pins: { byOrigin: CARD_PINS, members: new Set(), source: 'the node cards of the test hosts' } });
+
+/** rootRead GETs `url` with a read token of every domain signed by one root key of the cluster of `genesisFile`. */
+export async function rootRead(url: string, rootKeyFile: string, genesisFile: string): Promise<Response> {
+  const clusterId = toHex(clusterIdOf(loadGenesis(genesisFile)));
+  const token = createToken(readIdentityKey(rootKeyFile), clusterId, ALL_DOMAINS, Date.now(), 600);
+  return nodeFetch(url, { headers: { authorization: `Bearer ${token}` } });
+}
+
+/** status reads a node's /v1/status (open: no token), or undefined when it does not answer. */
 export async function status(apiUrl: string): Promise<Status | undefined> {
   try {
-    const response = await fetch(`${apiUrl}/v1/status`, { signal: AbortSignal.timeout(1_000) });
+    const response = await nodeFetch(`${apiUrl}/v1/status`, { signal: AbortSignal.timeout(1_000) });
     return response.ok ? ((await response.json()) as Status) : undefined;
   } catch {
     return undefined;
@@ -126,6 +144,8 @@ export interface Admin {
   readonly alice: string;
   readonly alicePublicKey: string;
   readonly out: string;
+  /** members is the members file cluster init wrote (qgate pins each endpoint's key with it). */
+  readonly members: string;
 }
 
 /** Field runs the procedure of deploy/README.md over stand-in hosts in `work`. */
@@ -138,7 +158,9 @@ export class Field {
     const raft = await freePort();
     const api = await freePort();
     const printed = qgateJson<{ cardFile: string }>(['node', 'init', '--id', `n${n}`, '--address', `127.0.0.1:${raft}`, '--api', `127.0.0.1:${api}`, '--dir', join(dir, 'node')]);
-    return { id: `n${n}`, dir, apiUrl: `http://127.0.0.1:${api}`, card: printed.cardFile };
+    const apiUrl = `https://127.0.0.1:${api}`;
+    CARD_PINS.set(apiUrl, (JSON.parse(readFileSync(printed.cardFile, 'utf8')) as { publicKey: string }).publicKey);
+    return { id: `n${n}`, dir, apiUrl, card: printed.cardFile };
   }
 
   /** makeAdmin creates the root keys and an admin key on the admin's machine. */
@@ -149,7 +171,7 @@ export class Field {
     for (const root of roots) qgateJson(['keys', 'gen', '--out', root]);
     const alice = join(dir, 'alice.key');
     const alicePublicKey = qgateJson<{ publicKey: string }>(['keys', 'gen', '--out', alice]).publicKey;
-    return { dir, roots, alice, alicePublicKey, out: join(dir, 'out') };
+    return { dir, roots, alice, alicePublicKey, out: join(dir, 'out'), members: join(dir, 'out', 'members.json') };
   }
 
   /** clusterInit runs `qgate cluster init` for the founders' cards (root 2 of 3). */
@@ -209,15 +231,18 @@ export class Field {
     this.clusterInit(admin, hosts);
     for (const host of hosts) this.install(host, admin.out);
     await waitForLeader(hosts.map((h) => h.apiUrl));
-    const endpoints = ['--endpoints', hosts.map((h) => h.apiUrl).join(',')];
+    const endpoints = ['--endpoints', hosts.map((h) => h.apiUrl).join(','), '--members', admin.members];
     const applied = qgate([...endpoints, '--key', admin.roots[0]!, '--key', admin.roots[1]!, '--key', admin.alice, 'apply', '-f', this.officeBundle(admin)]);
     if (applied.status !== 0) throw new Error(`qgate apply failed: ${applied.stderr}`);
     await this.sameState(hosts);
     return { hosts, admin, endpoints };
   }
 
-  /** join runs `qgate node join` for a new host, installs and starts it, and promotes it once caught up. */
-  async join(host: Host, admin: Admin, endpoints: readonly string[], others: readonly Host[]): Promise<void> {
+  /**
+   * join runs `qgate node join` for a new host, installs and starts it, and promotes it once caught up;
+   * `endpoints` name a members file (--members). Returns the members file the join wrote (with the new node).
+   */
+  async join(host: Host, admin: Admin, endpoints: readonly string[], others: readonly Host[]): Promise<string> {
     const joinDir = join(admin.dir, `join-${host.id}`);
     const joined = qgate([...endpoints, '--genesis', join(admin.out, 'genesis.json'), '--key', admin.roots[0]!, '--key', admin.roots[1]!, 'node', 'join', host.card, '--out', joinDir]);
     if (joined.status !== 0) throw new Error(`qgate node join ${host.id} failed: ${joined.stderr}`);
@@ -227,6 +252,7 @@ export class Field {
     if (promoted.status !== 0) throw new Error(`qgate members promote ${host.id} failed: ${promoted.stderr}`);
     const number = Number(host.id.slice(1));
     await waitFor(async () => (await status(others[0]!.apiUrl))?.voters.includes(number) === true, 30_000, `${host.id} promoted to voter`, join(host.dir, 'node.log'));
+    return join(joinDir, 'members.json');
   }
 }
 

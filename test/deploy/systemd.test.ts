@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../cluster/local-cluster.js';
 import { repoPath, requireInCi } from '../support/paths.js';
+import { pinnedFetch } from '../../src/cli/https-fetch.js';
 import { qgateJson, requireBuild, waitFor } from './support.js';
 
 const work = mkdtempSync(join(tmpdir(), 'qg-systemd-'));
@@ -115,7 +116,7 @@ test('the node unit\'s ExecStart, run with its environment, starts a node that a
   symlinkSync(repoPath('deploy', 'bin', 'quorumgate-node.mjs'), join(bin, 'quorumgate-node'));
   const host = join(work, 'host');
   const api = await freePort();
-  qgateJson(['node', 'init', '--id', 'n1', '--address', `127.0.0.1:${await freePort()}`, '--api', `127.0.0.1:${api}`, '--dir', join(host, 'node')]);
+  const card = qgateJson<{ publicKey: string }>(['node', 'init', '--id', 'n1', '--address', `127.0.0.1:${await freePort()}`, '--api', `127.0.0.1:${api}`, '--dir', join(host, 'node')]);
   qgateJson(['keys', 'gen', '--out', join(work, 'root.key')]);
   const etc = join(host, 'etc');
   qgateJson(['cluster', 'init', '--name', 'one', '--root-key', join(work, 'root.pub'), '--node', join(host, 'node', 'node.json'), '--out', etc]);
@@ -130,8 +131,13 @@ test('the node unit\'s ExecStart, run with its environment, starts a node that a
   child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   try {
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${api}/readyz`).then((r) => r.ok, () => false)), 30_000, '/readyz');
-    const health = await fetch(`http://127.0.0.1:${api}/healthz`);
+    // HTTPS with the node key's certificate (cluster init writes no apiTls: the default), pinned with the members file.
+    const members = (JSON.parse(readFileSync(join(etc, 'members.json'), 'utf8')) as { members: Array<{ endpoint: string; publicKey: string }> }).members;
+    assert.deepEqual(members.map((m) => [m.endpoint, m.publicKey]), [[`https://127.0.0.1:${api}`, card.publicKey]]);
+    const pinned = pinnedFetch({ kind: 'pins', pins: { byOrigin: new Map([[members[0]!.endpoint, members[0]!.publicKey]]), members: new Set(), source: 'members.json' } });
+    await waitFor(async () => (await pinned(`https://127.0.0.1:${api}/readyz`, {}).then((r) => r.ok, () => false)), 30_000, '/readyz');
+    await assert.rejects(fetch(`http://127.0.0.1:${api}/healthz`), 'no plain HTTP');
+    const health = await pinned(`https://127.0.0.1:${api}/healthz`, {});
     assert.equal(health.status, 200);
     assert.deepEqual(await health.json(), { ok: true });
     assert.match(output.join(''), /"msg":"node started"/, 'the node logs JSON lines on stdout, which journald keeps');
