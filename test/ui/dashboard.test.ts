@@ -7,10 +7,15 @@
 // within 2 s, and the page keeps working from a follower; a node cut off from the others says it knows no
 // leader and still shows its applied state; the page
 // runs under its Content-Security-Policy without a violation and is keyboard navigable; a request without a
-// token sees no device data (this last test needs issue 14's authentication: marked `todo` until it lands).
+// token sees no device data; a viewer of domain "lab" does not see the devices of domain "yard".
 // Method: LocalCluster in gateway mode (3 processes, no data plane), the policy and devices loaded with the
 // real `qgate apply`, telemetry signed with the serving node's key, Debian's chromium driven by puppeteer-core
-// (no browser download). Screenshots of each page go to docs/screenshots/. Needs chromium and a built tree
+// (no browser download). The API is HTTPS with the node key's certificate, which Chromium cannot use (it has
+// no Ed25519 in TLS): the browser reaches each node through an HTTPS reverse proxy with an ECDSA certificate
+// (test/ui/https-proxy.ts, forwarding over the cluster's pinned agent), whose key Chromium pins with
+// --ignore-certificate-errors-spki-list — not acceptInsecureCerts, which would accept any certificate. The
+// test's own calls go through cluster.fetch (pinned, root token); the page gets a real viewer token
+// (`qgate viewers add` + `qgate token create`). Screenshots of each page go to docs/screenshots/. Needs chromium and a built tree
 // (npm run build): skipped with the reason outside CI, failed with CI=true.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,6 +33,7 @@ import { readIdentityKey } from '../../src/node/identity.js';
 import { FAST_TIMING } from '../node/cluster-support.js';
 import { repoPath, requireInCi } from '../support/paths.js';
 import { viewerToken } from './token.js';
+import { proxyCertificate, startProxy, type BrowserProxy } from './https-proxy.js';
 
 // The browser's globals, for the functions page.evaluate runs in the page (the tests compile without the DOM library).
 declare const window: { location: { href: string }; marker?: number };
@@ -68,6 +74,8 @@ const POLICY = {
     },
   ],
 };
+/** YARD is a second domain the lab viewer must not see. */
+const YARD_DEVICE = { id: 'yard-cam', type: 'camera', group: 'gate', nodeId: 'n1', port: 'p8', addresses: ['10.79.0.18'] };
 const DEVICES = [
   { id: 'thermo-1', type: 'thermostat', group: 'hall', nodeId: 'n1', port: 'p1', addresses: ['10.79.0.11'] },
   { id: 'cam-1', type: 'camera', group: 'hall', nodeId: 'n2', port: 'p2', addresses: ['10.79.0.12'] },
@@ -82,8 +90,11 @@ describe('the dashboard in a real browser against a 3-node cluster', { skip, tim
   let browser: Browser;
   let page: Page;
   const cspViolations: string[] = [];
+  const proxies = new Map<number, BrowserProxy>();
+  /** pageUrl is where the browser opens node `nodeId`'s API: through its HTTPS proxy. */
+  const pageUrl = (nodeId: number): string => proxies.get(nodeId)!.url;
   const endpoints = (): string => cluster.nodes.filter((n) => cluster.pid(n.nodeId) !== undefined).map((n) => cluster.apiUrl(n.nodeId)).join(',');
-  const cli = () => ({ command: process.execPath, args: [repoPath('dist/src/cli/main.js')], env: { ...process.env, QGATE_ENDPOINTS: endpoints() } });
+  const cli = () => ({ command: process.execPath, args: [repoPath('dist/src/cli/main.js')], env: { ...process.env, QGATE_ENDPOINTS: endpoints(), QGATE_MEMBERS: cluster.membersFile } });
   const qgate = async (args: readonly string[], keys: readonly string[] = []): Promise<string> => {
     const c = cli();
     try {
@@ -102,7 +113,7 @@ describe('the dashboard in a real browser against a 3-node cluster', { skip, tim
     seqs.set(signer, seq);
     const clusterId = clusterIdOf(JSON.parse(readFileSync(cluster.genesisFile, 'utf8')) as Genesis);
     const envelope = signCommand({ clusterId, domain: 'lab', signer, seq, notAfterMs: Date.now() + 600_000, payload: { kind: 'telemetry', events } }, [key]);
-    const response = await fetch(`${cluster.apiUrl(nodeId)}/v1/commands`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ envelope: Buffer.from(envelope).toString('base64') }) });
+    const response = await cluster.fetch(`${cluster.apiUrl(nodeId)}/v1/commands`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ envelope: Buffer.from(envelope).toString('base64') }) });
     const body = await response.text();
     assert.equal(response.status, 200, body);
     assert.match(body, /"ok":true/, body);
@@ -134,11 +145,19 @@ describe('the dashboard in a real browser against a 3-node cluster', { skip, tim
     const bundle = { domain: 'lab', description: 'dashboard test', admins: [{ name: 'lab-admin', publicKey: adminPublic }], images: [IMAGE], policy: POLICY, devices: DEVICES };
     writeFileSync(join(dir, 'lab.yaml'), toYaml(bundle));
     await qgate(['apply', '-f', join(dir, 'lab.yaml')], [...cluster.rootKeyFiles().slice(0, 2), adminKey]);
+    const yardPolicy = { ...POLICY, domain: 'yard', deviceTypes: POLICY.deviceTypes.filter((t) => t.name === 'camera') };
+    writeFileSync(join(dir, 'yard.yaml'), toYaml({ ...bundle, domain: 'yard', description: 'another domain', policy: yardPolicy, devices: [YARD_DEVICE] }));
+    await qgate(['apply', '-f', join(dir, 'yard.yaml')], [...cluster.rootKeyFiles().slice(0, 2), adminKey]);
     for (const t of [21, 21.5, 22, 23, 22.5]) await telemetry(1, [{ kind: 'reading', deviceId: 'thermo-1', sensor: 'temperature', value: t }]);
     await telemetry(2, [{ kind: 'alert', deviceId: 'cam-1', alertType: 'brute-force-login', source: 'monitor' }]);
     await telemetry(3, [{ kind: 'discovery', port: 'p9', mac: '02:42:0a:4f:00:0d', firstSeenMs: Date.now() - 5000, lastSeenMs: Date.now(), hostname: 'printer-3', vendorClass: 'HP LaserJet' }]);
-    token = (await viewerToken(cli(), adminKey, 'lab', 3600)).token;
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+    token = await viewerToken(cli(), adminKey, 'lab', 3600, dir);
+    const certificate = proxyCertificate(dir);
+    for (const n of cluster.nodes) proxies.set(n.nodeId, await startProxy(cluster.apiUrl(n.nodeId), cluster.httpsAgent(), certificate));
+    browser = await puppeteer.launch({
+      executablePath: CHROMIUM, headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', `--ignore-certificate-errors-spki-list=${certificate.spkiSha256}`],
+    });
     page = await browser.newPage();
     await page.setViewport({ width: 1280, height: 800 });
     page.on('console', (message) => {
@@ -148,6 +167,7 @@ describe('the dashboard in a real browser against a 3-node cluster', { skip, tim
 
   after(async () => {
     await browser?.close().catch(() => undefined);
+    for (const proxy of proxies.values()) await proxy.close();
     await cluster?.destroy().catch(() => undefined);
   });
 
@@ -159,13 +179,14 @@ describe('the dashboard in a real browser against a 3-node cluster', { skip, tim
 
   test('the page loads under its CSP, takes the token from the fragment, and lists the registered devices', async () => {
     const at = await follower();
-    const response = await page.goto(`${cluster.apiUrl(at)}/ui/#token=${encodeURIComponent(token)}`, { waitUntil: 'load' });
+    const response = await page.goto(`${pageUrl(at)}/ui/#token=${encodeURIComponent(token)}`, { waitUntil: 'load' });
     assert.match(response?.headers()['content-security-policy'] ?? '', /default-src 'self'/);
     await waitForText('tbody tr[data-device]', (text) => DEVICES.every((d) => text.includes(d.id)), 10_000, 'the registered devices');
     assert.doesNotMatch(await page.evaluate(() => window.location.href), /token=/, 'the token left the address bar');
     assert.equal(await page.evaluate(() => sessionStorage.getItem('qgate.token')), token);
     const rows = await page.$$eval('tbody tr[data-device]', (trs) => trs.map((tr) => tr.getAttribute('data-device')));
     assert.deepEqual([...rows].sort(), DEVICES.map((d) => d.id).sort());
+    assert.doesNotMatch(await page.$eval('main', (m) => m.textContent ?? ''), new RegExp(YARD_DEVICE.id), 'a viewer of lab does not see yard\'s devices');
     await waitForText('tr[data-device="thermo-1"]', (text) => text.includes('temperature 22.5'), 5_000, 'thermo-1\'s latest reading');
     await waitForText('tr[data-device="cam-1"]', (text) => text.includes('brute-force-login'), 5_000, 'cam-1\'s latest alert');
     await shoot('devices');
@@ -226,7 +247,7 @@ describe('the dashboard in a real browser against a 3-node cluster', { skip, tim
   test('a member that stops answering (SIGSTOP, as if cut off) shows as down on the leader\'s cluster page within 2 s, and up again once it answers', async () => {
     const leader = await cluster.waitForLeader(15_000);
     const frozen = await follower();
-    await page.goto(`${cluster.apiUrl(leader)}/ui/#/cluster`);
+    await page.goto(`${pageUrl(leader)}/ui/#/cluster`);
     await waitForText(`tr[data-member="${frozen}"]`, (t) => t.includes('up'), 5_000, `n${frozen} up on the leader's cluster page`);
     const stoppedAt = Date.now();
     assert.ok(cluster.signal(frozen, 'SIGSTOP'), `n${frozen} stopped`);
@@ -242,7 +263,7 @@ describe('the dashboard in a real browser against a 3-node cluster', { skip, tim
   test('a node cut off from the others says so: no leader known since when, its own applied state, and still lists the devices', async () => {
     const at = await follower();
     const others = cluster.nodes.map((n) => n.nodeId).filter((id) => id !== at);
-    await page.goto(`${cluster.apiUrl(at)}/ui/#/devices`);
+    await page.goto(`${pageUrl(at)}/ui/#/devices`);
     await waitForText('tbody tr[data-device]', (text) => DEVICES.every((d) => text.includes(d.id)), 5_000, 'the devices before the cut');
     for (const id of others) cluster.signal(id, 'SIGSTOP');
     try {
@@ -258,7 +279,7 @@ describe('the dashboard in a real browser against a 3-node cluster', { skip, tim
   test('killing the leader shows on the cluster page within 2 s, and the page keeps working from a follower', async () => {
     const leader = await cluster.waitForLeader(15_000);
     const at = await follower();
-    await page.goto(`${cluster.apiUrl(at)}/ui/#/cluster`);
+    await page.goto(`${pageUrl(at)}/ui/#/cluster`);
     await waitForText(`tr[data-member="${leader}"]`, (t) => t.includes('leader'), 5_000, 'the leader on the cluster page');
     await shoot('cluster');
     // Measured from the signal, not from kill()'s return (it waits for the process to be gone).
@@ -268,8 +289,9 @@ describe('the dashboard in a real browser against a 3-node cluster', { skip, tim
     console.log(`# killed leader shown as down ${Date.now() - killedAt} ms after kill -9`);
     await waitForText('[data-testid="leader"]', (t) => /^n\d+$/.test(t) && t !== `n${leader}`, 10_000, 'a new leader');
     await shoot('cluster-leader-killed');
-    await page.goto(`${cluster.apiUrl(at)}/ui/#/devices`);
+    await page.goto(`${pageUrl(at)}/ui/#/devices`);
     await waitForText('tbody tr[data-device]', (text) => DEVICES.every((d) => text.includes(d.id)), 5_000, 'the devices from the follower after the leader died');
+    assert.doesNotMatch(await page.$eval('main', (m) => m.textContent ?? ''), new RegExp(YARD_DEVICE.id), 'still no device of yard');
     await qgate(['state', 'set', 'cam-2', 'attack', '--reason', 'after the leader died'], [adminKey]);
     await waitForText('tr[data-device="cam-2"] [data-testid="state"]', (text) => text === 'attack', 3_000, 'a state change after the leader died');
   });
@@ -278,12 +300,11 @@ describe('the dashboard in a real browser against a 3-node cluster', { skip, tim
     assert.deepEqual(cspViolations, []);
   });
 
-  // Needs issue 14 (authentication, the api-auth engineer's branch): until it is on main, the API answers
-  // every read without a token, so this test is marked todo and its failure does not fail the suite.
-  test('a request without a token sees no device data', { todo: 'needs issue 14 (authenticated reads) on main' }, async () => {
+  test('a request without a token sees no device data', async () => {
     const at = cluster.nodes.map((n) => n.nodeId).find((id) => cluster.pid(id) !== undefined)!;
     for (const path of ['/v1/dashboard/devices', '/v1/dashboard/devices/cam-1', '/v1/devices', '/v1/watch']) {
-      const response = await fetch(`${cluster.apiUrl(at)}${path}`, { signal: AbortSignal.timeout(3_000) });
+      // An empty Authorization header is none (cluster.fetch adds its root token only when there is no header).
+      const response = await cluster.fetch(`${cluster.apiUrl(at)}${path}`, { headers: { authorization: '' }, signal: AbortSignal.timeout(3_000) });
       const body = path === '/v1/watch' ? '' : await response.text();
       assert.equal(response.status, 401, `${path} without a token: ${response.status}`);
       for (const d of DEVICES) assert.doesNotMatch(body, new RegExp(d.id), `${path} leaks ${d.id}`);
@@ -291,7 +312,7 @@ describe('the dashboard in a real browser against a 3-node cluster', { skip, tim
     }
     const anonymous = await browser.createBrowserContext();
     const bare = await anonymous.newPage();
-    await bare.goto(`${cluster.apiUrl(at)}/ui/#/devices`);
+    await bare.goto(`${pageUrl(at)}/ui/#/devices`);
     await new Promise((r) => setTimeout(r, 1500));
     const text = await bare.$eval('body', (b) => b.textContent ?? '');
     assert.match(text, /Not authorized/);
