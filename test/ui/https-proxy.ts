@@ -36,6 +36,8 @@ export async function startProxy(target: string, agent: Agent, cert: { certPem: 
   const server: Server = createServer({ cert: cert.certPem, key: cert.keyPem, minVersion: 'TLSv1.3' }, (incoming, outgoing) => {
     const upstream = request({ host: origin.hostname, port: origin.port, path: incoming.url, method: incoming.method, headers: { ...incoming.headers, host: origin.host }, agent }, (answer) => {
       outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
+      // The watch stream sends no byte until an entry or a keep-alive: pass its headers on at once, as the node does.
+      outgoing.flushHeaders();
       answer.pipe(outgoing);
     });
     upstream.on('error', () => {
