@@ -1,6 +1,6 @@
 // routes-gateway.ts — the gateway API: submit signed commands, read the agreed state, watch it.
 // See docs/api.md for the contract these routes implement.
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { CommandError, decodeBody, decodeSignedCommand, type SensorValue } from '../commands/index.js';
 import type { ApplyResult, StateMachine } from '../state/index.js';
@@ -267,15 +267,7 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     return { index, root: machine().root(), keys: visibleKeys(machine(), grant), members: machine().members() };
   });
 
-  app.get('/v1/signers/:signer/seq', {
-    schema: { params: Type.Object({ signer: Type.String({ minLength: 1, maxLength: 64 }) }), querystring: Consistency },
-  }, async (request) => {
-    const grant = authorizeRead(request);
-    const { signer } = request.params as { signer: string };
-    authorizeSigner(request, grant, machine(), signer);
-    const index = await readPoint((request.query as { consistency: 'linearizable' | 'stale' }).consistency);
-    return { index, signer, lastSeq: machine().lastSeq(signer) };
-  });
+  signerSeqRoute(app, machine, readPoint);
 
   app.get('/v1/rejections', { schema: { querystring: Consistency } }, async (request) => {
     const grant = authorizeRead(request);
@@ -353,6 +345,19 @@ export function requireEveryDomain(request: FastifyRequest, machine: StateMachin
   if (!grantsEvery(grant, machine.domains().map((d) => d.name))) {
     throw new ApiError('FORBIDDEN', `authorization: ${why}; the token of key ${grant.keyId} does not grant every domain (sign it with a root key, or name every domain)`, { tokenCode: 'wrong_domain' });
   }
+}
+
+/** signerSeqRoute serves a signer's last sequence number (qgate reads it before signing), to the readers authorizeSigner allows. */
+function signerSeqRoute(app: FastifyInstance, machine: () => StateMachine, readPoint: (consistency: 'linearizable' | 'stale') => Promise<number>): void {
+  app.get('/v1/signers/:signer/seq', {
+    schema: { params: Type.Object({ signer: Type.String({ minLength: 1, maxLength: 64 }) }), querystring: Consistency },
+  }, async (request) => {
+    const grant = authorizeRead(request);
+    const { signer } = request.params as { signer: string };
+    authorizeSigner(request, grant, machine(), signer);
+    const index = await readPoint((request.query as { consistency: 'linearizable' | 'stale' }).consistency);
+    return { index, signer, lastSeq: machine().lastSeq(signer) };
+  });
 }
 
 /**
