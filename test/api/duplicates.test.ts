@@ -17,21 +17,7 @@ import { GatewayApplier } from '../../src/node/gateway-applier.js';
 import { StateMachine, policyEngines } from '../../src/state/index.js';
 import { T0_MS, TestCluster } from '../state/fixtures.js';
 import { StandInRuntime } from './support.js';
-
-const L = (1n << 252n) + 27742317777372353535851937790883648493n;
-
-/** malleate adds the group order L to a signature's S half: the same signature to tweetnacl, refused natively. */
-function malleate(signature: Uint8Array): Uint8Array {
-  let s = 0n;
-  for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(signature[i] ?? 0);
-  let sum = s + L;
-  const out = Uint8Array.from(signature);
-  for (let i = 32; i < 64; i++) {
-    out[i] = Number(sum & 0xffn);
-    sum >>= 8n;
-  }
-  return out;
-}
+import { malleateSignature as malleate } from '../support/ed25519.js';
 
 interface Answer { index: number; term: number; bodyHash: string; duplicate: boolean; result: { ok: boolean; index: number; code?: string; kind?: string } }
 

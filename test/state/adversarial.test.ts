@@ -14,20 +14,7 @@ import {
 } from '../../src/commands/index.js';
 import { StateMachine, policyEngines } from '../../src/state/index.js';
 import { DAY_MS, MONITOR_DIGEST, T0_MS, TestCluster, homePolicy, testKey, toEntries } from './fixtures.js';
-
-const L = (1n << 252n) + 27742317777372353535851937790883648493n;
-
-function malleate(signature: Uint8Array): Uint8Array {
-  let s = 0n;
-  for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(signature[i] ?? 0);
-  let sum = s + L;
-  const out = Uint8Array.from(signature);
-  for (let i = 32; i < 64; i++) {
-    out[i] = Number(sum & 0xffn);
-    sum >>= 8n;
-  }
-  return out;
-}
+import { malleateSignature as malleate } from '../support/ed25519.js';
 
 /**
  * semantic is the snapshot minus rejection bookkeeping, the chain, the clock and the signers'
