@@ -1,7 +1,7 @@
 // routes-raft-log.ts — the bare Raft log (application mode `log`), for cluster tests and
 // bench:raft. These routes exist only in that mode: in the gateway mode every change to the
 // cluster, membership included, is a signed command.
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { batchResults, runtimeToApiError } from './errors.js';
 import type { Committed, LogApplyResult } from './ports.js';
@@ -19,12 +19,25 @@ function committedAnswer(committed: Committed<LogApplyResult>): { index: number;
   return { index: committed.index, term: committed.term, position: committed.result.position, hash: committed.result.hash };
 }
 
+/** LogRuntime and LogApplier are the bare-log runtime and applier the routes drive (ApiDeps). */
+type LogRuntime = NonNullable<ApiDeps['logRuntime']>;
+type LogApplier = NonNullable<ApiDeps['logApplier']>;
+
 /** raftLogRoutes: propose a payload, list what was applied, read linearizably, change membership. */
 export const raftLogRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
   const runtime = deps.logRuntime;
   const applier = deps.logApplier;
   if (!runtime || !applier) throw new Error('raftLogRoutes needs logRuntime and logApplier');
+  proposeRoute(app, runtime);
+  proposeBatchRoute(app, runtime);
+  appliedRoute(app, applier);
+  readRoute(app, runtime, applier);
+  membersRoute(app, runtime);
+  transferRoute(app, runtime);
+};
 
+/** proposeRoute serves POST /v1/raft/propose: one payload, answered once this node applied it. */
+function proposeRoute(app: FastifyInstance, runtime: LogRuntime): void {
   app.post('/v1/raft/propose', {
     schema: {
       body: Type.Object({ payload: Type.String({ minLength: 1, maxLength: MAX_PAYLOAD_CHARS }) }, { additionalProperties: false }),
@@ -38,10 +51,15 @@ export const raftLogRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
       throw runtimeToApiError(error);
     }
   });
+}
 
-  // POST /v1/raft/propose/batch: many payloads in one request, each proposed and answered on its own,
-  // in order (the same answer as /v1/raft/propose, or that payload's error). All are handed to the
-  // runtime at once, so the core gets them as one batch: one append, one fsync, one message per follower.
+/**
+ * proposeBatchRoute serves POST /v1/raft/propose/batch: many payloads in one request, each proposed and
+ * answered on its own, in order (the same answer as /v1/raft/propose, or that payload's error). All are
+ * handed to the runtime at once, so the core gets them as one batch: one append, one fsync, one message
+ * per follower.
+ */
+function proposeBatchRoute(app: FastifyInstance, runtime: LogRuntime): void {
   app.post('/v1/raft/propose/batch', {
     schema: {
       body: Type.Object({
@@ -68,7 +86,10 @@ export const raftLogRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     // The answer schema has no `details`: an item's error is its code and message.
     return { results: batchResults(outcomes, committedAnswer, (error, i) => request.log.error({ err: error, payload: i }, 'batch proposal failed')) };
   });
+}
 
+/** appliedRoute serves GET /v1/raft/applied: the ids and indexes of applied payloads, a page at a time. */
+function appliedRoute(app: FastifyInstance, applier: LogApplier): void {
   app.get('/v1/raft/applied', {
     schema: {
       querystring: Type.Object({
@@ -81,7 +102,10 @@ export const raftLogRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     const { from, limit } = request.query as { from: number; limit: number };
     return applier.applied(from, limit);
   });
+}
 
+/** readRoute serves GET /v1/raft/read: the applied count and hash at a ReadIndex (or this node's, when stale). */
+function readRoute(app: FastifyInstance, runtime: LogRuntime, applier: LogApplier): void {
   app.get('/v1/raft/read', {
     schema: {
       querystring: Type.Object({ stale: Type.Boolean({ default: false }) }, { additionalProperties: false }),
@@ -97,7 +121,10 @@ export const raftLogRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
       throw runtimeToApiError(error);
     }
   });
+}
 
+/** membersRoute serves POST /v1/raft/members: add (as learner or voter) or remove a member. */
+function membersRoute(app: FastifyInstance, runtime: LogRuntime): void {
   app.post('/v1/raft/members', {
     schema: {
       body: Type.Union([
@@ -123,7 +150,10 @@ export const raftLogRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     }
     return reply.status(202).send({ accepted: true });
   });
+}
 
+/** transferRoute serves POST /v1/raft/transfer: the leader hands leadership to another voter. */
+function transferRoute(app: FastifyInstance, runtime: LogRuntime): void {
   app.post('/v1/raft/transfer', {
     schema: {
       body: Type.Object({ to: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) }, { additionalProperties: false }),
@@ -135,4 +165,4 @@ export const raftLogRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     runtime.transferLeadership((request.body as { to: number }).to);
     return reply.status(202).send({ accepted: true });
   });
-};
+}
