@@ -2,7 +2,7 @@
 // interface"): a device's sensor readings, the device commands the policy ordered and what became of
 // them, and the devices gateways discovered on their ports. Every answer is computed from the agreed
 // state, at the consistency the client asks for, and carries the index it reflects.
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import type { StateMachine } from '../state/index.js';
 import type { ApiDeps } from './deps.js';
@@ -101,7 +101,17 @@ export const deviceRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
   if (!gateway) throw new Error('deviceRoutes needs deps.gateway');
   const machine = (): StateMachine => gateway.applier.machine;
   const readPoint = readPointFor(gateway);
+  readingsRoute(app, machine, readPoint);
+  deviceCommandsRoute(app, machine, readPoint);
+  deviceCommandRoute(app, machine, readPoint);
+  discoveredRoute(app, machine, readPoint);
+};
 
+/** ReadPoint waits for the read point of a consistency and answers the index the read reflects (read-point.ts). */
+type ReadPoint = (consistency: Consistency) => Promise<number>;
+
+/** readingsRoute serves GET /v1/devices/:id/readings: a device's sensors, latest reading and history each. */
+function readingsRoute(app: FastifyInstance, machine: () => StateMachine, readPoint: ReadPoint): void {
   app.get('/v1/devices/:id/readings', {
     schema: {
       params: Type.Object({ id: Name }),
@@ -127,7 +137,10 @@ export const deviceRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
     }));
     return { index, deviceId: id, samplingMs: m.samplingMs(id) ?? null, sensors };
   });
+}
 
+/** deviceCommandsRoute serves GET /v1/device-commands: the newest device commands that match, of the token's domains. */
+function deviceCommandsRoute(app: FastifyInstance, machine: () => StateMachine, readPoint: ReadPoint): void {
   app.get('/v1/device-commands', {
     schema: {
       querystring: Type.Object({
@@ -154,7 +167,10 @@ export const deviceRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
     // The newest commands matter most: a long list keeps the last `limit`, and says how many matched.
     return { index, total: all.length, commands: newest(all, query.limit).map(commandView) };
   });
+}
 
+/** deviceCommandRoute serves GET /v1/device-commands/:id: one device command, to readers of its device's domain. */
+function deviceCommandRoute(app: FastifyInstance, machine: () => StateMachine, readPoint: ReadPoint): void {
   app.get('/v1/device-commands/:id', {
     schema: {
       params: Type.Object({ id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) }),
@@ -171,7 +187,10 @@ export const deviceRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
     if (grant.domains !== 'all') authorizeRead(request, [domain ?? `(the removed device ${record.deviceId})`]);
     return { index, command: commandView(record) };
   });
+}
 
+/** discoveredRoute serves GET /v1/discovered: unregistered devices seen on gateways' ports, most recently seen first. */
+function discoveredRoute(app: FastifyInstance, machine: () => StateMachine, readPoint: ReadPoint): void {
   app.get('/v1/discovered', {
     schema: {
       querystring: Type.Object({
@@ -192,8 +211,9 @@ export const deviceRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
     all.sort((a, b) => b.lastSeenMs - a.lastSeenMs || compareText(a.nodeId, b.nodeId) || compareText(a.port, b.port) || compareText(a.mac, b.mac));
     return { index, total: all.length, discovered: all.slice(0, query.limit) };
   });
-};
+}
 
+/** compareText orders two strings by code unit (a stable, locale-free order). */
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
