@@ -7,7 +7,7 @@ import type { ApplyResult, StateMachine } from '../state/index.js';
 import type { AppliedEvent, Committed } from './ports.js';
 import { ApiError, batchResults, runtimeToApiError } from './errors.js';
 import type { ApiDeps } from './deps.js';
-import { ConsistencyQuery, readPointFor } from './read-point.js';
+import { ConsistencyQuery, readPointFor, type GatewayDeps } from './read-point.js';
 import { WatchHub } from './watch.js';
 import { authorizeRead, grantCovers, grantsEvery } from './read-auth.js';
 import { TokenError, type ReadGrant } from '../commands/index.js';
@@ -67,20 +67,42 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
   const gateway = deps.gateway;
   if (!gateway) throw new Error('gatewayRoutes needs deps.gateway');
   const machine = (): StateMachine => gateway.applier.machine;
-
   /** readPoint waits for a linearizable read point (ReadIndex) unless a stale read is asked for. */
   const readPoint = readPointFor(gateway);
-  /** readings finds the sensor readings of an applied telemetry entry, for the watch stream. */
-  const readings = watchReadings(gateway.appliedEnvelopes);
   /** entryDomains finds the domain an applied entry's command names, for readers of some domains. */
   const entryDomains = watchDomains(gateway.appliedEnvelopes);
-  /** watchHub serves GET /v1/watch: one listener on the applier, bounded clients (watch.ts). */
-  const applier = gateway.applier;
-  const watchHub = new WatchHub({
-    on: (e, l) => applier.on(e, l), off: (e, l) => applier.off(e, l), recentFrom: (at) => applier.recentFrom(at),
-    prime: (events) => readings.prime(events), format: (event) => eventBody(event, readings.of(event)),
-  }, deps.watchLimits);
+  const submitOne = commandSubmitter(deps, gateway, machine);
 
+  submitRoute(app, gateway, submitOne);
+  submitBatchRoute(app, submitOne);
+  commandResultRoute(app, machine, entryDomains);
+  stateRoute(app, machine, readPoint);
+  devicesRoute(app, machine, readPoint);
+  deviceRoute(app, machine, readPoint);
+  domainsRoute(app, machine, readPoint);
+  policyRoute(app, machine, readPoint);
+  imagesRoute(app, machine, readPoint);
+  keysRoute(app, machine, readPoint);
+  signerSeqRoute(app, machine, readPoint);
+  rejectionsRoute(app, machine, readPoint);
+  auditLogRoute(app, gateway, machine);
+  watchRoute(app, deps, gateway, machine, entryDomains);
+};
+
+/** ReadPoint waits for the read point of a consistency and answers the index the read reflects (read-point.ts). */
+type ReadPoint = (consistency: 'linearizable' | 'stale') => Promise<number>;
+
+/** SubmitOne checks, proposes and answers one signed command (commandSubmitter). */
+type SubmitOne = (envelope: string, where: string, wait: 'committed' | 'enforced', timeoutMs: number) => Promise<SubmitAnswer>;
+
+/** EntryDomains finds the domain an applied entry's command names (watchDomains). */
+type EntryDomains = ReturnType<typeof watchDomains>;
+
+/**
+ * commandSubmitter returns submitOne, which the command routes share, with the proposals in flight it
+ * dedups against.
+ */
+function commandSubmitter(deps: ApiDeps, gateway: GatewayDeps, machine: () => StateMachine): SubmitOne {
   /**
    * submitOne checks a signed command at the edge, proposes it and answers once this node has
    * applied it (or, for wait=enforced, enforces it): the answer of POST /v1/commands. Throws
@@ -137,7 +159,11 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
       inFlight.delete(bodyHash);
     }
   };
+  return submitOne;
+}
 
+/** submitRoute serves POST /v1/commands: one signed command, answered once applied (or enforced). */
+function submitRoute(app: FastifyInstance, gateway: GatewayDeps, submitOne: SubmitOne): void {
   app.post('/v1/commands', {
     schema: {
       body: Type.Object({
@@ -155,10 +181,14 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     }
     return submitOne(envelope, 'body.envelope', wait, timeoutMs);
   });
+}
 
-  // POST /v1/commands/batch: many signed commands in one request, each checked, proposed and
-  // answered on its own, in order. All are handed to the runtime at once, so its queue gives the
-  // core one batch (one append, one fsync, one message per follower) instead of one per request.
+/**
+ * submitBatchRoute serves POST /v1/commands/batch: many signed commands in one request, each checked,
+ * proposed and answered on its own, in order. All are handed to the runtime at once, so its queue gives the
+ * core one batch (one append, one fsync, one message per follower) instead of one per request.
+ */
+function submitBatchRoute(app: FastifyInstance, submitOne: SubmitOne): void {
   app.post('/v1/commands/batch', {
     schema: {
       body: Type.Object({
@@ -178,7 +208,10 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     const outcomes = await Promise.allSettled(envelopes.map((envelope, i) => submitOne(envelope, `body.envelopes[${i}]`, 'committed', DEFAULT_ENFORCED_WAIT_MS)));
     return { results: batchResults(outcomes, (answer) => answer, (error, i) => request.log.error({ err: error, envelope: i }, 'batch command failed')) };
   });
+}
 
+/** commandResultRoute serves GET /v1/commands/:bodyHash: the remembered result of an applied command. */
+function commandResultRoute(app: FastifyInstance, machine: () => StateMachine, entryDomains: EntryDomains): void {
   app.get('/v1/commands/:bodyHash', {
     schema: {
       params: Type.Object({ bodyHash: Type.String({ pattern: '^[0-9a-f]{64}$' }) }),
@@ -194,14 +227,20 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     if (!grantsEvery(grant, machine().domains().map((d) => d.name))) authorizeRead(request, [entryDomains.at(remembered.index) || '(a cluster-wide command)']);
     return remembered;
   });
+}
 
+/** stateRoute serves GET /v1/state: the state hash, audit chain and identity of the cluster, to readers of every domain. */
+function stateRoute(app: FastifyInstance, machine: () => StateMachine, readPoint: ReadPoint): void {
   app.get('/v1/state', { schema: { querystring: Consistency } }, async (request) => {
     requireEveryDomain(request, machine(), 'GET /v1/state describes the whole cluster state');
     const index = await readPoint((request.query as { consistency: 'linearizable' | 'stale' }).consistency);
     const m = machine();
     return { index, stateHash: m.stateHash(), auditChain: m.auditChain(), clusterId: m.clusterId(), clusterName: m.clusterName(), root: m.root(), lastApplied: m.lastApplied() };
   });
+}
 
+/** devicesRoute serves GET /v1/devices: the registered devices of the token's domains, with their states. */
+function devicesRoute(app: FastifyInstance, machine: () => StateMachine, readPoint: ReadPoint): void {
   app.get('/v1/devices', {
     schema: {
       querystring: Type.Object({
@@ -220,7 +259,10 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
       .map((device) => ({ ...device, ...(m.deviceState(device.id) ?? { state: 'unknown', sinceMs: 0 }) }));
     return { index, devices };
   });
+}
 
+/** deviceRoute serves GET /v1/devices/:id: one device, its state and its plan. */
+function deviceRoute(app: FastifyInstance, machine: () => StateMachine, readPoint: ReadPoint): void {
   app.get('/v1/devices/:id', {
     schema: { params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }), querystring: Consistency },
   }, async (request) => {
@@ -232,13 +274,19 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     authorizeRead(request, [device.domain]);
     return { index, device, ...(m.deviceState(id) ?? {}), plan: m.devicePlan(id) ?? null };
   });
+}
 
+/** domainsRoute serves GET /v1/domains: the domains the token reads. */
+function domainsRoute(app: FastifyInstance, machine: () => StateMachine, readPoint: ReadPoint): void {
   app.get('/v1/domains', { schema: { querystring: Consistency } }, async (request) => {
     const index = await readPoint((request.query as { consistency: 'linearizable' | 'stale' }).consistency);
     const grant = authorizeRead(request);
     return { index, domains: machine().domains().filter((d) => grantCovers(grant, d.name)) };
   });
+}
 
+/** policyRoute serves GET /v1/policies/:domain: a domain's policy. */
+function policyRoute(app: FastifyInstance, machine: () => StateMachine, readPoint: ReadPoint): void {
   app.get('/v1/policies/:domain', {
     schema: { params: Type.Object({ domain: Type.String({ minLength: 1, maxLength: 64 }) }), querystring: Consistency },
   }, async (request) => {
@@ -249,7 +297,10 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     if (!policy) throw new ApiError('NOT_FOUND', `domain "${domain}" has no policy`);
     return { index, policy };
   });
+}
 
+/** imagesRoute serves GET /v1/images: the pinned μmbox images of the token's domains (or of the one asked for). */
+function imagesRoute(app: FastifyInstance, machine: () => StateMachine, readPoint: ReadPoint): void {
   app.get('/v1/images', {
     schema: { querystring: Type.Object({ consistency: Type.Union([Type.Literal('linearizable'), Type.Literal('stale')], { default: 'linearizable' }), domain: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false }) },
   }, async (request) => {
@@ -260,15 +311,19 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     const domains = query.domain ? [query.domain] : m.domains().map((d) => d.name).filter((name) => grantCovers(grant, name));
     return { index, images: domains.flatMap((domain) => m.images(domain).map((image) => ({ domain, ...image }))) };
   });
+}
 
+/** keysRoute serves GET /v1/keys: the root key, the keys the token may see (visibleKeys) and the members. */
+function keysRoute(app: FastifyInstance, machine: () => StateMachine, readPoint: ReadPoint): void {
   app.get('/v1/keys', { schema: { querystring: Consistency } }, async (request) => {
     const grant = authorizeRead(request);
     const index = await readPoint((request.query as { consistency: 'linearizable' | 'stale' }).consistency);
     return { index, root: machine().root(), keys: visibleKeys(machine(), grant), members: machine().members() };
   });
+}
 
-  signerSeqRoute(app, machine, readPoint);
-
+/** rejectionsRoute serves GET /v1/rejections: the counts and recent rejected commands, of the token's domains' signers. */
+function rejectionsRoute(app: FastifyInstance, machine: () => StateMachine, readPoint: ReadPoint): void {
   app.get('/v1/rejections', { schema: { querystring: Consistency } }, async (request) => {
     const grant = authorizeRead(request);
     const index = await readPoint((request.query as { consistency: 'linearizable' | 'stale' }).consistency);
@@ -281,7 +336,10 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     for (const r of recent) counts[r.code] = (counts[r.code] ?? 0) + 1;
     return { index, counts, recent };
   });
+}
 
+/** auditLogRoute serves GET /v1/audit/log: the applied log as NDJSON, headed by the audit chain when complete. */
+function auditLogRoute(app: FastifyInstance, gateway: GatewayDeps, machine: () => StateMachine): void {
   app.get('/v1/audit/log', {
     schema: {
       querystring: Type.Object({
@@ -310,7 +368,18 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     reply.header('content-type', 'application/x-ndjson');
     return `${lines.join('\n')}\n`;
   });
+}
 
+/** watchRoute serves GET /v1/watch: applied entries as server-sent events, through one WatchHub (watch.ts). */
+function watchRoute(app: FastifyInstance, deps: ApiDeps, gateway: GatewayDeps, machine: () => StateMachine, entryDomains: EntryDomains): void {
+  /** readings finds the sensor readings of an applied telemetry entry, for the watch stream. */
+  const readings = watchReadings(gateway.appliedEnvelopes);
+  /** watchHub serves GET /v1/watch: one listener on the applier, bounded clients (watch.ts). */
+  const applier = gateway.applier;
+  const watchHub = new WatchHub({
+    on: (e, l) => applier.on(e, l), off: (e, l) => applier.off(e, l), recentFrom: (at) => applier.recentFrom(at),
+    prime: (events) => readings.prime(events), format: (event) => eventBody(event, readings.of(event)),
+  }, deps.watchLimits);
   app.get('/v1/watch', {
     schema: { querystring: Type.Object({ from: Type.Optional(Type.Integer({ minimum: 0 })) }, { additionalProperties: false }) },
   }, async (request, reply) => {
@@ -333,8 +402,7 @@ export const gatewayRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
     endWhenUnauthorized(request, raw, grant, domains);
     return reply;
   });
-};
-
+}
 
 /**
  * requireEveryDomain refuses (403) a token that does not grant every domain of the cluster, for the
