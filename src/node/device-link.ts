@@ -66,8 +66,8 @@ export interface DeviceLink {
   stop(): Promise<void>;
 }
 
-/** startDevices starts the device half of a gateway; the caller has checked config.devices and config.dataplane. */
-export function startDevices(init: {
+/** DeviceLinkInit is what startDevices needs from the node. */
+interface DeviceLinkInit {
   config: NodeConfig;
   identity: KeyPair;
   clusterId: Uint8Array;
@@ -75,23 +75,56 @@ export function startDevices(init: {
   runtime: RaftRuntime<unknown>;
   sequence: NodeSequence;
   logger: Logger;
-}): DeviceLink {
-  const { config, identity, clusterId, applier, runtime, sequence } = init;
+}
+
+/** DeviceParts are the parts of a device half that its start-up steps create and share. */
+interface DeviceParts {
+  readonly devices: NonNullable<NodeConfig['devices']>;
+  readonly logger: Logger;
+  readonly secrets: DeviceSecrets;
+  readonly proposer: NodeProposer;
+  readonly broker: MosquittoBroker;
+  readonly adapters: Map<string, DeviceAdapter>;
+  readonly events: AdapterEvents;
+  readonly agent: DeviceAgent;
+  /** lifecycle.stopped is set once by stop(): every step checks it before it acts. */
+  readonly lifecycle: { stopped: boolean };
+}
+
+/**
+ * startDevices starts the device half of a gateway; the caller has checked config.devices and config.dataplane.
+ * Steps: the proposer of node-signed commands, the agent with its adapters, the management port and broker
+ * (retried until they work), then the feeds that keep the agent up to date with the agreed state.
+ */
+export function startDevices(init: DeviceLinkInit): DeviceLink {
+  const { config, applier } = init;
   const devices = config.devices!;
-  const bridge = config.dataplane!.bridge;
   const logger = init.logger.child({ module: 'devices' });
-  const memberId = `n${config.nodeId}`;
-  const signer = keyIdHex(identity.publicKey);
   const secrets = new DeviceSecrets(devices.secretsFile);
-  const brokerPort = devices.brokerPort ?? 1883;
-  const paths = hostPaths(config.dataplane?.runDir);
   const reportDelayMs = Number(process.env.QG_DEVICE_COMMAND_REPORT_DELAY_MS ?? '0');
   if (reportDelayMs > 0) logger.warn({ reportDelayMs }, 'QG_DEVICE_COMMAND_REPORT_DELAY_MS is set: device command reports wait after the device answered (a test knob)');
 
   // Keyed by the signed bytes' object (the proposer proposes the very array it was handed): entries go
   // with the bytes, so the map holds nothing once a command is done.
   const proposedAtMs = new WeakMap<Uint8Array, number>();
-  const proposer = new NodeProposer({
+  const proposer = nodeProposer(init, logger, proposedAtMs);
+  const parts: DeviceParts = { devices, logger, secrets, proposer, ...deviceAgent(init, logger, proposer, secrets, reportDelayMs), lifecycle: { stopped: false } };
+  const update = agentUpdater(parts, applier);
+  const management = managementSetUp(parts, config, update);
+  const unfollow = followAgreedState(parts, applier, update);
+  for (const adapter of parts.adapters.values()) void adapter.start();
+  proposer.start();
+  update();
+  management.start();
+  return deviceLink(parts, proposedAtMs, management, unfollow);
+}
+
+/** nodeProposer creates the one proposer of the commands this node signs with its own key, in sequence order. */
+function nodeProposer(init: DeviceLinkInit, logger: Logger, proposedAtMs: WeakMap<Uint8Array, number>): NodeProposer {
+  const { config, identity, clusterId, applier, runtime, sequence } = init;
+  const memberId = `n${config.nodeId}`;
+  const signer = keyIdHex(identity.publicKey);
+  return new NodeProposer({
     sign: (domain, payload) => {
       const body: CommandBody = {
         clusterId, domain, signer, seq: sequence.next(), notAfterMs: Date.now() + NODE_COMMAND_TTL_MS, payload: payload as Payload,
@@ -111,7 +144,15 @@ export function startDevices(init: {
       else if (outcome.kind !== 'committed') logger.warn({ what, reason: outcome.reason }, 'node command not committed; given up');
     },
   });
+}
 
+/**
+ * deviceAgent creates the agent with the adapters that need no broker (HTTP-JSON, Hue; MQTT joins once the
+ * broker runs, managementSetUp) and the broker; the adapters' events reach the agent created after them.
+ */
+function deviceAgent(init: DeviceLinkInit, logger: Logger, proposer: NodeProposer, secrets: DeviceSecrets, reportDelayMs: number): Pick<DeviceParts, 'broker' | 'adapters' | 'events' | 'agent'> {
+  const { config, runtime } = init;
+  const devices = config.devices!;
   const late: { agent?: DeviceAgent } = {};
   const events: AdapterEvents = {
     onReading: (reading) => late.agent?.onReading(reading),
@@ -125,7 +166,7 @@ export function startDevices(init: {
     ['hue', new HueAdapter({ events, localAddress: address })],
   ]);
   const agent = new DeviceAgent({
-    nodeId: memberId, adapters, proposer, broker,
+    nodeId: `n${config.nodeId}`, adapters, proposer, broker,
     secret: (reference) => secrets.get(reference),
     isLeader: () => runtime.status().role === 'leader',
     ...(devices.discoveryDomain !== undefined ? { discoveryDomain: devices.discoveryDomain } : {}),
@@ -137,16 +178,32 @@ export function startDevices(init: {
     log: (level, message, fields) => logger[level](fields, message),
   });
   late.agent = agent;
+  return { broker, adapters, events, agent };
+}
 
+/** ManagementSetUp is the management port and broker being set up: its state for /v1/status, start and stop. */
+interface ManagementSetUp {
+  readonly state: { ready: boolean; lastError: string | null; port: ManagementPort | null };
+  start(): void;
+  stop(): void;
+}
+
+/**
+ * managementSetUp sets up the management port and the broker. The port needs the bridge (the data plane
+ * creates it) and the broker needs the address: both are retried until they work, and the MQTT adapter
+ * starts once the broker runs.
+ */
+function managementSetUp(parts: DeviceParts, config: NodeConfig, update: () => void): ManagementSetUp {
+  const { devices, broker, adapters, events, logger, lifecycle } = parts;
+  const bridge = config.dataplane!.bridge;
+  const paths = hostPaths(config.dataplane?.runDir);
+  const address = devices.managementAddress;
+  const brokerPort = devices.brokerPort ?? 1883;
   const management = { ready: false, lastError: null as string | null, port: null as ManagementPort | null };
-  let stopped = false;
   let setupTimer: NodeJS.Timeout | null = null;
-
-  // The management port needs the bridge (the data plane creates it) and the broker needs the address:
-  // both are retried until they work, and the MQTT adapter starts once the broker runs.
   const setUp = async (): Promise<void> => {
     setupTimer = null;
-    if (stopped) return;
+    if (lifecycle.stopped) return;
     try {
       management.port = await ensureManagementPort({
         ovsDir: paths.ovsDir, bridge, port: devices.managementPort, hostInterface: devices.managementInterface,
@@ -157,7 +214,7 @@ export function startDevices(init: {
       await broker.ensure({ dir: brokerDir(paths, bridge), host: address, port: brokerPort });
       const credentials = broker.gatewayCredentials();
       const mqtt = new MqttAdapter({ events, localAddress: address, host: address, port: brokerPort, username: credentials.username, password: credentials.password });
-      if (stopped) return;
+      if (lifecycle.stopped) return;
       adapters.set('mqtt', mqtt);
       await mqtt.start();
       management.ready = true;
@@ -170,19 +227,38 @@ export function startDevices(init: {
       setupTimer = setTimeout(() => void setUp(), SETUP_RETRY_MS);
     }
   };
-
-  let scheduled = false;
-  const onApplied = (event: AppliedEvent): void => {
-    if (changesPlans(event)) update();
-    else agent.armDeadlineFrom(applier.machine); // a deadline re-armed without moving any device
+  return {
+    state: management,
+    start: () => void setUp(),
+    stop: () => {
+      if (setupTimer !== null) clearTimeout(setupTimer);
+    },
   };
-  const update = (): void => {
-    if (scheduled || stopped) return;
+}
+
+/** agentUpdater returns update, which hands the agent the agreed state once per burst of applied entries. */
+function agentUpdater(parts: DeviceParts, applier: GatewayApplier): () => void {
+  const { agent, lifecycle } = parts;
+  let scheduled = false;
+  return () => {
+    if (scheduled || lifecycle.stopped) return;
     scheduled = true;
     setImmediate(() => {
       scheduled = false;
-      if (!stopped) agent.update(applier.machine);
+      if (!lifecycle.stopped) agent.update(applier.machine);
     });
+  };
+}
+
+/**
+ * followAgreedState keeps the agent up to date: after applied entries that change plans, a restored
+ * snapshot, or a reloaded secrets file. Returns the function that stops following.
+ */
+function followAgreedState(parts: DeviceParts, applier: GatewayApplier, update: () => void): () => void {
+  const { devices, agent, secrets, logger } = parts;
+  const onApplied = (event: AppliedEvent): void => {
+    if (changesPlans(event)) update();
+    else agent.armDeadlineFrom(applier.machine); // a deadline re-armed without moving any device
   };
   const reloadSecrets = (): void => {
     try {
@@ -196,11 +272,18 @@ export function startDevices(init: {
   if (devices.secretsFile !== undefined) watchFile(devices.secretsFile, { interval: 1_000 }, reloadSecrets);
   applier.on('applied', onApplied);
   applier.on('restored', update);
-  for (const adapter of adapters.values()) void adapter.start();
-  proposer.start();
-  update();
-  void setUp();
+  return () => {
+    if (devices.secretsFile !== undefined) unwatchFile(devices.secretsFile, reloadSecrets);
+    applier.off('applied', onApplied);
+    applier.off('restored', update);
+  };
+}
 
+/** deviceLink is the started device half's face to the node: status, discoveries, stop. */
+function deviceLink(parts: DeviceParts, proposedAtMs: WeakMap<Uint8Array, number>, management: ManagementSetUp, unfollow: () => void): DeviceLink {
+  const { devices, agent, proposer, broker, adapters, secrets, lifecycle } = parts;
+  const address = devices.managementAddress;
+  const brokerPort = devices.brokerPort ?? 1883;
   return {
     proposer,
     firstProposedAtMs: (signed) => proposedAtMs.get(signed),
@@ -212,17 +295,15 @@ export function startDevices(init: {
       const health = broker.health();
       return {
         ...agent.status(),
-        management: { address, port: devices.managementPort, ready: management.ready, lastError: management.lastError },
+        management: { address, port: devices.managementPort, ready: management.state.ready, lastError: management.state.lastError },
         broker: { running: health.running, address: `${address}:${brokerPort}`, lastError: health.lastError },
         secrets: secrets.size,
       };
     },
     stop: async () => {
-      stopped = true;
-      if (setupTimer !== null) clearTimeout(setupTimer);
-      if (devices.secretsFile !== undefined) unwatchFile(devices.secretsFile, reloadSecrets);
-      applier.off('applied', onApplied);
-      applier.off('restored', update);
+      lifecycle.stopped = true;
+      management.stop();
+      unfollow();
       agent.stop();
       await proposer.stop();
       for (const adapter of adapters.values()) await adapter.close().catch(() => undefined);

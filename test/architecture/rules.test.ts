@@ -80,7 +80,7 @@ describe('module rules (issue #19)', () => {
     // A ratchet: the functions still over the bound on 2026-12-06 (issue #19 item 6 is open for them).
     // A new long function fails; so does one of these growing, or being split (then remove it from here).
     const allowed = new Map([
-      ['node/device-link.ts startDevices', 163], ['node/gateway-node.ts startNode', 99],
+      ['node/gateway-node.ts startNode', 99],
     ]);
     const found = sourceFiles(SRC).flatMap(longFunctions).map((line) => /^(\S+):\d+ (\S+) \((\d+) lines\)$/.exec(line)!);
     const problems: string[] = [];
