@@ -19,15 +19,18 @@ import { Transport, nodeIdentityFromSeed } from '../transport/index.js';
 import { buildApp, type ApiApp, type ApiTls } from '../api/index.js';
 import { createNodeCertificate } from '../tls/node-cert.js';
 import { privateKeyObject } from '../commands/index.js';
+import type { KeyPair } from '../commands/index.js';
 import { isLoopbackHost, type NodeConfig } from './config.js';
 import { readIdentityKey } from './identity.js';
 import { gatewayApplication, logApplication } from './application.js';
+import type { Application } from './application.js';
 import { MemberDirectory } from './member-directory.js';
 import { encodeRuntimeSnapshot } from './runtime-snapshot.js';
 import type { RaftTransportPort } from './ports.js';
 import { RaftRuntime } from './raft-runtime.js';
 import { StartupError } from './startup-error.js';
 import { checkDataDir, markDataDir } from './data-dir.js';
+import type { DataDirMark } from './data-dir.js';
 import { AckBeforeFsyncStore, plantFromEnv } from './plants.js';
 import type { Plant } from './plants.js';
 
@@ -51,21 +54,69 @@ function raftLogger(logger: Logger): RaftLogger {
   };
 }
 
-/** startNode starts every part of a node; on failure it closes what it opened and throws. */
-export async function startNode(config: NodeConfig, overrides: { logLevel?: string | undefined; logFile?: RotatingLogInit | undefined } = {}): Promise<RunningNode> {
-  // With a log file the node bounds and rotates it itself (runtime-log.ts); otherwise it logs to stdout.
-  const options = { level: overrides.logLevel ?? config.logLevel ?? 'info', redact: REDACTED_LOG_PATHS, base: { node: config.nodeId } };
-  const logger = overrides.logFile === undefined ? pino(options) : pino(options, rotatingLog(overrides.logFile));
+/** StartOverrides are the command line's overrides of the config: log level and log file. */
+type StartOverrides = { logLevel?: string | undefined; logFile?: RotatingLogInit | undefined };
+
+/**
+ * startNode starts every part of a node; on failure it closes what it opened and throws. Steps: the
+ * logger, the identity and application, the data directory, then storage, transport, runtime and API,
+ * each pushing its closer so that stop() (or a failed start) closes them in reverse.
+ */
+export async function startNode(config: NodeConfig, overrides: StartOverrides = {}): Promise<RunningNode> {
+  const logger = nodeLogger(config, overrides);
   const identity = readIdentityKey(config.identityKeyFile);
   const plant = plantFromEnv();
   if (plant !== undefined) logger.warn({ plant }, `PLANTED BUG "${plant}" IS ON: this node breaks a promise on purpose (chaos self-test); never run it in production`);
   const application = config.application === 'log' ? logApplication(config) : gatewayApplication(config, identity, plant);
-  const founders = application.founders;
-  const self = founders.get(config.nodeId);
+  checkOwnKey(config, identity, application);
+  const dataDir = prepareDataDir(config, identity, application);
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.reverse()) await close().catch((error: unknown) => logger.warn({ err: error }, 'close failed'));
+  };
+  try {
+    const storage = await openStorage(dataDir.raftDir, logger, plant);
+    closers.push(() => storage.close());
+    await bootstrapIfNew(storage, config, application, logger);
+    if (!dataDir.marked) markDataDir(config.dataDir, dataDir.mark);
+    // The transport's callbacks reach the runtime, which needs the transport: late binding.
+    const late: { runtime?: RaftRuntime<unknown> } = {};
+    const transport = await startTransport(config, identity, application, late, logger);
+    closers.push(() => transport.stop());
+    const started = createRuntime(config, identity, application, storage, transport, logger);
+    late.runtime = started;
+    application.attach(started, logger);
+    closers.push(() => application.stop());
+    closers.push(() => started.stop());
+    const apiUrl = await startApi(config, identity, application, started, logger, closers);
+    started.start();
+    logger.info({ api: apiUrl, raft: `${config.raft.host}:${config.raft.port}`, application: application.kind }, 'node started');
+    return { logger, runtime: started, apiUrl, stop: closeAll };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+/** nodeLogger: with a log file the node bounds and rotates it itself (runtime-log.ts); otherwise it logs to stdout. */
+function nodeLogger(config: NodeConfig, overrides: StartOverrides): Logger {
+  const options = { level: overrides.logLevel ?? config.logLevel ?? 'info', redact: REDACTED_LOG_PATHS, base: { node: config.nodeId } };
+  return overrides.logFile === undefined ? pino(options) : pino(options, rotatingLog(overrides.logFile));
+}
+
+/** checkOwnKey refuses a key file that is not the key the founders list for this node. */
+function checkOwnKey(config: NodeConfig, identity: KeyPair, application: Application): void {
+  const self = application.founders.get(config.nodeId);
   if (self && self.publicKey !== Buffer.from(identity.publicKey).toString('hex')) {
     throw new StartupError('KEY_MISMATCH', `the key in ${config.identityKeyFile} is not the key listed for node ${config.nodeId}; use that node's key file`);
   }
-  // Refuse another cluster's, node's or key's data directory before anything is opened or written.
+}
+
+/**
+ * prepareDataDir refuses another cluster's, node's or key's data directory before anything is opened or
+ * written, and creates the Raft log's directory; the mark is written once storage is bootstrapped.
+ */
+function prepareDataDir(config: NodeConfig, identity: KeyPair, application: Application): { raftDir: string; mark: DataDirMark; marked: boolean } {
   const mark = { clusterId: Buffer.from(application.clusterId).toString('hex'), nodeId: config.nodeId, publicKey: Buffer.from(identity.publicKey).toString('hex') };
   const marked = checkDataDir(config.dataDir, mark, { config: config.genesisFile ?? 'the config', keyFile: config.identityKeyFile });
   const raftDir = join(config.dataDir, 'raft');
@@ -74,82 +125,82 @@ export async function startNode(config: NodeConfig, overrides: { logLevel?: stri
   } catch (error) {
     throw new StartupError('DATA_DIR', `cannot create data directory ${raftDir}: ${(error as Error).message}`, error);
   }
-  const closers: Array<() => Promise<void>> = [];
-  const closeAll = async (): Promise<void> => {
-    for (const close of closers.reverse()) await close().catch((error: unknown) => logger.warn({ err: error }, 'close failed'));
-  };
-  try {
-    const storage = await openStorage(raftDir, logger, plant);
-    closers.push(() => storage.close());
-    if (storage.isEmpty() && !config.join) {
-      const confState: ConfState = { voters: [...founders.keys()].sort((a, b) => a - b), learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
-      // Every founder bootstraps the same snapshot: the founding configuration, the member
-      // directory (addresses and keys) and the application's initial state.
-      const directory = new MemberDirectory();
-      directory.seed(founders);
-      const initial = encodeRuntimeSnapshot({ members: directory.toState(), lastTimeMs: 0, application: application.initialState() });
-      await storage.bootstrap((scratch) => bootstrapStorage(scratch, confState, initial));
-      logger.info({ voters: confState.voters }, 'bootstrapped a new cluster member');
-    }
-    if (!marked) markDataDir(config.dataDir, mark);
-    const seed = Buffer.from(identity.seed).readUInt32BE(0) ^ config.nodeId ^ (Date.now() & 0xffffffff);
-    // The transport's callbacks reach the runtime, which needs the transport: late binding.
-    const late: { runtime?: RaftRuntime<unknown> } = {};
-    const transport = new Transport({
-      logger: logger.child({ module: 'transport' }),
-      identity: nodeIdentityFromSeed(config.nodeId, identity.seed),
-      clusterId: application.clusterId,
-      isMember: (nodeId: NodeId, publicKey: Uint8Array) => {
-        const address = late.runtime?.peerAddress(nodeId) ?? founders.get(nodeId);
-        return address !== undefined && address.publicKey === Buffer.from(publicKey).toString('hex');
-      },
-      onMessage: (message: Message) => late.runtime?.receive(message),
-      onUnreachable: (nodeId: NodeId) => late.runtime?.reportUnreachable(nodeId),
-      onSnapshotStatus: (nodeId: NodeId, ok: boolean) => late.runtime?.reportSnapshot(nodeId, ok),
-    }, {
-      listenHost: config.raft.host,
-      listenPort: config.raft.port,
-      // A node bound to one address dials from it too, so its traffic is identifiable (chaos partitions).
-      ...(isSpecificAddress(config.raft.host) ? { localAddress: config.raft.host } : {}),
-    });
-    await transport.start().catch((error: unknown) => {
-      throw portError('raft', config.raft.host, config.raft.port, error);
-    });
-    closers.push(() => transport.stop());
-    const started = new RaftRuntime<unknown>({
-      id: config.nodeId,
-      store: storage,
-      transport: transportPort(transport),
-      applier: application.applier,
-      clock: { nowMs: () => Date.now(), monotonicMs: () => performance.now() },
-      random: new SeededRandom(seed),
-      logger: raftLogger(logger),
-      founders,
-      ...(application.desiredMembers ? { desiredMembers: application.desiredMembers } : {}),
-    }, config.timing ?? {});
-    late.runtime = started;
-    started.on('leader', (leader: number) => logger.info({ leader }, 'leader changed'));
-    started.on('fatal', (error: unknown) => {
-      logger.fatal({ err: error }, 'the Raft runtime stopped on an unrecoverable error; exiting');
-      process.exit(70);
-    });
-    application.attach(started, logger);
-    closers.push(() => application.stop());
-    closers.push(() => started.stop());
-    const https = await apiTls(config, identity.seed);
-    const app: ApiApp = await buildApp(application.apiDeps(started), logger.child({ module: 'api' }), https);
-    closers.push(() => app.close());
-    await app.listen({ host: config.api.host, port: config.api.port }).catch((error: unknown) => {
-      throw portError('api', config.api.host, config.api.port, error);
-    });
-    started.start();
-    const apiUrl = `${https === undefined ? 'http' : 'https'}://${hostForUrl(config.api.host)}:${config.api.port}`;
-    logger.info({ api: apiUrl, raft: `${config.raft.host}:${config.raft.port}`, application: application.kind }, 'node started');
-    return { logger, runtime: started, apiUrl, stop: closeAll };
-  } catch (error) {
-    await closeAll();
-    throw error;
-  }
+  return { raftDir, mark, marked };
+}
+
+/**
+ * bootstrapIfNew bootstraps empty storage of a founder (not of a joining node). Every founder bootstraps the
+ * same snapshot: the founding configuration, the member directory (addresses and keys) and the
+ * application's initial state.
+ */
+async function bootstrapIfNew(storage: DurableStorage, config: NodeConfig, application: Application, logger: Logger): Promise<void> {
+  if (!storage.isEmpty() || config.join) return;
+  const founders = application.founders;
+  const confState: ConfState = { voters: [...founders.keys()].sort((a, b) => a - b), learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+  const directory = new MemberDirectory();
+  directory.seed(founders);
+  const initial = encodeRuntimeSnapshot({ members: directory.toState(), lastTimeMs: 0, application: application.initialState() });
+  await storage.bootstrap((scratch) => bootstrapStorage(scratch, confState, initial));
+  logger.info({ voters: confState.voters }, 'bootstrapped a new cluster member');
+}
+
+/** startTransport starts the Raft transport; its callbacks reach the runtime through `late`, set once it exists. */
+async function startTransport(config: NodeConfig, identity: KeyPair, application: Application, late: { runtime?: RaftRuntime<unknown> }, logger: Logger): Promise<Transport> {
+  const founders = application.founders;
+  const transport = new Transport({
+    logger: logger.child({ module: 'transport' }),
+    identity: nodeIdentityFromSeed(config.nodeId, identity.seed),
+    clusterId: application.clusterId,
+    isMember: (nodeId: NodeId, publicKey: Uint8Array) => {
+      const address = late.runtime?.peerAddress(nodeId) ?? founders.get(nodeId);
+      return address !== undefined && address.publicKey === Buffer.from(publicKey).toString('hex');
+    },
+    onMessage: (message: Message) => late.runtime?.receive(message),
+    onUnreachable: (nodeId: NodeId) => late.runtime?.reportUnreachable(nodeId),
+    onSnapshotStatus: (nodeId: NodeId, ok: boolean) => late.runtime?.reportSnapshot(nodeId, ok),
+  }, {
+    listenHost: config.raft.host,
+    listenPort: config.raft.port,
+    // A node bound to one address dials from it too, so its traffic is identifiable (chaos partitions).
+    ...(isSpecificAddress(config.raft.host) ? { localAddress: config.raft.host } : {}),
+  });
+  await transport.start().catch((error: unknown) => {
+    throw portError('raft', config.raft.host, config.raft.port, error);
+  });
+  return transport;
+}
+
+/** createRuntime creates the Raft runtime (not started) with the real clock and a seeded random source. */
+function createRuntime(config: NodeConfig, identity: KeyPair, application: Application, storage: DurableStorage, transport: Transport, logger: Logger): RaftRuntime<unknown> {
+  const seed = Buffer.from(identity.seed).readUInt32BE(0) ^ config.nodeId ^ (Date.now() & 0xffffffff);
+  const started = new RaftRuntime<unknown>({
+    id: config.nodeId,
+    store: storage,
+    transport: transportPort(transport),
+    applier: application.applier,
+    clock: { nowMs: () => Date.now(), monotonicMs: () => performance.now() },
+    random: new SeededRandom(seed),
+    logger: raftLogger(logger),
+    founders: application.founders,
+    ...(application.desiredMembers ? { desiredMembers: application.desiredMembers } : {}),
+  }, config.timing ?? {});
+  started.on('leader', (leader: number) => logger.info({ leader }, 'leader changed'));
+  started.on('fatal', (error: unknown) => {
+    logger.fatal({ err: error }, 'the Raft runtime stopped on an unrecoverable error; exiting');
+    process.exit(70);
+  });
+  return started;
+}
+
+/** startApi builds the API (its closer pushed before it listens) and listens; answers the API's URL. */
+async function startApi(config: NodeConfig, identity: KeyPair, application: Application, started: RaftRuntime<unknown>, logger: Logger, closers: Array<() => Promise<void>>): Promise<string> {
+  const https = await apiTls(config, identity.seed);
+  const app: ApiApp = await buildApp(application.apiDeps(started), logger.child({ module: 'api' }), https);
+  closers.push(() => app.close());
+  await app.listen({ host: config.api.host, port: config.api.port }).catch((error: unknown) => {
+    throw portError('api', config.api.host, config.api.port, error);
+  });
+  return `${https === undefined ? 'http' : 'https'}://${hostForUrl(config.api.host)}:${config.api.port}`;
 }
 
 /**
