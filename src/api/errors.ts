@@ -3,7 +3,7 @@
 // 500, never leaked (STYLE.md, after Fastify).
 import { RUNTIME_ERROR_ANSWERS, type RuntimeErrorCode } from './ports.js';
 
-/** ApiErrorCode lists every error code the API answers with. */
+/** API_ERRORS lists every error code the API answers with, and its HTTP status. */
 export const API_ERRORS = {
   BAD_REQUEST: 400,
   UNAUTHENTICATED: 401,

@@ -14,7 +14,7 @@ export interface KeyPair {
   seed: Uint8Array;
 }
 
-/** Signer names the Ed25519 implementation that produces a signature; both give identical bytes. */
+/** SignerImplementation names the Ed25519 implementation that produces a signature; both give identical bytes. */
 export type SignerImplementation = 'native' | 'tweetnacl';
 
 // DER prefixes that wrap a raw Ed25519 key as SPKI (public) and PKCS#8 (private), RFC 8410.

@@ -50,7 +50,7 @@ export interface RuntimeApplier<Result> {
   restore(data: Uint8Array): void;
 }
 
-/** MonotonicClock gives time to the runtime (never to the core or the state machine). */
+/** Clock gives time to the runtime (never to the core or the state machine). */
 export interface Clock {
   /** nowMs: wall-clock milliseconds since the epoch, used to stamp entries. */
   nowMs(): number;

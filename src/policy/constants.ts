@@ -23,7 +23,7 @@ export const ALERTS_AT_LEAST_MAX = 1000;
 /** WINDOW_MS_MAX bounds `withinMs` and `timeInState.atLeastMs` (30 days). */
 export const WINDOW_MS_MAX = 30 * 24 * 3600 * 1000;
 
-/** STRING_VALUE_BYTES_MAX bounds a string sensor value, a command argument, a description. */
+/** STRING_VALUE_LENGTH_MAX bounds a string sensor value, a command argument, a description, in characters. */
 export const STRING_VALUE_LENGTH_MAX = 256;
 
 /** NAME_PATTERN is what a name (domain, device type, sensor, state, rule, image, command, tag) must match. */

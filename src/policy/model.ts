@@ -62,7 +62,10 @@ export interface DeviceSelector {
   sameGroup?: boolean;
 }
 
-/** DeviceMatch is what a selected device must satisfy: a state among `in`, and/or a latest reading. */
+/**
+ * DevicesCondition holds when the devices `select` picks satisfy it (any, all, or a count of them); each
+ * must be in a state among `in`, and/or have a latest reading that compares as `sensor` says.
+ */
 export interface DevicesCondition {
   devices: {
     select: DeviceSelector;
