@@ -129,6 +129,8 @@ export class StateMachine {
     // time never does, so expiry and policy windows see a monotonic clock.
     const timeMs = Math.max(data.timeMs, entry.timeMs);
     const result = this.process(entry, timeMs);
+    // Postcondition: the answer (a result or a rejection) is for this entry, never an earlier one's.
+    assert.ok(result.index === entry.index, `apply: answered for index ${result.index}, applying ${entry.index}`);
     data.chain = extendChain(data.chain, entry);
     data.lastIndex = entry.index;
     data.lastTerm = entry.term;
@@ -194,6 +196,7 @@ export class StateMachine {
     const data = this.data;
     data.rejections.push(rejection);
     if (data.rejections.length > MAX_RECENT_REJECTIONS) data.rejections.shift();
+    assert.ok(data.rejections.length <= MAX_RECENT_REJECTIONS, 'the recent rejections stay bounded');
     data.rejectionCounts.set(code, (data.rejectionCounts.get(code) ?? 0) + 1);
     // Only authenticated commands are remembered, so unsigned junk cannot evict real results.
     if (remember && bodyHash !== '' && isAuthenticatedRejection(error)) {
@@ -210,6 +213,7 @@ export class StateMachine {
       const oldest = remembered.keys().next().value;
       if (oldest !== undefined) remembered.delete(oldest);
     }
+    assert.ok(remembered.size <= MAX_REMEMBERED_RESULTS, 'the remembered results stay bounded');
   }
 
   // -------------------------------------------------------------------------------------------------
