@@ -7,14 +7,19 @@
 // spacing hold on simulated time.
 // Method: the real Reconciler over the in-memory Switch and UmboxRuntime (src/dataplane/memory.ts, which
 // pass the same contract suites as the OVS and Docker adapters), sharing one event log to check order.
+// Every test of the loop (start(): backoff, resync, preemption, deaths, link events) runs on a SimulatedClock
+// (advanceUntil, appliedOn, passOn below), so its timing is exact and no test waits for real time; tests of
+// one pass (reconcileOnce) keep the system clock, whose only wait is the 5 ms drain. The tests with real Open
+// vSwitch and Docker (swap.test.ts, packets.test.ts, discovery.test.ts, management.test.ts) stay on real
+// time: the switch's and engine's own timing (revalidators, container starts, link events) is what they test.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { HostInterfaces, MemorySwitch, MemoryUmboxRuntime } from '../../src/dataplane/memory.js';
 import { Reconciler, type IntegrityAlert, type PassResult } from '../../src/dataplane/reconciler.js';
 import { assignDeviceNumbers, splitCookie, umboxPorts } from '../../src/dataplane/planner.js';
-import { SimulatedClock, type Clock } from '../../src/dataplane/clock.js';
-import type { DesiredInput, DevicePlan, ImagePin, ObservedFlow } from '../../src/dataplane/types.js';
+import { SimulatedClock, sleepOn, type Clock } from '../../src/dataplane/clock.js';
+import type { DesiredInput, DeviceReport, DevicePlan, ImagePin, ObservedFlow } from '../../src/dataplane/types.js';
 
 const digest = (text: string): string => `sha256:${createHash('sha256').update(text).digest('hex')}`;
 const pin = (image: string): ImagePin => ({ image, digest: digest(image) });
@@ -48,27 +53,51 @@ async function deviceGenerations(sw: MemorySwitch): Promise<number[]> {
   return [...new Set(flows.filter((flow) => flow.cookie !== 0n).map((flow) => splitCookie(flow.cookie).generation))].sort();
 }
 
-async function until(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+/**
+ * advanceUntil moves simulated time in steps of `stepMs` until `check` holds, and fails once `limitMs` of
+ * simulated time passed without it; it answers the simulated time that took. Every loop test runs on
+ * simulated time: deterministic, and as fast as the code allows (no test waits for real time to pass).
+ */
+async function advanceUntil(clock: SimulatedClock, check: () => boolean | Promise<boolean>, limitMs: number, what: string, stepMs = 5): Promise<number> {
+  const fromMs = clock.nowMs();
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    if (clock.nowMs() - fromMs >= limitMs) throw new Error(`${limitMs} ms of simulated time passed before ${what}`);
+    await clock.advanceMs(stepMs);
   }
+  return clock.nowMs() - fromMs;
+}
+
+/** appliedOn moves simulated time until the device's generation `generation` (or a later one) is applied. */
+async function appliedOn(clock: SimulatedClock, reconciler: Reconciler, deviceId: string, generation: number, limitMs = 5_000): Promise<DeviceReport> {
+  await advanceUntil(clock, () => (reconciler.reportFor(deviceId)?.appliedGeneration ?? -1) >= generation, limitMs, `${deviceId} applies generation ${generation}`);
+  const report = reconciler.reportFor(deviceId);
+  assert.ok(report !== undefined);
+  return report;
+}
+
+/** passOn runs one pass (reconcileOnce) while moving simulated time, for the waits inside it (the drain). */
+async function passOn(clock: SimulatedClock, reconciler: Reconciler, options?: Parameters<Reconciler['reconcileOnce']>[0]): Promise<PassResult> {
+  let ended = false;
+  const pass = reconciler.reconcileOnce(options);
+  void pass.then(() => { ended = true; }, () => { ended = true; });
+  await advanceUntil(clock, () => ended, 5_000, 'the pass ends');
+  return pass;
 }
 
 /**
- * runningLoop starts a reconciler's loop (timer passes `resyncMs` apart) on a rig with one allowed device,
- * and returns once its first pass has enforced it and reported.
+ * runningLoop starts a reconciler's loop on simulated time (timer passes `resyncMs` apart) on a rig with one
+ * allowed device, and returns once its first pass has enforced it and reported.
  */
-async function runningLoop(resyncMs: number): Promise<{ sw: MemorySwitch; reconciler: Reconciler; passes: PassResult[] }> {
+async function runningLoop(resyncMs: number): Promise<{ clock: SimulatedClock; sw: MemorySwitch; reconciler: Reconciler; passes: PassResult[] }> {
+  const clock = new SimulatedClock();
   const { sw, make } = rig();
   const passes: PassResult[] = [];
-  const reconciler = make({ resyncMs, onPass: (result) => passes.push(result) });
+  const reconciler = make({ clock, resyncMs, onPass: (result) => passes.push(result) });
   reconciler.setDesired(input({ cam: { state: 'a', generation: 1, verdict: 'allow' } }));
   reconciler.start();
-  await reconciler.waitForGeneration('cam', 1, 5_000);
-  await until(() => passes.length >= 1, 2_000, 'the first pass reports');
-  return { sw, reconciler, passes };
+  await appliedOn(clock, reconciler, 'cam', 1);
+  await advanceUntil(clock, () => passes.length >= 1, 2_000, 'the first pass reports');
+  return { clock, sw, reconciler, passes };
 }
 
 /** holdReads makes the switch's port list wait until release(), then answer with `answer`. */
@@ -243,13 +272,15 @@ describe('Reconciler', () => {
   }
 
   test('fail-closed: a device whose μmbox cannot start is quarantined, then retried with backoff until it starts', async () => {
+    const clock = new SimulatedClock();
     const { sw, runtime, make } = rig();
-    const reconciler = make();
+    const passes: Array<{ atMs: number; ok: boolean }> = [];
+    const reconciler = make({ clock, onPass: (result) => passes.push({ atMs: clock.nowMs(), ok: result.errors.length === 0 }) });
     reconciler.setDesired(input({ cam: { state: 'normal', generation: 1, verdict: 'allow' } }));
-    await reconciler.reconcileOnce();
+    await passOn(clock, reconciler);
     runtime.failStarts.add('firewall');
     reconciler.setDesired(input({ cam: { state: 'suspicious', generation: 2, chain: [pin('firewall')] } }));
-    const failed = await reconciler.reconcileOnce();
+    const failed = await passOn(clock, reconciler);
     assert.equal(failed.errors.length, 1);
     const report = reconciler.reportFor('cam');
     assert.equal(report?.enforcement, 'quarantine');
@@ -259,10 +290,14 @@ describe('Reconciler', () => {
     assert.ok(flows.filter((flow) => flow.cookie !== 0n).every((flow) => flow.actions === 'drop'), 'the old allow flows are gone: every device flow drops');
     reconciler.start();
     try {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      const startedMs = clock.nowMs();
+      await clock.advanceMs(50);
       assert.equal(reconciler.reportFor('cam')?.enforcement, 'quarantine', 'still quarantined while starts fail');
+      // Failed passes are retried after 5, 10, 20, 40 ms (backoffMinMs 5, backoffMaxMs 40): at 0, 5, 15 and 35 ms.
+      const retries = passes.filter((pass) => pass.atMs >= startedMs).map((pass) => ({ ...pass, atMs: pass.atMs - startedMs }));
+      assert.deepEqual(retries, [0, 5, 15, 35].map((atMs) => ({ atMs, ok: false })));
       runtime.failStarts.clear();
-      const fixed = await reconciler.waitForGeneration('cam', 2, 2000);
+      const fixed = await appliedOn(clock, reconciler, 'cam', 2, 2000);
       assert.equal(fixed.enforcement, 'chain');
     } finally {
       await reconciler.stop();
@@ -342,11 +377,12 @@ describe('Reconciler', () => {
   });
 
   test('stopping the reconciler leaves flows and μmboxes in place (fail-static)', async () => {
+    const clock = new SimulatedClock();
     const { sw, runtime, make } = rig();
-    const reconciler = make();
+    const reconciler = make({ clock });
     reconciler.setDesired(input({ cam: { state: 'normal', generation: 1, chain: [pin('monitor')] } }));
     reconciler.start();
-    await reconciler.waitForGeneration('cam', 1, 2000);
+    await appliedOn(clock, reconciler, 'cam', 1, 2000);
     const flows = await sw.dumpFlows();
     await reconciler.stop();
     assert.deepEqual(await sw.dumpFlows(), flows);
@@ -457,23 +493,24 @@ describe('Reconciler', () => {
 
   test('new input that arrives while a timer\'s full pass reads is enforced from the cache without waiting for the reads; the full pass runs right after', async () => {
     // Timer passes 2 s apart: a full pass soon after the preempted one can only be the owed one.
-    const { sw, reconciler, passes } = await runningLoop(2_000);
+    const { clock, sw, reconciler, passes } = await runningLoop(2_000);
     const listPorts = sw.listPorts.bind(sw);
     // The next timer pass is full: hold its reads.
     const held = holdReads(sw, listPorts);
     try {
-      await until(held.reading, 5_000, 'a full pass starts reading');
+      await advanceUntil(clock, held.reading, 5_000, 'a full pass starts reading');
       reconciler.setDesired(input({ cam: { state: 'b', generation: 2, verdict: 'quarantine' } }));
-      await reconciler.waitForGeneration('cam', 2, 2_000);
+      await appliedOn(clock, reconciler, 'cam', 2, 2_000);
       assert.deepEqual(await deviceGenerations(sw), [2], 'enforced while the full pass\'s reads are still held');
-      await until(() => passes.some((one) => one.preempted), 2_000, 'the preempted pass reports');
+      await advanceUntil(clock, () => passes.some((one) => one.preempted), 2_000, 'the preempted pass reports');
       assert.equal(passes.filter((one) => one.full).length, 1, 'only the first pass read to the end so far');
       // The owed full pass waits for the given-up reads, reads afresh and repairs drift made meanwhile —
       // right away, not at the next timer pass (2 s on).
       sw.deleteFlowsWhere((flow) => flow.cookie !== 0n);
       sw.listPorts = listPorts;
       held.release();
-      await until(async () => (await deviceGenerations(sw)).length === 1, 1_000, 'the owed full pass restores the deleted flows');
+      // Within 1 s of simulated time: well before the next timer pass, 2 s on.
+      await advanceUntil(clock, async () => (await deviceGenerations(sw)).length === 1, 1_000, 'the owed full pass restores the deleted flows');
       assert.ok(passes.filter((one) => one.full).length >= 2);
     } finally {
       held.release();
@@ -482,34 +519,37 @@ describe('Reconciler', () => {
   });
 
   test('an input equal to the current one (a new object) wakes no pass; a changed one does', async () => {
-    const { reconciler } = await runningLoop(10_000);
+    const { clock, reconciler } = await runningLoop(10_000);
     try {
       const before = reconciler.passes;
       for (let i = 0; i < 20; i++) {
         reconciler.setDesired(input({ cam: { state: 'a', generation: 1, verdict: 'allow' } }));
-        await new Promise((resolve) => setTimeout(resolve, 5));
+        await clock.advanceMs(5);
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await clock.advanceMs(100);
       assert.equal(reconciler.passes, before, 'no pass for unchanged input');
       reconciler.setDesired(input({ cam: { state: 'b', generation: 2, verdict: 'quarantine' } }));
-      await reconciler.waitForGeneration('cam', 2, 2_000);
+      const tookMs = await appliedOn(clock, reconciler, 'cam', 2, 2_000).then(() => clock.nowMs());
+      assert.ok(tookMs > 0);
+      assert.equal(reconciler.passes, before + 1, 'one pass for the changed input');
     } finally {
       await reconciler.stop();
     }
   });
 
   test('a failing full pass owed after a preemption backs off like any failed pass (no busy loop)', async () => {
-    const { sw, reconciler, passes } = await runningLoop(100);
+    const { clock, sw, reconciler, passes } = await runningLoop(100);
     const held = holdReads(sw, async () => { throw new Error('switch unreachable'); });
     try {
-      await until(held.reading, 5_000, 'a full pass starts reading');
+      await advanceUntil(clock, held.reading, 5_000, 'a full pass starts reading');
       reconciler.setDesired(input({ cam: { state: 'b', generation: 2, verdict: 'quarantine' } }));
-      await until(() => passes.some((one) => one.preempted), 2_000, 'the preempted pass reports');
+      await advanceUntil(clock, () => passes.some((one) => one.preempted), 2_000, 'the preempted pass reports');
       held.release();
       const before = reconciler.passes;
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await clock.advanceMs(500);
       // Backoff 5, 10, 20, 40, 40, … ms here: about 15 passes in 500 ms; a loop without backoff runs thousands.
-      assert.ok(reconciler.passes - before < 60, `${reconciler.passes - before} passes in 500 ms`);
+      const ran = reconciler.passes - before;
+      assert.ok(ran >= 10 && ran <= 16, `${ran} passes in 500 ms`);
     } finally {
       held.release();
       await reconciler.stop();
@@ -517,7 +557,7 @@ describe('Reconciler', () => {
   });
 
   test('when new input arrives during every full pass\'s reads, a full pass still reads to the end within two spacings', async () => {
-    const { sw, reconciler, passes } = await runningLoop(50);
+    const { clock, sw, reconciler, passes } = await runningLoop(50);
     let injecting = true;
     try {
       const from = passes.length;
@@ -529,17 +569,15 @@ describe('Reconciler', () => {
           generation++;
           reconciler.setDesired(input({ cam: { state: `s${generation}`, generation, verdict: generation % 2 === 0 ? 'quarantine' : 'allow' } }));
         }
-        await new Promise((resolve) => setTimeout(resolve, 10));
+        await sleepOn(clock, 10);
         return listPorts();
       };
-      const startedAt = Date.now();
-      await until(() => passes.slice(from).some((one) => one.full), 5_000, 'a full pass reads to the end');
+      // Two spacings are at most a few hundred ms here; without the bound, input would starve it forever.
+      const tookMs = await advanceUntil(clock, () => passes.slice(from).some((one) => one.full), 3_000, 'a full pass reads to the end');
       injecting = false;
       const during = passes.slice(from);
-      assert.ok(during.some((one) => one.preempted), 'full passes gave up their reads before');
-      // Two spacings are at most a few hundred ms here; without the bound, input would starve it forever.
-      assert.ok(Date.now() - startedAt < 3_000, `the full pass came ${Date.now() - startedAt} ms later`);
-      await reconciler.waitForGeneration('cam', generation, 2_000);
+      assert.ok(during.some((one) => one.preempted), `full passes gave up their reads before (the full pass came ${tookMs} ms later)`);
+      await appliedOn(clock, reconciler, 'cam', generation, 2_000);
     } finally {
       injecting = false;
       await reconciler.stop();
@@ -643,21 +681,23 @@ describe('Reconciler', () => {
     });
 
     test('a pass starts at most a few standby μmboxes; the loop starts the rest in the passes right after', async () => {
+      const clock = new SimulatedClock();
       const { runtime, make, interfaces } = rig();
       interfaces.add('dev3'); // every device is plugged in (nothing starts for a device that is not)
-      const reconciler = make();
+      const reconciler = make({ clock });
       const devices = Array.from({ length: 3 }, (_, index) => ({
         id: `d${index}`, port: `dev${index + 1}`, addresses: [`10.0.0.${index + 1}`], plan: { state: 'normal', generation: 1, verdict: 'allow' as const },
         standby: [{ state: 'attack', chain: [pin('block-all'), pin('monitor')] }],
       }));
       reconciler.setDesired({ nodeId: 'node-a', devices });
-      const first = await reconciler.reconcileOnce();
+      const first = await passOn(clock, reconciler);
       assert.equal(first.standbyStarted, 4);
       assert.equal(first.standbyPending, 2);
       reconciler.start();
       try {
-        const deadline = Date.now() + 2000;
-        while ((await runtime.list('node-a')).length < 6 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+        // Right after: the loop's next pass, not a timer pass (resyncMs is 20 here, so within a few ms).
+        const tookMs = await advanceUntil(clock, async () => (await runtime.list('node-a')).length >= 6, 2_000, 'the standby μmboxes all start');
+        assert.ok(tookMs < 20, `the rest started ${tookMs} ms later`);
         assert.equal((await runtime.list('node-a')).length, 6);
       } finally {
         await reconciler.stop();
@@ -721,37 +761,38 @@ describe('Reconciler', () => {
   });
 
   describe('a μmbox that dies', () => {
-    async function chainLoop(): Promise<{ runtime: MemoryUmboxRuntime; reconciler: Reconciler; passes: PassResult[] }> {
+    async function chainLoop(): Promise<{ clock: SimulatedClock; runtime: MemoryUmboxRuntime; reconciler: Reconciler; passes: PassResult[] }> {
+      const clock = new SimulatedClock();
       const { runtime, make } = rig();
       const passes: PassResult[] = [];
       // Timer passes a minute apart: within this test only a reported death can make a pass read afresh.
-      const reconciler = make({ resyncMs: 60_000, onPass: (result) => passes.push(result) });
+      const reconciler = make({ clock, resyncMs: 60_000, onPass: (result) => passes.push(result) });
       reconciler.setDesired(input({ cam: { state: 'normal', generation: 1, chain: [pin('monitor')] } }));
       reconciler.start();
-      await reconciler.waitForGeneration('cam', 1, 5_000);
-      await until(() => passes.length >= 1, 2_000, 'the first pass reports');
-      return { runtime, reconciler, passes };
+      await appliedOn(clock, reconciler, 'cam', 1);
+      await advanceUntil(clock, () => passes.length >= 1, 2_000, 'the first pass reports');
+      return { clock, runtime, reconciler, passes };
     }
 
     test('is started again at once when the runtime reports its death, not at the next full pass', async () => {
-      const { runtime, reconciler } = await chainLoop();
+      const { clock, runtime, reconciler } = await chainLoop();
       try {
         const [victim] = await runtime.list('node-a');
         assert.ok(victim?.running);
         runtime.kill(victim.name);
-        await until(async () => (await runtime.list('node-a')).some((umbox) => umbox.running && umbox.containerId !== victim.containerId), 2_000, 'the μmbox is started again');
+        await advanceUntil(clock, async () => (await runtime.list('node-a')).some((umbox) => umbox.running && umbox.containerId !== victim.containerId), 2_000, 'the μmbox is started again');
       } finally {
         await reconciler.stop();
       }
     });
 
     test('unreported (the engine\'s events are down), it waits for the next full pass', async () => {
-      const { runtime, reconciler } = await chainLoop();
+      const { clock, runtime, reconciler } = await chainLoop();
       try {
         const [victim] = await runtime.list('node-a');
         assert.ok(victim?.running);
         runtime.kill(victim.name, true);
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        await clock.advanceMs(300);
         assert.equal((await runtime.list('node-a')).find((umbox) => umbox.name === victim.name)?.running, false, 'nothing read the engine yet');
       } finally {
         await reconciler.stop();
@@ -759,14 +800,14 @@ describe('Reconciler', () => {
     });
 
     test('a μmbox that dies again and again is restarted at most about once a second, not back to back', async () => {
-      const { runtime, reconciler, passes } = await chainLoop();
+      const { clock, runtime, reconciler, passes } = await chainLoop();
       try {
         const started = new Set<string>();
-        const stopAt = Date.now() + 1_500;
+        const stopAt = clock.nowMs() + 1_500;
         // Every container of the chain dies right after a pass enforced it (a crash loop that passes do not
         // see: each pass succeeds, so no backoff slows the restarts down — only the death spacing does).
         let seenPasses = passes.length - 1; // the pass that started the first one is done
-        while (Date.now() < stopAt) {
+        while (clock.nowMs() < stopAt) {
           if (passes.length > seenPasses && passes.at(-1)?.errors.length === 0) {
             seenPasses = passes.length;
             for (const umbox of await runtime.list('node-a')) {
@@ -775,7 +816,7 @@ describe('Reconciler', () => {
               runtime.kill(umbox.name);
             }
           }
-          await new Promise((resolve) => setTimeout(resolve, 2));
+          await clock.advanceMs(2);
         }
         assert.ok(started.size >= 2, `it was restarted (${started.size} containers)`);
         assert.ok(started.size <= 3, `at most one death-driven pass a second: ${started.size} containers in 1.5 s`);
@@ -785,13 +826,13 @@ describe('Reconciler', () => {
     });
 
     test('the reconciler\'s own removals are not news: a chain swap costs no full pass', async () => {
-      const { runtime, reconciler, passes } = await chainLoop();
+      const { clock, runtime, reconciler, passes } = await chainLoop();
       try {
         const before = passes.length;
         reconciler.setDesired(input({ cam: { state: 'attack', generation: 2, chain: [pin('block-all')] } }));
-        await reconciler.waitForGeneration('cam', 2, 5_000);
-        await until(async () => (await runtime.list('node-a')).length === 1, 2_000, 'the old μmbox is removed');
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await appliedOn(clock, reconciler, 'cam', 2);
+        await advanceUntil(clock, async () => (await runtime.list('node-a')).length === 1, 2_000, 'the old μmbox is removed');
+        await clock.advanceMs(200);
         const after = passes.slice(before);
         assert.ok(after.length >= 1);
         assert.deepEqual(after.filter((result) => result.full).length, 0, `no full pass after the swap (passes: ${JSON.stringify(after.map((result) => result.full))})`);
@@ -1010,9 +1051,10 @@ describe('Reconciler', () => {
 
   describe('a device registered before it is plugged in', () => {
     test('waits quietly: no μmbox starts for it over many passes, it stays quarantined, the others are unaffected', async () => {
+      const clock = new SimulatedClock();
       const { events, make } = rig();
       const passes: PassResult[] = [];
-      const reconciler = make({ resyncMs: 10, onPass: (result) => passes.push(result) });
+      const reconciler = make({ clock, resyncMs: 10, onPass: (result) => passes.push(result) });
       // dev1 exists on the host; the third device's port (dev3) does not, yet.
       const plans: DesiredInput = {
         nodeId: 'node-a',
@@ -1024,7 +1066,7 @@ describe('Reconciler', () => {
       reconciler.setDesired(plans);
       reconciler.start();
       try {
-        await until(() => passes.filter((pass) => pass.full).length >= 30, 10_000, '30 full passes');
+        await advanceUntil(clock, () => passes.filter((pass) => pass.full).length >= 30, 10_000, '30 full passes');
       } finally {
         await reconciler.stop();
       }
@@ -1041,16 +1083,17 @@ describe('Reconciler', () => {
     });
 
     test('its flows and μmboxes come when its port appears (a link event wakes the loop at once)', async () => {
+      const clock = new SimulatedClock();
       const { interfaces, events, sw, make } = rig();
-      const reconciler = make({ resyncMs: 60_000 }); // no timer pass during the test: only the link event can wake it
+      const reconciler = make({ clock, resyncMs: 60_000 }); // no timer pass during the test: only the link event can wake it
       reconciler.setDesired({ nodeId: 'node-a', devices: [{ id: 'plug', port: 'dev3', addresses: ['10.0.0.3'], plan: { state: 'normal', generation: 1, chain: [pin('monitor')] } }] });
       reconciler.start();
       try {
-        await reconciler.waitFor('plug', (report) => report.enforcement === 'quarantine', 5_000);
+        await advanceUntil(clock, () => reconciler.reportFor('plug')?.enforcement === 'quarantine', 5_000, 'plug is quarantined');
         assert.equal(events.filter((event) => event.startsWith('start ')).length, 0);
         interfaces.add('dev3');
         reconciler.interfacesChanged();
-        await reconciler.waitForGeneration('plug', 1, 2_000);
+        await appliedOn(clock, reconciler, 'plug', 1, 2_000);
       } finally {
         await reconciler.stop();
       }
