@@ -27,6 +27,8 @@ import { percentile } from './support.js';
 export const GOALS = { leader_changes: 0, p99_ratio: 2, rss_growth_mb: 50, log_bytes_per_s: 10 * 1024 } as const;
 const WRITERS = 4;
 const WRITE_TIMEOUT_MS = 10_000;
+/** AFTER_FLOOD_MS: how long after a flood (and its writes) ended its node's RSS is sampled again. */
+const AFTER_FLOOD_MS = 3_000;
 /** HOST_PREFIX gives node N its own loopback address, so the adversary's source limits never hit a peer. */
 const HOST_PREFIX = '127.0.79.';
 
@@ -46,6 +48,12 @@ export interface FloodFigures {
   p99_flood_ms: number | null;
   p99_ratio: number | null;
   rss_growth_mb: number;
+  /** rss_growth_quiet_mb: the same measure in the quiet phase before the flood (the writes alone). */
+  rss_growth_quiet_mb?: number;
+  /** rss_split_mb: of the flood's largest RSS rise, what was V8's heap (used, total), external memory, and the rest (native). */
+  rss_split_mb?: { heap_used: number; heap_total: number; external: number; native: number };
+  /** rss_after_mb: that node's RSS 3 s after the flood ended (writers stopped too), above its first flood sample. */
+  rss_after_mb?: number;
   log_bytes_per_s: number;
   writes_quiet: number;
   writes_flood: number;
@@ -119,6 +127,31 @@ function growth(samples: readonly ResourceSample[], field: 'rssBytes' | 'logByte
   return out;
 }
 
+/**
+ * rssSplit takes the node whose RSS rose most in `samples` and splits that rise (first sample to its
+ * highest) into V8's heap used and total, external memory, and the rest: native memory (OpenSSL,
+ * libuv, malloc's arenas and free lists). Undefined without the heap figures.
+ */
+export function rssSplit(samples: readonly ResourceSample[]): FloodFigures['rss_split_mb'] {
+  let best: { first: ResourceSample; peak: ResourceSample } | undefined;
+  for (const node of new Set(samples.map((s) => s.node))) {
+    const mine = samples.filter((s) => s.node === node).sort((a, b) => a.t - b.t);
+    const peak = mine.reduce((a, b) => (b.rssBytes > a.rssBytes ? b : a));
+    if (best === undefined || peak.rssBytes - mine[0]!.rssBytes > best.peak.rssBytes - best.first.rssBytes) best = { first: mine[0]!, peak };
+  }
+  if (best === undefined) return undefined;
+  const { first, peak } = best;
+  if (first.heapTotalBytes === undefined || peak.heapTotalBytes === undefined || first.heapUsedBytes === undefined || peak.heapUsedBytes === undefined
+    || first.externalBytes === undefined || peak.externalBytes === undefined) return undefined;
+  const mb = (bytes: number): number => Number((bytes / 1048576).toFixed(1));
+  const heapTotal = peak.heapTotalBytes - first.heapTotalBytes;
+  const external = peak.externalBytes - first.externalBytes;
+  return {
+    heap_used: mb(peak.heapUsedBytes - first.heapUsedBytes), heap_total: mb(heapTotal), external: mb(external),
+    native: mb(peak.rssBytes - first.rssBytes - heapTotal - external),
+  };
+}
+
 /** figuresOf turns a quiet and a flood phase into the flood's report line. */
 export function figuresOf(quiet: PhaseFigures, flood: PhaseFigures, termsBefore: ReadonlySet<number>, seconds: number, answers: string[]): FloodFigures {
   const newTerms = new Set([...quiet.terms, ...flood.terms].filter((term) => !termsBefore.has(term)));
@@ -133,6 +166,8 @@ export function figuresOf(quiet: PhaseFigures, flood: PhaseFigures, termsBefore:
     p99_flood_ms: p99Flood === null ? null : round(p99Flood),
     p99_ratio: p99Quiet === null || p99Flood === null || p99Quiet === 0 ? null : round(p99Flood / p99Quiet, 2),
     rss_growth_mb: round(Math.max(0, ...growth(flood.samples, 'rssBytes').values()) / 1048576),
+    ...(quiet.samples.length === 0 ? {} : { rss_growth_quiet_mb: round(Math.max(0, ...growth(quiet.samples, 'rssBytes').values()) / 1048576) }),
+    ...(rssSplit(flood.samples) === undefined ? {} : { rss_split_mb: rssSplit(flood.samples)! }),
     log_bytes_per_s: round(Math.max(0, ...growth(flood.samples, 'logBytes').values()) / seconds, 0),
     writes_quiet: quiet.latenciesMs.length,
     writes_flood: flood.latenciesMs.length,
@@ -156,7 +191,8 @@ export function goalsMet(floods: Record<string, FloodFigures>): Record<keyof typ
 async function measureFlood(cluster: LocalCluster, system: QuorumgateSystem, kinds: readonly FloodKind[], seconds: number): Promise<FloodFigures> {
   const termsBefore = new Set((await Promise.all(cluster.nodes.map((n) => cluster.status(n.nodeId)))).map((s) => s?.term ?? 0));
   const quiet = await measurePhase(cluster, system, seconds);
-  const floods = new Floods(() => cluster.nodes.map((n) => ({ node: n.nodeId, apiHost: cluster.hostOf(n.nodeId), apiPort: n.apiPort, raftHost: cluster.hostOf(n.nodeId), raftPort: n.raftPort, apiTls: cluster.apiUrl(n.nodeId).startsWith('https:') })), kinds);
+  const readToken = cluster.readToken();
+  const floods = new Floods(() => cluster.nodes.map((n) => ({ node: n.nodeId, apiHost: cluster.hostOf(n.nodeId), apiPort: n.apiPort, raftHost: cluster.hostOf(n.nodeId), raftPort: n.raftPort, apiTls: cluster.apiUrl(n.nodeId).startsWith('https:'), readToken })), kinds);
   floods.start();
   let flood: PhaseFigures;
   try {
@@ -164,12 +200,27 @@ async function measureFlood(cluster: LocalCluster, system: QuorumgateSystem, kin
   } finally {
     await floods.stop();
   }
-  return figuresOf(quiet, flood, termsBefore, seconds, summarizeCounts(floods.counts));
+  const figures = figuresOf(quiet, flood, termsBefore, seconds, summarizeCounts(floods.counts));
+  // Does the memory come back? One more sample per node a few seconds after the flood (and the writers) stopped.
+  await sleepMs(AFTER_FLOOD_MS);
+  const after = await sampleResources(Date.now(), cluster.nodes.map((n) => ({ node: n.nodeId, pid: cluster.pid(n.nodeId), dir: cluster.nodeDir(n.nodeId), apiUrl: cluster.apiUrl(n.nodeId) })));
+  return { ...figures, rss_after_mb: rssAfter(flood.samples, after) };
+}
+
+/** rssAfter is how far above its first flood sample the node that rose most is in `after`. */
+export function rssAfter(flood: readonly ResourceSample[], after: readonly ResourceSample[]): number {
+  const rises = growth(flood, 'rssBytes');
+  const node = [...rises].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const first = flood.filter((s) => s.node === node).sort((a, b) => a.t - b.t)[0];
+  const later = after.find((s) => s.node === node && s.pid === first?.pid);
+  if (first === undefined || later === undefined) return 0;
+  return Number(((later.rssBytes - first.rssBytes) / 1048576).toFixed(1));
 }
 
 function formatLine(name: string, f: FloodFigures): string {
   const cell = (value: number | null, width: number): string => (value === null ? '-' : String(value)).padStart(width);
-  return `${name.padEnd(20)} ${cell(f.leader_changes, 7)} ${cell(f.max_loop_delay_ms, 9)} ${cell(f.p99_quiet_ms, 9)} ${cell(f.p99_flood_ms, 9)} ${cell(f.p99_ratio, 6)} ${cell(f.rss_growth_mb, 7)} ${cell(f.log_bytes_per_s, 8)}`;
+  const split = f.rss_split_mb === undefined ? '' : `  (quiet ${f.rss_growth_quiet_mb ?? '-'}, heap ${f.rss_split_mb.heap_used}/${f.rss_split_mb.heap_total}, ext ${f.rss_split_mb.external}, native ${f.rss_split_mb.native}, after ${f.rss_after_mb ?? '-'})`;
+  return `${name.padEnd(20)} ${cell(f.leader_changes, 7)} ${cell(f.max_loop_delay_ms, 9)} ${cell(f.p99_quiet_ms, 9)} ${cell(f.p99_flood_ms, 9)} ${cell(f.p99_ratio, 6)} ${cell(f.rss_growth_mb, 7)} ${cell(f.log_bytes_per_s, 8)}${split}`;
 }
 
 async function main(options: Options): Promise<void> {

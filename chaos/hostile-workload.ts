@@ -23,8 +23,11 @@ export const QUIET_WINDOW_MS = 6_000;
 const SAMPLE_EVERY_MS = 1_000;
 
 /** floodTargets is every node of the run's cluster as the adversary sees it. */
-function floodTargets(ctx: WorkloadContext): FloodTarget[] {
-  return ctx.env.cluster.nodes.map((n) => ({ node: n.nodeId, apiHost: ctx.env.cluster.hostOf(n.nodeId), apiPort: n.apiPort, raftHost: ctx.env.cluster.hostOf(n.nodeId), raftPort: n.raftPort, apiTls: ctx.env.cluster.apiUrl(n.nodeId).startsWith('https:') }));
+function floodTargets(ctx: WorkloadContext, readToken: string | undefined): FloodTarget[] {
+  return ctx.env.cluster.nodes.map((n) => ({
+    node: n.nodeId, apiHost: ctx.env.cluster.hostOf(n.nodeId), apiPort: n.apiPort, raftHost: ctx.env.cluster.hostOf(n.nodeId), raftPort: n.raftPort,
+    apiTls: ctx.env.cluster.apiUrl(n.nodeId).startsWith('https:'), ...(readToken === undefined ? {} : { readToken }),
+  }));
 }
 
 /** startHostileRecord creates the run's hostile record (history.hostile). */
@@ -34,7 +37,9 @@ export function startHostileRecord(): HostileRecord {
 
 /** hostileWorkload floods in alternating windows until the workloads stop, then records the counts. */
 export async function hostileWorkload(ctx: WorkloadContext, record: HostileRecord): Promise<void> {
-  const floods = new Floods(() => floodTargets(ctx), FLOOD_KINDS);
+  // The reads carry a read token, so the watch streams (and the state reads) are served, not refused 401.
+  const readToken = ctx.env.cluster.apiUrl(ctx.env.cluster.nodes[0]!.nodeId).startsWith('https:') ? ctx.env.cluster.readToken(6 * 3600) : undefined;
+  const floods = new Floods(() => floodTargets(ctx, readToken), FLOOD_KINDS);
   const sampling = sampleLoop(ctx, record);
   try {
     // The first quiet window lets the workloads start before the first flood.

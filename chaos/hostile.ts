@@ -47,6 +47,13 @@ export interface FloodTarget {
   readonly raftPort: number;
   /** apiTls: the API is HTTPS (the gateway mode's default). */
   readonly apiTls?: boolean;
+  /**
+   * readToken: a read token the reads carry (slow-watch, status-poll). Without one a gateway node answers
+   * GET /v1/watch and /v1/state 401 before streaming anything, and the flood measures idle sockets
+   * instead (bench:hostile's slow-watch row of 21:26 UTC predates read tokens). The adversary of these
+   * floods is a holder of a read token, e.g. a dashboard or a buggy client.
+   */
+  readonly readToken?: string;
 }
 
 /** FloodCounts is what one flood did: attempts, HTTP answers by status, and connection outcomes. */
@@ -128,9 +135,9 @@ export class Floods {
       case 'oversized':
         return this.http(target, lane, counts, `POST /v1/commands HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${OVERSIZED_BYTES}\r\nConnection: close\r\n\r\n`, Buffer.alloc(OVERSIZED_BYTES, 0x41));
       case 'status-poll':
-        return this.http(target, lane, counts, `GET ${lane % 2 === 0 ? '/v1/status' : '/v1/state?consistency=stale'} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, undefined);
+        return this.http(target, lane, counts, `GET ${lane % 2 === 0 ? '/v1/status' : '/v1/state?consistency=stale'} HTTP/1.1\r\nHost: x\r\n${authorization(target)}Connection: close\r\n\r\n`, undefined);
       case 'slow-watch':
-        return this.hold(target.apiHost, target.apiPort, lane, counts, Buffer.from('GET /v1/watch?from=0 HTTP/1.1\r\nHost: x\r\n\r\n'), true, undefined, target.apiTls);
+        return this.hold(target.apiHost, target.apiPort, lane, counts, Buffer.from(`GET /v1/watch?from=0 HTTP/1.1\r\nHost: x\r\n${authorization(target)}\r\n`), true, undefined, target.apiTls);
       case 'raft-garbage':
         return this.hold(target.raftHost, target.raftPort, lane, counts, randomBytes(1 + (lane * 1_031) % 4_096), false, 2_000);
       case 'raft-half-handshake':
@@ -171,7 +178,8 @@ export class Floods {
 
   /**
    * hold connects, writes `first`, then keeps the socket until the node closes it (counted), the flood
-   * stops, or `maxMs` passes. `pause`: never read what the node sends (a slow watch client).
+   * stops, or `maxMs` passes. `pause`: read the first bytes the node sends (an HTTP answer's status is
+   * counted), then nothing more (a slow watch client).
    */
   private hold(host: string, port: number, lane: number, counts: FloodCounts, first: Buffer, pause: boolean, maxMs?: number, secure = false): Promise<void> {
     return new Promise((resolve) => {
@@ -186,9 +194,15 @@ export class Floods {
       socket.on('connect', () => {
         connected = true;
         if (first.length > 0) socket.write(first);
-        if (pause) socket.pause();
         if (maxMs !== undefined) timer = setTimeout(finish, maxMs);
       });
+      if (pause) {
+        socket.once('data', (chunk: Buffer) => {
+          socket.pause();
+          const status = /^HTTP\/1\.1 (\d{3})/.exec(chunk.toString('latin1', 0, 64))?.[1];
+          if (status !== undefined) counts.answers[status] = (counts.answers[status] ?? 0) + 1;
+        });
+      }
       socket.on('error', () => undefined);
       socket.on('close', () => {
         if (!connected) counts.refused += 1;
@@ -206,6 +220,11 @@ export class Floods {
     socket.once('close', () => this.sockets.delete(socket));
     return socket;
   }
+}
+
+/** authorization is the header line of a target's read token ('' without one). */
+function authorization(target: FloodTarget): string {
+  return target.readToken === undefined ? '' : `Authorization: Bearer ${target.readToken}\r\n`;
 }
 
 /** halfClientHello is a TLS handshake record header announcing a ClientHello, followed by junk, cut short. */
@@ -234,6 +253,10 @@ export interface ResourceSample {
   readonly logBytes: number;
   /** loopDelayMaxMs: the longest event-loop delay since the previous scrape of its /metrics, if it answered. */
   readonly loopDelayMaxMs?: number;
+  /** heapUsedBytes, heapTotalBytes, externalBytes: V8's heap and external memory, from the same scrape. */
+  readonly heapUsedBytes?: number;
+  readonly heapTotalBytes?: number;
+  readonly externalBytes?: number;
 }
 
 const LOG_FILES = ['node.log', 'node.log.1', 'node.log.2', 'node.log.3'];
@@ -258,16 +281,40 @@ export function logBytesOf(dir: string): number {
   return total;
 }
 
-/** loopDelayMaxMsOf scrapes prom-client's event-loop lag maximum from a node's /metrics (reset by each scrape). */
-export async function loopDelayMaxMsOf(apiUrl: string): Promise<number | undefined> {
+/** NodeMetrics are the figures bench:hostile reads from a node's /metrics (prom-client's process metrics). */
+export interface NodeMetrics {
+  /** loopDelayMaxMs: the event-loop lag maximum (reset by each scrape). */
+  readonly loopDelayMaxMs?: number;
+  readonly heapUsedBytes?: number;
+  readonly heapTotalBytes?: number;
+  readonly externalBytes?: number;
+}
+
+const METRIC_NAMES: Readonly<Record<keyof NodeMetrics, string>> = {
+  loopDelayMaxMs: 'quorumgate_process_nodejs_eventloop_lag_max_seconds', heapUsedBytes: 'quorumgate_process_nodejs_heap_size_used_bytes',
+  heapTotalBytes: 'quorumgate_process_nodejs_heap_size_total_bytes', externalBytes: 'quorumgate_process_nodejs_external_memory_bytes',
+};
+
+/** metricsOf scrapes a node's /metrics once; a figure it does not find (or a node that does not answer) is left out. */
+export async function metricsOf(apiUrl: string): Promise<NodeMetrics> {
+  let text: string;
   try {
     const response = await nodeFetch(`${apiUrl}/metrics`, { signal: AbortSignal.timeout(1_000) });
-    const text = await response.text();
-    const match = /^quorumgate_process_nodejs_eventloop_lag_max_seconds\s+([0-9.eE+-]+)$/m.exec(text);
-    return match === null ? undefined : Number(match[1]) * 1000;
+    text = await response.text();
   } catch {
-    return undefined;
+    return {};
   }
+  const out: Record<string, number> = {};
+  for (const [field, name] of Object.entries(METRIC_NAMES)) {
+    const match = new RegExp(`^${name}\\s+([0-9.eE+-]+)$`, 'm').exec(text);
+    if (match !== null) out[field] = field === 'loopDelayMaxMs' ? Number(match[1]) * 1000 : Number(match[1]);
+  }
+  return out;
+}
+
+/** loopDelayMaxMsOf scrapes prom-client's event-loop lag maximum from a node's /metrics (reset by each scrape). */
+export async function loopDelayMaxMsOf(apiUrl: string): Promise<number | undefined> {
+  return (await metricsOf(apiUrl)).loopDelayMaxMs;
 }
 
 /** SampledNode is what sampleResources needs of a node. */
@@ -284,8 +331,7 @@ export async function sampleResources(t: number, nodes: readonly SampledNode[]):
     if (n.pid === undefined) return undefined;
     const rssBytes = rssBytesOf(n.pid);
     if (rssBytes === undefined) return undefined;
-    const loopDelayMaxMs = await loopDelayMaxMsOf(n.apiUrl);
-    return { t, node: n.node, pid: n.pid, rssBytes, logBytes: logBytesOf(n.dir), ...(loopDelayMaxMs === undefined ? {} : { loopDelayMaxMs }) };
+    return { t, node: n.node, pid: n.pid, rssBytes, logBytes: logBytesOf(n.dir), ...await metricsOf(n.apiUrl) };
   }));
   return samples.filter((s): s is ResourceSample => s !== undefined);
 }
