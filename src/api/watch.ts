@@ -7,6 +7,10 @@
 // is written only while its socket's buffer is under WRITE_HIGH_WATER_BYTES (the rest waits, then
 // 'drain'), and a client whose waiting events and unsent bytes exceed maxBufferedBytes is sent an
 // `error` event and dropped. A replay (`?from=`) is written as the client reads, not all at once.
+// Each event is formatted once for all clients (a weak map keyed by the event, which lives as long as
+// the applier remembers it): with 16 clients per node, formatting per client made every applied entry
+// cost 16 JSON encodings and 16 copies of its text in the clients' queues (bench:hostile's slow-watch
+// flood, BENCHMARKS.md).
 import type { ServerResponse } from 'node:http';
 import type { AppliedEvent } from './ports.js';
 import { ApiError } from './errors.js';
@@ -46,6 +50,8 @@ export interface WatchSource {
 /** WatchHub admits, feeds and drops the watch clients of one node. */
 export class WatchHub {
   private readonly clients = new Set<WatchClient>();
+  /** frames: each event's `event: applied` frame, made once and shared by every client's queue. */
+  private readonly frames = new WeakMap<AppliedEvent, string>();
   private readonly perAddress = new Map<string, number>();
   private keepAlive: NodeJS.Timeout | undefined;
   private readonly onApplied = (event: AppliedEvent): void => {
@@ -93,9 +99,14 @@ export class WatchHub {
     client.pump();
   }
 
-  /** @internal format is the source's formatting of an event. */
-  format(event: AppliedEvent): string {
-    return this.source.format(event);
+  /** @internal frame is an event's frame on the stream, formatted on first use and then shared. */
+  frame(event: AppliedEvent): string {
+    let frame = this.frames.get(event);
+    if (frame === undefined) {
+      frame = `event: applied\nid: ${event.index}\ndata: ${this.source.format(event)}\n\n`;
+      this.frames.set(event, frame);
+    }
+    return frame;
   }
 
   /** @internal remove forgets a client that left or was dropped. */
@@ -137,7 +148,7 @@ class WatchClient {
   /** push queues a live event, or drops the client when its unsent bytes would pass the bound. */
   push(event: AppliedEvent): void {
     if (this.closed || !this.visible(event)) return;
-    const frame = `event: applied\nid: ${event.index}\ndata: ${this.hub.format(event)}\n\n`;
+    const frame = this.hub.frame(event);
     const unsentBytes = this.raw.writableLength + this.waitingBytes + frame.length;
     if (unsentBytes > this.hub.limits.maxBufferedBytes) {
       this.drop(`the client read too slowly: ${unsentBytes} bytes would wait for it, at most ${this.hub.limits.maxBufferedBytes} may`);
@@ -155,7 +166,7 @@ class WatchClient {
       const replayed = this.backlog[this.backlogAt];
       if (replayed !== undefined) {
         this.backlogAt += 1;
-        this.raw.write(`event: applied\nid: ${replayed.index}\ndata: ${this.hub.format(replayed)}\n\n`);
+        this.raw.write(this.hub.frame(replayed));
         continue;
       }
       const frame = this.waiting.shift();

@@ -140,4 +140,45 @@ describe('GET /v1/watch is bounded', () => {
     assert.equal(fastText.match(/event: applied/g)?.length, events, 'the reading client got every event');
     assert.ok((slowText.match(/event: applied/g)?.length ?? 0) < events, 'the slow client was not sent everything');
   });
+
+  test('each event is formatted once for all its clients, live and replayed', async () => {
+    // bench:hostile's slow-watch flood (16 clients per node) made every applied entry cost one JSON
+    // encoding and one copy of its text per client; the frames are now made once and shared.
+    const source = new EventEmitter();
+    const remembered = Array.from({ length: 20 }, (_, i) => ({ index: i + 1 }) as unknown as AppliedEvent);
+    let formatted = 0;
+    const hub = new WatchHub({
+      on: (e, l) => source.on(e, l), off: (e, l) => source.off(e, l), recentFrom: () => ({ events: remembered, complete: true }),
+      prime: () => undefined, format: (event) => { formatted += 1; return JSON.stringify({ index: event.index }); },
+    }, { maxClients: 20, maxClientsPerAddress: 20, maxBufferedBytes: 1024 * 1024, keepAliveMs: 60_000 });
+    const server: Server = createServer((request, response) => {
+      response.writeHead(200, { 'content-type': 'text/event-stream' });
+      response.flushHeaders();
+      hub.open(response, request.socket.remoteAddress ?? '?', 1);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const clients: Socket[] = [];
+    closers.push(() => new Promise<void>((resolve) => { for (const c of clients) c.destroy(); server.close(() => resolve()); }));
+    const { port } = server.address() as AddressInfo;
+    const texts: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const socket = connect({ host: '127.0.0.1', port });
+      clients.push(socket);
+      texts.push('');
+      socket.on('data', (chunk: Buffer) => { texts[i] += chunk.toString('latin1'); });
+      socket.write('GET /v1/watch?from=1 HTTP/1.1\r\nHost: x\r\n\r\n');
+    }
+    const waitUntil = async (what: string, done: () => boolean): Promise<void> => {
+      const deadline = Date.now() + 10_000;
+      while (!done()) {
+        assert.ok(Date.now() < deadline, `${what}: hub ${hub.size} clients, ${texts.map((t) => t.length).join(',')} bytes`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    };
+    await waitUntil('every client replayed', () => hub.size === 8 && texts.every((t) => t.includes('id: 20\n')));
+    for (let index = 21; index <= 70; index++) source.emit('applied', { index } as unknown as AppliedEvent);
+    await waitUntil('every client got every event', () => texts.every((t) => t.includes('id: 70\n')));
+    for (const text of texts) assert.equal(text.match(/event: applied/g)?.length, 70, 'each client got the replay and the live events');
+    assert.equal(formatted, 70, `70 events formatted ${formatted} times for 8 clients`);
+  });
 });
