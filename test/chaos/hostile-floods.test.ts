@@ -2,7 +2,7 @@
 // and a stand-in Raft port, before a chaos run or bench:hostile relies on it.
 //
 // Goal: every flood runs and is answered as the node answers it today — the deep body refused with 400,
-// the oversized one with 413, status polls answered 200, watch streams held until dropped, Raft-port
+// the oversized one with 413, status polls answered 200, watch streams opened (200) and held, Raft-port
 // sockets closed by the listener — from the adversary's own loopback addresses, and stop() ends every
 // lane and closes every socket. Method: the real app (buildApp with the real StateMachine behind the
 // stand-in runtime) listening on 127.0.0.1, a TCP listener that drops strangers after 200 ms standing in
@@ -19,7 +19,7 @@ import { StateMachine, policyEngines } from '../../src/state/index.js';
 import { sleepMs } from '../../src/dataplane/exec.js';
 import { ADVERSARY_PREFIX, FLOOD_KINDS, Floods } from '../../chaos/hostile.js';
 import { T0_MS, TestCluster } from '../state/fixtures.js';
-import { StandInRuntime } from '../api/support.js';
+import { StandInRuntime, readToken } from '../api/support.js';
 
 const cluster = new TestCluster();
 const applier = new GatewayApplier(new StateMachine(cluster.genesis, policyEngines));
@@ -46,7 +46,9 @@ after(async () => {
 
 test('every flood runs from the adversary\'s addresses, is answered as the node answers it, and stops cleanly', async () => {
   const apiPort = (app.server.address() as AddressInfo).port;
-  const target = { node: 1, apiHost: '127.0.0.1', apiPort, raftHost: '127.0.0.1', raftPort: (raftPort.address() as AddressInfo).port };
+  // The reads carry a read token: without one the watch and state reads are refused 401 and the
+  // slow-watch flood would hold idle sockets instead of streams.
+  const target = { node: 1, apiHost: '127.0.0.1', apiPort, raftHost: '127.0.0.1', raftPort: (raftPort.address() as AddressInfo).port, readToken: readToken(cluster, T0_MS) };
   const floods = new Floods(() => [target], FLOOD_KINDS);
   floods.start();
   await sleepMs(3_000);
@@ -57,7 +59,11 @@ test('every flood runs from the adversary\'s addresses, is answered as the node 
   assert.ok((counts['oversized']!.answers['413'] ?? 0) > 0, `oversized bodies answered 413: ${JSON.stringify(counts['oversized'])}`);
   assert.ok((counts['status-poll']!.answers['200'] ?? 0) > 10, `status polls answered 200: ${JSON.stringify(counts['status-poll'])}`);
   for (const kind of ['raft-garbage', 'raft-half-handshake', 'raft-idle'] as const) assert.ok(counts[kind]!.closedByNode > 0, `${kind}: the listener closed its sockets`);
-  for (const counted of Object.values(counts)) assert.equal(counted.answers['500'], undefined);
+  assert.ok((counts['slow-watch']!.answers['200'] ?? 0) > 0, `watch streams opened (200): ${JSON.stringify(counts['slow-watch'])}`);
+  for (const counted of Object.values(counts)) {
+    assert.equal(counted.answers['500'], undefined);
+    assert.equal(counted.answers['401'], undefined, `no read refused for want of a token: ${JSON.stringify(counted)}`);
+  }
   assert.ok([...raftSources].every((source) => source.startsWith(ADVERSARY_PREFIX)), `every connection came from ${ADVERSARY_PREFIX}x: ${[...raftSources].join(', ')}`);
   assert.ok(raftSources.size > 8, 'the idle sockets are spread over many source addresses');
 });
