@@ -15,7 +15,7 @@
 // with --arena-max 2 to give the child MALLOC_ARENA_MAX=2. Prints one JSON report.
 //
 // Usage: npx tsx bench/hostile-memory.ts --mode per-connection|flood [--hello] [--seconds S] [--arena-max N]
-//        [--handshake-timeout-ms MS] [--max-unauthenticated N]
+//        [--handshake-timeout-ms MS] [--max-per-source N]
 import { fork, execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
@@ -35,7 +35,7 @@ interface Options {
   seconds: number;
   arenaMax?: string;
   handshakeTimeoutMs?: string;
-  maxUnauthenticated?: string;
+  maxPerSource?: string;
 }
 
 class Probe {
@@ -134,7 +134,7 @@ async function perConnection(options: Options, env: Record<string, string>): Pro
 async function flood(options: Options, env: Record<string, string>): Promise<unknown> {
   const init = {
     ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: Number(options.handshakeTimeoutMs) }),
-    ...(options.maxUnauthenticated === undefined ? {} : { maxUnauthenticated: Number(options.maxUnauthenticated) }),
+    ...(options.maxPerSource === undefined ? {} : { maxUnauthenticatedPerSource: Number(options.maxPerSource) }),
   };
   const probe = await Probe.start({ host: HOST, init }, env);
   try {
@@ -174,7 +174,7 @@ async function main(): Promise<void> {
     .option('--seconds <S>', 'flood seconds', (text) => Number(text), 12)
     .option('--arena-max <N>', 'MALLOC_ARENA_MAX for the node')
     .option('--handshake-timeout-ms <MS>', 'the node\'s handshakeTimeoutMs (flood mode)')
-    .option('--max-unauthenticated <N>', 'the node\'s maxUnauthenticated (flood mode)')
+    .option('--max-per-source <N>', 'the node\'s maxUnauthenticatedPerSource (flood mode)')
     .parse(process.argv).opts<Options>();
   const env: Record<string, string> = options.arenaMax === undefined ? {} : { MALLOC_ARENA_MAX: options.arenaMax };
   const load = loadavg().map((l) => Number(l.toFixed(2)));
