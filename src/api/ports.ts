@@ -2,7 +2,7 @@
 // the runtime's status, counters and committed answers, the applied-event feed of the gateway's state
 // machine, the data plane's enforcement view, the bare-log applier, and the runtime's error codes. The
 // node imports these types; the API imports nothing from src/node, so the arrow points one way.
-import type { DeviceReport } from '../dataplane/index.js';
+import type { DatapathDecision, DeviceReport } from '../dataplane/index.js';
 import type { NodeId } from '../raft/index.js';
 import type { ApplyResult, StateMachine } from '../state/index.js';
 
@@ -76,6 +76,8 @@ export interface EnforcementView {
   report(): DeviceReport[];
   /** enforcedIndex is the highest applied index whose plans are all enforced on this node. */
   enforcedIndex(): number;
+  /** datapath is the Open vSwitch datapath this node's bridge uses, and why (chosen at start). */
+  readonly datapath?: DatapathDecision;
 }
 
 /** LogApplyResult is what the bare-log applier returns for one payload. */

@@ -51,6 +51,12 @@ const StatusSchema = Type.Object({
     reason: Type.Union([Type.String(), Type.Null()]),
   }))),
   devices: Type.Optional(DevicesStatusSchema),
+  /** dataplane: the Open vSwitch datapath of this gateway's bridge, the config's setting and why (docs/datapath.md). */
+  dataplane: Type.Optional(Type.Object({
+    datapath: Type.Union([Type.Literal('system'), Type.Literal('netdev')]),
+    setting: Type.Union([Type.Literal('auto'), Type.Literal('system'), Type.Literal('netdev')]),
+    reason: Type.String(),
+  })),
 });
 
 /** healthRoutes: GET /healthz (the process answers), GET /readyz (a leader is known), GET /v1/status. */
@@ -81,6 +87,7 @@ export const healthRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
       auditChain: machine.auditChain(),
       ...(enforcement ? { enforcedIndex: enforcement.enforcedIndex(), ...(grant !== null ? { enforced: enforcement.report().filter((e) => visible(e.deviceId)) } : {}) } : {}),
       ...(deps.devices && grant !== null ? { devices: devicesFor(deps.devices.status(), grant, visible) } : {}),
+      ...(enforcement?.datapath ? { dataplane: enforcement.datapath } : {}),
     };
   });
 };

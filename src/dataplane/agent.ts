@@ -11,6 +11,7 @@ import { LinkWatcher } from './links.js';
 import { DockerUmboxRuntime, type UmboxRuntime } from './docker-runtime.js';
 import { hostPaths, type HostPaths } from './host.js';
 import { OvsSwitch, type Switch } from './ovs.js';
+import type { DatapathType } from './datapath.js';
 import { Reconciler, type IntegrityAlert, type PassResult } from './reconciler.js';
 import { GenerationBook, desiredInputFromState, type ImageConfig, type StateView } from './state-adapter.js';
 import { TelemetryBatcher, type SignBatch, type TelemetryBatch } from './telemetry.js';
@@ -27,6 +28,8 @@ export interface DataplaneAgentInit {
   bridge: string;
   uplinkPort: string;
   paths?: HostPaths;
+  /** datapath is the bridge's datapath_type for the real switch (default netdev; the node's detection chooses it). */
+  datapath?: DatapathType;
   switch?: Switch;
   runtime?: UmboxRuntime;
   /** interfaceExists defaults to looking in /sys/class/net (override with the in-memory adapters). */
@@ -88,7 +91,7 @@ export class DataplaneAgent {
       },
     });
     this.reconciler = new Reconciler({
-      switch: init.switch ?? new OvsSwitch({ bridge: init.bridge, ovsDir: paths.ovsDir }),
+      switch: init.switch ?? new OvsSwitch({ bridge: init.bridge, ovsDir: paths.ovsDir, ...(init.datapath === undefined ? {} : { datapath: init.datapath }) }),
       runtime: init.runtime ?? new DockerUmboxRuntime({ socketPath: paths.dockerSocket, umboxDir: paths.umboxDir }),
       uplinkPort: init.uplinkPort, channels: this.intake, onIntegrityAlert: init.onIntegrityAlert, onPass: init.onPass,
       ...(init.standbyLimit === undefined ? {} : { standbyLimit: init.standbyLimit }),

@@ -15,6 +15,7 @@ export type DataplaneErrorCode =
   | 'image_digest_mismatch' // a μmbox image's layer digest differs from its pin
   | 'umbox_start_failed' // a μmbox container did not start or did not report ready in time
   | 'port_missing' // a port a flow needs is not on the bridge
+  | 'datapath_unavailable' // the node config asks for the kernel datapath and the host has none (datapath.ts)
   | 'flow_parse' // ovs-ofctl printed a flow this driver cannot read
   | 'image_build_failed'; // a μmbox image could not be built
 

@@ -1,5 +1,6 @@
 // host.ts — host set-up for a gateway's data plane: the Debian packages, a private Open vSwitch
-// instance (userspace datapath, its own run directory) and a private Docker engine (its own data,
+// instance (its own run directory; the kernel datapath left usable where the openvswitch module is, the
+// userspace one only otherwise: datapath.ts) and a private Docker engine (its own data,
 // exec and socket directories). Idempotent: what is already installed or running and answering is
 // reused. The commands are the ones DESIGN.md "What works on these machines" lists.
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { DataplaneError } from './errors.js';
 import { pollUntil, run, sleepMs } from './exec.js';
+import { probeModule, probeSystemBridge, type DatapathProbes } from './datapath.js';
 
 /**
  * HOST_PACKAGES are the Debian packages the data plane runs on (installed only when missing). ethtool turns off
@@ -138,14 +140,26 @@ async function ensureOvs(paths: HostPaths): Promise<boolean> {
   }
   const switchPid = livePid(join(paths.ovsDir, 'vswitchd.pid'), 'ovs-vswitchd') ?? liveCtlPid(paths.ovsDir, 'ovs-vswitchd');
   if (switchPid === null) {
+    // --disable-system (no kernel datapath: every bridge is netdev) unless the openvswitch module is there:
+    // then the nodes' probe (datapath.ts) can open bridges of type system.
+    const kernel = (await probeModule()).available;
     await run('ovs-vswitchd', [`unix:${paths.ovsDbSocket}`, `--pidfile=${join(paths.ovsDir, 'vswitchd.pid')}`, '--detach',
-      `--log-file=${join(paths.ovsDir, 'vswitchd.log')}`, '--disable-system'], { env, timeoutMs: 30_000 });
+      `--log-file=${join(paths.ovsDir, 'vswitchd.log')}`, ...(kernel ? [] : ['--disable-system'])], { env, timeoutMs: 30_000 });
     started = true;
   }
   if (!(await pollUntil(() => ovsAnswers(paths), 60_000, 200))) {
     throw new DataplaneError('host_not_ready', `Open vSwitch in ${paths.ovsDir} does not answer (see its logs there)`);
   }
   return started;
+}
+
+/**
+ * hostDatapathProbes are this host's datapath probes (datapath.ts detectDatapath): the openvswitch module,
+ * and a probe bridge named `probeBridge` on the OVS instance at `paths`.
+ */
+export function hostDatapathProbes(paths: HostPaths, probeBridge: string): DatapathProbes {
+  const location = { ovsDir: paths.ovsDir, ovsDbSocket: paths.ovsDbSocket, answers: () => ovsAnswers(paths) };
+  return { module: () => probeModule(), systemBridge: () => probeSystemBridge(location, probeBridge) };
 }
 
 /** dockerAnswers says whether the engine answers GET /_ping on its socket. */

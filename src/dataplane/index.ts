@@ -15,7 +15,11 @@ export { systemClock, SimulatedClock, type Clock, type TimerHandle } from './clo
 export { PassSchedule, type Signals } from './pass-schedule.js';
 export { AlertIntake, type AlertIntakeInit } from './alerts.js';
 export { TelemetryBatcher, batchAlerts, nodeSigner, type TelemetryBatch, type TelemetryAlertEvent, type SignBatch, type TelemetryBatcherInit, type NodeSignerInit } from './telemetry.js';
-export { ensureHost, stopHost, hostPaths, ovsAnswers, dockerAnswers, HOST_PACKAGES, DEFAULT_DATA_DIR, DEFAULT_RUN_DIR, type HostPaths, type HostStatus } from './host.js';
+export {
+  decideDatapath, detectDatapath, probeModule, probeSystemBridge, probeBridgeName, DATAPATH_SETTINGS, type DatapathType, type DatapathSetting, type DatapathDecision,
+  type DatapathProbes, type ModuleProbe, type BridgeProbe, type OvsLocation,
+} from './datapath.js';
+export { ensureHost, stopHost, hostPaths, ovsAnswers, hostDatapathProbes, dockerAnswers, HOST_PACKAGES, DEFAULT_DATA_DIR, DEFAULT_RUN_DIR, type HostPaths, type HostStatus } from './host.js';
 export { buildImage, buildImageTar, buildAllImages, UMBOX_IMAGES, type BuiltImage, type ImageManifest } from './umbox-images.js';
 export {
   desiredInputFromState, managementOf, nextChains, GenerationBook, type StateView, type StatePlan, type ImageConfig, type StandbyDeviceType, type DeviceInterfaceView,

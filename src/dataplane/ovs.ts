@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { DISCOVERY_METER_BURST, DISCOVERY_METER_ID, DISCOVERY_METER_PPS } from './constants.js';
 import { DataplaneError, assert } from './errors.js';
 import { run } from './exec.js';
+import type { DatapathType } from './datapath.js';
 import { UMBOX_PORT_NAME } from './planner.js';
 import type { ObservedFlow } from './types.js';
 
@@ -30,7 +31,7 @@ export interface FlowChange {
 /** Switch is the port the reconciler drives; OvsSwitch is the real adapter, MemorySwitch the fake. */
 export interface Switch {
   readonly bridge: string;
-  /** ensureBridge creates the bridge if missing (netdev datapath, fail_mode=secure, OpenFlow 1.3 only). */
+  /** ensureBridge creates the bridge if missing (its datapath type, fail_mode=secure, OpenFlow 1.3 only). */
   ensureBridge(): Promise<void>;
   listPorts(): Promise<SwitchPortInfo[]>;
   /**
@@ -50,6 +51,12 @@ export interface OvsSwitchInit {
   bridge: string;
   /** ovsDir is the instance's run directory (OVS_RUNDIR); its db.sock is the database socket. */
   ovsDir: string;
+  /**
+   * datapath is the bridge's datapath_type (default netdev, the userspace datapath): what the node's
+   * detection chose (datapath.ts). An existing bridge of the other type is switched over, which empties its
+   * flow table until the reconciler's next pass (fail-closed: fail_mode=secure drops meanwhile).
+   */
+  datapath?: DatapathType;
 }
 
 const BRIDGE_NAME = /^[A-Za-z0-9_.-]{1,15}$/;
@@ -59,12 +66,18 @@ const LONG_TIMEOUT_SECONDS = 120;
 /** OvsSwitch drives one bridge of a local OVS instance with ovs-vsctl and ovs-ofctl. */
 export class OvsSwitch implements Switch {
   readonly bridge: string;
+  /** datapath is the bridge's datapath_type. */
+  readonly datapath: DatapathType;
   private readonly ovsDir: string;
   private readonly env: Record<string, string>;
 
   constructor(init: OvsSwitchInit) {
     if (!BRIDGE_NAME.test(init.bridge)) throw new DataplaneError('bad_input', `OvsSwitch.bridge: expected an interface name, got ${JSON.stringify(init.bridge)}`);
+    if (init.datapath !== undefined && init.datapath !== 'system' && init.datapath !== 'netdev') {
+      throw new DataplaneError('bad_input', `OvsSwitch.datapath: expected system or netdev, got ${JSON.stringify(init.datapath)}`);
+    }
     this.bridge = init.bridge;
+    this.datapath = init.datapath ?? 'netdev';
     this.ovsDir = init.ovsDir;
     this.env = { OVS_RUNDIR: init.ovsDir };
   }
@@ -82,7 +95,7 @@ export class OvsSwitch implements Switch {
 
   async ensureBridge(): Promise<void> {
     await this.vsctl(['--', '--may-exist', 'add-br', this.bridge, '--', 'set', 'Bridge', this.bridge,
-      'datapath_type=netdev', 'fail_mode=secure', 'protocols=OpenFlow13', 'other_config:disable-in-band=true']);
+      `datapath_type=${this.datapath}`, 'fail_mode=secure', 'protocols=OpenFlow13', 'other_config:disable-in-band=true']);
     await this.ensureDiscoveryMeter();
   }
 

@@ -16,7 +16,8 @@ import type { PeerAddress, RuntimeApplier } from './ports.js';
 import type { RaftRuntime } from './raft-runtime.js';
 import { StartupError } from './startup-error.js';
 import { ReplayBlindStateMachine, withLocalReads, type Plant } from './plants.js';
-import { startDataplane } from './dataplane-link.js';
+import { detectNodeDatapath, startDataplane } from './dataplane-link.js';
+import type { DatapathDecision } from '../dataplane/index.js';
 import type { DataplaneLink } from './dataplane-link.js';
 import { nodeSequence, startDevices } from './device-link.js';
 import type { DeviceLink } from './device-link.js';
@@ -37,6 +38,11 @@ export interface Application {
   /** initialState: the application's snapshot bytes at bootstrap (identical on every founder). */
   initialState(): Uint8Array;
   readonly desiredMembers?: () => ReadonlyMap<NodeId, DesiredMember>;
+  /**
+   * prepare runs before anything is opened or written: the gateway chooses its bridge's datapath here
+   * (dataplane-link.ts detectNodeDatapath), and refuses to start when the config asks for one the host lacks.
+   */
+  prepare?(logger: Logger): Promise<void>;
   /** attach wires the application to the running runtime (effects it carries out, the data plane). */
   attach(runtime: RaftRuntime<unknown>, logger: Logger): void;
   /** stop releases what attach started (the data plane keeps enforcing: fail-static). */
@@ -89,6 +95,7 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?
   const machine = (): StateMachine => applier.machine;
   let dataplane: DataplaneLink | undefined;
   let devices: DeviceLink | undefined;
+  let datapath: DatapathDecision | undefined;
   return {
     kind: 'quorumgate',
     clusterId,
@@ -96,6 +103,11 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?
     applier,
     initialState: () => new StateMachine(genesis, policyEngines).snapshot(),
     desiredMembers: () => desiredMembersOf(machine()),
+    prepare: async (logger) => {
+      if (!config.dataplane) return;
+      datapath = await detectNodeDatapath(config);
+      logger.info({ datapath }, `Open vSwitch datapath: ${datapath.datapath}`);
+    },
     attach: (runtime, logger) => {
       // One sequence source for the node key: the data plane's alert batches and the device half's
       // commands must never be signed with the same or out-of-order numbers.
@@ -105,8 +117,9 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?
       }
       if (config.dataplane) {
         const proposer = devices?.proposer;
+        if (datapath === undefined) throw new StartupError('DATAPATH', 'the gateway application was attached before prepare() chose its datapath');
         dataplane = startDataplane({
-          config, identity, clusterId, applier, runtime, logger, sequence, plantDeleteThenAdd: plant === 'delete-then-add',
+          config, identity, clusterId, applier, runtime, logger, sequence, datapath, plantDeleteThenAdd: plant === 'delete-then-add',
           ...(config.devices ? { management: { port: config.devices.managementPort, address: config.devices.managementAddress, brokerPort: config.devices.brokerPort ?? 1883 } } : {}),
           ...(proposer ? { submitSigned: (signed: Uint8Array) => proposer.addSigned('alerts', signed), firstProposedAtMs: (signed: Uint8Array) => devices!.firstProposedAtMs(signed) } : {}),
           ...(devices ? { onDiscovery: (found: Discovery) => devices!.onDiscovery(found) } : {}),

@@ -81,6 +81,9 @@ export const NodeConfigSchema = Type.Object(
      * bridge, `uplinkPort` its port towards the network; `runDir` holds the private OVS and Docker
      * engine started by deploy/ (default /run/quorumgate). `standbyUmboxes` bounds the μmboxes
      * pre-started for the states devices may move to next (default 32, at most 256, 0 turns standby off).
+     * `datapath` chooses Open vSwitch's datapath (docs/datapath.md): `auto` (default) the kernel one where
+     * the openvswitch module is there and a probe bridge of type system opens, the userspace one otherwise;
+     * `system` insists on the kernel one (the node refuses to start without it); `netdev` the userspace one.
      * Without it the node replicates and serves the API but enforces nothing.
      */
     dataplane: Type.Optional(Type.Object({
@@ -88,6 +91,7 @@ export const NodeConfigSchema = Type.Object(
       uplinkPort: Type.String({ pattern: '^[a-zA-Z0-9_.-]{1,15}$' }),
       runDir: Type.Optional(Type.String({ minLength: 1 })),
       standbyUmboxes: Type.Optional(Type.Integer({ minimum: 0, maximum: 256 })),
+      datapath: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('system'), Type.Literal('netdev')])),
     }, { additionalProperties: false })),
     /**
      * devices: the device interface (docs/devices.md): this gateway's management address on its devices'

@@ -6,8 +6,8 @@
 // enforced generation per device from here, so a client can wait for enforcement, not only for
 // commit.
 import type { Logger } from 'pino';
-import { DataplaneAgent, OvsSwitch, hostPaths, nodeSigner } from '../dataplane/index.js';
-import type { Discovery, TelemetryBatch } from '../dataplane/index.js';
+import { DataplaneAgent, DataplaneError, OvsSwitch, detectDatapath, hostDatapathProbes, hostPaths, nodeSigner, probeBridgeName } from '../dataplane/index.js';
+import type { DatapathDecision, DatapathProbes, Discovery, TelemetryBatch } from '../dataplane/index.js';
 import type { KeyPair } from '../commands/index.js';
 import type { NodeConfig } from './config.js';
 import { changesPlans } from './gateway-applier.js';
@@ -17,6 +17,7 @@ import type { NodeSequence } from './device-link.js';
 import type { ProposeOutcome } from '../devices/index.js';
 import { RuntimeError } from './runtime-errors.js';
 import { DeleteThenAddSwitch } from './plant-delete-then-add.js';
+import { StartupError } from './startup-error.js';
 import type { EnforcementView } from '../api/index.js';
 
 /** TELEMETRY_ATTEMPTS bounds the proposals of one telemetry batch (≈30 s of retries; the batch expires after 60 s). */
@@ -31,9 +32,28 @@ export interface DataplaneLink {
   stop(): Promise<void>;
 }
 
+/**
+ * detectNodeDatapath chooses the datapath of this node's bridge before the node starts (datapath.ts), from
+ * `dataplane.datapath` (default auto) and this host's probes (`probes` replaces them in tests). A config
+ * that insists on the kernel datapath on a host without one is a StartupError naming the setting.
+ */
+export async function detectNodeDatapath(config: NodeConfig, probes?: DatapathProbes): Promise<DatapathDecision> {
+  const dataplane = config.dataplane;
+  if (dataplane === undefined) throw new StartupError('DATAPATH', 'detectNodeDatapath: the config has no dataplane section');
+  const paths = hostPaths(dataplane.runDir);
+  try {
+    return await detectDatapath(dataplane.datapath ?? 'auto', probes ?? hostDatapathProbes(paths, probeBridgeName(dataplane.bridge)));
+  } catch (error) {
+    if (error instanceof DataplaneError && error.code === 'datapath_unavailable') throw new StartupError('DATAPATH', `node ${config.nodeId}: ${error.message}`, error);
+    throw error;
+  }
+}
+
 /** DataplaneInit is what startDataplane needs of the node. */
 export interface DataplaneInit {
   config: NodeConfig;
+  /** datapath is what detectNodeDatapath chose for this node's bridge. */
+  datapath: DatapathDecision;
   identity: KeyPair;
   clusterId: Uint8Array;
   applier: GatewayApplier;
@@ -67,8 +87,9 @@ export function startDataplane(init: DataplaneInit): DataplaneLink {
     bridge: config.dataplane!.bridge,
     uplinkPort: config.dataplane!.uplinkPort,
     paths,
+    datapath: init.datapath.datapath,
     // The planted bug is a wrapper around the switch, made here in the composition root.
-    ...(init.plantDeleteThenAdd === true ? { switch: new DeleteThenAddSwitch(new OvsSwitch({ bridge: config.dataplane!.bridge, ovsDir: paths.ovsDir })) } : {}),
+    ...(init.plantDeleteThenAdd === true ? { switch: new DeleteThenAddSwitch(new OvsSwitch({ bridge: config.dataplane!.bridge, ovsDir: paths.ovsDir, datapath: init.datapath.datapath })) } : {}),
     ...(config.dataplane?.standbyUmboxes === undefined ? {} : { standbyLimit: config.dataplane.standbyUmboxes }),
     sign: nodeSigner({ clusterId, keyPair: identity, nextSeq }),
     ...(init.management ? { management: init.management, watchLinks: true } : {}),
@@ -105,9 +126,9 @@ export function startDataplane(init: DataplaneInit): DataplaneLink {
   applier.on('restored', update);
   updateNow();
   agent.start();
-  logger.info({ bridge: config.dataplane!.bridge, ovsDir: paths.ovsDir, dockerSocket: paths.dockerSocket }, 'data plane started');
+  logger.info({ bridge: config.dataplane!.bridge, ovsDir: paths.ovsDir, dockerSocket: paths.dockerSocket, datapath: init.datapath }, 'data plane started');
   return {
-    enforcement: enforcementOf(agent, applier, memberId, () => desiredIndex),
+    enforcement: { ...enforcementOf(agent, applier, memberId, () => desiredIndex), datapath: init.datapath },
     stop: async () => {
       applier.off('applied', onApplied);
       applier.off('restored', update);

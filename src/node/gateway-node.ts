@@ -119,6 +119,7 @@ function checkOwnKey(config: NodeConfig, identity: KeyPair, application: Applica
 function prepareDataDir(config: NodeConfig, identity: KeyPair, application: Application): { raftDir: string; mark: DataDirMark; marked: boolean } {
   const mark = { clusterId: Buffer.from(application.clusterId).toString('hex'), nodeId: config.nodeId, publicKey: Buffer.from(identity.publicKey).toString('hex') };
   const marked = checkDataDir(config.dataDir, mark, { config: config.genesisFile ?? 'the config', keyFile: config.identityKeyFile });
+  await application.prepare?.(logger);
   const raftDir = join(config.dataDir, 'raft');
   try {
     mkdirSync(raftDir, { recursive: true });
