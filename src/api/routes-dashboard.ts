@@ -317,7 +317,8 @@ function clusterView(view: DashboardView, grant: ReadGrant): Record<string, unkn
   });
   const m = view.machine();
   const visible = (deviceId: string): boolean => grantCovers(grant, m.device(deviceId)?.domain ?? '');
-  const dataplane = view.deps.gateway?.enforcement ? summarizeEnforcement(view.deps.gateway.enforcement.report().filter((r) => visible(r.deviceId))) : null;
+  const enforcement = view.deps.gateway?.enforcement;
+  const dataplane = enforcement ? { ...summarizeEnforcement(enforcement.report().filter((r) => visible(r.deviceId))), datapath: enforcement.datapath ?? null } : null;
   return { node, members: rows, dataplane, devicesInterface: view.deps.devices?.status() ?? null };
 }
 

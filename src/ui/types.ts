@@ -31,7 +31,11 @@ export interface SensorHistory { sensor: string; unit: string; history: { value:
 export interface ClusterMember { id: number; voter: boolean; self: boolean; leader: boolean; match: number | null; lagEntries: number | null; reachable: boolean | null; note: string }
 export interface ClusterAnswer {
   node: NodeView; members: ClusterMember[];
-  dataplane: { devices: number; byEnforcement: Record<string, number>; problems: { deviceId: string; reason: string }[] } | null;
+  dataplane: {
+    devices: number; byEnforcement: Record<string, number>; problems: { deviceId: string; reason: string }[];
+    /** datapath: the Open vSwitch datapath of this node's bridge and why (null from a node that does not say). */
+    datapath: { datapath: string; setting: string; reason: string } | null;
+  } | null;
   devicesInterface: { adapters: { protocol: string; connected: boolean; lastError: string | null; devices: number }[] } | null;
 }
 

@@ -50,6 +50,9 @@ export function ClusterPage() {
         <p>{answer.dataplane.devices} devices served: {Object.entries(answer.dataplane.byEnforcement).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}.
           {answer.dataplane.problems.map((p) => <span key={p.deviceId}> {p.deviceId}: {p.reason}.</span>)}</p>
       )}
+      {answer.dataplane?.datapath ? (
+        <p>Open vSwitch datapath: {answer.dataplane.datapath.datapath === 'system' ? 'kernel (system)' : 'userspace (netdev)'}, setting {answer.dataplane.datapath.setting}: {answer.dataplane.datapath.reason}.</p>
+      ) : null}
       {answer.devicesInterface === null ? null : (
         <p>Device adapters: {answer.devicesInterface.adapters.map((a) => `${a.protocol} ${a.connected ? 'connected' : `not connected${a.lastError ? ` (${a.lastError})` : ''}`}, ${a.devices} devices`).join('; ') || 'none'}.</p>
       )}
