@@ -38,11 +38,6 @@ export interface Application {
   /** initialState: the application's snapshot bytes at bootstrap (identical on every founder). */
   initialState(): Uint8Array;
   readonly desiredMembers?: () => ReadonlyMap<NodeId, DesiredMember>;
-  /**
-   * prepare runs before anything is opened or written: the gateway chooses its bridge's datapath here
-   * (dataplane-link.ts detectNodeDatapath), and refuses to start when the config asks for one the host lacks.
-   */
-  prepare?(logger: Logger): Promise<void>;
   /** attach wires the application to the running runtime (effects it carries out, the data plane). */
   attach(runtime: RaftRuntime<unknown>, logger: Logger): void;
   /** stop releases what attach started (the data plane keeps enforcing: fail-static). */
@@ -83,8 +78,12 @@ export function logApplication(config: NodeConfig): Application {
   };
 }
 
-/** gatewayApplication is quorumgate proper: the signed-command state machine from the genesis. */
-export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?: Plant): Application {
+/**
+ * gatewayApplication is quorumgate proper: the signed-command state machine from the genesis. With a data
+ * plane it first chooses its bridge's datapath (dataplane-link.ts detectNodeDatapath), before anything is
+ * opened or written, and refuses to start when the config asks for one this host lacks.
+ */
+export async function gatewayApplication(config: NodeConfig, identity: KeyPair, logger: Logger, plant?: Plant): Promise<Application> {
   const genesis = loadGenesisOrExplain(config.genesisFile!);
   const clusterId = clusterIdOf(genesis);
   if (config.clusterId !== undefined && config.clusterId !== toHex(clusterId)) {
@@ -95,7 +94,8 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?
   const machine = (): StateMachine => applier.machine;
   let dataplane: DataplaneLink | undefined;
   let devices: DeviceLink | undefined;
-  let datapath: DatapathDecision | undefined;
+  const datapath: DatapathDecision | undefined = config.dataplane ? await detectNodeDatapath(config) : undefined;
+  if (datapath !== undefined) logger.info({ datapath }, `Open vSwitch datapath: ${datapath.datapath}`);
   return {
     kind: 'quorumgate',
     clusterId,
@@ -103,11 +103,6 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?
     applier,
     initialState: () => new StateMachine(genesis, policyEngines).snapshot(),
     desiredMembers: () => desiredMembersOf(machine()),
-    prepare: async (logger) => {
-      if (!config.dataplane) return;
-      datapath = await detectNodeDatapath(config);
-      logger.info({ datapath }, `Open vSwitch datapath: ${datapath.datapath}`);
-    },
     attach: (runtime, logger) => {
       // One sequence source for the node key: the data plane's alert batches and the device half's
       // commands must never be signed with the same or out-of-order numbers.
@@ -115,9 +110,8 @@ export function gatewayApplication(config: NodeConfig, identity: KeyPair, plant?
       if (config.dataplane && config.devices) {
         devices = startDevices({ config, identity, clusterId, applier, runtime, sequence, logger });
       }
-      if (config.dataplane) {
+      if (config.dataplane && datapath !== undefined) {
         const proposer = devices?.proposer;
-        if (datapath === undefined) throw new StartupError('DATAPATH', 'the gateway application was attached before prepare() chose its datapath');
         dataplane = startDataplane({
           config, identity, clusterId, applier, runtime, logger, sequence, datapath, plantDeleteThenAdd: plant === 'delete-then-add',
           ...(config.devices ? { management: { port: config.devices.managementPort, address: config.devices.managementAddress, brokerPort: config.devices.brokerPort ?? 1883 } } : {}),

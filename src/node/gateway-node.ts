@@ -67,7 +67,7 @@ export async function startNode(config: NodeConfig, overrides: StartOverrides = 
   const identity = readIdentityKey(config.identityKeyFile);
   const plant = plantFromEnv();
   if (plant !== undefined) logger.warn({ plant }, `PLANTED BUG "${plant}" IS ON: this node breaks a promise on purpose (chaos self-test); never run it in production`);
-  const application = config.application === 'log' ? logApplication(config) : gatewayApplication(config, identity, plant);
+  const application = config.application === 'log' ? logApplication(config) : await gatewayApplication(config, identity, logger, plant);
   checkOwnKey(config, identity, application);
   const dataDir = prepareDataDir(config, identity, application);
   const closers: Array<() => Promise<void>> = [];
@@ -119,7 +119,6 @@ function checkOwnKey(config: NodeConfig, identity: KeyPair, application: Applica
 function prepareDataDir(config: NodeConfig, identity: KeyPair, application: Application): { raftDir: string; mark: DataDirMark; marked: boolean } {
   const mark = { clusterId: Buffer.from(application.clusterId).toString('hex'), nodeId: config.nodeId, publicKey: Buffer.from(identity.publicKey).toString('hex') };
   const marked = checkDataDir(config.dataDir, mark, { config: config.genesisFile ?? 'the config', keyFile: config.identityKeyFile });
-  await application.prepare?.(logger);
   const raftDir = join(config.dataDir, 'raft');
   try {
     mkdirSync(raftDir, { recursive: true });
