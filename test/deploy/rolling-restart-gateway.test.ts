@@ -144,7 +144,7 @@ async function setUpCluster(paths: Extract<typeof available, { ok: true }>['path
 function policy(pin: (name: string) => { name: string; digest: string }): Record<string, unknown> {
   return {
     domain: 'site', version: 1,
-    deviceTypes: [{ name: 'probe', alertTypes: ['brute-force'], rules: [], states: [{ name: 'normal', chain: [pin('monitor')] }, { name: 'attack', chain: [pin('block-all')] }] }],
+    deviceTypes: [{ name: 'probe', alertTypes: ['brute-force'], rules: [], states: [{ name: 'normal', chain: [pin('monitor')] }, { name: 'suspicious', chain: [pin('monitor')] }, { name: 'attack', chain: [pin('block-all')] }] }],
   };
 }
 
