@@ -4,9 +4,9 @@
 // stops it) and started again from its own data directory, the leader included; no acknowledged write is
 // lost, the cluster keeps acknowledging writes through every restart, and each restart costs at most one
 // election (the term grows by at most one per restart).
-// Not covered here yet: device traffic and the enforcement-lapse check during the restarts (the data plane's
-// fail-static enforcement is tested in test/dataplane and by the chaos harness), and an upgrade between two
-// different releases (only one release exists; the format-version refusals are in format-version.test.ts).
+// Device traffic and the enforcement-lapse check during the restarts are in rolling-restart-gateway.test.ts
+// (three enforcing gateways, real OVS and devices). Not covered: an upgrade between two different releases
+// (only one release exists; the format-version refusals are in format-version.test.ts).
 // Method: LocalCluster (real processes on loopback, the bare Raft log application) with the Workload of
 // test/node/cluster-support.ts proposing unique ids; every node's applied log is read at the end.
 import { after, test } from 'node:test';
