@@ -581,6 +581,11 @@ export class Reconciler {
       return fromCache(prior);
     }
     result.full = true;
+    // A flow table emptied of everything the last pass left is a switch that restarted (the bridge came back
+    // from OVSDB, its OpenFlow state did not): the discovery meter went with the flows, so make the bridge
+    // again before a bundle names the meter. Chaos seed 91002: without this, the first pass after an
+    // ovs-restart had its bundle refused (OFPMMFC_INVALID_METER) and traffic came back a whole pass later.
+    if (prior !== null && prior.table.size > 0 && fresh[2].length === 0) await this.sw.ensureBridge();
     this.liveContainers.clear();
     for (const umbox of fresh[1]) if (umbox.running) this.liveContainers.set(umbox.name, umbox.containerId);
     return { nodeId: input.nodeId, ports: fresh[0], umboxes: fresh[1], flows: fresh[2], cached: null };

@@ -376,6 +376,28 @@ describe('Reconciler', () => {
     assert.deepEqual(await deviceGenerations(sw), [2]);
   });
 
+  test('a switch that lost every flow (a restart) has its bridge made again before the next bundle: the meter went with the flows', async () => {
+    const { sw, make } = rig();
+    const reconciler = make();
+    reconciler.setDesired(input({ cam: { state: 'normal', generation: 1, verdict: 'allow' } }));
+    await reconciler.reconcileOnce();
+    let ensured = 0;
+    const ensureBridge = sw.ensureBridge.bind(sw);
+    sw.ensureBridge = async () => {
+      ensured++;
+      return ensureBridge();
+    };
+    await reconciler.reconcileOnce();
+    assert.equal(ensured, 0, 'a full pass that finds its flows makes nothing');
+    sw.deleteFlowsWhere((flow) => flow.cookie !== 0n);
+    await reconciler.reconcileOnce();
+    assert.equal(ensured, 0, 'flows deleted by hand are drift, repaired by the bundle alone');
+    sw.deleteFlowsWhere(() => true);
+    await reconciler.reconcileOnce();
+    assert.equal(ensured, 1, 'the pass that finds the flow table empty makes the bridge again');
+    assert.deepEqual(await deviceGenerations(sw), [1]);
+  });
+
   test('stopping the reconciler leaves flows and μmboxes in place (fail-static)', async () => {
     const clock = new SimulatedClock();
     const { sw, runtime, make } = rig();
