@@ -182,7 +182,15 @@ export class OvsSwitch implements Switch {
     try {
       const file = join(dir, 'flows');
       writeFileSync(file, `${lines.join('\n')}\n`);
-      await this.ofctl(['--bundle', 'add-flows', this.bridge, file]);
+      await this.ofctl(['--bundle', 'add-flows', this.bridge, file]).catch(async (error: unknown) => {
+        // A switch that restarted brings its bridge back from OVSDB but not its OpenFlow state: the
+        // discovery meter is gone and the switch refuses the whole bundle that names it. Make the meter
+        // again and apply the same bundle once more (chaos seed 91002: without this, traffic came back a
+        // whole pass — 2.2 s under load — after an ovs-restart).
+        if (!(error instanceof Error) || !error.message.includes('OFPMMFC_INVALID_METER')) throw error;
+        await this.ensureDiscoveryMeter();
+        await this.ofctl(['--bundle', 'add-flows', this.bridge, file]);
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

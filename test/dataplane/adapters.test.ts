@@ -13,6 +13,7 @@ import { DockerUmboxRuntime, imageReference } from '../../src/dataplane/docker-r
 import { run } from '../../src/dataplane/exec.js';
 import { buildImage } from '../../src/dataplane/umbox-images.js';
 import { DataplaneError } from '../../src/dataplane/errors.js';
+import { DISCOVERY_METER_ID, REPORT_ACTIONS } from '../../src/dataplane/constants.js';
 import type { PlannedUmbox } from '../../src/dataplane/types.js';
 import { runtimeContract, switchContract } from './contract.js';
 import { facilities, releaseFacilities } from './lab.js';
@@ -76,6 +77,25 @@ describe('OvsSwitch', { skip }, () => {
       await sw.ensureBridge();
       const { stdout } = await run('ovs-vsctl', [`--db=unix:${available.paths.ovsDbSocket}`, 'get', 'Bridge', sw.bridge, 'fail_mode', 'datapath_type', 'protocols', 'other_config:disable-in-band']);
       assert.deepEqual(stdout.trim().split('\n'), ['secure', 'netdev', '[OpenFlow13]', '"true"']);
+    } finally {
+      await sw.deleteBridge();
+    }
+  });
+
+  test('a bundle refused for a lost meter (a switch restart) has the meter made again and is applied once more', async () => {
+    assert.ok(available.ok);
+    const sw = new OvsSwitch({ bridge: `qtc${tag}mt`, ovsDir: available.paths.ovsDir });
+    const env = { OVS_RUNDIR: available.paths.ovsDir };
+    try {
+      await sw.ensureBridge();
+      // What a restarted ovs-vswitchd leaves: the bridge, without its meter.
+      await run('ovs-ofctl', ['-O', 'OpenFlow13', 'del-meter', sw.bridge, `meter=${DISCOVERY_METER_ID}`], { env });
+      const flow = `priority=5,in_port=9,actions=${REPORT_ACTIONS}`;
+      await sw.applyFlows({ add: [flow], remove: [] });
+      const flows = await sw.dumpFlows();
+      assert.equal(flows.length, 1, 'the bundle was applied');
+      const meters = await run('ovs-ofctl', ['-O', 'OpenFlow13', 'dump-meters', sw.bridge], { env });
+      assert.match(meters.stdout, new RegExp(`meter=${DISCOVERY_METER_ID}\\b`), 'the meter exists again');
     } finally {
       await sw.deleteBridge();
     }
