@@ -93,6 +93,15 @@ adapterContract('mqtt', makeRig, available.ok ? false : available.reason, (rig) 
     assert.deepEqual(adapter.health().unreachable, []);
   });
 
+  test('mqtt: the adapter measures its own intake lag through the broker (an echo on qg/_gateway/echo)', async () => {
+    const { adapter } = rig();
+    await waitFor('an echo came back', () => adapter.health().intakeLagMs !== undefined && (adapter.stats().readings ?? 0) > 0, 5_000);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const lag = adapter.health().intakeLagMs!;
+    assert.ok(lag >= 0 && lag < 250, `an idle broker and node: the lag is a round trip of a few ms, found ${lag} ms`);
+    assert.equal(adapter.stats().bad_topic ?? 0, 0, 'the echo is not counted as a bad topic');
+  });
+
   test('mqtt: bad input to the port is refused with what, where, expected and got', async () => {
     const { adapter, a } = rig();
     assert.throws(() => adapter.watch({ ...a, deviceId: 'x/#' }), /mqtt watch\.deviceId: expected a device id .* got "x\/#"/);
