@@ -71,7 +71,7 @@ const WIRE_INTERVAL_MS = 2;
 const STATUS_EVERY_MS = 5_000;
 const WARMUP_MS = 5_000;
 /** SETTLE_MAX_MS bounds the wait for the nodes' queues to drain after the fleet connects. */
-const SETTLE_MAX_MS = 600_000;
+const SETTLE_MAX_MS = 150_000;
 const MAX_SIZE = 20_000;
 /** LOGS_DIR keeps the nodes' and brokers' logs of the last run (the cluster directory is removed). */
 const LOGS_DIR = join(tmpdir(), 'qg-bench-devices-logs');
@@ -248,6 +248,8 @@ interface ReadingsStatus {
   queued: number;
   submitted: number;
   dropped: Record<string, number>;
+  batches?: number;
+  batchMs?: number;
 }
 
 interface StatusSample {
@@ -256,6 +258,9 @@ interface StatusSample {
   readings: ReadingsStatus;
   /** raft: the node's applied index and its log since the last snapshot (lastIndex - snapshotIndex, entries). */
   raft: { applied: number; logSinceSnapshot: number };
+  /** intakeLagMs: the MQTT adapter's intake lag (null before 2026-12-07's nodes); unreachable: its devices reported unreachable now. */
+  intakeLagMs: number | null;
+  unreachable: number;
 }
 
 interface ProcessWatch {
@@ -314,6 +319,23 @@ class Watcher {
   }
 }
 
+/** machineTicks reads the machine's busy and idle clock ticks, all CPUs together (/proc/stat's first line). */
+function machineTicks(): { busy: number; idle: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields;
+  return { busy: user + nice + system + irq + softirq + steal, idle: idle + iowait };
+}
+
+/** vswitchdPid is the private OVS's ovs-vswitchd (its pid file), or undefined. */
+function vswitchdPid(): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(hostPaths().ovsDir, 'vswitchd.pid'), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function readProc<T>(pid: number, file: 'stat' | 'status', parse: (text: string) => T): T | undefined {
   try {
     return parse(readFileSync(`/proc/${pid}/${file}`, 'utf8'));
@@ -346,6 +368,8 @@ interface SizeRun {
   per_node: Record<string, unknown>;
   mosquitto: Record<string, unknown>;
   fleet_processes: Record<string, unknown>;
+  /** cores: the machine's busy and idle CPU over the window and each part of the run's share (ms of CPU per second). */
+  cores: Record<string, unknown>;
   rss_mb_max: number;
   reaction_ms: { p50: number | null; p95: number | null; n: number; up: ReturnType<typeof summary>; down: ReturnType<typeof summary>; state_visible: ReturnType<typeof summary> };
   reactions: Reaction[];
@@ -410,7 +434,10 @@ async function main(): Promise<void> {
     await teardownNetwork(PREFIX);
     cluster = await LocalCluster.create({
       dir: join(dir, 'cluster'), nodes: 3, application: 'quorumgate', dataplanePrefix: PREFIX, devicesSubnet: SUBNET,
-      timing: { tickMs: 50, electionTicks: 10, heartbeatTicks: 1 },
+      // The product's Raft timing (RUNTIME_DEFAULTS: 100 ms ticks, a 1 s election timeout). Until 2026-12-07 the bench
+      // halved it (50 ms ticks): with the two cores saturated, event-loop pauses of half a second then deposed
+      // leaders again and again (34 terms in one 10,000-device run), each change costing the batches in flight.
+      timing: { tickMs: 100, electionTicks: 10, heartbeatTicks: 1 },
     });
     const c = cluster;
     const network = await buildNetwork({
@@ -453,6 +480,11 @@ async function main(): Promise<void> {
     });
     await probe.set({ temperature: 20 });
     const wire = await startWire(network, probeDevice.namespace, helpers);
+    // The rest of what the run puts on the cores, so the nodes' share can be told from the harness's.
+    helpers.forEach((pid, i) => watcher.watch(`wire${i + 1}`, pid));
+    watcher.watch('bench', process.pid);
+    const vswitchd = vswitchdPid();
+    if (vswitchd !== undefined) watcher.watch('vswitchd', vswitchd);
 
     const runs: SizeRun[] = [];
     let registered = splitAcross(0, GATEWAYS.length);
@@ -489,7 +521,7 @@ async function main(): Promise<void> {
         devices: size, fleet_per_gateway: perGateway, registration_s: Math.round(registrationS * 10) / 10, connect_s: Math.round(connectS * 10) / 10,
         settle_s: Math.round(settleS * 10) / 10, settled,
         window_s: steady.windowS, offered_per_s: Math.round(steady.offeredPerS), readings_per_s: Math.round(steady.readingsPerS), backlog_growing: steady.backlogGrowing,
-        per_node: steady.perNode, mosquitto: steady.mosquitto, fleet_processes: steady.fleet,
+        per_node: steady.perNode, mosquitto: steady.mosquitto, fleet_processes: steady.fleet, cores: steady.cores,
         rss_mb_max: Math.max(...GATEWAYS.map((gateway) => watcher.rssMbMax(`n${gateway}`))),
         reaction_ms: {
           ...summary(all), up: summary(reactions.filter((r) => r.direction === 'up').map((r) => r.reactionMs)),
@@ -645,10 +677,16 @@ async function readingsStatus(cluster: LocalCluster, gateway: number): Promise<S
   const started = performance.now();
   const response = await cluster.fetch(`${cluster.apiUrl(gateway)}/v1/status`, { signal: AbortSignal.timeout(30_000) });
   if (!response.ok) throw new Error(`GET /v1/status of node ${gateway}: HTTP ${response.status}`);
-  const body = (await response.json()) as { devices?: { readings?: ReadingsStatus }; applied?: number; lastIndex?: number; snapshotIndex?: number };
+  const body = (await response.json()) as {
+    devices?: { readings?: ReadingsStatus; adapters?: { protocol: string; intakeLagMs?: number; unreachable: string[] }[] }; applied?: number; lastIndex?: number; snapshotIndex?: number;
+  };
   const statusMs = performance.now() - started;
   if (body.devices?.readings === undefined) throw new Error(`GET /v1/status of node ${gateway}: expected a devices.readings section, got ${JSON.stringify(Object.keys(body))}`);
-  return { tMs: Date.now(), statusMs, readings: body.devices.readings, raft: { applied: body.applied ?? 0, logSinceSnapshot: (body.lastIndex ?? 0) - (body.snapshotIndex ?? 0) } };
+  const mqtt = body.devices.adapters?.find((adapter) => adapter.protocol === 'mqtt');
+  return {
+    tMs: Date.now(), statusMs, readings: body.devices.readings, raft: { applied: body.applied ?? 0, logSinceSnapshot: (body.lastIndex ?? 0) - (body.snapshotIndex ?? 0) },
+    intakeLagMs: mqtt?.intakeLagMs ?? null, unreachable: mqtt?.unreachable.length ?? 0,
+  };
 }
 
 /**
@@ -666,7 +704,8 @@ async function settle(cluster: LocalCluster, perGateway: readonly number[]): Pro
     const ok = previous !== undefined && now.every((sample, i) => sample.readings.queued <= Math.max(100, perGateway[i]!) && sample.readings.submitted > previous![i]!.readings.submitted);
     good = ok ? good + 1 : 0;
     if (good >= 2) return true;
-    process.stdout.write(`  settling: queued ${now.map((sample) => sample.readings.queued).join(' / ')}, submitted ${now.map((sample) => sample.readings.submitted).join(' / ')}\n`);
+    process.stdout.write(`  settling: queued ${now.map((sample) => sample.readings.queued).join(' / ')}, submitted ${now.map((sample) => sample.readings.submitted).join(' / ')}`
+      + `, batches ${now.map((sample) => sample.readings.batches ?? '-').join(' / ')}, intake lag ${now.map((sample) => sample.intakeLagMs ?? '-').join(' / ')} ms, unreachable ${now.map((sample) => sample.unreachable).join(' / ')}\n`);
     previous = now;
     await sleep(STATUS_EVERY_MS);
   }
@@ -681,6 +720,7 @@ async function fleetPublished(fleets: ReadonlyMap<number, Fleet>): Promise<numbe
 /** steadyWindow measures readings applied, backlog, CPU and RSS over `seconds`, polling each node's status every STATUS_EVERY_MS. */
 async function steadyWindow(cluster: LocalCluster, fleets: ReadonlyMap<number, Fleet>, watcher: Watcher, seconds: number): Promise<{
   windowS: number; readingsPerS: number; offeredPerS: number; backlogGrowing: boolean; perNode: Record<string, unknown>; mosquitto: Record<string, unknown>; fleet: Record<string, unknown>;
+  cores: Record<string, unknown>;
 }> {
   const samples = new Map<number, StatusSample[]>(GATEWAYS.map((gateway) => [gateway, []]));
   const take = async (): Promise<void> => {
@@ -689,6 +729,7 @@ async function steadyWindow(cluster: LocalCluster, fleets: ReadonlyMap<number, F
   };
   const publishedBefore = await fleetPublished(fleets);
   const cpuBefore = watcher.cpuTicks();
+  const machineBefore = machineTicks();
   const startMs = Date.now();
   await take();
   const endAt = startMs + seconds * 1000;
@@ -699,6 +740,7 @@ async function steadyWindow(cluster: LocalCluster, fleets: ReadonlyMap<number, F
   await sleep(Math.max(0, endAt - Date.now()));
   const publishedAfter = await fleetPublished(fleets);
   const cpuAfter = watcher.cpuTicks();
+  const machineAfter = machineTicks();
   const endMs = Date.now();
   await take();
   const windowS = (endMs - startMs) / 1000;
@@ -719,6 +761,12 @@ async function steadyWindow(cluster: LocalCluster, fleets: ReadonlyMap<number, F
       status_ms: summary(series.map((s) => s.statusMs)),
       entries_applied_per_s: Math.round((last.raft.applied - first.raft.applied) / windowS),
       log_since_snapshot: series.map((s) => s.raft.logSinceSnapshot),
+      // The node's own batches of readings: how many settled in the window and their mean time from proposal to outcome.
+      batches_per_s: Math.round(((last.readings.batches ?? 0) - (first.readings.batches ?? 0)) / windowS * 10) / 10,
+      batch_ms_mean: (last.readings.batches ?? 0) > (first.readings.batches ?? 0)
+        ? Math.round(((last.readings.batchMs ?? 0) - (first.readings.batchMs ?? 0)) / ((last.readings.batches ?? 0) - (first.readings.batches ?? 0))) : null,
+      intake_lag_ms: series.map((s) => s.intakeLagMs),
+      unreachable: last.unreachable,
     };
   }
   const cpuOf = (name: string): { cpu_ms_per_s: number; cpu_ms_total: number } => {
@@ -738,9 +786,24 @@ async function steadyWindow(cluster: LocalCluster, fleets: ReadonlyMap<number, F
     mosquitto[`n${gateway}`] = { ...broker, cpu_ms_per_reading: perReading(broker.cpu_ms_total), rss_mb_max: watcher.rssMbMax(`mosquitto${gateway}`) };
     if (fleets.has(gateway)) fleet[`g${gateway}`] = { ...cpuOf(`fleet${gateway}`), rss_mb_max: watcher.rssMbMax(`fleet${gateway}`) };
   }
+  // Where the two cores went over the window: the machine as a whole (/proc/stat) and each process of the run.
+  const machineMs = (ticks: number): number => Math.round((ticks * 1000) / CLK_TCK / windowS);
+  const processes: Record<string, number> = {};
+  for (const name of cpuAfter.keys()) processes[name] = cpuOf(name).cpu_ms_per_s;
+  const sum = (prefix: string): number => Object.entries(processes).filter(([name]) => name.startsWith(prefix)).reduce((total, [, ms]) => total + ms, 0);
+  const busy = machineMs(machineAfter.busy - machineBefore.busy);
+  const cores = {
+    machine_busy_ms_per_s: busy, machine_idle_ms_per_s: machineMs(machineAfter.idle - machineBefore.idle),
+    nodes_ms_per_s: sum('n'), mosquitto_ms_per_s: sum('mosquitto'), fleet_ms_per_s: sum('fleet'), vswitchd_ms_per_s: sum('vswitchd'),
+    wire_and_bench_ms_per_s: sum('wire') + sum('bench'),
+    other_ms_per_s: busy - Object.values(processes).reduce((total, ms) => total + ms, 0),
+    per_reading_ms: applied === 0 ? null : {
+      nodes: perReading(sum('n') * windowS), mosquitto: perReading(sum('mosquitto') * windowS), fleet: perReading(sum('fleet') * windowS),
+    },
+  };
   return {
     windowS: Math.round(windowS * 10) / 10, readingsPerS: applied / windowS, offeredPerS: (publishedAfter - publishedBefore) / windowS,
-    backlogGrowing: growing, perNode, mosquitto, fleet,
+    backlogGrowing: growing, perNode, mosquitto, fleet, cores,
   };
 }
 
@@ -889,11 +952,13 @@ function goalText(met: boolean | null): string {
 }
 
 /** formatRun prints one size's figures beside the goals. */
-export function formatRun(run: Pick<SizeRun, 'devices' | 'readings_per_s' | 'offered_per_s' | 'backlog_growing' | 'rss_mb_max' | 'reaction_ms' | 'per_node'>): string {
+export function formatRun(run: Pick<SizeRun, 'devices' | 'readings_per_s' | 'offered_per_s' | 'backlog_growing' | 'rss_mb_max' | 'reaction_ms' | 'per_node' | 'cores'>): string {
   const cpu = Object.entries(run.per_node).map(([node, figures]) => `${node} ${(figures as { cpu_ms_per_reading?: number | null }).cpu_ms_per_reading ?? '-'} ms`).join(', ');
   return [
     `${run.devices} devices: ${run.readings_per_s} readings/s applied (offered ${run.offered_per_s}/s), backlog ${run.backlog_growing ? 'growing' : 'flat'}`,
     `  CPU per reading: ${cpu}; RSS max ${run.rss_mb_max} MB`,
+    `  cores (ms of CPU per s): ${Object.entries(run.cores).filter(([, v]) => typeof v === 'number').map(([k, v]) => `${k.replace(/_ms_per_s$/, '')} ${String(v)}`).join(', ')}`,
+    `  batches per node: ${Object.entries(run.per_node).map(([node, f]) => `${node} ${String((f as { batches_per_s?: unknown }).batches_per_s)}/s of ${String((f as { batch_ms_mean?: unknown }).batch_ms_mean)} ms, lag ${JSON.stringify((f as { intake_lag_ms?: unknown }).intake_lag_ms)}`).join('; ')}`,
     `  reaction p50 ${run.reaction_ms.p50 ?? '-'} ms, p95 ${run.reaction_ms.p95 ?? '-'} ms (goal p95 <= ${GOALS.reaction_p95_ms}: ${goalText(run.reaction_ms.p95 === null ? null : run.reaction_ms.p95 <= GOALS.reaction_p95_ms)})`,
   ].join('\n');
 }
