@@ -256,7 +256,7 @@ interface StatusSample {
   tMs: number;
   statusMs: number;
   readings: ReadingsStatus;
-  /** raft: the node's applied index and its log since the last snapshot (lastIndex - snapshotIndex, entries). */
+  /** raft: the node's applied index and its log since the last snapshot (commit index - snapshot index, entries). */
   raft: { applied: number; logSinceSnapshot: number };
   /** intakeLagMs: the MQTT adapter's intake lag (null before 2026-12-07's nodes); unreachable: its devices reported unreachable now. */
   intakeLagMs: number | null;
@@ -673,19 +673,51 @@ async function restartFleets(cluster: LocalCluster, dir: string, fleets: Map<num
 }
 
 
+/**
+ * metricValues reads a Prometheus text exposition into name{labels} → value (comments skipped). Exported for
+ * its test.
+ */
+export function metricValues(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const space = line.lastIndexOf(' ');
+    const value = Number(line.slice(space + 1));
+    if (space > 0 && Number.isFinite(value)) out.set(line.slice(0, space), value);
+  }
+  return out;
+}
+
+/**
+ * readingsStatus samples a node's readings counters from GET /metrics: not from /v1/status, whose state hash
+ * re-serializes every device whose readings changed since the last call (all of them at 10,000 devices) and
+ * held each node's event loop for seconds under this load, so polling it perturbed what it measured.
+ */
 async function readingsStatus(cluster: LocalCluster, gateway: number): Promise<StatusSample> {
   const started = performance.now();
-  const response = await cluster.fetch(`${cluster.apiUrl(gateway)}/v1/status`, { signal: AbortSignal.timeout(30_000) });
-  if (!response.ok) throw new Error(`GET /v1/status of node ${gateway}: HTTP ${response.status}`);
-  const body = (await response.json()) as {
-    devices?: { readings?: ReadingsStatus; adapters?: { protocol: string; intakeLagMs?: number; unreachable: string[] }[] }; applied?: number; lastIndex?: number; snapshotIndex?: number;
-  };
+  const response = await cluster.fetch(`${cluster.apiUrl(gateway)}/metrics`, { signal: AbortSignal.timeout(30_000) });
+  if (!response.ok) throw new Error(`GET /metrics of node ${gateway}: HTTP ${response.status}`);
+  const metrics = metricValues(await response.text());
   const statusMs = performance.now() - started;
-  if (body.devices?.readings === undefined) throw new Error(`GET /v1/status of node ${gateway}: expected a devices.readings section, got ${JSON.stringify(Object.keys(body))}`);
-  const mqtt = body.devices.adapters?.find((adapter) => adapter.protocol === 'mqtt');
+  const must = (name: string): number => {
+    const value = metrics.get(name);
+    if (value === undefined) throw new Error(`GET /metrics of node ${gateway}: expected ${name}`);
+    return value;
+  };
+  const dropped: Record<string, number> = {};
+  for (const [key, value] of metrics) {
+    const match = /^quorumgate_device_readings_dropped_total\{reason="([^"]+)"\}$/.exec(key);
+    if (match !== null) dropped[match[1]!] = value;
+  }
+  const lag = metrics.get('quorumgate_device_intake_lag_seconds{protocol="mqtt"}');
   return {
-    tMs: Date.now(), statusMs, readings: body.devices.readings, raft: { applied: body.applied ?? 0, logSinceSnapshot: (body.lastIndex ?? 0) - (body.snapshotIndex ?? 0) },
-    intakeLagMs: mqtt?.intakeLagMs ?? null, unreachable: mqtt?.unreachable.length ?? 0,
+    tMs: Date.now(), statusMs,
+    readings: {
+      queued: must('quorumgate_device_readings_queued'), submitted: must('quorumgate_device_readings_submitted_total'), dropped,
+      batches: metrics.get('quorumgate_device_reading_batches_total') ?? 0, batchMs: (metrics.get('quorumgate_device_reading_batch_seconds_total') ?? 0) * 1000,
+    },
+    raft: { applied: must('quorumgate_raft_applied_index'), logSinceSnapshot: must('quorumgate_raft_commit_index') - must('quorumgate_raft_snapshot_index') },
+    intakeLagMs: lag === undefined ? null : Math.round(lag * 1000), unreachable: metrics.get('quorumgate_device_unreachable{protocol="mqtt"}') ?? 0,
   };
 }
 
@@ -758,7 +790,7 @@ async function steadyWindow(cluster: LocalCluster, fleets: ReadonlyMap<number, F
     growing ||= backlog.growing;
     perNode[`n${gateway}`] = {
       submitted_per_s: Math.round(submitted / windowS), queued: series.map((s) => s.readings.queued), backlog, dropped_in_window: dropped, dropped_total: last.readings.dropped,
-      status_ms: summary(series.map((s) => s.statusMs)),
+      metrics_ms: summary(series.map((s) => s.statusMs)),
       entries_applied_per_s: Math.round((last.raft.applied - first.raft.applied) / windowS),
       log_since_snapshot: series.map((s) => s.raft.logSinceSnapshot),
       // The node's own batches of readings: how many settled in the window and their mean time from proposal to outcome.
