@@ -9,7 +9,7 @@
 // Usage: npx tsx bench/devices-harness.ts [--devices 3334] [--seconds 20]   (root; mosquitto installed)
 // Prints one JSON object; records nothing by itself (BENCHMARKS.md quotes it).
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'mqtt';
@@ -44,6 +44,7 @@ async function main(): Promise<void> {
   const devices = flag('--devices', 3_334);
   const seconds = flag('--seconds', 20);
   const dir = mkdtempSync(join(tmpdir(), 'qg-devices-harness-'));
+  chmodSync(dir, 0o755); // the broker drops to its own user, which must traverse the directory
   const broker = new MosquittoBroker();
   let fleetPid: number | undefined;
   const subscriber = { client: null as ReturnType<typeof connect> | null, received: 0 };
