@@ -4,8 +4,8 @@
 // behind gateway 1 whose readings move it between `normal` (allow) and `suspicious` (quarantine).
 //
 // Per size it measures, over a steady window (--seconds):
-//   readings/s     readings committed and applied to the agreed state: the sum over the nodes of GET /v1/status
-//                  `devices.readings.submitted` (a node counts a reading once its telemetry batch committed and
+//   readings/s     readings committed and applied to the agreed state: the sum over the nodes of GET /metrics
+//                  `quorumgate_device_readings_submitted_total` (a node counts a reading once its telemetry batch committed and
 //                  applied on that node), against what the fleet published (the simulators' own counters);
 //   backlog        each node's `devices.readings.queued` over the window and its dropped readings by reason;
 //   CPU            each node process's utime+stime (/proc/<pid>/stat) over the window, per second and per
@@ -67,7 +67,7 @@ export const BUNDLE_DEVICES = 2_000;
 const REGISTER_BATCH = 200;
 /** WIRE_INTERVAL_MS is the reaction sensor's packet interval to the upstream server (the wire's resolution). */
 const WIRE_INTERVAL_MS = 2;
-/** STATUS_EVERY_MS spaces the /v1/status polls of the steady window. */
+/** STATUS_EVERY_MS spaces the /metrics polls of the settling and the steady window. */
 const STATUS_EVERY_MS = 5_000;
 const WARMUP_MS = 5_000;
 /** SETTLE_MAX_MS bounds the wait for the nodes' queues to drain after the fleet connects. */
@@ -1052,14 +1052,14 @@ function writeResults(options: Options, runs: readonly SizeRun[], startedAt: str
     runs,
     ...(failed === undefined ? {} : { failed }),
     notes: [
-      'readings_per_s: readings committed and applied, summed over the nodes\' GET /v1/status devices.readings.submitted (each node counts the readings of its own telemetry batches once they committed and applied on it), over the steady window, which starts 5 s after every fleet device connected and once every node\'s queue is under a second of its readings (settle_s).',
+      'readings_per_s: readings committed and applied, summed over the nodes\' GET /metrics quorumgate_device_readings_submitted_total (GET /v1/status devices.readings.submitted before 2026-12-07) (each node counts the readings of its own telemetry batches once they committed and applied on it), over the steady window, which starts 5 s after every fleet device connected and once every node\'s queue is under a second of its readings (settle_s).',
       'offered_per_s: what the fleet simulators published (their own counters) over the same window; the reaction sensor publishes besides (1/s).',
       'cpu_ms_per_reading: a process\'s utime+stime over the window divided by the readings applied cluster-wide in it (every node applies every reading; each also receives and batches its own third).',
       'rss_mb_max: the largest VmRSS of any node process, sampled every second from registration to the end of the size\'s reactions.',
       'reaction: set the sensor\'s temperature (control socket) and have it publish at once (/flood of 1) → the new verdict enforced on gateway 1\'s switch, seen on the wire (UDP every 2 ms to an upstream server: quarantine = last packet before they stop, allow = first packet again). state_visible: the same start → GET /v1/devices/probe on gateway 1 shows the new state.',
       'fleet: one simulator process per gateway in the host namespace, connecting to its gateway\'s management address (the fleet does not cross the switch; the reaction sensor, in its own namespace behind gateway 1, does). Fleet devices are registered with ports that are not on the bridge (not plugged in).',
-      'status_ms: how long each GET /v1/status took (the window polls it every 5 s; the state hash in it is computed once per applied entry since 2026-12-06 c5a2871, before that on every call).',
-      'entries_applied_per_s: Raft entries the node applied per second over the window (readings_per_s / entries = readings per entry); log_since_snapshot: lastIndex - snapshotIndex at each poll (the log a node holds in memory).',
+      'metrics_ms: how long each GET /metrics took (the window polls it every 5 s; status_ms in runs before 2026-12-07: GET /v1/status, whose state hash held the nodes for seconds at 10,000 devices). batches_per_s and batch_ms_mean: the node\'s batches of readings settled and their mean time from proposal to outcome; intake_lag_ms: its MQTT intake lag at each poll; cores: the machine\'s busy and idle CPU (/proc/stat) and each part of the run over the window, other = busy minus the run\'s processes (other engineers\' work on the shared machine).',
+      'entries_applied_per_s: Raft entries the node applied per second over the window (readings_per_s / entries = readings per entry); log_since_snapshot: commit index - snapshot index at each poll (the log a node holds in memory).',
     ],
   };
   mkdirSync(repoPath('bench', 'results'), { recursive: true });
