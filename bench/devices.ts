@@ -598,7 +598,7 @@ function writeSecrets(cluster: LocalCluster, dir: string, perGateway: readonly n
  */
 async function registerFleet(cluster: LocalCluster, adminKeys: readonly string[], from: readonly number[], to: readonly number[]): Promise<void> {
   const clusterId = new Uint8Array(Buffer.from(cluster.clusterId, 'hex'));
-  const leader = await cluster.waitForLeader(30_000);
+  const leader = await metricsLeader(cluster, 60_000);
   await Promise.all(GATEWAYS.map(async (gateway) => {
     const pair = readIdentityKey(adminKeys[gateway - 1]!);
     const signer = keyIdHex(pair.publicKey);
@@ -613,10 +613,34 @@ async function registerFleet(cluster: LocalCluster, adminKeys: readonly string[]
         const signed = signCommand({ clusterId, domain: DOMAIN, signer, seq, notAfterMs: Date.now() + 600_000, payload: { kind: 'putDevice', device: spec } }, [pair]);
         return Buffer.from(signed).toString('base64');
       });
-      await submitBatch(cluster, envelopes, `gateway ${gateway}'s devices`);
+      await submitBatch(cluster, envelopes, `gateway ${gateway}'s devices`, () => metricsLeader(cluster, 60_000));
     }
     process.stdout.write(`  gateway ${gateway}: ${devices.length} devices registered\n`);
   }));
+}
+
+/**
+ * metricsLeader waits until exactly one node says, in GET /metrics, that it leads (the highest term wins a tie
+ * of stale answers). Not cluster.waitForLeader: its GET /v1/status computes the state hash, which at 10,000
+ * freshly registered devices outlasted its 1 s timeout on every node (run of 2026-12-07 00:44).
+ */
+async function metricsLeader(cluster: LocalCluster, timeoutMs: number): Promise<number> {
+  let leader = 0;
+  await waitUntilAsync(async () => {
+    const answers = await Promise.all(GATEWAYS.map(async (gateway) => {
+      try {
+        const response = await cluster.fetch(`${cluster.apiUrl(gateway)}/metrics`, { signal: AbortSignal.timeout(10_000) });
+        const metrics = metricValues(await response.text());
+        return { gateway, leads: metrics.get('quorumgate_raft_is_leader') === 1, term: metrics.get('quorumgate_raft_term') ?? 0 };
+      } catch {
+        return undefined; // not answering now
+      }
+    }));
+    const leading = answers.flatMap((a) => (a?.leads === true ? [a] : [])).sort((a, b) => b.term - a.term);
+    leader = leading[0]?.gateway ?? 0;
+    return leader !== 0;
+  }, timeoutMs, 'a leader (GET /metrics)');
+  return leader;
 }
 
 async function getJson(cluster: LocalCluster, url: string): Promise<unknown> {
