@@ -4,8 +4,8 @@
 // behind gateway 1 whose readings move it between `normal` (allow) and `suspicious` (quarantine).
 //
 // Per size it measures, over a steady window (--seconds):
-//   readings/s     readings committed and applied to the agreed state: the sum over the nodes of GET /v1/status
-//                  `devices.readings.submitted` (a node counts a reading once its telemetry batch committed and
+//   readings/s     readings committed and applied to the agreed state: the sum over the nodes of GET /metrics
+//                  `quorumgate_device_readings_submitted_total` (a node counts a reading once its telemetry batch committed and
 //                  applied on that node), against what the fleet published (the simulators' own counters);
 //   backlog        each node's `devices.readings.queued` over the window and its dropped readings by reason;
 //   CPU            each node process's utime+stime (/proc/<pid>/stat) over the window, per second and per
@@ -67,11 +67,13 @@ export const BUNDLE_DEVICES = 2_000;
 const REGISTER_BATCH = 200;
 /** WIRE_INTERVAL_MS is the reaction sensor's packet interval to the upstream server (the wire's resolution). */
 const WIRE_INTERVAL_MS = 2;
-/** STATUS_EVERY_MS spaces the /v1/status polls of the steady window. */
+/** STATUS_EVERY_MS spaces the /metrics polls of the settling and the steady window. */
 const STATUS_EVERY_MS = 5_000;
 const WARMUP_MS = 5_000;
 /** SETTLE_MAX_MS bounds the wait for the nodes' queues to drain after the fleet connects. */
-const SETTLE_MAX_MS = 600_000;
+const SETTLE_MAX_MS = 150_000;
+/** MAX_REACTIONS_BACKLOGGED bounds the reactions taken at a size whose backlog grew in the window. */
+const MAX_REACTIONS_BACKLOGGED = 4;
 const MAX_SIZE = 20_000;
 /** LOGS_DIR keeps the nodes' and brokers' logs of the last run (the cluster directory is removed). */
 const LOGS_DIR = join(tmpdir(), 'qg-bench-devices-logs');
@@ -248,14 +250,19 @@ interface ReadingsStatus {
   queued: number;
   submitted: number;
   dropped: Record<string, number>;
+  batches?: number;
+  batchMs?: number;
 }
 
 interface StatusSample {
   tMs: number;
   statusMs: number;
   readings: ReadingsStatus;
-  /** raft: the node's applied index and its log since the last snapshot (lastIndex - snapshotIndex, entries). */
+  /** raft: the node's applied index and its log since the last snapshot (commit index - snapshot index, entries). */
   raft: { applied: number; logSinceSnapshot: number };
+  /** intakeLagMs: the MQTT adapter's intake lag (null before 2026-12-07's nodes); unreachable: its devices reported unreachable now. */
+  intakeLagMs: number | null;
+  unreachable: number;
 }
 
 interface ProcessWatch {
@@ -314,6 +321,23 @@ class Watcher {
   }
 }
 
+/** machineTicks reads the machine's busy and idle clock ticks, all CPUs together (/proc/stat's first line). */
+function machineTicks(): { busy: number; idle: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields;
+  return { busy: user + nice + system + irq + softirq + steal, idle: idle + iowait };
+}
+
+/** vswitchdPid is the private OVS's ovs-vswitchd (its pid file), or undefined. */
+function vswitchdPid(): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(hostPaths().ovsDir, 'vswitchd.pid'), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function readProc<T>(pid: number, file: 'stat' | 'status', parse: (text: string) => T): T | undefined {
   try {
     return parse(readFileSync(`/proc/${pid}/${file}`, 'utf8'));
@@ -346,6 +370,8 @@ interface SizeRun {
   per_node: Record<string, unknown>;
   mosquitto: Record<string, unknown>;
   fleet_processes: Record<string, unknown>;
+  /** cores: the machine's busy and idle CPU over the window and each part of the run's share (ms of CPU per second). */
+  cores: Record<string, unknown>;
   rss_mb_max: number;
   reaction_ms: { p50: number | null; p95: number | null; n: number; up: ReturnType<typeof summary>; down: ReturnType<typeof summary>; state_visible: ReturnType<typeof summary> };
   reactions: Reaction[];
@@ -410,7 +436,10 @@ async function main(): Promise<void> {
     await teardownNetwork(PREFIX);
     cluster = await LocalCluster.create({
       dir: join(dir, 'cluster'), nodes: 3, application: 'quorumgate', dataplanePrefix: PREFIX, devicesSubnet: SUBNET,
-      timing: { tickMs: 50, electionTicks: 10, heartbeatTicks: 1 },
+      // The product's Raft timing (RUNTIME_DEFAULTS: 100 ms ticks, a 1 s election timeout). Until 2026-12-07 the bench
+      // halved it (50 ms ticks): with the two cores saturated, event-loop pauses of half a second then deposed
+      // leaders again and again (34 terms in one 10,000-device run), each change costing the batches in flight.
+      timing: { tickMs: 100, electionTicks: 10, heartbeatTicks: 1 },
     });
     const c = cluster;
     const network = await buildNetwork({
@@ -453,6 +482,11 @@ async function main(): Promise<void> {
     });
     await probe.set({ temperature: 20 });
     const wire = await startWire(network, probeDevice.namespace, helpers);
+    // The rest of what the run puts on the cores, so the nodes' share can be told from the harness's.
+    helpers.forEach((pid, i) => watcher.watch(`wire${i + 1}`, pid));
+    watcher.watch('bench', process.pid);
+    const vswitchd = vswitchdPid();
+    if (vswitchd !== undefined) watcher.watch('vswitchd', vswitchd);
 
     const runs: SizeRun[] = [];
     let registered = splitAcross(0, GATEWAYS.length);
@@ -483,21 +517,30 @@ async function main(): Promise<void> {
       process.stdout.write(`${settled ? 'settled' : 'NOT settled (measuring anyway)'} after ${settleS.toFixed(1)} s more: every node's queue under a second of its readings and its readings committing\n`);
       const steady = await steadyWindow(c, fleets, watcher, options.seconds);
       process.stdout.write(`steady: ${steady.readingsPerS.toFixed(0)} readings/s applied (fleet published ${steady.offeredPerS.toFixed(0)}/s); backlog ${steady.backlogGrowing ? 'GROWING' : 'flat'}\n`);
-      const reactions = await measureReactions(c, probe, wire, options.reactions, size);
-      const all = reactions.map((r) => r.reactionMs);
-      const run: SizeRun = {
-        devices: size, fleet_per_gateway: perGateway, registration_s: Math.round(registrationS * 10) / 10, connect_s: Math.round(connectS * 10) / 10,
-        settle_s: Math.round(settleS * 10) / 10, settled,
-        window_s: steady.windowS, offered_per_s: Math.round(steady.offeredPerS), readings_per_s: Math.round(steady.readingsPerS), backlog_growing: steady.backlogGrowing,
-        per_node: steady.perNode, mosquitto: steady.mosquitto, fleet_processes: steady.fleet,
-        rss_mb_max: Math.max(...GATEWAYS.map((gateway) => watcher.rssMbMax(`n${gateway}`))),
-        reaction_ms: {
-          ...summary(all), up: summary(reactions.filter((r) => r.direction === 'up').map((r) => r.reactionMs)),
-          down: summary(reactions.filter((r) => r.direction === 'down').map((r) => r.reactionMs)), state_visible: summary(reactions.map((r) => r.stateMs)),
-        },
-        reactions,
+      // With a growing backlog a reaction measures the queue ahead of the probe's reading (≈20 s each at 10,000 devices on
+      // 2026-12-06/07), not the path: then at most MAX_REACTIONS_BACKLOGGED are taken, so a run stays within its lock.
+      const reactionCount = steady.backlogGrowing ? Math.min(options.reactions, MAX_REACTIONS_BACKLOGGED) : options.reactions;
+      const makeRun = (reactions: Reaction[]): SizeRun => {
+        const all = reactions.map((r) => r.reactionMs);
+        return {
+          devices: size, fleet_per_gateway: perGateway, registration_s: Math.round(registrationS * 10) / 10, connect_s: Math.round(connectS * 10) / 10,
+          settle_s: Math.round(settleS * 10) / 10, settled,
+          window_s: steady.windowS, offered_per_s: Math.round(steady.offeredPerS), readings_per_s: Math.round(steady.readingsPerS), backlog_growing: steady.backlogGrowing,
+          per_node: steady.perNode, mosquitto: steady.mosquitto, fleet_processes: steady.fleet, cores: steady.cores,
+          rss_mb_max: Math.max(...GATEWAYS.map((gateway) => watcher.rssMbMax(`n${gateway}`))),
+          reaction_ms: {
+            ...summary(all), up: summary(reactions.filter((r) => r.direction === 'up').map((r) => r.reactionMs)),
+            down: summary(reactions.filter((r) => r.direction === 'down').map((r) => r.reactionMs)), state_visible: summary(reactions.map((r) => r.stateMs)),
+          },
+          reactions,
+        };
       };
-      runs.push(run);
+      // The window's figures are written before the reactions, so a run stopped or failing during them keeps them.
+      runs.push(makeRun([]));
+      writeResults(options, runs, startedAt, loadAtStart);
+      const reactions = await measureReactions(c, probe, wire, reactionCount, size);
+      const run = makeRun(reactions);
+      runs[runs.length - 1] = run;
       process.stdout.write(`${formatRun(run)}\n`);
       writeResults(options, runs, startedAt, loadAtStart);
     }
@@ -555,7 +598,7 @@ function writeSecrets(cluster: LocalCluster, dir: string, perGateway: readonly n
  */
 async function registerFleet(cluster: LocalCluster, adminKeys: readonly string[], from: readonly number[], to: readonly number[]): Promise<void> {
   const clusterId = new Uint8Array(Buffer.from(cluster.clusterId, 'hex'));
-  const leader = await cluster.waitForLeader(30_000);
+  const leader = await metricsLeader(cluster, 60_000);
   await Promise.all(GATEWAYS.map(async (gateway) => {
     const pair = readIdentityKey(adminKeys[gateway - 1]!);
     const signer = keyIdHex(pair.publicKey);
@@ -570,10 +613,34 @@ async function registerFleet(cluster: LocalCluster, adminKeys: readonly string[]
         const signed = signCommand({ clusterId, domain: DOMAIN, signer, seq, notAfterMs: Date.now() + 600_000, payload: { kind: 'putDevice', device: spec } }, [pair]);
         return Buffer.from(signed).toString('base64');
       });
-      await submitBatch(cluster, envelopes, `gateway ${gateway}'s devices`);
+      await submitBatch(cluster, envelopes, `gateway ${gateway}'s devices`, () => metricsLeader(cluster, 60_000));
     }
     process.stdout.write(`  gateway ${gateway}: ${devices.length} devices registered\n`);
   }));
+}
+
+/**
+ * metricsLeader waits until exactly one node says, in GET /metrics, that it leads (the highest term wins a tie
+ * of stale answers). Not cluster.waitForLeader: its GET /v1/status computes the state hash, which at 10,000
+ * freshly registered devices outlasted its 1 s timeout on every node (run of 2026-12-07 00:44).
+ */
+async function metricsLeader(cluster: LocalCluster, timeoutMs: number): Promise<number> {
+  let leader = 0;
+  await waitUntilAsync(async () => {
+    const answers = await Promise.all(GATEWAYS.map(async (gateway) => {
+      try {
+        const response = await cluster.fetch(`${cluster.apiUrl(gateway)}/metrics`, { signal: AbortSignal.timeout(10_000) });
+        const metrics = metricValues(await response.text());
+        return { gateway, leads: metrics.get('quorumgate_raft_is_leader') === 1, term: metrics.get('quorumgate_raft_term') ?? 0 };
+      } catch {
+        return undefined; // not answering now
+      }
+    }));
+    const leading = answers.flatMap((a) => (a?.leads === true ? [a] : [])).sort((a, b) => b.term - a.term);
+    leader = leading[0]?.gateway ?? 0;
+    return leader !== 0;
+  }, timeoutMs, 'a leader (GET /metrics)');
+  return leader;
 }
 
 async function getJson(cluster: LocalCluster, url: string): Promise<unknown> {
@@ -641,14 +708,52 @@ async function restartFleets(cluster: LocalCluster, dir: string, fleets: Map<num
 }
 
 
+/**
+ * metricValues reads a Prometheus text exposition into name{labels} → value (comments skipped). Exported for
+ * its test.
+ */
+export function metricValues(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const space = line.lastIndexOf(' ');
+    const value = Number(line.slice(space + 1));
+    if (space > 0 && Number.isFinite(value)) out.set(line.slice(0, space), value);
+  }
+  return out;
+}
+
+/**
+ * readingsStatus samples a node's readings counters from GET /metrics: not from /v1/status, whose state hash
+ * re-serializes every device whose readings changed since the last call (all of them at 10,000 devices) and
+ * held each node's event loop for seconds under this load, so polling it perturbed what it measured.
+ */
 async function readingsStatus(cluster: LocalCluster, gateway: number): Promise<StatusSample> {
   const started = performance.now();
-  const response = await cluster.fetch(`${cluster.apiUrl(gateway)}/v1/status`, { signal: AbortSignal.timeout(30_000) });
-  if (!response.ok) throw new Error(`GET /v1/status of node ${gateway}: HTTP ${response.status}`);
-  const body = (await response.json()) as { devices?: { readings?: ReadingsStatus }; applied?: number; lastIndex?: number; snapshotIndex?: number };
+  const response = await cluster.fetch(`${cluster.apiUrl(gateway)}/metrics`, { signal: AbortSignal.timeout(30_000) });
+  if (!response.ok) throw new Error(`GET /metrics of node ${gateway}: HTTP ${response.status}`);
+  const metrics = metricValues(await response.text());
   const statusMs = performance.now() - started;
-  if (body.devices?.readings === undefined) throw new Error(`GET /v1/status of node ${gateway}: expected a devices.readings section, got ${JSON.stringify(Object.keys(body))}`);
-  return { tMs: Date.now(), statusMs, readings: body.devices.readings, raft: { applied: body.applied ?? 0, logSinceSnapshot: (body.lastIndex ?? 0) - (body.snapshotIndex ?? 0) } };
+  const must = (name: string): number => {
+    const value = metrics.get(name);
+    if (value === undefined) throw new Error(`GET /metrics of node ${gateway}: expected ${name}`);
+    return value;
+  };
+  const dropped: Record<string, number> = {};
+  for (const [key, value] of metrics) {
+    const match = /^quorumgate_device_readings_dropped_total\{reason="([^"]+)"\}$/.exec(key);
+    if (match !== null) dropped[match[1]!] = value;
+  }
+  const lag = metrics.get('quorumgate_device_intake_lag_seconds{protocol="mqtt"}');
+  return {
+    tMs: Date.now(), statusMs,
+    readings: {
+      queued: must('quorumgate_device_readings_queued'), submitted: must('quorumgate_device_readings_submitted_total'), dropped,
+      batches: metrics.get('quorumgate_device_reading_batches_total') ?? 0, batchMs: (metrics.get('quorumgate_device_reading_batch_seconds_total') ?? 0) * 1000,
+    },
+    raft: { applied: must('quorumgate_raft_applied_index'), logSinceSnapshot: must('quorumgate_raft_commit_index') - must('quorumgate_raft_snapshot_index') },
+    intakeLagMs: lag === undefined ? null : Math.round(lag * 1000), unreachable: metrics.get('quorumgate_device_unreachable{protocol="mqtt"}') ?? 0,
+  };
 }
 
 /**
@@ -666,7 +771,8 @@ async function settle(cluster: LocalCluster, perGateway: readonly number[]): Pro
     const ok = previous !== undefined && now.every((sample, i) => sample.readings.queued <= Math.max(100, perGateway[i]!) && sample.readings.submitted > previous![i]!.readings.submitted);
     good = ok ? good + 1 : 0;
     if (good >= 2) return true;
-    process.stdout.write(`  settling: queued ${now.map((sample) => sample.readings.queued).join(' / ')}, submitted ${now.map((sample) => sample.readings.submitted).join(' / ')}\n`);
+    process.stdout.write(`  settling: queued ${now.map((sample) => sample.readings.queued).join(' / ')}, submitted ${now.map((sample) => sample.readings.submitted).join(' / ')}`
+      + `, batches ${now.map((sample) => sample.readings.batches ?? '-').join(' / ')}, intake lag ${now.map((sample) => sample.intakeLagMs ?? '-').join(' / ')} ms, unreachable ${now.map((sample) => sample.unreachable).join(' / ')}\n`);
     previous = now;
     await sleep(STATUS_EVERY_MS);
   }
@@ -681,6 +787,7 @@ async function fleetPublished(fleets: ReadonlyMap<number, Fleet>): Promise<numbe
 /** steadyWindow measures readings applied, backlog, CPU and RSS over `seconds`, polling each node's status every STATUS_EVERY_MS. */
 async function steadyWindow(cluster: LocalCluster, fleets: ReadonlyMap<number, Fleet>, watcher: Watcher, seconds: number): Promise<{
   windowS: number; readingsPerS: number; offeredPerS: number; backlogGrowing: boolean; perNode: Record<string, unknown>; mosquitto: Record<string, unknown>; fleet: Record<string, unknown>;
+  cores: Record<string, unknown>;
 }> {
   const samples = new Map<number, StatusSample[]>(GATEWAYS.map((gateway) => [gateway, []]));
   const take = async (): Promise<void> => {
@@ -689,6 +796,7 @@ async function steadyWindow(cluster: LocalCluster, fleets: ReadonlyMap<number, F
   };
   const publishedBefore = await fleetPublished(fleets);
   const cpuBefore = watcher.cpuTicks();
+  const machineBefore = machineTicks();
   const startMs = Date.now();
   await take();
   const endAt = startMs + seconds * 1000;
@@ -699,6 +807,7 @@ async function steadyWindow(cluster: LocalCluster, fleets: ReadonlyMap<number, F
   await sleep(Math.max(0, endAt - Date.now()));
   const publishedAfter = await fleetPublished(fleets);
   const cpuAfter = watcher.cpuTicks();
+  const machineAfter = machineTicks();
   const endMs = Date.now();
   await take();
   const windowS = (endMs - startMs) / 1000;
@@ -716,9 +825,15 @@ async function steadyWindow(cluster: LocalCluster, fleets: ReadonlyMap<number, F
     growing ||= backlog.growing;
     perNode[`n${gateway}`] = {
       submitted_per_s: Math.round(submitted / windowS), queued: series.map((s) => s.readings.queued), backlog, dropped_in_window: dropped, dropped_total: last.readings.dropped,
-      status_ms: summary(series.map((s) => s.statusMs)),
+      metrics_ms: summary(series.map((s) => s.statusMs)),
       entries_applied_per_s: Math.round((last.raft.applied - first.raft.applied) / windowS),
       log_since_snapshot: series.map((s) => s.raft.logSinceSnapshot),
+      // The node's own batches of readings: how many settled in the window and their mean time from proposal to outcome.
+      batches_per_s: Math.round(((last.readings.batches ?? 0) - (first.readings.batches ?? 0)) / windowS * 10) / 10,
+      batch_ms_mean: (last.readings.batches ?? 0) > (first.readings.batches ?? 0)
+        ? Math.round(((last.readings.batchMs ?? 0) - (first.readings.batchMs ?? 0)) / ((last.readings.batches ?? 0) - (first.readings.batches ?? 0))) : null,
+      intake_lag_ms: series.map((s) => s.intakeLagMs),
+      unreachable: last.unreachable,
     };
   }
   const cpuOf = (name: string): { cpu_ms_per_s: number; cpu_ms_total: number } => {
@@ -738,9 +853,24 @@ async function steadyWindow(cluster: LocalCluster, fleets: ReadonlyMap<number, F
     mosquitto[`n${gateway}`] = { ...broker, cpu_ms_per_reading: perReading(broker.cpu_ms_total), rss_mb_max: watcher.rssMbMax(`mosquitto${gateway}`) };
     if (fleets.has(gateway)) fleet[`g${gateway}`] = { ...cpuOf(`fleet${gateway}`), rss_mb_max: watcher.rssMbMax(`fleet${gateway}`) };
   }
+  // Where the two cores went over the window: the machine as a whole (/proc/stat) and each process of the run.
+  const machineMs = (ticks: number): number => Math.round((ticks * 1000) / CLK_TCK / windowS);
+  const processes: Record<string, number> = {};
+  for (const name of cpuAfter.keys()) processes[name] = cpuOf(name).cpu_ms_per_s;
+  const sum = (prefix: string): number => Object.entries(processes).filter(([name]) => name.startsWith(prefix)).reduce((total, [, ms]) => total + ms, 0);
+  const busy = machineMs(machineAfter.busy - machineBefore.busy);
+  const cores = {
+    machine_busy_ms_per_s: busy, machine_idle_ms_per_s: machineMs(machineAfter.idle - machineBefore.idle),
+    nodes_ms_per_s: sum('n'), mosquitto_ms_per_s: sum('mosquitto'), fleet_ms_per_s: sum('fleet'), vswitchd_ms_per_s: sum('vswitchd'),
+    wire_and_bench_ms_per_s: sum('wire') + sum('bench'),
+    other_ms_per_s: busy - Object.values(processes).reduce((total, ms) => total + ms, 0),
+    per_reading_ms: applied === 0 ? null : {
+      nodes: perReading(sum('n') * windowS), mosquitto: perReading(sum('mosquitto') * windowS), fleet: perReading(sum('fleet') * windowS),
+    },
+  };
   return {
     windowS: Math.round(windowS * 10) / 10, readingsPerS: applied / windowS, offeredPerS: (publishedAfter - publishedBefore) / windowS,
-    backlogGrowing: growing, perNode, mosquitto, fleet,
+    backlogGrowing: growing, perNode, mosquitto, fleet, cores,
   };
 }
 
@@ -889,11 +1019,13 @@ function goalText(met: boolean | null): string {
 }
 
 /** formatRun prints one size's figures beside the goals. */
-export function formatRun(run: Pick<SizeRun, 'devices' | 'readings_per_s' | 'offered_per_s' | 'backlog_growing' | 'rss_mb_max' | 'reaction_ms' | 'per_node'>): string {
+export function formatRun(run: Pick<SizeRun, 'devices' | 'readings_per_s' | 'offered_per_s' | 'backlog_growing' | 'rss_mb_max' | 'reaction_ms' | 'per_node' | 'cores'>): string {
   const cpu = Object.entries(run.per_node).map(([node, figures]) => `${node} ${(figures as { cpu_ms_per_reading?: number | null }).cpu_ms_per_reading ?? '-'} ms`).join(', ');
   return [
     `${run.devices} devices: ${run.readings_per_s} readings/s applied (offered ${run.offered_per_s}/s), backlog ${run.backlog_growing ? 'growing' : 'flat'}`,
     `  CPU per reading: ${cpu}; RSS max ${run.rss_mb_max} MB`,
+    `  cores (ms of CPU per s): ${Object.entries(run.cores).filter(([, v]) => typeof v === 'number').map(([k, v]) => `${k.replace(/_ms_per_s$/, '')} ${String(v)}`).join(', ')}`,
+    `  batches per node: ${Object.entries(run.per_node).map(([node, f]) => `${node} ${String((f as { batches_per_s?: unknown }).batches_per_s)}/s of ${String((f as { batch_ms_mean?: unknown }).batch_ms_mean)} ms, lag ${JSON.stringify((f as { intake_lag_ms?: unknown }).intake_lag_ms)}`).join('; ')}`,
     `  reaction p50 ${run.reaction_ms.p50 ?? '-'} ms, p95 ${run.reaction_ms.p95 ?? '-'} ms (goal p95 <= ${GOALS.reaction_p95_ms}: ${goalText(run.reaction_ms.p95 === null ? null : run.reaction_ms.p95 <= GOALS.reaction_p95_ms)})`,
   ].join('\n');
 }
@@ -944,14 +1076,14 @@ function writeResults(options: Options, runs: readonly SizeRun[], startedAt: str
     runs,
     ...(failed === undefined ? {} : { failed }),
     notes: [
-      'readings_per_s: readings committed and applied, summed over the nodes\' GET /v1/status devices.readings.submitted (each node counts the readings of its own telemetry batches once they committed and applied on it), over the steady window, which starts 5 s after every fleet device connected and once every node\'s queue is under a second of its readings (settle_s).',
+      'readings_per_s: readings committed and applied, summed over the nodes\' GET /metrics quorumgate_device_readings_submitted_total (GET /v1/status devices.readings.submitted before 2026-12-07) (each node counts the readings of its own telemetry batches once they committed and applied on it), over the steady window, which starts 5 s after every fleet device connected and once every node\'s queue is under a second of its readings (settle_s).',
       'offered_per_s: what the fleet simulators published (their own counters) over the same window; the reaction sensor publishes besides (1/s).',
       'cpu_ms_per_reading: a process\'s utime+stime over the window divided by the readings applied cluster-wide in it (every node applies every reading; each also receives and batches its own third).',
       'rss_mb_max: the largest VmRSS of any node process, sampled every second from registration to the end of the size\'s reactions.',
       'reaction: set the sensor\'s temperature (control socket) and have it publish at once (/flood of 1) → the new verdict enforced on gateway 1\'s switch, seen on the wire (UDP every 2 ms to an upstream server: quarantine = last packet before they stop, allow = first packet again). state_visible: the same start → GET /v1/devices/probe on gateway 1 shows the new state.',
       'fleet: one simulator process per gateway in the host namespace, connecting to its gateway\'s management address (the fleet does not cross the switch; the reaction sensor, in its own namespace behind gateway 1, does). Fleet devices are registered with ports that are not on the bridge (not plugged in).',
-      'status_ms: how long each GET /v1/status took (the window polls it every 5 s; the state hash in it is computed once per applied entry since 2026-12-06 c5a2871, before that on every call).',
-      'entries_applied_per_s: Raft entries the node applied per second over the window (readings_per_s / entries = readings per entry); log_since_snapshot: lastIndex - snapshotIndex at each poll (the log a node holds in memory).',
+      'metrics_ms: how long each GET /metrics took (the window polls it every 5 s; status_ms in runs before 2026-12-07: GET /v1/status, whose state hash held the nodes for seconds at 10,000 devices). batches_per_s and batch_ms_mean: the node\'s batches of readings settled and their mean time from proposal to outcome; intake_lag_ms: its MQTT intake lag at each poll; cores: the machine\'s busy and idle CPU (/proc/stat) and each part of the run over the window, other = busy minus the run\'s processes (other engineers\' work on the shared machine).',
+      'entries_applied_per_s: Raft entries the node applied per second over the window (readings_per_s / entries = readings per entry); log_since_snapshot: commit index - snapshot index at each poll (the log a node holds in memory).',
     ],
   };
   mkdirSync(repoPath('bench', 'results'), { recursive: true });

@@ -225,10 +225,12 @@ const SUBMIT_ATTEMPTS = 6;
  * registration is never applied twice. A loaded 2-core machine changed leaders during registration of 10,000
  * devices in two runs of 2026-12-06.
  */
-export async function submitBatch(cluster: LocalCluster, envelopes: readonly string[], what: string): Promise<void> {
+export async function submitBatch(
+  cluster: LocalCluster, envelopes: readonly string[], what: string, findLeader: () => Promise<number> = () => cluster.waitForLeader(30_000),
+): Promise<void> {
   let last = '';
   for (let attempt = 1; attempt <= SUBMIT_ATTEMPTS; attempt++) {
-    const leader = await cluster.waitForLeader(30_000);
+    const leader = await findLeader();
     let answer: { status: number; body: unknown };
     try {
       answer = await postJson(`${cluster.apiUrl(leader)}/v1/commands/batch`, { envelopes }, 120_000, cluster.httpsAgent());

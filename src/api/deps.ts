@@ -53,6 +53,8 @@ export interface DeviceAdapterStatus {
   devices: number;
   /** unreachable lists the ids of its devices that stopped answering (the alert device-unreachable). */
   unreachable: string[];
+  /** intakeLagMs (MQTT): how far behind its broker the node's intake is; silence this long is not blamed on devices. */
+  intakeLagMs?: number;
 }
 
 /** DevicesStatus is the node-local device section of GET /v1/status (docs/api.md "Cluster"). */
@@ -60,8 +62,11 @@ export interface DevicesStatus {
   adapters: DeviceAdapterStatus[];
   /** broker is this gateway's Mosquitto, null when the node runs none. */
   broker: { running: boolean; address: string; lastError: string | null } | null;
-  /** readings: waiting for a telemetry batch, dropped (by reason), and submitted to the cluster. */
-  readings: { queued: number; dropped: Record<string, number>; submitted: number };
+  /**
+   * readings: waiting for a telemetry batch, dropped (by reason), and submitted to the cluster; batches of
+   * readings proposed and settled, and the sum of their time from first proposal to outcome (ms).
+   */
+  readings: { queued: number; dropped: Record<string, number>; submitted: number; batches?: number; batchMs?: number };
   /** commands: device commands being carried out now, and those given up (listed as failed). */
   commands: { inFlight: number; failed: number };
   /** management: the gateway's management port and address, and why it is not ready yet (docs/devices.md). */

@@ -33,6 +33,15 @@ export const metricsRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, 
   if (devices !== undefined) {
     gauge('quorumgate_device_readings_queued', 'Readings waiting for a telemetry batch (bounded; the oldest are dropped first).', () => devices.status().readings.queued);
     gauge('quorumgate_device_readings_submitted_total', 'Readings committed in node-signed telemetry.', () => devices.status().readings.submitted);
+    gauge('quorumgate_device_reading_batches_total', 'Batches of readings proposed and settled (committed, refused or given up).', () => devices.status().readings.batches ?? 0);
+    gauge('quorumgate_device_reading_batch_seconds_total', 'Summed time of those batches from first proposal to outcome (with batches_total: the mean round trip).', () => (devices.status().readings.batchMs ?? 0) / 1000);
+    new Gauge({
+      name: 'quorumgate_device_intake_lag_seconds', help: 'How far behind its broker an adapter\'s intake is (silence this long is not blamed on devices).',
+      labelNames: ['protocol'], registers: [registry],
+      collect() {
+        for (const adapter of devices.status().adapters) if (adapter.intakeLagMs !== undefined) this.set({ protocol: adapter.protocol }, adapter.intakeLagMs / 1000);
+      },
+    });
     gauge('quorumgate_device_commands_in_flight', 'Device commands being carried out now.', () => devices.status().commands.inFlight);
     gauge('quorumgate_device_commands_failed_total', 'Device commands given up (listed as failed).', () => devices.status().commands.failed);
     new Gauge({

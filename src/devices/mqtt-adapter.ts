@@ -5,6 +5,11 @@
 // no state across its restarts). The broker's ACL keeps each device to its own topics; this adapter still
 // drops what comes for a device it does not watch, and bounds size and rate per device.
 //
+// The gateway measures its own intake lag: every ECHO_INTERVAL_MS it publishes an echo to itself on
+// qg/_gateway/echo (no device id starts with "_", so no device may publish there), which comes back through the
+// same broker queue and event loop as the readings. Liveness discounts that lag, so a node that is behind
+// on its intake does not blame its devices for the silence (health() shows the lag).
+//
 // Reconnection is ours, not MQTT.js's fixed period: capped exponential backoff with jitter, counted in
 // health(). While the broker is unreachable, silence is not blamed on the devices (liveness is suspended).
 import { randomBytes } from 'node:crypto';
@@ -40,6 +45,13 @@ interface PendingCommand {
   settle: (outcome: CommandOutcome) => void;
 }
 
+/** ECHO_LEVEL is the topic level of the gateway's own echo (qg/_gateway/echo): never a device id (DEVICE_ID_PATTERN). */
+const ECHO_LEVEL = '_gateway';
+/** ECHO_INTERVAL_MS spaces the echoes that measure the intake lag. */
+export const ECHO_INTERVAL_MS = 250;
+/** MAX_ECHOES_OUT bounds the echoes awaited at once (a stalled intake keeps the oldest one's age growing). */
+const MAX_ECHOES_OUT = 64;
+
 /** commandKey is the pending map's key of (device, command id). */
 function commandKey(deviceId: string, id: number): string {
   return `${deviceId}/${id}`;
@@ -64,6 +76,12 @@ export class MqttAdapter implements DeviceAdapter {
   private lastError: string | null = null;
   /** retries counts failed connection attempts since the last successful one. */
   private retries = 0;
+  /** echoesOut are the send times of the echoes not back yet, oldest first (bounded); lastEchoLagMs is the latest one's round trip. */
+  private echoesOut: number[] = [];
+  private lastEchoLagMs = 0;
+  /** lastEchoBackSentMs is when the newest echo that came back was sent (the connection's time before any); null before a connection. */
+  private lastEchoBackSentMs: number | null = null;
+  private echoTimer: NodeJS.Timeout | null = null;
 
   constructor(init: MqttAdapterInit) {
     if (typeof init.host !== 'string' || init.host === '') throw badInput('mqtt adapter host', 'the broker address', init.host);
@@ -96,7 +114,8 @@ export class MqttAdapter implements DeviceAdapter {
       this.lastError = error.message;
     });
     client.on('close', () => this.disconnected());
-    this.checkTimer = setInterval(() => this.liveness.check(), LIVENESS_CHECK_MS);
+    this.checkTimer = setInterval(() => this.liveness.check(this.intakeLagMs()), LIVENESS_CHECK_MS);
+    this.echoTimer = setInterval(() => this.sendEcho(), ECHO_INTERVAL_MS);
     const first = new Promise<void>((resolve) => {
       client.once('connect', () => resolve());
       client.once('close', () => resolve());
@@ -160,7 +179,7 @@ export class MqttAdapter implements DeviceAdapter {
   health(): AdapterHealth {
     return {
       protocol: this.protocol, connected: this.client?.connected ?? false, lastError: this.lastError, retries: this.retries,
-      devices: this.devices.size, unreachable: this.liveness.unreachable(),
+      devices: this.devices.size, unreachable: this.liveness.unreachable(), intakeLagMs: Math.round(this.intakeLagMs()),
     };
   }
 
@@ -172,6 +191,7 @@ export class MqttAdapter implements DeviceAdapter {
     this.closed = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.checkTimer) clearInterval(this.checkTimer);
+    if (this.echoTimer) clearInterval(this.echoTimer);
     for (const waiting of [...this.pending.values()]) waiting.settle({ ok: false, reason: 'adapter closed before the ack', retryable: true });
     const client = this.client;
     if (client !== null) await new Promise<void>((resolve) => client.end(true, {}, () => resolve()));
@@ -197,12 +217,49 @@ export class MqttAdapter implements DeviceAdapter {
     return promise;
   }
 
+  /**
+   * intakeLagMs is how far behind the broker the intake may be now: the last echo's round trip, or the time
+   * since the newest echo that came back was sent, less one echo interval, whichever is larger. The second
+   * covers a node whose event loop stood still: its liveness check may run before the readings that waited
+   * in the socket meanwhile, and no echo was out to show it (bench:devices 2026-12-07: thousands of devices
+   * "silent for 5 s beyond a lag of 12 ms" after such pauses). Everything published before an echo that came
+   * back has been read, so that much is known; anything later may still be on its way.
+   */
+  intakeLagMs(): number {
+    if (this.lastEchoBackSentMs === null) return 0;
+    return Math.max(this.lastEchoLagMs, this.now() - this.lastEchoBackSentMs - ECHO_INTERVAL_MS);
+  }
+
+  private sendEcho(): void {
+    const client = this.client;
+    if (client === null || !client.connected || this.echoesOut.length >= MAX_ECHOES_OUT) return;
+    const sentMs = this.now();
+    this.echoesOut.push(sentMs);
+    client.publish(`${TOPIC_ROOT}/${ECHO_LEVEL}/echo`, `${client.options.clientId ?? ''} ${sentMs}`, { qos: 0 });
+  }
+
+  /** echo takes one of this adapter's echoes back (another gateway client's, after a restart, is ignored). */
+  private echo(client: MqttClient, payload: Buffer): void {
+    const [clientId, sent] = payload.toString('latin1').split(' ');
+    const sentMs = Number(sent);
+    if (clientId !== client.options.clientId || !Number.isFinite(sentMs)) return;
+    while (this.echoesOut.length > 0 && this.echoesOut[0]! <= sentMs) this.echoesOut.shift();
+    this.lastEchoLagMs = Math.max(0, this.now() - sentMs);
+    this.lastEchoBackSentMs = Math.max(this.lastEchoBackSentMs ?? sentMs, sentMs);
+  }
+
   private connected(client: MqttClient): void {
     assert.equal(client, this.client, 'events come from the current client');
     this.retries = 0;
     this.lastError = null;
     this.counters.add('connects');
-    client.subscribe({ [`${TOPIC_ROOT}/+/readings`]: { qos: 0 }, [`${TOPIC_ROOT}/+/acks`]: { qos: 1 }, [`${TOPIC_ROOT}/+/status`]: { qos: 1 } }, (error) => {
+    this.echoesOut = [];
+    this.lastEchoLagMs = 0;
+    this.lastEchoBackSentMs = this.now();
+    client.subscribe({
+      [`${TOPIC_ROOT}/+/readings`]: { qos: 0 }, [`${TOPIC_ROOT}/+/acks`]: { qos: 1 }, [`${TOPIC_ROOT}/+/status`]: { qos: 1 },
+      [`${TOPIC_ROOT}/${ECHO_LEVEL}/echo`]: { qos: 0 },
+    }, (error) => {
       if (error) this.lastError = `subscribe failed: ${error.message}`;
     });
     for (const device of this.devices.values()) this.publishConfig(device.deviceId, device.samplingMs);
@@ -233,6 +290,10 @@ export class MqttAdapter implements DeviceAdapter {
     const [root, deviceId, kind] = levels;
     if (levels.length !== 3 || root !== TOPIC_ROOT || deviceId === undefined) {
       this.counters.add('bad_topic');
+      return;
+    }
+    if (deviceId === ECHO_LEVEL) {
+      if (kind === 'echo' && this.client !== null) this.echo(this.client, payload);
       return;
     }
     if (!this.devices.has(deviceId)) {

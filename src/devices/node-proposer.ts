@@ -13,7 +13,18 @@
 //
 // Readings wait unsigned in a bounded buffer while the proposer is busy or the cluster has no leader:
 // the oldest are dropped first and counted, so a long outage costs the oldest readings, never memory.
+//
+// Readings are the one exception to "one at a time": with a backlog (at least `pipelineAtEvents` readings
+// waiting while a batch is in flight) up to `maxBatchesInFlight` batches of readings are in flight at once.
+// One batch per round trip caps a node at maxEventsPerBatch ÷ round trip readings a second whatever its CPU:
+// at 10,000 devices (3,333 readings/s per node, batches of 512, round trips of 150-300 ms on a busy machine)
+// the queues sat at their cap (bench:devices, 2026-12-06). Each batch is still signed just before it is
+// proposed, so batches leave in sequence order and commit in it unless a proposal is lost on the way (a
+// leader change); then a later batch may commit first and the earlier one is refused as `stale_sequence`,
+// i.e. it never applied: its readings go back to the head of the queue and are signed again. Other commands
+// (signed elsewhere, or to sign here) wait until no batch is in flight and go alone, as before.
 import { strict as assert } from 'node:assert';
+import { MAX_TELEMETRY_EVENTS } from '../commands/constants.js';
 import type { CheckedReading } from './reading-check.js';
 
 /** DeviceAlert is an alert the node raises itself about a device it serves (e.g. device-unreachable). */
@@ -48,7 +59,12 @@ export interface NodeProposerInit {
   /** onCommitted reports each proposed command's result (for logs and counters). */
   onResult?: (what: string, outcome: ProposeOutcome) => void;
   maxBufferedReadings?: number;
+  /** maxEventsPerBatch bounds one telemetry batch (at most the codec's MAX_TELEMETRY_EVENTS). */
   maxEventsPerBatch?: number;
+  /** maxBatchesInFlight bounds the batches of readings in flight at once (1: one at a time). */
+  maxBatchesInFlight?: number;
+  /** pipelineAtEvents: with a batch in flight, another leaves once this many readings wait. */
+  pipelineAtEvents?: number;
   flushDelayMs?: number;
   /** giveUpAfterMs: how long one command is proposed again before it is dropped (its signature expires at 60 s). */
   giveUpAfterMs?: number;
@@ -65,6 +81,11 @@ export interface NodeProposerStats {
   rejectedBatches: number;
   droppedReadings: Record<string, number>;
   retries: number;
+  /** readingBatches and readingBatchMs: batches of readings settled, and their summed time from first proposal to outcome. */
+  readingBatches: number;
+  readingBatchMs: number;
+  /** requeuedReadings counts readings whose batch was refused as stale (overtaken by a later one) and that went back to the queue. */
+  requeuedReadings: number;
   lastError: string | null;
 }
 
@@ -75,7 +96,9 @@ interface QueuedCommand {
   done?: (outcome: ProposeOutcome) => void;
 }
 
-const DEFAULTS = { maxBufferedReadings: 50_000, maxEventsPerBatch: 512, flushDelayMs: 25, giveUpAfterMs: 45_000 };
+const DEFAULTS = {
+  maxBufferedReadings: 50_000, maxEventsPerBatch: MAX_TELEMETRY_EVENTS, maxBatchesInFlight: 2, pipelineAtEvents: 256, flushDelayMs: 25, giveUpAfterMs: 45_000,
+};
 /** MAX_QUEUED_COMMANDS bounds the non-reading commands waiting (alert batches, done reports, discoveries). */
 const MAX_QUEUED_COMMANDS = 1024;
 
@@ -87,18 +110,24 @@ export class NodeProposer {
   /** readings[readingsHead..] wait for a batch; the head moves instead of shifting the array (a full buffer drops one per reading). */
   private readings: BufferedEvent[] = [];
   private readingsHead = 0;
+  /** requeued are readings of a batch refused as stale, proposed again before the buffer (at most maxBatchesInFlight batches). */
+  private requeued: BufferedEvent[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
   private wake: (() => void) | null = null;
-  private filling = false;
+  /** wakeAt: how many queued readings wake the loop (1 when idle; a batch's worth while it waits for one to fill or settle). */
+  private wakeAt = 1;
   private running = false;
   private loop: Promise<void> = Promise.resolve();
   private readonly stats: NodeProposerStats = {
     queuedReadings: 0, queuedCommands: 0, submittedReadings: 0, committedBatches: 0, rejectedBatches: 0,
-    droppedReadings: {}, retries: 0, lastError: null,
+    droppedReadings: {}, retries: 0, readingBatches: 0, readingBatchMs: 0, requeuedReadings: 0, lastError: null,
   };
 
   constructor(init: NodeProposerInit) {
     this.init = { ...DEFAULTS, ...init };
-    assert(this.init.maxBufferedReadings > 0 && this.init.maxEventsPerBatch > 0, 'proposer bounds are positive');
+    const { maxBufferedReadings, maxEventsPerBatch, maxBatchesInFlight, pipelineAtEvents } = this.init;
+    assert(maxBufferedReadings > 0 && maxEventsPerBatch > 0 && maxEventsPerBatch <= MAX_TELEMETRY_EVENTS, 'proposer bounds are positive; a batch fits the codec');
+    assert(Number.isInteger(maxBatchesInFlight) && maxBatchesInFlight >= 1 && pipelineAtEvents >= 1, 'at least one batch in flight');
   }
 
   /** start runs the proposing loop until stop(). */
@@ -108,11 +137,12 @@ export class NodeProposer {
     this.loop = this.run();
   }
 
-  /** stop ends the loop after the command in flight settles; what is queued is dropped (readings are re-sampled). */
+  /** stop ends the loop after the commands in flight settle; what is queued is dropped (readings are re-sampled). */
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
     await this.loop;
+    await this.drain();
   }
 
   /** addReadings queues checked readings; when the buffer is full the oldest are dropped and counted. */
@@ -132,7 +162,7 @@ export class NodeProposer {
   }
 
   private queuedReadings(): number {
-    return this.readings.length - this.readingsHead;
+    return this.readings.length - this.readingsHead + this.requeued.length;
   }
 
   /** compactReadings drops the consumed prefix once it is half the array (amortized O(1) per reading). */
@@ -148,14 +178,14 @@ export class NodeProposer {
   }
 
   private trimAndWake(): void {
-    const excess = this.queuedReadings() - this.init.maxBufferedReadings;
+    const excess = this.readings.length - this.readingsHead - this.init.maxBufferedReadings;
     if (excess > 0) {
       this.readingsHead += excess;
       this.countDrop('buffer_full', excess);
     }
     this.compactReadings();
-    // While a batch fills up, only a full batch cuts its delay short.
-    if (!this.filling || this.queuedReadings() >= this.init.maxEventsPerBatch) this.wake?.();
+    // While a batch fills up or one is in flight, only enough readings for a batch wake the loop.
+    if (this.queuedReadings() >= this.wakeAt) this.wake?.();
   }
 
   /** addCommand queues a command to sign when its turn comes; false when the queue is full. */
@@ -193,36 +223,73 @@ export class NodeProposer {
 
   private async run(): Promise<void> {
     while (this.running) {
-      const presigned = this.presigned.shift();
-      if (presigned !== undefined) {
-        const outcome = await this.proposeUntilSettled(presigned.what, presigned.signed);
-        presigned.done?.(outcome);
+      if (this.presigned.length > 0 || this.commands.length > 0) {
+        // Not beside batches of readings: a command overtaken by a later batch would be refused as stale.
+        await this.drain();
+        const presigned = this.presigned.shift();
+        if (presigned !== undefined) {
+          const outcome = await this.proposeUntilSettled(presigned.what, presigned.signed);
+          presigned.done?.(outcome);
+          continue;
+        }
+        const command = this.commands.shift();
+        if (command !== undefined) {
+          const outcome = await this.proposeUntilSettled(command.what, this.init.sign(command.domain, command.payload));
+          command.done?.(outcome);
+        }
         continue;
       }
-      const command = this.commands.shift();
-      if (command !== undefined) {
-        const outcome = await this.proposeUntilSettled(command.what, this.init.sign(command.domain, command.payload));
-        command.done?.(outcome);
-        continue;
-      }
-      if (this.queuedReadings() > 0) {
+      const queued = this.queuedReadings();
+      if (queued > 0 && this.inFlight.size === 0) {
         // Let a batch fill up a little: one proposal of many readings costs far less than many of one.
-        if (this.queuedReadings() < this.init.maxEventsPerBatch) await this.sleepOrWake(this.init.flushDelayMs);
-        await this.proposeReadings();
+        if (queued < this.init.maxEventsPerBatch) await this.sleepOrWake(this.init.flushDelayMs, this.init.maxEventsPerBatch);
+        this.launchReadings();
         continue;
       }
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
-      this.wake = null;
+      if (this.inFlight.size > 0 && this.inFlight.size < this.init.maxBatchesInFlight && queued >= this.init.pipelineAtEvents) {
+        this.launchReadings();
+        continue;
+      }
+      // Idle, or batches in flight: wait for readings (a batch's worth when one is in flight), a command, or a settled batch.
+      await this.waitForWork(this.inFlight.size === 0 ? 1 : this.init.pipelineAtEvents);
     }
   }
 
-  private async proposeReadings(): Promise<void> {
-    const end = Math.min(this.readings.length, this.readingsHead + this.init.maxEventsPerBatch);
-    const taken = this.readings.slice(this.readingsHead, end);
+  /** launchReadings takes a batch of readings now and proposes it without waiting for it (the loop tracks it in inFlight). */
+  private launchReadings(): void {
+    const batch: Promise<void> = this.proposeReadings().finally(() => {
+      this.inFlight.delete(batch);
+      this.wake?.();
+    });
+    this.inFlight.add(batch);
+  }
+
+  /** drain waits until no batch of readings is in flight. */
+  private async drain(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.race(this.inFlight);
+  }
+
+  private async waitForWork(wakeAt: number): Promise<void> {
+    this.wakeAt = wakeAt;
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+    });
+    this.wake = null;
+    this.wakeAt = 1;
+  }
+
+  /** takeReadings takes the next batch's events: those sent back first, then the buffer's oldest (synchronously). */
+  private takeReadings(): BufferedEvent[] {
+    const taken = this.requeued.splice(0, this.init.maxEventsPerBatch);
+    const end = Math.min(this.readings.length, this.readingsHead + this.init.maxEventsPerBatch - taken.length);
+    for (let index = this.readingsHead; index < end; index++) taken.push(this.readings[index]!);
     this.readingsHead = end;
     this.compactReadings();
+    return taken;
+  }
+
+  private async proposeReadings(): Promise<void> {
+    const taken = this.takeReadings();
     const byDomain = new Map<string, BufferedEvent[]>();
     for (const reading of taken) {
       const domain = this.init.domainOf(reading.deviceId);
@@ -239,9 +306,21 @@ export class NodeProposer {
         ? { kind: 'reading', deviceId: r.deviceId, sensor: r.sensor, value: r.value }
         : { kind: 'alert', deviceId: r.deviceId, alertType: r.alertType, source: r.source }));
       const readingCount = readings.filter((r) => r.kind === 'reading').length;
+      const clock = this.init.clock ?? Date.now;
+      const started = clock();
       const outcome = await this.proposeUntilSettled('readings', this.init.sign(domain, { kind: 'telemetry', events }));
-      if (outcome.kind === 'committed' && (outcome.ok || outcome.code === 'duplicate')) this.stats.submittedReadings += readingCount;
-      else this.countDrop(outcome.kind === 'committed' ? `rejected_${outcome.code ?? 'unknown'}` : 'not_committed', events.length);
+      this.stats.readingBatches++;
+      this.stats.readingBatchMs += clock() - started;
+      if (outcome.kind === 'committed' && (outcome.ok || outcome.code === 'duplicate')) {
+        this.stats.submittedReadings += readingCount;
+      } else if (outcome.kind === 'committed' && outcome.code === 'stale_sequence' && this.running) {
+        // Overtaken by a later batch of this node: it never applied. Its readings go first in the next batch, signed anew.
+        this.requeued = [...readings, ...this.requeued];
+        this.stats.requeuedReadings += readings.length;
+        this.wake?.();
+      } else {
+        this.countDrop(outcome.kind === 'committed' ? `rejected_${outcome.code ?? 'unknown'}` : 'not_committed', events.length);
+      }
     }
   }
 
@@ -270,8 +349,8 @@ export class NodeProposer {
     return this.init.sleep ? this.init.sleep(ms) : new Promise((resolve) => setTimeout(resolve, ms));
   }
 
-  private sleepOrWake(ms: number): Promise<void> {
-    this.filling = true;
+  private sleepOrWake(ms: number, wakeAt: number): Promise<void> {
+    this.wakeAt = wakeAt;
     return new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, ms);
       this.wake = () => {
@@ -280,7 +359,7 @@ export class NodeProposer {
       };
     }).then(() => {
       this.wake = null;
-      this.filling = false;
+      this.wakeAt = 1;
     });
   }
 }

@@ -72,6 +72,8 @@ export interface AdapterHealth {
   devices: number;
   /** unreachable lists the watched devices currently reported unreachable, sorted. */
   unreachable: string[];
+  /** intakeLagMs (MQTT): how far behind its broker the adapter's intake is (silence this long is not blamed on devices). */
+  intakeLagMs?: number;
 }
 
 /** AdapterEvents are the callbacks an adapter is constructed with. They must not throw. */

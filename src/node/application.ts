@@ -205,7 +205,10 @@ function devicesStatus(link: DeviceLink): DevicesStatus {
   return {
     adapters: status.adapters,
     broker: status.broker,
-    readings: { queued: status.readings.queuedReadings, dropped: status.readings.droppedReadings, submitted: status.readings.submittedReadings },
+    readings: {
+      queued: status.readings.queuedReadings, dropped: status.readings.droppedReadings, submitted: status.readings.submittedReadings,
+      batches: status.readings.readingBatches, batchMs: Math.round(status.readings.readingBatchMs),
+    },
     commands: { inFlight: status.commands.inFlight, failed: status.commands.failed },
     management: status.management,
     problems: status.problems,

@@ -10,7 +10,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BUNDLE_DEVICES, backlogOf, benchPolicy, chunks, cpuTicksOf, deltaCounts, fleetDevice, fleetId, formatTable, parseOptions, rssMbOf, splitAcross, summary,
+  BUNDLE_DEVICES, backlogOf, benchPolicy, chunks, cpuTicksOf, deltaCounts, fleetDevice, fleetId, formatTable, metricValues, parseOptions, rssMbOf, splitAcross, summary,
 } from '../../bench/devices.js';
 import { validatePolicy } from '../../src/policy/index.js';
 
@@ -120,5 +120,20 @@ describe('backlog, drops and percentiles', () => {
     assert.match(formatTable([run(10, 10, 140, 120)]), /10000 readings\/s with no growing backlog: not measured.*reaction p95 <= 300 ms at every size: met/);
     assert.match(formatTable([run(10, 10, 140, 120), run(10_000, 6_000, 450, 900)]), /no growing backlog: NOT met; RSS <= 200 MB per node at 10,000: NOT met; reaction p95 <= 300 ms at every size: NOT met/);
     assert.match(formatTable([]), /KalKi \(published\): 125 devices, reaction 3 s/);
+  });
+});
+
+describe('bench:devices metrics', () => {
+  test('a Prometheus exposition is read by name and labels; comments and malformed lines are skipped', () => {
+    const text = [
+      '# HELP quorumgate_device_readings_queued Readings waiting.', '# TYPE quorumgate_device_readings_queued gauge',
+      'quorumgate_device_readings_queued 1234', 'quorumgate_device_readings_dropped_total{reason="buffer_full"} 56',
+      'quorumgate_device_intake_lag_seconds{protocol="mqtt"} 0.25', 'garbage', 'not_a_number NaNx', '',
+    ].join('\n');
+    const values = metricValues(text);
+    assert.equal(values.get('quorumgate_device_readings_queued'), 1234);
+    assert.equal(values.get('quorumgate_device_readings_dropped_total{reason="buffer_full"}'), 56);
+    assert.equal(values.get('quorumgate_device_intake_lag_seconds{protocol="mqtt"}'), 0.25);
+    assert.equal(values.size, 3);
   });
 });

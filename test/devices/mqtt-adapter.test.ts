@@ -93,6 +93,21 @@ adapterContract('mqtt', makeRig, available.ok ? false : available.reason, (rig) 
     assert.deepEqual(adapter.health().unreachable, []);
   });
 
+  test('mqtt: the adapter measures its own intake lag through the broker (an echo on qg/_gateway/echo)', async () => {
+    const { adapter } = rig();
+    await waitFor('an echo came back', () => adapter.health().intakeLagMs !== undefined && (adapter.stats().readings ?? 0) > 0, 5_000);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const lag = adapter.health().intakeLagMs!;
+    assert.ok(lag >= 0 && lag < 250, `an idle broker and node: the lag is a round trip of a few ms, found ${lag} ms`);
+    assert.equal(adapter.stats().bad_topic ?? 0, 0, 'the echo is not counted as a bad topic');
+    // The node's event loop standing still is intake lag too: right after a 1.5 s pause, before the socket is
+    // read, the lag covers the pause, so the liveness check that runs first does not blame the devices.
+    const until = Date.now() + 1_500;
+    while (Date.now() < until) { /* the event loop stands still */ }
+    assert.ok(adapter.health().intakeLagMs! >= 1_000, `after a 1.5 s pause the lag covers it, found ${adapter.health().intakeLagMs} ms`);
+    await waitFor('the lag back to a round trip once the echoes return', () => adapter.health().intakeLagMs! < 250, 5_000);
+  });
+
   test('mqtt: bad input to the port is refused with what, where, expected and got', async () => {
     const { adapter, a } = rig();
     assert.throws(() => adapter.watch({ ...a, deviceId: 'x/#' }), /mqtt watch\.deviceId: expected a device id .* got "x\/#"/);

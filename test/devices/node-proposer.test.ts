@@ -134,3 +134,89 @@ test('node-raised alerts go in the readings\' telemetry batches, not one command
   assert.equal(events.filter((e) => e.kind === 'alert').length, 4);
   assert.ok(h.proposed.length <= 2, `five events in at most two batches (of four), found ${h.proposed.length} commands`);
 });
+
+/** pipelineHarness is a cluster whose proposals take `delayMs` each and can be answered stale. */
+function pipelineHarness(options: { delayMs: number; staleSeqs?: Set<number> }) {
+  let seq = 0;
+  const bytesToSeq = new Map<string, number>();
+  const signedPayloads = new Map<number, NodePayload>();
+  const issued: number[] = [];
+  const committed: { seq: number; payload: NodePayload }[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const overlapWithCommand: string[] = [];
+  let commandInFlight = false;
+  const proposer = new NodeProposer({
+    sign: (_domain, payload) => {
+      seq++;
+      bytesToSeq.set(`cmd-${seq}`, seq);
+      signedPayloads.set(seq, payload);
+      return new TextEncoder().encode(`cmd-${seq}`);
+    },
+    propose: async (signed): Promise<ProposeOutcome> => {
+      const s = bytesToSeq.get(new TextDecoder().decode(signed))!;
+      const payload = signedPayloads.get(s)!;
+      const isCommand = payload.kind === 'deviceCommandsDone';
+      if (isCommand) commandInFlight = true;
+      if ((isCommand && inFlight > 0) || (!isCommand && commandInFlight)) overlapWithCommand.push(`seq ${s}`);
+      issued.push(s);
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, options.delayMs));
+      inFlight--;
+      if (isCommand) commandInFlight = false;
+      if (options.staleSeqs?.delete(s)) return { kind: 'committed', index: 0, ok: false, code: 'stale_sequence', reason: 'overtaken' };
+      committed.push({ seq: s, payload });
+      return { kind: 'committed', index: committed.length, ok: true };
+    },
+    domainOf: () => 'alpha',
+    flushDelayMs: 5,
+    maxEventsPerBatch: 8,
+    pipelineAtEvents: 4,
+    maxBatchesInFlight: 2,
+  });
+  const values = () => committed.flatMap((c) => (c.payload.kind === 'telemetry' ? (c.payload.events as { value: number }[]).map((e) => e.value) : []));
+  return { proposer, issued, committed, values, maxInFlight: () => maxInFlight, overlapWithCommand };
+}
+
+test('with a backlog, batches of readings are pipelined (bounded), leave in sequence order, and commands never overlap them', async () => {
+  const h = pipelineHarness({ delayMs: 20 });
+  h.proposer.start();
+  for (let v = 0; v < 60; v++) h.proposer.addReadings([reading('a-1', v)]);
+  h.proposer.addCommand('deviceCommandsDone', '', { kind: 'deviceCommandsDone', ids: [1], failures: [] });
+  for (let v = 60; v < 100; v++) h.proposer.addReadings([reading('a-1', v)]);
+  await until(() => h.proposer.snapshotStats().submittedReadings === 100 && h.proposer.snapshotStats().queuedCommands === 0);
+  await h.proposer.stop();
+  assert.equal(h.maxInFlight(), 2, 'two batches in flight under a backlog, never more');
+  assert.deepEqual(h.issued, [...h.issued].sort((a, b) => a - b), 'proposed in the order signed');
+  assert.deepEqual(h.overlapWithCommand, [], 'a command is proposed alone');
+  assert.deepEqual(h.values().sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i), 'every reading committed once');
+  const stats = h.proposer.snapshotStats();
+  assert.equal(stats.readingBatches, h.committed.length - 1, 'every batch of readings counted (not the command)');
+  assert.ok(stats.readingBatchMs >= stats.readingBatches * 15, `batch time summed (${stats.readingBatchMs} ms over ${stats.readingBatches})`);
+});
+
+test('a batch overtaken by a later one (refused as stale) is not lost: its readings are signed again and committed', async () => {
+  const h = pipelineHarness({ delayMs: 10, staleSeqs: new Set([2]) });
+  h.proposer.start();
+  for (let v = 0; v < 40; v++) h.proposer.addReadings([reading('a-1', v)]);
+  await until(() => h.proposer.snapshotStats().submittedReadings === 40);
+  await h.proposer.stop();
+  const stats = h.proposer.snapshotStats();
+  assert.ok(stats.requeuedReadings > 0, 'the stale batch went back to the queue');
+  assert.deepEqual(stats.droppedReadings, {}, 'nothing dropped');
+  assert.deepEqual(h.values().sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i), 'every reading committed exactly once');
+  assert.ok(!h.committed.some((c) => c.seq === 2), 'the stale bytes never applied');
+});
+
+test('without a backlog one batch is in flight at a time (the reading path is not split into tiny batches)', async () => {
+  const h = pipelineHarness({ delayMs: 20 });
+  h.proposer.start();
+  for (let v = 0; v < 6; v++) {
+    h.proposer.addReadings([reading('a-1', v)]);
+    await new Promise((resolve) => setTimeout(resolve, 8));
+  }
+  await until(() => h.proposer.snapshotStats().submittedReadings === 6);
+  await h.proposer.stop();
+  assert.equal(h.maxInFlight(), 1, 'fewer than pipelineAtEvents readings waiting never start a second batch');
+});

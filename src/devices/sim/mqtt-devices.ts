@@ -35,6 +35,8 @@ export class MqttDevice {
   private readonly values: { temperature: number; isOn: boolean; load: number } = { temperature: 21.5, isOn: true, load: 60 };
   published = 0;
   acked = 0;
+  /** packet is the last reading's PUBLISH packet, kept while the reading stays the same (the fleet's hot path). */
+  private packet: { payload: string; bytes: Buffer } | null = null;
 
   constructor(init: MqttDeviceInit) {
     this.init = init;
@@ -124,10 +126,19 @@ export class MqttDevice {
     }, this.samplingMs);
   }
 
+  /**
+   * publishReading sends the reading as one prebuilt QoS 0 PUBLISH written straight to the connection: a fleet
+   * of 3,333 devices spent ≈55 µs of CPU per reading in mqtt.js's publish path (17-20 % of a core per fleet at
+   * 10,000 devices, bench:devices 2026-12-06), which is the load generator's cost, not the gateway's.
+   * MQTT.js writes each of its own packets synchronously, so this whole packet cannot interleave with one.
+   */
   private publishReading(): void {
-    if (this.silent || this.client === null || !this.client.connected) return;
+    const client = this.client;
+    if (this.silent || client === null || !client.connected) return;
     this.published++;
-    this.client.publish(`qg/${this.id}/readings`, JSON.stringify(this.reading()), { qos: 0 });
+    const payload = JSON.stringify(this.reading());
+    if (this.packet?.payload !== payload) this.packet = { payload, bytes: publishPacket(`qg/${this.id}/readings`, payload) };
+    client.stream.write(this.packet.bytes);
   }
 
   private message(topic: string, payload: Buffer): void {
@@ -159,6 +170,23 @@ export class MqttDevice {
     // reboot: the sensor keeps its settings; it reports again at its interval.
     this.publishReading();
   }
+}
+
+/** publishPacket encodes an MQTT 3.1.1 PUBLISH at QoS 0, no retain (section 3.3: fixed header, remaining length, topic, payload). */
+export function publishPacket(topic: string, payload: string): Buffer {
+  const topicBytes = Buffer.from(topic, 'utf8');
+  const payloadBytes = Buffer.from(payload, 'utf8');
+  if (topicBytes.length > 0xffff) throw new Error(`publishPacket: topic expected at most 65535 bytes, got ${topicBytes.length}`);
+  const remaining = 2 + topicBytes.length + payloadBytes.length;
+  if (remaining > 268_435_455) throw new Error(`publishPacket: packet expected at most 268435455 bytes, got ${remaining}`);
+  const length: number[] = [];
+  for (let rest = remaining; ; ) {
+    const digit = rest % 128;
+    rest = Math.floor(rest / 128);
+    length.push(rest > 0 ? digit | 0x80 : digit);
+    if (rest === 0) break;
+  }
+  return Buffer.concat([Buffer.from([0x30, ...length, topicBytes.length >> 8, topicBytes.length & 0xff]), topicBytes, payloadBytes]);
 }
 
 function parse(payload: Buffer): Record<string, unknown> | null {
