@@ -159,7 +159,7 @@ export class RaftRuntime<Result> extends EventEmitter {
     this.applied = snapshot.metadata.index;
     // A commit index written without fsync may be lost in a crash, never below the snapshot (see the header).
     this.committed = Math.max(components.store.initialState().hardState.commit, this.applied);
-    this.requests = new RequestBook(this.init);
+    this.requests = new RequestBook(this.init, () => components.clock.monotonicMs());
     this.proposalQueue = new ProposalQueue(this.init.maxQueuedMessages);
     this.bootId = randomToken(components.random);
     this.node = new RawNode({
@@ -387,6 +387,7 @@ export class RaftRuntime<Result> extends EventEmitter {
   }
 
   private onTick(): void {
+    this.requests.expire();
     if (this.busy) {
       this.queuedTicks = Math.min(this.queuedTicks + 1, this.init.electionTicks);
       return;
@@ -481,6 +482,8 @@ export class RaftRuntime<Result> extends EventEmitter {
       this.emit('fatal', error);
       this.stopped = true;
       if (this.ticker) clearInterval(this.ticker);
+      // Without the ticker nothing would expire the pending requests: refuse them now.
+      this.requests.failAll(new RuntimeError('RUNTIME_STOPPED', 'the node stopped after a failure of its ready loop'));
     } finally {
       this.busy = false;
     }
