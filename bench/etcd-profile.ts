@@ -115,7 +115,8 @@ export async function runProfile(options: ProfileOptions, log: (line: string) =>
     await session.post('Profiler.setSamplingInterval', { interval: 1000 });
     for (const level of options.levels) {
       leaderName = await system.leader();
-      const pids = Object.fromEntries(nodeIds.map((id) => [`node-${id}`, cluster.pid(id)!] as const).concat([['client', process.pid]]));
+      const pids: Record<string, number> = { client: process.pid };
+      for (const id of nodeIds) pids[`node-${id}`] = cluster.pid(id)!;
       const readAll = (): Record<string, ThreadCpu> => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, threadCpu(pid)]));
       await session.post('Profiler.start');
       const startUs = monotonicUs();

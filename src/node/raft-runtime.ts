@@ -201,7 +201,28 @@ export class RaftRuntime<Result> extends EventEmitter {
       this.receiveForwardedProposal(message);
       return;
     }
+    if (message.type === MessageType.App && message.entries.length > 0) this.prepareEntries(message.entries);
     if (!this.feed(() => this.stepSafely(message))) this.droppedMessages += 1;
+  }
+
+  /**
+   * prepareEntries hands the payloads of entries received from the leader to the applier's prepare (if
+   * any), before they are even appended: a gateway verifies their signatures ahead in the thread pool
+   * while the entries wait for the fsync and the commit (gateway-applier.ts). Nothing is decided here:
+   * the entries may be refused or replaced, and apply decides alone.
+   */
+  private prepareEntries(entries: readonly Entry[]): void {
+    const applier = this.components.applier;
+    if (applier.prepare === undefined) return;
+    for (const entry of entries) {
+      if (entry.type !== EntryType.Normal || entry.data.length === 0 || entry.index <= this.applied) continue;
+      try {
+        applier.prepare(decodeLogEnvelope(entry.data).payload);
+      } catch (error) {
+        // apply() reports an undecodable entry, deterministically; nothing to prepare.
+        if (!(error instanceof LogEnvelopeError)) throw error;
+      }
+    }
   }
 
   /**
