@@ -31,6 +31,8 @@ export interface ProfileOptions {
 export interface ThreadCpu {
   readonly mainMs: number;
   readonly otherMs: number;
+  /** otherByNameMs: the other threads' CPU by thread name (/proc/.../comm: libuv-worker, V8 workers, ...). */
+  readonly otherByNameMs: Record<string, number>;
 }
 
 const WARMUP_SECONDS = 1;
@@ -53,18 +55,25 @@ const CLOCK_TICKS_PER_S = 100;
 export function threadCpu(pid: number): ThreadCpu {
   let mainMs = 0;
   let otherMs = 0;
+  const otherByNameMs: Record<string, number> = {};
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     let ticks: number;
+    let name: string;
     try {
       ticks = parseTaskStat(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+      name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
     } catch {
       continue; // a thread that ended between the listing and the read
     }
     const ms = (ticks * 1000) / CLOCK_TICKS_PER_S;
-    if (Number(tid) === pid) mainMs += ms;
-    else otherMs += ms;
+    if (Number(tid) === pid) {
+      mainMs += ms;
+    } else {
+      otherMs += ms;
+      otherByNameMs[name] = (otherByNameMs[name] ?? 0) + ms;
+    }
   }
-  return { mainMs, otherMs };
+  return { mainMs, otherMs, otherByNameMs };
 }
 
 function monotonicUs(): number {
@@ -87,6 +96,7 @@ interface LevelWindow {
 export interface ProcessReport {
   readonly main_thread_cpu_ms_per_write: number;
   readonly other_threads_cpu_ms_per_write: number;
+  readonly other_threads_by_name_ms_per_write: Record<string, number>;
   readonly main_thread_busy_share: number;
   readonly per_write_ms: Record<Category, number>;
   readonly top_self_ms: ProfileBreakdown['topSelf'];
@@ -179,6 +189,8 @@ function summarize(options: ProfileOptions, windows: readonly LevelWindow[], lea
       processes[label] = {
         main_thread_cpu_ms_per_write: round3(mainMs / w.writes),
         other_threads_cpu_ms_per_write: round3((after.otherMs - before.otherMs) / w.writes),
+        other_threads_by_name_ms_per_write: Object.fromEntries(Object.entries(after.otherByNameMs)
+          .map(([thread, ms]) => [thread, round3((ms - (before.otherByNameMs[thread] ?? 0)) / w.writes)] as const).filter(([, ms]) => ms > 0)),
         main_thread_busy_share: cut.sampledMs > 0 ? Math.round((busy / cut.sampledMs) * 1000) / 1000 : 0,
         per_write_ms: perWrite(cut, mainMs, w.writes),
         top_self_ms: cut.topSelf,
