@@ -69,6 +69,9 @@ export interface RaftRuntimeInit {
   readonly promoteLagEntries: number;
 }
 
+/** MIN_PREPARED_BATCH: an append from the leader carrying at least this many entries is prepared (prepareEntries). */
+export const MIN_PREPARED_BATCH = 2;
+
 /** RUNTIME_DEFAULTS are the documented defaults of RaftRuntimeInit. */
 export const RUNTIME_DEFAULTS: RaftRuntimeInit = {
   tickMs: 100,
@@ -201,7 +204,9 @@ export class RaftRuntime<Result> extends EventEmitter {
       this.receiveForwardedProposal(message);
       return;
     }
-    if (message.type === MessageType.App && message.entries.length > 0) this.prepareEntries(message.entries);
+    // Only a batch is prepared: a lone entry (one client) has nothing to overlap with, and handing it to
+    // the pool cost more CPU per write than verifying it in apply (bench:etcd profiles, issue #18).
+    if (message.type === MessageType.App && message.entries.length >= MIN_PREPARED_BATCH) this.prepareEntries(message.entries);
     if (!this.feed(() => this.stepSafely(message))) this.droppedMessages += 1;
   }
 

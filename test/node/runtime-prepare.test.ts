@@ -1,5 +1,6 @@
 // runtime-prepare.test.ts — goal: a follower's runtime hands every entry it receives from its leader to the
-// applier's prepare (a gateway verifies its signatures ahead, issue #18) before it applies that entry, and
+// applier's prepare (a gateway verifies its signatures ahead, issue #18) before it applies that entry — when
+// the append carries a batch; a lone entry is left to apply — and
 // prepare never stands in for apply: each entry is still applied once, in order, on every node, with the
 // same results. The leader, whose entries come from its own proposals, prepares nothing from the network.
 // Method: three in-process runtimes on an in-memory network over DurableStorage and MemoryLogStore, with a
@@ -32,7 +33,7 @@ class PreparingApplier extends LogApplier {
   }
 }
 
-test('followers prepare each received entry before applying it; every node applies the same log', async () => {
+test('followers prepare each entry of a received batch before applying it, not a lone entry; every node applies the same log', async () => {
   const runtimes = new Map<NodeId, RaftRuntime<unknown>>();
   const appliers = new Map<NodeId, PreparingApplier>();
   const deliver = (messages: readonly Message[]): void => {
@@ -80,6 +81,16 @@ test('followers prepare each received entry before applying it; every node appli
         assert.ok(prepared >= 0 && applied > prepared, `node ${id}: ${p} prepared at ${prepared}, applied at ${applied}`);
         assert.equal(calls.filter((c) => c === `apply ${p}`).length, 1, `node ${id}: ${p} applied once`);
       }
+    }
+    // A lone entry (one client) is not prepared: apply verifies it, as before.
+    await runtimes.get(1)!.propose(new Uint8Array(Buffer.from('alone')));
+    while (IDS.some((id) => appliers.get(id)!.applied().total < payloads.length + 1)) {
+      assert.ok(performance.now() < deadline + 10_000, 'not every node applied the lone write');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    for (const id of [2, 3] as const) {
+      assert.ok(appliers.get(id)!.calls.includes('apply alone'));
+      assert.ok(!appliers.get(id)!.calls.includes('prepare alone'), `node ${id} prepared a lone entry`);
     }
     const hashes = IDS.map((id) => appliers.get(id)!.applied().hash);
     assert.equal(new Set(hashes).size, 1, 'every node applied the same log');
