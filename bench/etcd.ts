@@ -694,6 +694,8 @@ export interface BenchOptions {
   readonly out: string;
   /** batchConnections: connections of quorumgate's batching client (its extra figures); 0 skips them. */
   readonly batchConnections?: number;
+  /** cpuProf: profile mode (etcd-profile.ts): quorumgate only, every process profiled, written under this directory. */
+  readonly cpuProf?: string;
 }
 
 /** SystemReport is one system's part of etcd.json. */
@@ -759,6 +761,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     .option('--election-ticks <n>', 'election timeout in ticks (etcd gets tick-ms × this)', parsePositiveInteger('--election-ticks', 5), 10)
     .option('--out <file>', 'the JSON report', packagePath('bench', 'results', 'etcd.json'))
     .option('--batch-connections <n>', 'connections of quorumgate\'s batching client (0: skip its figures)', parsePositiveInteger('--batch-connections', 0), DEFAULT_BATCH_CONNECTIONS)
+    .option('--cpu-prof <dir>', 'profile mode: quorumgate only, its three nodes (node --cpu-prof) and this client profiled at each level; profiles and a per-write breakdown (summary.json) go to <dir>')
     .parse([...argv])
     .opts<BenchOptions>();
 }
@@ -930,7 +933,10 @@ function goalText(ratio: number | null, met: (r: number) => boolean): string {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runBench(parseOptions(process.argv)).then(() => undefined).catch((error: unknown) => {
+  const options = parseOptions(process.argv);
+  // The profile mode lives in etcd-profile.ts, which imports this module: load it only when asked.
+  const run = options.cpuProf === undefined ? runBench(options) : import('./etcd-profile.js').then(({ runProfile }) => runProfile({ ...options, dir: options.cpuProf! }));
+  run.then(() => undefined).catch((error: unknown) => {
     console.error(`bench:etcd: ${error instanceof Error ? error.stack : String(error)}`);
     process.exit(1);
   });

@@ -10,6 +10,7 @@ import type { ApiDeps } from './deps.js';
 import { ConsistencyQuery, readPointFor, type GatewayDeps } from './read-point.js';
 import { WatchHub } from './watch.js';
 import { authorizeRead, grantCovers, grantsEvery } from './read-auth.js';
+import { verifiedAhead } from './verify-ahead.js';
 import { TokenError, type ReadGrant } from '../commands/index.js';
 import type { ServerResponse } from 'node:http';
 
@@ -109,7 +110,7 @@ function commandSubmitter(deps: ApiDeps, gateway: GatewayDeps, machine: () => St
    * ApiError (or an unknown error, a bug) when there is no such answer.
    */
   const submitOne = async (envelope: string, where: string, wait: 'committed' | 'enforced', timeoutMs: number): Promise<SubmitAnswer> => {
-    const bytes = decodeBase64(envelope, where);
+    const bytes = await verifiedAhead(machine(), decodeBase64(envelope, where));
     let checked;
     try {
       checked = machine().precheck(bytes, (deps.nowMs ?? Date.now)());

@@ -24,6 +24,11 @@ export const MAX_REASON_CHARS = 200;
 export const MAX_POLICY_JSON_CHARS = 512 * 1024;
 /** MAX_KEY_CACHE_ENTRIES bounds the cache of parsed native public keys used by the verifier. */
 export const MAX_KEY_CACHE_ENTRIES = 4096;
+/**
+ * MAX_BACKGROUND_VERIFICATIONS bounds the verifications verifyInBackground (crypto.ts) has in Node's
+ * thread pool at once; beyond it a check is not started and apply verifies on the main thread instead.
+ */
+export const MAX_BACKGROUND_VERIFICATIONS = 128;
 /** MAX_VERIFIED_CACHE_ENTRIES bounds the memo of signatures this process has verified (crypto.ts verifySignature). */
 export const MAX_VERIFIED_CACHE_ENTRIES = 8192;
 

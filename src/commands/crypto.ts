@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import nacl from 'tweetnacl';
-import { KEY_ID_BYTES, MAX_KEY_CACHE_ENTRIES, MAX_VERIFIED_CACHE_ENTRIES, PUBLIC_KEY_BYTES, SEED_BYTES, SIGNATURE_BYTES } from './constants.js';
+import { KEY_ID_BYTES, MAX_BACKGROUND_VERIFICATIONS, MAX_KEY_CACHE_ENTRIES, MAX_VERIFIED_CACHE_ENTRIES, PUBLIC_KEY_BYTES, SEED_BYTES, SIGNATURE_BYTES } from './constants.js';
 
 /** KeyPair is a raw Ed25519 key pair: the 32-byte seed (the private key of RFC 8032) and public key. */
 export interface KeyPair {
@@ -112,7 +112,11 @@ export function verifySignature(publicKey: Uint8Array, message: Uint8Array, sign
   if (publicKey.length !== PUBLIC_KEY_BYTES || signature.length !== SIGNATURE_BYTES) return false;
   const memoKey = toHex(signature);
   const memo = verified.get(memoKey);
-  if (memo !== undefined && memo.publicKey.equals(publicKey) && memo.message.equals(message)) return true;
+  if (memo !== undefined && memo.publicKey.equals(publicKey) && memo.message.equals(message)) {
+    counts.memoHits += 1;
+    return true;
+  }
+  counts.onThread += 1;
   let key: KeyObject;
   try {
     key = publicKeyObject(publicKey);
@@ -121,14 +125,76 @@ export function verifySignature(publicKey: Uint8Array, message: Uint8Array, sign
     return false;
   }
   const ok = verify(null, message, key, signature);
-  if (ok) {
-    if (verified.size >= MAX_VERIFIED_CACHE_ENTRIES) {
-      const oldest = verified.keys().next().value;
-      if (oldest !== undefined) verified.delete(oldest);
-    }
-    verified.set(memoKey, { publicKey: Buffer.from(publicKey), message: Buffer.from(message) });
-  }
+  if (ok) remember(memoKey, Buffer.from(publicKey), Buffer.from(message));
   return ok;
+}
+
+/** remember records a triple the native verifier accepted; bounded, oldest first out. */
+function remember(memoKey: string, publicKey: Buffer, message: Buffer): void {
+  if (verified.size >= MAX_VERIFIED_CACHE_ENTRIES) {
+    const oldest = verified.keys().next().value;
+    if (oldest !== undefined) verified.delete(oldest);
+  }
+  verified.set(memoKey, { publicKey, message });
+}
+
+/** SignatureCheck is one (public key, message, signature) triple that verification will ask about. */
+export interface SignatureCheck {
+  readonly publicKey: Uint8Array;
+  readonly message: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+let backgroundInFlight = 0;
+
+/** counts: verifications answered from the memo, verified natively on the caller's thread, and in the pool. */
+const counts = { memoHits: 0, onThread: 0, inBackground: 0 };
+
+/** verificationCounts returns how this process's signature checks were answered so far (for tests and metrics). */
+export function verificationCounts(): { readonly memoHits: number; readonly onThread: number; readonly inBackground: number } {
+  return { ...counts };
+}
+
+/**
+ * verifyInBackground runs the same native Ed25519 verification as verifySignature, in Node's thread pool
+ * instead of on the caller's thread, and records each triple that verifies in the memo — so that a later
+ * verifySignature of the same bytes (the edge check, or apply) is answered at once. It changes no
+ * answer: the memo holds only triples this process's native verifier accepted, compared byte for byte,
+ * and a check not finished (or not started: more than MAX_BACKGROUND_VERIFICATIONS in flight, malformed
+ * input) is simply verified again by verifySignature. The returned promise resolves once every started
+ * check finished; it never rejects. Issue #18: a node's main thread carries its API, Raft and apply, so
+ * moving verification (a fifth of the leader's CPU per write) to the pool's threads unloads it, and on
+ * followers it overlaps with the log's fsync.
+ */
+export function verifyInBackground(checks: readonly SignatureCheck[]): Promise<void> {
+  const started: Array<Promise<void>> = [];
+  for (const check of checks) {
+    if (backgroundInFlight >= MAX_BACKGROUND_VERIFICATIONS) break;
+    if (check.publicKey.length !== PUBLIC_KEY_BYTES || check.signature.length !== SIGNATURE_BYTES) continue;
+    const memoKey = toHex(check.signature);
+    const memo = verified.get(memoKey);
+    if (memo !== undefined && memo.publicKey.equals(check.publicKey) && memo.message.equals(check.message)) continue;
+    let key: KeyObject;
+    try {
+      key = publicKeyObject(check.publicKey);
+    } catch {
+      continue; // not a curve point: verifySignature answers false without the pool
+    }
+    // Copies: the pool reads them on another thread, and the memo keeps them.
+    const publicKey = Buffer.from(check.publicKey);
+    const message = Buffer.from(check.message);
+    const signature = Buffer.from(check.signature);
+    backgroundInFlight += 1;
+    counts.inBackground += 1;
+    started.push(new Promise<void>((resolve) => {
+      verify(null, message, key, signature, (error, ok) => {
+        backgroundInFlight -= 1;
+        if (error === null && ok) remember(memoKey, publicKey, message);
+        resolve();
+      });
+    }));
+  }
+  return started.length === 0 ? Promise.resolve() : Promise.all(started).then(() => undefined);
 }
 
 /** sha256 hashes bytes. */

@@ -4,11 +4,11 @@ export { CommandError, type CommandErrorCode } from './errors.js';
 export type * from './types.js';
 export { encodeBody, decodeBody, encodeSignedCommand, decodeSignedCommand } from './codec.js';
 export {
-  generateKeyPair, keyPairFromSeed, keyId, keyIdHex, signMessage, verifySignature, privateKeyObject, sha256, toHex, fromHex,
-  type KeyPair, type SignerImplementation,
+  generateKeyPair, keyPairFromSeed, keyId, keyIdHex, signMessage, verifySignature, verifyInBackground, verificationCounts, privateKeyObject, sha256, toHex, fromHex,
+  type KeyPair, type SignerImplementation, type SignatureCheck,
 } from './crypto.js';
 export { signBody, signCommand } from './envelope.js';
-export { verifyCommand, rolesFor, type Role, type KeyRecord, type RootSet, type TrustView, type VerifiedCommand } from './verify.js';
+export { verifyCommand, signatureChecks, rolesFor, type Role, type KeyRecord, type RootSet, type TrustView, type VerifiedCommand } from './verify.js';
 export { canonicalJson } from './canonical-json.js';
 export {
   createGenesis, parseGenesis, loadGenesis, validateGenesis, genesisBytes, clusterIdOf, GenesisError,

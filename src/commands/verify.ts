@@ -4,7 +4,7 @@
 // cluster, signer, signatures (native Ed25519 over the received body bytes, each key counted once),
 // threshold, expiry (and maximum lifetime) against the entry time, sequence, then role and domain.
 import { MAX_COMMAND_LIFETIME_MS, ROOT_SIGNER } from './constants.js';
-import { keyIdHex, toHex, verifySignature } from './crypto.js';
+import { keyIdHex, toHex, verifySignature, type SignatureCheck } from './crypto.js';
 import { CommandError } from './errors.js';
 import type { CommandBody, PayloadKind, SignedCommand } from './types.js';
 
@@ -94,6 +94,29 @@ export function verifyCommand(envelope: SignedCommand, body: CommandBody, trust:
   }
   authorize(verified);
   return verified;
+}
+
+/**
+ * signatureChecks lists the (key, body, signature) triples verifyCommand would verify for this envelope
+ * against `trust`, without verifying anything: the signer's key, or for root each signature's key among
+ * the current (and, for a rotation, the new) root keys. A signature whose key is unknown is left out
+ * (verifyCommand refuses it before verifying). Used to verify ahead (crypto.ts verifyInBackground).
+ */
+export function signatureChecks(envelope: SignedCommand, body: CommandBody, trust: TrustView): SignatureCheck[] {
+  if (body.signer !== ROOT_SIGNER) {
+    const signature = envelope.signatures[0];
+    const record = trust.key(body.signer);
+    if (envelope.signatures.length !== 1 || signature === undefined || record === undefined) return [];
+    return [{ publicKey: record.publicKey, message: envelope.body, signature: signature.sig }];
+  }
+  const keys = new Map(trust.root.keys.map((k) => [keyIdHex(k), k] as const));
+  if (body.payload.kind === 'rotateRoot') for (const k of body.payload.rootKeys) keys.set(keyIdHex(k), k);
+  const checks: SignatureCheck[] = [];
+  for (const signature of envelope.signatures) {
+    const publicKey = keys.get(toHex(signature.keyId));
+    if (publicKey !== undefined) checks.push({ publicKey, message: envelope.body, signature: signature.sig });
+  }
+  return checks;
 }
 
 function verifyRoot(envelope: SignedCommand, body: CommandBody, trust: TrustView): VerifiedCommand {

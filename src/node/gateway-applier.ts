@@ -5,6 +5,7 @@
 // change) and the membership controller listen to `applied` events. Listeners run after the
 // entry is applied and must not throw; they never influence the state.
 import { EventEmitter } from 'node:events';
+import { verifyInBackground } from '../commands/index.js';
 import type { ApplyResult, StateMachine } from '../state/index.js';
 import type { AppliedEntry, RuntimeApplier } from './ports.js';
 import type { AppliedEvent } from '../api/index.js';
@@ -44,6 +45,17 @@ export class GatewayApplier extends EventEmitter implements RuntimeApplier<Apply
     if (this.recent.length > RECENT_EVENTS) this.recent.shift();
     this.emit('applied', event);
     return result;
+  }
+
+  /**
+   * prepare verifies a received entry's signatures ahead, in the thread pool, against the current trust
+   * state (crypto.ts verifyInBackground): while the entry waits for its fsync and its commit, so that apply
+   * finds them in the verification memo. apply still checks every signature (a hit needs the same key,
+   * body and signature bytes) and verifies on the spot what was not verified ahead.
+   */
+  prepare(payload: Uint8Array): Promise<void> {
+    // The runtime does not wait: the promise (it never rejects) is for tests.
+    return verifyInBackground(this.machine.signatureChecks(payload));
   }
 
   snapshot(): Uint8Array {

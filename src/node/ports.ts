@@ -46,6 +46,12 @@ export interface AppliedEntry {
 /** RuntimeApplier is the replicated state machine as the runtime sees it. Apply must be deterministic. */
 export interface RuntimeApplier<Result> {
   apply(entry: AppliedEntry): Result;
+  /**
+   * prepare, when given, is told the payload of each entry this node received from its leader, before
+   * the entry is committed: it may get ready to apply it (e.g. verify its signatures ahead, off the
+   * main thread) but must not change the state — apply alone does, and decides alone.
+   */
+  prepare?(payload: Uint8Array): void;
   snapshot(): Uint8Array;
   restore(data: Uint8Array): void;
 }

@@ -1,8 +1,11 @@
 // runtime-requests.ts — the runtime's bookkeeping of the requests it answers: proposals waiting to be
 // handed to the core (ProposalQueue, in bounded batches), proposals waiting for their entry to be
 // applied here, and reads waiting for a read index that this node has applied (RequestBook).
-// Each request has a timer; every request is settled exactly once (answered, refused, timed out, or
-// failed when the leader changes or the node stops), and settling removes it with its timer.
+// Each request has a deadline; every request is settled exactly once (answered, refused, timed out, or
+// failed when the leader changes or the node stops), and settling removes it. Deadlines are checked by
+// expire(), which the runtime calls on every tick: one sweep per tick instead of one timer armed and
+// cleared per request (issue #18: at one client, a timer per write was part of the CPU per write). A
+// request therefore times out up to one tick after its deadline.
 import type { Committed } from './raft-runtime.js';
 import { RuntimeError, assert } from './runtime-errors.js';
 
@@ -61,13 +64,14 @@ export class ProposalQueue {
 interface PendingProposal<Result> {
   resolve(committed: Committed<Result>): void;
   reject(error: Error): void;
-  timer: NodeJS.Timeout;
+  /** deadlineMs: monotonic milliseconds after which expire() refuses it. */
+  deadlineMs: number;
 }
 
 interface PendingRead {
   resolve(index: number): void;
   reject(error: Error): void;
-  timer: NodeJS.Timeout;
+  deadlineMs: number;
   /** index: the read index the leader answered, once known; the read is answered once it is applied. */
   index?: number;
 }
@@ -79,14 +83,23 @@ export interface RequestLimits {
   readonly readTimeoutMs: number;
 }
 
-/** RequestBook holds the pending proposals and reads of one runtime, keyed by request id or read context. */
+/**
+ * RequestBook holds the pending proposals and reads of one runtime, keyed by request id or read context.
+ * `monotonicMs` is the clock of their deadlines (the runtime's Clock).
+ */
 export class RequestBook<Result> {
   private readonly limits: RequestLimits;
+  private readonly monotonicMs: () => number;
+  /**
+   * proposals and reads, in the order they were added. Invariant: deadlines never decrease along that
+   * order (one timeout per kind, a monotonic clock), so expire() stops at the first request not yet due.
+   */
   private readonly proposals = new Map<string, PendingProposal<Result>>();
   private readonly reads = new Map<string, PendingRead>();
 
-  constructor(limits: RequestLimits) {
+  constructor(limits: RequestLimits, monotonicMs: () => number) {
     this.limits = limits;
+    this.monotonicMs = monotonicMs;
   }
 
   /** pendingProposals and pendingReads count the requests still waiting (for /metrics). */
@@ -109,11 +122,28 @@ export class RequestBook<Result> {
         `too many proposals in flight (${this.proposals.size}, limit ${this.limits.maxPendingProposals})`));
     }
     assert(!this.proposals.has(requestId), () => `proposal ${requestId} registered twice`);
+    const deadlineMs = this.monotonicMs() + this.limits.proposalTimeoutMs;
     return new Promise<Committed<Result>>((resolve, reject) => {
-      const timer = setTimeout(() => this.failProposal(requestId, new RuntimeError('RUNTIME_PROPOSAL_TIMEOUT',
-        `no outcome within ${this.limits.proposalTimeoutMs} ms: the proposal may or may not be committed`)), this.limits.proposalTimeoutMs);
-      this.proposals.set(requestId, { resolve, reject, timer });
+      this.proposals.set(requestId, { resolve, reject, deadlineMs });
     });
+  }
+
+  /**
+   * expire refuses every proposal and read whose deadline has passed: proposals as indeterminate
+   * (RUNTIME_PROPOSAL_TIMEOUT), reads as RUNTIME_READ_TIMEOUT. Called on every tick.
+   */
+  expire(): void {
+    const nowMs = this.monotonicMs();
+    for (const [requestId, pending] of this.proposals) {
+      if (pending.deadlineMs > nowMs) break;
+      this.failProposal(requestId, new RuntimeError('RUNTIME_PROPOSAL_TIMEOUT',
+        `no outcome within ${this.limits.proposalTimeoutMs} ms: the proposal may or may not be committed`));
+    }
+    for (const [context, pending] of this.reads) {
+      if (pending.deadlineMs > nowMs) break;
+      this.failRead(context, new RuntimeError('RUNTIME_READ_TIMEOUT',
+        `no read index within ${this.limits.readTimeoutMs} ms (no leader, or the leader is partitioned)`));
+    }
   }
 
   /** resolveProposal answers proposal `requestId` with where it was applied, if this node is waiting for it. */
@@ -135,10 +165,9 @@ export class RequestBook<Result> {
   /** addRead registers read `context` and returns the promise of its read index; times out after readTimeoutMs. */
   addRead(context: string): Promise<number> {
     assert(!this.reads.has(context), () => `read ${context} registered twice`);
+    const deadlineMs = this.monotonicMs() + this.limits.readTimeoutMs;
     return new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => this.failRead(context, new RuntimeError('RUNTIME_READ_TIMEOUT',
-        `no read index within ${this.limits.readTimeoutMs} ms (no leader, or the leader is partitioned)`)), this.limits.readTimeoutMs);
-      this.reads.set(context, { resolve, reject, timer });
+      this.reads.set(context, { resolve, reject, deadlineMs });
     });
   }
 
@@ -168,11 +197,10 @@ export class RequestBook<Result> {
   }
 }
 
-/** take removes the request `key` from `pending` and stops its timer; the caller settles it (once). */
-function take<Request extends { timer: NodeJS.Timeout }>(pending: Map<string, Request>, key: string): Request | undefined {
+/** take removes the request `key` from `pending`; the caller settles it (once). */
+function take<Request>(pending: Map<string, Request>, key: string): Request | undefined {
   const request = pending.get(key);
   if (request === undefined) return undefined;
-  clearTimeout(request.timer);
   pending.delete(key);
   return request;
 }

@@ -15,8 +15,8 @@
 // The state's clock is the largest entry time applied so far, so it never steps back.
 import assert from 'node:assert/strict';
 import {
-  clusterIdOf, CommandError, decodeBody, decodeSignedCommand, keyIdHex, sha256, toHex, verifyCommand,
-  type CommandBody, type Genesis, type SignedCommand, type TokenTrust, type TrustView,
+  clusterIdOf, CommandError, decodeBody, decodeSignedCommand, keyIdHex, sha256, signatureChecks, toHex, verifyCommand,
+  type CommandBody, type Genesis, type SignatureCheck, type SignedCommand, type TokenTrust, type TrustView,
 } from '../commands/index.js';
 import { applyPayload, reactionEffects, StateRejection, type ApplyContext } from './apply-payload.js';
 import { extendChain } from './audit.js';
@@ -109,6 +109,22 @@ export class StateMachine {
     const body = decodeBody(envelope.body);
     verifyCommand(envelope, body, this.trustView(), Math.max(this.data.timeMs, timeMs));
     return { bodyHash: toHex(sha256(envelope.body)), body };
+  }
+
+  /**
+   * signatureChecks returns the signature triples that verifying this envelope against the current state
+   * would check (verify.ts signatureChecks), or none when it does not decode. Nothing is verified or
+   * changed: the node verifies them ahead, off its main thread, so that precheck and apply find them in
+   * the verification memo (crypto.ts verifyInBackground).
+   */
+  signatureChecks(envelopeBytes: Uint8Array): SignatureCheck[] {
+    try {
+      const envelope = decodeSignedCommand(envelopeBytes);
+      return signatureChecks(envelope, decodeBody(envelope.body), this.trustView());
+    } catch (error) {
+      if (error instanceof CommandError) return [];
+      throw error;
+    }
   }
 
   /** bodyHashOf returns the hex sha256 of an envelope's body (the dedup key); throws CommandError if it does not decode. */

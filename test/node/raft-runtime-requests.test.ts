@@ -1,14 +1,17 @@
 // raft-runtime-requests.test.ts — goal: the runtime's request bookkeeping (src/node/runtime-requests.ts)
 // keeps its bounds and settles every request exactly once: the proposal queue refuses beyond its bound
 // and hands proposals over in bounded batches, oldest first; a pending proposal or read is answered,
-// refused, timed out or failed once, never twice, and a read is answered only once its index is applied.
-// Method: the classes driven directly, with timeouts of a few milliseconds.
+// refused, timed out or failed once, never twice, and a read is answered only once its index is applied;
+// deadlines are swept by expire() (called on every tick), with no timer per request.
+// Method: the classes driven directly, with a hand-moved clock.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProposalQueue, RequestBook } from '../../src/node/runtime-requests.js';
 import { RuntimeError } from '../../src/node/runtime-errors.js';
 
 const LIMITS = { maxPendingProposals: 2, proposalTimeoutMs: 10_000, readTimeoutMs: 10_000 };
+/** still is a clock that does not move. */
+const still = (): number => 0;
 
 describe('ProposalQueue', () => {
   test('refuses beyond its bound and hands over oldest first', () => {
@@ -33,7 +36,7 @@ describe('ProposalQueue', () => {
 
 describe('RequestBook', () => {
   test('a proposal is answered once; later outcomes for it are ignored', async () => {
-    const book = new RequestBook<string>(LIMITS);
+    const book = new RequestBook<string>(LIMITS, still);
     const outcome = book.addProposal('r1');
     book.resolveProposal('r1', { index: 5, term: 1, timeMs: 0, result: 'done' });
     book.failProposal('r1', new Error('too late'));
@@ -41,20 +44,48 @@ describe('RequestBook', () => {
     assert.equal(book.pendingProposals, 0);
   });
   test('beyond maxPendingProposals a proposal is refused as overloaded', async () => {
-    const book = new RequestBook<string>(LIMITS);
+    const book = new RequestBook<string>(LIMITS, still);
     const pending = [book.addProposal('r1'), book.addProposal('r2')];
     await assert.rejects(book.addProposal('r3'), (error: RuntimeError) => error.code === 'RUNTIME_OVERLOADED');
     book.failAllProposals(() => new RuntimeError('RUNTIME_LEADER_CHANGED', 'leader changed'));
     for (const outcome of pending) await assert.rejects(outcome, (error: RuntimeError) => error.code === 'RUNTIME_LEADER_CHANGED');
   });
-  test('a proposal and a read time out with their codes', async () => {
-    const book = new RequestBook<string>({ maxPendingProposals: 10, proposalTimeoutMs: 5, readTimeoutMs: 5 });
-    await assert.rejects(book.addProposal('r1'), (error: RuntimeError) => error.code === 'RUNTIME_PROPOSAL_TIMEOUT' && error.indeterminate);
-    await assert.rejects(book.addRead('c1'), (error: RuntimeError) => error.code === 'RUNTIME_READ_TIMEOUT');
+  test('a proposal and a read time out with their codes once expire() finds them past their deadline', async () => {
+    let nowMs = 1_000;
+    const book = new RequestBook<string>({ maxPendingProposals: 10, proposalTimeoutMs: 50, readTimeoutMs: 80 }, () => nowMs);
+    const proposal = book.addProposal('r1');
+    const read = book.addRead('c1');
+    nowMs = 1_049;
+    book.expire();
+    assert.equal(book.pendingProposals + book.pendingReads, 2, 'nothing is due before its deadline');
+    nowMs = 1_050;
+    book.expire();
+    await assert.rejects(proposal, (error: RuntimeError) => error.code === 'RUNTIME_PROPOSAL_TIMEOUT' && error.indeterminate);
+    assert.equal(book.pendingReads, 1, 'the read has a longer timeout');
+    nowMs = 1_080;
+    book.expire();
+    await assert.rejects(read, (error: RuntimeError) => error.code === 'RUNTIME_READ_TIMEOUT');
     assert.equal(book.pendingProposals + book.pendingReads, 0);
   });
+  test('expire() refuses only the due requests, oldest first, and a settled one is not refused later', async () => {
+    let nowMs = 0;
+    const book = new RequestBook<string>({ maxPendingProposals: 10, proposalTimeoutMs: 100, readTimeoutMs: 100 }, () => nowMs);
+    const early = book.addProposal('early');
+    nowMs = 60;
+    const answered = book.addProposal('answered');
+    const late = book.addProposal('late');
+    book.resolveProposal('answered', { index: 1, term: 1, timeMs: 0, result: 'ok' });
+    nowMs = 100;
+    book.expire();
+    await assert.rejects(early, (error: RuntimeError) => error.code === 'RUNTIME_PROPOSAL_TIMEOUT');
+    assert.equal(book.pendingProposals, 1, 'the later proposal is not due yet');
+    nowMs = 160;
+    book.expire();
+    assert.equal((await answered).result, 'ok');
+    await assert.rejects(late, (error: RuntimeError) => error.code === 'RUNTIME_PROPOSAL_TIMEOUT');
+  });
   test('a read is answered only once its read index is applied', async () => {
-    const book = new RequestBook<string>(LIMITS);
+    const book = new RequestBook<string>(LIMITS, still);
     let answered: number | undefined;
     const read = book.addRead('c1').then((index) => { answered = index; return index; });
     book.recordReadIndex('c1', 7);
@@ -65,7 +96,7 @@ describe('RequestBook', () => {
     assert.equal(await read, 7);
   });
   test('failAll refuses every proposal and read (the node stops)', async () => {
-    const book = new RequestBook<string>(LIMITS);
+    const book = new RequestBook<string>(LIMITS, still);
     const stopped = new RuntimeError('RUNTIME_STOPPED', 'stopping');
     const outcomes = [book.addProposal('r1'), book.addRead('c1')];
     book.failAll(stopped);
