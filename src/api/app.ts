@@ -43,6 +43,11 @@ export interface ApiTlsCredential {
  */
 export interface ApiTls {
   readonly credentials: readonly ApiTlsCredential[];
+  /**
+   * signatureAlgorithms: the server's signature algorithms in order of preference (OpenSSL's list syntax); a
+   * client that offers the first gets the credential for it. Unset: OpenSSL's defaults.
+   */
+  readonly signatureAlgorithms?: string;
   readonly renewal?: ApiTlsRenewal;
 }
 
@@ -54,9 +59,12 @@ export interface ApiTlsRenewal {
 }
 
 /** tlsOptions are node:tls options for `credentials`: TLS 1.3 only. */
-function tlsOptions(credentials: readonly ApiTlsCredential[]): { cert: string[]; key: string[]; minVersion: 'TLSv1.3' } {
+function tlsOptions(credentials: readonly ApiTlsCredential[], signatureAlgorithms: string | undefined): { cert: string[]; key: string[]; minVersion: 'TLSv1.3'; sigalgs?: string } {
   assert.ok(credentials.length > 0, 'HTTPS needs at least one certificate');
-  return { cert: credentials.map((c) => c.certPem), key: credentials.map((c) => c.keyPem), minVersion: 'TLSv1.3' };
+  return {
+    cert: credentials.map((c) => c.certPem), key: credentials.map((c) => c.keyPem), minVersion: 'TLSv1.3',
+    ...(signatureAlgorithms === undefined ? {} : { sigalgs: signatureAlgorithms }),
+  };
 }
 
 /** buildApp assembles the API for one node; with `https` it serves HTTPS only. */
@@ -64,7 +72,7 @@ export async function buildApp(deps: ApiDeps, logger?: Logger, https?: ApiTls): 
   const app = Fastify({
     loggerInstance: logger,
     // HTTPS (docs/api.md "Transport"): TLS 1.3 only, with the node's certificate or an operator's.
-    ...(https === undefined ? {} : { https: tlsOptions(https.credentials) }),
+    ...(https === undefined ? {} : { https: tlsOptions(https.credentials, https.signatureAlgorithms) }),
     // Two log lines per request cost more than the request itself under load (bench:etcd); errors
     // are still logged by the error handler.
     disableRequestLogging: true,
@@ -125,7 +133,7 @@ export async function buildApp(deps: ApiDeps, logger?: Logger, https?: ApiTls): 
     await app.register(dashboardRoutes, { deps });
     await app.register(snapshotRoutes, { deps });
   }
-  if (https?.renewal !== undefined) keepRenewed(app as unknown as FastifyInstance, https.renewal);
+  if (https?.renewal !== undefined) keepRenewed(app as unknown as FastifyInstance, https.renewal, https.signatureAlgorithms);
   await app.ready();
   return app as unknown as ApiApp;
 }
@@ -134,12 +142,12 @@ export async function buildApp(deps: ApiDeps, logger?: Logger, https?: ApiTls): 
  * keepRenewed asks `renewal` every interval while the app listens and swaps the server's certificates when it
  * returns new ones (connections already open keep theirs; new handshakes get the new ones).
  */
-function keepRenewed(app: FastifyInstance, renewal: ApiTlsRenewal): void {
+function keepRenewed(app: FastifyInstance, renewal: ApiTlsRenewal, signatureAlgorithms: string | undefined): void {
   let timer: NodeJS.Timeout | undefined;
   const check = (): void => {
     try {
       const next = renewal.renew();
-      if (next !== undefined) (app.server as unknown as TlsServer).setSecureContext(tlsOptions(next));
+      if (next !== undefined) (app.server as unknown as TlsServer).setSecureContext(tlsOptions(next, signatureAlgorithms));
     } catch (error) {
       app.log.warn({ err: error }, 'renewing the API certificate failed; the current one is served until the next check');
     }

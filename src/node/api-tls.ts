@@ -2,8 +2,9 @@
 //
 // `apiTls: node-key` (the default) serves two: the node certificate made from the Ed25519 node key (what
 // qgate pinned from the start), and an ECDSA P-256 certificate issued by that key for browsers, which have no
-// Ed25519 in TLS (src/tls/api-cert.ts). OpenSSL presents, at each handshake, the one the client can verify;
-// clients that pin the node key accept either. The P-256 key and certificate live in the data directory and
+// Ed25519 in TLS (src/tls/api-cert.ts). A client that offers Ed25519 (qgate, curl, any OpenSSL client) gets the
+// node certificate, whose key it can pin from the genesis alone; one that does not (Chromium, Firefox) gets the
+// P-256 certificate. Clients that pin the node key accept either. The P-256 key and certificate live in the data directory and
 // are kept across restarts; the node checks twice a day whether the certificate needs renewing. An operator's
 // own certificate (`apiTls: {certFile, keyFile}`) and `off` (loopback only) are served as configured.
 import { readFileSync } from 'node:fs';
@@ -18,6 +19,9 @@ import type { StoredApiCertificate } from '../tls/api-cert-store.js';
 import { createNodeCertificate } from '../tls/node-cert.js';
 import { isLoopbackHost, isSpecificAddress, type NodeConfig } from './config.js';
 import { StartupError } from './startup-error.js';
+
+/** NODE_KEY_SIGNATURE_ALGORITHMS: Ed25519 first (the node certificate), then ECDSA P-256 (the browsers' certificate). */
+export const NODE_KEY_SIGNATURE_ALGORITHMS = 'ed25519:ecdsa_secp256r1_sha256';
 
 /** API_CERT_CHECK_INTERVAL_MS is how often a running node checks whether its API certificate needs renewing. */
 export const API_CERT_CHECK_INTERVAL_MS = 12 * 60 * 60 * 1000;
@@ -70,6 +74,7 @@ async function nodeKeyTls(config: NodeConfig, seed: Uint8Array, logger: Logger):
   report(logger, current);
   return {
     credentials: [{ certPem: current.certPem, keyPem: current.keyPem }, nodeCredential],
+    signatureAlgorithms: NODE_KEY_SIGNATURE_ALGORITHMS,
     renewal: {
       intervalMs: API_CERT_CHECK_INTERVAL_MS,
       renew: () => {
