@@ -13,6 +13,8 @@ import type { DemoNetwork } from './netlab.js';
 import { DockerUmboxRuntime, OvsSwitch, buildAllImages, ensureHost, hostPaths, stopHost } from '../src/dataplane/index.js';
 import { brokerDir } from '../src/node/device-link.js';
 
+/** SITE_DOMAIN is the domain of the site's policy and devices. */
+export const SITE_DOMAIN = 'site';
 /** GROUP holds every site device: the sensor's `overheat` rule switches off the devices of its group that declare `power-off`. */
 export const GROUP = 'demo';
 /** OVERHEAT_CELSIUS: the `overheat` rule fires when the average of the sensor's last 3 readings exceeds it. */
@@ -57,12 +59,12 @@ export function policyBundle(digests: Record<string, string>, adminPublicKey: st
   const pin = (name: string): { name: string; digest: string } => ({ name, digest: digests[name]! });
   const bruteForce = { name: 'brute-force-login', from: 'any', to: 'attack', when: { alert: { type: 'brute-force', atLeast: 1, withinMs: 60_000 } } };
   return {
-    domain: 'site',
+    domain: SITE_DOMAIN,
     description: 'the demo site',
     admins: [{ name: 'demo-admin', publicKey: adminPublicKey }],
     images: ['monitor', 'rate-limit', 'block-all'].map(pin),
     policy: {
-      domain: 'site',
+      domain: SITE_DOMAIN,
       version: 1,
       deviceTypes: [
         {
@@ -117,7 +119,7 @@ export function typeOf(deviceId: string): string {
 /** devicesBundle registers the network's devices; those in `mqtt` speak MQTT to their gateway's broker (their secret named by id). */
 export function devicesBundle(network: DemoNetwork, mqtt: ReadonlySet<string>): Record<string, unknown> {
   return {
-    domain: 'site',
+    domain: SITE_DOMAIN,
     devices: network.devices.map((device) => ({
       id: device.id, type: typeOf(device.id), nodeId: `n${device.gateway}`,
       port: device.port, group: GROUP, tags: ['iot'], addresses: [device.address],
@@ -186,6 +188,49 @@ export function loadPolicy(cluster: LocalCluster, network: DemoNetwork, digests:
   qgate(cluster, ['apply', '-f', bundleFile], [...roots, adminKey], echo);
   qgate(cluster, ['apply', '-f', devicesFile, '--wait', 'enforced', '--timeout', '90000'], [adminKey], echo);
   return adminKey;
+}
+
+/**
+ * dashboardViewerToken makes a viewer the way an operator would (docs/dashboard.md "Opening it"): a new key,
+ * granted the viewer role on the site domain by its admin, and an 8-hour read token signed by it.
+ */
+export function dashboardViewerToken(cluster: LocalCluster, adminKey: string, echo = true): string {
+  const viewerKey = join(cluster.dir, 'keys', 'viewer.key');
+  if (!existsSync(viewerKey)) {
+    qgate(cluster, ['keys', 'gen', '--out', viewerKey], [], echo);
+    qgate(cluster, ['viewers', 'add', SITE_DOMAIN, viewerKey.replace(/\.key$/, '.pub'), '--name', 'dashboard'], [adminKey], echo);
+  }
+  const token = qgate(cluster, ['token', 'create', '--domain', SITE_DOMAIN, '--ttl', '8h'], [viewerKey], false).trim().split('\n').pop() ?? '';
+  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) throw new Error(`qgate token create printed no token: ${JSON.stringify(token.slice(0, 80))}`);
+  return token;
+}
+
+/**
+ * dashboardLines tell an operator how to open the dashboard on each gateway: its URL, the SHA-256 fingerprint of
+ * the certificate the browser will be shown (to compare before accepting it), the SPKI pin for Chromium, and the
+ * viewer token.
+ */
+export function dashboardLines(cluster: LocalCluster, token: string): string[] {
+  const lines = ['The dashboard, live, on every gateway (each answers from its own applied state; docs/dashboard.md):'];
+  const pins: string[] = [];
+  for (const node of cluster.nodes) {
+    const certificate = cluster.apiCertificate(node.nodeId);
+    lines.push(`  gateway ${node.nodeId}: ${cluster.apiUrl(node.nodeId)}/ui/`);
+    if (certificate === undefined) {
+      lines.push('    (its certificate is not written yet: the gateway has not started)');
+      continue;
+    }
+    pins.push(certificate.spkiSha256);
+    lines.push(`    certificate SHA-256 ${certificate.sha256}`);
+    lines.push(`    (issued by the gateway's node key, valid until ${certificate.notAfter}; file ${certificate.certFile})`);
+  }
+  lines.push('  The browser warns that it does not know the issuer: open the certificate it shows, compare its SHA-256');
+  lines.push('  fingerprint with the one above, and proceed only if they match. Or start Chromium with these keys pinned:');
+  lines.push(`    chromium --user-data-dir=$(mktemp -d) --ignore-certificate-errors-spki-list=${pins.join(',')}`);
+  lines.push(`  Viewer token (domain ${SITE_DOMAIN}, 8 h; paste it in the page, or open <url>/ui/#token=<token>):`);
+  lines.push(`    ${token}`);
+  lines.push(`  e.g. ${cluster.nodes[0] === undefined ? '' : cluster.apiUrl(cluster.nodes[0].nodeId)}/ui/#token=${token}`);
+  return lines;
 }
 
 /** commandLine is a process's command line (arguments joined by spaces), or undefined once it is gone. */

@@ -32,7 +32,7 @@ import type { DemoDevice, DemoNetwork } from './netlab.js';
 import { startDevice, stopProcess } from './devlab.js';
 import type { RunningDevice, SimSpec } from './devlab.js';
 import {
-  NORMAL_SAMPLING_MS, OVERHEAT_CELSIUS, SUSPICIOUS_SAMPLING_MS, commandLine, createSite, deviceState, loadPolicy, qgate, read, startHost, tearDownSite, typeOf,
+  NORMAL_SAMPLING_MS, OVERHEAT_CELSIUS, SUSPICIOUS_SAMPLING_MS, commandLine, createSite, dashboardLines, dashboardViewerToken, deviceState, loadPolicy, qgate, read, startHost, tearDownSite, typeOf,
 } from './demo-site.js';
 
 const PREFIX = 'qgd';
@@ -302,8 +302,8 @@ async function up(dir: string): Promise<void> {
   console.log(`   qgate --key ${adminKey} state set cam-1 normal --reason "incident closed"`);
   console.log(`   npm run cluster -- kill 2 --dir ${cluster.dir}     # and npm run cluster -- restart 2 --dir ${cluster.dir}`);
   // Every gateway serves the dashboard (docs/dashboard.md), from its own applied state: open any of them.
-  console.log(`\n   The dashboard, live, on every gateway: ${cluster.nodes.map((n) => `${cluster.apiUrl(n.nodeId)}/ui/`).join('  ')}`);
-  console.log(`   Its read token (8 h; or make one with: qgate token create --ttl 8h): ${cluster.readToken(8 * 3600)}`);
+  const viewerToken = dashboardViewerToken(cluster, adminKey, false);
+  console.log(`\n${dashboardLines(cluster, viewerToken).map((line) => `   ${line}`).join('\n')}`);
   console.log('\n   Tear it all down with:  bash scripts/demo.sh down');
 }
 

@@ -20,6 +20,8 @@ import { hostPaths, removeManagementPort } from '../src/dataplane/index.js';
 import { stopBrokerIn } from '../src/devices/index.js';
 import { brokerDir } from '../src/node/device-link.js';
 import { readIdentityKey, writeIdentityKey } from '../src/node/identity.js';
+import { certificateFingerprints, type CertificateFingerprints } from '../src/tls/api-cert.js';
+import { apiCertificateFiles } from '../src/tls/api-cert-store.js';
 
 /** ClusterNodeInfo is what cluster.json records per node. */
 export interface ClusterNodeInfo {
@@ -219,6 +221,17 @@ export class LocalCluster {
 
   nodeDir(nodeId: number): string {
     return join(this.dir, `n${nodeId}`);
+  }
+
+  /**
+   * apiCertificate is the P-256 certificate node `nodeId` serves browsers (src/tls/api-cert.ts), with the
+   * fingerprints an operator compares with what the browser shows; undefined before the node first started.
+   */
+  apiCertificate(nodeId: number): ({ certFile: string; certPem: string } & CertificateFingerprints) | undefined {
+    const { certFile } = apiCertificateFiles(join(this.nodeDir(nodeId), 'data'));
+    if (!existsSync(certFile)) return undefined;
+    const certPem = readFileSync(certFile, 'utf8');
+    return { certFile, certPem, ...certificateFingerprints(certPem) };
   }
 
   /**

@@ -3,6 +3,8 @@
 // Tests call app.inject(); the node calls app.listen(). Every route declares JSON schemas for its
 // input and output (TypeBox), so bad input is a 400 with a precise message before any handler
 // runs. Errors come from one catalogue (errors.ts).
+import assert from 'node:assert/strict';
+import type { Server as TlsServer } from 'node:tls';
 import Fastify from 'fastify';
 import { Ajv } from 'ajv';
 import type { FastifyInstance, FastifyError } from 'fastify';
@@ -28,10 +30,41 @@ export const MAX_BODY_BYTES = 2 * 1024 * 1024;
 /** ApiApp is the type of the app buildApp returns. */
 export type ApiApp = FastifyInstance;
 
-/** ApiTls is the certificate and key (PEM) the API serves HTTPS with. */
+/** ApiTlsCredential is one certificate and its private key (PEM). */
+export interface ApiTlsCredential {
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+/**
+ * ApiTls is what the API serves HTTPS with: one or more credentials with keys of different types (OpenSSL
+ * presents, at each handshake, the one whose signature algorithm the client offers: a browser gets the P-256
+ * certificate, qgate either), and optionally how they are renewed while the node runs.
+ */
 export interface ApiTls {
-  certPem: string;
-  keyPem: string;
+  readonly credentials: readonly ApiTlsCredential[];
+  /**
+   * signatureAlgorithms: the server's signature algorithms in order of preference (OpenSSL's list syntax); a
+   * client that offers the first gets the credential for it. Unset: OpenSSL's defaults.
+   */
+  readonly signatureAlgorithms?: string;
+  readonly renewal?: ApiTlsRenewal;
+}
+
+/** ApiTlsRenewal is checked every `intervalMs` while the API listens. */
+export interface ApiTlsRenewal {
+  readonly intervalMs: number;
+  /** renew returns the new credentials when they changed, undefined when the current ones stand; when it throws, the current ones stay. */
+  renew(): readonly ApiTlsCredential[] | undefined;
+}
+
+/** tlsOptions are node:tls options for `credentials`: TLS 1.3 only. */
+function tlsOptions(credentials: readonly ApiTlsCredential[], signatureAlgorithms: string | undefined): { cert: string[]; key: string[]; minVersion: 'TLSv1.3'; sigalgs?: string } {
+  assert.ok(credentials.length > 0, 'HTTPS needs at least one certificate');
+  return {
+    cert: credentials.map((c) => c.certPem), key: credentials.map((c) => c.keyPem), minVersion: 'TLSv1.3',
+    ...(signatureAlgorithms === undefined ? {} : { sigalgs: signatureAlgorithms }),
+  };
 }
 
 /** buildApp assembles the API for one node; with `https` it serves HTTPS only. */
@@ -39,7 +72,7 @@ export async function buildApp(deps: ApiDeps, logger?: Logger, https?: ApiTls): 
   const app = Fastify({
     loggerInstance: logger,
     // HTTPS (docs/api.md "Transport"): TLS 1.3 only, with the node's certificate or an operator's.
-    ...(https === undefined ? {} : { https: { cert: https.certPem, key: https.keyPem, minVersion: 'TLSv1.3' as const } }),
+    ...(https === undefined ? {} : { https: tlsOptions(https.credentials, https.signatureAlgorithms) }),
     // Two log lines per request cost more than the request itself under load (bench:etcd); errors
     // are still logged by the error handler.
     disableRequestLogging: true,
@@ -100,8 +133,30 @@ export async function buildApp(deps: ApiDeps, logger?: Logger, https?: ApiTls): 
     await app.register(dashboardRoutes, { deps });
     await app.register(snapshotRoutes, { deps });
   }
+  if (https?.renewal !== undefined) keepRenewed(app as unknown as FastifyInstance, https.renewal, https.signatureAlgorithms);
   await app.ready();
   return app as unknown as ApiApp;
+}
+
+/**
+ * keepRenewed asks `renewal` every interval while the app listens and swaps the server's certificates when it
+ * returns new ones (connections already open keep theirs; new handshakes get the new ones).
+ */
+function keepRenewed(app: FastifyInstance, renewal: ApiTlsRenewal, signatureAlgorithms: string | undefined): void {
+  let timer: NodeJS.Timeout | undefined;
+  const check = (): void => {
+    try {
+      const next = renewal.renew();
+      if (next !== undefined) (app.server as unknown as TlsServer).setSecureContext(tlsOptions(next, signatureAlgorithms));
+    } catch (error) {
+      app.log.warn({ err: error }, 'renewing the API certificate failed; the current one is served until the next check');
+    }
+  };
+  app.addHook('onListen', async () => {
+    timer = setInterval(check, renewal.intervalMs);
+    timer.unref();
+  });
+  app.addHook('onClose', async () => clearInterval(timer));
 }
 
 /** describePath shortens a request path for an error message (a client may send kilobytes). */

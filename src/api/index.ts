@@ -1,6 +1,6 @@
 // index.ts — the API's public surface: the app the node serves, the dependencies it needs, and the ports
 // (ports.ts) the node implements. Nothing here imports src/node.
-export { buildApp, MAX_BODY_BYTES, type ApiApp, type ApiTls } from './app.js';
+export { buildApp, MAX_BODY_BYTES, type ApiApp, type ApiTls, type ApiTlsCredential, type ApiTlsRenewal } from './app.js';
 export type { ApiDeps, DeviceAdapterStatus, DevicesStatus, RuntimeApi } from './deps.js';
 export { ApiError, runtimeToApiError, type ApiErrorCode } from './errors.js';
 export {

@@ -1,10 +1,14 @@
 // https-fetch.ts — HTTPS to quorumgate nodes with the node's key pinned (docs/api.md "Transport").
 //
-// A node serves a self-signed certificate derived from its Ed25519 node key; there is no CA to ask. The
-// client connects with TLS 1.3, reads the key in the certificate (src/tls/node-cert.ts) and goes on only
-// when it is the key the genesis or a members file names for that endpoint, before any request byte (a
-// token included) is sent. A certificate with another key is a TlsPinError naming the endpoint and both
-// keys. With a CA file instead (an operator's CA-issued certificates), standard verification applies.
+// A node serves certificates that stand for its Ed25519 node key; there is no CA to ask. The client
+// connects with TLS 1.3 and reads which node key the certificate stands for (src/tls/api-cert.ts
+// presentedNodeKey): the key itself in the self-signed node certificate, or, in the P-256 certificate the
+// node issues for browsers, the node key that signed it — accepted only when that signature verifies, the
+// certificate names the node's API and is within its validity period. The client goes on only when that key
+// is the one the genesis or a members file names for the endpoint, before any request byte (a token
+// included) is sent. Anything else is a TlsPinError naming the endpoint and both keys (or why the
+// certificate stands for none). With a CA file instead (an operator's CA-issued certificates), standard
+// verification applies.
 // The answer is a WHATWG Response, so callers use it as they use fetch's.
 import assert from 'node:assert/strict';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
@@ -12,7 +16,8 @@ import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
-import { CertificateKeyError, certificateEd25519Key } from '../tls/node-cert.js';
+import { presentedNodeKey } from '../tls/api-cert.js';
+import { CertificateKeyError } from '../tls/node-cert.js';
 import type { FetchFunction } from './client.js';
 
 /** NodePins are the node keys a client accepts: per endpoint origin when known, else any member's. */
@@ -25,7 +30,7 @@ export interface NodePins {
   readonly source: string;
 }
 
-/** TlsPinError is a node whose certificate does not carry the pinned key. */
+/** TlsPinError is a node whose certificate does not stand for the pinned key. */
 export class TlsPinError extends Error {
   override readonly name = 'TlsPinError';
   constructor(readonly endpoint: string, readonly presentedKey: string, readonly expected: string) {
@@ -59,11 +64,13 @@ function connectPinned(host: string, port: number, trust: TlsTrust, done: (error
     if (trust.kind === 'ca') return done(null, socket);
     let presented: string;
     try {
-      presented = Buffer.from(certificateEd25519Key(socket.getPeerX509Certificate() ?? '')).toString('hex');
+      const certificate = socket.getPeerX509Certificate();
+      if (certificate === undefined) throw new CertificateKeyError('the node presented no certificate');
+      presented = Buffer.from(presentedNodeKey(certificate, new Date())).toString('hex');
     } catch (error) {
       socket.destroy();
       const detail = error instanceof CertificateKeyError ? error.message : String(error);
-      return done(new TlsPinError(origin, `(none usable: ${detail})`, `${trust.pins.source} names Ed25519 node keys`));
+      return done(new TlsPinError(origin, `(none usable: ${detail})`, `${trust.pins.source} names Ed25519 node keys, to be presented in a node certificate or a P-256 certificate signed by the key`));
     }
     const refused = pinCheck(trust.pins, origin, presented);
     if (refused !== undefined) {

@@ -3,7 +3,7 @@
 // The file is YAML (JSON is valid YAML). Every field is checked against the schema below; an
 // unknown key is an error, not ignored, so a typo never silently falls back to a default.
 import { readFileSync } from 'node:fs';
-import { isIPv4 } from 'node:net';
+import { isIP, isIPv4 } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
@@ -172,6 +172,11 @@ export function parseNodeConfig(value: unknown, file: string): NodeConfig {
 /** isLoopbackHost says whether a listen address only accepts connections from this host. */
 export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127(?:\.[0-9]{1,3}){3}$/.test(host);
+}
+
+/** isSpecificAddress: an IP address other than the wildcards (a host name is left to the OS). */
+export function isSpecificAddress(host: string): boolean {
+  return isIP(host) !== 0 && host !== '0.0.0.0' && host !== '::';
 }
 
 /** loadNodeConfig reads and validates a configuration file. */

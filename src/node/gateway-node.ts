@@ -4,7 +4,7 @@
 // order, and stop() closes them in reverse. In the bare-log application mode the state machine
 // is the LogApplier (for Raft tests and bench:raft); the gateway mode adds the signed-command
 // state machine and the data plane.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -16,11 +16,10 @@ import type { ConfState, Message, NodeId, RaftLogger } from '../raft/index.js';
 import { DurableStorage, FaultLogStore, LevelLogStore } from '../storage/index.js';
 import type { LogStore } from '../storage/index.js';
 import { Transport, nodeIdentityFromSeed } from '../transport/index.js';
-import { buildApp, type ApiApp, type ApiTls } from '../api/index.js';
-import { createNodeCertificate } from '../tls/node-cert.js';
-import { privateKeyObject } from '../commands/index.js';
+import { buildApp, type ApiApp } from '../api/index.js';
 import type { KeyPair } from '../commands/index.js';
-import { isLoopbackHost, type NodeConfig } from './config.js';
+import { isSpecificAddress, type NodeConfig } from './config.js';
+import { apiTls } from './api-tls.js';
 import { readIdentityKey } from './identity.js';
 import { gatewayApplication, logApplication } from './application.js';
 import type { Application } from './application.js';
@@ -194,37 +193,13 @@ function createRuntime(config: NodeConfig, identity: KeyPair, application: Appli
 
 /** startApi builds the API (its closer pushed before it listens) and listens; answers the API's URL. */
 async function startApi(config: NodeConfig, identity: KeyPair, application: Application, started: RaftRuntime<unknown>, logger: Logger, closers: Array<() => Promise<void>>): Promise<string> {
-  const https = await apiTls(config, identity.seed);
+  const https = await apiTls(config, identity.seed, logger.child({ module: 'api' }));
   const app: ApiApp = await buildApp(application.apiDeps(started), logger.child({ module: 'api' }), https);
   closers.push(() => app.close());
   await app.listen({ host: config.api.host, port: config.api.port }).catch((error: unknown) => {
     throw portError('api', config.api.host, config.api.port, error);
   });
   return `${https === undefined ? 'http' : 'https'}://${hostForUrl(config.api.host)}:${config.api.port}`;
-}
-
-/**
- * apiTls is the certificate the API serves: by default one derived from the node's Ed25519 key (clients
- * pin that key), or the operator's files, or none (`off`, loopback only: config.ts refuses it elsewhere).
- */
-async function apiTls(config: NodeConfig, seed: Uint8Array): Promise<ApiTls | undefined> {
-  const choice = config.apiTls ?? 'node-key';
-  if (choice === 'off') {
-    if (!isLoopbackHost(config.api.host)) throw new StartupError('API_TLS', `refusing to serve the API without TLS on the non-loopback address ${config.api.host}`);
-    return undefined;
-  }
-  if (choice === 'node-key') {
-    const privateKey = privateKeyObject(seed);
-    const host = config.api.host;
-    const ipAddresses = isSpecificAddress(host) ? [host] : ['127.0.0.1'];
-    const cert = await createNodeCertificate(privateKey, { commonName: `quorumgate node ${config.nodeId}`, dnsNames: ['localhost'], ipAddresses });
-    return { certPem: cert.certPem, keyPem: cert.keyPem };
-  }
-  try {
-    return { certPem: readFileSync(choice.certFile, 'utf8'), keyPem: readFileSync(choice.keyFile, 'utf8') };
-  } catch (error) {
-    throw new StartupError('API_TLS', `cannot read the API certificate or key (apiTls.certFile ${choice.certFile}, apiTls.keyFile ${choice.keyFile}): ${(error as Error).message}`, error);
-  }
 }
 
 /** hostForUrl brackets an IPv6 address for a URL. */
@@ -266,11 +241,6 @@ function transportPort(transport: Transport): RaftTransportPort {
       host: address.host, port: address.port, publicKey: Buffer.from(address.publicKey, 'hex'),
     }]))),
   };
-}
-
-/** isSpecificAddress: an IP address other than the wildcards (a host name is left to the OS). */
-function isSpecificAddress(host: string): boolean {
-  return isIP(host) !== 0 && host !== '0.0.0.0' && host !== '::';
 }
 
 function portError(what: string, host: string, port: number, error: unknown): StartupError {

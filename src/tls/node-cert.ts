@@ -2,21 +2,14 @@
 // replaces a certificate authority: a peer is who the agreed membership (or the genesis) says it is
 // when the public key in its certificate is that member's key. The certificate is only a carrier
 // for the key in TLS 1.3; its self-signature and validity dates are not what is trusted.
-import { X509Certificate, createPublicKey, sign } from 'node:crypto';
+import { X509Certificate, createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
-import {
-  AlgorithmIdentifier, AttributeTypeAndValue, AttributeValue, BasicConstraints, Certificate, Extension, Extensions,
-  GeneralName, Name, RelativeDistinguishedName, SubjectAlternativeName, SubjectPublicKeyInfo, TBSCertificate, Validity,
-  Version, id_ce_basicConstraints, id_ce_subjectAltName,
-} from '@peculiar/asn1-x509';
+import { issueCertificate, wholeSeconds } from './x509.js';
 
 // DER SubjectPublicKeyInfo prefix (RFC 8410) for a raw 32-byte Ed25519 key.
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const ED25519_PUBLIC_KEY_BYTES = 32;
 const CERT_VALIDITY_YEARS = 20;
-const ID_ED25519 = '1.3.101.112';
-const ID_COMMON_NAME = '2.5.4.3';
 
 /** NodeCertificate is a PEM certificate and its PEM private key, ready for node:tls. */
 export interface NodeCertificate {
@@ -56,40 +49,15 @@ export async function createNodeCertificate(privateKey: KeyObject, options: Node
     throw new CertificateKeyError(`node key must be Ed25519, got ${privateKey.asymmetricKeyType ?? 'a symmetric key'}`);
   }
   const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
-  const now = options.now ?? new Date();
-  const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000);
+  const notBefore = wholeSeconds(options.now ?? new Date());
   const notAfter = new Date(notBefore.getTime());
   notAfter.setUTCFullYear(notAfter.getUTCFullYear() + CERT_VALIDITY_YEARS);
-  const algorithm = new AlgorithmIdentifier({ algorithm: ID_ED25519 });
-  const name = new Name([new RelativeDistinguishedName([
-    new AttributeTypeAndValue({ type: ID_COMMON_NAME, value: new AttributeValue({ utf8String: options.commonName }) }),
-  ])]);
-  const extensions = new Extensions([
-    new Extension({ extnID: id_ce_basicConstraints, critical: true, extnValue: new OctetString(AsnConvert.serialize(new BasicConstraints({ cA: false }))) }),
-  ]);
-  const altNames = [
-    ...(options.dnsNames ?? []).map((dNSName) => new GeneralName({ dNSName })),
-    ...(options.ipAddresses ?? []).map((iPAddress) => new GeneralName({ iPAddress })),
-  ];
-  if (altNames.length > 0) {
-    extensions.push(new Extension({ extnID: id_ce_subjectAltName, critical: false, extnValue: new OctetString(AsnConvert.serialize(new SubjectAlternativeName(altNames))) }));
-  }
-  const tbs = new TBSCertificate({
-    version: Version.v3,
-    serialNumber: serialFor(spki, notBefore),
-    signature: algorithm,
-    issuer: name,
-    validity: new Validity({ notBefore, notAfter }),
-    subject: name,
-    subjectPublicKeyInfo: AsnConvert.parse(spki, SubjectPublicKeyInfo),
-    extensions,
+  const certPem = issueCertificate({
+    issuerKey: privateKey, issuerCommonName: options.commonName, subjectCommonName: options.commonName, subjectSpki: spki,
+    notBefore, notAfter, ...(options.dnsNames ? { dnsNames: options.dnsNames } : {}), ...(options.ipAddresses ? { ipAddresses: options.ipAddresses } : {}),
   });
-  const tbsDer = Buffer.from(AsnConvert.serialize(tbs));
-  const signature = sign(null, tbsDer, privateKey);
-  const cert = new Certificate({ tbsCertificate: tbs, signatureAlgorithm: algorithm, signatureValue: new Uint8Array(signature).buffer });
-  const der = Buffer.from(AsnConvert.serialize(cert));
   return {
-    certPem: toPem(der),
+    certPem,
     keyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
     publicKey: new Uint8Array(spki.subarray(ED25519_SPKI_PREFIX.length)),
   };
@@ -120,13 +88,8 @@ export function sameKey(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-function serialFor(spki: Buffer, now: Date): ArrayBuffer {
-  const bytes = Buffer.concat([spki.subarray(spki.length - 8), Buffer.from(now.getTime().toString(16).padStart(12, '0'), 'hex')]);
-  bytes[0] = ((bytes[0] ?? 0) & 0x7f) | 0x01; // a positive DER integer without a leading zero byte
-  return new Uint8Array(bytes).buffer;
-}
-
-function toPem(der: Buffer): string {
-  const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
-  return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
+/** ed25519PublicKey turns a raw 32-byte Ed25519 public key into a KeyObject (to verify a signature with it). */
+export function ed25519PublicKey(raw: Uint8Array): KeyObject {
+  if (raw.length !== ED25519_PUBLIC_KEY_BYTES) throw new CertificateKeyError(`an Ed25519 public key is ${ED25519_PUBLIC_KEY_BYTES} bytes, got ${raw.length}`);
+  return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
 }

@@ -10,16 +10,18 @@
 // token sees no device data; a viewer of domain "lab" does not see the devices of domain "yard".
 // Method: LocalCluster in gateway mode (3 processes, no data plane), the policy and devices loaded with the
 // real `qgate apply`, telemetry signed with the serving node's key, Debian's chromium driven by puppeteer-core
-// (no browser download). The API is HTTPS with the node key's certificate, which Chromium cannot use (it has
-// no Ed25519 in TLS): the browser reaches each node through an HTTPS reverse proxy with an ECDSA certificate
-// (test/ui/https-proxy.ts, forwarding over the cluster's pinned agent), whose key Chromium pins with
-// --ignore-certificate-errors-spki-list — not acceptInsecureCerts, which would accept any certificate. The
-// test's own calls go through cluster.fetch (pinned, root token); the page gets a real viewer token
+// (no browser download). Chromium connects to each node's API directly: the node serves browsers a P-256
+// certificate issued by its Ed25519 node key (src/tls/api-cert.ts; Chromium has no Ed25519 in TLS), whose key
+// Chromium pins with --ignore-certificate-errors-spki-list (the SPKI hashes the node wrote in its data directory)
+// — not --ignore-certificate-errors or acceptInsecureCerts, which would accept any certificate. A second
+// Chromium without the pin shows what an operator meets first: a certificate warning they can pass once they
+// have checked the fingerprint. The test's own calls go through cluster.fetch (pinned, root token); the page gets a real viewer token
 // (`qgate viewers add` + `qgate token create`). Screenshots of each page go to docs/screenshots/. Needs chromium and a built tree
 // (npm run build): skipped with the reason outside CI, failed with CI=true.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,13 +29,13 @@ import { promisify } from 'node:util';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { stringify as toYaml } from 'yaml';
 import { LocalCluster } from '../../cluster/local-cluster.js';
+import { dashboardLines } from '../../cluster/demo-site.js';
 import { clusterIdOf, keyIdHex, signCommand } from '../../src/commands/index.js';
 import type { Genesis, Payload } from '../../src/commands/index.js';
 import { readIdentityKey } from '../../src/node/identity.js';
 import { FAST_TIMING } from '../node/cluster-support.js';
 import { repoPath, requireInCi } from '../support/paths.js';
 import { viewerToken } from './token.js';
-import { proxyCertificate, startProxy, type BrowserProxy } from './https-proxy.js';
 
 // The browser's globals, for the functions page.evaluate runs in the page (the tests compile without the DOM library).
 declare const window: { location: { href: string }; marker?: number };
@@ -51,6 +53,8 @@ const STATE_CHANGE_BOUND_MS = 1000;
 const DEAD_NODE_BOUND_MS = 2000;
 const SCREENSHOTS = repoPath('docs', 'screenshots');
 const run = promisify(execFile);
+/** CHROMIUM_ARGS: what headless Chromium needs in a container; nothing here touches certificate checks. */
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'];
 const IMAGE = { name: 'monitor', digest: `sha256:${'ab'.repeat(32)}` };
 
 const POLICY = {
@@ -90,11 +94,10 @@ describe('the dashboard in a real browser against a 3-node cluster', { skip, tim
   let browser: Browser;
   let page: Page;
   const cspViolations: string[] = [];
-  const proxies = new Map<number, BrowserProxy>();
-  /** pageUrl is where the browser opens node `nodeId`'s API: through its HTTPS proxy. */
-  const pageUrl = (nodeId: number): string => proxies.get(nodeId)!.url;
+  /** pageUrl is where the browser opens node `nodeId`'s API: the node itself. */
+  const pageUrl = (nodeId: number): string => cluster.apiUrl(nodeId);
   /**
-   * openOn opens `route` of the page served by node `nodeId`. Each node (each proxy) is its own origin, with
+   * openOn opens `route` of the page served by node `nodeId`. Each node is its own origin, with
    * its own sessionStorage: the token is given again in the fragment, as an operator's bookmark would.
    */
   const openOn = async (nodeId: number, route: string): Promise<void> => {
@@ -161,12 +164,8 @@ describe('the dashboard in a real browser against a 3-node cluster', { skip, tim
     await telemetry(2, [{ kind: 'alert', deviceId: 'cam-1', alertType: 'brute-force-login', source: 'monitor' }]);
     await telemetry(3, [{ kind: 'discovery', port: 'p9', mac: '02:42:0a:4f:00:0d', firstSeenMs: Date.now() - 5000, lastSeenMs: Date.now(), hostname: 'printer-3', vendorClass: 'HP LaserJet' }]);
     token = await viewerToken(cli(), adminKey, 'lab', 3600, dir);
-    const certificate = proxyCertificate(dir);
-    for (const n of cluster.nodes) proxies.set(n.nodeId, await startProxy(cluster.apiUrl(n.nodeId), cluster.httpsAgent(), certificate));
-    browser = await puppeteer.launch({
-      executablePath: CHROMIUM, headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', `--ignore-certificate-errors-spki-list=${certificate.spkiSha256}`],
-    });
+    const pins = cluster.nodes.map((n) => cluster.apiCertificate(n.nodeId)?.spkiSha256 ?? assert.fail(`n${n.nodeId} wrote no API certificate`));
+    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${pins.join(',')}`] });
     page = await browser.newPage();
     await page.setViewport({ width: 1280, height: 800 });
     page.on('console', (message) => {
@@ -176,7 +175,6 @@ describe('the dashboard in a real browser against a 3-node cluster', { skip, tim
 
   after(async () => {
     await browser?.close().catch(() => undefined);
-    for (const proxy of proxies.values()) await proxy.close();
     await cluster?.destroy().catch(() => undefined);
   });
 
@@ -188,8 +186,21 @@ describe('the dashboard in a real browser against a 3-node cluster', { skip, tim
 
   test('the page loads under its CSP, takes the token from the fragment, and lists the registered devices', async () => {
     const at = await follower();
+    // Chromium hands out the certificate of an origin to a DevTools session that watched the navigation.
+    const cdp = await page.createCDPSession();
+    await cdp.send('Network.enable');
     const response = await page.goto(`${pageUrl(at)}/ui/#token=${encodeURIComponent(token)}`, { waitUntil: 'load' });
     assert.match(response?.headers()['content-security-policy'] ?? '', /default-src 'self'/);
+    // The browser spoke TLS with the node itself, which presented its P-256 certificate issued by its node key.
+    const security = response?.securityDetails();
+    assert.equal(security?.subjectName(), `quorumgate node ${at} API`);
+    assert.equal(security?.issuer(), `quorumgate node ${at}`);
+    assert.equal(security?.protocol(), 'TLS 1.3');
+    // What the demo prints for an operator to compare is the fingerprint of the certificate the browser holds.
+    const { tableNames } = await cdp.send('Network.getCertificate', { origin: pageUrl(at) });
+    const shown = createHash('sha256').update(Buffer.from(tableNames[0] ?? '', 'base64')).digest('hex').toUpperCase().match(/../g)?.join(':');
+    assert.ok(dashboardLines(cluster, token).includes(`    certificate SHA-256 ${shown}`), `the demo prints the SHA-256 ${shown} the browser was shown`);
+    await cdp.detach();
     await waitForText('tbody tr[data-device]', (text) => DEVICES.every((d) => text.includes(d.id)), 10_000, 'the registered devices');
     assert.doesNotMatch(await page.evaluate(() => window.location.href), /token=/, 'the token left the address bar');
     assert.equal(await page.evaluate(() => sessionStorage.getItem('qgate.token')), token);
@@ -307,6 +318,27 @@ describe('the dashboard in a real browser against a 3-node cluster', { skip, tim
 
   test('the page ran without a Content-Security-Policy violation', () => {
     assert.deepEqual(cspViolations, []);
+  });
+
+  test('without the pin, Chromium shows a certificate warning an operator can pass (not a TLS failure), and then loads the page', async () => {
+    const at = cluster.nodes.map((n) => n.nodeId).find((id) => cluster.pid(id) !== undefined)!;
+    const unpinned = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    try {
+      const tab = await unpinned.newPage();
+      // An unknown issuer, which Chromium lets a person accept; with an Ed25519 certificate it was ERR_SSL_VERSION_OR_CIPHER_MISMATCH, which nothing passes.
+      await assert.rejects(tab.goto(`${pageUrl(at)}/ui/#/devices`), /net::ERR_CERT_AUTHORITY_INVALID/);
+      await tab.click('#details-button');
+      await Promise.all([tab.waitForNavigation({ waitUntil: 'load' }), tab.click('#proceed-link')]);
+      const deadline = Date.now() + 5_000;
+      let text = '';
+      while (Date.now() < deadline && !/Not authorized/.test(text)) {
+        await new Promise((r) => setTimeout(r, 50));
+        text = await tab.$eval('body', (b) => b.textContent ?? '').catch(() => '');
+      }
+      assert.match(text, /Not authorized/, 'the dashboard loaded (and, without a token, shows no data)');
+    } finally {
+      await unpinned.close();
+    }
   });
 
   test('a request without a token sees no device data', async () => {
