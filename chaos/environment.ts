@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { clusterIdOf, generateKeyPair, keyIdHex, loadGenesis, toHex } from '../src/commands/index.js';
 import type { KeyPair, Payload } from '../src/commands/index.js';
-import { DockerUmboxRuntime, OvsSwitch, buildAllImages, ensureHost, hostPaths, stopHost } from '../src/dataplane/index.js';
+import { DockerUmboxRuntime, OvsSwitch, buildAllImages, ensureHost, hostPaths, ovsAnswers, stopHost } from '../src/dataplane/index.js';
 import type { HostPaths } from '../src/dataplane/index.js';
 import { run } from '../src/dataplane/exec.js';
 import { readIdentityKey } from '../src/node/identity.js';
@@ -174,7 +174,7 @@ function placeOnWan(cluster: LocalCluster, wan: WanTopology): Placed {
     },
     ensure: async () => {
       for (const node of cluster.nodes) await wan.addGateway(node.nodeId);
-      for (const id of wan.gateways.keys()) await wan.startSwitch(id);
+      for (const id of wan.gateways.keys()) if (!(await ovsAnswers(wan.paths(id)))) await wan.startSwitch(id);
       await ensureHost(shared, { install: false });
     },
     prepare: async (nodeId) => void (await wan.addGateway(nodeId)),

@@ -171,8 +171,8 @@ test('three gateway hosts on a WAN: bootstrapped with qgate node init and cluste
     'domain: site', `admins: [{ name: alice, publicKey: "${alicePublicKey}" }]`, `images: [{ name: monitor, digest: "${monitor.digest}" }]`,
     'policy:', '  domain: site', '  version: 1', '  deviceTypes:',
     '    - name: camera', '      alertTypes: [brute-force]',
-    `      states: [{ name: normal, chain: [{ name: monitor, digest: "${monitor.digest}" }] }, { name: attack, verdict: quarantine }]`,
-    '    - name: lock', '      states: [{ name: normal, verdict: quarantine }]',
+    `      states: [{ name: normal, chain: [{ name: monitor, digest: "${monitor.digest}" }] }, { name: suspicious, verdict: allow }, { name: attack, verdict: quarantine }]`,
+    '    - name: lock', '      states: [{ name: normal, verdict: quarantine }, { name: suspicious, verdict: quarantine }, { name: attack, verdict: quarantine }]',
     'devices:', deviceLine('cam-1', 'camera'), deviceLine('lock-1', 'lock'), deviceLine('cam-2', 'camera'), deviceLine('cam-3', 'camera'),
   ].join('\n'));
   await inHost(WAN.adminNamespace, 'qgate.mjs', [...endpoints, '--key', roots[0]!, '--key', roots[1]!, '--key', alice, 'apply', '-f', bundle]);
