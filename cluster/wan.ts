@@ -15,8 +15,8 @@
 // Why one Open vSwitch per gateway namespace, not one ovs-vswitchd for every bridge: the userspace datapath
 // opens a port by its name in the namespace ovs-vswitchd runs in, and the node creates the veths of its
 // μmboxes and its management port in its own namespace (src/dataplane/docker-runtime.ts, management.ts). A
-// vswitchd outside the gateway's namespace cannot open them (the port shows "could not open network device
-// … (No such device)"). A real gateway runs its own Open vSwitch too. The Docker engine is shared: the node
+// vswitchd outside the gateway's namespace cannot see them (not tried as an experiment here: OVS's netdev-linux
+// looks interfaces up by name in its own namespace). A real gateway runs its own Open vSwitch too. The Docker engine is shared: the node
 // reaches it by its unix socket (a path, so any namespace can), the μmbox containers get their own network
 // namespaces, and the node moves one end of each μmbox veth into a container by pid — pids are not
 // namespaced here. Each gateway's run directory links `docker` to the shared engine's directory.
