@@ -92,11 +92,16 @@ export interface Environment {
   readonly publicKeys: Record<string, string>;
   readonly devices: ProbeDevice[];
   readonly nodeEnv: Record<string, string>;
-  readonly topology: Topology;
+  /**
+   * topology, serverAddress, partitioner and hosts are set by setUp; an environment built elsewhere (a test
+   * of its own, e.g. test/deploy/rolling-restart-gateway.test.ts) may leave them out: the loopback
+   * topology's are used then (hostsOf, partitionerOf, serverAddressOf).
+   */
+  readonly topology?: Topology;
   /** serverAddress is the upstream server the probes send to. */
-  readonly serverAddress: string;
-  readonly partitioner: Partitions;
-  readonly hosts: Hosts;
+  readonly serverAddress?: string;
+  readonly partitioner?: Partitions;
+  readonly hosts?: Hosts;
   /** wan is the WAN topology (topology `wan` only). */
   readonly wan?: WanTopology;
 }
@@ -144,12 +149,24 @@ interface Placed {
   readonly hosts: Hosts;
 }
 
-/** placeOnLoopback builds the loopback topology's device network (netlab.ts) under the node processes of this host. */
-async function placeOnLoopback(cluster: LocalCluster): Promise<Placed> {
+/** hostsOf is what the faults do to the hosts under `env`'s nodes. */
+export function hostsOf(env: Environment): Hosts {
+  return env.hosts ?? loopbackHosts();
+}
+
+/** partitionerOf is what cuts links between `env`'s nodes. */
+export function partitionerOf(env: Environment): Partitions {
+  return env.partitioner ?? new Partitioner((nodeId) => env.cluster.hostOf(nodeId));
+}
+
+/** serverAddressOf is the upstream server `env`'s probes send to. */
+export function serverAddressOf(env: Environment): string {
+  return env.serverAddress ?? SERVER_ADDRESS;
+}
+
+function loopbackHosts(): Hosts {
   const paths = hostPaths();
-  const gateways = cluster.nodes.map((n) => ({ nodeId: n.nodeId, uplinkPort: cluster.dataplaneOf(n.nodeId).uplinkPort }));
-  const network = await buildNetwork({ prefix: PREFIX, gateways, devices: gateways.map((g) => ({ id: `probe-${g.nodeId}`, gateway: g.nodeId })) });
-  const hosts: Hosts = {
+  return {
     stopSwitch: async () => {
       await stopHost(paths, { ovs: true, docker: false });
       return 'Open vSwitch stopped';
@@ -157,7 +174,13 @@ async function placeOnLoopback(cluster: LocalCluster): Promise<Placed> {
     ensure: async () => void (await ensureHost(paths, { install: false })),
     prepare: async () => undefined,
   };
-  return { network, serverAddress: SERVER_ADDRESS, partitioner: new Partitioner((nodeId) => cluster.hostOf(nodeId)), hosts };
+}
+
+/** placeOnLoopback builds the loopback topology's device network (netlab.ts) under the node processes of this host. */
+async function placeOnLoopback(cluster: LocalCluster): Promise<Placed> {
+  const gateways = cluster.nodes.map((n) => ({ nodeId: n.nodeId, uplinkPort: cluster.dataplaneOf(n.nodeId).uplinkPort }));
+  const network = await buildNetwork({ prefix: PREFIX, gateways, devices: gateways.map((g) => ({ id: `probe-${g.nodeId}`, gateway: g.nodeId })) });
+  return { network, serverAddress: SERVER_ADDRESS, partitioner: new Partitioner((nodeId) => cluster.hostOf(nodeId)), hosts: loopbackHosts() };
 }
 
 /** placeOnWan describes the WAN topology's devices and hosts (WanTopology.create made them). */

@@ -7,6 +7,7 @@
 import { sleepMs } from '../src/dataplane/exec.js';
 import { SeededRandom } from '../src/raft/index.js';
 import { ensureHost, stopHost, DockerUmboxRuntime } from '../src/dataplane/index.js';
+import { hostsOf } from './environment.js';
 import type { Environment } from './environment.js';
 import { between, oneWay } from './partition.js';
 import type { Partitions } from './partition.js';
@@ -161,8 +162,8 @@ async function startFault(ctx: FaultContext, family: FaultFamily): Promise<Activ
     case 'ovs-restart': {
       // On the loopback topology one Open vSwitch serves every gateway; on the WAN topology each host has its own.
       const gateway = pick(ctx.rng, all);
-      const detail = await ctx.env.hosts.stopSwitch(gateway);
-      return { detail, nodes: ctx.env.topology === 'wan' ? [gateway] : [], undo: () => ctx.env.hosts.ensure() };
+      const detail = await hostsOf(ctx.env).stopSwitch(gateway);
+      return { detail, nodes: ctx.env.topology === 'wan' ? [gateway] : [], undo: () => hostsOf(ctx.env).ensure() };
     }
     case 'docker-restart':
       await stopHost(ctx.env.paths, { ovs: false, docker: true });
@@ -189,7 +190,7 @@ async function membershipDuringPartition(ctx: FaultContext): Promise<ActiveFault
   const isolated = pick(ctx.rng, all);
   await ctx.partitioner.cut(between([isolated], all.filter((x) => x !== isolated)));
   const joiner = await env.cluster.prepareJoiner();
-  await env.hosts.prepare(joiner.nodeId);
+  await hostsOf(env).prepare(joiner.nodeId);
   await ctx.partitioner.cut(between([isolated], [joiner.nodeId]));
   const host = env.cluster.hostOf(joiner.nodeId);
   env.cluster.start(joiner.nodeId, env.nodeEnv);
@@ -333,7 +334,7 @@ export class FaultSchedule {
       env.cluster.signal(node.nodeId, 'SIGCONT');
       env.cluster.start(node.nodeId, env.nodeEnv);
     }
-    await env.hosts.ensure();
+    await hostsOf(env).ensure();
   }
 }
 

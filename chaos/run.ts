@@ -2,7 +2,7 @@
 // heal, observe the end state, tear down, and check the history.
 import { mkdirSync } from 'node:fs';
 import { sleepMs } from '../src/dataplane/exec.js';
-import { setUp, tearDown } from './environment.js';
+import { partitionerOf, setUp, tearDown } from './environment.js';
 import type { Environment, Topology } from './environment.js';
 import { FaultSchedule, seedRandom } from './faults.js';
 import type { FaultFamily } from './faults.js';
@@ -58,7 +58,7 @@ export async function runOnce(options: RunOptions): Promise<History> {
     faults: [], register: [], updates: [], adversary: [], stateChanges: [], probes: [], samples: [], final: null,
   };
   const probes = new ProbeTraffic(env, options.dir);
-  const partitioner = env.partitioner;
+  const partitioner = partitionerOf(env);
   try {
     await partitioner.install();
     await probes.start();
