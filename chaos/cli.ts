@@ -1,4 +1,4 @@
-// cli.ts — `npm run chaos -- [--nodes N] [--faults LIST|all] [--runs N] [--duration S] [--seed S] [--plant BUG] [--hostile]`
+// cli.ts — `npm run chaos -- [--nodes N] [--faults LIST|all] [--runs N] [--duration S] [--seed S] [--plant BUG] [--hostile] [--topology loopback|wan]`
 //
 // Runs a campaign of chaos runs (run i uses seed S+i), checks each history, writes each run's report
 // (history.json, verdicts.json, summary.txt, timeline.html) under --out, prints the summaries, and exits
@@ -11,6 +11,8 @@ import { checkHistory } from './checkers/index.js';
 import { parseFaults } from './faults.js';
 import { renderSummary, writeReport } from './report.js';
 import { runOnce } from './run.js';
+import { TOPOLOGIES } from './environment.js';
+import type { Topology } from './environment.js';
 
 function integer(name: string, min: number, max: number): (text: string) => number {
   return (text: string) => {
@@ -30,6 +32,7 @@ interface CliOptions {
   seed?: number;
   plant?: string;
   hostile?: boolean;
+  topology: Topology;
   out: string;
 }
 
@@ -49,6 +52,10 @@ const program = new Command('chaos')
     return text;
   })
   .option('--hostile', 'add the hostile workload: floods of every node\'s API and Raft port in alternating windows (chaos/hostile.ts), checked by hostile-bounds and hostile-latency')
+  .option('--topology <name>', 'where the nodes live: loopback (every node on its own 127.0.77.N of this host) or wan (every node a host of its own: a network namespace with its address on a shared WAN bridge, its own Open vSwitch; partitions by iptables in each host; cluster/wan.ts)', (text) => {
+    if (!(TOPOLOGIES as readonly string[]).includes(text)) throw new InvalidArgumentError(`--topology must be one of ${TOPOLOGIES.join(', ')}, got "${text}"`);
+    return text;
+  }, 'loopback')
   .option('--out <dir>', 'where the reports go', resolve('run', 'chaos'))
   .showHelpAfterError()
   .exitOverride();
@@ -69,6 +76,11 @@ async function main(): Promise<number> {
     console.error(`chaos: ${(error as Error).message}`);
     return 2;
   }
+  if (options.topology === 'wan' && options.hostile === true) {
+    // The hostile workload floods from its own loopback addresses (127.0.66.x), which reach no WAN host.
+    console.error('chaos: --hostile runs on the loopback topology only (its floods come from 127.0.66.x, which reaches no WAN host)');
+    return 2;
+  }
   if (process.getuid?.() !== 0) {
     console.error('chaos: needs root (network namespaces, iptables, Open vSwitch, the Docker engine); run it as root');
     return 2;
@@ -81,11 +93,12 @@ async function main(): Promise<number> {
   for (let i = 0; i < options.runs; i++) {
     const runSeed = seed + i;
     const dir = join(campaign, `run-${i + 1}-seed${runSeed}`);
-    console.log(`\n== chaos run ${i + 1}/${options.runs}: ${options.nodes} nodes, seed ${runSeed}, ${options.duration} s, faults ${faults.join(',')}${options.plant ? `, PLANTED BUG ${options.plant}` : ''}${options.hostile ? ', HOSTILE workload' : ''}`);
+    console.log(`\n== chaos run ${i + 1}/${options.runs}: ${options.nodes} nodes${options.topology === 'wan' ? ' (WAN topology)' : ''}, seed ${runSeed}, ${options.duration} s, faults ${faults.join(',')}${options.plant ? `, PLANTED BUG ${options.plant}` : ''}${options.hostile ? ', HOSTILE workload' : ''}`);
     const history = await runOnce({
       nodes: options.nodes, faults, durationMs: options.duration * 1000, seed: runSeed, dir,
       ...(options.plant !== undefined ? { plant: options.plant } : {}),
       ...(options.hostile === true ? { hostile: true } : {}),
+      topology: options.topology,
       log: (line) => console.log(`   ${line}`),
     });
     const verdicts = checkHistory(history);

@@ -7,8 +7,10 @@
 import { sleepMs } from '../src/dataplane/exec.js';
 import { SeededRandom } from '../src/raft/index.js';
 import { ensureHost, stopHost, DockerUmboxRuntime } from '../src/dataplane/index.js';
+import { hostsOf } from './environment.js';
 import type { Environment } from './environment.js';
-import { Partitioner, between, oneWay } from './partition.js';
+import { between, oneWay } from './partition.js';
+import type { Partitions } from './partition.js';
 import { submitUntilAnswered } from './client.js';
 import type { FaultEvent } from './history.js';
 
@@ -34,7 +36,7 @@ export function parseFaults(text: string): FaultFamily[] {
 /** FaultContext is what faults act on. */
 export interface FaultContext {
   readonly env: Environment;
-  readonly partitioner: Partitioner;
+  readonly partitioner: Partitions;
   readonly rng: SeededRandom;
   /** t is the run's clock (ms since start). */
   readonly t: () => number;
@@ -157,9 +159,12 @@ async function startFault(ctx: FaultContext, family: FaultFamily): Promise<Activ
     }
     case 'membership':
       return membershipDuringPartition(ctx);
-    case 'ovs-restart':
-      await stopHost(ctx.env.paths, { ovs: true, docker: false });
-      return { detail: 'Open vSwitch stopped', nodes: [], undo: async () => void (await ensureHost(ctx.env.paths, { install: false })) };
+    case 'ovs-restart': {
+      // On the loopback topology one Open vSwitch serves every gateway; on the WAN topology each host has its own.
+      const gateway = pick(ctx.rng, all);
+      const detail = await hostsOf(ctx.env).stopSwitch(gateway);
+      return { detail, nodes: ctx.env.topology === 'wan' ? [gateway] : [], undo: () => hostsOf(ctx.env).ensure() };
+    }
     case 'docker-restart':
       await stopHost(ctx.env.paths, { ovs: false, docker: true });
       return { detail: 'Docker engine stopped', nodes: [], undo: async () => void (await ensureHost(ctx.env.paths, { install: false })) };
@@ -185,6 +190,7 @@ async function membershipDuringPartition(ctx: FaultContext): Promise<ActiveFault
   const isolated = pick(ctx.rng, all);
   await ctx.partitioner.cut(between([isolated], all.filter((x) => x !== isolated)));
   const joiner = await env.cluster.prepareJoiner();
+  await hostsOf(env).prepare(joiner.nodeId);
   await ctx.partitioner.cut(between([isolated], [joiner.nodeId]));
   const host = env.cluster.hostOf(joiner.nodeId);
   env.cluster.start(joiner.nodeId, env.nodeEnv);
@@ -328,7 +334,7 @@ export class FaultSchedule {
       env.cluster.signal(node.nodeId, 'SIGCONT');
       env.cluster.start(node.nodeId, env.nodeEnv);
     }
-    await ensureHost(env.paths, { install: false });
+    await hostsOf(env).ensure();
   }
 }
 

@@ -19,6 +19,8 @@ export interface RunInfo {
   readonly durationMs: number;
   /** plant names the planted bug switched on for this run, if any. */
   readonly plant?: string;
+  /** topology `wan`: every node was a host of its own in a network namespace (cluster/wan.ts); absent: loopback. */
+  readonly topology?: 'wan';
   readonly startedAtMs: number;
   /** healedAtMs: when every fault was undone (t, ms since start). */
   healedAtMs: number;

@@ -8,7 +8,13 @@
 //
 // Only the chain QGCHAOS and the one jump to it are ever touched; `heal` flushes the chain, and
 // `remove` deletes the jump and the chain (also at start, to clear what a crashed run left).
+//
+// On the WAN topology (`--topology wan`, cluster/wan.ts) every node is a host of its own in a network
+// namespace: WanPartitioner cuts the link from A to B with `-d <B's WAN address> -j DROP` in the chain QGWAN
+// of A's namespace (hooked into its OUTPUT), as a firewall on host A would. The workloads reach the nodes
+// from outside every gateway namespace, so they are never cut.
 import { run } from '../src/dataplane/exec.js';
+import type { WanTopology } from '../cluster/wan.js';
 
 export const CHAOS_CHAIN = 'QGCHAOS';
 
@@ -23,8 +29,16 @@ async function iptables(args: readonly string[], allowFailure = false): Promise<
   return result.code;
 }
 
-/** Partitioner installs and removes cuts between nodes whose addresses `addressOf` gives. */
-export class Partitioner {
+/** Partitions is what the faults cut links with: install once, cut links, heal them all. */
+export interface Partitions {
+  install(): Promise<void>;
+  cut(links: readonly Link[]): Promise<void>;
+  heal(): Promise<void>;
+  readonly current: readonly Link[];
+}
+
+/** Partitioner installs and removes cuts between nodes (on one host) whose addresses `addressOf` gives. */
+export class Partitioner implements Partitions {
   private readonly addressOf: (nodeId: number) => string;
   private cuts: Link[] = [];
 
@@ -50,6 +64,37 @@ export class Partitioner {
   /** heal removes every cut. */
   async heal(): Promise<void> {
     await iptables(['-F', CHAOS_CHAIN], true);
+    this.cuts = [];
+  }
+
+  get current(): readonly Link[] {
+    return this.cuts;
+  }
+}
+
+/** WanPartitioner cuts links between the hosts of a WAN topology with iptables in each sender's namespace. */
+export class WanPartitioner implements Partitions {
+  private readonly topology: WanTopology;
+  private cuts: Link[] = [];
+
+  constructor(topology: WanTopology) {
+    this.topology = topology;
+  }
+
+  /** install empties every host's chain (each host's chain is made with the host, cluster/wan.ts addGateway). */
+  async install(): Promise<void> {
+    await this.heal();
+  }
+
+  async cut(links: readonly Link[]): Promise<void> {
+    for (const link of links) {
+      await this.topology.cut(link.from, link.to);
+      this.cuts.push(link);
+    }
+  }
+
+  async heal(): Promise<void> {
+    await this.topology.heal();
     this.cuts = [];
   }
 

@@ -41,7 +41,7 @@ export function repeatCommand(history: History): string {
   const seconds = Number.isInteger(run.durationMs / 1000) ? String(run.durationMs / 1000) : (run.durationMs / 1000).toFixed(3);
   const plant = run.plant === undefined || run.plant === '' ? '' : ` --plant ${run.plant}`;
   const hostile = history.hostile === undefined ? '' : ' --hostile';
-  return `npm run chaos -- --nodes ${run.nodes} --faults ${run.faults.join(',')} --duration ${seconds} --seed ${run.seed}${plant}${hostile}`;
+  return `npm run chaos -- --nodes ${run.nodes} --faults ${run.faults.join(',')} --duration ${seconds} --seed ${run.seed}${plant}${hostile}${run.topology === 'wan' ? ' --topology wan' : ''}`;
 }
 
 /** SUMMARY_PROBLEMS is how many problem lines of a failed checker the text summary shows. */

@@ -2,11 +2,10 @@
 // heal, observe the end state, tear down, and check the history.
 import { mkdirSync } from 'node:fs';
 import { sleepMs } from '../src/dataplane/exec.js';
-import { setUp, tearDown } from './environment.js';
-import type { Environment } from './environment.js';
+import { partitionerOf, setUp, tearDown } from './environment.js';
+import type { Environment, Topology } from './environment.js';
 import { FaultSchedule, seedRandom } from './faults.js';
 import type { FaultFamily } from './faults.js';
-import { Partitioner } from './partition.js';
 import { Adversary, ProbeTraffic, registerProcess, sampler, stateChanger, updatesProcess } from './workloads.js';
 import type { WorkloadContext } from './workloads.js';
 import { getJson, nodeFetch, submit } from './client.js';
@@ -22,6 +21,8 @@ export interface RunOptions {
   readonly durationMs: number;
   readonly seed: number;
   readonly plant?: string;
+  /** topology: where the nodes live (default `loopback`; `wan`: a network namespace per host, cluster/wan.ts). */
+  readonly topology?: Topology;
   /** hostile adds the hostile workload (chaos/hostile-workload.ts) and its checkers' record. */
   readonly hostile?: boolean;
   /** dir receives the cluster's data and the run's report. */
@@ -44,20 +45,20 @@ export async function runOnce(options: RunOptions): Promise<History> {
   const nodeEnv: Record<string, string> = {};
   if (options.plant !== undefined) nodeEnv.QUORUMGATE_PLANT = options.plant;
   if (options.faults.includes('lose-unsynced') || options.plant === 'ack-before-fsync') nodeEnv.QUORUMGATE_STORAGE_SYNC_DELAY_MS = String(SYNC_DELAY_MS);
-  const env = await setUp({ dir: options.dir, nodes: options.nodes, registerProcesses: REGISTER_PROCESSES, updateProcesses: UPDATE_PROCESSES, nodeEnv, log: options.log });
+  const env = await setUp({ dir: options.dir, nodes: options.nodes, registerProcesses: REGISTER_PROCESSES, updateProcesses: UPDATE_PROCESSES, nodeEnv, log: options.log, ...(options.topology !== undefined ? { topology: options.topology } : {}) });
   const startedAtMs = Date.now();
   const t = (): number => Date.now() - startedAtMs;
   const history: History = {
     version: 1,
     run: {
       seed: options.seed, nodes: options.nodes, nodeIds: env.cluster.nodes.map((n) => n.nodeId), faults: [...options.faults], durationMs: options.durationMs,
-      ...(options.plant !== undefined ? { plant: options.plant } : {}), startedAtMs, healedAtMs: 0, endedAtMs: 0,
+      ...(options.plant !== undefined ? { plant: options.plant } : {}), ...(env.topology === 'wan' ? { topology: 'wan' as const } : {}), startedAtMs, healedAtMs: 0, endedAtMs: 0,
     },
     keys: { clusterId: toHex(env.clusterId), keys: env.publicKeys },
     faults: [], register: [], updates: [], adversary: [], stateChanges: [], probes: [], samples: [], final: null,
   };
   const probes = new ProbeTraffic(env, options.dir);
-  const partitioner = new Partitioner((nodeId) => env.cluster.hostOf(nodeId));
+  const partitioner = partitionerOf(env);
   try {
     await partitioner.install();
     await probes.start();
@@ -95,7 +96,7 @@ export async function runOnce(options: RunOptions): Promise<History> {
     return history;
   } finally {
     probes.kill();
-    await tearDown(env.cluster, hostPaths()).catch((error: unknown) => options.log(`tear-down: ${(error as Error).message}`));
+    await tearDown(env.cluster, hostPaths(), env.wan).catch((error: unknown) => options.log(`tear-down: ${(error as Error).message}`));
   }
 }
 

@@ -15,9 +15,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleepMs } from '../src/dataplane/exec.js';
 import { sha256, toHex } from '../src/commands/index.js';
-import { SERVER_ADDRESS } from '../cluster/netlab.js';
 import type { SeededRandom } from '../src/raft/index.js';
-import { PROBE_PORT, PROBE_STATES } from './environment.js';
+import { PROBE_PORT, PROBE_STATES, serverAddressOf } from './environment.js';
 import type { Environment } from './environment.js';
 import { bodyBytesOf, getJson, signedOf, submit } from './client.js';
 import type { Signed, Signer, SubmitAnswer } from './client.js';
@@ -274,7 +273,7 @@ export class ProbeTraffic {
     }
     for (const device of this.env.devices) {
       const file = join(this.dir, `probe-sent-${device.id}.json`);
-      this.senders.set(device.id, spawn('ip', ['netns', 'exec', device.namespace, process.execPath, '-e', SENDER, SERVER_ADDRESS, String(PROBE_PORT), device.id, file, String(PROBE_INTERVAL_MS)], { stdio: 'ignore' }));
+      this.senders.set(device.id, spawn('ip', ['netns', 'exec', device.namespace, process.execPath, '-e', SENDER, serverAddressOf(this.env), String(PROBE_PORT), device.id, file, String(PROBE_INTERVAL_MS)], { stdio: 'ignore' }));
     }
   }
 

@@ -22,6 +22,7 @@ import { brokerDir } from '../src/node/device-link.js';
 import { readIdentityKey, writeIdentityKey } from '../src/node/identity.js';
 import { certificateFingerprints, type CertificateFingerprints } from '../src/tls/api-cert.js';
 import { apiCertificateFiles } from '../src/tls/api-cert-store.js';
+import { WAN, wanGateway } from './wan.js';
 
 /** ClusterNodeInfo is what cluster.json records per node. */
 export interface ClusterNodeInfo {
@@ -33,6 +34,10 @@ export interface ClusterNodeInfo {
   readonly host?: string;
   /** founder: part of the first configuration (otherwise it joined later). */
   readonly founder: boolean;
+  /** namespace, in the WAN topology (cluster/wan.ts): the network namespace the node runs in, its own host. */
+  readonly namespace?: string;
+  /** runDir, in the WAN topology: the host's run directory (its own Open vSwitch), the config's dataplane.runDir. */
+  readonly runDir?: string;
 }
 
 /** ClusterFile is cluster.json. */
@@ -47,6 +52,8 @@ export interface ClusterFile {
   devicesSubnet?: string;
   /** hostPrefix, when set, gives node N the address `<hostPrefix>N` (e.g. "127.0.77." → 127.0.77.N). */
   hostPrefix?: string;
+  /** topology `wan`: every node on its own host of cluster/wan.ts (namespace, WAN address, Open vSwitch). */
+  topology?: 'wan';
 }
 
 /** LocalClusterInit configures create(). */
@@ -74,6 +81,13 @@ export interface LocalClusterInit {
    * `<prefix><id>mh`), its MQTT broker there, and a device secrets file `secrets.yaml` (0600) in its directory.
    */
   readonly devicesSubnet?: string;
+  /**
+   * topology `wan` places node N on gateway host N of cluster/wan.ts: it runs in that host's namespace
+   * (`ip netns exec`), listens on its WAN address with the same ports as every other host, and enforces with
+   * that host's own Open vSwitch (dataplane.runDir). The hosts are made by WanTopology, not here; it needs
+   * dataplanePrefix `qgw` (the names the hosts' switch ports have) and no hostPrefix.
+   */
+  readonly topology?: 'wan';
   /** rootKeys and rootThreshold shape the genesis root (gateway mode; default 2 of 3). */
   readonly rootKeys?: number;
   readonly rootThreshold?: number;
@@ -195,7 +209,11 @@ export class LocalCluster {
       ...(init.dataplanePrefix !== undefined ? { dataplanePrefix: init.dataplanePrefix } : {}),
       ...(init.devicesSubnet !== undefined ? { devicesSubnet: init.devicesSubnet } : {}),
       ...(init.hostPrefix !== undefined ? { hostPrefix: init.hostPrefix } : {}),
+      ...(init.topology !== undefined ? { topology: init.topology } : {}),
     };
+    if (init.topology === 'wan' && (init.dataplanePrefix !== WAN.prefix || init.hostPrefix !== undefined)) {
+      throw new Error(`the WAN topology needs dataplanePrefix "${WAN.prefix}" and no hostPrefix (got ${init.dataplanePrefix ?? 'none'}, ${init.hostPrefix ?? 'none'})`);
+    }
     const cluster = new LocalCluster(dir, file);
     for (let i = 0; i < init.nodes; i++) await cluster.allocateNode(true);
     if (application === 'quorumgate') file.clusterId = cluster.writeGenesis(init.rootKeys ?? 3, init.rootThreshold ?? 2);
@@ -320,7 +338,12 @@ export class LocalCluster {
     // what it prints on stdout or stderr (a start-up error, a crash) is appended to the node.log of
     // its start (after a rotation, that file is node.log.N: whyNoAnswer reads the newest).
     const log = openSync(join(dir, 'node.log'), 'a');
-    const child = spawn(process.execPath, ['--enable-source-maps', ...nodeArgs, nodeEntryPoint(), '--config', join(dir, 'config.yaml'), '--log-file', join(dir, 'node.log')], {
+    const argv = [process.execPath, '--enable-source-maps', ...nodeArgs, nodeEntryPoint(), '--config', join(dir, 'config.yaml'), '--log-file', join(dir, 'node.log')];
+    // On a host of the WAN topology the node runs in that host's namespace: `ip netns exec` enters it and
+    // execs the node, so the pid recorded is the node's own.
+    const namespace = this.info(nodeId).namespace;
+    const [file, ...args] = namespace === undefined ? argv : ['ip', 'netns', 'exec', namespace, ...argv];
+    const child = spawn(file!, args, {
       detached: true,
       stdio: ['ignore', log, log],
       env: { ...process.env, ...extraEnv },
@@ -428,10 +451,16 @@ export class LocalCluster {
     const dir = this.nodeDir(nodeId);
     mkdirSync(dir, { recursive: true });
     const pair = writeIdentityKey(join(dir, 'node.key'));
-    const host = this.file.hostPrefix !== undefined ? `${this.file.hostPrefix}${nodeId}` : undefined;
-    const info: ClusterNodeInfo = {
-      nodeId, raftPort: await freePort(host), apiPort: await freePort(host), publicKey: toHex(pair.publicKey), founder, ...(host !== undefined ? { host } : {}),
-    };
+    let info: ClusterNodeInfo;
+    if (this.file.topology === 'wan') {
+      const gateway = wanGateway(nodeId);
+      info = {
+        nodeId, raftPort: WAN.raftPort, apiPort: WAN.apiPort, publicKey: toHex(pair.publicKey), founder, host: gateway.address, namespace: gateway.namespace, runDir: gateway.runDir,
+      };
+    } else {
+      const host = this.file.hostPrefix !== undefined ? `${this.file.hostPrefix}${nodeId}` : undefined;
+      info = { nodeId, raftPort: await freePort(host), apiPort: await freePort(host), publicKey: toHex(pair.publicKey), founder, ...(host !== undefined ? { host } : {}) };
+    }
     this.file.nodes.push(info);
     return info;
   }
@@ -542,7 +571,7 @@ export class LocalCluster {
       ...(node.founder ? {} : { join: true }),
       application: this.file.application,
       ...(Object.keys(this.file.timing).length > 0 ? { timing: this.file.timing } : {}),
-      ...(this.file.dataplanePrefix !== undefined ? { dataplane: this.dataplaneOf(node.nodeId) } : {}),
+      ...(this.file.dataplanePrefix !== undefined ? { dataplane: { ...this.dataplaneOf(node.nodeId), ...(node.runDir !== undefined ? { runDir: node.runDir } : {}) } } : {}),
       ...(this.devicesOf(node.nodeId) !== undefined ? { devices: { ...this.devicesOf(node.nodeId)!, managementPrefixLength: 24, secretsFile: './secrets.yaml' } } : {}),
     };
     const devices = this.devicesOf(node.nodeId);

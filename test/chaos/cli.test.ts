@@ -19,6 +19,8 @@ test('bad arguments exit 2 with a message naming the argument', () => {
     [['--faults', 'kill,meteor'], /unknown fault "meteor"; known: kill, kill-leader/],
     [['--plant', 'no-fsync'], /--plant must be one of ack-before-fsync, local-reads, no-replay-check, delete-then-add, got "no-fsync"/],
     [['--duration', '-3'], /--duration must be an integer from 5 to 86400/],
+    [['--topology', 'mesh'], /--topology must be one of loopback, wan, got "mesh"/],
+    [['--topology', 'wan', '--hostile'], /--hostile runs on the loopback topology only/],
   ] as const) {
     const result = chaos([...args]);
     assert.equal(result.status, 2, `${args.join(' ')}: ${result.output}`);
