@@ -110,10 +110,14 @@ function commandSubmitter(deps: ApiDeps, gateway: GatewayDeps, machine: () => St
    * ApiError (or an unknown error, a bug) when there is no such answer.
    */
   const submitOne = async (envelope: string, where: string, wait: 'committed' | 'enforced', timeoutMs: number): Promise<SubmitAnswer> => {
-    const bytes = await verifiedAhead(machine(), decodeBase64(envelope, where));
+    const bytes = decodeBase64(envelope, where);
+    const turn = inArrivalOrder();
     let checked;
+    let proposing: Promise<{ committed: Committed<unknown>; first: boolean }>;
     try {
+      await turn.after(verifiedAhead(machine(), bytes));
       checked = machine().precheck(bytes, (deps.nowMs ?? Date.now)());
+      proposing = proposeOnce(bytes, checked.bodyHash);
     } catch (error) {
       if (!(error instanceof CommandError)) throw error;
       // A retry of an applied (or rejected) command fails precheck: its seq is no longer above its
@@ -125,9 +129,11 @@ function commandSubmitter(deps: ApiDeps, gateway: GatewayDeps, machine: () => St
       // A batch item names itself; the single route's message is unchanged (clients match on it).
       const item = where === 'body.envelope' ? '' : `${where}: `;
       throw new ApiError(status, `${item}the command was not proposed: ${error.message}`, { commandCode: error.code, path: error.path });
+    } finally {
+      turn.done();
     }
     try {
-      const { committed, first } = await proposeOnce(bytes, checked.bodyHash);
+      const { committed, first } = await proposing;
       const result = committed.result as ApplyResult;
       // A copy that reached this node before it applied the first one (a retry, the same envelope
       // posted to several nodes, or twice in a batch) is proposed too and applied as a duplicate:
@@ -149,6 +155,7 @@ function commandSubmitter(deps: ApiDeps, gateway: GatewayDeps, machine: () => St
    * pending proposals: an entry leaves when its proposal settles.
    */
   const inFlight = new Map<string, Promise<Committed<unknown>>>();
+  const inArrivalOrder = arrivalOrder();
   const proposeOnce = async (bytes: Uint8Array, bodyHash: string): Promise<{ committed: Committed<unknown>; first: boolean }> => {
     const pending = inFlight.get(bodyHash);
     if (pending !== undefined) return { committed: await pending, first: false };
@@ -161,6 +168,28 @@ function commandSubmitter(deps: ApiDeps, gateway: GatewayDeps, machine: () => St
     }
   };
   return submitOne;
+}
+
+/** Turn is one arrival's place in arrivalOrder: after() waits for its work and for the arrival before. */
+interface Turn {
+  after: <T>(work: Promise<T>) => Promise<T>;
+  done: () => void;
+}
+
+/**
+ * arrivalOrder keeps proposals in the order their requests arrived: verification ahead (verifiedAhead)
+ * finishes in any order in the thread pool, and a signer's commands (a batch, or one client's pipelined
+ * requests) proposed out of order would apply a later seq first and refuse the earlier one as stale.
+ * Each arrival's after() resolves once the arrival before it is done (prechecked and handed to the runtime).
+ */
+function arrivalOrder(): () => Turn {
+  let last: Promise<void> = Promise.resolve();
+  return () => {
+    const previous = last;
+    let done!: () => void;
+    last = new Promise<void>((resolve) => { done = resolve; });
+    return { after: async (work) => { const value = await work; await previous; return value; }, done };
+  };
 }
 
 /** submitRoute serves POST /v1/commands: one signed command, answered once applied (or enforced). */

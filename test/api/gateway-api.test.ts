@@ -250,6 +250,20 @@ describe('POST /v1/commands/batch', () => {
     assert.equal(runtime.proposals - proposalsBefore, 3, 'one proposal per command');
   });
 
+  test('a long batch of one signer is proposed in its order although its signatures are verified in the pool (no stale_sequence)', async () => {
+    // Items after the first are verified ahead in the thread pool, which finishes them in any order;
+    // a signer's commands must still be proposed in the order sent, or a later seq applies first and
+    // the earlier one is refused as stale (found by bench:reaction-cluster's registration in CI).
+    const envelopes = Array.from({ length: 64 }, (_, i) => cluster.root({ kind: 'createDomain', description: `long batch ${i}` }, `lb${i}`));
+    const response = await batch(envelopes);
+    assert.equal(response.statusCode, 200, response.body);
+    const indexes = response.results.map((item, i) => {
+      assert.ok(item.ok && item.answer.result.ok, `item ${i}: ${JSON.stringify(item)}`);
+      return item.answer.index;
+    });
+    assert.deepEqual(indexes, indexes.map((_, i) => indexes[0]! + i), 'proposed in the order sent');
+  });
+
   test('a forged command, a duplicate and an indeterminate outcome are answered for their own item only', async () => {
     const applied = cluster.root({ kind: 'createDomain', description: 'batch b4' }, 'b4');
     assert.equal((await submit(applied)).statusCode, 200);
