@@ -61,7 +61,11 @@ test('WAN smoke: partitions by iptables between hosts, the leader killed, one ho
     const lost = history.samples.filter((s) => s.t >= cut.t && s.t <= end.t + 2_000 && s.up && s.leader !== isolated);
     assert.ok(lost.length > 0, `some node stopped following the cut-off n${isolated} during its partition (${cut.t}..${end.t} ms)`);
     assert.ok(history.register.filter((op) => op.kind === 'write' && op.outcome === 'ok').length > 20, 'writes were acknowledged');
-    for (const series of history.probes) assert.ok(series.received.length > 100, `probes of ${series.device} got through while allowed`);
+    // The WAN gateways forwarded for real: every probe got through its own gateway (each starts allowed;
+    // the workload may forbid one for the rest of the run a second in — seed 21 moved probe-2 to attack
+    // at 1.3 s once, so no per-probe volume is promised), and the probes checker above judged every loss.
+    for (const series of history.probes) assert.ok(series.received.length > 0, `probes of ${series.device} got through while allowed`);
+    assert.ok(history.probes.reduce((sum, series) => sum + series.received.length, 0) > 1_000, 'probe traffic crossed the gateways');
     assert.equal(existsSync(WAN.runRoot), false, 'the hosts were torn down (no /run/qgw left)');
   } catch (error) {
     if (error instanceof Error) error.message += `\n(report and the campaign's output kept in ${out})`;
