@@ -9,13 +9,13 @@
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CheckerVerdict, History } from '../../chaos/history.js';
 import { FAULT_FAMILIES } from '../../chaos/faults.js';
 import { facilities, releaseFacilities } from '../dataplane/lab.js';
-import { repoPath } from '../support/paths.js';
+import { findRunDir, repoPath } from '../support/paths.js';
 
 const available = await facilities();
 const skip = available.ok ? false : `needs ${available.reason}`;
@@ -55,17 +55,6 @@ function judged(result: CampaignResult, assertions: () => void): void {
     throw error;
   }
   rmSync(result.out, { recursive: true, force: true });
-}
-
-function findRunDir(dir: string): string | undefined {
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (!statSync(path).isDirectory()) continue;
-    if (name.startsWith('run-')) return path;
-    const inner = findRunDir(path);
-    if (inner) return inner;
-  }
-  return undefined;
 }
 
 function failed(result: CampaignResult): string[] {

@@ -10,28 +10,17 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CheckerVerdict, History } from '../../chaos/history.js';
 import { WAN } from '../../cluster/wan.js';
 import { facilities, releaseFacilities } from '../dataplane/lab.js';
-import { repoPath } from '../support/paths.js';
+import { findRunDir, repoPath } from '../support/paths.js';
 
 const available = await facilities();
 const skip = available.ok ? false : `needs ${available.reason}`;
 after(() => releaseFacilities(available));
-
-function findRunDir(dir: string): string | undefined {
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (!statSync(path).isDirectory()) continue;
-    if (name.startsWith('run-')) return path;
-    const inner = findRunDir(path);
-    if (inner) return inner;
-  }
-  return undefined;
-}
 
 const FAULTS = ['partition-leader', 'partition-oneway', 'partition-halves', 'kill-leader', 'ovs-restart'];
 

@@ -1,5 +1,5 @@
 // paths.ts — locating the repository from a test, whether it runs from test/ (tsx) or dist/test/ (npm test).
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,4 +21,16 @@ export function repoPath(...segments: string[]): string {
 /** requireInCi says whether a missing system facility (OVS, Docker, root) must fail instead of skip. */
 export function requireInCi(): boolean {
   return process.env.CI === 'true';
+}
+
+/** findRunDir finds the first `run-*` directory a chaos campaign wrote under dir (depth first), if any. */
+export function findRunDir(dir: string): string | undefined {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (!statSync(path).isDirectory()) continue;
+    if (name.startsWith('run-')) return path;
+    const inner = findRunDir(path);
+    if (inner) return inner;
+  }
+  return undefined;
 }
