@@ -22,7 +22,7 @@
 //   [--out bench/results/reaction.json]; needs root, Open vSwitch, Docker and a build (npm run build).
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, openSync, readSync, closeSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -324,6 +324,14 @@ async function setUp(dir: string): Promise<Bench> {
   return ready;
 }
 
+/** keepNodeLogs copies every *.log under the site's directory to a new temporary directory and returns it (undefined when none). */
+export function keepNodeLogs(siteDir: string): string | undefined {
+  if (!existsSync(siteDir)) return undefined;
+  const kept = mkdtempSync(join(tmpdir(), 'qg-reaction-cluster-logs-'));
+  cpSync(siteDir, kept, { recursive: true, filter: (source) => statSync(source).isDirectory() || source.endsWith('.log') });
+  return kept;
+}
+
 /** cleanUp ends the bench's processes and removes the site; it throws naming whatever is left. */
 async function cleanUp(dir: string, bench: Bench | undefined): Promise<void> {
   for (const child of bench?.processes ?? []) await stopChild(child);
@@ -360,6 +368,11 @@ export async function runBench(options: Options, say: (line: string) => void = (
         stamps.set(`${mode}/${size}`, { measured_at: new Date().toISOString(), load_average_1m: [loadBefore, loadavg()[0] ?? 0] });
       }
     }
+  } catch (error) {
+    // The site is removed below: keep the nodes' logs (only *.log files, never keys or data) for a post-mortem.
+    const kept = keepNodeLogs(join(dir, 'cluster'));
+    if (error instanceof Error && kept !== undefined) error.message += ` (node logs kept in ${kept})`;
+    throw error;
   } finally {
     await cleanUp(dir, bench).finally(() => releaseFacilities(available));
   }
