@@ -8,19 +8,18 @@
 // same runtime over the honest store answers its proposals.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EntryType, MessageType, SeededRandom, bootstrapStorage, makeMessage } from '../../src/raft/index.js';
+import { EntryType, MessageType, SeededRandom, makeMessage } from '../../src/raft/index.js';
 import type { ConfState, Entry, HardState, Message, Ready, Snapshot } from '../../src/raft/index.js';
-import { DurableStorage, MemoryDisk, MemoryLogStore } from '../../src/storage/index.js';
+import { DurableStorage, MemoryLogStore } from '../../src/storage/index.js';
 import type { SaveBatch } from '../../src/storage/index.js';
 import { LogApplier } from '../../src/node/log-applier.js';
-import { MemberDirectory } from '../../src/node/member-directory.js';
 import type { PeerAddress, RaftLogStore } from '../../src/node/ports.js';
 import { RaftRuntime } from '../../src/node/raft-runtime.js';
 import {
   assertAcknowledgementsDurable, assertAppliedBounds, assertEarlyMessagesSafe, assertPersisted, assertReadyWellFormed,
 } from '../../src/node/ready-invariants.js';
 import { RuntimeAssertionError } from '../../src/node/runtime-errors.js';
-import { encodeRuntimeSnapshot } from '../../src/node/runtime-snapshot.js';
+import { bootstrappedDisk } from '../support/bootstrapped-disk.js';
 
 const CONF: ConfState = { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
 const FOUNDERS = new Map<number, PeerAddress>([[1, { host: '127.0.0.1', port: 7001, publicKey: '01'.padStart(64, '0') }]]);
@@ -118,13 +117,7 @@ class LyingStore implements RaftLogStore {
 
 /** startRuntime bootstraps a single voter over an in-memory disk and starts its runtime over a LyingStore. */
 async function startRuntime(lie: Lie, lieFromStart: boolean): Promise<{ runtime: RaftRuntime<unknown>; store: LyingStore; fatal: Promise<unknown> }> {
-  const disk = new MemoryDisk();
-  const bootstrap = await DurableStorage.open(new MemoryLogStore(disk));
-  const directory = new MemberDirectory();
-  directory.seed(FOUNDERS);
-  const initial = encodeRuntimeSnapshot({ members: directory.toState(), lastTimeMs: 0, application: new LogApplier().snapshot() });
-  await bootstrap.bootstrap((scratch) => bootstrapStorage(scratch, CONF, initial));
-  await bootstrap.close();
+  const disk = await bootstrappedDisk(CONF, FOUNDERS);
   const store = new LyingStore(await DurableStorage.open(new MemoryLogStore(disk)));
   if (lieFromStart) store.lie = lie;
   const runtime = new RaftRuntime<unknown>({

@@ -7,14 +7,13 @@
 // LogApplier that records prepare and apply calls; proposals sent to the leader.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SeededRandom, bootstrapStorage } from '../../src/raft/index.js';
+import { SeededRandom } from '../../src/raft/index.js';
 import type { ConfState, Message, NodeId } from '../../src/raft/index.js';
-import { DurableStorage, MemoryDisk, MemoryLogStore } from '../../src/storage/index.js';
+import { DurableStorage, MemoryLogStore } from '../../src/storage/index.js';
 import { LogApplier } from '../../src/node/log-applier.js';
-import { MemberDirectory } from '../../src/node/member-directory.js';
 import type { AppliedEntry, PeerAddress } from '../../src/node/ports.js';
 import { RaftRuntime } from '../../src/node/raft-runtime.js';
-import { encodeRuntimeSnapshot } from '../../src/node/runtime-snapshot.js';
+import { bootstrappedDisk } from '../support/bootstrapped-disk.js';
 
 const IDS: readonly NodeId[] = [1, 2, 3];
 const CONF: ConfState = { voters: [...IDS], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
@@ -40,13 +39,7 @@ test('followers prepare each entry of a received batch before applying it, not a
     for (const message of messages) setImmediate(() => runtimes.get(message.to)?.receive(message));
   };
   for (const id of IDS) {
-    const disk = new MemoryDisk();
-    const bootstrap = await DurableStorage.open(new MemoryLogStore(disk));
-    const directory = new MemberDirectory();
-    directory.seed(FOUNDERS);
-    const initial = encodeRuntimeSnapshot({ members: directory.toState(), lastTimeMs: 0, application: new LogApplier().snapshot() });
-    await bootstrap.bootstrap((scratch) => bootstrapStorage(scratch, CONF, initial));
-    await bootstrap.close();
+    const disk = await bootstrappedDisk(CONF, FOUNDERS);
     const applier = new PreparingApplier();
     const runtime = new RaftRuntime<unknown>({
       id, store: await DurableStorage.open(new MemoryLogStore(disk)), applier,
