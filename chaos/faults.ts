@@ -79,8 +79,18 @@ function voters(env: Environment): number[] {
   return env.cluster.nodes.map((n) => n.nodeId);
 }
 
-async function leaderOrAny(ctx: FaultContext): Promise<number> {
-  return (await currentLeader(ctx.env)) ?? pick(ctx.rng, voters(ctx.env));
+/** LeaderTarget is the node a leader fault hits and how the fault's record names it. */
+interface LeaderTarget {
+  readonly id: number;
+  /** label: "the leader", or says that no node claimed to lead and a voter was drawn instead. */
+  readonly label: string;
+}
+
+/** leaderOrAny: the current leader, or a voter drawn from the seed when no node claims to lead (the record says which). */
+async function leaderOrAny(ctx: FaultContext): Promise<LeaderTarget> {
+  const leader = await currentLeader(ctx.env);
+  if (leader !== undefined) return { id: leader, label: 'the leader' };
+  return { id: pick(ctx.rng, voters(ctx.env)), label: 'no leader known, a voter instead' };
 }
 
 async function killNodes(ctx: FaultContext, nodes: readonly number[], restartDelayMs: number, label: string): Promise<ActiveFault> {
@@ -113,8 +123,10 @@ async function startFault(ctx: FaultContext, family: FaultFamily): Promise<Activ
   switch (family) {
     case 'kill':
       return killNodes(ctx, [pick(ctx.rng, all)], 0, 'one node');
-    case 'kill-leader':
-      return killNodes(ctx, [await leaderOrAny(ctx)], 0, 'the leader');
+    case 'kill-leader': {
+      const target = await leaderOrAny(ctx);
+      return killNodes(ctx, [target.id], 0, target.label);
+    }
     case 'kill-minority':
       return killNodes(ctx, shuffled(ctx.rng, all).slice(0, Math.max(1, minority)), 0, 'a minority');
     case 'kill-majority':
@@ -128,15 +140,17 @@ async function startFault(ctx: FaultContext, family: FaultFamily): Promise<Activ
     }
     case 'pause':
       return pauseNode(ctx, pick(ctx.rng, all), 'one node');
-    case 'pause-leader':
-      return pauseNode(ctx, await leaderOrAny(ctx), 'the leader');
+    case 'pause-leader': {
+      const target = await leaderOrAny(ctx);
+      return pauseNode(ctx, target.id, target.label);
+    }
     case 'partition-one': {
       const id = pick(ctx.rng, all);
       return cut(ctx, between([id], all.filter((x) => x !== id)), `isolate n${id}`, [id]);
     }
     case 'partition-leader': {
-      const id = await leaderOrAny(ctx);
-      return cut(ctx, between([id], all.filter((x) => x !== id)), `isolate the leader n${id}`, [id]);
+      const { id, label } = await leaderOrAny(ctx);
+      return cut(ctx, between([id], all.filter((x) => x !== id)), `isolate ${label} n${id}`, [id]);
     }
     case 'partition-halves': {
       const order = shuffled(ctx.rng, all);
@@ -154,7 +168,7 @@ async function startFault(ctx: FaultContext, family: FaultFamily): Promise<Activ
       return cut(ctx, between(left, right), `bridge n${bridge} between n${left.join(',n')} and n${right.join(',n')}`, [bridge]);
     }
     case 'partition-oneway': {
-      const id = ctx.rng.nextInt(2) === 0 ? await leaderOrAny(ctx) : pick(ctx.rng, all);
+      const id = ctx.rng.nextInt(2) === 0 ? (await leaderOrAny(ctx)).id : pick(ctx.rng, all);
       return cut(ctx, oneWay([id], all.filter((x) => x !== id)), `one-way: n${id}'s packets to the others are dropped`, [id]);
     }
     case 'membership':

@@ -4,8 +4,11 @@
 // A leader change is a new term in which some node reports a leader (the sampler polls every node
 // four times a second; Raft elects at most one leader per term, and with pre-vote a term only rises
 // for an election or a transfer). The first term with a leader is the cluster's start, not a change.
-// A change at time t is explained by a fault interval [start, end] with
-// start - EXPLAIN_BEFORE_MS <= t <= end + EXPLAIN_AFTER_MS —
+// The election happened at an unknown time between the last sample that showed an earlier term's
+// leader (`since`) and the first that showed the new one (`t`): usually a quarter of a second apart,
+// but many seconds when every node was down or too busy to answer (restarted nodes replaying their
+// log after a majority was killed). The change is explained by a fault interval [start, end] that
+// overlaps that span once widened: start - EXPLAIN_BEFORE_MS <= t and since <= end + EXPLAIN_AFTER_MS —
 // every fault family counts (a kill, a pause, a partition and a membership change move leaders by
 // design; a restart of OVS or Docker loads the machine), and the time after its end covers a
 // restarted or healed node's campaign and the election a check-quorum step-down starts. A change with
@@ -18,14 +21,29 @@ export const EXPLAIN_BEFORE_MS = 1_000;
 /** EXPLAIN_AFTER_MS: a change this long after a fault's end is still its doing (elections after a heal or restart). */
 export const EXPLAIN_AFTER_MS = 10_000;
 
-/** leaderTerms lists each term in which a node reported a leader, with when it was first seen and who led. */
-export function leaderTerms(history: History): Array<{ term: number; t: number; leader: number }> {
-  const first = new Map<number, { t: number; leader: number }>();
-  for (const sample of [...history.samples].sort((a, b) => a.t - b.t)) {
-    if (!sample.up || sample.term === undefined || sample.leader === undefined || sample.leader === 0) continue;
-    if (!first.has(sample.term)) first.set(sample.term, { t: sample.t, leader: sample.leader });
+/** LeaderTerm is a term in which a node reported a leader: when it was first seen, who led, and since when an earlier term's leader was last seen. */
+export interface LeaderTerm {
+  readonly term: number;
+  readonly t: number;
+  readonly leader: number;
+  /** since: the last sample before `t` that showed a leader of an earlier term (`t` itself when none did). */
+  readonly since: number;
+}
+
+/** leaderTerms lists each term in which a node reported a leader, in term order (see LeaderTerm). */
+export function leaderTerms(history: History): LeaderTerm[] {
+  const sightings = [...history.samples]
+    .filter((s) => s.up && s.term !== undefined && s.leader !== undefined && s.leader !== 0)
+    .sort((a, b) => a.t - b.t);
+  const terms: LeaderTerm[] = [];
+  for (const sample of sightings) {
+    const term = sample.term!;
+    if (terms.some((known) => known.term === term)) continue;
+    const earlier = sightings.filter((s) => s.t < sample.t && s.term! < term);
+    const since = earlier.length === 0 ? sample.t : earlier[earlier.length - 1]!.t;
+    terms.push({ term, t: sample.t, leader: sample.leader!, since });
   }
-  return [...first].map(([term, seen]) => ({ term, ...seen })).sort((a, b) => a.term - b.term);
+  return terms.sort((a, b) => a.term - b.term);
 }
 
 /** checkLeaderChanges is the `leader-changes` checker (rules above). */
@@ -35,12 +53,12 @@ export function checkLeaderChanges(history: History): CheckerVerdict {
   const problems: string[] = [];
   let explained = 0;
   for (const change of terms.slice(1)) {
-    const cause = intervals.find((i) => change.t >= i.startMs - EXPLAIN_BEFORE_MS && change.t <= i.endMs + EXPLAIN_AFTER_MS);
+    const cause = intervals.find((i) => change.t >= i.startMs - EXPLAIN_BEFORE_MS && change.since <= i.endMs + EXPLAIN_AFTER_MS);
     if (cause !== undefined) {
       explained += 1;
       continue;
     }
-    problems.push(`term ${change.term} (leader n${change.leader}) first seen at ${formatMs(change.t)}: no injected fault within ${EXPLAIN_BEFORE_MS / 1000} s before or ${EXPLAIN_AFTER_MS / 1000} s after explains this leader change`);
+    problems.push(`term ${change.term} (leader n${change.leader}) first seen at ${formatMs(change.t)} (an earlier leader last seen at ${formatMs(change.since)}): no injected fault within ${EXPLAIN_BEFORE_MS / 1000} s before or ${EXPLAIN_AFTER_MS / 1000} s after that span explains this leader change`);
   }
   const summary = terms.length === 0
     ? 'no leader seen in the samples'
