@@ -8,9 +8,14 @@
 // with the flood and their ratio, the largest RSS growth of a node during the flood, and the fastest
 // log growth of a node during the flood. Goals (issue 15): 0 leader changes, p99 under flood <= 2×
 // without, RSS growth <= 50 MB, log <= 10 KB/s. Prints a table and writes bench/results/hostile.json.
+// Per phase it also reports where the machine's two cores went: each node's, the bench's (the writers'),
+// the adversary's and everything else's CPU time (/proc), in cores.
 //
-// Usage: npm run bench:hostile -- [--seconds S] [--floods LIST] [--out FILE]
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+// The adversary runs in a process of its own (bench/hostile-adversary.ts), so the writers' event loop is
+// not the adversary's; `--adversary in-process` runs it beside the writers as runs before 2026-12-07 did.
+//
+// Usage: npm run bench:hostile -- [--seconds S] [--floods LIST] [--adversary process|in-process] [--out FILE]
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -18,9 +23,11 @@ import { Command, InvalidArgumentError } from 'commander';
 import { LocalCluster } from '../cluster/local-cluster.js';
 import { packagePath } from '../src/wire/index.js';
 import { sleepMs } from '../src/dataplane/exec.js';
-import { FLOOD_KINDS, Floods, sampleResources, summarizeCounts, type FloodKind, type ResourceSample } from '../chaos/hostile.js';
+import { FLOOD_KINDS, Floods, sampleResources, summarizeCounts, type FloodCounts, type FloodKind, type FloodTarget, type ResourceSample } from '../chaos/hostile.js';
 import { useClientFetch } from '../chaos/client.js';
 import { QuorumgateSystem } from './etcd.js';
+import { cpuTicksOf } from './devices.js';
+import { AdversaryProcess } from './hostile-adversary.js';
 import { percentile } from './support.js';
 
 /** GOALS are issue 15's goals for every flood. */
@@ -32,12 +39,30 @@ const AFTER_FLOOD_MS = 3_000;
 /** HOST_PREFIX gives node N its own loopback address, so the adversary's source limits never hit a peer. */
 const HOST_PREFIX = '127.0.79.';
 
+/** CLOCK_TICKS_PER_S is the unit of /proc's CPU times (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS_PER_S = 100;
+
 /** PhaseFigures are one phase's measurements. */
 interface PhaseFigures {
   latenciesMs: number[];
   errors: number;
   terms: Set<number>;
   samples: ResourceSample[];
+  /** cpu: cores each part of the run used over the phase (CPU seconds / phase seconds). */
+  cpu?: CpuCores;
+}
+
+/**
+ * CpuCores is where the machine's cores went during a phase, in cores (CPU seconds per second): each
+ * node process, the bench process (the writers; with `--adversary in-process` the adversary too), the
+ * adversary process, and `other`, the machine's busy time minus those (other work on the shared machine).
+ */
+export interface CpuCores {
+  nodes: Record<string, number>;
+  bench: number;
+  adversary: number;
+  other: number;
+  machine_busy: number;
 }
 
 /** FloodFigures is one flood's line of the report. */
@@ -55,6 +80,9 @@ export interface FloodFigures {
   /** rss_after_mb: that node's RSS 3 s after the flood ended (writers stopped too), above its first flood sample. */
   rss_after_mb?: number;
   log_bytes_per_s: number;
+  /** cpu_quiet, cpu_flood: where the cores went in each phase (CpuCores). */
+  cpu_quiet?: CpuCores;
+  cpu_flood?: CpuCores;
   writes_quiet: number;
   writes_flood: number;
   write_errors: number;
@@ -64,6 +92,7 @@ export interface FloodFigures {
 interface Options {
   seconds: number;
   floods: Array<FloodKind | 'all'>;
+  adversary: 'process' | 'in-process';
   out: string;
 }
 
@@ -78,15 +107,96 @@ function parseOptions(argv: readonly string[]): Options {
       if (name !== 'all' && !(FLOOD_KINDS as readonly string[]).includes(name)) throw new InvalidArgumentError(`unknown flood "${name}"; known: ${FLOOD_KINDS.join(', ')}, all`);
       return name as FloodKind | 'all';
     }), [...FLOOD_KINDS, 'all'])
+    .option('--adversary <where>', 'where the adversary runs: process (a child process of its own) or in-process (beside the writers, as before 2026-12-07)', (text) => {
+      if (text !== 'process' && text !== 'in-process') throw new InvalidArgumentError(`expected process or in-process, got "${text}"`);
+      return text;
+    }, 'process')
     .option('--out <file>', 'where the JSON report goes', packagePath('bench', 'results', 'hostile.json'))
     .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
   program.parse(argv);
   return program.opts<Options>();
 }
 
+/** Adversary floods the cluster between start() and stop(), in a process of its own or in this one. */
+interface Adversary {
+  readonly pid: number | undefined;
+  start(targets: readonly FloodTarget[], kinds: readonly FloodKind[]): Promise<void>;
+  stop(): Promise<Map<FloodKind, FloodCounts>>;
+  close(): Promise<void>;
+}
+
+/** inProcessAdversary runs the floods in the bench's own process, beside the writers (runs before 2026-12-07). */
+function inProcessAdversary(): Adversary {
+  let floods: Floods | undefined;
+  return {
+    pid: undefined,
+    start: async (targets, kinds) => {
+      floods = new Floods(() => targets, kinds);
+      floods.start();
+    },
+    stop: async () => {
+      const running = floods;
+      floods = undefined;
+      if (running === undefined) return new Map();
+      await running.stop();
+      return running.counts;
+    },
+    close: async () => undefined,
+  };
+}
+
+/** CpuSnapshot is the CPU clock ticks of each watched process and the machine's busy ticks, at one moment. */
+interface CpuSnapshot {
+  atMs: number;
+  ticks: Map<string, number>;
+  machineBusy: number;
+}
+
+/** ticksOfPid reads utime+stime of a process (clock ticks), undefined when it is gone. */
+function ticksOfPid(pid: number): number | undefined {
+  try {
+    return cpuTicksOf(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** machineBusyTicks reads the machine's busy clock ticks, all CPUs together (/proc/stat's first line). */
+function machineBusyTicks(): number {
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return user + nice + system + irq + softirq + steal;
+}
+
+/** cpuSnapshot reads `pids` (named) and the machine now. */
+function cpuSnapshot(pids: ReadonlyMap<string, number | undefined>): CpuSnapshot {
+  const ticks = new Map<string, number>();
+  for (const [name, pid] of pids) {
+    const value = pid === undefined ? undefined : ticksOfPid(pid);
+    if (value !== undefined) ticks.set(name, value);
+  }
+  return { atMs: Date.now(), ticks, machineBusy: machineBusyTicks() };
+}
+
+/** cpuCores turns two snapshots into cores used per part of the run (see CpuCores). */
+export function cpuCores(before: CpuSnapshot, after: CpuSnapshot): CpuCores {
+  const seconds = Math.max(1e-3, (after.atMs - before.atMs) / 1000);
+  const cores = (ticks: number): number => Number((ticks / CLOCK_TICKS_PER_S / seconds).toFixed(2));
+  const used = (name: string): number => Math.max(0, (after.ticks.get(name) ?? 0) - (before.ticks.get(name) ?? 0));
+  const nodes: Record<string, number> = {};
+  let ours = 0;
+  for (const name of after.ticks.keys()) {
+    ours += used(name);
+    if (name.startsWith('n')) nodes[name] = cores(used(name));
+  }
+  const busy = after.machineBusy - before.machineBusy;
+  return { nodes, bench: cores(used('bench')), adversary: cores(used('adversary')), other: cores(Math.max(0, busy - ours)), machine_busy: cores(busy) };
+}
+
 /** measurePhase writes through the leader for `seconds` and samples every node once a second. */
-async function measurePhase(cluster: LocalCluster, system: QuorumgateSystem, seconds: number): Promise<PhaseFigures> {
+async function measurePhase(cluster: LocalCluster, system: QuorumgateSystem, seconds: number, adversaryPid?: number): Promise<PhaseFigures> {
   const figures: PhaseFigures = { latenciesMs: [], errors: 0, terms: new Set(), samples: [] };
+  const pids = new Map<string, number | undefined>([['bench', process.pid], ['adversary', adversaryPid], ...cluster.nodes.map((n) => [`n${n.nodeId}`, cluster.pid(n.nodeId)] as const)]);
+  const cpuBefore = cpuSnapshot(pids);
   const until = Date.now() + seconds * 1000;
   const writer = async (client: number): Promise<void> => {
     // The leader is asked for again only after a failed write: asking before each would itself be a status poll.
@@ -114,6 +224,7 @@ async function measurePhase(cluster: LocalCluster, system: QuorumgateSystem, sec
     }
   };
   await Promise.all([...Array.from({ length: WRITERS }, (_, client) => writer(client)), sampler()]);
+  figures.cpu = cpuCores(cpuBefore, cpuSnapshot(pids));
   return figures;
 }
 
@@ -169,6 +280,8 @@ export function figuresOf(quiet: PhaseFigures, flood: PhaseFigures, termsBefore:
     ...(quiet.samples.length === 0 ? {} : { rss_growth_quiet_mb: round(Math.max(0, ...growth(quiet.samples, 'rssBytes').values()) / 1048576) }),
     ...(rssSplit(flood.samples) === undefined ? {} : { rss_split_mb: rssSplit(flood.samples)! }),
     log_bytes_per_s: round(Math.max(0, ...growth(flood.samples, 'logBytes').values()) / seconds, 0),
+    ...(quiet.cpu === undefined ? {} : { cpu_quiet: quiet.cpu }),
+    ...(flood.cpu === undefined ? {} : { cpu_flood: flood.cpu }),
     writes_quiet: quiet.latenciesMs.length,
     writes_flood: flood.latenciesMs.length,
     write_errors: quiet.errors + flood.errors,
@@ -188,19 +301,20 @@ export function goalsMet(floods: Record<string, FloodFigures>): Record<keyof typ
 }
 
 /** measureFlood runs one quiet phase and one flood phase. */
-async function measureFlood(cluster: LocalCluster, system: QuorumgateSystem, kinds: readonly FloodKind[], seconds: number): Promise<FloodFigures> {
+async function measureFlood(cluster: LocalCluster, system: QuorumgateSystem, adversary: Adversary, kinds: readonly FloodKind[], seconds: number): Promise<FloodFigures> {
   const termsBefore = new Set((await Promise.all(cluster.nodes.map((n) => cluster.status(n.nodeId)))).map((s) => s?.term ?? 0));
-  const quiet = await measurePhase(cluster, system, seconds);
+  const quiet = await measurePhase(cluster, system, seconds, adversary.pid);
   const readToken = cluster.readToken();
-  const floods = new Floods(() => cluster.nodes.map((n) => ({ node: n.nodeId, apiHost: cluster.hostOf(n.nodeId), apiPort: n.apiPort, raftHost: cluster.hostOf(n.nodeId), raftPort: n.raftPort, apiTls: cluster.apiUrl(n.nodeId).startsWith('https:'), readToken })), kinds);
-  floods.start();
+  const targets = cluster.nodes.map((n) => ({ node: n.nodeId, apiHost: cluster.hostOf(n.nodeId), apiPort: n.apiPort, raftHost: cluster.hostOf(n.nodeId), raftPort: n.raftPort, apiTls: cluster.apiUrl(n.nodeId).startsWith('https:'), readToken }));
+  await adversary.start(targets, kinds);
   let flood: PhaseFigures;
+  let counts: Map<FloodKind, FloodCounts>;
   try {
-    flood = await measurePhase(cluster, system, seconds);
+    flood = await measurePhase(cluster, system, seconds, adversary.pid);
   } finally {
-    await floods.stop();
+    counts = await adversary.stop();
   }
-  const figures = figuresOf(quiet, flood, termsBefore, seconds, summarizeCounts(floods.counts));
+  const figures = figuresOf(quiet, flood, termsBefore, seconds, summarizeCounts(counts));
   // Does the memory come back? One more sample per node a few seconds after the flood (and the writers) stopped.
   await sleepMs(AFTER_FLOOD_MS);
   const after = await sampleResources(Date.now(), cluster.nodes.map((n) => ({ node: n.nodeId, pid: cluster.pid(n.nodeId), dir: cluster.nodeDir(n.nodeId), apiUrl: cluster.apiUrl(n.nodeId) })));
@@ -223,6 +337,13 @@ function formatLine(name: string, f: FloodFigures): string {
   return `${name.padEnd(20)} ${cell(f.leader_changes, 7)} ${cell(f.max_loop_delay_ms, 9)} ${cell(f.p99_quiet_ms, 9)} ${cell(f.p99_flood_ms, 9)} ${cell(f.p99_ratio, 6)} ${cell(f.rss_growth_mb, 7)} ${cell(f.log_bytes_per_s, 8)}${split}`;
 }
 
+/** formatCores renders a phase's CpuCores on one line. */
+function formatCores(cpu: CpuCores | undefined): string {
+  if (cpu === undefined) return '-';
+  const nodes = Object.entries(cpu.nodes).map(([name, cores]) => `${name} ${cores}`).join(', ');
+  return `${nodes}, bench ${cpu.bench}, adversary ${cpu.adversary}, other ${cpu.other} (machine ${cpu.machine_busy})`;
+}
+
 async function main(options: Options): Promise<void> {
   const loadAtStart = loadavg().map((l) => Number(l.toFixed(2)));
   const cluster = await LocalCluster.create({
@@ -235,17 +356,20 @@ async function main(options: Options): Promise<void> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  let adversary: Adversary | undefined;
   try {
     cluster.startAll();
     await cluster.waitForLeader(30_000);
     const system = new QuorumgateSystem(cluster);
     await system.prepare(WRITERS);
+    adversary = options.adversary === 'process' ? await AdversaryProcess.spawn() : inProcessAdversary();
     const floods: Record<string, FloodFigures> = {};
     console.log(`${'flood'.padEnd(20)} ${'leaders'.padStart(7)} ${'loop ms'.padStart(9)} ${'p99 q ms'.padStart(9)} ${'p99 f ms'.padStart(9)} ${'ratio'.padStart(6)} ${'rss MB'.padStart(7)} ${'log B/s'.padStart(8)}`);
     for (const name of options.floods) {
-      const figures = await measureFlood(cluster, system, name === 'all' ? FLOOD_KINDS : [name], options.seconds);
+      const figures = await measureFlood(cluster, system, adversary, name === 'all' ? FLOOD_KINDS : [name], options.seconds);
       floods[name] = figures;
       console.log(formatLine(name, figures));
+      console.log(`    cores quiet: ${formatCores(figures.cpu_quiet)}; flood: ${formatCores(figures.cpu_flood)}`);
       for (const line of figures.answers) console.log(`    ${line}`);
     }
     const all = Object.values(floods);
@@ -256,6 +380,7 @@ async function main(options: Options): Promise<void> {
       load_average_at_end: loadavg().map((l) => Number(l.toFixed(2))),
       seconds_per_phase: options.seconds,
       writers: WRITERS,
+      adversary: options.adversary === 'process' ? 'a child process of its own' : 'in the bench process, beside the writers',
       goals: GOALS,
       leader_changes: all.reduce((sum, f) => sum + f.leader_changes, 0),
       max_loop_delay_ms: Math.max(0, ...all.map((f) => f.max_loop_delay_ms ?? 0)),
@@ -273,6 +398,7 @@ async function main(options: Options): Promise<void> {
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
+    await adversary?.close();
     await cluster.destroy();
   }
 }
