@@ -1,9 +1,12 @@
-// hostile-edge.test.ts — no request holds a node's event loop, and every refusal before a route
-// runs uses the documented error shape (issue 15).
+// hostile-edge.test.ts — no request holds a node's event loop, an oversized body is not read, and every
+// refusal before a route runs uses the documented error shape (issue 15).
 //
 // Goal: a 2 MB JSON body that is costly to parse (a million nested brackets, a million-item array,
 // hundreds of thousands of escapes) is refused with 400 BAD_REQUEST without the event loop being
-// held for more than 20 ms; unknown routes (404), an over-long path parameter (414), over-large
+// held for more than 20 ms; a body whose content-length is over the limit (3 MiB, declared and sent) is
+// refused 413 PAYLOAD_TOO_LARGE from its headers, and the node closes the connection having read a
+// small part of it (the bytes already in flight), with or without the client's Connection: close, so
+// the client cannot make the node read and throw away megabytes; unknown routes (404), an over-long path parameter (414), over-large
 // headers or request line (431) and a malformed request (400) answer {"error": {"code", "message"}}.
 // Method: the real app in a child process (edge-server.ts: the real StateMachine behind a stand-in
 // runtime) listening on a loopback port, real HTTP requests from a raw socket, and the server's own
@@ -67,6 +70,36 @@ function rawRequest(request: string | Buffer): Promise<RawAnswer> {
     });
     socket.on('close', finish);
     socket.setTimeout(20_000, () => socket.destroy(new Error('no answer in 20 s')));
+    socket.write(request);
+  });
+}
+
+/** ClosedSocket is a connection the server saw close: the bytes it read and how long it was open. */
+interface ClosedSocket { bytesRead: number; openMs: number }
+
+/**
+ * untilClosed writes `request` on a fresh connection and keeps it until the server closes it (closedByNode)
+ * or `timeoutMs` passes (then the client closes it); the answer is what arrived meanwhile.
+ */
+function untilClosed(request: Buffer, timeoutMs: number): Promise<{ answer: RawAnswer; closedByNode: boolean }> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let closedByNode = true;
+    const timer = setTimeout(() => {
+      closedByNode = false;
+      socket.destroy();
+    }, timeoutMs);
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    // The node closes while this client may still be writing: EPIPE or ECONNRESET, then 'close'.
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      const text = Buffer.concat(chunks).toString('utf8');
+      const split = text.indexOf('\r\n\r\n');
+      const head = split < 0 ? text : text.slice(0, split);
+      resolve({ answer: { status: Number(head.split(' ')[1]), headers: head, body: split < 0 ? '' : text.slice(split + 4) }, closedByNode });
+    });
     socket.write(request);
   });
 }
@@ -154,6 +187,30 @@ describe('costly JSON bodies are refused without holding the event loop', () => 
     assert.equal(poisoned.status, 400);
     assert.equal(errorOf(poisoned).code, 'BAD_REQUEST');
   });
+});
+
+describe('an oversized body is refused from its content-length, not read', () => {
+  const declaredBytes = 3 * 1024 * 1024;
+  // What the node may read before it answers: the headers and whatever the kernel delivered with them.
+  // Reading the body up to the limit, or to its end, is 2-3 MiB.
+  const maxReadBytes = 512 * 1024;
+  for (const close of [true, false]) {
+    test(`3 MiB declared and sent${close ? ' (Connection: close)' : ' (keep-alive)'}: 413, connection closed by the node after < 512 KiB read`, async () => {
+      await ask('reset', 'reset');
+      const head = `POST /v1/commands HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${declaredBytes}\r\n${close ? 'Connection: close\r\n' : ''}\r\n`;
+      const { answer, closedByNode } = await untilClosed(Buffer.concat([Buffer.from(head), Buffer.alloc(declaredBytes, 0x41)]), 5_000);
+      assert.ok(closedByNode, 'the node closed the connection within 5 s');
+      const sockets = await ask<ClosedSocket[]>('sockets', 'sockets');
+      assert.equal(sockets.length, 1, `one connection, closed: ${JSON.stringify(sockets)}`);
+      assert.ok(sockets[0]!.bytesRead < maxReadBytes, `the node read ${sockets[0]!.bytesRead} bytes of a ${declaredBytes}-byte body`);
+      // A reset may discard the answer before the client reads it (see above); an answer that is read is the 413.
+      if (!Number.isNaN(answer.status)) {
+        assert.equal(answer.status, 413, answer.body);
+        assert.equal(errorOf(answer).code, 'PAYLOAD_TOO_LARGE');
+        assert.match(answer.headers, /^connection: close$/im);
+      }
+    });
+  }
 });
 
 describe('refusals before any route use the documented error shape', () => {
