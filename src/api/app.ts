@@ -22,6 +22,7 @@ import { uiRoutes } from './routes-ui.js';
 import { dashboardRoutes } from './routes-dashboard.js';
 import { snapshotRoutes } from './routes-snapshot.js';
 import { installReadAuth } from './read-auth.js';
+import { DEFAULT_READ_RATE_LIMITS, installReadRateLimit } from './rate-limit.js';
 import type { ApiDeps } from './deps.js';
 
 /** MAX_BODY_BYTES bounds every request body (a signed command is at most 1 MiB). */
@@ -120,6 +121,9 @@ export async function buildApp(deps: ApiDeps, logger?: Logger, https?: ApiTls): 
     return reply.status(error.statusCode).send(errorBody(error));
   });
   const gateway = deps.gateway;
+  // How fast one client may read (rate-limit.ts): checked before the read token, whose verification is part
+  // of what a read costs. The bare Raft log mode (tests, bench:raft) has no reads to protect and stays open.
+  if (gateway) installReadRateLimit(app as unknown as FastifyInstance, deps.readRateLimit ?? DEFAULT_READ_RATE_LIMITS, () => performance.now());
   // Reads of domain data need a read token (docs/api.md "Authentication"); the bare Raft log mode
   // (tests, bench:raft) has no trust store and no domain data, and stays open.
   if (gateway) installReadAuth(app as unknown as FastifyInstance, { trust: () => gateway.applier.machine.tokenTrust(), nowMs: deps.nowMs ?? Date.now });

@@ -3,6 +3,7 @@
 import type { AppliedFeed, Committed, EnforcementView, LogApplyResult, LogFeed, MemberAddress, RuntimeCounters, RuntimeStatus } from './ports.js';
 import type { ApplyResult } from '../state/index.js';
 import type { WatchLimits } from './watch.js';
+import type { ReadRateLimits } from './rate-limit.js';
 
 /** RuntimeApi is the part of the Raft runtime the API drives. */
 export interface RuntimeApi<Result> {
@@ -38,6 +39,8 @@ export interface ApiDeps {
   readonly nowMs?: () => number;
   /** watchLimits bound GET /v1/watch (clients per node and per address, bytes per client); DEFAULT_WATCH_LIMITS by default. */
   readonly watchLimits?: WatchLimits;
+  /** readRateLimit bounds each client address's reads (GET /v1/...); DEFAULT_READ_RATE_LIMITS by default (rate-limit.ts). */
+  readonly readRateLimit?: ReadRateLimits;
 }
 
 /** DeviceAdapterStatus is one protocol adapter of this node (docs/devices.md "Protocols"). */

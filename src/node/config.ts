@@ -67,6 +67,14 @@ export const NodeConfigSchema = Type.Object(
       Type.Object({ certFile: Type.String({ minLength: 1 }), keyFile: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
     ])),
     /**
+     * apiReadLimit: how fast one client address may read this node's API (GET and HEAD under /v1/; docs/api.md
+     * "Rate limits"): `readsPerSecond` sustained (0 turns the limit off), `burst` at once. Default 200 and 400.
+     */
+    apiReadLimit: Type.Optional(Type.Object({
+      readsPerSecond: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+      burst: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+    }, { additionalProperties: false })),
+    /**
      * members: the founding members (log mode), or — for a node that joins later — the current
      * members it accepts connections from. In the gateway mode the founders come from the genesis.
      */

@@ -16,7 +16,7 @@ import type { ConfState, Message, NodeId, RaftLogger } from '../raft/index.js';
 import { DurableStorage, FaultLogStore, LevelLogStore } from '../storage/index.js';
 import type { LogStore } from '../storage/index.js';
 import { Transport, nodeIdentityFromSeed } from '../transport/index.js';
-import { buildApp, type ApiApp } from '../api/index.js';
+import { buildApp, DEFAULT_READ_RATE_LIMITS, type ApiApp } from '../api/index.js';
 import type { KeyPair } from '../commands/index.js';
 import { isSpecificAddress, type NodeConfig } from './config.js';
 import { apiTls } from './api-tls.js';
@@ -194,7 +194,8 @@ function createRuntime(config: NodeConfig, identity: KeyPair, application: Appli
 /** startApi builds the API (its closer pushed before it listens) and listens; answers the API's URL. */
 async function startApi(config: NodeConfig, identity: KeyPair, application: Application, started: RaftRuntime<unknown>, logger: Logger, closers: Array<() => Promise<void>>): Promise<string> {
   const https = await apiTls(config, identity.seed, logger.child({ module: 'api' }));
-  const app: ApiApp = await buildApp(application.apiDeps(started), logger.child({ module: 'api' }), https);
+  const readRateLimit = config.apiReadLimit === undefined ? undefined : { ...DEFAULT_READ_RATE_LIMITS, ...config.apiReadLimit };
+  const app: ApiApp = await buildApp({ ...application.apiDeps(started), ...(readRateLimit === undefined ? {} : { readRateLimit }) }, logger.child({ module: 'api' }), https);
   closers.push(() => app.close());
   await app.listen({ host: config.api.host, port: config.api.port }).catch((error: unknown) => {
     throw portError('api', config.api.host, config.api.port, error);
