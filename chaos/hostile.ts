@@ -118,13 +118,16 @@ export class Floods {
       const target = this.targets().find((t) => t.node === node);
       if (target === undefined) return;
       counts.attempts += 1;
+      const answersBefore = answerCount(counts);
       try {
         await this.once(kind, target, lane, counts);
       } catch (error) {
         if (counts.errors.length < 5) counts.errors.push(`${kind} n${node}: ${(error as Error).message}`);
       }
-      // A refused or closed socket is retried after a pause: a flood is steady, not a spin.
-      if (this.running) await sleepMs(kind === 'status-poll' ? 0 : kind === 'raft-idle' || kind === 'slow-watch' ? 1_000 : 50);
+      // A refused or closed socket is retried after a pause: a flood is steady, not a spin. The status poller asks
+      // again at once after an answer (a 429 included: it ignores Retry-After), and pauses when it got none.
+      const answered = answerCount(counts) > answersBefore;
+      if (this.running) await sleepMs(kind === 'status-poll' && answered ? 0 : kind === 'raft-idle' || kind === 'slow-watch' ? 1_000 : 50);
     }
   }
 
@@ -220,6 +223,11 @@ export class Floods {
     socket.once('close', () => this.sockets.delete(socket));
     return socket;
   }
+}
+
+/** answerCount is how many HTTP answers a flood has had. */
+function answerCount(counts: FloodCounts): number {
+  return Object.values(counts.answers).reduce((sum, n) => sum + n, 0);
 }
 
 /** authorization is the header line of a target's read token ('' without one). */
