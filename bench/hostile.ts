@@ -14,12 +14,15 @@
 // The adversary runs in a process of its own (bench/hostile-adversary.ts), so the writers' event loop is
 // not the adversary's; `--adversary in-process` runs it beside the writers as runs before 2026-12-07 did.
 //
-// Usage: npm run bench:hostile -- [--seconds S] [--floods LIST] [--adversary process|in-process] [--out FILE]
+// `--api-read-limit R,B` starts the nodes with that read rate limit per client address (docs/api.md "Rate limits").
+//
+// Usage: npm run bench:hostile -- [--seconds S] [--floods LIST] [--adversary process|in-process] [--api-read-limit R,B] [--out FILE]
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { LocalCluster } from '../cluster/local-cluster.js';
 import { packagePath } from '../src/wire/index.js';
 import { sleepMs } from '../src/dataplane/exec.js';
@@ -93,6 +96,8 @@ interface Options {
   seconds: number;
   floods: Array<FloodKind | 'all'>;
   adversary: 'process' | 'in-process';
+  /** apiReadLimit: the nodes' apiReadLimit (docs/api.md "Rate limits"); their default when absent. */
+  apiReadLimit?: { readsPerSecond: number; burst: number };
   out: string;
 }
 
@@ -111,6 +116,11 @@ function parseOptions(argv: readonly string[]): Options {
       if (text !== 'process' && text !== 'in-process') throw new InvalidArgumentError(`expected process or in-process, got "${text}"`);
       return text;
     }, 'process')
+    .option('--api-read-limit <R,B>', 'the nodes\' apiReadLimit: reads per second and burst per client address (default: the node\'s, 200,400)', (text) => {
+      const [rate, burst] = text.split(',').map(Number);
+      if (!Number.isInteger(rate) || rate! < 0 || !Number.isInteger(burst) || burst! < 1) throw new InvalidArgumentError(`expected READS_PER_SECOND,BURST (integers, burst >= 1), got "${text}"`);
+      return { readsPerSecond: rate!, burst: burst! };
+    })
     .option('--out <file>', 'where the JSON report goes', packagePath('bench', 'results', 'hostile.json'))
     .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2));
   program.parse(argv);
@@ -337,6 +347,14 @@ function formatLine(name: string, f: FloodFigures): string {
   return `${name.padEnd(20)} ${cell(f.leader_changes, 7)} ${cell(f.max_loop_delay_ms, 9)} ${cell(f.p99_quiet_ms, 9)} ${cell(f.p99_flood_ms, 9)} ${cell(f.p99_ratio, 6)} ${cell(f.rss_growth_mb, 7)} ${cell(f.log_bytes_per_s, 8)}${split}`;
 }
 
+/** setApiReadLimit writes `limit` into every node's config (before the nodes start). */
+function setApiReadLimit(cluster: LocalCluster, limit: { readsPerSecond: number; burst: number }): void {
+  for (const n of cluster.nodes) {
+    const file = join(cluster.nodeDir(n.nodeId), 'config.yaml');
+    writeFileSync(file, toYaml({ ...(parseYaml(readFileSync(file, 'utf8')) as Record<string, unknown>), apiReadLimit: limit }));
+  }
+}
+
 /** formatCores renders a phase's CpuCores on one line. */
 function formatCores(cpu: CpuCores | undefined): string {
   if (cpu === undefined) return '-';
@@ -350,6 +368,7 @@ async function main(options: Options): Promise<void> {
     dir: mkdtempSync(join(tmpdir(), 'qg-bench-hostile-')), nodes: 3, application: 'quorumgate', hostPrefix: HOST_PREFIX,
     timing: { tickMs: 50, electionTicks: 10, heartbeatTicks: 1, proposalTimeoutMs: 5_000 },
   });
+  if (options.apiReadLimit !== undefined) setApiReadLimit(cluster, options.apiReadLimit);
   useClientFetch(cluster.fetch);
   const onSignal = (): void => {
     void cluster.destroy().finally(() => process.exit(130));
@@ -381,6 +400,7 @@ async function main(options: Options): Promise<void> {
       seconds_per_phase: options.seconds,
       writers: WRITERS,
       adversary: options.adversary === 'process' ? 'a child process of its own' : 'in the bench process, beside the writers',
+      api_read_limit: options.apiReadLimit ?? 'the node default (200 reads/s, burst 400, per client address)',
       goals: GOALS,
       leader_changes: all.reduce((sum, f) => sum + f.leader_changes, 0),
       max_loop_delay_ms: Math.max(0, ...all.map((f) => f.max_loop_delay_ms ?? 0)),
