@@ -83,17 +83,7 @@ export async function buildApp(deps: ApiDeps, logger?: Logger, https?: ApiTls): 
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
-  // A JSON body is scanned while it arrives and refused at the first bound it crosses, so that
-  // JSON.parse only ever sees a body that is cheap to parse (json-body.ts).
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', (request, payload, done) => {
-    const declared = request.headers['content-length'] === undefined ? undefined : Number(request.headers['content-length']);
-    readJsonBody(payload, declared, MAX_BODY_BYTES, (refusal, text) => {
-      if (refusal !== undefined) done(new ApiError(refusal.kind === 'too-large' ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST', refusal.message), undefined);
-      else parseJson(request, text ?? '', done);
-    });
-  });
+  useBoundedJsonParser(app as unknown as FastifyInstance);
   // A query string or a path holds only text, so "?limit=10" must become a number there. A JSON body
   // carries its own types: coercing them would take 7 for "7" or [x] for x without a word, so bodies
   // are validated as sent. Nothing is removed or defaulted silently in a body either.
@@ -140,6 +130,23 @@ export async function buildApp(deps: ApiDeps, logger?: Logger, https?: ApiTls): 
   if (https?.renewal !== undefined) keepRenewed(app as unknown as FastifyInstance, https.renewal, https.signatureAlgorithms);
   await app.ready();
   return app as unknown as ApiApp;
+}
+
+/**
+ * useBoundedJsonParser replaces Fastify's JSON parser: a JSON body is scanned while it arrives and refused at
+ * the first bound it crosses (a content-length over the limit before a byte is read), so that JSON.parse only
+ * ever sees a body that is cheap to parse (json-body.ts).
+ */
+function useBoundedJsonParser(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', (request, payload, done) => {
+    const declared = request.headers['content-length'] === undefined ? undefined : Number(request.headers['content-length']);
+    readJsonBody(payload, declared, MAX_BODY_BYTES, (refusal, text) => {
+      if (refusal !== undefined) done(new ApiError(refusal.kind === 'too-large' ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST', refusal.message), undefined);
+      else parseJson(request, text ?? '', done);
+    });
+  });
 }
 
 /**
