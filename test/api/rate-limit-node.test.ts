@@ -4,10 +4,10 @@
 // its new connections are closed before the TLS handshake (the cost a reconnecting reader would otherwise
 // put on the node); another address reads on meanwhile; after Retry-After the address is served again.
 // Method: LocalCluster with one gateway node (a real process, HTTPS over loopback) started with
-// apiReadLimit {readsPerSecond: 2, burst: 10}; the limited client connects from 127.0.66.1 (the chaos
+// apiReadLimit {readsPerSecond: 1, burst: 10}; the limited client connects from 127.0.66.1 (the chaos
 // adversary's range), over one kept-alive TLS connection, with a root read token; the other client is the
-// cluster tool's pinned fetch from 127.0.0.1. Without the limit (apiReadLimit readsPerSecond 0) the 11th read
-// is answered 200 and the test fails.
+// cluster tool's pinned fetch from 127.0.0.1. Without the limit (apiReadLimit readsPerSecond 0) no read
+// is refused and the test fails.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
@@ -20,7 +20,7 @@ import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { LocalCluster } from '../../cluster/local-cluster.js';
 
 const LIMITED_ADDRESS = '127.0.66.1';
-const LIMIT = { readsPerSecond: 2, burst: 10 };
+const LIMIT = { readsPerSecond: 1, burst: 10 };
 
 /** Answer is one HTTP answer: status, headers and body text. */
 interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: string }
@@ -75,14 +75,19 @@ describe('the read rate limit on a real node', { timeout: 120_000 }, () => {
 
   test('the burst is served, the next read is 429 with Retry-After, new connections are closed before TLS, others read on', async () => {
     // The tool's waitForLeader read from 127.0.0.1, not from the limited address: its bucket is full.
+    // Read until refused: the burst, and the token or two that come back meanwhile on a slow machine.
     const served: number[] = [];
-    for (let i = 0; i < LIMIT.burst; i++) served.push((await get(i % 2 === 0 ? '/v1/status' : '/v1/state?consistency=stale')).status);
-    assert.deepEqual(served, Array.from({ length: LIMIT.burst }, () => 200), 'the burst');
-    const refused = await get('/v1/state?consistency=stale');
-    assert.equal(refused.status, 429, refused.body);
+    let refused: Answer | undefined;
+    for (let i = 0; i < LIMIT.burst + 20 && refused === undefined; i++) {
+      const answer = await get(i % 2 === 0 ? '/v1/status' : '/v1/state?consistency=stale');
+      if (answer.status === 429) refused = answer;
+      else served.push(answer.status);
+    }
+    assert.ok(served.length >= LIMIT.burst && served.every((status) => status === 200), `the burst is served: ${JSON.stringify(served)}`);
+    assert.ok(refused !== undefined, `a read beyond the burst is refused (${served.length} served)`);
     const error = (JSON.parse(refused.body) as { error: { code: string; message: string; details: { retryAfterMs: number } } }).error;
     assert.equal(error.code, 'RATE_LIMITED');
-    assert.match(error.message, /^reads: expected at most 2 per second from one address \(10 at once\), got more from 127\.0\.66\.1; retry after 1 s$/);
+    assert.match(error.message, /^reads: expected at most 1 per second from one address \(10 at once\), got more from 127\.0\.66\.1; retry after 1 s$/);
     assert.equal(refused.headers['retry-after'], '1');
     assert.notEqual(await handshake(), 'secure', 'a new connection from the limited address gets no TLS handshake');
     const other = await cluster.fetch(`${cluster.apiUrl(1)}/v1/status`);
