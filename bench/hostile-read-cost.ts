@@ -6,8 +6,9 @@
 //   healthz            GET /healthz, no token
 //   status             GET /v1/status with a read token
 //   state              GET /v1/state?consistency=stale with a read token
-//   status-429         GET /v1/status over the read rate limit (the node answers 429 before the token is checked;
-//                      a second child whose limit is 1 read per hour)
+//   over the limit     GET /v1/status from 4 clients whose address is over the read rate limit (a second child whose
+//                      limit is 1 read per hour): a read on an open connection is answered 429 before the token is
+//                      checked, a new connection is closed at accept (status 0); CPU per attempt, both mixed
 // each on a kept-alive connection and with Connection: close (a new TLS handshake per request; not the 429
 // row: over the limit a new connection is closed before TLS).
 // Prints one JSON report; the machine is shared, so compare rows of one run.
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
       { name: `state, ${how}`, path: '/v1/state?consistency=stale', token: true, keepAlive });
   }
   // Over the limit a new connection is closed before TLS, so the 429 is measured on a kept-alive one.
-  rows.push({ name: 'status-429, kept-alive', path: '/v1/status', token: true, keepAlive: true, limited: true });
+  rows.push({ name: 'over the limit (429 or closed at accept)', path: '/v1/status', token: true, keepAlive: true, limited: true });
   const report: Record<string, { cpu_ms_per_request: number; statuses: Record<number, number> }> = {};
   const loadAtStart = loadavg();
   for (const row of rows) {

@@ -4,9 +4,9 @@
 // Why per address, before the read token is checked: verifying a token is part of what a read costs, so a
 // limit keyed by token would be paid for by the node before it applies (and a client sending garbage
 // tokens would get a fresh bucket each time). Why at connection time too: a read on a new HTTPS connection
-// costs the node its TLS handshake, about ten times the read itself (measured on this machine, a node
-// process: 2.0–2.5 ms of CPU per new connection, 0.2–0.4 ms per read on a kept-alive one), and a 429 does not
-// give that back. So while an address's bucket is empty its new connections are closed as they are
+// costs the node its TLS handshake, three to five times the read itself (bench/hostile-read-cost.ts on this
+// machine: 1.1–1.4 ms of CPU per read on a new connection, 0.27–0.41 ms on a kept-alive one), and a 429 does
+// not give that back. So while an address's bucket is empty its new connections are closed as they are
 // accepted, before any TLS byte is exchanged; connections already open keep working and are answered 429.
 // A client that honours Retry-After never meets a closed connection. The defaults are far above what the
 // dashboard, qgate, the chaos harness and the tests ask of one node (docs/api.md "Rate limits").
