@@ -164,8 +164,10 @@ export async function replayLog(directory: string): Promise<ReplayedLog> {
     lastFileBytes = bytes.length;
   }
   replay.check();
+  // Copied out: a decoded entry's data is a view into its segment's buffer, which would otherwise stay in memory whole.
+  const entries = replay.entries.map((entry) => ({ ...entry, data: new Uint8Array(entry.data) }));
   return {
-    snapshot: replay.snapshot, hardState: replay.hardState, entries: replay.entries, entrySegments: replay.entrySegments,
+    snapshot: replay.snapshot, hardState: replay.hardState, entries, entrySegments: replay.entrySegments,
     segments, endOffset, torn, lastFileBytes,
   };
 }
