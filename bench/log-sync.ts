@@ -13,6 +13,8 @@
 //    segments; zero filling is what Node can do without fallocate), so an fdatasync flushes data only;
 //  - prealloc-zero-sync: the same with writeSync + fdatasyncSync on the main thread (no pool hop).
 // The variants run interleaved in --rounds rounds so a change of the machine's load hits them all.
+// --writers N runs N appenders of the variant at once (each its own file or database, as the three nodes
+// of a cluster on one disk are): ext4 commits a file's new size through its one journal, shared by all.
 // Per append: wall-clock latency p50/p99 and CPU from /proc/self/task/*/schedstat (nanoseconds):
 // the main thread's, and the other threads' (libuv's pool: the write and fdatasync syscalls; LevelDB's
 // own threads).
@@ -32,6 +34,7 @@ interface Options {
   readonly rounds: number;
   readonly segmentBytes: number;
   readonly dir: string | undefined;
+  readonly writers: number;
 }
 
 /** Sample is one variant's measurements, summed over rounds. */
@@ -133,25 +136,30 @@ async function openVariant(variant: Variant, directory: string, segmentBytes: nu
   }
 }
 
-/** measureRound appends `count` records through a fresh appender of `variant` and adds to `sample`. */
+/** appendAll appends `count` records through `appender`, pushing each latency. */
+async function appendAll(appender: Appender, record: Buffer, count: number, latenciesMs: number[]): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    await appender.append(record);
+    latenciesMs.push(performance.now() - start);
+  }
+}
+
+/** measureRound appends `records` through each of `writers` fresh appenders of `variant` at once and adds to `sample`. */
 async function measureRound(variant: Variant, options: Options, round: number, sample: Sample): Promise<void> {
-  const directory = mkdtempSync(join(options.dir ?? tmpdir(), `qg-log-sync-${variant}-${round}-`));
+  const directories = Array.from({ length: options.writers }, (_, i) => mkdtempSync(join(options.dir ?? tmpdir(), `qg-log-sync-${variant}-${round}-${i}-`)));
   try {
-    const appender = await openVariant(variant, directory, options.segmentBytes);
+    const appenders = await Promise.all(directories.map((directory) => openVariant(variant, directory, options.segmentBytes)));
     const record = Buffer.alloc(options.recordBytes, 0x5a);
-    for (let i = 0; i < 5; i++) await appender.append(record); // warm: first-touch costs are not the steady state
+    for (const appender of appenders) for (let i = 0; i < 5; i++) await appender.append(record); // warm: first-touch costs are not the steady state
     const before = threadNs();
-    for (let i = 0; i < options.records; i++) {
-      const start = performance.now();
-      await appender.append(record);
-      sample.latenciesMs.push(performance.now() - start);
-    }
+    await Promise.all(appenders.map((appender) => appendAll(appender, record, options.records, sample.latenciesMs)));
     const after = threadNs();
     sample.mainNs += after.mainNs - before.mainNs;
     sample.otherNs += after.otherNs - before.otherNs;
-    await appender.close();
+    for (const appender of appenders) await appender.close();
   } finally {
-    rmSync(directory, { recursive: true, force: true });
+    for (const directory of directories) rmSync(directory, { recursive: true, force: true });
   }
 }
 
@@ -171,10 +179,11 @@ async function main(): Promise<void> {
     .option('--rounds <n>', 'rounds; the variants run interleaved in each', parseCount('--rounds', 1), 3)
     .option('--segment-bytes <n>', 'preallocated file size', parseCount('--segment-bytes', 1024 * 1024), 64 * 1024 * 1024)
     .option('--dir <dir>', 'where the files go (default: the OS temp dir)')
+    .option('--writers <n>', 'appenders of each variant writing at once (each its own file)', parseCount('--writers', 1), 1)
     .parse(process.argv)
     .opts<Options>();
   const loadStart = loadavg().map((l) => l.toFixed(2)).join(' ');
-  console.log(`bench:log-sync ${new Date().toISOString()} load ${loadStart}; ${options.rounds} rounds × ${options.records} appends of ${options.recordBytes} B`);
+  console.log(`bench:log-sync ${new Date().toISOString()} load ${loadStart}; ${options.rounds} rounds × ${options.writers} writer(s) × ${options.records} appends of ${options.recordBytes} B`);
   const samples = new Map<Variant, Sample>(VARIANTS.map((v) => [v, { latenciesMs: [], mainNs: 0, otherNs: 0 }]));
   for (let round = 0; round < options.rounds; round++) {
     for (const variant of VARIANTS) await measureRound(variant, options, round, samples.get(variant)!);
