@@ -33,7 +33,11 @@ export interface ReplayedLog {
   readonly segments: number[];
   /** endOffset: where the last segment's next frame goes. */
   readonly endOffset: number;
-  /** torn: the last segment ended in a torn frame at endOffset (its bytes from there on are garbage). */
+  /**
+   * torn: the last segment holds something other than zeros from endOffset on — a torn frame, or bytes of
+   * unsynced frames that reached the disk while an earlier one did not — which must be zeroed before
+   * writing continues there (a shorter frame written over them would leave the rest to be read as a header).
+   */
   readonly torn: boolean;
   /** lastFileBytes: the size of the last segment's file. */
   readonly lastFileBytes: number;
@@ -134,6 +138,17 @@ class Replay {
   }
 }
 
+const ZERO_CHUNK = Buffer.alloc(1024 * 1024);
+
+/** isZeroFrom: every byte of `bytes` from `offset` on is zero (compared natively, a MiB at a time). */
+function isZeroFrom(bytes: Buffer, offset: number): boolean {
+  for (let start = offset; start < bytes.length; start += ZERO_CHUNK.length) {
+    const end = Math.min(bytes.length, start + ZERO_CHUNK.length);
+    if (!bytes.subarray(start, end).equals(ZERO_CHUNK.subarray(0, end - start))) return false;
+  }
+  return true;
+}
+
 /**
  * replayLog reads every segment of the store in `directory` and replays it; throws
  * StorageCorruptionError (naming the file and offset) or StorageFormatError. A torn frame is
@@ -160,7 +175,8 @@ export async function replayLog(directory: string): Promise<ReplayedLog> {
       replay.apply(record, sequence, where);
     }
     if (scan.frames.length === 0 && !isLast) throw new StorageCorruptionError(`${name}@0`, 'segment has no header');
-    ({ endOffset, torn } = scan);
+    endOffset = scan.endOffset;
+    torn = scan.torn || !isZeroFrom(bytes, scan.endOffset);
     lastFileBytes = bytes.length;
   }
   replay.check();

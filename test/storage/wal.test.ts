@@ -52,6 +52,16 @@ async function usedBytes(path: string): Promise<number> {
   return end;
 }
 
+/** frameOffsets: where each frame of a segment starts (16-byte aligned frames, u32be payload length first). */
+function frameOffsets(bytes: Buffer): number[] {
+  const offsets: number[] = [];
+  for (let offset = 0; offset + 16 <= bytes.length && bytes.readUInt32BE(offset) !== 0;) {
+    offsets.push(offset);
+    offset += Math.ceil((16 + bytes.readUInt32BE(offset)) / 16) * 16;
+  }
+  return offsets;
+}
+
 async function indexes(directory: string, segmentBytes = SEGMENT_BYTES): Promise<number[]> {
   const store = await WalLogStore.open(directory, { segmentBytes });
   try {
@@ -113,6 +123,25 @@ describe('WAL crash recovery: a torn last frame is dropped, the prefix loads', (
     bytes.fill(0, sector, sector + 512);
     await writeFile(path, bytes);
     assert.deepEqual(await indexes(directory, 64 * 1024), [1, 2]);
+  });
+});
+
+describe('WAL crash recovery: bytes after the end of the log', () => {
+  test('a frame that reached the disk while its header did not is zeroed, so shorter frames written over it read back', async () => {
+    const directory = await written(4, 2000, 64 * 1024);
+    const [segment] = await segmentFiles(directory);
+    const path = join(directory, 'wal', segment!);
+    const bytes = await readFile(path);
+    const last = frameOffsets(bytes).at(-1)!;
+    // The header's sector never reached the disk; the sectors after it (the rest of entry 4) did.
+    bytes.fill(0, last, (Math.floor(last / 512) + 1) * 512);
+    await writeFile(path, bytes);
+    assert.deepEqual(await indexes(directory, 64 * 1024), [1, 2, 3]);
+    const store = await WalLogStore.open(directory, { segmentBytes: 64 * 1024 });
+    await store.save({ entries: [entry(4, 2, 600)] });
+    await store.save({ entries: [entry(5, 2, 600)] });
+    await store.close();
+    assert.deepEqual(await indexes(directory, 64 * 1024), [1, 2, 3, 4, 5]);
   });
 });
 
