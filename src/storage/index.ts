@@ -13,6 +13,6 @@ export type { LogStore, PersistedState, SaveBatch } from './log-store.js';
 export { MemoryDisk, MemoryLogStore } from './memory-log-store.js';
 export { LOG_FORMATS, StorageFormatMismatchError, detectLogFormat, openLogStore } from './open-log-store.js';
 export type { LogFormat } from './open-log-store.js';
-export { DEFAULT_WAL_SEGMENT_BYTES, WalLogStore } from './wal-log-store.js';
+export { WalLogStore } from './wal-log-store.js';
 export type { WalLogStoreInit } from './wal-log-store.js';
-export { DEFAULT_SNAPSHOT_CHUNK_BYTES, STORAGE_FORMAT_VERSION } from './constants.js';
+export { DEFAULT_SNAPSHOT_CHUNK_BYTES, DEFAULT_WAL_SEGMENT_BYTES, STORAGE_FORMAT_VERSION, WAL_FORMAT_VERSION } from './constants.js';

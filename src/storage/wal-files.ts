@@ -18,8 +18,9 @@ import { CodecError, decodeSnapshotMetadata, encodeSnapshotMetadata } from '../w
 import { StorageCorruptionError, assert } from './errors.js';
 import type { SnapshotMarker } from './wal-records.js';
 
-/** WAL_DIRECTORY and SNAPSHOT_DIRECTORY are the store's two subdirectories. */
+/** WAL_DIRECTORY is the subdirectory of the segments (its presence marks a Raft directory as WAL). */
 export const WAL_DIRECTORY = 'wal';
+/** SNAPSHOT_DIRECTORY is the subdirectory of the snapshot files. */
 export const SNAPSHOT_DIRECTORY = 'snap';
 const NEXT_SEGMENT_FILE = 'next.tmp';
 const ZERO_CHUNK_BYTES = 1024 * 1024;

@@ -27,7 +27,7 @@ import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Entry, HardState, Snapshot } from '../raft/index.js';
-import { EMPTY_CONF_STATE_VALUE } from './constants.js';
+import { DEFAULT_WAL_SEGMENT_BYTES, EMPTY_CONF_STATE_VALUE, WAL_FORMAT_VERSION } from './constants.js';
 import { StorageClosedError, StorageError, assert } from './errors.js';
 import type { LogBounds, LogStore, PersistedState, SaveBatch, WriteOp } from './log-store.js';
 import { planCompact, planSave } from './log-store.js';
@@ -38,13 +38,11 @@ import {
 } from './wal-files.js';
 import { encodeRecord } from './wal-records.js';
 import type { SnapshotMarker, WalRecord } from './wal-records.js';
-import { WAL_FORMAT_VERSION, replayLog } from './wal-replay.js';
+import { replayLog } from './wal-replay.js';
 import type { ReplayedLog } from './wal-replay.js';
 
 const fdatasyncAsync = promisify(fdatasync);
 
-/** DEFAULT_WAL_SEGMENT_BYTES: segments are preallocated at 64 MiB, as etcd's. */
-export const DEFAULT_WAL_SEGMENT_BYTES = 64 * 1024 * 1024;
 const SEGMENT_ROUND_BYTES = 4096;
 
 /** WalLogStoreInit configures a WalLogStore. */

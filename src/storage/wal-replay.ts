@@ -10,15 +10,12 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Entry, HardState } from '../raft/index.js';
-import { EMPTY_HARD_STATE_VALUE } from './constants.js';
+import { EMPTY_HARD_STATE_VALUE, WAL_FORMAT_VERSION } from './constants.js';
 import { StorageCorruptionError, StorageFormatError } from './errors.js';
 import { scanFrames } from './wal-frames.js';
 import { WAL_DIRECTORY, listSegments, segmentName } from './wal-files.js';
 import { decodeRecord } from './wal-records.js';
 import type { SnapshotMarker, WalRecord } from './wal-records.js';
-
-/** WAL_FORMAT_VERSION is written in every segment header; a store with any other is refused. */
-export const WAL_FORMAT_VERSION = 1;
 
 /** ReplayedLog is the state a WAL store holds, and where its last segment continues. */
 export interface ReplayedLog {
