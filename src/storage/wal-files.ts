@@ -6,6 +6,9 @@
 //   wal/next.tmp                             the next segment, being preallocated (deleted on open)
 //   snap/<index 16 hex>-<term 16 hex>.snap   snapshot files: u32be n, SnapshotMetadata (n bytes), data
 //   snap/*.tmp                               a snapshot being written (deleted on open)
+//   lock/                                    an empty LevelDB held open while the store is: its LOCK file
+//                                            (an fcntl lock, released when the process dies) keeps a second
+//                                            process out, as LevelLogStore's own database does
 // A snapshot file is written to a temporary name, fsynced, renamed and its directory fsynced, before
 // the log record naming it (with its SHA-256) is written: a crash in between leaves a file no record
 // names, which the next open deletes.
@@ -13,9 +16,10 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ClassicLevel } from 'classic-level';
 import type { Snapshot } from '../raft/index.js';
 import { CodecError, decodeSnapshotMetadata, encodeSnapshotMetadata } from '../wire/index.js';
-import { StorageCorruptionError, assert } from './errors.js';
+import { StorageCorruptionError, StorageError, assert } from './errors.js';
 import type { SnapshotMarker } from './wal-records.js';
 
 /** WAL_DIRECTORY is the subdirectory of the segments (its presence marks a Raft directory as WAL). */
@@ -26,6 +30,24 @@ const NEXT_SEGMENT_FILE = 'next.tmp';
 const ZERO_CHUNK_BYTES = 1024 * 1024;
 const SEGMENT_PATTERN = /^([0-9a-f]{16})\.wal$/;
 const SNAPSHOT_PATTERN = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
+
+/** LOCK_DIRECTORY holds the empty LevelDB whose lock keeps a second process out of the store. */
+export const LOCK_DIRECTORY = 'lock';
+
+/**
+ * lockStore takes the store's process lock (Node has no flock: classic-level's LOCK is an fcntl lock
+ * the kernel drops with the process); answers its release. Throws StorageError STORAGE_OPEN_FAILED
+ * when another process (or another open store in this one) holds it.
+ */
+export async function lockStore(directory: string): Promise<() => Promise<void>> {
+  const db = new ClassicLevel(join(directory, LOCK_DIRECTORY));
+  try {
+    await db.open();
+  } catch (error) {
+    throw new StorageError('STORAGE_OPEN_FAILED', `storage: cannot lock the WAL store in ${directory} (is another node using it?): ${(error as Error).message}`, { cause: error });
+  }
+  return () => db.close();
+}
 
 /** segmentName is the file name of the segment with sequence number `sequence`. */
 export function segmentName(sequence: number): string {

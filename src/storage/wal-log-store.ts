@@ -33,7 +33,7 @@ import type { LogBounds, LogStore, PersistedState, SaveBatch, WriteOp } from './
 import { planCompact, planSave } from './log-store.js';
 import { encodeFrame, framedBytes } from './wal-frames.js';
 import {
-  SNAPSHOT_DIRECTORY, WAL_DIRECTORY, installSegment, makeDirectory, preallocateNext, readSnapshotFile, removeSnapshotsExcept,
+  SNAPSHOT_DIRECTORY, WAL_DIRECTORY, installSegment, lockStore, makeDirectory, preallocateNext, readSnapshotFile, removeSnapshotsExcept,
   segmentName, syncDirectory, writeSnapshotFile, zeroFill,
 } from './wal-files.js';
 import { encodeRecord } from './wal-records.js';
@@ -74,9 +74,14 @@ export class WalLogStore implements LogStore {
   /** next: the next segment's zero-filled file (path and size), being prepared once the active one is half full. */
   private next: Promise<{ path: string; sizeBytes: number }> | undefined;
   private closed = false;
+  /** failed: a write or fsync failed; the store refuses further use (close still releases it). */
+  private failed = false;
 
-  private constructor(directory: string, init: WalLogStoreInit, log: ReplayedLog) {
+  private readonly unlock: () => Promise<void>;
+
+  private constructor(directory: string, init: WalLogStoreInit, log: ReplayedLog, unlock: () => Promise<void>) {
     this.directory = directory;
+    this.unlock = unlock;
     this.segmentBytes = init.segmentBytes ?? DEFAULT_WAL_SEGMENT_BYTES;
     assert(Number.isSafeInteger(this.segmentBytes) && this.segmentBytes >= 4096, 'segmentBytes must be an integer of at least 4096');
     this.snapshotMarker = log.snapshot;
@@ -98,17 +103,20 @@ export class WalLogStore implements LogStore {
     } catch (error) {
       throw new StorageError('STORAGE_OPEN_FAILED', `storage: cannot create the WAL directories in ${directory}: ${(error as Error).message}`, { cause: error });
     }
-    const log = await replayLog(directory);
-    // Validate the snapshot the log names now, as LevelLogStore does, so a damaged one stops the start.
-    if (log.snapshot !== undefined) await readSnapshotFile(join(directory, SNAPSHOT_DIRECTORY), log.snapshot);
-    const store = new WalLogStore(directory, init, log);
+    const unlock = await lockStore(directory);
+    let store: WalLogStore | undefined;
     try {
+      const log = await replayLog(directory);
+      // Validate the snapshot the log names now, as LevelLogStore does, so a damaged one stops the start.
+      if (log.snapshot !== undefined) await readSnapshotFile(join(directory, SNAPSHOT_DIRECTORY), log.snapshot);
+      store = new WalLogStore(directory, init, log, unlock);
       await store.resume(log);
+      return store;
     } catch (error) {
-      await store.close();
+      if (store === undefined) await unlock();
+      else await store.close();
       throw error;
     }
-    return store;
   }
 
   async load(): Promise<PersistedState> {
@@ -160,10 +168,11 @@ export class WalLogStore implements LogStore {
       this.next = undefined;
       if (prepared !== undefined) await rm(prepared.path, { force: true });
     }
+    await this.unlock();
   }
 
   private checkOpen(operation: string): void {
-    if (this.closed) throw new StorageClosedError(operation);
+    if (this.closed || this.failed) throw new StorageClosedError(operation);
   }
 
   /** resume continues the last segment after a replay: zeroes a torn tail, or starts the first segment of a fresh store. */
@@ -219,7 +228,7 @@ export class WalLogStore implements LogStore {
       if (sync) await fdatasyncAsync(active.fd);
     } catch (error) {
       // After a failed write or fsync the file's state is unknown (an fsync error may have dropped pages): stop.
-      this.closed = true;
+      this.failed = true;
       throw new StorageError('STORAGE_WRITE_FAILED', `storage: writing ${segmentName(active.sequence)} at ${active.offset} failed: ${(error as Error).message}`, { cause: error });
     }
     active.offset += frame.length;

@@ -241,6 +241,17 @@ describe('WAL segments', () => {
   });
 });
 
+describe('WAL store lock', () => {
+  test('a store held open is refused to a second open with STORAGE_OPEN_FAILED, and opens again once closed', async () => {
+    const directory = await written(2);
+    const first = await WalLogStore.open(directory, { segmentBytes: SEGMENT_BYTES });
+    await assert.rejects(WalLogStore.open(directory, { segmentBytes: SEGMENT_BYTES }),
+      (error: Error & { code?: string }) => error.code === 'STORAGE_OPEN_FAILED' && /another node/.test(error.message));
+    await first.close();
+    assert.deepEqual(await indexes(directory), [1, 2]);
+  });
+});
+
 describe('Raft directory formats are never mixed', () => {
   test('a LevelDB directory is refused as WAL and a WAL directory as LevelDB, by name', async () => {
     const level = await freshDirectory();
