@@ -74,17 +74,19 @@ export async function syncDirectory(path: string): Promise<void> {
   }
 }
 
+/** removeLeftoverPreallocation deletes a next segment a previous process was preparing (open only: never while one is being prepared). */
+export async function removeLeftoverPreallocation(walDirectory: string): Promise<void> {
+  await rm(join(walDirectory, NEXT_SEGMENT_FILE), { force: true });
+}
+
 /**
- * listSegments answers the store's segment sequence numbers, ascending, deleting a leftover
- * preallocation; throws StorageCorruptionError on a foreign file or a missing sequence number.
+ * listSegments answers the store's segment sequence numbers, ascending (a next segment being prepared
+ * is not one); throws StorageCorruptionError on a foreign file or a missing sequence number.
  */
 export async function listSegments(walDirectory: string): Promise<number[]> {
   const sequences: number[] = [];
   for (const name of await readdir(walDirectory)) {
-    if (name === NEXT_SEGMENT_FILE) {
-      await rm(join(walDirectory, name), { force: true });
-      continue;
-    }
+    if (name === NEXT_SEGMENT_FILE) continue;
     const match = SEGMENT_PATTERN.exec(name);
     if (match === null) throw new StorageCorruptionError(`${WAL_DIRECTORY}/${name}`, 'unexpected file in the log directory');
     sequences.push(Number.parseInt(match[1]!, 16));

@@ -33,7 +33,7 @@ import type { LogBounds, LogStore, PersistedState, SaveBatch, WriteOp } from './
 import { planCompact, planSave } from './log-store.js';
 import { encodeFrame, framedBytes } from './wal-frames.js';
 import {
-  SNAPSHOT_DIRECTORY, WAL_DIRECTORY, installSegment, lockStore, makeDirectory, preallocateNext, readSnapshotFile, removeSnapshotsExcept,
+  SNAPSHOT_DIRECTORY, WAL_DIRECTORY, installSegment, lockStore, makeDirectory, removeLeftoverPreallocation, preallocateNext, readSnapshotFile, removeSnapshotsExcept,
   segmentName, syncDirectory, writeSnapshotFile, zeroFill,
 } from './wal-files.js';
 import { encodeRecord } from './wal-records.js';
@@ -76,7 +76,7 @@ export class WalLogStore implements LogStore {
   private closed = false;
   /** failed: a write or fsync failed; the store refuses further use (close still releases it). */
   private failed = false;
-
+  /** unlock releases the store's process lock (wal-files.ts lockStore). */
   private readonly unlock: () => Promise<void>;
 
   private constructor(directory: string, init: WalLogStoreInit, log: ReplayedLog, unlock: () => Promise<void>) {
@@ -106,6 +106,7 @@ export class WalLogStore implements LogStore {
     const unlock = await lockStore(directory);
     let store: WalLogStore | undefined;
     try {
+      await removeLeftoverPreallocation(join(directory, WAL_DIRECTORY));
       const log = await replayLog(directory);
       // Validate the snapshot the log names now, as LevelLogStore does, so a damaged one stops the start.
       if (log.snapshot !== undefined) await readSnapshotFile(join(directory, SNAPSHOT_DIRECTORY), log.snapshot);

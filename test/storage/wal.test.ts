@@ -200,6 +200,18 @@ describe('WAL segments', () => {
     for (const name of ['wal', 'snap']) assert.equal((await stat(join(directory, name))).mode & 0o777, 0o700, name);
   });
 
+  test('a load while the next segment is being prepared leaves it alone, and the rollover after it works', async () => {
+    const directory = await freshDirectory();
+    const store = await WalLogStore.open(directory, { segmentBytes: SEGMENT_BYTES });
+    for (let index = 1; index <= 30; index++) {
+      await store.save({ entries: [entry(index, 1, 300)] });
+      await store.load(); // right after a save that may have started preparing the next segment
+    }
+    await store.close();
+    assert.ok((await segmentFiles(directory)).length >= 3);
+    assert.deepEqual(await indexes(directory), Array.from({ length: 30 }, (_, i) => i + 1));
+  });
+
   test('compaction deletes the segments whose entries the snapshot covers, keeps the rest, and restarts from what is left', async () => {
     const directory = await written(40);
     const before = await segmentFiles(directory);
