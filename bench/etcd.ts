@@ -32,7 +32,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { noop } from 'cockatiel';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { Etcd3 } from 'etcd3';
 import { LocalCluster } from '../cluster/local-cluster.js';
 import {
@@ -696,6 +696,8 @@ export interface BenchOptions {
   readonly batchConnections?: number;
   /** cpuProf: profile mode (etcd-profile.ts): quorumgate only, every process profiled, written under this directory. */
   readonly cpuProf?: string;
+  /** logStore: quorumgate's Raft log format (node config storage.log): leveldb (the default when absent) or wal. */
+  readonly logStore?: 'leveldb' | 'wal';
 }
 
 /** SystemReport is one system's part of etcd.json. */
@@ -721,6 +723,8 @@ export interface EtcdBenchReport {
   readonly seconds_per_level: number;
   readonly warmup_seconds: number;
   readonly heartbeat_ms: number;
+  /** log_store: quorumgate's Raft log format in this run (node config storage.log). */
+  readonly log_store: 'leveldb' | 'wal';
   readonly election_timeout_ms: number;
   readonly kills: number;
   readonly writes: { readonly quorumgate: string; readonly etcd: string; readonly etcd_grpc: string };
@@ -761,6 +765,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     .option('--election-ticks <n>', 'election timeout in ticks (etcd gets tick-ms × this)', parsePositiveInteger('--election-ticks', 5), 10)
     .option('--out <file>', 'the JSON report', packagePath('bench', 'results', 'etcd.json'))
     .option('--batch-connections <n>', 'connections of quorumgate\'s batching client (0: skip its figures)', parsePositiveInteger('--batch-connections', 0), DEFAULT_BATCH_CONNECTIONS)
+    .addOption(new Option('--log-store <format>', 'quorumgate\'s Raft log (node config storage.log)').choices(['leveldb', 'wal']).default('leveldb'))
     .option('--cpu-prof <dir>', 'profile mode: quorumgate only, its three nodes (node --cpu-prof) and this client profiled at each level; profiles and a per-write breakdown (summary.json) go to <dir>')
     .parse([...argv])
     .opts<BenchOptions>();
@@ -785,7 +790,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   const etcdVersion = execFileSync(findEtcdBinary(), ['--version'], { encoding: 'utf8' }).split('\n')[0]?.trim() ?? 'unknown';
   const loadAtStart = loadavg();
   const qgCluster = await LocalCluster.create({
-    dir: mkdtempSync(join(tmpdir(), 'qg-bench-etcd-')), nodes: 3, application: 'quorumgate',
+    dir: mkdtempSync(join(tmpdir(), 'qg-bench-etcd-')), nodes: 3, application: 'quorumgate', ...(options.logStore !== undefined ? { logStore: options.logStore } : {}),
     timing: { tickMs: options.tickMs, electionTicks: options.electionTicks, heartbeatTicks: 1, proposalTimeoutMs: 5_000 },
   });
   let etcdCluster: EtcdCluster | undefined;
@@ -874,6 +879,7 @@ function buildReport(init: {
     seconds_per_level: options.seconds,
     warmup_seconds: WARMUP_SECONDS,
     heartbeat_ms: options.tickMs,
+    log_store: options.logStore ?? 'leveldb',
     election_timeout_ms: init.electionTimeoutMs,
     kills: options.kills,
     writes: {

@@ -54,6 +54,8 @@ export interface ClusterFile {
   hostPrefix?: string;
   /** topology `wan`: every node on its own host of cluster/wan.ts (namespace, WAN address, Open vSwitch). */
   topology?: 'wan';
+  /** logStore, when set, is every node's config `storage.log` (the Raft log format; default LevelDB). */
+  logStore?: 'leveldb' | 'wal';
 }
 
 /** LocalClusterInit configures create(). */
@@ -88,6 +90,8 @@ export interface LocalClusterInit {
    * dataplanePrefix `qgw` (the names the hosts' switch ports have) and no hostPrefix.
    */
   readonly topology?: 'wan';
+  /** logStore: every node's Raft log format, config `storage.log` (default: the node's default, LevelDB). */
+  readonly logStore?: 'leveldb' | 'wal';
   /** rootKeys and rootThreshold shape the genesis root (gateway mode; default 2 of 3). */
   readonly rootKeys?: number;
   readonly rootThreshold?: number;
@@ -210,6 +214,7 @@ export class LocalCluster {
       ...(init.devicesSubnet !== undefined ? { devicesSubnet: init.devicesSubnet } : {}),
       ...(init.hostPrefix !== undefined ? { hostPrefix: init.hostPrefix } : {}),
       ...(init.topology !== undefined ? { topology: init.topology } : {}),
+      ...(init.logStore !== undefined ? { logStore: init.logStore } : {}),
     };
     if (init.topology === 'wan' && (init.dataplanePrefix !== WAN.prefix || init.hostPrefix !== undefined)) {
       throw new Error(`the WAN topology needs dataplanePrefix "${WAN.prefix}" and no hostPrefix (got ${init.dataplanePrefix ?? 'none'}, ${init.hostPrefix ?? 'none'})`);
@@ -571,6 +576,7 @@ export class LocalCluster {
       ...(node.founder ? {} : { join: true }),
       application: this.file.application,
       ...(Object.keys(this.file.timing).length > 0 ? { timing: this.file.timing } : {}),
+      ...(this.file.logStore !== undefined ? { storage: { log: this.file.logStore } } : {}),
       ...(this.file.dataplanePrefix !== undefined ? { dataplane: { ...this.dataplaneOf(node.nodeId), ...(node.runDir !== undefined ? { runDir: node.runDir } : {}) } } : {}),
       ...(this.devicesOf(node.nodeId) !== undefined ? { devices: { ...this.devicesOf(node.nodeId)!, managementPrefixLength: 24, secretsFile: './secrets.yaml' } } : {}),
     };

@@ -85,6 +85,14 @@ export const NodeConfigSchema = Type.Object(
     application: Type.Optional(Type.Union([Type.Literal('quorumgate'), Type.Literal('log')])),
     timing: Type.Optional(Timing),
     /**
+     * storage: how the node keeps its Raft log (deploy/README.md "Raft log format"). `log`: `leveldb` (the default) or `wal`,
+     * preallocated write-ahead-log segments as etcd keeps them (issue #18: a cheaper synced append). A node refuses
+     * to start on a Raft directory that holds the other format; nothing converts one into the other.
+     */
+    storage: Type.Optional(Type.Object({
+      log: Type.Optional(Type.Union([Type.Literal('leveldb'), Type.Literal('wal')])),
+    }, { additionalProperties: false })),
+    /**
      * dataplane: enforce the agreed state on this host (gateway mode). `bridge` is this node's OVS
      * bridge, `uplinkPort` its port towards the network; `runDir` holds the private OVS and Docker
      * engine started by deploy/ (default /run/quorumgate). `standbyUmboxes` bounds the μmboxes

@@ -13,7 +13,7 @@ import type { RotatingLogInit } from './runtime-log.js';
 import type { Logger } from 'pino';
 import { SeededRandom, bootstrapStorage } from '../raft/index.js';
 import type { ConfState, Message, NodeId, RaftLogger } from '../raft/index.js';
-import { DurableStorage, FaultLogStore, LevelLogStore } from '../storage/index.js';
+import { DurableStorage, FaultLogStore, openLogStore } from '../storage/index.js';
 import type { LogStore } from '../storage/index.js';
 import { Transport, nodeIdentityFromSeed } from '../transport/index.js';
 import { buildApp, DEFAULT_READ_RATE_LIMITS, type ApiApp } from '../api/index.js';
@@ -74,7 +74,7 @@ export async function startNode(config: NodeConfig, overrides: StartOverrides = 
     for (const close of closers.reverse()) await close().catch((error: unknown) => logger.warn({ err: error }, 'close failed'));
   };
   try {
-    const storage = await openStorage(dataDir.raftDir, logger, plant);
+    const storage = await openStorage(dataDir.raftDir, config, logger, plant);
     closers.push(() => storage.close());
     await bootstrapIfNew(storage, config, application, logger);
     if (!dataDir.marked) markDataDir(config.dataDir, dataDir.mark);
@@ -208,11 +208,14 @@ function hostForUrl(host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host;
 }
 
-async function openStorage(raftDir: string, logger: Logger, plant: Plant | undefined): Promise<DurableStorage> {
-  const levelStore = await LevelLogStore.open(raftDir).catch((error: unknown) => {
+/** openStorage opens the Raft log in the format the config names (storage.log, LevelDB by default). */
+async function openStorage(raftDir: string, config: NodeConfig, logger: Logger, plant: Plant | undefined): Promise<DurableStorage> {
+  const format = config.storage?.log ?? 'leveldb';
+  const store = await openLogStore(raftDir, format).catch((error: unknown) => {
     throw new StartupError('STORAGE', `cannot open the Raft log in ${raftDir}: ${(error as Error).message}`, error);
   });
-  return DurableStorage.open(withStorageFaults(levelStore, logger, plant));
+  logger.info({ format }, 'Raft log opened');
+  return DurableStorage.open(withStorageFaults(store, logger, plant));
 }
 
 /**

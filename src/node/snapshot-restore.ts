@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { join } from 'node:path';
 import { clusterIdOf, loadGenesis, toHex } from '../commands/index.js';
 import type { ConfState, NodeId } from '../raft/index.js';
-import { DurableStorage, LevelLogStore } from '../storage/index.js';
+import { DurableStorage, openLogStore } from '../storage/index.js';
 import { parseHostPort, raftNodeId } from './application.js';
 import type { NodeConfig } from './config.js';
 import { DATA_DIR_MARK_FILE, markDataDir } from './data-dir.js';
@@ -101,7 +101,7 @@ export async function restoreSnapshot(config: NodeConfig, snapshotPath: string):
   const confState: ConfState = { voters: [config.nodeId], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
   const raftDir = join(config.dataDir, 'raft');
   mkdirSync(raftDir, { recursive: true, mode: 0o700 });
-  const storage = await DurableStorage.open(await LevelLogStore.open(raftDir));
+  const storage = await DurableStorage.open(await openLogStore(raftDir, config.storage?.log ?? 'leveldb'));
   try {
     await storage.bootstrap((scratch) => {
       scratch.applySnapshot({ metadata: { index, term, confState }, data: runtimeSnapshot });

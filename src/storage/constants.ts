@@ -4,6 +4,12 @@ import type { ConfState, HardState } from '../raft/index.js';
 /** STORAGE_FORMAT_VERSION is written once per data directory; open refuses any other value. */
 export const STORAGE_FORMAT_VERSION = 1;
 
+/** WAL_FORMAT_VERSION is written in every WAL segment header; a WAL store with any other is refused. */
+export const WAL_FORMAT_VERSION = 1;
+
+/** DEFAULT_WAL_SEGMENT_BYTES: WAL segments are preallocated at 64 MiB, as etcd's. */
+export const DEFAULT_WAL_SEGMENT_BYTES = 64 * 1024 * 1024;
+
 /** RECORD_VERSION is the first byte of every record value (layout: version, CRC32, payload). */
 export const RECORD_VERSION = 1;
 
