@@ -46,7 +46,7 @@ describe('make-before-break with real packets', { skip, timeout: 240_000 }, () =
   let generation = 0;
   /** received maps each sequence number that arrived to its send time (the sender's clock: the same host's). */
   const received = new Map<number, number>();
-  const windows: Array<{ fromMs: number; toMs: number }> = [];
+  const windows: SwapWindow[] = [];
 
   function monitor(): ImagePin {
     const built = manifest.images.monitor;
@@ -64,7 +64,7 @@ describe('make-before-break with real packets', { skip, timeout: 240_000 }, () =
     const fromMs = Date.now();
     reconciler.setDesired({ nodeId, devices: [one] });
     await reconciler.waitForGeneration('dev1', generation, 60_000);
-    windows.push({ fromMs, toMs: Date.now() + SWAP_TAIL_MS });
+    windows.push({ fromMs, toMs: Date.now() + SWAP_TAIL_MS, to: plan.state });
   }
 
   before(async () => {
@@ -123,19 +123,27 @@ describe('make-before-break with real packets', { skip, timeout: 240_000 }, () =
     await sleepMs(300);
     const lost = lostDuringSwaps(received, windows);
     console.log(`# ${received.size} datagrams received; lost: ${lost.inWindows.length} sent during a swap, ${lost.outside} outside the swaps`);
+    for (const loss of lost.inWindows) console.log(`# lost ${loss.seq} in the swap to ${loss.to} (window ${loss.fromMs}..${loss.toMs})`);
     assert.ok(received.size > 1_000, `the probe kept arriving (${received.size} datagrams)`);
-    assert.deepEqual(lost.inWindows, [], 'no datagram sent during a swap between two allowing states is lost (sequence numbers)');
+    assert.deepEqual(lost.inWindows.map((loss) => loss.seq), [], 'no datagram sent during a swap between two allowing states is lost (sequence numbers)');
   });
 });
+
+/** SwapWindow is one swap, from its new plan to its enforcement + SWAP_TAIL_MS, and the state it moved to. */
+interface SwapWindow {
+  fromMs: number;
+  toMs: number;
+  to: string;
+}
 
 /**
  * lostDuringSwaps finds the sequence numbers missing between the first and last received, and judges each by
  * its send time, estimated from its received neighbours (the sender stamps every datagram): those within a
  * swap window are returned, the others only counted.
  */
-function lostDuringSwaps(received: ReadonlyMap<number, number>, windows: ReadonlyArray<{ fromMs: number; toMs: number }>): { inWindows: number[]; outside: number } {
+function lostDuringSwaps(received: ReadonlyMap<number, number>, windows: readonly SwapWindow[]): { inWindows: Array<SwapWindow & { seq: number }>; outside: number } {
   const seqs = [...received.keys()].sort((a, b) => a - b);
-  const inWindows: number[] = [];
+  const inWindows: Array<SwapWindow & { seq: number }> = [];
   let outside = 0;
   for (let i = 1; i < seqs.length; i++) {
     const before = seqs[i - 1]!;
@@ -143,7 +151,8 @@ function lostDuringSwaps(received: ReadonlyMap<number, number>, windows: Readonl
     const fromMs = received.get(before)!;
     const toMs = received.get(after)!;
     for (let seq = before + 1; seq < after; seq++) {
-      if (windows.some((window) => toMs >= window.fromMs && fromMs <= window.toMs)) inWindows.push(seq);
+      const window = windows.find((one) => toMs >= one.fromMs && fromMs <= one.toMs);
+      if (window !== undefined) inWindows.push({ ...window, seq });
       else outside++;
     }
   }
