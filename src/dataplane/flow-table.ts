@@ -328,6 +328,38 @@ export function holdForDrain(change: FlowChange, removed: ReadonlyArray<{ cookie
   return { now, held: [...held] };
 }
 
+/**
+ * settleDrained ends, in a pass's bundle, the drain of flows out of old chains that an earlier pass held and
+ * left on the switch because new input arrived during their drain (Reconciler.drainOldChains; their drain is
+ * over): one that the new `table` holds again (its device is back on that chain) is overwritten in place by
+ * an addition — never deleted and added again a moment apart, which Open vSwitch's revalidators may catch in
+ * either order, leaving the datapath to send the device's packets into the chain before the way out of it is
+ * back (swap.test.ts lost a datagram so with swaps closer together than DRAIN_MS) — and the others are
+ * removed in the same bundle. Pure: returns the change to apply.
+ */
+export function settleDrained(change: FlowChange, drained: ReadonlyArray<{ priority: number; match: string }>, table: ReadonlyMap<string, RenderedFlow>): FlowChange {
+  if (drained.length === 0) return change;
+  const add = [...change.add];
+  const remove = [...change.remove];
+  const adding = new Set(add);
+  const removing = new Set(remove);
+  for (const flow of drained) {
+    const wanted = table.get(flowKey(flow.priority, flow.match));
+    if (wanted === undefined) {
+      const text = removalText(flow);
+      if (!removing.has(text)) remove.push(text);
+      removing.add(text);
+      continue;
+    }
+    // A bundle adds first and deletes last: a flow it adds must not be one it deletes.
+    assert(!removing.has(removalText(wanted)), `a drained flow the table wants again is not also removed: ${wanted.key}`);
+    const text = flowText(wanted);
+    if (!adding.has(text)) add.push(text);
+    adding.add(text);
+  }
+  return { add, remove };
+}
+
 /** umboxPortNumbers are the OpenFlow numbers of the μmbox and pool ports among `ports` (aliases included). */
 export function umboxPortNumbers(ports: readonly SwitchPortInfo[]): Set<number> {
   return new Set(ports.filter((port) => port.ofport > 0 && UMBOX_PORT_NAME.test(port.name)).map((port) => port.ofport));

@@ -57,7 +57,8 @@ import { type FlowChange, type Switch, type SwitchPortInfo } from './ovs.js';
 import { checkInput, pinKey, planDataplane, UMBOX_PORT_NAME, type PlannerOptions } from './planner.js';
 import { type RuntimeWatch, type UmboxRuntime } from './docker-runtime.js';
 import {
-  blockingEarly, blockNow, composeChanges, composeTable, diffFlows, holdForDrain, passingDevices, removalText, tableOf, umboxPortNumbers, type ComposedDevice, type RenderedFlow,
+  blockingEarly, blockNow, composeChanges, composeTable, diffFlows, holdForDrain, passingDevices, removalText, settleDrained, tableOf, umboxPortNumbers, type ComposedDevice,
+  type RenderedFlow,
 } from './flow-table.js';
 import {
   aliasPorts, attachedNames, isFreeWarm, mergePorts, mergeUmboxes, warmKept, UmboxPools, type PortSlot,
@@ -76,7 +77,16 @@ interface Observed {
   umboxes: ObservedUmbox[];
   table: Map<string, RenderedFlow>;
   composed: Map<string, ComposedDevice>;
+  /**
+   * drained are flows out of old chains whose drain is over but which are still on the switch (not in
+   * `table`): new input arrived during the drain, so the next pass's bundle removes them, or overwrites them
+   * when its plan puts their device back on that chain (settleDrained). Empty unless the last pass ended so.
+   */
+  drained: ReadonlyArray<DrainedFlow>;
 }
+
+/** DrainedFlow is a flow out of an old chain, held for the drain (a flow the bundle of step 2 removes). */
+type DrainedFlow = { cookie: bigint; priority: number; match: string };
 
 /** Reads are what a full pass reads: ports, μmbox containers and flows. */
 type Reads = [SwitchPortInfo[], ObservedUmbox[], ObservedFlow[]];
@@ -122,11 +132,15 @@ interface StartRun {
   onSlot: Map<string, PortSlot>;
 }
 
-/** Enforced is what step 2 installed: the table, each device's composition and the μmboxes its flows use. */
+/**
+ * Enforced is what step 2 installed: the table, each device's composition, the μmboxes its flows use and the
+ * drained flows it left on the switch for the next pass (see Observed.drained).
+ */
 interface Enforced {
   table: Map<string, RenderedFlow>;
   composed: Map<string, ComposedDevice>;
   inUse: Set<string>;
+  drained: ReadonlyArray<DrainedFlow>;
 }
 
 /** IntegrityAlert says a μmbox image did not match its pin (or is missing), so its device is quarantined. */
@@ -687,8 +701,9 @@ export class Reconciler {
     result.flowsMs = result.flowsAppliedAtMs - flowsStarted;
     this.reports = reports;
     this.notifyWaiters(); // Enforcement is in place now; what follows only cleans up.
-    await this.drainOldChains(drain.held, drainMs, result);
-    return { table, composed, inUse };
+    const held = new Set(drain.held);
+    const drained = await this.drainOldChains(removed.filter((flow) => held.has(removalText(flow))), drainMs, result);
+    return { table, composed, inUse, drained };
   }
 
   /**
@@ -697,11 +712,13 @@ export class Reconciler {
    * pass composes everything and diffs against the switch's own dump. Returns the flows removed too.
    */
   private composeStep(desired: DesiredDataplane, observation: Observation, prepared: Prepared): {
-    table: Map<string, RenderedFlow>; composed: Map<string, ComposedDevice>; change: FlowChange; removed: ReadonlyArray<{ cookie: bigint; priority: number; match: string }>;
+    table: Map<string, RenderedFlow>; composed: Map<string, ComposedDevice>; change: FlowChange; removed: ReadonlyArray<DrainedFlow>;
   } {
     const { ports, blocked, base } = prepared;
     if (observation.cached !== null) {
-      return composeChanges(desired, ports, blocked, this.sw.bridge, base?.composed ?? observation.cached.composed, base?.table ?? observation.cached.table);
+      const changes = composeChanges(desired, ports, blocked, this.sw.bridge, base?.composed ?? observation.cached.composed, base?.table ?? observation.cached.table);
+      // Flows a drain left on the switch (new input came during it) go in this bundle, or stay overwritten.
+      return { ...changes, change: settleDrained(changes.change, observation.cached.drained, changes.table) };
     }
     const { table, composed } = composeTable(desired, ports, blocked, this.sw.bridge);
     assert(prepared.flows !== null, 'a full pass dumped the flows');
@@ -736,7 +753,7 @@ export class Reconciler {
     umboxesLeft = mergeUmboxes(umboxesLeft, await this.pools.refillWarm(desired.nodeId, warmMissing, result));
     portsNow = aliasPorts(portsNow, umboxesLeft);
     assert(new Set(umboxesLeft.map((umbox) => umbox.name)).size === umboxesLeft.length, 'the observation lists each μmbox once');
-    this.observed = { ports: portsNow, umboxes: umboxesLeft, table: enforced.table, composed: enforced.composed };
+    this.observed = { ports: portsNow, umboxes: umboxesLeft, table: enforced.table, composed: enforced.composed, drained: enforced.drained };
     this.pruneIntegrityMemory(desired);
   }
 
@@ -749,14 +766,21 @@ export class Reconciler {
    * one by one, after the bundle, so for a few milliseconds (tens on a loaded machine) it may still send a
    * device's packets into its old chain; without these flows they would come out into a table that drops
    * them (the chaos run of seed 90901 lost 3 allowed datagrams so in a normal → direct swap). After
-   * `drainMs` they go, in a bundle of their own, before step 3 removes any μmbox or port they name.
+   * `drainMs` they go, in a bundle of their own, before step 3 removes any μmbox or port they name — unless
+   * new input arrived during the drain: then they stay, and are returned for the next pass's bundle
+   * (Observed.drained, settleDrained), which overwrites the ones its plan wants again and removes the rest.
+   * Removing them here would break the way out of a chain the very next bundle may send the device into
+   * again (a swap back within the drain: removal and re-addition a moment apart, which the datapath's
+   * revalidators may catch in either order). This pass then removes nothing (its step 3 defers to new input).
    */
-  private async drainOldChains(held: readonly string[], drainMs: number, result: PassResult): Promise<void> {
-    if (held.length === 0) return;
+  private async drainOldChains(held: ReadonlyArray<DrainedFlow>, drainMs: number, result: PassResult): Promise<ReadonlyArray<DrainedFlow>> {
+    if (held.length === 0) return [];
     assert(drainMs > 0, 'flows are held only with a drain interval');
     await sleepOn(this.clock, drainMs);
-    await this.sw.applyFlows({ add: [], remove: held });
     result.drainedFlows = held.length;
+    if (this.newInputWaiting()) return held;
+    await this.sw.applyFlows({ add: [], remove: held.map(removalText) });
+    return [];
   }
 
   /**

@@ -2,13 +2,14 @@
 // holdForDrain keeps the flows out of an old chain's μmboxes for the drain (make-before-break in the
 // datapath) and nothing else — not a device now quarantined (fail-closed), not the node's own flows, not the
 // flows into the chain; blockingEarly picks exactly the devices moving to a block-all chain that must start;
-// blockNow replaces such a device's flows with its drop flows and leaves the other devices alone.
+// blockNow replaces such a device's flows with its drop flows and leaves the other devices alone;
+// settleDrained overwrites a drained flow the new table wants again (never delete-then-add) and removes the rest.
 // (flows.test.ts covers rendering, composing and diffing.) Method: table tests on plans from the real
 // planner with made-up port numbers; no switch, no clock.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { blockingEarly, blockNow, composeTable, holdForDrain, umboxPortNumbers } from '../../src/dataplane/flow-table.js';
+import { blockingEarly, blockNow, composeChanges, composeTable, holdForDrain, settleDrained, umboxPortNumbers } from '../../src/dataplane/flow-table.js';
 import { planDataplane } from '../../src/dataplane/planner.js';
 import type { SwitchPortInfo } from '../../src/dataplane/ovs.js';
 import type { DesiredDataplane, DevicePlan, ImagePin } from '../../src/dataplane/types.js';
@@ -81,6 +82,42 @@ describe('holdForDrain', () => {
   test('only μmbox and pool ports count as the old chain\'s (qm… and qp… names)', () => {
     const ports: SwitchPortInfo[] = [{ name: 'up0', ofport: 1 }, { name: 'dev1', ofport: 2 }, { name: 'qm0123456789i', ofport: 3 }, { name: 'qp0123456789o', ofport: 4 }, { name: 'qm9999999999o', ofport: -1 }];
     assert.deepEqual([...umboxPortNumbers(ports)].sort(), [3, 4]);
+  });
+});
+
+describe('settleDrained', () => {
+  /** drainedThenBack: normal → direct holds the flows out of the monitor; `next` is the plan of the pass after the drain. */
+  function drainedThenBack(next: DesiredDataplane) {
+    const before = planOf({ cam: { state: 'normal', generation: 1, chain: [pin('monitor')] } });
+    const direct = planOf({ cam: { state: 'direct', generation: 2, verdict: 'allow' } });
+    const { ports, removed, change, next: afterDirect } = swap(before, direct);
+    const split = holdForDrain(change, removed, umboxPortNumbers(ports), new Set([direct.devices[0]!.deviceNumber]));
+    const drained = removed.filter((flow) => split.held.includes(`priority=${flow.priority},${flow.match}`));
+    assert.equal(drained.length, 2, 'the two flows out of the monitor were held');
+    const changes = composeChanges(next, ports, new Map(), 'br0', afterDirect.composed, new Map(afterDirect.table));
+    return { drained, changes, settled: settleDrained(changes.change, drained, changes.table) };
+  }
+
+  test('a swap back to the chain overwrites the drained flows out of it: added with the new cookie, never removed', () => {
+    const { drained, changes, settled } = drainedThenBack(planOf({ cam: { state: 'normal', generation: 3, chain: [pin('monitor')] } }));
+    for (const flow of drained) {
+      const text = `priority=${flow.priority},${flow.match}`;
+      assert.ok(!settled.remove.includes(text), `${text} is not removed: ${settled.remove.join(' | ')}`);
+      const added = settled.add.find((line) => line.includes(`,${text} actions=`));
+      assert.ok(added !== undefined && !added.startsWith(`cookie=0x${flow.cookie.toString(16)},`), `${text} is added again, with generation 3's cookie: ${settled.add.join(' | ')}`);
+    }
+    assert.deepEqual(settled.add.length, changes.change.add.length, 'the additions were in the change already (the cached table had lost them)');
+  });
+
+  test('a pass that does not want them removes them in its own bundle', () => {
+    const { drained, settled, changes } = drainedThenBack(planOf({ cam: { state: 'direct', generation: 2, verdict: 'allow' } }));
+    assert.deepEqual(settled.add, changes.change.add);
+    assert.deepEqual(settled.remove.slice(changes.change.remove.length).sort(), drained.map((flow) => `priority=${flow.priority},${flow.match}`).sort());
+  });
+
+  test('nothing drained: the change as it is', () => {
+    const change = { add: ['cookie=0x1,priority=100,in_port=1 actions=output:2'], remove: [] };
+    assert.equal(settleDrained(change, [], new Map()), change);
   });
 });
 

@@ -100,6 +100,39 @@ async function runningLoop(resyncMs: number): Promise<{ clock: SimulatedClock; s
   return { clock, sw, reconciler, passes };
 }
 
+/** standbyInput is input() with the monitor chain standing by for `cam` (as swap.test.ts has it): it stays between swaps. */
+function standbyInput(plans: Record<string, DevicePlan | null>): DesiredInput {
+  const plain = input(plans);
+  return { ...plain, devices: plain.devices.map((device) => device.id === 'cam' ? { ...device, standby: [{ state: 'normal', chain: [pin('monitor')] }] } : device) };
+}
+
+/** exitFlowsOf finds the one monitor μmbox and answers a filter of the flows whose in_port is one of its ports. */
+async function exitFlowsOf(sw: MemorySwitch, runtime: MemoryUmboxRuntime): Promise<(flows: ObservedFlow[]) => ObservedFlow[]> {
+  const monitor = (await runtime.list('node-a')).find((umbox) => umbox.image === 'monitor');
+  assert.ok(monitor !== undefined, 'the monitor runs');
+  const ports = new Map((await sw.listPorts()).map((port) => [port.name, port.ofport]));
+  const own = umboxPorts(monitor.name);
+  return (flows) => flows.filter((flow) => [own.inPort, own.outPort].some((name) => flow.match.split(',').includes(`in_port=${ports.get(name)}`)));
+}
+
+/** watchBundles checks `holds` after every bundle the switch applies from now on and answers the bundles after which it did not. */
+function watchBundles(sw: MemorySwitch, holds: () => Promise<boolean>): string[] {
+  const failed: string[] = [];
+  const apply = sw.applyFlows.bind(sw);
+  sw.applyFlows = async (change) => {
+    await apply(change);
+    if (!(await holds())) failed.push(`bundle ${sw.bundles.length}: +${change.add.join(' +')} -${change.remove.join(' -')}`);
+  };
+  return failed;
+}
+
+/** stopOn stops a loop on simulated time (the pass in progress may wait on the clock). */
+async function stopOn(clock: SimulatedClock, reconciler: Reconciler): Promise<void> {
+  let stopped = false;
+  void reconciler.stop().then(() => { stopped = true; });
+  await advanceUntil(clock, () => stopped, 5_000, 'the loop stops');
+}
+
 /** holdReads makes the switch's port list wait until release(), then answer with `answer`. */
 function holdReads(sw: MemorySwitch, answer: () => ReturnType<MemorySwitch['listPorts']>): { reading: () => boolean; release: () => void } {
   let release = (): void => undefined;
@@ -179,6 +212,69 @@ describe('Reconciler', () => {
     assert.equal(result.drainedFlows, 2);
     const drained = events.findIndex((event, index) => event.startsWith('bundle') && index > events.findIndex((e) => e.startsWith('bundle')));
     assert.ok(drained >= 0 && drained < events.indexOf(`remove ${monitor.name}`), `the drain bundle comes before the old μmbox goes: ${events.join(' | ')}`);
+  });
+
+  test('make-before-break in the datapath, swaps closer than the drain: a swap back to the chain during its drain never loses the way out of it', async () => {
+    // swap.test.ts swaps normal → direct → normal 150 ms apart with a 200 ms drain: the input that moves the
+    // device back arrives during the drain. Removing the flows out of the monitor at the drain's end and adding
+    // them again in the next bundle a moment later lets Open vSwitch's revalidators update the device's cached
+    // flow (into the monitor) before the monitor's (out of it, still "drop"): fresh-clone CI lost a datagram so.
+    // The way out of the chain must be on the switch after every bundle, from the first normal to the last.
+    const clock = new SimulatedClock();
+    const { sw, runtime, make } = rig();
+    const reconciler = make({ clock, drainMs: 200, portPool: 0, warmPool: 0, resyncMs: 60_000 });
+    reconciler.setDesired(standbyInput({ cam: { state: 'normal', generation: 1, chain: [pin('monitor')] } }));
+    reconciler.start();
+    try {
+      await appliedOn(clock, reconciler, 'cam', 1);
+      await advanceUntil(clock, async () => (await runtime.list('node-a')).length === 1 && reconciler.passes >= 1, 2_000, 'the first pass ends');
+      const outOfMonitor = await exitFlowsOf(sw, runtime);
+      assert.equal(outOfMonitor(await sw.dumpFlows()).length, 2, 'the chain has a flow out of each of its μmbox\'s ports');
+      const gaps = watchBundles(sw, async () => outOfMonitor(await sw.dumpFlows()).length === 2);
+      const bundlesBefore = sw.bundles.length;
+
+      reconciler.setDesired(standbyInput({ cam: { state: 'direct', generation: 2, verdict: 'allow' } }));
+      await appliedOn(clock, reconciler, 'cam', 2);
+      await clock.advanceMs(150);
+      reconciler.setDesired(standbyInput({ cam: { state: 'normal', generation: 3, chain: [pin('monitor')] } }));
+      await appliedOn(clock, reconciler, 'cam', 3);
+      await advanceUntil(clock, () => reconciler.passes >= 3, 2_000, 'the swaps\' passes end');
+      assert.deepEqual(gaps, [], 'after every bundle the flows out of the monitor are on the switch');
+      assert.equal(sw.bundles.length - bundlesBefore, 2, 'the swap to direct, then the swap back (which settles the drain): no bundle of the drain\'s own');
+      assert.deepEqual(await deviceGenerations(sw), [3], 'the drained flows were overwritten by generation 3\'s');
+      // What the passes left is what a full pass makes: it changes nothing.
+      const full = await passOn(clock, reconciler);
+      assert.equal(full.flowsAdded + full.flowsRemoved, 0, 'a full pass finds the table as it would make it');
+    } finally {
+      await stopOn(clock, reconciler);
+    }
+  });
+
+  test('make-before-break in the datapath: flows a drain left for new input that does not want them go in the next bundle', async () => {
+    const clock = new SimulatedClock();
+    const { sw, runtime, make } = rig();
+    const reconciler = make({ clock, drainMs: 200, portPool: 0, warmPool: 0, resyncMs: 60_000 });
+    const other = { state: 'a', generation: 1, verdict: 'allow' } as const;
+    reconciler.setDesired(standbyInput({ cam: { state: 'normal', generation: 1, chain: [pin('monitor')] }, other }));
+    reconciler.start();
+    try {
+      await appliedOn(clock, reconciler, 'cam', 1);
+      await advanceUntil(clock, async () => (await runtime.list('node-a')).length === 1 && reconciler.passes >= 1, 2_000, 'the first pass ends');
+      const outOfMonitor = await exitFlowsOf(sw, runtime);
+      reconciler.setDesired(standbyInput({ cam: { state: 'direct', generation: 2, verdict: 'allow' }, other }));
+      await appliedOn(clock, reconciler, 'cam', 2);
+      await clock.advanceMs(150);
+      const bundlesBefore = sw.bundles.length;
+      reconciler.setDesired(standbyInput({ cam: { state: 'direct', generation: 2, verdict: 'allow' }, other: { ...other, state: 'b', generation: 2 } }));
+      await appliedOn(clock, reconciler, 'other', 2);
+      await advanceUntil(clock, () => reconciler.passes >= 3, 2_000, 'the passes end');
+      assert.equal(sw.bundles.length - bundlesBefore, 1, 'one bundle: the other device\'s move, with the drained flows\' removal');
+      assert.deepEqual(outOfMonitor(await sw.dumpFlows()), [], 'the flows out of the monitor are gone');
+      const full = await passOn(clock, reconciler);
+      assert.equal(full.flowsAdded + full.flowsRemoved, 0, 'a full pass finds the table as it would make it');
+    } finally {
+      await stopOn(clock, reconciler);
+    }
   });
 
   test('a device moved to quarantine keeps nothing of its old chain: its flows go in the one bundle (fail-closed)', async () => {
