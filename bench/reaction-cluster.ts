@@ -179,11 +179,11 @@ async function setStandby(bench: Bench, standby: boolean): Promise<boolean> {
   return true;
 }
 
-/** standbyReady says whether a camera's standby block-all μmbox runs on its gateway. */
-async function standbyReady(camera: DemoDevice): Promise<boolean> {
+/** standbyReady says whether a camera's standby block-all μmbox runs on its gateway (of this bench's cluster, not another's on the engine). */
+async function standbyReady(bench: Bench, camera: DemoDevice): Promise<boolean> {
   const paths = hostPaths();
   const runtime = new DockerUmboxRuntime({ socketPath: paths.dockerSocket, umboxDir: paths.umboxDir });
-  const umboxes = await runtime.list(`n${camera.gateway}`);
+  const umboxes = await runtime.list(bench.cluster.umboxOwner(camera.gateway));
   return umboxes.some((one) => one.deviceId === camera.id && one.image === 'block-all' && one.running && one.ready);
 }
 
@@ -192,7 +192,7 @@ async function resetCamera(bench: Bench, camera: DemoDevice): Promise<void> {
   if ((await deviceState(bench.cluster, camera.gateway, camera.id)) !== 'normal') {
     qgate(bench.cluster, ['state', 'set', camera.id, 'normal', '--reason', 'bench reset', '--wait', 'enforced'], [bench.adminKey], false);
   }
-  await waitUntilAsync(async () => (await servedEnforced(bench, camera.gateway)) && (!bench.standby || (await standbyReady(camera))), 60_000, `${camera.id} to be enforced in normal${bench.standby ? ' with its standby block-all running' : ''}`);
+  await waitUntilAsync(async () => (await servedEnforced(bench, camera.gateway)) && (!bench.standby || (await standbyReady(bench, camera))), 60_000, `${camera.id} to be enforced in normal${bench.standby ? ' with its standby block-all running' : ''}`);
   // Its packets flow again (the monitor passes them): the next attack starts from a settled camera.
   await new Promise((resolve) => setTimeout(resolve, 300));
 }

@@ -306,7 +306,7 @@ async function removeBridgesAndUmboxes(paths: HostPaths): Promise<void> {
   }
   const runtime = new DockerUmboxRuntime({ socketPath: paths.dockerSocket, umboxDir: paths.umboxDir });
   for (let nodeId = 1; nodeId <= 32; nodeId++) {
-    const umboxes = await runtime.list(`n${nodeId}`).catch(() => []);
+    const umboxes = await runtime.listMember(`n${nodeId}`).catch(() => []); // of any cluster: a sweep of crashed runs too
     for (const umbox of umboxes) await runtime.remove(umbox.name).catch(() => undefined);
   }
 }

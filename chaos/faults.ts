@@ -185,7 +185,7 @@ async function startFault(ctx: FaultContext, family: FaultFamily): Promise<Activ
     case 'umbox-kill': {
       const runtime = new DockerUmboxRuntime({ socketPath: ctx.env.paths.dockerSocket, umboxDir: ctx.env.paths.umboxDir });
       const gateway = pick(ctx.rng, all);
-      const umboxes = (await runtime.list(`n${gateway}`)).filter((u) => u.running);
+      const umboxes = (await runtime.list(ctx.env.cluster.umboxOwner(gateway))).filter((u) => u.running);
       if (umboxes.length === 0) return { detail: `no μmbox runs on n${gateway}`, nodes: [gateway], undo: async () => undefined };
       const victim = pick(ctx.rng, umboxes);
       await runtime.docker.getContainer(victim.containerId).kill().catch(() => undefined);

@@ -275,7 +275,7 @@ export async function tearDownSite(dir: string, prefix: string, stopEngines: boo
     }
     const runtime = new DockerUmboxRuntime({ socketPath: paths.dockerSocket, umboxDir: paths.umboxDir });
     for (const node of cluster.nodes) {
-      for (const umbox of await runtime.list(`n${node.nodeId}`).catch(() => [])) await runtime.remove(umbox.name).catch(() => undefined);
+      for (const umbox of await runtime.list(cluster.umboxOwner(node.nodeId)).catch(() => [])) await runtime.remove(umbox.name).catch(() => undefined);
     }
     const brokers = cluster.nodes.map((node) => brokerDir(paths, cluster.dataplaneOf(node.nodeId).bridge));
     // destroy also stops the gateways' brokers and removes their management ports (releaseDevices).

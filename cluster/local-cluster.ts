@@ -16,7 +16,7 @@ import { ALL_DOMAINS, clusterIdOf, createGenesis, createToken, toHex, type KeyPa
 import type { FetchFunction } from '../src/cli/client.js';
 import { PinnedAgent, pinnedFetch } from '../src/cli/https-fetch.js';
 import { pollUntil } from '../src/dataplane/exec.js';
-import { hostPaths, removeManagementPort } from '../src/dataplane/index.js';
+import { hostPaths, removeManagementPort, umboxOwner } from '../src/dataplane/index.js';
 import { stopBrokerIn } from '../src/devices/index.js';
 import { brokerDir } from '../src/node/device-link.js';
 import { readIdentityKey, writeIdentityKey } from '../src/node/identity.js';
@@ -240,6 +240,11 @@ export class LocalCluster {
 
   get clusterId(): string {
     return this.file.clusterId;
+  }
+
+  /** umboxOwner is what node `nodeId`'s μmbox containers are labelled and named by on the engine (its member id scoped by this cluster). */
+  umboxOwner(nodeId: number): string {
+    return umboxOwner(`n${nodeId}`, this.file.clusterId);
   }
 
   nodeDir(nodeId: number): string {

@@ -293,7 +293,8 @@ export async function removeWan(nodeIds?: readonly number[]): Promise<void> {
   if (ids.length > 0 && existsSync(shared.dockerSocket)) {
     const runtime = new DockerUmboxRuntime({ socketPath: shared.dockerSocket, umboxDir: shared.umboxDir });
     for (const id of ids) {
-      for (const umbox of await runtime.list(`n${id}`).catch(() => [])) await runtime.remove(umbox.name).catch(() => undefined);
+      // A sweep: the μmboxes of member n<id> of any cluster (the WAN's cluster is gone by now).
+      for (const umbox of await runtime.listMember(`n${id}`).catch(() => [])) await runtime.remove(umbox.name).catch(() => undefined);
     }
   }
   rmSync(WAN.runRoot, { recursive: true, force: true });

@@ -24,7 +24,13 @@ export interface AgentStateView extends StateView {
 
 /** DataplaneAgentInit configures an agent; switch and runtime default to the real adapters on `paths`. */
 export interface DataplaneAgentInit {
+  /** nodeId is the node's member id: the state assigns devices to it, and its telemetry names it. */
   nodeId: string;
+  /**
+   * owner owns the node's μmbox containers on the engine (DesiredInput.nodeId; umboxOwner: the member id scoped
+   * by the cluster, so clusters sharing an engine never touch each other's). Default: nodeId.
+   */
+  owner?: string;
   bridge: string;
   uplinkPort: string;
   paths?: HostPaths;
@@ -58,6 +64,8 @@ export class DataplaneAgent {
   readonly intake: AlertIntake;
   readonly batcher: TelemetryBatcher;
   private readonly nodeId: string;
+  /** owner is DesiredInput.nodeId: what the node's μmbox containers are named and labelled by. */
+  private readonly owner: string;
   private readonly book = new GenerationBook();
   private readonly imageConfig: ImageConfig | undefined;
   private state: AgentStateView | null = null;
@@ -70,6 +78,7 @@ export class DataplaneAgent {
   constructor(init: DataplaneAgentInit) {
     const paths = init.paths ?? hostPaths();
     this.nodeId = init.nodeId;
+    this.owner = init.owner ?? init.nodeId;
     this.imageConfig = init.imageConfig;
     this.management = init.management;
     this.watchLinks = init.watchLinks === true;
@@ -109,7 +118,8 @@ export class DataplaneAgent {
   /** update hands the agent the agreed state after it changed; the reconciler converges on it. */
   update(state: AgentStateView): void {
     this.state = state;
-    this.reconciler.setDesired(desiredInputFromState(state, this.nodeId, this.book, this.imageConfig, this.management === undefined ? {} : { management: this.management }));
+    const options = { owner: this.owner, ...(this.management === undefined ? {} : { management: this.management }) };
+    this.reconciler.setDesired(desiredInputFromState(state, this.nodeId, this.book, this.imageConfig, options));
   }
 
   /** report lists the generation enforced per device. */

@@ -12,6 +12,11 @@ export const MAX_DEVICES_PER_NODE = 10_000;
 export const MAX_CHAIN_LENGTH = 8;
 /** MAX_ADDRESSES_PER_DEVICE bounds a device's addresses. */
 export const MAX_ADDRESSES_PER_DEVICE = 16;
+/**
+ * CLUSTER_TAG_HEX_CHARS is how many hex digits of its cluster's id scope a node's μmbox containers on the
+ * container engine (umboxOwner, planner.ts): 48 bits, so two clusters sharing an engine never share names.
+ */
+export const CLUSTER_TAG_HEX_CHARS = 12;
 /** LABEL_PREFIX namespaces the Docker labels of μmbox containers. */
 export const LABEL_PREFIX = 'io.quorumgate.';
 /** UMBOX_REPOSITORY is the local image repository of μmbox images ("qg-umbox/monitor:<12 hex>"). */

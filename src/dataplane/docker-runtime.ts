@@ -150,14 +150,28 @@ export class DockerUmboxRuntime implements UmboxRuntime {
   }
 
   async list(nodeId: string): Promise<ObservedUmbox[]> {
+    return this.listWhere((owner) => owner === nodeId);
+  }
+
+  /**
+   * listMember lists the μmbox containers of member `memberId` of ANY cluster on this engine (owner `memberId`
+   * or `memberId.<cluster tag>`, see umboxOwner): for sweeping what crashed runs left, never as a node's view.
+   */
+  async listMember(memberId: string): Promise<ObservedUmbox[]> {
+    return this.listWhere((owner) => owner === memberId || owner.startsWith(`${memberId}.`));
+  }
+
+  /** listWhere lists the μmbox containers whose owner (`node` label) `owned` accepts. */
+  private async listWhere(owned: (owner: string) => boolean): Promise<ObservedUmbox[]> {
     // Every node's μmboxes on this engine, in one call: this node's are listed, and a claim record whose
     // container is gone (removed while the engine was down, say) is deleted.
     const all = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL.umbox}=1`] } });
     this.pruneClaims(new Set(all.map((info) => info.Id)));
-    const containers = all.filter((info) => info.Labels[LABEL.node] === nodeId);
+    const containers = all.filter((info) => owned(info.Labels[LABEL.node] ?? ''));
     const observed: ObservedUmbox[] = [];
     for (const info of containers) {
       const labels = info.Labels;
+      const nodeId = labels[LABEL.node] ?? '';
       const name = (info.Names[0] ?? '').replace(/^\//, '');
       const running = info.State === 'running';
       // Ready also needs both host veth ends: OVS keeps a port's number after its interface is deleted by hand.

@@ -35,7 +35,7 @@
 // chains only. They are planned but never referenced by a flow until a plan's chain names them.
 import { createHash } from 'node:crypto';
 import {
-  BASE_DROP_PRIORITY, DEVICE_FLOW_PRIORITY, DEVICE_REPORT_PRIORITY, MANAGEMENT_FLOW_PRIORITY, MANAGEMENT_GUARD_PRIORITY, MAX_ADDRESSES_PER_DEVICE,
+  BASE_DROP_PRIORITY, CLUSTER_TAG_HEX_CHARS, DEVICE_FLOW_PRIORITY, DEVICE_REPORT_PRIORITY, MANAGEMENT_FLOW_PRIORITY, MANAGEMENT_GUARD_PRIORITY, MAX_ADDRESSES_PER_DEVICE,
   MAX_CHAIN_LENGTH, MAX_DEVICES_PER_NODE, MAX_GENERATION, MAX_MANAGEMENT_TCP_PORTS, MAX_STANDBY_UMBOXES_PER_NODE, MAX_WARM_IMAGES,
   STANDBY_UMBOXES_DEFAULT, UNKNOWN_PORT_REPORT_PRIORITY,
 } from './constants.js';
@@ -233,6 +233,22 @@ export function umboxName(nodeId: string, deviceNumber: number, image: string, d
  */
 export function warmName(nodeId: string, image: string, tag: string): string {
   return `qg-${nodeTag(nodeId)}-warm-${tag}-${image}`;
+}
+
+/**
+ * umboxOwner is what owns a node's μmbox containers on the container engine — DesiredInput.nodeId, from which
+ * their names, their `node` label and their veth names derive: the node's member id ("n1") scoped by its
+ * cluster's id ("n1.3fa9c2d1e4b5"). Every test cluster numbers its nodes n1..n3 on one shared engine; without
+ * the scope a reconciler of one cluster lists another's (or a crashed run's) containers as its own node's,
+ * removes those its plan does not name, and takes a same-named one (same veths) for its own: two clusters
+ * fight over them. A bad argument is an error naming it.
+ */
+export function umboxOwner(memberId: string, clusterIdHex: string): string {
+  if (typeof memberId !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(memberId)) throw badInput('umboxOwner memberId', 'a member id (1-64 of A-Z a-z 0-9 _ -)', memberId);
+  if (typeof clusterIdHex !== 'string' || !new RegExp(`^[0-9a-f]{${CLUSTER_TAG_HEX_CHARS},}$`).test(clusterIdHex)) {
+    throw badInput('umboxOwner clusterIdHex', `a cluster id of at least ${CLUSTER_TAG_HEX_CHARS} lower-case hex digits`, clusterIdHex);
+  }
+  return `${memberId}.${clusterIdHex.slice(0, CLUSTER_TAG_HEX_CHARS)}`;
 }
 
 /** nodeTag is the node's part of its container names. */

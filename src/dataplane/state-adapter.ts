@@ -85,9 +85,14 @@ export class GenerationBook {
 export interface DesiredInputOptions {
   /** management is the node's management port (absent: the node talks to no device). */
   management?: NodeManagement;
+  /**
+   * owner is the input's nodeId, what owns the node's μmbox containers on the engine (umboxOwner: the member
+   * id scoped by the cluster), when it is not the member id the state assigns devices to (default: `nodeId`).
+   */
+  owner?: string;
 }
 
-/** desiredInputFromState builds the DesiredInput of `nodeId` from the agreed state. */
+/** desiredInputFromState builds the DesiredInput of `nodeId` (the devices the state assigns to that member) from the agreed state. */
 export function desiredInputFromState(state: StateView, nodeId: string, book: GenerationBook, configFor: ImageConfig = () => ({}), options: DesiredInputOptions = {}): DesiredInput {
   const devices: DesiredDevice[] = [];
   const served = new Set<string>();
@@ -123,7 +128,7 @@ export function desiredInputFromState(state: StateView, nodeId: string, book: Ge
     devices.push(device);
   }
   book.retain(served);
-  return { nodeId, devices, warm: [...warm.values()].slice(0, MAX_WARM_IMAGES), ...(options.management === undefined ? {} : { management: options.management }) };
+  return { nodeId: options.owner ?? nodeId, devices, warm: [...warm.values()].slice(0, MAX_WARM_IMAGES), ...(options.management === undefined ? {} : { management: options.management }) };
 }
 
 /**

@@ -6,7 +6,7 @@
 // enforced generation per device from here, so a client can wait for enforcement, not only for
 // commit.
 import type { Logger } from 'pino';
-import { DataplaneAgent, DataplaneError, OvsSwitch, detectDatapath, hostDatapathProbes, hostPaths, nodeSigner, probeBridgeName } from '../dataplane/index.js';
+import { DataplaneAgent, DataplaneError, OvsSwitch, detectDatapath, hostDatapathProbes, hostPaths, nodeSigner, probeBridgeName, umboxOwner } from '../dataplane/index.js';
 import type { DatapathDecision, DatapathProbes, Discovery, TelemetryBatch } from '../dataplane/index.js';
 import type { KeyPair } from '../commands/index.js';
 import type { NodeConfig } from './config.js';
@@ -84,6 +84,8 @@ export function startDataplane(init: DataplaneInit): DataplaneLink {
   const paths = hostPaths(config.dataplane?.runDir);
   const agent = new DataplaneAgent({
     nodeId: memberId,
+    // The node's μmbox containers are its cluster's: another cluster's n1 on the same engine is not this node.
+    owner: umboxOwner(memberId, Buffer.from(clusterId).toString('hex')),
     bridge: config.dataplane!.bridge,
     uplinkPort: config.dataplane!.uplinkPort,
     paths,

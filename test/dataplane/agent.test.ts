@@ -1,7 +1,8 @@
 // agent.test.ts — goal: the wired data plane of a node follows the agreed state (plans become enforced
 // generations) and turns a μmbox's alert into a telemetry command for the device's domain, signed by the
 // node key; alerts about devices the node does not serve are not signed; stopping keeps enforcement; the
-// node's management port and the devices' registered interfaces open the management path.
+// node's management port and the devices' registered interfaces open the management path; two clusters whose
+// nodes share a member id (every test cluster has an n1) on one container engine keep their own μmboxes.
 // Also checks at compile time that src/state's StateMachine is what the agent reads.
 // Method: a DataplaneAgent over the in-memory switch and runtime, a small in-memory state view, a real
 // FIFO standing in for a μmbox's channel, and src/commands to decode and verify what was signed.
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { decodeBody, decodeSignedCommand, keyPairFromSeed, verifySignature } from '../../src/commands/index.js';
 import type { StateMachine } from '../../src/state/index.js';
 import { DataplaneAgent, type AgentStateView } from '../../src/dataplane/agent.js';
+import { umboxOwner } from '../../src/dataplane/planner.js';
 import { pollUntil, run } from '../../src/dataplane/exec.js';
 import { HostInterfaces, MemorySwitch, MemoryUmboxRuntime } from '../../src/dataplane/memory.js';
 import { nodeSigner } from '../../src/dataplane/telemetry.js';
@@ -110,5 +112,54 @@ describe('DataplaneAgent', () => {
     } finally {
       await agent.stop();
     }
+  });
+
+  test('two clusters whose nodes are both n1 on one engine never take or remove each other\'s μmboxes (owner scoped by cluster)', async () => {
+    // One host: one engine and one set of host interfaces, a bridge per cluster. Both clusters serve a cam-1
+    // with the same chain, so unscoped they would plan the same container name and the same veths.
+    const interfaces = new HostInterfaces();
+    interfaces.add('pa', 'pb', 'upa', 'upb');
+    const runtime = new MemoryUmboxRuntime(interfaces);
+    const digest = `sha256:${'ef'.repeat(32)}`;
+    runtime.addImage('monitor', digest, [digest]);
+    const clusters = [{ id: 'a'.repeat(64), port: 'pa', uplink: 'upa' }, { id: 'b'.repeat(64), port: 'pb', uplink: 'upb' }].map((cluster) => {
+      const owner = umboxOwner('n1', cluster.id);
+      const agent = new DataplaneAgent({
+        nodeId: 'n1', owner, bridge: `br${cluster.port}`, uplinkPort: cluster.uplink, switch: new MemorySwitch(`br${cluster.port}`, interfaces), runtime,
+        interfaceExists: (name) => interfaces.has(name), sign: nodeSigner({ clusterId: new Uint8Array(32).fill(9), keyPair: keyPairFromSeed(new Uint8Array(32).fill(4)), nextSeq: () => 1 }),
+        submit: async () => undefined,
+      });
+      const record = { id: 'cam-1', nodeId: 'n1', domain: 'home', port: cluster.port, addresses: ['10.0.0.1'] };
+      const state: AgentStateView = {
+        devices: (filter) => (filter.nodeId === undefined || filter.nodeId === 'n1' ? [record] : []),
+        devicePlan: (id) => (id === 'cam-1' ? { deviceId: 'cam-1', state: 'normal', sinceMs: 1, chain: [{ name: 'monitor', digest }] } : undefined),
+        device: (id) => (id === 'cam-1' ? record : undefined),
+      };
+      agent.update(state);
+      return { owner, agent };
+    });
+    const [a, b] = clusters as [typeof clusters[0], typeof clusters[0]];
+    assert.notEqual(a.owner, b.owner);
+    /** monitorOf finds, on the engine, the container a cluster's reconciler planned for cam-1's monitor. */
+    const monitorOf = async (agent: DataplaneAgent) => {
+      const planned = agent.reconciler.plannedFor('cam-1')?.umboxes[0];
+      assert.ok(planned !== undefined, 'cam-1 has a planned monitor');
+      return { name: planned.name, container: (await runtime.list(planned.nodeId)).find((umbox) => umbox.name === planned.name) };
+    };
+    await a.agent.reconciler.reconcileOnce();
+    const ofA = await monitorOf(a.agent);
+    assert.ok(ofA.container?.running === true, 'cluster a runs its monitor');
+    // Cluster b comes up, and both keep reconciling (full passes read the whole engine).
+    for (let pass = 0; pass < 3; pass++) {
+      await b.agent.reconciler.reconcileOnce();
+      await a.agent.reconciler.reconcileOnce();
+    }
+    const ofB = await monitorOf(b.agent);
+    assert.ok(ofB.container?.running === true, 'cluster b runs its own monitor');
+    assert.notEqual(ofB.name, ofA.name, 'the two monitors have names (and veths) of their own');
+    const now = await monitorOf(a.agent);
+    assert.deepEqual([now.container?.containerId, now.container?.running], [ofA.container.containerId, true], 'cluster a\'s monitor is the same container, still running');
+    assert.deepEqual((await runtime.list(a.owner)).map((umbox) => umbox.name), [ofA.name], 'the engine lists under cluster a\'s owner only its own');
+    for (const cluster of clusters) assert.equal(cluster.agent.reconciler.reportFor('cam-1')?.appliedGeneration, 1, `${cluster.owner} enforces cam-1`);
   });
 });

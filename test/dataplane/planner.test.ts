@@ -10,7 +10,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { assignDeviceNumbers, cookieOf, planDataplane, splitCookie, umboxName, umboxPorts, unknownPortFlows } from '../../src/dataplane/planner.js';
+import { assignDeviceNumbers, cookieOf, planDataplane, splitCookie, umboxName, umboxOwner, umboxPorts, unknownPortFlows } from '../../src/dataplane/planner.js';
 import { DEVICE_FLOW_PRIORITY, DEVICE_REPORT_PRIORITY, MANAGEMENT_FLOW_PRIORITY, MANAGEMENT_GUARD_PRIORITY, UNKNOWN_PORT_REPORT_PRIORITY } from '../../src/dataplane/constants.js';
 import { DataplaneError } from '../../src/dataplane/errors.js';
 import type { DesiredDataplane, DesiredDevice, DesiredInput, FlowSpec, ImagePin, NodeManagement, PlannedDevice } from '../../src/dataplane/types.js';
@@ -131,6 +131,17 @@ describe('planDataplane', () => {
     assert.notEqual(umboxName('gateway-a', 1, 'monitor', d, {}, 0), umboxName('gateway-a', 1, 'monitor', digest('other'), {}, 0), 'digests do not share names');
     assert.notEqual(umboxName('gateway-a', 1, 'monitor', d, { A: '1' }, 0), umboxName('gateway-a', 1, 'monitor', d, { A: '2' }, 0), 'configs do not share names');
     assert.equal(umboxName('gateway-a', 1, 'monitor', d, { A: '1', B: '2' }, 0), umboxName('gateway-a', 1, 'monitor', d, { B: '2', A: '1' }, 0), 'config order does not matter');
+  });
+
+  test('a node\'s μmbox owner is its member id scoped by its cluster: clusters sharing an engine never share names', () => {
+    const a = umboxOwner('n1', 'a'.repeat(64));
+    const b = umboxOwner('n1', 'b'.repeat(64));
+    assert.equal(a, `n1.${'a'.repeat(12)}`);
+    assert.notEqual(umboxName(a, 1, 'monitor', digest('monitor'), {}, 0), umboxName(b, 1, 'monitor', digest('monitor'), {}, 0), 'the same device of n1 in two clusters');
+    assert.equal(umboxOwner('n1', 'a'.repeat(64)), a, 'deterministic: a restarted node adopts its containers');
+    for (const [member, cluster] of [['', 'a'.repeat(64)], ['n1.x', 'a'.repeat(64)], ['n1', 'abc'], ['n1', 'A'.repeat(64)], ['n1', 'z'.repeat(64)]] as const) {
+      assert.throws(() => umboxOwner(member, cluster), (error: unknown) => error instanceof DataplaneError && error.code === 'bad_input' && /umboxOwner/.test(error.message), `${member} / ${cluster}`);
+    }
   });
 
   test('a μmbox keeps its name across generations and states, so a plan that keeps it keeps its container', () => {

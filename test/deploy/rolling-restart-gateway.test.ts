@@ -75,7 +75,7 @@ after(async () => {
         await new OvsSwitch({ bridge: cluster.dataplaneOf(node.nodeId).bridge, ovsDir: available.paths.ovsDir }).deleteBridge().catch(() => undefined);
         // Only this cluster's μmboxes: they run on the bridge's veths, named after its node and device numbers;
         // the engine is shared, so another cluster's n1 must not lose its own (no other runs under the lock).
-        for (const umbox of await runtime.list(`n${node.nodeId}`).catch(() => [])) await runtime.remove(umbox.name).catch(() => undefined);
+        for (const umbox of await runtime.list(cluster.umboxOwner(node.nodeId)).catch(() => [])) await runtime.remove(umbox.name).catch(() => undefined);
       }
     }
     await cluster.destroy().catch(() => undefined);
@@ -254,14 +254,14 @@ test('a rolling restart of three enforcing gateways under writes and device traf
     const termBefore = Math.max(...[...(await made.statusAll()).values()].map((s: NodeStatus | undefined) => s?.term ?? 0));
     const ackedBefore = writer.acked();
     const flowsBefore = await flowsOf(bridge, available.paths.ovsDir);
-    const umboxesBefore: string[] = (await runtime.list(`n${id}`)).filter((u) => u.running).map((u) => u.name).sort();
+    const umboxesBefore: string[] = (await runtime.list(made.umboxOwner(id))).filter((u) => u.running).map((u) => u.name).sort();
     assert.ok(flowsBefore.length > 0 && umboxesBefore.length >= 2, `node ${id} enforces before its restart (${flowsBefore.length} flows, μmboxes ${umboxesBefore.join(', ')})`);
     const fromMs = t();
     await made.stop(id, 15_000);
     // Fail-static: the stopped node's bridge keeps its flows and its μmboxes keep running.
     await sleep(1_500);
     assert.deepEqual(await flowsOf(bridge, available.paths.ovsDir), flowsBefore, `node ${id}'s flows while it is down`);
-    assert.deepEqual((await runtime.list(`n${id}`)).filter((u: { running: boolean }) => u.running).map((u) => u.name).sort(), umboxesBefore, `node ${id}'s μmboxes while it is down`);
+    assert.deepEqual((await runtime.list(made.umboxOwner(id))).filter((u: { running: boolean }) => u.running).map((u) => u.name).sort(), umboxesBefore, `node ${id}'s μmboxes while it is down`);
     made.start(id);
     await made.waitForLeader(60_000);
     const lastIndex = Math.max(...[...(await made.statusAll()).values()].map((s) => s?.applied ?? 0));
