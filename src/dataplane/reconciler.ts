@@ -22,7 +22,8 @@
 //   2. install the whole flow table in ONE atomic bundle: devices whose μmboxes are ready get their plan's
 //      flows, all others get drop flows (quarantine); the flows OUT of a chain a device leaves stay for
 //      DRAIN_MS more and go in a bundle of their own (drainOldChains: make-before-break in the datapath,
-//      whose cached flows may still send packets into the old chain for a moment after the bundle);
+//      whose cached flows may still send packets into the old chain for a moment after the bundle) — or, when
+//      new input arrived during the drain, in the next pass's bundle, which overwrites those it wants again;
 //   3. only then remove the μmboxes and ports that no installed flow uses any more (standby μmboxes stay);
 //   4. last, start a few missing standby μmboxes (the chains devices may move to next, see planner.ts) and
 //      attach their ports; no flow references them, so until a plan's chain names them the table-miss drop

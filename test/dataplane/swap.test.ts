@@ -9,6 +9,11 @@
 // into that μmbox by flows it had cached from the old table (its revalidators update them after the
 // bundle, one by one); those packets came out into a table that no longer forwarded them. The fix keeps
 // the old chain's exit flows for a drain interval after the bundle (Reconciler step 2b, drainOldChains).
+// Swaps here are 150 ms apart, shorter than that drain (DRAIN_MS, 200 ms): the swap back to normal arrives
+// during it. The drain's end removed the monitor's exit flows and the swap's bundle added them again a moment
+// later; when the revalidators moved the device's cached flow into the monitor before the monitor's exit flow
+// was back, a datagram was lost in the swap to normal (fresh-clone CI once; 1 run in 10 here, 2026-12-07). The
+// fix leaves them to that bundle, which overwrites them (settleDrained).
 // Method: a lab (test/dataplane/lab.ts) with one device namespace and a server namespace on an OVS bridge
 // (userspace datapath) of the node's private OVS instance; the real Reconciler, OvsSwitch and
 // DockerUmboxRuntime; a sequence-numbered UDP probe from the device, a receiver in the server namespace
