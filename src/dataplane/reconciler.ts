@@ -702,8 +702,10 @@ export class Reconciler {
     result.flowsMs = result.flowsAppliedAtMs - flowsStarted;
     this.reports = reports;
     this.notifyWaiters(); // Enforcement is in place now; what follows only cleans up.
-    const held = new Set(drain.held);
-    const drained = await this.drainOldChains(removed.filter((flow) => held.has(removalText(flow))), drainMs, result);
+    const heldTexts = new Set(drain.held);
+    const held = removed.filter((flow) => heldTexts.has(removalText(flow)));
+    assert(held.length === drain.held.length, 'every flow held for the drain is one the change removes, once');
+    const drained = await this.drainOldChains(held, drainMs, result);
     return { table, composed, inUse, drained };
   }
 
