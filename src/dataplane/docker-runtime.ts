@@ -12,7 +12,7 @@ import Docker from 'dockerode';
 import { LABEL_PREFIX, UMBOX_READY_TIMEOUT_MS, UMBOX_REPOSITORY } from './constants.js';
 import { DataplaneError } from './errors.js';
 import { pollUntil, run } from './exec.js';
-import { CONFIG_KEY } from './planner.js';
+import { CONFIG_KEY, ownsUmbox } from './planner.js';
 import type { ObservedUmbox, PlannedUmbox } from './types.js';
 
 /** ImageCheck is the result of checking a local image against its pin. */
@@ -150,7 +150,7 @@ export class DockerUmboxRuntime implements UmboxRuntime {
   }
 
   async list(nodeId: string): Promise<ObservedUmbox[]> {
-    return this.listWhere((owner) => owner === nodeId);
+    return this.listWhere((label) => ownsUmbox(nodeId, label));
   }
 
   /**

@@ -4,7 +4,7 @@
 export * from './constants.js';
 export { DataplaneError, type DataplaneErrorCode } from './errors.js';
 export type * from './types.js';
-export { planDataplane, cookieOf, splitCookie, umboxName, umboxOwner, umboxPorts, isIpv4, isMac, unknownPortFlows, type PlannerOptions } from './planner.js';
+export { planDataplane, cookieOf, splitCookie, umboxName, umboxOwner, ownsUmbox, umboxPorts, isIpv4, isMac, unknownPortFlows, type PlannerOptions } from './planner.js';
 export { OvsSwitch, parseFlowDump, flowKey, type Switch, type SwitchPortInfo, type FlowChange, type OvsSwitchInit } from './ovs.js';
 export { DockerUmboxRuntime, imageReference, type UmboxRuntime, type ImageCheck, type DockerUmboxRuntimeInit } from './docker-runtime.js';
 export { MemorySwitch, MemoryUmboxRuntime, HostInterfaces } from './memory.js';

@@ -251,6 +251,18 @@ export function umboxOwner(memberId: string, clusterIdHex: string): string {
   return `${memberId}.${clusterIdHex.slice(0, CLUSTER_TAG_HEX_CHARS)}`;
 }
 
+/**
+ * ownsUmbox says whether a container labelled `label` belongs to `owner` (umboxOwner): its own label, or the bare
+ * member id the owner is scoped from ("n1" for "n1.3fa9c2d1e4b5") — what nodes labelled their containers by
+ * before 2026-12-07. A node upgraded in place then lists its old containers as its own, and its reconciler
+ * removes them as unplanned (their names derive from the old label) instead of leaving them running.
+ */
+export function ownsUmbox(owner: string, label: string): boolean {
+  if (label === owner) return true;
+  const dot = owner.indexOf('.');
+  return dot > 0 && label === owner.slice(0, dot);
+}
+
 /** nodeTag is the node's part of its container names. */
 function nodeTag(nodeId: string): string {
   return sha256Hex(nodeId).slice(0, 8);

@@ -10,7 +10,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { assignDeviceNumbers, cookieOf, planDataplane, splitCookie, umboxName, umboxOwner, umboxPorts, unknownPortFlows } from '../../src/dataplane/planner.js';
+import { assignDeviceNumbers, cookieOf, planDataplane, splitCookie, umboxName, umboxOwner, ownsUmbox, umboxPorts, unknownPortFlows } from '../../src/dataplane/planner.js';
 import { DEVICE_FLOW_PRIORITY, DEVICE_REPORT_PRIORITY, MANAGEMENT_FLOW_PRIORITY, MANAGEMENT_GUARD_PRIORITY, UNKNOWN_PORT_REPORT_PRIORITY } from '../../src/dataplane/constants.js';
 import { DataplaneError } from '../../src/dataplane/errors.js';
 import type { DesiredDataplane, DesiredDevice, DesiredInput, FlowSpec, ImagePin, NodeManagement, PlannedDevice } from '../../src/dataplane/types.js';
@@ -142,6 +142,18 @@ describe('planDataplane', () => {
     for (const [member, cluster] of [['', 'a'.repeat(64)], ['n1.x', 'a'.repeat(64)], ['n1', 'abc'], ['n1', 'A'.repeat(64)], ['n1', 'z'.repeat(64)]] as const) {
       assert.throws(() => umboxOwner(member, cluster), (error: unknown) => error instanceof DataplaneError && error.code === 'bad_input' && /umboxOwner/.test(error.message), `${member} / ${cluster}`);
     }
+  });
+
+  test('a node owns its scoped containers and the unscoped ones of its member id from before scoping (upgrade in place), no other cluster\'s', () => {
+    const owner = umboxOwner('n1', 'a'.repeat(64));
+    assert.equal(ownsUmbox(owner, owner), true, 'its own');
+    assert.equal(ownsUmbox(owner, 'n1'), true, 'its member id unscoped: a container started before 2026-12-07, removed as unplanned');
+    assert.equal(ownsUmbox(owner, umboxOwner('n1', 'b'.repeat(64))), false, 'n1 of another cluster');
+    assert.equal(ownsUmbox(owner, 'n2'), false, 'another member');
+    assert.equal(ownsUmbox(owner, 'n11'), false, 'a member id with the same prefix');
+    assert.equal(ownsUmbox(owner, ''), false, 'an unlabelled container');
+    assert.equal(ownsUmbox('contract-node', 'contract-node'), true, 'an unscoped owner owns exactly its label');
+    assert.equal(ownsUmbox('contract-node', 'contract'), false);
   });
 
   test('a μmbox keeps its name across generations and states, so a plan that keeps it keeps its container', () => {
