@@ -1,13 +1,15 @@
 // scripts/run-tests.mjs — runs every compiled test file under dist/test with node:test, in two phases.
 // Node 20's `node --test` does not expand globs, so the files are listed here.
 // Usage: node scripts/run-tests.mjs [--list] [substring-filter ...]   (--list: print each phase's files, run none)
+// TEST_PARALLEL_CONCURRENCY (default 2) and TEST_CONCURRENCY (default 1) set each phase's concurrency.
 //
 // Phase 1 runs the files listed in PARALLEL_SAFE two at a time (`--test-concurrency=2`, one per core of
-// the CI machine): they compute in their own process and touch nothing another test uses. Phase 2 runs
-// every other file one at a time, as the whole suite ran before: clusters of node processes (node ids
-// n1..n3), the shared Open vSwitch and Docker engine, network namespaces, Mosquitto, etcd, Chromium, and
-// the in-process tests that assert a real-time bound (an event-loop delay, an election within a timeout),
-// which a neighbour on the other core could break. A new test file is serial until it is listed here.
+// the CI machine): they work in their own process and temp directories and touch nothing another test
+// uses. Phase 2 runs every other file one at a time, as the whole suite ran before: clusters of node
+// processes (node ids n1..n3), the shared Open vSwitch and Docker engine, network namespaces, Mosquitto,
+// etcd, Chromium, and the in-process tests that assert a real-time bound (an event-loop delay, an
+// election within a timeout), which a neighbour on the other core could break. A new test file is
+// serial until it is listed here.
 //
 // A listed file is checked before anything runs: if it, or a helper under dist/test it imports, names
 // something only a serial file may use (HEAVY_MARKERS), the run stops and says which file and what.
@@ -23,7 +25,7 @@ const FILE_TIMES_REPORTER = new URL('./test-file-times.mjs', import.meta.url).hr
 /**
  * PARALLEL_SAFE lists the test files that run in phase 1: a path under test/ without ".test.ts", or a folder
  * ending in "/" for every test file under it. Only pure logic, in-memory stand-ins, temp directories and
- * loopback servers on port 0, with no real-time bound asserted.
+ * loopback servers on port 0, with no real-time bound asserted (a timeout that only bounds a wait is fine).
  */
 const PARALLEL_SAFE = [
   'architecture/', 'commands/', 'policy/', 'raft/', 'state/', 'wire/',
@@ -133,7 +135,7 @@ if (list) {
 
 const parallelConcurrency = process.env.TEST_PARALLEL_CONCURRENCY ?? '2';
 const serialConcurrency = process.env.TEST_CONCURRENCY ?? '1';
-const first = runPhase('phase 1 (files that only compute)', parallel, parallelConcurrency);
+const first = runPhase('phase 1 (files that share nothing)', parallel, parallelConcurrency);
 const second = runPhase('phase 2 (clusters, engines, real-time bounds)', serial, serialConcurrency);
 console.log(`run-tests: phase 1 exit ${first.status} in ${first.seconds.toFixed(0)} s; phase 2 exit ${second.status} in ${second.seconds.toFixed(0)} s`);
 process.exit(first.status !== 0 ? first.status : second.status);
