@@ -1,7 +1,8 @@
 // scripts/test-file-times.mjs — a node:test reporter that prints, when the run ends, the slowest test files
 // and how long their tests took, so a CI log says where the suite's time goes (scripts/run-tests.mjs adds it
 // beside the spec reporter). A file's time is the sum of its top-level tests' durations: the time its
-// module takes to load and start before the first test is not counted.
+// module takes to load and start before the first test is not counted. Files are named through the source
+// maps, so tests declared by a shared helper (a contract suite) count under the helper's file.
 // Node loads a custom reporter from its default export, hence the one default export here (STYLE.md
 // otherwise asks for named ones).
 
