@@ -97,11 +97,18 @@ describe('chaos campaign with real processes and packets', { skip, timeout: 1_80
     });
   });
 
-  // Each planted bug with the faults that expose it, and the checker that must catch it.
+  // Each planted bug with the faults that expose it, and the checker that must catch it. The durations
+  // are CI's slice (a run costs its duration plus ≈20 s of set-up, observation and tear-down): at the
+  // durations before (20, 30, 30 s) one run each on 2026-12-07 was caught from its first seconds —
+  // no-replay-check by the first register write (200 stale entries applied in 20 s), local-reads from
+  // the first read at 1 s (every operation of a key failing), ack-before-fsync by the first power cut at
+  // 3.4 s (11 acknowledged writes lost) — so they run half as long; a second fault still hits each run.
+  // delete-then-add keeps 50 s: only a swap between two allowing states loses traffic, and the first
+  // came at 19 s (5 in 50 s).
   const plants: Array<{ plant: string; faults: string; duration: string; seed: string; caughtBy: string }> = [
-    { plant: 'no-replay-check', faults: 'pause', duration: '20', seed: '11', caughtBy: 'valid-envelopes' },
-    { plant: 'local-reads', faults: 'partition-leader,partition-one', duration: '30', seed: '12', caughtBy: 'linearizability' },
-    { plant: 'ack-before-fsync', faults: 'lose-unsynced', duration: '30', seed: '13', caughtBy: 'nothing-lost' },
+    { plant: 'no-replay-check', faults: 'pause', duration: '10', seed: '11', caughtBy: 'valid-envelopes' },
+    { plant: 'local-reads', faults: 'partition-leader,partition-one', duration: '15', seed: '12', caughtBy: 'linearizability' },
+    { plant: 'ack-before-fsync', faults: 'lose-unsynced', duration: '15', seed: '13', caughtBy: 'nothing-lost' },
     { plant: 'delete-then-add', faults: 'pause,partition-one', duration: '50', seed: '14', caughtBy: 'probes' },
   ];
   for (const { plant, faults, duration, seed, caughtBy } of plants) {
