@@ -29,7 +29,7 @@ const FILE_TIMES_REPORTER = new URL('./test-file-times.mjs', import.meta.url).hr
  */
 const PARALLEL_SAFE = [
   'architecture/', 'commands/', 'policy/', 'raft/', 'state/', 'wire/',
-  'api/api-tls', 'api/device-api', 'api/duplicates', 'api/gateway-api', 'api/scoped-reads', 'api/verify-ahead', 'api/watch',
+  'api/api-tls', 'api/device-api', 'api/duplicates', 'api/gateway-api', 'api/scoped-reads', 'api/rate-limit', 'api/request-logging', 'api/verify-ahead', 'api/watch',
   'bench/devices', 'bench/etcd-ceiling', 'bench/etcd', 'bench/hostile', 'bench/reaction-cluster-report',
   'chaos/checkers', 'chaos/cli', 'chaos/hostile-checkers', 'chaos/linearizability', 'chaos/report',
   'cli/',
