@@ -52,6 +52,9 @@ import { keyIdHex, signCommand, type DeviceSpec } from '../src/commands/index.js
 import { brokerDir } from '../src/node/device-link.js';
 import { readIdentityKey } from '../src/node/identity.js';
 import { percentile, submitBatch } from './support.js';
+import { Diagnostics, metricValues } from './devices-diagnostics.js';
+
+export { metricValues } from './devices-diagnostics.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -77,6 +80,8 @@ const MAX_REACTIONS_BACKLOGGED = 4;
 const MAX_SIZE = 20_000;
 /** LOGS_DIR keeps the nodes' and brokers' logs of the last run (the cluster directory is removed). */
 const LOGS_DIR = join(tmpdir(), 'qg-bench-devices-logs');
+/** TRACE_FILE holds the last run's once-a-second trace of each node (devices-diagnostics.ts), one JSON line per node and second. */
+const TRACE_FILE = join(tmpdir(), 'qg-bench-devices-trace.jsonl');
 
 /** GOALS are issue 13's goals, printed beside the measured values. */
 export const GOALS = { readings_per_s: 10_000, rss_mb_max_at_10000: 200, reaction_p95_ms: 300 } as const;
@@ -397,6 +402,7 @@ async function main(): Promise<void> {
   if (!existsSync(repoPath('dist', 'src', 'cli', 'main.js'))) throw new Error('bench:devices: dist/ is missing; run "npm run build" first');
   const dir = mkdtempSync(join(tmpdir(), 'qg-bench-devices-'));
   const watcher = new Watcher();
+  let diagnostics: Diagnostics | undefined;
   const helpers: number[] = [];
   const fleets = new Map<number, Fleet>();
   let cluster: LocalCluster | undefined;
@@ -407,6 +413,7 @@ async function main(): Promise<void> {
     if (cleaned) return;
     cleaned = true;
     watcher.stop();
+    diagnostics?.stop();
     for (const fleet of fleets.values()) await stopProcess(fleet.pid);
     for (const pid of helpers) await stopProcess(pid);
     await probe?.stop().catch(() => undefined);
@@ -456,6 +463,12 @@ async function main(): Promise<void> {
     await c.waitForLeader(60_000);
     for (const gateway of GATEWAYS) watcher.watch(`n${gateway}`, c.pid(gateway)!);
     watcher.start();
+    diagnostics = new Diagnostics(TRACE_FILE, GATEWAYS.map((gateway) => ({
+      gateway, pid: () => c.pid(gateway),
+      metrics: async () => (await c.fetch(`${c.apiUrl(gateway)}/metrics`, { signal: AbortSignal.timeout(20_000) })).text(),
+    })));
+    diagnostics.start();
+    process.stdout.write(`tracing each node every second into ${TRACE_FILE}\n`);
 
     const qgate = qgateRunner(c);
     // One admin key per gateway: each gateway's devices are registered by its own qgate, in parallel (a key's
@@ -707,21 +720,6 @@ async function restartFleets(cluster: LocalCluster, dir: string, fleets: Map<num
   }, 300_000, 'every fleet device to connect to its broker');
 }
 
-
-/**
- * metricValues reads a Prometheus text exposition into name{labels} → value (comments skipped). Exported for
- * its test.
- */
-export function metricValues(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const space = line.lastIndexOf(' ');
-    const value = Number(line.slice(space + 1));
-    if (space > 0 && Number.isFinite(value)) out.set(line.slice(0, space), value);
-  }
-  return out;
-}
 
 /**
  * readingsStatus samples a node's readings counters from GET /metrics: not from /v1/status, whose state hash
