@@ -71,7 +71,7 @@ const METRICS: Readonly<Record<string, string>> = {
   saved_entries: 'quorumgate_storage_saved_entries_total', dropped_input: 'quorumgate_dropped_input_total', pending_proposals: 'quorumgate_pending_proposals',
   queued: 'quorumgate_device_readings_queued', submitted: 'quorumgate_device_readings_submitted_total', batches: 'quorumgate_device_reading_batches_total',
   batch_s: 'quorumgate_device_reading_batch_seconds_total', heap_used_bytes: 'quorumgate_process_nodejs_heap_size_used_bytes',
-  heap_total_bytes: 'quorumgate_process_nodejs_heap_size_total_bytes', rss_bytes: 'quorumgate_process_resident_memory_bytes',
+  heap_total_bytes: 'quorumgate_process_nodejs_heap_size_total_bytes', rss_bytes: 'quorumgate_process_process_resident_memory_bytes',
 };
 
 /** traceLine builds one node's line from its /metrics values and its schedstat delta over `intervalMs`. */

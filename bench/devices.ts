@@ -26,7 +26,7 @@
 // exist on the bridge (not plugged in: the node waits quietly for them); their secrets are written once per
 // gateway (0600) before the nodes start.
 //
-// Usage: npm run bench:devices -- [--sizes 10,1000,10000] [--seconds 30] [--reactions 20] [--cpu-prof-node G]
+// Usage: npm run bench:devices -- [--sizes 10,1000,10000] [--seconds 30] [--reactions 20] [--cpu-prof-node G] [--heap-snapshot-node G]
 // (--cpu-prof-node G runs node G under node --cpu-prof --trace-gc: its profile lands in LOGS_DIR/cpu-prof when
 // the bench stops it, with a long grace so the profile is written, and each garbage collection's heap sizes in
 // its node.log. For attribution only: profiling costs CPU.)
@@ -34,7 +34,7 @@
 // Mosquitto; `npm run build` first (the nodes and qgate run from dist/).
 import { spawn, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -95,6 +95,8 @@ export interface Options {
   reactions: number;
   /** cpuProfNode: profile this node's process (node --cpu-prof into LOGS_DIR/cpu-prof when it stops, and --trace-gc into its log). */
   cpuProfNode?: number;
+  /** heapSnapshotNode: write a heap snapshot of this node into LOGS_DIR/heap after each size's window (SIGUSR2; it holds the node for seconds). */
+  heapSnapshotNode?: number;
 }
 
 /** parseOptions reads --sizes A,B,C, --seconds S and --reactions N; bad input names the flag, expected and got. */
@@ -116,8 +118,10 @@ export function parseOptions(argv: readonly string[]): Options {
       options.reactions = positiveInteger(flag, value, 1_000);
     } else if (flag === '--cpu-prof-node') {
       options.cpuProfNode = positiveInteger(flag, value, GATEWAYS.length);
+    } else if (flag === '--heap-snapshot-node') {
+      options.heapSnapshotNode = positiveInteger(flag, value, GATEWAYS.length);
     } else {
-      throw new Error(`bench:devices: unknown argument ${JSON.stringify(flag)}; expected --sizes A,B,C, --seconds S, --reactions N or --cpu-prof-node G`);
+      throw new Error(`bench:devices: unknown argument ${JSON.stringify(flag)}; expected --sizes A,B,C, --seconds S, --reactions N, --cpu-prof-node G or --heap-snapshot-node G`);
     }
   }
   return options;
@@ -459,7 +463,13 @@ async function main(): Promise<void> {
     const secrets = writeSecrets(c, dir, splitAcross(largest, GATEWAYS.length));
     const profileDir = join(LOGS_DIR, 'cpu-prof');
     if (options.cpuProfNode !== undefined) mkdirSync(profileDir, { recursive: true });
-    for (const gateway of GATEWAYS) c.start(gateway, {}, gateway === options.cpuProfNode ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--trace-gc'] : []);
+    const heapDir = join(LOGS_DIR, 'heap');
+    if (options.heapSnapshotNode !== undefined) mkdirSync(heapDir, { recursive: true });
+    const nodeArgs = (gateway: number): string[] => [
+      ...(gateway === options.cpuProfNode ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--trace-gc'] : []),
+      ...(gateway === options.heapSnapshotNode ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`] : []),
+    ];
+    for (const gateway of GATEWAYS) c.start(gateway, {}, nodeArgs(gateway));
     await c.waitForLeader(60_000);
     for (const gateway of GATEWAYS) watcher.watch(`n${gateway}`, c.pid(gateway)!);
     watcher.start();
@@ -551,6 +561,10 @@ async function main(): Promise<void> {
       // The window's figures are written before the reactions, so a run stopped or failing during them keeps them.
       runs.push(makeRun([]));
       writeResults(options, runs, startedAt, loadAtStart);
+      if (options.heapSnapshotNode !== undefined) {
+        const file = await heapSnapshot(c.pid(options.heapSnapshotNode)!, heapDir);
+        process.stdout.write(`heap snapshot of node ${options.heapSnapshotNode}: ${file}\n`);
+      }
       const reactions = await measureReactions(c, probe, wire, reactionCount, size);
       const run = makeRun(reactions);
       runs[runs.length - 1] = run;
@@ -567,6 +581,28 @@ async function main(): Promise<void> {
   } finally {
     await cleanUp();
   }
+}
+
+/**
+ * heapSnapshot signals node `pid` (started with --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=`dir`) and waits until
+ * its new snapshot file stops growing (at most 180 s); returns the file's path. For attribution only: the node is
+ * held while V8 writes it.
+ */
+async function heapSnapshot(pid: number, dir: string): Promise<string> {
+  const before = new Set(readdirSync(dir));
+  process.kill(pid, 'SIGUSR2');
+  let file: string | undefined;
+  let size = -1;
+  await waitUntilAsync(async () => {
+    file ??= readdirSync(dir).find((name) => name.endsWith('.heapsnapshot') && !before.has(name));
+    if (file === undefined) return false;
+    const now = statSync(join(dir, file)).size;
+    const stable = now > 0 && now === size;
+    size = now;
+    await sleep(2_000);
+    return stable;
+  }, 180_000, `node ${pid}'s heap snapshot in ${dir}`);
+  return join(dir, file!);
 }
 
 /** qgateRunner runs the real qgate (dist/) against the cluster, without blocking this process's samplers. */
