@@ -95,7 +95,10 @@ export interface Options {
   reactions: number;
   /** cpuProfNode: profile this node's process (node --cpu-prof into LOGS_DIR/cpu-prof when it stops, and --trace-gc into its log). */
   cpuProfNode?: number;
-  /** heapSnapshotNode: write a heap snapshot of this node into LOGS_DIR/heap after each size's window (SIGUSR2; it holds the node for seconds). */
+  /**
+   * heapSnapshotNode: write a heap snapshot of this node into LOGS_DIR/heap after each size's window (SIGUSR2; it holds the
+   * node for seconds). The file holds the node's keys and device secrets as they are in memory: delete it after use.
+   */
   heapSnapshotNode?: number;
 }
 
