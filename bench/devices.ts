@@ -26,7 +26,7 @@
 // exist on the bridge (not plugged in: the node waits quietly for them); their secrets are written once per
 // gateway (0600) before the nodes start.
 //
-// Usage: npm run bench:devices -- [--sizes 10,1000,10000] [--seconds 30] [--reactions 20] [--cpu-prof-node G]
+// Usage: npm run bench:devices -- [--sizes 10,1000,10000] [--seconds 30] [--reactions 20] [--cpu-prof-node G] [--heap-snapshot-node G]
 // (--cpu-prof-node G runs node G under node --cpu-prof --trace-gc: its profile lands in LOGS_DIR/cpu-prof when
 // the bench stops it, with a long grace so the profile is written, and each garbage collection's heap sizes in
 // its node.log. For attribution only: profiling costs CPU.)
@@ -34,7 +34,7 @@
 // Mosquitto; `npm run build` first (the nodes and qgate run from dist/).
 import { spawn, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -52,6 +52,9 @@ import { keyIdHex, signCommand, type DeviceSpec } from '../src/commands/index.js
 import { brokerDir } from '../src/node/device-link.js';
 import { readIdentityKey } from '../src/node/identity.js';
 import { percentile, submitBatch } from './support.js';
+import { Diagnostics, metricValues } from './devices-diagnostics.js';
+
+export { metricValues } from './devices-diagnostics.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -77,6 +80,8 @@ const MAX_REACTIONS_BACKLOGGED = 4;
 const MAX_SIZE = 20_000;
 /** LOGS_DIR keeps the nodes' and brokers' logs of the last run (the cluster directory is removed). */
 const LOGS_DIR = join(tmpdir(), 'qg-bench-devices-logs');
+/** TRACE_FILE holds the last run's once-a-second trace of each node (devices-diagnostics.ts), one JSON line per node and second. */
+const TRACE_FILE = join(tmpdir(), 'qg-bench-devices-trace.jsonl');
 
 /** GOALS are issue 13's goals, printed beside the measured values. */
 export const GOALS = { readings_per_s: 10_000, rss_mb_max_at_10000: 200, reaction_p95_ms: 300 } as const;
@@ -90,6 +95,11 @@ export interface Options {
   reactions: number;
   /** cpuProfNode: profile this node's process (node --cpu-prof into LOGS_DIR/cpu-prof when it stops, and --trace-gc into its log). */
   cpuProfNode?: number;
+  /**
+   * heapSnapshotNode: write a heap snapshot of this node into LOGS_DIR/heap after each size's window (SIGUSR2; it holds the
+   * node for seconds). The file holds the node's keys and device secrets as they are in memory: delete it after use.
+   */
+  heapSnapshotNode?: number;
 }
 
 /** parseOptions reads --sizes A,B,C, --seconds S and --reactions N; bad input names the flag, expected and got. */
@@ -111,8 +121,10 @@ export function parseOptions(argv: readonly string[]): Options {
       options.reactions = positiveInteger(flag, value, 1_000);
     } else if (flag === '--cpu-prof-node') {
       options.cpuProfNode = positiveInteger(flag, value, GATEWAYS.length);
+    } else if (flag === '--heap-snapshot-node') {
+      options.heapSnapshotNode = positiveInteger(flag, value, GATEWAYS.length);
     } else {
-      throw new Error(`bench:devices: unknown argument ${JSON.stringify(flag)}; expected --sizes A,B,C, --seconds S, --reactions N or --cpu-prof-node G`);
+      throw new Error(`bench:devices: unknown argument ${JSON.stringify(flag)}; expected --sizes A,B,C, --seconds S, --reactions N, --cpu-prof-node G or --heap-snapshot-node G`);
     }
   }
   return options;
@@ -397,6 +409,7 @@ async function main(): Promise<void> {
   if (!existsSync(repoPath('dist', 'src', 'cli', 'main.js'))) throw new Error('bench:devices: dist/ is missing; run "npm run build" first');
   const dir = mkdtempSync(join(tmpdir(), 'qg-bench-devices-'));
   const watcher = new Watcher();
+  let diagnostics: Diagnostics | undefined;
   const helpers: number[] = [];
   const fleets = new Map<number, Fleet>();
   let cluster: LocalCluster | undefined;
@@ -407,6 +420,7 @@ async function main(): Promise<void> {
     if (cleaned) return;
     cleaned = true;
     watcher.stop();
+    diagnostics?.stop();
     for (const fleet of fleets.values()) await stopProcess(fleet.pid);
     for (const pid of helpers) await stopProcess(pid);
     await probe?.stop().catch(() => undefined);
@@ -452,10 +466,22 @@ async function main(): Promise<void> {
     const secrets = writeSecrets(c, dir, splitAcross(largest, GATEWAYS.length));
     const profileDir = join(LOGS_DIR, 'cpu-prof');
     if (options.cpuProfNode !== undefined) mkdirSync(profileDir, { recursive: true });
-    for (const gateway of GATEWAYS) c.start(gateway, {}, gateway === options.cpuProfNode ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--trace-gc'] : []);
+    const heapDir = join(LOGS_DIR, 'heap');
+    if (options.heapSnapshotNode !== undefined) mkdirSync(heapDir, { recursive: true });
+    const nodeArgs = (gateway: number): string[] => [
+      ...(gateway === options.cpuProfNode ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--trace-gc'] : []),
+      ...(gateway === options.heapSnapshotNode ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`] : []),
+    ];
+    for (const gateway of GATEWAYS) c.start(gateway, {}, nodeArgs(gateway));
     await c.waitForLeader(60_000);
     for (const gateway of GATEWAYS) watcher.watch(`n${gateway}`, c.pid(gateway)!);
     watcher.start();
+    diagnostics = new Diagnostics(TRACE_FILE, GATEWAYS.map((gateway) => ({
+      gateway, pid: () => c.pid(gateway),
+      metrics: async () => (await c.fetch(`${c.apiUrl(gateway)}/metrics`, { signal: AbortSignal.timeout(20_000) })).text(),
+    })));
+    diagnostics.start();
+    process.stdout.write(`tracing each node every second into ${TRACE_FILE}\n`);
 
     const qgate = qgateRunner(c);
     // One admin key per gateway: each gateway's devices are registered by its own qgate, in parallel (a key's
@@ -538,6 +564,10 @@ async function main(): Promise<void> {
       // The window's figures are written before the reactions, so a run stopped or failing during them keeps them.
       runs.push(makeRun([]));
       writeResults(options, runs, startedAt, loadAtStart);
+      if (options.heapSnapshotNode !== undefined) {
+        const file = await heapSnapshot(c.pid(options.heapSnapshotNode)!, heapDir);
+        process.stdout.write(`heap snapshot of node ${options.heapSnapshotNode}: ${file}\n`);
+      }
       const reactions = await measureReactions(c, probe, wire, reactionCount, size);
       const run = makeRun(reactions);
       runs[runs.length - 1] = run;
@@ -554,6 +584,28 @@ async function main(): Promise<void> {
   } finally {
     await cleanUp();
   }
+}
+
+/**
+ * heapSnapshot signals node `pid` (started with --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=`dir`) and waits until
+ * its new snapshot file stops growing (at most 180 s); returns the file's path. For attribution only: the node is
+ * held while V8 writes it.
+ */
+async function heapSnapshot(pid: number, dir: string): Promise<string> {
+  const before = new Set(readdirSync(dir));
+  process.kill(pid, 'SIGUSR2');
+  let file: string | undefined;
+  let size = -1;
+  await waitUntilAsync(async () => {
+    file ??= readdirSync(dir).find((name) => name.endsWith('.heapsnapshot') && !before.has(name));
+    if (file === undefined) return false;
+    const now = statSync(join(dir, file)).size;
+    const stable = now > 0 && now === size;
+    size = now;
+    await sleep(2_000);
+    return stable;
+  }, 180_000, `node ${pid}'s heap snapshot in ${dir}`);
+  return join(dir, file!);
 }
 
 /** qgateRunner runs the real qgate (dist/) against the cluster, without blocking this process's samplers. */
@@ -707,21 +759,6 @@ async function restartFleets(cluster: LocalCluster, dir: string, fleets: Map<num
   }, 300_000, 'every fleet device to connect to its broker');
 }
 
-
-/**
- * metricValues reads a Prometheus text exposition into name{labels} → value (comments skipped). Exported for
- * its test.
- */
-export function metricValues(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const space = line.lastIndexOf(' ');
-    const value = Number(line.slice(space + 1));
-    if (space > 0 && Number.isFinite(value)) out.set(line.slice(0, space), value);
-  }
-  return out;
-}
 
 /**
  * readingsStatus samples a node's readings counters from GET /metrics: not from /v1/status, whose state hash

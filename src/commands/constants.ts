@@ -31,6 +31,14 @@ export const MAX_KEY_CACHE_ENTRIES = 4096;
 export const MAX_BACKGROUND_VERIFICATIONS = 128;
 /** MAX_VERIFIED_CACHE_ENTRIES bounds the memo of signatures this process has verified (crypto.ts verifySignature). */
 export const MAX_VERIFIED_CACHE_ENTRIES = 8192;
+/**
+ * MAX_VERIFIED_CACHE_BYTES bounds the bytes (messages and keys) that memo holds. The count alone did not bound
+ * it: a telemetry batch's body is 20-50 KB, and a heap snapshot of a node at 10,000 devices (bench:devices,
+ * 2026-12-07 03:28) found 2,790 memo entries holding 80 MB, on the way to 8,192 × 50 KB. A memo entry is
+ * useful from the check ahead (at the API, or prepare on a follower) to apply, seconds later: 16 MiB holds
+ * minutes of entries at 26 a second.
+ */
+export const MAX_VERIFIED_CACHE_BYTES = 16 * 1024 * 1024;
 
 /**
  * MAX_COMMAND_LIFETIME_MS bounds how far past the entry time a command's expiry may lie. A command is

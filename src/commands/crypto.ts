@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import nacl from 'tweetnacl';
-import { KEY_ID_BYTES, MAX_BACKGROUND_VERIFICATIONS, MAX_KEY_CACHE_ENTRIES, MAX_VERIFIED_CACHE_ENTRIES, PUBLIC_KEY_BYTES, SEED_BYTES, SIGNATURE_BYTES } from './constants.js';
+import { KEY_ID_BYTES, MAX_BACKGROUND_VERIFICATIONS, MAX_KEY_CACHE_ENTRIES, MAX_VERIFIED_CACHE_BYTES, MAX_VERIFIED_CACHE_ENTRIES, PUBLIC_KEY_BYTES, SEED_BYTES, SIGNATURE_BYTES } from './constants.js';
 
 /** KeyPair is a raw Ed25519 key pair: the 32-byte seed (the private key of RFC 8032) and public key. */
 export interface KeyPair {
@@ -103,6 +103,23 @@ function publicKeyObject(publicKey: Uint8Array): KeyObject {
  * only, never an identity: a hit needs the key and message to be equal too.
  */
 const verified = new Map<string, { publicKey: Buffer; message: Buffer }>();
+/** verifiedBytes is the bytes the memo's entries hold. Invariant: verifiedBytes <= MAX_VERIFIED_CACHE_BYTES. */
+let verifiedBytes = 0;
+
+/**
+ * copyUnpooled copies bytes into a buffer of their own: Buffer.from of a small array is a slice of an 8 KiB
+ * pool slab, and a 32-byte key kept in the memo kept its whole slab alive (22.7 MB for 2,769 keys).
+ */
+function copyUnpooled(bytes: Uint8Array): Buffer {
+  const copy = Buffer.allocUnsafeSlow(bytes.byteLength);
+  copy.set(bytes);
+  return copy;
+}
+
+/** verifiedMemoStats returns how many triples the memo holds and their bytes (for tests and metrics). */
+export function verifiedMemoStats(): { readonly entries: number; readonly bytes: number } {
+  return { entries: verified.size, bytes: verifiedBytes };
+}
 
 /**
  * verifySignature checks an Ed25519 signature with Node's native verifier (the only verifier nodes use).
@@ -125,17 +142,30 @@ export function verifySignature(publicKey: Uint8Array, message: Uint8Array, sign
     return false;
   }
   const ok = verify(null, message, key, signature);
-  if (ok) remember(memoKey, Buffer.from(publicKey), Buffer.from(message));
+  if (ok) remember(memoKey, copyUnpooled(publicKey), copyUnpooled(message));
   return ok;
 }
 
-/** remember records a triple the native verifier accepted; bounded, oldest first out. */
+/** remember records a triple the native verifier accepted; bounded in entries and bytes, oldest first out. */
 function remember(memoKey: string, publicKey: Buffer, message: Buffer): void {
-  if (verified.size >= MAX_VERIFIED_CACHE_ENTRIES) {
-    const oldest = verified.keys().next().value;
-    if (oldest !== undefined) verified.delete(oldest);
+  const bytes = publicKey.byteLength + message.byteLength;
+  if (bytes > MAX_VERIFIED_CACHE_BYTES) return;
+  forget(memoKey);
+  // Bounded: each pass removes one entry, and the memo holds at most MAX_VERIFIED_CACHE_ENTRIES.
+  while (verified.size > 0 && (verified.size >= MAX_VERIFIED_CACHE_ENTRIES || verifiedBytes + bytes > MAX_VERIFIED_CACHE_BYTES)) {
+    forget(verified.keys().next().value as string);
   }
   verified.set(memoKey, { publicKey, message });
+  verifiedBytes += bytes;
+  assert(verifiedBytes <= MAX_VERIFIED_CACHE_BYTES && verified.size <= MAX_VERIFIED_CACHE_ENTRIES, 'the verification memo stays within its bounds');
+}
+
+/** forget removes one memo entry, if present, and its bytes. */
+function forget(memoKey: string): void {
+  const entry = verified.get(memoKey);
+  if (entry === undefined) return;
+  verified.delete(memoKey);
+  verifiedBytes -= entry.publicKey.byteLength + entry.message.byteLength;
 }
 
 /** SignatureCheck is one (public key, message, signature) triple that verification will ask about. */
@@ -181,8 +211,8 @@ export function verifyInBackground(checks: readonly SignatureCheck[]): Promise<v
       continue; // not a curve point: verifySignature answers false without the pool
     }
     // Copies: the pool reads them on another thread, and the memo keeps them.
-    const publicKey = Buffer.from(check.publicKey);
-    const message = Buffer.from(check.message);
+    const publicKey = copyUnpooled(check.publicKey);
+    const message = copyUnpooled(check.message);
     const signature = Buffer.from(check.signature);
     backgroundInFlight += 1;
     counts.inBackground += 1;

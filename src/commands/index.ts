@@ -4,7 +4,7 @@ export { CommandError, type CommandErrorCode } from './errors.js';
 export type * from './types.js';
 export { encodeBody, decodeBody, encodeSignedCommand, decodeSignedCommand } from './codec.js';
 export {
-  generateKeyPair, keyPairFromSeed, keyId, keyIdHex, signMessage, verifySignature, verifyInBackground, verificationCounts, privateKeyObject, sha256, toHex, fromHex,
+  generateKeyPair, keyPairFromSeed, keyId, keyIdHex, signMessage, verifySignature, verifyInBackground, verificationCounts, verifiedMemoStats, privateKeyObject, sha256, toHex, fromHex,
   type KeyPair, type SignerImplementation, type SignatureCheck,
 } from './crypto.js';
 export { signBody, signCommand } from './envelope.js';

@@ -129,9 +129,17 @@ export class RaftRuntime<Result> extends EventEmitter {
   /** busy: a Ready is being handled; input waits in the queues below. */
   private busy = false;
   private scheduled = false;
+  /** queuedTicks counts the ticks among queuedInput (at most electionTicks: a longer hold loses the rest). */
   private queuedTicks = 0;
-  /** queuedInput: input that arrived while a Ready was handled, fed to the core after advance(). Bounded. */
+  /**
+   * queuedInput: input that arrived while a Ready was handled (ticks among it), fed to the core after advance()
+   * in arrival order. Bounded. Order matters: fed ticks first, a leader held for an election timeout ran its
+   * CheckQuorum before the followers' answers that had arrived meanwhile, found no follower active and
+   * stepped down; a follower likewise counted the whole hold as silence before the leader's heartbeats.
+   */
   private readonly queuedInput: Array<() => void> = [];
+  /** tickInput is the queued form of one tick (one function object for every queued tick). */
+  private readonly tickInput = (): void => this.node.tick();
   /** proposalQueue: proposals (local, or forwarded by followers) waiting to be handed to the core in batches. */
   private readonly proposalQueue: ProposalQueue;
   private readonly requests: RequestBook<Result>;
@@ -415,7 +423,10 @@ export class RaftRuntime<Result> extends EventEmitter {
   private onTick(): void {
     this.requests.expire();
     if (this.busy) {
-      this.queuedTicks = Math.min(this.queuedTicks + 1, this.init.electionTicks);
+      if (this.queuedTicks < this.init.electionTicks && this.queuedInput.length < this.init.maxQueuedMessages) {
+        this.queuedTicks += 1;
+        this.queuedInput.push(this.tickInput);
+      }
       return;
     }
     this.node.tick();
@@ -696,8 +707,9 @@ export class RaftRuntime<Result> extends EventEmitter {
   }
 
   private drainQueues(): void {
-    for (; this.queuedTicks > 0; this.queuedTicks--) this.node.tick();
-    for (const input of this.queuedInput.splice(0)) input();
+    const inputs = this.queuedInput.splice(0);
+    this.queuedTicks = 0;
+    for (const input of inputs) input();
   }
 }
 

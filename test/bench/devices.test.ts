@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import {
   BUNDLE_DEVICES, backlogOf, benchPolicy, chunks, cpuTicksOf, deltaCounts, fleetDevice, fleetId, formatTable, metricValues, parseOptions, rssMbOf, splitAcross, summary,
 } from '../../bench/devices.js';
+import { schedstatOf, traceLine } from '../../bench/devices-diagnostics.js';
 import { validatePolicy } from '../../src/policy/index.js';
 
 describe('bench:devices options', () => {
@@ -135,5 +136,23 @@ describe('bench:devices metrics', () => {
     assert.equal(values.get('quorumgate_device_readings_dropped_total{reason="buffer_full"}'), 56);
     assert.equal(values.get('quorumgate_device_intake_lag_seconds{protocol="mqtt"}'), 0.25);
     assert.equal(values.size, 3);
+  });
+
+  test('the trace reads a thread\'s run and wait time from schedstat, and the loop delay, GC and Raft figures from /metrics', () => {
+    assert.deepEqual(schedstatOf('123456789 987654321 42\n'), { runNs: 123_456_789, waitNs: 987_654_321 });
+    assert.throws(() => schedstatOf('garbage'), /expected "run_ns wait_ns slices", got "garbage"/);
+    const metrics = metricValues([
+      'quorumgate_process_nodejs_eventloop_lag_max_seconds 1.23456', 'quorumgate_process_nodejs_eventloop_lag_p99_seconds 0.0105',
+      'quorumgate_process_nodejs_gc_duration_seconds_sum{kind="major"} 0.5', 'quorumgate_process_nodejs_gc_duration_seconds_sum{kind="minor"} 0.25',
+      'quorumgate_raft_term 7', 'quorumgate_pending_proposals 2',
+    ].join('\n'));
+    const line = traceLine(metrics, { run_ms: 150, wait_ms: 600 });
+    assert.equal(line['loop_max_ms'], 1234.6);
+    assert.equal(line['loop_p99_ms'], 10.5);
+    assert.equal(line['gc_total_ms'], 750);
+    assert.equal(line['term'], 7);
+    assert.equal(line['pending_proposals'], 2);
+    assert.equal(line['commit'], null, 'a figure the node does not export is null');
+    assert.equal(line['sched_wait_ms'], 600);
   });
 });

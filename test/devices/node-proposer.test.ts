@@ -135,8 +135,11 @@ test('node-raised alerts go in the readings\' telemetry batches, not one command
   assert.ok(h.proposed.length <= 2, `five events in at most two batches (of four), found ${h.proposed.length} commands`);
 });
 
-/** pipelineHarness is a cluster whose proposals take `delayMs` each and can be answered stale. */
-function pipelineHarness(options: { delayMs: number; staleSeqs?: Set<number> }) {
+/**
+ * pipelineHarness is a cluster whose proposals take `delayMs` each and can be answered stale; two batches in flight
+ * at most unless `maxBatchesInFlight` says otherwise ('default': the proposer's own default).
+ */
+function pipelineHarness(options: { delayMs: number; staleSeqs?: Set<number>; maxBatchesInFlight?: number | 'default'; maxBufferedReadings?: number }) {
   let seq = 0;
   const bytesToSeq = new Map<string, number>();
   const signedPayloads = new Map<number, NodePayload>();
@@ -173,7 +176,8 @@ function pipelineHarness(options: { delayMs: number; staleSeqs?: Set<number> }) 
     flushDelayMs: 5,
     maxEventsPerBatch: 8,
     pipelineAtEvents: 4,
-    maxBatchesInFlight: 2,
+    ...(options.maxBatchesInFlight === 'default' ? {} : { maxBatchesInFlight: options.maxBatchesInFlight ?? 2 }),
+    ...(options.maxBufferedReadings === undefined ? {} : { maxBufferedReadings: options.maxBufferedReadings }),
   });
   const values = () => committed.flatMap((c) => (c.payload.kind === 'telemetry' ? (c.payload.events as { value: number }[]).map((e) => e.value) : []));
   return { proposer, issued, committed, values, maxInFlight: () => maxInFlight, overlapWithCommand };
@@ -207,6 +211,23 @@ test('a batch overtaken by a later one (refused as stale) is not lost: its readi
   assert.deepEqual(stats.droppedReadings, {}, 'nothing dropped');
   assert.deepEqual(h.values().sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i), 'every reading committed exactly once');
   assert.ok(!h.committed.some((c) => c.seq === 2), 'the stale bytes never applied');
+});
+
+test('by default a node keeps up with readings whose round trip spans several batches (a follower at 10,000 devices did not with two in flight)', async () => {
+  // Round trip 40 ms, batches of 8, 10 readings every 10 ms: keeping up needs 40 readings, five batches, in flight.
+  // With two in flight (the default until 2026-12-07) the buffer of 100 overflows within half a second.
+  const h = pipelineHarness({ delayMs: 40, maxBatchesInFlight: 'default', maxBufferedReadings: 100 });
+  h.proposer.start();
+  for (let round = 0; round < 40; round++) {
+    h.proposer.addReadings(Array.from({ length: 10 }, (_, i) => reading('a-1', round * 10 + i)));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  await until(() => h.proposer.snapshotStats().queuedReadings === 0 && h.committed.length > 0);
+  await h.proposer.stop();
+  const stats = h.proposer.snapshotStats();
+  assert.deepEqual(stats.droppedReadings, {}, `no reading dropped for room (max ${h.maxInFlight()} batches in flight)`);
+  assert.ok(h.maxInFlight() > 2, `more than two batches in flight, found ${h.maxInFlight()}`);
+  assert.deepEqual(h.values().sort((a, b) => a - b), Array.from({ length: 400 }, (_, i) => i), 'every reading committed once');
 });
 
 test('without a backlog one batch is in flight at a time (the reading path is not split into tiny batches)', async () => {
