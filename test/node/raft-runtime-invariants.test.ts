@@ -9,7 +9,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EntryType, MessageType, SeededRandom, makeMessage } from '../../src/raft/index.js';
-import type { ConfState, Entry, HardState, Message, Ready, Snapshot } from '../../src/raft/index.js';
+import type { ConfState, Entry, HardState, Message, Ready } from '../../src/raft/index.js';
 import { DurableStorage, MemoryLogStore } from '../../src/storage/index.js';
 import type { SaveBatch } from '../../src/storage/index.js';
 import { LogApplier } from '../../src/node/log-applier.js';
@@ -20,6 +20,7 @@ import {
 } from '../../src/node/ready-invariants.js';
 import { RuntimeAssertionError } from '../../src/node/runtime-errors.js';
 import { bootstrappedDisk } from '../support/bootstrapped-disk.js';
+import { ForwardingStore } from '../support/forwarding-store.js';
 
 const CONF: ConfState = { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
 const FOUNDERS = new Map<number, PeerAddress>([[1, { host: '127.0.0.1', port: 7001, publicKey: '01'.padStart(64, '0') }]]);
@@ -94,17 +95,9 @@ type Lie = 'none' | 'drop-entries' | 'drop-vote';
  * without writing a batch that carries entries ('drop-entries'), or writes it without its term and
  * vote ('drop-vote'). Everything else goes to the real DurableStorage.
  */
-class LyingStore implements RaftLogStore {
+class LyingStore extends ForwardingStore {
   lie: Lie = 'none';
-  constructor(private readonly inner: DurableStorage) {}
-  initialState(): { hardState: HardState; confState: ConfState } { return this.inner.initialState(); }
-  entries(lo: number, hi: number, maxBytes: number): Entry[] { return this.inner.entries(lo, hi, maxBytes); }
-  term(index: number): number { return this.inner.term(index); }
-  lastIndex(): number { return this.inner.lastIndex(); }
-  firstIndex(): number { return this.inner.firstIndex(); }
-  snapshot(): Snapshot { return this.inner.snapshot(); }
-  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<unknown> { return this.inner.createSnapshot(index, confState, data); }
-  async save(batch: SaveBatch): Promise<void> {
+  override async save(batch: SaveBatch): Promise<void> {
     if (this.lie === 'drop-entries' && batch.entries.length > 0) return;
     if (this.lie === 'drop-vote' && batch.hardState !== undefined) {
       const durable = this.inner.initialState().hardState;

@@ -11,13 +11,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MessageType, SeededRandom, makeMessage } from '../../src/raft/index.js';
-import type { ConfState, Entry, HardState, Message, Snapshot } from '../../src/raft/index.js';
+import type { ConfState, Message } from '../../src/raft/index.js';
 import { DurableStorage, MemoryLogStore } from '../../src/storage/index.js';
 import type { SaveBatch } from '../../src/storage/index.js';
 import { LogApplier } from '../../src/node/log-applier.js';
-import type { PeerAddress, RaftLogStore } from '../../src/node/ports.js';
+import type { PeerAddress } from '../../src/node/ports.js';
 import { RaftRuntime } from '../../src/node/raft-runtime.js';
 import { bootstrappedDisk } from '../support/bootstrapped-disk.js';
+import { ForwardingStore } from '../support/forwarding-store.js';
 
 const CONF: ConfState = { voters: [1, 2, 3], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
 const FOUNDERS = new Map<number, PeerAddress>([1, 2, 3].map((id) => [id, { host: '127.0.0.1', port: 7000 + id, publicKey: String(id).padStart(64, '0') }]));
@@ -26,17 +27,9 @@ const TICK_MS = 10;
 const HOLD_MS = 300;
 
 /** HeldStore is the runtime's store whose save() waits for `hold` (when set) before writing. */
-class HeldStore implements RaftLogStore {
+class HeldStore extends ForwardingStore {
   hold: Promise<void> | undefined;
-  constructor(private readonly inner: DurableStorage) {}
-  initialState(): { hardState: HardState; confState: ConfState } { return this.inner.initialState(); }
-  entries(lo: number, hi: number, maxBytes: number): Entry[] { return this.inner.entries(lo, hi, maxBytes); }
-  term(index: number): number { return this.inner.term(index); }
-  lastIndex(): number { return this.inner.lastIndex(); }
-  firstIndex(): number { return this.inner.firstIndex(); }
-  snapshot(): Snapshot { return this.inner.snapshot(); }
-  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<unknown> { return this.inner.createSnapshot(index, confState, data); }
-  async save(batch: SaveBatch): Promise<void> {
+  override async save(batch: SaveBatch): Promise<void> {
     if (this.hold !== undefined) await this.hold;
     await this.inner.save(batch);
   }
