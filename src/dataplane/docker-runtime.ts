@@ -9,7 +9,7 @@ import { constants as fsConstants, existsSync, mkdirSync, readFileSync, readdirS
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { LABEL_PREFIX, UMBOX_READY_TIMEOUT_MS, UMBOX_REPOSITORY } from './constants.js';
+import { DOCKER_CALL_TIMEOUT_MS, LABEL_PREFIX, UMBOX_READY_TIMEOUT_MS, UMBOX_REPOSITORY } from './constants.js';
 import { DataplaneError } from './errors.js';
 import { pollUntil, run } from './exec.js';
 import { CONFIG_KEY, ownsUmbox } from './planner.js';
@@ -118,6 +118,8 @@ export interface DockerUmboxRuntimeInit {
   umboxDir: string;
   /** readyTimeoutMs bounds how long a container may take to report ready. */
   readyTimeoutMs?: number;
+  /** callTimeoutMs abandons an engine call whose connection is silent this long (default DOCKER_CALL_TIMEOUT_MS). */
+  callTimeoutMs?: number;
 }
 
 const LABEL = {
@@ -135,12 +137,16 @@ const LABEL = {
 
 /** DockerUmboxRuntime runs μmbox containers on a Docker engine. */
 export class DockerUmboxRuntime implements UmboxRuntime {
+  /** docker is the engine client for calls that answer (each bounded by callTimeoutMs). */
   readonly docker: Docker;
+  /** events is the client of the engine's events stream: silent for long stretches, so unbounded (it resubscribes). */
+  private readonly events: Docker;
   private readonly umboxDir: string;
   private readonly readyTimeoutMs: number;
 
   constructor(init: DockerUmboxRuntimeInit) {
-    this.docker = new Docker({ socketPath: init.socketPath });
+    this.docker = new Docker({ socketPath: init.socketPath, timeout: init.callTimeoutMs ?? DOCKER_CALL_TIMEOUT_MS });
+    this.events = new Docker({ socketPath: init.socketPath });
     this.umboxDir = init.umboxDir;
     this.readyTimeoutMs = init.readyTimeoutMs ?? UMBOX_READY_TIMEOUT_MS;
   }
@@ -466,7 +472,7 @@ export class DockerUmboxRuntime implements UmboxRuntime {
         if (!closed) retry = setTimeout(subscribe, WATCH_RETRY_MS); // the engine restarts, or the socket dropped
       };
       const since = endedAtMs === null ? {} : { since: Math.floor(endedAtMs / 1000) - WATCH_SINCE_MARGIN_S };
-      this.docker.getEvents({ ...since, filters: { type: ['container'], event: ['die', 'oom'], label: [`${LABEL.node}=${nodeId}`, `${LABEL.umbox}=1`] } }).then((events) => {
+      this.events.getEvents({ ...since, filters: { type: ['container'], event: ['die', 'oom'], label: [`${LABEL.node}=${nodeId}`, `${LABEL.umbox}=1`] } }).then((events) => {
         if (closed) {
           destroyStream(events);
           return;
