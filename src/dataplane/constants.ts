@@ -26,7 +26,8 @@ export const UMBOX_READY_TIMEOUT_MS = 15_000;
 /**
  * DOCKER_CALL_TIMEOUT_MS: an engine call whose connection stays silent this long is abandoned, so the pass that
  * made it fails and is retried. Without it an engine that accepts a connection and never answers (a dockerd
- * restarting: chaos seed 93002, 2026-12-07) held a reconcile pass, and with it the node's enforcement, for 67 s. Engine calls answer in milliseconds to a few seconds under load; an image import keeps its connection busy.
+ * restarting: chaos seed 93002, 2026-12-07) held a reconcile pass, and with it the node's enforcement, for 67 s.
+ * Engine calls answer in milliseconds, a few seconds under load; an image import keeps its connection busy.
  * The events stream, silent by nature, has a client of its own without this bound.
  */
 export const DOCKER_CALL_TIMEOUT_MS = 10_000;
