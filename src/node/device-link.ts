@@ -21,6 +21,7 @@ import { changesPlans } from './gateway-applier.js';
 import type { AppliedEvent, GatewayApplier } from './gateway-applier.js';
 import type { RaftRuntime } from './raft-runtime.js';
 import { RuntimeError } from './runtime-errors.js';
+import type { StateMachine } from '../state/index.js';
 
 /** NODE_COMMAND_TTL_MS is how long a node-signed command stays applicable after it was signed. */
 const NODE_COMMAND_TTL_MS = 60_000;
@@ -133,7 +134,7 @@ function nodeProposer(init: DeviceLinkInit, logger: Logger, proposedAtMs: WeakMa
     },
     propose: (signed) => {
       if (!proposedAtMs.has(signed)) proposedAtMs.set(signed, Date.now());
-      return proposeOutcome(runtime, signed);
+      return proposeOutcome(runtime, applier.machine, signed);
     },
     domainOf: (deviceId) => {
       const device = applier.machine.device(deviceId);
@@ -317,12 +318,27 @@ export function brokerDir(paths: HostPaths, bridge: string): string {
   return join(dirname(paths.ovsDir), 'mosquitto', bridge);
 }
 
-/** proposeOutcome proposes signed bytes and classifies what became of them for the NodeProposer. */
-async function proposeOutcome(runtime: RaftRuntime<unknown>, signed: Uint8Array): Promise<ProposeOutcome> {
+/**
+ * proposeOutcome proposes signed bytes and classifies what became of them for the NodeProposer. A copy that
+ * the state answered 'duplicate' (bytes proposed again after a leader change, whose first copy had committed
+ * after all) is reported with the original's outcome and index, as the API answers a retry: the batch's log
+ * line then names the entry that applied it (bench:reaction-cluster leader-kill found no stage for it).
+ */
+export async function proposeOutcome(
+  runtime: Pick<RaftRuntime<unknown>, 'propose'>, machine: Pick<StateMachine, 'resultForEnvelope'>, signed: Uint8Array,
+): Promise<ProposeOutcome> {
   try {
     const committed = await runtime.propose(signed);
-    const result = committed.result as { ok: boolean; code?: string; reason?: string };
-    return { kind: 'committed', index: committed.index, ok: result.ok, ...(result.code !== undefined ? { code: result.code } : {}), ...(result.reason !== undefined ? { reason: result.reason } : {}) };
+    let result = committed.result as { ok: boolean; code?: string; reason?: string; index?: number };
+    let index = committed.index;
+    if (!result.ok && result.code === 'duplicate') {
+      const original = machine.resultForEnvelope(signed)?.result;
+      if (original !== undefined) {
+        result = original;
+        index = original.index;
+      }
+    }
+    return { kind: 'committed', index, ok: result.ok, ...(result.code !== undefined ? { code: result.code } : {}), ...(result.reason !== undefined ? { reason: result.reason } : {}) };
   } catch (error) {
     if (error instanceof RuntimeError && error.code === 'RUNTIME_STOPPED') return { kind: 'fatal', reason: error.message };
     return { kind: 'retry', reason: error instanceof Error ? error.message : String(error) };
