@@ -42,7 +42,7 @@ const PARALLEL_SAFE = [
   'fuzz/envelopes', 'fuzz/policy-yaml', 'fuzz/raft-messages', 'fuzz/wire-codec',
   // Not node/runtime-prepare: three in-process runtimes with a 100 ms election timeout on real timers lost
   // their leader mid-test beside the release build (2026-12-07), so it stays serial like leader-loss.
-  'node/datapath-config', 'node/gateway-applier', 'node/plant-delete-then-add', 'node/plants',
+  'node/datapath-config', 'node/gateway-applier', 'node/plant-delete-then-add', 'node/plants', 'node/propose-outcome',
   'node/raft-runtime-invariants', 'node/raft-runtime-requests', 'node/runtime-membership',
   'storage/leveldb', 'storage/memory',
   'tls/api-cert-store', 'tls/api-cert', 'tls/node-cert',
