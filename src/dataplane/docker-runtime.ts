@@ -140,7 +140,7 @@ export class DockerUmboxRuntime implements UmboxRuntime {
   /** docker is the engine client for calls that answer (each bounded by callTimeoutMs). */
   readonly docker: Docker;
   /** events is the client of the engine's events stream: silent for long stretches, so unbounded (it resubscribes). */
-  private readonly events: Docker;
+  readonly events: Docker;
   private readonly umboxDir: string;
   private readonly readyTimeoutMs: number;
 

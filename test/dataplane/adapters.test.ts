@@ -200,8 +200,8 @@ describe('DockerUmboxRuntime', { skip }, () => {
     };
     // The real engine's streams, captured so the test can drop one as a dropped socket would.
     const streams: NodeJS.ReadableStream[] = [];
-    const getEvents = runtime.docker.getEvents.bind(runtime.docker) as (options: object) => Promise<NodeJS.ReadableStream>;
-    (runtime.docker as unknown as { getEvents: (options: object) => Promise<NodeJS.ReadableStream> }).getEvents = async (options) => {
+    const getEvents = runtime.events.getEvents.bind(runtime.events) as (options: object) => Promise<NodeJS.ReadableStream>;
+    (runtime.events as unknown as { getEvents: (options: object) => Promise<NodeJS.ReadableStream> }).getEvents = async (options) => {
       const stream = await getEvents(options);
       streams.push(stream);
       return stream;
@@ -212,7 +212,9 @@ describe('DockerUmboxRuntime', { skip }, () => {
       const check = await runtime.checkImage(umbox.image, umbox.digest);
       assert.ok(check.ok);
       const started = await runtime.start(umbox, check.imageId);
-      while (streams.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      for (const until = Date.now() + 10_000; streams.length === 0; await new Promise((resolve) => setTimeout(resolve, 20))) {
+        assert.ok(Date.now() < until, 'the watch subscribed to the engine\'s events within 10 s');
+      }
       await new Promise((resolve) => setTimeout(resolve, 300)); // the subscription is in place
       (streams[0] as unknown as { destroy(): void }).destroy(); // the stream drops; the next comes a second later
       await runtime.docker.getContainer(umbox.name).kill(); // the death happens in the gap
