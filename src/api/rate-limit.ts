@@ -73,8 +73,13 @@ export class ClientBuckets {
     if (!this.enabled) return 0;
     const bucket = this.buckets.get(client);
     if (bucket === undefined) return 0;
-    const tokens = Math.min(this.limits.burst, bucket.tokens + ((nowMs - bucket.atMs) / 1000) * this.limits.readsPerSecond);
+    const tokens = this.tokensAt(bucket, nowMs);
     return tokens >= 1 ? 0 : this.waitOf({ tokens, atMs: nowMs });
+  }
+
+  /** tokensAt is what `bucket` holds at `nowMs`, refilled and capped at the burst (a clock that steps back adds nothing). */
+  private tokensAt(bucket: Bucket, nowMs: number): number {
+    return Math.min(this.limits.burst, bucket.tokens + (Math.max(0, nowMs - bucket.atMs) / 1000) * this.limits.readsPerSecond);
   }
 
   private waitOf(bucket: Bucket): number {
@@ -90,9 +95,7 @@ export class ClientBuckets {
       this.buckets.set(client, bucket);
       return bucket;
     }
-    // A clock that steps back adds nothing (and takes nothing).
-    const elapsedMs = Math.max(0, nowMs - bucket.atMs);
-    bucket.tokens = Math.min(this.limits.burst, bucket.tokens + (elapsedMs / 1000) * this.limits.readsPerSecond);
+    bucket.tokens = this.tokensAt(bucket, nowMs);
     bucket.atMs = Math.max(bucket.atMs, nowMs);
     return bucket;
   }
@@ -104,7 +107,7 @@ export class ClientBuckets {
   private forget(nowMs: number): void {
     let fullest: { client: string; tokens: number } | undefined;
     for (const [client, bucket] of this.buckets) {
-      const tokens = bucket.tokens + (Math.max(0, nowMs - bucket.atMs) / 1000) * this.limits.readsPerSecond;
+      const tokens = this.tokensAt(bucket, nowMs);
       if (tokens >= this.limits.burst) this.buckets.delete(client);
       else if (fullest === undefined || tokens > fullest.tokens) fullest = { client, tokens };
     }
