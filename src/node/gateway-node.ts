@@ -113,14 +113,16 @@ function checkOwnKey(config: NodeConfig, identity: KeyPair, application: Applica
 
 /**
  * prepareDataDir refuses another cluster's, node's or key's data directory before anything is opened or
- * written, and creates the Raft log's directory; the mark is written once storage is bootstrapped.
+ * written, and creates the Raft log's directory (0700, and the data directory too if it is new); the mark
+ * is written once storage is bootstrapped.
  */
 function prepareDataDir(config: NodeConfig, identity: KeyPair, application: Application): { raftDir: string; mark: DataDirMark; marked: boolean } {
   const mark = { clusterId: Buffer.from(application.clusterId).toString('hex'), nodeId: config.nodeId, publicKey: Buffer.from(identity.publicKey).toString('hex') };
   const marked = checkDataDir(config.dataDir, mark, { config: config.genesisFile ?? 'the config', keyFile: config.identityKeyFile });
   const raftDir = join(config.dataDir, 'raft');
   try {
-    mkdirSync(raftDir, { recursive: true });
+    // Owner-only, like the keys (etcd warns of a wider data directory): the log holds every signed command.
+    mkdirSync(raftDir, { recursive: true, mode: 0o700 });
   } catch (error) {
     throw new StartupError('DATA_DIR', `cannot create data directory ${raftDir}: ${(error as Error).message}`, error);
   }

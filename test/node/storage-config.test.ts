@@ -2,10 +2,11 @@
 // node never opens a Raft directory that holds the other format: it refuses to start, naming the directory,
 // what it holds and the setting. Method: parseNodeConfig on documents; then startNode (the bare-log
 // application, one member) on a data directory whose Raft log was written in the other format by the real
-// adapters — storage is opened before any port is listened on, so the refusal comes first.
+// adapters — storage is opened before any port is listened on, so the refusal comes first; and that a new
+// data directory and its Raft directory are created owner-only.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, parseNodeConfig } from '../../src/node/config.js';
@@ -68,4 +69,16 @@ test('a node configured for the WAL refuses a Raft directory that holds LevelDB,
   const onWal = await refusedToStart(await logNodeConfig('leveldb', async (raftDir) => (await WalLogStore.open(raftDir)).close()));
   assert.equal(onWal.code, 'STORAGE');
   assert.match(onWal.message, /holds a wal Raft log, but the configuration asks for leveldb/);
+});
+
+test('a node on a new data directory creates it and its Raft directory for its owner only (0700)', async () => {
+  const config = await logNodeConfig('leveldb', async () => undefined);
+  const dataDir = config.dataDir;
+  rmSync(dataDir, { recursive: true, force: true });
+  const node = await startNode(config);
+  try {
+    for (const directory of [dataDir, join(dataDir, 'raft')]) assert.equal(statSync(directory).mode & 0o777, 0o700, `${directory} is owner-only`);
+  } finally {
+    await node.stop();
+  }
 });
