@@ -83,7 +83,7 @@ export const healthRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
     if (!gateway) return { ...status, ...(deps.devices ? { devices: deps.devices.status() } : {}) };
     const machine = gateway.applier.machine;
     const enforcement = gateway.enforcement;
-    const visible = (deviceId: string): boolean => grant !== null && (grant.domains === 'all' || grantCovers(grant, machine.device(deviceId)?.domain ?? ''));
+    const visible = (deviceId: string): boolean => grant !== null && (grant.domains === 'all' || grantCovers(grant, machine.deviceHome(deviceId)?.domain ?? ''));
     return {
       ...status,
       clusterId: machine.clusterId(),

@@ -137,8 +137,8 @@ function nodeProposer(init: DeviceLinkInit, logger: Logger, proposedAtMs: WeakMa
       return proposeOutcome(runtime, applier.machine, signed);
     },
     domainOf: (deviceId) => {
-      const device = applier.machine.device(deviceId);
-      return device !== undefined && device.nodeId === memberId ? device.domain : null;
+      const home = applier.machine.deviceHome(deviceId);
+      return home !== undefined && home.nodeId === memberId ? home.domain : null;
     },
     onResult: (what, outcome) => {
       if (outcome.kind === 'committed' && !outcome.ok && outcome.code !== 'duplicate') logger.warn({ what, code: outcome.code, reason: outcome.reason }, 'node command rejected');

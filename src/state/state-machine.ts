@@ -90,12 +90,12 @@ export class StateMachine {
    * checks can be seen through one seam (the composition root derives a machine from it).
    */
   protected lastSequence(signer: string): number {
-    return this.data.lastSeq.get(signer) ?? 0;
+    return this.data.lastSeq.peek(signer) ?? 0;
   }
 
   /** earlierResult returns the remembered outcome of a command with the same body, if it was applied or rejected after verifying. */
   protected earlierResult(bodyHash: string): { readonly ok: boolean; readonly code?: string; readonly index: number } | undefined {
-    return this.data.remembered.get(bodyHash);
+    return this.data.remembered.peek(bodyHash);
   }
 
   /**
@@ -277,7 +277,7 @@ export class StateMachine {
 
   /** resultFor answers a retried submission: the result of the body with this sha256 (hex), if remembered. */
   resultFor(bodyHash: string): RememberedResult | undefined {
-    const result = this.data.remembered.get(bodyHash);
+    const result = this.data.remembered.peek(bodyHash);
     return result === undefined ? undefined : { ...result };
   }
 
@@ -298,7 +298,7 @@ export class StateMachine {
       if (error instanceof CommandError) return undefined;
       throw error;
     }
-    const remembered = this.data.remembered.get(toHex(sha256(envelope.body)));
+    const remembered = this.data.remembered.peek(toHex(sha256(envelope.body)));
     if (remembered === undefined) return undefined;
     try {
       verifyCommand(envelope, body, { ...this.trustView(), lastSeq: () => 0 }, body.notAfterMs);
@@ -359,7 +359,7 @@ export class StateMachine {
 
   /** lastSeq is a signer's last applied sequence number (0 if none): what its next command must exceed. */
   lastSeq(signer: string): number {
-    return this.data.lastSeq.get(signer) ?? 0;
+    return this.data.lastSeq.peek(signer) ?? 0;
   }
 
   /** members lists the member nodes, sorted by id. */
@@ -398,8 +398,17 @@ export class StateMachine {
 
   /** device returns one device, or undefined. */
   device(id: string): DeviceRecord | undefined {
-    const device = this.data.devices.get(id);
+    const device = this.data.devices.peek(id);
     return device === undefined ? undefined : structuredClone(device);
+  }
+
+  /**
+   * deviceHome is a device's domain and serving node, or undefined: what the device half asks once per
+   * reading, without the deep copy of the whole record that device() makes.
+   */
+  deviceHome(id: string): { domain: string; nodeId: string } | undefined {
+    const device = this.data.devices.peek(id);
+    return device === undefined ? undefined : { domain: device.domain, nodeId: device.nodeId };
   }
 
   /** devices lists devices, optionally only one domain's or one node's, sorted by id. */
@@ -418,7 +427,7 @@ export class StateMachine {
 
   /** devicePlan is what the data plane must enforce for a device now (its state's chain or verdict). */
   devicePlan(id: string): DevicePlan | undefined {
-    const device = this.data.devices.get(id);
+    const device = this.data.devices.peek(id);
     const state = this.data.engine.deviceState(id);
     if (device === undefined || state === undefined) return undefined;
     const type = this.data.domains.get(device.domain)?.policy?.deviceTypes.find((t) => t.name === device.type);
@@ -485,7 +494,7 @@ export class StateMachine {
   deviceReadings(id: string): SensorReadings[] {
     const type = this.typeOfDevice(id);
     if (type === undefined) return [];
-    const stored = this.data.readings.get(id);
+    const stored = this.data.readings.peek(id);
     return type.sensors.map((sensor) => {
       const history = (stored?.get(sensor.name) ?? []).map((sample) => ({ ...sample }));
       const last = history[history.length - 1];
@@ -517,7 +526,7 @@ export class StateMachine {
   }
 
   private typeOfDevice(id: string): PolicyDeviceType | undefined {
-    const device = this.data.devices.get(id);
+    const device = this.data.devices.peek(id);
     if (device === undefined) return undefined;
     return this.data.domains.get(device.domain)?.policy?.deviceTypes.find((t) => t.name === device.type);
   }

@@ -115,6 +115,30 @@ describe('the incremental state hash', () => {
     assert.equal(machine.domains().length, 2);
   });
 
+  test('the read accessors touch nothing, so a hash asked after reads rehashes no entry (a device read per reading would)', () => {
+    const cluster = new TestCluster();
+    const machine = new StateMachine(cluster.genesis, policyEngines);
+    const reading = cluster.as(cluster.nodes[0]!, { kind: 'telemetry', events: [{ kind: 'reading', deviceId: 'plug-0', sensor: 'power', value: 7 }] });
+    const entries = toEntries([...cluster.setup(3), reading]);
+    for (const entry of entries) machine.apply(entry);
+    machine.stateHash();
+    const data = dataOf(machine);
+    const signer = [...data.lastSeq.keys()][0]!;
+    const bodyHash = [...data.remembered.keys()][0]!;
+    for (const id of ['plug-0', 'plug-1', 'nope']) {
+      machine.device(id);
+      machine.deviceHome(id);
+      machine.devicePlan(id);
+      machine.deviceReadings(id);
+    }
+    machine.lastSeq(signer);
+    machine.resultFor(bodyHash);
+    machine.resultForEnvelope(reading);
+    const touched = { devices: [...data.devices.takeTouched()], readings: [...data.readings.takeTouched()], lastSeq: [...data.lastSeq.takeTouched()], remembered: [...data.remembered.takeTouched()] };
+    assert.deepEqual(touched, { devices: [], readings: [], lastSeq: [], remembered: [] });
+    assert.equal(machine.stateHash(), machine.recomputeStateHash());
+  });
+
   test('two machines fed the same entries agree; one entry more or different and they differ', () => {
     const cluster = new TestCluster();
     const entries = toEntries(cluster.setup(3));

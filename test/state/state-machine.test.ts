@@ -191,6 +191,8 @@ describe('policies and devices', () => {
     h.fails(c.putDevice('x', 'camera', 'n9'), 'unknown_node');
     h.ok(c.putDevice('cam-1', 'camera', 'n2'));
     assert.equal(h.machine.device('cam-1')?.nodeId, 'n2');
+    assert.deepEqual(h.machine.deviceHome('cam-1'), { domain: 'home', nodeId: 'n2' });
+    assert.equal(h.machine.deviceHome('x'), undefined);
     assert.deepEqual(h.machine.devicePlan('cam-1'), { deviceId: 'cam-1', state: 'normal', sinceMs: h.timeMs, verdict: 'allow' });
     assert.deepEqual(h.machine.devices({ nodeId: 'n2' }).map((d) => d.id), ['cam-1']);
     assert.deepEqual(h.machine.deviceTypes('home').map((t) => t.name), ['smart-plug', 'camera']);
