@@ -47,9 +47,9 @@ export class DeviceHistories {
   private readonly byDevice = new Map<string, { changes: StateChange[]; alerts: AlertRecord[] }>();
 
   /**
-   * record adds what one applied event did. `payloadOf` gives its entry's bytes when the event needs them:
-   * a telemetry batch's alerts, and an admin's state change (the engine names its rule "manual"; the signer
-   * and the reason are in the command).
+   * record adds what one applied event did: its state changes and its alerts (`alert` effects: a telemetry
+   * batch is not decoded again). `payloadOf` gives its entry's bytes when the event needs them: an admin's
+   * state change (the engine names its rule "manual"; the signer and the reason are in the command).
    */
   record(event: AppliedEvent, payloadOf: (index: number) => Uint8Array | undefined): void {
     const result = event.result;
@@ -61,10 +61,9 @@ export class DeviceHistories {
       const rule = effect.rule === 'manual' ? manual ?? 'manual' : effect.rule;
       push(this.entry(effect.deviceId).changes, { index: event.index, timeMs: effect.timeMs, from: effect.from, to: effect.to, rule });
     }
-    if (result.kind !== 'telemetry') return;
-    const payload = payloadOf(event.index);
-    if (payload === undefined) return;
-    for (const alert of alertsOf(payload)) push(this.entry(alert.deviceId).alerts, { index: event.index, timeMs: event.timeMs, alertType: alert.alertType });
+    for (const effect of result.effects) {
+      if (effect.kind === 'alert') push(this.entry(effect.deviceId).alerts, { index: event.index, timeMs: event.timeMs, alertType: effect.alertType });
+    }
   }
 
   /** of returns a device's remembered changes and alerts, oldest first. */
@@ -100,13 +99,6 @@ function decoded(payload: Uint8Array): ReturnType<typeof decodeBody> | undefined
     if (error instanceof CommandError) return undefined;
     throw error;
   }
-}
-
-/** alertsOf lists the alert events of a telemetry entry's bytes ([] when they do not decode as telemetry). */
-function alertsOf(payload: Uint8Array): { deviceId: string; alertType: string }[] {
-  const body = decoded(payload);
-  if (body === undefined || body.payload.kind !== 'telemetry') return [];
-  return body.payload.events.flatMap((event) => (event.kind === 'alert' ? [{ deviceId: event.deviceId, alertType: event.alertType }] : []));
 }
 
 /** manualCause is an admin's state change as the state records its cause: "manual by <signer>: <reason>". */

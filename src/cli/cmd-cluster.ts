@@ -39,6 +39,7 @@ export function describeEffect(effect: unknown): string {
     case 'deviceCommand': return `device command ${cell(effect['id'])} ${cell(effect['command'])} for ${cell(effect['deviceId'])} on ${cell(effect['nodeId'])}`;
     case 'deviceCommandOutcome': return `device command ${cell(effect['id'])} ${cell(effect['command'])} for ${cell(effect['deviceId'])}: ${cell(effect['status'])}`
       + `${effect['status'] === 'done' ? '' : ` after ${cell(effect['attempts'])} attempt(s)${effect['reason'] ? `: ${cell(effect['reason'])}` : ''}`}`;
+    case 'alert': return `alert ${cell(effect['alertType'])} from ${cell(effect['deviceId'])}`;
     case 'discovery': return `discovered on ${cell(effect['nodeId'])}: port ${cell(effect['port'])} mac ${cell(effect['mac'])}${effect['domain'] ? ` (domain ${cell(effect['domain'])})` : ''}`;
     default: return JSON.stringify(effect);
   }

@@ -16,13 +16,14 @@ export type { AppliedEvent } from '../api/index.js';
 /**
  * changesPlans says whether an applied entry may change what the data plane and the device half read of the
  * state (devices, plans, policies, images, pending commands). A rejected entry changes none of it, nor does a
- * telemetry batch whose readings moved no device (no effect but skipped events and discoveries): at thousands
- * of readings a second, re-reading every device after each such batch was half a node's time.
+ * telemetry batch whose readings and alerts moved no device (no effect but skipped events, alerts and
+ * discoveries): at thousands of readings a second, re-reading every device after each such batch was half a
+ * node's time.
  */
 export function changesPlans(event: AppliedEvent): boolean {
   if (!event.result.ok) return false;
   if (event.result.kind !== 'telemetry') return true;
-  return event.result.effects.some((effect) => effect.kind !== 'telemetrySkipped' && effect.kind !== 'discovery');
+  return event.result.effects.some((effect) => effect.kind !== 'telemetrySkipped' && effect.kind !== 'discovery' && effect.kind !== 'alert');
 }
 
 /** RECENT_EVENTS bounds the in-memory history that watch clients can resume from. */

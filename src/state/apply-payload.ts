@@ -432,7 +432,7 @@ function checkEvent(data: StateData, nodeId: string, scope: string, event: Telem
     }
     return;
   }
-  const device = data.devices.get(event.deviceId);
+  const device = data.devices.peek(event.deviceId);
   if (device === undefined) reject('unknown_device', `device "${event.deviceId}" does not exist`, `${at}.device_id`);
   if (device.nodeId !== nodeId) {
     reject('device_not_served', `node "${nodeId}" does not serve device "${device.id}" (node "${device.nodeId}" does)`, `${at}.device_id`);
@@ -460,7 +460,7 @@ const telemetry: Handler<'telemetry'> = (data, command, payload, context) => {
   payload.events.forEach((event, i) => checkEvent(data, nodeId, scope, event, `body.telemetry.events[${i}].${event.kind}`));
   payload.events.forEach((event, i) => {
     if (event.kind === 'discovery') return;
-    const domain = data.devices.get(event.deviceId)?.domain;
+    const domain = data.devices.peek(event.deviceId)?.domain;
     if (scope !== '' && domain !== scope) {
       reject('device_in_other_domain', `the batch is scoped to domain "${scope}" but device "${event.deviceId}" belongs to "${domain}"`, `body.telemetry.events[${i}]`);
     }
@@ -485,6 +485,7 @@ const telemetry: Handler<'telemetry'> = (data, command, payload, context) => {
       return;
     }
     if (event.kind === 'reading') recordReading(data, event.deviceId, event.sensor, event.value, context.timeMs);
+    else effects.push({ kind: 'alert', event: i, deviceId: event.deviceId, alertType: event.alertType });
     effects.push(...reactionEffects(data, reactions, context));
   });
   return effects;

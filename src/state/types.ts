@@ -69,7 +69,9 @@ export type Effect =
   | { kind: 'deviceCommandDropped'; nodeId: string; deviceId: string; command: string }
   | { kind: 'deviceCommandOutcome'; id: number; nodeId: string; deviceId: string; command: string; status: 'done' | 'failed' | 'retry'; attempts: number; reason: string }
   | { kind: 'discovery'; nodeId: string; domain: string; port: string; mac: string }
-  | { kind: 'telemetrySkipped'; event: number; code: string; reason: string };
+  | { kind: 'telemetrySkipped'; event: number; code: string; reason: string }
+  /** alert: a telemetry batch's alert event `event` applied (after the engine saw it; its reactions follow). */
+  | { kind: 'alert'; event: number; deviceId: string; alertType: string };
 
 /** ApplyResult is the outcome of one entry; apply never throws for bad input. */
 export type ApplyResult =

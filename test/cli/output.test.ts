@@ -36,6 +36,7 @@ describe('renderers', () => {
   test('effects and watch lines say what changed in a few words', () => {
     assert.equal(describeEffect({ kind: 'deviceState', deviceId: 'cam-1', from: 'normal', to: 'attack', rule: 'brute-force-login' }), 'device cam-1: normal -> attack (brute-force-login)');
     assert.equal(describeEffect({ kind: 'membership', action: 'addLearner', nodeId: 'n4' }), 'membership addLearner n4');
+    assert.equal(describeEffect({ kind: 'alert', event: 0, deviceId: 'cam-1', alertType: 'brute-force-login' }), 'alert brute-force-login from cam-1');
     assert.equal(formatWatchEvent({ index: 12, term: 3, timeMs: 0, kind: 'telemetry', ok: true, effects: [{ kind: 'changed', what: 'device', id: 'd' }] }),
       '1970-01-01T00:00:00.000Z  #12 term 3  telemetry  ok\n    changed device d\n');
     assert.equal(formatWatchEvent({ index: 13, term: 3, timeMs: 0, ok: false, code: 'expired' }), '1970-01-01T00:00:00.000Z  #13 term 3  -  REJECTED expired\n');

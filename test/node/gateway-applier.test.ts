@@ -18,6 +18,7 @@ test('changesPlans: only entries that may change devices, plans or pending comma
     ['a rejection', { ok: false, index: 7, code: 'stale_seq', reason: 'r', path: '', bodyHash: 'h' } as unknown as ApplyResult, false],
     ['readings that moved nothing', ok('telemetry', []), false],
     ['readings with a skipped value and a discovery', ok('telemetry', [{ kind: 'telemetrySkipped', event: 0, code: 'c', reason: 'r' }, { kind: 'discovery', nodeId: 'n1', domain: 'd', port: 'p', mac: 'm' }]), false],
+    ['an alert that moved no device', ok('telemetry', [{ kind: 'alert', event: 0, deviceId: 'd', alertType: 'a' }]), false],
     ['readings that moved a device', ok('telemetry', [{ kind: 'deviceState', deviceId: 'd', from: 'normal', to: 'suspicious', rule: 'r', timeMs: 1 }]), true],
     ['readings that queued a device command', ok('telemetry', [{ kind: 'deviceCommand', id: 1, nodeId: 'n1', deviceId: 'd', command: 'c', args: {} }]), true],
     ['a device registered', ok('putDevice', []), true],

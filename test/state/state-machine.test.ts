@@ -208,6 +208,8 @@ describe('telemetry and reactions', () => {
     assert.equal(h.machine.deviceState('plug-0')?.state, 'normal');
     const result = h.ok(c.as(c.nodes[0]!, { kind: 'telemetry', events: [alert] }));
     assert.deepEqual(result.effects.filter((e) => e.kind === 'deviceState').map((e) => e.kind === 'deviceState' && [e.from, e.to, e.rule]), [['normal', 'attack', 'login-brute-force']]);
+    // Each applied alert is an effect of its own (watch and the dashboard read it there), before the reactions.
+    assert.deepEqual(result.effects.slice(0, 2), [{ kind: 'alert', event: 0, deviceId: 'plug-0', alertType: 'brute-force-login' }, result.effects.find((e) => e.kind === 'deviceState')]);
     assert.deepEqual(h.machine.deviceState('plug-0'), { state: 'attack', sinceMs: h.timeMs });
     assert.equal(h.machine.devicePlan('plug-0')?.state, 'attack');
     assert.ok(h.machine.devicePlan('plug-0') !== undefined && 'verdict' in h.machine.devicePlan('plug-0')!);
