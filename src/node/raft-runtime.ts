@@ -43,7 +43,7 @@ import {
   assertAcknowledgementsDurable, assertAppliedBounds, assertEarlyMessagesSafe, assertPersisted, assertReadyWellFormed,
 } from './ready-invariants.js';
 import { MembershipControl, type DesiredMembers } from './runtime-membership.js';
-import { ProposalQueue, RequestBook } from './runtime-requests.js';
+import { ProposalQueue, RequestBook, leadershipOf } from './runtime-requests.js';
 import { decodeRuntimeSnapshot, encodeRuntimeSnapshot } from './runtime-snapshot.js';
 import { RuntimeError, assert } from './runtime-errors.js';
 import type { Committed, RuntimeCounters, RuntimeStatus } from '../api/index.js';
@@ -464,8 +464,11 @@ export class RaftRuntime<Result> extends EventEmitter {
    */
   private flushProposals(): void {
     for (let batch = this.proposalQueue.takeBatch(); batch.length > 0; batch = this.proposalQueue.takeBatch()) {
-      const isLeader = this.node.status().softState.role === 'leader';
+      const status = this.node.status();
+      const isLeader = status.softState.role === 'leader';
       const timeMs = isLeader ? this.stampTime() : 0;
+      const leadership = leadershipOf(status.hardState.term, status.softState.leader);
+      for (const { requestId } of batch) this.requests.markHandedIn(requestId, leadership);
       try {
         this.node.proposeBatch(batch.map(({ requestId, payload }) => encodeLogEnvelope({ requestId, timeMs, payload })));
       } catch (error) {
@@ -627,14 +630,18 @@ export class RaftRuntime<Result> extends EventEmitter {
   }
 
   /**
-   * failPendingOnLeaderChange answers every pending proposal at once when the leader changes: it
-   * may have been appended by the old leader and be committed by the new one, or be lost, so the
-   * answer is "indeterminate" and the client retries the same envelope (signed commands are
-   * deduplicated by the state machine). Waiting for the timeout instead would add it to every
-   * failover. Proposals that are then applied here are not answered twice.
+   * failPendingOnLeaderChange answers at once every pending proposal handed to an earlier leader when the
+   * leader changes: it may have been appended by the old leader and be committed by the new one, or be
+   * lost, so the answer is "indeterminate" and the client retries the same envelope (signed commands are
+   * deduplicated by the state machine). Waiting for the timeout instead would add it to every failover.
+   * Proposals that are then applied here are not answered twice. The Ready reports the change after the
+   * core made it, so proposals handed in since went to the new leader (a node just elected appends them
+   * itself): they are not refused (RequestBook.failProposalsOutside) — refusing them answered writes to a
+   * new leader "indeterminate" though it was committing them (runtime-prepare.test, 1 run in 3).
    */
   private failPendingOnLeaderChange(): void {
-    this.requests.failAllProposals(() => new RuntimeError('RUNTIME_LEADER_CHANGED',
+    const status = this.node.status();
+    this.requests.failProposalsOutside(leadershipOf(status.hardState.term, status.softState.leader), () => new RuntimeError('RUNTIME_LEADER_CHANGED',
       `the leader changed to node ${this.leader || 'none'} before the proposal's outcome was known: it may or may not be committed`));
   }
 

@@ -66,6 +66,13 @@ interface PendingProposal<Result> {
   reject(error: Error): void;
   /** deadlineMs: monotonic milliseconds after which expire() refuses it. */
   deadlineMs: number;
+  /** handedIn: the leadership (term and leader, see leadershipOf) under which it was handed to the core, once it was. */
+  handedIn?: string;
+}
+
+/** leadershipOf names a term's leader as the core saw it, for RequestBook.markHandedIn and failProposalsOutside. */
+export function leadershipOf(term: number, leader: number): string {
+  return `${term}:${leader}`;
 }
 
 interface PendingRead {
@@ -154,6 +161,25 @@ export class RequestBook<Result> {
   /** failProposal refuses proposal `requestId` with `error`, if it is still pending. */
   failProposal(requestId: string, error: Error): void {
     take(this.proposals, requestId)?.reject(error);
+  }
+
+  /** markHandedIn records that proposal `requestId` was handed to the core under `leadership` (leadershipOf). */
+  markHandedIn(requestId: string, leadership: string): void {
+    const pending = this.proposals.get(requestId);
+    if (pending !== undefined) pending.handedIn = leadership;
+  }
+
+  /**
+   * failProposalsOutside refuses, with the error `makeError` builds, every pending proposal handed to the
+   * core under another leadership than `leadership`: the leader it went to may be gone, so its outcome is
+   * unknown. A proposal handed in under `leadership` itself went to the leader now known (the core changed
+   * leader before it was handed in; the Ready that says so came after), and one not handed in yet will go
+   * to it: both stay pending, answered when applied or at their deadline.
+   */
+  failProposalsOutside(leadership: string, makeError: () => Error): void {
+    for (const [requestId, pending] of [...this.proposals]) {
+      if (pending.handedIn !== undefined && pending.handedIn !== leadership) this.failProposal(requestId, makeError());
+    }
   }
 
   /** failAllProposals refuses every pending proposal with the error `makeError` builds. */

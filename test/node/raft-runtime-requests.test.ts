@@ -2,11 +2,12 @@
 // keeps its bounds and settles every request exactly once: the proposal queue refuses beyond its bound
 // and hands proposals over in bounded batches, oldest first; a pending proposal or read is answered,
 // refused, timed out or failed once, never twice, and a read is answered only once its index is applied;
-// deadlines are swept by expire() (called on every tick), with no timer per request.
+// deadlines are swept by expire() (called on every tick), with no timer per request; a leader change
+// refuses only what went to an earlier leader.
 // Method: the classes driven directly, with a hand-moved clock.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProposalQueue, RequestBook } from '../../src/node/runtime-requests.js';
+import { ProposalQueue, RequestBook, leadershipOf } from '../../src/node/runtime-requests.js';
 import { RuntimeError } from '../../src/node/runtime-errors.js';
 
 const LIMITS = { maxPendingProposals: 2, proposalTimeoutMs: 10_000, readTimeoutMs: 10_000 };
@@ -49,6 +50,25 @@ describe('RequestBook', () => {
     await assert.rejects(book.addProposal('r3'), (error: RuntimeError) => error.code === 'RUNTIME_OVERLOADED');
     book.failAllProposals(() => new RuntimeError('RUNTIME_LEADER_CHANGED', 'leader changed'));
     for (const outcome of pending) await assert.rejects(outcome, (error: RuntimeError) => error.code === 'RUNTIME_LEADER_CHANGED');
+  });
+  test('a leader change refuses only the proposals handed to an earlier leadership; those handed to the new leader, or not yet handed in, wait', async () => {
+    const book = new RequestBook<string>({ ...LIMITS, maxPendingProposals: 10 }, still);
+    const toOld = book.addProposal('old');
+    const toNew = book.addProposal('new');
+    const queued = book.addProposal('queued');
+    book.markHandedIn('old', leadershipOf(3, 2));
+    // Node 1 was elected in term 4 and appended 'new' itself before the Ready that reports its election.
+    book.markHandedIn('new', leadershipOf(4, 1));
+    book.failProposalsOutside(leadershipOf(4, 1), () => new RuntimeError('RUNTIME_LEADER_CHANGED', 'leader changed'));
+    await assert.rejects(toOld, (error: RuntimeError) => error.code === 'RUNTIME_LEADER_CHANGED' && error.indeterminate);
+    assert.equal(book.pendingProposals, 2, "'new' and 'queued' still wait");
+    book.resolveProposal('new', { index: 9, term: 4, timeMs: 0, result: 'applied' });
+    assert.equal((await toNew).index, 9);
+    // The same term's leader seen as none (it stepped down): what was handed to it is unknown now.
+    book.markHandedIn('queued', leadershipOf(4, 1));
+    book.failProposalsOutside(leadershipOf(5, 0), () => new RuntimeError('RUNTIME_LEADER_CHANGED', 'leader changed'));
+    await assert.rejects(queued, (error: RuntimeError) => error.code === 'RUNTIME_LEADER_CHANGED');
+    assert.equal(book.pendingProposals, 0);
   });
   test('a proposal and a read time out with their codes once expire() finds them past their deadline', async () => {
     let nowMs = 1_000;
