@@ -11,7 +11,7 @@
 // Per phase it also reports where the machine's two cores went: each node's, the bench's (the writers'),
 // the adversary's and everything else's CPU time (/proc), in cores.
 //
-// The adversary runs in a process of its own (bench/hostile-adversary.ts), so the writers' event loop is
+// The adversary runs in a process of its own (chaos/adversary-process.ts), so the writers' event loop is
 // not the adversary's; `--adversary in-process` runs it beside the writers as runs before 2026-12-07 did.
 //
 // `--api-read-limit R,B` starts the nodes with that read rate limit per client address (docs/api.md "Rate limits").
@@ -30,7 +30,7 @@ import { FLOOD_KINDS, Floods, sampleResources, summarizeCounts, type FloodCounts
 import { useClientFetch } from '../chaos/client.js';
 import { QuorumgateSystem } from './etcd.js';
 import { cpuTicksOf } from './devices.js';
-import { AdversaryProcess } from './hostile-adversary.js';
+import { AdversaryProcess } from '../chaos/adversary-process.js';
 import { percentile } from './support.js';
 
 /** GOALS are issue 15's goals for every flood. */

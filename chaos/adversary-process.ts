@@ -1,19 +1,22 @@
-// hostile-adversary.ts — the adversary of chaos/hostile.ts in a process of its own, for bench:hostile.
+// adversary-process.ts — the adversary of chaos/hostile.ts in a process of its own, for bench:hostile and
+// the chaos harness's hostile workload (chaos/hostile-workload.ts).
 //
-// Until 2026-12-07 bench:hostile ran the floods in its own process, beside the writers whose latency it
-// measures: every TLS handshake, 3 MB body and reconnecting socket of the adversary then took the event
+// Until 2026-12-07 both ran the floods in their own process, beside the writers whose latency they
+// measure: every TLS handshake, 3 MB body and reconnecting socket of the adversary then took the event
 // loop (and CPU) of the writers too, so a write waited for the adversary's work as well as for the node's,
-// and the ratio measured both. Here the adversary runs in a child process (forked with the parent's
-// execArgv, so under tsx as the bench is), and the parent only starts and stops it: what the writers wait
-// for is the cluster. The child's CPU time is measured from outside like every other process's.
+// and the latency measured both. Here the adversary runs in a child process (forked with the parent's
+// execArgv, so under tsx when the parent runs under tsx, compiled when it is compiled), and the parent only
+// starts and stops it: what the writers wait for is the cluster. The child's CPU time is measured from
+// outside like every other process's. On a real gateway the adversary is another host.
 //
 // Protocol (IPC): the parent sends {start: {targets, kinds}} and the child answers {started: true} once
-// the lanes run; the parent sends {stop: true} and the child answers {stopped: counts} once every lane
-// ended and every socket is closed; {exit: true} ends the child.
+// the lanes run; the parent sends {stop: true} and the child answers {stopped: counts} (what this start's
+// floods did) once every lane ended and every socket is closed; {exit: true} ends the child.
 import { fork } from 'node:child_process';
+import { setPriority } from 'node:os';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Floods, type FloodCounts, type FloodKind, type FloodTarget } from '../chaos/hostile.js';
+import { Floods, type FloodCounts, type FloodKind, type FloodTarget } from './hostile.js';
 
 /** AdversaryCommand is a message from the parent to the adversary process. */
 type AdversaryCommand = { start: { targets: FloodTarget[]; kinds: FloodKind[] } } | { stop: true } | { exit: true };
@@ -24,7 +27,7 @@ type AdversaryAnswer = { started: true } | { stopped: Array<[FloodKind, FloodCou
 const ANSWER_TIMEOUT_MS = 30_000;
 
 /**
- * AdversaryProcess is the parent's handle on the adversary child: one child for a whole bench run,
+ * AdversaryProcess is the parent's handle on the adversary child: one child for a whole bench or chaos run,
  * flooding between start() and stop().
  */
 export class AdversaryProcess {
@@ -38,8 +41,13 @@ export class AdversaryProcess {
     });
   }
 
-  /** spawn forks the adversary (this file, run as a script) and waits until it is ready. */
-  static async spawn(): Promise<AdversaryProcess> {
+  /**
+   * spawn forks the adversary (this file, run as a script) and waits until it is ready. `niceness` (0–19)
+   * lowers the child's CPU priority: on a real gateway the adversary is another host, whose own work takes
+   * none of the gateway's CPU; here it shares the machine's cores with the nodes, and a niced adversary
+   * takes only what the nodes leave, so what is measured is what serving the floods costs the nodes.
+   */
+  static async spawn(options: { niceness?: number } = {}): Promise<AdversaryProcess> {
     const script = fileURLToPath(import.meta.url);
     const child = fork(script, [], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const adversary = new AdversaryProcess(child);
@@ -47,6 +55,7 @@ export class AdversaryProcess {
       child.once('spawn', resolve);
       child.once('error', reject);
     });
+    if (options.niceness !== undefined && child.pid !== undefined) setPriority(child.pid, options.niceness);
     return adversary;
   }
 
@@ -60,7 +69,7 @@ export class AdversaryProcess {
     await this.ask({ start: { targets: [...targets], kinds: [...kinds] } }, 'started');
   }
 
-  /** stop ends the floods and returns what they did. */
+  /** stop ends the floods and returns what they did since start(). */
   async stop(): Promise<Map<FloodKind, FloodCounts>> {
     const answer = await this.ask({ stop: true }, 'stopped');
     return new Map((answer as { stopped: Array<[FloodKind, FloodCounts]> }).stopped);
@@ -136,7 +145,7 @@ function serve(): void {
       process.exit(0);
     }
   });
-  // The parent's end is the child's end: a bench that dies does not leave an adversary flooding.
+  // The parent's end is the child's end: a bench or harness that dies does not leave an adversary flooding.
   process.on('disconnect', () => process.exit(0));
 }
 

@@ -7,7 +7,8 @@
 // lane and closes every socket. Method: the real app (buildApp with the real StateMachine behind the
 // stand-in runtime) listening on 127.0.0.1, a TCP listener that drops strangers after 200 ms standing in
 // for the Raft port (the real transport's handling is test/transport/flood.test.ts), three seconds of
-// every flood.
+// every flood; then the same floods from the adversary's child process (chaos/adversary-process.ts, as the
+// chaos harness and bench:hostile run it) in two windows whose counts add up.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -17,7 +18,9 @@ import type { ApiApp } from '../../src/api/app.js';
 import { GatewayApplier } from '../../src/node/gateway-applier.js';
 import { StateMachine, policyEngines } from '../../src/state/index.js';
 import { sleepMs } from '../../src/dataplane/exec.js';
-import { ADVERSARY_PREFIX, FLOOD_KINDS, Floods } from '../../chaos/hostile.js';
+import { ADVERSARY_PREFIX, FLOOD_KINDS, Floods, type FloodCounts, type FloodKind } from '../../chaos/hostile.js';
+import { AdversaryProcess } from '../../chaos/adversary-process.js';
+import { addCounts } from '../../chaos/hostile-workload.js';
 import { T0_MS, TestCluster } from '../state/fixtures.js';
 import { StandInRuntime, readToken } from '../api/support.js';
 
@@ -66,4 +69,33 @@ test('every flood runs from the adversary\'s addresses, is answered as the node 
   }
   assert.ok([...raftSources].every((source) => source.startsWith(ADVERSARY_PREFIX)), `every connection came from ${ADVERSARY_PREFIX}x: ${[...raftSources].join(', ')}`);
   assert.ok(raftSources.size > 8, 'the idle sockets are spread over many source addresses');
+});
+
+test('the adversary in a child process floods in windows, reports each window\'s counts, and its process ends on close', async () => {
+  const apiPort = (app.server.address() as AddressInfo).port;
+  const target = { node: 1, apiHost: '127.0.0.1', apiPort, raftHost: '127.0.0.1', raftPort: (raftPort.address() as AddressInfo).port, readToken: readToken(cluster, T0_MS) };
+  const adversary = await AdversaryProcess.spawn();
+  const pid = adversary.pid!;
+  const totals = new Map<FloodKind, FloodCounts>();
+  const windows: Array<ReadonlyMap<FloodKind, FloodCounts>> = [];
+  try {
+    for (let window = 0; window < 2; window++) {
+      await adversary.start([target], FLOOD_KINDS);
+      await sleepMs(1_500);
+      const counts = await adversary.stop();
+      windows.push(counts);
+      addCounts(totals, counts);
+    }
+  } finally {
+    await adversary.close();
+  }
+  for (const counts of windows) {
+    for (const kind of FLOOD_KINDS) assert.ok((counts.get(kind)?.attempts ?? 0) > 0, `${kind} ran in every window: ${JSON.stringify(counts.get(kind))}`);
+  }
+  for (const kind of FLOOD_KINDS) {
+    assert.equal(totals.get(kind)!.attempts, windows[0]!.get(kind)!.attempts + windows[1]!.get(kind)!.attempts, `${kind}: the totals add the windows`);
+  }
+  assert.ok((totals.get('deep-json')!.answers['400'] ?? 0) > 0, `deep bodies answered 400 from the child: ${JSON.stringify(totals.get('deep-json'))}`);
+  assert.equal(totals.get('status-poll')!.answers['200'], (windows[0]!.get('status-poll')!.answers['200'] ?? 0) + (windows[1]!.get('status-poll')!.answers['200'] ?? 0));
+  assert.throws(() => process.kill(pid, 0), /ESRCH/, 'the adversary process has exited');
 });
